@@ -1,0 +1,289 @@
+"""The edge agent: sources → durable outbox → broker, plus heartbeat and commands.
+
+Three loops, each small: the sampler (this thread) polls sources on their intervals
+and writes one telemetry message per tick; event sources write events from their
+own threads the moment an input changes; the publisher thread sends the outbox in
+order and deletes what the broker acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Protocol
+
+from edge import wire
+from edge.clock import Clock, reanchor_delta, reanchor_payload
+from edge.config import EdgeSettings
+from edge.link import EdgeLink
+from edge.outbox import Outbox
+from edge.sources import Measurement, Source, SourceContext, build_source
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def package_version() -> str:
+    try:
+        return version("xiaoan")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+class LocalAlarm(Protocol):
+    """The buzzer (and its LED) next to the fridge; see edge.outputs for gpiozero."""
+
+    def sound(self, reason: str) -> None: ...
+    def silence(self) -> None: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
+class LoggingAlarm:
+    """The local alarm of a simulated node: it has no buzzer, so it says so in the log."""
+
+    def __init__(self) -> None:
+        self._active = False
+
+    def sound(self, reason: str) -> None:
+        if not self._active:
+            _LOGGER.warning("LOCAL ALARM: %s", reason)
+        self._active = True
+
+    def silence(self) -> None:
+        self._active = False
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+
+@dataclass
+class _Inflight:
+    """Outbox rows handed to paho and not yet acknowledged, keyed by MQTT message id."""
+
+    rows: dict[int, int] = field(default_factory=dict)
+    early_acks: set[int] = field(default_factory=set)
+    acked: list[int] = field(default_factory=list)
+    last_sent_id: int = 0
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        clock: Clock,
+        sources: list[Source] | None = None,
+        context: SourceContext | None = None,
+        alarm: LocalAlarm | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.boot_id = uuid.uuid4().hex[:12]
+        self.version = package_version()
+        context = context or SourceContext(monotonic=clock.monotonic)
+        self.sources = sources if sources is not None else [build_source(s, context) for s in settings.sources]
+        self.alarm: LocalAlarm = alarm or LoggingAlarm()
+        self.outbox = Outbox(
+            Path(settings.state_dir) / "outbox.sqlite3",
+            max_messages=settings.outbox.max_messages,
+            reading_sync=settings.outbox.reading_sync,
+        )
+        self._seq = 0
+        self._seq_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake_publisher = threading.Event()
+        self._inflight = _Inflight()
+        self._inflight_lock = threading.Lock()
+        self._started_mono = clock.monotonic()
+        self.hub_last_seen: float | None = None
+        self.link = EdgeLink(
+            settings.site,
+            settings.device,
+            settings.broker,
+            status_online=lambda: self._status("online"),
+            status_offline=self._status("offline"),
+            on_command=self._handle_command,
+            on_published=self._handle_published,
+            on_hub_heartbeat=self._handle_hub_heartbeat,
+        )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        with self._seq_lock:
+            self._seq += 1
+            return self._seq
+
+    def record_measurements(self, measurements: list[Measurement]) -> None:
+        """Stamp a tick's measurements and write them to the outbox as one telemetry message."""
+        if not measurements:
+            return
+        wall, mono, synced = self.clock.wall(), self.clock.monotonic(), self.clock.synced()
+        readings = tuple(
+            wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=round(wall, 3),
+                         fault=m.fault, clock_synced=synced)
+            for m in measurements
+        )
+        seq = self._next_seq()
+        message = wire.Telemetry(device=self.settings.device, boot_id=self.boot_id, seq=seq, readings=readings)
+        self.outbox.put(wire.Channel.TELEMETRY, wire.encode(message), self.boot_id, seq, mono, wall, synced,
+                        readings=len(readings))
+        self._wake_publisher.set()
+
+    def record_event(
+        self, sensor: str, kind: str, state: str, detail: Mapping[str, wire.ScalarValue] | None = None
+    ) -> None:
+        """The EventSink handed to sources: called from their threads on every input change."""
+        wall, mono, synced = self.clock.wall(), self.clock.monotonic(), self.clock.synced()
+        seq = self._next_seq()
+        message = wire.Event(device=self.settings.device, boot_id=self.boot_id, seq=seq, ts=round(wall, 3),
+                             sensor=sensor, kind=kind, state=state, clock_synced=synced, detail=dict(detail or {}))
+        self.outbox.put(wire.Channel.EVENT, wire.encode(message), self.boot_id, seq, mono, wall, synced)
+        _LOGGER.info("event %s %s %s", sensor, kind, state)
+        self._wake_publisher.set()
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    def _handle_published(self, mid: int) -> None:
+        with self._inflight_lock:
+            row_id = self._inflight.rows.pop(mid, None)
+            if row_id is None:
+                self._inflight.early_acks.add(mid)
+            else:
+                self._inflight.acked.append(row_id)
+        self._wake_publisher.set()
+
+    def publish_pending(self) -> int:
+        """Hand the next window of outbox rows to paho and delete acknowledged ones; returns rows sent."""
+        with self._inflight_lock:
+            acked, self._inflight.acked = self._inflight.acked, []
+            room = self.settings.outbox.window - len(self._inflight.rows)
+            after = self._inflight.last_sent_id
+        self.outbox.delete(acked)
+        if room <= 0 or not self.link.connected.is_set():
+            return 0
+        synced = self.clock.synced()
+        sent = 0
+        for row in self.outbox.peek(after, room):
+            payload = row.payload
+            if not row.synced and synced and row.boot_id == self.boot_id:
+                delta = reanchor_delta(row.wall, row.mono, self.clock.wall(), self.clock.monotonic())
+                payload = reanchor_payload(payload, delta)
+            mid = self.link.publish(row.channel, payload)
+            with self._inflight_lock:
+                self._inflight.last_sent_id = row.id
+                if mid in self._inflight.early_acks:
+                    self._inflight.early_acks.discard(mid)
+                    self._inflight.acked.append(row.id)
+                else:
+                    self._inflight.rows[mid] = row.id
+            sent += 1
+        return sent
+
+    def _publisher_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake_publisher.wait(timeout=0.5)
+            self._wake_publisher.clear()
+            try:
+                while self.publish_pending() > 0 and not self._stop.is_set():
+                    pass
+            except Exception:
+                _LOGGER.exception("publisher failed; retrying")
+                self._stop.wait(1.0)
+
+    # -- status, health, commands --------------------------------------------------------------
+
+    def _status(self, state: str) -> bytes:
+        sensors = tuple(info for source in self.sources for info in source.describe())
+        return wire.encode(wire.Status(state="online" if state == "online" else "offline", boot_id=self.boot_id,
+                                       version=self.version, ts=round(self.clock.wall(), 3), sensors=sensors))
+
+    def health(self) -> wire.Health:
+        inputs: dict[str, str] = {}
+        for source in self.sources:
+            inputs.update(source.states())
+        if self.alarm.active:
+            inputs["local_alarm"] = "sounding"
+        return wire.Health(
+            device=self.settings.device, boot_id=self.boot_id, ts=round(self.clock.wall(), 3),
+            uptime_s=round(self.clock.monotonic() - self._started_mono, 1),
+            outbox_depth=self.outbox.depth(), dropped=self.outbox.dropped(), clock_synced=self.clock.synced(),
+            version=self.version, cpu_temp=cpu_temperature(), inputs=inputs,
+        )
+
+    def _send_health(self) -> None:
+        if self.link.connected.is_set():
+            self.link.publish(wire.Channel.HEALTH, wire.encode(self.health()))
+
+    def _handle_command(self, command: wire.Command) -> None:
+        _LOGGER.info("command %s (%s)", command.action, command.reason)
+        if command.action == "alarm_on":
+            self.alarm.sound(command.reason or "alarm from hub")
+        elif command.action in ("alarm_off", "silence"):
+            self.alarm.silence()
+
+    def _handle_hub_heartbeat(self) -> None:
+        self.hub_last_seen = self.clock.monotonic()
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until ``stop()``; sources are started and closed here."""
+        for source in self.sources:
+            source.start(self.record_event)
+        publisher = threading.Thread(target=self._publisher_loop, name="outbox-publisher", daemon=True)
+        publisher.start()
+        self.link.start()
+        next_read = {index: self.clock.monotonic() for index, s in enumerate(self.sources) if s.interval_s}
+        next_health = self.clock.monotonic()
+        try:
+            while not self._stop.is_set():
+                now = self.clock.monotonic()
+                measurements: list[Measurement] = []
+                for index, due in next_read.items():
+                    if due <= now:
+                        source = self.sources[index]
+                        measurements.extend(self._read(source))
+                        interval = source.interval_s or 1.0
+                        # Keep the cadence without bursts after a stall (e.g. a slow bus).
+                        next_read[index] = max(due + interval, now)
+                self.record_measurements(measurements)
+                if next_health <= now:
+                    self._send_health()
+                    next_health = now + self.settings.heartbeat_s
+                wake = min([next_health, *next_read.values()])
+                self._stop.wait(max(0.0, wake - self.clock.monotonic()))
+        finally:
+            self._stop.set()
+            publisher.join(timeout=5)
+            self.link.stop(self._status("offline"))
+            for source in self.sources:
+                source.close()
+            self.outbox.close()
+
+    def _read(self, source: Source) -> list[Measurement]:
+        try:
+            return source.read()
+        except Exception as error:
+            # A driver bug must not stop the other sensors; it shows up as a fault reading.
+            _LOGGER.exception("source %s failed", type(source).__name__)
+            return [Measurement(info.sensor, info.kind, None, info.unit, fault=f"error: {error}"[:64])
+                    for info in source.describe()]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake_publisher.set()
+
+
+def cpu_temperature(path: Path = Path("/sys/class/thermal/thermal_zone0/temp")) -> float | None:
+    """The SoC temperature a Pi reports (millidegrees), or None where there is none."""
+    try:
+        return round(int(path.read_text().strip()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None

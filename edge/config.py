@@ -1,0 +1,117 @@
+"""The edge agent's settings: one typed object, read from one YAML file and validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edge.wire import ID_PATTERN
+from edge.yamlconfig import ConfigError, load_yaml, validate
+
+
+class _Strict(BaseModel):
+    # A misspelt key is a mistake the installer wants to hear about, not to have ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsSettings(_Strict):
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+class BrokerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str
+    password: str | None = None
+    #: A file holding the password, so the config itself can be world-readable.
+    password_file: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=600)
+    tls: TlsSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> BrokerSettings:
+        if self.password is None and self.password_file is None:
+            raise ValueError("set broker.password or broker.password_file (anonymous access is refused)")
+        return self
+
+    def resolved_password(self) -> str:
+        if self.password is not None:
+            return self.password
+        assert self.password_file is not None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+
+class OutboxSettings(_Strict):
+    #: Upper bound on stored messages; past it the oldest *readings* go (never events) and are counted.
+    max_messages: int = Field(default=200_000, ge=10)
+    #: ``full`` fsyncs every commit (survives a power cut); ``normal`` survives a crash of the agent only.
+    reading_sync: Literal["full", "normal"] = "full"
+    #: Messages published but not yet acknowledged at once.
+    window: int = Field(default=200, ge=1, le=10_000)
+
+
+class SourceSettings(BaseModel):
+    """One source entry; ``kind`` picks the class, the other keys are that kind's own (checked by it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    sensor: str = Field(default="", pattern=r"^$|" + ID_PATTERN)
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class LocalAlarmSettings(_Strict):
+    """Fail-local: sound the buzzer when a limit is crossed and the hub cannot be reached."""
+
+    enabled: bool = True
+    #: No hub heartbeat for this long counts as "hub unreachable".
+    hub_silence_s: float = Field(default=120, gt=0)
+    #: An excursion must last this long before the local buzzer sounds.
+    delay_s: float = Field(default=900, ge=0)
+
+
+class EdgeSettings(_Strict):
+    site: str = Field(pattern=ID_PATTERN)
+    device: str = Field(pattern=ID_PATTERN)
+    broker: BrokerSettings
+    state_dir: Path = Path("/var/lib/xiaoan-edge")
+    heartbeat_s: float = Field(default=30, gt=0)
+    #: ``kernel``: trust the clock once NTP has synced it (a Pi has no RTC); ``assume``: a server's clock.
+    clock_sync_check: Literal["kernel", "assume"] = "kernel"
+    outbox: OutboxSettings = OutboxSettings()
+    local_alarm: LocalAlarmSettings = LocalAlarmSettings()
+    sources: list[SourceSettings] = Field(min_length=1)
+
+
+def load_edge_settings(path: Path) -> EdgeSettings:
+    """Load and validate an edge config, including each source's own keys.
+
+    Raises ConfigError listing every problem as ``file:line: key: message``.
+    """
+    from edge.sources import check_source_options  # the registry imports config; avoid a cycle
+
+    data, lines = load_yaml(path)
+    settings = validate(EdgeSettings, data, path, lines)
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, source in enumerate(settings.sources):
+        for message, key in check_source_options(source):
+            loc = ("sources", index, *key)
+            line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+            where = f"{path}:{line}" if line else str(path)
+            dotted = ".".join(str(p) for p in loc)
+            problems.append(f"{where}: {dotted}: {message}")
+        if source.sensor:
+            if source.sensor in seen:
+                line = lines.get(("sources", index, "sensor"))
+                problems.append(f"{path}:{line}: sources.{index}.sensor: duplicate sensor id {source.sensor!r}")
+            seen.add(source.sensor)
+    if problems:
+        raise ConfigError(path, problems)
+    return settings

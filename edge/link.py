@@ -1,0 +1,144 @@
+"""The edge's MQTT connection: credentials, TLS, Last Will, retained status, TCP_NODELAY.
+
+paho-mqtt runs its network loop in its own thread and reconnects by itself; QoS 1
+messages that were in flight when the link dropped are re-sent by paho after the
+reconnect, so the outbox publishes each row once per process and only deletes it on
+the PUBACK callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge import wire
+from edge.config import BrokerSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+#: The hub's own heartbeat; edges that stop hearing it sound their buzzer locally.
+HUB_HEARTBEAT_TOPIC = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/_hub/heartbeat"
+
+
+def make_client(client_id: str, broker: BrokerSettings, password: str, clean_session: bool = True,
+                manual_ack: bool = False) -> mqtt.Client:
+    """A paho client configured the way every xiaoan process needs it."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=mqtt.MQTTv311,
+        manual_ack=manual_ack,
+    )
+    client.username_pw_set(broker.username, password)
+    if broker.tls is not None:
+        client.tls_set(
+            ca_certs=str(broker.tls.ca_file),
+            certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
+            keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+    def nodelay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        # Nagle's algorithm holds small packets for ~40 ms waiting for more data;
+        # an alarm must not wait for that.
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    client.on_socket_open = nodelay
+    return client
+
+
+class EdgeLink:
+    """One device's session with the broker."""
+
+    def __init__(
+        self,
+        site: str,
+        device: str,
+        broker: BrokerSettings,
+        status_online: Callable[[], bytes],
+        status_offline: bytes,
+        on_command: Callable[[wire.Command], None],
+        on_published: Callable[[int], None],
+        on_hub_heartbeat: Callable[[], None],
+    ) -> None:
+        self.site = site
+        self.device = device
+        self._broker = broker
+        self._status_online = status_online
+        self._on_command = on_command
+        self._on_published = on_published
+        self._on_hub_heartbeat = on_hub_heartbeat
+        self.connected = threading.Event()
+        self._client = make_client(f"edge-{site}-{device}", broker, broker.resolved_password())
+        self._client.will_set(wire.topic(site, device, wire.Channel.STATUS), status_offline, qos=1, retain=True)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_publish = self._handle_publish
+        self._client.on_message = self._handle_message
+
+    def start(self) -> None:
+        """Connect in the background; paho keeps retrying until ``stop``."""
+        self._client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
+        self._client.loop_start()
+
+    def publish(self, channel: wire.Channel, payload: bytes, retain: bool = False) -> int:
+        """Queue a QoS 1 message; returns its message id (acknowledged via ``on_published``)."""
+        info = self._client.publish(wire.topic(self.site, self.device, channel), payload, qos=1, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            raise ConnectionError(f"publish refused by paho: {mqtt.error_string(info.rc)}")
+        return info.mid
+
+    def stop(self, offline_payload: bytes) -> None:
+        """Say goodbye cleanly (retained offline status), then disconnect."""
+        if self.connected.is_set():
+            info = self._client.publish(
+                wire.topic(self.site, self.device, wire.Channel.STATUS), offline_payload, qos=1, retain=True
+            )
+            info.wait_for_publish(timeout=3)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _handle_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+                        _props: Properties | None) -> None:
+        if reason.is_failure:
+            _LOGGER.error("broker refused %s: %s", self.device, reason)
+            return
+        client.subscribe(
+            [(wire.topic(self.site, self.device, wire.Channel.CMD), 1), (HUB_HEARTBEAT_TOPIC, 0)]
+        )
+        client.publish(wire.topic(self.site, self.device, wire.Channel.STATUS), self._status_online(),
+                       qos=1, retain=True)
+        self.connected.set()
+        _LOGGER.info("connected to %s:%s as %s", self._broker.host, self._broker.port, self.device)
+
+    def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+                           _props: Properties | None) -> None:
+        self.connected.clear()
+        _LOGGER.warning("disconnected from broker: %s", reason)
+
+    def _handle_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: ReasonCode,
+                        _props: Properties | None) -> None:
+        self._on_published(mid)
+
+    def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == HUB_HEARTBEAT_TOPIC:
+            self._on_hub_heartbeat()
+            return
+        try:
+            command = wire.decode(wire.Channel.CMD, bytes(message.payload))
+        except wire.WireError as error:
+            _LOGGER.warning("ignored invalid command on %s: %s", message.topic, error.reason)
+            return
+        self._on_command(command)

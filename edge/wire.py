@@ -1,0 +1,244 @@
+"""The wire contract between edge agents and the hub (topic tree and payloads, version 1).
+
+This module is the single definition both sides import: the edge publishes what it
+describes and the hub validates against it. It lives on the edge side because an
+edge agent must run with nothing of the hub installed.
+
+Topic tree: ``xiaoan/v1/{site}/{device}/{channel}``. A message is identified by
+``(device, boot_id, seq)``: QoS 1 delivers duplicates and an outbox replay re-sends,
+so the hub stores each identity once.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+TOPIC_ROOT = "xiaoan"
+WIRE_VERSION = "v1"
+#: Largest payload the hub accepts; anything larger is dead-lettered unread.
+MAX_PAYLOAD_BYTES = 256 * 1024
+#: Identifiers (site, device, sensor) travel in topics and URLs: keep them plain.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+_ID_RE = re.compile(ID_PATTERN)
+
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class Channel(enum.StrEnum):
+    """The last level of a topic: what kind of message travels on it."""
+
+    STATUS = "status"
+    TELEMETRY = "telemetry"
+    EVENT = "event"
+    HEALTH = "health"
+    CMD = "cmd"
+
+
+class WireError(ValueError):
+    """A topic or payload that breaks the contract; ``reason`` says how, for the dead-letter record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MessageId(NamedTuple):
+    """The identity the hub deduplicates on."""
+
+    device: str
+    boot_id: str
+    seq: int
+
+
+class TopicParts(NamedTuple):
+    site: str
+    device: str
+    channel: Channel
+
+
+def topic(site: str, device: str, channel: Channel) -> str:
+    """Build the topic a device publishes (or receives commands) on."""
+    return f"{TOPIC_ROOT}/{WIRE_VERSION}/{site}/{device}/{channel.value}"
+
+
+def subscription(channel: Channel | None = None, site: str = "+") -> str:
+    """A subscription filter for one channel (or all channels) of every device of a site."""
+    last = channel.value if channel is not None else "+"
+    return f"{TOPIC_ROOT}/{WIRE_VERSION}/{site}/+/{last}"
+
+
+def parse_topic(raw: str) -> TopicParts:
+    """Split a topic into (site, device, channel), or raise WireError naming what is wrong."""
+    parts = raw.split("/")
+    if len(parts) != 5 or parts[0] != TOPIC_ROOT:
+        raise WireError(f"unknown topic {raw!r}: expected {TOPIC_ROOT}/{WIRE_VERSION}/<site>/<device>/<channel>")
+    _, version, site, device, channel = parts
+    if version != WIRE_VERSION:
+        raise WireError(f"unsupported wire version {version!r} in topic {raw!r}")
+    for name, value in (("site", site), ("device", device)):
+        if not _ID_RE.match(value):
+            raise WireError(f"invalid {name} {value!r} in topic {raw!r}")
+    try:
+        return TopicParts(site, device, Channel(channel))
+    except ValueError:
+        raise WireError(f"unknown channel {channel!r} in topic {raw!r}") from None
+
+
+class _Payload(BaseModel):
+    # Unknown fields are ignored so a newer edge can talk to an older hub; types are
+    # strict so "12.5" (a string) is a broken device, not a temperature.
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True, allow_inf_nan=False)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+class SensorInfo(_Payload):
+    """How an edge describes one of its sensors, so the hub can list it before the first reading."""
+
+    sensor: Identifier
+    kind: str = Field(min_length=1, max_length=32)
+    unit: str = Field(default="", max_length=16)
+    name: str = Field(default="", max_length=64)
+    #: A domain preset such as ``fridge``, ``freezer`` or ``sample_fridge`` (the hub maps it to limits).
+    profile: str = Field(default="", max_length=32)
+    low: float | None = None
+    high: float | None = None
+
+
+class Status(_Payload):
+    """Retained on ``status``; the Last Will publishes the same shape with ``state="offline"``."""
+
+    state: Literal["online", "offline"]
+    boot_id: str = Field(min_length=1, max_length=64)
+    version: str = Field(default="", max_length=32)
+    ts: float = Field(ge=0)
+    sensors: tuple[SensorInfo, ...] = ()
+
+
+class Reading(_Payload):
+    sensor: Identifier
+    kind: str = Field(min_length=1, max_length=32)
+    #: ``None`` together with ``fault`` when the sensor could not give a value.
+    value: float | None
+    unit: str = Field(default="", max_length=16)
+    ts: float = Field(ge=0)
+    #: Why there is no trustworthy value: ``crc``, ``power_on_value``, ``disconnected``, ``timeout`` …
+    fault: str | None = Field(default=None, max_length=64)
+    #: False when the edge clock was not synchronised when this reading was taken.
+    clock_synced: bool = True
+    #: True when ``ts`` was corrected after the clock synced (see edge.clock).
+    reanchored: bool = False
+
+    _check_value = field_validator("value")(_finite)
+
+
+class Telemetry(_Payload):
+    device: Identifier
+    boot_id: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=0)
+    readings: tuple[Reading, ...] = Field(min_length=1, max_length=1000)
+
+    @property
+    def message_id(self) -> MessageId:
+        return MessageId(self.device, self.boot_id, self.seq)
+
+
+ScalarValue = str | int | float | bool | None
+
+
+class Event(_Payload):
+    """A change of state: a door opened, a meal sample logged, mains power lost."""
+
+    device: Identifier
+    boot_id: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=0)
+    ts: float = Field(ge=0)
+    sensor: Identifier
+    kind: str = Field(min_length=1, max_length=32)
+    state: str = Field(min_length=1, max_length=64)
+    clock_synced: bool = True
+    reanchored: bool = False
+    detail: dict[str, ScalarValue] = Field(default_factory=dict, max_length=64)
+
+    @property
+    def message_id(self) -> MessageId:
+        return MessageId(self.device, self.boot_id, self.seq)
+
+
+class Health(_Payload):
+    """The heartbeat: how the device itself is doing."""
+
+    device: Identifier
+    boot_id: str = Field(min_length=1, max_length=64)
+    ts: float = Field(ge=0)
+    uptime_s: float = Field(ge=0)
+    outbox_depth: int = Field(ge=0)
+    dropped: int = Field(ge=0)
+    clock_synced: bool
+    version: str = Field(default="", max_length=32)
+    cpu_temp: float | None = None
+    #: Current state of state-like inputs (doors, mains power), keyed by sensor.
+    inputs: dict[str, str] = Field(default_factory=dict, max_length=256)
+
+    _check_cpu = field_validator("cpu_temp")(_finite)
+
+
+class Command(_Payload):
+    """Hub → edge."""
+
+    action: Literal["alarm_on", "alarm_off", "silence", "reload_config"]
+    ts: float = Field(ge=0)
+    reason: str = Field(default="", max_length=200)
+
+
+PAYLOAD_MODELS: dict[Channel, type[_Payload]] = {
+    Channel.STATUS: Status,
+    Channel.TELEMETRY: Telemetry,
+    Channel.EVENT: Event,
+    Channel.HEALTH: Health,
+    Channel.CMD: Command,
+}
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "payload"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def decode(channel: Channel, payload: bytes, device: str | None = None) -> Any:
+    """Validate a payload for its channel, or raise WireError with a reason fit for a dead letter.
+
+    When ``device`` (from the topic) is given, a payload naming another device is
+    refused: a device may only speak for itself.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
+    model = PAYLOAD_MODELS[channel]
+    try:
+        message = model.model_validate_json(payload)
+    except ValidationError as error:
+        kinds = {e["type"] for e in error.errors()}
+        if "json_invalid" in kinds:
+            raise WireError(f"malformed JSON on {channel.value}: {error.errors()[0]['msg']}") from None
+        raise WireError(f"invalid {channel.value} payload: {_describe(error)}") from None
+    payload_device = getattr(message, "device", None)
+    if device is not None and payload_device is not None and payload_device != device:
+        raise WireError(f"payload device {payload_device!r} does not match topic device {device!r}")
+    return message
+
+
+def encode(message: BaseModel) -> bytes:
+    """Serialise a payload model compactly (what goes on the wire and into the outbox)."""
+    return message.model_dump_json(exclude_defaults=False).encode()

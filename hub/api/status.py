@@ -1,0 +1,31 @@
+"""Health of the hub itself, and the dead-letter record."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from hub.api.deps import HubDep
+
+router = APIRouter(prefix="/api", tags=["status"])
+
+
+@router.get("/health")
+def health(hub: HubDep) -> dict[str, Any]:
+    """Is the pipeline alive: broker connection, counters, when the last batch was committed."""
+    mqtt_connected = hub.mqtt.connected.is_set() if hub.mqtt is not None else None
+    return {
+        "status": "ok" if mqtt_connected is not False else "degraded",
+        "mqtt_connected": mqtt_connected,
+        "uptime_s": round(time.time() - hub.started_at, 1),
+        "pipeline": hub.pipeline.counters.snapshot(),
+        "dead_letters_total": hub.state.dead_letter_count(),
+    }
+
+
+@router.get("/deadletters")
+def dead_letters(hub: HubDep, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Messages that broke the wire contract, newest first, with the reason."""
+    return {"count": hub.state.dead_letter_count(), "items": hub.state.dead_letters(limit)}

@@ -1,0 +1,251 @@
+"""From MQTT message to stored, deduplicated, rule-checked data — acknowledged only after commit.
+
+paho-mqtt's network thread only queues what arrives; one writer thread takes
+batches off the queue, validates every message against the wire contract, drops
+identities it has already stored, commits, runs the rules, and only then sends the
+PUBACKs (paho's manual acknowledgement). A hub killed mid-commit therefore gets the
+same messages again from the broker's persistent session and stores them once.
+Anything that breaks the contract is dead-lettered with its reason and counted;
+nothing on the wire can stop the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge import wire
+from edge.config import BrokerSettings
+from edge.link import HUB_HEARTBEAT_TOPIC, make_client
+from hub.alerts.engine import AlertEngine
+from hub.store.base import SeriesStore, StoredEvent, StoredReading, sensor_key
+from hub.store.state import DeadLetter, SensorUpdate, StateStore
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Inbound(NamedTuple):
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received: float
+
+
+@dataclass
+class IngestCounters:
+    """Pipeline counters, served by /api/health and /metrics."""
+
+    received: int = 0
+    stored_messages: int = 0
+    stored_readings: int = 0
+    stored_events: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    store_failures: int = 0
+    last_commit: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+
+class IngestPipeline:
+    """Validate → deduplicate → store → evaluate, for one batch; no MQTT in here."""
+
+    def __init__(self, series: SeriesStore, state: StateStore, engine: AlertEngine,
+                 clock: Callable[[], float] = time.time, counters: IngestCounters | None = None) -> None:
+        self.series = series
+        self.state = state
+        self.engine = engine
+        self.clock = clock
+        self.counters = counters or IngestCounters()
+
+    def process(self, batch: list[Inbound]) -> None:
+        """Store a batch; raises when the stores fail, in which case nothing may be acknowledged."""
+        now = self.clock()
+        dead: list[DeadLetter] = []
+        messages: list[wire.Telemetry | wire.Event] = []
+        sensors_announced = False
+        for item in batch:
+            try:
+                parts = wire.parse_topic(item.topic)
+                if parts.channel is wire.Channel.CMD:
+                    continue  # our own commands to the edges, seen because we subscribe to the whole tree
+                message = wire.decode(parts.channel, item.payload, device=parts.device)
+            except wire.WireError as error:
+                dead.append(DeadLetter(item.topic, error.reason, item.payload, item.received))
+                continue
+            if isinstance(message, wire.Status):
+                self.state.record_status(parts.site, parts.device, message.state, message.boot_id,
+                                         message.version, message.ts, now, message.sensors)
+                sensors_announced = sensors_announced or bool(message.sensors)
+            elif isinstance(message, wire.Health):
+                self.state.record_health(parts.device, message.model_dump_json(), now)
+            else:
+                messages.append(message)
+        if sensors_announced:
+            self.engine.refresh_sensors()
+
+        unseen = self.state.unseen(m.message_id for m in messages)
+        fresh: list[wire.Telemetry | wire.Event] = []
+        for message in messages:
+            if message.message_id in unseen:
+                unseen.discard(message.message_id)  # a duplicate inside this batch counts once
+                fresh.append(message)
+        readings, events, updates = _flatten(fresh)
+
+        self.series.write(readings, events)
+        self.state.commit_ingest([m.message_id for m in fresh], now, updates, dead)
+        self.engine.on_readings(readings)
+        with self.counters.lock:
+            c = self.counters
+            c.received += len(batch)
+            c.stored_messages += len(fresh)
+            c.stored_readings += len(readings)
+            c.stored_events += len(events)
+            c.duplicates += len(messages) - len(fresh)
+            c.dead_letters += len(dead)
+            c.batches += 1
+            c.last_commit = now
+        for letter in dead:
+            _LOGGER.warning("dead letter on %s: %s", letter.topic, letter.reason)
+
+
+def _flatten(messages: list[wire.Telemetry | wire.Event]) -> tuple[
+        list[StoredReading], list[StoredEvent], list[SensorUpdate]]:
+    readings: list[StoredReading] = []
+    events: list[StoredEvent] = []
+    latest: dict[str, SensorUpdate] = {}
+
+    def keep_latest(update: SensorUpdate) -> None:
+        current = latest.get(update.key)
+        if current is None or update.ts >= current.ts:
+            latest[update.key] = update
+
+    for message in messages:
+        if isinstance(message, wire.Telemetry):
+            for r in message.readings:
+                key = sensor_key(message.device, r.sensor)
+                readings.append(StoredReading(key, r.ts, r.value, r.fault, r.clock_synced))
+                keep_latest(SensorUpdate(key, message.device, r.sensor, r.kind, r.unit, r.value, r.ts, r.fault))
+        else:
+            key = sensor_key(message.device, message.sensor)
+            events.append(StoredEvent(message.device, message.boot_id, message.seq, message.ts, key, message.kind,
+                                      message.state, json.dumps(message.detail, ensure_ascii=False),
+                                      message.clock_synced))
+            keep_latest(SensorUpdate(key, message.device, message.sensor, message.kind, "", None, message.ts,
+                                     state=message.state))
+    return readings, events, list(latest.values())
+
+
+class MqttIngest:
+    """The hub's MQTT session: a persistent subscription, a writer thread, manual acknowledgement."""
+
+    def __init__(self, pipeline: IngestPipeline, broker: BrokerSettings, client_id: str, site: str = "+",
+                 batch_size: int = 500, tick_s: float = 1.0, heartbeat_s: float = 10.0,
+                 shared_group: str | None = None) -> None:
+        self.pipeline = pipeline
+        self._batch_size = batch_size
+        self._tick_s = tick_s
+        self._heartbeat_s = heartbeat_s
+        root = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/{site}/#" if site != "+" else f"{wire.TOPIC_ROOT}/#"
+        self._subscription = f"$share/{shared_group}/{root}" if shared_group else root
+        self._queue: queue.Queue[Inbound] = queue.Queue()
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self._client = make_client(client_id, broker, broker.resolved_password(), clean_session=False,
+                                   manual_ack=True)
+        self._broker = broker
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+
+    def start(self) -> None:
+        self._writer.start()
+        self._client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._writer.join(timeout=10)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def send_command(self, site: str, device: str, command: wire.Command) -> None:
+        self._client.publish(wire.topic(site, device, wire.Channel.CMD), wire.encode(command), qos=1)
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: ReasonCode,
+                    _props: Properties | None) -> None:
+        if reason.is_failure:
+            _LOGGER.error("broker refused the hub: %s", reason)
+            return
+        client.subscribe(self._subscription, qos=1)
+        self.connected.set()
+        _LOGGER.info("hub connected to broker (session present: %s)", getattr(flags, "session_present", None))
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+                       _props: Properties | None) -> None:
+        self.connected.clear()
+        _LOGGER.warning("hub disconnected from broker: %s", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == HUB_HEARTBEAT_TOPIC:
+            self._client.ack(message.mid, message.qos)
+            return
+        self._queue.put(Inbound(message.topic, bytes(message.payload), message.mid, message.qos, time.time()))
+
+    def _take_batch(self, timeout: float) -> list[Inbound]:
+        try:
+            batch = [self._queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(batch) < self._batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_loop(self) -> None:
+        next_tick = next_heartbeat = time.monotonic()
+        backoff = 0.5
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_tick:
+                self.pipeline.engine.tick(time.time())
+                next_tick = now + self._tick_s
+            if now >= next_heartbeat and self.connected.is_set():
+                self._client.publish(HUB_HEARTBEAT_TOPIC, json.dumps({"ts": time.time()}), qos=0)
+                next_heartbeat = now + self._heartbeat_s
+            batch = self._take_batch(timeout=min(self._tick_s, 0.2))
+            while batch and not self._stop.is_set():
+                try:
+                    self.pipeline.process(batch)
+                except Exception:
+                    # The stores are down: keep the batch, acknowledge nothing, try again.
+                    with self.pipeline.counters.lock:
+                        self.pipeline.counters.store_failures += 1
+                    _LOGGER.exception("storing a batch of %d messages failed; retrying in %.1fs",
+                                      len(batch), backoff)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                backoff = 0.5
+                for item in batch:
+                    if item.qos > 0:
+                        self._client.ack(item.mid, item.qos)
+                batch = []

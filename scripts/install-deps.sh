@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what xiaoan needs on Debian 12 / Raspberry Pi OS, only where it is missing:
+# Debian packages (the Mosquitto broker, InfluxDB for the scale-out store and its tests,
+# python3-venv), then a virtual environment with the package and its extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+EXTRAS=${EXTRAS:-edge,hub,influx,dev}
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+
+missing=()
+have mosquitto || missing+=(mosquitto)
+have mosquitto_pub || missing+=(mosquitto-clients)
+have influxd || missing+=(influxdb)
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+for extra in ${APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Debian packages start their own services where systemd runs; xiaoan starts
+# private instances on its own ports, so those are not needed (and not touched).
+
+stamp="$VENV/.xiaoan-installed"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -e ".[$EXTRAS]"
+    touch "$stamp"
+fi

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge import wire
+
+
+def telemetry(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {"device": "dev-a", "boot_id": "b1", "seq": 1,
+                               "readings": [{"sensor": "fridge-1", "kind": "temperature", "value": 4.2,
+                                             "unit": "°C", "ts": 1_700_000_000.0}]}
+    base.update(overrides)
+    return base
+
+
+def test_topic_round_trip() -> None:
+    raw = wire.topic("school-1", "canteen-1", wire.Channel.TELEMETRY)
+    assert raw == "xiaoan/v1/school-1/canteen-1/telemetry"
+    assert wire.parse_topic(raw) == wire.TopicParts("school-1", "canteen-1", wire.Channel.TELEMETRY)
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("xiaoan/v1/s/d", "unknown topic"),
+    ("other/v1/s/d/telemetry", "unknown topic"),
+    ("xiaoan/v2/s/d/telemetry", "unsupported wire version"),
+    ("xiaoan/v1/s/d/bogus", "unknown channel"),
+    ("xiaoan/v1/s/d$x/telemetry", "invalid device"),
+])
+def test_bad_topics_name_the_problem(raw: str, reason: str) -> None:
+    with pytest.raises(wire.WireError, match=reason):
+        wire.parse_topic(raw)
+
+
+def test_valid_telemetry_decodes_and_carries_identity() -> None:
+    message = wire.decode(wire.Channel.TELEMETRY, json.dumps(telemetry()).encode(), device="dev-a")
+    assert message.message_id == wire.MessageId("dev-a", "b1", 1)
+    assert message.readings[0].value == 4.2
+
+
+def test_unknown_fields_are_ignored() -> None:
+    payload = telemetry(firmware="2.1", extra={"a": 1})
+    assert wire.decode(wire.Channel.TELEMETRY, json.dumps(payload).encode()).seq == 1
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (b"{not json", "malformed JSON"),
+    (json.dumps(telemetry(seq="1")).encode(), "seq"),
+    (json.dumps({"device": "dev-a", "seq": 1}).encode(), "boot_id"),
+    (json.dumps(telemetry(readings=[])).encode(), "readings"),
+    (b'{"device":"dev-a","boot_id":"b","seq":1,"readings":[{"sensor":"s","kind":"t","value":NaN,"ts":1}]}',
+     "finite"),
+    (json.dumps(telemetry(readings=[{"sensor": "s", "kind": "t", "value": "4.2", "ts": 1}])).encode(), "value"),
+    (b"x" * (wire.MAX_PAYLOAD_BYTES + 1), "exceeds"),
+])
+def test_invalid_payloads_raise_wire_error_with_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(wire.WireError, match=reason):
+        wire.decode(wire.Channel.TELEMETRY, payload)
+
+
+def test_a_device_cannot_speak_for_another() -> None:
+    with pytest.raises(wire.WireError, match="does not match"):
+        wire.decode(wire.Channel.TELEMETRY, json.dumps(telemetry()).encode(), device="dev-b")
+
+
+def test_encode_is_decodable() -> None:
+    status = wire.Status(state="online", boot_id="b", version="1", ts=1.0,
+                         sensors=(wire.SensorInfo(sensor="f", kind="temperature", profile="fridge"),))
+    assert wire.decode(wire.Channel.STATUS, wire.encode(status)) == status
