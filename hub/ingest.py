@@ -94,6 +94,7 @@ class IngestPipeline:
                 sensors_announced = sensors_announced or bool(message.sensors)
             elif isinstance(message, wire.Health):
                 self.state.record_health(parts.device, message.model_dump_json(), now)
+                self.engine.on_health(parts.device, message, now)
             else:
                 messages.append(message)
         if sensors_announced:
@@ -110,6 +111,7 @@ class IngestPipeline:
         self.series.write(readings, events)
         self.state.commit_ingest([m.message_id for m in fresh], now, updates, dead)
         self.engine.on_readings(readings)
+        self.engine.on_events(events)
         with self.counters.lock:
             c = self.counters
             c.received += len(batch)

@@ -1,10 +1,12 @@
-"""Turn rule transitions into alert records, persisting every timer so a restart forgets nothing.
+"""Turn what the hub observes into alert records, and alert records into notifications.
 
-The rule state of each (rule, sensor) — when the excursion began, whether it fired —
-is written to the state store on every change, and reloaded at start: a hub that
-restarts ten minutes into a fifteen-minute delay fires five minutes later, not
-fifteen. A condition already true at start fires too, because the first reading
-after start is evaluated like any other.
+The rules (hub.rules) are pure; this is where their state lives. Every rule state —
+when an excursion began, whether it fired, which alert it belongs to — is written to
+the state store on every change and reloaded at start: a hub restarted ten minutes
+into a fifteen-minute delay fires five minutes later, not fifteen, and a condition
+already true at start fires because the first observation after start is evaluated
+like any other. Escalation bookkeeping lives on the alert row itself, so a restart
+neither repeats nor forgets a notification.
 """
 
 from __future__ import annotations
@@ -12,52 +14,132 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from edge import wire
+from hub.alerts import messages
+from hub.alerts.config import AlertsConfig
+from hub.alerts.lifecycle import ACTIVE_STATES, Action, apply_action
 from hub.alerts.limits import limits_for
-from hub.rules.threshold import Limits, ThresholdState, Transition, on_time, on_value
+from hub.rules.condition import ConditionState, Transition, elapse, step
+from hub.rules.escalation import due_tiers
+from hub.rules.silence import Silence, silencing
+from hub.rules.threshold import Limits, ThresholdState, on_time, on_value
 from hub.settings import HubConfig
-from hub.store.base import StoredReading
+from hub.store.base import StoredEvent, StoredReading
 from hub.store.state import Alert, StateStore
 
 _LOGGER = logging.getLogger(__name__)
 
 THRESHOLD_RULE = "temperature_limits"
+FAULT_RULE = "sensor_fault"
+STALE_RULE = "sensor_stale"
+DOOR_RULE = "door_open_too_long"
+OFFLINE_RULE = "device_offline"
+CLOCK_RULE = "clock_unsynced"
+DROPPING_RULE = "outbox_dropping"
+CHANNEL_RULE = "channel_failing"
 
-#: Called after an alert changed state (to notify, or to sound an edge buzzer).
+#: Called after an alert changed state (the edge buzzer, the web page's live view).
 AlertListener = Callable[[Alert], None]
 
 
-def format_threshold_message(name: str, value: float, limit: float | None, since: float, tz: ZoneInfo) -> str:
-    """The Chinese alarm text staff read on a phone: what, how far out, since when."""
-    direction = "超出上限" if limit is not None and value > limit else "低于下限"
-    since_local = datetime.fromtimestamp(since, tz).strftime("%m-%d %H:%M")
-    limit_text = f"{direction} {limit:g} °C" if limit is not None else "超出范围"
-    return f"{name} 温度 {value:.1f} °C，{limit_text}，自 {since_local} 起"
+class AlertNotifier(Protocol):
+    """Hands a notification to the channels of a route; must not block (it runs on the ingest thread)."""
+
+    def deliver(self, alert: Alert, route: str, reason: str) -> None: ...
+
+
+class LoggingNotifier:
+    """Where no channel is configured: the alarm is on the web page and in the log, and nowhere else."""
+
+    def deliver(self, alert: Alert, route: str, reason: str) -> None:
+        _LOGGER.warning("ALARM [%s → %s] %s", reason, route, alert.message)
+
+
+@dataclass
+class _Record:
+    """One rule's state for one subject, plus the alert it belongs to."""
+
+    state: Any  # ThresholdState or ConditionState
+    alert_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: What was last written to the store; only a change of it is written again.
+    saved: dict[str, Any] | None = None
+
+    def durable(self) -> dict[str, Any] | None:
+        """The part that must survive a restart (None: nothing to keep)."""
+        condition = self.condition
+        if condition.since is None and not condition.firing and not self.extra:
+            return None
+        body = self.to_json()
+        body.pop("last_ts", None)  # the latest reading time and value change every reading;
+        body.pop("last_value", None)  # they need not be written every reading
+        return body
+
+    def to_json(self) -> dict[str, Any]:
+        if isinstance(self.state, ThresholdState):
+            body: dict[str, Any] = {**dataclasses.asdict(self.state.condition), "peak": self.state.peak,
+                                    "last_value": self.state.last_value}
+        else:
+            body = dataclasses.asdict(self.state)
+        return {**body, "alert_id": self.alert_id, "extra": self.extra}
+
+    @staticmethod
+    def from_json(rule: str, saved: dict[str, Any]) -> _Record:
+        condition = ConditionState(since=saved.get("since"), firing=bool(saved.get("firing")),
+                                   last_ts=saved.get("last_ts"))
+        state: Any = condition
+        if rule == THRESHOLD_RULE:
+            state = ThresholdState(condition, saved.get("peak"), saved.get("last_value"))
+        record = _Record(state, saved.get("alert_id"), dict(saved.get("extra") or {}))
+        record.saved = record.durable()
+        return record
+
+    @property
+    def condition(self) -> ConditionState:
+        state: ConditionState = self.state.condition if isinstance(self.state, ThresholdState) else self.state
+        return state
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """What an alert is about: enough to create its record."""
+
+    rule: str
+    subject: str
+    kind: str
+    severity: str
+    device: str
+    incident: str | None = None
 
 
 class AlertEngine:
     def __init__(self, store: StateStore, config: HubConfig, tz: ZoneInfo,
-                 listeners: Sequence[AlertListener] = ()) -> None:
+                 listeners: Sequence[AlertListener] = (), notifier: AlertNotifier | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._config = config
+        self._alerts_config: AlertsConfig = config.alerts
         self._tz = tz
         self._listeners = list(listeners)
-        self._lock = threading.Lock()
+        self.notifier: AlertNotifier = notifier or LoggingNotifier()
+        self._clock = clock
+        self._lock = threading.RLock()
         self._limits: dict[str, Limits] = {}
         self._names: dict[str, str] = {}
-        self._states: dict[str, ThresholdState] = {}
-        self._alert_ids: dict[str, int] = {}
-        for (rule, subject), saved in store.rule_states().items():
-            if rule == THRESHOLD_RULE:
-                alert_id = saved.pop("alert_id", None)
-                self._states[subject] = ThresholdState(**saved)
-                if alert_id is not None:
-                    self._alert_ids[subject] = alert_id
+        self._door_of: dict[str, str] = {u.temperature: u.door for u in self._alerts_config.units}
+        self._unit_of_door: dict[str, str] = {u.door: u.temperature for u in self._alerts_config.units}
+        self._records: dict[tuple[str, str], _Record] = {
+            key: _Record.from_json(key[0], saved) for key, saved in store.rule_states().items()
+        }
         self.refresh_sensors()
+
+    # -- configuration -------------------------------------------------------------------------
 
     def add_listener(self, listener: AlertListener) -> None:
         self._listeners.append(listener)
@@ -80,87 +162,275 @@ class AlertEngine:
         with self._lock:
             return self._limits.get(key)
 
+    def name(self, key: str) -> str:
+        return self._names.get(key, key)
+
+    @property
+    def locale(self) -> str:
+        return self._alerts_config.locale
+
+    # -- observations --------------------------------------------------------------------------
+
     def on_readings(self, readings: Sequence[StoredReading]) -> None:
-        """Evaluate a committed batch, in reading-time order per sensor."""
+        """Evaluate a committed batch, in reading-time order."""
         changed: list[Alert] = []
+        fault_delay = self._alerts_config.defaults.fault_delay_s
         with self._lock:
             for reading in sorted(readings, key=lambda r: r.ts):
+                device = reading.sensor.split("/", 1)[0]
+                if reading.fault is not None or (FAULT_RULE, reading.sensor) in self._records:
+                    record = self._record(FAULT_RULE, reading.sensor)
+                    new, transition = step(record.condition, reading.fault is not None, reading.ts, fault_delay)
+                    if reading.fault is not None:
+                        record.extra["fault"] = reading.fault
+                    fault_subject = _Subject(FAULT_RULE, reading.sensor, "sensor", "warning", device)
+                    self._advance(fault_subject, record, new, transition, reading.ts, changed)
                 limits = self._limits.get(reading.sensor)
                 if limits is None or reading.value is None:
                     continue
-                state = self._states.get(reading.sensor, ThresholdState())
-                new_state, transition = on_value(limits, state, reading.value, reading.ts)
-                self._apply(reading.sensor, limits, state, new_state, transition, reading.ts, changed)
+                if (THRESHOLD_RULE, reading.sensor) not in self._records and not limits.outside(reading.value):
+                    continue  # the common case: in range, nothing pending
+                record = self._record(THRESHOLD_RULE, reading.sensor)
+                new_state, transition = on_value(limits, record.state, reading.value, reading.ts)
+                subject = _Subject(THRESHOLD_RULE, reading.sensor, "temperature", limits.severity, device,
+                                   self._unit_incident(reading.sensor))
+                self._advance(subject, record, new_state, transition, reading.ts, changed)
+        self._notify(changed)
+
+    def on_events(self, events: Sequence[StoredEvent]) -> None:
+        """Doors: a door of a kind with a maximum open time alarms when held open past it."""
+        changed: list[Alert] = []
+        limits = self._alerts_config.defaults.door_open_max_s
+        with self._lock:
+            for event in sorted(events, key=lambda e: e.ts):
+                if event.kind not in limits or event.state not in ("open", "closed"):
+                    continue
+                if event.state == "closed" and (DOOR_RULE, event.sensor) not in self._records:
+                    continue
+                record = self._record(DOOR_RULE, event.sensor)
+                record.extra["kind"] = event.kind
+                new, transition = step(record.condition, event.state == "open", event.ts, limits[event.kind])
+                subject = _Subject(DOOR_RULE, event.sensor, "door", "warning", event.device,
+                                   self._unit_incident(self._unit_of_door.get(event.sensor, "")))
+                self._advance(subject, record, new, transition, event.ts, changed)
+        self._notify(changed)
+
+    def on_health(self, device: str, health: wire.Health, now: float) -> None:
+        """Clock never synchronised; an outbox that had to drop readings."""
+        changed: list[Alert] = []
+        defaults = self._alerts_config.defaults
+        with self._lock:
+            if not health.clock_synced or (CLOCK_RULE, device) in self._records:
+                record = self._record(CLOCK_RULE, device)
+                new, transition = step(record.condition, not health.clock_synced, now,
+                                       defaults.clock_unsynced_after_s)
+                self._advance(_Subject(CLOCK_RULE, device, "device", "warning", device), record, new, transition,
+                              now, changed)
+            if health.dropped == 0 and (DROPPING_RULE, device) not in self._records:
+                self._notify(changed)
+                return
+            record = self._record(DROPPING_RULE, device)
+            # Counted since the outbox was created: a first sight with drops is news too.
+            previous = record.extra.get("dropped", 0)
+            if health.dropped > previous:
+                record.extra["last_increase"] = now
+                record.extra["increase"] = health.dropped - previous
+            record.extra["dropped"] = health.dropped
+            last_increase = record.extra.get("last_increase")
+            active = last_increase is not None and now - last_increase < defaults.dropped_quiet_s
+            new, transition = step(record.condition, active, now, 0.0)
+            self._advance(_Subject(DROPPING_RULE, device, "device", "warning", device), record, new, transition,
+                          now, changed)
+        self._notify(changed)
+
+    def on_channel_failure(self, channel: str, error: str) -> None:
+        """A notification channel failed: an alarm of its own (its fallback carries it)."""
+        now = self._clock()
+        changed: list[Alert] = []
+        with self._lock:
+            record = self._record(CHANNEL_RULE, channel)
+            record.extra["error"] = error[:200]
+            new, transition = step(record.condition, True, now, 0.0)
+            self._advance(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), record, new, transition, now,
+                          changed)
+        self._notify(changed)
+
+    def on_channel_ok(self, channel: str) -> None:
+        now = self._clock()
+        changed: list[Alert] = []
+        with self._lock:
+            if (CHANNEL_RULE, channel) not in self._records:
+                return
+            record = self._record(CHANNEL_RULE, channel)
+            new, transition = step(record.condition, False, now, 0.0)
+            self._advance(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), record, new, transition, now,
+                          changed)
         self._notify(changed)
 
     def tick(self, now: float) -> None:
-        """Fire excursions whose delay ran out since the last reading."""
+        """Run time forward: delays run out, sensors go stale, devices go quiet, escalation moves on."""
         changed: list[Alert] = []
+        defaults = self._alerts_config.defaults
         with self._lock:
-            for key, state in list(self._states.items()):
-                limits = self._limits.get(key)
-                if limits is None:
-                    continue
-                new_state, transition = on_time(limits, state, now)
-                self._apply(key, limits, state, new_state, transition, now, changed)
+            for (rule, subject_key), record in list(self._records.items()):
+                if rule == THRESHOLD_RULE and (limits := self._limits.get(subject_key)) is not None:
+                    new_state, transition = on_time(limits, record.state, now)
+                    device = subject_key.split("/", 1)[0]
+                    subject = _Subject(rule, subject_key, "temperature", limits.severity, device,
+                                       self._unit_incident(subject_key))
+                    self._advance(subject, record, new_state, transition, now, changed)
+                elif rule in (DOOR_RULE, FAULT_RULE, CLOCK_RULE):
+                    delay = {FAULT_RULE: defaults.fault_delay_s, CLOCK_RULE: defaults.clock_unsynced_after_s}.get(
+                        rule, defaults.door_open_max_s.get(record.extra.get("kind", "door"), 300.0))
+                    new, transition = elapse(record.condition, now, delay)
+                    kind = {DOOR_RULE: "door", FAULT_RULE: "sensor"}.get(rule, "device")
+                    subject = _Subject(rule, subject_key, kind, "warning", subject_key.split("/", 1)[0],
+                                       self._unit_incident(self._unit_of_door.get(subject_key, ""))
+                                       if rule == DOOR_RULE else None)
+                    self._advance(subject, record, new, transition, now, changed)
+            self._check_quiet(now, changed)
+            self._escalate_all(now)
         self._notify(changed)
 
-    def _apply(self, key: str, limits: Limits, old: ThresholdState, new: ThresholdState,
-               transition: Transition | None, at: float, changed: list[Alert]) -> None:
-        if new == old:
-            return
-        self._states[key] = new
-        alert = self._record(key, limits, new, transition, at) if transition is not None else None
-        if alert is not None:
-            changed.append(alert)
-        elif new.firing and (alert_id := self._alert_ids.get(key)) is not None:
-            self._update_peak(alert_id, new)
-        saved: dict[str, Any] = dataclasses.asdict(new)
-        if key in self._alert_ids:
-            saved["alert_id"] = self._alert_ids[key]
-        self._store.save_rule_state(THRESHOLD_RULE, key, saved if new.out_since is not None else None)
+    def _check_quiet(self, now: float, changed: list[Alert]) -> None:
+        """Devices that stopped talking, and sensors that stopped reporting."""
+        defaults = self._alerts_config.defaults
+        offline: set[str] = set()
+        for device in self._store.devices():
+            name = device["device"]
+            went_quiet = device["last_seen"] or device["state_since"] or now
+            if device["state"] == "offline":
+                went_quiet = min(went_quiet, device["state_since"] or went_quiet)
+            active = now - went_quiet >= defaults.offline_after_s
+            if active:
+                offline.add(name)
+            elif (OFFLINE_RULE, name) not in self._records:
+                continue
+            record = self._record(OFFLINE_RULE, name)
+            record.extra["since"] = went_quiet
+            new, transition = step(record.condition, active, now, 0.0)
+            self._advance(_Subject(OFFLINE_RULE, name, "device", "critical", name, f"device:{name}"), record, new,
+                          transition, now, changed)
+        for sensor in self._store.sensors():
+            if sensor["kind"] != "temperature" or sensor["device"] in offline:
+                continue  # an offline device is one incident, not one per probe
+            last = sensor.get("last_received")
+            active = last is not None and now - last >= defaults.stale_after_s
+            if not active and (STALE_RULE, sensor["key"]) not in self._records:
+                continue
+            record = self._record(STALE_RULE, sensor["key"])
+            record.extra["last"] = last
+            new, transition = step(record.condition, active, now, 0.0)
+            self._advance(_Subject(STALE_RULE, sensor["key"], "sensor", "warning", sensor["device"]), record, new,
+                          transition, now, changed)
 
-    def _record(self, key: str, limits: Limits, state: ThresholdState, transition: Transition,
-                at: float) -> Alert | None:
-        value = state.last_value if state.last_value is not None else state.peak
-        existing = self._find_alert(key)
-        if transition is Transition.PENDING:
-            assert value is not None and state.out_since is not None
-            alert = Alert(rule=THRESHOLD_RULE, subject=key, kind="temperature", severity=limits.severity,
-                          state="pending", message=self._message(key, limits, value, state.out_since),
-                          started_at=state.out_since, updated_at=at, value=value, peak=state.peak,
-                          threshold=limits.breached(value))
-        elif transition is Transition.FIRE:
-            assert value is not None and state.out_since is not None
-            alert = existing or Alert(rule=THRESHOLD_RULE, subject=key, kind="temperature",
-                                      severity=limits.severity, state="pending", message="",
-                                      started_at=state.out_since, updated_at=at)
-            alert.state, alert.fired_at, alert.updated_at = "firing", at, at
-            alert.value, alert.peak = value, state.peak
-            alert.threshold = limits.breached(state.peak if state.peak is not None else value)
-            alert.message = self._message(key, limits, state.peak if state.peak is not None else value,
-                                          state.out_since)
-        elif existing is not None:
-            alert = existing
-            alert.state = "resolved" if transition is Transition.CLEAR else "cancelled"
-            alert.resolved_at = alert.updated_at = at
-            alert.value = state.last_value
-        else:
+    # -- people --------------------------------------------------------------------------------
+
+    def act(self, alert_id: int, action: Action, who: str, text: str = "") -> Alert:
+        """Acknowledge, close (with the corrective action) or verify; raises LifecycleError or KeyError."""
+        with self._lock:
+            alert = self._store.alert(alert_id)
+            if alert is None:
+                raise KeyError(alert_id)
+            updated = apply_action(alert, action, who, text, self._clock())
+            self._store.save_alert(updated, actor=who, action=action, detail={"text": text.strip()})
+        self._notify([updated])
+        return updated
+
+    def silences(self) -> list[Silence]:
+        configured = [window.silence() for window in self._alerts_config.maintenance]
+        return configured + self._store.silences(self._clock())
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _record(self, rule: str, subject: str) -> _Record:
+        key = (rule, subject)
+        record = self._records.get(key)
+        if record is None:
+            record = _Record(ThresholdState() if rule == THRESHOLD_RULE else ConditionState())
+            self._records[key] = record
+        return record
+
+    def _unit_incident(self, temperature_key: str) -> str | None:
+        """Alerts of one cold unit (its probe and its door) are one incident."""
+        if temperature_key in self._door_of:
+            return f"unit:{temperature_key}"
+        return None
+
+    def _advance(self, subject: _Subject, record: _Record, new_state: Any, transition: Transition | None,
+                 at: float, changed: list[Alert]) -> None:
+        record.state = new_state
+        if transition is not None:
+            alert = self._transition(subject, record, transition, at)
+            if alert is not None:
+                changed.append(alert)
+        elif record.alert_id is not None and isinstance(new_state, ThresholdState) and new_state.firing:
+            self._update_peak(record.alert_id, new_state)
+        durable = record.durable()
+        if durable != record.saved:
+            self._store.save_rule_state(subject.rule, subject.subject, durable)
+            record.saved = durable
+        if durable is None:
+            self._records.pop((subject.rule, subject.subject), None)
+
+    def _transition(self, subject: _Subject, record: _Record, transition: Transition, at: float) -> Alert | None:
+        existing = self._store.alert(record.alert_id) if record.alert_id is not None else None
+        since = record.condition.since if record.condition.since is not None else at
+        if transition in (Transition.PENDING, Transition.FIRE):
+            alert = existing or Alert(rule=subject.rule, subject=subject.subject, kind=subject.kind,
+                                      severity=subject.severity, state="pending", message="",
+                                      started_at=since, updated_at=at, incident=subject.incident,
+                                      data={"device": subject.device})
+            self._describe(alert, subject, record, since)
+            alert.updated_at = at
+            if transition is Transition.FIRE:
+                alert.state, alert.fired_at = "firing", at
+        elif existing is None:
             return None
-        self._store.save_alert(alert)
-        assert alert.id is not None
-        if alert.state in ("pending", "firing"):
-            self._alert_ids[key] = alert.id
         else:
-            self._alert_ids.pop(key, None)
+            alert = existing
+            if transition is Transition.CANCELLED:
+                alert.state = "cancelled"
+            elif alert.state in ("firing", "acknowledged"):
+                alert.state = "resolved"
+            alert.resolved_at = alert.updated_at = at
+            if isinstance(record.state, ThresholdState):
+                alert.value = record.state.last_value
+        self._store.save_alert(alert, action=f"alert.{alert.state}",
+                               detail={"rule": subject.rule, "value": alert.value})
+        record.alert_id = alert.id if alert.state in ACTIVE_STATES else None
         _LOGGER.info("alert %s %s: %s", alert.id, alert.state, alert.message)
+        if alert.state == "firing":
+            self._escalate(alert, at)
+        elif alert.state == "resolved" and alert.notified_tier >= 0:
+            self._send(alert, alert.notified_tier, "resolved", at)
         return alert
 
-    def _find_alert(self, key: str) -> Alert | None:
-        alert_id = self._alert_ids.get(key)
-        if alert_id is None:
-            return None
-        return self._store.alert(alert_id)
+    def _describe(self, alert: Alert, subject: _Subject, record: _Record, since: float) -> None:
+        locale, tz, name = self.locale, self._tz, self.name(subject.subject)
+        if isinstance(record.state, ThresholdState):
+            limits = self._limits[subject.subject]
+            worst = record.state.peak if record.state.peak is not None else record.state.last_value
+            assert worst is not None
+            alert.value, alert.peak = record.state.last_value, record.state.peak
+            alert.threshold = limits.breached(worst)
+            alert.message = messages.temperature(name, worst, alert.threshold, since, tz, locale)
+        elif subject.rule == DOOR_RULE:
+            alert.message = messages.door_open(name, since, tz, locale)
+        elif subject.rule == FAULT_RULE:
+            alert.message = messages.fault(name, str(record.extra.get("fault", "?")), since, tz, locale)
+        elif subject.rule == STALE_RULE:
+            alert.message = messages.stale(name, record.extra.get("last"), tz, locale)
+        elif subject.rule == OFFLINE_RULE:
+            alert.message = messages.offline(subject.subject, record.extra.get("since", since), tz, locale)
+        elif subject.rule == CLOCK_RULE:
+            alert.message = messages.clock_unsynced(subject.subject, locale)
+        elif subject.rule == DROPPING_RULE:
+            alert.message = messages.dropping(subject.subject, int(record.extra.get("increase", 0)), locale)
+        else:
+            error = record.extra.get("error", "")
+            alert.message = (f"通知渠道 {subject.subject} 发送失败：{error}" if locale == "zh"
+                             else f"Notification channel {subject.subject} failing: {error}")
 
     def _update_peak(self, alert_id: int, state: ThresholdState) -> None:
         alert = self._store.alert(alert_id)
@@ -168,8 +438,63 @@ class AlertEngine:
             alert.peak, alert.value = state.peak, state.last_value
             self._store.save_alert(alert)
 
-    def _message(self, key: str, limits: Limits, value: float, since: float) -> str:
-        return format_threshold_message(self._names.get(key, key), value, limits.breached(value), since, self._tz)
+    def _escalate_all(self, now: float) -> None:
+        for alert in self._store.alerts(["firing"]):
+            self._escalate(alert, now)
+
+    def _escalate(self, alert: Alert, now: float) -> None:
+        """Notify the tiers that are due for a firing, unacknowledged alert (not while silenced)."""
+        silence = silencing(self.silences(), alert.rule, alert.subject, now, self._tz)
+        if silence is not None:
+            if not alert.silenced:
+                alert.silenced = True
+                alert.data["silenced_by"] = silence.reason or silence.subject
+                self._store.save_alert(alert, action="alert.silenced", detail={"reason": silence.reason})
+            return
+        if alert.silenced:
+            # The window is over and the condition is still there: start escalation from now.
+            alert.silenced = False
+            alert.data["escalation_from"] = now
+            self._store.save_alert(alert, action="alert.unsilenced")
+        grouped_with = alert.data.get("grouped_with")
+        if grouped_with is not None:
+            other = self._store.alert(int(grouped_with))
+            if other is not None and other.state in ACTIVE_STATES:
+                return  # the incident's first alert carries the notifications
+        if alert.notified_tier < 0 and self._grouped(alert):
+            return
+        policy = self._alerts_config.policy_for(alert.kind)
+        start = float(alert.data.get("escalation_from") or alert.fired_at or now)
+        for tier in due_tiers(policy, start, alert.acked_at is not None, alert.notified_tier,
+                              alert.last_notified_at, now):
+            reason = "fire" if alert.notified_tier < 0 else ("escalate" if tier > alert.notified_tier else "repeat")
+            self._send(alert, tier, reason, now)
+
+    def _grouped(self, alert: Alert) -> bool:
+        """One incident sends one message: a rise while the unit's door is open rides on the door alarm."""
+        if alert.incident is None:
+            return False
+        for other in self._store.alerts(["firing", "acknowledged"]):
+            if other.id != alert.id and other.incident == alert.incident and other.notified_tier >= 0:
+                alert.notified_tier = other.notified_tier
+                alert.last_notified_at = now = self._clock()
+                alert.data["grouped_with"] = other.id
+                alert.updated_at = now
+                self._store.save_alert(alert, action="alert.grouped", detail={"with": other.id})
+                return True
+        return False
+
+    def _send(self, alert: Alert, tier: int, reason: str, now: float) -> None:
+        policy = self._alerts_config.policy_for(alert.kind)
+        routes = [policy.tiers[i].route for i in range(tier + 1)] if reason == "resolved" else \
+            [policy.tiers[tier].route]
+        for route in routes:
+            self.notifier.deliver(alert, route, reason)
+        if reason != "resolved":
+            alert.notified_tier = max(alert.notified_tier, tier)
+            alert.last_notified_at = now
+            alert.notify_count += 1
+            self._store.save_alert(alert, action="alert.notified", detail={"route": routes[0], "reason": reason})
 
     def _notify(self, alerts: list[Alert]) -> None:
         for alert in alerts:

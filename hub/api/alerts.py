@@ -1,27 +1,79 @@
-"""Alert records, filtered by state."""
+"""Alert records: list and filter, and the people's side of the lifecycle (acknowledge, close, verify)."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
 
+from hub.alerts.lifecycle import Action, LifecycleError
 from hub.api.deps import HubDep
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
-AlertState = Literal["pending", "firing", "resolved", "cancelled", "active"]
+AlertState = Literal["pending", "firing", "acknowledged", "resolved", "closed", "verified", "cancelled", "active",
+                     "open"]
+_EXPANDS = {"active": ("pending", "firing", "acknowledged"),
+            # everything a person still has to do something about
+            "open": ("firing", "acknowledged", "resolved", "closed")}
+
+
+class AlertActionRequest(BaseModel):
+    who: str = Field(min_length=1, max_length=64, description="the person acting")
+    text: str = Field(default="", max_length=2000,
+                      description="acknowledge: a note; close: the corrective action (required); verify: a note")
 
 
 @router.get("/alerts")
 def alerts(
     hub: HubDep,
-    state: Annotated[list[AlertState] | None, Query(description="filter; 'active' means pending or firing")] = None,
+    state: Annotated[list[AlertState] | None, Query(description="'active': pending/firing/acknowledged")] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    subject: Annotated[str | None, Query(max_length=130)] = None,
+    since: Annotated[float | None, Query(description="started at or after (UTC epoch s)")] = None,
+    until: Annotated[float | None, Query(description="started before (UTC epoch s)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
     states: list[str] | None = None
     if state:
-        expanded = {s for wanted in state for s in (("pending", "firing") if wanted == "active" else (wanted,))}
-        states = sorted(expanded)
-    return [dataclasses.asdict(a) for a in hub.state.alerts(states, limit)]
+        states = sorted({s for wanted in state for s in _EXPANDS.get(wanted, (wanted,))})
+    found = hub.state.alerts(states, limit, kind=kind, subject=subject, since=since, until=until)
+    return [dataclasses.asdict(a) for a in found]
+
+
+@router.get("/alerts/{alert_id}")
+def alert(hub: HubDep, alert_id: int) -> dict[str, Any]:
+    found = hub.state.alert(alert_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no alert {alert_id}")
+    return dataclasses.asdict(found)
+
+
+def _act(hub: HubDep, alert_id: int, action: Action, request: AlertActionRequest) -> dict[str, Any]:
+    try:
+        updated = hub.engine.act(alert_id, action, request.who, request.text)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"no alert {alert_id}") from None
+    except LifecycleError as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    return dataclasses.asdict(updated)
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(hub: HubDep, alert_id: int, request: AlertActionRequest) -> dict[str, Any]:
+    """Someone is on it: stops escalation and repeats."""
+    return _act(hub, alert_id, "acknowledge", request)
+
+
+@router.post("/alerts/{alert_id}/close")
+def close(hub: HubDep, alert_id: int, request: AlertActionRequest) -> dict[str, Any]:
+    """Record the corrective action once the condition has cleared."""
+    return _act(hub, alert_id, "close", request)
+
+
+@router.post("/alerts/{alert_id}/verify")
+def verify(hub: HubDep, alert_id: int, request: AlertActionRequest) -> dict[str, Any]:
+    """The safety officer's check (not by the person who closed it)."""
+    return _act(hub, alert_id, "verify", request)

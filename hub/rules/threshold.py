@@ -8,8 +8,11 @@ hard limit: a fridge at 15 °C is not a door opening, and must alarm at once.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+
+from hub.rules.condition import ConditionState, Transition, elapse, step
+
+__all__ = ["Limits", "ThresholdState", "Transition", "on_time", "on_value"]
 
 
 @dataclass(frozen=True)
@@ -47,20 +50,18 @@ class Limits:
 
 @dataclass(frozen=True)
 class ThresholdState:
-    #: When the value first went outside (reading time); None while inside.
-    out_since: float | None = None
-    firing: bool = False
+    condition: ConditionState = field(default_factory=ConditionState)
     #: The value furthest from the limits during this excursion.
     peak: float | None = None
     last_value: float | None = None
-    last_ts: float | None = None
 
+    @property
+    def out_since(self) -> float | None:
+        return self.condition.since
 
-class Transition(enum.Enum):
-    PENDING = "pending"  # went outside; the delay is running
-    CANCELLED = "cancelled"  # came back before the delay ran out: not an alarm
-    FIRE = "fire"
-    CLEAR = "clear"
+    @property
+    def firing(self) -> bool:
+        return self.condition.firing
 
 
 def _further(limits: Limits, peak: float | None, value: float) -> float:
@@ -75,27 +76,18 @@ def on_value(
     limits: Limits, state: ThresholdState, value: float, ts: float
 ) -> tuple[ThresholdState, Transition | None]:
     """Apply one reading."""
-    if state.last_ts is not None and ts < state.last_ts:
-        return state, None  # an older reading replayed late must not move the excursion back
-    seen = replace(state, last_value=value, last_ts=ts)
-    if state.firing:
-        if limits.inside_with_margin(value):
-            return ThresholdState(last_value=value, last_ts=ts), Transition.CLEAR
-        return replace(seen, peak=_further(limits, state.peak, value) if limits.outside(value) else state.peak), None
-    if not limits.outside(value):
-        if state.out_since is not None:
-            return ThresholdState(last_value=value, last_ts=ts), Transition.CANCELLED
-        return seen, None
-    out_since = state.out_since if state.out_since is not None else ts
-    peak = _further(limits, state.peak, value)
-    if limits.beyond_hard(value) or ts - out_since >= limits.delay_s:
-        return replace(seen, out_since=out_since, firing=True, peak=peak), Transition.FIRE
-    transition = Transition.PENDING if state.out_since is None else None
-    return replace(seen, out_since=out_since, peak=peak), transition
+    # Firing, the alarm holds until the value is back inside by the hysteresis margin.
+    active = not limits.inside_with_margin(value) if state.firing else limits.outside(value)
+    condition, transition = step(state.condition, active, ts, limits.delay_s, immediate=limits.beyond_hard(value))
+    if condition == state.condition and transition is None and condition.last_ts == state.condition.last_ts:
+        return state, None  # a late, older reading
+    if condition.since is None:
+        return ThresholdState(condition, None, value), transition
+    peak = _further(limits, state.peak, value) if limits.outside(value) else state.peak
+    return ThresholdState(condition, peak, value), transition
 
 
 def on_time(limits: Limits, state: ThresholdState, now: float) -> tuple[ThresholdState, Transition | None]:
     """Let the delay run out without a new reading (a probe that reports every few minutes)."""
-    if state.firing or state.out_since is None or now - state.out_since < limits.delay_s:
-        return state, None
-    return replace(state, firing=True), Transition.FIRE
+    condition, transition = elapse(state.condition, now, limits.delay_s)
+    return (replace(state, condition=condition), transition) if transition else (state, None)

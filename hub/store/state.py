@@ -6,14 +6,18 @@ readings go to InfluxDB: alerts need transactions, not a time-series engine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
 from edge.wire import MessageId, SensorInfo
+from hub import audit
+from hub.rules.silence import DailyWindow, Silence
 from hub.store.sqlite_series import connect
 
 _SCHEMA = """
@@ -40,7 +44,8 @@ CREATE TABLE IF NOT EXISTS sensors (
     last_value REAL,
     last_ts REAL,
     last_fault TEXT,
-    last_state TEXT
+    last_state TEXT,
+    last_received REAL
 );
 CREATE TABLE IF NOT EXISTS seen (
     device TEXT NOT NULL,
@@ -65,16 +70,45 @@ CREATE TABLE IF NOT EXISTS alerts (
     severity TEXT NOT NULL,
     state TEXT NOT NULL,
     message TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
     value REAL,
     peak REAL,
     threshold REAL,
-    started_at REAL NOT NULL,
     fired_at REAL,
     resolved_at REAL,
-    updated_at REAL NOT NULL,
+    acked_at REAL,
+    acked_by TEXT,
+    ack_note TEXT,
+    closed_at REAL,
+    closed_by TEXT,
+    action TEXT,
+    verified_at REAL,
+    verified_by TEXT,
+    verify_note TEXT,
+    incident TEXT,
+    silenced INTEGER NOT NULL DEFAULT 0,
+    notified_tier INTEGER NOT NULL DEFAULT -1,
+    last_notified_at REAL,
+    notify_count INTEGER NOT NULL DEFAULT 0,
     data TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state);
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (started_at);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject TEXT NOT NULL,
+    rules TEXT NOT NULL DEFAULT '[]',
+    starts_at REAL,
+    ends_at REAL,
+    window_start TEXT,
+    window_end TEXT,
+    weekdays TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    removed_at REAL
+);
 CREATE TABLE IF NOT EXISTS rule_state (
     rule TEXT NOT NULL,
     subject TEXT NOT NULL,
@@ -110,6 +144,8 @@ class SensorUpdate:
 
 @dataclass
 class Alert:
+    """One alert record through its whole lifecycle (see hub.alerts.lifecycle)."""
+
     rule: str
     subject: str
     kind: str
@@ -123,24 +159,48 @@ class Alert:
     threshold: float | None = None
     fired_at: float | None = None
     resolved_at: float | None = None
+    acked_at: float | None = None
+    acked_by: str | None = None
+    ack_note: str | None = None
+    closed_at: float | None = None
+    closed_by: str | None = None
+    action: str | None = None
+    verified_at: float | None = None
+    verified_by: str | None = None
+    verify_note: str | None = None
+    #: Alerts of one incident (a door left open and the rise it caused) share this key.
+    incident: str | None = None
+    silenced: bool = False
+    notified_tier: int = -1
+    last_notified_at: float | None = None
+    notify_count: int = 0
     data: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
 
 
-_ALERT_COLUMNS = ("id, rule, subject, kind, severity, state, message, value, peak, threshold, started_at,"
-                  " fired_at, resolved_at, updated_at, data")
+_ALERT_FIELDS = [f.name for f in fields(Alert) if f.name != "id"]
+_ALERT_COLUMNS = ", ".join(["id", *_ALERT_FIELDS])
 
 
 def _alert(row: Sequence[Any]) -> Alert:
-    return Alert(id=row[0], rule=row[1], subject=row[2], kind=row[3], severity=row[4], state=row[5],
-                 message=row[6], value=row[7], peak=row[8], threshold=row[9], started_at=row[10],
-                 fired_at=row[11], resolved_at=row[12], updated_at=row[13], data=json.loads(row[14]))
+    values = dict(zip(_ALERT_FIELDS, row[1:], strict=True))
+    values["data"] = json.loads(values["data"])
+    values["silenced"] = bool(values["silenced"])
+    return Alert(id=row[0], **values)
+
+
+def _alert_values(alert: Alert) -> list[Any]:
+    values = [getattr(alert, name) for name in _ALERT_FIELDS]
+    values[_ALERT_FIELDS.index("data")] = json.dumps(alert.data, ensure_ascii=False)
+    values[_ALERT_FIELDS.index("silenced")] = int(alert.silenced)
+    return values
 
 
 class StateStore:
     def __init__(self, path: Path) -> None:
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
+        self._db.executescript(audit.SCHEMA)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -181,13 +241,15 @@ class StateStore:
                     [(*mid, now) for mid in seen],
                 )
                 self._db.executemany(
-                    "INSERT INTO sensors (key, device, sensor, kind, unit, last_value, last_ts, last_fault, last_state)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+                    "INSERT INTO sensors (key, device, sensor, kind, unit, last_value, last_ts, last_fault, last_state,"
+                    " last_received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
                     " last_value = excluded.last_value, last_ts = excluded.last_ts,"
                     " last_fault = excluded.last_fault,"
-                    " last_state = coalesce(excluded.last_state, sensors.last_state)"
+                    " last_state = coalesce(excluded.last_state, sensors.last_state),"
+                    " last_received = excluded.last_received"
                     " WHERE excluded.last_ts >= coalesce(sensors.last_ts, 0)",
-                    [(s.key, s.device, s.sensor, s.kind, s.unit, s.value, s.ts, s.fault, s.state) for s in sensors],
+                    [(s.key, s.device, s.sensor, s.kind, s.unit, s.value, s.ts, s.fault, s.state, now)
+                     for s in sensors],
                 )
                 devices = {(s.device, s.ts) for s in sensors}
                 self._db.executemany(
@@ -251,7 +313,7 @@ class StateStore:
 
     def sensors(self) -> list[dict[str, Any]]:
         keys = ("key", "device", "sensor", "kind", "unit", "name", "profile", "low", "high", "last_value",
-                "last_ts", "last_fault", "last_state")
+                "last_ts", "last_fault", "last_state", "last_received")
         with self._lock:
             rows = self._db.execute(f"SELECT {', '.join(keys)} FROM sensors ORDER BY key").fetchall()
         return [dict(zip(keys, row, strict=True)) for row in rows]
@@ -275,12 +337,22 @@ class StateStore:
 
     # -- alerts and rule state -----------------------------------------------------------------
 
-    def alerts(self, states: Sequence[str] | None = None, limit: int = 500) -> list[Alert]:
-        query = f"SELECT {_ALERT_COLUMNS} FROM alerts"
+    def alerts(self, states: Sequence[str] | None = None, limit: int = 500, kind: str | None = None,
+               subject: str | None = None, since: float | None = None, until: float | None = None) -> list[Alert]:
+        """Alerts newest first; filters combine (``since``/``until`` on when the alert started)."""
+        clauses: list[str] = []
         args: list[Any] = []
         if states:
-            query += f" WHERE state IN ({','.join('?' for _ in states)})"
+            clauses.append(f"state IN ({','.join('?' for _ in states)})")
             args.extend(states)
+        for column, op, value in (("kind", "=", kind), ("subject", "=", subject), ("started_at", ">=", since),
+                                  ("started_at", "<", until)):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                args.append(value)
+        query = f"SELECT {_ALERT_COLUMNS} FROM alerts"
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         with self._lock:
@@ -291,27 +363,116 @@ class StateStore:
             row = self._db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return _alert(row) if row else None
 
-    def save_alert(self, alert: Alert) -> Alert:
-        values = (alert.rule, alert.subject, alert.kind, alert.severity, alert.state, alert.message, alert.value,
-                  alert.peak, alert.threshold, alert.started_at, alert.fired_at, alert.resolved_at,
-                  alert.updated_at, json.dumps(alert.data, ensure_ascii=False))
+    def save_alert(self, alert: Alert, actor: str = "system", action: str | None = None,
+                   detail: Mapping[str, Any] | None = None) -> Alert:
+        """Insert or update an alert and, in the same transaction, append the change to the audit log."""
+        values = _alert_values(alert)
         with self._lock:
-            if alert.id is None:
-                cursor = self._db.execute(
-                    "INSERT INTO alerts (rule, subject, kind, severity, state, message, value, peak, threshold,"
-                    " started_at, fired_at, resolved_at, updated_at, data)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    values,
-                )
-                alert.id = cursor.lastrowid
-            else:
-                self._db.execute(
-                    "UPDATE alerts SET rule = ?, subject = ?, kind = ?, severity = ?, state = ?, message = ?,"
-                    " value = ?, peak = ?, threshold = ?, started_at = ?, fired_at = ?, resolved_at = ?,"
-                    " updated_at = ?, data = ? WHERE id = ?",
-                    (*values, alert.id),
-                )
+            self._db.execute("BEGIN")
+            try:
+                if alert.id is None:
+                    cursor = self._db.execute(
+                        f"INSERT INTO alerts ({', '.join(_ALERT_FIELDS)})"
+                        f" VALUES ({', '.join('?' for _ in _ALERT_FIELDS)})",
+                        values,
+                    )
+                    alert.id = cursor.lastrowid
+                else:
+                    self._db.execute(
+                        f"UPDATE alerts SET {', '.join(f'{name} = ?' for name in _ALERT_FIELDS)} WHERE id = ?",
+                        [*values, alert.id],
+                    )
+                if action is not None:
+                    self._append_audit(alert.updated_at, actor, action, f"alert/{alert.id}",
+                                       {"state": alert.state, "subject": alert.subject, **(detail or {})})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         return alert
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    def _append_audit(self, ts: float, actor: str, action: str, subject: str, detail: Mapping[str, Any]) -> None:
+        row = self._db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        entry = audit.chain(row[0] if row else audit.GENESIS, ts, actor, action, subject, detail)
+        self._db.execute(
+            "INSERT INTO audit (ts, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (entry.ts, entry.actor, entry.action, entry.subject, entry.detail, entry.prev_hash, entry.hash),
+        )
+
+    def append_audit(self, ts: float, actor: str, action: str, subject: str, detail: Mapping[str, Any]) -> None:
+        """Record a change that is not an alert's (a silence created, a week signed off)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._append_audit(ts, actor, action, subject, detail)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[audit.AuditEntry]:
+        query = "SELECT id, ts, actor, action, subject, detail, prev_hash, hash FROM audit WHERE id > ? ORDER BY id"
+        args: list[Any] = [after_id]
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [audit.AuditEntry(id=r[0], ts=r[1], actor=r[2], action=r[3], subject=r[4], detail=r[5],
+                                 prev_hash=r[6], hash=r[7]) for r in rows]
+
+    # -- silences ------------------------------------------------------------------------------
+
+    def add_silence(self, silence: Silence, created_by: str, now: float) -> Silence:
+        window = silence.window
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO silences (subject, rules, starts_at, ends_at, window_start, window_end, weekdays,"
+                    " reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (silence.subject, json.dumps(sorted(silence.rules)), silence.starts_at, silence.ends_at,
+                     window.start.isoformat() if window else None, window.end.isoformat() if window else None,
+                     json.dumps(sorted(window.weekdays)) if window and window.weekdays is not None else None,
+                     silence.reason, created_by, now),
+                )
+                self._append_audit(now, created_by, "silence.created", f"silence/{cursor.lastrowid}",
+                                   {"subject": silence.subject, "reason": silence.reason})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return dataclasses.replace(silence, id=cursor.lastrowid)
+
+    def remove_silence(self, silence_id: int, removed_by: str, now: float) -> bool:
+        with self._lock:
+            self._db.execute("BEGIN")
+            cursor = self._db.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                                      (now, silence_id))
+            if cursor.rowcount:
+                self._append_audit(now, removed_by, "silence.removed", f"silence/{silence_id}", {})
+            self._db.execute("COMMIT")
+        return bool(cursor.rowcount)
+
+    def silences(self, now: float) -> list[Silence]:
+        """Silences not removed and not yet over."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, subject, rules, starts_at, ends_at, window_start, window_end, weekdays, reason"
+                " FROM silences WHERE removed_at IS NULL AND (ends_at IS NULL OR ends_at > ?) ORDER BY id",
+                (now,),
+            ).fetchall()
+        result = []
+        for sid, subject, rules, starts, ends, w_start, w_end, weekdays, reason in rows:
+            window = None
+            if w_start is not None and w_end is not None:
+                days = frozenset(json.loads(weekdays)) if weekdays is not None else None
+                window = DailyWindow(dt_time.fromisoformat(w_start), dt_time.fromisoformat(w_end), days)
+            result.append(Silence(subject=subject, rules=frozenset(json.loads(rules)), starts_at=starts,
+                                  ends_at=ends, window=window, reason=reason, id=sid))
+        return result
 
     def rule_states(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self._lock:

@@ -1,0 +1,111 @@
+"""The alert engine's part of the hub config: rule defaults, units, escalation, maintenance windows."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.rules.escalation import Policy, Tier
+from hub.rules.silence import DailyWindow, Silence
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleDefaults(_Strict):
+    #: A door of this event kind open longer than this alarms (fridge, cold room, storeroom doors).
+    door_open_max_s: dict[str, float] = Field(default_factory=lambda: {"door": 300.0})
+    #: No reading from a sensor for this long (hub receive time) is a stale sensor.
+    stale_after_s: float = Field(default=300.0, gt=0)
+    #: A device silent (no message, or its Last Will said offline) for this long is offline.
+    offline_after_s: float = Field(default=120.0, gt=0)
+    #: A sensor reporting faults (CRC, 85 °C power-on value, disconnected) for this long alarms.
+    fault_delay_s: float = Field(default=60.0, ge=0)
+    #: A device whose clock is still not synchronised after this long alarms.
+    clock_unsynced_after_s: float = Field(default=600.0, ge=0)
+    #: Readings dropped by an outbox keep the alarm up until none were dropped for this long.
+    dropped_quiet_s: float = Field(default=3600.0, gt=0)
+
+
+class UnitConfig(_Strict):
+    """A cold unit: its temperature probe and its door, so a rise while the door is open is one incident."""
+
+    temperature: str = Field(pattern=r"^[^/]+/[^/]+$")
+    door: str = Field(pattern=r"^[^/]+/[^/]+$")
+
+
+class TierConfig(_Strict):
+    after_s: float = Field(ge=0)
+    route: str = Field(min_length=1)
+
+
+class PolicyConfig(_Strict):
+    tiers: list[TierConfig] = Field(min_length=1)
+    repeat_every_s: float | None = Field(default=300.0, gt=0)
+
+    def policy(self) -> Policy:
+        return Policy(tuple(Tier(t.after_s, t.route) for t in sorted(self.tiers, key=lambda t: t.after_s)),
+                      self.repeat_every_s)
+
+
+def _default_policies() -> dict[str, PolicyConfig]:
+    return {
+        # canteen staff at once, the canteen manager after 10 min unacknowledged, the safety officer after 30
+        "cold_chain": PolicyConfig(tiers=[TierConfig(after_s=0, route="canteen"),
+                                          TierConfig(after_s=600, route="canteen_manager"),
+                                          TierConfig(after_s=1800, route="safety_officer")]),
+        "gate": PolicyConfig(tiers=[TierConfig(after_s=0, route="gatekeeper"),
+                                    TierConfig(after_s=900, route="safety_officer")]),
+        "device": PolicyConfig(tiers=[TierConfig(after_s=0, route="admin"),
+                                      TierConfig(after_s=3600, route="safety_officer")], repeat_every_s=3600),
+    }
+
+
+class MaintenanceWindow(_Strict):
+    """A recurring silence from the config file, e.g. a freezer's nightly defrost."""
+
+    subject: str
+    rules: list[str] = Field(default_factory=list)
+    start: time
+    end: time
+    weekdays: list[int] | None = None
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _days(self) -> MaintenanceWindow:
+        if self.weekdays is not None and any(d < 0 or d > 6 for d in self.weekdays):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return self
+
+    def silence(self) -> Silence:
+        days = frozenset(self.weekdays) if self.weekdays is not None else None
+        return Silence(subject=self.subject, rules=frozenset(self.rules),
+                       window=DailyWindow(self.start, self.end, days), reason=self.reason)
+
+
+class AlertsConfig(_Strict):
+    defaults: RuleDefaults = RuleDefaults()
+    units: list[UnitConfig] = Field(default_factory=list)
+    policies: dict[str, PolicyConfig] = Field(default_factory=_default_policies)
+    #: Alert kind → policy name; kinds not listed use ``default_policy``.
+    policy_for_kind: dict[str, str] = Field(default_factory=lambda: {
+        "temperature": "cold_chain", "door": "cold_chain", "sensor": "cold_chain",
+        "gate": "gate", "device": "device"})
+    default_policy: str = "cold_chain"
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    #: Language of alarm messages: Simplified Chinese by default.
+    locale: str = Field(default="zh", pattern="^(zh|en)$")
+    #: Base URL staff follow to acknowledge (shown in messages).
+    public_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _policies_exist(self) -> AlertsConfig:
+        for kind, name in {**self.policy_for_kind, "(default)": self.default_policy}.items():
+            if name not in self.policies:
+                raise ValueError(f"policy_for_kind {kind!r} names unknown policy {name!r}")
+        return self
+
+    def policy_for(self, kind: str) -> Policy:
+        return self.policies[self.policy_for_kind.get(kind, self.default_policy)].policy()

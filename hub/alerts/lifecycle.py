@@ -1,0 +1,52 @@
+"""What people may do to an alert, and in which state: 发现 → 上报 → 处理 → 验收.
+
+``firing`` (found and reported) → ``acknowledged`` (someone is on it) → ``resolved``
+(the condition cleared) → ``closed`` (corrective action recorded) → ``verified`` (the
+safety officer checked it). An alert that cleared before anyone acknowledged it is
+still closed with an action and verified: the excursion happened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from hub.store.state import Alert
+
+Action = Literal["acknowledge", "close", "verify"]
+ACTIVE_STATES = ("pending", "firing", "acknowledged")
+
+
+class LifecycleError(ValueError):
+    """An action the alert's state does not allow; the message says why, for a 409."""
+
+
+def apply_action(alert: Alert, action: Action, who: str, text: str, now: float) -> Alert:
+    """Return the alert after a person's action, or raise LifecycleError."""
+    who = who.strip()
+    if not who:
+        raise LifecycleError("who did it must be recorded")
+    if action == "acknowledge":
+        if alert.acked_at is not None:
+            raise LifecycleError(f"alert {alert.id} was already acknowledged by {alert.acked_by}")
+        if alert.state not in ("firing", "resolved"):
+            raise LifecycleError(f"alert {alert.id} is {alert.state}; only a fired alert can be acknowledged")
+        state = "acknowledged" if alert.state == "firing" else alert.state
+        return dataclasses.replace(alert, state=state, acked_at=now, acked_by=who, ack_note=text.strip(),
+                                   updated_at=now)
+    if action == "close":
+        if alert.state != "resolved":
+            raise LifecycleError(f"alert {alert.id} is {alert.state}; it can be closed once the condition "
+                                 "has cleared (resolved)")
+        if not text.strip():
+            raise LifecycleError("closing needs the corrective action taken")
+        first_seen = alert.acked_at is None  # closing implies having seen it
+        return dataclasses.replace(alert, state="closed", closed_at=now, closed_by=who, action=text.strip(),
+                                   updated_at=now, acked_at=now if first_seen else alert.acked_at,
+                                   acked_by=who if first_seen else alert.acked_by)
+    if alert.state != "closed":
+        raise LifecycleError(f"alert {alert.id} is {alert.state}; only a closed alert can be verified")
+    if who == alert.closed_by:
+        raise LifecycleError("the person who recorded the corrective action cannot verify it")
+    return dataclasses.replace(alert, state="verified", verified_at=now, verified_by=who,
+                               verify_note=text.strip(), updated_at=now)

@@ -1,0 +1,73 @@
+"""Silences and maintenance windows: alarms are still recorded, but nobody is woken."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import time as dt_time
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field, model_validator
+
+from hub.api.deps import HubDep
+from hub.rules.silence import DailyWindow, Silence
+
+router = APIRouter(prefix="/api", tags=["silences"])
+
+
+class SilenceCreate(BaseModel):
+    subject: str = Field(min_length=1, max_length=130, description="glob over 'device/sensor', e.g. canteen-1/*")
+    rules: list[str] = Field(default_factory=list, max_length=20)
+    starts_at: float | None = None
+    ends_at: float | None = None
+    window_start: dt_time | None = Field(default=None, description="daily window, local time; may cross midnight")
+    window_end: dt_time | None = None
+    weekdays: list[int] | None = Field(default=None, description="0 = Monday")
+    reason: str = Field(default="", max_length=200)
+    who: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _shape(self) -> SilenceCreate:
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValueError("window_start and window_end go together")
+        if self.starts_at is None and self.ends_at is None and self.window_start is None:
+            raise ValueError("a silence needs an end (ends_at) or a daily window: an endless silence hides alarms")
+        if self.starts_at is not None and self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.weekdays is not None and any(d < 0 or d > 6 for d in self.weekdays):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return self
+
+
+def _public(silence: Silence) -> dict[str, Any]:
+    body = dataclasses.asdict(silence)
+    body["rules"] = sorted(silence.rules)
+    if silence.window is not None:
+        body["window"] = {"start": silence.window.start.isoformat(), "end": silence.window.end.isoformat(),
+                          "weekdays": sorted(silence.window.weekdays) if silence.window.weekdays is not None
+                          else None}
+    return body
+
+
+@router.get("/silences")
+def list_silences(hub: HubDep) -> list[dict[str, Any]]:
+    """Silences in force or to come, including the maintenance windows from the config file (no id)."""
+    return [_public(s) for s in hub.engine.silences()]
+
+
+@router.post("/silences", status_code=201)
+def create_silence(hub: HubDep, request: SilenceCreate) -> dict[str, Any]:
+    window = None
+    if request.window_start is not None and request.window_end is not None:
+        days = frozenset(request.weekdays) if request.weekdays is not None else None
+        window = DailyWindow(request.window_start, request.window_end, days)
+    silence = Silence(subject=request.subject, rules=frozenset(request.rules), starts_at=request.starts_at,
+                      ends_at=request.ends_at, window=window, reason=request.reason)
+    return _public(hub.state.add_silence(silence, request.who, time.time()))
+
+
+@router.delete("/silences/{silence_id}", status_code=204)
+def remove_silence(hub: HubDep, silence_id: int, who: str) -> None:
+    if not hub.state.remove_silence(silence_id, who, time.time()):
+        raise HTTPException(status_code=404, detail=f"no active silence {silence_id}")
