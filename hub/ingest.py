@@ -72,6 +72,23 @@ class IngestPipeline:
         self.engine = engine
         self.clock = clock
         self.counters = counters or IngestCounters()
+        self._event_listeners: list[Callable[[list[StoredEvent]], None]] = []
+        self._tickers: list[Callable[[float], None]] = [engine.tick]
+
+    def add_event_listener(self, listener: Callable[[list[StoredEvent]], None]) -> None:
+        """Domain modules (food samples, patrols) see every stored event, after commit."""
+        self._event_listeners.append(listener)
+
+    def add_ticker(self, ticker: Callable[[float], None]) -> None:
+        """Called about every ``tick_s`` with the time: timers that run without new messages."""
+        self._tickers.append(ticker)
+
+    def tick(self, now: float) -> None:
+        for ticker in self._tickers:
+            try:
+                ticker(now)
+            except Exception:
+                _LOGGER.exception("ticker %s failed", ticker)
 
     def process(self, batch: list[Inbound]) -> None:
         """Store a batch; raises when the stores fail, in which case nothing may be acknowledged."""
@@ -112,6 +129,9 @@ class IngestPipeline:
         self.state.commit_ingest([m.message_id for m in fresh], now, updates, dead)
         self.engine.on_readings(readings)
         self.engine.on_events(events)
+        for listener in self._event_listeners:
+            if events:
+                listener(events)
         with self.counters.lock:
             c = self.counters
             c.received += len(batch)
@@ -228,7 +248,7 @@ class MqttIngest:
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_tick:
-                self.pipeline.engine.tick(time.time())
+                self.pipeline.tick(time.time())
                 next_tick = now + self._tick_s
             if now >= next_heartbeat and self.connected.is_set():
                 self._client.publish(HUB_HEARTBEAT_TOPIC, json.dumps({"ts": time.time()}), qos=0)

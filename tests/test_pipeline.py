@@ -75,7 +75,7 @@ def test_simulated_edge_to_hub_raises_and_clears_an_alert(
         make_hub: Callable[..., Hub], run_agent: Callable[..., Agent], accounts: dict[str, Account]) -> None:
     hub = make_hub(rules=HubConfig(alarm_delay_s=0.5))
     probe = DialThermometer()
-    run_agent(accounts["dev-a"], [probe])
+    agent = run_agent(accounts["dev-a"], [probe])
     wait_for(lambda: hub.series.readings("dev-a/fridge-1", 0, 1e10))
     assert hub.state.devices()[0]["state"] == "online"
 
@@ -83,9 +83,11 @@ def test_simulated_edge_to_hub_raises_and_clears_an_alert(
     wait_for(lambda: [a for a in hub.state.alerts() if a.state == "firing"])
     (alert,) = hub.state.alerts()
     assert alert.subject == "dev-a/fridge-1" and alert.threshold == 8.0
+    wait_for(lambda: agent.alarm.active)  # the hub sounded the kitchen's buzzer through `cmd`
 
     probe.value = 5.0
     wait_for(lambda: hub.state.alerts()[0].state == "resolved")
+    wait_for(lambda: not agent.alarm.active)
     values = [r.value for r in hub.series.readings("dev-a/fridge-1", 0, 1e10)]
     assert 9.5 in values and values[-1] == 5.0
 

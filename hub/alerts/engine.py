@@ -243,6 +243,30 @@ class AlertEngine:
                           now, changed)
         self._notify(changed)
 
+    def observe(self, rule: str, subject: str, active: bool, at: float, *, kind: str, severity: str,
+                device: str, message: str, delay_s: float = 0.0, incident: str | None = None,
+                data: dict[str, Any] | None = None) -> Alert | None:
+        """The seam for domain modules (food samples, gate duty): report a condition of your own.
+
+        ``active`` is whether the condition holds at ``at``; it goes through the same
+        delay, lifecycle, escalation, silences and audit as the built-in rules.
+        Returns the alert when this call changed one.
+        """
+        changed: list[Alert] = []
+        with self._lock:
+            if not active and (rule, subject) not in self._records:
+                return None
+            record = self._record(rule, subject)
+            if active:
+                record.extra["message"] = message
+                if data:
+                    record.extra["data"] = data
+            new, transition = step(record.condition, active, at, delay_s)
+            self._advance(_Subject(rule, subject, kind, severity, device, incident), record, new, transition, at,
+                          changed)
+        self._notify(changed)
+        return changed[0] if changed else None
+
     def on_channel_failure(self, channel: str, error: str) -> None:
         """A notification channel failed: an alarm of its own (its fallback carries it)."""
         now = self._clock()
@@ -427,10 +451,13 @@ class AlertEngine:
             alert.message = messages.clock_unsynced(subject.subject, locale)
         elif subject.rule == DROPPING_RULE:
             alert.message = messages.dropping(subject.subject, int(record.extra.get("increase", 0)), locale)
-        else:
+        elif subject.rule == CHANNEL_RULE:
             error = record.extra.get("error", "")
             alert.message = (f"通知渠道 {subject.subject} 发送失败：{error}" if locale == "zh"
                              else f"Notification channel {subject.subject} failing: {error}")
+        else:  # a domain module's rule, reported through observe()
+            alert.message = str(record.extra.get("message", subject.rule))
+            alert.data.update(record.extra.get("data", {}))
 
     def _update_peak(self, alert_id: int, state: ThresholdState) -> None:
         alert = self._store.alert(alert_id)

@@ -1,0 +1,206 @@
+"""The school's calendar: which days are school days, and when each gate or door may be open.
+
+China moves working days around public holidays (调休): a Saturday can be a working
+day and a Wednesday a holiday. ``chinesecalendar`` carries the State Council's
+table for each year it knows; a school's config can add or override days (the
+table for a new year before the package has it, a local holiday), set its term and
+vacation dates, and one-off overrides (exam days, open days). Everything here is a
+pure function of the configuration and a date or instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import logging
+from dataclasses import dataclass
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_LOGGER = logging.getLogger(__name__)
+
+DayType = Literal["school_day", "weekend", "holiday", "vacation"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WindowConfig(_Strict):
+    """An opening window in local time; ``end`` before ``start`` means it runs past midnight."""
+
+    start: dt.time
+    end: dt.time
+
+
+class Term(_Strict):
+    name: str = ""
+    start: dt.date
+    end: dt.date  # inclusive
+
+    @model_validator(mode="after")
+    def _order(self) -> Term:
+        if self.end < self.start:
+            raise ValueError("a term ends after it starts")
+        return self
+
+
+class DayOverride(_Strict):
+    """One date made different: closed (no windows), or special windows for some groups."""
+
+    date: dt.date
+    #: ``closed``: no opening at all; ``windows``: the windows below instead of the usual ones;
+    #: ``school_day`` / ``no_school``: treat the date as such.
+    kind: Literal["closed", "windows", "school_day", "no_school"]
+    #: Door groups affected (empty: all).
+    groups: list[str] = Field(default_factory=list)
+    windows: list[WindowConfig] = Field(default_factory=list)
+    reason: str = ""
+
+
+class DoorGroup(_Strict):
+    """Gates or doors that share opening hours (the main gates, the kitchen back door …)."""
+
+    #: Sensor keys (``device/sensor``) in the group; globs allowed.
+    members: list[str] = Field(min_length=1)
+    school_day: list[WindowConfig] = Field(default_factory=list)
+    #: Windows on weekends, holidays and vacations (e.g. a duty teacher's hour); empty: closed.
+    other_day: list[WindowConfig] = Field(default_factory=list)
+    #: A gate still open this long after a window closes is an alarm (the closing sweep).
+    close_grace_s: float = Field(default=600.0, ge=0)
+
+
+class CalendarConfig(_Strict):
+    timezone: str = "Asia/Shanghai"
+    #: Use the national holiday table of ``chinesecalendar`` for the years it knows.
+    national_holidays: bool = True
+    #: Extra or corrected days: holidays (no school) and swapped working days (school).
+    holidays: list[dt.date] = Field(default_factory=list)
+    workdays: list[dt.date] = Field(default_factory=list)
+    #: Terms in session; outside them it is vacation. Empty: every school day is in term.
+    terms: list[Term] = Field(default_factory=list)
+    overrides: list[DayOverride] = Field(default_factory=list)
+    groups: dict[str, DoorGroup] = Field(default_factory=dict)
+    #: "Night" for severity: a door opened or a sensor lost at night is more serious.
+    night_start: dt.time = dt.time(22, 0)
+    night_end: dt.time = dt.time(6, 0)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A concrete window: from ``start`` to ``end`` (aware datetimes)."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def contains(self, instant: dt.datetime) -> bool:
+        return self.start <= instant < self.end
+
+
+def _national(day: dt.date) -> bool | None:
+    """True: a working day by the State Council's table; False: a holiday or weekend; None: year unknown."""
+    try:
+        import chinese_calendar  # noqa: PLC0415 - optional: a school may keep its own table
+    except ImportError:
+        return None
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
+
+
+class SchoolCalendar:
+    def __init__(self, config: CalendarConfig) -> None:
+        self.config = config
+        self.tz = ZoneInfo(config.timezone)
+        self._holidays = set(config.holidays)
+        self._workdays = set(config.workdays)
+        self._overrides: dict[dt.date, list[DayOverride]] = {}
+        for override in config.overrides:
+            self._overrides.setdefault(override.date, []).append(override)
+        self._warned_years: set[int] = set()
+
+    # -- days ----------------------------------------------------------------------------------
+
+    def day_type(self, day: dt.date) -> DayType:
+        for override in self._overrides.get(day, []):
+            if not override.groups and override.kind == "school_day":
+                return "school_day"
+            if not override.groups and override.kind in ("no_school", "closed"):
+                return "holiday"
+        if day in self._workdays:
+            working = True
+        elif day in self._holidays:
+            return "holiday"
+        else:
+            national = _national(day) if self.config.national_holidays else None
+            if national is None:
+                if self.config.national_holidays and day.year not in self._warned_years:
+                    self._warned_years.add(day.year)
+                    _LOGGER.warning("no national holiday table for %s: add its holidays and swapped working "
+                                    "days to the calendar config; weekends only until then", day.year)
+                working = day.weekday() < 5
+            else:
+                working = national
+            if not working:
+                return "weekend" if day.weekday() >= 5 else "holiday"
+        if self.config.terms and not any(t.start <= day <= t.end for t in self.config.terms):
+            return "vacation"
+        return "school_day" if working else "holiday"
+
+    def is_school_day(self, day: dt.date) -> bool:
+        return self.day_type(day) == "school_day"
+
+    # -- windows -------------------------------------------------------------------------------
+
+    def group_of(self, sensor_key: str) -> str | None:
+        for name, group in self.config.groups.items():
+            if any(fnmatch.fnmatchcase(sensor_key, pattern) for pattern in group.members):
+                return name
+        return None
+
+    def openings(self, group_name: str, day: dt.date) -> list[Opening]:
+        """The windows of one group that begin on ``day`` (a window may end the next day)."""
+        group = self.config.groups[group_name]
+        windows = group.school_day if self.is_school_day(day) else group.other_day
+        for override in self._overrides.get(day, []):
+            if override.groups and group_name not in override.groups:
+                continue
+            if override.kind == "closed":
+                windows = []
+            elif override.kind == "windows":
+                windows = override.windows
+        result = []
+        for window in windows:
+            start = dt.datetime.combine(day, window.start, self.tz)
+            end_day = day if window.end > window.start else day + dt.timedelta(days=1)
+            result.append(Opening(start, dt.datetime.combine(end_day, window.end, self.tz)))
+        return result
+
+    def opening_at(self, group_name: str, instant: float) -> Opening | None:
+        """The window a moment falls in, or None: after hours."""
+        local = dt.datetime.fromtimestamp(instant, self.tz)
+        # A window that crossed midnight began the day before.
+        for day in (local.date() - dt.timedelta(days=1), local.date()):
+            for opening in self.openings(group_name, day):
+                if opening.contains(local):
+                    return opening
+        return None
+
+    def closings_between(self, group_name: str, since: float, until: float) -> list[dt.datetime]:
+        """Closing times (window ends) in (since, until]: when the closing sweep runs."""
+        start = dt.datetime.fromtimestamp(since, self.tz)
+        end = dt.datetime.fromtimestamp(until, self.tz)
+        found: list[dt.datetime] = []
+        day = start.date() - dt.timedelta(days=1)
+        while day <= end.date():
+            found.extend(o.end for o in self.openings(group_name, day) if start < o.end <= end)
+            day += dt.timedelta(days=1)
+        return sorted(found)
+
+    def is_night(self, instant: float) -> bool:
+        now = dt.datetime.fromtimestamp(instant, self.tz).time()
+        start, end = self.config.night_start, self.config.night_end
+        return now >= start or now < end if start > end else start <= now < end

@@ -1,0 +1,107 @@
+"""The people's side of alerts over HTTP: actions, refusals as 4xx, silences, audit, metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from edge import wire
+from hub.app import create_app
+from hub.ingest import Inbound
+from hub.runtime import Hub
+from hub.settings import HubConfig, HubSettings
+
+
+def telemetry(seq: int, value: float, ts: float) -> Inbound:
+    body = {"device": "dev-a", "boot_id": "b", "seq": seq, "readings": [
+        {"sensor": "fridge-1", "kind": "temperature", "value": value, "unit": "°C", "ts": ts}]}
+    return Inbound(wire.topic("s", "dev-a", wire.Channel.TELEMETRY), json.dumps(body).encode(), seq, 1, 0.0)
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    running = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0)), connect_mqtt=False)
+    status = {"state": "online", "boot_id": "b", "ts": 1.0,
+              "sensors": [{"sensor": "fridge-1", "kind": "temperature", "profile": "fridge"}]}
+    running.pipeline.process([
+        Inbound(wire.topic("s", "dev-a", wire.Channel.STATUS), json.dumps(status).encode(), 1, 1, 0.0),
+        telemetry(1, 9.5, 1000.0)])
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(hub: Hub) -> Iterator[TestClient]:
+    with TestClient(create_app(hub.settings, hub=hub)) as test_client:
+        yield test_client
+
+
+def test_acknowledge_close_verify_over_http(client: TestClient, hub: Hub) -> None:
+    (alert,) = client.get("/api/alerts", params={"state": "firing"}).json()
+    url = f"/api/alerts/{alert['id']}"
+    acked = client.post(f"{url}/acknowledge", json={"who": "王师傅", "text": "checking"})
+    assert acked.status_code == 200 and acked.json()["state"] == "acknowledged"
+    assert client.post(f"{url}/close", json={"who": "王师傅", "text": "x"}).status_code == 409  # not cleared yet
+    hub.pipeline.process([telemetry(2, 4.0, 1100.0)])
+    assert client.get(url).json()["state"] == "resolved"
+    assert client.post(f"{url}/close", json={"who": "王师傅", "text": ""}).status_code == 409  # no action
+    closed = client.post(f"{url}/close", json={"who": "王师傅", "text": "转移食品到 2 号冰箱，已报修"})
+    assert closed.json()["action"] == "转移食品到 2 号冰箱，已报修"
+    refused = client.post(f"{url}/verify", json={"who": "王师傅"})
+    assert refused.status_code == 409 and "cannot verify" in refused.json()["detail"]
+    assert client.post(f"{url}/verify", json={"who": "李主任", "text": "ok"}).json()["state"] == "verified"
+    audit = client.get("/api/audit/verify").json()
+    assert audit["intact"] and audit["entries"] >= 5
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/api/alerts/9999/acknowledge", {"who": "a"}, 404),
+    ("/api/alerts/1/acknowledge", {}, 422),
+    ("/api/alerts/1/acknowledge", {"who": ""}, 422),
+    ("/api/alerts/1/acknowledge", {"who": "a" * 65}, 422),
+    ("/api/alerts/abc/acknowledge", {"who": "a"}, 422),
+    ("/api/alerts/1/explode", {"who": "a"}, 404),
+])
+def test_bad_action_requests_get_4xx(client: TestClient, path: str, body: dict[str, object], status: int) -> None:
+    assert client.post(path, json=body).status_code == status
+
+
+def test_alert_filters(client: TestClient) -> None:
+    assert len(client.get("/api/alerts", params={"kind": "temperature", "state": "active"}).json()) == 1
+    assert client.get("/api/alerts", params={"kind": "door"}).json() == []
+    assert client.get("/api/alerts", params={"since": 1001}).json() == []
+    assert len(client.get("/api/alerts", params={"subject": "dev-a/fridge-1"}).json()) == 1
+
+
+def test_silences_create_list_remove(client: TestClient) -> None:
+    created = client.post("/api/silences", json={"subject": "dev-a/*", "window_start": "23:50",
+                                                 "window_end": "00:20", "reason": "除霜 defrost", "who": "admin"})
+    assert created.status_code == 201
+    silence_id = created.json()["id"]
+    listed = client.get("/api/silences").json()
+    assert [s["window"]["start"] for s in listed] == ["23:50:00"]
+    assert client.delete(f"/api/silences/{silence_id}", params={"who": "admin"}).status_code == 204
+    assert client.get("/api/silences").json() == []
+    assert client.delete(f"/api/silences/{silence_id}", params={"who": "admin"}).status_code == 404
+
+
+@pytest.mark.parametrize("body", [
+    {"subject": "x", "who": "a"},  # endless
+    {"subject": "x", "who": "a", "window_start": "02:00"},  # half a window
+    {"subject": "x", "who": "a", "starts_at": 10, "ends_at": 5},
+    {"subject": "x", "who": "a", "window_start": "02:00", "window_end": "03:00", "weekdays": [7]},
+    {"subject": "x", "who": "a", "window_start": "25:00", "window_end": "03:00"},
+])
+def test_bad_silences_are_refused(client: TestClient, body: dict[str, object]) -> None:
+    assert client.post("/api/silences", json=body).status_code == 422
+
+
+def test_metrics_in_prometheus_format(client: TestClient) -> None:
+    text = client.get("/metrics").text
+    assert "xiaoan_readings_stored_total 1" in text
+    assert 'xiaoan_alerts_active{state="firing"} 1' in text
+    assert "# TYPE xiaoan_dead_letters_total counter" in text
