@@ -20,6 +20,7 @@ from typing import Protocol
 from edge import wire
 from edge.clock import Clock, reanchor_delta, reanchor_payload
 from edge.config import EdgeSettings
+from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for, silence
 from edge.link import EdgeLink
 from edge.outbox import Outbox
 from edge.sources import Measurement, Source, SourceContext, build_source
@@ -88,7 +89,13 @@ class Agent:
         self.version = package_version()
         context = context or SourceContext(monotonic=clock.monotonic)
         self.sources = sources if sources is not None else [build_source(s, context) for s in settings.sources]
-        self.alarm: LocalAlarm = alarm or LoggingAlarm()
+        self.alarm: LocalAlarm = alarm or self._build_alarm(settings, context)
+        self.limits: dict[str, Limits] = {
+            info.sensor: found for source in self.sources for info in source.describe()
+            if (found := limits_for(info)) is not None
+        }
+        self.fail_local = FailLocalState()
+        self._fail_local_lock = threading.Lock()
         self.outbox = Outbox(
             Path(settings.state_dir) / "outbox.sqlite3",
             max_messages=settings.outbox.max_messages,
@@ -112,6 +119,14 @@ class Agent:
             on_published=self._handle_published,
             on_hub_heartbeat=self._handle_hub_heartbeat,
         )
+
+    @staticmethod
+    def _build_alarm(settings: EdgeSettings, context: SourceContext) -> LocalAlarm:
+        if not settings.outputs.configured:
+            return LoggingAlarm()
+        from edge.outputs import GpioAlarm  # noqa: PLC0415 - gpiozero only on nodes with a buzzer
+
+        return GpioAlarm(settings.outputs, pin_factory=context.pin_factory)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -226,10 +241,30 @@ class Agent:
         if command.action == "alarm_on":
             self.alarm.sound(command.reason or "alarm from hub")
         elif command.action in ("alarm_off", "silence"):
+            with self._fail_local_lock:
+                self.fail_local = silence(self.fail_local)
             self.alarm.silence()
 
     def _handle_hub_heartbeat(self) -> None:
         self.hub_last_seen = self.clock.monotonic()
+
+    def check_fail_local(self, measurements: list[Measurement]) -> None:
+        """Sound (or stop) the buzzer by itself when a limit is crossed and the hub is out of reach."""
+        local = self.settings.local_alarm
+        if not local.enabled:
+            return
+        now = self.clock.monotonic()
+        unreachable = hub_unreachable(self.link.connected.is_set(), self.hub_last_seen, self._started_mono, now,
+                                      local.hub_silence_s)
+        with self._fail_local_lock:
+            decision = evaluate(self.fail_local, self.limits, ((m.sensor, m.value) for m in measurements), now,
+                                unreachable, local.delay_s)
+            self.fail_local = decision.state
+        if decision.action == "sound":
+            self.alarm.sound(decision.reason)
+        elif decision.action == "silence":
+            _LOGGER.info("local alarm off: %s", decision.reason)
+            self.alarm.silence()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -251,9 +286,12 @@ class Agent:
                         source = self.sources[index]
                         measurements.extend(self._read(source))
                         interval = source.interval_s or 1.0
-                        # Keep the cadence without bursts after a stall (e.g. a slow bus).
-                        next_read[index] = max(due + interval, now)
+                        # Keep the cadence; after a stall (a slow bus, a loaded CPU) skip the missed
+                        # slots instead of reading again at once: two reads in the same millisecond
+                        # would share a timestamp, and the hub keys readings by (sensor, ts).
+                        next_read[index] = due + interval if due + interval > now else now + interval
                 self.record_measurements(measurements)
+                self.check_fail_local(measurements)
                 if next_health <= now:
                     self._send_health()
                     next_health = now + self.settings.heartbeat_s
@@ -265,6 +303,9 @@ class Agent:
             self.link.stop(self._status("offline"))
             for source in self.sources:
                 source.close()
+            close_alarm = getattr(self.alarm, "close", None)
+            if close_alarm is not None:
+                close_alarm()
             self.outbox.close()
 
     def _read(self, source: Source) -> list[Measurement]:

@@ -76,6 +76,24 @@ class LocalAlarmSettings(_Strict):
     delay_s: float = Field(default=900, ge=0)
 
 
+class OutputSettings(_Strict):
+    """The buzzer and LEDs on the node; with no buzzer or LED configured the alarm only logs."""
+
+    #: BCM pin numbers (or gpiozero pin names) of an active buzzer and of LEDs.
+    buzzer_pin: int | str | None = None
+    #: ``false`` for buzzer boards that sound when their input is pulled low.
+    buzzer_active_high: bool = True
+    alarm_led_pin: int | str | None = None
+    #: Lit while the agent runs: a dark LED tells the cook the node itself is down.
+    status_led_pin: int | str | None = None
+    beep_on_s: float = Field(default=0.5, gt=0)
+    beep_off_s: float = Field(default=0.5, gt=0)
+
+    @property
+    def configured(self) -> bool:
+        return any(p is not None for p in (self.buzzer_pin, self.alarm_led_pin, self.status_led_pin))
+
+
 class EdgeSettings(_Strict):
     site: str = Field(pattern=ID_PATTERN)
     device: str = Field(pattern=ID_PATTERN)
@@ -86,6 +104,7 @@ class EdgeSettings(_Strict):
     clock_sync_check: Literal["kernel", "assume"] = "kernel"
     outbox: OutboxSettings = OutboxSettings()
     local_alarm: LocalAlarmSettings = LocalAlarmSettings()
+    outputs: OutputSettings = OutputSettings()
     sources: list[SourceSettings] = Field(min_length=1)
 
 

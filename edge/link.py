@@ -86,6 +86,7 @@ class EdgeLink:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_publish = self._handle_publish
+        self._client.on_subscribe = self._handle_subscribe
         self._client.on_message = self._handle_message
 
     def start(self) -> None:
@@ -120,8 +121,14 @@ class EdgeLink:
         )
         client.publish(wire.topic(self.site, self.device, wire.Channel.STATUS), self._status_online(),
                        qos=1, retain=True)
-        self.connected.set()
         _LOGGER.info("connected to %s:%s as %s", self._broker.host, self._broker.port, self.device)
+
+    def _handle_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _reasons: list[ReasonCode],
+                          _props: Properties | None) -> None:
+        # Ready only now: right after on_connect paho re-sends the messages that were in
+        # flight when the link dropped. Letting the outbox publish new rows from inside
+        # on_connect would send them ahead of those, out of order.
+        self.connected.set()
 
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
                            _props: Properties | None) -> None:

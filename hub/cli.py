@@ -34,6 +34,12 @@ def _cmd_edge(args: argparse.Namespace) -> int:
         settings = load_edge_settings(Path(args.file))
         print(f"{args.file}: OK — site {settings.site}, device {settings.device}, {len(settings.sources)} sources")
         return 0
+    if args.edge_command == "scan":
+        from edge.scan import format_scan, scan_serial, scan_w1
+
+        base = Path(args.w1_base)
+        print(format_scan(base, scan_w1(base), scan_serial()))
+        return 0
     if args.config is None:
         print("xiaoan edge: --config FILE is required", file=sys.stderr)
         return 2
@@ -52,10 +58,65 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from hub.audit import verify_chain
+    from hub.settings import load_settings
+    from hub.store.state import StateStore
+
+    settings = load_settings()
+    path = settings.db_dir / "hub.sqlite3"
+    if not path.exists():
+        print(f"xiaoan audit: no hub database at {path} (set XIAOAN_HOME)", file=sys.stderr)
+        return 2
+    store = StateStore(path)
+    try:
+        entries = store.audit_entries()
+    finally:
+        store.close()
+    problems = verify_chain(entries)
+    for problem in problems:
+        print(f"TAMPERED: {problem}")
+    if problems:
+        return 1
+    head = entries[-1].hash if entries else "(empty)"
+    print(f"audit log intact: {len(entries)} entries, head {head}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
     return run_demo(Path(args.home) if args.home else None, duration_s=args.duration)
+
+
+def _cmd_store(args: argparse.Namespace) -> int:
+    """Copy the SQLite series history into the InfluxDB that XIAOAN_INFLUX_* names (the hub may keep running)."""
+    from hub.settings import load_settings
+    from hub.store.copy import copy_history
+    from hub.store.select import open_influx
+    from hub.store.sqlite_series import SqliteSeriesStore
+    from hub.store.state import StateStore
+
+    settings = load_settings()
+    source_path = Path(args.source) if args.source else settings.db_dir / "readings.sqlite3"
+    if not source_path.exists():
+        print(f"xiaoan store copy: {source_path} does not exist (set XIAOAN_HOME or --from)", file=sys.stderr)
+        return 2
+    checkpoint = Path(str(source_path) + ".copy-progress.json")
+    if args.restart:
+        checkpoint.unlink(missing_ok=True)
+    state = StateStore(settings.db_dir / "hub.sqlite3")
+    source = SqliteSeriesStore(source_path)
+    target = open_influx(settings, state)
+    try:
+        progress = copy_history(source, target, checkpoint, batch=args.batch)
+    finally:
+        target.close()
+        source.close()
+        state.close()
+    print(f"copied {progress.readings} readings, {progress.events} events, {progress.hourly} hourly aggregates"
+          f" to {settings.influx_url} database {settings.influx_database}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,12 +132,29 @@ def build_parser() -> argparse.ArgumentParser:
     edge_commands = edge.add_subparsers(dest="edge_command")
     check = edge_commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file")
+    scan = edge_commands.add_parser("scan", help="list the 1-wire probes and serial ports this machine sees")
+    scan.add_argument("--w1-base", default="/sys/bus/w1/devices", help="the kernel's 1-wire sysfs directory")
     edge.set_defaults(func=_cmd_edge)
+
+    audit = commands.add_parser("audit", help="the hub's audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the hash chain; exit 1 if it was tampered with")
+    audit.set_defaults(func=_cmd_audit)
 
     demo = commands.add_parser("demo", help="broker + hub + simulated canteen and gate nodes, with real alarms")
     demo.add_argument("--home", help="state directory (default: $XIAOAN_HOME or ./var)")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.set_defaults(func=_cmd_demo)
+
+    store = commands.add_parser("store", help="time-series store tools")
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+    copy = store_commands.add_parser("copy", help="copy history from the SQLite series store to InfluxDB"
+                                     " (resumable; XIAOAN_INFLUX_* name the target)")
+    copy.add_argument("--from", dest="source",
+                      help="the SQLite series file (default: $XIAOAN_HOME/hub/readings.sqlite3)")
+    copy.add_argument("--batch", type=int, default=5000, help="points per write (default 5000)")
+    copy.add_argument("--restart", action="store_true", help="ignore the checkpoint of an earlier run")
+    store.set_defaults(func=_cmd_store)
     return parser
 
 

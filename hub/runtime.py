@@ -9,9 +9,15 @@ from zoneinfo import ZoneInfo
 from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.engine import AlertEngine
+from hub.alerts.notifier import DispatchingNotifier
 from hub.ingest import IngestPipeline, MqttIngest
+from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
+from hub.notify.deliverylog import DeliveryLog
+from hub.notify.dispatcher import DispatchWorker
+from hub.notify.local import WebChannel
 from hub.settings import HubSettings
-from hub.store.sqlite_series import SqliteSeriesStore
+from hub.store.feed import SeriesDuties
+from hub.store.select import open_series
 from hub.store.state import Alert, StateStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -23,10 +29,17 @@ class Hub:
         self.tz = ZoneInfo(settings.timezone)
         settings.db_dir.mkdir(parents=True, exist_ok=True)
         self.state = StateStore(settings.db_dir / "hub.sqlite3")
-        self.series = SqliteSeriesStore(settings.db_dir / "readings.sqlite3")
+        self.series = open_series(settings, self.state)
         self.engine = AlertEngine(self.state, settings.rules, self.tz)
         self.pipeline = IngestPipeline(self.series, self.state, self.engine)
+        self.series_duties = SeriesDuties(self.series, self.state, self.engine, settings.maintenance_interval_s,
+                                          settings.dashboard_sample_s)
         self.mqtt: MqttIngest | None = None
+        self.web_notices = WebChannel("web")
+        self.notify_worker: DispatchWorker | None = None
+        self.delivery_log: DeliveryLog | None = None
+        if settings.notify is not None:
+            self._build_notifications(settings.notify)
         if connect_mqtt:
             broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,
                                     username=settings.mqtt_username, password=settings.password())
@@ -35,6 +48,22 @@ class Hub:
                                    heartbeat_s=settings.hub_heartbeat_s, shared_group=settings.shared_group)
             self.engine.add_listener(self._sound_edge_buzzer)
         self.started_at = time.time()
+
+    def _build_notifications(self, config: NotifyConfig) -> None:
+        """Channels, routes and the dispatch worker; a failing channel becomes an alert of its own."""
+        self.delivery_log = DeliveryLog(self.settings.db_dir / "notify.sqlite3")
+        channels = build_channels(config, publish_command=self._publish_command, web=self.web_notices)
+        dispatcher = build_dispatcher(config, channels, self.delivery_log,
+                                      on_channel_failure=self.engine.on_channel_failure,
+                                      on_channel_recovered=self.engine.on_channel_ok)
+        self.notify_worker = DispatchWorker(dispatcher)
+        self.engine.notifier = DispatchingNotifier(self.notify_worker, config, self.engine.name)
+
+    def _publish_command(self, device: str, command: wire.Command) -> None:
+        site = next((d["site"] for d in self.state.devices() if d["device"] == device), None)
+        if self.mqtt is None or site is None:
+            raise ConnectionError(f"no broker connection or unknown device {device!r}")
+        self.mqtt.send_command(site, device, command)
 
     def _sound_edge_buzzer(self, alert: Alert) -> None:
         """Firing cold-chain alarms sound the buzzer on the device whose sensor it is."""
@@ -53,11 +82,19 @@ class Hub:
         self.mqtt.send_command(site, device, command)
 
     def start(self) -> None:
+        if self.notify_worker is not None:
+            self.notify_worker.start()
+        self.series_duties.start()
         if self.mqtt is not None:
             self.mqtt.start()
 
     def stop(self) -> None:
         if self.mqtt is not None:
             self.mqtt.stop()
+        self.series_duties.stop()
+        if self.notify_worker is not None:
+            self.notify_worker.stop()
+        if self.delivery_log is not None:
+            self.delivery_log.close()
         self.series.close()
         self.state.close()

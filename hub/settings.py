@@ -9,11 +9,15 @@ bad value refuses to start with the key (and the file line) at fault.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.yamlconfig import ConfigError, load_model
+from hub.alerts.config import AlertsConfig
+from hub.calendar import CalendarConfig
+from hub.notify.config import NotifyConfig, load_notify_config
 
 #: Domain presets from Chinese school-canteen practice (GB 31654-2021): refrigeration
 #: 0–8 °C, freezing at or below -12 °C (many kitchens run -18 °C), and a dedicated
@@ -51,6 +55,10 @@ class HubConfig(BaseModel):
     profiles: dict[str, LimitOverride] = Field(default_factory=dict)
     #: Per-sensor overrides keyed by ``device/sensor``.
     sensors: dict[str, LimitOverride] = Field(default_factory=dict)
+    #: Other rules, cold units, escalation policies, maintenance windows, message language.
+    alerts: AlertsConfig = AlertsConfig()
+    #: School days, holidays and swapped working days, terms, and the opening windows of gates and doors.
+    calendar: CalendarConfig = CalendarConfig()
 
     @model_validator(mode="after")
     def _keys(self) -> HubConfig:
@@ -83,6 +91,9 @@ class HubSettings(BaseSettings):
     #: A line shown on the status page (the demo says that it shortened the alarm delay).
     banner: str = ""
     config_file: Path | None = Field(default=None, validation_alias="XIAOAN_CONFIG")
+    #: Notification channels and routes (docs/notifications.md); without it alarms reach the page,
+    #: the log and the edge buzzers only.
+    notify_config: Path | None = None
     #: How often pending delays are checked without new readings.
     tick_s: float = Field(default=1.0, gt=0)
     hub_heartbeat_s: float = Field(default=10.0, gt=0)
@@ -90,6 +101,53 @@ class HubSettings(BaseSettings):
     ingest_batch: int = Field(default=500, ge=1)
     #: Filled from ``config_file`` by ``load_settings``.
     rules: HubConfig = HubConfig()
+    #: Filled from ``notify_config`` by ``load_settings``.
+    notify: NotifyConfig | None = None
+
+    # -- time-series store (docs/influxdb.md) ----------------------------------------------------
+    #: Where readings and events go; the hub's own state (alerts, devices) stays in SQLite either way.
+    store: Literal["sqlite", "influxdb"] = "sqlite"
+    #: Raw readings and events are kept this long, then only hourly min/max/mean/count (``None``: forever).
+    raw_retention_days: float | None = Field(default=400.0, ge=1)
+    hourly_retention_days: float | None = Field(default=3650.0, ge=1)
+    #: How often the hub runs the SQLite store's downsampling and pruning.
+    maintenance_interval_s: float = Field(default=3600.0, gt=0)
+    #: How often device health and limit bands are copied to InfluxDB for Grafana.
+    dashboard_sample_s: float = Field(default=60.0, gt=0)
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = Field(default="xiaoan", min_length=1)
+    #: Raw readings and events; created as the database's default policy when ``influx_setup``.
+    influx_retention_policy: str = Field(default="raw", min_length=1)
+    #: Hourly aggregates (continuous query target); empty: no downsampling in InfluxDB.
+    influx_hourly_retention_policy: str = "hourly"
+    influx_username: str | None = None
+    influx_password: str | None = Field(default=None, validate_default=True)
+    #: InfluxDB 2.x / 3.x API token (sent as ``Authorization: Token …``), instead of username/password.
+    influx_token: str | None = Field(default=None, validate_default=True)
+    #: Create the database, retention policies and continuous query at start (InfluxDB 1.x only).
+    influx_setup: bool = True
+    influx_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("influx_url")
+    @classmethod
+    def _influx_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL, not {url!r}")
+        return url
+
+    @field_validator("influx_password")
+    @classmethod
+    def _influx_password(cls, password: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("influx_username") and not password:
+            raise ValueError("required when XIAOAN_INFLUX_USERNAME is set")
+        return password
+
+    @field_validator("influx_token")
+    @classmethod
+    def _influx_token(cls, token: str | None, info: ValidationInfo) -> str | None:
+        if token and info.data.get("influx_username"):
+            raise ValueError("set either a token or XIAOAN_INFLUX_USERNAME/PASSWORD, not both")
+        return token
 
     def password(self) -> str:
         if self.mqtt_password is not None:
@@ -107,7 +165,7 @@ class HubSettings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> HubSettings:
-    """Read the environment (and the YAML config it names); errors name the variable or line."""
+    """Read the environment and the YAML files it names; errors name the variable or file line."""
     try:
         settings = HubSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
@@ -115,4 +173,17 @@ def load_settings(**overrides: object) -> HubSettings:
         raise ConfigError(Path("<environment>"), problems) from None
     if settings.config_file is not None:
         settings = settings.model_copy(update={"rules": load_model(HubConfig, settings.config_file)})
+    if settings.notify_config is not None:
+        notify = load_notify_config(settings.notify_config)
+        check_routes(settings.rules, notify, settings.notify_config)
+        settings = settings.model_copy(update={"notify": notify})
     return settings
+
+
+def check_routes(rules: HubConfig, notify: NotifyConfig, path: Path) -> None:
+    """Every route an escalation policy names must exist: an alarm routed nowhere is a missed alarm."""
+    missing = sorted({tier.route for policy in rules.alerts.policies.values() for tier in policy.tiers}
+                     - set(notify.routes))
+    if missing:
+        raise ConfigError(path, [f"{path}: routes: no route for {name!r}, which an escalation policy uses"
+                                 for name in missing])

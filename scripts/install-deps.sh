@@ -15,6 +15,8 @@ missing=()
 have mosquitto || missing+=(mosquitto)
 have mosquitto_pub || missing+=(mosquitto-clients)
 have influxd || missing+=(influxdb)
+# `make bench` compiles its C load generator (bench/mqttload.c) against libmosquitto.
+[ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 for extra in ${APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 

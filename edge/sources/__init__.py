@@ -10,7 +10,12 @@ from pydantic import ValidationError
 
 from edge.config import SourceSettings
 from edge.sources.base import Measurement, Source, SourceBase, SourceContext
+from edge.sources.gpio import Door, MainsPower, SampleButtons
+from edge.sources.modbus import ModbusRtu
+from edge.sources.scanner import BarcodeScanner
+from edge.sources.serial_line import SerialLine
 from edge.sources.simulated import SimulatedDoor, SimulatedTemperature
+from edge.sources.w1 import Ds18b20
 
 __all__ = [
     "SOURCES",
@@ -23,7 +28,16 @@ __all__ = [
 ]
 
 
+#: Hardware libraries (gpiozero, pyserial, pymodbus) are imported only when a source of
+#: that kind is built, so validating a config or running a simulated node needs none of them.
 SOURCES: dict[str, type[SourceBase]] = {
+    "ds18b20": Ds18b20,
+    "modbus": ModbusRtu,
+    "serial_line": SerialLine,
+    "door": Door,
+    "power": MainsPower,
+    "sample_buttons": SampleButtons,
+    "barcode_scanner": BarcodeScanner,
     "simulated_temperature": SimulatedTemperature,
     "simulated_door": SimulatedDoor,
 }
@@ -35,6 +49,8 @@ def check_source_options(settings: SourceSettings) -> list[tuple[str, tuple[str 
     if cls is None:
         known = ", ".join(sorted(SOURCES))
         return [(f"unknown source kind {settings.kind!r} (known: {known})", ("kind",))]
+    if cls.requires_sensor and not settings.sensor:
+        return [(f"a {settings.kind} source needs a sensor id", ("kind",))]
     try:
         cls.Options.model_validate(settings.options())
     except ValidationError as error:

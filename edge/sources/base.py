@@ -86,6 +86,9 @@ class SourceBase:
     """Defaults for the optional parts of the Source protocol."""
 
     Options: ClassVar[type[SourceOptions]] = SourceOptions
+    #: Whether the config entry must give ``sensor`` (sources of one input; multi-sensor
+    #: sources name their sensors inside their own options).
+    requires_sensor: ClassVar[bool] = False
     interval_s: float | None = None
 
     def __init__(self, sensor: str, options: Any, context: SourceContext) -> None:

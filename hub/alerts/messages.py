@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hub.store.state import Alert
-
 
 def local_time(ts: float, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M")
@@ -58,22 +56,3 @@ def clock_unsynced(device: str, locale: str) -> str:
 def dropping(device: str, dropped: int, locale: str) -> str:
     return f"设备 {device} 本地缓存已满，已丢弃 {dropped} 条读数" if locale == "zh" else \
         f"Device {device}: outbox full, {dropped} readings dropped"
-
-
-_SEVERITY = {"zh": {"critical": "紧急", "warning": "警告", "info": "提示"},
-             "en": {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}}
-
-
-def notification(alert: Alert, reason: str, locale: str, public_url: str) -> tuple[str, str]:
-    """Title and body of a notification about ``alert`` (reason: fire, repeat, escalate, resolved)."""
-    severity = _SEVERITY.get(locale, _SEVERITY["zh"]).get(alert.severity, alert.severity)
-    link = f"{public_url.rstrip('/')}/alerts/{alert.id}"
-    if locale == "zh":
-        if reason == "resolved":
-            return f"【已恢复】{alert.message}", f"{alert.message}\n已恢复正常。请记录处理措施：{link}"
-        prefix = {"repeat": "【仍未确认】", "escalate": "【升级】"}.get(reason, f"【{severity}】")
-        return f"{prefix}{alert.message}", f"{alert.message}\n报警编号 {alert.id}。请确认并处理：{link}"
-    if reason == "resolved":
-        return f"[RESOLVED] {alert.message}", f"{alert.message}\nBack to normal. Record the corrective action: {link}"
-    prefix = {"repeat": "[STILL UNACKNOWLEDGED] ", "escalate": "[ESCALATED] "}.get(reason, f"[{severity}] ")
-    return f"{prefix}{alert.message}", f"{alert.message}\nAlert {alert.id}. Acknowledge: {link}"

@@ -10,9 +10,12 @@ harmless rewrite when the broker redelivers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+#: Hourly aggregates are aligned to UTC hours (China has no half-hour offset, so they are local hours too).
+HOUR_S = 3600
 
 
 def sensor_key(device: str, sensor: str) -> str:
@@ -42,6 +45,32 @@ class StoredEvent:
     clock_synced: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class HourlyAggregate:
+    """min/max/mean/count of one sensor's values in the hour starting at ``hour``; faults are not values."""
+
+    sensor: str
+    hour: float
+    min: float
+    max: float
+    mean: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A point for dashboards only (device health, limit bands, alert marks): not part of the record.
+
+    The record of devices and alerts lives in the state store; these copies let
+    Grafana draw them next to the readings.
+    """
+
+    measurement: str
+    ts: float
+    tags: Mapping[str, str]
+    fields: Mapping[str, float | int | str | bool] = field(default_factory=dict)
+
+
 class SeriesStore(Protocol):
     """Time series of readings and events."""
 
@@ -54,4 +83,23 @@ class SeriesStore(Protocol):
     def events(self, since: float, until: float, sensor: str | None = None,
                limit: int = 10_000) -> list[StoredEvent]: ...
 
+    def hourly(self, sensor: str, since: float, until: float) -> list[HourlyAggregate]:
+        """Hourly aggregates of valued readings in [since, until): exact from raw readings while they are
+        kept, from the downsampled aggregates after the raw retention has removed them."""
+        ...
+
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Maintained(Protocol):
+    """A store whose retention the hub runs itself (SQLite; InfluxDB does it in the server)."""
+
+    def downsample_and_prune(self, now: float) -> None: ...
+
+
+@runtime_checkable
+class SampleSink(Protocol):
+    """A store that can also hold dashboard samples (InfluxDB for Grafana)."""
+
+    def write_samples(self, samples: Sequence[Sample]) -> None: ...

@@ -3,6 +3,11 @@
 Readings use ``WITHOUT ROWID`` with primary key (sensor, ts): the layout measured
 fastest for both bulk inserts and per-sensor range scans, and the key makes a
 replayed reading overwrite itself instead of doubling.
+
+Retention: ``downsample_and_prune`` (called hourly by the hub) folds readings older
+than the raw retention into ``readings_hourly`` (min/max/mean/count per sensor and
+hour) before deleting them, and drops aggregates older than their own retention.
+Pruning cuts at whole hours, so an hour is either all raw or all aggregate.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub.store.base import StoredEvent, StoredReading
+from hub.store.base import HOUR_S, HourlyAggregate, StoredEvent, StoredReading
+
+_HOUR_MS = HOUR_S * 1000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -37,6 +44,53 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_time ON events (ts_ms);
 CREATE INDEX IF NOT EXISTS events_by_sensor ON events (sensor, ts_ms);
+CREATE TABLE IF NOT EXISTS readings_hourly (
+    sensor TEXT NOT NULL,
+    hour_ms INTEGER NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    mean REAL NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (sensor, hour_ms)
+) WITHOUT ROWID;
+"""
+
+#: Aggregate one sensor's raw rows below a cutoff, merging with an aggregate already kept for that
+#: hour (a reading replayed after its hour was pruned must not replace the hour with itself).
+_FOLD = f"""
+INSERT INTO readings_hourly (sensor, hour_ms, min, max, mean, count)
+SELECT sensor, (ts_ms / {_HOUR_MS}) * {_HOUR_MS} AS hour, min(value), max(value), avg(value), count(value)
+FROM readings WHERE sensor = ? AND ts_ms < ? AND value IS NOT NULL GROUP BY hour
+ON CONFLICT (sensor, hour_ms) DO UPDATE SET
+    min = min(readings_hourly.min, excluded.min),
+    max = max(readings_hourly.max, excluded.max),
+    mean = (readings_hourly.mean * readings_hourly.count + excluded.mean * excluded.count)
+           / (readings_hourly.count + excluded.count),
+    count = readings_hourly.count + excluded.count
+"""
+
+#: Distinct sensors by skipping along the primary key (a DISTINCT would scan every row).
+_SENSORS = """
+WITH RECURSIVE s(sensor) AS (
+    SELECT (SELECT min(sensor) FROM {table})
+    UNION ALL
+    SELECT (SELECT min(sensor) FROM {table} WHERE sensor > s.sensor) FROM s WHERE s.sensor IS NOT NULL
+) SELECT sensor FROM s WHERE sensor IS NOT NULL
+"""
+
+#: Raw rows and kept aggregates never overlap (an aggregate holds only pruned rows), so an hour with
+#: both (a reading replayed after its hour was pruned) is their combination.
+_HOURLY = f"""
+WITH parts AS (
+    SELECT (ts_ms / {_HOUR_MS}) * {_HOUR_MS} AS hour, min(value) AS lo, max(value) AS hi, sum(value) AS total,
+           count(value) AS n
+    FROM readings WHERE sensor = :sensor AND ts_ms >= :since AND ts_ms < :until AND value IS NOT NULL
+    GROUP BY hour
+    UNION ALL
+    SELECT hour_ms, min, max, mean * count, count FROM readings_hourly
+    WHERE sensor = :sensor AND hour_ms >= :first_hour AND hour_ms < :until
+)
+SELECT hour, min(lo), max(hi), sum(total) / sum(n), sum(n) FROM parts GROUP BY hour ORDER BY hour
 """
 
 
@@ -53,10 +107,14 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class SqliteSeriesStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, raw_retention_s: float | None = None,
+                 hourly_retention_s: float | None = None) -> None:
+        """``None`` retention keeps data forever (``downsample_and_prune`` then does nothing for it)."""
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self.raw_retention_s = raw_retention_s
+        self.hourly_retention_s = hourly_retention_s
 
     def write(self, readings: Sequence[StoredReading], events: Sequence[StoredEvent]) -> None:
         with self._lock:
@@ -98,6 +156,78 @@ class SqliteSeriesStore:
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
         return [StoredEvent(d, b, s, ts / 1000.0, sn, k, st, det, bool(sy)) for d, b, s, ts, sn, k, st, det, sy in rows]
+
+    def hourly(self, sensor: str, since: float, until: float) -> list[HourlyAggregate]:
+        since_ms, until_ms = round(since * 1000), round(until * 1000)
+        args = {"sensor": sensor, "since": since_ms, "until": until_ms,
+                "first_hour": since_ms // _HOUR_MS * _HOUR_MS}
+        with self._lock:
+            rows = self._db.execute(_HOURLY, args).fetchall()
+        return [HourlyAggregate(sensor, hour / 1000.0, lo, hi, mean, n) for hour, lo, hi, mean, n in rows]
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def downsample_and_prune(self, now: float) -> None:
+        """Fold raw readings past retention into hourly aggregates, then delete them; one sensor per
+        transaction, so ingest waits for at most one sensor's share."""
+        if self.raw_retention_s is not None:
+            cutoff = int((now - self.raw_retention_s) * 1000) // _HOUR_MS * _HOUR_MS
+            for sensor in self._sensors("readings"):
+                self._fold(sensor, cutoff)
+            with self._lock:
+                self._db.execute("DELETE FROM events WHERE ts_ms < ?", (cutoff,))
+        if self.hourly_retention_s is not None:
+            cutoff = int((now - self.hourly_retention_s) * 1000)
+            for sensor in self._sensors("readings_hourly"):
+                with self._lock:
+                    self._db.execute("DELETE FROM readings_hourly WHERE sensor = ? AND hour_ms < ?",
+                                     (sensor, cutoff))
+
+    def _sensors(self, table: str) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute(_SENSORS.format(table=table))]
+
+    def _fold(self, sensor: str, cutoff_ms: int) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(_FOLD, (sensor, cutoff_ms))
+                self._db.execute("DELETE FROM readings WHERE sensor = ? AND ts_ms < ?", (sensor, cutoff_ms))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- export, for `xiaoan store copy` ---------------------------------------------------------
+
+    def readings_after(self, after: tuple[str, int] | None, limit: int) -> list[StoredReading]:
+        """The next ``limit`` readings in (sensor, ts) order after the key ``(sensor, ts_ms)``."""
+        sensor, ts_ms = after or ("", -(2**62))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sensor, ts_ms, value, fault, synced FROM readings WHERE (sensor, ts_ms) > (?, ?)"
+                " ORDER BY sensor, ts_ms LIMIT ?", (sensor, ts_ms, limit)).fetchall()
+        return [StoredReading(s, ts / 1000.0, v, f, bool(sy)) for s, ts, v, f, sy in rows]
+
+    def events_after(self, after: tuple[str, str, int] | None, limit: int) -> list[StoredEvent]:
+        """The next ``limit`` events in (device, boot_id, seq) order after that key."""
+        device, boot_id, seq = after or ("", "", -(2**62))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced FROM events"
+                " WHERE (device, boot_id, seq) > (?, ?, ?) ORDER BY device, boot_id, seq LIMIT ?",
+                (device, boot_id, seq, limit)).fetchall()
+        return [StoredEvent(d, b, s, ts / 1000.0, sn, k, st, det, bool(sy)) for d, b, s, ts, sn, k, st, det, sy in rows]
+
+    def hourly_after(self, after: tuple[str, int] | None, limit: int) -> list[HourlyAggregate]:
+        """The kept aggregates (hours whose raw readings were pruned) in (sensor, hour) order."""
+        sensor, hour_ms = after or ("", -(2**62))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sensor, hour_ms, min, max, mean, count FROM readings_hourly"
+                " WHERE (sensor, hour_ms) > (?, ?) ORDER BY sensor, hour_ms LIMIT ?",
+                (sensor, hour_ms, limit)).fetchall()
+        return [HourlyAggregate(s, h / 1000.0, lo, hi, m, n) for s, h, lo, hi, m, n in rows]
 
     def close(self) -> None:
         with self._lock:

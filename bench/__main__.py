@@ -1,0 +1,310 @@
+"""``python -m bench`` (``make bench``): the hub pipeline benchmark, printed as one table.
+
+Starts a private Mosquitto and the hub (a subprocess, so its CPU is its own), drives
+them with C publishers sending wire-contract payloads at QoS 1 from device accounts,
+and measures in the same run the ceilings each figure is judged against: a C
+subscriber and a bare paho-mqtt subscriber on the same broker. Every measurement is
+repeated (``--runs``, default 3) and the median is shown, because the machine is
+shared. ``--tiny`` runs a few hundred messages (the smoke test); ``--profile`` adds a
+py-spy profile of the hub during a 1-reading-per-message ingest run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench import scenarios
+from bench.harness import BenchError, compile_mqttload
+from bench.profiling import summarise
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Scale:
+    ingest_messages_1: int
+    ingest_messages_10: int
+    latency_rates: tuple[float, ...]
+    latency_probes: int
+    scale_messages: int
+    replay: int
+    query_sensors: int
+    query_days: float
+    query_step_s: float
+
+
+FULL = Scale(60_000, 20_000, (100.0, 5_000.0), 100, 60_000, 500, 200, 7.0, 10.0)
+TINY = Scale(400, 200, (100.0,), 5, 400, 20, 10, 1.0, 60.0)
+
+
+@dataclass
+class Row:
+    section: str
+    name: str
+    result: str
+    ceiling: str = ""
+    ratio: str = ""
+    target: str = ""
+    verdict: str = ""
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _repeat(label: str, runs: int, work: Callable[[int], T]) -> list[T]:
+    results = []
+    for i in range(runs):
+        _log(f"{label}: run {i + 1}/{runs}")
+        results.append(work(i))
+    return results
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _spread(values: list[float]) -> str:
+    return f" ({min(values):,.0f}–{max(values):,.0f})" if len(values) > 1 else ""
+
+
+def machine() -> dict[str, str]:
+    import os  # noqa: PLC0415  (only here)
+    import platform  # noqa: PLC0415
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0)
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+            "python": platform.python_version(), "kernel": platform.release()}
+
+
+def influx_available() -> bool:
+    """The InfluxDB store runs when the hub has it (``store`` setting) and Debian's influxd is installed."""
+    import shutil  # noqa: PLC0415
+
+    from hub.settings import HubSettings  # noqa: PLC0415
+
+    here = Path(__file__).resolve().parent.parent
+    return ((here / "hub" / "store" / "influx_series.py").exists() and "store" in HubSettings.model_fields
+            and (here / "hub" / "influx_server.py").exists()
+            and shutil.which("influxd", path="/usr/bin:/usr/sbin:/usr/local/bin") is not None)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    scale = TINY if args.tiny else FULL
+    runs = args.runs if args.runs is not None else (1 if args.tiny else 3)
+    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "scaleout", "queries"}
+    binary = compile_mqttload()
+    rows: list[Row] = []
+    raw: dict[str, Any] = {"machine": machine(), "runs": runs, "tiny": args.tiny}
+    with tempfile.TemporaryDirectory(prefix="xiaoan-bench-") as tmp:
+        base = Path(tmp)
+        counter = iter(range(10_000))
+
+        def fresh() -> Path:
+            path = base / f"s{next(counter)}"
+            path.mkdir()
+            return path
+
+        ingest_single: float | None = None
+        if "ingest" in only:
+            ingest_single = _ingest(scale, runs, binary, fresh, rows, raw)
+        if args.profile:
+            _profile(scale, binary, fresh, raw)
+        if "latency" in only:
+            _latency(scale, runs, binary, fresh, rows, raw)
+        if "scaleout" in only:
+            _scaleout(scale, runs, binary, fresh, rows, raw, ingest_single)
+    if "queries" in only:
+        _queries(scale, runs, rows, raw)
+    raw["rows"] = [row.__dict__ for row in rows]
+    return raw
+
+
+def _ingest(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
+            raw: dict[str, Any]) -> float:
+    single = 0.0
+    influx = influx_available()
+    if not influx:
+        _log("InfluxDB store not available (hub store setting or influxd missing): SQLite only")
+    for per_message, messages in ((1, scale.ingest_messages_1), (10, scale.ingest_messages_10)):
+        def c_run(_i: int, pm: int = per_message, n: int = messages) -> float:
+            return scenarios.run_ceiling(binary, fresh(), n, pm, "c")
+
+        def paho_run(_i: int, pm: int = per_message, n: int = messages) -> float:
+            return scenarios.run_ceiling(binary, fresh(), n, pm, "paho")
+
+        c_rates = _repeat(f"ceiling C→C, {per_message}/msg", runs, c_run)
+        paho_rates = _repeat(f"ceiling C→paho, {per_message}/msg", runs, paho_run)
+        c_med, paho_med = scenarios.median(c_rates), scenarios.median(paho_rates)
+        tag = f"{per_message} reading{'s' if per_message > 1 else ''}/msg"
+        rows.append(Row("ceiling", f"Mosquitto QoS 1, C pub → C sub, {tag}", f"{_rate(c_med)} msg/s"
+                        + _spread(c_rates)))
+        rows.append(Row("ceiling", f"same, C pub → bare paho sub (json.loads), {tag}",
+                        f"{_rate(paho_med)} msg/s" + _spread(paho_rates), f"{_rate(c_med)} msg/s",
+                        f"{paho_med / c_med:.0%}"))
+        stores = [("SQLite", "sqlite")] + ([("InfluxDB", "influxdb")] if influx else [])
+        for store, setting in stores:
+            def ingest_run(_i: int, pm: int = per_message, n: int = messages,
+                           st: str = setting) -> scenarios.IngestRun:
+                return scenarios.run_ingest(binary, fresh(), n, pm, store=st)
+
+            results = _repeat(f"hub ingest {store}, {per_message}/msg", runs, ingest_run)
+            msg_med = scenarios.median([r.msg_rate for r in results])
+            readings_med = scenarios.median([r.reading_rate for r in results])
+            lost = sum(r.lost for r in results)
+            cpu = scenarios.median([r.hub_cpu_s / r.readings * 1000 for r in results])
+            raw[f"ingest_{store.lower()}_{per_message}"] = [r.__dict__ for r in results]
+            raw[f"ceiling_{per_message}"] = {"c": c_rates, "paho": paho_rates}
+            checks = (f"lost {lost}, duplicates {sum(r.duplicates for r in results)}, dead letters "
+                      f"{sum(r.dead_letters for r in results)} over {sum(r.messages for r in results):,} msgs;"
+                      f" hub CPU {cpu:.3f} s/1000 readings")
+            if per_message == 1:
+                single = readings_med
+                ok = msg_med >= 0.6 * paho_med and lost == 0
+                rows.append(Row("ingest", f"hub ingest end to end, {store}, {tag}",
+                                f"{_rate(msg_med)} msg/s = readings/s"
+                                + _spread([r.msg_rate for r in results]),
+                                f"{_rate(paho_med)} msg/s paho", f"{msg_med / paho_med:.0%} (C: {msg_med / c_med:.0%})",
+                                "≥ 60 % of paho, nothing lost", _verdict(ok)))
+            else:
+                ok = readings_med >= 50_000 and lost == 0
+                rows.append(Row("ingest", f"hub ingest end to end, {store}, {tag}",
+                                f"{_rate(readings_med)} readings/s ({_rate(msg_med)} msg/s)"
+                                + _spread([r.reading_rate for r in results]),
+                                f"{_rate(paho_med * per_message)} readings/s paho",
+                                f"{msg_med / paho_med:.0%} (C: {msg_med / c_med:.0%})",
+                                "≥ 50,000 readings/s, nothing lost", _verdict(ok)))
+            rows.append(Row("ingest", f"  checks ({store}, {tag})", checks))
+    return single
+
+
+def _profile(scale: Scale, binary: Path, fresh: Callable[[], Path], raw: dict[str, Any]) -> None:
+    out = Path("var") / "bench-profile.txt"
+    out.parent.mkdir(exist_ok=True)
+    _log(f"profiling the hub with py-spy during a 1/msg ingest run → {out}")
+    result = scenarios.run_ingest(binary, fresh(), scale.ingest_messages_1, 1, profile_to=out)
+    profile = summarise(out)
+    raw["profile"] = {"rate": result.msg_rate, "lines": profile.lines()}
+    print("\n".join([f"profiled run: {result.msg_rate:,.0f} msg/s (slower under the profiler)", *profile.lines()]),
+          file=sys.stderr)
+
+
+def _latency(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
+             raw: dict[str, Any]) -> None:
+    for rate in scale.latency_rates:
+        def latency_run(_i: int, r: float = rate) -> scenarios.LatencyRun:
+            return scenarios.run_latency(binary, fresh(), r, scale.latency_probes)
+
+        results = _repeat(f"alarm latency at {rate:g} msg/s", runs, latency_run)
+        p50 = scenarios.median([scenarios.percentile(r.hub_ms, 50) for r in results])
+        p99 = scenarios.median([scenarios.percentile(r.hub_ms, 99) for r in results])
+        worst = max(max(r.hub_ms, default=float("nan")) for r in results)
+        b99 = scenarios.median([scenarios.percentile(r.broker_ms, 99) for r in results])
+        b50 = scenarios.median([scenarios.percentile(r.broker_ms, 50) for r in results])
+        missed = sum(r.missed for r in results)
+        limit = 50.0 if rate <= 100 else 250.0
+        raw[f"latency_{rate:g}"] = [r.__dict__ for r in results]
+        rows.append(Row("latency", f"alarm: reading > hard limit → alert listener, {rate:,.0f} msg/s background",
+                        f"p50 {p50:.1f} / p99 {p99:.1f} / max {worst:.1f} ms; missed {missed}",
+                        f"broker p50 {b50:.2f} / p99 {b99:.2f} ms", f"p99 {p99 / b99:.0f}×" if b99 > 0 else "",
+                        f"p99 < {limit:g} ms", _verdict(p99 < limit and missed == 0)))
+
+
+def _scaleout(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
+              raw: dict[str, Any], single: float | None) -> None:
+    results = _repeat("scale-out, two workers", runs,
+                      lambda _i: scenarios.run_scaleout(binary, fresh(), scale.scale_messages, 1,
+                                                        replay=scale.replay))
+    rate = scenarios.median([r.reading_rate for r in results])
+    lost = sum(r.lost for r in results)
+    twice = sum(r.stored_twice for r in results)
+    raw["scaleout"] = [r.__dict__ for r in results]
+    last = results[-1]
+    rows.append(Row("scale-out", "two hub workers, $share/bench/xiaoan/#, 1 reading/msg",
+                    f"{_rate(rate)} readings/s together" + _spread([r.reading_rate for r in results]),
+                    f"{_rate(single)} one hub" if single else "", f"{rate / single:.0%}" if single else "",
+                    "nothing lost or stored twice", _verdict(lost == 0 and twice == 0)))
+    rows.append(Row("scale-out", "  split and checks",
+                    f"split {last.share[0]:,}/{last.share[1]:,} msgs; lost {lost}, stored twice {twice}; sensors"
+                    f" registered per worker {last.sensors_known[0]}/{last.sensors_known[1]}"))
+    replay_twice = sum(r.replay_stored_twice for r in results)
+    replayed = sum(r.replayed for r in results)
+    rows.append(Row("scale-out", "  edge replay (each message published twice)",
+                    f"{replay_twice} of {replayed} stored by both workers", "", "",
+                    "stored once", _verdict(replay_twice == 0)))
+
+
+def _queries(scale: Scale, runs: int, rows: list[Row], raw: dict[str, Any]) -> None:
+    db = scenarios.week_db(scale.query_sensors, scale.query_days, scale.query_step_s, _log)
+    results = _repeat("queries", runs, lambda _i: scenarios.run_queries(db, scale.query_sensors, scale.query_days))
+    raw["queries"] = [r.__dict__ for r in results]
+    spark = scenarios.median([scenarios.median(r.sparkline_ms) for r in results])
+    spark_max = max(max(r.sparkline_ms) for r in results)
+    first = results[0]
+    rows.append(Row("queries", f"24 h sparkline, one sensor (hub.series.readings, {first.sparkline_points:,} points)",
+                    f"median {spark:.1f} ms, max {spark_max:.1f} ms", "", "", "< 50 ms", _verdict(spark < 50)))
+    label = f"{scale.query_sensors} sensors × {scale.query_days:g} d at {scale.query_step_s:g} s ({first.rows:,} rows)"
+    for name, attr in (("store.hourly() per sensor", "week_per_sensor_s"),
+                       ("store.hourly() per sensor, 2 threads", "week_two_threads_s"),
+                       ("one SQL GROUP BY sensor, hour (for comparison)", "week_single_s")):
+        values = [float(getattr(r, attr)) for r in results]
+        value = scenarios.median(values)
+        rows.append(Row("queries", f"weekly hourly min/max/mean, {label}: {name}",
+                        f"{value:.2f} s ({first.week_groups:,} groups)", "", "", "< 5 s", _verdict(value < 5)))
+
+
+def render(rows: list[Row]) -> str:
+    header = ("what", "result (median of runs; range)", "ceiling, same run", "ratio", "target", "")
+    table = [header, *((r.name, r.result, r.ceiling, r.ratio, r.target, r.verdict) for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = []
+    for n, line in enumerate(table):
+        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) + " |")
+        if n == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--tiny", action="store_true", help="a few hundred messages: checks the harness runs")
+    parser.add_argument("--runs", type=int, default=None, help="repeats per measurement (default 3; tiny: 1)")
+    parser.add_argument("--only", help="comma list of: ingest,latency,scaleout,queries")
+    parser.add_argument("--profile", action="store_true", help="also profile the hub with py-spy during ingest")
+    parser.add_argument("--json", type=Path, help="also write every raw figure to this file")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        raw = run(args)
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    info = raw["machine"]
+    print(f"xiaoan hub pipeline benchmark — {info['nproc']} CPUs ({info['cpu']}), {info['memory']},"
+          f" Python {info['python']}; median of {raw['runs']} run(s); {time.monotonic() - started:.0f} s")
+    print(render([Row(**r) for r in raw["rows"]]))
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+    failed = [r for r in raw["rows"] if r["verdict"] == "FAIL"]
+    if failed:
+        print(f"{len(failed)} target(s) missed", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

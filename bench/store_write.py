@@ -1,0 +1,154 @@
+"""Readings per second each series store takes from the hub, and the weekly report's query time on each.
+
+Run: ``python -m bench.store_write`` (``--sensors``, ``--interval``, ``--messages``; ``--write-doc`` updates
+the "Stores" section of docs/performance.md). A private influxd (Debian's 1.6.7) is
+started on free loopback ports; nothing else is needed.
+
+1. *Hub write path*: telemetry messages (4 readings each, like a canteen Pi with
+   four probes) through ``IngestPipeline.process`` in 500-message batches — validation,
+   deduplication, the store write, the state commit and the rules, as the MQTT
+   writer thread runs them (MQTT itself excluded: see BASELINES.md).
+2. *Bulk*: ``store.write`` alone with 5,000-reading batches (what ``xiaoan store copy`` does).
+3. *Week report*: hourly min/max/mean of every sensor over the last 7 days
+   (``store.hourly`` per sensor), on a week of readings at ``--interval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edge import wire
+from hub.influx_server import InfluxServer
+from hub.ingest import Inbound
+from hub.runtime import Hub
+from hub.settings import HubSettings
+from hub.store.base import HOUR_S, SeriesStore, StoredReading
+
+SITE = "bench"
+PER_DEVICE = 4
+DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+
+
+def _hub(home: Path, influx: InfluxServer | None) -> Hub:
+    extra: dict[str, object] = {"store": "sqlite"}
+    if influx is not None:
+        extra = {"store": "influxdb", "influx_url": influx.url, "influx_database": f"bench_{int(time.time())}"}
+    return Hub(HubSettings(home=home, **extra), connect_mqtt=False)  # type: ignore[arg-type]
+
+
+def _sensors(count: int) -> list[tuple[str, str]]:
+    return [(f"dev-{i // PER_DEVICE:03d}", f"t{i % PER_DEVICE}") for i in range(count)]
+
+
+def hub_write_rate(hub: Hub, sensors: int, messages: int, batch: int = 500) -> float:
+    devices = sorted({d for d, _ in _sensors(sensors)})
+    hub.pipeline.process([Inbound(wire.topic(SITE, d, wire.Channel.STATUS), json.dumps({
+        "state": "online", "boot_id": "b", "ts": time.time(),
+        "sensors": [{"sensor": f"t{i}", "kind": "temperature", "unit": "°C", "profile": "fridge"}
+                     for i in range(PER_DEVICE)]}).encode(), 0, 1, 0.0) for d in devices])
+    t0 = time.time() - 2 * 86_400
+    inbound = []
+    for n in range(messages):
+        device = devices[n % len(devices)]
+        seq = n // len(devices)
+        ts = t0 + seq * 10.0
+        inbound.append(Inbound(wire.topic(SITE, device, wire.Channel.TELEMETRY), json.dumps({
+            "device": device, "boot_id": "b", "seq": seq, "readings": [
+                {"sensor": f"t{i}", "kind": "temperature", "value": 4.0 + (seq % 7) * 0.1, "unit": "°C", "ts": ts}
+                for i in range(PER_DEVICE)]}).encode(), n, 1, 0.0))
+    started = time.perf_counter()
+    for start in range(0, len(inbound), batch):
+        hub.pipeline.process(inbound[start:start + batch])
+    return messages * PER_DEVICE / (time.perf_counter() - started)
+
+
+def load_week(store: SeriesStore, sensors: int, interval_s: float, now: float) -> tuple[float, int]:
+    """A week of readings for every sensor; returns (readings/s, count)."""
+    keys = [f"{d}/{s}" for d, s in _sensors(sensors)]
+    start = (int(now) // HOUR_S - 7 * 24) * HOUR_S
+    steps = int(7 * 86_400 / interval_s)
+    total, elapsed = 0, 0.0
+    pending: list[StoredReading] = []
+    for step in range(steps):
+        ts = start + step * interval_s
+        pending.extend(StoredReading(k, ts, 4.0 + ((step + i) % 40) * 0.1) for i, k in enumerate(keys))
+        if len(pending) >= 5000 or step == steps - 1:
+            began = time.perf_counter()
+            store.write(pending, [])
+            elapsed += time.perf_counter() - began
+            total += len(pending)
+            pending = []
+    return total / elapsed, total
+
+
+def week_report(store: SeriesStore, sensors: int, now: float) -> float:
+    start = (int(now) // HOUR_S - 7 * 24) * HOUR_S
+    began = time.perf_counter()
+    for device, sensor in _sensors(sensors):
+        rows = store.hourly(f"{device}/{sensor}", start, start + 7 * 86_400)
+        assert len(rows) == 7 * 24, (device, sensor, len(rows))
+    return time.perf_counter() - began
+
+
+def run(sensors: int, interval_s: float, messages: int) -> list[tuple[str, float, float, float]]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="xiaoan-bench-") as tmp, InfluxServer(Path(tmp) / "influxd") as influx:
+        for name, server in (("SQLite", None), ("InfluxDB 1.6", influx)):
+            hub = _hub(Path(tmp) / name, server)
+            try:
+                hub_rate = hub_write_rate(hub, sensors, messages)
+                now = time.time()
+                bulk_rate, _ = load_week(hub.series, sensors, interval_s, now)
+                report_s = week_report(hub.series, sensors, now)
+            finally:
+                hub.stop()
+            results.append((name, hub_rate, bulk_rate, report_s))
+    return results
+
+
+def table(results: list[tuple[str, float, float, float]], sensors: int, interval_s: float) -> str:
+    readings = sensors * int(7 * 86_400 / interval_s)
+    lines = ["| store | hub write path, readings/s | bulk `write`, readings/s |"
+             f" week report ({sensors} sensors × 168 h, {readings / 1e6:.1f} M readings), s |",
+             "|---|---|---|---|"]
+    lines += [f"| {name} | {hub:,.0f} | {bulk:,.0f} | {report:.2f} |" for name, hub, bulk, report in results]
+    return "\n".join(lines)
+
+
+def write_doc(text: str, path: Path = DOC) -> None:
+    """Replace (or append) this benchmark's own section; other sections belong to other benchmarks."""
+    section = f"## Stores\n\n{text}\n"
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
+    pattern = re.compile(r"^## Stores\n.*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _m: section + "\n", old, count=1) if pattern.search(old) else \
+        old.rstrip("\n") + "\n\n" + section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.store_write", description=__doc__.split("\n")[0])
+    parser.add_argument("--sensors", type=int, default=200)
+    parser.add_argument("--interval", type=float, default=60.0, help="seconds between readings in the week")
+    parser.add_argument("--messages", type=int, default=20_000, help="telemetry messages through the hub")
+    parser.add_argument("--write-doc", action="store_true", help="update docs/performance.md")
+    args = parser.parse_args(argv)
+    results = run(args.sensors, args.interval, args.messages)
+    text = table(results, args.sensors, args.interval)
+    out(text)
+    if args.write_doc:
+        write_doc(text + "\n\nMeasured with `python -m bench.store_write` on the project's 2-core machine"
+                  f" (loopback; influxd, the hub and the generator share both cores); {args.messages:,} telemetry"
+                  f" messages of {PER_DEVICE} readings in 500-message batches for the hub write path, a week at"
+                  f" one reading per {args.interval:g} s per sensor for the bulk load and the report.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

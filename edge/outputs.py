@@ -1,0 +1,63 @@
+"""The local alarm on a real Pi: a buzzer and an LED through gpiozero (implements agent.LocalAlarm)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from edge.config import OutputSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class GpioAlarm:
+    """Beeps the buzzer and blinks the alarm LED in step until silenced.
+
+    A continuous tone is easy to tune out in a noisy kitchen and an active buzzer on
+    5 V draws enough to matter on a UPS; an interrupted tone is both louder to the
+    ear and cheaper.
+    """
+
+    def __init__(self, settings: OutputSettings, *, pin_factory: Any = None) -> None:
+        from gpiozero import LED, Buzzer  # noqa: PLC0415 - hardware libraries load only where used
+
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._active = False
+        self._buzzer = (Buzzer(settings.buzzer_pin, active_high=settings.buzzer_active_high,
+                               initial_value=False, pin_factory=pin_factory)
+                        if settings.buzzer_pin is not None else None)
+        self._led = (LED(settings.alarm_led_pin, initial_value=False, pin_factory=pin_factory)
+                     if settings.alarm_led_pin is not None else None)
+        self._status_led = (LED(settings.status_led_pin, initial_value=True, pin_factory=pin_factory)
+                            if settings.status_led_pin is not None else None)
+
+    def sound(self, reason: str) -> None:
+        with self._lock:
+            if self._active:
+                return
+            self._active = True
+            on, off = self._settings.beep_on_s, self._settings.beep_off_s
+            if self._buzzer is not None:
+                self._buzzer.beep(on_time=on, off_time=off, background=True)
+            if self._led is not None:
+                self._led.blink(on_time=on, off_time=off, background=True)
+        _LOGGER.warning("LOCAL ALARM (buzzer): %s", reason)
+
+    def silence(self) -> None:
+        with self._lock:
+            self._active = False
+            if self._buzzer is not None:
+                self._buzzer.off()
+            if self._led is not None:
+                self._led.off()
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    def close(self) -> None:
+        for device in (self._buzzer, self._led, self._status_led):
+            if device is not None:
+                device.close()

@@ -1,0 +1,203 @@
+"""Message text, as pure functions: what, where, how far out of range, since when, how to acknowledge.
+
+Staff read these on a phone in a hot kitchen, so the first line says what is
+wrong and where, and the last line — kept even when a channel forces the text
+short — says how to acknowledge. Times are the school's local time (Asia/Shanghai
+by default), never UTC: a 02:00 alarm must not read 18:00.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from hub.notify.base import Notification
+from hub.store.state import Alert
+
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+
+_SEVERITY = {
+    "zh": {"critical": "紧急", "warning": "警告", "info": "提示"},
+    "en": {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"},
+}
+_KIND = {
+    "zh": {"temperature": "温度异常", "door": "门未关", "offline": "设备离线", "stale": "传感器无数据",
+           "fault": "传感器故障", "channel": "通知渠道故障", "sample": "留样提醒"},
+    "en": {"temperature": "temperature out of range", "door": "door left open", "offline": "device offline",
+           "stale": "sensor silent", "fault": "sensor fault", "channel": "notification channel failing",
+           "sample": "food sample reminder"},
+}
+_STATE = {
+    "zh": {"resolved": "已恢复", "cancelled": "已取消", "acknowledged": "已确认", "closed": "已关闭"},
+    "en": {"resolved": "resolved", "cancelled": "cancelled", "acknowledged": "acknowledged", "closed": "closed"},
+}
+_ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """What a message needs to know about an alert, independent of how the engine stores it."""
+
+    alert_id: int | None
+    kind: str
+    severity: str
+    state: str
+    #: Where, in words staff know ("一号食堂 冷藏冰箱1"); the subject is shown beside it.
+    where: str
+    subject: str
+    since: float
+    value: float | None = None
+    threshold: float | None = None
+    peak: float | None = None
+    unit: str = ""
+    #: Free text from the rule when the kind has no value/limit (e.g. a door or a channel error).
+    detail: str = ""
+
+
+def facts_from_alert(alert: Alert, where: str | None = None, unit: str | None = None) -> AlertFacts:
+    """Read the facts off a stored alert; ``where`` defaults to its subject (``device/sensor``)."""
+    return AlertFacts(
+        alert_id=alert.id, kind=alert.kind, severity=alert.severity, state=alert.state,
+        where=where or alert.subject, subject=alert.subject, since=alert.started_at,
+        value=alert.value, threshold=alert.threshold, peak=alert.peak,
+        unit=unit if unit is not None else ("°C" if alert.kind == "temperature" else ""),
+        detail=alert.message,
+    )
+
+
+def _local(ts: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M")
+
+
+def _duration(seconds: float, locale: str) -> str:
+    minutes = max(0, int(seconds // 60))
+    hours, minutes = divmod(minutes, 60)
+    if locale == "zh":
+        return f"{hours} 小时 {minutes} 分钟" if hours else f"{minutes} 分钟"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+
+
+def deviation_line(facts: AlertFacts, locale: str) -> str | None:
+    """'How far out of range', or ``None`` when the alert has no value and limit."""
+    if facts.value is None or facts.threshold is None:
+        return None
+    unit = f" {facts.unit}" if facts.unit else ""
+    above = facts.value > facts.threshold
+    off = abs(facts.value - facts.threshold)
+    peak = ""
+    if facts.peak is not None and facts.peak != facts.value:
+        peak = f"（峰值 {_num(facts.peak)}{unit}）" if locale == "zh" else f" (peak {_num(facts.peak)}{unit})"
+    if locale == "zh":
+        limit = "上限" if above else "下限"
+        word = "超出" if above else "低于"
+        return f"当前 {_num(facts.value)}{unit}，{limit} {_num(facts.threshold)}{unit}，{word} {_num(off)}{unit}{peak}"
+    limit = "upper limit" if above else "lower limit"
+    word = "above" if above else "below"
+    return (f"now {_num(facts.value)}{unit}, {limit} {_num(facts.threshold)}{unit}:"
+            f" {_num(off)}{unit} {word}{peak}")
+
+
+def alert_url(hub_url: str, alert_id: int | None) -> str:
+    return f"{hub_url.rstrip('/')}/alerts/{alert_id}" if alert_id is not None else hub_url.rstrip("/")
+
+
+def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
+            tz: ZoneInfo = DEFAULT_TZ) -> tuple[str, str]:
+    """Title and body for one alert, in ``locale`` ("zh" or "en")."""
+    lang = "en" if locale == "en" else "zh"
+    severity = _SEVERITY[lang].get(facts.severity, facts.severity)
+    kind = _KIND[lang].get(facts.kind, facts.kind)
+    state = _STATE[lang].get(facts.state)
+    suffix = (f"（{state}）" if lang == "zh" else f" ({state})") if state else ""
+    if lang == "zh":
+        title = f"【{severity}】{facts.where} {kind}{suffix}"
+    else:
+        title = f"[{severity}] {facts.where}: {kind}{suffix}"
+    lines: list[str] = []
+    where = facts.where if facts.where == facts.subject or not facts.subject else f"{facts.where}（{facts.subject}）"
+    lines.append(f"位置：{where}" if lang == "zh" else f"Where: {where.replace('（', ' (').replace('）', ')')}")
+    deviation = deviation_line(facts, lang)
+    if deviation is not None:
+        lines.append(deviation)
+    elif facts.detail:
+        lines.append(facts.detail)
+    since, lasted = _local(facts.since, tz), _duration(now - facts.since, lang)
+    lines.append(f"开始：{since}（已持续 {lasted}）" if lang == "zh" else f"Since: {since} local time ({lasted})")
+    url = alert_url(hub_url, facts.alert_id)
+    number = f"#{facts.alert_id}" if facts.alert_id is not None else ""
+    if facts.state in ("pending", "firing"):
+        lines.append(f"请确认 {number}：{url}" if lang == "zh" else f"Acknowledge {number}: {url}")
+    else:
+        lines.append(f"详情 {number}：{url}" if lang == "zh" else f"Details {number}: {url}")
+    return title, "\n".join(lines)
+
+
+def build_notification(facts: AlertFacts, *, tier: str, now: float, hub_url: str, locale: str = "zh",
+                       tz: ZoneInfo = DEFAULT_TZ, incident_key: str | None = None,
+                       recipients: Sequence[str] = ()) -> Notification:
+    """The notification for one alert at one tier; the incident key defaults to the rule subject."""
+    title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz)
+    return Notification(alert_id=facts.alert_id, incident_key=incident_key or facts.subject or str(facts.alert_id),
+                        severity=facts.severity, title=title, body=body, tier=tier, created_at=now,
+                        locale=locale, recipients=tuple(recipients), subject=facts.subject)
+
+
+def render(notification: Notification, max_chars: int | None = None) -> str:
+    """Title and body as one text, cut to ``max_chars`` keeping the title and the acknowledge line.
+
+    Cutting from the end would lose the one line that lets staff act (the link),
+    so the middle lines are shortened first and the last line is kept whole.
+    """
+    text = f"{notification.title}\n{notification.body}" if notification.body else notification.title
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    lines = text.split("\n")
+    last = lines[-1] if len(lines) > 1 else ""
+    head = "\n".join(lines[:-1]) if len(lines) > 1 else text
+    room = max_chars - len(last) - 1 if last else max_chars
+    if room < 8:  # the link alone does not fit: keep the start, which says what and where
+        return text[: max_chars - 1] + _ELLIPSIS
+    return f"{head[: room - 1]}{_ELLIPSIS}\n{last}" if len(head) > room else f"{head}\n{last}"
+
+
+_SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
+
+
+def _worst(severities: Sequence[str]) -> str:
+    return max(severities, key=lambda s: _SEVERITY_RANK.get(s, 0))
+
+
+def merge_same_incident(notifications: Sequence[Notification]) -> Notification:
+    """Fold updates of one incident into one message: the latest text, the worst severity, a count."""
+    latest = notifications[-1]
+    if len(notifications) == 1:
+        return latest
+    ids = tuple(i for n in notifications for i in n.alert_ids)
+    note = (f"（{len(notifications)} 条更新已合并）" if latest.locale != "en"
+            else f"({len(notifications)} updates merged)")
+    first_id = latest.alert_id if latest.alert_id is not None else (ids[0] if ids else None)
+    return replace(latest, alert_id=first_id, severity=_worst([n.severity for n in notifications]),
+                   body=f"{latest.body}\n{note}", related_ids=tuple(i for i in dict.fromkeys(ids) if i != first_id))
+
+
+def digest(notifications: Sequence[Notification]) -> Notification:
+    """Several incidents held back by a rate limit, as one message: one block per incident, worst first."""
+    if len(notifications) == 1:
+        return notifications[0]
+    ordered = sorted(notifications, key=lambda n: -_SEVERITY_RANK.get(n.severity, 0))
+    first = ordered[0]
+    zh = first.locale != "en"
+    title = f"{len(ordered)} 条告警" if zh else f"{len(ordered)} alerts"
+    blocks = [f"{n.title}\n{n.body}" for n in ordered]
+    ids = tuple(dict.fromkeys(i for n in ordered for i in n.alert_ids))
+    return replace(first, alert_id=ids[0] if ids else None, related_ids=ids[1:], title=title,
+                   body="\n\n".join(blocks), severity=first.severity,
+                   incident_key="+".join(dict.fromkeys(n.incident_key for n in ordered)),
+                   recipients=tuple(dict.fromkeys(r for n in ordered for r in n.recipients)),
+                   subject=first.subject)

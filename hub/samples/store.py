@@ -1,0 +1,299 @@
+"""The food-sample record in SQLite (``samples.sqlite3`` in the hub's state directory).
+
+A file of its own rather than tables in ``hub.sqlite3``: the sample record is a
+regulatory register that is kept, exported and archived on its own terms (years,
+not the alert store's working set), it is written from the API threads as well as
+the ingest thread and so should not queue behind the ingest writer's lock, and its
+schema can change without touching the hub's state store. What people did to it
+(logging, review, discard) is also written to the hub's tamper-evident audit chain.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.store.sqlite_series import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sample_records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    day TEXT NOT NULL,
+    meal TEXT NOT NULL,
+    occasion TEXT NOT NULL DEFAULT '',
+    cabinet TEXT NOT NULL DEFAULT '',
+    station TEXT NOT NULL DEFAULT '',
+    placed_at REAL NOT NULL,
+    placed_by TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL DEFAULT '',
+    held_until REAL NOT NULL,
+    discarded_at REAL,
+    discarded_by TEXT,
+    discard_note TEXT NOT NULL DEFAULT '',
+    early INTEGER NOT NULL DEFAULT 0,
+    notice_at REAL,
+    opened_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (day, meal, occasion)
+);
+CREATE INDEX IF NOT EXISTS sample_records_open ON sample_records (discarded_at, held_until);
+CREATE TABLE IF NOT EXISTS sample_dishes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id INTEGER NOT NULL REFERENCES sample_records(id),
+    name TEXT NOT NULL,
+    weight_g REAL,
+    code TEXT UNIQUE,
+    logged_at REAL NOT NULL,
+    source TEXT NOT NULL DEFAULT 'api',
+    scanned_at REAL
+);
+CREATE INDEX IF NOT EXISTS sample_dishes_by_record ON sample_dishes (record_id);
+CREATE TABLE IF NOT EXISTS sample_excursions (
+    record_id INTEGER NOT NULL REFERENCES sample_records(id),
+    cabinet TEXT NOT NULL,
+    start REAL NOT NULL,
+    end REAL,
+    low REAL NOT NULL,
+    high REAL NOT NULL,
+    alert_ids TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (record_id, cabinet, start)
+) WITHOUT ROWID;
+"""
+
+_RECORD_COLUMNS = ("id", "day", "meal", "occasion", "cabinet", "station", "placed_at", "placed_by", "reviewer",
+                   "held_until", "discarded_at", "discarded_by", "discard_note", "early", "notice_at", "opened_at",
+                   "created_at")
+
+
+@dataclass
+class Dish:
+    id: int
+    record_id: int
+    name: str
+    weight_g: float | None
+    code: str | None
+    logged_at: float
+    source: str = "api"
+    scanned_at: float | None = None
+
+
+@dataclass
+class ExcursionLink:
+    record_id: int
+    cabinet: str
+    start: float
+    end: float | None
+    low: float
+    high: float
+    alert_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SampleRecord:
+    """One meal's samples: what, how much, when, who, where, and what became of them."""
+
+    id: int
+    day: str  # local date, ISO
+    meal: str
+    occasion: str
+    cabinet: str
+    station: str
+    placed_at: float
+    placed_by: str
+    reviewer: str
+    held_until: float
+    discarded_at: float | None
+    discarded_by: str | None
+    discard_note: str
+    early: bool
+    notice_at: float | None
+    opened_at: float
+    created_at: float
+    dishes: list[Dish] = field(default_factory=list)
+    excursions: list[ExcursionLink] = field(default_factory=list)
+
+    @property
+    def compromised(self) -> bool:
+        return bool(self.excursions)
+
+
+class SampleStore:
+    def __init__(self, path: Path) -> None:
+        self._db = connect(path)
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _load(self, where: str, args: Sequence[Any], order: str = "placed_at, id") -> list[SampleRecord]:
+        query = f"SELECT {', '.join(_RECORD_COLUMNS)} FROM sample_records WHERE {where} ORDER BY {order}"  # noqa: S608 - fixed text, bound values
+        rows = self._db.execute(query, list(args)).fetchall()
+        records = []
+        for row in rows:
+            values = dict(zip(_RECORD_COLUMNS, row, strict=True))
+            values["early"] = bool(values["early"])
+            records.append(SampleRecord(**values))
+        if not records:
+            return records
+        by_id = {r.id: r for r in records}
+        marks = ",".join("?" for _ in by_id)
+        for dish_row in self._db.execute(
+                "SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at FROM sample_dishes"
+                f" WHERE record_id IN ({marks}) ORDER BY id", list(by_id)):  # noqa: S608 - placeholders only
+            by_id[dish_row[1]].dishes.append(Dish(*dish_row))
+        for link in self._db.execute(
+                "SELECT record_id, cabinet, start, end, low, high, alert_ids FROM sample_excursions"
+                f" WHERE record_id IN ({marks}) ORDER BY start", list(by_id)):  # noqa: S608 - placeholders only
+            by_id[link[0]].excursions.append(ExcursionLink(*link[:6], alert_ids=json.loads(link[6])))
+        return records
+
+    def record(self, record_id: int) -> SampleRecord | None:
+        with self._lock:
+            found = self._load("id = ?", [record_id])
+        return found[0] if found else None
+
+    def find(self, day: str, meal: str, occasion: str = "") -> SampleRecord | None:
+        with self._lock:
+            found = self._load("day = ? AND meal = ? AND occasion = ?", [day, meal, occasion])
+        return found[0] if found else None
+
+    def on_day(self, day: str) -> list[SampleRecord]:
+        with self._lock:
+            return self._load("day = ?", [day])
+
+    def not_discarded(self) -> list[SampleRecord]:
+        with self._lock:
+            return self._load("discarded_at IS NULL", [])
+
+    def in_cabinet_since(self, since: float) -> list[SampleRecord]:
+        """Records still held, or discarded after ``since`` (their hold may overlap recent readings)."""
+        with self._lock:
+            return self._load("discarded_at IS NULL OR discarded_at >= ?", [since])
+
+    def between(self, since: float, until: float) -> list[SampleRecord]:
+        with self._lock:
+            return self._load("placed_at >= ? AND placed_at < ?", [since, until])
+
+    def dish_by_code(self, code: str) -> Dish | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at"
+                                   " FROM sample_dishes WHERE code = ?", [code]).fetchone()
+        return Dish(*row) if row else None
+
+    def logged_meals(self, day: str) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT DISTINCT meal FROM sample_records WHERE day = ?",
+                                                       [day])}
+
+    def latest_opened(self, station_device: str, since: float) -> SampleRecord | None:
+        """The record a station's meal button opened most recently, if after ``since``."""
+        with self._lock:
+            found = self._load("station = ? AND opened_at >= ? AND discarded_at IS NULL", [station_device, since],
+                               order="opened_at DESC, id DESC LIMIT 1")
+        return found[0] if found else None
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def open_record(self, day: str, meal: str, occasion: str, *, cabinet: str, station: str, at: float,
+                    placed_by: str, reviewer: str, retention_s: float, now: float) -> tuple[SampleRecord, bool]:
+        """The meal's record, created if new; ``opened_at`` moves to ``at`` (scans join it). True: created."""
+        with self._lock:
+            existing = self._load("day = ? AND meal = ? AND occasion = ?", [day, meal, occasion])
+            if existing:
+                record = existing[0]
+                self._db.execute(
+                    "UPDATE sample_records SET opened_at = ?, station = CASE WHEN ? = '' THEN station ELSE ? END,"
+                    " placed_by = CASE WHEN placed_by = '' THEN ? ELSE placed_by END,"
+                    " reviewer = CASE WHEN ? = '' THEN reviewer ELSE ? END,"
+                    " cabinet = CASE WHEN cabinet = '' THEN ? ELSE cabinet END WHERE id = ?",
+                    [at, station, station, placed_by, reviewer, reviewer, cabinet, record.id])
+                updated = self._load("id = ?", [record.id])[0]
+                return updated, False
+            cursor = self._db.execute(
+                "INSERT INTO sample_records (day, meal, occasion, cabinet, station, placed_at, placed_by, reviewer,"
+                " held_until, opened_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [day, meal, occasion, cabinet, station, at, placed_by, reviewer, at + retention_s, at, now])
+            assert cursor.lastrowid is not None
+            return self._load("id = ?", [cursor.lastrowid])[0], True
+
+    def add_dish(self, record_id: int, name: str, weight_g: float | None, code: str | None, at: float,
+                 source: str, retention_s: float, scanned: bool = False) -> Dish:
+        """Add a dish, or update the one with the same code (else the same name); extends the hold."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                row = None
+                if code:
+                    row = self._db.execute("SELECT id FROM sample_dishes WHERE code = ?", [code]).fetchone()
+                if row is None:
+                    row = self._db.execute("SELECT id FROM sample_dishes WHERE record_id = ? AND name = ?",
+                                           [record_id, name]).fetchone()
+                if row is None:
+                    cursor = self._db.execute(
+                        "INSERT INTO sample_dishes (record_id, name, weight_g, code, logged_at, source, scanned_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [record_id, name, weight_g, code, at, source, at if scanned else None])
+                    dish_id = cursor.lastrowid
+                    if not code:
+                        # The hub's own label code: scanned back at the station it finds this dish.
+                        self._db.execute("UPDATE sample_dishes SET code = ? WHERE id = ?",
+                                         [f"LY{record_id}-{dish_id}", dish_id])
+                    self._db.execute("UPDATE sample_records SET held_until = MAX(held_until, ?) WHERE id = ?",
+                                     [at + retention_s, record_id])
+                else:
+                    dish_id = row[0]
+                    self._db.execute(
+                        "UPDATE sample_dishes SET weight_g = COALESCE(?, weight_g),"
+                        " scanned_at = CASE WHEN ? THEN ? ELSE scanned_at END WHERE id = ?",
+                        [weight_g, scanned, at, dish_id])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            found = self._db.execute("SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at"
+                                     " FROM sample_dishes WHERE id = ?", [dish_id]).fetchone()
+        return Dish(*found)
+
+    def set_reviewer(self, record_id: int, reviewer: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE sample_records SET reviewer = ? WHERE id = ?", [reviewer, record_id])
+
+    def set_people(self, record_id: int, placed_by: str, reviewer: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE sample_records SET placed_by = CASE WHEN ? = '' THEN placed_by ELSE ? END,"
+                             " reviewer = CASE WHEN ? = '' THEN reviewer ELSE ? END WHERE id = ?",
+                             [placed_by, placed_by, reviewer, reviewer, record_id])
+
+    def mark_discarded(self, record_id: int, at: float, by: str, note: str, early: bool) -> bool:
+        """Record the discard; False when it was already discarded."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE sample_records SET discarded_at = ?, discarded_by = ?, discard_note = ?, early = ?"
+                " WHERE id = ? AND discarded_at IS NULL", [at, by, note, int(early), record_id])
+            return cursor.rowcount == 1
+
+    def mark_notice(self, record_id: int, at: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE sample_records SET notice_at = ? WHERE id = ? AND notice_at IS NULL",
+                             [at, record_id])
+
+    def link_excursion(self, link: ExcursionLink) -> bool:
+        """Link (or extend) an excursion to a record; True when the link is new."""
+        with self._lock:
+            key = [link.record_id, link.cabinet, link.start]
+            known = self._db.execute("SELECT 1 FROM sample_excursions WHERE record_id = ? AND cabinet = ?"
+                                     " AND start = ?", key).fetchone() is not None
+            self._db.execute(
+                "INSERT INTO sample_excursions (record_id, cabinet, start, end, low, high, alert_ids)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id, cabinet, start) DO UPDATE SET"
+                " end = excluded.end, low = excluded.low, high = excluded.high, alert_ids = excluded.alert_ids",
+                [*key, link.end, link.low, link.high, json.dumps(sorted(link.alert_ids))])
+            return not known

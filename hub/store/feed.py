@@ -1,0 +1,147 @@
+"""The series store's background duties: retention for stores that need the hub to run it, and dashboard samples.
+
+A thread of its own, not the ingest writer's loop: pruning a year of a big SQLite
+file must not delay a fridge alarm, and an InfluxDB outage must not stall ingest
+through a sample write. Everything here is best effort and retried on the next
+round — the record (readings, alerts, devices) never depends on it.
+
+Dashboard samples (only for a store that is a ``SampleSink``, i.e. InfluxDB):
+
+- ``health`` per device: ``online`` (1/0, as the hub sees it, Last Will included),
+  ``last_seen_ms``, and from the latest heartbeat ``outbox_depth``, ``dropped``,
+  ``uptime_s``, ``clock_synced``, ``cpu_temp``;
+- ``limit`` per temperature sensor: the effective ``low`` / ``high``, for limit bands;
+- ``alert`` per alert transition: ``state``, ``message``, ``value`` — annotations.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hub.alerts.engine import AlertEngine
+from hub.store.base import Maintained, Sample, SampleSink, SeriesStore
+from hub.store.state import Alert, StateStore
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Alert marks kept while the store is unreachable; beyond this the oldest go (they are copies).
+MAX_PENDING_MARKS = 10_000
+_WAKE_S = 2.0
+
+
+def health_samples(state: StateStore, now: float) -> list[Sample]:
+    samples = []
+    for device in state.devices():
+        fields: dict[str, float | int | str | bool] = {"online": int(device["state"] == "online")}
+        if device["last_seen"] is not None:
+            fields["last_seen_ms"] = float(device["last_seen"]) * 1000.0
+        health: dict[str, Any] = device["health"] or {}
+        for key in ("outbox_depth", "dropped"):
+            if health.get(key) is not None:
+                fields[key] = int(health[key])
+        for key in ("uptime_s", "cpu_temp"):
+            if health.get(key) is not None:
+                fields[key] = float(health[key])
+        if health.get("clock_synced") is not None:
+            fields["clock_synced"] = int(bool(health["clock_synced"]))
+        samples.append(Sample("health", now, {"device": device["device"], "site": device["site"]}, fields))
+    return samples
+
+
+def limit_samples(state: StateStore, engine: AlertEngine, now: float) -> list[Sample]:
+    sites = {d["device"]: d["site"] for d in state.devices()}
+    samples = []
+    for sensor in state.sensors():
+        limits = engine.limits(sensor["key"])
+        if limits is None:
+            continue
+        fields = {k: float(v) for k, v in (("low", limits.low), ("high", limits.high)) if v is not None}
+        tags = {"sensor": sensor["key"], "device": sensor["device"], "site": sites.get(sensor["device"], "")}
+        samples.append(Sample("limit", now, tags, fields))
+    return samples
+
+
+def alert_sample(alert: Alert, site: str | None) -> Sample:
+    device = alert.subject.split("/", 1)[0] if "/" in alert.subject else ""
+    fields: dict[str, float | int | str | bool] = {"state": alert.state, "message": alert.message,
+                                                    "id": int(alert.id or 0)}
+    if alert.value is not None:
+        fields["value"] = float(alert.value)
+    tags = {"sensor": alert.subject, "device": device, "site": site or "", "kind": alert.kind,
+            "rule": alert.rule, "severity": alert.severity}
+    return Sample("alert", alert.updated_at, tags, fields)
+
+
+class SeriesDuties:
+    def __init__(self, series: SeriesStore, state: StateStore, engine: AlertEngine,
+                 maintenance_interval_s: float = 3600.0, sample_interval_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.series = series
+        self.state = state
+        self.engine = engine
+        self.clock = clock
+        self._maintenance_s = maintenance_interval_s
+        self._sample_s = sample_interval_s
+        self._marks: collections.deque[Sample] = collections.deque(maxlen=MAX_PENDING_MARKS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="series-duties", daemon=True)
+        if isinstance(series, SampleSink):
+            engine.add_listener(self.on_alert)
+
+    def on_alert(self, alert: Alert) -> None:
+        """Engine listener: queue the transition; the thread writes it (never the alert path)."""
+        device = alert.subject.split("/", 1)[0]
+        site = next((d["site"] for d in self.state.devices() if d["device"] == device), None)
+        self._marks.append(alert_sample(alert, site))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def maintain(self, now: float) -> None:
+        if isinstance(self.series, Maintained):
+            started = time.monotonic()
+            self.series.downsample_and_prune(now)
+            _LOGGER.info("series retention ran in %.1fs", time.monotonic() - started)
+
+    def sample(self, now: float) -> None:
+        if isinstance(self.series, SampleSink):
+            self.series.write_samples(health_samples(self.state, now) + limit_samples(self.state, self.engine, now))
+
+    def flush_marks(self) -> None:
+        if not isinstance(self.series, SampleSink) or not self._marks:
+            return
+        pending = list(self._marks)
+        self.series.write_samples(pending)
+        for _ in pending:
+            self._marks.popleft()
+
+    def _loop(self) -> None:
+        # The first retention run waits a while: a hub that restarts often still gets it, and a
+        # starting hub first catches up with what the broker kept for it.
+        next_maintenance = time.monotonic() + min(300.0, self._maintenance_s)
+        next_sample = time.monotonic() + min(10.0, self._sample_s)
+        while not self._stop.wait(min(_WAKE_S, self._sample_s)):
+            now = time.monotonic()
+            for due, duty in ((True, self.flush_marks),
+                              (now >= next_sample, lambda: self.sample(self.clock())),
+                              (now >= next_maintenance, lambda: self.maintain(self.clock()))):
+                if not due:
+                    continue
+                try:
+                    duty()
+                except Exception:
+                    _LOGGER.exception("series duty failed; it runs again next round")
+            if now >= next_sample:
+                next_sample = now + self._sample_s
+            if now >= next_maintenance:
+                next_maintenance = now + self._maintenance_s

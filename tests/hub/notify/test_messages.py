@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from hub.notify.base import Notification
+from hub.notify.messages import (
+    AlertFacts,
+    build_notification,
+    compose,
+    digest,
+    facts_from_alert,
+    merge_same_incident,
+    render,
+)
+from hub.store.state import Alert
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# 2024-03-05 14:20 in Shanghai is 06:20 UTC: the message must say 14:20.
+SINCE = datetime(2024, 3, 5, 14, 20, tzinfo=SHANGHAI).timestamp()
+NOW = SINCE + 25 * 60
+
+
+def fridge(**changes: object) -> AlertFacts:
+    facts = AlertFacts(alert_id=42, kind="temperature", severity="critical", state="firing",
+                       where="一号食堂 冷藏冰箱1", subject="kitchen-pi-1/fridge1", since=SINCE,
+                       value=11.3, threshold=8.0, peak=12.0, unit="°C")
+    return dataclasses.replace(facts, **changes)  # type: ignore[arg-type]
+
+
+def test_chinese_message_says_what_where_how_far_since_and_how_to_ack() -> None:
+    title, body = compose(fridge(), now=NOW, hub_url="http://hub.local:8000/")
+    assert title == "【紧急】一号食堂 冷藏冰箱1 温度异常"
+    assert body.split("\n") == [
+        "位置：一号食堂 冷藏冰箱1（kitchen-pi-1/fridge1）",
+        "当前 11.3 °C，上限 8 °C，超出 3.3 °C（峰值 12 °C）",
+        "开始：03-05 14:20（已持续 25 分钟）",
+        "请确认 #42：http://hub.local:8000/alerts/42",
+    ]
+
+
+def test_english_is_selectable() -> None:
+    title, body = compose(fridge(value=-20.5, threshold=-18.0, peak=None, where="Freezer 2"), now=NOW + 3600,
+                          hub_url="http://hub", locale="en")
+    assert title == "[CRITICAL] Freezer 2: temperature out of range"
+    assert "now -20.5 °C, lower limit -18 °C: 2.5 °C below" in body
+    assert "Since: 03-05 14:20 local time (1 h 25 min)" in body
+    assert body.endswith("Acknowledge #42: http://hub/alerts/42")
+
+
+def test_resolved_alert_links_details_instead_of_asking_to_ack() -> None:
+    title, body = compose(fridge(state="resolved"), now=NOW, hub_url="http://hub")
+    assert title.endswith("（已恢复）")
+    assert body.endswith("详情 #42：http://hub/alerts/42")
+
+
+def test_without_value_the_rule_detail_is_shown() -> None:
+    _, body = compose(fridge(kind="door", value=None, threshold=None, detail="库房门开启 12 分钟"), now=NOW,
+                      hub_url="http://hub")
+    assert "库房门开启 12 分钟" in body
+
+
+def test_from_a_stored_alert() -> None:
+    alert = Alert(rule="temperature_limits", subject="kitchen-pi-1/fridge1", kind="temperature",
+                  severity="critical", state="firing", message="冷藏冰箱1 温度 11.3 °C", started_at=SINCE,
+                  updated_at=NOW, value=11.3, peak=12.0, threshold=8.0, id=42)
+    note = build_notification(facts_from_alert(alert, where="冷藏冰箱1"), tier="staff", now=NOW,
+                              hub_url="http://hub")
+    assert note.incident_key == "kitchen-pi-1/fridge1"
+    assert note.device == "kitchen-pi-1"
+    assert note.alert_ids == (42,)
+    assert "超出 3.3 °C" in note.body
+
+
+def _note(body: str, alert_id: int = 1, severity: str = "warning", locale: str = "zh") -> Notification:
+    return Notification(alert_id=alert_id, incident_key="k", severity=severity, title="【紧急】冷藏冰箱1 温度异常",
+                        body=body, tier="staff", created_at=0.0, locale=locale)
+
+
+def test_render_cuts_the_middle_and_keeps_the_acknowledge_line() -> None:
+    note = _note("位置：一号食堂 冷藏冰箱1\n" + "很长的说明" * 40 + "\n请确认 #42：http://hub/alerts/42")
+    text = render(note, 80)
+    assert len(text) <= 80
+    assert text.startswith("【紧急】冷藏冰箱1 温度异常")
+    assert text.endswith("\n请确认 #42：http://hub/alerts/42")
+    assert "…" in text
+    assert render(note, None) == f"{note.title}\n{note.body}"
+    assert len(render(_note("x" * 500), 50)) <= 50
+
+
+def test_merge_keeps_latest_text_worst_severity_and_every_id() -> None:
+    merged = merge_same_incident([_note("a", 1, "critical"), _note("b", 2, "warning"), _note("c", 3, "warning")])
+    assert merged.severity == "critical"
+    assert merged.alert_ids == (3, 1, 2)
+    assert merged.body.startswith("c\n")
+
+
+def test_digest_lists_incidents_worst_first() -> None:
+    folded = digest([_note("温度 9 °C", 1, "warning"), _note("温度 15 °C", 2, "critical")])
+    assert folded.title == "2 条告警"
+    assert folded.body.index("15 °C") < folded.body.index("9 °C")
+    assert folded.alert_ids == (2, 1)
+    assert digest([_note("x", 1, locale="en"), _note("y", 2, locale="en")]).title == "2 alerts"
