@@ -259,6 +259,9 @@ class AlertEngine:
             record = self._record(rule, subject)
             if active:
                 record.extra["message"] = message
+                # Kept so tick() can let the delay run out without another observation.
+                record.extra["observed"] = {"kind": kind, "severity": severity, "device": device,
+                                            "incident": incident, "delay_s": delay_s}
                 if data:
                     record.extra["data"] = data
             new, transition = step(record.condition, active, at, delay_s)
@@ -311,6 +314,11 @@ class AlertEngine:
                     subject = _Subject(rule, subject_key, kind, "warning", subject_key.split("/", 1)[0],
                                        self._unit_incident(self._unit_of_door.get(subject_key, ""))
                                        if rule == DOOR_RULE else None)
+                    self._advance(subject, record, new, transition, now, changed)
+                elif (observed := record.extra.get("observed")) is not None:
+                    new, transition = elapse(record.condition, now, float(observed["delay_s"]))
+                    subject = _Subject(rule, subject_key, observed["kind"], observed["severity"],
+                                       observed["device"], observed["incident"])
                     self._advance(subject, record, new, transition, now, changed)
             self._check_quiet(now, changed)
             self._escalate_all(now)

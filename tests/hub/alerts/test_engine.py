@@ -253,3 +253,19 @@ def test_every_change_is_audited_and_tampering_is_detected(tmp_path: Path) -> No
     tampered = StateStore(tmp_path / "hub.sqlite3")
     problems = verify_chain(tampered.audit_entries())
     assert any("altered" in p for p in problems)
+
+
+def test_observed_conditions_go_through_delay_and_clear(tmp_path: Path) -> None:
+    clock = Clock()
+    engine, store, recorder = build(tmp_path, clock)
+    observe = {"kind": "gate", "severity": "critical", "device": "gate-1", "message": "东门未关闭"}
+    engine.observe("gate_not_closed", "gate-1/east", True, clock.now, delay_s=600, **observe)  # type: ignore[arg-type]
+    assert [a.state for a in store.alerts()] == ["pending"]
+    engine.tick(clock.now + 601)  # the delay runs out without another observation
+    (alert,) = store.alerts()
+    assert (alert.state, alert.message, alert.kind) == ("firing", "东门未关闭", "gate")
+    assert recorder.sent == [(alert.id, "gatekeeper", "fire")]
+    engine.observe("gate_not_closed", "gate-1/east", False, clock.now + 700, delay_s=600, **observe)  # type: ignore[arg-type]
+    assert store.alerts()[0].state == "resolved"
+    assert engine.observe("gate_not_closed", "gate-1/west", False, clock.now, **observe) is None  # type: ignore[arg-type]
+    assert len(store.alerts()) == 1
