@@ -306,6 +306,7 @@ class ScaleRun:
     replayed: int
     replay_stored_twice: int
     sensors_known: tuple[int, int]
+    sensors_total: int
 
     @property
     def reading_rate(self) -> float:
@@ -368,7 +369,65 @@ def run_scaleout(binary: Path, root: Path, messages: int, per_message: int, devi
     expected = total * per_message + replay
     distinct = sum(rows) - int(twice) * per_message - int(replay_twice)
     return ScaleRun(total, total * per_message, t_end - t0, rows, int(twice), expected - distinct, share, replay,
-                    int(replay_twice), known)
+                    int(replay_twice), known, devices * per_message)
+
+
+@dataclass
+class FailoverRun:
+    messages: int
+    down_s: float
+    distinct_stored: int
+    stored_twice: int
+    survivor_share_while_down: float
+    redelivered_to_restarted: int
+
+    @property
+    def lost(self) -> int:
+        return self.messages - self.distinct_stored
+
+
+def run_failover(binary: Path, root: Path, messages: int, rate: float = 4000.0, devices: int = 4,
+                 down_s: float = 2.0) -> FailoverRun:
+    """Two workers on a shared subscription; one is SIGKILLed mid-load and restarted ``down_s`` later.
+
+    Where do its unacknowledged and its queued messages go — to the survivor, or back to
+    it? Is anything lost, or stored by both?
+    """
+    names = [device_name(i) for i in range(devices)]
+    per_device = messages // devices
+    total = per_device * devices
+    with BrokerEnv(root, devices) as env:
+        load = CLoad(binary, env, root)
+        files = {d: load.write(d, telemetry_payloads(d, per_device, 1)) for d in names}
+        first = HubWorker(env, root / "hub-a", "bench-hub-a", "bench")
+        survivor = HubWorker(env, root / "hub-b", "bench-hub-b", "bench")
+        restarted = HubWorker(env, root / "hub-a", "bench-hub-a", "bench")
+        with workers(first.start(), survivor.start(), restarted):
+            env.announce(names, sensor_infos(1))
+            _poll(lambda: sum(int(w.snapshot()[0].get("received", 0)) for w in (first, survivor)) >= devices, 15)
+            load.start(files, rate_per_device=rate / devices)
+            _poll(lambda: _handled(first.snapshot()[0]) + _handled(survivor.snapshot()[0]) >= total * 0.3, 60)
+            first.kill()
+            before = _handled(survivor.snapshot()[0])
+            time.sleep(down_s)
+            share = (_handled(survivor.snapshot()[0]) - before) / (rate * down_s)
+            restarted.start()
+            load.wait()
+
+            def settled() -> bool:
+                a, b = _handled(restarted.snapshot()[0]), _handled(survivor.snapshot()[0])
+                time.sleep(1.0)
+                return (a, b) == (_handled(restarted.snapshot()[0]), _handled(survivor.snapshot()[0]))
+
+            _poll(settled, 60)
+            redelivered = int(restarted.snapshot()[0].get("duplicates", 0))
+        with contextlib.closing(sqlite3.connect(f"file:{first.state_db}?mode=ro", uri=True)) as conn:
+            conn.execute("ATTACH DATABASE ? AS other", (f"file:{survivor.state_db}?mode=ro",))
+            (twice,) = conn.execute("SELECT count(*) FROM seen a JOIN other.seen b USING (device, boot_id, seq)"
+                                    ).fetchone()
+            (distinct,) = conn.execute("SELECT count(*) FROM (SELECT device, boot_id, seq FROM seen UNION"
+                                       " SELECT device, boot_id, seq FROM other.seen)").fetchone()
+    return FailoverRun(total, down_s, int(distinct), int(twice), share, redelivered)
 
 
 def _poll(condition: Callable[[], bool], timeout: float) -> bool:

@@ -8,7 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from edge.agent import package_version
-from hub.api import alerts, audit, devices, metrics, notifications, pages, readings, silences, status
+from hub.api import (
+    alerts,
+    audit,
+    devices,
+    gate,
+    metrics,
+    notifications,
+    pages,
+    readings,
+    samples,
+    silences,
+    status,
+)
 from hub.runtime import Hub
 from hub.settings import HubSettings
 
@@ -31,6 +43,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
 
     app = FastAPI(title="xiaoan hub", version=package_version(), lifespan=lifespan,
                   description="校安 xiaoan: cold-chain, food-sample and gate monitoring for schools.")
-    for module in (status, devices, readings, alerts, silences, audit, metrics, notifications, pages):
+    for module in (status, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,
+                   pages):
         app.include_router(module.router)
     return app

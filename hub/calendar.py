@@ -52,8 +52,9 @@ class DayOverride(_Strict):
 
     date: dt.date
     #: ``closed``: no opening at all; ``windows``: the windows below instead of the usual ones;
+    #: ``extra_windows``: the windows below as well as the usual ones (an evening event, a delivery);
     #: ``school_day`` / ``no_school``: treat the date as such.
-    kind: Literal["closed", "windows", "school_day", "no_school"]
+    kind: Literal["closed", "windows", "extra_windows", "school_day", "no_school"]
     #: Door groups affected (empty: all).
     groups: list[str] = Field(default_factory=list)
     windows: list[WindowConfig] = Field(default_factory=list)
@@ -97,6 +98,26 @@ class Opening:
 
     def contains(self, instant: dt.datetime) -> bool:
         return self.start <= instant < self.end
+
+
+def openings_of(windows: list[WindowConfig], day: dt.date, tz: ZoneInfo) -> list[Opening]:
+    """Daily windows made concrete on ``day``; a window whose end is not after its start ends the next day."""
+    result = []
+    for window in windows:
+        start = dt.datetime.combine(day, window.start, tz)
+        end_day = day if window.end > window.start else day + dt.timedelta(days=1)
+        result.append(Opening(start, dt.datetime.combine(end_day, window.end, tz)))
+    return result
+
+
+def _national_name(day: dt.date) -> str | None:
+    """The State Council's name of the holiday a date belongs to (also on its swapped working days)."""
+    try:
+        import chinese_calendar  # noqa: PLC0415 - optional, as in _national
+        _, name = chinese_calendar.get_holiday_detail(day)
+    except (ImportError, NotImplementedError):
+        return None
+    return str(name) if name else None
 
 
 def _national(day: dt.date) -> bool | None:
@@ -153,6 +174,13 @@ class SchoolCalendar:
     def is_school_day(self, day: dt.date) -> bool:
         return self.day_type(day) == "school_day"
 
+    def day_name(self, day: dt.date) -> str | None:
+        """Why a day is special: an override's reason, or the national holiday it belongs to."""
+        for override in self._overrides.get(day, []):
+            if override.reason:
+                return override.reason
+        return _national_name(day) if self.config.national_holidays else None
+
     # -- windows -------------------------------------------------------------------------------
 
     def group_of(self, sensor_key: str) -> str | None:
@@ -172,12 +200,9 @@ class SchoolCalendar:
                 windows = []
             elif override.kind == "windows":
                 windows = override.windows
-        result = []
-        for window in windows:
-            start = dt.datetime.combine(day, window.start, self.tz)
-            end_day = day if window.end > window.start else day + dt.timedelta(days=1)
-            result.append(Opening(start, dt.datetime.combine(end_day, window.end, self.tz)))
-        return result
+            elif override.kind == "extra_windows":
+                windows = [*windows, *override.windows]
+        return openings_of(windows, day, self.tz)
 
     def opening_at(self, group_name: str, instant: float) -> Opening | None:
         """The window a moment falls in, or None: after hours."""

@@ -10,11 +10,13 @@ from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.engine import AlertEngine
 from hub.alerts.notifier import DispatchingNotifier
+from hub.gate.monitor import GateMonitor
 from hub.ingest import IngestPipeline, MqttIngest
 from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import DispatchWorker
 from hub.notify.local import WebChannel
+from hub.samples.monitor import SampleMonitor
 from hub.settings import HubSettings
 from hub.store.feed import SeriesDuties
 from hub.store.select import open_series
@@ -32,6 +34,14 @@ class Hub:
         self.series = open_series(settings, self.state)
         self.engine = AlertEngine(self.state, settings.rules, self.tz)
         self.pipeline = IngestPipeline(self.series, self.state, self.engine)
+        self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", settings.rules, self.state, self.series,
+                                     self.engine, self.tz)
+        self.pipeline.add_event_listener(self.samples.on_events)
+        self.pipeline.add_ticker(self.samples.tick)
+        self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", settings.rules, self.state, self.series,
+                                self.engine)
+        self.pipeline.add_event_listener(self.gate.on_events)
+        self.pipeline.add_ticker(self.gate.tick)
         self.series_duties = SeriesDuties(self.series, self.state, self.engine, settings.maintenance_interval_s,
                                           settings.dashboard_sample_s)
         self.mqtt: MqttIngest | None = None
@@ -96,5 +106,7 @@ class Hub:
             self.notify_worker.stop()
         if self.delivery_log is not None:
             self.delivery_log.close()
+        self.samples.close()
+        self.gate.close()
         self.series.close()
         self.state.close()

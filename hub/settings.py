@@ -17,7 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.calendar import CalendarConfig
+from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
+from hub.samples.config import SamplesConfig
 
 #: Domain presets from Chinese school-canteen practice (GB 31654-2021): refrigeration
 #: 0–8 °C, freezing at or below -12 °C (many kitchens run -18 °C), and a dedicated
@@ -59,6 +61,10 @@ class HubConfig(BaseModel):
     alerts: AlertsConfig = AlertsConfig()
     #: School days, holidays and swapped working days, terms, and the opening windows of gates and doors.
     calendar: CalendarConfig = CalendarConfig()
+    #: Gate duty: which events are gates, severities by day and night, patrol checkpoints and routes.
+    gate: GateConfig = GateConfig()
+    #: Food-sample retention (留样): weights, retention, meal times, the sample cabinet (docs/samples.md).
+    samples: SamplesConfig = SamplesConfig()
 
     @model_validator(mode="after")
     def _keys(self) -> HubConfig:

@@ -17,6 +17,8 @@ have mosquitto_pub || missing+=(mosquitto-clients)
 have influxd || missing+=(influxdb)
 # `make bench` compiles its C load generator (bench/mqttload.c) against libmosquitto.
 [ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)
+# Food-sample labels (hub/samples/labels.py) print Chinese with WenQuanYi Zen Hei.
+[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 for extra in ${APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 

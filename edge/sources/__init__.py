@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from edge.config import SourceSettings
 from edge.sources.base import Measurement, Source, SourceBase, SourceContext
-from edge.sources.gpio import Door, MainsPower, SampleButtons
+from edge.sources.gpio import Door, MainsPower, PatrolButton, SampleButtons
 from edge.sources.modbus import ModbusRtu
-from edge.sources.scanner import BarcodeScanner
+from edge.sources.scanner import BarcodeScanner, TagReader
 from edge.sources.serial_line import SerialLine
 from edge.sources.simulated import SimulatedDoor, SimulatedTemperature
 from edge.sources.w1 import Ds18b20
@@ -38,6 +38,8 @@ SOURCES: dict[str, type[SourceBase]] = {
     "power": MainsPower,
     "sample_buttons": SampleButtons,
     "barcode_scanner": BarcodeScanner,
+    "tag_reader": TagReader,
+    "patrol_button": PatrolButton,
     "simulated_temperature": SimulatedTemperature,
     "simulated_door": SimulatedDoor,
 }

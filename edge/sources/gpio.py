@@ -1,4 +1,4 @@
-"""GPIO inputs through gpiozero: door and gate reed switches, mains power, sample-station buttons.
+"""GPIO inputs through gpiozero: door and gate reed switches, mains power, sample-station and patrol buttons.
 
 Every class takes its pin factory from the ``SourceContext`` (``None``: the real
 pins; tests pass gpiozero's ``MockFactory``). Inputs are interrupt-driven: gpiozero
@@ -234,3 +234,50 @@ class SampleButtons(SourceBase):
     def close(self) -> None:
         for _, button in self._buttons:
             button.close()
+
+
+class PatrolButtonOptions(SourceOptions):
+    """Keys of a ``patrol_button`` source: a push button at a patrol checkpoint (the sensor is the checkpoint)."""
+
+    pin: int | str
+    name: str = ""
+    pull_up: bool = True
+    #: Presses closer together than this are one visit.
+    lockout_s: float = Field(default=5.0, ge=0, le=600)
+
+
+class PatrolButton(SourceBase):
+    """A ``patrol`` event (state ``visited``) each time the guard presses the checkpoint's button."""
+
+    Options = PatrolButtonOptions
+    requires_sensor = True
+
+    def __init__(self, sensor: str, options: PatrolButtonOptions, context: SourceContext) -> None:
+        from gpiozero import Button  # noqa: PLC0415 - hardware libraries load only where used
+
+        self.sensor = sensor
+        self.options = options
+        self._monotonic = context.monotonic
+        self._emit: EventSink | None = None
+        self._last_press: float | None = None
+        self._lock = threading.Lock()
+        self._button = Button(options.pin, pull_up=options.pull_up, pin_factory=context.pin_factory)
+
+    def describe(self) -> list[SensorInfo]:
+        return [SensorInfo(sensor=self.sensor, kind="patrol", name=self.options.name or "巡更点")]
+
+    def start(self, emit: EventSink) -> None:
+        self._emit = emit
+        self._button.when_pressed = lambda _device=None: self.pressed()
+
+    def pressed(self) -> None:
+        now = self._monotonic()
+        with self._lock:
+            if self._last_press is not None and now - self._last_press < self.options.lockout_s:
+                return
+            self._last_press = now
+        if self._emit is not None:
+            self._emit(self.sensor, "patrol", "visited", {"input": "button"})
+
+    def close(self) -> None:
+        self._button.close()

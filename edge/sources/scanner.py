@@ -1,8 +1,10 @@
-"""A barcode scanner at the food-sample station, in serial (USB CDC / RS-232) mode.
+"""Serial readers that print one code per line: the food-sample barcode scanner, and patrol tag readers.
 
 Staff scan the label on each sample box; every scan is a ``sample`` event carrying
-the code (and the meal, when the label encodes it). Scanners end a code with CR, LF
-or both, depending on how they were configured; all three work.
+the code (and the meal, when the label encodes it). An RFID/NFC reader at a patrol
+checkpoint (``tag_reader``) works the same way: each tag it prints is a ``patrol``
+event carrying the tag id. Readers end a code with CR, LF or both, depending on how
+they were configured; all three work.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import contextlib
 import logging
 import re
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from edge.sources.base import EventSink, SourceBase, SourceContext, SourceOptions
-from edge.wire import SensorInfo
+from edge.wire import ScalarValue, SensorInfo
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,11 +48,23 @@ class ScannerOptions(SourceOptions):
         return pattern
 
 
+class TagReaderOptions(ScannerOptions):
+    """Keys of a ``tag_reader`` source: an RFID/NFC reader printing tag ids (``meal`` is not used)."""
+
+    #: The same tag read again within this many seconds is one visit (a card held on the reader).
+    repeat_s: float = Field(default=5.0, ge=0, le=600)
+
+
 class BarcodeScanner(SourceBase):
-    Options = ScannerOptions
+    Options: ClassVar[type[SourceOptions]] = ScannerOptions
+    #: The event each accepted line becomes, and the sensor's defaults.
+    event_kind: ClassVar[str] = "sample"
+    event_state: ClassVar[str] = "scanned"
+    default_sensor: ClassVar[str] = "sample-scanner"
+    default_name: ClassVar[str] = "留样扫码"
 
     def __init__(self, sensor: str, options: ScannerOptions, context: SourceContext) -> None:
-        self.sensor = sensor or "sample-scanner"
+        self.sensor = sensor or self.default_sensor
         self.options = options
         self._pattern = re.compile(options.pattern)
         self._stop = threading.Event()
@@ -57,7 +72,7 @@ class BarcodeScanner(SourceBase):
         self._port: Any = None
 
     def describe(self) -> list[SensorInfo]:
-        return [SensorInfo(sensor=self.sensor, kind="sample", name="留样扫码")]
+        return [SensorInfo(sensor=self.sensor, kind=self.event_kind, name=self.default_name)]
 
     def start(self, emit: EventSink) -> None:
         self._thread = threading.Thread(target=self._run, args=(emit,), name=f"scanner-{self.sensor}", daemon=True)
@@ -98,7 +113,7 @@ class BarcodeScanner(SourceBase):
                 line = raw.decode("utf-8", errors="replace").strip()
                 detail = self.detail_for(line) if line else None
                 if detail is not None:
-                    emit(self.sensor, "sample", "scanned", detail)
+                    emit(self.sensor, self.event_kind, self.event_state, detail)
                 elif line:
                     _LOGGER.info("scanner %s: ignored %r", self.sensor, line)
 
@@ -113,3 +128,36 @@ class BarcodeScanner(SourceBase):
         if self._thread is not None:
             self._thread.join(timeout=2)
         self._close_port()
+
+
+class TagReader(BarcodeScanner):
+    """An RFID/NFC reader at a patrol checkpoint: each tag read is a ``patrol`` event (detail ``tag``).
+
+    The hub maps the tag (fixed at a checkpoint) or this reader's sensor key (a reader
+    installed at one) to a checkpoint; tag ids are upper-cased so readers that print
+    hex in either case agree.
+    """
+
+    Options = TagReaderOptions
+    event_kind = "patrol"
+    event_state = "visited"
+    default_sensor = "tag-reader"
+    default_name = "巡更读卡器"
+
+    def __init__(self, sensor: str, options: TagReaderOptions, context: SourceContext) -> None:
+        super().__init__(sensor, options, context)
+        self._repeat_s = options.repeat_s
+        self._monotonic: Callable[[], float] = context.monotonic
+        self._last_read: dict[str, float] = {}
+
+    def detail_for(self, line: str) -> dict[str, ScalarValue] | None:
+        match = self._pattern.search(line)
+        if match is None:
+            return None
+        tag = (match.groupdict().get("code") or match.group(0)).upper()[:64]
+        now = self._monotonic()
+        last = self._last_read.get(tag)
+        self._last_read[tag] = now
+        if last is not None and now - last < self._repeat_s:
+            return None
+        return {"tag": tag, "input": "tag_reader"}

@@ -24,6 +24,9 @@ class AlertActionRequest(BaseModel):
     who: str = Field(min_length=1, max_length=64, description="the person acting")
     text: str = Field(default="", max_length=2000,
                       description="acknowledge: a note; close: the corrective action (required); verify: a note")
+    reason: str = Field(default="", max_length=64,
+                        description="acknowledge: why it is all right (delivery, event, maintenance …); recurring "
+                                    "reasons for after-hours gate openings are suggested as calendar overrides")
 
 
 @router.get("/alerts")
@@ -58,6 +61,12 @@ def _act(hub: HubDep, alert_id: int, action: Action, request: AlertActionRequest
         raise HTTPException(status_code=404, detail=f"no alert {alert_id}") from None
     except LifecycleError as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
+    reason = request.reason.strip()
+    if action == "acknowledge" and reason:
+        # Re-read: the engine may have moved the alert on (resolved) since acknowledging it.
+        updated = hub.state.alert(alert_id) or updated
+        updated.data["ack_reason"] = reason
+        hub.state.save_alert(updated, actor=request.who, action="alert.reason", detail={"reason": reason})
     return dataclasses.asdict(updated)
 
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 #: The meal an ad-hoc occasion (a banquet, an outing's packed lunch) is logged under.
 EVENT_MEAL = "event"
+#: Printed before the code in the QR code, so a scanner pattern can tell sample labels from product barcodes.
+LABEL_PREFIX = "LY-"
 MEAL_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 _SENSOR_KEY = re.compile(r"^[^/\s]+/[^/\s]+$")
 

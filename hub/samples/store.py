@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS sample_dishes (
     scanned_at REAL
 );
 CREATE INDEX IF NOT EXISTS sample_dishes_by_record ON sample_dishes (record_id);
+CREATE TABLE IF NOT EXISTS sample_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sample_excursions (
     record_id INTEGER NOT NULL REFERENCES sample_records(id),
     cabinet TEXT NOT NULL,
@@ -67,6 +71,10 @@ CREATE TABLE IF NOT EXISTS sample_excursions (
 _RECORD_COLUMNS = ("id", "day", "meal", "occasion", "cabinet", "station", "placed_at", "placed_by", "reviewer",
                    "held_until", "discarded_at", "discarded_by", "discard_note", "early", "notice_at", "opened_at",
                    "created_at")
+
+# Fixed column lists: the only text ever formatted into a query here (values are always bound).
+_DISH_COLUMNS = "id, record_id, name, weight_g, code, logged_at, source, scanned_at"
+_LINK_COLUMNS = "record_id, cabinet, start, end, low, high, alert_ids"
 
 
 @dataclass
@@ -131,6 +139,13 @@ class SampleStore:
         with self._lock:
             self._db.close()
 
+    def watch_since(self, now: float) -> float:
+        """When this record was first opened (set to ``now`` on the first call, kept after)."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO sample_meta (key, value) VALUES ('watch_since', ?)", [repr(now)])
+            row = self._db.execute("SELECT value FROM sample_meta WHERE key = 'watch_since'").fetchone()
+        return float(row[0])
+
     # -- reading -------------------------------------------------------------------------------
 
     def _load(self, where: str, args: Sequence[Any], order: str = "placed_at, id") -> list[SampleRecord]:
@@ -145,14 +160,14 @@ class SampleStore:
             return records
         by_id = {r.id: r for r in records}
         marks = ",".join("?" for _ in by_id)
-        for dish_row in self._db.execute(
-                "SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at FROM sample_dishes"
-                f" WHERE record_id IN ({marks}) ORDER BY id", list(by_id)):  # noqa: S608 - placeholders only
+        dishes = f"SELECT {_DISH_COLUMNS} FROM sample_dishes WHERE record_id IN ({marks}) ORDER BY id"  # noqa: S608
+        for dish_row in self._db.execute(dishes, list(by_id)):
             by_id[dish_row[1]].dishes.append(Dish(*dish_row))
-        for link in self._db.execute(
-                "SELECT record_id, cabinet, start, end, low, high, alert_ids FROM sample_excursions"
-                f" WHERE record_id IN ({marks}) ORDER BY start", list(by_id)):  # noqa: S608 - placeholders only
-            by_id[link[0]].excursions.append(ExcursionLink(*link[:6], alert_ids=json.loads(link[6])))
+        links = f"SELECT {_LINK_COLUMNS} FROM sample_excursions WHERE record_id IN ({marks}) ORDER BY start"  # noqa: S608
+        for link in self._db.execute(links, list(by_id)):
+            record_id, cabinet, start, end, low, high, alert_ids = link
+            by_id[record_id].excursions.append(ExcursionLink(record_id, cabinet, start, end, low, high,
+                                                             json.loads(alert_ids)))
         return records
 
     def record(self, record_id: int) -> SampleRecord | None:
@@ -243,9 +258,8 @@ class SampleStore:
                         [record_id, name, weight_g, code, at, source, at if scanned else None])
                     dish_id = cursor.lastrowid
                     if not code:
-                        # The hub's own label code: scanned back at the station it finds this dish.
                         self._db.execute("UPDATE sample_dishes SET code = ? WHERE id = ?",
-                                         [f"LY{record_id}-{dish_id}", dish_id])
+                                         [self._next_code(record_id), dish_id])
                     self._db.execute("UPDATE sample_records SET held_until = MAX(held_until, ?) WHERE id = ?",
                                      [at + retention_s, record_id])
                 else:
@@ -261,6 +275,18 @@ class SampleStore:
             found = self._db.execute("SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at"
                                      " FROM sample_dishes WHERE id = ?", [dish_id]).fetchone()
         return Dish(*found)
+
+    def _next_code(self, record_id: int) -> str:
+        """The hub's own label code, ``{meal}-{yyyymmdd}-{nn}`` (printed in the QR code as ``LY-`` + code).
+
+        It matches the sample station's scanner pattern (firmware-config/devices/sample-station.yaml),
+        which hands the hub the code and the meal; scanned back, it finds this dish.
+        """
+        day, meal = self._db.execute("SELECT day, meal FROM sample_records WHERE id = ?", [record_id]).fetchone()
+        prefix = f"{meal}-{day.replace('-', '')}-"
+        (count,) = self._db.execute("SELECT COUNT(*) FROM sample_dishes WHERE code LIKE ? || '%'",
+                                    [prefix]).fetchone()
+        return f"{prefix}{count + 1:02d}"
 
     def set_reviewer(self, record_id: int, reviewer: str) -> None:
         with self._lock:

@@ -30,5 +30,7 @@ def test_tiny_bench_runs_and_loses_nothing(tmp_path: Path, capsys: pytest.Captur
     (scale,) = raw["scaleout"]
     assert scale["lost"] == 0 and scale["stored_twice"] == 0
     assert sum(scale["share"]) == scale["messages"]
+    (failover,) = raw["failover"]
+    assert failover["distinct_stored"] == failover["messages"] and failover["stored_twice"] == 0
     (queries,) = raw["queries"]
     assert queries["sparkline_points"] > 0 and queries["week_groups"] > 0

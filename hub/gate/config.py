@@ -1,0 +1,86 @@
+"""The gate-duty part of the hub config: which events are gates, how severe, checkpoints and patrol routes.
+
+The opening windows themselves are the calendar's (``calendar.groups``); this is
+what the gatekeeper's duty adds on top: patrol checkpoints with their RFID/NFC tags
+or buttons, routes with the round windows that each require one complete round,
+and the severities by day and by night.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.calendar import WindowConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Checkpoint(_Strict):
+    """A place a patrol must visit: a tag fixed there, or a reader / button installed there."""
+
+    name: str = ""
+    #: Tag ids (as the reader prints them; compared case-insensitively) fixed at this checkpoint.
+    tags: list[str] = Field(default_factory=list)
+    #: Sensor keys (``device/sensor``) of a reader or button at this checkpoint: any read there is a visit.
+    sensors: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _identified(self) -> Checkpoint:
+        if not self.tags and not self.sensors:
+            raise ValueError("a checkpoint needs tags or sensors that identify a visit")
+        if any(key.count("/") != 1 for key in self.sensors):
+            raise ValueError("sensors are 'device/sensor' keys")
+        return self
+
+
+class RouteConfig(_Strict):
+    """A patrol route: its checkpoints and the windows in which one complete round is due."""
+
+    name: str = ""
+    checkpoints: list[str] = Field(min_length=1)
+    #: Rounds by day and by night; each window requires every checkpoint visited within it.
+    #: A window whose end is before its start runs past midnight.
+    day_rounds: list[WindowConfig] = Field(default_factory=list)
+    night_rounds: list[WindowConfig] = Field(default_factory=list)
+    #: ``every_day`` (the gate room is staffed all year) or only ``school_days``.
+    days: Literal["every_day", "school_days"] = "every_day"
+
+    @property
+    def rounds(self) -> list[WindowConfig]:
+        return [*self.day_rounds, *self.night_rounds]
+
+
+class GateConfig(_Strict):
+    #: Event kinds that are gates or doors under the calendar's opening windows.
+    door_kinds: list[str] = Field(default_factory=lambda: ["gate", "door"])
+    #: Event kind of a tamper switch (state ``ok``/``cleared``/``closed`` clears it).
+    tamper_kind: str = "tamper"
+    #: Event kind of a patrol visit (a tag read or a checkpoint button).
+    patrol_kind: str = "patrol"
+    #: Severities of after-hours openings, a sensor lost or tampered with, and missed rounds.
+    night_severity: str = "critical"
+    day_severity: str = "warning"
+    #: After a hub outage, closing sweeps and patrol rounds are caught up for at most this long.
+    catch_up_s: float = Field(default=86400.0, ge=0)
+    #: GB/T 29315-2022 expects key areas patrolled at least this many times a day (warned about at start).
+    min_rounds_per_day: int = Field(default=5, ge=0)
+    checkpoints: dict[str, Checkpoint] = Field(default_factory=dict)
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> GateConfig:
+        for name, route in self.routes.items():
+            unknown = [c for c in route.checkpoints if c not in self.checkpoints]
+            if unknown:
+                raise ValueError(f"route {name!r} names unknown checkpoints: {', '.join(unknown)}")
+        seen: dict[str, str] = {}
+        for name, checkpoint in self.checkpoints.items():
+            for tag in checkpoint.tags:
+                other = seen.setdefault(tag.upper(), name)
+                if other != name:
+                    raise ValueError(f"tag {tag!r} is on both checkpoints {other!r} and {name!r}")
+        return self

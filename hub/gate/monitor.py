@@ -1,0 +1,372 @@
+"""What the hub runs for gate duty: after-hours openings, the closing sweep, lost or tampered sensors, patrols.
+
+Every alarm goes through ``AlertEngine.observe`` with kind ``gate``, so the
+"gate" escalation policy sends it to the gatekeeper first, with the same delay,
+lifecycle, silences and audit as every other alarm. The calendar is the school's
+(``calendar`` in the hub config) merged with the overrides made through the API.
+Times are the events' own (an edge replaying its outbox after an outage is judged
+by when the door opened, not when the message arrived) or the ``now`` of a tick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.alerts.engine import AlertEngine
+from hub.calendar import CalendarConfig, SchoolCalendar
+from hub.gate import rules
+from hub.gate.config import GateConfig
+from hub.gate.overrides import OverrideSpec, StoredOverride, merge
+from hub.gate.store import GateStore, Sweep, Visit
+from hub.settings import HubConfig
+from hub.store.base import SeriesStore, StoredEvent
+from hub.store.state import StateStore
+
+_LOGGER = logging.getLogger(__name__)
+
+AFTER_HOURS_RULE = "gate_after_hours"
+NOT_CLOSED_RULE = "gate_not_closed"
+TAMPER_RULE = "gate_tamper"
+SENSOR_OFFLINE_RULE = "gate_sensor_offline"
+MISSED_ROUND_RULE = "patrol_round_missed"
+ALERT_KIND = "gate"
+#: How far back the state of a gate at a closing time is looked up in the event series.
+STATE_LOOKBACK_S = 30 * 86400.0
+#: The tick's bookmark is written at least this often (and after any sweep or round).
+BOOKMARK_EVERY_S = 60.0
+
+
+class GateError(ValueError):
+    """Input gate duty cannot take; ``field`` names the key at fault (for a 4xx)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class GateMonitor:
+    def __init__(self, path: Path, config: HubConfig, state: StateStore, series: SeriesStore, engine: AlertEngine,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config: GateConfig = config.gate
+        self._base_calendar: CalendarConfig = config.calendar
+        self._offline_after_s = config.alerts.defaults.offline_after_s
+        self.store = GateStore(path)
+        self.clock = clock
+        self._state = state
+        self._series = series
+        self._engine = engine
+        self._lock = threading.RLock()
+        self.calendar = self._build_calendar()
+        start = self.store.last_tick()
+        if start is None:
+            # Closing times and rounds before the hub first watched were not its to judge.
+            start = clock()
+            self.store.set_last_tick(start)
+        self._last_tick = start
+        self._saved_tick = start
+        self._warn_few_rounds()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _warn_few_rounds(self) -> None:
+        for name, route in self.config.routes.items():
+            if len(route.rounds) < self.config.min_rounds_per_day:
+                _LOGGER.warning("patrol route %s has %d rounds a day; GB/T 29315-2022 expects key areas patrolled "
+                                "at least %d times a day", name, len(route.rounds), self.config.min_rounds_per_day)
+
+    # -- the calendar and its overrides --------------------------------------------------------
+
+    def _build_calendar(self) -> SchoolCalendar:
+        return SchoolCalendar(merge(self._base_calendar, [o.spec for o in self.store.overrides()]))
+
+    def overrides(self) -> list[StoredOverride]:
+        return self.store.overrides()
+
+    def add_override(self, spec: OverrideSpec, who: str, now: float | None = None) -> StoredOverride:
+        now = self.clock() if now is None else now
+        unknown = [g for g in spec.groups if g not in self._base_calendar.groups]
+        if unknown:
+            known = ", ".join(self._base_calendar.groups) or "none configured"
+            raise GateError("groups", f"unknown door group(s) {', '.join(unknown)} (known: {known})")
+        with self._lock:
+            stored = self.store.add_override(spec, who, now)
+            self.calendar = self._build_calendar()
+        self._state.append_audit(now, who, "calendar.override_added", f"calendar-override/{stored.id}",
+                                 json.loads(spec.model_dump_json()))
+        return stored
+
+    def remove_override(self, override_id: int, who: str, now: float | None = None) -> bool:
+        now = self.clock() if now is None else now
+        with self._lock:
+            removed = self.store.remove_override(override_id, who, now)
+            if removed:
+                self.calendar = self._build_calendar()
+        if removed:
+            self._state.append_audit(now, who, "calendar.override_removed", f"calendar-override/{override_id}", {})
+        return removed
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _local(self, ts: float) -> str:
+        return dt.datetime.fromtimestamp(ts, self.calendar.tz).strftime("%H:%M")
+
+    def _zh(self) -> bool:
+        return self._engine.locale == "zh"
+
+    def gate_sensors(self) -> list[dict[str, Any]]:
+        """Registered sensors of the door kinds, each with its group (None: not under a calendar group)."""
+        calendar = self.calendar
+        return [{**s, "group": calendar.group_of(s["key"])} for s in self._state.sensors()
+                if s["kind"] in self.config.door_kinds]
+
+    # -- events --------------------------------------------------------------------------------
+
+    def on_events(self, events: Sequence[StoredEvent]) -> None:
+        """Doors and gates, tamper switches and patrol reads, in event-time order."""
+        with self._lock:
+            for event in sorted(events, key=lambda e: e.ts):
+                if event.kind in self.config.door_kinds and event.state in ("open", "closed"):
+                    self._door(event)
+                elif event.kind == self.config.tamper_kind:
+                    self._tamper(event)
+                elif event.kind == self.config.patrol_kind:
+                    self._visit(event)
+
+    def _door(self, event: StoredEvent) -> None:
+        calendar = self.calendar
+        group = calendar.group_of(event.sensor)
+        if group is None:
+            return
+        name = self._engine.name(event.sensor)
+        severity = rules.severity(self.config, calendar, event.ts)
+        if event.state == "open":
+            if not rules.after_hours(calendar, group, event.ts):
+                return
+            message = (f"{name} 在非开放时间打开（{self._local(event.ts)}，{group}）" if self._zh()
+                       else f"{name} opened outside its opening hours at {self._local(event.ts)} ({group})")
+            self._engine.observe(AFTER_HOURS_RULE, event.sensor, True, event.ts, kind=ALERT_KIND, severity=severity,
+                                 device=event.device, message=message,
+                                 data={"group": group, "opened_at": event.ts})
+            return
+        for rule in (AFTER_HOURS_RULE, NOT_CLOSED_RULE):
+            self._engine.observe(rule, event.sensor, False, event.ts, kind=ALERT_KIND, severity=severity,
+                                 device=event.device, message="")
+
+    def _door_devices(self) -> set[str]:
+        return {s["device"] for s in self.gate_sensors() if s["group"] is not None}
+
+    def _tamper(self, event: StoredEvent) -> None:
+        if self.calendar.group_of(event.sensor) is None and event.device not in self._door_devices():
+            return
+        active = event.state.lower() not in rules.TAMPER_CLEAR
+        name = self._engine.name(event.sensor)
+        message = (f"{name} 防拆报警（{self._local(event.ts)}）" if self._zh()
+                   else f"{name} tampered with at {self._local(event.ts)}")
+        self._engine.observe(TAMPER_RULE, event.sensor, active, event.ts, kind=ALERT_KIND,
+                             severity=rules.severity(self.config, self.calendar, event.ts), device=event.device,
+                             message=message, incident=f"device:{event.device}")
+
+    def _visit(self, event: StoredEvent) -> None:
+        try:
+            detail = json.loads(event.detail)
+        except ValueError:
+            detail = {}
+        tag = str(detail.get("tag") or detail.get("code") or "")[:64]
+        checkpoint = rules.resolve_checkpoint(self.config, tag, event.sensor)
+        if checkpoint is None:
+            _LOGGER.warning("patrol read %r at %s belongs to no checkpoint", tag, event.sensor)
+        self.store.add_visit(event.ts, checkpoint, tag, event.sensor, event.device, event.boot_id, event.seq,
+                             str(detail.get("input", "")))
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        """Closing sweeps and round windows that ended since the last tick; sensors gone quiet."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            since = max(self._last_tick, now - self.config.catch_up_s)
+            worked = False
+            if now > since:
+                calendar = self.calendar
+                for group in calendar.config.groups:
+                    for closing in calendar.closings_between(group, since, now):
+                        worked = self._sweep(group, closing.timestamp(), now) is not None or worked
+                for name, route in self.config.routes.items():
+                    for window in rules.rounds_ending(name, route, calendar, since, now):
+                        worked = self._judge_round(window, now) or worked
+                self._last_tick = now
+            self._check_offline(now)
+            if worked or now - self._saved_tick >= BOOKMARK_EVERY_S:
+                self.store.set_last_tick(self._last_tick)
+                self._saved_tick = now
+
+    def _state_at(self, sensor: dict[str, Any], at: float) -> tuple[str | None, float | None]:
+        """A gate's state at ``at``: its latest state if that is older, else from the event series."""
+        if sensor["last_ts"] is not None and sensor["last_ts"] <= at:
+            return sensor["last_state"], sensor["last_ts"]
+        found = [e for e in self._series.events(at - STATE_LOOKBACK_S, at, sensor=sensor["key"])
+                 if e.kind in self.config.door_kinds and e.state in ("open", "closed")]
+        if not found:
+            return None, None
+        return found[-1].state, found[-1].ts
+
+    def sweep(self, group: str, closing_at: float, now: float | None = None) -> Sweep | None:
+        """Run the closing sweep of ``group`` for one closing time (None: already swept)."""
+        with self._lock:
+            return self._sweep(group, closing_at, self.clock() if now is None else now)
+
+    def _sweep(self, group: str, closing_at: float, now: float) -> Sweep | None:
+        members = [s for s in self.gate_sensors() if s["group"] == group]
+        states: dict[str, dict[str, Any]] = {}
+        for sensor in members:
+            state, since = self._state_at(sensor, closing_at)
+            states[sensor["key"]] = {"state": state or "unknown", "since": since,
+                                     "name": self._engine.name(sensor["key"])}
+        not_closed = rules.gates_not_closed({k: (None if v["state"] == "unknown" else v["state"])
+                                             for k, v in states.items()})
+        sweep = self.store.add_sweep(group, closing_at, now, states, len(not_closed))
+        if sweep is None:
+            return None
+        self._state.append_audit(now, "system", "gate.sweep", f"gate-group/{group}",
+                                 {"closing_at": closing_at, "not_closed": not_closed})
+        grace = self.calendar.config.groups[group].close_grace_s
+        by_key = {s["key"]: s for s in members}
+        for key in not_closed:
+            sensor = by_key[key]
+            if sensor["last_state"] == "closed" and (sensor["last_ts"] or 0) > closing_at:
+                continue  # closed since: the report shows it, there is nothing left to alarm about
+            name = states[key]["name"]
+            message = (f"{name} 在关闭时间 {self._local(closing_at)} 后仍未关闭（{group}）" if self._zh()
+                       else f"{name} still open after closing time {self._local(closing_at)} ({group})")
+            self._engine.observe(NOT_CLOSED_RULE, key, True, closing_at, kind=ALERT_KIND,
+                                 severity=rules.severity(self.config, self.calendar, closing_at),
+                                 device=sensor["device"], message=message, delay_s=grace,
+                                 data={"group": group, "closing_at": closing_at, "sweep": sweep.id})
+        return sweep
+
+    def _judge_round(self, window: rules.RoundWindow, now: float) -> bool:
+        route = self.config.routes[window.route]
+        start, end = window.opening.start.timestamp(), window.opening.end.timestamp()
+        visits = [(v.ts, v.checkpoint) for v in self.store.visits(start, end)]
+        missing = rules.missing_checkpoints(route, window.opening, visits)
+        if not self.store.add_round(window.route, start, end, not missing, missing, now):
+            return False
+        if not missing:
+            return True
+        label = route.name or window.route
+        names = "、".join(self.config.checkpoints[c].name or c for c in missing)
+        span = f"{self._local(start)}–{self._local(end)}"
+        message = (f"巡更漏检：{label} {span} 未到 {names}" if self._zh()
+                   else f"Patrol round missed: {label} {span}, not visited: {', '.join(missing)}")
+        subject = f"patrol:{window.route}:{window.opening.start.strftime('%Y-%m-%dT%H:%M')}"
+        severity = self.config.night_severity if window.night else self.config.day_severity
+        observed: dict[str, Any] = {"kind": ALERT_KIND, "severity": severity, "device": "hub", "message": message}
+        # An event, not a condition: it fires, is notified, and waits for someone to acknowledge and close it.
+        self._engine.observe(MISSED_ROUND_RULE, subject, True, end, **observed,
+                             data={"route": window.route, "start": start, "end": end, "missing": missing})
+        self._engine.observe(MISSED_ROUND_RULE, subject, False, end, **observed)
+        return True
+
+    def _check_offline(self, now: float) -> None:
+        """A door sensor's device gone quiet: a gate alarm, grouped with the engine's device_offline."""
+        door_devices = self._door_devices()
+        if not door_devices:
+            return
+        for device in self._state.devices():
+            name = device["device"]
+            if name not in door_devices:
+                continue
+            went_quiet = device["last_seen"] or device["state_since"] or now
+            if device["state"] == "offline":
+                went_quiet = min(went_quiet, device["state_since"] or went_quiet)
+            active = now - went_quiet >= self._offline_after_s
+            message = (f"门磁设备 {name} 离线（{self._local(went_quiet)} 起）" if self._zh()
+                       else f"Door sensor device {name} offline since {self._local(went_quiet)}")
+            self._engine.observe(SENSOR_OFFLINE_RULE, name, active, now, kind=ALERT_KIND,
+                                 severity=rules.severity(self.config, self.calendar, now), device=name,
+                                 message=message, incident=f"device:{name}")
+
+    # -- reading back --------------------------------------------------------------------------
+
+    def gates(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Every gate and door: state, group, the window it is in or the next one, the group's last sweep."""
+        now = self.clock() if now is None else now
+        calendar = self.calendar
+        result = []
+        for sensor in self.gate_sensors():
+            group = sensor["group"]
+            item: dict[str, Any] = {"key": sensor["key"], "name": self._engine.name(sensor["key"]),
+                                    "kind": sensor["kind"], "device": sensor["device"],
+                                    "state": sensor["last_state"] or "unknown", "since": sensor["last_ts"],
+                                    "group": group, "window_now": None, "window_next": None, "last_sweep": None}
+            if group is not None:
+                current = calendar.opening_at(group, now)
+                upcoming = rules.next_opening(calendar, group, current.end.timestamp() if current else now)
+                item["window_now"] = opening_public(current)
+                item["window_next"] = opening_public(upcoming)
+                last = self.store.last_sweep(group)
+                item["last_sweep"] = sweep_public(last) if last else None
+            result.append(item)
+        return result
+
+    def patrol_day(self, day: dt.date) -> list[dict[str, Any]]:
+        """Rounds required and done per route on one local day, with the visits of its windows."""
+        calendar = self.calendar
+        result = []
+        for name, route in self.config.routes.items():
+            windows = rules.round_windows(name, route, calendar, day)
+            day_start = dt.datetime.combine(day, dt.time(0), calendar.tz).timestamp()
+            since = min([day_start, *(w.opening.start.timestamp() for w in windows)])
+            until = max([day_start + 86400, *(w.opening.end.timestamp() for w in windows)])
+            visits = [v for v in self.store.visits(since, until) if v.checkpoint in route.checkpoints]
+            pairs = [(v.ts, v.checkpoint) for v in visits]
+            rounds = []
+            for window in windows:
+                missing = rules.missing_checkpoints(route, window.opening, pairs)
+                rounds.append({**(opening_public(window.opening) or {}), "night": window.night, "complete": not missing,
+                               "missing": missing, "over": window.opening.end.timestamp() <= self.clock()})
+            result.append({"route": name, "name": route.name or name, "checkpoints": route.checkpoints,
+                           "required": len(windows), "done": sum(1 for r in rounds if r["complete"]),
+                           "rounds": rounds, "visits": [visit_public(v) for v in visits]})
+        return result
+
+    def visits(self, since: float, until: float) -> list[dict[str, Any]]:
+        return [visit_public(v) for v in self.store.visits(since, until)]
+
+    def suggestions(self, now: float | None = None) -> list[rules.Suggestion]:
+        """Calendar overrides suggested by after-hours openings acknowledged for the same recurring reason."""
+        now = self.clock() if now is None else now
+        found = []
+        for alert in self._state.alerts(kind=ALERT_KIND, since=now - 14 * 86400, limit=5000):
+            reason = str(alert.data.get("ack_reason") or "")
+            group = alert.data.get("group")
+            if alert.rule == AFTER_HOURS_RULE and alert.acked_at is not None and reason and group and alert.id:
+                found.append(rules.AckedOpening(alert.id, alert.subject, str(group), reason,
+                                                float(alert.data.get("opened_at") or alert.started_at)))
+        return rules.suggest_overrides(found, self.calendar, now)
+
+
+def opening_public(opening: Any) -> dict[str, Any] | None:
+    if opening is None:
+        return None
+    return {"start": opening.start.isoformat(), "end": opening.end.isoformat(),
+            "start_ts": opening.start.timestamp(), "end_ts": opening.end.timestamp()}
+
+
+def sweep_public(sweep: Sweep) -> dict[str, Any]:
+    return {"id": sweep.id, "group": sweep.group, "closing_at": sweep.closing_at, "swept_at": sweep.swept_at,
+            "states": sweep.states, "not_closed": sweep.not_closed}
+
+
+def visit_public(visit: Visit) -> dict[str, Any]:
+    return {"id": visit.id, "ts": visit.ts, "checkpoint": visit.checkpoint, "tag": visit.tag,
+            "sensor": visit.sensor, "device": visit.device, "input": visit.input}

@@ -1,0 +1,402 @@
+"""What the hub runs for food samples: logging from the station and the API, timers, alarms, the cabinet watch.
+
+Every alarm goes through ``AlertEngine.observe``, so sample alarms get the same
+delay, lifecycle, escalation, silences and audit as a fridge's. The record itself
+lives in ``SampleStore``; the rules are the pure functions of ``hub.samples.rules``.
+Times are passed in (``at``/``now``) or come from the injected ``clock``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.alerts.engine import THRESHOLD_RULE, AlertEngine
+from hub.calendar import SchoolCalendar
+from hub.samples import rules
+from hub.samples.config import EVENT_MEAL, LABEL_PREFIX, MEAL_PATTERN, SamplesConfig
+from hub.samples.store import Dish, ExcursionLink, SampleRecord, SampleStore
+from hub.settings import HubConfig
+from hub.store.base import SeriesStore, StoredEvent
+from hub.store.state import StateStore
+
+_LOGGER = logging.getLogger(__name__)
+
+MISSING_RULE = "sample_missing"
+UNDERWEIGHT_RULE = "sample_underweight"
+EARLY_DISCARD_RULE = "sample_discarded_early"
+DISCARDABLE_RULE = "sample_discardable"
+ALERT_KIND = "sample"
+NOTICE_KIND = "sample_notice"
+#: Readings this far either side of an excursion are part of its trace (how it began and ended).
+TRACE_MARGIN_S = 600.0
+#: Discarded records are still checked against late readings (an edge's outbox replay) for this long.
+LATE_READINGS_S = 86400.0
+
+
+class SampleError(ValueError):
+    """Input the record cannot take; ``field`` names the key at fault (for a 4xx)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class SampleConflict(SampleError):
+    """A valid request the record's state does not allow (discarding twice)."""
+
+
+@dataclass(frozen=True)
+class DishInput:
+    name: str
+    weight_g: float | None = None
+    code: str | None = None
+
+
+@dataclass
+class LogResult:
+    record: SampleRecord
+    created: bool
+    underweight: list[Dish] = field(default_factory=list)
+
+
+def subject_of(day: str, meal: str, occasion: str = "") -> str:
+    """The alert subject of a meal's samples (no ``/``: it is not a device's sensor)."""
+    return f"samples:{day}:{meal}" + (f":{occasion}" if occasion else "")
+
+
+class SampleMonitor:
+    def __init__(self, path: Path, config: HubConfig, state: StateStore, series: SeriesStore, engine: AlertEngine,
+                 tz: ZoneInfo, clock: Callable[[], float] = time.time) -> None:
+        self.config: SamplesConfig = config.samples
+        self.calendar = SchoolCalendar(config.calendar)
+        self.tz = tz
+        self.store = SampleStore(path)
+        self.clock = clock
+        self._state = state
+        self._series = series
+        self._engine = engine
+        self._lock = threading.RLock()
+        self._next_cabinet_check = float("-inf")
+        # Meals due before the hub first watched are not "missing": it was not there to see them logged.
+        self.watch_since = self.store.watch_since(clock())
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def local_day(self, ts: float) -> dt.date:
+        return dt.datetime.fromtimestamp(ts, self.tz).date()
+
+    def _meal_ok(self, meal: str) -> bool:
+        return meal == EVENT_MEAL or meal in self.config.meals
+
+    def _audit(self, at: float, actor: str, action: str, record: SampleRecord, detail: dict[str, Any]) -> None:
+        self._state.append_audit(at, actor or "system", action, subject_of(record.day, record.meal, record.occasion),
+                                 {"record": record.id, **detail})
+
+    def _device(self, record: SampleRecord) -> str:
+        return record.station or "hub"
+
+    def infer_meal(self, ts: float) -> str:
+        """The configured meal served closest to ``ts`` (a scan with no meal and no button pressed)."""
+        local = dt.datetime.fromtimestamp(ts, self.tz)
+        day = local.date()
+
+        def distance(item: tuple[str, Any]) -> float:
+            served = dt.datetime.combine(day, item[1].serve_at, self.tz)
+            return abs((local - served).total_seconds())
+
+        if not self.config.meals:
+            return EVENT_MEAL
+        return min(self.config.meals.items(), key=distance)[0]
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log_meal(self, meal: str, dishes: Sequence[DishInput], *, day: dt.date | None = None, occasion: str = "",
+                 placed_at: float | None = None, placed_by: str = "", reviewer: str = "", cabinet: str = "",
+                 station: str = "", source: str = "api", now: float | None = None) -> LogResult:
+        """Create or add to a meal's record; under-weight dishes are flagged and alarmed at once."""
+        now = self.clock() if now is None else now
+        at = placed_at if placed_at is not None else now
+        if not self._meal_ok(meal):
+            known = ", ".join([*self.config.meals, EVENT_MEAL])
+            raise SampleError("meal", f"unknown meal {meal!r} (configured: {known})")
+        if occasion and meal != EVENT_MEAL:
+            raise SampleError("occasion", f"only the {EVENT_MEAL!r} meal has an occasion")
+        if at > now + 300:
+            raise SampleError("placed_at", "is in the future")
+        for index, dish in enumerate(dishes):
+            if not dish.name.strip():
+                raise SampleError(f"dishes.{index}.name", "a dish needs a name")
+            if dish.weight_g is not None and dish.weight_g <= 0:
+                raise SampleError(f"dishes.{index}.weight_g", "must be positive")
+        record_day = (day or self.local_day(at)).isoformat()
+        with self._lock:
+            record, created = self.store.open_record(
+                record_day, meal, occasion, cabinet=cabinet or self.config.cabinet_for(station), station=station,
+                at=at, placed_by=placed_by.strip(), reviewer=reviewer.strip(), retention_s=self.config.retention_s,
+                now=now)
+            added = [self.store.add_dish(record.id, d.name.strip(), d.weight_g, d.code or None, at, source,
+                                         self.config.retention_s) for d in dishes]
+            record = self._reload(record.id)
+            light = [d for d in added if rules.underweight(d.weight_g, self.config.min_weight_g)]
+            self._audit(at, placed_by, "sample.logged", record, {
+                "meal": meal, "source": source, "created": created,
+                "dishes": [{"name": d.name, "weight_g": d.weight_g, "code": d.code} for d in added]})
+            self._check_weights(record, at)
+        return LogResult(record, created, light)
+
+    def _reload(self, record_id: int) -> SampleRecord:
+        record = self.store.record(record_id)
+        if record is None:
+            raise SampleError("id", f"no sample record {record_id}")
+        return record
+
+    def _check_weights(self, record: SampleRecord, at: float) -> None:
+        light = [d for d in record.dishes if rules.underweight(d.weight_g, self.config.min_weight_g)]
+        active = bool(light) and record.discarded_at is None
+        message = ""
+        if light:
+            names = "、".join(f"{d.name} {d.weight_g:g} g" for d in light if d.weight_g is not None)
+            message = (f"{record.day} {self.config.meal_name(record.meal)}留样不足量：{names}"
+                       f"（每样应不少于 {self.config.min_weight_g:g} g）")
+        self._engine.observe(UNDERWEIGHT_RULE, subject_of(record.day, record.meal, record.occasion), active, at,
+                             kind=ALERT_KIND, severity="warning", device=self._device(record), message=message,
+                             data={"record": record.id, "dishes": [d.id for d in light]})
+
+    def on_events(self, events: Sequence[StoredEvent]) -> None:
+        """Edge ``sample`` events: a meal button opens the meal's record, a scan adds or confirms a dish."""
+        for event in sorted(events, key=lambda e: e.ts):
+            if event.kind != "sample":
+                continue
+            try:
+                detail = json.loads(event.detail)
+                if event.state == "logged":
+                    self._on_button(event, detail)
+                elif event.state == "scanned":
+                    self._on_scan(event, detail)
+                else:
+                    _LOGGER.info("sample event %s from %s: state %r not handled", event.seq, event.sensor,
+                                 event.state)
+            except SampleError as error:
+                _LOGGER.warning("sample event from %s refused: %s", event.sensor, error)
+                self._state.append_audit(event.ts, event.device, "sample.refused", event.sensor,
+                                         {"state": event.state, "detail": event.detail, "reason": str(error)})
+
+    @staticmethod
+    def _weight(detail: dict[str, Any]) -> float | None:
+        value = detail.get("weight_g")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
+
+    def _on_button(self, event: StoredEvent, detail: dict[str, Any]) -> None:
+        meal = str(detail.get("meal") or "")
+        if not re.match(MEAL_PATTERN, meal):
+            raise SampleError("meal", f"a button event needs a meal, got {meal!r}")
+        self.log_meal(meal, [], placed_at=event.ts, placed_by=str(detail.get("by") or ""), station=event.device,
+                      cabinet=self.config.cabinet_for(event.sensor), source="button", now=max(event.ts, self.clock()))
+
+    def _on_scan(self, event: StoredEvent, detail: dict[str, Any]) -> None:
+        code = str(detail.get("code") or "").strip().removeprefix(LABEL_PREFIX)
+        if not code:
+            raise SampleError("code", "a scan event needs a code")
+        weight = self._weight(detail)
+        now = max(event.ts, self.clock())
+        existing = self.store.dish_by_code(code) if code not in self.config.dish_codes else None
+        if existing is not None:
+            # A label the hub printed: the box is in the cabinet (and maybe weighed now).
+            record = self._reload(existing.record_id)
+            with self._lock:
+                self.store.add_dish(record.id, existing.name, weight, code, event.ts, "scanner",
+                                    self.config.retention_s, scanned=True)
+                record = self._reload(record.id)
+                self._audit(event.ts, str(detail.get("by") or event.device), "sample.scanned", record,
+                            {"code": code, "weight_g": weight})
+                self._check_weights(record, event.ts)
+            return
+        meal = str(detail.get("meal") or "")
+        record_found = None
+        if not meal:
+            since = event.ts - self.config.station_window_min * 60
+            record_found = self.store.latest_opened(event.device, since)
+            meal = record_found.meal if record_found is not None else self.infer_meal(event.ts)
+        name = self.config.dish_codes.get(code, code)
+        dish_code = None if code in self.config.dish_codes else code
+        self.log_meal(meal, [DishInput(name, weight, dish_code)], occasion=record_found.occasion if record_found
+                      else "", day=dt.date.fromisoformat(record_found.day) if record_found else None,
+                      placed_at=event.ts, placed_by=str(detail.get("by") or ""), station=event.device,
+                      cabinet=self.config.cabinet_for(event.sensor), source="scanner", now=now)
+
+    # -- people --------------------------------------------------------------------------------
+
+    def set_people(self, record_id: int, placed_by: str = "", reviewer: str = "") -> SampleRecord:
+        record = self._reload(record_id)
+        self.store.set_people(record_id, placed_by.strip(), reviewer.strip())
+        self._audit(self.clock(), reviewer or placed_by, "sample.reviewed" if reviewer else "sample.updated", record,
+                    {"placed_by": placed_by, "reviewer": reviewer})
+        return self._reload(record_id)
+
+    def discard(self, record_id: int, by: str, at: float | None = None, note: str = "") -> SampleRecord:
+        """Record who threw the samples away and when; before the retention ends it is an alarm."""
+        now = self.clock()
+        at = now if at is None else at
+        if not by.strip():
+            raise SampleError("by", "who discarded the samples must be recorded")
+        if at > now + 60:
+            raise SampleError("at", "a discard cannot be recorded in the future")
+        with self._lock:
+            record = self._reload(record_id)
+            if at < record.placed_at:
+                raise SampleError("at", "is before the samples were placed")
+            early = rules.discarded_early(at, record.held_until)
+            if not self.store.mark_discarded(record_id, at, by.strip(), note.strip(), early):
+                raise SampleConflict("id", f"sample record {record_id} was already discarded by "
+                                           f"{record.discarded_by}")
+            record = self._reload(record_id)
+            self._audit(at, by, "sample.discarded", record, {"early": early, "note": note,
+                                                            "held_until": record.held_until})
+            subject = subject_of(record.day, record.meal, record.occasion)
+            if early:
+                until = dt.datetime.fromtimestamp(record.held_until, self.tz).strftime("%m-%d %H:%M")
+                self._engine.observe(
+                    EARLY_DISCARD_RULE, subject, True, now, kind=ALERT_KIND, severity="critical",
+                    device=self._device(record),
+                    message=(f"{record.day} {self.config.meal_name(record.meal)}留样被提前弃置（{by}），"
+                             f"应留至 {until}"),
+                    data={"record": record.id, "discarded_by": by, "discarded_at": at})
+                if not rules.early_discard_active(now, at, record.held_until):
+                    # Recorded only after the hold would have ended: fired for the record, and over.
+                    self._engine.observe(EARLY_DISCARD_RULE, subject, False, now, kind=ALERT_KIND,
+                                         severity="critical", device=self._device(record), message="")
+            self._check_weights(record, at)
+            self._engine.observe(DISCARDABLE_RULE, subject, False, now, kind=NOTICE_KIND, severity="info",
+                                 device=self._device(record), message="")
+        return record
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Run from the ingest pipeline about every second."""
+        with self._lock:
+            self.check_timers(now)
+            self.check_missing(now)
+            if now >= self._next_cabinet_check:
+                self._next_cabinet_check = now + self.config.cabinet_check_s
+                self.check_cabinets(now)
+
+    def check_timers(self, now: float) -> None:
+        """Expired holds get their "may be discarded" notice; early-discard alarms end when the hold would have."""
+        for record in self.store.in_cabinet_since(now - self.config.retention_s - LATE_READINGS_S):
+            subject = subject_of(record.day, record.meal, record.occasion)
+            state = rules.hold_state(now, record.held_until, record.discarded_at)
+            if state == "due" and record.notice_at is None:
+                self.store.mark_notice(record.id, now)
+                self._audit(now, "system", "sample.discardable", record, {"held_until": record.held_until})
+                _LOGGER.info("samples of %s %s may be discarded now", record.day, record.meal)
+                if self.config.notify_discardable:
+                    self._engine.observe(DISCARDABLE_RULE, subject, True, now, kind=NOTICE_KIND, severity="info",
+                                         device=self._device(record), data={"record": record.id},
+                                         message=f"{record.day} {self.config.meal_name(record.meal)}留样已满"
+                                                 f" {self.config.retention_h:g} 小时，可以弃置")
+            if record.early and not rules.early_discard_active(now, record.discarded_at, record.held_until):
+                self._engine.observe(EARLY_DISCARD_RULE, subject, False, now, kind=ALERT_KIND, severity="critical",
+                                     device=self._device(record), message="")
+
+    def canteen_open(self, day: dt.date) -> bool:
+        return rules.canteen_open(day, self.calendar.is_school_day(day), self.config.canteen_open_days,
+                                  self.config.canteen_closed_days)
+
+    def check_missing(self, now: float) -> None:
+        """Alarm for each meal served today (or yesterday) whose samples are not on record in time."""
+        today = self.local_day(now)
+        # Back as far as an alarm can still be active (its meal's retention period), so each one also ends.
+        days_back = int(self.config.retention_s // 86400) + 1
+        for back in range(days_back, -1, -1):
+            day = today - dt.timedelta(days=back)
+            is_open = self.canteen_open(day)
+            logged = self.store.logged_meals(day.isoformat())
+            for meal, meal_config in self.config.meals.items():
+                if not meal_config.check_missing:
+                    continue
+                deadline = rules.meal_deadline(day, meal_config.serve_at, self.config.log_within_s(meal), self.tz)
+                if deadline < self.watch_since:
+                    continue
+                give_up = deadline - self.config.log_within_s(meal) + self.config.retention_s
+                active = rules.missing_active(now, deadline, give_up, is_open, meal in logged)
+                by = dt.datetime.fromtimestamp(deadline, self.tz).strftime("%H:%M")
+                self._engine.observe(
+                    MISSING_RULE, subject_of(day.isoformat(), meal), active, now, kind=ALERT_KIND,
+                    severity="warning", device="hub", data={"day": day.isoformat(), "meal": meal},
+                    message=f"{day.isoformat()} {self.config.meal_name(meal)}留样未登记（应在 {by} 前完成）")
+
+    def check_cabinets(self, now: float) -> None:
+        """Link every out-of-band spell of a sample cabinet to every sample that was in it at the time."""
+        records = [r for r in self.store.in_cabinet_since(now - LATE_READINGS_S) if r.cabinet]
+        by_cabinet: dict[str, list[SampleRecord]] = {}
+        for record in records:
+            by_cabinet.setdefault(record.cabinet, []).append(record)
+        for cabinet, held in by_cabinet.items():
+            since = min(r.placed_at for r in held) - TRACE_MARGIN_S
+            readings = self._series.readings(cabinet, since, now + 1, limit=1_000_000)
+            spells = rules.excursions([(r.ts, r.value) for r in readings], self.config.cabinet_low,
+                                      self.config.cabinet_high, self.config.excursion_grace_s, now)
+            if not spells:
+                continue
+            alerts = [a for a in self._state.alerts(subject=cabinet, since=since - 86400) if a.rule == THRESHOLD_RULE]
+            holds = [(r.id, r.placed_at, r.discarded_at) for r in held]
+            by_id = {r.id: r for r in held}
+            for spell in spells:
+                alert_ids = [a.id for a in alerts if a.id is not None and
+                             rules.overlaps(a.started_at, a.resolved_at, spell.start, spell.end, now)]
+                for record_id in rules.touched(holds, spell, now):
+                    link = ExcursionLink(record_id, cabinet, spell.start, spell.end, spell.low, spell.high, alert_ids)
+                    if self.store.link_excursion(link):
+                        record = by_id[record_id]
+                        _LOGGER.warning("samples of %s %s compromised: %s outside %g–%g °C from %s", record.day,
+                                        record.meal, cabinet, self.config.cabinet_low, self.config.cabinet_high,
+                                        dt.datetime.fromtimestamp(spell.start, self.tz).isoformat())
+                        self._audit(now, "system", "sample.compromised", record, {
+                            "cabinet": cabinet, "start": spell.start, "low": spell.low, "high": spell.high,
+                            "alerts": alert_ids})
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def records(self, state: str | None = None, day: dt.date | None = None,
+                now: float | None = None) -> list[SampleRecord]:
+        now = self.clock() if now is None else now
+        if day is not None:
+            found = self.store.on_day(day.isoformat())
+        elif state in ("held", "due"):
+            found = self.store.not_discarded()
+        else:
+            found = self.store.between(now - 7 * 86400, now + 86400)
+        if state is None or state == "all":
+            return found
+        return [r for r in found if rules.hold_state(now, r.held_until, r.discarded_at) == state]
+
+    def trace(self, record_id: int, now: float | None = None) -> list[dict[str, Any]]:
+        """Each excursion that touched a record, with the cabinet's readings through it."""
+        now = self.clock() if now is None else now
+        record = self._reload(record_id)
+        result = []
+        for link in record.excursions:
+            until = (link.end if link.end is not None else now) + TRACE_MARGIN_S + 1  # readings() ends before until
+            readings = self._series.readings(link.cabinet, link.start - TRACE_MARGIN_S, until, limit=100_000)
+            result.append({"cabinet": link.cabinet, "start": link.start, "end": link.end, "low": link.low,
+                           "high": link.high, "alert_ids": link.alert_ids, "band": [self.config.cabinet_low,
+                                                                                    self.config.cabinet_high],
+                           "readings": [{"ts": r.ts, "value": r.value, "fault": r.fault} for r in readings]})
+        return result
