@@ -1,0 +1,174 @@
+"""Gate duty on real stores: after-hours openings, the closing sweep, tamper, patrols, overrides, restarts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from hub.gate.monitor import (
+    AFTER_HOURS_RULE,
+    MISSED_ROUND_RULE,
+    NOT_CLOSED_RULE,
+    SENSOR_OFFLINE_RULE,
+    TAMPER_RULE,
+    GateError,
+)
+from hub.gate.overrides import OverrideSpec
+from tests.hub.gate.conftest import GATES, Rig, hub_config, local
+
+
+def test_a_door_opened_a_minute_before_and_a_minute_after_a_window(rig: Rig) -> None:
+    rig.event("gate-1/main-gate", "gate", "open", local("2026-11-17 06:29"))
+    (alert,) = rig.alerts(AFTER_HOURS_RULE)
+    assert alert.state == "firing" and alert.kind == "gate" and alert.severity == "warning"
+    assert alert.message == "校门 在非开放时间打开（06:29，main）"
+    rig.event("gate-1/main-gate", "gate", "closed", local("2026-11-17 06:31"))
+    assert rig.alerts(AFTER_HOURS_RULE)[0].state == "resolved"
+    # inside the window: nothing
+    rig.event("gate-1/main-gate", "gate", "open", local("2026-11-17 07:00"))
+    rig.event("gate-1/main-gate", "gate", "closed", local("2026-11-17 07:30"))
+    assert len(rig.alerts(AFTER_HOURS_RULE)) == 1
+    # one minute after the evening window
+    rig.event("gate-1/side-gate", "gate", "open", local("2026-11-17 18:31"))
+    newest = rig.alerts(AFTER_HOURS_RULE)[0]
+    assert newest.subject == "gate-1/side-gate" and newest.state == "firing" and newest.data["group"] == "main"
+
+
+def test_at_night_it_is_critical_and_a_sensor_outside_any_group_is_not_gate_duty(rig: Rig) -> None:
+    rig.announce("gate-1", [*GATES, {"sensor": "store-door", "kind": "door"}])
+    rig.event("gate-1/main-gate", "gate", "open", local("2026-11-17 23:00"))
+    rig.event("gate-1/store-door", "door", "open", local("2026-11-17 23:00"))
+    (alert,) = rig.alerts(AFTER_HOURS_RULE)
+    assert alert.severity == "critical" and alert.subject == "gate-1/main-gate"
+
+
+def test_the_closing_sweep_with_one_gate_left_open(rig: Rig) -> None:
+    rig.event("gate-1/main-gate", "gate", "open", local("2026-11-17 16:40"))
+    rig.event("gate-1/side-gate", "gate", "open", local("2026-11-17 16:45"))
+    rig.event("gate-1/main-gate", "gate", "closed", local("2026-11-17 18:20"))
+    rig.at(local("2026-11-17 18:29:59"))
+    (midday,) = rig.monitor.store.sweeps(group="main")  # 14:00, before anything was heard of the gates
+    assert {v["state"] for v in midday.states.values()} == {"unknown"} and midday.not_closed == 0
+    rig.at(local("2026-11-17 18:30:01"))
+    sweep = rig.monitor.store.sweeps(group="main")[0]
+    assert sweep.closing_at == local("2026-11-17 18:30")
+    assert {k: v["state"] for k, v in sweep.states.items()} == {"gate-1/main-gate": "closed",
+                                                                "gate-1/side-gate": "open"}
+    assert sweep.states["gate-1/side-gate"]["name"] == "侧门" and sweep.not_closed == 1
+    (pending,) = rig.alerts(NOT_CLOSED_RULE)
+    assert pending.state == "pending" and pending.subject == "gate-1/side-gate"
+    rig.at(local("2026-11-17 18:39:59"))  # the grace (600 s) is not over
+    assert rig.alerts(NOT_CLOSED_RULE)[0].state == "pending"
+    rig.at(local("2026-11-17 18:40:01"))
+    alarm = rig.alerts(NOT_CLOSED_RULE)[0]
+    assert alarm.state == "firing" and alarm.kind == "gate" and "18:30" in alarm.message
+    rig.at(local("2026-11-17 18:45"))
+    assert len(rig.monitor.store.sweeps()) == 2  # each closing time is swept once
+    rig.event("gate-1/side-gate", "gate", "closed", local("2026-11-17 18:50"))
+    assert rig.alerts(NOT_CLOSED_RULE)[0].state == "resolved"
+    assert any(e.action == "gate.sweep" for e in rig.state.audit_entries())
+
+
+def test_a_gate_closed_within_the_grace_is_no_alarm(rig: Rig) -> None:
+    rig.event("gate-1/side-gate", "gate", "open", local("2026-11-17 16:45"))
+    rig.at(local("2026-11-17 18:30:01"))
+    rig.event("gate-1/side-gate", "gate", "closed", local("2026-11-17 18:35"))
+    rig.at(local("2026-11-17 18:45"))
+    assert [a.state for a in rig.alerts(NOT_CLOSED_RULE)] == ["cancelled"]
+
+
+def test_sweeps_missed_while_the_hub_was_down_are_caught_up_once(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, hub_config(), local("2026-11-17 12:00"))
+    rig.announce("gate-1", GATES)
+    rig.event("gate-1/side-gate", "gate", "open", local("2026-11-17 13:00"))
+    rig.at(local("2026-11-17 13:01"))
+    rig.monitor.close()
+    rig.now = local("2026-11-17 19:00")  # restarted after the 14:00 and 18:30 closings
+    rig.monitor = rig.open_monitor()
+    rig.monitor.tick()
+    closings = sorted(s.closing_at for s in rig.monitor.store.sweeps(group="main"))
+    assert closings == [local("2026-11-17 14:00"), local("2026-11-17 18:30")]
+    rig.monitor.tick()
+    assert len(rig.monitor.store.sweeps(group="main")) == 2
+    rig.close()
+
+
+def test_tamper_and_a_lost_door_sensor_are_worse_at_night(rig: Rig) -> None:
+    rig.event("gate-1/main-gate", "tamper", "tampered", local("2026-11-17 14:00"))
+    rig.event("gate-1/dorm-door", "tamper", "tampered", local("2026-11-17 23:10"))
+    by_subject = {a.subject: a for a in rig.alerts(TAMPER_RULE)}
+    assert by_subject["gate-1/main-gate"].severity == "warning"
+    assert by_subject["gate-1/dorm-door"].severity == "critical"
+    assert by_subject["gate-1/dorm-door"].incident == "device:gate-1"
+    rig.event("gate-1/dorm-door", "tamper", "ok", local("2026-11-17 23:20"))
+    assert {a.subject: a.state for a in rig.alerts(TAMPER_RULE)}["gate-1/dorm-door"] == "resolved"
+    # the gate node goes quiet at night: a gate alarm of the same incident as the engine's device_offline
+    rig.at(local("2026-11-18 02:00"))
+    (offline,) = rig.alerts(SENSOR_OFFLINE_RULE)
+    assert offline.severity == "critical" and offline.incident == "device:gate-1" and offline.kind == "gate"
+    engine_offline = [a for a in rig.state.alerts() if a.rule == "device_offline"]
+    assert engine_offline and engine_offline[0].incident == "device:gate-1"
+
+
+def _visit(rig: Rig, tag: str, when: str, reader: str = "gate-1/tag-reader") -> None:
+    rig.event(reader, "patrol", "visited", local(when), tag=tag, input="tag_reader")
+
+
+def test_patrol_rounds_complete_and_missed(rig: Rig) -> None:
+    # the 12:00–14:00 round: all three checkpoints; the 17:00–19:00 round misses the canteen
+    _visit(rig, "04A1B2C3D4", "2026-11-17 12:10")
+    _visit(rig, "04a1b2c3e5", "2026-11-17 12:20")
+    _visit(rig, "04A1B2C3F6", "2026-11-17 12:30")
+    _visit(rig, "DEADBEEF", "2026-11-17 12:31")  # a tag on no checkpoint: logged, not counted
+    rig.at(local("2026-11-17 14:00:01"))
+    assert rig.alerts(MISSED_ROUND_RULE) == []
+    _visit(rig, "04A1B2C3D4", "2026-11-17 17:10")
+    rig.event("gate-1/checkpoint-playground", "patrol", "visited", local("2026-11-17 17:20"), input="button")
+    rig.at(local("2026-11-17 19:00:01"))
+    (missed,) = rig.alerts(MISSED_ROUND_RULE)
+    assert missed.kind == "gate" and missed.severity == "warning" and missed.notify_count >= 1
+    assert missed.state == "resolved"  # an event: it fired, and waits to be acknowledged and closed
+    assert missed.message == "巡更漏检：校园巡更 17:00–19:00 未到 食堂"
+    assert missed.data["missing"] == ["canteen"]
+    rig.at(local("2026-11-17 19:10"))
+    assert len(rig.alerts(MISSED_ROUND_RULE)) == 1  # judged once
+    (route,) = rig.monitor.patrol_day(local_date("2026-11-17"))
+    assert route["required"] == 5 and route["done"] == 1
+    assert [r["complete"] for r in route["rounds"]] == [False, True, False, False, False]
+    assert [v["checkpoint"] for v in route["visits"]] == ["gatehouse", "playground", "canteen", "gatehouse",
+                                                          "playground"]
+    log = rig.monitor.visits(local("2026-11-17 00:00"), local("2026-11-18 00:00"))
+    assert len(log) == 6 and log[3]["checkpoint"] is None and log[3]["tag"] == "DEADBEEF"
+    assert [r["complete"] for r in rig.monitor.store.rounds(0, 2e9)] == [True, False]
+
+
+def local_date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def test_overrides_are_persisted_and_rebuild_the_calendar(rig: Rig) -> None:
+    spec = OverrideSpec.model_validate({"kind": "extra_window", "groups": ["main"], "reason": "delivery",
+                                        "windows": [{"start": "05:30", "end": "06:00"}]})
+    stored = rig.monitor.add_override(spec, "王老师")
+    rig.event("gate-1/main-gate", "gate", "open", local("2026-11-18 05:45"))
+    rig.event("gate-1/main-gate", "gate", "closed", local("2026-11-18 05:50"))
+    assert rig.alerts(AFTER_HOURS_RULE) == []
+    rig.monitor.close()
+    rig.monitor = rig.open_monitor()  # a restart keeps it
+    assert [o.id for o in rig.monitor.overrides()] == [stored.id]
+    assert rig.monitor.remove_override(stored.id, "王老师")
+    assert not rig.monitor.remove_override(stored.id, "王老师")
+    rig.event("gate-1/main-gate", "gate", "open", local("2026-11-19 05:45"))
+    assert len(rig.alerts(AFTER_HOURS_RULE)) == 1
+    actions = [e.action for e in rig.state.audit_entries()]
+    assert "calendar.override_added" in actions and "calendar.override_removed" in actions
+
+
+def test_an_override_for_an_unknown_group_names_the_field(rig: Rig) -> None:
+    spec = OverrideSpec.model_validate({"kind": "closed", "date": "2026-11-18", "groups": ["nowhere"]})
+    try:
+        rig.monitor.add_override(spec, "王老师")
+    except GateError as error:
+        assert error.field == "groups" and "nowhere" in error.message
+    else:
+        raise AssertionError("an unknown group was accepted")
