@@ -41,10 +41,11 @@ class Scale:
     query_step_s: float
     failover_messages: int
     failover_rate: float
+    history: int
 
 
-FULL = Scale(60_000, 20_000, (100.0, 5_000.0), 100, 60_000, 500, 200, 7.0, 10.0, 40_000, 4_000.0)
-TINY = Scale(400, 200, (100.0,), 5, 400, 20, 10, 1.0, 60.0, 600, 200.0)
+FULL = Scale(60_000, 20_000, (100.0, 5_000.0), 100, 60_000, 500, 200, 7.0, 10.0, 40_000, 4_000.0, 1_000_000)
+TINY = Scale(400, 200, (100.0,), 5, 400, 20, 10, 1.0, 60.0, 600, 200.0, 1_000)
 
 
 @dataclass
@@ -192,7 +193,24 @@ def _ingest(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], ro
                                 f"{msg_med / paho_med:.0%} (C: {msg_med / c_med:.0%})",
                                 "≥ 50,000 readings/s, nothing lost", _verdict(ok)))
             rows.append(Row("ingest", f"  checks ({store}, {tag})", checks))
+            if per_message == 1 and setting == "sqlite":
+                _history(scale, runs, binary, fresh, rows, raw, paho_med)
     return single
+
+
+def _history(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
+             raw: dict[str, Any], paho: float) -> None:
+    """The same ingest when the hub has already stored ``scale.history`` messages (days of a district)."""
+    results = _repeat(f"hub ingest SQLite, 1/msg, {scale.history:,} ids already seen", runs,
+                      lambda _i: scenarios.run_ingest(binary, fresh(), scale.ingest_messages_1, 1,
+                                                      history=scale.history))
+    raw["ingest_sqlite_1_history"] = [r.__dict__ for r in results]
+    rate = scenarios.median([r.msg_rate for r in results])
+    lost = sum(r.lost for r in results)
+    rows.append(Row("ingest", f"  same, hub already holding {scale.history:,} message ids (never pruned)",
+                    f"{_rate(rate)} msg/s" + _spread([r.msg_rate for r in results]) + f"; lost {lost}",
+                    f"{_rate(paho)} msg/s paho", f"{rate / paho:.0%}", "≥ 60 % of paho",
+                    _verdict(rate >= 0.6 * paho and lost == 0)))
 
 
 def _profile(scale: Scale, binary: Path, fresh: Callable[[], Path], raw: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ from bench.harness import (
 )
 from edge import wire
 from hub.store.sqlite_series import SqliteSeriesStore
+from hub.store.state import StateStore
 
 
 def _count(db: Path, query: str) -> int:
@@ -118,9 +119,22 @@ def _influx_count(url: str, database: str) -> int:
     return int(series[0]["values"][0][1])
 
 
+def preload_seen(state_db: Path, count: int) -> None:
+    """Give a fresh hub a history: ``count`` message ids already stored (the hub never prunes them)."""
+    StateStore(state_db).close()  # the hub's schema, exactly
+    with contextlib.closing(sqlite3.connect(state_db, isolation_level=None)) as conn:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO seen (device, boot_id, seq, received) VALUES (?, ?, ?, 0)",
+                         ((device_name(i % 50), "history", i) for i in range(count)))
+        conn.execute("COMMIT")
+
+
 def run_ingest(binary: Path, root: Path, messages: int, per_message: int, devices: int = 4,
-               profile_to: Path | None = None, store: str = "sqlite") -> IngestRun:
-    """Publish ``messages`` telemetry messages as fast as the broker takes them; time until all are stored."""
+               profile_to: Path | None = None, store: str = "sqlite", history: int = 0) -> IngestRun:
+    """Publish ``messages`` telemetry messages as fast as the broker takes them; time until all are stored.
+
+    ``history``: message ids the hub has already seen before the run (its dedup table's size).
+    """
     names = [device_name(i) for i in range(devices)]
     per_device = messages // devices
     total = per_device * devices
@@ -137,6 +151,8 @@ def run_ingest(binary: Path, root: Path, messages: int, per_message: int, device
         load = CLoad(binary, env, root)
         files = {d: load.write(d, telemetry_payloads(d, per_device, per_message)) for d in names}
         worker = HubWorker(env, root / "hub", "bench-hub", extra_env=store_env)
+        if history:
+            preload_seen(worker.state_db, history)
         with workers(worker.start()):
             env.announce(names, sensor_infos(per_message))
             if worker.wait_for(lambda c: c["received"] >= devices, 15) is None:
@@ -159,7 +175,7 @@ def run_ingest(binary: Path, root: Path, messages: int, per_message: int, device
             rows = _influx_count(influx_url, "bench")
         else:
             rows = _count(worker.readings_db, "SELECT count(*) FROM readings")
-        seen = _count(worker.state_db, "SELECT count(*) FROM seen")
+        seen = _count(worker.state_db, "SELECT count(*) FROM seen") - history
     return IngestRun(total, total * per_message, t_end - t0, rows, seen, int(counters["duplicates"]),
                      int(counters["dead_letters"]), cpu_after - cpu_before)
 
