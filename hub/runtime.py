@@ -34,14 +34,15 @@ class Hub:
         self.series = open_series(settings, self.state)
         self.engine = AlertEngine(self.state, settings.rules, self.tz)
         self.pipeline = IngestPipeline(self.series, self.state, self.engine)
-        self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", settings.rules, self.state, self.series,
-                                     self.engine, self.tz)
-        self.pipeline.add_event_listener(self.samples.on_events)
-        self.pipeline.add_ticker(self.samples.tick)
         self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", settings.rules, self.state, self.series,
                                 self.engine)
         self.pipeline.add_event_listener(self.gate.on_events)
         self.pipeline.add_ticker(self.gate.tick)
+        # One calendar for the whole hub: the gate monitor's, which includes the overrides made through the API.
+        self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", settings.rules, self.state, self.series,
+                                     self.engine, self.tz, calendar=lambda: self.gate.calendar)
+        self.pipeline.add_event_listener(self.samples.on_events)
+        self.pipeline.add_ticker(self.samples.tick)
         self.series_duties = SeriesDuties(self.series, self.state, self.engine, settings.maintenance_interval_s,
                                           settings.dashboard_sample_s)
         self.mqtt: MqttIngest | None = None

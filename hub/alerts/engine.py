@@ -358,14 +358,19 @@ class AlertEngine:
 
     # -- people --------------------------------------------------------------------------------
 
-    def act(self, alert_id: int, action: Action, who: str, text: str = "") -> Alert:
-        """Acknowledge, close (with the corrective action) or verify; raises LifecycleError or KeyError."""
+    def act(self, alert_id: int, action: Action, who: str, text: str = "",
+            data: dict[str, Any] | None = None) -> Alert:
+        """Acknowledge, close (with the corrective action) or verify; raises LifecycleError or KeyError.
+
+        ``data`` (e.g. the gatekeeper's reason) is stored on the alert in the same transaction.
+        """
         with self._lock:
             alert = self._store.alert(alert_id)
             if alert is None:
                 raise KeyError(alert_id)
             updated = apply_action(alert, action, who, text, self._clock())
-            self._store.save_alert(updated, actor=who, action=action, detail={"text": text.strip()})
+            updated.data.update(data or {})
+            self._store.save_alert(updated, actor=who, action=action, detail={"text": text.strip(), **(data or {})})
         self._notify([updated])
         return updated
 

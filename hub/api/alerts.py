@@ -55,18 +55,14 @@ def alert(hub: HubDep, alert_id: int) -> dict[str, Any]:
 
 
 def _act(hub: HubDep, alert_id: int, action: Action, request: AlertActionRequest) -> dict[str, Any]:
+    reason = request.reason.strip()
+    data = {"ack_reason": reason} if action == "acknowledge" and reason else None
     try:
-        updated = hub.engine.act(alert_id, action, request.who, request.text)
+        updated = hub.engine.act(alert_id, action, request.who, request.text, data=data)
     except KeyError:
         raise HTTPException(status_code=404, detail=f"no alert {alert_id}") from None
     except LifecycleError as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
-    reason = request.reason.strip()
-    if action == "acknowledge" and reason:
-        # Re-read: the engine may have moved the alert on (resolved) since acknowledging it.
-        updated = hub.state.alert(alert_id) or updated
-        updated.data["ack_reason"] = reason
-        hub.state.save_alert(updated, actor=request.who, action="alert.reason", detail={"reason": reason})
     return dataclasses.asdict(updated)
 
 

@@ -77,9 +77,12 @@ def subject_of(day: str, meal: str, occasion: str = "") -> str:
 
 class SampleMonitor:
     def __init__(self, path: Path, config: HubConfig, state: StateStore, series: SeriesStore, engine: AlertEngine,
-                 tz: ZoneInfo, clock: Callable[[], float] = time.time) -> None:
+                 tz: ZoneInfo, clock: Callable[[], float] = time.time,
+                 calendar: Callable[[], SchoolCalendar] | None = None) -> None:
         self.config: SamplesConfig = config.samples
-        self.calendar = SchoolCalendar(config.calendar)
+        fixed = SchoolCalendar(config.calendar)
+        #: Where the school calendar comes from (the hub passes the one that includes API overrides).
+        self._calendar = calendar or (lambda: fixed)
         self.tz = tz
         self.store = SampleStore(path)
         self.clock = clock
@@ -91,6 +94,10 @@ class SampleMonitor:
         # Meals due before the hub first watched are not "missing": it was not there to see them logged.
         self.watch_since = self.store.watch_since(clock())
 
+
+    @property
+    def calendar(self) -> SchoolCalendar:
+        return self._calendar()
     def close(self) -> None:
         self.store.close()
 
