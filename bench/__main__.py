@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import scenarios
-from bench.harness import BenchError, compile_mqttload
+from bench.harness import REPO, BenchError, compile_mqttload
 from bench.profiling import summarise
 
 T = TypeVar("T")
@@ -214,8 +214,8 @@ def _history(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], r
 
 
 def _profile(scale: Scale, binary: Path, fresh: Callable[[], Path], raw: dict[str, Any]) -> None:
-    out = Path("var") / "bench-profile.txt"
-    out.parent.mkdir(exist_ok=True)
+    out = REPO / "var" / "bench-profile.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
     _log(f"profiling the hub with py-spy during a 1/msg ingest run → {out}")
     result = scenarios.run_ingest(binary, fresh(), scale.ingest_messages_1, 1, profile_to=out)
     profile = summarise(out)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
 from edge.config import BrokerSettings
@@ -265,17 +264,6 @@ class HubWorker:
     @property
     def state_db(self) -> Path:
         return self.home / "hub" / "hub.sqlite3"
-
-
-def forget_session(env: BrokerEnv, client_id: str) -> None:
-    """Drop a stopped hub's persistent session so the broker stops queueing for it."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
-                         protocol=mqtt.MQTTv311)
-    client.username_pw_set(HUB_USER, env.accounts[HUB_USER].password)
-    with contextlib.suppress(OSError):
-        client.connect(env.broker.host, env.broker.port)
-        client.loop(1.0)
-        client.disconnect()
 
 
 @dataclass

@@ -150,27 +150,31 @@ def _flatten(messages: list[wire.Telemetry | wire.Event]) -> tuple[
         list[StoredReading], list[StoredEvent], list[SensorUpdate]]:
     readings: list[StoredReading] = []
     events: list[StoredEvent] = []
-    latest: dict[str, SensorUpdate] = {}
-
-    def keep_latest(update: SensorUpdate) -> None:
-        current = latest.get(update.key)
-        if current is None or update.ts >= current.ts:
-            latest[update.key] = update
-
+    # The newest reading or event per sensor; the update is built once per sensor, not per reading.
+    latest: dict[str, tuple[float, str, wire.Reading | wire.Event]] = {}
     for message in messages:
         if isinstance(message, wire.Telemetry):
             for r in message.readings:
                 key = sensor_key(message.device, r.sensor)
                 readings.append(StoredReading(key, r.ts, r.value, r.fault, r.clock_synced))
-                keep_latest(SensorUpdate(key, message.device, r.sensor, r.kind, r.unit, r.value, r.ts, r.fault))
+                current = latest.get(key)
+                if current is None or r.ts >= current[0]:
+                    latest[key] = (r.ts, message.device, r)
         else:
             key = sensor_key(message.device, message.sensor)
             events.append(StoredEvent(message.device, message.boot_id, message.seq, message.ts, key, message.kind,
                                       message.state, json.dumps(message.detail, ensure_ascii=False),
                                       message.clock_synced))
-            keep_latest(SensorUpdate(key, message.device, message.sensor, message.kind, "", None, message.ts,
-                                     state=message.state))
-    return readings, events, list(latest.values())
+            current = latest.get(key)
+            if current is None or message.ts >= current[0]:
+                latest[key] = (message.ts, message.device, message)
+    updates = []
+    for key, (ts, device, item) in latest.items():
+        if isinstance(item, wire.Reading):
+            updates.append(SensorUpdate(key, device, item.sensor, item.kind, item.unit, item.value, ts, item.fault))
+        else:
+            updates.append(SensorUpdate(key, device, item.sensor, item.kind, "", None, ts, state=item.state))
+    return readings, events, updates
 
 
 class MqttIngest:
@@ -185,7 +189,7 @@ class MqttIngest:
         self._heartbeat_s = heartbeat_s
         root = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/{site}/#" if site != "+" else f"{wire.TOPIC_ROOT}/#"
         self._subscription = f"$share/{shared_group}/{root}" if shared_group else root
-        self._queue: queue.Queue[Inbound] = queue.Queue()
+        self._queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self._stop = threading.Event()
         self.connected = threading.Event()
         self._client = make_client(client_id, broker, broker.resolved_password(), clean_session=False,

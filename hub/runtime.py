@@ -43,6 +43,8 @@ class Hub:
                                      self.engine, self.tz, calendar=lambda: self.gate.calendar)
         self.pipeline.add_event_listener(self.samples.on_events)
         self.pipeline.add_ticker(self.samples.tick)
+        self._next_prune = 0.0
+        self.pipeline.add_ticker(self._prune_seen)
         self.series_duties = SeriesDuties(self.series, self.state, self.engine, settings.maintenance_interval_s,
                                           settings.dashboard_sample_s)
         self.mqtt: MqttIngest | None = None
@@ -59,6 +61,15 @@ class Hub:
                                    heartbeat_s=settings.hub_heartbeat_s, shared_group=settings.shared_group)
             self.engine.add_listener(self._sound_edge_buzzer)
         self.started_at = time.time()
+
+    def _prune_seen(self, now: float) -> None:
+        """Hourly: forget old message ids so the dedup table does not grow forever."""
+        if now < self._next_prune:
+            return
+        self._next_prune = now + 3600
+        pruned = self.state.prune_seen(now - self.settings.seen_retention_days * 86_400)
+        if pruned:
+            _LOGGER.info("forgot %d message ids older than %g days", pruned, self.settings.seen_retention_days)
 
     def _build_notifications(self, config: NotifyConfig) -> None:
         """Channels, routes and the dispatch worker; a failing channel becomes an alert of its own."""

@@ -103,6 +103,8 @@ class HubSettings(BaseSettings):
     #: How often pending delays are checked without new readings.
     tick_s: float = Field(default=1.0, gt=0)
     hub_heartbeat_s: float = Field(default=10.0, gt=0)
+    #: Message ids are remembered this long for deduplication (storing is idempotent beyond it).
+    seen_retention_days: float = Field(default=30.0, gt=0)
     #: Largest batch of MQTT messages committed in one transaction.
     ingest_batch: int = Field(default=500, ge=1)
     #: Filled from ``config_file`` by ``load_settings``.

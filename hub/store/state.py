@@ -214,16 +214,34 @@ class StateStore:
         wanted = set(ids)
         if not wanted:
             return set()
+        # One query per (device, boot_id) so SQLite walks the primary key; a row-value
+        # IN (VALUES …) list made it scan the whole table, which grows with every message.
+        by_boot: dict[tuple[str, str], list[int]] = {}
+        for mid in wanted:
+            by_boot.setdefault((mid.device, mid.boot_id), []).append(mid.seq)
+        found: set[MessageId] = set()
         with self._lock:
-            found = {
-                MessageId(*row)
-                for row in self._db.execute(
-                    "SELECT device, boot_id, seq FROM seen WHERE (device, boot_id, seq) IN"
-                    f" (VALUES {','.join('(?,?,?)' for _ in wanted)})",
-                    [value for mid in wanted for value in mid],
-                )
-            }
+            for (device, boot_id), seqs in by_boot.items():
+                for start in range(0, len(seqs), 500):
+                    chunk = seqs[start:start + 500]
+                    rows = self._db.execute(
+                        f"SELECT seq FROM seen WHERE device = ? AND boot_id = ? AND seq IN"
+                        f" ({','.join('?' for _ in chunk)})",
+                        [device, boot_id, *chunk],
+                    )
+                    found.update(MessageId(device, boot_id, seq) for (seq,) in rows)
         return wanted - found
+
+    def prune_seen(self, older_than: float) -> int:
+        """Forget message ids received before ``older_than``; returns how many.
+
+        Safe because storing is idempotent: a reading replayed after its id was
+        forgotten overwrites itself (keyed by sensor and time), an event is keyed by
+        its identity, and the rules ignore readings older than the last one applied.
+        """
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM seen WHERE received < ?", (older_than,))
+        return cursor.rowcount
 
     def commit_ingest(
         self,

@@ -115,3 +115,19 @@ def test_hub_config_overrides_profile_limits(tmp_path: Path) -> None:
     hub.pipeline.process([inbound(wire.Channel.STATUS, status()),
                           inbound(wire.Channel.TELEMETRY, telemetry(1, 6.0, 1000.0))])
     assert [a.threshold for a in hub.state.alerts()] == [5.0]
+
+
+def test_dedup_looks_up_by_primary_key(hub: Hub) -> None:
+    plan = hub.state._db.execute(  # the query unseen() runs, asked for its plan
+        "EXPLAIN QUERY PLAN SELECT seq FROM seen WHERE device = ? AND boot_id = ? AND seq IN (?, ?)",
+        ("d", "b", 1, 2)).fetchall()
+    assert not any("SCAN seen" in str(row[-1]) for row in plan), plan
+
+
+def test_old_message_ids_are_pruned_and_a_replay_is_still_stored_once(hub: Hub) -> None:
+    hub.pipeline.process([inbound(wire.Channel.STATUS, status())])
+    message = inbound(wire.Channel.TELEMETRY, telemetry(1, 4.0, 1000.0))
+    hub.pipeline.process([message])
+    assert hub.state.prune_seen(older_than=hub.pipeline.clock() + 1) == 1
+    hub.pipeline.process([message])  # replayed after its id was forgotten
+    assert len(hub.series.readings("dev-a/fridge-1", 0, 2000)) == 1
