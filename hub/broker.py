@@ -23,6 +23,7 @@ from types import TracebackType
 
 from edge import wire
 from edge.link import HUB_HEARTBEAT_TOPIC
+from hub.processes import stop_gracefully
 
 #: Where Debian installs the broker (not on a normal user's PATH).
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
@@ -165,13 +166,7 @@ class MosquittoBroker:
         """Stop gracefully (SIGTERM): mosquitto saves its persistent sessions on the way out."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process, timeout)
         if self.process.stderr:
             self.process.stderr.close()
         self.process = None

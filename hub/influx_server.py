@@ -21,6 +21,7 @@ from types import TracebackType
 import httpx
 
 from hub.broker import free_port
+from hub.processes import stop_gracefully
 
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/bin", "/usr/sbin", "/usr/local/bin"])
 
@@ -149,13 +150,7 @@ class InfluxServer:
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process, timeout)
         self.process = None
 
     def __enter__(self) -> InfluxServer:
