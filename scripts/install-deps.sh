@@ -17,6 +17,7 @@ have mosquitto_pub || missing+=(mosquitto-clients)
 have influxd || missing+=(influxdb)
 # `make bench` compiles its C load generator (bench/mqttload.c) against libmosquitto.
 [ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)
+have cc || missing+=(gcc libc6-dev)
 # Food-sample labels (hub/samples/labels.py) print Chinese with WenQuanYi Zen Hei.
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
