@@ -23,6 +23,7 @@ from edge.config import EdgeSettings
 from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for, silence
 from edge.link import EdgeLink
 from edge.outbox import Outbox
+from edge.outputs import GpioIndicator
 from edge.sources import Measurement, Source, SourceContext, build_source
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,6 +91,11 @@ class Agent:
         context = context or SourceContext(monotonic=clock.monotonic)
         self.sources = sources if sources is not None else [build_source(s, context) for s in settings.sources]
         self.alarm: LocalAlarm = alarm or self._build_alarm(settings, context)
+        #: Hub-switched lights by name (``cmd`` action ``indicator``).
+        self.indicators: dict[str, GpioIndicator] = {}
+        if settings.outputs.samples_led_pin is not None:
+            self.indicators["samples"] = GpioIndicator(settings.outputs.samples_led_pin,
+                                                       pin_factory=context.pin_factory)
         self.limits: dict[str, Limits] = {
             info.sensor: found for source in self.sources for info in source.describe()
             if (found := limits_for(info)) is not None
@@ -225,6 +231,8 @@ class Agent:
             inputs.update(source.states())
         if self.alarm.active:
             inputs["local_alarm"] = "sounding"
+        for name, indicator in self.indicators.items():
+            inputs[f"indicator:{name}"] = indicator.state
         return wire.Health(
             device=self.settings.device, boot_id=self.boot_id, ts=round(self.clock.wall(), 3),
             uptime_s=round(self.clock.monotonic() - self._started_mono, 1),
@@ -240,6 +248,12 @@ class Agent:
         _LOGGER.info("command %s (%s)", command.action, command.reason)
         if command.action == "alarm_on":
             self.alarm.sound(command.reason or "alarm from hub")
+        elif command.action == "indicator":
+            indicator = self.indicators.get(command.target)
+            if indicator is None:
+                _LOGGER.info("no %r indicator on this node; command ignored", command.target)
+            else:
+                indicator.show(command.state or "off")
         elif command.action in ("alarm_off", "silence"):
             with self._fail_local_lock:
                 self.fail_local = silence(self.fail_local)
@@ -306,6 +320,8 @@ class Agent:
             close_alarm = getattr(self.alarm, "close", None)
             if close_alarm is not None:
                 close_alarm()
+            for indicator in self.indicators.values():
+                indicator.close()
             self.outbox.close()
 
     def _read(self, source: Source) -> list[Measurement]:

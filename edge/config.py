@@ -86,6 +86,8 @@ class OutputSettings(_Strict):
     alarm_led_pin: int | str | None = None
     #: Lit while the agent runs: a dark LED tells the cook the node itself is down.
     status_led_pin: int | str | None = None
+    #: Sample station: lit while food samples are held, blinking when some may be discarded (hub-driven).
+    samples_led_pin: int | str | None = None
     beep_on_s: float = Field(default=0.5, gt=0)
     beep_off_s: float = Field(default=0.5, gt=0)
 

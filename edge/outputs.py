@@ -61,3 +61,33 @@ class GpioAlarm:
         for device in (self._buzzer, self._led, self._status_led):
             if device is not None:
                 device.close()
+
+
+class GpioIndicator:
+    """A light the hub switches: the sample station's "samples held" LED.
+
+    Steady while samples are held, blinking when some may be discarded, dark when
+    the cabinet holds none — the cook sees it without opening the web page.
+    """
+
+    def __init__(self, pin: int | str, *, pin_factory: Any = None) -> None:
+        from gpiozero import LED  # noqa: PLC0415 - hardware libraries load only where used
+
+        self._led = LED(pin, initial_value=False, pin_factory=pin_factory)
+        self.state = "off"
+
+    def show(self, state: str) -> None:
+        if state == "blink":
+            self._led.blink(on_time=0.3, off_time=0.7, background=True)
+        elif state == "on":
+            self._led.on()
+        else:
+            self._led.off()
+        self.state = state if state in ("on", "blink") else "off"
+
+    @property
+    def lit(self) -> bool:
+        return bool(self._led.is_lit)
+
+    def close(self) -> None:
+        self._led.close()

@@ -195,9 +195,13 @@ class Health(_Payload):
 class Command(_Payload):
     """Hub → edge."""
 
-    action: Literal["alarm_on", "alarm_off", "silence", "reload_config"]
+    action: Literal["alarm_on", "alarm_off", "silence", "reload_config", "indicator"]
     ts: float = Field(ge=0)
     reason: str = Field(default="", max_length=200)
+    #: With ``indicator``: which light (``samples``: the sample station's "samples held" LED) …
+    target: str = Field(default="", max_length=32)
+    #: … and how it should show: steady, blinking (attention), or dark.
+    state: Literal["on", "off", "blink"] | None = None
 
 
 PAYLOAD_MODELS: dict[Channel, type[_Payload]] = {

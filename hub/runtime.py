@@ -40,7 +40,8 @@ class Hub:
         self.pipeline.add_ticker(self.gate.tick)
         # One calendar for the whole hub: the gate monitor's, which includes the overrides made through the API.
         self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", settings.rules, self.state, self.series,
-                                     self.engine, self.tz, calendar=lambda: self.gate.calendar)
+                                     self.engine, self.tz, calendar=lambda: self.gate.calendar,
+                                     send_command=self._publish_command)
         self.pipeline.add_event_listener(self.samples.on_events)
         self.pipeline.add_ticker(self.samples.tick)
         self._next_prune = 0.0

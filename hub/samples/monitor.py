@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge import wire
 from hub.alerts.engine import THRESHOLD_RULE, AlertEngine
 from hub.calendar import SchoolCalendar
 from hub.samples import rules
@@ -70,6 +71,9 @@ class LogResult:
     underweight: list[Dish] = field(default_factory=list)
 
 
+#: How often the stations' "samples held" lights are brought up to date.
+INDICATOR_CHECK_S = 10.0
+
 def subject_of(day: str, meal: str, occasion: str = "") -> str:
     """The alert subject of a meal's samples (no ``/``: it is not a device's sensor)."""
     return f"samples:{day}:{meal}" + (f":{occasion}" if occasion else "")
@@ -78,8 +82,14 @@ def subject_of(day: str, meal: str, occasion: str = "") -> str:
 class SampleMonitor:
     def __init__(self, path: Path, config: HubConfig, state: StateStore, series: SeriesStore, engine: AlertEngine,
                  tz: ZoneInfo, clock: Callable[[], float] = time.time,
-                 calendar: Callable[[], SchoolCalendar] | None = None) -> None:
+                 calendar: Callable[[], SchoolCalendar] | None = None,
+                 send_command: Callable[[str, wire.Command], None] | None = None) -> None:
         self.config: SamplesConfig = config.samples
+        #: Publishes a ``cmd`` to a station device (the hub's MQTT session); None: no lights to drive.
+        self.send_command = send_command
+        #: What each station's "samples held" light was last told, so only changes are sent.
+        self._indicator_sent: dict[str, str] = {}
+        self._next_indicator_check = float("-inf")
         fixed = SchoolCalendar(config.calendar)
         #: Where the school calendar comes from (the hub passes the one that includes API overrides).
         self._calendar = calendar or (lambda: fixed)
@@ -303,6 +313,30 @@ class SampleMonitor:
             if now >= self._next_cabinet_check:
                 self._next_cabinet_check = now + self.config.cabinet_check_s
                 self.check_cabinets(now)
+            if now >= self._next_indicator_check:
+                self._next_indicator_check = now + INDICATOR_CHECK_S
+                self.update_indicators(now)
+
+    def update_indicators(self, now: float) -> None:
+        """Switch each station's "samples held" light to what its records say (only on change)."""
+        if self.send_command is None:
+            return
+        states: dict[str, list[rules.HoldState]] = {station: [] for station in self._indicator_sent}
+        for record in self.store.not_discarded():
+            if record.station:
+                states.setdefault(record.station, []).append(
+                    rules.hold_state(now, record.held_until, record.discarded_at))
+        for station, held in states.items():
+            wanted = rules.station_indicator(held)
+            if self._indicator_sent.get(station, "off" if not held else "") == wanted:
+                continue
+            command = wire.Command(action="indicator", target="samples", state=wanted, ts=now)
+            try:
+                self.send_command(station, command)
+            except Exception as error:  # no broker right now: the next check tries again
+                _LOGGER.warning("samples light of %s not switched to %s: %s", station, wanted, error)
+                continue
+            self._indicator_sent[station] = wanted
 
     def check_timers(self, now: float) -> None:
         """Expired holds get their "may be discarded" notice; early-discard alarms end when the hold would have."""

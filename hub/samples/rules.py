@@ -122,3 +122,11 @@ def touched(holds: Iterable[tuple[int, float, float | None]], excursion: Excursi
     """Which held samples ``(id, placed_at, removed_at)`` an excursion touched."""
     return [record_id for record_id, placed, removed in holds
             if overlaps(placed, removed, excursion.start, excursion.end, now)]
+
+
+def station_indicator(states: Iterable[HoldState]) -> Literal["on", "off", "blink"]:
+    """The station's "samples held" light: blinking when any may be discarded, steady while any are held."""
+    seen = set(states)
+    if "due" in seen:
+        return "blink"
+    return "on" if "held" in seen else "off"

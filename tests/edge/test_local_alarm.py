@@ -105,3 +105,20 @@ def test_the_hub_heartbeat_keeps_the_node_quiet(tmp_path: Path) -> None:
     agent.check_fail_local(thawing)
     assert sounding(agent.alarm)
     agent.outbox.close()
+
+
+def test_the_samples_light_follows_the_hubs_indicator_commands(tmp_path: Path, pins: MockFactory) -> None:
+    agent = Agent(settings(tmp_path, outputs={"samples_led_pin": 25}), FakeClock(),
+                  context=SourceContext(pin_factory=pins))
+    led = pins.pin(25)
+    assert not led.state
+    for state, lit in (("on", True), ("off", False)):
+        agent._handle_command(wire.Command.model_validate(
+            {"action": "indicator", "target": "samples", "state": state, "ts": 1.0}))
+        assert bool(led.state) is lit
+        assert agent.health().inputs["indicator:samples"] == state
+    agent._handle_command(wire.Command(action="indicator", target="samples", state="blink", ts=1.0))
+    wait_for(lambda: len([s for s in led.states if s.state]) >= 2, timeout=5)  # it blinks
+    agent._handle_command(wire.Command(action="indicator", target="elsewhere", state="on", ts=1.0))  # ignored
+    agent.indicators["samples"].close()
+    agent.outbox.close()

@@ -243,3 +243,39 @@ def test_samples_config_from_yaml(tmp_path: Path) -> None:
     config = load_model(HubConfig, path).samples
     assert config.retention_s == 72 * H and config.log_within_s("lunch") == 45 * 60
     assert list(config.meals) == ["lunch"] and config.canteen_open_days == [dt.date(2026, 10, 3)]
+
+
+def test_the_stations_samples_light_follows_the_holds(make_sample_hub: Callable[..., Hub], clock: Clock) -> None:
+    hub = make_sample_hub()
+    sent: list[tuple[str, str | None]] = []
+    hub.samples.send_command = lambda device, command: sent.append((device, command.state))
+    placed = clock.set("2026-10-08 11:40")
+    record = hub.samples.log_meal("lunch", [DishInput("红烧肉", 150)], placed_by="王师傅",
+                                  station="station-1").record
+    hub.samples.update_indicators(clock.now)
+    hub.samples.update_indicators(clock.now + 60)  # unchanged: nothing sent again
+    assert sent == [("station-1", "on")]
+    hub.samples.update_indicators(placed + 48 * H)
+    assert sent[-1] == ("station-1", "blink")  # may be discarded now
+    clock.now = placed + 48 * H + 60
+    hub.samples.discard(record.id, "赵阿姨")
+    hub.samples.update_indicators(clock.now)
+    assert sent[-1] == ("station-1", "off")
+    assert len(sent) == 3
+
+
+def test_a_light_that_could_not_be_switched_is_tried_again(make_sample_hub: Callable[..., Hub],
+                                                           clock: Clock) -> None:
+    hub = make_sample_hub()
+    attempts: list[str | None] = []
+
+    def offline(_device: str, command: object) -> None:
+        attempts.append(getattr(command, "state", None))
+        raise ConnectionError("no broker")
+
+    hub.samples.send_command = offline
+    clock.set("2026-10-08 11:40")
+    hub.samples.log_meal("lunch", [DishInput("红烧肉", 150)], placed_by="王师傅", station="station-1")
+    hub.samples.update_indicators(clock.now)
+    hub.samples.update_indicators(clock.now + 10)
+    assert attempts == ["on", "on"]

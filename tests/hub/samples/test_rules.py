@@ -98,3 +98,14 @@ def test_overlaps(hold: tuple[float, float | None], spell: tuple[float, float | 
 def test_touched_picks_exactly_the_samples_in_the_cabinet() -> None:
     holds = [(1, 0.0, 50.0), (2, 40.0, None), (3, 200.0, None)]
     assert rules.touched(holds, Excursion(60.0, 120.0, 9.0, 11.0), now=300.0) == [2]
+
+
+@pytest.mark.parametrize(("states", "light"), [
+    ([], "off"),
+    (["discarded"], "off"),
+    (["held", "discarded"], "on"),
+    (["held", "due"], "blink"),
+    (["due"], "blink"),
+])
+def test_station_indicator(states: list[rules.HoldState], light: str) -> None:
+    assert rules.station_indicator(states) == light

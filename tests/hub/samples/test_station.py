@@ -48,7 +48,7 @@ def station(tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Account
         {"kind": "barcode_scanner", "sensor": "sample-scanner", "port": scanner_port.path,
          "pattern": r"^(?P<code>(LY-)?[A-Za-z0-9-]+)$"},
     ]
-    settings = edge_settings(tmp_path, broker, accounts["dev-d"], sources)
+    settings = edge_settings(tmp_path, broker, accounts["dev-d"], sources, outputs={"samples_led_pin": 19})
     agent = Agent(settings, SystemClock("assume"), context=SourceContext(pin_factory=pins))
     thread = threading.Thread(target=agent.run, daemon=True)
     thread.start()
@@ -82,3 +82,7 @@ def test_button_and_scans_reach_the_hub_record(make_hub: Callable[..., Hub], sta
     scanner_port.send(f"LY-{code}\r".encode())
     wait_for(lambda: hub.samples.store.record(record.id).dishes[0].scanned_at is not None)  # type: ignore[union-attr]
     assert len(hub.samples.store.record(record.id).dishes) == 2  # type: ignore[union-attr]
+
+    # The station's "samples held" light, switched by the hub over MQTT.
+    wait_for(lambda: pins.pin(19).state, timeout=30)
+    assert station.health().inputs["indicator:samples"] == "on"
