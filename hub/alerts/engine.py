@@ -67,14 +67,20 @@ class _Record:
 
     state: Any  # ThresholdState or ConditionState
     alert_id: int | None = None
+    #: About the current episode (what to say, the rule's subject and delay); dropped when it ends.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What outlives an episode (an outbox's cumulative drop count).
+    memo: dict[str, Any] = field(default_factory=dict)
     #: What was last written to the store; only a change of it is written again.
     saved: dict[str, Any] | None = None
 
+    @property
+    def active(self) -> bool:
+        return self.condition.since is not None or self.condition.firing
+
     def durable(self) -> dict[str, Any] | None:
-        """The part that must survive a restart (None: nothing to keep)."""
-        condition = self.condition
-        if condition.since is None and not condition.firing and not self.extra:
+        """The part that must survive a restart (None: nothing to keep, the record can go)."""
+        if not self.active and not self.memo:
             return None
         body = self.to_json()
         body.pop("last_ts", None)  # the latest reading time and value change every reading;
@@ -87,7 +93,7 @@ class _Record:
                                     "last_value": self.state.last_value}
         else:
             body = dataclasses.asdict(self.state)
-        return {**body, "alert_id": self.alert_id, "extra": self.extra}
+        return {**body, "alert_id": self.alert_id, "extra": self.extra, "memo": self.memo}
 
     @staticmethod
     def from_json(rule: str, saved: dict[str, Any]) -> _Record:
@@ -96,7 +102,7 @@ class _Record:
         state: Any = condition
         if rule == THRESHOLD_RULE:
             state = ThresholdState(condition, saved.get("peak"), saved.get("last_value"))
-        record = _Record(state, saved.get("alert_id"), dict(saved.get("extra") or {}))
+        record = _Record(state, saved.get("alert_id"), dict(saved.get("extra") or {}), dict(saved.get("memo") or {}))
         record.saved = record.durable()
         return record
 
@@ -178,13 +184,8 @@ class AlertEngine:
         with self._lock:
             for reading in sorted(readings, key=lambda r: r.ts):
                 device = reading.sensor.split("/", 1)[0]
-                if reading.fault is not None or (FAULT_RULE, reading.sensor) in self._records:
-                    record = self._record(FAULT_RULE, reading.sensor)
-                    new, transition = step(record.condition, reading.fault is not None, reading.ts, fault_delay)
-                    if reading.fault is not None:
-                        record.extra["fault"] = reading.fault
-                    fault_subject = _Subject(FAULT_RULE, reading.sensor, "sensor", "warning", device)
-                    self._advance(fault_subject, record, new, transition, reading.ts, changed)
+                self._condition(_Subject(FAULT_RULE, reading.sensor, "sensor", "warning", device),
+                                reading.fault is not None, reading.ts, fault_delay, changed, fault=reading.fault)
                 limits = self._limits.get(reading.sensor)
                 if limits is None or reading.value is None:
                     continue
@@ -205,14 +206,9 @@ class AlertEngine:
             for event in sorted(events, key=lambda e: e.ts):
                 if event.kind not in limits or event.state not in ("open", "closed"):
                     continue
-                if event.state == "closed" and (DOOR_RULE, event.sensor) not in self._records:
-                    continue
-                record = self._record(DOOR_RULE, event.sensor)
-                record.extra["kind"] = event.kind
-                new, transition = step(record.condition, event.state == "open", event.ts, limits[event.kind])
                 subject = _Subject(DOOR_RULE, event.sensor, "door", "warning", event.device,
                                    self._unit_incident(self._unit_of_door.get(event.sensor, "")))
-                self._advance(subject, record, new, transition, event.ts, changed)
+                self._condition(subject, event.state == "open", event.ts, limits[event.kind], changed)
         self._notify(changed)
 
     def on_health(self, device: str, health: wire.Health, now: float) -> None:
@@ -220,27 +216,18 @@ class AlertEngine:
         changed: list[Alert] = []
         defaults = self._alerts_config.defaults
         with self._lock:
-            if not health.clock_synced or (CLOCK_RULE, device) in self._records:
-                record = self._record(CLOCK_RULE, device)
-                new, transition = step(record.condition, not health.clock_synced, now,
-                                       defaults.clock_unsynced_after_s)
-                self._advance(_Subject(CLOCK_RULE, device, "device", "warning", device), record, new, transition,
-                              now, changed)
-            if health.dropped == 0 and (DROPPING_RULE, device) not in self._records:
-                self._notify(changed)
-                return
-            record = self._record(DROPPING_RULE, device)
-            # Counted since the outbox was created: a first sight with drops is news too.
-            previous = record.extra.get("dropped", 0)
-            if health.dropped > previous:
-                record.extra["last_increase"] = now
-                record.extra["increase"] = health.dropped - previous
-            record.extra["dropped"] = health.dropped
-            last_increase = record.extra.get("last_increase")
-            active = last_increase is not None and now - last_increase < defaults.dropped_quiet_s
-            new, transition = step(record.condition, active, now, 0.0)
-            self._advance(_Subject(DROPPING_RULE, device, "device", "warning", device), record, new, transition,
-                          now, changed)
+            self._condition(_Subject(CLOCK_RULE, device, "device", "warning", device), not health.clock_synced,
+                            now, defaults.clock_unsynced_after_s, changed)
+            if health.dropped > 0 or (DROPPING_RULE, device) in self._records:
+                memo = self._record(DROPPING_RULE, device).memo
+                # Counted since the outbox was created: a first sight with drops is news too.
+                if health.dropped > memo.get("dropped", 0):
+                    memo["last_increase"] = now
+                    memo["increase"] = health.dropped - memo.get("dropped", 0)
+                memo["dropped"] = health.dropped
+                active = now - memo.get("last_increase", float("-inf")) < defaults.dropped_quiet_s
+                self._condition(_Subject(DROPPING_RULE, device, "device", "warning", device), active, now, 0.0,
+                                changed, increase=memo.get("increase", 0))
         self._notify(changed)
 
     def observe(self, rule: str, subject: str, active: bool, at: float, *, kind: str, severity: str,
@@ -254,19 +241,8 @@ class AlertEngine:
         """
         changed: list[Alert] = []
         with self._lock:
-            if not active and (rule, subject) not in self._records:
-                return None
-            record = self._record(rule, subject)
-            if active:
-                record.extra["message"] = message
-                # Kept so tick() can let the delay run out without another observation.
-                record.extra["observed"] = {"kind": kind, "severity": severity, "device": device,
-                                            "incident": incident, "delay_s": delay_s}
-                if data:
-                    record.extra["data"] = data
-            new, transition = step(record.condition, active, at, delay_s)
-            self._advance(_Subject(rule, subject, kind, severity, device, incident), record, new, transition, at,
-                          changed)
+            self._condition(_Subject(rule, subject, kind, severity, device, incident), active, at, delay_s, changed,
+                            message=message, data=data or {})
         self._notify(changed)
         return changed[0] if changed else None
 
@@ -275,29 +251,20 @@ class AlertEngine:
         now = self._clock()
         changed: list[Alert] = []
         with self._lock:
-            record = self._record(CHANNEL_RULE, channel)
-            record.extra["error"] = error[:200]
-            new, transition = step(record.condition, True, now, 0.0)
-            self._advance(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), record, new, transition, now,
-                          changed)
+            self._condition(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), True, now, 0.0, changed,
+                            error=error[:200])
         self._notify(changed)
 
     def on_channel_ok(self, channel: str) -> None:
         now = self._clock()
         changed: list[Alert] = []
         with self._lock:
-            if (CHANNEL_RULE, channel) not in self._records:
-                return
-            record = self._record(CHANNEL_RULE, channel)
-            new, transition = step(record.condition, False, now, 0.0)
-            self._advance(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), record, new, transition, now,
-                          changed)
+            self._condition(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), False, now, 0.0, changed)
         self._notify(changed)
 
     def tick(self, now: float) -> None:
         """Run time forward: delays run out, sensors go stale, devices go quiet, escalation moves on."""
         changed: list[Alert] = []
-        defaults = self._alerts_config.defaults
         with self._lock:
             for (rule, subject_key), record in list(self._records.items()):
                 if rule == THRESHOLD_RULE and (limits := self._limits.get(subject_key)) is not None:
@@ -306,15 +273,6 @@ class AlertEngine:
                     subject = _Subject(rule, subject_key, "temperature", limits.severity, device,
                                        self._unit_incident(subject_key))
                     self._advance(subject, record, new_state, transition, now, changed)
-                elif rule in (DOOR_RULE, FAULT_RULE, CLOCK_RULE):
-                    delay = {FAULT_RULE: defaults.fault_delay_s, CLOCK_RULE: defaults.clock_unsynced_after_s}.get(
-                        rule, defaults.door_open_max_s.get(record.extra.get("kind", "door"), 300.0))
-                    new, transition = elapse(record.condition, now, delay)
-                    kind = {DOOR_RULE: "door", FAULT_RULE: "sensor"}.get(rule, "device")
-                    subject = _Subject(rule, subject_key, kind, "warning", subject_key.split("/", 1)[0],
-                                       self._unit_incident(self._unit_of_door.get(subject_key, ""))
-                                       if rule == DOOR_RULE else None)
-                    self._advance(subject, record, new, transition, now, changed)
                 elif (observed := record.extra.get("observed")) is not None:
                     new, transition = elapse(record.condition, now, float(observed["delay_s"]))
                     subject = _Subject(rule, subject_key, observed["kind"], observed["severity"],
@@ -336,25 +294,15 @@ class AlertEngine:
             active = now - went_quiet >= defaults.offline_after_s
             if active:
                 offline.add(name)
-            elif (OFFLINE_RULE, name) not in self._records:
-                continue
-            record = self._record(OFFLINE_RULE, name)
-            record.extra["since"] = went_quiet
-            new, transition = step(record.condition, active, now, 0.0)
-            self._advance(_Subject(OFFLINE_RULE, name, "device", "critical", name, f"device:{name}"), record, new,
-                          transition, now, changed)
+            self._condition(_Subject(OFFLINE_RULE, name, "device", "critical", name, f"device:{name}"), active, now,
+                            0.0, changed, since=went_quiet)
         for sensor in self._store.sensors():
             if sensor["kind"] != "temperature" or sensor["device"] in offline:
                 continue  # an offline device is one incident, not one per probe
             last = sensor.get("last_received")
             active = last is not None and now - last >= defaults.stale_after_s
-            if not active and (STALE_RULE, sensor["key"]) not in self._records:
-                continue
-            record = self._record(STALE_RULE, sensor["key"])
-            record.extra["last"] = last
-            new, transition = step(record.condition, active, now, 0.0)
-            self._advance(_Subject(STALE_RULE, sensor["key"], "sensor", "warning", sensor["device"]), record, new,
-                          transition, now, changed)
+            self._condition(_Subject(STALE_RULE, sensor["key"], "sensor", "warning", sensor["device"]), active,
+                            now, 0.0, changed, last=last)
 
     # -- people --------------------------------------------------------------------------------
 
@@ -388,6 +336,24 @@ class AlertEngine:
             self._records[key] = record
         return record
 
+    def _condition(self, subject: _Subject, active: bool, at: float, delay_s: float, changed: list[Alert],
+                   **details: Any) -> None:
+        """Step a plain condition rule (every rule but the threshold), with what its alert should say.
+
+        The subject and delay are kept with the episode so ``tick`` can let the delay run
+        out without another observation, whichever rule it is.
+        """
+        key = (subject.rule, subject.subject)
+        if not active and key not in self._records:
+            return  # the common case: nothing wrong, nothing pending
+        record = self._record(*key)
+        if active:
+            record.extra.update(details)
+            record.extra["observed"] = {"kind": subject.kind, "severity": subject.severity,
+                                        "device": subject.device, "incident": subject.incident, "delay_s": delay_s}
+        new, transition = step(record.condition, active, at, delay_s)
+        self._advance(subject, record, new, transition, at, changed)
+
     def _unit_incident(self, temperature_key: str) -> str | None:
         """Alerts of one cold unit (its probe and its door) are one incident."""
         if temperature_key in self._door_of:
@@ -403,6 +369,8 @@ class AlertEngine:
                 changed.append(alert)
         elif record.alert_id is not None and isinstance(new_state, ThresholdState) and new_state.firing:
             self._update_peak(record.alert_id, new_state)
+        if not record.active:
+            record.extra = {}  # the episode is over
         durable = record.durable()
         if durable != record.saved:
             self._store.save_rule_state(subject.rule, subject.subject, durable)

@@ -269,3 +269,36 @@ def test_observed_conditions_go_through_delay_and_clear(tmp_path: Path) -> None:
     assert store.alerts()[0].state == "resolved"
     assert engine.observe("gate_not_closed", "gate-1/west", False, clock.now, **observe) is None  # type: ignore[arg-type]
     assert len(store.alerts()) == 1
+
+
+def test_ended_conditions_leave_no_rule_state_behind(tmp_path: Path) -> None:
+    """A condition that cleared is forgotten (one per meal or patrol round would otherwise pile up forever)."""
+    clock = Clock()
+    engine, store, _ = build(tmp_path, clock)
+    for day in range(5):
+        subject = f"samples:2026-10-0{day + 1}:lunch"
+        engine.observe("sample_missing", subject, True, clock.now + day, kind="sample", severity="warning",
+                       device="hub", message="午餐未留样")
+        engine.observe("sample_missing", subject, False, clock.now + day + 1, kind="sample", severity="warning",
+                       device="hub", message="")
+    engine.on_readings([reading(None, clock.now, fault="crc"), reading(4.0, clock.now + 10)])
+    assert store.rule_states() == {}
+    assert [a.state for a in store.alerts()].count("resolved") == 5
+
+
+def test_the_drop_counter_outlives_the_episode(tmp_path: Path) -> None:
+    clock = Clock()
+    engine, store, _ = build(tmp_path, clock)
+
+    def health(dropped: int) -> wire.Health:
+        return wire.Health(device="canteen-1", boot_id="b", ts=1.0, uptime_s=1.0, outbox_depth=0, dropped=dropped,
+                           clock_synced=True)
+
+    engine.on_health("canteen-1", health(40), clock.now)
+    engine.on_health("canteen-1", health(40), clock.now + 3601)  # quiet for an hour: resolved
+    restarted = AlertEngine(store, engine_config(HubConfig()), TZ, notifier=Recorder(), clock=clock)
+    restarted.on_health("canteen-1", health(40), clock.now + 3700)  # same count after a restart: no new alarm
+    assert [a.state for a in store.alerts() if a.rule == "outbox_dropping"] == ["resolved"]
+    restarted.on_health("canteen-1", health(55), clock.now + 3800)
+    assert [a.state for a in store.alerts() if a.rule == "outbox_dropping"] == ["firing", "resolved"]
+    assert "15" in store.alerts()[0].message
