@@ -68,8 +68,10 @@ def copy_history(source: SqliteSeriesStore, target: InfluxSeriesStore, checkpoin
             last = rows[-1]
             progress.readings_after = (last.sensor, round(last.ts * 1000))
             progress.readings += len(rows)
-            progress.seen(rows[0].ts)
-            progress.seen(last.ts)
+            # Rows come by sensor, then time: a batch spanning two sensors has its earliest
+            # and latest times anywhere in it, not at its ends.
+            progress.seen(min(r.ts for r in rows))
+            progress.seen(max(r.ts for r in rows))
             progress.save(checkpoint)
             report(f"readings: {progress.readings} copied (up to {last.sensor})")
         progress.done.append("readings")

@@ -67,3 +67,14 @@ def test_cli_store_copy(tmp_path: Path, influx_store: InfluxSeriesStore, monkeyp
     assert main(["store", "copy"]) == 0
     assert "copied 100 readings" in capsys.readouterr().out
     assert len(influx_store.readings("dev-a/fridge-1", now - 7200, now + 1)) == 100
+
+
+def test_the_time_range_covers_every_sensor_of_a_batch(tmp_path: Path, influx_store: InfluxSeriesStore) -> None:
+    """Sensors with different spans in one batch: the range to backfill is their union, not the batch's ends."""
+    base = round(time.time() - 3 * HOUR_S)  # whole seconds: the store keeps milliseconds
+    source = SqliteSeriesStore(tmp_path / "r.sqlite3")
+    source.write([StoredReading("a/early", base, 1.0), StoredReading("a/early", base + 1009.0, 1.0),
+                  StoredReading("b/late", base + 4.0, 2.0), StoredReading("b/late", base + 1000.0, 2.0)], [])
+    progress = copy_history(source, influx_store, tmp_path / "copy.json", batch=10, report=lambda _: None)
+    assert (progress.first_ts, progress.last_ts) == (base, base + 1009.0)
+    source.close()
