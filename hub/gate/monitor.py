@@ -213,11 +213,13 @@ class GateMonitor:
         """A gate's state at ``at``: its latest state if that is older, else from the event series."""
         if sensor["last_ts"] is not None and sensor["last_ts"] <= at:
             return sensor["last_state"], sensor["last_ts"]
-        found = [e for e in self._series.events(at - STATE_LOOKBACK_S, at, sensor=sensor["key"])
-                 if e.kind in self.config.door_kinds and e.state in ("open", "closed")]
-        if not found:
+        # Newest first: a busy door has more events in the look-back than any limit would hold.
+        latest = next((e for e in self._series.events(at - STATE_LOOKBACK_S, at, sensor=sensor["key"], limit=100,
+                                                      newest_first=True)
+                       if e.kind in self.config.door_kinds and e.state in ("open", "closed")), None)
+        if latest is None:
             return None, None
-        return found[-1].state, found[-1].ts
+        return latest.state, latest.ts
 
     def sweep(self, group: str, closing_at: float, now: float | None = None) -> Sweep | None:
         """Run the closing sweep of ``group`` for one closing time (None: already swept)."""

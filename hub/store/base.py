@@ -81,7 +81,9 @@ class SeriesStore(Protocol):
     def readings(self, sensor: str, since: float, until: float, limit: int = 10_000) -> list[StoredReading]: ...
 
     def events(self, since: float, until: float, sensor: str | None = None,
-               limit: int = 10_000) -> list[StoredEvent]: ...
+               limit: int = 10_000, newest_first: bool = False) -> list[StoredEvent]:
+        """Events in time order; ``newest_first`` with a small ``limit`` asks "what happened last"."""
+        ...
 
     def hourly(self, sensor: str, since: float, until: float) -> list[HourlyAggregate]:
         """Hourly aggregates of valued readings in [since, until): exact from raw readings while they are

@@ -133,13 +133,15 @@ class InfluxSeriesStore:
         return [StoredReading(sensor, row["time"] / 1000.0, _float(row["value"]), row["fault"],
                               bool(row["synced"]) if row["synced"] is not None else True) for row in rows]
 
-    def events(self, since: float, until: float, sensor: str | None = None, limit: int = 10_000) -> list[StoredEvent]:
+    def events(self, since: float, until: float, sensor: str | None = None, limit: int = 10_000,
+               newest_first: bool = False) -> list[StoredEvent]:
         where = self._range(since, until)
         if sensor is not None:
             where += f' AND "sensor" = {quote_str(sensor)}'
         rows = self.http.rows(
             f'SELECT "device", "boot_id", "seq", "sensor", "kind", "state", "detail", "synced"'
-            f" FROM {self._from(EVENT)} WHERE {where} ORDER BY time ASC LIMIT {int(limit)}")
+            f" FROM {self._from(EVENT)} WHERE {where} ORDER BY time {'DESC' if newest_first else 'ASC'}"
+            f" LIMIT {int(limit)}")
         return [StoredEvent(row["device"], row["boot_id"], int(row["seq"]), row["time"] / 1000.0, row["sensor"],
                             row["kind"], row["state"], row["detail"] or "{}",
                             bool(row["synced"]) if row["synced"] is not None else True) for row in rows]

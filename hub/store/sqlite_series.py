@@ -144,14 +144,15 @@ class SqliteSeriesStore:
             ).fetchall()
         return [StoredReading(sensor, ts / 1000.0, value, fault, bool(synced)) for ts, value, fault, synced in rows]
 
-    def events(self, since: float, until: float, sensor: str | None = None, limit: int = 10_000) -> list[StoredEvent]:
+    def events(self, since: float, until: float, sensor: str | None = None, limit: int = 10_000,
+               newest_first: bool = False) -> list[StoredEvent]:
         query = ("SELECT device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced FROM events"
                  " WHERE ts_ms >= ? AND ts_ms < ?")
         args: list[object] = [round(since * 1000), round(until * 1000)]
         if sensor is not None:
             query += " AND sensor = ?"
             args.append(sensor)
-        query += " ORDER BY ts_ms LIMIT ?"
+        query += f" ORDER BY ts_ms {'DESC' if newest_first else 'ASC'} LIMIT ?"
         args.append(limit)
         with self._lock:
             rows = self._db.execute(query, args).fetchall()

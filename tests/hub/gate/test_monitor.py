@@ -14,6 +14,7 @@ from hub.gate.monitor import (
     GateError,
 )
 from hub.gate.overrides import OverrideSpec
+from hub.store.base import StoredEvent
 from tests.hub.gate.conftest import GATES, Rig, hub_config, local
 
 
@@ -90,6 +91,26 @@ def test_sweeps_missed_while_the_hub_was_down_are_caught_up_once(tmp_path: Path)
     assert closings == [local("2026-11-17 14:00"), local("2026-11-17 18:30")]
     rig.monitor.tick()
     assert len(rig.monitor.store.sweeps(group="main")) == 2
+    rig.close()
+
+
+def test_a_busy_gate_swept_late_reports_its_state_at_closing_time(tmp_path: Path) -> None:
+    """Over ten thousand openings in the look-back: the sweep still reads the last one before closing."""
+    rig = Rig(tmp_path, hub_config(), local("2026-11-17 12:00"))
+    rig.announce("gate-1", GATES)
+    start = local("2026-11-10 08:00")
+    busy = [StoredEvent("gate-1", "old", i, start + 30 * i, "gate-1/main-gate", "gate",
+                        "open" if i % 2 == 0 else "closed") for i in range(10_001)]
+    assert busy[-1].state == "open" and busy[-2].state == "closed" and busy[-1].ts < local("2026-11-17 14:00")
+    rig.series.write([], busy)
+    rig.monitor.close()
+    rig.now = local("2026-11-17 14:30")  # the hub comes back after the 14:00 closing ...
+    rig.monitor = rig.open_monitor()
+    rig.event("gate-1/main-gate", "gate", "closed", local("2026-11-17 14:10"))  # ... and the gate closed since
+    rig.monitor.tick()
+    (sweep,) = rig.monitor.store.sweeps(group="main")
+    assert sweep.closing_at == local("2026-11-17 14:00")
+    assert sweep.states["gate-1/main-gate"]["state"] == "open"
     rig.close()
 
 

@@ -107,6 +107,8 @@ def test_events_read_back_exactly_and_once(store: SeriesStore, t0: float) -> Non
     assert store.events(t0, t0 + 100, sensor="dev-b/gate-1") == [events[2]]
     assert store.events(t0 + 20, t0 + 30) == [events[1]]
     assert store.events(t0, t0 + 100, limit=2) == events[:2]
+    assert store.events(t0, t0 + 100, limit=2, newest_first=True) == [events[3], events[2]]
+    assert store.events(t0, t0 + 100, sensor="dev-a/door-1", limit=1, newest_first=True) == [events[1]]
 
 
 def test_events_in_the_same_millisecond_are_distinct(store: SeriesStore, t0: float) -> None:
