@@ -22,12 +22,31 @@ _SEVERITY = {
     "zh": {"critical": "紧急", "warning": "警告", "info": "提示"},
     "en": {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"},
 }
+#: What the alarm is, by rule (the engine's and the domain modules'); the kind is the fallback.
+_RULE = {
+    "zh": {"temperature_limits": "温度异常", "door_open_too_long": "门未关", "sensor_fault": "传感器故障",
+           "sensor_stale": "传感器无数据", "device_offline": "设备离线", "clock_unsynced": "时钟未同步",
+           "outbox_dropping": "缓存溢出丢数据", "channel_failing": "通知渠道故障",
+           "gate_after_hours": "非开放时间开门", "gate_not_closed": "关门时间未关", "gate_tamper": "门磁被破坏",
+           "gate_sensor_offline": "门磁离线", "patrol_round_missed": "巡更漏巡",
+           "sample_missing": "未留样", "sample_underweight": "留样不足量", "sample_discarded_early": "留样提前弃置",
+           "sample_discardable": "留样可弃置"},
+    "en": {"temperature_limits": "temperature out of range", "door_open_too_long": "door left open",
+           "sensor_fault": "sensor fault", "sensor_stale": "sensor silent", "device_offline": "device offline",
+           "clock_unsynced": "clock not synchronised", "outbox_dropping": "outbox dropping readings",
+           "channel_failing": "notification channel failing", "gate_after_hours": "opened after hours",
+           "gate_not_closed": "not closed at closing time", "gate_tamper": "door sensor tampered with",
+           "gate_sensor_offline": "door sensor offline", "patrol_round_missed": "patrol round missed",
+           "sample_missing": "food samples not logged", "sample_underweight": "food sample under weight",
+           "sample_discarded_early": "food samples discarded early",
+           "sample_discardable": "food samples may be discarded"},
+}
 _KIND = {
-    "zh": {"temperature": "温度异常", "door": "门未关", "offline": "设备离线", "stale": "传感器无数据",
-           "fault": "传感器故障", "channel": "通知渠道故障", "sample": "留样提醒"},
-    "en": {"temperature": "temperature out of range", "door": "door left open", "offline": "device offline",
-           "stale": "sensor silent", "fault": "sensor fault", "channel": "notification channel failing",
-           "sample": "food sample reminder"},
+    "zh": {"temperature": "温度异常", "door": "门未关", "gate": "门岗报警", "sample": "留样提醒", "device": "设备异常",
+           "sensor": "传感器异常", "hub": "系统异常"},
+    "en": {"temperature": "temperature out of range", "door": "door left open", "gate": "gate alarm",
+           "sample": "food sample reminder", "device": "device problem", "sensor": "sensor problem",
+           "hub": "system problem"},
 }
 _STATE = {
     "zh": {"resolved": "已恢复", "cancelled": "已取消", "acknowledged": "已确认", "closed": "已关闭"},
@@ -54,6 +73,8 @@ class AlertFacts:
     unit: str = ""
     #: Free text from the rule when the kind has no value/limit (e.g. a door or a channel error).
     detail: str = ""
+    #: The rule that raised it (names the alarm in the title; ``kind`` when unknown).
+    rule: str = ""
 
 
 def facts_from_alert(alert: Alert, where: str | None = None, unit: str | None = None) -> AlertFacts:
@@ -63,7 +84,7 @@ def facts_from_alert(alert: Alert, where: str | None = None, unit: str | None = 
         where=where or alert.subject, subject=alert.subject, since=alert.started_at,
         value=alert.value, threshold=alert.threshold, peak=alert.peak,
         unit=unit if unit is not None else ("°C" if alert.kind == "temperature" else ""),
-        detail=alert.message,
+        detail=alert.message, rule=alert.rule,
     )
 
 
@@ -112,7 +133,7 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
     """Title and body for one alert, in ``locale`` ("zh" or "en")."""
     lang = "en" if locale == "en" else "zh"
     severity = _SEVERITY[lang].get(facts.severity, facts.severity)
-    kind = _KIND[lang].get(facts.kind, facts.kind)
+    kind = _RULE[lang].get(facts.rule) or _KIND[lang].get(facts.kind, facts.kind)
     state = _STATE[lang].get(facts.state)
     suffix = (f"（{state}）" if lang == "zh" else f" ({state})") if state else ""
     if lang == "zh":

@@ -4,6 +4,8 @@ import dataclasses
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from hub.notify.base import Notification
 from hub.notify.messages import (
     AlertFacts,
@@ -102,3 +104,19 @@ def test_digest_lists_incidents_worst_first() -> None:
     assert folded.body.index("15 °C") < folded.body.index("9 °C")
     assert folded.alert_ids == (2, 1)
     assert digest([_note("x", 1, locale="en"), _note("y", 2, locale="en")]).title == "2 alerts"
+
+
+@pytest.mark.parametrize(("rule", "kind", "zh", "en"), [
+    ("device_offline", "device", "设备离线", "device offline"),
+    ("sensor_fault", "sensor", "传感器故障", "sensor fault"),
+    ("channel_failing", "hub", "通知渠道故障", "notification channel failing"),
+    ("gate_after_hours", "gate", "非开放时间开门", "opened after hours"),
+    ("sample_discarded_early", "sample", "留样提前弃置", "food samples discarded early"),
+    ("some_future_rule", "gate", "门岗报警", "gate alarm"),
+])
+def test_titles_name_the_alarm_for_every_rule_the_hub_raises(rule: str, kind: str, zh: str, en: str) -> None:
+    alert = Alert(rule=rule, subject="gate-1/main-gate", kind=kind, severity="critical", state="firing",
+                  message="校门", started_at=SINCE, updated_at=NOW, id=7)
+    for locale, label in (("zh", zh), ("en", en)):
+        title, _ = compose(facts_from_alert(alert, where="校门"), now=NOW, hub_url="http://hub", locale=locale)
+        assert label in title and rule not in title
