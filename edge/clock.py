@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import json
 import time
 from typing import Any, Literal, Protocol
@@ -28,12 +29,18 @@ class Clock(Protocol):
     def synced(self) -> bool: ...
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    # find_library runs `ldconfig -p`: once per process, not on every tick of an unsynced Pi.
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name, use_errno=True) if name is not None else None
+
+
 def kernel_clock_synced() -> bool:
     """Ask the kernel whether an NTP daemon has synchronised the clock."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:  # pragma: no cover - every Linux has a libc
+    libc = _libc()
+    if libc is None:  # pragma: no cover - every Linux has a libc
         return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
     timex = ctypes.create_string_buffer(512)  # zeroed: modes=0 reads without changing anything
     return bool(libc.ntp_adjtime(timex) != _TIME_ERROR)
 
