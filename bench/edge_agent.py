@@ -9,7 +9,6 @@ Figures go to the "Edge agent" section of docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import sqlite3
@@ -24,6 +23,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.harness import cpu_seconds
 from edge import wire
 from edge.outbox import Outbox
 from hub.broker import Account, MosquittoBroker
@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SITE = "bench"
 SENSORS = 20
 TARGETS = {"rss_mb": 40.0, "cpu_per_1000": 0.2, "drain_s": 30.0}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class Counter:
@@ -60,10 +59,6 @@ class Counter:
         self.client.disconnect()
         self.client.loop_stop()
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 def rss_mb(pid: int) -> float:

@@ -86,15 +86,10 @@ class PySpy:
 
 
 @dataclass
-class IngestRun:
+class _Throughput:
     messages: int
     readings: int
     seconds: float
-    stored_rows: int
-    seen: int
-    duplicates: int
-    dead_letters: int
-    hub_cpu_s: float
 
     @property
     def msg_rate(self) -> float:
@@ -103,6 +98,15 @@ class IngestRun:
     @property
     def reading_rate(self) -> float:
         return self.readings / self.seconds
+
+
+@dataclass
+class IngestRun(_Throughput):
+    stored_rows: int
+    seen: int
+    duplicates: int
+    dead_letters: int
+    hub_cpu_s: float
 
     @property
     def lost(self) -> int:
@@ -311,10 +315,7 @@ def _wait_alert(worker: HubWorker, mark: int, subject: str, state: str, timeout:
 
 
 @dataclass
-class ScaleRun:
-    messages: int
-    readings: int
-    seconds: float
+class ScaleRun(_Throughput):
     stored_rows: tuple[int, int]
     stored_twice: int
     lost: int
@@ -323,14 +324,6 @@ class ScaleRun:
     replay_stored_twice: int
     sensors_known: tuple[int, int]
     sensors_total: int
-
-    @property
-    def reading_rate(self) -> float:
-        return self.readings / self.seconds
-
-    @property
-    def msg_rate(self) -> float:
-        return self.messages / self.seconds
 
 
 def run_scaleout(binary: Path, root: Path, messages: int, per_message: int, devices: int = 4,
@@ -361,17 +354,16 @@ def run_scaleout(binary: Path, root: Path, messages: int, per_message: int, devi
                 return sum(int(w.snapshot()[0].get("received", 0)) for w in pair)
 
             env.announce(names, sensor_infos(per_message))
-            _poll(lambda: received() >= devices, 15)
+            _poll(lambda: received() >= devices, 15, "the workers received the devices' status")
             t0 = time.time()
             load.start(files)
-            if not _poll(lambda: handled() >= total, 120 + total / 500):
-                raise BenchError(f"two workers stored {handled()} of {total} messages in time")
+            _poll(lambda: handled() >= total, 120 + total / 500, f"two workers stored all {total} messages")
             t_end = max(w.snapshot()[1] for w in pair)
             load.wait()
             share = (_handled(pair[0].snapshot()[0]), _handled(pair[1].snapshot()[0]))
             load.start({names[0]: replay_file})
             load.wait()
-            _poll(lambda: handled() >= total + 2 * replay, 60)
+            _poll(lambda: handled() >= total + 2 * replay, 60, "the replayed messages were handled")
         rows = (_count(pair[0].readings_db, "SELECT count(*) FROM readings"),
                 _count(pair[1].readings_db, "SELECT count(*) FROM readings"))
         known = (_count(pair[0].state_db, "SELECT count(*) FROM sensors WHERE profile != ''"),
@@ -420,9 +412,11 @@ def run_failover(binary: Path, root: Path, messages: int, rate: float = 4000.0, 
         restarted = HubWorker(env, root / "hub-a", "bench-hub-a", "bench")
         with workers(first.start(), survivor.start(), restarted):
             env.announce(names, sensor_infos(1))
-            _poll(lambda: sum(int(w.snapshot()[0].get("received", 0)) for w in (first, survivor)) >= devices, 15)
+            _poll(lambda: sum(int(w.snapshot()[0].get("received", 0)) for w in (first, survivor)) >= devices, 15,
+                  "the workers received the devices' status")
             load.start(files, rate_per_device=rate / devices)
-            _poll(lambda: _handled(first.snapshot()[0]) + _handled(survivor.snapshot()[0]) >= total * 0.3, 60)
+            _poll(lambda: _handled(first.snapshot()[0]) + _handled(survivor.snapshot()[0]) >= total * 0.3, 60,
+                  "30 % of the load was handled")
             first.kill()
             before = _handled(survivor.snapshot()[0])
             time.sleep(down_s)
@@ -435,7 +429,7 @@ def run_failover(binary: Path, root: Path, messages: int, rate: float = 4000.0, 
                 time.sleep(1.0)
                 return (a, b) == (_handled(restarted.snapshot()[0]), _handled(survivor.snapshot()[0]))
 
-            _poll(settled, 60)
+            _poll(settled, 60, "both workers stopped storing")
             redelivered = int(restarted.snapshot()[0].get("duplicates", 0))
         with contextlib.closing(sqlite3.connect(f"file:{first.state_db}?mode=ro", uri=True)) as conn:
             conn.execute("ATTACH DATABASE ? AS other", (f"file:{survivor.state_db}?mode=ro",))
@@ -446,13 +440,14 @@ def run_failover(binary: Path, root: Path, messages: int, rate: float = 4000.0, 
     return FailoverRun(total, down_s, int(distinct), int(twice), share, redelivered)
 
 
-def _poll(condition: Callable[[], bool], timeout: float) -> bool:
+def _poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait for ``condition``; a timeout is an error, never a figure computed from half the data."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
-            return True
+            return
         time.sleep(0.01)
-    return False
+    raise BenchError(f"timed out after {timeout:.0f} s waiting until {what}")
 
 
 # -- queries --------------------------------------------------------------------------------------
