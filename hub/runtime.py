@@ -83,26 +83,25 @@ class Hub:
         self.engine.notifier = DispatchingNotifier(self.notify_worker, config, self.engine.name)
 
     def _publish_command(self, device: str, command: wire.Command) -> None:
-        site = next((d["site"] for d in self.state.devices() if d["device"] == device), None)
+        site = self.state.site_of(device)
         if self.mqtt is None or site is None:
             raise ConnectionError(f"no broker connection or unknown device {device!r}")
         self.mqtt.send_command(site, device, command)
 
     def _sound_edge_buzzer(self, alert: Alert) -> None:
-        """Firing cold-chain alarms sound the buzzer on the device whose sensor it is."""
-        if self.mqtt is None or "/" not in alert.subject:
-            return
-        device = alert.subject.split("/", 1)[0]
-        site = next((d["site"] for d in self.state.devices() if d["device"] == device), None)
-        if site is None:
-            return
+        """Firing alarms sound the buzzer on the device whose sensor it is; clearing silences it."""
+        if "/" not in alert.subject:
+            return  # not a device's sensor (a meal's samples, a notification channel)
         if alert.state == "firing":
             command = wire.Command(action="alarm_on", ts=time.time(), reason=alert.message)
         elif alert.state in ("resolved", "cancelled"):
             command = wire.Command(action="alarm_off", ts=time.time(), reason=alert.message)
         else:
             return
-        self.mqtt.send_command(site, device, command)
+        try:
+            self._publish_command(alert.subject.split("/", 1)[0], command)
+        except ConnectionError as error:
+            _LOGGER.warning("buzzer command for alert %s not sent: %s", alert.id, error)
 
     def start(self) -> None:
         if self.notify_worker is not None:

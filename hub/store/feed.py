@@ -96,7 +96,7 @@ class SeriesDuties:
     def on_alert(self, alert: Alert) -> None:
         """Engine listener: queue the transition; the thread writes it (never the alert path)."""
         device = alert.subject.split("/", 1)[0]
-        site = next((d["site"] for d in self.state.devices() if d["device"] == device), None)
+        site = self.state.site_of(device)
         self._marks.append(alert_sample(alert, site))
 
     def start(self) -> None:

@@ -41,9 +41,10 @@ class DeviceSites:
         with self._lock:
             site = self._sites.get(device)
             if site is None and time.monotonic() - self._loaded >= self._refresh_s:
-                self._sites = {d["device"]: d["site"] for d in self._state.devices()}
+                site = self._state.site_of(device)
                 self._loaded = time.monotonic()
-                site = self._sites.get(device)
+                if site is not None:
+                    self._sites[device] = site
             return site
 
 

@@ -329,6 +329,12 @@ class StateStore:
             result.append(item)
         return result
 
+    def site_of(self, device: str) -> str | None:
+        """The site a device belongs to (one primary-key lookup; used on the alert path)."""
+        with self._lock:
+            row = self._db.execute("SELECT site FROM devices WHERE device = ?", (device,)).fetchone()
+        return str(row[0]) if row else None
+
     def sensors(self) -> list[dict[str, Any]]:
         keys = ("key", "device", "sensor", "kind", "unit", "name", "profile", "low", "high", "last_value",
                 "last_ts", "last_fault", "last_state", "last_received")
