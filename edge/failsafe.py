@@ -28,7 +28,7 @@ class Limits:
 
 
 #: Chinese school-canteen practice (GB 31654-2021): refrigeration 0–8 °C, freezing at
-#: or below -12 °C, the food-sample fridge like a refrigerator. The hub maps the same names.
+#: or below -12 °C, the food-sample fridge like a refrigerator. The hub builds its presets from this table.
 PROFILE_LIMITS: dict[str, Limits] = {
     "fridge": Limits(0.0, 8.0),
     "freezer": Limits(None, -12.0),

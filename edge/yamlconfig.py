@@ -31,8 +31,8 @@ def _line_map(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = str(key_node.value)
-            lines[(*path, key)] = key_node.start_mark.line + 1
             _line_map(value_node, (*path, key), lines)
+            # The key's own line, not the value's (a nested mapping starts on the next line).
             lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

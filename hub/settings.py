@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.failsafe import PROFILE_LIMITS
 from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.calendar import CalendarConfig
@@ -21,13 +22,14 @@ from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
 from hub.samples.config import SamplesConfig
 
+#: The hub's hard limits (alarm at once, no delay) on top of the domain presets.
+_HARD_HIGH = {"fridge": 15.0, "freezer": -5.0, "sample_fridge": 12.0}
 #: Domain presets from Chinese school-canteen practice (GB 31654-2021): refrigeration
 #: 0–8 °C, freezing at or below -12 °C (many kitchens run -18 °C), and a dedicated
-#: food-sample fridge at 0–8 °C.
+#: food-sample fridge at 0–8 °C — the same table the edge's local alarm uses.
 DEFAULT_PROFILES: dict[str, dict[str, float | None]] = {
-    "fridge": {"low": 0.0, "high": 8.0, "hard_high": 15.0},
-    "freezer": {"low": None, "high": -12.0, "hard_high": -5.0},
-    "sample_fridge": {"low": 0.0, "high": 8.0, "hard_high": 12.0},
+    name: {"low": preset.low, "high": preset.high, "hard_high": _HARD_HIGH[name]}
+    for name, preset in PROFILE_LIMITS.items()
 }
 
 

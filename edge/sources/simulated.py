@@ -102,6 +102,7 @@ class SimulatedDoor(SourceBase):
         self._started = context.monotonic()
         self._state = options.initial
         self._next_step = 0
+        self._steps = sorted(options.schedule, key=lambda s: s.at_s)
         self._cycle_start = 0.0
         self._emit: EventSink | None = None
         self._lock = threading.Lock()
@@ -118,7 +119,7 @@ class SimulatedDoor(SourceBase):
 
     def read(self) -> list[Measurement]:
         """Play every script step that is due; door changes leave as events, not readings."""
-        steps = sorted(self.options.schedule, key=lambda s: s.at_s)
+        steps = self._steps
         elapsed = self._monotonic() - self._started
         due: list[str] = []
         with self._lock:

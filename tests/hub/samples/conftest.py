@@ -15,6 +15,7 @@ from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.samples.config import SamplesConfig
 from hub.settings import HubConfig, HubSettings
+from tests.edge.conftest import pins, pty_port  # noqa: F401 - the edge's hardware fixtures, for the station
 
 TZ = ZoneInfo("Asia/Shanghai")
 CABINET = "kitchen/sample-fridge"

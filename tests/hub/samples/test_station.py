@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from edge.agent import Agent
@@ -25,27 +24,12 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
 @pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    factory = MockFactory()
-    yield factory
-    factory.close()
-    Device.pin_factory = None
-
-
-@pytest.fixture
-def scanner_port() -> Iterator[PtyPort]:
-    port = PtyPort()
-    yield port
-    port.close()
-
-
-@pytest.fixture
 def station(tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Account], pins: MockFactory,
-            scanner_port: PtyPort) -> Iterator[Agent]:
+            pty_port: PtyPort) -> Iterator[Agent]:
     sources: list[dict[str, object]] = [
         {"kind": "sample_buttons", "sensor": "sample-buttons", "lockout_s": 0.5,
          "buttons": [{"pin": 5, "meal": "breakfast"}, {"pin": 6, "meal": "lunch"}, {"pin": 13, "meal": "dinner"}]},
-        {"kind": "barcode_scanner", "sensor": "sample-scanner", "port": scanner_port.path,
+        {"kind": "barcode_scanner", "sensor": "sample-scanner", "port": pty_port.path,
          "pattern": r"^(?P<code>(LY-)?[A-Za-z0-9-]+)$"},
     ]
     settings = edge_settings(tmp_path, broker, accounts["dev-d"], sources, outputs={"samples_led_pin": 19})
@@ -58,7 +42,7 @@ def station(tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Account
 
 
 def test_button_and_scans_reach_the_hub_record(make_hub: Callable[..., Hub], station: Agent, pins: MockFactory,
-                                               scanner_port: PtyPort) -> None:
+                                               pty_port: PtyPort) -> None:
     hub = make_hub(rules=HubConfig(samples=SamplesConfig(
         cabinet="dev-d/sample-fridge", dish_codes={"D017": "红烧肉", "D021": "清炒时蔬"})))
     wait_for(lambda: any(d["device"] == "dev-d" and d["state"] == "online" for d in hub.state.devices()))
@@ -71,7 +55,7 @@ def test_button_and_scans_reach_the_hub_record(make_hub: Callable[..., Hub], sta
     assert record.meal == "lunch" and record.station == "dev-d" and record.cabinet == "dev-d/sample-fridge"
 
     # Two pre-printed dish labels; they join the meal the button opened.
-    scanner_port.send(b"D017\r\nD021\r\n6901234567892 extra\r\n")
+    pty_port.send(b"D017\r\nD021\r\n6901234567892 extra\r\n")
     wait_for(lambda: len(hub.samples.store.record(record.id).dishes) == 2)  # type: ignore[union-attr]
     dishes = hub.samples.store.record(record.id).dishes  # type: ignore[union-attr]
     assert [(d.name, d.source) for d in dishes] == [("红烧肉", "scanner"), ("清炒时蔬", "scanner")]
@@ -79,7 +63,7 @@ def test_button_and_scans_reach_the_hub_record(make_hub: Callable[..., Hub], sta
     # A label the hub printed, scanned back: it confirms the box is in the cabinet.
     code = dishes[0].code
     assert code is not None and code.startswith("lunch-")
-    scanner_port.send(f"LY-{code}\r".encode())
+    pty_port.send(f"LY-{code}\r".encode())
     wait_for(lambda: hub.samples.store.record(record.id).dishes[0].scanned_at is not None)  # type: ignore[union-attr]
     assert len(hub.samples.store.record(record.id).dishes) == 2  # type: ignore[union-attr]
 
