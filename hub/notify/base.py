@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+#: Worse is higher: merging and rate-limit decisions keep the worst severity.
+SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
+
 #: Locales the message formatter speaks; Simplified Chinese is the default for staff.
 LOCALES = ("zh", "en")
 

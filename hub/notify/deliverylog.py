@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hub.store.sqlite_series import connect
 
@@ -66,12 +68,21 @@ class DeliveryLog:
     def attempts(self, *, alert_id: int | None = None, since: float | None = None,
                  limit: int = 500) -> list[DeliveryAttempt]:
         """Newest first; ``alert_id`` keeps attempts that spoke for that alert (also inside a digest)."""
+        # Without an alert to look for, SQL can stop at the limit; with one, rows are read
+        # lazily until enough match (an alert's ids sit inside a JSON list).
+        query = ("SELECT id, ts, channel, tier, incident_key, alert_ids, outcome, error, latency_s, title"
+                 " FROM notify_delivery_log WHERE ts >= ? ORDER BY id DESC")
+        args: list[Any] = [since if since is not None else float("-inf")]
+        if alert_id is None:
+            query += " LIMIT ?"
+            args.append(limit)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, ts, channel, tier, incident_key, alert_ids, outcome, error, latency_s, title"
-                " FROM notify_delivery_log WHERE ts >= ? ORDER BY id DESC",
-                (since if since is not None else float("-inf"),),
-            ).fetchall()
+            rows = self._db.execute(query, args)
+            found = self._matching(rows, alert_id, limit)
+        return found
+
+    @staticmethod
+    def _matching(rows: Iterable[Sequence[Any]], alert_id: int | None, limit: int) -> list[DeliveryAttempt]:
         found: list[DeliveryAttempt] = []
         for row in rows:
             ids = tuple(json.loads(row[5]))

@@ -32,14 +32,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hub.notify.base import Channel, DeliveryResult, Notification
+from hub.notify.base import SEVERITY_RANK, Channel, DeliveryResult, Notification
 from hub.notify.deliverylog import DeliveryAttempt, DeliveryLog
 from hub.notify.messages import digest, merge_same_incident
 from hub.notify.ratelimit import TokenBucket
 
 _LOGGER = logging.getLogger(__name__)
 
-_SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
 
 ChannelFailure = Callable[[str, str], None]
 ChannelRecovered = Callable[[str], None]
@@ -268,7 +267,7 @@ class Dispatcher:
 
 
 def _worse(severity: str, than: str) -> bool:
-    return _SEVERITY_RANK.get(severity, 0) > _SEVERITY_RANK.get(than, 0)
+    return SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(than, 0)
 
 
 class DispatchWorker:

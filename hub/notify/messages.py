@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hub.notify.base import Notification
+from hub.notify.base import SEVERITY_RANK, Notification
 from hub.store.state import Alert
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -187,11 +187,10 @@ def render(notification: Notification, max_chars: int | None = None) -> str:
     return f"{head[: room - 1]}{_ELLIPSIS}\n{last}" if len(head) > room else f"{head}\n{last}"
 
 
-_SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
 
 
 def _worst(severities: Sequence[str]) -> str:
-    return max(severities, key=lambda s: _SEVERITY_RANK.get(s, 0))
+    return max(severities, key=lambda s: SEVERITY_RANK.get(s, 0))
 
 
 def merge_same_incident(notifications: Sequence[Notification]) -> Notification:
@@ -211,7 +210,7 @@ def digest(notifications: Sequence[Notification]) -> Notification:
     """Several incidents held back by a rate limit, as one message: one block per incident, worst first."""
     if len(notifications) == 1:
         return notifications[0]
-    ordered = sorted(notifications, key=lambda n: -_SEVERITY_RANK.get(n.severity, 0))
+    ordered = sorted(notifications, key=lambda n: -SEVERITY_RANK.get(n.severity, 0))
     first = ordered[0]
     zh = first.locale != "en"
     title = f"{len(ordered)} 条告警" if zh else f"{len(ordered)} alerts"

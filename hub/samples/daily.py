@@ -50,7 +50,7 @@ def rows(records: list[SampleRecord], config: SamplesConfig, tz: ZoneInfo) -> li
                 notes.insert(0, f"不足 {config.min_weight_g:g} g")
             elif dish.weight_g is None:
                 notes.insert(0, "未称重")
-            held_until = (dish.logged_at + config.retention_s) if dish is not None else record.held_until
+            held_until = rules.held_until(dish.logged_at, config.retention_s) if dish is not None else record.held_until
             result.append({
                 "日期": record.day, "餐次": meal, "菜品名称": dish.name if dish else "",
                 "留样量(g)": f"{dish.weight_g:g}" if dish is not None and dish.weight_g is not None else "",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.samples import rules
 from hub.store.sqlite_series import connect
 
 _SCHEMA = """
@@ -235,7 +236,8 @@ class SampleStore:
             cursor = self._db.execute(
                 "INSERT INTO sample_records (day, meal, occasion, cabinet, station, placed_at, placed_by, reviewer,"
                 " held_until, opened_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [day, meal, occasion, cabinet, station, at, placed_by, reviewer, at + retention_s, at, now])
+                [day, meal, occasion, cabinet, station, at, placed_by, reviewer, rules.held_until(at, retention_s), at,
+                 now])
             assert cursor.lastrowid is not None
             return self._load("id = ?", [cursor.lastrowid])[0], True
 
@@ -261,7 +263,7 @@ class SampleStore:
                         self._db.execute("UPDATE sample_dishes SET code = ? WHERE id = ?",
                                          [self._next_code(record_id), dish_id])
                     self._db.execute("UPDATE sample_records SET held_until = MAX(held_until, ?) WHERE id = ?",
-                                     [at + retention_s, record_id])
+                                     [rules.held_until(at, retention_s), record_id])
                 else:
                     dish_id = row[0]
                     self._db.execute(
@@ -287,10 +289,6 @@ class SampleStore:
         (count,) = self._db.execute("SELECT COUNT(*) FROM sample_dishes WHERE code LIKE ? || '%'",
                                     [prefix]).fetchone()
         return f"{prefix}{count + 1:02d}"
-
-    def set_reviewer(self, record_id: int, reviewer: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE sample_records SET reviewer = ? WHERE id = ?", [reviewer, record_id])
 
     def set_people(self, record_id: int, placed_by: str, reviewer: str) -> None:
         with self._lock:

@@ -122,7 +122,10 @@ class SeriesDuties:
             return
         pending = list(self._marks)
         self.series.write_samples(pending)
-        for _ in pending:
+        # Forget what was written, and only that: if the bounded queue overflowed during the
+        # write, its oldest entries are already gone and the left end now holds unwritten marks.
+        written = {id(mark) for mark in pending}
+        while self._marks and id(self._marks[0]) in written:
             self._marks.popleft()
 
     def _loop(self) -> None:
