@@ -15,14 +15,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
+from edge import wire
+from edge.wire import SensorInfo
+from hub.alerts.engine import AlertEngine
+from hub.settings import HubConfig
 from hub.store.base import Sample, StoredEvent, StoredReading
-from hub.store.feed import alert_sample
+from hub.store.feed import alert_sample, health_samples, limit_samples
 from hub.store.influx_series import InfluxSeriesStore
-from hub.store.state import Alert
+from hub.store.state import Alert, StateStore
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 SITE = "test-site"
@@ -61,8 +66,13 @@ def fill(query: str, values: dict[str, str], since: float, until: float) -> str:
 
 
 @pytest.fixture
-def loaded(influx_store: InfluxSeriesStore) -> tuple[InfluxSeriesStore, float]:
-    """Six hours of a canteen and a gate, written through the store as the hub writes them."""
+def loaded(influx_store: InfluxSeriesStore, tmp_path: Path) -> tuple[InfluxSeriesStore, float]:
+    """Six hours of a canteen and a gate, written through the store as the hub writes them.
+
+    Health and limit points come from the hub's own producers (hub.store.feed) over a real
+    state store and alert engine, and the alerts are the kinds the hub raises, so a renamed
+    field or kind fails here.
+    """
     now = time.time()
     start = now - 6 * 3600
     readings = [StoredReading(sensor, start + i * 60, base + (i % 30) * 0.2)
@@ -71,21 +81,30 @@ def loaded(influx_store: InfluxSeriesStore) -> tuple[InfluxSeriesStore, float]:
     events = [StoredEvent("dev-c", "b1", seq, start + seq * 600, "dev-c/gate-1", "door",
                           "open" if seq % 2 == 0 else "closed") for seq in range(36)]
     influx_store.write(readings, events)
+    state = StateStore(tmp_path / "hub.sqlite3")
+    sensors = {"dev-a": (SensorInfo(sensor="fridge-1", kind="temperature", profile="fridge"),
+                         SensorInfo(sensor="freezer-1", kind="temperature", profile="freezer")),
+               "dev-c": (SensorInfo(sensor="gate-1", kind="gate"),)}
+    engine = AlertEngine(state, HubConfig(), ZoneInfo("Asia/Shanghai"))
     samples: list[Sample] = []
     for i in range(72):
         ts = start + i * 300
-        for device in ("dev-a", "dev-c"):
-            samples.append(Sample("health", ts, {"device": device, "site": SITE}, {
-                "online": int(i != 40), "last_seen_ms": ts * 1000.0, "outbox_depth": i % 5, "dropped": i // 10,
-                "uptime_s": float(i * 300), "clock_synced": 1}))
-        for sensor, low, high in (("dev-a/fridge-1", 0.0, 8.0), ("dev-a/freezer-1", None, -12.0)):
-            fields = {k: v for k, v in (("low", low), ("high", high)) if v is not None}
-            samples.append(Sample("limit", ts, {"sensor": sensor, "device": "dev-a", "site": SITE}, fields))
-    for state, at in (("pending", 3600.0), ("firing", 4500.0), ("resolved", 6000.0)):
-        samples.append(alert_sample(Alert("threshold", "dev-a/fridge-1", "temperature", "critical", state,
-                                          "冷藏柜 9.2 °C > 8 °C", start + at, start + at, value=9.2, id=1), SITE))
-        samples.append(alert_sample(Alert("door_open", "dev-c/gate-1", "door", "warning", state,
-                                          "校门 非开放时间打开", start + at + 60, start + at + 60, id=2), SITE))
+        for device, infos in sensors.items():
+            state.record_status(SITE, device, "offline" if i == 40 else "online", "b1", "1", ts, ts, infos)
+            health = wire.Health(device=device, boot_id="b1", ts=ts, uptime_s=i * 300.0, outbox_depth=i % 5,
+                                 dropped=i // 10, clock_synced=True)
+            state.record_health(device, health.model_dump_json(), ts)
+        engine.refresh_sensors()
+        samples += health_samples(state, ts) + limit_samples(state, engine, ts)
+    for alert_state, at in (("pending", 3600.0), ("firing", 4500.0), ("resolved", 6000.0)):
+        samples.append(alert_sample(Alert("temperature_limits", "dev-a/fridge-1", "temperature", "critical",
+                                          alert_state, "冷藏柜 9.2 °C > 8 °C", start + at, start + at, value=9.2,
+                                          id=1), SITE))
+        samples.append(alert_sample(Alert("door_open_too_long", "dev-c/gate-1", "door", "warning", alert_state,
+                                          "校门 门未关闭", start + at + 60, start + at + 60, id=2), SITE))
+        samples.append(alert_sample(Alert("gate_after_hours", "dev-c/gate-1", "gate", "critical", alert_state,
+                                          "校门 非开放时间打开", start + at + 120, start + at + 120, id=3), SITE))
+    state.close()
     influx_store.write_samples(samples)
     return influx_store, now
 
@@ -119,3 +138,16 @@ def test_every_query_returns_rows(path: Path, loaded: tuple[InfluxSeriesStore, f
         assert rows > 0, f"{path.name} {where}: no rows for {filled}"
         checked += 1
     assert checked >= 4
+
+
+def test_the_gates_dashboard_shows_every_kind_of_gate_alarm(loaded: tuple[InfluxSeriesStore, float]) -> None:
+    """Held open (kind door) and after hours (kind gate, from gate duty) both reach the gate panels."""
+    store, now = loaded
+    dashboard = json.loads((DASHBOARDS / "json" / "gates.json").read_text("utf-8"))
+    values = {**VALUES, "device": DEVICE_FOR.get(dashboard["uid"], VALUES["device"])}
+    alert_queries = [q for _, q in queries(dashboard) if 'FROM "alert"' in q]
+    assert alert_queries
+    for query in alert_queries:
+        series = store.http.query(fill(query, values, now - 24 * 3600, now))
+        messages = {str(v) for s in series for row in s.get("values", []) for v in row}
+        assert "校门 非开放时间打开" in messages and "校门 门未关闭" in messages, query
