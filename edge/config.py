@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.wire import ID_PATTERN
-from edge.yamlconfig import ConfigError, load_yaml, validate
+from edge.yamlconfig import ConfigError, load_yaml, problem, validate
 
 
 class _Strict(BaseModel):
@@ -122,16 +122,12 @@ def load_edge_settings(path: Path) -> EdgeSettings:
     problems: list[str] = []
     seen: set[str] = set()
     for index, source in enumerate(settings.sources):
-        for message, key in check_source_options(source):
-            loc = ("sources", index, *key)
-            line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
-            where = f"{path}:{line}" if line else str(path)
-            dotted = ".".join(str(p) for p in loc)
-            problems.append(f"{where}: {dotted}: {message}")
+        problems += [problem(path, lines, ("sources", index, *key), message)
+                     for message, key in check_source_options(source)]
         if source.sensor:
             if source.sensor in seen:
-                line = lines.get(("sources", index, "sensor"))
-                problems.append(f"{path}:{line}: sources.{index}.sensor: duplicate sensor id {source.sensor!r}")
+                problems.append(problem(path, lines, ("sources", index, "sensor"),
+                                        f"duplicate sensor id {source.sensor!r}"))
             seen.add(source.sensor)
     if problems:
         raise ConfigError(path, problems)

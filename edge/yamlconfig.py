@@ -72,14 +72,15 @@ def validate(model: type[ModelT], data: Any, path: Path, lines: dict[KeyPath, in
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            loc = tuple(item["loc"])
-            key = ".".join(str(p) for p in loc) or "(top level)"
-            line = _nearest_line(loc, lines)
-            where = f"{path}:{line}" if line is not None else str(path)
-            problems.append(f"{where}: {key}: {item['msg']}")
+        problems = [problem(path, lines, tuple(item["loc"]), item["msg"]) for item in error.errors()]
         raise ConfigError(path, problems) from None
+
+
+def problem(path: Path, lines: dict[KeyPath, int], loc: KeyPath, message: str) -> str:
+    """One problem as ``file:line: dotted.key: message`` (the line of the key, or of its nearest parent)."""
+    line = _nearest_line(loc, lines)
+    where = f"{path}:{line}" if line is not None else str(path)
+    return f"{where}: {'.'.join(str(p) for p in loc) or '(top level)'}: {message}"
 
 
 def load_model(model: type[ModelT], path: Path) -> ModelT:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge import wire
-from edge.yamlconfig import ConfigError, KeyPath, load_yaml
+from edge.yamlconfig import ConfigError, KeyPath, load_yaml, problem
 from hub.notify.base import Channel
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import ChannelFailure, ChannelRecovered, Dispatcher, Route, Undeliverable
@@ -150,19 +150,6 @@ class NotifyConfig(BaseModel):
         return ZoneInfo(self.timezone)
 
 
-def _line(loc: KeyPath, lines: dict[KeyPath, int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if (found := lines.get(loc[:end])) is not None:
-            return found
-    return None
-
-
-def _problem(path: Path, lines: dict[KeyPath, int], loc: KeyPath, message: str) -> str:
-    line = _line(loc, lines)
-    where = f"{path}:{line}" if line is not None else str(path)
-    return f"{where}: {'.'.join(str(p) for p in loc) or '(top level)'}: {message}"
-
-
 def _without_tag(loc: KeyPath) -> KeyPath:
     # pydantic puts the discriminator value in the path (channels.x.apprise.urls); the YAML has no such key.
     if len(loc) > 2 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
@@ -195,11 +182,11 @@ def validate_notify_config(data: Any, path: Path, lines: dict[KeyPath, int]) -> 
     try:
         config = NotifyConfig.model_validate(data if data is not None else {})
     except ValidationError as error:
-        problems = [_problem(path, lines, _without_tag(tuple(e["loc"])), e["msg"]) for e in error.errors()]
+        problems = [problem(path, lines, _without_tag(tuple(e["loc"])), e["msg"]) for e in error.errors()]
         raise ConfigError(path, problems) from None
     crossed = _cross_checks(config)
     if crossed:
-        raise ConfigError(path, [_problem(path, lines, loc, message) for loc, message in crossed])
+        raise ConfigError(path, [problem(path, lines, loc, message) for loc, message in crossed])
     return config
 
 
