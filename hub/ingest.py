@@ -198,6 +198,7 @@ class MqttIngest:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
     def start(self) -> None:
@@ -219,9 +220,17 @@ class MqttIngest:
         if reason.is_failure:
             _LOGGER.error("broker refused the hub: %s", reason)
             return
+        # ``connected`` is set on SUBACK, not here: a message published between CONNACK and the broker
+        # processing SUBSCRIBE would reach nobody on a first connection (no stored session yet).
         client.subscribe(self._subscription, qos=1)
-        self.connected.set()
         _LOGGER.info("hub connected to broker (session present: %s)", getattr(flags, "session_present", None))
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode],
+                      _props: Properties | None) -> None:
+        if any(reason.is_failure for reason in reasons):
+            _LOGGER.error("broker refused the hub's subscription to %s: %s", self._subscription, reasons)
+            return
+        self.connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
                        _props: Properties | None) -> None:

@@ -167,6 +167,7 @@ class Observer:
                                   protocol=mqtt.MQTTv311)
         self.client.username_pw_set("hub", password)
         self.client.on_connect = self._connected
+        self.client.on_subscribe = self._subscribed
         self.client.on_message = self._message
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect(broker.host, broker.port)
@@ -175,6 +176,9 @@ class Observer:
 
     def _connected(self, client: mqtt.Client, *_: object) -> None:
         client.subscribe([(wire.subscription(wire.Channel.TELEMETRY), 1), (wire.subscription(wire.Channel.EVENT), 1)])
+
+    def _subscribed(self, *_: object) -> None:
+        # Ready on SUBACK: a message published before the broker has the subscription reaches nobody.
         self.ready.set()
 
     def _message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
