@@ -20,6 +20,10 @@ have influxd || missing+=(influxdb)
 have cc || missing+=(gcc libc6-dev)
 # Food-sample labels (hub/samples/labels.py) print Chinese with WenQuanYi Zen Hei.
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+# Reports and their tests: pdftoppm renders PDFs to images.
+have pdftoppm || missing+=(poppler-utils)
+# Browser tests (Playwright) drive Debian's Chromium headless.
+have chromium || missing+=(chromium)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 for extra in ${APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 
