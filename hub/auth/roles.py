@@ -1,0 +1,55 @@
+"""Who may do what: the five roles of a school and the permissions each holds.
+
+The server checks these on every route (``hub.auth.deps.require``); pages only hide
+what a role cannot do, they never decide it. Reading the dashboards needs no more
+than being signed in — a gatekeeper may see that a fridge is warm — but changing
+anything is granted per role.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CANTEEN_STAFF = "canteen_staff"  # 食堂员工
+    CANTEEN_MANAGER = "canteen_manager"  # 食堂负责人
+    GATEKEEPER = "gatekeeper"  # 门卫
+    SAFETY_OFFICER = "safety_officer"  # 安全员 / 食品安全管理员
+    ADMIN = "admin"  # 系统管理员
+
+
+class Permission(StrEnum):
+    VIEW = "view"  # dashboards, readings, alarms, samples, gates, devices
+    ALERT_ACK = "alert.ack"  # acknowledge an alarm
+    ALERT_CLOSE = "alert.close"  # record the corrective action
+    ALERT_VERIFY = "alert.verify"  # verify a corrective action (验收)
+    SAMPLE_LOG = "sample.log"  # log a meal's samples, print labels
+    SAMPLE_DISCARD = "sample.discard"  # discard samples (and review them)
+    LIMITS_EDIT = "limits.edit"  # sensors' limits
+    SILENCE_EDIT = "silence.edit"  # maintenance silences
+    CALENDAR_EDIT = "calendar.edit"  # overrides of the school calendar
+    REPORT_VIEW = "report.view"  # weekly / daily / monthly reports, CSV
+    REPORT_SIGN = "report.sign"  # sign off a report
+    AUDIT_VIEW = "audit.view"  # the audit log
+    ADMIN = "admin"  # users, tokens, devices, channels, test messages
+
+
+_EVERYONE = {Permission.VIEW, Permission.ALERT_ACK, Permission.ALERT_CLOSE}
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.CANTEEN_STAFF: frozenset(_EVERYONE | {Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD}),
+    Role.CANTEEN_MANAGER: frozenset(_EVERYONE | {
+        Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD, Permission.LIMITS_EDIT, Permission.SILENCE_EDIT,
+        Permission.REPORT_VIEW}),
+    Role.GATEKEEPER: frozenset(_EVERYONE),
+    Role.SAFETY_OFFICER: frozenset(_EVERYONE | {
+        Permission.ALERT_VERIFY, Permission.SAMPLE_DISCARD, Permission.SILENCE_EDIT, Permission.CALENDAR_EDIT,
+        Permission.REPORT_VIEW, Permission.REPORT_SIGN, Permission.AUDIT_VIEW}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    """Whether ``role`` holds ``permission``."""
+    return permission in GRANTS[role]
