@@ -174,11 +174,14 @@ def cpu_seconds(pid: int) -> float:
 class HubWorker:
     """``python -m bench.hub_worker`` in a subprocess, with its JSON-lines reports collected."""
 
-    def __init__(self, env: BrokerEnv, home: Path, client_id: str, shared_group: str | None = None,
+    def __init__(self, env: BrokerEnv | None, home: Path, client_id: str, shared_group: str | None = None,
                  extra_env: dict[str, str] | None = None) -> None:
+        """``env`` None: ``extra_env`` is the whole environment (a test's own broker and settings)."""
         self.home = home
         self.client_id = client_id
-        self._env = env.hub_env(home, client_id, shared_group, extra_env)
+        self._env = env.hub_env(home, client_id, shared_group, extra_env) if env is not None else dict(extra_env or {})
+        #: Whether this worker holds the rules (several workers on one shared subscription).
+        self.runs_rules = False
         self.counters: dict[str, Any] = {}
         self.counters_at = 0.0
         self.alerts: list[dict[str, Any]] = []
@@ -214,6 +217,7 @@ class HubWorker:
                     elif "alert" in item:
                         self.alerts.append(item)
                 if item.get("ready"):
+                    self.runs_rules = bool(item.get("rules", True))
                     self._ready.set()
 
     def snapshot(self) -> tuple[dict[str, Any], float]:

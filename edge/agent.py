@@ -302,8 +302,11 @@ class Agent:
                         interval = source.interval_s or 1.0
                         # Keep the cadence; after a stall (a slow bus, a loaded CPU) skip the missed
                         # slots instead of reading again at once: two reads in the same millisecond
-                        # would share a timestamp, and the hub keys readings by (sensor, ts).
-                        next_read[index] = due + interval if due + interval > now else now + interval
+                        # would share a timestamp, and the hub keys readings by (sensor, ts). A slot
+                        # less than half an interval away counts as missed too (a stall of just under
+                        # an interval otherwise reads twice within microseconds).
+                        slot = due + interval
+                        next_read[index] = slot if slot - now >= interval / 2 else now + interval
                 self.record_measurements(measurements)
                 self.check_fail_local(measurements)
                 if next_health <= now:

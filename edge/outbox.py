@@ -20,6 +20,9 @@ from typing import Literal
 
 from edge.wire import Channel
 
+#: SQLite page cache of the outbox connection, in KiB.
+CACHE_KIB = 256
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +71,9 @@ class Outbox:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # The outbox is written once and read once, in order: a page cache does not pay. SQLite's
+        # default (2 MB) filled up during a backlog drain and was most of the agent's peak memory.
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._db.executescript(_SCHEMA)
         self._sync = "FULL"
         (self._depth,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()

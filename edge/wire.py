@@ -27,6 +27,12 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 _ID_RE = re.compile(ID_PATTERN)
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+#: Latest timestamp accepted (2100-01-01 UTC). A Pi's clock may be years *behind* before NTP (flagged
+#: ``clock_synced: false``); a time past this is garbage, and would not fit the stores' integer milliseconds.
+MAX_TS = 4_102_444_800.0
+#: Largest seq (SQLite's signed 64-bit integer): a larger one could never be stored, only retried.
+MAX_SEQ = 2**63 - 1
+Timestamp = Annotated[float, Field(ge=0, le=MAX_TS)]
 
 
 class Channel(enum.StrEnum):
@@ -120,7 +126,7 @@ class Status(_Payload):
     state: Literal["online", "offline"]
     boot_id: str = Field(min_length=1, max_length=64)
     version: str = Field(default="", max_length=32)
-    ts: float = Field(ge=0)
+    ts: Timestamp
     sensors: tuple[SensorInfo, ...] = ()
 
 
@@ -130,7 +136,7 @@ class Reading(_Payload):
     #: ``None`` together with ``fault`` when the sensor could not give a value.
     value: float | None
     unit: str = Field(default="", max_length=16)
-    ts: float = Field(ge=0)
+    ts: Timestamp
     #: Why there is no trustworthy value: ``crc``, ``power_on_value``, ``disconnected``, ``timeout`` …
     fault: str | None = Field(default=None, max_length=64)
     #: False when the edge clock was not synchronised when this reading was taken.
@@ -144,7 +150,7 @@ class Reading(_Payload):
 class Telemetry(_Payload):
     device: Identifier
     boot_id: str = Field(min_length=1, max_length=64)
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
     readings: tuple[Reading, ...] = Field(min_length=1, max_length=1000)
 
     @property
@@ -160,8 +166,8 @@ class Event(_Payload):
 
     device: Identifier
     boot_id: str = Field(min_length=1, max_length=64)
-    seq: int = Field(ge=0)
-    ts: float = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
+    ts: Timestamp
     sensor: Identifier
     kind: str = Field(min_length=1, max_length=32)
     state: str = Field(min_length=1, max_length=64)
@@ -179,7 +185,7 @@ class Health(_Payload):
 
     device: Identifier
     boot_id: str = Field(min_length=1, max_length=64)
-    ts: float = Field(ge=0)
+    ts: Timestamp
     uptime_s: float = Field(ge=0)
     outbox_depth: int = Field(ge=0)
     dropped: int = Field(ge=0)
@@ -196,7 +202,7 @@ class Command(_Payload):
     """Hub → edge."""
 
     action: Literal["alarm_on", "alarm_off", "silence", "reload_config", "indicator"]
-    ts: float = Field(ge=0)
+    ts: Timestamp
     reason: str = Field(default="", max_length=200)
     #: With ``indicator``: which light (``samples``: the sample station's "samples held" LED) …
     target: str = Field(default="", max_length=32)

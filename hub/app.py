@@ -6,23 +6,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 
 from edge.agent import package_version
 from hub.api import (
+    admin_notify,
     alerts,
     audit,
+    auth,
     devices,
+    errors,
     gate,
+    limits,
     metrics,
     notifications,
     pages,
+    photos,
     readings,
+    reports,
     samples,
     silences,
     status,
+    stream,
 )
+from hub.auth.headers import SecurityHeaders
 from hub.runtime import Hub
 from hub.settings import HubSettings
+from hub.web.render import STATIC
 
 
 def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
@@ -43,7 +54,10 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
 
     app = FastAPI(title="xiaoan hub", version=package_version(), lifespan=lifespan,
                   description="校安 xiaoan: cold-chain, food-sample and gate monitoring for schools.")
-    for module in (status, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,
-                   pages):
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,
+                   reports, limits, photos, admin_notify, stream, pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -77,7 +77,31 @@ def acl_text(accounts: list[Account]) -> str:
     return "\n".join(lines)
 
 
-def config_text(directory: Path, host: str, port: int, extra: str = "") -> str:
+#: Largest MQTT packet the broker accepts; a client sending more is disconnected. Above the hub's own
+#: payload limit (edge.wire.MAX_PAYLOAD_BYTES), so an oversized message still reaches the dead letters.
+MAX_PACKET_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """A TLS listener with certificates from the school's CA (scripts/make-ca.sh)."""
+
+    port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    #: Ask every client for a certificate signed by the CA, on top of its password.
+    require_certificate: bool = False
+
+    def config(self, host: str) -> str:
+        return (f"listener {self.port} {host}\n"
+                f"cafile {self.ca_file}\ncertfile {self.cert_file}\nkeyfile {self.key_file}\n"
+                f"tls_version tlsv1.2\n"
+                f"require_certificate {'true' if self.require_certificate else 'false'}\n")
+
+
+def config_text(directory: Path, host: str, port: int, extra: str = "", tls: TlsListener | None = None,
+                max_queued_messages: int = 1_000_000) -> str:
     # Started as root, mosquitto would drop to the "mosquitto" user, which cannot reach
     # a private instance's files (under a user's home or a 0700 temp dir). A private
     # instance runs as whoever started it; a school's broker runs as the system
@@ -89,14 +113,15 @@ allow_anonymous false
 password_file {directory / "passwd"}
 acl_file {directory / "acl"}
 listener {port} {host}
-persistence true
+{tls.config(host) if tls else ""}persistence true
 persistence_location {directory / "data"}/
 autosave_interval 10
 # The hub acknowledges only after it has committed; let it hold enough in flight to batch.
 max_inflight_messages 1000
 # The default (1000) silently drops QoS 1 messages for a hub that is restarting or slow.
-max_queued_messages 1000000
+max_queued_messages {max_queued_messages}
 max_queued_bytes 0
+max_packet_size {MAX_PACKET_BYTES}
 set_tcp_nodelay true
 log_dest file {directory / "mosquitto.log"}
 log_type error
@@ -112,12 +137,15 @@ class MosquittoBroker:
     """Start, stop, kill and restart a broker whose files all live in ``directory``."""
 
     def __init__(self, directory: Path, accounts: list[Account], port: int | None = None,
-                 host: str = "127.0.0.1", extra_config: str = "") -> None:
+                 host: str = "127.0.0.1", extra_config: str = "", tls: TlsListener | None = None,
+                 max_queued_messages: int = 1_000_000) -> None:
         self.directory = directory.resolve()
         self.accounts = accounts
         self.host = host
         self.port = port or free_port(host)
         self.extra_config = extra_config
+        self.tls = tls
+        self.max_queued_messages = max_queued_messages
         self.process: subprocess.Popen[bytes] | None = None
 
     def write_files(self) -> None:
@@ -132,7 +160,8 @@ class MosquittoBroker:
                            capture_output=True)
         (self.directory / "acl").write_text(acl_text(self.accounts), encoding="utf-8")
         (self.directory / "mosquitto.conf").write_text(
-            config_text(self.directory, self.host, self.port, self.extra_config), encoding="utf-8"
+            config_text(self.directory, self.host, self.port, self.extra_config, self.tls,
+                        self.max_queued_messages), encoding="utf-8"
         )
 
 

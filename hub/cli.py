@@ -19,9 +19,16 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import create_app
+    from hub.auth.bootstrap import ensure_first_admin
+    from hub.auth.store import AccountStore
     from hub.settings import load_settings
 
     settings = load_settings()
+    accounts = AccountStore(settings.db_dir / "hub.sqlite3")
+    try:
+        ensure_first_admin(accounts, sys.stdout)
+    finally:
+        accounts.close()
     app = create_app(settings)
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
     return 0
@@ -119,6 +126,42 @@ def _cmd_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from hub.report.command import run
+
+    return run(args)
+
+
+def _cmd_provision(args: argparse.Namespace) -> int:
+    """Broker accounts and ACL (hub.provision); the files go where the school's Mosquitto reads them."""
+    from hub.provision import RELOAD_HINT, Provisioner, ProvisionError, edge_snippet
+
+    provisioner = Provisioner(Path(args.dir))
+    try:
+        if args.provision_command == "list":
+            for entry in provisioner.entries():
+                print(f"{entry.username:24s} {entry.role:7s} {entry.site}")
+            return 0
+        if args.provision_command == "revoke":
+            provisioner.revoke(args.name)
+            print(f"revoked {args.name}; {RELOAD_HINT}")
+            return 0
+        issued = provisioner.add_hub() if args.provision_command == "hub" else provisioner.add_device(
+            args.name, args.site)
+    except ProvisionError as error:
+        print(f"xiaoan provision: {error}", file=sys.stderr)
+        return 2
+    print(f"# {issued.entry.role} account {issued.entry.username}: password in {issued.password_file}")
+    if issued.entry.role == "hub":
+        print(f"XIAOAN_MQTT_USERNAME={issued.entry.username}\nXIAOAN_MQTT_PASSWORD_FILE={issued.password_file}")
+    else:
+        print("# 设备配置 / edge config (broker part):")
+        print(edge_snippet(issued, args.broker_host, args.broker_port,
+                           Path(args.ca_file) if args.ca_file else None), end="")
+    print(f"# {RELOAD_HINT}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xiaoan", description="校安 xiaoan: school canteen and gate monitoring")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -146,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.set_defaults(func=_cmd_demo)
 
+    from hub.auth.cli import add_parser as add_user_parser
+
+    add_user_parser(commands)
+
     store = commands.add_parser("store", help="time-series store tools")
     store_commands = store.add_subparsers(dest="store_command", required=True)
     copy = store_commands.add_parser("copy", help="copy history from the SQLite series store to InfluxDB"
@@ -155,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--batch", type=int, default=5000, help="points per write (default 5000)")
     copy.add_argument("--restart", action="store_true", help="ignore the checkpoint of an earlier run")
     store.set_defaults(func=_cmd_store)
+
+    provision = commands.add_parser("provision", help="broker accounts: per-device passwords and ACL")
+    provision.add_argument("--dir", default="/etc/mosquitto/xiaoan",
+                           help="where the broker's passwd, acl and accounts.json live (default /etc/mosquitto/xiaoan)")
+    provision_commands = provision.add_subparsers(dest="provision_command", required=True)
+    device = provision_commands.add_parser("device", help="a new device account; prints its edge config")
+    device.add_argument("name")
+    device.add_argument("--site", required=True, help="the school's site id (the topic level after v1)")
+    device.add_argument("--broker-host", default="127.0.0.1", help="for the printed edge config")
+    device.add_argument("--broker-port", type=int, default=1883, help="for the printed edge config")
+    device.add_argument("--ca-file", help="the school CA, for a TLS listener (scripts/make-ca.sh)")
+    provision_commands.add_parser("hub", help="the hub's account (reads every device, $SYS)")
+    provision_commands.add_parser("list", help="accounts, roles and sites")
+    revoke = provision_commands.add_parser("revoke", help="remove an account (its device is refused after reload)")
+    revoke.add_argument("name")
+    provision.set_defaults(func=_cmd_provision)
+
+    from hub.report.command import add_arguments
+
+    report = commands.add_parser("report", help="a daily / weekly / monthly report as PDF, JSON and raw-reading CSV")
+    add_arguments(report)
+    report.set_defaults(func=_cmd_report)
     return parser
 
 

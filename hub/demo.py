@@ -25,10 +25,17 @@ from typing import Any
 
 import yaml
 
+from hub.auth.credentials import new_password
+from hub.auth.roles import Role
+from hub.auth.store import AccountStore
 from hub.broker import Account, MosquittoBroker, free_port
 
 SITE = "demo-school"
 DEMO_DELAY_S = 15
+#: One person per role, so every view of the web app can be tried.
+DEMO_PEOPLE = (("admin", "管理员 Admin", Role.ADMIN), ("officer", "安全员 李老师", Role.SAFETY_OFFICER),
+               ("manager", "食堂负责人 张经理", Role.CANTEEN_MANAGER), ("cook", "食堂员工 王师傅", Role.CANTEEN_STAFF),
+               ("gatekeeper", "门卫 老陈", Role.GATEKEEPER))
 
 
 def _canteen_config(broker: MosquittoBroker, password_file: Path, state_dir: Path) -> dict[str, Any]:
@@ -109,6 +116,8 @@ class DemoSetup:
     http_port: int
     edge_configs: list[Path]
     env: dict[str, str]
+    #: (username, role, password) of the web accounts, generated for this run.
+    people: list[tuple[str, Role, str]]
 
     @property
     def credentials(self) -> Path:
@@ -138,7 +147,21 @@ def prepare_demo(home: Path) -> DemoSetup:
            "XIAOAN_HTTP_PORT": str(http_port), "XIAOAN_CONFIG": str(hub_config),
            "XIAOAN_BANNER": f"演示模式：报警延时缩短为 {DEMO_DELAY_S} 秒（正式默认 15 分钟）· "
                             f"Demo: alarm delay shortened to {DEMO_DELAY_S} s (default 15 min)"}
-    return DemoSetup(home, accounts, broker, http_port, edge_configs, env)
+    return DemoSetup(home, accounts, broker, http_port, edge_configs, env, _demo_people(home / "hub" / "hub.sqlite3"))
+
+
+def _demo_people(state_db: Path) -> list[tuple[str, Role, str]]:
+    """Web accounts with random passwords (only their hashes are kept; the terminal shows them once)."""
+    store = AccountStore(state_db)
+    people = []
+    try:
+        for username, name, role in DEMO_PEOPLE:
+            password = new_password()
+            store.create_user(username, name, role, password=password)
+            people.append((username, role, password))
+    finally:
+        store.close()
+    return people
 
 
 def run_demo(home: Path | None = None, duration_s: float | None = None) -> int:
@@ -171,7 +194,9 @@ def run_demo(home: Path | None = None, duration_s: float | None = None) -> int:
   alerts (API)  {url}api/alerts
   API docs      {url}docs
   MQTT accounts (generated for this run; files in {credentials}):
-""" + "".join(f"    {a.username:10s} {a.password}\n" for a in accounts) + f"""
+""" + "".join(f"    {a.username:10s} {a.password}\n" for a in accounts) + """
+  Web accounts, one per role (shown only now · 网页账号，每个角色一个，密码只显示这一次):
+""" + "".join(f"    {name:10s} {role.value:16s} {password}\n" for name, role, password in setup.people) + f"""
   Scenario: fridge-1 warms past 8 °C → the hub raises a real alarm within ~45 s
   (alarm delay shortened to {DEMO_DELAY_S} s for the demo); the east gate opens at ~20 s.
   Ctrl-C stops everything.

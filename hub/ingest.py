@@ -28,6 +28,7 @@ from edge import wire
 from edge.config import BrokerSettings
 from edge.link import HUB_HEARTBEAT_TOPIC, make_client
 from hub.alerts.engine import AlertEngine
+from hub.scaleout import REORDER_S, STALE_S, FeedBatch
 from hub.store.base import SeriesStore, StoredEvent, StoredReading, sensor_key
 from hub.store.state import DeadLetter, SensorUpdate, StateStore
 
@@ -54,6 +55,8 @@ class IngestCounters:
     dead_letters: int = 0
     batches: int = 0
     store_failures: int = 0
+    #: Readings handed to the rules (with several workers: by the rules worker, from every worker's commits).
+    ruled_readings: int = 0
     last_commit: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -63,27 +66,43 @@ class IngestCounters:
 
 
 class IngestPipeline:
-    """Validate → deduplicate → store → evaluate, for one batch; no MQTT in here."""
+    """Validate → deduplicate → store → evaluate, for one batch; no MQTT in here.
+
+    ``worker``: this process is one of several hub workers sharing the state database
+    (hub.scaleout). It then claims message ids in the shared database and queues what
+    it stored for the rules; ``runs_rules`` says whether this worker is the one that
+    evaluates that queue (``sync``) and runs the timers (``tick``).
+    """
 
     def __init__(self, series: SeriesStore, state: StateStore, engine: AlertEngine,
-                 clock: Callable[[], float] = time.time, counters: IngestCounters | None = None) -> None:
+                 clock: Callable[[], float] = time.time, counters: IngestCounters | None = None,
+                 worker: str | None = None, runs_rules: bool = True) -> None:
         self.series = series
         self.state = state
         self.engine = engine
         self.clock = clock
         self.counters = counters or IngestCounters()
+        self.worker = worker
+        self.runs_rules = runs_rules
         self._event_listeners: list[Callable[[list[StoredEvent]], None]] = []
+        self._reading_listeners: list[Callable[[list[StoredReading]], None]] = []
         self._tickers: list[Callable[[float], None]] = [engine.tick]
 
     def add_event_listener(self, listener: Callable[[list[StoredEvent]], None]) -> None:
         """Domain modules (food samples, patrols) see every stored event, after commit."""
         self._event_listeners.append(listener)
 
+    def add_reading_listener(self, listener: Callable[[list[StoredReading]], None]) -> None:
+        """The live web pages see every stored reading, after commit (the listener must not block)."""
+        self._reading_listeners.append(listener)
+
     def add_ticker(self, ticker: Callable[[float], None]) -> None:
         """Called about every ``tick_s`` with the time: timers that run without new messages."""
         self._tickers.append(ticker)
 
     def tick(self, now: float) -> None:
+        if not self.runs_rules:
+            return
         for ticker in self._tickers:
             try:
                 ticker(now)
@@ -95,6 +114,7 @@ class IngestPipeline:
         now = self.clock()
         dead: list[DeadLetter] = []
         messages: list[wire.Telemetry | wire.Event] = []
+        health: list[tuple[str, wire.Health, float]] = []
         sensors_announced = False
         for item in batch:
             try:
@@ -111,9 +131,15 @@ class IngestPipeline:
                 sensors_announced = sensors_announced or bool(message.sensors)
             elif isinstance(message, wire.Health):
                 self.state.record_health(parts.device, message.model_dump_json(), now)
-                self.engine.on_health(parts.device, message, now)
+                health.append((parts.device, message, now))
             else:
                 messages.append(message)
+        if self.worker is not None:
+            self._process_shared(batch, now, dead, messages, FeedBatch(health=health,
+                                                                       sensors_announced=sensors_announced))
+            return
+        for device, report, at in health:
+            self.engine.on_health(device, report, at)
         if sensors_announced:
             self.engine.refresh_sensors()
 
@@ -127,23 +153,112 @@ class IngestPipeline:
 
         self.series.write(readings, events)
         self.state.commit_ingest([m.message_id for m in fresh], now, updates, dead)
+        self._evaluate(readings, events)
+        self._count(batch, now, len(fresh), len(readings), len(events), len(messages) - len(fresh), dead)
+
+    def _evaluate(self, readings: list[StoredReading], events: list[StoredEvent]) -> None:
+        """Committed readings and events → the rules and the listeners."""
         self.engine.on_readings(readings)
         self.engine.on_events(events)
         for listener in self._event_listeners:
             if events:
                 listener(events)
+        for reading_listener in self._reading_listeners:
+            if readings:
+                reading_listener(readings)
+        with self.counters.lock:
+            self.counters.ruled_readings += len(readings)
+
+    def _count(self, batch: list[Inbound], now: float, messages: int, readings: int, events: int,
+               duplicates: int, dead: list[DeadLetter]) -> None:
         with self.counters.lock:
             c = self.counters
             c.received += len(batch)
-            c.stored_messages += len(fresh)
-            c.stored_readings += len(readings)
-            c.stored_events += len(events)
-            c.duplicates += len(messages) - len(fresh)
+            c.stored_messages += messages
+            c.stored_readings += readings
+            c.stored_events += events
+            c.duplicates += duplicates
             c.dead_letters += len(dead)
             c.batches += 1
             c.last_commit = now
         for letter in dead:
             _LOGGER.warning("dead letter on %s: %s", letter.topic, letter.reason)
+
+    # -- several workers (hub.scaleout) ----------------------------------------------------------
+
+    def _process_shared(self, batch: list[Inbound], now: float, dead: list[DeadLetter],
+                        messages: list[wire.Telemetry | wire.Event], feed: FeedBatch) -> None:
+        """Store, then claim in the shared database; only claimed messages count and reach the rules.
+
+        The store is written before the claim: writing is idempotent (a reading is keyed by
+        sensor and time, an event by its identity), so a copy another worker stored at the
+        same moment, or a batch stored before a crash and redelivered, is the same rows.
+        The claim decides which worker counts a message and queues it for the rules.
+        """
+        assert self.worker is not None
+        unseen = self.state.unseen(m.message_id for m in messages)  # skip known copies before writing
+        fresh: list[wire.Telemetry | wire.Event] = []
+        for message in messages:
+            if message.message_id in unseen:
+                unseen.discard(message.message_id)
+                fresh.append(message)
+        readings, events, updates = _flatten(fresh)
+        self.series.write(readings, events)
+        claimed_counts = [0, 0]
+
+        def body(claimed: set[wire.MessageId]) -> str | None:
+            mine = fresh if len(claimed) == len(fresh) else [m for m in fresh if m.message_id in claimed]
+            feed.readings, feed.events, _ = (readings, events, None) if mine is fresh else _flatten(mine)
+            claimed_counts[:] = [len(feed.readings), len(feed.events)]
+            return feed.encode()
+
+        done_before = max((item.received for item in batch), default=now)
+        claimed = self.state.claim_ingest([m.message_id for m in fresh], now, updates, dead, body, self.worker,
+                                          done_before)
+        self._count(batch, now, len(claimed), claimed_counts[0], claimed_counts[1], len(messages) - len(claimed),
+                    dead)
+
+    def sync(self, idle: bool) -> None:
+        """With several workers: report progress when idle; the rules worker applies what all have stored.
+
+        Feed entries are applied once every live worker has committed everything it
+        received up to ``REORDER_S`` after them, merged and in reading-time order: the
+        rules then see one sensor's readings in order even when they were split across
+        workers (a reading older than the newest one applied would be ignored).
+        """
+        if self.worker is None:
+            return
+        now = self.clock()
+        if idle:
+            self.state.mark_progress(self.worker, now, now)
+        if not self.runs_rules:
+            return
+        watermark = self.state.watermark(now, STALE_S)
+        if watermark is None:
+            return
+        entries = self.state.feed(watermark - REORDER_S)
+        if not entries:
+            return
+        merged = FeedBatch()
+        for _id, body in entries:
+            merged.extend(body)
+        for device, report, at in merged.health:
+            self.engine.on_health(device, report, at)
+        if merged.sensors_announced:
+            self.engine.refresh_sensors()
+        self._evaluate(merged.readings, merged.events)
+        self.state.feed_done([entry_id for entry_id, _ in entries])
+
+    def join(self) -> None:
+        """Subscribed: from now on the rules worker waits for this worker's progress too."""
+        if self.worker is not None:
+            now = self.clock()
+            self.state.mark_progress(self.worker, now, now)
+
+    def leave(self) -> None:
+        """A clean stop: the rules worker need not wait for this worker any more."""
+        if self.worker is not None:
+            self.state.forget_worker(self.worker)
 
 
 def _flatten(messages: list[wire.Telemetry | wire.Event]) -> tuple[
@@ -211,6 +326,7 @@ class MqttIngest:
         self._writer.join(timeout=10)
         self._client.disconnect()
         self._client.loop_stop()
+        self.pipeline.leave()
 
     def send_command(self, site: str, device: str, command: wire.Command) -> None:
         self._client.publish(wire.topic(site, device, wire.Channel.CMD), wire.encode(command), qos=1)
@@ -230,6 +346,7 @@ class MqttIngest:
         if any(reason.is_failure for reason in reasons):
             _LOGGER.error("broker refused the hub's subscription to %s: %s", self._subscription, reasons)
             return
+        self.pipeline.join()
         self.connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
@@ -258,6 +375,8 @@ class MqttIngest:
     def _write_loop(self) -> None:
         next_tick = next_heartbeat = time.monotonic()
         backoff = 0.5
+        # With several workers the rules worker polls the shared feed: wake often enough for alarms.
+        wait_s = min(self._tick_s, 0.02 if self.pipeline.worker is not None else 0.2)
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_tick:
@@ -266,7 +385,8 @@ class MqttIngest:
             if now >= next_heartbeat and self.connected.is_set():
                 self._client.publish(HUB_HEARTBEAT_TOPIC, json.dumps({"ts": time.time()}), qos=0)
                 next_heartbeat = now + self._heartbeat_s
-            batch = self._take_batch(timeout=min(self._tick_s, 0.2))
+            batch = self._take_batch(timeout=wait_s)
+            idle = not batch
             while batch and not self._stop.is_set():
                 try:
                     self.pipeline.process(batch)
@@ -284,3 +404,11 @@ class MqttIngest:
                     if item.qos > 0:
                         self._client.ack(item.mid, item.qos)
                 batch = []
+            self._sync(idle)
+
+    def _sync(self, idle: bool) -> None:
+        try:
+            self.pipeline.sync(idle)
+        except Exception:
+            # The shared database is busy or down: the feed stays where it is; next round tries again.
+            _LOGGER.exception("applying the shared rule feed failed")

@@ -14,12 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.config import TlsSettings
 from edge.failsafe import PROFILE_LIMITS
 from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.calendar import CalendarConfig
 from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
+from hub.report.config import ReportConfig
 from hub.samples.config import SamplesConfig
 
 #: The hub's hard limits (alarm at once, no delay) on top of the domain presets.
@@ -67,6 +69,8 @@ class HubConfig(BaseModel):
     gate: GateConfig = GateConfig()
     #: Food-sample retention (留样): weights, retention, meal times, the sample cabinet (docs/samples.md).
     samples: SamplesConfig = SamplesConfig()
+    #: Reports: the Monday schedule, the log sheet's times, sign-off reminders (docs/reports.md).
+    report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
     def _keys(self) -> HubConfig:
@@ -90,6 +94,11 @@ class HubSettings(BaseSettings):
     #: Defaults to ``{home}/credentials/hub.password`` (written by ``xiaoan demo`` / provisioning).
     mqtt_password_file: Path | None = None
     mqtt_client_id: str = "xiaoan-hub"
+    #: The school CA that signed the broker's certificate: set it to connect over TLS (docs/security.md).
+    mqtt_tls_ca_file: Path | None = None
+    #: A client certificate and key, for a broker that requires them (``require_certificate true``).
+    mqtt_tls_cert_file: Path | None = None
+    mqtt_tls_key_file: Path | None = None
     #: Sites this hub serves (``+``: all).
     site: str = "+"
     #: The school's time zone: messages, pages and reports speak local time.
@@ -109,6 +118,16 @@ class HubSettings(BaseSettings):
     seen_retention_days: float = Field(default=30.0, gt=0)
     #: Largest batch of MQTT messages committed in one transaction.
     ingest_batch: int = Field(default=500, ge=1)
+    # -- people, sessions and the web API (docs/security.md) --------------------------------------
+    #: The hub is reached over HTTPS (directly or behind a TLS proxy): session cookies are sent only over it.
+    https: bool = False
+    #: A session unused this long is over (people sign in again).
+    session_idle_s: float = Field(default=8 * 3600.0, gt=0)
+    #: A session is over this long after signing in, used or not.
+    session_max_s: float = Field(default=7 * 86400.0, gt=0)
+    #: Failed logins per username and per client address within ``login_window_s`` before refusing (429).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: float = Field(default=900.0, gt=0)
     #: Filled from ``config_file`` by ``load_settings``.
     rules: HubConfig = HubConfig()
     #: Filled from ``notify_config`` by ``load_settings``.
@@ -168,6 +187,13 @@ class HubSettings(BaseSettings):
         except OSError as error:
             raise ConfigError(path, [f"{path}: cannot read the hub's MQTT password: {error.strerror}"
                                      " (set XIAOAN_MQTT_PASSWORD or XIAOAN_MQTT_PASSWORD_FILE)"]) from None
+
+    def mqtt_tls(self) -> TlsSettings | None:
+        """TLS for the broker connection, when a CA file is set."""
+        if self.mqtt_tls_ca_file is None:
+            return None
+        return TlsSettings(ca_file=self.mqtt_tls_ca_file, cert_file=self.mqtt_tls_cert_file,
+                           key_file=self.mqtt_tls_key_file)
 
     @property
     def db_dir(self) -> Path:

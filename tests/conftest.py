@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from edge import wire
 from edge.config import BrokerSettings, EdgeSettings
 from hub.broker import Account, MosquittoBroker
 from hub.runtime import Hub
@@ -28,6 +32,56 @@ def broker(tmp_path_factory: pytest.TempPathFactory, accounts: dict[str, Account
     """One broker for the session (tests use distinct client ids and devices)."""
     with MosquittoBroker(tmp_path_factory.mktemp("broker"), list(accounts.values())) as running:
         yield running
+
+
+def clear_retained(broker: MosquittoBroker, hub: Account) -> list[str]:
+    """Delete every retained message under the topic root; return the topics cleared.
+
+    Retained ``status`` messages outlive the test that published them: the next test's hub
+    would receive them and see devices (online, offline) that test never started.
+    """
+    found: list[str] = []
+    subscribed, synced = threading.Event(), threading.Event()
+    marker = f"{wire.TOPIC_ROOT}/_tests/retained-sweep"
+
+    def on_message(_client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic == marker:
+            synced.set()
+        elif message.retain and message.payload:
+            found.append(message.topic)
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="tests-retained-sweeper", protocol=mqtt.MQTTv311)
+    client.username_pw_set(hub.username, hub.password)
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        client.subscribe(f"{wire.TOPIC_ROOT}/#", qos=1)
+        assert subscribed.wait(10), "retained sweep: no SUBACK"
+        # The broker sends the retained messages while it handles SUBSCRIBE, so once a message
+        # published after the SUBACK comes back, every retained one has arrived.
+        client.publish(marker, b"sync", qos=1)
+        assert synced.wait(10), "retained sweep: marker never came back"
+        for topic in found:
+            client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_retained_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the session broker, clear what it left retained there."""
+    if "broker" not in request.fixturenames:
+        yield
+        return
+    broker: MosquittoBroker = request.getfixturevalue("broker")
+    accounts: dict[str, Account] = request.getfixturevalue("accounts")
+    yield
+    if broker.process is not None and broker.process.poll() is None:
+        clear_retained(broker, accounts["hub"])
 
 
 def broker_settings(broker: MosquittoBroker, account: Account) -> BrokerSettings:

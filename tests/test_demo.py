@@ -13,14 +13,28 @@ from pathlib import Path
 
 import pytest
 
+from hub.auth.store import AccountStore
 from hub.broker import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
 
-def fetch(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+def fetch(url: str, token: str | None = None) -> object:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - loopback
         return json.loads(response.read())
+
+
+def token_of(home: Path, username: str) -> str:
+    """An API token of one of the demo's accounts, made through the hub's own account store."""
+    accounts = AccountStore(home / "demo" / "hub" / "hub.sqlite3")
+    try:
+        user = accounts.user_by_name(username)
+        assert user is not None
+        return accounts.create_token(user.id, "demo test")[0]
+    finally:
+        accounts.close()
 
 
 def test_demo_raises_a_real_alarm_within_a_minute_and_stops_cleanly(tmp_path: Path) -> None:
@@ -30,23 +44,32 @@ def test_demo_raises_a_real_alarm_within_a_minute_and_stops_cleanly(tmp_path: Pa
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     started = time.monotonic()
     firing: list[dict[str, object]] = []
+    token = ""
     try:
         while time.monotonic() - started < 60 and not firing:
             time.sleep(1)
             assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
             try:
-                alerts = fetch(f"http://127.0.0.1:{http_port}/api/alerts?state=firing")
+                # Anyone may ask for health; once it answers, the demo's accounts exist.
+                fetch(f"http://127.0.0.1:{http_port}/api/health")
+                token = token or token_of(tmp_path, "admin")
+                alerts = fetch(f"http://127.0.0.1:{http_port}/api/alerts?state=firing", token)
             except OSError:
                 continue
             assert isinstance(alerts, list)
             firing = [a for a in alerts if a["subject"] == "canteen-1/fridge-1"]
         assert firing, "no firing fridge alarm within 60 s"
-        page = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/", timeout=2).read().decode()
+        # The canteen staff's account lands on the canteen view, where the fridge alarm is.
+        page_request = urllib.request.Request(f"http://127.0.0.1:{http_port}/",
+                                              headers={"Authorization": f"Bearer {token_of(tmp_path, 'cook')}"})
+        page = urllib.request.urlopen(page_request, timeout=2).read().decode()  # noqa: S310 - loopback
         assert "报警中" in page and "演示模式" in page
     finally:
         os.killpg(process.pid, signal.SIGINT)
         output = process.communicate(timeout=30)[0].decode()
     assert process.returncode == 0, output
     assert "nothing left running" in output
+    for username in ("admin", "officer", "manager", "cook", "gatekeeper"):
+        assert f"    {username}" in output  # each role's account, with its password, shown once
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], check=False, capture_output=True, text=True).stdout
     assert leftover.strip() == "", f"processes left behind: {leftover}"

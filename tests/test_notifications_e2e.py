@@ -1,75 +1,17 @@
-"""An alarm through the real broker reaches a real HTTP endpoint via Apprise; a broken channel falls back."""
+"""Notification config at start: a route an escalation policy needs must exist.
+
+The alarm path under fault (a channel down, the fallback delivering) is tested in
+tests/faults/test_alarm_path.py.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from edge import wire
 from edge.yamlconfig import ConfigError
-from hub.broker import Account, MosquittoBroker
-from hub.runtime import Hub
-from hub.settings import HubConfig, load_settings
-from tests.conftest import SITE, wait_for
-from tests.hub.notify.http_sink import HttpSink
-from tests.test_pipeline import raw_client
-
-pytestmark = pytest.mark.broker
-
-
-def notify_yaml(tmp_path: Path, good_port: int, bad_port: int) -> Path:
-    path = tmp_path / "notify.yaml"
-    routes = "\n".join(f"  {name}:\n    always: [web]\n    fallback: [broken, backup]"
-                       for name in ("canteen", "canteen_manager", "safety_officer", "gatekeeper", "admin"))
-    path.write_text(f"""
-retry_s: 5
-channels:
-  broken: {{type: apprise, urls: ["json://127.0.0.1:{bad_port}/bot"]}}
-  backup: {{type: apprise, urls: ["json://127.0.0.1:{good_port}/bot"]}}
-  web: {{type: web}}
-routes:
-{routes}
-""", encoding="utf-8")
-    return path
-
-
-def test_alarm_reaches_the_fallback_channel_and_the_broken_one_is_an_alarm(
-        tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Account]) -> None:
-    with HttpSink(status=500) as broken, HttpSink() as backup:
-        settings = load_settings(
-            home=tmp_path / "home", mqtt_host=broker.host, mqtt_port=broker.port, mqtt_username="hub",
-            mqtt_password=accounts["hub"].password, mqtt_client_id="hub-notify-e2e", tick_s=0.2,
-            notify_config=notify_yaml(tmp_path, backup.port, broken.port))
-        settings = settings.model_copy(update={"rules": HubConfig(alarm_delay_s=0)})
-        hub = Hub(settings)
-        hub.start()
-        try:
-            assert hub.mqtt is not None and hub.mqtt.connected.wait(10)
-            client, _ = raw_client(broker, "dev-d", accounts["dev-d"].password, "notify-e2e")
-            status = {"state": "online", "boot_id": "n", "ts": 1.0, "sensors": [
-                {"sensor": "fridge-9", "kind": "temperature", "profile": "fridge", "name": "冷藏冰箱 9 号"}]}
-            client.publish(wire.topic(SITE, "dev-d", wire.Channel.STATUS), json.dumps(status), qos=1,
-                           retain=True).wait_for_publish(5)
-            reading = {"device": "dev-d", "boot_id": "n", "seq": 1, "readings": [
-                {"sensor": "fridge-9", "kind": "temperature", "value": 11.5, "unit": "°C", "ts": 2000.0}]}
-            client.publish(wire.topic(SITE, "dev-d", wire.Channel.TELEMETRY), json.dumps(reading),
-                           qos=1).wait_for_publish(5)
-            wait_for(lambda: backup.received, timeout=20)
-            body = json.loads(backup.received[0].body)
-            assert "冷藏冰箱 9 号" in json.dumps(body, ensure_ascii=False)
-            assert broken.received  # it was tried first
-            wait_for(lambda: any(a.rule == "channel_failing" and a.subject == "broken"
-                                 for a in hub.state.alerts(["firing"])), timeout=20)
-            assert hub.delivery_log is not None
-            outcomes = {(a.channel, a.outcome) for a in hub.delivery_log.attempts()}
-            assert ("broken", "failed") in outcomes and ("backup", "sent") in outcomes
-            assert hub.web_notices.recent()
-            client.disconnect()
-            client.loop_stop()
-        finally:
-            hub.stop()
+from hub.settings import load_settings
 
 
 def test_a_policy_route_missing_from_the_notify_config_refuses_to_start(tmp_path: Path) -> None:

@@ -151,11 +151,13 @@ class AlertEngine:
         self._listeners.append(listener)
 
     def refresh_sensors(self) -> None:
-        """Re-read the sensor registry (after a device announced its sensors)."""
+        """Re-read the sensor registry and the edited limits (after a device announced its sensors,
+        after someone changed a sensor's limits)."""
         limits: dict[str, Limits] = {}
         names: dict[str, str] = {}
+        edits = self._store.limit_edits()
         for sensor in self._store.sensors():
-            found = limits_for(sensor, self._config)
+            found = limits_for(sensor, self._config, edits.get(sensor["key"]))
             if found is not None:
                 limits[sensor["key"]] = found
             override = self._config.sensors.get(sensor["key"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.alerts import limit_edits
 from hub.rules.threshold import Limits
 from hub.settings import DEFAULT_PROFILES, HubConfig, LimitOverride
 
@@ -14,8 +15,11 @@ def _merge(base: dict[str, Any], override: LimitOverride | None) -> dict[str, An
     return {**base, **override.model_dump(exclude_none=True)}
 
 
-def limits_for(sensor: dict[str, Any], config: HubConfig) -> Limits | None:
-    """The threshold limits for one registered sensor, or None when it has none (no rule applies)."""
+def limits_for(sensor: dict[str, Any], config: HubConfig, edit: dict[str, Any] | None = None) -> Limits | None:
+    """The threshold limits for one registered sensor, or None when it has none (no rule applies).
+
+    ``edit`` is what was set through the web app (``hub.alerts.limit_edits``): it beats everything.
+    """
     if sensor["kind"] != "temperature":
         return None
     override = config.sensors.get(sensor["key"])
@@ -26,7 +30,7 @@ def limits_for(sensor: dict[str, Any], config: HubConfig) -> Limits | None:
     for key in ("low", "high"):
         if sensor.get(key) is not None:
             merged[key] = sensor[key]
-    merged = _merge(merged, override)
+    merged = limit_edits.merged(_merge(merged, override), edit)
     if merged.get("low") is None and merged.get("high") is None:
         return None
     return Limits(

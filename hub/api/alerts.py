@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from hub.alerts.lifecycle import Action, LifecycleError
-from hub.api.deps import HubDep
+from hub.api.deps import HubDep, RowId
+from hub.auth.deps import require
+from hub.auth.roles import Permission
+from hub.auth.users import User
 
-router = APIRouter(prefix="/api", tags=["alerts"])
+router = APIRouter(prefix="/api", tags=["alerts"], dependencies=[Depends(require(Permission.VIEW))])
 
 AlertState = Literal["pending", "firing", "acknowledged", "resolved", "closed", "verified", "cancelled", "active",
                      "open"]
@@ -21,7 +24,8 @@ _EXPANDS = {"active": ("pending", "firing", "acknowledged"),
 
 
 class AlertActionRequest(BaseModel):
-    who: str = Field(min_length=1, max_length=64, description="the person acting")
+    """What the person says; who they are comes from their sign-in, never from the body."""
+
     text: str = Field(default="", max_length=2000,
                       description="acknowledge: a note; close: the corrective action (required); verify: a note")
     reason: str = Field(default="", max_length=64,
@@ -47,18 +51,18 @@ def alerts(
 
 
 @router.get("/alerts/{alert_id}")
-def alert(hub: HubDep, alert_id: int) -> dict[str, Any]:
+def alert(hub: HubDep, alert_id: RowId) -> dict[str, Any]:
     found = hub.state.alert(alert_id)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no alert {alert_id}")
     return dataclasses.asdict(found)
 
 
-def _act(hub: HubDep, alert_id: int, action: Action, request: AlertActionRequest) -> dict[str, Any]:
+def _act(hub: HubDep, alert_id: int, action: Action, user: User, request: AlertActionRequest) -> dict[str, Any]:
     reason = request.reason.strip()
     data = {"ack_reason": reason} if action == "acknowledge" and reason else None
     try:
-        updated = hub.engine.act(alert_id, action, request.who, request.text, data=data)
+        updated = hub.engine.act(alert_id, action, user.username, request.text, data=data)
     except KeyError:
         raise HTTPException(status_code=404, detail=f"no alert {alert_id}") from None
     except LifecycleError as error:
@@ -67,18 +71,21 @@ def _act(hub: HubDep, alert_id: int, action: Action, request: AlertActionRequest
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(hub: HubDep, alert_id: int, request: AlertActionRequest) -> dict[str, Any]:
+def acknowledge(hub: HubDep, user: Annotated[User, Depends(require(Permission.ALERT_ACK))], alert_id: RowId,
+                request: AlertActionRequest) -> dict[str, Any]:
     """Someone is on it: stops escalation and repeats."""
-    return _act(hub, alert_id, "acknowledge", request)
+    return _act(hub, alert_id, "acknowledge", user, request)
 
 
 @router.post("/alerts/{alert_id}/close")
-def close(hub: HubDep, alert_id: int, request: AlertActionRequest) -> dict[str, Any]:
+def close(hub: HubDep, user: Annotated[User, Depends(require(Permission.ALERT_CLOSE))], alert_id: RowId,
+          request: AlertActionRequest) -> dict[str, Any]:
     """Record the corrective action once the condition has cleared."""
-    return _act(hub, alert_id, "close", request)
+    return _act(hub, alert_id, "close", user, request)
 
 
 @router.post("/alerts/{alert_id}/verify")
-def verify(hub: HubDep, alert_id: int, request: AlertActionRequest) -> dict[str, Any]:
-    """The safety officer's check (not by the person who closed it)."""
-    return _act(hub, alert_id, "verify", request)
+def verify(hub: HubDep, user: Annotated[User, Depends(require(Permission.ALERT_VERIFY))], alert_id: RowId,
+           request: AlertActionRequest) -> dict[str, Any]:
+    """The safety officer's check (not by the person who closed it: compared on the signed-in account)."""
+    return _act(hub, alert_id, "verify", user, request)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from hub.runtime import Hub
 
@@ -13,3 +13,10 @@ def get_hub(request: Request) -> Hub:
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]
+
+#: The largest integer SQLite keeps (64-bit signed). A larger id names no row, and the
+#: database will not even look for it (OverflowError), so it is refused as a 422 instead.
+MAX_ID = 2**63 - 1
+
+#: A row id in a URL (an alert, a sample record, a token …).
+RowId = Annotated[int, Path(ge=0, le=MAX_ID)]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from hub.api.deps import HubDep
+from hub.auth.deps import require
+from hub.auth.roles import Permission
 
-router = APIRouter(prefix="/api", tags=["devices"])
+router = APIRouter(prefix="/api", tags=["devices"], dependencies=[Depends(require(Permission.VIEW))])
 
 
 @router.get("/devices")

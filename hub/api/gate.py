@@ -6,21 +6,21 @@ import datetime as dt
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import Field
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from hub.api.deps import HubDep
+from hub.api.deps import HubDep, RowId
+from hub.auth.deps import require
+from hub.auth.roles import Permission
+from hub.auth.users import User
 from hub.gate.monitor import GateError, opening_public, sweep_public
 from hub.gate.overrides import OverrideSpec, StoredOverride
 
-router = APIRouter(prefix="/api", tags=["gate"])
+router = APIRouter(prefix="/api", tags=["gate"], dependencies=[Depends(require(Permission.VIEW))])
+
+CalendarEditor = Annotated[User, Depends(require(Permission.CALENDAR_EDIT))]
 
 #: Longest range /api/calendar/days answers in one call.
 MAX_DAYS = 400
-
-
-class OverrideCreate(OverrideSpec):
-    who: str = Field(min_length=1, max_length=64, description="the person adding the override")
 
 
 def _override_public(stored: StoredOverride) -> dict[str, Any]:
@@ -58,18 +58,17 @@ def list_overrides(hub: HubDep) -> list[dict[str, Any]]:
 
 
 @router.post("/calendar/overrides", status_code=201)
-def add_override(hub: HubDep, request: OverrideCreate) -> dict[str, Any]:
-    spec = OverrideSpec.model_validate(request.model_dump(exclude={"who"}))
+def add_override(hub: HubDep, user: CalendarEditor, spec: OverrideSpec) -> dict[str, Any]:
     try:
-        stored = hub.gate.add_override(spec, request.who, time.time())
+        stored = hub.gate.add_override(spec, user.username, time.time())
     except GateError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     return _override_public(stored)
 
 
 @router.delete("/calendar/overrides/{override_id}", status_code=204)
-def remove_override(hub: HubDep, override_id: int, who: Annotated[str, Query(min_length=1, max_length=64)]) -> None:
-    if not hub.gate.remove_override(override_id, who, time.time()):
+def remove_override(hub: HubDep, user: CalendarEditor, override_id: RowId) -> None:
+    if not hub.gate.remove_override(override_id, user.username, time.time()):
         raise HTTPException(status_code=404, detail=f"no override {override_id}")
 
 

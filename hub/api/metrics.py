@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
 from hub.api.deps import HubDep
+from hub.auth.deps import require
+from hub.auth.roles import Permission
 
-router = APIRouter(tags=["status"])
+router = APIRouter(tags=["status"], dependencies=[Depends(require(Permission.VIEW))])
 
 
 def _line(name: str, value: float, help_text: str, kind: str = "gauge", labels: str = "") -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from hub.api.deps import HubDep
+from hub.auth.deps import require
+from hub.auth.roles import Permission
 
-router = APIRouter(prefix="/api", tags=["notifications"])
+router = APIRouter(prefix="/api", tags=["notifications"], dependencies=[Depends(require(Permission.VIEW))])
 
 
 @router.get("/notifications")

@@ -1,80 +1,116 @@
-"""The plain status page at ``/``: sensors, latest values, active alarms; it reloads itself.
+"""The web app's pages: a view per role, rendered on the hub, kept live by ``/static/app.js``.
 
-Server-rendered on purpose: it works on any phone browser, with no script, and
-shows the truth of the last request even if the network then drops.
+``?part=NAME`` answers one section of a view (the same template the page includes),
+which the page script fetches when the live stream says that section changed — one
+place renders every section, in the user's language.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from datetime import datetime
-from html import escape
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hub.api.deps import HubDep
+from hub.api.deps import HubDep, RowId
+from hub.auth.deps import CurrentUser, require
+from hub.auth.roles import Permission
+from hub.auth.users import User
+from hub.runtime import Hub
+from hub.web import views
+from hub.web.render import HOME, Renderer
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages"], include_in_schema=False)
 
-_STYLE = """
-body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;
-margin:0;padding:12px;background:#f5f6f8}
-h1{font-size:1.3rem;margin:0 0 8px} h2{font-size:1.1rem;margin:16px 0 6px}
-table{border-collapse:collapse;width:100%;background:#fff}
-td,th{padding:8px;border-bottom:1px solid #ddd;text-align:left}
-.firing{background:#fde2e1;color:#8a1c17;font-weight:bold} .pending{background:#fff4d6}
-.ok{color:#1d6b2f} .fault{color:#8a1c17} .banner{background:#fff4d6;padding:8px;margin-bottom:8px}
-.muted{color:#666;font-size:.9rem}
-"""
-
-
-def _local(ts: float | None, tz: ZoneInfo) -> str:
-    return datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M:%S") if ts else "—"
+Viewer = Annotated[User, Depends(require(Permission.VIEW))]
+Admin = Annotated[User, Depends(require(Permission.ADMIN))]
+#: The sections of each view that can be fetched alone.
+PARTS = {"canteen": ("tiles", "alarms", "samples"), "gate": ("gates", "alarms", "patrols"),
+         "safety": ("history", "verify", "health"), "admin": ("devices", "sensors")}
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def status_page(hub: HubDep) -> str:
-    tz = hub.tz
-    alerts = hub.state.alerts(["pending", "firing"])
-    alert_rows = "".join(
-        f'<tr class="{escape(a.state)}"><td>{"报警中 FIRING" if a.state == "firing" else "待确认 PENDING"}</td>'
-        f"<td>{escape(a.message)}</td><td>{_local(a.started_at, tz)}</td></tr>"
-        for a in alerts
-    ) or '<tr><td colspan="3" class="ok">无报警 · no active alarms</td></tr>'
-    sensor_rows = []
-    for s in hub.state.sensors():
-        limits = hub.engine.limits(s["key"])
-        if s["last_fault"]:
-            value = f'<span class="fault">故障 fault: {escape(s["last_fault"])}</span>'
-        elif s["last_value"] is not None:
-            value = f'{s["last_value"]:.1f} {escape(s["unit"])}'
-        else:
-            value = escape(s["last_state"] or "—")
-        band = ""
-        if limits is not None:
-            low = "" if limits.low is None else f"{limits.low:g}"
-            high = "" if limits.high is None else f"{limits.high:g}"
-            band = f"{low} … {high}"
-        sensor_rows.append(
-            f"<tr><td>{escape(s['name'] or s['sensor'])}<br><span class=muted>{escape(s['key'])}</span></td>"
-            f"<td>{value}</td><td>{escape(band)}</td><td>{_local(s['last_ts'], tz)}</td></tr>"
-        )
-    devices = "".join(
-        f"<tr><td>{escape(d['device'])}</td>"
-        f"<td>{'在线 online' if d['state'] == 'online' else '离线 ' + escape(d['state'])}</td>"
-        f"<td>{_local(d['last_seen'], tz)}</td></tr>"
-        for d in hub.state.devices()
-    )
-    banner = f'<div class="banner">{escape(hub.settings.banner)}</div>' if hub.settings.banner else ""
-    now = _local(time.time(), tz)
-    return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="refresh" content="5">
-<title>校安 xiaoan</title><style>{_STYLE}</style></head><body>
-<h1>校安 xiaoan · 状态 status</h1>{banner}<div class="muted">更新于 updated {now} · <a href="/docs">API</a></div>
-<h2>报警 Alarms</h2><table><tr><th>状态</th><th>内容</th><th>开始</th></tr>{alert_rows}</table>
-<h2>传感器 Sensors</h2><table><tr><th>名称</th><th>当前值</th><th>范围</th><th>时间</th></tr>
-{"".join(sensor_rows)}</table>
-<h2>设备 Devices</h2><table><tr><th>设备</th><th>状态</th><th>最后通信</th></tr>{devices}</table>
-</body></html>"""
+def renderer(request: Request) -> Renderer:
+    found: Renderer | None = getattr(request.app.state, "renderer", None)
+    if found is None:
+        hub: Hub = request.app.state.hub
+        found = request.app.state.renderer = Renderer(hub.tz, hub.settings.banner)
+    return found
+
+
+RendererDep = Annotated[Renderer, Depends(renderer)]
+
+
+def _page(web: Renderer, request: Request, user: User, view: str, part: str | None, data: dict[str, Any]
+          ) -> HTMLResponse:
+    if part is None:
+        return web.render(f"{view}.html", request, user, view=view, **data)
+    if part not in PARTS[view]:
+        raise HTTPException(status_code=404, detail={"field": "part", "message": f"no section {part!r}"})
+    return web.render(f"parts/{view}_{part}.html", request, user, view=view, **data)
+
+
+@router.get("/")
+def home(user: CurrentUser) -> RedirectResponse:
+    """Each role starts where its work is."""
+    return RedirectResponse(HOME[user.role], status_code=303)
+
+
+@router.get("/canteen", response_class=HTMLResponse)
+def canteen(hub: HubDep, web: RendererDep, request: Request, user: Viewer, part: str | None = None) -> Response:
+    return _page(web, request, user, "canteen", part, views.canteen(hub, time.time()))
+
+
+@router.get("/gate", response_class=HTMLResponse)
+def gate(hub: HubDep, web: RendererDep, request: Request, user: Viewer, part: str | None = None) -> Response:
+    return _page(web, request, user, "gate", part, views.gate(hub, time.time()))
+
+
+def _day_start(hub: Hub, day: dt.date | None, offset_days: int = 0) -> float | None:
+    if day is None:
+        return None
+    return dt.datetime.combine(day + dt.timedelta(days=offset_days), dt.time(0), hub.tz).timestamp()
+
+
+@router.get("/safety", response_class=HTMLResponse)
+def safety(
+    hub: HubDep, web: RendererDep, request: Request, user: Viewer, part: str | None = None,
+    from_: Annotated[dt.date | None, Query(alias="from")] = None,
+    to: Annotated[dt.date | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+    unit: Annotated[str | None, Query(max_length=130)] = None,
+) -> Response:
+    now = time.time()
+    today = dt.datetime.fromtimestamp(now, hub.tz).date()
+    start = from_ or today - dt.timedelta(days=7)
+    end = to or today
+    if end < start:
+        raise HTTPException(status_code=422, detail={"field": "to", "message": "must not be before from"})
+    filters = {"since": _day_start(hub, start), "until": _day_start(hub, end, 1), "kind": kind or None,
+               "state": state or None, "subject": unit or None}
+    week = today.isocalendar()
+    monday = today - dt.timedelta(days=today.weekday())
+    data = views.safety(hub, now, filters)
+    data["filters"] = {"from": start.isoformat(), "to": end.isoformat(), "kind": kind or "", "state": state or "",
+                       "unit": unit or ""}
+    data["week"] = f"{week.year}-W{week.week:02d}"
+    data["week_start"], data["week_end"] = monday.isoformat(), (monday + dt.timedelta(days=6)).isoformat()
+    data["signoffs"] = views.signoffs(hub, "weekly", data["week"])
+    return _page(web, request, user, "safety", part, data)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin(hub: HubDep, web: RendererDep, request: Request, user: Admin, part: str | None = None) -> Response:
+    return _page(web, request, user, "admin", part, views.admin(hub, time.time()))
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(hub: HubDep, web: RendererDep, request: Request, user: Viewer, alert_id: RowId) -> Response:
+    """Where a notification's link leads: the alarm, its actions and its photos."""
+    found = hub.state.alert(alert_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail={"field": "alert_id", "message": f"no alert {alert_id}"})
+    data = {"alert": views.alert_item(hub, found), "actions": views.COMMON_ACTIONS, "reasons": views.ACK_REASONS}
+    return web.render("alert.html", request, user, view="alert", **data)

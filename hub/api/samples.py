@@ -5,18 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.api.deps import HubDep
+from hub.api.deps import HubDep, RowId
+from hub.auth.deps import require
+from hub.auth.roles import Permission, allows
+from hub.auth.users import User
 from hub.runtime import Hub
 from hub.samples import daily, rules
 from hub.samples.labels import LabelFontMissing, render_labels
 from hub.samples.monitor import DishInput, SampleConflict, SampleError
 from hub.samples.store import SampleRecord
 
-router = APIRouter(tags=["samples"])
+router = APIRouter(tags=["samples"], dependencies=[Depends(require(Permission.VIEW))])
+
+SampleLogger = Annotated[User, Depends(require(Permission.SAMPLE_LOG))]
+#: Reviewing (审核) and discarding are the same duty: checking what is held.
+SampleReviewer = Annotated[User, Depends(require(Permission.SAMPLE_DISCARD))]
 
 
 class DishCreate(BaseModel):
@@ -31,7 +38,8 @@ class SamplesCreate(BaseModel):
     date: dt.date | None = Field(default=None, description="the meal's date (default: the day placed_at falls on)")
     occasion: str = Field(default="", max_length=64, description="what the event meal was (meal=event only)")
     placed_at: float | None = Field(default=None, ge=0, description="when the samples went in the cabinet (now)")
-    placed_by: str = Field(min_length=1, max_length=64, description="the sampler (留样人)")
+    placed_by: str = Field(default="", max_length=64,
+                           description="the sampler (留样人); default: the signed-in user's display name")
     reviewer: str = Field(default="", max_length=64, description="the reviewer (审核人)")
     cabinet: str = Field(default="", max_length=130, description="the cabinet's sensor key (default: configured)")
     dishes: list[DishCreate] = Field(default_factory=list, max_length=100)
@@ -43,7 +51,8 @@ class PeopleUpdate(BaseModel):
 
 
 class DiscardCreate(BaseModel):
-    by: str = Field(min_length=1, max_length=64, description="who discarded the samples (弃样人)")
+    """The 弃样人 recorded is the signed-in user (their display name), never a name from the body."""
+
     at: float | None = Field(default=None, ge=0, description="when (default: now)")
     note: str = Field(default="", max_length=200)
 
@@ -91,12 +100,13 @@ def list_samples(hub: HubDep, state: Literal["held", "due", "discarded", "all"] 
 
 
 @router.post("/api/samples", status_code=201)
-def log_samples(hub: HubDep, request: SamplesCreate) -> dict[str, Any]:
+def log_samples(hub: HubDep, user: SampleLogger, request: SamplesCreate) -> dict[str, Any]:
     """Log a meal's samples (or add dishes to it); under-weight dishes are flagged and alarmed."""
     dishes = [DishInput(d.name, d.weight_g, d.code) for d in request.dishes]
     try:
         result = hub.samples.log_meal(request.meal, dishes, day=request.date, occasion=request.occasion,
-                                      placed_at=request.placed_at, placed_by=request.placed_by,
+                                      placed_at=request.placed_at,
+                                      placed_by=request.placed_by.strip() or user.display_name,
                                       reviewer=request.reviewer, cabinet=request.cabinet)
     except SampleError as error:
         raise _fail(error) from None
@@ -122,13 +132,16 @@ def daily_page(hub: HubDep, date: dt.date | None = None) -> str:
 
 
 @router.get("/api/samples/{record_id}")
-def get_sample(hub: HubDep, record_id: int) -> dict[str, Any]:
+def get_sample(hub: HubDep, record_id: RowId) -> dict[str, Any]:
     return _public(hub, _record(hub, record_id), hub.samples.clock())
 
 
 @router.post("/api/samples/{record_id}/people")
-def set_people(hub: HubDep, record_id: int, request: PeopleUpdate) -> dict[str, Any]:
-    """Set the sampler or the reviewer (审核人 signs after checking the samples)."""
+def set_people(hub: HubDep, user: SampleReviewer, record_id: RowId, request: PeopleUpdate) -> dict[str, Any]:
+    """Set the sampler or the reviewer (审核人 signs after checking the samples); the sampler needs sample.log."""
+    if request.placed_by.strip() and not allows(user.role, Permission.SAMPLE_LOG):
+        raise HTTPException(status_code=403, detail={"field": "placed_by",
+                                                     "message": f"role {user.role.value} may not sample.log"})
     if not request.placed_by.strip() and not request.reviewer.strip():
         raise HTTPException(status_code=422, detail={"field": "reviewer", "message": "give placed_by or reviewer"})
     try:
@@ -139,24 +152,24 @@ def set_people(hub: HubDep, record_id: int, request: PeopleUpdate) -> dict[str, 
 
 
 @router.post("/api/samples/{record_id}/discard")
-def discard_samples(hub: HubDep, record_id: int, request: DiscardCreate) -> dict[str, Any]:
+def discard_samples(hub: HubDep, user: SampleReviewer, record_id: RowId, request: DiscardCreate) -> dict[str, Any]:
     """Record the discard; before the retention period ends it is recorded and raises a critical alarm."""
     try:
-        record = hub.samples.discard(record_id, request.by, request.at, request.note)
+        record = hub.samples.discard(record_id, user.display_name, request.at, request.note)
     except SampleError as error:
         raise _fail(error) from None
     return _public(hub, record, hub.samples.clock())
 
 
 @router.get("/api/samples/{record_id}/trace")
-def sample_trace(hub: HubDep, record_id: int) -> dict[str, Any]:
+def sample_trace(hub: HubDep, record_id: RowId) -> dict[str, Any]:
     """The cabinet's temperature through every excursion that touched these samples."""
     record = _record(hub, record_id)
     return {"id": record.id, "compromised": record.compromised, "excursions": hub.samples.trace(record_id)}
 
 
 @router.get("/api/samples/{record_id}/labels.pdf", response_class=Response)
-def sample_labels(hub: HubDep, record_id: int, dish: int | None = None) -> Response:
+def sample_labels(hub: HubDep, record_id: RowId, dish: int | None = None) -> Response:
     """Printable labels (one per dish, or only ``dish``)."""
     record = _record(hub, record_id)
     chosen = None

@@ -5,27 +5,33 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import time as dt_time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
-from hub.api.deps import HubDep
+from edge.wire import MAX_TS
+from hub.api.deps import HubDep, RowId
+from hub.auth.deps import require
+from hub.auth.roles import Permission
+from hub.auth.users import User
 from hub.rules.silence import DailyWindow, Silence
 
-router = APIRouter(prefix="/api", tags=["silences"])
+router = APIRouter(prefix="/api", tags=["silences"], dependencies=[Depends(require(Permission.VIEW))])
+
+SilenceEditor = Annotated[User, Depends(require(Permission.SILENCE_EDIT))]
 
 
 class SilenceCreate(BaseModel):
     subject: str = Field(min_length=1, max_length=130, description="glob over 'device/sensor', e.g. canteen-1/*")
     rules: list[str] = Field(default_factory=list, max_length=20)
-    starts_at: float | None = None
-    ends_at: float | None = None
+    # Finite and before 2100: NaN or Infinity would be stored as NULL, an endless silence.
+    starts_at: float | None = Field(default=None, ge=0, le=MAX_TS, allow_inf_nan=False)
+    ends_at: float | None = Field(default=None, ge=0, le=MAX_TS, allow_inf_nan=False)
     window_start: dt_time | None = Field(default=None, description="daily window, local time; may cross midnight")
     window_end: dt_time | None = None
     weekdays: list[int] | None = Field(default=None, description="0 = Monday")
     reason: str = Field(default="", max_length=200)
-    who: str = Field(min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _shape(self) -> SilenceCreate:
@@ -57,17 +63,17 @@ def list_silences(hub: HubDep) -> list[dict[str, Any]]:
 
 
 @router.post("/silences", status_code=201)
-def create_silence(hub: HubDep, request: SilenceCreate) -> dict[str, Any]:
+def create_silence(hub: HubDep, user: SilenceEditor, request: SilenceCreate) -> dict[str, Any]:
     window = None
     if request.window_start is not None and request.window_end is not None:
         days = frozenset(request.weekdays) if request.weekdays is not None else None
         window = DailyWindow(request.window_start, request.window_end, days)
     silence = Silence(subject=request.subject, rules=frozenset(request.rules), starts_at=request.starts_at,
                       ends_at=request.ends_at, window=window, reason=request.reason)
-    return _public(hub.state.add_silence(silence, request.who, time.time()))
+    return _public(hub.state.add_silence(silence, user.username, time.time()))
 
 
 @router.delete("/silences/{silence_id}", status_code=204)
-def remove_silence(hub: HubDep, silence_id: int, who: str) -> None:
-    if not hub.state.remove_silence(silence_id, who, time.time()):
+def remove_silence(hub: HubDep, user: SilenceEditor, silence_id: RowId) -> None:
+    if not hub.state.remove_silence(silence_id, user.username, time.time()):
         raise HTTPException(status_code=404, detail=f"no active silence {silence_id}")

@@ -5,16 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from hub.api.deps import HubDep
+from hub.auth.deps import require
+from hub.auth.roles import Permission
 
 router = APIRouter(prefix="/api", tags=["status"])
 
 
 @router.get("/health")
 def health(hub: HubDep) -> dict[str, Any]:
-    """Is the pipeline alive: broker connection, counters, when the last batch was committed."""
+    """Is the pipeline alive: broker connection, counters, when the last batch was committed.
+
+    Open without credentials, for load balancers and watchdogs; it names no person, sensor or alarm.
+    """
     mqtt_connected = hub.mqtt.connected.is_set() if hub.mqtt is not None else None
     return {
         "status": "ok" if mqtt_connected is not False else "degraded",
@@ -25,7 +30,7 @@ def health(hub: HubDep) -> dict[str, Any]:
     }
 
 
-@router.get("/deadletters")
+@router.get("/deadletters", dependencies=[Depends(require(Permission.VIEW))])
 def dead_letters(hub: HubDep, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Messages that broke the wire contract, newest first, with the reason."""
     return {"count": hub.state.dead_letter_count(), "items": hub.state.dead_letters(limit)}

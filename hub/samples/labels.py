@@ -52,7 +52,8 @@ def find_font(configured: Path | None = None) -> Path:
                            "or set samples.label_font to a TrueType font with CJK glyphs")
 
 
-def _font_name(path: Path) -> str:
+def registered_font(path: Path) -> str:
+    """Register the CJK font file with reportlab once per process; return its reportlab name."""
     with _register_lock:
         name = _registered.get(path)
         if name is None:
@@ -89,7 +90,7 @@ def _when(ts: float, tz: ZoneInfo) -> str:
 
 def render_labels(record: SampleRecord, config: SamplesConfig, tz: ZoneInfo, dishes: list[Dish] | None = None) -> bytes:
     """A PDF with one label per dish (or one for the meal when no dish is listed yet)."""
-    font = _font_name(find_font(config.label_font))
+    font = registered_font(find_font(config.label_font))
     width, height = config.label_size_mm[0] * mm, config.label_size_mm[1] * mm
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(width, height))

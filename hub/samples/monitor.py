@@ -103,6 +103,11 @@ class SampleMonitor:
         self._next_cabinet_check = float("-inf")
         # Meals due before the hub first watched are not "missing": it was not there to see them logged.
         self.watch_since = self.store.watch_since(clock())
+        #: Told the id of a record after people (or a station) changed it: the live web pages.
+        self._change_listeners: list[Callable[[int | None], None]] = []
+
+    def add_change_listener(self, listener: Callable[[int | None], None]) -> None:
+        self._change_listeners.append(listener)
 
 
     @property
@@ -122,6 +127,11 @@ class SampleMonitor:
     def _audit(self, at: float, actor: str, action: str, record: SampleRecord, detail: dict[str, Any]) -> None:
         self._state.append_audit(at, actor or "system", action, subject_of(record.day, record.meal, record.occasion),
                                  {"record": record.id, **detail})
+        for listener in self._change_listeners:
+            try:
+                listener(record.id)
+            except Exception:
+                _LOGGER.exception("sample change listener failed for record %s", record.id)
 
     def _device(self, record: SampleRecord) -> str:
         return record.station or "hub"

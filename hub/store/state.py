@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import time as dt_time
 from pathlib import Path
@@ -109,11 +109,27 @@ CREATE TABLE IF NOT EXISTS silences (
     created_at REAL NOT NULL,
     removed_at REAL
 );
+CREATE TABLE IF NOT EXISTS limit_edits (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rule_state (
     rule TEXT NOT NULL,
     subject TEXT NOT NULL,
     state TEXT NOT NULL,
     PRIMARY KEY (rule, subject)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rule_feed (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ingest_workers (
+    worker TEXT PRIMARY KEY,
+    done_before REAL NOT NULL,
+    beat REAL NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -254,35 +270,116 @@ class StateStore:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO seen (device, boot_id, seq, received) VALUES (?, ?, ?, ?)",
-                    [(*mid, now) for mid in seen],
-                )
-                self._db.executemany(
-                    "INSERT INTO sensors (key, device, sensor, kind, unit, last_value, last_ts, last_fault, last_state,"
-                    " last_received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
-                    " last_value = excluded.last_value, last_ts = excluded.last_ts,"
-                    " last_fault = excluded.last_fault,"
-                    " last_state = coalesce(excluded.last_state, sensors.last_state),"
-                    " last_received = excluded.last_received"
-                    " WHERE excluded.last_ts >= coalesce(sensors.last_ts, 0)",
-                    [(s.key, s.device, s.sensor, s.kind, s.unit, s.value, s.ts, s.fault, s.state, now)
-                     for s in sensors],
-                )
-                devices = {(s.device, s.ts) for s in sensors}
-                self._db.executemany(
-                    "UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE device = ?",
-                    [(now, device) for device, _ in devices],
-                )
-                self._db.executemany(
-                    "INSERT INTO dead_letters (received, topic, reason, size, payload) VALUES (?, ?, ?, ?, ?)",
-                    [(d.received, d.topic, d.reason, len(d.payload), d.payload[:DEAD_LETTER_KEEP_BYTES])
-                     for d in dead_letters],
-                )
+                self._commit_ingest(seen, now, sensors, dead_letters)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _commit_ingest(self, seen: Sequence[MessageId], now: float, sensors: Sequence[SensorUpdate],
+                       dead_letters: Sequence[DeadLetter]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO seen (device, boot_id, seq, received) VALUES (?, ?, ?, ?)",
+            [(*mid, now) for mid in seen],
+        )
+        self._db.executemany(
+            "INSERT INTO sensors (key, device, sensor, kind, unit, last_value, last_ts, last_fault, last_state,"
+            " last_received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+            " last_value = excluded.last_value, last_ts = excluded.last_ts,"
+            " last_fault = excluded.last_fault,"
+            " last_state = coalesce(excluded.last_state, sensors.last_state),"
+            " last_received = excluded.last_received"
+            " WHERE excluded.last_ts >= coalesce(sensors.last_ts, 0)",
+            [(s.key, s.device, s.sensor, s.kind, s.unit, s.value, s.ts, s.fault, s.state, now)
+             for s in sensors],
+        )
+        devices = {(s.device, s.ts) for s in sensors}
+        self._db.executemany(
+            "UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE device = ?",
+            [(now, device) for device, _ in devices],
+        )
+        self._db.executemany(
+            "INSERT INTO dead_letters (received, topic, reason, size, payload) VALUES (?, ?, ?, ?, ?)",
+            [(d.received, d.topic, d.reason, len(d.payload), d.payload[:DEAD_LETTER_KEEP_BYTES])
+             for d in dead_letters],
+        )
+
+    # -- several hub workers on one state database (docs/scale-out.md) ------------------------
+
+    def claim_ingest(
+        self,
+        ids: Sequence[MessageId],
+        now: float,
+        sensors: Sequence[SensorUpdate],
+        dead_letters: Sequence[DeadLetter],
+        feed: Callable[[set[MessageId]], str | None],
+        worker: str,
+        done_before: float,
+    ) -> set[MessageId]:
+        """``commit_ingest`` for a worker sharing this database: returns the ids this worker claimed.
+
+        ``BEGIN IMMEDIATE`` takes the database's write lock first, so the check for ids
+        already stored (by any worker) and their insertion are one step: of two workers
+        handed copies of one message, exactly one claims it. ``feed(claimed)`` gives what
+        the rules must see of the claimed messages; it is appended in the same
+        transaction, so a message is either claimed and queued for the rules, or neither.
+        ``done_before``: everything this worker received before that time is now committed.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                claimed = self.unseen(ids)
+                body = feed(claimed)
+                if body is not None:
+                    self._db.execute("INSERT INTO rule_feed (received, body) VALUES (?, ?)", (done_before, body))
+                self._commit_ingest([mid for mid in ids if mid in claimed], now, sensors, dead_letters)
+                self._progress(worker, done_before, now)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return claimed
+
+    def _progress(self, worker: str, done_before: float, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO ingest_workers (worker, done_before, beat) VALUES (?, ?, ?) ON CONFLICT(worker) DO UPDATE"
+            " SET done_before = max(done_before, excluded.done_before), beat = excluded.beat",
+            (worker, done_before, now))
+
+    def mark_progress(self, worker: str, done_before: float, now: float) -> None:
+        """A worker with nothing queued: everything it received before ``done_before`` is committed."""
+        with self._lock:
+            self._progress(worker, done_before, now)
+
+    def forget_worker(self, worker: str) -> None:
+        """A worker stopping cleanly: the rules need not wait for it."""
+        with self._lock:
+            self._db.execute("DELETE FROM ingest_workers WHERE worker = ?", (worker,))
+
+    def watermark(self, now: float, stale_s: float) -> float | None:
+        """The time before which every live worker has committed what it received (None: no live worker)."""
+        with self._lock:
+            (found,) = self._db.execute("SELECT min(done_before) FROM ingest_workers WHERE beat >= ?",
+                                        (now - stale_s,)).fetchone()
+        return None if found is None else float(found)
+
+    def feed(self, received_before: float, limit: int = 200) -> list[tuple[int, str]]:
+        """Feed entries whose messages were all received before ``received_before``, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, body FROM rule_feed WHERE received < ? ORDER BY id LIMIT ?",
+                                    (received_before, limit)).fetchall()
+        return [(int(i), str(body)) for i, body in rows]
+
+    def feed_done(self, ids: Sequence[int]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM rule_feed WHERE id = ?", [(i,) for i in ids])
+            self._db.execute("COMMIT")
+
+    def feed_backlog(self) -> int:
+        with self._lock:
+            (count,) = self._db.execute("SELECT count(*) FROM rule_feed").fetchone()
+        return int(count)
 
     def record_status(self, site: str, device: str, state: str, boot_id: str, version: str, ts: float,
                       now: float, sensors: Sequence[SensorInfo]) -> None:
@@ -497,6 +594,30 @@ class StateStore:
             result.append(Silence(subject=subject, rules=frozenset(json.loads(rules)), starts_at=starts,
                                   ends_at=ends, window=window, reason=reason, id=sid))
         return result
+
+    # -- limits edited through the API --------------------------------------------------------
+
+    def limit_edits(self) -> dict[str, dict[str, Any]]:
+        """Sensor key → the limits last set for it through the API (they beat the config file)."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, body FROM limit_edits").fetchall()
+        return {key: json.loads(body) for key, body in rows}
+
+    def save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float) -> None:
+        """Store a sensor's edited limits and, in the same transaction, audit who set what."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                before = self._db.execute("SELECT body FROM limit_edits WHERE key = ?", (key,)).fetchone()
+                self._db.execute(
+                    "INSERT OR REPLACE INTO limit_edits (key, body, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+                    (key, json.dumps(dict(body)), who, now))
+                self._append_audit(now, who, "limits.edited", f"sensor/{key}",
+                                   {"limits": dict(body), "before": json.loads(before[0]) if before else None})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def rule_states(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self._lock:

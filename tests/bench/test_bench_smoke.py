@@ -26,11 +26,14 @@ def test_tiny_bench_runs_and_loses_nothing(tmp_path: Path, capsys: pytest.Captur
         assert run["stored_rows"] == run["readings"] > 0, key
         assert run["seen"] == run["messages"] and run["dead_letters"] == 0, key
     (latency,) = raw["latency_100"]
-    assert latency["missed"] == 0 and len(latency["hub_ms"]) == latency["probes"]
+    assert latency["missed"] == 0 and len(latency["hub_ms"]) == len(latency["engine_ms"]) == latency["probes"]
     (scale,) = raw["scaleout"]
-    assert scale["lost"] == 0 and scale["stored_twice"] == 0
+    assert scale["lost"] == 0 and scale["stored_twice"] == 0 and scale["replay_stored_twice"] == 0
     assert sum(scale["share"]) == scale["messages"]
+    assert scale["ruled_readings"] == scale["readings"] + scale["replayed"]
+    assert scale["sensors_known"] == scale["sensors_total"]
     (failover,) = raw["failover"]
     assert failover["distinct_stored"] == failover["messages"] and failover["stored_twice"] == 0
+    assert failover["ruled_readings"] == failover["messages"]
     (queries,) = raw["queries"]
     assert queries["sparkline_points"] > 0 and queries["week_groups"] > 0

@@ -12,6 +12,7 @@ from hub.app import create_app
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
+from tests.hub.auth_helpers import authorize
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 @pytest.fixture
 def client(hub: Hub) -> Iterator[TestClient]:
     with TestClient(create_app(hub.settings, hub=hub)) as test_client:
+        authorize(test_client, hub)
         yield test_client
 
 
@@ -82,10 +84,12 @@ def test_dead_letters_listed_with_reason(client: TestClient) -> None:
     assert "unknown channel" in body["items"][0]["reason"]
 
 
-def test_status_page_lists_sensor_and_alarm(client: TestClient) -> None:
-    page = client.get("/")
+def test_start_page_leads_to_the_view_listing_sensor_and_alarm(client: TestClient) -> None:
+    start = client.get("/", follow_redirects=False)
+    assert start.status_code == 303 and start.headers["location"] == "/admin"  # the client acts as an admin
+    page = client.get("/canteen")
     assert page.status_code == 200
-    assert "冷藏冰箱" in page.text and "报警中" in page.text and 'http-equiv="refresh"' in page.text
+    assert "冷藏冰箱" in page.text and "报警中" in page.text
 
 
 def test_openapi_is_served(client: TestClient) -> None:

@@ -11,9 +11,11 @@ from fastapi.testclient import TestClient
 
 from edge import wire
 from hub.app import create_app
+from hub.auth.roles import Role
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
+from tests.hub.auth_helpers import authorize, bearer
 
 
 def telemetry(seq: int, value: float, ts: float) -> Inbound:
@@ -37,36 +39,48 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 @pytest.fixture
 def client(hub: Hub) -> Iterator[TestClient]:
     with TestClient(create_app(hub.settings, hub=hub)) as test_client:
+        authorize(test_client, hub)
         yield test_client
 
 
 def test_acknowledge_close_verify_over_http(client: TestClient, hub: Hub) -> None:
+    """The actor is the signed-in account: staff act, a safety officer verifies, never their own close."""
+    _, cook = bearer(hub, Role.CANTEEN_STAFF, "王师傅")
+    _, officer = bearer(hub, Role.SAFETY_OFFICER, "li")
+    _, other_officer = bearer(hub, Role.SAFETY_OFFICER, "zhao")
     (alert,) = client.get("/api/alerts", params={"state": "firing"}).json()
     url = f"/api/alerts/{alert['id']}"
-    acked = client.post(f"{url}/acknowledge", json={"who": "王师傅", "text": "checking"})
+    acked = client.post(f"{url}/acknowledge", json={"text": "checking"}, headers=cook)
     assert acked.status_code == 200 and acked.json()["state"] == "acknowledged"
-    assert client.post(f"{url}/close", json={"who": "王师傅", "text": "x"}).status_code == 409  # not cleared yet
+    assert acked.json()["acked_by"] == "王师傅"
+    assert client.post(f"{url}/close", json={"text": "x"}, headers=cook).status_code == 409  # not cleared yet
     hub.pipeline.process([telemetry(2, 4.0, 1100.0)])
     assert client.get(url).json()["state"] == "resolved"
-    assert client.post(f"{url}/close", json={"who": "王师傅", "text": ""}).status_code == 409  # no action
-    closed = client.post(f"{url}/close", json={"who": "王师傅", "text": "转移食品到 2 号冰箱，已报修"})
+    assert client.post(f"{url}/close", json={"text": ""}, headers=officer).status_code == 409  # no action
+    closed = client.post(f"{url}/close", json={"text": "转移食品到 2 号冰箱，已报修", "who": "zhao"}, headers=officer)
     assert closed.json()["action"] == "转移食品到 2 号冰箱，已报修"
-    refused = client.post(f"{url}/verify", json={"who": "王师傅"})
+    assert closed.json()["closed_by"] == "li"  # a name in the body is not an identity
+    assert client.post(f"{url}/verify", json={}, headers=cook).status_code == 403  # staff do not verify
+    refused = client.post(f"{url}/verify", json={"who": "zhao"}, headers=officer)
     assert refused.status_code == 409 and "cannot verify" in refused.json()["detail"]
-    assert client.post(f"{url}/verify", json={"who": "李主任", "text": "ok"}).json()["state"] == "verified"
-    audit = client.get("/api/audit/verify").json()
-    assert audit["intact"] and audit["entries"] >= 5
+    verified = client.post(f"{url}/verify", json={"text": "ok"}, headers=other_officer).json()
+    assert verified["state"] == "verified" and verified["verified_by"] == "zhao"
+    audit = client.get("/api/audit").json()
+    assert [(e["action"], e["actor"]) for e in audit if e["subject"] == f"alert/{alert['id']}"
+            and e["action"] in ("acknowledge", "close", "verify")] == [
+        ("acknowledge", "王师傅"), ("close", "li"), ("verify", "zhao")]
+    assert client.get("/api/audit/verify").json()["intact"]
 
 
 @pytest.mark.parametrize(("path", "body", "status"), [
-    ("/api/alerts/9999/acknowledge", {"who": "a"}, 404),
-    ("/api/alerts/1/acknowledge", {}, 422),
-    ("/api/alerts/1/acknowledge", {"who": ""}, 422),
-    ("/api/alerts/1/acknowledge", {"who": "a" * 65}, 422),
-    ("/api/alerts/abc/acknowledge", {"who": "a"}, 422),
-    ("/api/alerts/1/explode", {"who": "a"}, 404),
+    ("/api/alerts/9999/acknowledge", {}, 404),
+    ("/api/alerts/1/acknowledge", [], 422),
+    ("/api/alerts/1/acknowledge", {"text": "a" * 2001}, 422),
+    ("/api/alerts/1/acknowledge", {"reason": "a" * 65}, 422),
+    ("/api/alerts/abc/acknowledge", {}, 422),
+    ("/api/alerts/1/explode", {}, 404),
 ])
-def test_bad_action_requests_get_4xx(client: TestClient, path: str, body: dict[str, object], status: int) -> None:
+def test_bad_action_requests_get_4xx(client: TestClient, path: str, body: object, status: int) -> None:
     assert client.post(path, json=body).status_code == status
 
 
@@ -79,22 +93,22 @@ def test_alert_filters(client: TestClient) -> None:
 
 def test_silences_create_list_remove(client: TestClient) -> None:
     created = client.post("/api/silences", json={"subject": "dev-a/*", "window_start": "23:50",
-                                                 "window_end": "00:20", "reason": "除霜 defrost", "who": "admin"})
+                                                 "window_end": "00:20", "reason": "除霜 defrost"})
     assert created.status_code == 201
     silence_id = created.json()["id"]
     listed = client.get("/api/silences").json()
     assert [s["window"]["start"] for s in listed] == ["23:50:00"]
-    assert client.delete(f"/api/silences/{silence_id}", params={"who": "admin"}).status_code == 204
+    assert client.delete(f"/api/silences/{silence_id}").status_code == 204
     assert client.get("/api/silences").json() == []
-    assert client.delete(f"/api/silences/{silence_id}", params={"who": "admin"}).status_code == 404
+    assert client.delete(f"/api/silences/{silence_id}").status_code == 404
 
 
 @pytest.mark.parametrize("body", [
-    {"subject": "x", "who": "a"},  # endless
-    {"subject": "x", "who": "a", "window_start": "02:00"},  # half a window
-    {"subject": "x", "who": "a", "starts_at": 10, "ends_at": 5},
-    {"subject": "x", "who": "a", "window_start": "02:00", "window_end": "03:00", "weekdays": [7]},
-    {"subject": "x", "who": "a", "window_start": "25:00", "window_end": "03:00"},
+    {"subject": "x"},  # endless
+    {"subject": "x", "window_start": "02:00"},  # half a window
+    {"subject": "x", "starts_at": 10, "ends_at": 5},
+    {"subject": "x", "window_start": "02:00", "window_end": "03:00", "weekdays": [7]},
+    {"subject": "x", "window_start": "25:00", "window_end": "03:00"},
 ])
 def test_bad_silences_are_refused(client: TestClient, body: dict[str, object]) -> None:
     assert client.post("/api/silences", json=body).status_code == 422

@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 
 from edge import wire
 from hub.app import create_app
+from hub.auth.roles import Role
 from hub.gate.monitor import AFTER_HOURS_RULE
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubSettings
+from tests.hub.auth_helpers import authorize, bearer
 from tests.hub.gate.conftest import GATES, SHANGHAI, hub_config
 
 
@@ -47,6 +49,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 @pytest.fixture
 def client(hub: Hub) -> Iterator[TestClient]:
     with TestClient(create_app(hub.settings, hub=hub)) as test_client:
+        authorize(test_client, hub)
         yield test_client
 
 
@@ -73,6 +76,8 @@ def test_bad_day_ranges_name_the_field(client: TestClient, params: dict[str, str
 
 
 def test_recurring_acknowledged_reasons_become_an_override(hub: Hub, client: TestClient) -> None:
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER, "门卫老张")
+    _, officer = bearer(hub, Role.SAFETY_OFFICER, "安全员")
     feed = Feed(hub)
     today = dt.datetime.now(SHANGHAI).date()
     for back, minute in ((3, 40), (2, 45), (1, 52)):  # the milk van, three mornings running
@@ -83,31 +88,33 @@ def test_recurring_acknowledged_reasons_become_an_override(hub: Hub, client: Tes
     assert len(alerts) == 3
     for alert in alerts:
         acked = client.post(f"/api/alerts/{alert.id}/acknowledge",
-                            json={"who": "门卫老张", "text": "送奶车", "reason": "delivery"})
+                            json={"text": "送奶车", "reason": "delivery"}, headers=gatekeeper)
         assert acked.status_code == 200, acked.text
         assert acked.json()["data"]["ack_reason"] == "delivery"
-    assert client.post(f"/api/alerts/{alerts[0].id}/acknowledge", json={"who": "x", "reason": "y" * 65}
+    assert client.post(f"/api/alerts/{alerts[0].id}/acknowledge", json={"reason": "y" * 65}
                        ).status_code == 422
     (suggestion,) = client.get("/api/calendar/suggestions").json()
     assert suggestion["gate"] == "gate-1/side-gate" and suggestion["reason"] == "delivery"
     assert sorted(suggestion["alert_ids"]) == sorted(a.id or 0 for a in alerts)
     override = suggestion["override"]
     assert override["windows"] == [{"start": "05:25", "end": "06:10"}] and override["groups"] == ["main"]
-    created = client.post("/api/calendar/overrides", json={**override, "who": "安全员"})
+    assert client.post("/api/calendar/overrides", json=override, headers=gatekeeper).status_code == 403
+    created = client.post("/api/calendar/overrides", json=override, headers=officer)
     assert created.status_code == 201, created.text
     assert client.get("/api/calendar/suggestions").json() == []
     (listed,) = client.get("/api/calendar/overrides").json()
     assert listed["id"] == created.json()["id"] and listed["created_by"] == "安全员"
-    assert client.delete(f"/api/calendar/overrides/{listed['id']}", params={"who": "安全员"}).status_code == 204
-    assert client.delete(f"/api/calendar/overrides/{listed['id']}", params={"who": "安全员"}).status_code == 404
+    assert client.delete(f"/api/calendar/overrides/{listed['id']}", headers=gatekeeper).status_code == 403
+    assert client.delete(f"/api/calendar/overrides/{listed['id']}", headers=officer).status_code == 204
+    assert client.delete(f"/api/calendar/overrides/{listed['id']}", headers=officer).status_code == 404
     assert client.get("/api/calendar/overrides").json() == []
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"kind": "closed", "who": "a"}, "date"),
-    ({"kind": "closed", "date": "2026-11-30", "groups": ["nowhere"], "who": "a"}, "groups"),
-    ({"kind": "closed", "date": "2026-11-30"}, "who"),
-    ({"kind": "shut", "date": "2026-11-30", "who": "a"}, "kind"),
+    ({"kind": "closed"}, "date"),
+    ({"kind": "closed", "date": "2026-11-30", "groups": ["nowhere"]}, "groups"),
+    ({"kind": "closed", "date": "2026-11-30", "who": "a"}, "who"),  # the actor is the signed-in user
+    ({"kind": "shut", "date": "2026-11-30"}, "kind"),
 ])
 def test_bad_overrides_are_4xx_naming_the_field(client: TestClient, body: dict[str, Any], field: str) -> None:
     response = client.post("/api/calendar/overrides", json=body)

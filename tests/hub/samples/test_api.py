@@ -11,8 +11,10 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
 from hub.app import create_app
+from hub.auth.roles import Role
 from hub.runtime import Hub
 from hub.samples.daily import COLUMNS
+from tests.hub.auth_helpers import authorize, bearer
 from tests.hub.samples.conftest import Clock, announce_cabinet, feed, local
 
 
@@ -25,6 +27,7 @@ def hub(make_sample_hub: Callable[..., Hub], clock: Clock) -> Hub:
 @pytest.fixture
 def client(hub: Hub) -> Iterator[TestClient]:
     with TestClient(create_app(hub.settings, hub=hub)) as test_client:
+        authorize(test_client, hub)
         yield test_client
 
 
@@ -32,7 +35,7 @@ LUNCH = {"meal": "lunch", "placed_by": "王师傅", "reviewer": "李主任", "pl
          "dishes": [{"name": "红烧肉", "weight_g": 150}, {"name": "清炒时蔬", "weight_g": 98}]}
 
 
-def test_log_list_and_discard(client: TestClient, clock: Clock) -> None:
+def test_log_list_and_discard(client: TestClient, hub: Hub, clock: Clock) -> None:
     created = client.post("/api/samples", json=LUNCH)
     assert created.status_code == 201
     body = created.json()
@@ -46,9 +49,11 @@ def test_log_list_and_discard(client: TestClient, clock: Clock) -> None:
     assert held["id"] == body["id"] and held["remaining_s"] == local("2026-10-14 11:40") - clock.now
     assert client.get("/api/samples", params={"state": "due"}).json() == []
 
-    early = client.post(f"/api/samples/{body['id']}/discard", json={"by": "赵阿姨"})
+    _, zhao = bearer(hub, Role.CANTEEN_STAFF, "赵阿姨")
+    early = client.post(f"/api/samples/{body['id']}/discard", json={"by": "someone else"}, headers=zhao)
     assert early.status_code == 200 and early.json()["discarded_early"] is True
-    again = client.post(f"/api/samples/{body['id']}/discard", json={"by": "赵阿姨"})
+    assert early.json()["discarded_by"] == "赵阿姨"  # the signed-in user, not a name in the body
+    again = client.post(f"/api/samples/{body['id']}/discard", json={}, headers=zhao)
     assert again.status_code == 409
     rules = {a["rule"] for a in client.get("/api/alerts").json()}
     assert {"sample_discarded_early", "sample_underweight"} <= rules
@@ -56,7 +61,7 @@ def test_log_list_and_discard(client: TestClient, clock: Clock) -> None:
 
 @pytest.mark.parametrize(("payload", "field"), [
     ({**LUNCH, "meal": "luch"}, "meal"),
-    ({**LUNCH, "placed_by": ""}, "placed_by"),
+    ({**LUNCH, "placed_by": "张" * 65}, "placed_by"),
     ({**LUNCH, "dishes": [{"name": "汤", "weight_g": -3}]}, "weight_g"),
     ({**LUNCH, "placed_at": local("2026-10-13 11:40")}, "placed_at"),
     ({**LUNCH, "occasion": "运动会"}, "occasion"),
@@ -70,9 +75,9 @@ def test_bad_input_is_refused_naming_the_field(client: TestClient, payload: dict
 def test_bad_query_and_unknown_record(client: TestClient) -> None:
     assert "date" in client.get("/api/samples/daily.csv", params={"date": "2026-13-01"}).text
     assert client.get("/api/samples", params={"state": "kept"}).status_code == 422
-    missing = client.post("/api/samples/999/discard", json={"by": "王"})
+    missing = client.post("/api/samples/999/discard", json={})
     assert missing.status_code == 404 and missing.json()["detail"]["field"] == "id"
-    assert client.post("/api/samples/999/discard", json={}).status_code == 422
+    assert client.post("/api/samples/999/discard", json={"note": "x" * 201}).status_code == 422
 
 
 def test_label_pdf_has_the_dish_and_discard_time(client: TestClient) -> None:
@@ -97,7 +102,7 @@ def test_daily_csv_and_page(client: TestClient, hub: Hub, clock: Clock) -> None:
     feed(hub, [(local("2026-10-12 11:45"), 9.0), (local("2026-10-12 11:48"), 5.0)], seq=1)
     hub.samples.check_cabinets(clock.now)
     clock.set("2026-10-14 12:00")
-    client.post(f"/api/samples/{record['id']}/discard", json={"by": "赵阿姨"})
+    client.post(f"/api/samples/{record['id']}/discard", json={}, headers=bearer(hub, Role.CANTEEN_STAFF, "赵阿姨")[1])
 
     response = client.get("/api/samples/daily.csv", params={"date": "2026-10-12"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
@@ -126,3 +131,14 @@ def test_reviewer_can_sign_later(client: TestClient) -> None:
     assert record["reviewer"] == ""
     signed = client.post(f"/api/samples/{record['id']}/people", json={"reviewer": "李主任"}).json()
     assert signed["reviewer"] == "李主任" and signed["placed_by"] == "王师傅"
+
+
+def test_sampler_defaults_to_the_signed_in_user(client: TestClient, hub: Hub) -> None:
+    _, cook = bearer(hub, Role.CANTEEN_STAFF, "王师傅")
+    record = client.post("/api/samples", json={**LUNCH, "placed_by": ""}, headers=cook).json()
+    assert record["placed_by"] == "王师傅"
+    _, officer = bearer(hub, Role.SAFETY_OFFICER)
+    assert client.post("/api/samples", json=LUNCH, headers=officer).status_code == 403  # does not log samples
+    people = f"/api/samples/{record['id']}/people"
+    assert client.post(people, json={"placed_by": "张"}, headers=officer).status_code == 403
+    assert client.post(people, json={"reviewer": "李主任"}, headers=officer).json()["reviewer"] == "李主任"

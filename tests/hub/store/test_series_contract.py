@@ -155,3 +155,20 @@ def test_hourly_outlives_raw_retention(store: SeriesStore, t0: float) -> None:
     assert store.readings(SENSOR, t0, t0 + 2 * HOUR_S) == []
     assert len(store.readings(SENSOR, t0, until)) == 120
     assert_hourly_equal(store.hourly(SENSOR, t0, until), before)
+
+
+#: Tag values line protocol must escape (space, comma, equals sign), and ones it must not mangle.
+ODD_SENSORS = ["dev a/冰箱 1", "dev,b/t=1,x", "设备三/温度\\探头", "dev\"q/it's 零下"]
+
+
+def test_odd_tag_values_read_back_exactly(store: SeriesStore, t0: float) -> None:
+    written = [StoredReading(sensor, t0 + i + 0.5, -18.5 + i) for i, sensor in enumerate(ODD_SENSORS)]
+    written.append(StoredReading(ODD_SENSORS[0], t0 + 10, None, "断开 disconnected, code=3"))
+    events = [StoredEvent("dev a", "boot 1", 1, t0 + 20, ODD_SENSORS[0], "door,back=1", "打开 open",
+                          '{"who": "门卫, 值班=1 \\"A\\""}')]
+    store.write(written, events)
+    for sensor in ODD_SENSORS:
+        assert store.readings(sensor, t0, t0 + 60) == [r for r in written if r.sensor == sensor]
+    assert store.events(t0, t0 + 60) == events
+    assert store.events(t0, t0 + 60, sensor=ODD_SENSORS[0]) == events
+    assert [a.count for a in store.hourly(ODD_SENSORS[1], t0, t0 + HOUR_S)] == [1]

@@ -1,0 +1,33 @@
+"""Refusals of malformed requests that can always be written back as JSON.
+
+FastAPI's own 422 repeats the offending input. When that input is NaN or ±Infinity
+(which Python's JSON parser takes, as JavaScript writes them), strict JSON cannot carry
+it back, and the refusal itself failed as a 500. Here such numbers are named as text.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its name ("nan", "inf", "-inf")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+async def validation_error(_request: Request, error: Exception) -> JSONResponse:
+    """The same 422 as FastAPI's, with the offending input made JSON-safe."""
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse(status_code=422, content={"detail": json_safe(jsonable_encoder(error.errors()))})

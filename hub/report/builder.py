@@ -1,0 +1,229 @@
+"""Build the report model for a period: the one engine behind the daily, weekly, monthly and range reports.
+
+Each section is computed by a function of the data its queries return; ``build``
+only fetches and assembles. ``now`` bounds a period still running: nothing after it
+is judged (a log-sheet slot in the future is empty, not missing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from hub.gate.rules import gates_not_closed
+from hub.report import coldchain
+from hub.report.config import ReportConfig
+from hub.report.model import (
+    AlarmEntry,
+    ChartPoint,
+    ColdUnit,
+    DeviceEntry,
+    ExcursionEntry,
+    GateSection,
+    LogCell,
+    LogRow,
+    Report,
+    SampleDishEntry,
+    SampleEntry,
+    SensorCompleteness,
+    Signature,
+    SummaryItem,
+)
+from hub.report.period import Period
+from hub.report.sources import ReportSource
+from hub.samples import rules as sample_rules
+from hub.samples.config import EVENT_MEAL
+from hub.store.base import HourlyAggregate
+from hub.store.state import Alert
+
+THRESHOLD_RULE = "temperature_limits"
+AFTER_HOURS_RULE = "gate_after_hours"
+OFFLINE_RULE = "device_offline"
+#: Sensors below this share of their expected readings are named in the summary.
+COMPLETENESS_WARN = 0.9
+
+
+def alarm_entry(alert: Alert, name: str) -> AlarmEntry:
+    return AlarmEntry(alert.id, alert.rule, alert.kind, alert.subject, name, alert.severity, alert.state,
+                      alert.message, alert.started_at, alert.resolved_at, alert.acked_at, alert.acked_by,
+                      alert.action, alert.closed_by, alert.verified_at, alert.verified_by,
+                      handled=alert.state in ("closed", "verified"))
+
+
+def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:
+    return a_start <= b_end and b_start <= a_end
+
+
+def cold_unit(source: ReportSource, sensor: dict[str, Any], limits: tuple[float | None, float | None],
+              hours: Sequence[HourlyAggregate], since: float, until: float, alarms: Sequence[AlarmEntry]) -> ColdUnit:
+    """Statistics, exact excursions with their alarms, time within limits and the chart of one cold unit."""
+    key = sensor["key"]
+    low, high = limits
+    found: list[coldchain.Excursion] = []
+    for span_start, span_end in coldchain.raw_spans(hours, low, high, since, until):
+        readings = source.readings(key, span_start, span_end)
+        previous_outside = False
+        if span_start <= since:
+            before = source.previous_value(key, since)
+            previous_outside = before is not None and ((low is not None and before < low)
+                                                       or (high is not None and before > high))
+        found.extend(coldchain.find_excursions(readings, low, high, previous_outside))
+    stats = coldchain.stats(hours)
+    monitored, outside = coldchain.time_accounting(hours, found, since, until)
+    own = [a for a in alarms if a.subject == key and a.rule == THRESHOLD_RULE]
+    excursions = []
+    for e in found:
+        end = e.until(until)
+        matched = [a for a in own if _overlaps(a.started_at, a.resolved_at or until, e.start, end)]
+        excursions.append(ExcursionEntry(e.start, e.end, e.peak, e.side, end - e.start, e.started_before, matched))
+    door = source.door_of(key)
+    return ColdUnit(
+        key=key, name=source.name(sensor), low=low, high=high, count=stats.count, min=stats.min, max=stats.max,
+        mean=stats.mean, monitored_s=monitored, outside_s=outside, within_s=monitored - outside,
+        within_share=(monitored - outside) / monitored if monitored else None, excursions=excursions,
+        chart=[ChartPoint(h.hour, h.min, h.max, h.mean) for h in hours], door=door,
+        door_opens=source.door_opens(door, since, until) if door else [])
+
+
+def log_sheet(source: ReportSource, units: Sequence[ColdUnit], period: Period, config: ReportConfig,
+              until: float) -> list[LogRow]:
+    """The paper log sheet: per day and unit, the first reading at or after each slot's time."""
+    window = config.log_sheet_window_min * 60
+    rows = []
+    for day in period.days():
+        for unit in units:
+            cells = []
+            for slot in config.log_sheet:
+                at = dt.datetime.combine(day, slot.at, period.tz).timestamp()
+                found = source.first_valued(unit.key, at, min(at + window, until)) if at < until else None
+                value = found[1] if found else None
+                within = None if value is None else ((unit.low is None or value >= unit.low)
+                                                     and (unit.high is None or value <= unit.high))
+                cells.append(LogCell(slot.name, at, value, found[0] if found else None, within))
+            rows.append(LogRow(day.isoformat(), unit.key, unit.name, cells))
+    return rows
+
+
+def samples_section(source: ReportSource, period: Period, now: float) -> list[SampleEntry]:
+    """Each meal's samples: on time, weights, held long enough, cabinet in range, who discarded them.
+
+    A meal the canteen served whose deadline passed with nothing on record is listed as missing.
+    """
+    config = source.config.samples
+    records = source.sample_records(period.start, period.end)
+    entries = []
+    for record in records:
+        meal_config = config.meals.get(record.meal)
+        on_time = None
+        if meal_config is not None and record.meal != EVENT_MEAL:
+            deadline = sample_rules.meal_deadline(dt.date.fromisoformat(record.day), meal_config.serve_at,
+                                                  config.log_within_s(record.meal), period.tz)
+            on_time = record.placed_at <= deadline
+        held_full = None if record.discarded_at is None else not sample_rules.discarded_early(
+            record.discarded_at, record.held_until)
+        entries.append(SampleEntry(
+            record.day, record.meal, config.meal_name(record.meal), record.id, record.placed_at, on_time,
+            record.placed_by, [SampleDishEntry(d.name, d.weight_g, sample_rules.underweight(d.weight_g,
+                                                                                           config.min_weight_g))
+                               for d in record.dishes],
+            record.held_until, held_full, not record.compromised, record.discarded_at, record.discarded_by,
+            record.early))
+    logged = {(r.day, r.meal) for r in records}
+    for day in period.days():
+        if not source.canteen_open(day):
+            continue
+        for meal, meal_config in config.meals.items():
+            deadline = sample_rules.meal_deadline(day, meal_config.serve_at, config.log_within_s(meal), period.tz)
+            if meal_config.check_missing and deadline <= now and (day.isoformat(), meal) not in logged:
+                entries.append(SampleEntry(day.isoformat(), meal, config.meal_name(meal), None, None, None, "", [],
+                                           None, None, None, None, None, False))
+    return sorted(entries, key=lambda e: (e.day, config.meals[e.meal].serve_at if e.meal in config.meals
+                                          else dt.time(23, 59), e.placed_at or 0.0))
+
+
+def gates_section(source: ReportSource, alarms: Sequence[AlarmEntry], period: Period) -> GateSection:
+    sweeps = []
+    for sweep in sorted(source.sweeps(period.start, period.end), key=lambda s: s.closing_at):
+        still_open = gates_not_closed({key: value.get("state") for key, value in sweep.states.items()})
+        if still_open:
+            sweeps.append({"group": sweep.group, "closing_at": sweep.closing_at,
+                           "gates": [sweep.states[key].get("name") or key for key in still_open]})
+    rounds = source.rounds(period.start, period.end)
+    return GateSection(
+        after_hours=[a for a in alarms if a.rule == AFTER_HOURS_RULE and period.start <= a.started_at < period.end],
+        sweeps_open=sweeps, rounds_required=len(rounds), rounds_complete=sum(1 for r in rounds if r["complete"]),
+        rounds_missed=[{"route": r["route"], "start": r["start"], "end": r["end"], "missing": r["missing"]}
+                       for r in rounds if not r["complete"]])
+
+
+def devices_section(source: ReportSource, alarms: Sequence[AlarmEntry], completeness: dict[str, SensorCompleteness],
+                    since: float, until: float) -> list[DeviceEntry]:
+    entries = []
+    for device in source.devices():
+        name = device["device"]
+        health = device["health"] or {}
+        offline = [a for a in alarms if a.rule == OFFLINE_RULE and a.subject == name]
+        offline_s = sum(max(0.0, min(a.resolved_at or until, until) - max(a.started_at, since)) for a in offline)
+        entries.append(DeviceEntry(
+            name, device["site"], device["state"], device["version"], health.get("uptime_s"), health.get("dropped"),
+            [{"start": a.started_at, "end": a.resolved_at} for a in offline], offline_s,
+            [c for key, c in sorted(completeness.items()) if key.split("/", 1)[0] == name]))
+    return entries
+
+
+def summary(alarms: Sequence[AlarmEntry], units: Sequence[ColdUnit], samples: Sequence[SampleEntry],
+            completeness: dict[str, SensorCompleteness]) -> list[SummaryItem]:
+    """What went wrong, first: every alarm with whether it was handled, then what raised no alarm."""
+    items = [SummaryItem(a.kind, a.started_at, f"{a.name}：{a.message}", a.handled) for a in alarms]
+    for unit in units:
+        for e in unit.excursions:
+            if not e.alarms:
+                limit = f"高于上限 {unit.high:g} °C" if e.side == "high" else f"低于下限 {unit.low:g} °C"
+                items.append(SummaryItem("cold_chain", e.start, f"{unit.name}：{limit}，峰值 {e.peak:g} °C，"
+                                         f"持续 {e.duration_s / 60:.0f} 分钟，短于报警延时未报警", None))
+    missing: dict[str, list[str]] = {}
+    for sample in samples:
+        if sample.record_id is None and not any(a.subject == f"samples:{sample.day}:{sample.meal}" for a in alarms):
+            missing.setdefault(sample.day, []).append(sample.meal_name)
+    for day, meals in missing.items():
+        items.append(SummaryItem("samples", None, f"{day}：无留样记录（{'、'.join(meals)}）", False))
+    for key, found in sorted(completeness.items()):
+        if found.completeness is not None and found.completeness < COMPLETENESS_WARN:
+            items.append(SummaryItem("devices", None, f"{key}：数据完整率 {found.completeness:.1%}", None))
+    return sorted(items, key=lambda i: (i.at is None, i.at or 0.0))
+
+
+def build(source: ReportSource, period: Period, config: ReportConfig, now: float,
+          signatures: Sequence[Signature] = ()) -> Report:
+    """The report of ``period`` as known at ``now``."""
+    since, until = period.start, min(period.end, now)
+    names = {s["key"]: source.name(s) for s in source.sensors()}
+    alarms = [alarm_entry(a, names.get(a.subject, a.subject))
+              for a in source.alerts(since, until)]
+    units: list[ColdUnit] = []
+    completeness: dict[str, SensorCompleteness] = {}
+    gate = source.config.gate
+    event_kinds = {*gate.door_kinds, gate.tamper_kind, gate.patrol_kind}
+    # Doors, gates, tamper switches and patrol readers send events, no readings.
+    sensors = [s for s in source.sensors()
+               if s["kind"] not in event_kinds and not (s["last_state"] is not None and s["last_value"] is None)]
+    hourly = source.hourly_many([s["key"] for s in sensors], since, until)
+    for sensor in sensors:
+        hours = hourly[sensor["key"]]
+        received = sum(h.count for h in hours)
+        interval = config.intervals_s.get(sensor["key"]) or coldchain.inferred_interval(hours)
+        completeness[sensor["key"]] = SensorCompleteness(sensor["key"], received, interval,
+                                                         coldchain.completeness(received, interval, since, until))
+        limits = source.limits(sensor)
+        if limits is not None:
+            units.append(cold_unit(source, sensor, limits, hours, since, until, alarms))
+    samples = samples_section(source, period, now)
+    return Report(
+        kind=period.kind, label=period.label, title=period.title_zh, school=config.school,
+        timezone=str(period.tz), start=period.start, end=period.end, generated_at=now,
+        summary=summary(alarms, units, samples, completeness), alarms=alarms, cold_units=units,
+        log_slots=[slot.name for slot in config.log_sheet], log_sheet=log_sheet(source, units, period, config, until),
+        samples=samples, gates=gates_section(source, alarms, period),
+        devices=devices_section(source, alarms, completeness, since, until), audit_head=source.audit_head(),
+        signatures=list(signatures))

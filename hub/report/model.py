@@ -1,0 +1,191 @@
+"""The report as data: what the JSON API returns, the PDF prints and the tests check.
+
+Plain dataclasses (``dataclasses.asdict`` gives the JSON); times are UTC epoch seconds,
+formatted in the school's time zone only when printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class AlarmEntry:
+    """One alarm and what people did about it (发现 → 上报 → 处理 → 验收)."""
+
+    id: int | None
+    rule: str
+    kind: str
+    subject: str
+    name: str
+    severity: str
+    state: str
+    message: str
+    started_at: float
+    resolved_at: float | None
+    acked_at: float | None
+    acked_by: str | None
+    action: str | None
+    closed_by: str | None
+    verified_at: float | None
+    verified_by: str | None
+    #: closed or verified: the corrective action is on record.
+    handled: bool
+
+
+@dataclass
+class ExcursionEntry:
+    start: float
+    end: float | None
+    peak: float
+    side: str
+    duration_s: float
+    started_before: bool
+    alarms: list[AlarmEntry] = field(default_factory=list)
+
+
+@dataclass
+class ChartPoint:
+    hour: float
+    min: float
+    max: float
+    mean: float
+
+
+@dataclass
+class ColdUnit:
+    key: str
+    name: str
+    low: float | None
+    high: float | None
+    count: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    monitored_s: float
+    outside_s: float
+    within_s: float
+    #: within / monitored (None: nothing monitored)
+    within_share: float | None
+    excursions: list[ExcursionEntry]
+    chart: list[ChartPoint]
+    door: str | None
+    door_opens: list[float]
+
+
+@dataclass
+class LogCell:
+    slot: str
+    at: float
+    value: float | None
+    ts: float | None
+    within: bool | None
+
+
+@dataclass
+class LogRow:
+    day: str
+    key: str
+    name: str
+    cells: list[LogCell]
+
+
+@dataclass
+class SampleDishEntry:
+    name: str
+    weight_g: float | None
+    underweight: bool
+
+
+@dataclass
+class SampleEntry:
+    day: str
+    meal: str
+    meal_name: str
+    #: None: no samples on record for a meal the canteen served
+    record_id: int | None
+    placed_at: float | None
+    on_time: bool | None
+    placed_by: str
+    dishes: list[SampleDishEntry]
+    held_until: float | None
+    #: held ≥ the retention (or still held at the report's time)
+    held_full: bool | None
+    cabinet_ok: bool | None
+    discarded_at: float | None
+    discarded_by: str | None
+    early: bool
+
+
+@dataclass
+class GateSection:
+    after_hours: list[AlarmEntry]
+    #: closing sweeps that found a gate open: group, closing time, the gates still open
+    sweeps_open: list[dict[str, Any]]
+    rounds_required: int
+    rounds_complete: int
+    rounds_missed: list[dict[str, Any]]
+
+
+@dataclass
+class SensorCompleteness:
+    key: str
+    received: int
+    interval_s: float | None
+    completeness: float | None
+
+
+@dataclass
+class DeviceEntry:
+    device: str
+    site: str
+    state: str
+    version: str | None
+    uptime_s: float | None
+    dropped: int | None
+    offline: list[dict[str, float | None]]
+    offline_s: float
+    sensors: list[SensorCompleteness]
+
+
+@dataclass
+class Signature:
+    signed_by: str
+    signer_name: str
+    signed_at: float
+    comment: str
+
+
+@dataclass
+class SummaryItem:
+    """One thing that went wrong, and whether it was handled."""
+
+    section: str  # cold_chain, samples, gates, devices
+    at: float | None
+    text: str
+    #: None: nothing to do (an excursion shorter than the alarm delay, a data gap to look into)
+    handled: bool | None
+
+
+@dataclass
+class Report:
+    kind: str
+    label: str
+    title: str
+    school: str
+    timezone: str
+    start: float
+    end: float
+    generated_at: float
+    summary: list[SummaryItem]
+    alarms: list[AlarmEntry]
+    cold_units: list[ColdUnit]
+    log_slots: list[str]
+    log_sheet: list[LogRow]
+    samples: list[SampleEntry]
+    gates: GateSection
+    devices: list[DeviceEntry]
+    #: the audit chain's head when the report was made: anchors the log on paper
+    audit_head: str
+    signatures: list[Signature] = field(default_factory=list)

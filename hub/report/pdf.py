@@ -1,0 +1,268 @@
+"""The report as a PDF in Simplified Chinese (A4), for the safety officer to sign and an inspector to read.
+
+Sections follow the model: summary first, then each cold unit (figures, chart,
+excursions with their alarm history), the log sheet, food samples, gates, devices,
+and the sign-off block — the signature when signed, empty lines to sign by hand
+when not. Every page carries the audit chain's head hash, which anchors the
+tamper-evident log on paper.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.flowables import Flowable
+
+from hub.report.chart import chart
+from hub.report.model import AlarmEntry, ColdUnit, Report
+
+# One font registration for the whole hub: the sample labels' (Debian's fonts-wqy-zenhei).
+from hub.samples.labels import find_font, registered_font
+
+_STATE_ZH = {"pending": "待定", "firing": "报警中", "acknowledged": "处理中", "resolved": "已恢复",
+             "closed": "已处置", "verified": "已验收", "cancelled": "已取消"}
+_SECTION_ZH = {"temperature": "冷链", "cold_chain": "冷链", "door": "冷链", "sensor": "设备", "device": "设备",
+               "gate": "门岗", "sample": "留样", "samples": "留样", "devices": "设备"}
+_KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
+_DEVICE_STATE_ZH = {"online": "在线", "offline": "离线"}
+_WARN = colors.Color(0.55, 0.1, 0.1)
+
+
+class _Styles:
+    def __init__(self, font: str) -> None:
+        self.font = font
+        self.title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=1)
+        self.subtitle = ParagraphStyle("subtitle", fontName=font, fontSize=10, leading=14, alignment=1)
+        self.h1 = ParagraphStyle("h1", fontName=font, fontSize=13, leading=18, spaceBefore=8, spaceAfter=4)
+        self.h2 = ParagraphStyle("h2", fontName=font, fontSize=11, leading=15, spaceBefore=6, spaceAfter=3)
+        self.body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
+        self.cell = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9.5, wordWrap="CJK")
+        self.warn = ParagraphStyle("warn", parent=self.cell, textColor=_WARN)
+
+
+def _when(ts: float | None, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
+    return dt.datetime.fromtimestamp(ts, tz).strftime(fmt) if ts is not None else ""
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} 分钟"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} 小时 {minutes} 分" if minutes else f"{hours} 小时"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _limit(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], styles: _Styles,
+           warn_rows: Sequence[int] = ()) -> Table:
+    """A grid table with a grey header row; string cells become wrapping paragraphs."""
+    body = [[Paragraph(_escape(c), styles.warn if r in warn_rows else styles.cell) if isinstance(c, str) else c
+             for c in row] for r, row in enumerate(rows)]
+    table = Table(body, colWidths=list(widths), repeatRows=1)
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]))
+    return table
+
+
+def _handled(value: bool | None) -> str:
+    return "无需处置" if value is None else ("已处置" if value else "未处置")
+
+
+def _alarm_history(alarm: AlarmEntry, tz: ZoneInfo) -> str:
+    parts = [f"报警 #{alarm.id} {_when(alarm.started_at, tz)}（{_STATE_ZH.get(alarm.state, alarm.state)}）"]
+    if alarm.acked_at is not None:
+        parts.append(f"{alarm.acked_by} 于 {_when(alarm.acked_at, tz)} 确认")
+    if alarm.action:
+        parts.append(f"处置：{alarm.action}（{alarm.closed_by}）")
+    if alarm.verified_at is not None:
+        parts.append(f"{alarm.verified_by} 于 {_when(alarm.verified_at, tz)} 验收")
+    return "；".join(parts)
+
+
+def _unit(unit: ColdUnit, report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    band = f"{_limit(unit.low)} ～ {_limit(unit.high)} °C"
+    share = "—" if unit.within_share is None else f"{unit.within_share:.1%}"
+    figures = _table([
+        ["范围 Limits", "最低 Min", "最高 Max", "平均 Mean", "范围内时间 Within", "超标时间 Outside", "读数 Readings"],
+        [band, _num(unit.min), _num(unit.max), _num(unit.mean, 2), f"{share}（{_duration(unit.within_s)}）",
+         _duration(unit.outside_s), f"{unit.count:,}"],
+    ], [width / 7] * 7, styles)
+    flow: list[Flowable] = [Paragraph(_escape(f"{unit.name}（{unit.key}）"), styles.h2), figures, Spacer(1, 2 * mm)]
+    until = min(report.end, report.generated_at)
+    flow.append(chart(unit.chart, unit.low, unit.high, unit.door_opens, report.start, max(until, report.start + 3600),
+                      tz, styles.font, width, 45 * mm))
+    legend = "绿色：温度范围；蓝色：每小时最低～最高及平均；橙色刻度：开门"
+    if unit.door:
+        legend += f"（{unit.door}，共 {len(unit.door_opens)} 次）"
+    flow.append(Paragraph(legend, styles.cell))
+    if unit.excursions:
+        rows: list[list[Any]] = [["开始 Start", "结束 End", "峰值 Peak", "持续 Duration", "报警与处置 Alarm history"]]
+        for e in unit.excursions:
+            start = _when(e.start, tz) + ("（之前已超标）" if e.started_before else "")
+            history = "；".join(_alarm_history(a, tz) for a in e.alarms) or "未报警（短于报警延时）"
+            rows.append([start, _when(e.end, tz) or "未恢复", f"{e.peak:g} °C", _duration(e.duration_s), history])
+        flow.append(Spacer(1, 2 * mm))
+        flow.append(_table(rows, [width * f for f in (0.16, 0.12, 0.1, 0.12, 0.5)], styles))
+    else:
+        flow.append(Paragraph("本期无超标。No excursion.", styles.body))
+    return [KeepTogether(flow[:5]), *flow[5:]]
+
+
+def _summary(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    if not report.summary:
+        return [Paragraph("本期一切正常，无报警、无超标。Nothing went wrong.", styles.body)]
+    rows: list[list[Any]] = [["时间 When", "类别", "事项 What went wrong", "处理 Handled"]]
+    warn = []
+    for item in report.summary:
+        if item.handled is False:
+            warn.append(len(rows))
+        rows.append([_when(item.at, tz), _SECTION_ZH.get(item.section, item.section), item.text,
+                     _handled(item.handled)])
+    return [_table(rows, [width * f for f in (0.14, 0.08, 0.62, 0.16)], styles, warn)]
+
+
+def _log_sheet(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    if not report.log_sheet:
+        return [Paragraph("无。", styles.body)]
+    rows: list[list[Any]] = [["日期 Date", "设备 Unit", *report.log_slots]]
+    warn = []
+    for row in report.log_sheet:
+        cells = [f"{_num(c.value)} °C（{_when(c.ts, tz, '%H:%M')}）" + (" 超标" if c.within is False else "")
+                 if c.value is not None else "—" for c in row.cells]
+        if any(c.within is False for c in row.cells):
+            warn.append(len(rows))
+        rows.append([row.day, row.name, *cells])
+    slot_width = (width * 0.62) / max(1, len(report.log_slots))
+    return [_table(rows, [width * 0.14, width * 0.24, *([slot_width] * len(report.log_slots))], styles, warn)]
+
+
+def _samples(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    if not report.samples:
+        return [Paragraph("本期无留样记录。", styles.body)]
+    rows: list[list[Any]] = [["日期", "餐次", "留样时间", "按时", "菜品（克）", "留足时长", "柜温", "弃样"]]
+    warn = []
+    for s in report.samples:
+        if s.record_id is None:
+            warn.append(len(rows))
+            rows.append([s.day, s.meal_name, "—", "否", "无留样记录 No samples on record", "", "", ""])
+            continue
+        dishes = "、".join(f"{d.name} {d.weight_g:g}" + ("（不足）" if d.underweight else "")
+                          if d.weight_g is not None else f"{d.name}（未称重）" for d in s.dishes) or "菜品未登记"
+        held = "留样中" if s.held_full is None else ("是" if s.held_full else "否（提前弃样）")
+        discard = f"{s.discarded_by} {_when(s.discarded_at, tz)}" if s.discarded_at is not None else ""
+        if s.on_time is False or s.held_full is False or s.cabinet_ok is False or any(d.underweight for d in s.dishes):
+            warn.append(len(rows))
+        rows.append([s.day, s.meal_name, _when(s.placed_at, tz, "%H:%M"),
+                     "—" if s.on_time is None else ("是" if s.on_time else "否"), dishes, held,
+                     "正常" if s.cabinet_ok else "超出范围", discard])
+    return [_table(rows, [width * f for f in (0.11, 0.07, 0.08, 0.06, 0.33, 0.11, 0.09, 0.15)], styles, warn)]
+
+
+def _gates(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    gates = report.gates
+    flow: list[Flowable] = [Paragraph(
+        f"非开放时间开门 {len(gates.after_hours)} 次；关门检查发现未关 {len(gates.sweeps_open)} 次；"
+        f"巡更 {gates.rounds_complete}/{gates.rounds_required} 轮完成。", styles.body)]
+    if gates.after_hours:
+        rows: list[list[Any]] = [["时间", "门", "情况", "处理"]]
+        rows += [[_when(a.started_at, tz), a.name, a.message, _alarm_history(a, tz)] for a in gates.after_hours]
+        flow.append(_table(rows, [width * f for f in (0.14, 0.2, 0.36, 0.3)], styles))
+    for sweep in gates.sweeps_open:
+        flow.append(Paragraph(_escape(f"{_when(sweep['closing_at'], tz)} 关门检查（{sweep['group']}）未关："
+                                      + "、".join(sweep["gates"])), styles.body))
+    for missed in gates.rounds_missed:
+        flow.append(Paragraph(_escape(f"巡更 {missed['route']} {_when(missed['start'], tz)}–"
+                                      f"{_when(missed['end'], tz, '%H:%M')} 未完成，漏巡："
+                                      + "、".join(missed["missing"])), styles.body))
+    return flow
+
+
+def _devices(report: Report, styles: _Styles, width: float) -> list[Flowable]:
+    if not report.devices:
+        return [Paragraph("无。", styles.body)]
+    rows: list[list[Any]] = [["设备", "状态", "运行时长", "离线", "丢弃读数", "数据完整率"]]
+    for d in report.devices:
+        completeness = "；".join(f"{c.key.split('/', 1)[1]} {c.completeness:.1%}" if c.completeness is not None
+                                else f"{c.key.split('/', 1)[1]} 无数据" for c in d.sensors)
+        rows.append([d.device, _DEVICE_STATE_ZH.get(d.state, d.state),
+                     _duration(d.uptime_s) if d.uptime_s is not None else "—",
+                     f"{len(d.offline)} 次，{_duration(d.offline_s)}" if d.offline else "无",
+                     str(d.dropped) if d.dropped is not None else "—", completeness])
+    return [_table(rows, [width * f for f in (0.16, 0.08, 0.14, 0.16, 0.1, 0.36)], styles)]
+
+
+def _signoff(report: Report, tz: ZoneInfo, styles: _Styles) -> list[Flowable]:
+    flow: list[Flowable] = [Paragraph(_escape(
+        f"已审核签字：{s.signer_name}（{s.signed_by}），{_when(s.signed_at, tz, '%Y-%m-%d %H:%M')}。"
+        f"意见：{s.comment or '无'}"), styles.body) for s in report.signatures]
+    if not flow:
+        flow.append(Paragraph("食品安全管理员（签字）：______________　日期：__________　意见：______________",
+                              styles.body))
+    flow.append(Spacer(1, 3 * mm))
+    flow.append(Paragraph(f"审计日志链首 Audit head: {report.audit_head or '（空）'}", styles.cell))
+    return flow
+
+
+def render(report: Report, font_path: Path | None = None) -> bytes:
+    """The PDF bytes of a report."""
+    font = registered_font(find_font(font_path))
+    styles = _Styles(font)
+    tz = ZoneInfo(report.timezone)
+    name = f"{report.school}食品安全{_KIND_ZH[report.kind]}"
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                            bottomMargin=18 * mm, title=f"{name} {report.label}", author="xiaoan 校安")
+    width = A4[0] - 30 * mm
+    flow: list[Flowable] = [
+        Paragraph(_escape(name), styles.title),
+        Paragraph(_escape(f"{report.title} · 生成于 {_when(report.generated_at, tz, '%Y-%m-%d %H:%M')}"
+                          f"（{report.timezone}）"), styles.subtitle),
+        Paragraph("一、摘要 Summary", styles.h1), *_summary(report, tz, styles, width),
+        Paragraph("二、冷藏冷冻设备 Cold units", styles.h1),
+    ]
+    if not report.cold_units:
+        flow.append(Paragraph("无冷藏设备数据。", styles.body))
+    for unit in report.cold_units:
+        flow.extend(_unit(unit, report, tz, styles, width))
+    flow += [Paragraph("三、温度记录表 Temperature log sheet", styles.h1), *_log_sheet(report, tz, styles, width),
+             Paragraph("四、食品留样 Food samples", styles.h1), *_samples(report, tz, styles, width),
+             Paragraph("五、门岗 Gates", styles.h1), *_gates(report, tz, styles, width),
+             Paragraph("六、设备 Devices", styles.h1), *_devices(report, styles, width),
+             Paragraph("七、审核签字 Sign-off", styles.h1), *_signoff(report, tz, styles)]
+
+    def footer(canvas: Canvas, _doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 7)
+        canvas.drawString(15 * mm, 10 * mm, f"校安 xiaoan · {report.label} · 审计 {report.audit_head[:16]}")
+        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"第 {canvas.getPageNumber()} 页")
+        canvas.restoreState()
+
+    doc.build(flow, onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()

@@ -1,0 +1,161 @@
+"""The small queries the report engine needs, over the hub's stores (or any stores the bench opens).
+
+Everything the report reads goes through here, so the engine itself only computes:
+the series store (hourly aggregates, raw readings in short spans, door events), the
+state store (sensors, devices, alarms, the audit chain's head), the food-sample and
+gate-duty registers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from hub.alerts.limits import limits_for
+from hub.gate.store import GateStore, Sweep
+from hub.samples.store import SampleRecord, SampleStore
+from hub.settings import HubConfig
+from hub.store.base import HOUR_S, HourlyAggregate, SeriesStore
+from hub.store.sqlite_series import SqliteSeriesStore
+from hub.store.state import Alert, StateStore
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+#: Door states that count as open (edge door sources report ``open``/``closed``).
+OPEN_STATES = frozenset({"open", "opened"})
+#: Most raw readings read for one excursion span (a whole week at 1 s is 604,800).
+SPAN_LIMIT = 1_000_000
+#: How far back the reading before a period is looked for.
+LOOKBACK_S = 86_400.0
+
+
+@dataclass
+class ReportSource:
+    series: SeriesStore
+    state: StateStore
+    config: HubConfig
+    tz: ZoneInfo
+    samples: SampleStore | None = None
+    gate: GateStore | None = None
+    canteen_open: Callable[[dt.date], bool] = field(default=lambda _day: True)
+    #: A second reader of the same series, for a second thread (SQLite: its own connection; the hub's
+    #: store serialises its one connection). None: the second thread shares ``series``.
+    second_reader: Callable[[], SeriesStore] | None = None
+
+    @classmethod
+    def from_hub(cls, hub: Hub) -> ReportSource:
+        settings = hub.settings
+        reader = None
+        if settings.store == "sqlite":
+            path = settings.db_dir / "readings.sqlite3"
+            reader = lambda: SqliteSeriesStore(path)  # noqa: E731 — retention is the hub's store's job
+        return cls(hub.series, hub.state, settings.rules, hub.tz, hub.samples.store, hub.gate.store,
+                   hub.samples.canteen_open, reader)
+
+    # -- sensors -------------------------------------------------------------------------------
+
+    def sensors(self) -> list[dict[str, Any]]:
+        return self.state.sensors()
+
+    def limits(self, sensor: dict[str, Any]) -> tuple[float | None, float | None] | None:
+        found = limits_for(sensor, self.config)
+        return (found.low, found.high) if found is not None else None
+
+    def name(self, sensor: dict[str, Any]) -> str:
+        override = self.config.sensors.get(sensor["key"])
+        return (override.name if override is not None and override.name else None) or sensor["name"] or sensor["key"]
+
+    def door_of(self, key: str) -> str | None:
+        return next((u.door for u in self.config.alerts.units if u.temperature == key), None)
+
+    # -- series --------------------------------------------------------------------------------
+
+    def hourly(self, key: str, since: float, until: float) -> list[HourlyAggregate]:
+        return self.series.hourly(key, since, until)
+
+    def hourly_many(self, keys: Sequence[str], since: float, until: float) -> dict[str, list[HourlyAggregate]]:
+        """Hourly aggregates of many sensors on two threads (sqlite3 and HTTP release the GIL while waiting)."""
+        halves = [list(keys[0::2]), list(keys[1::2])]
+        second = self.second_reader() if self.second_reader is not None and halves[1] else self.series
+
+        def fetch(store: SeriesStore, part: list[str]) -> dict[str, list[HourlyAggregate]]:
+            return {key: store.hourly(key, since, until) for key in part}
+
+        try:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
+                futures = [pool.submit(fetch, self.series, halves[0]), pool.submit(fetch, second, halves[1])]
+                found = {key: hours for future in futures for key, hours in future.result().items()}
+        finally:
+            if second is not self.series:
+                second.close()
+        return {key: found[key] for key in keys}
+
+    def readings(self, key: str, since: float, until: float,
+                 limit: int = SPAN_LIMIT) -> list[tuple[float, float | None]]:
+        return [(r.ts, r.value) for r in self.series.readings(key, since, until, limit)]
+
+    def first_valued(self, key: str, since: float, until: float) -> tuple[float, float] | None:
+        """The first reading with a value in ``[since, until)`` (a log-sheet entry)."""
+        for ts, value in self.readings(key, since, until, limit=50):
+            if value is not None:
+                return ts, value
+        return None
+
+    def previous_value(self, key: str, before: float) -> float | None:
+        """The last valued reading in the day before ``before`` (was an excursion already running?)."""
+        hours = self.series.hourly(key, before - LOOKBACK_S, before)
+        if not hours:
+            return None
+        last = hours[-1].hour
+        found = [value for _ts, value in self.readings(key, max(last, before - LOOKBACK_S), before,
+                                                        limit=100_000) if value is not None]
+        return found[-1] if found else None
+
+    def door_opens(self, door: str, since: float, until: float) -> list[float]:
+        return [e.ts for e in self.series.events(since, until, sensor=door, limit=100_000)
+                if e.state.lower() in OPEN_STATES]
+
+    # -- records -------------------------------------------------------------------------------
+
+    def alerts(self, since: float, until: float) -> list[Alert]:
+        """Alarms active at any moment of ``[since, until)`` (started before and still open count)."""
+        found = self.state.alerts(since=since - 30 * 86_400, until=until, limit=1_000_000)
+        return sorted((a for a in found if (a.resolved_at or a.closed_at or until) >= since
+                       or a.state in ("pending", "firing", "acknowledged")), key=lambda a: (a.started_at, a.id or 0))
+
+    def sample_records(self, since: float, until: float) -> list[SampleRecord]:
+        return self.samples.between(since, until) if self.samples is not None else []
+
+    def sweeps(self, since: float, until: float) -> list[Sweep]:
+        return self.gate.sweeps(since=since, until=until, limit=100_000) if self.gate is not None else []
+
+    def rounds(self, since: float, until: float) -> list[dict[str, Any]]:
+        return self.gate.rounds(since, until) if self.gate is not None else []
+
+    def devices(self) -> list[dict[str, Any]]:
+        return self.state.devices()
+
+    def audit_head(self) -> str:
+        """The newest audit entry's hash: ids are dense from 1, so a doubling then halving search finds it."""
+        def exists(entry_id: int) -> bool:
+            return bool(self.state.audit_entries(after_id=entry_id - 1, limit=1))
+
+        if not exists(1):
+            return ""
+        high = 1
+        while exists(high * 2):
+            high *= 2
+        low, high = high, high * 2  # exists(low), not exists(high)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if exists(middle) else (low, middle)
+        return self.state.audit_entries(after_id=low - 1, limit=1)[0].hash
+
+
+def hour_floor(ts: float) -> float:
+    return ts // HOUR_S * HOUR_S

@@ -1,0 +1,80 @@
+"""Photos of a corrective action (the discarded food, the repair slip), kept under the hub's home.
+
+The type is decided by the file's first bytes, never by its name or the browser's
+claim, and only still images a phone camera makes are kept: a file that is not one
+is refused, so nothing uploaded can be served back as a page or a script. Files are
+named by their SHA-256, so the same photo sent twice is kept once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+#: A phone photo is 2–5 MB; larger is not a photo of a fridge.
+MAX_BYTES = 8 * 1024 * 1024
+#: Photos kept per alert.
+MAX_PER_ALERT = 10
+#: Leading bytes of the accepted formats → stored extension.
+_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
+MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+NAME = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
+
+
+class PhotoError(ValueError):
+    """An upload that is not kept; the message is for the person who sent it."""
+
+
+def directory(db_dir: Path) -> Path:
+    return db_dir / "photos"
+
+
+def sniff(data: bytes) -> str | None:
+    """The extension of a JPEG, PNG or WebP image by its content; None for anything else."""
+    for magic, ext in _MAGIC:
+        if data.startswith(magic):
+            return ext
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def save(root: Path, alert_id: int, data: bytes) -> str:
+    """Keep ``data`` as a photo of alert ``alert_id``; returns its file name or raises ``PhotoError``."""
+    if not data:
+        raise PhotoError("the file is empty")
+    if len(data) > MAX_BYTES:
+        raise PhotoError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
+    ext = sniff(data)
+    if ext is None:
+        raise PhotoError("not a JPEG, PNG or WebP image")
+    folder = root / str(alert_id)
+    name = f"{hashlib.sha256(data).hexdigest()}.{ext}"
+    existing = listing(root, alert_id)
+    if name in existing:
+        return name
+    if len(existing) >= MAX_PER_ALERT:
+        raise PhotoError(f"at most {MAX_PER_ALERT} photos per alarm")
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.part"
+    partial.write_bytes(data)
+    partial.replace(folder / name)
+    return name
+
+
+def listing(root: Path, alert_id: int) -> list[str]:
+    """The photos of an alert, oldest first."""
+    folder = root / str(alert_id)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if NAME.fullmatch(p.name)]
+    return [p.name for p in sorted(found, key=lambda p: (p.stat().st_mtime, p.name))]
+
+
+def path_of(root: Path, alert_id: int, name: str) -> Path | None:
+    """The file of one photo, or None when ``name`` is not a kept photo (no path tricks)."""
+    if not NAME.fullmatch(name):
+        return None
+    path = root / str(alert_id) / name
+    return path if path.is_file() else None

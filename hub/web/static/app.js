@@ -1,0 +1,278 @@
+/* xiaoan web app: live updates over server-sent events, and the forms that call the hub's JSON API.
+ * No framework and no build step: the page is rendered by the hub; this script only keeps it current
+ * (refetching a section with ?part=NAME when the stream says it changed) and submits forms as JSON. */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var words = JSON.parse(body.getAttribute("data-words") || "{}");
+  var csrf = body.getAttribute("data-csrf") || "";
+
+  function word(key) { return words[key] || key; }
+
+  // -- sections -------------------------------------------------------------------------------
+
+  var pending = {};
+
+  function partUrl(part) {
+    var url = location.pathname + "?part=" + encodeURIComponent(part.getAttribute("data-part"));
+    if (part.hasAttribute("data-query") && location.search.length > 1) {
+      url += "&" + location.search.slice(1).replace(/(^|&)part=[^&]*/g, "");
+    }
+    return url;
+  }
+
+  function busy(part) {
+    // Never replace a section while someone is typing in it: the refresh waits until they leave it.
+    var active = document.activeElement;
+    if (active && part.contains(active) && active !== document.body) { return true; }
+    return part.querySelector("details[open]") !== null;
+  }
+
+  function refresh(part) {
+    var name = part.getAttribute("data-part");
+    if (busy(part)) { pending[name] = part; return; }
+    delete pending[name];
+    if (part.hasAttribute("data-reload")) { location.reload(); return; }  // a page that is one section
+    fetch(partUrl(part), {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (response) {
+        if (response.status === 401 || response.redirected) { location.reload(); return null; }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) { if (html !== null && html !== undefined) { part.innerHTML = html; bind(part); } })
+      .catch(function () { pending[name] = part; });
+  }
+
+  var timers = {};
+
+  function refreshFor(kind) {
+    // Coalesce a burst of events (an incident changes several alerts) into one fetch per section.
+    var parts = document.querySelectorAll("[data-part][data-refresh~='" + kind + "']");
+    Array.prototype.forEach.call(parts, function (part) {
+      var name = part.getAttribute("data-part");
+      clearTimeout(timers[name]);
+      timers[name] = setTimeout(function () { refresh(part); }, 250);
+    });
+  }
+
+  function refreshAll() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-part]"), refresh);
+  }
+
+  document.addEventListener("focusout", function () {
+    setTimeout(function () {
+      Object.keys(pending).forEach(function (name) { refresh(pending[name]); });
+    }, 300);
+  });
+
+  // -- live stream ----------------------------------------------------------------------------
+
+  var live = document.getElementById("live");
+  var offline = document.getElementById("offline");
+
+  function setLive(state) {
+    if (live) { live.setAttribute("data-state", state); live.title = word(state === "up" ? "live.connected" : "live.offline"); }
+    if (offline) { offline.hidden = state === "up"; }
+  }
+
+  var STATE_ICONS = {ok: "✔", high: "▲", low: "▼", fault: "⚠", unknown: "?"};
+
+  function onReading(data) {
+    var tile = document.querySelector("[data-sensor='" + CSS.escape(data.sensor) + "']");
+    if (!tile) { return; }
+    var value = tile.querySelector("[data-value]");
+    if (value) { value.textContent = data.fault || data.value === null ? "—" : Number(data.value).toFixed(1); }
+    tile.className = tile.className.replace(/\brs-\w+/g, "").trim() + " rs-" + data.state;
+    var state = tile.querySelector("[data-state]");
+    if (state) {
+      state.innerHTML = "";
+      var badge = document.createElement("span");
+      badge.className = "badge rs-" + data.state;
+      badge.textContent = (STATE_ICONS[data.state] || "") + " " + word("state." + data.state);
+      state.appendChild(badge);
+    }
+    var time = tile.querySelector("[data-time]");
+    if (time) {
+      var at = new Date(data.ts * 1000);
+      time.textContent = ("0" + at.getHours()).slice(-2) + ":" + ("0" + at.getMinutes()).slice(-2);
+    }
+  }
+
+  function connect() {
+    if (!window.EventSource) { return; }
+    var source = new EventSource("/api/stream");
+    source.onopen = function () {
+      if (live && live.getAttribute("data-state") === "down") { refreshAll(); }  // catch up on what was missed
+      setLive("up");
+    };
+    source.onerror = function () { setLive("down"); };
+    source.addEventListener("reading", function (e) { onReading(JSON.parse(e.data)); });
+    source.addEventListener("alert", function (e) {
+      var data = JSON.parse(e.data);
+      var detail = document.querySelector("[data-reload]");
+      if (detail) {
+        var card = detail.querySelector("[data-alert='" + data.id + "']");
+        // Another alarm, or this one already shown in this state (the page reloaded after its own action).
+        if (!card || card.classList.contains("as-" + data.state)) { return; }
+      }
+      refreshFor("alert");
+    });
+    source.addEventListener("door", function () { refreshFor("door"); });
+    source.addEventListener("samples", function () { refreshFor("samples"); });
+    source.addEventListener("reset", function () { source.close(); location.reload(); });
+  }
+
+  // -- forms ----------------------------------------------------------------------------------
+
+  function number(value) {
+    if (value === null || value === undefined || String(value).trim() === "") { return null; }
+    var parsed = Number(value);
+    return isNaN(parsed) ? value : parsed;
+  }
+
+  function fields(form) {
+    var out = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.type === "file" || el.type === "submit" || el.type === "button") { return; }
+      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) { return; }
+      if (el.name in out) {
+        out[el.name] = [].concat(out[el.name], el.value);
+      } else {
+        out[el.name] = el.type === "checkbox" ? [el.value] : el.value;
+      }
+    });
+    return out;
+  }
+
+  var BUILDERS = {
+    close: function (f) {
+      var parts = [].concat(f.common || []);
+      if (f.text && f.text.trim()) { parts.push(f.text.trim()); }
+      return {text: parts.join("；")};
+    },
+    limits: function (f) {
+      var delay = number(f.delay_min);
+      return {low: number(f.low), high: number(f.high), hard_low: number(f.hard_low), hard_high: number(f.hard_high),
+              delay_s: delay === null ? null : delay * 60, hysteresis: number(f.hysteresis)};
+    },
+    samples: function (f, form) {
+      var dishes = [];
+      Array.prototype.forEach.call(form.querySelectorAll(".dish"), function (row) {
+        var name = row.querySelector("[name=dish_name]").value.trim();
+        if (name) { dishes.push({name: name, weight_g: number(row.querySelector("[name=dish_weight]").value)}); }
+      });
+      return {meal: f.meal, placed_by: f.placed_by, reviewer: f.reviewer || "", dishes: dishes};
+    },
+    user: function (f) {
+      var out = {};
+      Object.keys(f).forEach(function (key) {
+        if (key === "disabled") { out.disabled = f.disabled === "true"; }
+        else if (f[key] !== "") { out[key] = f[key]; }
+      });
+      return out;
+    }
+  };
+
+  function explain(status, body) {
+    var detail = body && body.detail !== undefined ? body.detail : body;
+    if (Array.isArray(detail)) {
+      return detail.map(function (d) { return (d.loc || []).slice(1).join(".") + ": " + d.msg; }).join("; ");
+    }
+    if (detail && typeof detail === "object") {
+      return (detail.field ? detail.field + ": " : "") + (detail.message || JSON.stringify(detail));
+    }
+    if (status === 403 && !detail) { return word("common.forbidden"); }
+    return String(detail || status);
+  }
+
+  function call(method, url, payload, isForm) {
+    var headers = {"X-CSRF-Token": csrf, "Accept": "application/json"};
+    if (!isForm) { headers["Content-Type"] = "application/json"; }
+    return fetch(url, {method: method, credentials: "same-origin", headers: headers,
+                       body: isForm ? payload : JSON.stringify(payload)})
+      .then(function (response) {
+        return response.text().then(function (text) {
+          var parsed = null;
+          try { parsed = text ? JSON.parse(text) : null; } catch (ignored) { parsed = text; }
+          if (!response.ok) { throw new Error(explain(response.status, parsed)); }
+          return parsed;
+        });
+      });
+  }
+
+  function show(form, text, ok) {
+    var result = form.querySelector("[data-result]");
+    if (!result) { return; }
+    result.textContent = (ok ? "✔ " : "⚠ ") + text;
+    result.className = "result " + (ok ? "ok" : "bad");
+    result.setAttribute("role", ok ? "status" : "alert");
+  }
+
+  function submit(event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-api]")) { return; }
+    event.preventDefault();
+    var kind = form.getAttribute("data-kind") || "";
+    var f = fields(form);
+    var payload = BUILDERS[kind] ? BUILDERS[kind](f, form) : f;
+    var method = form.getAttribute("data-method") || "POST";
+    var button = form.querySelector("button[type=submit]");
+    if (button) { button.disabled = true; }
+    var first = Promise.resolve(null);
+    var file = form.querySelector("input[type=file]");
+    if (file && file.files && file.files.length) {
+      var upload = new FormData();
+      upload.append("photo", file.files[0]);
+      first = call("POST", form.getAttribute("data-photos"), upload, true);
+    }
+    first
+      .then(function () { return call(method, form.getAttribute("data-api"), payload, false); })
+      .then(function (answer) {
+        var text = word("common.done");
+        if (kind === "limits") { text = word("limits.saved"); }
+        if (kind === "samples") { text = word("canteen.logged"); form.reset(); }
+        if (kind === "test") {
+          text = answer && answer.ok ? word("admin.test_sent") : "✕ " + (answer && answer.error);
+          show(form, text, !!(answer && answer.ok));
+        } else {
+          show(form, text, true);
+        }
+        if (document.activeElement && form.contains(document.activeElement)) { document.activeElement.blur(); }
+        var details = form.closest("details");
+        if (details && kind !== "samples") { details.open = false; }
+        setTimeout(refreshAll, kind === "samples" ? 0 : 600);
+      })
+      .catch(function (error) { show(form, error.message, false); })
+      .then(function () { if (button) { button.disabled = false; } });
+  }
+
+  // -- small things ---------------------------------------------------------------------------
+
+  function countdowns(root) {
+    var template = words["common.remaining"] || "{time}";
+    Array.prototype.forEach.call(root.querySelectorAll("[data-until]"), function (el) {
+      var left = Math.max(0, Number(el.getAttribute("data-until")) - Date.now() / 1000);
+      var hours = Math.floor(left / 3600), minutes = Math.floor((left % 3600) / 60);
+      el.textContent = template.replace("{time}", hours + ":" + ("0" + minutes).slice(-2));
+    });
+  }
+
+  function bind(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("[data-add-dish]"), function (button) {
+      if (button.getAttribute("data-bound")) { return; }
+      button.setAttribute("data-bound", "1");
+      button.addEventListener("click", function () {
+        var list = button.parentNode.querySelector("[data-dishes]");
+        var row = list.querySelector(".dish").cloneNode(true);
+        Array.prototype.forEach.call(row.querySelectorAll("input"), function (input) { input.value = ""; });
+        list.appendChild(row);
+      });
+    });
+    countdowns(root);
+  }
+
+  document.addEventListener("submit", submit);
+  bind(document);
+  setInterval(function () { countdowns(document); }, 30000);
+  connect();
+}());

@@ -1,0 +1,78 @@
+"""The broker restarted again and again while three edge agents keep publishing: stopped, and SIGKILLed.
+
+The edge deletes a row only on the broker's PUBACK, the hub acknowledges only after
+its commit, and both keep persistent sessions: across every restart the oracle must
+find each message the edges wrote stored exactly once.
+
+A SIGKILL is harder than that chain can promise. Mosquitto sends PUBACK as soon as it
+has a message in memory and writes its persistence file only every
+``autosave_interval``; a message acknowledged to the edge (which then deletes it) and
+not yet handed to the hub dies with the broker. The oracle measures it (a few messages
+per crash under load); closing it takes an acknowledgement from the hub to the edge,
+end to end, which xiaoan does not have yet (docs/reliability.md). Until then the crash
+case is an expected failure, recorded with its figures on every run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hub.broker import Account, MosquittoBroker
+from tests.conftest import wait_for
+from tests.faults.harness import EdgeProcess, hub_settings, hub_stored, record_figures, report, settle, start_hub
+
+pytestmark = [pytest.mark.slow, pytest.mark.broker]
+
+DEVICES = ("dev-a", "dev-b", "dev-c")
+ROUNDS = 5
+OUTAGE_S = 1.0
+
+
+BROKER_CRASH_GAP = ("Mosquitto acknowledges QoS 1 before it persists or delivers; a SIGKILL loses that window"
+                    " until the hub acknowledges end to end (docs/reliability.md)")
+
+
+@pytest.mark.parametrize("crash", [pytest.param(True, id="sigkill", marks=pytest.mark.xfail(reason=BROKER_CRASH_GAP)),
+                                   pytest.param(False, id="sigterm")])
+def test_broker_restarted_repeatedly_under_load_loses_nothing(
+        tmp_path: Path, own_broker: MosquittoBroker, accounts: dict[str, Account],
+        edges: Callable[..., EdgeProcess], crash: bool) -> None:
+    own_broker.start()
+    hub = start_hub(hub_settings(tmp_path / "hub", own_broker, accounts, "hub-broker-kill"))
+    nodes = [edges(own_broker, device) for device in DEVICES]
+    drains: list[float] = []
+    try:
+        for node in nodes:
+            node.start()
+        for _ in range(ROUNDS):
+            before = hub_stored(hub)
+            wait_for(lambda before=before: hub_stored(hub) >= before + 60, timeout=60)  # type: ignore[misc]
+            if crash:
+                own_broker.kill()
+            else:
+                own_broker.stop()
+            time.sleep(OUTAGE_S)  # the length of the outage, not a synchronisation
+            produced = sum(node.ledger().produced for node in nodes)
+            own_broker.start()
+            restored = time.monotonic()
+            # Drained: the hub holds as many messages as the edges had written when the broker came back.
+            wait_for(lambda produced=produced: hub_stored(hub) >= produced, timeout=90)  # type: ignore[misc]
+            drains.append(time.monotonic() - restored)
+    finally:
+        for node in nodes:
+            node.stop()
+    try:
+        settle(lambda: report([n.ledger() for n in nodes], hub))
+        final = report([n.ledger() for n in nodes], hub)
+    finally:
+        hub.stop()
+    name, fault = ("broker_sigkill", "broker SIGKILL") if crash else ("broker_restart", "broker stopped (SIGTERM)")
+    record_figures(name, {"fault": f"{fault}, under load", "rounds": ROUNDS,
+                                      "edges": len(nodes), "longest_outage_s": OUTAGE_S,
+                                      "drain_s_max": round(max(drains), 2), **final.figures()})
+    final.assert_clean()
+    assert final.total("produced") > 300
