@@ -313,7 +313,8 @@ def _queries(scale: Scale, runs: int, rows: list[Row], raw: dict[str, Any]) -> N
 
 #: Benchmarks other parts of the project own, run after the table (print only: docs are updated by hand).
 COMPANIONS = {"edge_agent": ("Edge agent", ["--no-write"]), "store_write": ("Stores", []),
-              "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"])}
+              "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"]),
+              "web_pages": ("Web pages (/canteen, 200 tiles)", [])}
 
 
 def run_companions(names: list[str]) -> None:

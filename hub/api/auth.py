@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from hub.api.deps import MAX_ID, HubDep, RowId
+from hub.api.pages import renderer
 from hub.auth.deps import SESSION_COOKIE, CurrentUser, csrf_token, require, same_origin
 from hub.auth.roles import GRANTS, Permission, Role, allows
 from hub.auth.store import TokenInfo
@@ -30,13 +28,6 @@ _LOGGER = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
 
 AdminUser = Annotated[User, Depends(require(Permission.ADMIN))]
-_TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
-
-
-@cache
-def _templates() -> Jinja2Templates:
-    return Jinja2Templates(directory=_TEMPLATES)
-
 
 def _safe_next(target: str) -> str:
     """Only a path on this hub: ``//evil.example`` or ``https://…`` would make the form an open redirect."""
@@ -62,9 +53,9 @@ def _audit(hub: Hub, actor: User, action: str, subject: str, detail: dict[str, A
 
 def _login_page(request: Request, next_path: str, status: int = 200, error: str = "", username: str = "",
                 headers: dict[str, str] | None = None) -> HTMLResponse:
-    return _templates().TemplateResponse(request, "login.html",
-                                         {"next": _safe_next(next_path), "error": error, "username": username},
-                                         status_code=status, headers=headers)
+    """The web app's own page (its look, its language switch), with nobody signed in yet."""
+    return renderer(request).render("login.html", request, None, status_code=status, headers=headers, view="login",
+                                    next=_safe_next(next_path), error=error, username=username)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)

@@ -16,19 +16,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.api.deps import HubDep, RowId
 from hub.auth.deps import CurrentUser, require
-from hub.auth.roles import Permission
+from hub.auth.roles import Permission, allows
 from hub.auth.users import User
 from hub.runtime import Hub
 from hub.web import views
 from hub.web.render import HOME, Renderer
+from hub.web.sparks import HourlyCache
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 #: The sections of each view that can be fetched alone.
-PARTS = {"canteen": ("tiles", "alarms", "samples"), "gate": ("gates", "alarms", "patrols"),
-         "safety": ("history", "verify", "health"), "admin": ("devices", "sensors")}
+PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("gates", "alarms", "patrols"),
+         "safety": ("history", "verify", "health", "silences", "calendar"),
+         "admin": ("devices", "sensors", "silences", "calendar")}
+#: Sections shown only to a role that may change what they list.
+PART_PERMISSIONS = {"silences": Permission.SILENCE_EDIT, "calendar": Permission.CALENDAR_EDIT}
 
 
 def renderer(request: Request) -> Renderer:
@@ -42,11 +46,32 @@ def renderer(request: Request) -> Renderer:
 RendererDep = Annotated[Renderer, Depends(renderer)]
 
 
+def sparks(request: Request) -> HourlyCache:
+    """The tiles' hourly means, kept between page loads of this app (``hub.web.sparks``)."""
+    found: HourlyCache | None = getattr(request.app.state, "sparks", None)
+    if found is None:
+        found = request.app.state.sparks = HourlyCache()
+    return found
+
+
+SparksDep = Annotated[HourlyCache, Depends(sparks)]
+
+
+def _editable(hub: Hub, user: User, data: dict[str, Any], now: float) -> dict[str, Any]:
+    """Silences and calendar overrides for the roles that may change them (the forms come with the lists)."""
+    if allows(user.role, Permission.SILENCE_EDIT):
+        data.update(views.silences(hub))
+    if allows(user.role, Permission.CALENDAR_EDIT):
+        data.update(views.calendar(hub, now))
+    return data
+
+
 def _page(web: Renderer, request: Request, user: User, view: str, part: str | None, data: dict[str, Any]
           ) -> HTMLResponse:
     if part is None:
         return web.render(f"{view}.html", request, user, view=view, **data)
-    if part not in PARTS[view]:
+    needed = PART_PERMISSIONS.get(part)
+    if part not in PARTS[view] or (needed is not None and not allows(user.role, needed)):
         raise HTTPException(status_code=404, detail={"field": "part", "message": f"no section {part!r}"})
     return web.render(f"parts/{view}_{part}.html", request, user, view=view, **data)
 
@@ -58,8 +83,10 @@ def home(user: CurrentUser) -> RedirectResponse:
 
 
 @router.get("/canteen", response_class=HTMLResponse)
-def canteen(hub: HubDep, web: RendererDep, request: Request, user: Viewer, part: str | None = None) -> Response:
-    return _page(web, request, user, "canteen", part, views.canteen(hub, time.time()))
+def canteen(hub: HubDep, web: RendererDep, cache: SparksDep, request: Request, user: Viewer,
+            part: str | None = None) -> Response:
+    now = time.time()
+    return _page(web, request, user, "canteen", part, _editable(hub, user, views.canteen(hub, now, cache), now))
 
 
 @router.get("/gate", response_class=HTMLResponse)
@@ -92,7 +119,7 @@ def safety(
                "state": state or None, "subject": unit or None}
     week = today.isocalendar()
     monday = today - dt.timedelta(days=today.weekday())
-    data = views.safety(hub, now, filters)
+    data = _editable(hub, user, views.safety(hub, now, filters), now)
     data["filters"] = {"from": start.isoformat(), "to": end.isoformat(), "kind": kind or "", "state": state or "",
                        "unit": unit or ""}
     data["week"] = f"{week.year}-W{week.week:02d}"
@@ -102,8 +129,15 @@ def safety(
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin(hub: HubDep, web: RendererDep, request: Request, user: Admin, part: str | None = None) -> Response:
-    return _page(web, request, user, "admin", part, views.admin(hub, time.time()))
+def admin(hub: HubDep, web: RendererDep, cache: SparksDep, request: Request, user: Admin,
+          part: str | None = None) -> Response:
+    return _page(web, request, user, "admin", part, views.admin(hub, time.time(), cache))
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(web: RendererDep, request: Request, user: CurrentUser) -> Response:
+    """One's own account: who one is, and changing one's password."""
+    return web.render("account.html", request, user, view="account")
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -112,5 +146,6 @@ def alert_page(hub: HubDep, web: RendererDep, request: Request, user: Viewer, al
     found = hub.state.alert(alert_id)
     if found is None:
         raise HTTPException(status_code=404, detail={"field": "alert_id", "message": f"no alert {alert_id}"})
-    data = {"alert": views.alert_item(hub, found), "actions": views.COMMON_ACTIONS, "reasons": views.ACK_REASONS}
+    data: dict[str, Any] = {"alert": views.alert_item(hub, found), "actions": views.COMMON_ACTIONS,
+                            "reasons": views.ACK_REASONS}
     return web.render("alert.html", request, user, view="alert", **data)

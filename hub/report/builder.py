@@ -90,13 +90,18 @@ def log_sheet(source: ReportSource, units: Sequence[ColdUnit], period: Period, c
               until: float) -> list[LogRow]:
     """The paper log sheet: per day and unit, the first reading at or after each slot's time."""
     window = config.log_sheet_window_min * 60
+    keys = [unit.key for unit in units]
     rows = []
     for day in period.days():
+        # One lookup per slot for all units: one query on a store that answers many sensors at once.
+        slots = []
+        for slot in config.log_sheet:
+            at = dt.datetime.combine(day, slot.at, period.tz).timestamp()
+            slots.append((slot, at, source.first_valued_many(keys, at, min(at + window, until)) if at < until else {}))
         for unit in units:
             cells = []
-            for slot in config.log_sheet:
-                at = dt.datetime.combine(day, slot.at, period.tz).timestamp()
-                found = source.first_valued(unit.key, at, min(at + window, until)) if at < until else None
+            for slot, at, found_many in slots:
+                found = found_many.get(unit.key)
                 value = found[1] if found else None
                 within = None if value is None else ((unit.low is None or value >= unit.low)
                                                      and (unit.high is None or value <= unit.high))

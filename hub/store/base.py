@@ -101,6 +101,19 @@ class Maintained(Protocol):
 
 
 @runtime_checkable
+class ManySensors(Protocol):
+    """A store that answers many sensors in one query better than one query each (InfluxDB over HTTP)."""
+
+    def hourly_many(self, sensors: Sequence[str], since: float, until: float) -> dict[str, list[HourlyAggregate]]:
+        """``hourly`` of every sensor in ``sensors`` (each present, possibly empty)."""
+        ...
+
+    def first_values(self, sensors: Sequence[str], since: float, until: float) -> dict[str, tuple[float, float]]:
+        """Each sensor's first valued reading in [since, until) as (time, value); sensors without one are left out."""
+        ...
+
+
+@runtime_checkable
 class SampleSink(Protocol):
     """A store that can also hold dashboard samples (InfluxDB for Grafana)."""
 

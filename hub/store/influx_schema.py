@@ -23,9 +23,12 @@ _LOGGER = logging.getLogger(__name__)
 READING = "reading"
 EVENT = "event"
 READING_HOURLY = "reading_hourly"
+#: Hours that received readings after the continuous query's last run over them (rollup pending).
+LATE_HOUR = "late_hour"
 CQ_NAME = "xiaoan_reading_hourly"
-#: How far back each hourly run of the continuous query recomputes.
+#: How far back each hourly run of the continuous query recomputes (and the same in seconds).
 RESAMPLE_FOR = "1d"
+RESAMPLE_FOR_S = 86_400
 
 
 def _duration(seconds: float | None) -> str:

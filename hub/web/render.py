@@ -37,7 +37,8 @@ HOME: dict[Role, str] = {Role.CANTEEN_STAFF: "/canteen", Role.CANTEEN_MANAGER: "
 #: Words the page scripts show (the rest of the page is rendered here).
 SCRIPT_KEYS = ("state.ok", "state.high", "state.low", "state.fault", "state.unknown", "state.open", "state.closed",
                "live.connected", "live.offline", "common.done", "common.loading", "limits.saved",
-               "admin.test_sent", "canteen.logged", "common.forbidden", "common.remaining")
+               "admin.test_sent", "canteen.logged", "common.forbidden", "common.remaining", "admin.new_password",
+               "account.mismatch", "account.changed")
 
 
 def locale_of(request: Request, user: User | None) -> str:
@@ -62,26 +63,32 @@ class Renderer:
     def _hm(self, ts: float | None) -> str:
         return self._local(ts, "%H:%M")
 
-    def context(self, request: Request, user: User) -> dict[str, Any]:
+    def context(self, request: Request, user: User | None) -> dict[str, Any]:
+        """What every page needs; ``user`` is None on the sign-in page (no nav, no live stream)."""
         lang = locale_of(request, user)
         t = i18n.translator(lang)
 
         def can(permission: str) -> bool:
-            return allows(user.role, Permission(permission))
+            return user is not None and allows(user.role, Permission(permission))
 
+        other = "en" if lang == "zh-CN" else "zh-CN"
+        # The switch keeps the rest of the address (the sign-in page's next, the safety page's filters).
+        switched = request.url.remove_query_params("part").include_query_params(lang=other)
         return {
             "request": request, "user": user, "lang": lang, "t": t, "can": can, "banner": self.banner,
-            "csrf": csrf_token(request), "path": request.url.path,
-            "nav": [(path, t(key)) for path, key, permission in VIEWS if allows(user.role, permission)],
-            "other_lang": "en" if lang == "zh-CN" else "zh-CN",
+            "csrf": csrf_token(request) if user is not None else "", "path": request.url.path,
+            "nav": [(path, t(key)) for path, key, permission in VIEWS
+                    if user is not None and allows(user.role, permission)],
+            "other_lang": other, "lang_href": f"{switched.path}?{switched.query}",
             "script_words": json.dumps({key: t(key) for key in SCRIPT_KEYS}, ensure_ascii=False),
         }
 
-    def render(self, template: str, request: Request, user: User, **data: Any) -> HTMLResponse:
+    def render(self, template: str, request: Request, user: User | None, *, status_code: int = 200,
+               headers: dict[str, str] | None = None, **data: Any) -> HTMLResponse:
         context = self.context(request, user)
         html = self.env.get_template(template).render(**context, **data)
         # The Content-Security-Policy (no inline script) and no-store come from hub.auth.headers.
-        response = HTMLResponse(html)
+        response = HTMLResponse(html, status_code=status_code, headers=headers)
         chosen = request.query_params.get("lang")
         if chosen and i18n.normalize(chosen) is not None:
             response.set_cookie(LANG_COOKIE, context["lang"], max_age=365 * 86400, samesite="lax", httponly=True)

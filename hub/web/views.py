@@ -1,15 +1,17 @@
 """What each page shows, gathered from the hub: plain data for the templates, no HTML and no HTTP here.
 
 Every page reads the hub's in-memory engine and its stores once per request; the
-live updates after that come over ``/api/stream`` (``hub.web.live``), so a page of
-200 cold units costs one query per unit for its 24 h sparkline (the store's hourly
-aggregates, 24 points each), not a second per reading.
+live updates after that come over ``/api/stream`` (``hub.web.live``). A page of 200
+cold units asks the store for each unit's 24 h sparkline (hourly means); with the
+app's ``HourlyCache`` only the hour in progress is read again on later loads
+(``bench/web_pages.py``: ≈ 500 ms → ≈ 60 ms at 200 units).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +20,7 @@ from hub.runtime import Hub
 from hub.samples import rules as sample_rules
 from hub.store.state import Alert
 from hub.web import photos
+from hub.web.sparks import HourlyCache
 from hub.web.states import band_y, reading_state, sparkline_points
 
 #: The sparkline's box (SVG user units).
@@ -42,9 +45,10 @@ def _band(low: float | None, high: float | None) -> str:
     return f"{low:g} … {high:g} °C"
 
 
-def tiles(hub: Hub, now: float) -> list[dict[str, Any]]:
+def tiles(hub: Hub, now: float, sparks: HourlyCache | None = None) -> list[dict[str, Any]]:
     """A tile per temperature sensor: live value, limits, state and its last 24 h."""
     since = now - 86_400
+    cache = sparks if sparks is not None else HourlyCache(ttl_s=0)
     online = {d["device"]: d["state"] == "online" for d in hub.state.devices()}
     result = []
     for sensor in hub.state.sensors():
@@ -53,7 +57,7 @@ def tiles(hub: Hub, now: float) -> list[dict[str, Any]]:
         key = sensor["key"]
         limits = hub.engine.limits(key)
         low, high = (limits.low, limits.high) if limits is not None else (None, None)
-        hourly = [(min(a.hour + 1800, now), a.mean) for a in hub.series.hourly(key, since, now)]
+        hourly = [(min(a.hour + 1800, now), a.mean) for a in cache.hourly(hub.series, key, since, now)]
         if sensor["last_value"] is not None and sensor["last_ts"] is not None and sensor["last_ts"] > since:
             hourly.append((min(sensor["last_ts"], now), sensor["last_value"]))
         result.append({
@@ -112,8 +116,8 @@ def meals(hub: Hub) -> list[tuple[str, str]]:
     return [(key, config.meal_name(key)) for key in config.meals]
 
 
-def canteen(hub: Hub, now: float) -> dict[str, Any]:
-    return {"tiles": tiles(hub, now), "alerts": open_alerts(hub, gate=False), "samples": held_samples(hub, now),
+def canteen(hub: Hub, now: float, sparks: HourlyCache | None = None) -> dict[str, Any]:
+    return {"tiles": tiles(hub, now, sparks), "alerts": open_alerts(hub, gate=False), "samples": held_samples(hub, now),
             "meals": meals(hub), "actions": COMMON_ACTIONS, "min_weight_g": hub.samples.config.min_weight_g}
 
 
@@ -154,7 +158,7 @@ def safety(hub: Hub, now: float, filters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def admin(hub: Hub, now: float) -> dict[str, Any]:
+def admin(hub: Hub, now: float, sparks: HourlyCache | None = None) -> dict[str, Any]:
     notify = hub.settings.notify
     channels = [{"name": name, "type": spec.type} for name, spec in (notify.channels.items() if notify else [])]
     policies = [{"name": name, "tiers": [{"after_min": round(t.after_s / 60), "route": t.route} for t in p.tiers],
@@ -162,13 +166,33 @@ def admin(hub: Hub, now: float) -> dict[str, Any]:
                 for name, p in hub.settings.rules.alerts.policies.items()]
     return {
         "devices": hub.state.devices(), "channels": channels, "policies": policies,
-        "overrides": [{"id": o.id, "created_by": o.created_by,
-                       "summary": " · ".join(f"{k}: {v}" for k, v in
-                                             o.spec.model_dump(mode="json", exclude_none=True).items() if v != [])}
-                      for o in hub.gate.overrides()],
         "users": hub.accounts.users(), "roles": [role.value for role in Role],
-        "silences": hub.engine.silences(),
-        "tiles": tiles(hub, now),
+        **silences(hub), **calendar(hub, now),
+        "tiles": tiles(hub, now, sparks),
+    }
+
+
+def silences(hub: Hub) -> dict[str, Any]:
+    """Silences in force or to come (the config file's maintenance windows have no id: they cannot be ended here)."""
+    return {"silences": hub.engine.silences(),
+            "silence_units": [(s["key"], hub.engine.name(s["key"])) for s in hub.state.sensors()]}
+
+
+def _summary(spec: dict[str, Any]) -> str:
+    return " · ".join(f"{k}: {v}" for k, v in spec.items() if v not in ([], "", None))
+
+
+def calendar(hub: Hub, now: float) -> dict[str, Any]:
+    """Calendar overrides made on the page, the gate house's suggested ones, and the door groups to pick from."""
+    return {
+        "overrides": [{"id": o.id, "created_by": o.created_by, "kind": o.spec.kind,
+                       "summary": _summary(o.spec.model_dump(mode="json", exclude_none=True, exclude={"kind"}))}
+                      for o in hub.gate.overrides()],
+        "suggestions": [{"gate": hub.engine.name(s.subject), "group": s.group, "reason": s.reason,
+                         "count": len(s.alert_ids), "window": f"{s.start:%H:%M}–{s.end:%H:%M}", "days": s.days,
+                         "override": json.dumps(s.body(), ensure_ascii=False)}
+                        for s in hub.gate.suggestions(now)],
+        "door_groups": sorted(hub.gate.calendar.config.groups),
     }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from hub.auth.roles import Role
-from tests.browser.conftest import Served, overflow_x, screenshot
+from tests.browser.conftest import PHONE, Served, overflow_x, screenshot
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.broker]
@@ -129,3 +129,75 @@ def test_a_gatekeeper_cannot_change_fridge_limits(served: Served, open_page: Cal
     expect(form.locator("[data-result]")).to_contain_text("范围已保存")
     limits = served.hub.engine.limits("dev-d/fridge-1")
     assert limits is not None and limits.high == 6
+
+
+def test_silences_overrides_and_passwords_from_the_pages(served: Served, browser: Browser,
+                                                         open_page: Callable[[Role], Page]) -> None:
+    manager = open_page(Role.CANTEEN_MANAGER)
+    manager.on("dialog", lambda dialog: dialog.accept())
+    manager.locator("#h-silences ~ details summary").click()
+    form = manager.locator("form[data-kind=silence]")
+    form.locator("input[name=subject]").fill("dev-d/fridge-1")
+    form.locator("input[name=ends_at]").fill("2031-01-01T08:00")
+    form.locator("input[name=reason]").fill("除霜维修")
+    assert overflow_x(manager) <= 0
+    screenshot(manager, "silence-form")
+    form.locator("button[type=submit]").click()
+    wait_for(lambda: any(s.reason == "除霜维修" for s in served.hub.engine.silences()))
+    (silence,) = [s for s in served.hub.engine.silences() if s.reason == "除霜维修"]
+    assert silence.subject == "dev-d/fridge-1" and silence.ends_at is not None
+    listed = manager.locator("[data-part=silences] li", has_text="除霜维修")
+    expect(listed).to_be_visible()
+    listed.locator("form[data-kind=remove] button").click()
+    wait_for(lambda: not any(s.reason == "除霜维修" for s in served.hub.engine.silences()))
+    expect(manager.locator("[data-part=silences]")).to_contain_text("没有生效的静默")
+
+    officer = open_page(Role.SAFETY_OFFICER)
+    officer.locator("#h-calendar ~ details summary").click()
+    override = officer.locator("form[data-kind=override]")
+    override.locator("select[name=kind]").select_option("closed")
+    override.locator("input[name=date]").fill("2031-06-07")
+    override.locator("input[name=reason]").fill("高考")
+    override.locator("button[type=submit]").click()
+    expect(officer.locator("[data-part=calendar]")).to_contain_text("高考")
+    assert [o.spec.reason for o in served.hub.gate.overrides()] == ["高考"]
+    assert overflow_x(officer) <= 0
+    screenshot(officer, "calendar-override")
+
+    admin = open_page(Role.ADMIN)
+    admin.on("dialog", lambda dialog: dialog.accept())
+    staff_id = served.hub.accounts.user_by_name(served.users[Role.CANTEEN_STAFF]).id  # type: ignore[union-attr]
+    reset = admin.locator(f"form[data-api='/api/users/{staff_id}/password']")
+    reset.locator("button").click()
+    expect(reset.locator("[data-result]")).to_contain_text("只显示这一次")
+    shown = reset.locator("[data-result]").inner_text().rsplit("：", 1)[-1].strip()
+    assert len(shown) == 14 and served.hub.accounts.authenticate(served.users[Role.CANTEEN_STAFF], shown)
+    screenshot(admin, "password-reset")
+
+    context = browser.new_context(viewport=PHONE, locale="zh-CN")
+    try:
+        staff = context.new_page()
+        staff.goto(f"{served.url}/login")
+        assert overflow_x(staff) <= 0
+        staff.click("a.lang")
+        expect(staff.locator("#h-login")).to_have_text("Sign in")
+        screenshot(staff, "login-en")
+        staff.fill("#username", served.users[Role.CANTEEN_STAFF])
+        staff.fill("#password", shown)
+        staff.click("button[type=submit]")
+        expect(staff).to_have_url(f"{served.url}/canteen")
+        staff.click("header .who a.name")
+        change = staff.locator("form[data-kind=password]")
+        change.locator("input[name=old_password]").fill(shown)
+        change.locator("input[name=new_password]").fill("my own new password")
+        change.locator("input[name=repeat_password]").fill("something else entirely")
+        change.locator("button[type=submit]").click()
+        expect(change.locator("[data-result]")).to_contain_text("differ")
+        change.locator("input[name=repeat_password]").fill("my own new password")
+        change.locator("button[type=submit]").click()
+        expect(change.locator("[data-result]")).to_contain_text("Password changed")
+        assert served.hub.accounts.authenticate(served.users[Role.CANTEEN_STAFF], "my own new password")
+        assert overflow_x(staff) <= 0
+        screenshot(staff, "account-en")
+    finally:
+        context.close()

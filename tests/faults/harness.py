@@ -66,7 +66,23 @@ def stop_process(process: subprocess.Popen[bytes], sig: signal.Signals, timeout:
         process.wait()
 
 
-class EdgeProcess:
+class ChildProcess:
+    """A child process a fault test kills (SIGKILL: a crash, a power cut) or stops (SIGTERM)."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, signal.SIGKILL)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, signal.SIGTERM)
+            self.process = None
+
+
+class EdgeProcess(ChildProcess):
     """``xiaoan edge --config`` as a child process: started, SIGKILLed (a power cut) or stopped."""
 
     def __init__(self, directory: Path, broker: MosquittoBroker, account: Account, **extra: Any) -> None:
@@ -84,16 +100,6 @@ class EdgeProcess:
     def start(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "hub.cli", "edge", "--config", str(self.config)],
                                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, signal.SIGKILL)
-            self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, signal.SIGTERM)
-            self.process = None
 
     def ledger(self) -> EdgeLedger:
         return read_edge(self.device, self.outbox)
@@ -121,7 +127,7 @@ def start_hub(settings: HubSettings) -> Hub:
     return hub
 
 
-class HubProcess:
+class HubProcess(ChildProcess):
     """``xiaoan hub`` as a child process, configured through its XIAOAN_* environment like an installed hub."""
 
     def __init__(self, settings: HubSettings) -> None:
@@ -147,16 +153,6 @@ class HubProcess:
                 return bool(json.load(response).get("mqtt_connected"))
         except OSError:
             return False
-
-    def kill(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, signal.SIGKILL)
-            self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, signal.SIGTERM)
-            self.process = None
 
     def stored(self) -> int:
         """Messages stored so far, read from the hub's own database while it runs."""

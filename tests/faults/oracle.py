@@ -59,7 +59,10 @@ def read_edge(device: str, outbox: Path) -> EdgeLedger:
         except sqlite3.OperationalError:  # created by the first row ever written
             return EdgeLedger(device, 0, frozenset(), 0)
         pending = frozenset((str(b), int(s)) for b, s in db.execute("SELECT boot_id, seq FROM outbox"))
-        dropped = db.execute("SELECT value FROM counters WHERE name = 'dropped_readings'").fetchone()
+        try:
+            dropped = db.execute("SELECT value FROM counters WHERE name = 'dropped_readings'").fetchone()
+        except sqlite3.OperationalError:  # the agent is still creating its tables (one statement each)
+            dropped = None
     finally:
         db.close()
     return EdgeLedger(device, int(row[0]) if row else 0, pending, int(dropped[0]) if dropped else 0)

@@ -99,7 +99,7 @@
   }
 
   function connect() {
-    if (!window.EventSource) { return; }
+    if (!window.EventSource || !body.getAttribute("data-user")) { return; }  // the sign-in page has no stream
     var source = new EventSource("/api/stream");
     source.onopen = function () {
       if (live && live.getAttribute("data-state") === "down") { refreshAll(); }  // catch up on what was missed
@@ -133,7 +133,9 @@
   function fields(form) {
     var out = {};
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || el.type === "file" || el.type === "submit" || el.type === "button") { return; }
+      if (!el.name || el.name === "csrf_token" || el.type === "file" || el.type === "submit" || el.type === "button") {
+        return;
+      }
       if ((el.type === "checkbox" || el.type === "radio") && !el.checked) { return; }
       if (el.name in out) {
         out[el.name] = [].concat(out[el.name], el.value);
@@ -142,6 +144,29 @@
       }
     });
     return out;
+  }
+
+  // Passwords made for a reset, by form: shown once in the form's result, kept nowhere else.
+  var generated = typeof WeakMap === "function" ? new WeakMap() : null;
+
+  function newPassword() {
+    // 14 characters without look-alikes (0/O, 1/l/I): ≈ 80 bits, easy to read out over the phone.
+    var alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    var bytes = new Uint8Array(14), out = "";
+    window.crypto.getRandomValues(bytes);
+    for (var i = 0; i < bytes.length; i++) { out += alphabet.charAt(bytes[i] % alphabet.length); }
+    return out;
+  }
+
+  function epoch(local) {
+    // A datetime-local field (the phone's time zone) as epoch seconds; empty: none.
+    if (!local) { return null; }
+    var at = new Date(local).getTime();
+    return isNaN(at) ? local : at / 1000;
+  }
+
+  function list(value) {
+    return String(value || "").split(/[,，、\s]+/).filter(function (item) { return item !== ""; });
   }
 
   var BUILDERS = {
@@ -162,6 +187,27 @@
         if (name) { dishes.push({name: name, weight_g: number(row.querySelector("[name=dish_weight]").value)}); }
       });
       return {meal: f.meal, placed_by: f.placed_by, reviewer: f.reviewer || "", dishes: dishes};
+    },
+    silence: function (f) {
+      return {subject: f.subject.trim(), rules: list(f.rules), starts_at: epoch(f.starts_at), ends_at: epoch(f.ends_at),
+              window_start: f.window_start || null, window_end: f.window_end || null,
+              weekdays: f.weekdays ? [].concat(f.weekdays).map(Number) : null, reason: f.reason || ""};
+    },
+    override: function (f) {
+      var windows = f.window_start || f.window_end ? [{start: f.window_start, end: f.window_end}] : [];
+      return {kind: f.kind, date: f.kind === "extra_window" ? null : (f.date || null), groups: [].concat(f.groups || []),
+              windows: windows, days: f.days, reason: f.reason || ""};
+    },
+    suggestion: function (f) { return JSON.parse(f.override); },
+    remove: function () { return null; },
+    reset: function (f, form) {
+      var password = newPassword();
+      if (generated) { generated.set(form, password); }
+      return {new_password: password};
+    },
+    password: function (f) {
+      if (f.new_password !== f.repeat_password) { throw new Error(word("account.mismatch")); }
+      return {old_password: f.old_password, new_password: f.new_password};
     },
     user: function (f) {
       var out = {};
@@ -185,8 +231,8 @@
     return String(detail || status);
   }
 
-  function call(method, url, payload, isForm) {
-    var headers = {"X-CSRF-Token": csrf, "Accept": "application/json"};
+  function call(method, url, payload, isForm, token) {
+    var headers = {"X-CSRF-Token": token || csrf, "Accept": "application/json"};
     if (!isForm) { headers["Content-Type"] = "application/json"; }
     return fetch(url, {method: method, credentials: "same-origin", headers: headers,
                        body: isForm ? payload : JSON.stringify(payload)})
@@ -213,8 +259,17 @@
     if (!form.matches || !form.matches("form[data-api]")) { return; }
     event.preventDefault();
     var kind = form.getAttribute("data-kind") || "";
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { return; }
     var f = fields(form);
-    var payload = BUILDERS[kind] ? BUILDERS[kind](f, form) : f;
+    var payload;
+    try {
+      payload = BUILDERS[kind] ? BUILDERS[kind](f, form) : f;
+    } catch (error) {
+      show(form, error.message, false);
+      return;
+    }
+    var token = form.elements.csrf_token ? form.elements.csrf_token.value : csrf;
     var method = form.getAttribute("data-method") || "POST";
     var button = form.querySelector("button[type=submit]");
     if (button) { button.disabled = true; }
@@ -223,14 +278,19 @@
     if (file && file.files && file.files.length) {
       var upload = new FormData();
       upload.append("photo", file.files[0]);
-      first = call("POST", form.getAttribute("data-photos"), upload, true);
+      first = call("POST", form.getAttribute("data-photos"), upload, true, token);
     }
     first
-      .then(function () { return call(method, form.getAttribute("data-api"), payload, false); })
+      .then(function () { return call(method, form.getAttribute("data-api"), payload, false, token); })
       .then(function (answer) {
         var text = word("common.done");
         if (kind === "limits") { text = word("limits.saved"); }
         if (kind === "samples") { text = word("canteen.logged"); form.reset(); }
+        if (kind === "password") { text = word("account.changed"); form.reset(); }
+        if (kind === "reset" && generated && generated.has(form)) {
+          text = word("admin.new_password").replace("{password}", generated.get(form));
+          generated.delete(form);
+        }
         if (kind === "test") {
           text = answer && answer.ok ? word("admin.test_sent") : "✕ " + (answer && answer.error);
           show(form, text, !!(answer && answer.ok));
@@ -240,7 +300,7 @@
         if (document.activeElement && form.contains(document.activeElement)) { document.activeElement.blur(); }
         var details = form.closest("details");
         if (details && kind !== "samples") { details.open = false; }
-        setTimeout(refreshAll, kind === "samples" ? 0 : 600);
+        if (kind !== "reset" && kind !== "password") { setTimeout(refreshAll, kind === "samples" ? 0 : 600); }
       })
       .catch(function (error) { show(form, error.message, false); })
       .then(function () { if (button) { button.disabled = false; } });

@@ -52,3 +52,64 @@ def test_missing_database_is_a_clear_error(influx_server: InfluxServer) -> None:
     store = open_influx(influx_server, "never_created", setup=False, attempts=1)
     with pytest.raises(InfluxError, match="database not found"):
         store.write([StoredReading("dev-a/t", time.time(), 1.0)], [])
+
+
+def _hour_ago(hours: int) -> float:
+    return (int(time.time()) // 3600 - hours) * 3600.0
+
+
+def test_closed_hours_come_from_the_rollups(influx_store: InfluxSeriesStore) -> None:
+    """An hour past the continuous query's last run is read from ``reading_hourly``, not aggregated raw."""
+    t0 = _hour_ago(72)
+    influx_store.write([StoredReading("dev-a/t", t0 + 60 * i, 4.0) for i in range(60)], [])
+    influx_store.flush_late()  # what the continuous query did for that hour
+    # A point the store never saw (written past it): raw now disagrees with the hour's rollup.
+    influx_store.http.write([f"reading,device=dev-a,sensor=dev-a/t value=9.0 {int((t0 + 30) * 1e9)}"], "raw")
+    [hour] = influx_store.hourly("dev-a/t", t0, t0 + 3600)
+    assert (hour.max, hour.count) == (4.0, 60)
+    # Part of an hour is not a closed hour: aggregated raw.
+    [part] = influx_store.hourly("dev-a/t", t0 + 10, t0 + 3600)
+    assert (part.max, part.count) == (9.0, 60)
+
+
+def test_a_late_reading_reaches_its_closed_hour(influx_store: InfluxSeriesStore) -> None:
+    """An edge's backlog after a long outage: written after the continuous query's last run over its hour."""
+    t0 = _hour_ago(72)
+    influx_store.write([StoredReading("dev-a/t", t0 + 60 * i, 4.0) for i in range(59)], [])
+    assert [(h.max, h.count) for h in influx_store.hourly("dev-a/t", t0, t0 + 3600)] == [(4.0, 59)]
+    influx_store.write([StoredReading("dev-a/t", t0 + 3540, 11.5)], [])
+    assert [(h.max, h.count) for h in influx_store.hourly("dev-a/t", t0, t0 + 3600)] == [(11.5, 60)]
+
+
+def test_late_hours_survive_a_hub_that_dies_before_the_backfill(influx_store: InfluxSeriesStore) -> None:
+    """The markers are written with the late readings; the next process's maintenance round backfills them."""
+    t0 = _hour_ago(72)
+    influx_store.write([StoredReading("dev-a/t", t0 + 60 * i, 4.0) for i in range(59)], [])
+    influx_store.flush_late()
+    influx_store.write([StoredReading("dev-a/t", t0 + 3540, 11.5)], [])  # noted, not yet backfilled
+    # The hub dies here; a new process opens the same database and knows nothing of it in memory.
+    restarted = InfluxSeriesStore(influx_store.http, "raw", "hourly", site_of=lambda device: "test-site")
+    assert [(h.max, h.count) for h in restarted.hourly("dev-a/t", t0, t0 + 3600)] == [(4.0, 59)]
+    restarted.downsample_and_prune(time.time())
+    assert [(h.max, h.count) for h in restarted.hourly("dev-a/t", t0, t0 + 3600)] == [(11.5, 60)]
+    restarted.downsample_and_prune(time.time())  # done markers are not backfilled again
+    assert restarted._persisted_late_hours() == set()
+
+
+def test_many_sensors_answer_as_one_sensor_each(influx_store: InfluxSeriesStore) -> None:
+    """The report's batched reads: closed hours (rollups), a closed hour without a rollup, the open day (raw)."""
+    t0 = _hour_ago(30)
+    sensors = [f"dev-{i}/t" for i in range(5)]
+    influx_store.write([StoredReading(sensor, t0 + 300 * step + i, i + step % 4 * 0.5)
+                        for i, sensor in enumerate(sensors) for step in range(12 * 30) if (i, step // 12) != (2, 1)],
+                       [])
+    influx_store.flush_late()
+    influx_store.http.query('DROP SERIES FROM "reading_hourly" WHERE "sensor" = \'dev-3/t\'', write=True)
+    influx_store.write([StoredReading("dev-4/t", t0 + 7, None, "crc")], [])  # a fault is no first value
+    since, until = t0 + 100, t0 + 30 * 3600
+    many = influx_store.hourly_many([*sensors, "dev-z/none"], since, until)
+    assert many == {**{sensor: influx_store.hourly(sensor, since, until) for sensor in sensors}, "dev-z/none": []}
+    assert [len(many[sensor]) for sensor in sensors] == [30, 30, 29, 30, 30]
+    assert [h.count for h in many["dev-0/t"][:2]] == [11, 12]
+    assert influx_store.first_values([*sensors, "dev-z/none"], t0 + 3600, t0 + 3900) == {
+        sensor: (t0 + 3600 + i, float(i)) for i, sensor in enumerate(sensors) if i != 2}
