@@ -232,6 +232,7 @@ class Agent:
         """
         inflight = self._inflight
         if not inflight.unconfirmed:
+            inflight.rounds.clear()  # all confirmed: no send time is needed any more
             return False
         oldest = next(iter(inflight.unconfirmed.values()))
         while inflight.rounds and inflight.rounds[0][0] < oldest:
