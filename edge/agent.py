@@ -3,14 +3,23 @@
 Three loops, each small: the sampler (this thread) polls sources on their intervals
 and writes one telemetry message per tick; event sources write events from their
 own threads the moment an input changes; the publisher thread sends the outbox in
-order and deletes what the broker acknowledged.
+order and deletes what the hub confirmed it has stored.
+
+The broker's PUBACK is not enough to delete a row: Mosquitto acknowledges a message
+once it is in memory and saves to disk only every few minutes, so a broker crash
+loses what it had acknowledged. The hub confirms what it has committed (``stored``
+on the device's ``cmd`` topic); until then a row stays in the outbox and is sent
+again after a reconnect, or when the hub, heard since, has not confirmed it in time.
+The hub deduplicates on ``(device, boot_id, seq)``, so a resend costs only traffic.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -22,7 +31,7 @@ from edge.clock import Clock, reanchor_delta, reanchor_payload
 from edge.config import EdgeSettings
 from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for, silence
 from edge.link import EdgeLink
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxRow
 from edge.outputs import GpioIndicator
 from edge.sources import Measurement, Source, SourceContext, build_source
 
@@ -67,12 +76,22 @@ class LoggingAlarm:
 
 @dataclass
 class _Inflight:
-    """Outbox rows handed to paho and not yet acknowledged, keyed by MQTT message id."""
+    """What the publisher has sent: to the broker (until PUBACK) and to the hub (until ``stored``)."""
 
+    #: Outbox rows handed to paho and not yet acknowledged by the broker, by MQTT message id: the window.
     rows: dict[int, int] = field(default_factory=dict)
     early_acks: set[int] = field(default_factory=set)
-    acked: list[int] = field(default_factory=list)
+    #: Rows sent since the last resend and not confirmed by the hub: (boot_id, seq) → row id, in send order.
+    unconfirmed: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: (highest row id, monotonic time) of each round of sends, oldest first: when a row last went out.
+    rounds: deque[tuple[int, float]] = field(default_factory=deque)
+    #: Rows the hub confirmed, for the publisher to delete.
+    confirmed: list[int] = field(default_factory=list)
     last_sent_id: int = 0
+    #: Send everything unconfirmed again, from the oldest row (set on reconnect and on timeout).
+    resend: bool = True
+    #: The current wait for a confirmation (``confirm_timeout_s``, doubled per fruitless resend).
+    timeout_s: float = 0.0
 
 
 class Agent:
@@ -111,7 +130,7 @@ class Agent:
         self._seq_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake_publisher = threading.Event()
-        self._inflight = _Inflight()
+        self._inflight = _Inflight(timeout_s=settings.outbox.confirm_timeout_s)
         self._inflight_lock = threading.Lock()
         self._started_mono = clock.monotonic()
         self.hub_last_seen: float | None = None
@@ -124,6 +143,7 @@ class Agent:
             on_command=self._handle_command,
             on_published=self._handle_published,
             on_hub_heartbeat=self._handle_hub_heartbeat,
+            on_ready=self._handle_ready,
         )
 
     @staticmethod
@@ -173,39 +193,114 @@ class Agent:
 
     def _handle_published(self, mid: int) -> None:
         with self._inflight_lock:
-            row_id = self._inflight.rows.pop(mid, None)
-            if row_id is None:
+            if self._inflight.rows.pop(mid, None) is None:
                 self._inflight.early_acks.add(mid)
-            else:
-                self._inflight.acked.append(row_id)
         self._wake_publisher.set()
 
-    def publish_pending(self) -> int:
-        """Hand the next window of outbox rows to paho and delete acknowledged ones; returns rows sent."""
+    def _handle_ready(self) -> None:
+        """(Re)connected: the broker may have crashed and lost what it acknowledged; send it all again."""
         with self._inflight_lock:
-            acked, self._inflight.acked = self._inflight.acked, []
-            room = self.settings.outbox.window - len(self._inflight.rows)
-            after = self._inflight.last_sent_id
-        self.outbox.delete(acked)
-        if room <= 0 or not self.link.connected.is_set():
+            self._inflight.resend = True
+        self._wake_publisher.set()
+
+    def _handle_stored(self, stored: tuple[wire.StoredSeqs, ...]) -> None:
+        """The hub holds these messages: their rows may go (deleted by the publisher thread)."""
+        with self._inflight_lock:
+            unconfirmed = self._inflight.unconfirmed
+            before = len(self._inflight.confirmed)
+            for group in stored:
+                for first, last in group.seqs:
+                    if last - first < len(unconfirmed):
+                        keys = [(group.boot_id, seq) for seq in range(first, last + 1)]
+                    else:  # a wide range: look through what is waiting instead
+                        keys = [k for k in unconfirmed if k[0] == group.boot_id and first <= k[1] <= last]
+                    for key in keys:
+                        row_id = unconfirmed.pop(key, None)
+                        if row_id is not None:
+                            self._inflight.confirmed.append(row_id)
+            if len(self._inflight.confirmed) > before:
+                self._inflight.timeout_s = self.settings.outbox.confirm_timeout_s
+        self._wake_publisher.set()
+
+    def _confirmation_overdue(self, now: float) -> bool:
+        """Whether the oldest unconfirmed row waited past the timeout although the hub was heard since.
+
+        A hub that is down sends no heartbeat: its rows wait in the broker's persistent
+        session and sending them again would only queue copies behind them. A hub heard
+        after the row went out and still silent about it lost the row (a broker crash
+        that took its session, or a lost confirmation).
+        """
+        inflight = self._inflight
+        if not inflight.unconfirmed:
+            inflight.rounds.clear()  # all confirmed: no send time is needed any more
+            return False
+        oldest = next(iter(inflight.unconfirmed.values()))
+        while inflight.rounds and inflight.rounds[0][0] < oldest:
+            inflight.rounds.popleft()
+        if not inflight.rounds:
+            return False
+        sent_at = inflight.rounds[0][1]
+        heard = self.hub_last_seen
+        return now - sent_at >= inflight.timeout_s and heard is not None and heard > sent_at
+
+    def publish_pending(self) -> int:
+        """Delete confirmed rows, then hand the next window of outbox rows to paho; returns rows sent."""
+        window, unconfirmed_max = self.settings.outbox.window, self.settings.outbox.unconfirmed_max
+        connected = self.link.connected.is_set()
+        now = self.clock.monotonic()
+        with self._inflight_lock:
+            inflight = self._inflight
+            confirmed, inflight.confirmed = inflight.confirmed, []
+            if connected and not inflight.resend and self._confirmation_overdue(now):
+                _LOGGER.warning("the hub confirmed nothing of %d messages in %.0f s; sending them again",
+                                len(inflight.unconfirmed), inflight.timeout_s)
+                inflight.resend = True
+                inflight.timeout_s = min(inflight.timeout_s * 2, self.settings.outbox.confirm_timeout_s * 8)
+            if connected and inflight.resend:
+                # From the oldest row again, in order; rows no longer in the outbox (evicted) drop out.
+                inflight.resend = False
+                inflight.unconfirmed.clear()
+                inflight.rounds.clear()
+                inflight.last_sent_id = 0
+            room = min(window - len(inflight.rows), unconfirmed_max - len(inflight.unconfirmed))
+            after = inflight.last_sent_id
+        self.outbox.delete(confirmed)
+        if room <= 0 or not connected:
             return 0
         synced = self.clock.synced()
         sent = 0
-        for row in self.outbox.peek(after, room):
-            payload = row.payload
-            if not row.synced and synced and row.boot_id == self.boot_id:
-                delta = reanchor_delta(row.wall, row.mono, self.clock.wall(), self.clock.monotonic())
-                payload = reanchor_payload(payload, delta)
-            mid = self.link.publish(row.channel, payload)
-            with self._inflight_lock:
-                self._inflight.last_sent_id = row.id
-                if mid in self._inflight.early_acks:
-                    self._inflight.early_acks.discard(mid)
-                    self._inflight.acked.append(row.id)
-                else:
-                    self._inflight.rows[mid] = row.id
-            sent += 1
+        try:
+            for row in self.outbox.peek(after, room):
+                self._publish_row(row, synced)
+                sent += 1
+        finally:
+            if sent:
+                with self._inflight_lock:
+                    self._inflight.rounds.append((self._inflight.last_sent_id, now))
         return sent
+
+    def _publish_row(self, row: OutboxRow, synced: bool) -> None:
+        payload = row.payload
+        if not row.synced and synced and row.boot_id == self.boot_id:
+            delta = reanchor_delta(row.wall, row.mono, self.clock.wall(), self.clock.monotonic())
+            payload = reanchor_payload(payload, delta)
+        key = (sys.intern(row.boot_id), row.seq)
+        with self._inflight_lock:
+            # Waiting for the hub before the publish: its confirmation may arrive before publish returns.
+            self._inflight.unconfirmed[key] = row.id
+            previous, self._inflight.last_sent_id = self._inflight.last_sent_id, row.id
+        try:
+            mid = self.link.publish(row.channel, payload)
+        except ConnectionError:
+            with self._inflight_lock:  # not sent: this row is the next one to try
+                self._inflight.unconfirmed.pop(key, None)
+                self._inflight.last_sent_id = previous
+            raise
+        with self._inflight_lock:
+            if mid in self._inflight.early_acks:
+                self._inflight.early_acks.discard(mid)
+            else:
+                self._inflight.rows[mid] = row.id
 
     def _publisher_loop(self) -> None:
         while not self._stop.is_set():
@@ -245,6 +340,9 @@ class Agent:
             self.link.publish(wire.Channel.HEALTH, wire.encode(self.health()))
 
     def _handle_command(self, command: wire.Command) -> None:
+        if command.action == "stored":
+            self._handle_stored(command.stored)  # one per hub batch: not worth a log line
+            return
         _LOGGER.info("command %s (%s)", command.action, command.reason)
         if command.action == "alarm_on":
             self.alarm.sound(command.reason or "alarm from hub")

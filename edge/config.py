@@ -50,8 +50,22 @@ class OutboxSettings(_Strict):
     max_messages: int = Field(default=200_000, ge=10)
     #: ``full`` fsyncs every commit (survives a power cut); ``normal`` survives a crash of the agent only.
     reading_sync: Literal["full", "normal"] = "full"
-    #: Messages published but not yet acknowledged at once.
+    #: Messages handed to the broker and not yet acknowledged by it (PUBACK) at once.
     window: int = Field(default=200, ge=1, le=10_000)
+    #: Messages published and not yet confirmed by the hub (``stored``) at once. Past it the agent
+    #: waits: a hub away for a day then finds its backlog on the edges' disks, not in the broker's
+    #: memory, and a resend is never larger than this.
+    unconfirmed_max: int = Field(default=1000, ge=1, le=100_000)
+    #: Published rows the hub has not confirmed this long after sending, although it has been heard
+    #: since (its heartbeat), are sent again; the wait doubles while nothing is confirmed (up to 8×).
+    confirm_timeout_s: float = Field(default=30, ge=0.5)
+
+    @model_validator(mode="after")
+    def _window_within_unconfirmed(self) -> OutboxSettings:
+        if self.window > self.unconfirmed_max:
+            raise ValueError(f"outbox.window ({self.window}) may not exceed outbox.unconfirmed_max"
+                             f" ({self.unconfirmed_max}): every row in flight is also unconfirmed")
+        return self
 
 
 class SourceSettings(BaseModel):

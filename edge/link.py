@@ -2,8 +2,10 @@
 
 paho-mqtt runs its network loop in its own thread and reconnects by itself; QoS 1
 messages that were in flight when the link dropped are re-sent by paho after the
-reconnect, so the outbox publishes each row once per process and only deletes it on
-the PUBACK callback.
+reconnect. A PUBACK only frees a place in the publishing window: the outbox deletes
+a row when the hub confirms it (``stored`` on ``cmd``), and sends every unconfirmed
+row again after each reconnect (``on_ready``), since a broker that crashed has lost
+what it had acknowledged.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class EdgeLink:
         on_command: Callable[[wire.Command], None],
         on_published: Callable[[int], None],
         on_hub_heartbeat: Callable[[], None],
+        on_ready: Callable[[], None] = lambda: None,
     ) -> None:
         self.site = site
         self.device = device
@@ -80,6 +83,7 @@ class EdgeLink:
         self._on_command = on_command
         self._on_published = on_published
         self._on_hub_heartbeat = on_hub_heartbeat
+        self._on_ready = on_ready
         self.connected = threading.Event()
         self._client = make_client(f"edge-{site}-{device}", broker, broker.resolved_password())
         self._client.will_set(wire.topic(site, device, wire.Channel.STATUS), status_offline, qos=1, retain=True)
@@ -128,6 +132,7 @@ class EdgeLink:
         # Ready only now: right after on_connect paho re-sends the messages that were in
         # flight when the link dropped. Letting the outbox publish new rows from inside
         # on_connect would send them ahead of those, out of order.
+        self._on_ready()
         self.connected.set()
 
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,

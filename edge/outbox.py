@@ -1,13 +1,18 @@
 """The durable outbox: every message is on disk before it is published.
 
-A message is deleted only when the broker has acknowledged it (QoS 1 PUBACK), so a
-``kill -9``, a power cut or a week without network loses nothing that was written.
-Rows keep the ``(boot_id, seq)`` they were given when written, so a replay after a
-restart re-sends the same identities and the hub stores each once.
+A message is deleted only when the hub has confirmed it stored (``stored`` on the
+device's ``cmd`` topic; the broker's PUBACK is not enough, a broker crash loses what it
+acknowledged), so a ``kill -9`` of the agent or the broker, a power cut or a week
+without network loses nothing that was written. Rows keep the ``(boot_id, seq)`` they
+were given when written, so a replay re-sends the same identities and the hub stores
+each once.
 
 When the outbox is full the oldest *readings* make room (a week-old temperature
-matters less than disk space for today's); events — a door opened, a sample
-logged — are never dropped. Dropped readings are counted for the heartbeat.
+matters less than disk space for today's), whether or not they were already sent:
+until the hub confirms one, it is the outbox's to keep. Events — a door opened, a
+sample logged — are never dropped. Dropped readings are counted for the heartbeat
+(a reading dropped after it was sent may have reached the hub all the same: the
+counter is an upper bound).
 """
 
 from __future__ import annotations
@@ -140,7 +145,7 @@ class Outbox:
         return [OutboxRow(r[0], Channel(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
 
     def delete(self, row_ids: list[int]) -> None:
-        """Forget messages the broker has acknowledged."""
+        """Forget messages the hub has confirmed (ids already evicted are ignored)."""
         if not row_ids:
             return
         with self._lock:

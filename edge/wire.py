@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -198,16 +199,56 @@ class Health(_Payload):
     _check_cpu = field_validator("cpu_temp")(_finite)
 
 
+class StoredSeqs(_Payload):
+    """Seqs of one boot the hub has stored, as inclusive ranges ``[first, last]``.
+
+    Ranges, because a batch holds a device's messages mostly consecutive: a batch of
+    500 is usually one pair, so the confirmation stays a few dozen bytes.
+    """
+
+    boot_id: str = Field(min_length=1, max_length=64)
+    seqs: tuple[tuple[int, int], ...] = Field(min_length=1, max_length=100_000)
+
+    @field_validator("seqs")
+    @classmethod
+    def _ordered_ranges(cls, seqs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        for first, last in seqs:
+            if not 0 <= first <= last <= MAX_SEQ:
+                raise ValueError(f"range [{first}, {last}] is not 0 <= first <= last <= {MAX_SEQ}")
+        return seqs
+
+
 class Command(_Payload):
     """Hub → edge."""
 
-    action: Literal["alarm_on", "alarm_off", "silence", "reload_config", "indicator"]
+    action: Literal["alarm_on", "alarm_off", "silence", "reload_config", "indicator", "stored"]
     ts: Timestamp
     reason: str = Field(default="", max_length=200)
     #: With ``indicator``: which light (``samples``: the sample station's "samples held" LED) …
     target: str = Field(default="", max_length=32)
     #: … and how it should show: steady, blinking (attention), or dark.
     state: Literal["on", "off", "blink"] | None = None
+    #: With ``stored``: the messages of this device the hub has committed (or already had); the edge
+    #: deletes them from its outbox. Only this proves a message is safe: the broker's PUBACK does not.
+    stored: tuple[StoredSeqs, ...] = Field(default=(), max_length=64)
+
+
+def seq_ranges(seqs: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """Compress seqs (any order, duplicates allowed) into sorted inclusive ranges."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return tuple(ranges)
+
+
+def stored_command(seqs_by_boot: Mapping[str, Iterable[int]], ts: float) -> Command:
+    """The ``stored`` confirmation of one device: its boots and their stored seqs."""
+    return Command(action="stored", ts=ts,
+                   stored=tuple(StoredSeqs(boot_id=boot_id, seqs=seq_ranges(seqs))
+                                for boot_id, seqs in seqs_by_boot.items()))
 
 
 PAYLOAD_MODELS: dict[Channel, type[_Payload]] = {

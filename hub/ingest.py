@@ -7,6 +7,11 @@ PUBACKs (paho's manual acknowledgement). A hub killed mid-commit therefore gets 
 same messages again from the broker's persistent session and stores them once.
 Anything that breaks the contract is dead-lettered with its reason and counted;
 nothing on the wire can stop the pipeline.
+
+After the PUBACKs the hub tells each device which of its messages are stored (a
+``stored`` command on the device's ``cmd`` topic, one per device per batch): the
+broker's PUBACK to the edge only means the message is in the broker's memory, which
+a broker crash loses, so the edge keeps every row until this confirmation.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from hub.store.base import SeriesStore, StoredEvent, StoredReading, sensor_key
 from hub.store.state import DeadLetter, SensorUpdate, StateStore
 
 _LOGGER = logging.getLogger(__name__)
+_CMD_SUFFIX = f"/{wire.Channel.CMD.value}"
+#: Boots per ``stored`` command (the wire contract's bound on ``Command.stored``).
+_BOOTS_PER_COMMAND = 64
 
 
 class Inbound(NamedTuple):
@@ -41,6 +49,37 @@ class Inbound(NamedTuple):
     mid: int
     qos: int
     received: float
+
+
+class StoredId(NamedTuple):
+    """An outbox message the hub holds (stored now or earlier), and the site whose ``cmd`` topic confirms it."""
+
+    site: str
+    device: str
+    boot_id: str
+    seq: int
+
+
+def _refused_outbox_message(parts: wire.TopicParts | None, payload: bytes) -> list[StoredId]:
+    """The identity of a telemetry or event payload the contract refused, if it names one.
+
+    The dead letter is committed with the batch, so the message is kept (for a person to
+    look at); confirming it stops the edge from sending it again, and again, for ever.
+    """
+    if parts is None or parts.channel not in (wire.Channel.TELEMETRY, wire.Channel.EVENT):
+        return []
+    if len(payload) > wire.MAX_PAYLOAD_BYTES:
+        return []
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    boot_id, seq = data.get("boot_id"), data.get("seq")
+    if isinstance(boot_id, str) and 0 < len(boot_id) <= 64 and type(seq) is int and 0 <= seq <= wire.MAX_SEQ:
+        return [StoredId(parts.site, parts.device, boot_id, seq)]
+    return []
 
 
 @dataclass
@@ -109,14 +148,20 @@ class IngestPipeline:
             except Exception:
                 _LOGGER.exception("ticker %s failed", ticker)
 
-    def process(self, batch: list[Inbound]) -> None:
-        """Store a batch; raises when the stores fail, in which case nothing may be acknowledged."""
+    def process(self, batch: list[Inbound]) -> list[StoredId]:
+        """Store a batch; raises when the stores fail, in which case nothing may be acknowledged.
+
+        Returns every outbox message of the batch the hub now holds — stored by this batch,
+        already stored before (a resend), or dead-lettered — for the ``stored`` confirmations.
+        """
         now = self.clock()
         dead: list[DeadLetter] = []
         messages: list[wire.Telemetry | wire.Event] = []
+        held: list[StoredId] = []
         health: list[tuple[str, wire.Health, float]] = []
         sensors_announced = False
         for item in batch:
+            parts = None
             try:
                 parts = wire.parse_topic(item.topic)
                 if parts.channel is wire.Channel.CMD:
@@ -124,6 +169,7 @@ class IngestPipeline:
                 message = wire.decode(parts.channel, item.payload, device=parts.device)
             except wire.WireError as error:
                 dead.append(DeadLetter(item.topic, error.reason, item.payload, item.received))
+                held.extend(_refused_outbox_message(parts, item.payload))
                 continue
             if isinstance(message, wire.Status):
                 self.state.record_status(parts.site, parts.device, message.state, message.boot_id,
@@ -134,10 +180,11 @@ class IngestPipeline:
                 health.append((parts.device, message, now))
             else:
                 messages.append(message)
+                held.append(StoredId(parts.site, message.device, message.boot_id, message.seq))
         if self.worker is not None:
             self._process_shared(batch, now, dead, messages, FeedBatch(health=health,
                                                                        sensors_announced=sensors_announced))
-            return
+            return held
         for device, report, at in health:
             self.engine.on_health(device, report, at)
         if sensors_announced:
@@ -155,6 +202,7 @@ class IngestPipeline:
         self.state.commit_ingest([m.message_id for m in fresh], now, updates, dead)
         self._evaluate(readings, events)
         self._count(batch, now, len(fresh), len(readings), len(events), len(messages) - len(fresh), dead)
+        return held
 
     def _evaluate(self, readings: list[StoredReading], events: list[StoredEvent]) -> None:
         """Committed readings and events → the rules and the listeners."""
@@ -355,7 +403,9 @@ class MqttIngest:
         _LOGGER.warning("hub disconnected from broker: %s", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == HUB_HEARTBEAT_TOPIC:
+        if message.topic == HUB_HEARTBEAT_TOPIC or message.topic.endswith(_CMD_SUFFIX):
+            # Our own heartbeat and commands (one ``stored`` per device per batch), seen because we
+            # subscribe to the whole tree: dropped here rather than carried through a batch.
             self._client.ack(message.mid, message.qos)
             return
         self._queue.put(Inbound(message.topic, bytes(message.payload), message.mid, message.qos, time.time()))
@@ -389,7 +439,7 @@ class MqttIngest:
             idle = not batch
             while batch and not self._stop.is_set():
                 try:
-                    self.pipeline.process(batch)
+                    held = self.pipeline.process(batch)
                 except Exception:
                     # The stores are down: keep the batch, acknowledge nothing, try again.
                     with self.pipeline.counters.lock:
@@ -404,7 +454,28 @@ class MqttIngest:
                     if item.qos > 0:
                         self._client.ack(item.mid, item.qos)
                 batch = []
+                self._confirm(held)
             self._sync(idle)
+
+    def _confirm(self, held: list[StoredId]) -> None:
+        """Tell each device which of its messages are stored: one ``stored`` command per device.
+
+        QoS 0: a confirmation that does not arrive costs only a resend, which the hub
+        deduplicates and confirms again, while QoS 1 would add a PUBACK and paho's in-flight
+        window (20 messages) per device per batch to the ingest path. The link to an edge is
+        the only place it can get lost, and the edge resends everything unconfirmed after
+        every reconnect anyway.
+        """
+        by_device: dict[tuple[str, str], dict[str, list[int]]] = {}
+        for site, device, boot_id, seq in held:
+            by_device.setdefault((site, device), {}).setdefault(boot_id, []).append(seq)
+        ts = time.time()
+        for (site, device), by_boot in by_device.items():
+            boots = list(by_boot.items())
+            # A device can only ever have a few boots in one batch; a command holds up to 64.
+            for start in range(0, len(boots), _BOOTS_PER_COMMAND):
+                command = wire.stored_command(dict(boots[start:start + _BOOTS_PER_COMMAND]), ts)
+                self._client.publish(wire.topic(site, device, wire.Channel.CMD), wire.encode(command), qos=0)
 
     def _sync(self, idle: bool) -> None:
         try:

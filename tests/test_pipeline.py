@@ -42,9 +42,9 @@ class DialThermometer(SourceBase):
 def run_agent(tmp_path: Path, broker: MosquittoBroker) -> Iterator[Callable[..., Agent]]:
     agents: list[tuple[Agent, threading.Thread]] = []
 
-    def start(account: Account, sources: list[SourceBase], config_sources: list[dict[str, object]] | None = None
-              ) -> Agent:
-        settings = edge_settings(tmp_path, broker, account, config_sources or [{"kind": "simulated_door"}])
+    def start(account: Account, sources: list[SourceBase], config_sources: list[dict[str, object]] | None = None,
+              **extra: object) -> Agent:
+        settings = edge_settings(tmp_path, broker, account, config_sources or [{"kind": "simulated_door"}], **extra)
         agent = Agent(settings, SystemClock("assume"), sources=list(sources))
         thread = threading.Thread(target=agent.run, daemon=True)
         thread.start()
@@ -113,6 +113,60 @@ def test_the_same_message_twice_is_stored_once(make_hub: Callable[..., Hub], bro
     assert len(hub.series.readings("dev-b/probe", 0, 1e10)) == 1
     client.disconnect()
     client.loop_stop()
+
+
+def test_the_hub_confirms_what_it_stored_duplicates_and_dead_letters_included(
+        make_hub: Callable[..., Hub], broker: MosquittoBroker, accounts: dict[str, Account]) -> None:
+    make_hub()
+    client, _ = raw_client(broker, "dev-b", accounts["dev-b"].password, "confirm-reader")
+    subscribed = threading.Event()
+    confirmed: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def on_message(_client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        command = wire.decode(wire.Channel.CMD, bytes(message.payload))
+        assert command.action == "stored"
+        with lock:
+            confirmed.extend((group.boot_id, seq) for group in command.stored
+                             for first, last in group.seqs for seq in range(first, last + 1))
+
+    def confirmations() -> list[tuple[str, int]]:
+        with lock:
+            return list(confirmed)
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.subscribe(wire.topic(SITE, "dev-b", wire.Channel.CMD), qos=1)
+    assert subscribed.wait(10)
+    topic = wire.topic(SITE, "dev-b", wire.Channel.TELEMETRY)
+
+    def telemetry(seq: int, value: object = 3.0) -> str:
+        return json.dumps({"device": "dev-b", "boot_id": "conf", "seq": seq, "readings": [
+            {"sensor": "probe", "kind": "temperature", "value": value, "ts": 6000.0 + seq}]})
+
+    for seq in (1, 2, 3):
+        client.publish(topic, telemetry(seq), qos=1).wait_for_publish(5)
+    wait_for(lambda: {("conf", 1), ("conf", 2), ("conf", 3)} <= set(confirmations()))
+    before = len(confirmations())
+    client.publish(topic, telemetry(2), qos=1).wait_for_publish(5)  # a resend: stored already
+    client.publish(topic, telemetry(4, value="12.5"), qos=1).wait_for_publish(5)  # dead-lettered, kept there
+    wait_for(lambda: {("conf", 2), ("conf", 4)} <= set(confirmations()[before:]))
+    client.disconnect()
+    client.loop_stop()
+
+
+def test_the_agent_keeps_what_the_broker_acknowledged_until_the_hub_confirms_it(
+        make_hub: Callable[..., Hub], run_agent: Callable[..., Agent], accounts: dict[str, Account]) -> None:
+    # No hub yet: the broker acknowledges every message and passes it to nobody.
+    agent = run_agent(accounts["dev-d"], [DialThermometer("walk-in")], outbox={"confirm_timeout_s": 1})
+    wait_for(agent.link.connected.is_set)
+    wait_for(lambda: agent.outbox.depth() >= 10)  # 1 s of readings, acknowledged by the broker and kept
+    first = wire.MessageId("dev-d", agent.boot_id, 1)
+    # A hub with no session from before: what was sent reached nobody. Once the hub is heard and has
+    # not confirmed those rows, the agent sends them again; the outbox empties down to the newest rows.
+    hub = make_hub()
+    wait_for(lambda: not hub.state.unseen([first]), timeout=30)
+    wait_for(lambda: agent.outbox.depth() <= 3, timeout=30)
 
 
 def test_bad_messages_through_the_broker_are_dead_lettered(make_hub: Callable[..., Hub], broker: MosquittoBroker,

@@ -68,3 +68,19 @@ def test_encode_is_decodable() -> None:
     status = wire.Status(state="online", boot_id="b", version="1", ts=1.0,
                          sensors=(wire.SensorInfo(sensor="f", kind="temperature", profile="fridge"),))
     assert wire.decode(wire.Channel.STATUS, wire.encode(status)) == status
+
+
+def test_stored_seqs_travel_as_sorted_ranges() -> None:
+    assert wire.seq_ranges([7, 3, 1, 2, 8, 3, 5]) == ((1, 3), (5, 5), (7, 8))
+    assert wire.seq_ranges([]) == ()
+    command = wire.stored_command({"boot-a": range(1, 501), "boot-b": [9]}, ts=5.0)
+    decoded = wire.decode(wire.Channel.CMD, wire.encode(command))
+    assert decoded.action == "stored"
+    assert [(g.boot_id, g.seqs) for g in decoded.stored] == [("boot-a", ((1, 500),)), ("boot-b", ((9, 9),))]
+
+
+@pytest.mark.parametrize("seqs", [[[3, 1]], [[-1, 2]], [[1, wire.MAX_SEQ + 1]], [], [[1, 2, 3]]])
+def test_a_stored_range_must_be_ordered_and_in_bounds(seqs: list[list[int]]) -> None:
+    payload = json.dumps({"action": "stored", "ts": 1.0, "stored": [{"boot_id": "b", "seqs": seqs}]})
+    with pytest.raises(wire.WireError, match="seqs"):
+        wire.decode(wire.Channel.CMD, payload.encode())

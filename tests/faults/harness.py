@@ -45,7 +45,9 @@ def node_config(state_dir: Path, broker: MosquittoBroker, account: Account, inte
         "broker": {"host": broker.host, "port": broker.port, "username": account.username,
                    "password": account.password},
         "state_dir": str(state_dir), "clock_sync_check": "assume", "heartbeat_s": 1,
-        "outbox": {"window": 50},
+        # The hub's heartbeat comes every second here (hub_settings): a row the hub has not confirmed
+        # 2 s after sending, with the hub heard since, is sent again.
+        "outbox": {"window": 50, "confirm_timeout_s": 2},
         "sources": [
             *({"kind": "simulated_temperature", "sensor": s, "interval_s": interval_s, "noise": 0.5}
               for s in SENSORS),

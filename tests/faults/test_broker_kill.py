@@ -1,16 +1,17 @@
 """The broker restarted again and again while three edge agents keep publishing: stopped, and SIGKILLed.
 
-The edge deletes a row only on the broker's PUBACK, the hub acknowledges only after
-its commit, and both keep persistent sessions: across every restart the oracle must
-find each message the edges wrote stored exactly once.
+The hub acknowledges to the broker only after its commit, and then confirms to each
+edge which messages it stored (``stored`` on the device's ``cmd`` topic); the edge
+keeps every row until then. Across every restart the oracle must find each message
+the edges wrote stored exactly once.
 
-A SIGKILL is harder than that chain can promise. Mosquitto sends PUBACK as soon as it
-has a message in memory and writes its persistence file only every
-``autosave_interval``; a message acknowledged to the edge (which then deletes it) and
-not yet handed to the hub dies with the broker. The oracle measures it (a few messages
-per crash under load); closing it takes an acknowledgement from the hub to the edge,
-end to end, which xiaoan does not have yet (docs/reliability.md). Until then the crash
-case is an expected failure, recorded with its figures on every run.
+A SIGKILL is what the confirmation is for. Mosquitto sends PUBACK as soon as it has a
+message in memory and writes its persistence file only every ``autosave_interval``:
+what it acknowledged and had not yet handed to the hub dies with it, and a crash
+before its first save loses the hub's session too, so whatever the edges send before
+the hub has subscribed again reaches nobody. The edges send every unconfirmed row
+again after reconnecting, and again when the hub, heard since, has not confirmed it
+in time (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -32,12 +33,7 @@ ROUNDS = 5
 OUTAGE_S = 1.0
 
 
-BROKER_CRASH_GAP = ("Mosquitto acknowledges QoS 1 before it persists or delivers; a SIGKILL loses that window"
-                    " until the hub acknowledges end to end (docs/reliability.md)")
-
-
-@pytest.mark.parametrize("crash", [pytest.param(True, id="sigkill", marks=pytest.mark.xfail(reason=BROKER_CRASH_GAP)),
-                                   pytest.param(False, id="sigterm")])
+@pytest.mark.parametrize("crash", [pytest.param(True, id="sigkill"), pytest.param(False, id="sigterm")])
 def test_broker_restarted_repeatedly_under_load_loses_nothing(
         tmp_path: Path, own_broker: MosquittoBroker, accounts: dict[str, Account],
         edges: Callable[..., EdgeProcess], crash: bool) -> None:
