@@ -8,7 +8,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.wire import ID_PATTERN
-from edge.yamlconfig import ConfigError, load_yaml, problem, validate
 
 
 class _Strict(BaseModel):
@@ -122,27 +121,3 @@ class EdgeSettings(_Strict):
     local_alarm: LocalAlarmSettings = LocalAlarmSettings()
     outputs: OutputSettings = OutputSettings()
     sources: list[SourceSettings] = Field(min_length=1)
-
-
-def load_edge_settings(path: Path) -> EdgeSettings:
-    """Load and validate an edge config, including each source's own keys.
-
-    Raises ConfigError listing every problem as ``file:line: key: message``.
-    """
-    from edge.sources import check_source_options  # the registry imports config; avoid a cycle
-
-    data, lines = load_yaml(path)
-    settings = validate(EdgeSettings, data, path, lines)
-    problems: list[str] = []
-    seen: set[str] = set()
-    for index, source in enumerate(settings.sources):
-        problems += [problem(path, lines, ("sources", index, *key), message)
-                     for message, key in check_source_options(source)]
-        if source.sensor:
-            if source.sensor in seen:
-                problems.append(problem(path, lines, ("sources", index, "sensor"),
-                                        f"duplicate sensor id {source.sensor!r}"))
-            seen.add(source.sensor)
-    if problems:
-        raise ConfigError(path, problems)
-    return settings

@@ -35,7 +35,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
 
 
 def _cmd_edge(args: argparse.Namespace) -> int:
-    from edge.config import load_edge_settings
+    from edge.configfile import load_edge_settings
 
     if args.edge_command == "check-config":
         settings = load_edge_settings(Path(args.file))

@@ -19,7 +19,7 @@ from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import DispatchWorker
 from hub.notify.local import WebChannel
-from hub.report.service import ReportService
+from hub.report.assemble import report_service, report_source
 from hub.samples.monitor import SampleMonitor
 from hub.scaleout import RulesLock
 from hub.settings import HubSettings
@@ -83,7 +83,9 @@ class Hub:
         if settings.notify is not None:
             self._build_notifications(settings.notify)
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
-        self.reports = ReportService.from_hub(self)
+        source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
+                               self.samples.canteen_open)
+        self.reports = report_service(settings, source, self.state, self.announce)
         self.pipeline.add_ticker(self.reports.tick)
         if connect_mqtt:
             broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,

@@ -6,6 +6,7 @@ Only the standard library at import: ``xiaoan`` builds its parser on a Pi too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -39,23 +40,23 @@ def _period(args: argparse.Namespace, tz: ZoneInfo) -> Period:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.runtime import Hub  # noqa: PLC0415 — the hub's stores only when the command runs
+    from hub.report.assemble import open_reports  # noqa: PLC0415 — the stores only when the command runs
     from hub.settings import load_settings  # noqa: PLC0415
 
     if not (args.pdf or args.csv or args.json):
         print("xiaoan report: nothing to write (give --pdf, --csv and/or --json)", file=sys.stderr)
         return 2
     settings = load_settings()
-    hub = Hub(settings, connect_mqtt=False)
     try:
-        try:
-            period = _period(args, hub.tz)
-        except periods.PeriodError as error:
-            print(f"xiaoan report: {error}", file=sys.stderr)
-            return 2
+        period = _period(args, ZoneInfo(settings.timezone))
+    except periods.PeriodError as error:
+        print(f"xiaoan report: {error}", file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        reports = open_reports(settings, stack)
         started = time.monotonic()
         if args.pdf or args.json:
-            report = hub.reports.build(period)
+            report = reports.build(period)
             if args.json:
                 args.json.write_text(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=1),
                                      encoding="utf-8")
@@ -65,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 args.pdf.write_bytes(render(report, settings.rules.samples.label_font))
         if args.csv:
             with args.csv.open("wb") as out:
-                for block in hub.reports.csv(period):
+                for block in reports.csv(period):
                     out.write(block)
         print(f"{period.kind} report {period.label} written in {time.monotonic() - started:.1f} s")
-    finally:
-        hub.stop()
     return 0

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from hub.notify.base import Notification
@@ -23,9 +22,6 @@ from hub.report.period import Period, PeriodKind, parse
 from hub.report.sources import ReportSource
 from hub.report.store import ReportStore, SignOff
 from hub.store.state import StateStore
-
-if TYPE_CHECKING:
-    from hub.runtime import Hub
 
 _LOGGER = logging.getLogger(__name__)
 #: How often a tick looks at the schedule and the reminders.
@@ -58,13 +54,6 @@ class ReportService:
         self._public_url = public_url.rstrip("/")
         self._next_check = 0.0
         self._worker: threading.Thread | None = None
-
-    @classmethod
-    def from_hub(cls, hub: Hub) -> ReportService:
-        settings = hub.settings
-        return cls(ReportSource.from_hub(hub), ReportStore(settings.db_dir / "reports.sqlite3"), hub.state,
-                   settings.rules.report, settings.home / "reports", hub.announce,
-                   settings.rules.alerts.public_url)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.alerts.limits import limits_for
@@ -20,11 +20,7 @@ from hub.gate.store import GateStore, Sweep
 from hub.samples.store import SampleRecord, SampleStore
 from hub.settings import HubConfig
 from hub.store.base import HOUR_S, HourlyAggregate, ManySensors, SeriesStore
-from hub.store.sqlite_series import SqliteSeriesStore
 from hub.store.state import Alert, StateStore
-
-if TYPE_CHECKING:
-    from hub.runtime import Hub
 
 #: Door states that count as open (edge door sources report ``open``/``closed``).
 OPEN_STATES = frozenset({"open", "opened"})
@@ -46,16 +42,6 @@ class ReportSource:
     #: A second reader of the same series, for a second thread (SQLite: its own connection; the hub's
     #: store serialises its one connection). None: the second thread shares ``series``.
     second_reader: Callable[[], SeriesStore] | None = None
-
-    @classmethod
-    def from_hub(cls, hub: Hub) -> ReportSource:
-        settings = hub.settings
-        reader = None
-        if settings.store == "sqlite":
-            path = settings.db_dir / "readings.sqlite3"
-            reader = lambda: SqliteSeriesStore(path)  # noqa: E731 — retention is the hub's store's job
-        return cls(hub.series, hub.state, settings.rules, hub.tz, hub.samples.store, hub.gate.store,
-                   hub.samples.canteen_open, reader)
 
     # -- sensors -------------------------------------------------------------------------------
 

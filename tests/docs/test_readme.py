@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from edge.config import load_edge_settings
+from edge.configfile import load_edge_settings
 from edge.yamlconfig import load_model
 from hub.settings import HubConfig
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_edge_settings
+from edge.configfile import load_edge_settings
 from edge.yamlconfig import ConfigError
 
 GOOD = """\

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_edge_settings
+from edge.configfile import load_edge_settings
 from edge.sources import SOURCES
 from edge.yamlconfig import ConfigError
 from hub.cli import main

@@ -1,0 +1,78 @@
+"""A report service put together from the stores it reads: shared by the hub and ``xiaoan report``.
+
+A report reads the record (sensors, alarms, audit head), the series, the food-sample
+and gate registers, and the school calendar with its overrides. It needs no broker,
+no alert engine and no notification channels, so ``xiaoan report`` opens only the
+stores below and can run beside a live hub (SQLite in WAL mode takes a second reader).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from contextlib import ExitStack
+from zoneinfo import ZoneInfo
+
+from hub.calendar import SchoolCalendar
+from hub.gate.overrides import merge
+from hub.gate.store import GateStore
+from hub.notify.base import Notification
+from hub.report.service import ReportService
+from hub.report.sources import ReportSource
+from hub.report.store import ReportStore
+from hub.samples import rules as sample_rules
+from hub.samples.store import SampleStore
+from hub.settings import HubSettings
+from hub.store.base import SeriesStore
+from hub.store.select import open_series
+from hub.store.sqlite_series import SqliteSeriesStore
+from hub.store.state import StateStore
+
+
+def report_source(settings: HubSettings, state: StateStore, series: SeriesStore, samples: SampleStore,
+                  gate: GateStore, canteen_open: Callable[[dt.date], bool]) -> ReportSource:
+    """The report's reads over the given stores; SQLite gets a second reader for the report's second thread."""
+    reader: Callable[[], SeriesStore] | None = None
+    if settings.store == "sqlite":
+        path = settings.db_dir / "readings.sqlite3"
+
+        def reader() -> SeriesStore:
+            return SqliteSeriesStore(path)  # read only: retention is the hub's store's job
+
+    return ReportSource(series, state, settings.rules, ZoneInfo(settings.timezone), samples, gate, canteen_open,
+                        reader)
+
+
+def report_service(settings: HubSettings, source: ReportSource, state: StateStore,
+                   announce: Callable[[Notification], None]) -> ReportService:
+    """The report component: its own store (runs, sign-offs, reminders) and the directory reports go to."""
+    return ReportService(source, ReportStore(settings.db_dir / "reports.sqlite3"), state, settings.rules.report,
+                         settings.home / "reports", announce, settings.rules.alerts.public_url)
+
+
+def open_reports(settings: HubSettings, stack: ExitStack) -> ReportService:
+    """Only what a report reads, each store closed by ``stack``: the command line's report service.
+
+    Announcements (a new report, a reminder) belong to the running hub's schedule;
+    a report written from the command line announces nothing.
+    """
+    settings.db_dir.mkdir(parents=True, exist_ok=True)
+    state = StateStore(settings.db_dir / "hub.sqlite3")
+    stack.callback(state.close)
+    series = open_series(settings, state)
+    stack.callback(series.close)
+    samples = SampleStore(settings.db_dir / "samples.sqlite3")
+    stack.callback(samples.close)
+    gate = GateStore(settings.db_dir / "gate.sqlite3")
+    stack.callback(gate.close)
+    calendar = SchoolCalendar(merge(settings.rules.calendar, [o.spec for o in gate.overrides()]))
+    config = settings.rules.samples
+
+    def canteen_open(day: dt.date) -> bool:
+        return sample_rules.canteen_open(day, calendar.is_school_day(day), config.canteen_open_days,
+                                         config.canteen_closed_days)
+
+    service = report_service(settings, report_source(settings, state, series, samples, gate, canteen_open), state,
+                             lambda _notification: None)
+    stack.callback(service.close)
+    return service
