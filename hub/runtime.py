@@ -51,12 +51,13 @@ class Hub:
         self.pipeline = IngestPipeline(self.series, self.state, self.engine,
                                        worker=settings.mqtt_client_id if settings.shared_group else None,
                                        runs_rules=self.runs_rules)
-        self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", settings.rules, self.state, self.series,
-                                self.engine)
+        rules = settings.rules
+        self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", rules.gate, rules.calendar,
+                                rules.alerts.defaults.offline_after_s, self.state, self.series, self.engine)
         self.pipeline.add_event_listener(self.gate.on_events)
         self.pipeline.add_ticker(self.gate.tick)
         # One calendar for the whole hub: the gate monitor's, which includes the overrides made through the API.
-        self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", settings.rules, self.state, self.series,
+        self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", rules.samples, self.state, self.series,
                                      self.engine, self.tz, calendar=lambda: self.gate.calendar,
                                      send_command=self._publish_command)
         self.pipeline.add_event_listener(self.samples.on_events)

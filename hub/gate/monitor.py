@@ -19,15 +19,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hub.alerts.engine import AlertEngine
+from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import CalendarConfig, SchoolCalendar
 from hub.gate import rules
 from hub.gate.config import GateConfig
 from hub.gate.overrides import OverrideSpec, StoredOverride, merge
 from hub.gate.store import GateStore, Sweep, Visit
-from hub.settings import HubConfig
 from hub.store.base import SeriesStore, StoredEvent
-from hub.store.state import StateStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,11 +51,12 @@ class GateError(ValueError):
 
 
 class GateMonitor:
-    def __init__(self, path: Path, config: HubConfig, state: StateStore, series: SeriesStore, engine: AlertEngine,
+    def __init__(self, path: Path, config: GateConfig, calendar: CalendarConfig, offline_after_s: float,
+                 state: Record, series: SeriesStore, engine: AlertRaiser,
                  clock: Callable[[], float] = time.time) -> None:
-        self.config: GateConfig = config.gate
-        self._base_calendar: CalendarConfig = config.calendar
-        self._offline_after_s = config.alerts.defaults.offline_after_s
+        self.config = config
+        self._base_calendar = calendar
+        self._offline_after_s = offline_after_s
         self.store = GateStore(path)
         self.clock = clock
         self._state = state

@@ -21,14 +21,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge import wire
-from hub.alerts.engine import THRESHOLD_RULE, AlertEngine
+from hub.alerts.engine import THRESHOLD_RULE
+from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import SchoolCalendar
 from hub.samples import rules
 from hub.samples.config import EVENT_MEAL, LABEL_PREFIX, MEAL_PATTERN, SamplesConfig
 from hub.samples.store import Dish, ExcursionLink, SampleRecord, SampleStore
-from hub.settings import HubConfig
 from hub.store.base import SeriesStore, StoredEvent
-from hub.store.state import StateStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -80,19 +79,17 @@ def subject_of(day: str, meal: str, occasion: str = "") -> str:
 
 
 class SampleMonitor:
-    def __init__(self, path: Path, config: HubConfig, state: StateStore, series: SeriesStore, engine: AlertEngine,
-                 tz: ZoneInfo, clock: Callable[[], float] = time.time,
-                 calendar: Callable[[], SchoolCalendar] | None = None,
+    def __init__(self, path: Path, config: SamplesConfig, state: Record, series: SeriesStore, engine: AlertRaiser,
+                 tz: ZoneInfo, calendar: Callable[[], SchoolCalendar], clock: Callable[[], float] = time.time,
                  send_command: Callable[[str, wire.Command], None] | None = None) -> None:
-        self.config: SamplesConfig = config.samples
+        self.config = config
         #: Publishes a ``cmd`` to a station device (the hub's MQTT session); None: no lights to drive.
         self.send_command = send_command
         #: What each station's "samples held" light was last told, so only changes are sent.
         self._indicator_sent: dict[str, str] = {}
         self._next_indicator_check = float("-inf")
-        fixed = SchoolCalendar(config.calendar)
-        #: Where the school calendar comes from (the hub passes the one that includes API overrides).
-        self._calendar = calendar or (lambda: fixed)
+        #: Where the school calendar comes from: the gate's, which includes the overrides made through the API.
+        self._calendar = calendar
         self.tz = tz
         self.store = SampleStore(path)
         self.clock = clock

@@ -76,7 +76,8 @@ class Rig:
         self.seq = 0
 
     def open_monitor(self) -> GateMonitor:
-        monitor = GateMonitor(self.path / "gate.sqlite3", self.config, self.state, self.series, self.engine,
+        monitor = GateMonitor(self.path / "gate.sqlite3", self.config.gate, self.config.calendar,
+                              self.config.alerts.defaults.offline_after_s, self.state, self.series, self.engine,
                               clock=lambda: self.now)
         self.pipeline.add_event_listener(monitor.on_events)
         return monitor
