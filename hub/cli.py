@@ -8,6 +8,12 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
+    from hub.store.influx_series import InfluxSeriesStore
+    from hub.store.sqlite_series import SqliteSeriesStore
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -97,7 +103,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_store(args: argparse.Namespace) -> int:
-    """Copy the SQLite series history into the InfluxDB that XIAOAN_INFLUX_* names (the hub may keep running)."""
+    """Copy the SQLite series history into the InfluxDB that XIAOAN_INFLUX_* names (the hub may keep running),
+    or with ``--verify`` compare the two and exit 1 on a difference."""
     from hub.settings import load_settings
     from hub.store.copy import copy_history
     from hub.store.select import open_influx
@@ -109,6 +116,9 @@ def _cmd_store(args: argparse.Namespace) -> int:
     if not source_path.exists():
         print(f"xiaoan store copy: {source_path} does not exist (set XIAOAN_HOME or --from)", file=sys.stderr)
         return 2
+    if args.verify and args.restart:
+        print("xiaoan store copy: --verify copies nothing, so --restart has no meaning with it", file=sys.stderr)
+        return 2
     checkpoint = Path(str(source_path) + ".copy-progress.json")
     if args.restart:
         checkpoint.unlink(missing_ok=True)
@@ -116,13 +126,40 @@ def _cmd_store(args: argparse.Namespace) -> int:
     source = SqliteSeriesStore(source_path)
     target = open_influx(settings, state)
     try:
+        if args.verify:
+            return _verify_store(settings, source, target)
         progress = copy_history(source, target, checkpoint, batch=args.batch)
     finally:
         target.close()
         source.close()
         state.close()
-    print(f"copied {progress.readings} readings, {progress.events} events, {progress.hourly} hourly aggregates"
-          f" to {settings.influx_url} database {settings.influx_database}")
+    copied = progress.copied
+    print(f"copied {copied['readings']} readings, {copied['events']} events, {copied['readings_hourly']} hourly"
+          f" aggregates to {settings.influx_url} database {settings.influx_database} (InfluxDB now holds"
+          f" {progress.readings} readings, {progress.events} events, {progress.hourly} hourly aggregates of"
+          " SQLite's)")
+    return 0
+
+
+def _verify_store(settings: HubSettings, source: SqliteSeriesStore, target: InfluxSeriesStore) -> int:
+    from zoneinfo import ZoneInfo
+
+    from hub.store.verify import verify_copy
+
+    days = 86_400.0
+    result = verify_copy(source, target, ZoneInfo(settings.timezone),
+                         None if settings.raw_retention_days is None else settings.raw_retention_days * days,
+                         None if settings.hourly_retention_days is None else settings.hourly_retention_days * days)
+    for difference in result.differences:
+        print(difference)
+    for note in result.notes:
+        print(f"note: {note}")
+    compared = ", ".join(f"{kind} {rows} on {sensor_days} sensor-days" for kind, (sensor_days, rows)
+                         in result.compared.items())
+    if result.differences:
+        print(f"verify: {len(result.differences)} sensor-days differ ({compared} compared)")
+        return 1
+    print(f"verify: InfluxDB holds what SQLite holds ({compared} compared, per sensor and {settings.timezone} day)")
     return 0
 
 
@@ -201,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the SQLite series file (default: $XIAOAN_HOME/hub/readings.sqlite3)")
     copy.add_argument("--batch", type=int, default=5000, help="points per write (default 5000)")
     copy.add_argument("--restart", action="store_true", help="ignore the checkpoint of an earlier run")
+    copy.add_argument("--verify", action="store_true",
+                      help="copy nothing: compare counts per sensor and day between SQLite and InfluxDB,"
+                           " exit 1 on a difference")
     store.set_defaults(func=_cmd_store)
 
     provision = commands.add_parser("provision", help="broker accounts: per-device passwords and ACL")

@@ -16,10 +16,16 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from hub.store.base import HOUR_S, HourlyAggregate, StoredEvent, StoredReading
 
 _HOUR_MS = HOUR_S * 1000
+
+#: The tables of the series store, as ``xiaoan store copy`` names them.
+SeriesTable = Literal["readings", "events", "readings_hourly"]
+#: Integer sums over a bucket of rows (see ``SqliteSeriesStore.fingerprints``).
+Fingerprint = tuple[int, ...]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -229,6 +235,44 @@ class SqliteSeriesStore:
                 " WHERE (sensor, hour_ms) > (?, ?) ORDER BY sensor, hour_ms LIMIT ?",
                 (sensor, hour_ms, limit)).fetchall()
         return [HourlyAggregate(s, h / 1000.0, lo, hi, m, n) for s, h, lo, hi, m, n in rows]
+
+    def sensors_in(self, table: SeriesTable) -> list[str]:
+        """The sensors with rows in ``table`` (an index skip per sensor, not a scan)."""
+        return self._sensors(table)
+
+    def fingerprints(self, table: SeriesTable, sensor: str, width_ms: int) -> dict[int, Fingerprint]:
+        """One sensor's rows in ``table`` per time bucket ``floor(ts_ms / width_ms)``, each summed up in integers.
+
+        For ``xiaoan store copy``: a bucket whose fingerprint differs from the one recorded when it
+        was copied has changed since (rows added, whatever their time; aggregates merged; readings
+        re-stamped or pruned). Integer sums only, so the same rows give the same fingerprint whatever
+        order SQLite adds them up in.
+        """
+        ts = "hour_ms" if table == "readings_hourly" else "ts_ms"
+        bucket = f"CASE WHEN {ts} >= 0 THEN {ts} / :w ELSE ({ts} + 1) / :w - 1 END"
+        sums = {"readings": "count(value), count(fault), sum(synced)",
+                "events": "sum(seq), sum(synced)",
+                "readings_hourly": "sum(count)"}[table]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {bucket} AS b, count(*), sum({ts} % :w), {sums} FROM {table} WHERE sensor = :sensor"
+                " GROUP BY b", {"w": width_ms, "sensor": sensor}).fetchall()
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def span(self, table: Literal["readings", "events"], sensor: str) -> tuple[int, int] | None:
+        """The first and last ``ts_ms`` of one sensor's readings or events, if it has any."""
+        with self._lock:
+            first, last = self._db.execute(f"SELECT min(ts_ms), max(ts_ms) FROM {table} WHERE sensor = ?",
+                                           (sensor,)).fetchone()
+        return None if first is None else (first, last)
+
+    def count_between(self, table: Literal["readings", "events"], sensor: str, since_ms: int, until_ms: int) -> int:
+        """How many readings or events of one sensor lie in [since_ms, until_ms)."""
+        with self._lock:
+            found: int = self._db.execute(
+                f"SELECT count(*) FROM {table} WHERE sensor = ? AND ts_ms >= ? AND ts_ms < ?",
+                (sensor, since_ms, until_ms)).fetchone()[0]
+        return found
 
     def close(self) -> None:
         with self._lock:

@@ -24,7 +24,8 @@ def test_copy_resumes_and_reads_back_the_same(tmp_path: Path, influx_store: Infl
     sensors = ["dev-a/fridge-1", "dev-a/fridge-2", "dev-b/freezer-1"]
     sqlite.write([StoredReading(s, t0 + i * 300, -18.0 + (i % 13) * 0.5 + n)
                   for n, s in enumerate(sensors) for i in range(24 * 12 * 10)],
-                 [StoredEvent("dev-c", "b1", seq, t0 + seq * 600, "dev-c/gate", "door", "open") for seq in range(50)])
+                 [StoredEvent("dev-c", "b1", seq, t0 + 2 * 86_400 + seq * 600, "dev-c/gate", "door", "open")
+                  for seq in range(50)])
     sqlite.downsample_and_prune(t0 + 10 * 86_400)  # the first day is aggregates only now
     checkpoint = tmp_path / "progress.json"
     calls = 0
@@ -38,8 +39,9 @@ def test_copy_resumes_and_reads_back_the_same(tmp_path: Path, influx_store: Infl
     with pytest.raises(Interrupted):
         copy_history(sqlite, influx_store, checkpoint, batch=1000, report=interrupt_once)
     progress = copy_history(sqlite, influx_store, checkpoint, batch=1000, report=lambda _line: None)
-    assert progress.readings == 3 * 24 * 12 * 9
-    copy_history(sqlite, influx_store, checkpoint, batch=1000, report=lambda _line: None)  # done: a no-op
+    assert (progress.readings, progress.events, progress.hourly) == (3 * 24 * 12 * 9, 50, 3 * 24)
+    again = copy_history(sqlite, influx_store, checkpoint, batch=1000, report=lambda _line: None)
+    assert again.copied == {"readings": 0, "events": 0, "readings_hourly": 0}  # nothing changed: nothing to do
 
     until = t0 + 10 * 86_400
     for sensor in sensors:
@@ -69,12 +71,46 @@ def test_cli_store_copy(tmp_path: Path, influx_store: InfluxSeriesStore, monkeyp
     assert len(influx_store.readings("dev-a/fridge-1", now - 7200, now + 1)) == 100
 
 
-def test_the_time_range_covers_every_sensor_of_a_batch(tmp_path: Path, influx_store: InfluxSeriesStore) -> None:
-    """Sensors with different spans in one batch: the range to backfill is their union, not the batch's ends."""
-    base = round(time.time() - 3 * HOUR_S)  # whole seconds: the store keeps milliseconds
+def test_hourly_aggregates_are_recomputed_over_every_copied_day(tmp_path: Path,
+                                                                influx_store: InfluxSeriesStore) -> None:
+    """Sensors with different spans, across a day boundary: InfluxDB's closed hours (read from its rollups)
+    come out as SQLite has them, for each sensor."""
+    midnight = (int(time.time()) // 86_400 - 3) * 86_400
     source = SqliteSeriesStore(tmp_path / "r.sqlite3")
-    source.write([StoredReading("a/early", base, 1.0), StoredReading("a/early", base + 1009.0, 1.0),
-                  StoredReading("b/late", base + 4.0, 2.0), StoredReading("b/late", base + 1000.0, 2.0)], [])
-    progress = copy_history(source, influx_store, tmp_path / "copy.json", batch=10, report=lambda _: None)
-    assert (progress.first_ts, progress.last_ts) == (base, base + 1009.0)
+    source.write([StoredReading("a/early", midnight - 600.0, 1.0), StoredReading("a/early", midnight + 4000.0, 3.0),
+                  StoredReading("b/late", midnight - 10.0, 2.0), StoredReading("b/late", midnight + 20.0, 4.0)], [])
+    copy_history(source, influx_store, tmp_path / "copy.json", batch=3, report=lambda _: None)
+    for sensor in ("a/early", "b/late"):
+        want = source.hourly(sensor, midnight - 86_400, midnight + 86_400)
+        assert len(want) == 2
+        assert influx_store.hourly(sensor, midnight - 86_400, midnight + 86_400) == want
+    rollups = influx_store.http.rows('SELECT "count_value" FROM "hourly"."reading_hourly" GROUP BY "sensor"')
+    assert sorted((row["sensor"], row["time"] // 1000, row["count_value"]) for row in rollups) == [
+        ("a/early", midnight - 3600, 1), ("a/early", midnight + 3600, 1),
+        ("b/late", midnight - 3600, 1), ("b/late", midnight, 1)]
+    source.close()
+
+
+def test_a_second_copy_picks_up_readings_stored_after_a_complete_one(
+        tmp_path: Path, influx_store: InfluxSeriesStore) -> None:
+    """The issue's defect: once complete, a copy copied nothing more — neither new readings nor those of
+    sensors sorting before the last one copied, nor late ones (an edge's backlog) with earlier times."""
+    now = round(time.time())
+    source = SqliteSeriesStore(tmp_path / "r.sqlite3")
+    source.write([StoredReading(s, now - 3600 + i * 60, 4.0) for s in ("dev-a/fridge-1", "dev-b/fridge-1")
+                  for i in range(30)], [StoredEvent("dev-a", "b1", 1, now - 3000, "dev-a/door", "door", "open")])
+    checkpoint = tmp_path / "copy.json"
+    copy_history(source, influx_store, checkpoint, batch=25, report=lambda _: None)
+    later = [StoredReading("dev-a/fridge-1", now - 3600 + i * 60, 5.0) for i in range(30, 40)]  # newer
+    later += [StoredReading("dev-a/fridge-1", now - 3630, 3.0)]  # an edge's backlog: before everything copied
+    later += [StoredReading("dev-0/fridge-1", now - 100, 6.0)]  # a new sensor sorting before all others
+    later += [StoredReading("dev-b/fridge-1", now - 3570, 7.0)]  # between two readings already copied
+    source.write(later, [StoredEvent("dev-a", "b1", 2, now - 3500, "dev-a/door", "door", "closed")])
+    copy_history(source, influx_store, checkpoint, batch=25, report=lambda _: None)
+    for sensor in ("dev-0/fridge-1", "dev-a/fridge-1", "dev-b/fridge-1"):
+        want = source.readings(sensor, now - 7200, now + 1)
+        assert influx_store.readings(sensor, now - 7200, now + 1) == want, sensor
+        assert [(a.hour, a.count) for a in influx_store.hourly(sensor, now - 7200, now + 1)] == [
+            (a.hour, a.count) for a in source.hourly(sensor, now - 7200, now + 1)], sensor
+    assert influx_store.events(now - 7200, now + 1) == source.events(now - 7200, now + 1)
     source.close()
