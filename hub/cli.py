@@ -124,7 +124,7 @@ def _cmd_store(args: argparse.Namespace) -> int:
         checkpoint.unlink(missing_ok=True)
     state = StateStore(settings.db_dir / "hub.sqlite3")
     source = SqliteSeriesStore(source_path)
-    target = open_influx(settings, state)
+    target = open_influx(settings, state, site_refresh_s=0.0)
     try:
         if args.verify:
             return _verify_store(settings, source, target)

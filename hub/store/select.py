@@ -56,8 +56,13 @@ def open_series(settings: HubSettings, state: StateStore) -> SeriesStore:
     return open_influx(settings, state)
 
 
-def open_influx(settings: HubSettings, state: StateStore) -> InfluxSeriesStore:
-    """The InfluxDB store the settings describe, set up when they ask; a missing library is a settings error."""
+def open_influx(settings: HubSettings, state: StateStore, site_refresh_s: float = 5.0) -> InfluxSeriesStore:
+    """The InfluxDB store the settings describe, set up when they ask; a missing library is a settings error.
+
+    ``site_refresh_s``: see ``DeviceSites``; ``xiaoan store copy`` asks for every device at once and
+    passes 0, so no device's points go out without the ``site`` tag the hub gives them (a point with
+    other tags is another point: the copy would double what the hub wrote after the switch).
+    """
     try:
         from hub.store.influx_http import InfluxHttp  # noqa: PLC0415 — optional extra
         from hub.store.influx_series import InfluxSeriesStore  # noqa: PLC0415
@@ -66,8 +71,8 @@ def open_influx(settings: HubSettings, state: StateStore) -> InfluxSeriesStore:
             f"XIAOAN_STORE: 'influxdb' needs the influx extra (pip install 'xiaoan[influx]'): {error}"]) from None
     http = InfluxHttp(settings.influx_url, settings.influx_database, settings.influx_username,
                       settings.influx_password, settings.influx_token, timeout_s=settings.influx_timeout_s)
-    store = InfluxSeriesStore(http, settings.influx_retention_policy,
-                              settings.influx_hourly_retention_policy or None, site_of=DeviceSites(state))
+    store = InfluxSeriesStore(http, settings.influx_retention_policy, settings.influx_hourly_retention_policy or None,
+                              site_of=DeviceSites(state, site_refresh_s))
     if settings.influx_setup:
         store.setup(_seconds(settings.raw_retention_days), _seconds(settings.hourly_retention_days))
     return store

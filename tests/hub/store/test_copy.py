@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -114,3 +117,116 @@ def test_a_second_copy_picks_up_readings_stored_after_a_complete_one(
             (a.hour, a.count) for a in source.hourly(sensor, now - 7200, now + 1)], sensor
     assert influx_store.events(now - 7200, now + 1) == source.events(now - 7200, now + 1)
     source.close()
+
+
+def test_the_switch_procedure_end_to_end(tmp_path: Path, influx_store: InfluxSeriesStore,
+                                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/influxdb.md to the letter: copy while the hub writes to SQLite, switch the hub to InfluxDB, copy
+    again, verify; readings keep arriving throughout, some of them late (an edge's backlog). Then a reading
+    the copy never saw, and a point lost from InfluxDB, each make --verify fail with the day to look at."""
+    from hub.cli import main  # noqa: PLC0415
+    from hub.store.state import StateStore  # noqa: PLC0415
+
+    home = tmp_path / "home"
+    now = round(time.time())
+    state = StateStore(home / "hub" / "hub.sqlite3")
+    for device in ("dev-a", "dev-b", "dev-c"):  # the site tag, as the hub and the copy look it up
+        state.record_status("test-site", device, "online", "b1", "1", now, now, [])
+    state.close()
+    for key, value in {"XIAOAN_HOME": str(home), "XIAOAN_INFLUX_URL": influx_store.http.url,
+                       "XIAOAN_INFLUX_DATABASE": influx_store.http.database, "XIAOAN_INFLUX_USERNAME": ADMIN[0],
+                       "XIAOAN_INFLUX_PASSWORD": ADMIN[1], "XIAOAN_RAW_RETENTION_DAYS": "10",
+                       "XIAOAN_TIMEZONE": "Asia/Shanghai"}.items():
+        monkeypatch.setenv(key, value)
+    sqlite = SqliteSeriesStore(home / "hub" / "readings.sqlite3", raw_retention_s=10 * 86_400.0,
+                               hourly_retention_s=3650 * 86_400.0)
+    sensors = ["dev-a/fridge-1", "dev-b/freezer-1"]
+    # Two weeks at 10 minutes: the first days are hourly aggregates only once SQLite's maintenance has run.
+    sqlite.write([StoredReading(s, now - 14 * 86_400 + i * 600, 3.0 + i % 5) for s in sensors
+                  for i in range(14 * 144)],
+                 [StoredEvent("dev-c", "b1", seq, now - 5 * 86_400 + seq * 3600, "dev-c/gate", "door", "open")
+                  for seq in range(100)])
+    sqlite.downsample_and_prune(now)
+    arrived = iter(range(1, 10_000))
+
+    def hub_stores_more(_line: str) -> None:
+        """The hub, still on SQLite, stores readings while the copy runs: new ones, and an edge's backlog."""
+        n = next(arrived)
+        sqlite.write([StoredReading("dev-b/freezer-1", now + n, 1.0),
+                      StoredReading("dev-a/fridge-1", now - 3 * 86_400 + n, 2.0)],  # sorts first, hours late
+                     [StoredEvent("dev-c", "b1", 1000 + n, now - 2 * 86_400 + n, "dev-c/gate", "door", "closed")])
+
+    copy_history(sqlite, influx_store, home / "hub" / "readings.sqlite3.copy-progress.json", batch=500,
+                 report=hub_stores_more)
+    assert next(arrived) > 5  # the hub stored readings during the copy
+    hub_stores_more("")  # and after it, before the switch
+    sqlite.close()
+
+    # The switch: from now on the hub writes to InfluxDB. The broker redelivers the last reading the old hub
+    # stored but had not acknowledged, and new readings keep coming while the copy runs again.
+    influx_store.write([StoredReading("dev-b/freezer-1", now + 1, 1.0)], [])
+    stop = threading.Event()
+
+    def hub_on_influx() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            influx_store.write([StoredReading(s, now + 20_000 + n, 5.0) for s in sensors], [])
+            stop.wait(0.01)  # a reading every 10 ms: the pace of the hub, not a synchronisation
+
+    writer = threading.Thread(target=hub_on_influx)
+    writer.start()
+    try:
+        assert main(["store", "copy"]) == 0
+        assert "copied " in capsys.readouterr().out
+        assert main(["store", "copy", "--verify"]) == 0, capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "verify: InfluxDB holds what SQLite holds" in out
+        assert "compared by their hourly counts" in out  # the pruned days were compared too
+        assert main(["store", "copy"]) == 0  # the final pass again: nothing to do, nothing doubled
+        assert "copied 0 readings, 0 events, 0 hourly aggregates" in capsys.readouterr().out
+    finally:
+        stop.set()
+        writer.join()
+    assert main(["store", "copy", "--verify"]) == 0
+
+    # A reading SQLite holds that the copy never saw.
+    sqlite = SqliteSeriesStore(home / "hub" / "readings.sqlite3")
+    skipped_ts = now - 2 * 86_400 + 7
+    day = dt.datetime.fromtimestamp(skipped_ts, ZoneInfo("Asia/Shanghai")).date().isoformat()
+    in_influx = len(influx_store.readings("dev-a/fridge-1", skipped_ts - 3 * 86_400, skipped_ts + 86_400,
+                                          limit=100_000))
+    before = sqlite.count_between("readings", "dev-a/fridge-1", 0, 2**62)
+    sqlite.write([StoredReading("dev-a/fridge-1", skipped_ts, 9.0)], [])
+    sqlite.close()
+    capsys.readouterr()
+    assert main(["store", "copy", "--verify"]) == 1
+    out = capsys.readouterr().out
+    difference = [line for line in out.splitlines() if line.startswith("DIFFERENT")]
+    assert len(difference) == 1 and difference[0].startswith(f"DIFFERENT readings: dev-a/fridge-1 {day}: sqlite ")
+    sqlite_n, influx_n = (int(part.split()[-1]) for part in difference[0].split(": ", 2)[2].split(", "))
+    assert sqlite_n == influx_n + 1, out
+    assert "1 sensor-days differ" in out
+    assert main(["store", "copy"]) == 0
+    assert main(["store", "copy", "--verify"]) == 0
+    assert len(influx_store.readings("dev-a/fridge-1", skipped_ts - 3 * 86_400, skipped_ts + 86_400,
+                                     limit=100_000)) == in_influx + 1
+    assert before > 0
+
+    # A point lost from InfluxDB.
+    lost_ts = float(now - 86_400)  # on the ten-minute grid
+    assert lost_ts in {r.ts for r in influx_store.readings("dev-b/freezer-1", lost_ts, lost_ts + 1)}
+    lost_ns = round(lost_ts) * 1_000_000_000
+    where = f"time >= {lost_ns} AND time <= {lost_ns}"
+    influx_store.http.query("DELETE FROM \"reading\" WHERE \"sensor\" = 'dev-b/freezer-1' AND " + where,  # noqa: S608
+                            write=True)
+    local = dt.datetime.fromtimestamp(lost_ts, ZoneInfo("Asia/Shanghai")).date()
+    start_ms = round(dt.datetime.combine(local, dt.time(0), ZoneInfo("Asia/Shanghai")).timestamp() * 1000)
+    sqlite = SqliteSeriesStore(home / "hub" / "readings.sqlite3")
+    held = sqlite.count_between("readings", "dev-b/freezer-1", start_ms, start_ms + 86_400_000)
+    sqlite.close()
+    capsys.readouterr()
+    assert main(["store", "copy", "--verify"]) == 1
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("DIFFERENT")] == [
+        f"DIFFERENT readings: dev-b/freezer-1 {local.isoformat()}: sqlite {held}, influxdb {held - 1}"], out
