@@ -24,8 +24,8 @@ _HOUR_MS = HOUR_S * 1000
 
 #: The tables of the series store, as ``xiaoan store copy`` names them.
 SeriesTable = Literal["readings", "events", "readings_hourly"]
-#: Integer sums over a bucket of rows (see ``SqliteSeriesStore.fingerprints``).
-Fingerprint = tuple[int, ...]
+#: Sums over a bucket of rows (see ``SqliteSeriesStore.fingerprints``).
+Fingerprint = tuple[int | float, ...]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -241,23 +241,30 @@ class SqliteSeriesStore:
         return self._sensors(table)
 
     def fingerprints(self, table: SeriesTable, sensor: str, width_ms: int) -> dict[int, Fingerprint]:
-        """One sensor's rows in ``table`` per time bucket ``floor(ts_ms / width_ms)``, each summed up in integers.
+        """One sensor's rows in ``table`` per time bucket ``floor(ts_ms / width_ms)``, each summed up.
 
         For ``xiaoan store copy``: a bucket whose fingerprint differs from the one recorded when it
         was copied has changed since (rows added, whatever their time; aggregates merged; readings
-        re-stamped or pruned). Integer sums only, so the same rows give the same fingerprint whatever
-        order SQLite adds them up in.
+        re-stamped, replaced or pruned). One range query per bucket that has rows (a seek finds the
+        next): rows stream in key order, several times faster than a GROUP BY on the bucket, and the
+        same rows always give the same sums, floating-point ones included.
         """
         ts = "hour_ms" if table == "readings_hourly" else "ts_ms"
-        bucket = f"CASE WHEN {ts} >= 0 THEN {ts} / :w ELSE ({ts} + 1) / :w - 1 END"
-        sums = {"readings": "count(value), count(fault), sum(synced)",
-                "events": "sum(seq), sum(synced)",
-                "readings_hourly": "sum(count)"}[table]
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {bucket} AS b, count(*), sum({ts} % :w), {sums} FROM {table} WHERE sensor = :sensor"
-                " GROUP BY b", {"w": width_ms, "sensor": sensor}).fetchall()
-        return {row[0]: tuple(row[1:]) for row in rows}
+        sums = {"readings": "total(value)", "events": "sum(seq)", "readings_hourly": "sum(count), total(mean)"}[table]
+        query = (f"SELECT count(*), sum({ts} - :lo), {sums} FROM {table}"
+                 f" WHERE sensor = :sensor AND {ts} >= :lo AND {ts} < :lo + :w")
+        found: dict[int, Fingerprint] = {}
+        cursor = -(2**62)
+        while True:
+            with self._lock:
+                first = self._db.execute(f"SELECT min({ts}) FROM {table} WHERE sensor = ? AND {ts} >= ?",
+                                         (sensor, cursor)).fetchone()[0]
+                if first is None:
+                    return found
+                bucket = first // width_ms
+                found[bucket] = tuple(self._db.execute(
+                    query, {"sensor": sensor, "lo": bucket * width_ms, "w": width_ms}).fetchone())
+            cursor = (bucket + 1) * width_ms
 
     def span(self, table: Literal["readings", "events"], sensor: str) -> tuple[int, int] | None:
         """The first and last ``ts_ms`` of one sensor's readings or events, if it has any."""

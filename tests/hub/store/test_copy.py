@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -230,3 +232,85 @@ def test_the_switch_procedure_end_to_end(tmp_path: Path, influx_store: InfluxSer
     out = capsys.readouterr().out
     assert [line for line in out.splitlines() if line.startswith("DIFFERENT")] == [
         f"DIFFERENT readings: dev-b/freezer-1 {local.isoformat()}: sqlite {held}, influxdb {held - 1}"], out
+
+
+def test_verify_counts_local_days_across_a_daylight_saving_change(tmp_path: Path,
+                                                                 influx_store: InfluxSeriesStore) -> None:
+    """Days of 23 or 25 hours (a school in a zone with daylight saving time) are counted as the local days
+    they are, on both sides; a point lost on such a day, or on an ordinary one, is reported on its day."""
+    from hub.store.verify import verify_copy  # noqa: PLC0415
+
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def midnight(day: dt.date) -> int:
+        return round(dt.datetime.combine(day, dt.time(0), berlin).timestamp())
+
+    change = dt.datetime.now(berlin).date() - dt.timedelta(days=2)
+    while midnight(change + dt.timedelta(days=1)) - midnight(change) == 86_400:
+        change -= dt.timedelta(days=1)
+    first, end = change - dt.timedelta(days=2), change + dt.timedelta(days=3)
+    source = SqliteSeriesStore(tmp_path / "r.sqlite3")
+    source.write([StoredReading(s, t, 4.0) for s in ("a/fridge", "b/fridge")
+                  for t in range(midnight(first), midnight(end), 1800)], [])
+    copy_history(source, influx_store, tmp_path / "copy.json", report=lambda _: None)
+    result = verify_copy(source, influx_store, berlin, 400 * 86_400.0, 3650 * 86_400.0)
+    assert result.differences == []
+    assert result.compared["readings"] == (2 * 5, 2 * (midnight(end) - midnight(first)) // 1800)
+    change_length = midnight(change + dt.timedelta(days=1)) - midnight(change)
+    for day in (change, change + dt.timedelta(days=1)):
+        lost_ns = (midnight(day) + 12 * 3600) * 1_000_000_000
+        where = f"time >= {lost_ns} AND time <= {lost_ns}"
+        influx_store.http.query("DELETE FROM \"reading\" WHERE \"sensor\" = 'b/fridge' AND " + where,  # noqa: S608
+                                write=True)
+    result = verify_copy(source, influx_store, berlin, 400 * 86_400.0, 3650 * 86_400.0)
+    assert [str(d) for d in result.differences] == [
+        f"DIFFERENT readings: b/fridge {change.isoformat()}: sqlite {change_length // 1800},"
+        f" influxdb {change_length // 1800 - 1}",
+        f"DIFFERENT readings: b/fridge {(change + dt.timedelta(days=1)).isoformat()}: sqlite 48, influxdb 47"]
+    source.close()
+
+
+def test_a_checkpoint_of_the_old_format_is_not_trusted(tmp_path: Path, influx_store: InfluxSeriesStore) -> None:
+    """A school that ran the old copy has a checkpoint saying "complete": the new copy starts over."""
+    now = round(time.time())
+    source = SqliteSeriesStore(tmp_path / "r.sqlite3")
+    source.write([StoredReading("dev-a/fridge-1", now - i * 60, 4.0) for i in range(10)], [])
+    checkpoint = tmp_path / "copy.json"
+    checkpoint.write_text(json.dumps({"readings_after": ["dev-z/x", now * 1000], "events_after": None,
+                                      "hourly_after": None, "readings": 10, "events": 0, "hourly": 0,
+                                      "first_ts": now - 540, "last_ts": now, "backfilled": True,
+                                      "done": ["readings", "events", "hourly"]}), encoding="utf-8")
+    lines: list[str] = []
+    progress = copy_history(source, influx_store, checkpoint, report=lines.append)
+    assert progress.copied["readings"] == 10
+    assert "not trusted" in lines[0]
+    assert len(influx_store.readings("dev-a/fridge-1", now - 3600, now + 1)) == 10
+    source.close()
+
+
+def test_a_bucket_fingerprint_changes_with_any_change_to_its_rows(tmp_path: Path) -> None:
+    """What the copy relies on to find what changed: an added row (at any time), a replaced value, a
+    re-stamped reading, a merged hourly aggregate; and the same rows always sum up the same."""
+    day = 86_400_000
+    store = SqliteSeriesStore(tmp_path / "r.sqlite3", raw_retention_s=86_400.0)
+    base = 20_000 * 86_400.0
+    store.write([StoredReading("s", base + i * 0.5, 1.1 * i) for i in range(100)], [])
+    seen = [store.fingerprints("readings", "s", day)]
+    assert list(seen[0]) == [20_000] and seen[0][20_000][0] == 100
+    assert store.fingerprints("readings", "s", day) == seen[0]
+    store.write([StoredReading("s", base + 0.25, 7.0)], [])  # late, between two rows already there
+    store.write([StoredReading("s", base + 1.0, 99.0)], [])  # a value replaced at the same millisecond
+    store.write([StoredReading("s", base - 1.0, 2.0)], [])  # the day before: a bucket of its own
+    for _ in range(3):
+        seen.append(store.fingerprints("readings", "s", day))
+    assert seen[1] == seen[2] == seen[3] != seen[0] and set(seen[1]) == {19_999, 20_000}
+    with sqlite3.connect(tmp_path / "r.sqlite3") as db:  # a re-stamp: one row moved within its day
+        db.execute("UPDATE readings SET ts_ms = ts_ms + 1 WHERE sensor = 's' AND ts_ms = ?",
+                   (round((base + 49.5) * 1000),))
+    assert store.fingerprints("readings", "s", day)[20_000] != seen[1][20_000]
+    store.downsample_and_prune(base + 3 * 86_400.0)
+    hourly = store.fingerprints("readings_hourly", "s", 28 * day)
+    store.write([StoredReading("s", base + 30.0, 5.0)], [])  # replayed after its hour was pruned
+    store.downsample_and_prune(base + 3 * 86_400.0)
+    assert store.fingerprints("readings_hourly", "s", 28 * day) != hourly
+    store.close()
