@@ -20,6 +20,8 @@ from pydantic import BaseModel
 
 from hub.scheduler import DutyStatus
 
+#: The alert engine's timer duty, registered under this name (hub.runtime): no timers, no alarms.
+ALERT_TIMERS = "alert-timers"
 #: Consecutive failed batches after which the hub counts as unable to store (one may be a blip).
 STORE_FAILING_BATCHES = 2
 #: The timer duty counts as stalled after this many of its intervals without a good run…
@@ -133,7 +135,7 @@ def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, schedule
 
 
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
-           duties: Sequence[DutyStatus], timers: str, scheduler_started: float | None, scheduler_running: bool,
+           duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
            dead_letters_total: int) -> tuple[HealthPublic, bool]:
     """The health report, and whether the hub can do its job (False: answer 503)."""
@@ -143,7 +145,7 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
                       store_failures_total=int(counters.get("store_failures", 0)),
                       last_failure_age_s=_age(now, counters.get("last_failure")))
     broker = BrokerPart(ok=mqtt_connected is not False, connected=mqtt_connected)
-    alarms = alarm_part(now, runs_rules, next((d for d in duties if d.name == timers), None), scheduler_started,
+    alarms = alarm_part(now, runs_rules, next((d for d in duties if d.name == ALERT_TIMERS), None), scheduler_started,
                         scheduler_running)
     parts = [_duty(duty, now) for duty in duties]
     failing = [d.name for d in parts if d.failing]

@@ -17,6 +17,7 @@ from hub.alerts.notifier import DispatchingNotifier
 from hub.auth.store import AccountStore
 from hub.broker_watch import BrokerDropWatch
 from hub.gate.monitor import GateMonitor
+from hub.health import ALERT_TIMERS
 from hub.ingest import IngestPipeline, MqttIngest
 from hub.notify.base import Channel, Notification
 from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
@@ -37,8 +38,6 @@ from hub.web.live import LiveFeed
 _LOGGER = logging.getLogger(__name__)
 #: How often message ids older than the retention are forgotten.
 PRUNE_SEEN_S = 3600.0
-#: Name of the alert engine's timer duty, which the health report watches: no timers, no alarms.
-ALERT_TIMERS = "alert-timers"
 
 
 class Hub:

@@ -11,7 +11,6 @@ from hub.api.deps import HubDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.health import HealthPublic, assess
-from hub.runtime import ALERT_TIMERS
 
 router = APIRouter(prefix="/api", tags=["status"])
 
@@ -28,7 +27,7 @@ def health(hub: HubDep, response: Response) -> HealthPublic:
     report, can_work = assess(
         now=now, uptime_s=now - hub.started_at, counters=hub.pipeline.counters.snapshot(),
         mqtt_connected=hub.mqtt.connected.is_set() if hub.mqtt is not None else None,
-        duties=hub.scheduler.status(), timers=ALERT_TIMERS, scheduler_started=hub.scheduler.started_at,
+        duties=hub.scheduler.status(), scheduler_started=hub.scheduler.started_at,
         scheduler_running=hub.scheduler.running, runs_rules=hub.runs_rules, notify_configured=worker is not None,
         channels=len(hub.notify_channels),
         failing_channels=len(worker.dispatcher.failing_channels()) if worker is not None else 0,

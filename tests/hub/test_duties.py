@@ -23,9 +23,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge import wire
 from hub.app import create_app
 from hub.broker import Account, MosquittoBroker
+from hub.health import ALERT_TIMERS
 from hub.influx_server import InfluxServer
 from hub.ingest import Inbound
-from hub.runtime import ALERT_TIMERS, Hub
+from hub.runtime import Hub
 from hub.scheduler import Duty
 from hub.settings import HubConfig, HubSettings
 from tests.conftest import SITE, wait_for
