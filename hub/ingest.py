@@ -94,6 +94,9 @@ class IngestCounters:
     dead_letters: int = 0
     batches: int = 0
     store_failures: int = 0
+    #: Batches that failed to store since the last one that was stored (0: the store works).
+    failing_batches: int = 0
+    last_failure: float | None = None
     #: Readings handed to the rules (with several workers: by the rules worker, from every worker's commits).
     ruled_readings: int = 0
     last_commit: float | None = None
@@ -110,7 +113,8 @@ class IngestPipeline:
     ``worker``: this process is one of several hub workers sharing the state database
     (hub.scaleout). It then claims message ids in the shared database and queues what
     it stored for the rules; ``runs_rules`` says whether this worker is the one that
-    evaluates that queue (``sync``) and runs the timers (``tick``).
+    evaluates that queue (``sync``). Timers are not run here: the hub's scheduler owns
+    them (hub.scheduler), so a slow duty never holds up a batch.
     """
 
     def __init__(self, series: SeriesStore, state: StateStore, engine: AlertEngine,
@@ -125,7 +129,6 @@ class IngestPipeline:
         self.runs_rules = runs_rules
         self._event_listeners: list[Callable[[list[StoredEvent]], None]] = []
         self._reading_listeners: list[Callable[[list[StoredReading]], None]] = []
-        self._tickers: list[Callable[[float], None]] = [engine.tick]
 
     def add_event_listener(self, listener: Callable[[list[StoredEvent]], None]) -> None:
         """Domain modules (food samples, patrols) see every stored event, after commit."""
@@ -134,19 +137,6 @@ class IngestPipeline:
     def add_reading_listener(self, listener: Callable[[list[StoredReading]], None]) -> None:
         """The live web pages see every stored reading, after commit (the listener must not block)."""
         self._reading_listeners.append(listener)
-
-    def add_ticker(self, ticker: Callable[[float], None]) -> None:
-        """Called about every ``tick_s`` with the time: timers that run without new messages."""
-        self._tickers.append(ticker)
-
-    def tick(self, now: float) -> None:
-        if not self.runs_rules:
-            return
-        for ticker in self._tickers:
-            try:
-                ticker(now)
-            except Exception:
-                _LOGGER.exception("ticker %s failed", ticker)
 
     def process(self, batch: list[Inbound]) -> list[StoredId]:
         """Store a batch; raises when the stores fail, in which case nothing may be acknowledged.
@@ -229,6 +219,7 @@ class IngestPipeline:
             c.dead_letters += len(dead)
             c.batches += 1
             c.last_commit = now
+            c.failing_batches = 0
         for letter in dead:
             _LOGGER.warning("dead letter on %s: %s", letter.topic, letter.reason)
 
@@ -344,12 +335,9 @@ class MqttIngest:
     """The hub's MQTT session: a persistent subscription, a writer thread, manual acknowledgement."""
 
     def __init__(self, pipeline: IngestPipeline, broker: BrokerSettings, client_id: str, site: str = "+",
-                 batch_size: int = 500, tick_s: float = 1.0, heartbeat_s: float = 10.0,
-                 shared_group: str | None = None) -> None:
+                 batch_size: int = 500, shared_group: str | None = None) -> None:
         self.pipeline = pipeline
         self._batch_size = batch_size
-        self._tick_s = tick_s
-        self._heartbeat_s = heartbeat_s
         root = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/{site}/#" if site != "+" else f"{wire.TOPIC_ROOT}/#"
         self._subscription = f"$share/{shared_group}/{root}" if shared_group else root
         self._queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
@@ -378,6 +366,11 @@ class MqttIngest:
 
     def send_command(self, site: str, device: str, command: wire.Command) -> None:
         self._client.publish(wire.topic(site, device, wire.Channel.CMD), wire.encode(command), qos=1)
+
+    def heartbeat(self, now: float) -> None:
+        """The hub's heartbeat to the edges (a scheduler duty): "the hub is alive", while connected."""
+        if self.connected.is_set():
+            self._client.publish(HUB_HEARTBEAT_TOPIC, json.dumps({"ts": now}), qos=0)
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: ReasonCode,
                     _props: Properties | None) -> None:
@@ -423,18 +416,11 @@ class MqttIngest:
         return batch
 
     def _write_loop(self) -> None:
-        next_tick = next_heartbeat = time.monotonic()
+        """Only ingest: batches, acknowledgements, confirmations and the shared feed (no timers here)."""
         backoff = 0.5
         # With several workers the rules worker polls the shared feed: wake often enough for alarms.
-        wait_s = min(self._tick_s, 0.02 if self.pipeline.worker is not None else 0.2)
+        wait_s = 0.02 if self.pipeline.worker is not None else 0.2
         while not self._stop.is_set():
-            now = time.monotonic()
-            if now >= next_tick:
-                self.pipeline.tick(time.time())
-                next_tick = now + self._tick_s
-            if now >= next_heartbeat and self.connected.is_set():
-                self._client.publish(HUB_HEARTBEAT_TOPIC, json.dumps({"ts": time.time()}), qos=0)
-                next_heartbeat = now + self._heartbeat_s
             batch = self._take_batch(timeout=wait_s)
             idle = not batch
             while batch and not self._stop.is_set():
@@ -444,6 +430,8 @@ class MqttIngest:
                     # The stores are down: keep the batch, acknowledge nothing, try again.
                     with self.pipeline.counters.lock:
                         self.pipeline.counters.store_failures += 1
+                        self.pipeline.counters.failing_batches += 1
+                        self.pipeline.counters.last_failure = time.time()
                     _LOGGER.exception("storing a batch of %d messages failed; retrying in %.1fs",
                                       len(batch), backoff)
                     self._stop.wait(backoff)

@@ -1,4 +1,8 @@
-"""Everything one hub process runs, built from its settings: stores, alert engine, MQTT ingest."""
+"""Everything one hub process runs, built from its settings: stores, alert engine, MQTT ingest, duties.
+
+The periodic duties are all registered in one place (``Hub._register_duties``) on the
+hub's scheduler, which runs each on a thread of its own: the MQTT writer only ingests.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from hub.alerts.notifier import DispatchingNotifier
 from hub.auth.store import AccountStore
 from hub.broker_watch import BrokerDropWatch
 from hub.gate.monitor import GateMonitor
+from hub.health import ALERT_TIMERS
 from hub.ingest import IngestPipeline, MqttIngest
 from hub.notify.base import Channel, Notification
 from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
@@ -20,16 +25,20 @@ from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import DispatchWorker
 from hub.notify.local import WebChannel
 from hub.report.assemble import report_service, report_source
+from hub.report.service import CHECK_EVERY_S
 from hub.samples.monitor import SampleMonitor
 from hub.scaleout import RulesLock
+from hub.scheduler import Duty, Scheduler
 from hub.settings import HubSettings
-from hub.store.feed import SeriesDuties
 from hub.store.select import open_series
 from hub.store.state import Alert, StateStore
+from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
 
 _LOGGER = logging.getLogger(__name__)
+#: How often message ids older than the retention are forgotten.
+PRUNE_SEEN_S = 3600.0
 
 
 class Hub:
@@ -55,17 +64,14 @@ class Hub:
         self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", rules.gate, rules.calendar,
                                 rules.alerts.defaults.offline_after_s, self.state, self.series, self.engine)
         self.pipeline.add_event_listener(self.gate.on_events)
-        self.pipeline.add_ticker(self.gate.tick)
         # One calendar for the whole hub: the gate monitor's, which includes the overrides made through the API.
         self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", rules.samples, self.state, self.series,
                                      self.engine, self.tz, calendar=lambda: self.gate.calendar,
                                      send_command=self._publish_command)
         self.pipeline.add_event_listener(self.samples.on_events)
-        self.pipeline.add_ticker(self.samples.tick)
-        self._next_prune = 0.0
-        self.pipeline.add_ticker(self._prune_seen)
-        self.series_duties = SeriesDuties(self.series, self.state, self.engine, settings.maintenance_interval_s,
-                                          settings.dashboard_sample_s)
+        self.series_upkeep = SeriesUpkeep(self.series, self.state, self.engine.limits)
+        if self.series_upkeep.takes_samples:
+            self.engine.add_listener(self.series_upkeep.on_alert)
         self.mqtt: MqttIngest | None = None
         self.broker_watch: BrokerDropWatch | None = None
         self.web_notices = WebChannel("web")
@@ -75,7 +81,6 @@ class Hub:
         self.engine.add_listener(self.live.on_alert)
         self.pipeline.add_reading_listener(self.live.on_readings)
         self.pipeline.add_event_listener(self.live.on_events)
-        self.pipeline.add_ticker(self.live.tick)
         self.samples.add_change_listener(self.live.on_samples_changed)
         #: The built notification channels by name (the admin page's "send test message").
         self.notify_channels: dict[str, Channel] = {}
@@ -87,28 +92,57 @@ class Hub:
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
                                self.samples.canteen_open)
         self.reports = report_service(settings, source, self.state, self.announce)
-        self.pipeline.add_ticker(self.reports.tick)
         if connect_mqtt:
             broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,
                                     username=settings.mqtt_username, password=settings.password(),
                                     tls=settings.mqtt_tls())
             self.mqtt = MqttIngest(self.pipeline, broker, settings.mqtt_client_id, site=settings.site,
-                                   batch_size=settings.ingest_batch, tick_s=settings.tick_s,
-                                   heartbeat_s=settings.hub_heartbeat_s, shared_group=settings.shared_group)
+                                   batch_size=settings.ingest_batch, shared_group=settings.shared_group)
             self.engine.add_listener(self._sound_edge_buzzer)
             if self.runs_rules:
                 # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.
                 self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
                                                     settings.db_dir / "broker-drops.json",
                                                     settings.rules.alerts.defaults.dropped_quiet_s)
-                self.pipeline.add_ticker(self.broker_watch.tick)
+        self.scheduler = Scheduler()
+        self._register_duties()
         self.started_at = time.time()
+
+    def _register_duties(self) -> None:
+        """Every periodic duty of the hub, with its interval; the scheduler gives each a thread.
+
+        With several workers only the one holding the rules lock runs the rule duties
+        (timers, sweeps, reports, maintenance): the others only ingest. Every worker
+        sends the heartbeat, which says that its own broker session is alive.
+        """
+        settings, add = self.settings, self.scheduler.add
+        if self.mqtt is not None:
+            add(Duty("hub-heartbeat", settings.hub_heartbeat_s, self.mqtt.heartbeat))
+        if not self.runs_rules:
+            return
+        tick_s = settings.tick_s
+        add(Duty(ALERT_TIMERS, tick_s, self.engine.tick))
+        add(Duty("gate", tick_s, self.gate.tick))
+        add(Duty("samples", tick_s, self.samples.tick))
+        add(Duty("live-page", tick_s, self.live.tick))
+        if self.broker_watch is not None:
+            add(Duty("broker-watch", tick_s, self.broker_watch.tick))
+        add(Duty("reports", CHECK_EVERY_S, self.reports.run_due))
+        add(Duty("prune-seen", PRUNE_SEEN_S, self._prune_seen))
+        upkeep = self.series_upkeep
+        # The first retention run waits a while: a hub that restarts often still gets it, and a
+        # starting hub first catches up with what the broker kept for it.
+        if upkeep.needs_retention:
+            add(Duty("series-retention", settings.maintenance_interval_s, upkeep.maintain,
+                     first_after_s=min(300.0, settings.maintenance_interval_s)))
+        if upkeep.takes_samples:
+            add(Duty("dashboard-samples", settings.dashboard_sample_s, upkeep.sample,
+                     first_after_s=min(10.0, settings.dashboard_sample_s)))
+            add(Duty("alert-marks", min(MARKS_INTERVAL_S, settings.dashboard_sample_s), upkeep.flush_marks,
+                     first_after_s=min(MARKS_INTERVAL_S, settings.dashboard_sample_s)))
 
     def _prune_seen(self, now: float) -> None:
         """Hourly: forget old message ids so the dedup table does not grow forever."""
-        if now < self._next_prune:
-            return
-        self._next_prune = now + 3600
         pruned = self.state.prune_seen(now - self.settings.seen_retention_days * 86_400)
         if pruned:
             _LOGGER.info("forgot %d message ids older than %g days", pruned, self.settings.seen_retention_days)
@@ -158,19 +192,19 @@ class Hub:
     def start(self) -> None:
         if self.notify_worker is not None:
             self.notify_worker.start()
-        if self.runs_rules:
-            self.series_duties.start()
         if self.mqtt is not None:
             self.mqtt.start()
         if self.broker_watch is not None:
             self.broker_watch.start()
+        self.scheduler.start()
 
     def stop(self) -> None:
+        # The duties first: they use the broker connection and every store closed below.
+        self.scheduler.stop(timeout=30)
         if self.broker_watch is not None:
             self.broker_watch.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
-        self.series_duties.stop()
         if self.notify_worker is not None:
             self.notify_worker.stop()
         if self.delivery_log is not None:

@@ -11,12 +11,35 @@ from fastapi.responses import PlainTextResponse
 from hub.api.deps import HubDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
+from hub.scheduler import DutyStatus
 
 router = APIRouter(tags=["status"], dependencies=[Depends(require(Permission.VIEW))])
 
 
 def _line(name: str, value: float, help_text: str, kind: str = "gauge", labels: str = "") -> str:
     return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n{name}{labels} {value}\n"
+
+
+def _family(name: str, help_text: str, kind: str, values: list[tuple[str, float]]) -> str:
+    """One metric with a ``duty`` label per value (duty names are the hub's own: no escaping needed)."""
+    lines = [f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"]
+    lines.extend(f'{name}{{duty="{duty}"}} {value}\n' for duty, value in values)
+    return "".join(lines)
+
+
+def duty_metrics(duties: list[DutyStatus]) -> str:
+    """The scheduler's timing per duty: a watchdog sees a duty that stopped, fails or overruns."""
+    return "".join([
+        _family("xiaoan_duty_last_run_timestamp_seconds", "start of the duty's last finished run (0: none yet)",
+                "gauge", [(d.name, d.last_run or 0) for d in duties]),
+        _family("xiaoan_duty_duration_seconds", "duration of the duty's last run", "gauge",
+                [(d.name, round(d.last_duration_s or 0.0, 6)) for d in duties]),
+        _family("xiaoan_duty_runs_total", "runs of the duty", "counter", [(d.name, d.runs) for d in duties]),
+        _family("xiaoan_duty_failures_total", "runs of the duty that raised", "counter",
+                [(d.name, d.failures) for d in duties]),
+        _family("xiaoan_duty_overruns_total", "runs of the duty that took longer than its interval", "counter",
+                [(d.name, d.overruns) for d in duties]),
+    ])
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
@@ -30,6 +53,8 @@ def metrics(hub: HubDep) -> str:
         _line("xiaoan_duplicates_total", counters["duplicates"], "duplicate messages ignored", "counter"),
         _line("xiaoan_dead_letters_total", counters["dead_letters"], "messages dead-lettered", "counter"),
         _line("xiaoan_store_failures_total", counters["store_failures"], "batches that failed to store", "counter"),
+        _line("xiaoan_store_failing_batches", counters["failing_batches"],
+              "batches that failed to store since the last stored one (0: the store works)"),
         _line("xiaoan_last_commit_age_seconds",
               time.time() - counters["last_commit"] if counters["last_commit"] else -1,
               "seconds since the last committed batch (-1: none yet)"),
@@ -42,4 +67,5 @@ def metrics(hub: HubDep) -> str:
                  for s in ("pending", "firing", "acknowledged"))
     devices = hub.state.devices()
     parts.append(_line("xiaoan_devices_online", sum(d["state"] == "online" for d in devices), "devices online"))
+    parts.append(duty_metrics(hub.scheduler.status()))
     return "".join(parts)

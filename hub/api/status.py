@@ -5,29 +5,36 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from hub.api.deps import HubDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
+from hub.health import HealthPublic, assess
 
 router = APIRouter(prefix="/api", tags=["status"])
 
 
-@router.get("/health")
-def health(hub: HubDep) -> dict[str, Any]:
-    """Is the pipeline alive: broker connection, counters, when the last batch was committed.
+@router.get("/health", response_model=HealthPublic,
+            responses={503: {"model": HealthPublic, "description": "the hub cannot store or cannot alarm"}})
+def health(hub: HubDep, response: Response) -> HealthPublic:
+    """Can the hub store and alarm: each part (hub.health); 503 when it cannot.
 
     Open without credentials, for load balancers and watchdogs; it names no person, sensor or alarm.
     """
-    mqtt_connected = hub.mqtt.connected.is_set() if hub.mqtt is not None else None
-    return {
-        "status": "ok" if mqtt_connected is not False else "degraded",
-        "mqtt_connected": mqtt_connected,
-        "uptime_s": round(time.time() - hub.started_at, 1),
-        "pipeline": hub.pipeline.counters.snapshot(),
-        "dead_letters_total": hub.state.dead_letter_count(),
-    }
+    now = time.time()
+    worker = hub.notify_worker
+    report, can_work = assess(
+        now=now, uptime_s=now - hub.started_at, counters=hub.pipeline.counters.snapshot(),
+        mqtt_connected=hub.mqtt.connected.is_set() if hub.mqtt is not None else None,
+        duties=hub.scheduler.status(), scheduler_started=hub.scheduler.started_at,
+        scheduler_running=hub.scheduler.running, runs_rules=hub.runs_rules, notify_configured=worker is not None,
+        channels=len(hub.notify_channels),
+        failing_channels=len(worker.dispatcher.failing_channels()) if worker is not None else 0,
+        dead_letters_total=hub.state.dead_letter_count())
+    if not can_work:
+        response.status_code = 503
+    return report
 
 
 @router.get("/deadletters", dependencies=[Depends(require(Permission.VIEW))])

@@ -1,14 +1,13 @@
 """What the hub runs for reports: on-demand reports, sign-off, the Monday schedule and the reminders.
 
-The schedule is ticked by the ingest loop like the sample and gate monitors, but a
-report takes seconds to build, so a tick only decides what is due and hands the work
-to a thread of its own: ingest never waits for a PDF.
+The schedule is a duty of the hub's scheduler (hub.scheduler), checked every
+``CHECK_EVERY_S``: a report takes seconds to build, and the duty has a thread of its
+own, so neither ingest nor the alarm timers ever wait for a PDF.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from hub.report.store import ReportStore, SignOff
 from hub.store.state import StateStore
 
 _LOGGER = logging.getLogger(__name__)
-#: How often a tick looks at the schedule and the reminders.
+#: How often the schedule duty looks at the schedule and the reminders.
 CHECK_EVERY_S = 60.0
 _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
 _URL = {"weekly": "weekly.pdf?week=", "daily": "daily.pdf?date=", "monthly": "monthly.pdf?month="}
@@ -52,17 +51,12 @@ class ReportService:
         self._state = state
         self._announce = announce
         self._public_url = public_url.rstrip("/")
-        self._next_check = 0.0
-        self._worker: threading.Thread | None = None
 
     @property
     def tz(self) -> ZoneInfo:
         return self.source.tz
 
     def close(self) -> None:
-        worker = self._worker
-        if worker is not None:
-            worker.join(60)
         self.store.close()
 
     # -- on demand -------------------------------------------------------------------------------
@@ -101,20 +95,6 @@ class ReportService:
         return signed
 
     # -- schedule --------------------------------------------------------------------------------
-
-    def tick(self, now: float) -> None:
-        """Called by the ingest loop: at most once a minute, start the due work on its own thread."""
-        if now < self._next_check or (self._worker is not None and self._worker.is_alive()):
-            return
-        self._next_check = now + CHECK_EVERY_S
-        self._worker = threading.Thread(target=self._run_logged, args=(now,), name="reports", daemon=True)
-        self._worker.start()
-
-    def _run_logged(self, now: float) -> None:
-        try:
-            self.run_due(now)
-        except Exception:  # the next check retries; the schedule must not stop the hub
-            _LOGGER.exception("scheduled report work failed; retrying at the next check")
 
     def run_due(self, now: float) -> list[Path]:
         """Make the weeks that are due (catching up after downtime), then send the reminders that are due."""

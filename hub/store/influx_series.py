@@ -22,7 +22,7 @@ Layout (what the Grafana dashboards query):
   hours, at most once a minute while writing, and before any ``hourly`` read), so a
   closed hour stays exact. A closed hour without a rollup (influxd was down when the
   query should have run) is read raw.
-- Dashboard samples (``health``, ``limit``, ``alert``): see ``hub/store/feed.py``.
+- Dashboard samples (``health``, ``limit``, ``alert``): see ``hub/store/upkeep.py``.
 
 Line protocol is built with ``influxdb-client``'s own escaping and field formatting
 (what ``Point.to_line_protocol`` calls) and sent through the v1 endpoints

@@ -25,9 +25,9 @@ from edge.wire import SensorInfo
 from hub.alerts.engine import AlertEngine
 from hub.settings import HubConfig
 from hub.store.base import Sample, StoredEvent, StoredReading
-from hub.store.feed import alert_sample, health_samples, limit_samples
 from hub.store.influx_series import InfluxSeriesStore
 from hub.store.state import Alert, StateStore
+from hub.store.upkeep import alert_sample, health_samples, limit_samples
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 SITE = "test-site"
@@ -69,7 +69,7 @@ def fill(query: str, values: dict[str, str], since: float, until: float) -> str:
 def loaded(influx_store: InfluxSeriesStore, tmp_path: Path) -> tuple[InfluxSeriesStore, float]:
     """Six hours of a canteen and a gate, written through the store as the hub writes them.
 
-    Health and limit points come from the hub's own producers (hub.store.feed) over a real
+    Health and limit points come from the hub's own producers (hub.store.upkeep) over a real
     state store and alert engine, and the alerts are the kinds the hub raises, so a renamed
     field or kind fails here.
     """
@@ -95,7 +95,7 @@ def loaded(influx_store: InfluxSeriesStore, tmp_path: Path) -> tuple[InfluxSerie
                                  dropped=i // 10, clock_synced=True)
             state.record_health(device, health.model_dump_json(), ts)
         engine.refresh_sensors()
-        samples += health_samples(state, ts) + limit_samples(state, engine, ts)
+        samples += health_samples(state, ts) + limit_samples(state, engine.limits, ts)
     for alert_state, at in (("pending", 3600.0), ("firing", 4500.0), ("resolved", 6000.0)):
         samples.append(alert_sample(Alert("temperature_limits", "dev-a/fridge-1", "temperature", "critical",
                                           alert_state, "冷藏柜 9.2 °C > 8 °C", start + at, start + at, value=9.2,

@@ -10,7 +10,6 @@ from hub.audit import verify_chain
 from hub.report import period, schedule
 from hub.report.service import ReportError
 from hub.runtime import Hub
-from tests.conftest import wait_for
 from tests.hub.report.conftest import TZ, WEEK, Dataset, local
 
 
@@ -76,11 +75,12 @@ def test_schedule_generates_once_announces_and_catches_up(fresh_hub: tuple[Hub, 
     assert [r.label for r in service.store.runs("weekly")] == [WEEK, "2026-W48", "2026-W49"]
 
 
-def test_tick_runs_the_schedule_on_its_own_thread(fresh_hub: tuple[Hub, Dataset]) -> None:
+def test_the_reports_duty_runs_the_schedule(fresh_hub: tuple[Hub, Dataset]) -> None:
     hub, _data = fresh_hub
+    assert hub.scheduler.get("reports") is not None
     hub.reports.run_due(local("2026-11-23 06:00"))
-    hub.pipeline.tick(local("2026-11-23 07:00"))
-    wait_for(lambda: hub.reports.store.run("weekly", WEEK) is not None)
+    hub.scheduler.run_now("reports", local("2026-11-23 07:00"))
+    assert hub.reports.store.run("weekly", WEEK) is not None
 
 
 def test_reminders_until_signed(fresh_hub: tuple[Hub, Dataset]) -> None:

@@ -1,9 +1,12 @@
-"""The series store's background duties: retention for stores that need the hub to run it, and dashboard samples.
+"""Upkeep of the series store: retention for stores that need the hub to run it, and dashboard samples.
 
-A thread of its own, not the ingest writer's loop: pruning a year of a big SQLite
-file must not delay a fridge alarm, and an InfluxDB outage must not stall ingest
-through a sample write. Everything here is best effort and retried on the next
-round — the record (readings, alerts, devices) never depends on it.
+Three duties the hub's scheduler runs (hub.scheduler), each on its own thread, not
+in the ingest writer's loop: pruning a year of a big SQLite file must not delay a
+fridge alarm, and an InfluxDB outage must not stall ingest through a sample write.
+Everything here is best effort and retried on the next round — the record
+(readings, alerts, devices) never depends on it. The alert engine is not needed
+here: the limit bands come through a ``limits(sensor)`` callable, and alert
+transitions arrive through ``on_alert``.
 
 Dashboard samples (only for a store that is a ``SampleSink``, i.e. InfluxDB):
 
@@ -18,12 +21,11 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from hub.alerts.engine import AlertEngine
+from hub.rules.threshold import Limits
 from hub.store.base import Maintained, Sample, SampleSink, SeriesStore
 from hub.store.state import Alert, StateStore
 
@@ -31,7 +33,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Alert marks kept while the store is unreachable; beyond this the oldest go (they are copies).
 MAX_PENDING_MARKS = 10_000
-_WAKE_S = 2.0
+#: How often queued alert marks are written (they annotate dashboards: a few seconds late is fine).
+MARKS_INTERVAL_S = 2.0
 
 
 def health_samples(state: StateStore, now: float) -> list[Sample]:
@@ -53,11 +56,11 @@ def health_samples(state: StateStore, now: float) -> list[Sample]:
     return samples
 
 
-def limit_samples(state: StateStore, engine: AlertEngine, now: float) -> list[Sample]:
+def limit_samples(state: StateStore, limits_of: Callable[[str], Limits | None], now: float) -> list[Sample]:
     sites = {d["device"]: d["site"] for d in state.devices()}
     samples = []
     for sensor in state.sensors():
-        limits = engine.limits(sensor["key"])
+        limits = limits_of(sensor["key"])
         if limits is None:
             continue
         fields = {k: float(v) for k, v in (("low", limits.low), ("high", limits.high)) if v is not None}
@@ -77,35 +80,33 @@ def alert_sample(alert: Alert, site: str | None) -> Sample:
     return Sample("alert", alert.updated_at, tags, fields)
 
 
-class SeriesDuties:
-    def __init__(self, series: SeriesStore, state: StateStore, engine: AlertEngine,
-                 maintenance_interval_s: float = 3600.0, sample_interval_s: float = 60.0,
-                 clock: Callable[[], float] = time.time) -> None:
+class SeriesUpkeep:
+    """Retention, dashboard samples and alert marks for one series store; the scheduler calls them.
+
+    ``needs_retention`` / ``takes_samples``: whether the store needs the hub for that at all (an
+    SQLite store prunes through the hub, InfluxDB takes samples); the hub registers
+    only the duties that do something.
+    """
+
+    def __init__(self, series: SeriesStore, state: StateStore, limits: Callable[[str], Limits | None]) -> None:
         self.series = series
         self.state = state
-        self.engine = engine
-        self.clock = clock
-        self._maintenance_s = maintenance_interval_s
-        self._sample_s = sample_interval_s
+        self._limits = limits
         self._marks: collections.deque[Sample] = collections.deque(maxlen=MAX_PENDING_MARKS)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="series-duties", daemon=True)
-        if isinstance(series, SampleSink):
-            engine.add_listener(self.on_alert)
+
+    @property
+    def needs_retention(self) -> bool:
+        return isinstance(self.series, Maintained)
+
+    @property
+    def takes_samples(self) -> bool:
+        return isinstance(self.series, SampleSink)
 
     def on_alert(self, alert: Alert) -> None:
-        """Engine listener: queue the transition; the thread writes it (never the alert path)."""
+        """Engine listener: queue the transition; the marks duty writes it (never the alert path)."""
         device = alert.subject.split("/", 1)[0]
         site = self.state.site_of(device)
         self._marks.append(alert_sample(alert, site))
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
 
     def maintain(self, now: float) -> None:
         if isinstance(self.series, Maintained):
@@ -115,9 +116,9 @@ class SeriesDuties:
 
     def sample(self, now: float) -> None:
         if isinstance(self.series, SampleSink):
-            self.series.write_samples(health_samples(self.state, now) + limit_samples(self.state, self.engine, now))
+            self.series.write_samples(health_samples(self.state, now) + limit_samples(self.state, self._limits, now))
 
-    def flush_marks(self) -> None:
+    def flush_marks(self, _now: float | None = None) -> None:
         if not isinstance(self.series, SampleSink) or not self._marks:
             return
         pending = list(self._marks)
@@ -127,24 +128,3 @@ class SeriesDuties:
         written = {id(mark) for mark in pending}
         while self._marks and id(self._marks[0]) in written:
             self._marks.popleft()
-
-    def _loop(self) -> None:
-        # The first retention run waits a while: a hub that restarts often still gets it, and a
-        # starting hub first catches up with what the broker kept for it.
-        next_maintenance = time.monotonic() + min(300.0, self._maintenance_s)
-        next_sample = time.monotonic() + min(10.0, self._sample_s)
-        while not self._stop.wait(min(_WAKE_S, self._sample_s)):
-            now = time.monotonic()
-            for due, duty in ((True, self.flush_marks),
-                              (now >= next_sample, lambda: self.sample(self.clock())),
-                              (now >= next_maintenance, lambda: self.maintain(self.clock()))):
-                if not due:
-                    continue
-                try:
-                    duty()
-                except Exception:
-                    _LOGGER.exception("series duty failed; it runs again next round")
-            if now >= next_sample:
-                next_sample = now + self._sample_s
-            if now >= next_maintenance:
-                next_maintenance = now + self._maintenance_s

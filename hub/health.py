@@ -1,0 +1,176 @@
+"""Can the hub store and alarm right now: the parts of ``/api/health`` and the verdict on them.
+
+A watchdog or load balancer only looks at the status code, so the code must be
+honest: 503 when the hub cannot do its job — the store failed its last batches
+(readings pile up unacknowledged at the broker), or the alert engine's timer duty
+has not run for many intervals or the scheduler stopped (delayed alarms, offline
+devices and "still too warm" escalations would never fire). Everything that is
+wrong but leaves storing and alarming working (broker connection lost, a duty
+failing or overrunning, a notification channel failing) is ``degraded`` with a
+200. The report names parts and duties, never a person, sensor, channel or alarm:
+the route is open without credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from hub.scheduler import DutyStatus
+
+#: The alert engine's timer duty, registered under this name (hub.runtime): no timers, no alarms.
+ALERT_TIMERS = "alert-timers"
+#: Consecutive failed batches after which the hub counts as unable to store (one may be a blip).
+STORE_FAILING_BATCHES = 2
+#: The timer duty counts as stalled after this many of its intervals without a good run…
+STALL_INTERVALS = 10
+#: …and never sooner than this (a loaded Raspberry Pi can pause a thread for seconds).
+STALL_FLOOR_S = 30.0
+
+Status = Literal["ok", "degraded", "failing"]
+
+
+class BrokerPart(BaseModel):
+    ok: bool
+    #: None: a hub built without an MQTT connection.
+    connected: bool | None
+
+
+class StorePart(BaseModel):
+    ok: bool
+    last_commit: float | None
+    last_commit_age_s: float | None
+    #: Batches that failed to store since the last one that was stored.
+    failing_batches: int
+    store_failures_total: int
+    last_failure_age_s: float | None
+
+
+class DutyPart(BaseModel):
+    name: str
+    interval_s: float
+    last_run_age_s: float | None
+    last_duration_s: float | None
+    runs: int
+    failures: int
+    consecutive_failures: int
+    overruns: int
+    running_for_s: float | None
+    failing: bool
+    overrunning: bool
+
+
+class SchedulerPart(BaseModel):
+    ok: bool
+    running: bool
+    failing: list[str]
+    overrunning: list[str]
+    duties: list[DutyPart]
+
+
+class AlarmPart(BaseModel):
+    ok: bool
+    #: False: another worker of a scale-out group runs the rules (hub.scaleout).
+    runs_rules: bool
+    #: Seconds since the alert engine's timers last ran without an error (None: not yet).
+    timers_age_s: float | None
+    detail: str
+
+
+class NotificationsPart(BaseModel):
+    ok: bool
+    configured: bool
+    channels: int
+    failing_channels: int
+
+
+class HealthPublic(BaseModel):
+    """``/api/health``: the verdict, the compatible summary keys, then each part."""
+
+    status: Status
+    mqtt_connected: bool | None
+    uptime_s: float
+    pipeline: dict[str, Any]
+    dead_letters_total: int
+    #: What makes the status what it is, in words (empty when ``ok``).
+    problems: list[str]
+    broker: BrokerPart
+    store: StorePart
+    alarms: AlarmPart
+    scheduler: SchedulerPart
+    notifications: NotificationsPart
+
+
+def _age(now: float, at: float | None) -> float | None:
+    return None if at is None else round(now - at, 3)
+
+
+def _duty(status: DutyStatus, now: float) -> DutyPart:
+    return DutyPart(name=status.name, interval_s=status.interval_s, last_run_age_s=_age(now, status.last_run),
+                    last_duration_s=status.last_duration_s, runs=status.runs, failures=status.failures,
+                    consecutive_failures=status.consecutive_failures, overruns=status.overruns,
+                    running_for_s=status.running_for_s, failing=status.failing, overrunning=status.overrunning)
+
+
+def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, scheduler_started: float | None,
+               scheduler_running: bool) -> AlarmPart:
+    """Can this hub raise alarms: the engine's timer duty runs, on a running scheduler."""
+    if not runs_rules:
+        return AlarmPart(ok=True, runs_rules=False, timers_age_s=None,
+                         detail="another worker of the group runs the rules")
+    last_ok = timers.last_ok if timers is not None else None
+    age = _age(now, last_ok)
+    if scheduler_started is None:
+        # Built but not started (a command-line tool, a test): nothing ticks yet, nothing is overdue.
+        return AlarmPart(ok=True, runs_rules=True, timers_age_s=age, detail="the scheduler has not started")
+    if not scheduler_running or timers is None:
+        return AlarmPart(ok=False, runs_rules=True, timers_age_s=age, detail="no alarm timers run")
+    stall_s = max(STALL_INTERVALS * timers.interval_s, STALL_FLOOR_S)
+    if now - (last_ok if last_ok is not None else scheduler_started) > stall_s:
+        return AlarmPart(ok=False, runs_rules=True, timers_age_s=age,
+                         detail=f"the alert timers have not run for more than {stall_s:g}s")
+    return AlarmPart(ok=True, runs_rules=True, timers_age_s=age, detail="alert timers run")
+
+
+def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
+           duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
+           runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
+           dead_letters_total: int) -> tuple[HealthPublic, bool]:
+    """The health report, and whether the hub can do its job (False: answer 503)."""
+    failing_batches = int(counters.get("failing_batches", 0))
+    store = StorePart(ok=failing_batches < STORE_FAILING_BATCHES, last_commit=counters.get("last_commit"),
+                      last_commit_age_s=_age(now, counters.get("last_commit")), failing_batches=failing_batches,
+                      store_failures_total=int(counters.get("store_failures", 0)),
+                      last_failure_age_s=_age(now, counters.get("last_failure")))
+    broker = BrokerPart(ok=mqtt_connected is not False, connected=mqtt_connected)
+    alarms = alarm_part(now, runs_rules, next((d for d in duties if d.name == ALERT_TIMERS), None), scheduler_started,
+                        scheduler_running)
+    parts = [_duty(duty, now) for duty in duties]
+    failing = [d.name for d in parts if d.failing]
+    overrunning = [d.name for d in parts if d.overrunning]
+    scheduler = SchedulerPart(ok=scheduler_running and not failing and not overrunning, running=scheduler_running,
+                              failing=failing, overrunning=overrunning, duties=parts)
+    notifications = NotificationsPart(ok=failing_channels == 0, configured=notify_configured, channels=channels,
+                                      failing_channels=failing_channels)
+    problems = []
+    if not store.ok:
+        problems.append(f"the store failed the last {failing_batches} batches")
+    if not alarms.ok:
+        problems.append(alarms.detail)
+    if not broker.ok:
+        problems.append("not connected to the broker")
+    if not scheduler_running:
+        problems.append("the scheduler is not running")
+    problems.extend(f"duty {name} is failing" for name in failing)
+    problems.extend(f"duty {name} is overrunning" for name in overrunning)
+    if not notifications.ok:
+        problems.append(f"{failing_channels} notification channel(s) failing")
+    can_work = store.ok and alarms.ok
+    status: Status = "failing" if not can_work else "ok" if not problems else "degraded"
+    report = HealthPublic(status=status, mqtt_connected=mqtt_connected, uptime_s=round(uptime_s, 1),
+                          pipeline=dict(counters), dead_letters_total=dead_letters_total, problems=problems,
+                          broker=broker, store=store, alarms=alarms, scheduler=scheduler,
+                          notifications=notifications)
+    return report, can_work

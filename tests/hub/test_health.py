@@ -1,0 +1,79 @@
+"""The health verdict: 503 exactly when the hub cannot store or cannot alarm; the rest is ``degraded``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.health import ALERT_TIMERS, STALL_FLOOR_S, HealthPublic, assess
+from hub.scheduler import DutyStatus
+
+NOW = 10_000.0
+
+
+def duty(name: str = ALERT_TIMERS, interval_s: float = 1.0, last_ok: float | None = NOW - 0.5,
+         **changes: Any) -> DutyStatus:
+    fields: dict[str, Any] = {"name": name, "interval_s": interval_s, "last_run": last_ok,
+                              "last_duration_s": 0.001, "last_ok": last_ok, "runs": 10, "failures": 0,
+                              "consecutive_failures": 0, "overruns": 0, "running_for_s": None}
+    return DutyStatus(**{**fields, **changes})
+
+
+def verdict(**changes: Any) -> tuple[HealthPublic, bool]:
+    arguments: dict[str, Any] = {
+        "now": NOW, "uptime_s": 100.0, "counters": {"failing_batches": 0, "store_failures": 0,
+                                                    "last_commit": NOW - 1, "last_failure": None},
+        "mqtt_connected": True, "duties": [duty()], "scheduler_started": NOW - 100, "scheduler_running": True,
+        "runs_rules": True, "notify_configured": True, "channels": 2, "failing_channels": 0,
+        "dead_letters_total": 0}
+    return assess(**{**arguments, **changes})
+
+
+def test_a_healthy_hub_is_ok() -> None:
+    report, can_work = verdict()
+    assert can_work and report.status == "ok" and report.problems == []
+    assert report.store.last_commit_age_s == 1.0 and report.alarms.timers_age_s == 0.5
+
+
+def test_a_store_failing_its_last_batches_is_503() -> None:
+    report, can_work = verdict(counters={"failing_batches": 1, "store_failures": 1, "last_commit": NOW - 5,
+                                         "last_failure": NOW - 1})
+    assert can_work and report.store.ok  # one failure may be a blip
+    report, can_work = verdict(counters={"failing_batches": 2, "store_failures": 7, "last_commit": NOW - 60,
+                                         "last_failure": NOW - 1})
+    assert not can_work and report.status == "failing" and not report.store.ok
+    assert report.store.store_failures_total == 7 and report.store.last_failure_age_s == 1.0
+
+
+def test_alert_timers_that_stopped_running_are_503() -> None:
+    _, can_work = verdict(duties=[duty(last_ok=NOW - STALL_FLOOR_S + 1)])
+    assert can_work  # late, but not for long
+    report, can_work = verdict(duties=[duty(last_ok=NOW - STALL_FLOOR_S - 1)])
+    assert not can_work and not report.alarms.ok and "alert timers" in report.alarms.detail
+    # Never ran without an error since the scheduler started, long ago; or stuck in a run.
+    _, can_work = verdict(duties=[duty(last_ok=None, consecutive_failures=60, failures=60)])
+    assert not can_work
+    _, can_work = verdict(duties=[duty(last_ok=NOW - 100, running_for_s=99.0)])
+    assert not can_work
+
+
+def test_a_stopped_scheduler_cannot_alarm_but_one_not_started_yet_is_only_degraded() -> None:
+    report, can_work = verdict(scheduler_running=False)
+    assert not can_work and not report.alarms.ok
+    report, can_work = verdict(scheduler_running=False, scheduler_started=None, duties=[duty(last_ok=None)])
+    assert can_work and report.status == "degraded" and "the scheduler is not running" in report.problems
+
+
+def test_a_worker_that_does_not_run_the_rules_is_not_judged_on_alarms() -> None:
+    report, can_work = verdict(runs_rules=False, duties=[duty("hub-heartbeat", 10.0)])
+    assert can_work and report.alarms.ok and not report.alarms.runs_rules
+
+
+def test_broker_duties_and_channels_make_it_degraded_not_503() -> None:
+    report, can_work = verdict(mqtt_connected=False,
+                               duties=[duty(), duty("reports", 60.0, consecutive_failures=1, failures=3),
+                                       duty("series-retention", 3600.0, running_for_s=4000.0)],
+                               failing_channels=1)
+    assert can_work and report.status == "degraded"
+    assert report.scheduler.failing == ["reports"] and report.scheduler.overrunning == ["series-retention"]
+    assert not report.broker.ok and not report.notifications.ok and report.notifications.failing_channels == 1
+    assert len(report.problems) == 4
