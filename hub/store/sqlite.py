@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +101,9 @@ def statements(script: str) -> Iterator[str]:
             if statement != ";":
                 yield statement
             start = end + 1
-    if script[start:].strip():
-        raise ValueError(f"incomplete SQL statement: {script[start:].strip()[:80]!r}")
+    rest = [line.strip() for line in script[start:].splitlines()]
+    if any(line and not line.startswith("--") for line in rest):
+        raise ValueError(f"incomplete SQL statement (no closing ';'): {script[start:].strip()[:80]!r}")
 
 
 def check_steps(store: str, migrations: Sequence[Migration]) -> None:
@@ -177,6 +178,35 @@ def rollback(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
     except sqlite3.Error:
         _LOGGER.exception("rollback failed; the connection may still be inside a transaction")
+
+
+def known_versions() -> dict[str, int]:
+    """Each store this release has (every imported ``SqliteStore`` subclass) → the newest version it knows."""
+    found: dict[str, int] = {}
+    pending = list(SqliteStore.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found[cls.STORE] = max(found.get(cls.STORE, 0), cls.MIGRATIONS[-1].version)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def refuse_newer(db_dir: Path, known: Mapping[str, int]) -> None:
+    """Raise SchemaTooNew for the first database in ``db_dir`` that records a store newer than ``known``.
+
+    Run before the hub starts (``xiaoan hub``), so a newer database stops it with that
+    message instead of a failed web-server startup. Reads only; files that are not a
+    store's (or not SQLite) are left to the stores, which report them when they open.
+    """
+    for path in sorted(db_dir.glob("*.sqlite3")):
+        try:
+            with closing(sqlite3.connect(path)) as db:
+                rows = db.execute(f"SELECT store, version FROM {VERSION_TABLE}").fetchall()
+        except sqlite3.DatabaseError:
+            continue  # no version table (0.1.0, or not a store's file): nothing newer to refuse
+        for store, version in rows:
+            if store in known and int(version) > known[store]:
+                raise SchemaTooNew(path, store, int(version), known[store])
 
 
 class SqliteStore:
