@@ -9,6 +9,7 @@ see its ``generate.py``), loaded into fresh files for each test.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -179,6 +180,34 @@ def test_version_one_is_the_release_schema(tmp_path: Path) -> None:
     for name in FILES:
         assert schema(hub.settings.db_dir / name) == schema(release / name), name
         assert versions(hub.settings.db_dir / name) == {s: known_versions()[s] for s in STORES[name]}
+
+
+def test_a_release_database_is_adopted_as_version_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db_dir = load_release(tmp_path)
+    with caplog.at_level(logging.INFO, logger="hub.store.sqlite"):
+        StateStore(db_dir / "hub.sqlite3").close()
+    assert "state tables from before schema versions, recorded as version 1" in caplog.text
+    assert versions(db_dir / "hub.sqlite3") == {"state": 1}  # the accounts get their row when they open
+
+
+def test_every_store_s_first_step_only_creates_what_is_missing() -> None:
+    """Version 1 runs over 0.1.0's tables when it adopts them: it must be a no-op there."""
+    stores = [cls for cls in _all_stores() if not cls.__module__.startswith("tests.")]
+    assert {cls.STORE for cls in stores} >= {"state", "accounts", "series", "gate", "samples", "reports", "notify"}
+    for cls in stores:
+        with closing(sqlite3.connect(":memory:", isolation_level=None)) as db:
+            cls.MIGRATIONS[0].run(db)
+            cls.MIGRATIONS[0].run(db)  # raises "already exists" unless every CREATE says IF NOT EXISTS
+
+
+def _all_stores() -> list[type[SqliteStore]]:
+    found: list[type[SqliteStore]] = []
+    pending = list(SqliteStore.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 # -- a database from a newer release ---------------------------------------------------------------
