@@ -147,14 +147,16 @@ def migrate(db: sqlite3.Connection, path: Path, store: str, migrations: Sequence
         if found is not None and found > latest:
             raise SchemaTooNew(path, store, found, latest)
         pending = [m for m in migrations if m.version > (found or 0)]
-        if found is None and _tables_created_by(migrations[0]) & _user_tables(db):
+        adopted = found is None and bool(_tables_created_by(migrations[0]) & _user_tables(db))
+        if adopted:
             # Tables without a version row: a database of 0.1.0. Version 1 only creates what is
             # missing, so running it over the old tables leaves their rows and shape as they are.
             _LOGGER.info("%s: %s tables from before schema versions, recorded as version 1", path, store)
         if pending:
             db.execute(_VERSION_SCHEMA)
             for step in pending:
-                _LOGGER.info("%s: %s schema version %d: %s", path, store, step.version, step.description)
+                if not (adopted and step.version == 1):
+                    _LOGGER.info("%s: %s schema version %d: %s", path, store, step.version, step.description)
                 step.run(db)
             db.execute(f"INSERT INTO {VERSION_TABLE} (store, version, applied_at) VALUES (?, ?, ?)"
                        " ON CONFLICT (store) DO UPDATE SET version = excluded.version,"
