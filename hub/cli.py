@@ -28,8 +28,11 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     from hub.auth.bootstrap import ensure_first_admin
     from hub.auth.store import AccountStore
     from hub.settings import load_settings
+    from hub.store.sqlite import known_versions, refuse_newer
 
     settings = load_settings()
+    # Before anything opens (and so upgrades) a database: one from a newer release stops here with its message.
+    refuse_newer(settings.db_dir, known_versions())
     accounts = AccountStore(settings.db_dir / "hub.sqlite3")
     try:
         ensure_first_admin(accounts, sys.stdout)
@@ -269,12 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from edge.yamlconfig import ConfigError
+    from hub.store.sqlite import SchemaTooNew
 
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
         result: int = args.func(args)
-    except ConfigError as error:
+    except (ConfigError, SchemaTooNew) as error:
         print(f"xiaoan: {error}", file=sys.stderr)
         return 2
     return result

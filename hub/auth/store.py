@@ -9,11 +9,9 @@ effect on their next request, not when a session happens to end.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from hub.auth.users import (
     check_password,
     normalize_username,
 )
-from hub.store.sqlite_series import connect
+from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -92,30 +90,18 @@ class TokenInfo:
     revoked_at: float | None
 
 
-class AccountStore:
+class AccountStore(SqliteStore):
+    """Versioned as ``accounts``, apart from the state store it shares ``hub.sqlite3`` with."""
+
+    STORE = "accounts"
+    MIGRATIONS = (Migration(1, "users, sessions, API tokens and failed logins (0.1.0)", _SCHEMA),)
+
     def __init__(self, path: Path, passwords: Passwords | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.RLock()
+        super().__init__(path)
         self.passwords = passwords or Passwords()
         #: Seam for tests of expiry and rate limits.
         self.clock = clock
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
 
     # -- accounts ------------------------------------------------------------------------------
 
@@ -133,7 +119,7 @@ class AccountStore:
         hashed = self.passwords.hash(check_password(password)) if password is not None else None
         now = self.clock()
         try:
-            with self._transaction() as db:
+            with self.transaction(immediate=True) as db:
                 cursor = db.execute(
                     "INSERT INTO users (username, display_name, role, locale, password_hash, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (name, shown, Role(role).value, locale, hashed, now, now))
@@ -175,7 +161,7 @@ class AccountStore:
             changes["locale"] = check_locale(locale)
         if disabled is not None:
             changes["disabled"] = int(disabled)
-        with self._transaction() as db:
+        with self.transaction(immediate=True) as db:
             if db.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
                 raise KeyError(user_id)
             if changes:
@@ -200,7 +186,7 @@ class AccountStore:
     def set_password(self, user_id: int, password: str, keep_session: str | None = None) -> None:
         """Set a new password and end the account's other sessions (a stolen cookie dies with the old one)."""
         hashed = self.passwords.hash(check_password(password))
-        with self._transaction() as db:
+        with self.transaction(immediate=True) as db:
             cursor = db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
                                 (hashed, self.clock(), user_id))
             if not cursor.rowcount:
@@ -271,7 +257,7 @@ class AccountStore:
             raise AccountError("name", "1–64 characters · 名称为 1–64 个字符")
         token = new_token()
         now = self.clock()
-        with self._transaction() as db:
+        with self.transaction(immediate=True) as db:
             if db.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
                 raise KeyError(user_id)
             cursor = db.execute(

@@ -10,13 +10,11 @@ bookkeeping) records it once.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hub.gate.overrides import OverrideSpec, StoredOverride
-from hub.store.sqlite_series import connect
+from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gate_meta (
@@ -95,15 +93,9 @@ def _sweep(row: tuple[Any, ...]) -> Sweep:
     return Sweep(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
 
 
-class GateStore:
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+class GateStore(SqliteStore):
+    STORE = "gate"
+    MIGRATIONS = (Migration(1, "closing sweeps, patrol visits and rounds, calendar overrides (0.1.0)", _SCHEMA),)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

@@ -7,13 +7,11 @@ weekly report and the alert page read it; nothing in it decides anything.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from hub.store.sqlite_series import connect
+from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notify_delivery_log (
@@ -50,11 +48,9 @@ class DeliveryAttempt:
     id: int | None = None
 
 
-class DeliveryLog:
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+class DeliveryLog(SqliteStore):
+    STORE = "notify"
+    MIGRATIONS = (Migration(1, "the delivery log (0.1.0)", _SCHEMA),)
 
     def record(self, attempt: DeliveryAttempt) -> None:
         with self._lock:
@@ -94,7 +90,3 @@ class DeliveryLog:
             if len(found) >= limit:
                 break
         return found
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -7,11 +7,9 @@ The signature itself is also written to the hub's hash-chained audit log.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from hub.store.sqlite_series import connect
+from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS report_meta (
@@ -64,15 +62,9 @@ class SignOff:
     comment: str
 
 
-class ReportStore:
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+class ReportStore(SqliteStore):
+    STORE = "reports"
+    MIGRATIONS = (Migration(1, "report runs, sign-offs and reminders (0.1.0)", _SCHEMA),)
 
     def meta(self, key: str) -> str | None:
         with self._lock:

@@ -11,14 +11,12 @@ schema can change without touching the hub's state store. What people did to it
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hub.samples import rules
-from hub.store.sqlite_series import connect
+from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sample_records (
@@ -130,15 +128,9 @@ class SampleRecord:
         return bool(self.excursions)
 
 
-class SampleStore:
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+class SampleStore(SqliteStore):
+    STORE = "samples"
+    MIGRATIONS = (Migration(1, "sample records, dishes, excursions (0.1.0)", _SCHEMA),)
 
     def watch_since(self, now: float) -> float:
         """When this record was first opened (set to ``now`` on the first call, kept after)."""
@@ -245,35 +237,30 @@ class SampleStore:
                  source: str, retention_s: float, scanned: bool = False) -> Dish:
         """Add a dish, or update the one with the same code (else the same name); extends the hold."""
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
+            with self.transaction() as db:
                 row = None
                 if code:
-                    row = self._db.execute("SELECT id FROM sample_dishes WHERE code = ?", [code]).fetchone()
+                    row = db.execute("SELECT id FROM sample_dishes WHERE code = ?", [code]).fetchone()
                 if row is None:
-                    row = self._db.execute("SELECT id FROM sample_dishes WHERE record_id = ? AND name = ?",
-                                           [record_id, name]).fetchone()
+                    row = db.execute("SELECT id FROM sample_dishes WHERE record_id = ? AND name = ?",
+                                     [record_id, name]).fetchone()
                 if row is None:
-                    cursor = self._db.execute(
+                    cursor = db.execute(
                         "INSERT INTO sample_dishes (record_id, name, weight_g, code, logged_at, source, scanned_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [record_id, name, weight_g, code, at, source, at if scanned else None])
                     dish_id = cursor.lastrowid
                     if not code:
-                        self._db.execute("UPDATE sample_dishes SET code = ? WHERE id = ?",
-                                         [self._next_code(record_id), dish_id])
-                    self._db.execute("UPDATE sample_records SET held_until = MAX(held_until, ?) WHERE id = ?",
-                                     [rules.held_until(at, retention_s), record_id])
+                        db.execute("UPDATE sample_dishes SET code = ? WHERE id = ?",
+                                   [self._next_code(record_id), dish_id])
+                    db.execute("UPDATE sample_records SET held_until = MAX(held_until, ?) WHERE id = ?",
+                               [rules.held_until(at, retention_s), record_id])
                 else:
                     dish_id = row[0]
-                    self._db.execute(
+                    db.execute(
                         "UPDATE sample_dishes SET weight_g = COALESCE(?, weight_g),"
                         " scanned_at = CASE WHEN ? THEN ? ELSE scanned_at END WHERE id = ?",
                         [weight_g, scanned, at, dish_id])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             found = self._db.execute("SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at"
                                      " FROM sample_dishes WHERE id = ?", [dish_id]).fetchone()
         return Dish(*found)

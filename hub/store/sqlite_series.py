@@ -12,13 +12,12 @@ Pruning cuts at whole hours, so an hour is either all raw or all aggregate.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from hub.store.base import HOUR_S, HourlyAggregate, StoredEvent, StoredReading
+from hub.store.sqlite import Migration, SqliteStore
 
 _HOUR_MS = HOUR_S * 1000
 
@@ -100,46 +99,29 @@ SELECT hour, min(lo), max(hi), sum(total) / sum(n), sum(n) FROM parts GROUP BY h
 """
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A WAL connection shared by threads under the caller's lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode is durable against a crash of the hub; the broker keeps
-    # anything not yet acknowledged, and the hub acknowledges only after commit.
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA busy_timeout=5000")
-    return db
+class SqliteSeriesStore(SqliteStore):
+    STORE = "series"
+    MIGRATIONS = (Migration(1, "readings, events and hourly aggregates (0.1.0)", _SCHEMA),)
 
-
-class SqliteSeriesStore:
     def __init__(self, path: Path, raw_retention_s: float | None = None,
                  hourly_retention_s: float | None = None) -> None:
         """``None`` retention keeps data forever (``downsample_and_prune`` then does nothing for it)."""
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        super().__init__(path)
         self.raw_retention_s = raw_retention_s
         self.hourly_retention_s = hourly_retention_s
 
     def write(self, readings: Sequence[StoredReading], events: Sequence[StoredEvent]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO readings (sensor, ts_ms, value, fault, synced) VALUES (?, ?, ?, ?, ?)",
-                    [(r.sensor, round(r.ts * 1000), r.value, r.fault, int(r.clock_synced)) for r in readings],
-                )
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO events (device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(e.device, e.boot_id, e.seq, round(e.ts * 1000), e.sensor, e.kind, e.state, e.detail,
-                      int(e.clock_synced)) for e in events],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO readings (sensor, ts_ms, value, fault, synced) VALUES (?, ?, ?, ?, ?)",
+                [(r.sensor, round(r.ts * 1000), r.value, r.fault, int(r.clock_synced)) for r in readings],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO events (device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.device, e.boot_id, e.seq, round(e.ts * 1000), e.sensor, e.kind, e.state, e.detail,
+                  int(e.clock_synced)) for e in events],
+            )
 
     def readings(self, sensor: str, since: float, until: float, limit: int = 10_000) -> list[StoredReading]:
         with self._lock:
@@ -195,15 +177,9 @@ class SqliteSeriesStore:
             return [row[0] for row in self._db.execute(_SENSORS.format(table=table))]
 
     def _fold(self, sensor: str, cutoff_ms: int) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.execute(_FOLD, (sensor, cutoff_ms))
-                self._db.execute("DELETE FROM readings WHERE sensor = ? AND ts_ms < ?", (sensor, cutoff_ms))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            db.execute(_FOLD, (sensor, cutoff_ms))
+            db.execute("DELETE FROM readings WHERE sensor = ? AND ts_ms < ?", (sensor, cutoff_ms))
 
     # -- export, for `xiaoan store copy` ---------------------------------------------------------
 
@@ -280,7 +256,3 @@ class SqliteSeriesStore:
                 f"SELECT count(*) FROM {table} WHERE sensor = ? AND ts_ms >= ? AND ts_ms < ?",
                 (sensor, since_ms, until_ms)).fetchone()[0]
         return found
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import time as dt_time
-from pathlib import Path
 from typing import Any
 
 from edge.wire import MessageId, SensorInfo
 from hub import audit
 from hub.rules.silence import DailyWindow, Silence
-from hub.store.sqlite_series import connect
+from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -212,16 +210,15 @@ def _alert_values(alert: Alert) -> list[Any]:
     return values
 
 
-class StateStore:
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._db.executescript(audit.SCHEMA)
-        self._lock = threading.RLock()
+class StateStore(SqliteStore):
+    """Devices, sensors, alerts and the rest of the hub's record, with the audit log, in ``hub.sqlite3``.
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    The file is shared with the accounts (hub.auth.store), which version their tables on their own.
+    """
+
+    STORE = "state"
+    MIGRATIONS = (Migration(1, "devices, sensors, alerts, silences, rule state and the audit log (0.1.0)",
+                            _SCHEMA + audit.SCHEMA),)
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -267,14 +264,8 @@ class StateStore:
         dead_letters: Sequence[DeadLetter],
     ) -> None:
         """Record a stored batch: its ids as seen, the latest value per sensor, and the dead letters."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._commit_ingest(seen, now, sensors, dead_letters)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self._commit_ingest(seen, now, sensors, dead_letters)
 
     def _commit_ingest(self, seen: Sequence[MessageId], now: float, sensors: Sequence[SensorUpdate],
                        dead_letters: Sequence[DeadLetter]) -> None:
@@ -325,19 +316,13 @@ class StateStore:
         transaction, so a message is either claimed and queued for the rules, or neither.
         ``done_before``: everything this worker received before that time is now committed.
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                claimed = self.unseen(ids)
-                body = feed(claimed)
-                if body is not None:
-                    self._db.execute("INSERT INTO rule_feed (received, body) VALUES (?, ?)", (done_before, body))
-                self._commit_ingest([mid for mid in ids if mid in claimed], now, sensors, dead_letters)
-                self._progress(worker, done_before, now)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction(immediate=True) as db:
+            claimed = self.unseen(ids)
+            body = feed(claimed)
+            if body is not None:
+                db.execute("INSERT INTO rule_feed (received, body) VALUES (?, ?)", (done_before, body))
+            self._commit_ingest([mid for mid in ids if mid in claimed], now, sensors, dead_letters)
+            self._progress(worker, done_before, now)
         return claimed
 
     def _progress(self, worker: str, done_before: float, now: float) -> None:
@@ -371,10 +356,8 @@ class StateStore:
         return [(int(i), str(body)) for i, body in rows]
 
     def feed_done(self, ids: Sequence[int]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM rule_feed WHERE id = ?", [(i,) for i in ids])
-            self._db.execute("COMMIT")
+        with self.transaction(immediate=True) as db:
+            db.executemany("DELETE FROM rule_feed WHERE id = ?", [(i,) for i in ids])
 
     def feed_backlog(self) -> int:
         with self._lock:
@@ -384,9 +367,8 @@ class StateStore:
     def record_status(self, site: str, device: str, state: str, boot_id: str, version: str, ts: float,
                       now: float, sensors: Sequence[SensorInfo]) -> None:
         """Apply a device's (retained) status, registering the sensors it announces."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute(
+        with self.transaction() as db:
+            db.execute(
                 "INSERT INTO devices (device, site, state, boot_id, version, state_since, last_seen)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET site = excluded.site,"
                 " state = excluded.state, boot_id = excluded.boot_id, version = excluded.version,"
@@ -394,7 +376,7 @@ class StateStore:
                 (device, site, state, boot_id, version, ts, now if state == "online" else ts),
             )
             for info in sensors:
-                self._db.execute(
+                db.execute(
                     "INSERT INTO sensors (key, device, sensor, kind, unit, name, profile, low, high)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET kind = excluded.kind,"
                     " unit = excluded.unit, name = excluded.name, profile = excluded.profile,"
@@ -402,7 +384,6 @@ class StateStore:
                     (f"{device}/{info.sensor}", device, info.sensor, info.kind, info.unit, info.name,
                      info.profile, info.low, info.high),
                 )
-            self._db.execute("COMMIT")
 
     def record_health(self, device: str, health_json: str, now: float) -> None:
         with self._lock:
@@ -488,28 +469,22 @@ class StateStore:
                    detail: Mapping[str, Any] | None = None) -> Alert:
         """Insert or update an alert and, in the same transaction, append the change to the audit log."""
         values = _alert_values(alert)
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                if alert.id is None:
-                    cursor = self._db.execute(
-                        f"INSERT INTO alerts ({', '.join(_ALERT_FIELDS)})"
-                        f" VALUES ({', '.join('?' for _ in _ALERT_FIELDS)})",
-                        values,
-                    )
-                    alert.id = cursor.lastrowid
-                else:
-                    self._db.execute(
-                        f"UPDATE alerts SET {', '.join(f'{name} = ?' for name in _ALERT_FIELDS)} WHERE id = ?",
-                        [*values, alert.id],
-                    )
-                if action is not None:
-                    self._append_audit(alert.updated_at, actor, action, f"alert/{alert.id}",
-                                       {"state": alert.state, "subject": alert.subject, **(detail or {})})
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            if alert.id is None:
+                cursor = db.execute(
+                    f"INSERT INTO alerts ({', '.join(_ALERT_FIELDS)})"
+                    f" VALUES ({', '.join('?' for _ in _ALERT_FIELDS)})",
+                    values,
+                )
+                alert.id = cursor.lastrowid
+            else:
+                db.execute(
+                    f"UPDATE alerts SET {', '.join(f'{name} = ?' for name in _ALERT_FIELDS)} WHERE id = ?",
+                    [*values, alert.id],
+                )
+            if action is not None:
+                self._append_audit(alert.updated_at, actor, action, f"alert/{alert.id}",
+                                   {"state": alert.state, "subject": alert.subject, **(detail or {})})
         return alert
 
     # -- audit ---------------------------------------------------------------------------------
@@ -524,14 +499,8 @@ class StateStore:
 
     def append_audit(self, ts: float, actor: str, action: str, subject: str, detail: Mapping[str, Any]) -> None:
         """Record a change that is not an alert's (a silence created, a week signed off)."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._append_audit(ts, actor, action, subject, detail)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self._append_audit(ts, actor, action, subject, detail)
 
     def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[audit.AuditEntry]:
         query = "SELECT id, ts, actor, action, subject, detail, prev_hash, hash FROM audit WHERE id > ? ORDER BY id"
@@ -548,33 +517,25 @@ class StateStore:
 
     def add_silence(self, silence: Silence, created_by: str, now: float) -> Silence:
         window = silence.window
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                cursor = self._db.execute(
-                    "INSERT INTO silences (subject, rules, starts_at, ends_at, window_start, window_end, weekdays,"
-                    " reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (silence.subject, json.dumps(sorted(silence.rules)), silence.starts_at, silence.ends_at,
-                     window.start.isoformat() if window else None, window.end.isoformat() if window else None,
-                     json.dumps(sorted(window.weekdays)) if window and window.weekdays is not None else None,
-                     silence.reason, created_by, now),
-                )
-                self._append_audit(now, created_by, "silence.created", f"silence/{cursor.lastrowid}",
-                                   {"subject": silence.subject, "reason": silence.reason})
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO silences (subject, rules, starts_at, ends_at, window_start, window_end, weekdays,"
+                " reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (silence.subject, json.dumps(sorted(silence.rules)), silence.starts_at, silence.ends_at,
+                 window.start.isoformat() if window else None, window.end.isoformat() if window else None,
+                 json.dumps(sorted(window.weekdays)) if window and window.weekdays is not None else None,
+                 silence.reason, created_by, now),
+            )
+            self._append_audit(now, created_by, "silence.created", f"silence/{cursor.lastrowid}",
+                               {"subject": silence.subject, "reason": silence.reason})
         return dataclasses.replace(silence, id=cursor.lastrowid)
 
     def remove_silence(self, silence_id: int, removed_by: str, now: float) -> bool:
-        with self._lock:
-            self._db.execute("BEGIN")
-            cursor = self._db.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
-                                      (now, silence_id))
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                                (now, silence_id))
             if cursor.rowcount:
                 self._append_audit(now, removed_by, "silence.removed", f"silence/{silence_id}", {})
-            self._db.execute("COMMIT")
         return bool(cursor.rowcount)
 
     def silences(self, now: float) -> list[Silence]:
@@ -605,19 +566,13 @@ class StateStore:
 
     def save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float) -> None:
         """Store a sensor's edited limits and, in the same transaction, audit who set what."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                before = self._db.execute("SELECT body FROM limit_edits WHERE key = ?", (key,)).fetchone()
-                self._db.execute(
-                    "INSERT OR REPLACE INTO limit_edits (key, body, updated_by, updated_at) VALUES (?, ?, ?, ?)",
-                    (key, json.dumps(dict(body)), who, now))
-                self._append_audit(now, who, "limits.edited", f"sensor/{key}",
-                                   {"limits": dict(body), "before": json.loads(before[0]) if before else None})
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            before = db.execute("SELECT body FROM limit_edits WHERE key = ?", (key,)).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO limit_edits (key, body, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+                (key, json.dumps(dict(body)), who, now))
+            self._append_audit(now, who, "limits.edited", f"sensor/{key}",
+                               {"limits": dict(body), "before": json.loads(before[0]) if before else None})
 
     def rule_states(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self._lock:

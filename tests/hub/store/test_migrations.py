@@ -1,0 +1,322 @@
+"""Schema versions: the databases of release 0.1.0 open under this code with every row intact and every
+feature working; a newer database is refused with a clear message; a fresh one gets every step; the
+pending steps of an upgrade are applied together or not at all.
+
+The 0.1.0 databases are the SQL dumps in ``release_0_1_0/`` (written by that release's own code,
+see its ``generate.py``), loaded into fresh files for each test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from edge import wire
+from hub.audit import verify_chain
+from hub.cli import main
+from hub.gate.store import GateStore
+from hub.ingest import Inbound
+from hub.notify.deliverylog import DeliveryLog
+from hub.runtime import Hub
+from hub.settings import HubConfig, HubSettings
+from hub.store.sqlite import Migration, SchemaTooNew, SqliteStore, known_versions, statements
+from hub.store.state import StateStore
+from tests.hub.store.release_0_1_0.generate import FILES, PASSWORDS
+
+RELEASE = Path(__file__).parent / "release_0_1_0"
+#: The stores recorded in each file once this release has opened it.
+STORES = {"hub.sqlite3": {"state", "accounts"}, "readings.sqlite3": {"series"}, "gate.sqlite3": {"gate"},
+          "samples.sqlite3": {"samples"}, "reports.sqlite3": {"reports"}, "notify.sqlite3": {"notify"}}
+
+
+#: A hub opened on 0.1.0's databases, and every row each file held before it opened them.
+Release = tuple[Hub, dict[str, dict[str, list[tuple[object, ...]]]]]
+
+
+def load_release(home: Path) -> Path:
+    """A 0.1.0 hub's state directory under ``home``, from the checked-in dumps; returns its db dir."""
+    db_dir = home / "hub"
+    db_dir.mkdir(parents=True)
+    for name in FILES:
+        with closing(sqlite3.connect(db_dir / name)) as db:
+            db.executescript((RELEASE / f"{Path(name).stem}.sql").read_text(encoding="utf-8"))
+    return db_dir
+
+
+def snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of a file (the version table aside), in a stable order."""
+    with closing(sqlite3.connect(path)) as db:
+        tables = [name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'schema_version' ORDER BY name")]
+        return {table: sorted(db.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)  # noqa: S608 - names from sqlite_master
+                for table in tables}
+
+
+def versions(path: Path) -> dict[str, int]:
+    with closing(sqlite3.connect(path)) as db:
+        return dict(db.execute("SELECT store, version FROM schema_version").fetchall())
+
+
+def schema(path: Path) -> set[tuple[str, str, str]]:
+    with closing(sqlite3.connect(path)) as db:
+        return set(db.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+                              " AND name != 'schema_version'").fetchall())
+
+
+@pytest.fixture
+def release_hub(tmp_path: Path) -> Iterator[Release]:
+    db_dir = load_release(tmp_path)
+    before = {name: snapshot(db_dir / name) for name in FILES}
+    hub = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0)), connect_mqtt=False)
+    yield hub, before
+    hub.stop()
+
+
+# -- the upgrade from 0.1.0 ----------------------------------------------------------------------
+
+
+def test_every_row_of_the_release_is_still_there(release_hub: Release) -> None:
+    hub, before = release_hub
+    DeliveryLog(hub.settings.db_dir / "notify.sqlite3").close()  # built by the hub only with notifications set up
+    counts = {name: {table: len(rows) for table, rows in tables.items()} for name, tables in before.items()}
+    # The dumps are not empty: every table that holds a record has rows (the scale-out feed is drained by design).
+    assert all(n > 0 for name, tables in counts.items() for table, n in tables.items() if table != "rule_feed"), counts
+    for name in FILES:
+        assert snapshot(hub.settings.db_dir / name) == before[name], f"{name}: rows changed on upgrade"
+        assert versions(hub.settings.db_dir / name) == {store: 1 for store in STORES[name]}
+
+
+def test_the_stores_read_the_release_record(release_hub: Release) -> None:
+    hub, _ = release_hub
+    assert [d["device"] for d in hub.state.devices()] == ["dev-a", "dev-b"]
+    assert {s["key"] for s in hub.state.sensors()} >= {"dev-a/fridge-1", "dev-a/fridge-2", "dev-b/fridge-3"}
+    assert {a.subject: a.state for a in hub.state.alerts()} == {
+        "dev-a/fridge-1": "firing", "dev-a/fridge-2": "resolved", "dev-b/fridge-3": "verified",
+        "dev-a/door-1": "pending"}
+    acked = next(a for a in hub.state.alerts() if a.subject == "dev-a/fridge-2")
+    assert (acked.acked_by, acked.ack_note) == ("wang", "door left open")
+    assert [s.reason for s in hub.state.silences(now=0.0)] == ["defrost"]  # the removed one stays removed
+    assert hub.state.limit_edits() == {"dev-a/fridge-2": {"low": 0.0, "high": 6.0}}
+    assert hub.state.dead_letter_count() == 1
+    assert [u.user.username for u in hub.accounts.users()] == ["admin", "wang", "gate"]
+    assert [t.name for t in hub.accounts.tokens()] == ["dashboard"]
+    sweeps = hub.gate.store.sweeps()
+    assert [(s.group, s.not_closed) for s in sweeps] == [("main", 1)]
+    assert sweeps[0].states["dev-c/door-1"]["name"] == "北门"
+    assert len(hub.gate.store.visits(0, 2e9)) == 2
+    assert [o.spec.reason for o in hub.gate.overrides()] == ["运动会"]
+    assert hub.reports.store.meta("last_weekly") == "2026-W46"
+    assert {r.label for r in hub.reports.store.runs()} == {"2026-W46", "2026-11-16"}
+    assert [s.signer_name for s in hub.reports.store.signoffs("weekly", "2026-W46")] == ["管理员"]
+    log = DeliveryLog(hub.settings.db_dir / "notify.sqlite3")
+    try:
+        assert [a.outcome for a in log.attempts()] == ["failed", "sent"]
+        assert [a.channel for a in log.attempts(alert_id=2)] == ["sms"]
+    finally:
+        log.close()
+
+
+def test_the_audit_chain_of_the_release_still_verifies_and_grows(release_hub: Release) -> None:
+    hub, _ = release_hub
+    entries = hub.state.audit_entries()
+    assert len(entries) == 20 and verify_chain(entries) == []
+    firing = next(a for a in hub.state.alerts() if a.state == "firing")
+    assert firing.id is not None
+    acked = hub.engine.act(firing.id, "acknowledge", "wang", "on my way")  # an old alert, acknowledged now
+    assert acked.state == "acknowledged"
+    assert hub.state.alert(firing.id) == acked
+    after = hub.state.audit_entries()
+    assert len(after) == 21 and after[-1].action == "acknowledge" and verify_chain(after) == []
+
+
+def test_old_passwords_still_sign_in(release_hub: Release) -> None:
+    hub, _ = release_hub
+    user = hub.accounts.authenticate("admin", PASSWORDS["admin"])
+    assert user is not None and user.username == "admin"
+    assert hub.accounts.authenticate("wang", "not the password") is None
+    session = hub.accounts.start_session(user.id)
+    assert hub.accounts.session_user(session, idle_s=3600, max_s=86_400) == user
+
+
+def test_old_samples_are_listed_and_take_new_dishes(release_hub: Release) -> None:
+    hub, _ = release_hub
+    store = hub.samples.store
+    (lunch,) = store.on_day("2026-11-16")
+    assert [d.name for d in lunch.dishes] == ["红烧肉", "米饭"] and lunch.compromised
+    assert [r.meal for r in store.not_discarded()] == ["lunch"]
+    assert store.dish_by_code("lunch-20261116-09") is not None
+    dish = store.add_dish(lunch.id, "青菜", 100.0, None, lunch.placed_at + 120, "api", 48 * 3600)
+    assert dish.code == "lunch-20261116-03"
+    assert [d.name for d in store.on_day("2026-11-16")[0].dishes] == ["红烧肉", "米饭", "青菜"]
+
+
+def test_a_new_reading_is_stored_beside_the_old_ones(release_hub: Release) -> None:
+    hub, _ = release_hub
+    old = hub.series.readings("dev-a/fridge-2", 0, 2e9)
+    ts = old[-1].ts + 60
+    telemetry = {"device": "dev-a", "boot_id": "b2", "seq": 1, "readings": [
+        {"sensor": "fridge-2", "kind": "temperature", "value": 4.2, "unit": "°C", "ts": ts}]}
+    hub.pipeline.process([Inbound(wire.topic("s1", "dev-a", wire.Channel.TELEMETRY), json.dumps(telemetry).encode(),
+                                  1, 1, 0.0)])
+    assert hub.series.readings("dev-a/fridge-2", 0, 2e9) == [*old, *hub.series.readings("dev-a/fridge-2", ts, ts + 1)]
+    assert [r.value for r in hub.series.readings("dev-a/fridge-2", ts, ts + 1)] == [4.2]
+    assert next(s for s in hub.state.sensors() if s["key"] == "dev-a/fridge-2")["last_value"] == 4.2
+    # The hourly aggregates 0.1.0's maintenance kept for readings past retention are still answered.
+    assert sum(h.count for h in hub.series.hourly("dev-a/fridge-1", 0, old[0].ts - 86_400)) == 90
+
+
+def test_version_one_is_the_release_schema(tmp_path: Path) -> None:
+    """A fresh hub's tables, indexes and triggers are exactly those 0.1.0 made (before any later step)."""
+    release = load_release(tmp_path / "old")
+    hub = Hub(HubSettings(home=tmp_path / "new"), connect_mqtt=False)
+    DeliveryLog(hub.settings.db_dir / "notify.sqlite3").close()
+    hub.stop()
+    for name in FILES:
+        assert schema(hub.settings.db_dir / name) == schema(release / name), name
+        assert versions(hub.settings.db_dir / name) == {s: known_versions()[s] for s in STORES[name]}
+
+
+def test_a_release_database_is_adopted_as_version_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db_dir = load_release(tmp_path)
+    with caplog.at_level(logging.INFO, logger="hub.store.sqlite"):
+        StateStore(db_dir / "hub.sqlite3").close()
+    assert "state tables from before schema versions, recorded as version 1" in caplog.text
+    assert versions(db_dir / "hub.sqlite3") == {"state": 1}  # the accounts get their row when they open
+
+
+def test_every_store_s_first_step_only_creates_what_is_missing() -> None:
+    """Version 1 runs over 0.1.0's tables when it adopts them: it must be a no-op there."""
+    stores = [cls for cls in _all_stores() if not cls.__module__.startswith("tests.")]
+    assert {cls.STORE for cls in stores} >= {"state", "accounts", "series", "gate", "samples", "reports", "notify"}
+    for cls in stores:
+        with closing(sqlite3.connect(":memory:", isolation_level=None)) as db:
+            cls.MIGRATIONS[0].run(db)
+            cls.MIGRATIONS[0].run(db)  # raises "already exists" unless every CREATE says IF NOT EXISTS
+
+
+def _all_stores() -> list[type[SqliteStore]]:
+    found: list[type[SqliteStore]] = []
+    pending = list(SqliteStore.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+# -- a database from a newer release ---------------------------------------------------------------
+
+
+def _from_the_future(path: Path, store: str, version: int) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("UPDATE schema_version SET version = ? WHERE store = ?", (version, store))
+        db.commit()
+
+
+def test_a_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "hub" / "hub.sqlite3"
+    StateStore(path).close()
+    _from_the_future(path, "state", 7)
+    with pytest.raises(SchemaTooNew) as refused:
+        StateStore(path)
+    message = str(refused.value)
+    assert str(path) in message and "state" in message and "version 7" in message and "up to 1" in message
+    assert "newer release" in message and "restore a backup" in message
+    assert (refused.value.store, refused.value.found, refused.value.known) == ("state", 7, 1)
+    assert versions(path)["state"] == 7  # left as it was
+    with pytest.raises(SchemaTooNew):
+        Hub(HubSettings(home=tmp_path), connect_mqtt=False)
+
+
+def test_xiaoan_hub_refuses_a_newer_database_before_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "hub" / "gate.sqlite3"
+    GateStore(path).close()
+    _from_the_future(path, "gate", 3)
+    monkeypatch.setenv("XIAOAN_HOME", str(tmp_path))
+    assert main(["hub"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xiaoan: ") and str(path) in err and "gate tables are at schema version 3" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "hub" / "hub.sqlite3").exists()  # refused before any store opened
+
+
+# -- the mechanism, on a store of its own ----------------------------------------------------------
+
+
+def _backfill(db: sqlite3.Connection) -> None:
+    db.execute("UPDATE things SET size = length(name)")
+
+
+class _Things(SqliteStore):
+    STORE = "things"
+    MIGRATIONS = (Migration(1, "things", "CREATE TABLE IF NOT EXISTS things (name TEXT PRIMARY KEY);"),)
+
+
+class _ThingsV3(SqliteStore):
+    STORE = "things"
+    MIGRATIONS = (*_Things.MIGRATIONS,
+                  Migration(2, "a size per thing", "ALTER TABLE things ADD COLUMN size INTEGER;"
+                                                   " CREATE INDEX things_by_size ON things (size);"),
+                  Migration(3, "sizes of the things already kept", _backfill))
+
+
+def _broken_step(db: sqlite3.Connection) -> None:
+    raise RuntimeError("step 3 failed")
+
+
+class _ThingsBroken(SqliteStore):
+    STORE = "things"
+    MIGRATIONS = (*_ThingsV3.MIGRATIONS[:2], Migration(3, "fails", _broken_step))
+
+
+def _names(path: Path) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT * FROM things ORDER BY name").fetchall()
+
+
+def test_later_steps_apply_to_an_older_database_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "things.sqlite3"
+    old = _Things(path)
+    with old.transaction() as db:
+        db.executemany("INSERT INTO things (name) VALUES (?)", [("cup",), ("kettle",)])
+    old.close()
+    new = _ThingsV3(path)
+    new.close()
+    assert new.schema_version == 3 and versions(path) == {"things": 3}
+    assert _names(path) == [("cup", 3), ("kettle", 6)]
+    reopened = _ThingsV3(path)  # nothing pending: opens without running a step again
+    reopened.close()
+    assert _names(path) == [("cup", 3), ("kettle", 6)]
+
+
+def test_the_pending_steps_apply_together_or_not_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "things.sqlite3"
+    _Things(path).close()
+    with pytest.raises(RuntimeError, match="step 3 failed"):
+        _ThingsBroken(path)
+    assert versions(path) == {"things": 1}
+    assert _names(path) == []
+    with closing(sqlite3.connect(path)) as db:
+        assert [c[1] for c in db.execute("PRAGMA table_info(things)")] == ["name"]  # step 2 rolled back too
+    _ThingsV3(path).close()
+    assert versions(path) == {"things": 3}
+
+
+def test_steps_must_be_numbered_in_order() -> None:
+    with pytest.raises(ValueError, match="1, 2, 3"):
+        type("Gap", (SqliteStore,), {"STORE": "gap", "MIGRATIONS": (Migration(1, "a", ""), Migration(3, "c", ""))})
+
+
+def test_a_script_is_split_into_whole_statements() -> None:
+    script = ("CREATE TABLE a (x TEXT DEFAULT ';'); CREATE TRIGGER t BEFORE DELETE ON a\n"
+              "BEGIN SELECT RAISE(ABORT, 'no; never'); END;\n-- done\n")
+    assert list(statements(script)) == [
+        "CREATE TABLE a (x TEXT DEFAULT ';');",
+        "CREATE TRIGGER t BEFORE DELETE ON a\nBEGIN SELECT RAISE(ABORT, 'no; never'); END;"]
