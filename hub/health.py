@@ -13,12 +13,16 @@ the route is open without credentials.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from hub.scheduler import DutyStatus
+from hub.ingest import IngestCounters
+from hub.notify.component import Notifications
+from hub.scheduler import DutyStatus, Scheduler
+from hub.store.state import StateStore
 
 #: The alert engine's timer duty, registered under this name (hub.runtime): no timers, no alarms.
 ALERT_TIMERS = "alert-timers"
@@ -174,3 +178,31 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
                           broker=broker, store=store, alarms=alarms, scheduler=scheduler,
                           notifications=notifications)
     return report, can_work
+
+
+@dataclass(frozen=True)
+class Vitals:
+    """The running hub's parts that ``/api/health`` and ``/metrics`` read: a component, not the hub.
+
+    ``mqtt_connected`` is None for a hub without a broker session (the report command,
+    API tests); ``runs_rules`` is False on a scale-out worker that only ingests.
+    """
+
+    counters: IngestCounters
+    scheduler: Scheduler
+    notifications: Notifications
+    record: StateStore
+    started_at: float
+    runs_rules: bool
+    mqtt_connected: Callable[[], bool | None]
+
+    def health(self, now: float) -> tuple[HealthPublic, bool]:
+        """The report and whether the hub can store and alarm (False: answer 503)."""
+        notifications = self.notifications
+        return assess(
+            now=now, uptime_s=now - self.started_at, counters=self.counters.snapshot(),
+            mqtt_connected=self.mqtt_connected(), duties=self.scheduler.status(),
+            scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
+            runs_rules=self.runs_rules, notify_configured=notifications.configured,
+            channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
+            dead_letters_total=self.record.dead_letter_count())

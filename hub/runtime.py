@@ -13,17 +13,12 @@ from zoneinfo import ZoneInfo
 from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.engine import AlertEngine
-from hub.alerts.notifier import DispatchingNotifier
 from hub.auth.store import AccountStore
 from hub.broker_watch import BrokerDropWatch
 from hub.gate.monitor import GateMonitor
-from hub.health import ALERT_TIMERS
+from hub.health import ALERT_TIMERS, Vitals
 from hub.ingest import IngestPipeline, MqttIngest
-from hub.notify.base import Channel, Notification
-from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
-from hub.notify.deliverylog import DeliveryLog
-from hub.notify.dispatcher import DispatchWorker
-from hub.notify.local import WebChannel
+from hub.notify.component import Notifications
 from hub.report.assemble import report_service, report_source
 from hub.report.service import CHECK_EVERY_S
 from hub.samples.monitor import SampleMonitor
@@ -74,7 +69,6 @@ class Hub:
             self.engine.add_listener(self.series_upkeep.on_alert)
         self.mqtt: MqttIngest | None = None
         self.broker_watch: BrokerDropWatch | None = None
-        self.web_notices = WebChannel("web")
         # The open web pages: alert changes, readings (coalesced per tick), doors and samples, pushed live.
         self.broadcaster = Broadcaster()
         self.live = LiveFeed(self.broadcaster, self.engine.limits, door_kinds=settings.rules.gate.door_kinds)
@@ -82,16 +76,16 @@ class Hub:
         self.pipeline.add_reading_listener(self.live.on_readings)
         self.pipeline.add_event_listener(self.live.on_events)
         self.samples.add_change_listener(self.live.on_samples_changed)
-        #: The built notification channels by name (the admin page's "send test message").
-        self.notify_channels: dict[str, Channel] = {}
-        self.notify_worker: DispatchWorker | None = None
-        self.delivery_log: DeliveryLog | None = None
-        if settings.notify is not None:
-            self._build_notifications(settings.notify)
+        self.notifications = Notifications(settings.notify, settings.db_dir / "notify.sqlite3",
+                                           publish_command=self._publish_command,
+                                           on_channel_failure=self.engine.on_channel_failure,
+                                           on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name)
+        if self.notifications.notifier is not None:
+            self.engine.notifier = self.notifications.notifier
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
                                self.samples.canteen_open)
-        self.reports = report_service(settings, source, self.state, self.announce)
+        self.reports = report_service(settings, source, self.state, self.notifications.announce)
         if connect_mqtt:
             broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,
                                     username=settings.mqtt_username, password=settings.password(),
@@ -107,6 +101,9 @@ class Hub:
         self.scheduler = Scheduler()
         self._register_duties()
         self.started_at = time.time()
+        mqtt = self.mqtt
+        self.vitals = Vitals(self.pipeline.counters, self.scheduler, self.notifications, self.state, self.started_at,
+                             self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None)
 
     def _register_duties(self) -> None:
         """Every periodic duty of the hub, with its interval; the scheduler gives each a thread.
@@ -147,27 +144,6 @@ class Hub:
         if pruned:
             _LOGGER.info("forgot %d message ids older than %g days", pruned, self.settings.seen_retention_days)
 
-    def _build_notifications(self, config: NotifyConfig) -> None:
-        """Channels, routes and the dispatch worker; a failing channel becomes an alert of its own."""
-        self.delivery_log = DeliveryLog(self.settings.db_dir / "notify.sqlite3")
-        channels = build_channels(config, publish_command=self._publish_command, web=self.web_notices)
-        self.notify_channels = channels
-        dispatcher = build_dispatcher(config, channels, self.delivery_log,
-                                      on_channel_failure=self.engine.on_channel_failure,
-                                      on_channel_recovered=self.engine.on_channel_ok)
-        self.notify_worker = DispatchWorker(dispatcher)
-        self.engine.notifier = DispatchingNotifier(self.notify_worker, config, self.engine.name)
-
-    def announce(self, notification: Notification) -> None:
-        """A message that is not an alarm (a new report, a sign-off reminder) on its route, or on the page."""
-        if self.notify_worker is not None and notification.tier in self.notify_worker.dispatcher.tiers:
-            self.notify_worker.submit(notification)
-            return
-        if self.notify_worker is not None:
-            _LOGGER.warning("no notification route %r: %s shown on the web page only", notification.tier,
-                            notification.title)
-        self.web_notices.send(notification)
-
     def _publish_command(self, device: str, command: wire.Command) -> None:
         site = self.state.site_of(device)
         if self.mqtt is None or site is None:
@@ -190,8 +166,7 @@ class Hub:
             _LOGGER.warning("buzzer command for alert %s not sent: %s", alert.id, error)
 
     def start(self) -> None:
-        if self.notify_worker is not None:
-            self.notify_worker.start()
+        self.notifications.start()
         if self.mqtt is not None:
             self.mqtt.start()
         if self.broker_watch is not None:
@@ -205,10 +180,7 @@ class Hub:
             self.broker_watch.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
-        if self.notify_worker is not None:
-            self.notify_worker.stop()
-        if self.delivery_log is not None:
-            self.delivery_log.close()
+        self.notifications.stop()
         self.reports.close()
         self.samples.close()
         self.gate.close()

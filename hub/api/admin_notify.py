@@ -26,13 +26,13 @@ class TestMessageRequest(BaseModel):
 def test_message(hub: HubDep, user: Annotated[User, Depends(require(Permission.ADMIN))],
                  request: TestMessageRequest) -> dict[str, Any]:
     """Send a test message through one channel now and answer with its delivery result."""
-    channel = hub.notify_channels.get(request.channel)
+    channel = hub.notifications.channels.get(request.channel)
     if channel is None:
-        known = ", ".join(sorted(hub.notify_channels)) or "none configured"
+        known = ", ".join(sorted(hub.notifications.channels)) or "none configured"
         raise HTTPException(status_code=422, detail={"field": "channel",
                                                      "message": f"no channel {request.channel!r} ({known})"})
     locale = "en" if user.locale == "en" else "zh"
-    result = send_test(channel, user.display_name or user.username, locale=locale, log=hub.delivery_log)
+    result = send_test(channel, user.display_name or user.username, locale=locale, log=hub.notifications.delivery_log)
     hub.state.append_audit(time.time(), user.username, "notify.test", f"channel/{request.channel}",
                            {"ok": result.ok, "error": result.error})
     return {"channel": request.channel, **dataclasses.asdict(result)}

@@ -8,7 +8,7 @@ from collections import Counter
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
-from hub.api.deps import HubDep
+from hub.api.deps import VitalsDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.scheduler import DutyStatus
@@ -43,8 +43,8 @@ def duty_metrics(duties: list[DutyStatus]) -> str:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(hub: HubDep) -> str:
-    counters = hub.pipeline.counters.snapshot()
+def metrics(vitals: VitalsDep) -> str:
+    counters = vitals.counters.snapshot()
     parts = [
         _line("xiaoan_messages_received_total", counters["received"], "MQTT messages taken off the queue", "counter"),
         _line("xiaoan_messages_stored_total", counters["stored_messages"], "telemetry/event messages stored",
@@ -58,14 +58,14 @@ def metrics(hub: HubDep) -> str:
         _line("xiaoan_last_commit_age_seconds",
               time.time() - counters["last_commit"] if counters["last_commit"] else -1,
               "seconds since the last committed batch (-1: none yet)"),
-        _line("xiaoan_mqtt_connected", int(hub.mqtt.connected.is_set()) if hub.mqtt else 0,
+        _line("xiaoan_mqtt_connected", int(bool(vitals.mqtt_connected())),
               "1 when the hub is connected to the broker"),
     ]
-    by_state = Counter(a.state for a in hub.state.alerts(["pending", "firing", "acknowledged"]))
+    by_state = Counter(a.state for a in vitals.record.alerts(["pending", "firing", "acknowledged"]))
     parts.append("# HELP xiaoan_alerts_active alerts by state\n# TYPE xiaoan_alerts_active gauge\n")
     parts.extend(f'xiaoan_alerts_active{{state="{s}"}} {by_state.get(s, 0)}\n'
                  for s in ("pending", "firing", "acknowledged"))
-    devices = hub.state.devices()
+    devices = vitals.record.devices()
     parts.append(_line("xiaoan_devices_online", sum(d["state"] == "online" for d in devices), "devices online"))
-    parts.append(duty_metrics(hub.scheduler.status()))
+    parts.append(duty_metrics(vitals.scheduler.status()))
     return "".join(parts)

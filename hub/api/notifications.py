@@ -17,13 +17,13 @@ router = APIRouter(prefix="/api", tags=["notifications"], dependencies=[Depends(
 @router.get("/notifications")
 def notifications(hub: HubDep) -> list[dict[str, Any]]:
     """Recent notifications for the web page, newest first."""
-    return [dataclasses.asdict(n) for n in hub.web_notices.recent()]
+    return [dataclasses.asdict(n) for n in hub.notifications.web_notices.recent()]
 
 
 @router.get("/notifications/attempts")
 def attempts(hub: HubDep, alert_id: Annotated[int | None, Query(ge=1)] = None,
              limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
     """Every delivery attempt with its outcome (sent, failed, deferred, …); empty without channels."""
-    if hub.delivery_log is None:
+    if hub.notifications.delivery_log is None:
         return []
-    return [dataclasses.asdict(a) for a in hub.delivery_log.attempts(alert_id=alert_id, limit=limit)]
+    return [dataclasses.asdict(a) for a in hub.notifications.delivery_log.attempts(alert_id=alert_id, limit=limit)]

@@ -7,31 +7,22 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from hub.api.deps import HubDep
+from hub.api.deps import HubDep, VitalsDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
-from hub.health import HealthPublic, assess
+from hub.health import HealthPublic
 
 router = APIRouter(prefix="/api", tags=["status"])
 
 
 @router.get("/health", response_model=HealthPublic,
             responses={503: {"model": HealthPublic, "description": "the hub cannot store or cannot alarm"}})
-def health(hub: HubDep, response: Response) -> HealthPublic:
+def health(vitals: VitalsDep, response: Response) -> HealthPublic:
     """Can the hub store and alarm: each part (hub.health); 503 when it cannot.
 
     Open without credentials, for load balancers and watchdogs; it names no person, sensor or alarm.
     """
-    now = time.time()
-    worker = hub.notify_worker
-    report, can_work = assess(
-        now=now, uptime_s=now - hub.started_at, counters=hub.pipeline.counters.snapshot(),
-        mqtt_connected=hub.mqtt.connected.is_set() if hub.mqtt is not None else None,
-        duties=hub.scheduler.status(), scheduler_started=hub.scheduler.started_at,
-        scheduler_running=hub.scheduler.running, runs_rules=hub.runs_rules, notify_configured=worker is not None,
-        channels=len(hub.notify_channels),
-        failing_channels=len(worker.dispatcher.failing_channels()) if worker is not None else 0,
-        dead_letters_total=hub.state.dead_letter_count())
+    report, can_work = vitals.health(time.time())
     if not can_work:
         response.status_code = 503
     return report

@@ -123,8 +123,9 @@ def test_an_edge_door_event_at_23_reaches_the_gatekeepers_channel(
             assert "校门" in text and "23:00" in text
             (alert,) = [a for a in hub.state.alerts() if a.rule == AFTER_HOURS_RULE]
             assert alert.kind == "gate" and alert.severity == "critical" and alert.subject == "dev-c/main-gate"
-            assert hub.delivery_log is not None
-            assert ("gatehouse_bot", "sent") in {(a.channel, a.outcome) for a in hub.delivery_log.attempts()}
+            log = hub.notifications.delivery_log
+            assert log is not None
+            assert ("gatehouse_bot", "sent") in {(a.channel, a.outcome) for a in log.attempts()}
             client.publish(wire.topic(SITE, "dev-c", wire.Channel.STATUS), b"", qos=1, retain=True).wait_for_publish(5)
             client.disconnect()
             client.loop_stop()

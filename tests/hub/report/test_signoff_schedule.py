@@ -65,7 +65,7 @@ def test_schedule_generates_once_announces_and_catches_up(fresh_hub: tuple[Hub, 
     assert path.read_bytes().startswith(b"%PDF") and path.parent == hub.settings.home / "reports"
     assert service.run_due(local("2026-11-23 07:01")) == []
     assert service.generate(period.week(WEEK, TZ), local("2026-11-23 07:02")) == path  # no second announcement
-    notices = [n for n in hub.web_notices.recent() if n.incident_key.startswith("report:weekly")]
+    notices = [n for n in hub.notifications.web_notices.recent() if n.incident_key.startswith("report:weekly")]
     assert [n.title for n in notices] == [f"食品安全周报 {WEEK} 已生成"]
     assert "超标" in notices[0].body and f"weekly.pdf?week={WEEK}" in notices[0].body
     # The hub is down from Tuesday to Wednesday two weeks later: both missed Mondays, once each.
@@ -92,7 +92,7 @@ def test_reminders_until_signed(fresh_hub: tuple[Hub, Dataset]) -> None:
     assert service.remind(local("2026-11-26 08:00")) == [WEEK]
     assert service.remind(local("2026-11-26 20:00")) == []  # once a day
     assert service.remind(local("2026-11-27 08:00")) == [WEEK]
-    reminders = [n for n in hub.web_notices.recent() if n.incident_key == "report:reminder"]
+    reminders = [n for n in hub.notifications.web_notices.recent() if n.incident_key == "report:reminder"]
     assert len(reminders) == 2 and WEEK in reminders[0].title
     service.sign(period.week(WEEK, TZ), "li", "李安全员", "", now=local("2026-11-27 09:00"))
     assert service.remind(local("2026-11-28 08:00")) == []

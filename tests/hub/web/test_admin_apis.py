@@ -99,10 +99,10 @@ def test_test_message_goes_through_the_named_channel(notify_hub: Hub) -> None:
             admin = authorize(client, notify_hub, Role.ADMIN)
             sent = client.post("/api/notifications/test", json={"channel": "web"})
             assert sent.status_code == 200 and sent.json()["ok"] is True, sent.text
-            (notice,) = notify_hub.web_notices.recent()
+            (notice,) = notify_hub.notifications.web_notices.recent()
             assert notice.tier == "test" and admin.display_name in notice.body
-            assert notify_hub.delivery_log is not None
-            assert [a.outcome for a in notify_hub.delivery_log.attempts()] == ["sent"]
+            assert notify_hub.notifications.delivery_log is not None
+            assert [a.outcome for a in notify_hub.notifications.delivery_log.attempts()] == ["sent"]
             unknown = client.post("/api/notifications/test", json={"channel": "sms"})
             assert unknown.status_code == 422 and unknown.json()["detail"]["field"] == "channel"
             page = client.get("/admin", headers={"Accept": "text/html"}).text
