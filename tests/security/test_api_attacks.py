@@ -168,7 +168,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/alerts/{alert_id}/verify"): Case(
         lambda: {"text": "已验收", "reason": ""},
         lambda world: Target({"alert_id": world.alert("closed")}), "/api/alerts/{alert_id}"),
-    ("POST", "/api/silences"): Case(lambda: {"subject": "dev-a/*", "rules": ["temperature"], "reason": "检修",
+    ("POST", "/api/silences"): Case(lambda: {"subject": "dev-a/*", "rules": ["temperature_limits"], "reason": "检修",
                                                   "ends_at": time.time() + 3600},
                                     readback="/api/silences"),
     ("POST", "/api/samples"): Case(lambda: {"meal": "lunch", "date": _new_day(), "placed_by": "王师傅",

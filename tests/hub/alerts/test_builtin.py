@@ -9,8 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from hub.alerts.builtin import BY_KEY, RULES, MessageContext, describe
+from hub.alerts.config import AlertsConfig
 from hub.alerts.engine import _Record
 from hub.alerts.kinds import ACTIVE_STATES, OPEN_STATES, AlertKind, AlertState, RuleKind, Severity, worst
 from hub.api.alerts import StateFilter
@@ -154,3 +156,13 @@ def test_a_description_is_looked_up_by_the_stored_string() -> None:
     assert describe(RuleKind("door_open_too_long")).kind is AlertKind.DOOR
     assert describe(RuleKind.TEMPERATURE_LIMITS).threshold
     assert not any(r.threshold for r in RULES if r.key is not RuleKind.TEMPERATURE_LIMITS)
+
+
+@pytest.mark.parametrize("body", [
+    {"maintenance": [{"subject": "dev-a/*", "rules": ["temperature"], "start": "02:00", "end": "03:00"}]},
+    {"policy_for_kind": {"temprature": "cold_chain"}},
+], ids=["maintenance-rule", "policy-kind"])
+def test_a_misspelt_rule_or_kind_in_the_config_is_refused(body: dict[str, typing.Any]) -> None:
+    """Either was accepted and matched nothing: a defrost window that silenced nothing, a kind on the default policy."""
+    with pytest.raises(ValidationError):
+        AlertsConfig.model_validate(body)
