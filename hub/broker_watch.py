@@ -30,11 +30,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.config import BrokerSettings
 from edge.link import make_client
 from hub.alerts.engine import AlertEngine
+from hub.alerts.kinds import AlertKind, RuleKind, Severity
 
 _LOGGER = logging.getLogger(__name__)
 
 SYS_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
-RULE = "broker_dropping"
+RULE = RuleKind.BROKER_DROPPING
 SUBJECT = "broker"
 
 
@@ -127,8 +128,8 @@ class BrokerDropWatch:
                 self._save_baseline(self._state.baseline)
             if self._state.last_increase == now:
                 _LOGGER.error("the broker dropped %d messages queued for the hub", self._state.increase)
-        self._engine.observe(RULE, SUBJECT, dropping(self._state, now, self._quiet_s), now, kind="hub",
-                             severity="critical", device="hub",
+        self._engine.observe(RULE, SUBJECT, dropping(self._state, now, self._quiet_s), now, kind=AlertKind.HUB,
+                             severity=Severity.CRITICAL, device="hub",
                              message=message(self._state.increase, self._engine.locale),
                              data={"dropped": self._state.increase, "counter": self._state.baseline})
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.engine import AlertEngine
+from hub.alerts.kinds import AlertState
 from hub.auth.store import AccountStore
 from hub.broker_watch import BrokerDropWatch
 from hub.gate.monitor import GateMonitor
@@ -154,9 +155,9 @@ class Hub:
         """Firing alarms sound the buzzer on the device whose sensor it is; clearing silences it."""
         if "/" not in alert.subject:
             return  # not a device's sensor (a meal's samples, a notification channel)
-        if alert.state == "firing":
+        if alert.state is AlertState.FIRING:
             command = wire.Command(action="alarm_on", ts=time.time(), reason=alert.message)
-        elif alert.state in ("resolved", "cancelled"):
+        elif alert.state in (AlertState.RESOLVED, AlertState.CANCELLED):
             command = wire.Command(action="alarm_off", ts=time.time(), reason=alert.message)
         else:
             return

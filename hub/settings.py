@@ -18,6 +18,7 @@ from edge.config import TlsSettings
 from edge.failsafe import PROFILE_LIMITS
 from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
+from hub.alerts.kinds import Severity
 from hub.calendar import CalendarConfig
 from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
@@ -46,7 +47,7 @@ class LimitOverride(BaseModel):
     hard_high: float | None = None
     delay_s: float | None = Field(default=None, ge=0)
     hysteresis: float | None = Field(default=None, ge=0)
-    severity: str | None = None
+    severity: Severity | None = None
 
 
 class HubConfig(BaseModel):

@@ -6,6 +6,7 @@ from datetime import time
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hub.alerts.kinds import AlertKind, RuleKind
 from hub.rules.escalation import Policy, Tier
 from hub.rules.silence import DailyWindow, Silence
 
@@ -67,7 +68,8 @@ class MaintenanceWindow(_Strict):
     """A recurring silence from the config file, e.g. a freezer's nightly defrost."""
 
     subject: str
-    rules: list[str] = Field(default_factory=list)
+    #: Rule keys; a misspelt one is refused at start rather than silencing nothing.
+    rules: list[RuleKind] = Field(default_factory=list)
     start: time
     end: time
     weekdays: list[int] | None = None
@@ -89,10 +91,10 @@ class AlertsConfig(_Strict):
     defaults: RuleDefaults = RuleDefaults()
     units: list[UnitConfig] = Field(default_factory=list)
     policies: dict[str, PolicyConfig] = Field(default_factory=_default_policies)
-    #: Alert kind → policy name; kinds not listed use ``default_policy``.
-    policy_for_kind: dict[str, str] = Field(default_factory=lambda: {
-        "temperature": "cold_chain", "door": "cold_chain", "sensor": "cold_chain",
-        "gate": "gate", "device": "device"})
+    #: Alert kind → policy name; kinds not listed use ``default_policy`` (a misspelt kind is refused).
+    policy_for_kind: dict[AlertKind, str] = Field(default_factory=lambda: {
+        AlertKind.TEMPERATURE: "cold_chain", AlertKind.DOOR: "cold_chain", AlertKind.SENSOR: "cold_chain",
+        AlertKind.GATE: "gate", AlertKind.DEVICE: "device"})
     default_policy: str = "cold_chain"
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     #: Language of alarm messages: Simplified Chinese by default.
@@ -102,10 +104,11 @@ class AlertsConfig(_Strict):
 
     @model_validator(mode="after")
     def _policies_exist(self) -> AlertsConfig:
-        for kind, name in {**self.policy_for_kind, "(default)": self.default_policy}.items():
+        named = [(str(kind), name) for kind, name in self.policy_for_kind.items()]
+        for kind, name in [*named, ("(default)", self.default_policy)]:
             if name not in self.policies:
                 raise ValueError(f"policy_for_kind {kind!r} names unknown policy {name!r}")
         return self
 
-    def policy_for(self, kind: str) -> Policy:
+    def policy_for(self, kind: AlertKind) -> Policy:
         return self.policies[self.policy_for_kind.get(kind, self.default_policy)].policy()

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from edge import wire
-from hub.alerts import messages
+from hub.alerts.builtin import MessageContext, describe
 from hub.alerts.config import AlertsConfig
-from hub.alerts.lifecycle import ACTIVE_STATES, Action, apply_action
+from hub.alerts.kinds import ACTIVE_STATES, AlertKind, AlertState, RuleKind, Severity
+from hub.alerts.lifecycle import Action, apply_action
 from hub.alerts.limits import limits_for
 from hub.rules.condition import ConditionState, Transition, elapse, step
 from hub.rules.escalation import due_tiers
@@ -35,14 +36,15 @@ from hub.store.state import Alert, StateStore
 
 _LOGGER = logging.getLogger(__name__)
 
-THRESHOLD_RULE = "temperature_limits"
-FAULT_RULE = "sensor_fault"
-STALE_RULE = "sensor_stale"
-DOOR_RULE = "door_open_too_long"
-OFFLINE_RULE = "device_offline"
-CLOCK_RULE = "clock_unsynced"
-DROPPING_RULE = "outbox_dropping"
-CHANNEL_RULE = "channel_failing"
+# The engine's own rules (their descriptions: hub.alerts.builtin).
+THRESHOLD_RULE = RuleKind.TEMPERATURE_LIMITS
+FAULT_RULE = RuleKind.SENSOR_FAULT
+STALE_RULE = RuleKind.SENSOR_STALE
+DOOR_RULE = RuleKind.DOOR_OPEN_TOO_LONG
+OFFLINE_RULE = RuleKind.DEVICE_OFFLINE
+CLOCK_RULE = RuleKind.CLOCK_UNSYNCED
+DROPPING_RULE = RuleKind.OUTBOX_DROPPING
+CHANNEL_RULE = RuleKind.CHANNEL_FAILING
 
 #: Called after an alert changed state (the edge buzzer, the web page's live view).
 AlertListener = Callable[[Alert], None]
@@ -96,11 +98,11 @@ class _Record:
         return {**body, "alert_id": self.alert_id, "extra": self.extra, "memo": self.memo}
 
     @staticmethod
-    def from_json(rule: str, saved: dict[str, Any]) -> _Record:
+    def from_json(rule: RuleKind, saved: dict[str, Any]) -> _Record:
         condition = ConditionState(since=saved.get("since"), firing=bool(saved.get("firing")),
                                    last_ts=saved.get("last_ts"))
         state: Any = condition
-        if rule == THRESHOLD_RULE:
+        if describe(rule).threshold:
             state = ThresholdState(condition, saved.get("peak"), saved.get("last_value"))
         record = _Record(state, saved.get("alert_id"), dict(saved.get("extra") or {}), dict(saved.get("memo") or {}))
         record.saved = record.durable()
@@ -116,12 +118,19 @@ class _Record:
 class _Subject:
     """What an alert is about: enough to create its record."""
 
-    rule: str
+    rule: RuleKind
     subject: str
-    kind: str
-    severity: str
+    kind: AlertKind
+    severity: Severity
     device: str
     incident: str | None = None
+
+    @staticmethod
+    def of(rule: RuleKind, subject: str, device: str, incident: str | None = None,
+           severity: Severity | None = None) -> _Subject:
+        """A subject of one of the engine's rules, with the kind and severity its description gives."""
+        description = describe(rule)
+        return _Subject(rule, subject, description.kind, severity or description.severity, device, incident)
 
 
 class AlertEngine:
@@ -140,7 +149,7 @@ class AlertEngine:
         self._names: dict[str, str] = {}
         self._door_of: dict[str, str] = {u.temperature: u.door for u in self._alerts_config.units}
         self._unit_of_door: dict[str, str] = {u.door: u.temperature for u in self._alerts_config.units}
-        self._records: dict[tuple[str, str], _Record] = {
+        self._records: dict[tuple[RuleKind, str], _Record] = {
             key: _Record.from_json(key[0], saved) for key, saved in store.rule_states().items()
         }
         self.refresh_sensors()
@@ -186,7 +195,7 @@ class AlertEngine:
         with self._lock:
             for reading in sorted(readings, key=lambda r: r.ts):
                 device = reading.sensor.split("/", 1)[0]
-                self._condition(_Subject(FAULT_RULE, reading.sensor, "sensor", "warning", device),
+                self._condition(_Subject.of(FAULT_RULE, reading.sensor, device),
                                 reading.fault is not None, reading.ts, fault_delay, changed, fault=reading.fault)
                 limits = self._limits.get(reading.sensor)
                 if limits is None or reading.value is None:
@@ -195,8 +204,8 @@ class AlertEngine:
                     continue  # the common case: in range, nothing pending
                 record = self._record(THRESHOLD_RULE, reading.sensor)
                 new_state, transition = on_value(limits, record.state, reading.value, reading.ts)
-                subject = _Subject(THRESHOLD_RULE, reading.sensor, "temperature", limits.severity, device,
-                                   self._unit_incident(reading.sensor))
+                subject = _Subject.of(THRESHOLD_RULE, reading.sensor, device, self._unit_incident(reading.sensor),
+                                      limits.severity)
                 self._advance(subject, record, new_state, transition, reading.ts, changed)
         self._notify(changed)
 
@@ -208,8 +217,8 @@ class AlertEngine:
             for event in sorted(events, key=lambda e: e.ts):
                 if event.kind not in limits or event.state not in ("open", "closed"):
                     continue
-                subject = _Subject(DOOR_RULE, event.sensor, "door", "warning", event.device,
-                                   self._unit_incident(self._unit_of_door.get(event.sensor, "")))
+                subject = _Subject.of(DOOR_RULE, event.sensor, event.device,
+                                      self._unit_incident(self._unit_of_door.get(event.sensor, "")))
                 self._condition(subject, event.state == "open", event.ts, limits[event.kind], changed)
         self._notify(changed)
 
@@ -218,7 +227,7 @@ class AlertEngine:
         changed: list[Alert] = []
         defaults = self._alerts_config.defaults
         with self._lock:
-            self._condition(_Subject(CLOCK_RULE, device, "device", "warning", device), not health.clock_synced,
+            self._condition(_Subject.of(CLOCK_RULE, device, device), not health.clock_synced,
                             now, defaults.clock_unsynced_after_s, changed)
             if health.dropped > 0 or (DROPPING_RULE, device) in self._records:
                 memo = self._record(DROPPING_RULE, device).memo
@@ -228,22 +237,25 @@ class AlertEngine:
                     memo["increase"] = health.dropped - memo.get("dropped", 0)
                 memo["dropped"] = health.dropped
                 active = now - memo.get("last_increase", float("-inf")) < defaults.dropped_quiet_s
-                self._condition(_Subject(DROPPING_RULE, device, "device", "warning", device), active, now, 0.0,
+                self._condition(_Subject.of(DROPPING_RULE, device, device), active, now, 0.0,
                                 changed, increase=memo.get("increase", 0))
         self._notify(changed)
 
-    def observe(self, rule: str, subject: str, active: bool, at: float, *, kind: str, severity: str,
-                device: str, message: str, delay_s: float = 0.0, incident: str | None = None,
-                data: dict[str, Any] | None = None) -> Alert | None:
+    def observe(self, rule: RuleKind, subject: str, active: bool, at: float, *, device: str, message: str,
+                kind: AlertKind | None = None, severity: Severity | None = None, delay_s: float = 0.0,
+                incident: str | None = None, data: dict[str, Any] | None = None) -> Alert | None:
         """The seam for domain modules (food samples, gate duty): report a condition of your own.
 
         ``active`` is whether the condition holds at ``at``; it goes through the same
         delay, lifecycle, escalation, silences and audit as the built-in rules.
+        ``kind`` and ``severity`` default to the rule's description (hub.alerts.builtin).
         Returns the alert when this call changed one.
         """
         changed: list[Alert] = []
+        description = describe(rule)
+        found = _Subject(rule, subject, kind or description.kind, severity or description.severity, device, incident)
         with self._lock:
-            self._condition(_Subject(rule, subject, kind, severity, device, incident), active, at, delay_s, changed,
+            self._condition(found, active, at, delay_s, changed,
                             message=message, data=data or {})
         self._notify(changed)
         return changed[0] if changed else None
@@ -253,7 +265,7 @@ class AlertEngine:
         now = self._clock()
         changed: list[Alert] = []
         with self._lock:
-            self._condition(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), True, now, 0.0, changed,
+            self._condition(_Subject.of(CHANNEL_RULE, channel, "hub"), True, now, 0.0, changed,
                             error=error[:200])
         self._notify(changed)
 
@@ -261,7 +273,7 @@ class AlertEngine:
         now = self._clock()
         changed: list[Alert] = []
         with self._lock:
-            self._condition(_Subject(CHANNEL_RULE, channel, "hub", "critical", "hub"), False, now, 0.0, changed)
+            self._condition(_Subject.of(CHANNEL_RULE, channel, "hub"), False, now, 0.0, changed)
         self._notify(changed)
 
     def tick(self, now: float) -> None:
@@ -272,13 +284,13 @@ class AlertEngine:
                 if rule == THRESHOLD_RULE and (limits := self._limits.get(subject_key)) is not None:
                     new_state, transition = on_time(limits, record.state, now)
                     device = subject_key.split("/", 1)[0]
-                    subject = _Subject(rule, subject_key, "temperature", limits.severity, device,
-                                       self._unit_incident(subject_key))
+                    subject = _Subject.of(rule, subject_key, device, self._unit_incident(subject_key),
+                                          limits.severity)
                     self._advance(subject, record, new_state, transition, now, changed)
                 elif (observed := record.extra.get("observed")) is not None:
                     new, transition = elapse(record.condition, now, float(observed["delay_s"]))
-                    subject = _Subject(rule, subject_key, observed["kind"], observed["severity"],
-                                       observed["device"], observed["incident"])
+                    subject = _Subject(rule, subject_key, AlertKind(observed["kind"]),
+                                       Severity(observed["severity"]), observed["device"], observed["incident"])
                     self._advance(subject, record, new, transition, now, changed)
             self._check_quiet(now, changed)
             self._escalate_all(now)
@@ -296,14 +308,14 @@ class AlertEngine:
             active = now - went_quiet >= defaults.offline_after_s
             if active:
                 offline.add(name)
-            self._condition(_Subject(OFFLINE_RULE, name, "device", "critical", name, f"device:{name}"), active, now,
+            self._condition(_Subject.of(OFFLINE_RULE, name, name, f"device:{name}"), active, now,
                             0.0, changed, since=went_quiet)
         for sensor in self._store.sensors():
             if sensor["kind"] != "temperature" or sensor["device"] in offline:
                 continue  # an offline device is one incident, not one per probe
             last = sensor.get("last_received")
             active = last is not None and now - last >= defaults.stale_after_s
-            self._condition(_Subject(STALE_RULE, sensor["key"], "sensor", "warning", sensor["device"]), active,
+            self._condition(_Subject.of(STALE_RULE, sensor["key"], sensor["device"]), active,
                             now, 0.0, changed, last=last)
 
     # -- people --------------------------------------------------------------------------------
@@ -330,11 +342,11 @@ class AlertEngine:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _record(self, rule: str, subject: str) -> _Record:
+    def _record(self, rule: RuleKind, subject: str) -> _Record:
         key = (rule, subject)
         record = self._records.get(key)
         if record is None:
-            record = _Record(ThresholdState() if rule == THRESHOLD_RULE else ConditionState())
+            record = _Record(ThresholdState() if describe(rule).threshold else ConditionState())
             self._records[key] = record
         return record
 
@@ -385,21 +397,21 @@ class AlertEngine:
         since = record.condition.since if record.condition.since is not None else at
         if transition in (Transition.PENDING, Transition.FIRE):
             alert = existing or Alert(rule=subject.rule, subject=subject.subject, kind=subject.kind,
-                                      severity=subject.severity, state="pending", message="",
+                                      severity=subject.severity, state=AlertState.PENDING, message="",
                                       started_at=since, updated_at=at, incident=subject.incident,
                                       data={"device": subject.device})
             self._describe(alert, subject, record, since)
             alert.updated_at = at
             if transition is Transition.FIRE:
-                alert.state, alert.fired_at = "firing", at
+                alert.state, alert.fired_at = AlertState.FIRING, at
         elif existing is None:
             return None
         else:
             alert = existing
             if transition is Transition.CANCELLED:
-                alert.state = "cancelled"
-            elif alert.state in ("firing", "acknowledged"):
-                alert.state = "resolved"
+                alert.state = AlertState.CANCELLED
+            elif alert.state in (AlertState.FIRING, AlertState.ACKNOWLEDGED):
+                alert.state = AlertState.RESOLVED
             alert.resolved_at = alert.updated_at = at
             if isinstance(record.state, ThresholdState):
                 alert.value = record.state.last_value
@@ -407,40 +419,29 @@ class AlertEngine:
                                detail={"rule": subject.rule, "value": alert.value})
         record.alert_id = alert.id if alert.state in ACTIVE_STATES else None
         _LOGGER.info("alert %s %s: %s", alert.id, alert.state, alert.message)
-        if alert.state == "firing":
+        if alert.state is AlertState.FIRING:
             self._escalate(alert, at)
-        elif alert.state == "resolved" and alert.notified_tier >= 0:
+        elif alert.state is AlertState.RESOLVED and alert.notified_tier >= 0:
             self._send(alert, alert.notified_tier, "resolved", at)
         return alert
 
     def _describe(self, alert: Alert, subject: _Subject, record: _Record, since: float) -> None:
-        locale, tz, name = self.locale, self._tz, self.name(subject.subject)
+        """Write what the alert says: the rule's message (hub.alerts.builtin), or the observer's."""
+        render = describe(subject.rule).message
+        if render is None:  # a domain module's rule, reported through observe()
+            alert.message = str(record.extra.get("message", subject.rule))
+            alert.data.update(record.extra.get("data", {}))
+            return
+        context = MessageContext(self.name(subject.subject), subject.subject, since, self._tz, self.locale,
+                                 record.extra)
         if isinstance(record.state, ThresholdState):
             limits = self._limits[subject.subject]
             worst = record.state.peak if record.state.peak is not None else record.state.last_value
             assert worst is not None
             alert.value, alert.peak = record.state.last_value, record.state.peak
             alert.threshold = limits.breached(worst)
-            alert.message = messages.temperature(name, worst, alert.threshold, since, tz, locale)
-        elif subject.rule == DOOR_RULE:
-            alert.message = messages.door_open(name, since, tz, locale)
-        elif subject.rule == FAULT_RULE:
-            alert.message = messages.fault(name, str(record.extra.get("fault", "?")), since, tz, locale)
-        elif subject.rule == STALE_RULE:
-            alert.message = messages.stale(name, record.extra.get("last"), tz, locale)
-        elif subject.rule == OFFLINE_RULE:
-            alert.message = messages.offline(subject.subject, record.extra.get("since", since), tz, locale)
-        elif subject.rule == CLOCK_RULE:
-            alert.message = messages.clock_unsynced(subject.subject, locale)
-        elif subject.rule == DROPPING_RULE:
-            alert.message = messages.dropping(subject.subject, int(record.extra.get("increase", 0)), locale)
-        elif subject.rule == CHANNEL_RULE:
-            error = record.extra.get("error", "")
-            alert.message = (f"通知渠道 {subject.subject} 发送失败：{error}" if locale == "zh"
-                             else f"Notification channel {subject.subject} failing: {error}")
-        else:  # a domain module's rule, reported through observe()
-            alert.message = str(record.extra.get("message", subject.rule))
-            alert.data.update(record.extra.get("data", {}))
+            context = dataclasses.replace(context, value=worst, limit=alert.threshold)
+        alert.message = render(context)
 
     def _update_peak(self, alert_id: int, state: ThresholdState) -> None:
         alert = self._store.alert(alert_id)
@@ -449,7 +450,7 @@ class AlertEngine:
             self._store.save_alert(alert)
 
     def _escalate_all(self, now: float) -> None:
-        for alert in self._store.alerts(["firing"]):
+        for alert in self._store.alerts([AlertState.FIRING]):
             self._escalate(alert, now)
 
     def _escalate(self, alert: Alert, now: float) -> None:
@@ -484,7 +485,7 @@ class AlertEngine:
         """One incident sends one message: a rise while the unit's door is open rides on the door alarm."""
         if alert.incident is None:
             return False
-        for other in self._store.alerts(["firing", "acknowledged"]):
+        for other in self._store.alerts([AlertState.FIRING, AlertState.ACKNOWLEDGED]):
             if other.id != alert.id and other.incident == alert.incident and other.notified_tier >= 0:
                 alert.notified_tier = other.notified_tier
                 alert.last_notified_at = now = self._clock()

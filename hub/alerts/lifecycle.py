@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from hub.alerts.kinds import ACTIVE_STATES, AlertState
 from hub.store.state import Alert
 
+__all__ = ["ACTIVE_STATES", "Action", "LifecycleError", "apply_action"]
+
 Action = Literal["acknowledge", "close", "verify"]
-ACTIVE_STATES = ("pending", "firing", "acknowledged")
 
 
 class LifecycleError(ValueError):
@@ -29,24 +31,24 @@ def apply_action(alert: Alert, action: Action, who: str, text: str, now: float) 
     if action == "acknowledge":
         if alert.acked_at is not None:
             raise LifecycleError(f"alert {alert.id} was already acknowledged by {alert.acked_by}")
-        if alert.state not in ("firing", "resolved"):
+        if alert.state not in (AlertState.FIRING, AlertState.RESOLVED):
             raise LifecycleError(f"alert {alert.id} is {alert.state}; only a fired alert can be acknowledged")
-        state = "acknowledged" if alert.state == "firing" else alert.state
+        state = AlertState.ACKNOWLEDGED if alert.state is AlertState.FIRING else alert.state
         return dataclasses.replace(alert, state=state, acked_at=now, acked_by=who, ack_note=text.strip(),
                                    updated_at=now)
     if action == "close":
-        if alert.state != "resolved":
+        if alert.state is not AlertState.RESOLVED:
             raise LifecycleError(f"alert {alert.id} is {alert.state}; it can be closed once the condition "
                                  "has cleared (resolved)")
         if not text.strip():
             raise LifecycleError("closing needs the corrective action taken")
         first_seen = alert.acked_at is None  # closing implies having seen it
-        return dataclasses.replace(alert, state="closed", closed_at=now, closed_by=who, action=text.strip(),
+        return dataclasses.replace(alert, state=AlertState.CLOSED, closed_at=now, closed_by=who, action=text.strip(),
                                    updated_at=now, acked_at=now if first_seen else alert.acked_at,
                                    acked_by=who if first_seen else alert.acked_by)
-    if alert.state != "closed":
+    if alert.state is not AlertState.CLOSED:
         raise LifecycleError(f"alert {alert.id} is {alert.state}; only a closed alert can be verified")
     if who == alert.closed_by:
         raise LifecycleError("the person who recorded the corrective action cannot verify it")
-    return dataclasses.replace(alert, state="verified", verified_at=now, verified_by=who,
+    return dataclasses.replace(alert, state=AlertState.VERIFIED, verified_at=now, verified_by=who,
                                verify_note=text.strip(), updated_at=now)

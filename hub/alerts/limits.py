@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.alerts import limit_edits
+from hub.alerts.kinds import Severity
 from hub.rules.threshold import Limits
 from hub.settings import DEFAULT_PROFILES, HubConfig, LimitOverride
 
@@ -40,5 +41,5 @@ def limits_for(sensor: dict[str, Any], config: HubConfig, edit: dict[str, Any] |
         hysteresis=merged.get("hysteresis", config.hysteresis),
         hard_low=merged.get("hard_low"),
         hard_high=merged.get("hard_high"),
-        severity=merged.get("severity", "critical"),
+        severity=Severity(merged.get("severity", Severity.CRITICAL)),
     )

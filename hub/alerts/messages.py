@@ -56,3 +56,9 @@ def clock_unsynced(device: str, locale: str) -> str:
 def dropping(device: str, dropped: int, locale: str) -> str:
     return f"设备 {device} 本地缓存已满，已丢弃 {dropped} 条读数" if locale == "zh" else \
         f"Device {device}: outbox full, {dropped} readings dropped"
+
+
+def channel_failing(channel: str, error: str, locale: str) -> str:
+    if locale == "zh":
+        return f"通知渠道 {channel} 发送失败：{error}"
+    return f"Notification channel {channel} failing: {error}"

@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.store.state import Alert
 
 
 class AlertRaiser(Protocol):
     """Raise or clear an alarm by its condition, through the engine's delay, lifecycle and escalation."""
 
-    def observe(self, rule: str, subject: str, active: bool, at: float, *, kind: str, severity: str,
-                device: str, message: str, delay_s: float = 0.0, incident: str | None = None,
-                data: dict[str, Any] | None = None) -> Alert | None: ...
+    def observe(self, rule: RuleKind, subject: str, active: bool, at: float, *, device: str, message: str,
+                kind: AlertKind | None = None, severity: Severity | None = None, delay_s: float = 0.0,
+                incident: str | None = None, data: dict[str, Any] | None = None) -> Alert | None: ...
 
     def name(self, key: str) -> str: ...
 
@@ -31,7 +32,7 @@ class AlertRaiser(Protocol):
 class AlertHistory(Protocol):
     """Alarms on record, newest first (filters combine)."""
 
-    def alerts(self, states: Sequence[str] | None = None, limit: int = 500, kind: str | None = None,
+    def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 500, kind: str | None = None,
                subject: str | None = None, since: float | None = None, until: float | None = None) -> list[Alert]: ...
 
 

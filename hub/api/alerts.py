@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from hub.alerts.kinds import ACTIVE_STATES, OPEN_STATES, AlertState
 from hub.alerts.lifecycle import Action, LifecycleError
 from hub.api.deps import HubDep, RowId
 from hub.auth.deps import require
@@ -16,11 +17,20 @@ from hub.auth.users import User
 
 router = APIRouter(prefix="/api", tags=["alerts"], dependencies=[Depends(require(Permission.VIEW))])
 
-AlertState = Literal["pending", "firing", "acknowledged", "resolved", "closed", "verified", "cancelled", "active",
-                     "open"]
-_EXPANDS = {"active": ("pending", "firing", "acknowledged"),
-            # everything a person still has to do something about
-            "open": ("firing", "acknowledged", "resolved", "closed")}
+#: A state to list, or a group of them: every ``AlertState`` value (a test keeps them in step) and the groups.
+StateFilter = Literal["pending", "firing", "acknowledged", "resolved", "closed", "verified", "cancelled", "active",
+                      "open"]
+_EXPANDS: dict[str, tuple[AlertState, ...]] = {
+    "active": ACTIVE_STATES,
+    # everything a person still has to do something about
+    "open": OPEN_STATES,
+}
+
+
+
+def _expand(wanted: StateFilter) -> tuple[AlertState, ...]:
+    """The states a filter value stands for: a group's members, or the one state."""
+    return _EXPANDS[wanted] if wanted in _EXPANDS else (AlertState(wanted),)
 
 
 class AlertActionRequest(BaseModel):
@@ -36,16 +46,16 @@ class AlertActionRequest(BaseModel):
 @router.get("/alerts")
 def alerts(
     hub: HubDep,
-    state: Annotated[list[AlertState] | None, Query(description="'active': pending/firing/acknowledged")] = None,
+    state: Annotated[list[StateFilter] | None, Query(description="'active': pending/firing/acknowledged")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     subject: Annotated[str | None, Query(max_length=130)] = None,
     since: Annotated[float | None, Query(description="started at or after (UTC epoch s)")] = None,
     until: Annotated[float | None, Query(description="started before (UTC epoch s)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
-    states: list[str] | None = None
+    states: list[AlertState] | None = None
     if state:
-        states = sorted({s for wanted in state for s in _EXPANDS.get(wanted, (wanted,))})
+        states = sorted({s for wanted in state for s in _expand(wanted)})
     found = hub.state.alerts(states, limit, kind=kind, subject=subject, since=since, until=until)
     return [dataclasses.asdict(a) for a in found]
 

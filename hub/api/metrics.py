@@ -8,6 +8,7 @@ from collections import Counter
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
+from hub.alerts.kinds import ACTIVE_STATES
 from hub.api.deps import VitalsDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
@@ -61,10 +62,10 @@ def metrics(vitals: VitalsDep) -> str:
         _line("xiaoan_mqtt_connected", int(bool(vitals.mqtt_connected())),
               "1 when the hub is connected to the broker"),
     ]
-    by_state = Counter(a.state for a in vitals.record.alerts(["pending", "firing", "acknowledged"]))
+    by_state = Counter(a.state for a in vitals.record.alerts(ACTIVE_STATES))
     parts.append("# HELP xiaoan_alerts_active alerts by state\n# TYPE xiaoan_alerts_active gauge\n")
     parts.extend(f'xiaoan_alerts_active{{state="{s}"}} {by_state.get(s, 0)}\n'
-                 for s in ("pending", "firing", "acknowledged"))
+                 for s in ACTIVE_STATES)
     devices = vitals.record.devices()
     parts.append(_line("xiaoan_devices_online", sum(d["state"] == "online" for d in devices), "devices online"))
     parts.append(duty_metrics(vitals.scheduler.status()))

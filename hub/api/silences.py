@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
 from edge.wire import MAX_TS
+from hub.alerts.kinds import RuleKind
 from hub.api.deps import HubDep, RowId
 from hub.auth.deps import require
 from hub.auth.roles import Permission
@@ -24,7 +25,8 @@ SilenceEditor = Annotated[User, Depends(require(Permission.SILENCE_EDIT))]
 
 class SilenceCreate(BaseModel):
     subject: str = Field(min_length=1, max_length=130, description="glob over 'device/sensor', e.g. canteen-1/*")
-    rules: list[str] = Field(default_factory=list, max_length=20)
+    #: Rule keys (``temperature_limits``): a misspelt one is refused rather than silencing nothing.
+    rules: list[RuleKind] = Field(default_factory=list, max_length=20)
     # Finite and before 2100: NaN or Infinity would be stored as NULL, an endless silence.
     starts_at: float | None = Field(default=None, ge=0, le=MAX_TS, allow_inf_nan=False)
     ends_at: float | None = Field(default=None, ge=0, le=MAX_TS, allow_inf_nan=False)

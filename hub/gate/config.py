@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hub.alerts.kinds import Severity
 from hub.calendar import WindowConfig
 
 
@@ -62,8 +63,8 @@ class GateConfig(_Strict):
     #: Event kind of a patrol visit (a tag read or a checkpoint button).
     patrol_kind: str = "patrol"
     #: Severities of after-hours openings, a sensor lost or tampered with, and missed rounds.
-    night_severity: str = "critical"
-    day_severity: str = "warning"
+    night_severity: Severity = Severity.CRITICAL
+    day_severity: Severity = Severity.WARNING
     #: After a hub outage, closing sweeps and patrol rounds are caught up for at most this long.
     catch_up_s: float = Field(default=86400.0, ge=0)
     #: GB/T 29315-2022 expects key areas patrolled at least this many times a day (warned about at start).

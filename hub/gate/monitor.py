@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.alerts.kinds import AlertKind, RuleKind
 from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import CalendarConfig, SchoolCalendar
 from hub.gate import rules
@@ -29,12 +30,13 @@ from hub.store.base import SeriesStore, StoredEvent
 
 _LOGGER = logging.getLogger(__name__)
 
-AFTER_HOURS_RULE = "gate_after_hours"
-NOT_CLOSED_RULE = "gate_not_closed"
-TAMPER_RULE = "gate_tamper"
-SENSOR_OFFLINE_RULE = "gate_sensor_offline"
-MISSED_ROUND_RULE = "patrol_round_missed"
-ALERT_KIND = "gate"
+# Gate duty's rules (their descriptions: hub.alerts.builtin).
+AFTER_HOURS_RULE = RuleKind.GATE_AFTER_HOURS
+NOT_CLOSED_RULE = RuleKind.GATE_NOT_CLOSED
+TAMPER_RULE = RuleKind.GATE_TAMPER
+SENSOR_OFFLINE_RULE = RuleKind.GATE_SENSOR_OFFLINE
+MISSED_ROUND_RULE = RuleKind.PATROL_ROUND_MISSED
+ALERT_KIND = AlertKind.GATE
 #: How far back the state of a gate at a closing time is looked up in the event series.
 STATE_LOOKBACK_S = 30 * 86400.0
 #: The tick's bookmark is written at least this often (and after any sweep or round).

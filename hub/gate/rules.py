@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.alerts.kinds import Severity
 from hub.calendar import Opening, SchoolCalendar, openings_of
 from hub.gate.config import GateConfig, RouteConfig
 
@@ -17,7 +18,7 @@ from hub.gate.config import GateConfig, RouteConfig
 TAMPER_CLEAR = frozenset({"ok", "clear", "cleared", "closed", "normal", "restored"})
 
 
-def severity(config: GateConfig, calendar: SchoolCalendar, at: float) -> str:
+def severity(config: GateConfig, calendar: SchoolCalendar, at: float) -> Severity:
     """A gate opened, lost or tampered with at night is more serious than by day."""
     return config.night_severity if calendar.is_night(at) else config.day_severity
 

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apprise
 
+from hub.alerts.kinds import Severity
 from hub.notify.base import DeliveryResult, Notification
 from hub.notify.messages import render
 
@@ -86,7 +87,8 @@ class AppriseChannel:
     def send(self, notification: Notification) -> DeliveryResult:
         text = render(notification, self._max_chars)
         title, _, body = text.partition("\n")
-        notify_type = apprise.NotifyType.FAILURE if notification.severity == "critical" else apprise.NotifyType.WARNING
+        critical = notification.severity is Severity.CRITICAL
+        notify_type = apprise.NotifyType.FAILURE if critical else apprise.NotifyType.WARNING
         collect = _Collect()
         logger = logging.getLogger("apprise")
         started = self._clock()

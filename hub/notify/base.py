@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-#: Worse is higher: merging and rate-limit decisions keep the worst severity.
-SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
+from hub.alerts.kinds import Severity
 
 #: Locales the message formatter speaks; Simplified Chinese is the default for staff.
 LOCALES = ("zh", "en")
@@ -25,7 +24,8 @@ class Notification:
     alert_id: int | None
     #: Notifications with the same key (and tier) inside the grouping window become one message.
     incident_key: str
-    severity: str
+    #: Its rank (``Severity.rank``) decides merging and rate limits: the worst is kept.
+    severity: Severity
     title: str
     body: str
     #: The escalation tier; it selects the route (ordered channels) in the dispatcher.
@@ -38,6 +38,10 @@ class Notification:
     subject: str = ""
     #: Further alert ids folded into this message by grouping or a rate-limit digest.
     related_ids: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        """Hold a ``Severity`` whatever was passed, so ranking never meets a string it does not know."""
+        object.__setattr__(self, "severity", Severity(self.severity))
 
     @property
     def alert_ids(self) -> tuple[int, ...]:

@@ -32,7 +32,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hub.notify.base import SEVERITY_RANK, Channel, DeliveryResult, Notification
+from hub.alerts.kinds import Severity
+from hub.notify.base import Channel, DeliveryResult, Notification
 from hub.notify.deliverylog import DeliveryAttempt, DeliveryLog
 from hub.notify.messages import digest, merge_same_incident
 from hub.notify.ratelimit import TokenBucket
@@ -91,7 +92,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._pump_lock = threading.Lock()
         self._queue: dict[GroupKey, _Pending] = {}
-        self._last_sent: dict[GroupKey, tuple[float, str]] = {}
+        self._last_sent: dict[GroupKey, tuple[float, Severity]] = {}
         self._failing: dict[str, str] = {}
         self._digests = itertools.count(1)
 
@@ -266,8 +267,8 @@ class Dispatcher:
             _LOGGER.exception("notification callback %s failed", callback)
 
 
-def _worse(severity: str, than: str) -> bool:
-    return SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(than, 0)
+def _worse(severity: Severity, than: Severity) -> bool:
+    return severity.rank > than.rank
 
 
 class DispatchWorker:

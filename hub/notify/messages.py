@@ -13,45 +13,36 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hub.notify.base import SEVERITY_RANK, Notification
+from hub.alerts.builtin import describe
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity, worst
+from hub.notify.base import Notification
 from hub.store.state import Alert
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
-_SEVERITY = {
-    "zh": {"critical": "紧急", "warning": "警告", "info": "提示"},
-    "en": {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"},
+_SEVERITY: dict[str, dict[Severity, str]] = {
+    "zh": {Severity.CRITICAL: "紧急", Severity.WARNING: "警告", Severity.INFO: "提示"},
+    "en": {Severity.CRITICAL: "CRITICAL", Severity.WARNING: "WARNING", Severity.INFO: "INFO"},
 }
-#: What the alarm is, by rule (the engine's and the domain modules'); the kind is the fallback.
-_RULE = {
-    "zh": {"temperature_limits": "温度异常", "door_open_too_long": "门未关", "sensor_fault": "传感器故障",
-           "sensor_stale": "传感器无数据", "device_offline": "设备离线", "clock_unsynced": "时钟未同步",
-           "outbox_dropping": "缓存溢出丢数据", "channel_failing": "通知渠道故障",
-           "gate_after_hours": "非开放时间开门", "gate_not_closed": "关门时间未关", "gate_tamper": "门磁被破坏",
-           "gate_sensor_offline": "门磁离线", "patrol_round_missed": "巡更漏巡",
-           "sample_missing": "未留样", "sample_underweight": "留样不足量", "sample_discarded_early": "留样提前弃置",
-           "sample_discardable": "留样可弃置"},
-    "en": {"temperature_limits": "temperature out of range", "door_open_too_long": "door left open",
-           "sensor_fault": "sensor fault", "sensor_stale": "sensor silent", "device_offline": "device offline",
-           "clock_unsynced": "clock not synchronised", "outbox_dropping": "outbox dropping readings",
-           "channel_failing": "notification channel failing", "gate_after_hours": "opened after hours",
-           "gate_not_closed": "not closed at closing time", "gate_tamper": "door sensor tampered with",
-           "gate_sensor_offline": "door sensor offline", "patrol_round_missed": "patrol round missed",
-           "sample_missing": "food samples not logged", "sample_underweight": "food sample under weight",
-           "sample_discarded_early": "food samples discarded early",
-           "sample_discardable": "food samples may be discarded"},
+#: What the alarm is when no rule is known (facts built by hand); a rule's own title comes first.
+_KIND: dict[str, dict[AlertKind, str]] = {
+    "zh": {AlertKind.TEMPERATURE: "温度异常", AlertKind.DOOR: "门未关", AlertKind.GATE: "门岗报警",
+           AlertKind.SAMPLE: "留样提醒", AlertKind.SAMPLE_NOTICE: "留样提醒", AlertKind.DEVICE: "设备异常",
+           AlertKind.SENSOR: "传感器异常", AlertKind.HUB: "系统异常"},
+    "en": {AlertKind.TEMPERATURE: "temperature out of range", AlertKind.DOOR: "door left open",
+           AlertKind.GATE: "gate alarm", AlertKind.SAMPLE: "food sample reminder",
+           AlertKind.SAMPLE_NOTICE: "food sample reminder", AlertKind.DEVICE: "device problem",
+           AlertKind.SENSOR: "sensor problem", AlertKind.HUB: "system problem"},
 }
-_KIND = {
-    "zh": {"temperature": "温度异常", "door": "门未关", "gate": "门岗报警", "sample": "留样提醒", "device": "设备异常",
-           "sensor": "传感器异常", "hub": "系统异常"},
-    "en": {"temperature": "temperature out of range", "door": "door left open", "gate": "gate alarm",
-           "sample": "food sample reminder", "device": "device problem", "sensor": "sensor problem",
-           "hub": "system problem"},
+#: Said after the title once the alarm is no longer news (firing and pending say nothing).
+_STATE: dict[str, dict[AlertState, str]] = {
+    "zh": {AlertState.RESOLVED: "已恢复", AlertState.CANCELLED: "已取消", AlertState.ACKNOWLEDGED: "已确认",
+           AlertState.CLOSED: "已关闭"},
+    "en": {AlertState.RESOLVED: "resolved", AlertState.CANCELLED: "cancelled",
+           AlertState.ACKNOWLEDGED: "acknowledged", AlertState.CLOSED: "closed"},
 }
-_STATE = {
-    "zh": {"resolved": "已恢复", "cancelled": "已取消", "acknowledged": "已确认", "closed": "已关闭"},
-    "en": {"resolved": "resolved", "cancelled": "cancelled", "acknowledged": "acknowledged", "closed": "closed"},
-}
+#: States whose message asks staff to acknowledge (the others link to the details).
+_TO_ACKNOWLEDGE = (AlertState.PENDING, AlertState.FIRING)
 _ELLIPSIS = "…"
 
 
@@ -60,9 +51,9 @@ class AlertFacts:
     """What a message needs to know about an alert, independent of how the engine stores it."""
 
     alert_id: int | None
-    kind: str
-    severity: str
-    state: str
+    kind: AlertKind
+    severity: Severity
+    state: AlertState
     #: Where, in words staff know ("一号食堂 冷藏冰箱1"); the subject is shown beside it.
     where: str
     subject: str
@@ -73,8 +64,16 @@ class AlertFacts:
     unit: str = ""
     #: Free text from the rule when the kind has no value/limit (e.g. a door or a channel error).
     detail: str = ""
-    #: The rule that raised it (names the alarm in the title; ``kind`` when unknown).
-    rule: str = ""
+    #: The rule that raised it (its description names the alarm in the title; ``kind`` when there is none).
+    rule: RuleKind | None = None
+
+    def __post_init__(self) -> None:
+        """Hold the typed values whatever was passed; an unknown one fails here, not in a title."""
+        object.__setattr__(self, "kind", AlertKind(self.kind))
+        object.__setattr__(self, "severity", Severity(self.severity))
+        object.__setattr__(self, "state", AlertState(self.state))
+        if self.rule is not None:
+            object.__setattr__(self, "rule", RuleKind(self.rule))
 
 
 def facts_from_alert(alert: Alert, where: str | None = None, unit: str | None = None) -> AlertFacts:
@@ -83,7 +82,7 @@ def facts_from_alert(alert: Alert, where: str | None = None, unit: str | None = 
         alert_id=alert.id, kind=alert.kind, severity=alert.severity, state=alert.state,
         where=where or alert.subject, subject=alert.subject, since=alert.started_at,
         value=alert.value, threshold=alert.threshold, peak=alert.peak,
-        unit=unit if unit is not None else ("°C" if alert.kind == "temperature" else ""),
+        unit=unit if unit is not None else ("°C" if alert.kind is AlertKind.TEMPERATURE else ""),
         detail=alert.message, rule=alert.rule,
     )
 
@@ -132,8 +131,8 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
             tz: ZoneInfo = DEFAULT_TZ) -> tuple[str, str]:
     """Title and body for one alert, in ``locale`` ("zh" or "en")."""
     lang = "en" if locale == "en" else "zh"
-    severity = _SEVERITY[lang].get(facts.severity, facts.severity)
-    kind = _RULE[lang].get(facts.rule) or _KIND[lang].get(facts.kind, facts.kind)
+    severity = _SEVERITY[lang][facts.severity]
+    kind = describe(facts.rule).title.get(lang) if facts.rule is not None else _KIND[lang][facts.kind]
     state = _STATE[lang].get(facts.state)
     suffix = (f"（{state}）" if lang == "zh" else f" ({state})") if state else ""
     if lang == "zh":
@@ -152,7 +151,7 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
     lines.append(f"开始：{since}（已持续 {lasted}）" if lang == "zh" else f"Since: {since} local time ({lasted})")
     url = alert_url(hub_url, facts.alert_id)
     number = f"#{facts.alert_id}" if facts.alert_id is not None else ""
-    if facts.state in ("pending", "firing"):
+    if facts.state in _TO_ACKNOWLEDGE:
         lines.append(f"请确认 {number}：{url}" if lang == "zh" else f"Acknowledge {number}: {url}")
     else:
         lines.append(f"详情 {number}：{url}" if lang == "zh" else f"Details {number}: {url}")
@@ -188,11 +187,6 @@ def render(notification: Notification, max_chars: int | None = None) -> str:
 
 
 
-
-def _worst(severities: Sequence[str]) -> str:
-    return max(severities, key=lambda s: SEVERITY_RANK.get(s, 0))
-
-
 def merge_same_incident(notifications: Sequence[Notification]) -> Notification:
     """Fold updates of one incident into one message: the latest text, the worst severity, a count."""
     latest = notifications[-1]
@@ -202,7 +196,7 @@ def merge_same_incident(notifications: Sequence[Notification]) -> Notification:
     note = (f"（{len(notifications)} 条更新已合并）" if latest.locale != "en"
             else f"({len(notifications)} updates merged)")
     first_id = latest.alert_id if latest.alert_id is not None else (ids[0] if ids else None)
-    return replace(latest, alert_id=first_id, severity=_worst([n.severity for n in notifications]),
+    return replace(latest, alert_id=first_id, severity=worst(n.severity for n in notifications),
                    body=f"{latest.body}\n{note}", related_ids=tuple(i for i in dict.fromkeys(ids) if i != first_id))
 
 
@@ -210,7 +204,7 @@ def digest(notifications: Sequence[Notification]) -> Notification:
     """Several incidents held back by a rate limit, as one message: one block per incident, worst first."""
     if len(notifications) == 1:
         return notifications[0]
-    ordered = sorted(notifications, key=lambda n: -SEVERITY_RANK.get(n.severity, 0))
+    ordered = sorted(notifications, key=lambda n: -n.severity.rank)
     first = ordered[0]
     zh = first.locale != "en"
     title = f"{len(ordered)} 条告警" if zh else f"{len(ordered)} alerts"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from hub.alerts.kinds import Severity
 from hub.notify.base import Channel, DeliveryResult, Notification
 from hub.notify.deliverylog import DeliveryAttempt, DeliveryLog
 
@@ -26,7 +27,7 @@ def test_notification(channel: str, who: str, now: float, locale: str = "zh") ->
     else:
         title = "[xiaoan] Test message"
         body = f"A test message sent by {who} from the admin page to channel '{channel}'. Nothing to do."
-    return Notification(alert_id=None, incident_key=f"test:{channel}:{now:.0f}", severity="info", title=title,
+    return Notification(alert_id=None, incident_key=f"test:{channel}:{now:.0f}", severity=Severity.INFO, title=title,
                         body=body, tier=TEST_TIER, created_at=now, locale=locale)
 
 

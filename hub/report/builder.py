@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from hub.alerts.kinds import HANDLED_STATES, RuleKind
 from hub.gate.rules import gates_not_closed
 from hub.report import coldchain
 from hub.report.config import ReportConfig
@@ -37,9 +38,9 @@ from hub.samples.config import EVENT_MEAL
 from hub.store.base import HourlyAggregate
 from hub.store.state import Alert
 
-THRESHOLD_RULE = "temperature_limits"
-AFTER_HOURS_RULE = "gate_after_hours"
-OFFLINE_RULE = "device_offline"
+THRESHOLD_RULE = RuleKind.TEMPERATURE_LIMITS
+AFTER_HOURS_RULE = RuleKind.GATE_AFTER_HOURS
+OFFLINE_RULE = RuleKind.DEVICE_OFFLINE
 #: Sensors below this share of their expected readings are named in the summary.
 COMPLETENESS_WARN = 0.9
 
@@ -48,7 +49,7 @@ def alarm_entry(alert: Alert, name: str) -> AlarmEntry:
     return AlarmEntry(alert.id, alert.rule, alert.kind, alert.subject, name, alert.severity, alert.state,
                       alert.message, alert.started_at, alert.resolved_at, alert.acked_at, alert.acked_by,
                       alert.action, alert.closed_by, alert.verified_at, alert.verified_by,
-                      handled=alert.state in ("closed", "verified"))
+                      handled=alert.state in HANDLED_STATES)
 
 
 def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:

@@ -9,18 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
+
 
 @dataclass
 class AlarmEntry:
     """One alarm and what people did about it (发现 → 上报 → 处理 → 验收)."""
 
     id: int | None
-    rule: str
-    kind: str
+    rule: RuleKind
+    kind: AlertKind
     subject: str
     name: str
-    severity: str
-    state: str
+    severity: Severity
+    state: AlertState
     message: str
     started_at: float
     resolved_at: float | None

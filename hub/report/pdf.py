@@ -24,16 +24,21 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
+from hub.alerts.kinds import AlertKind, AlertState
 from hub.report.chart import chart
 from hub.report.model import AlarmEntry, ColdUnit, Report
 
 # One font registration for the whole hub: the sample labels' (Debian's fonts-wqy-zenhei).
 from hub.samples.labels import find_font, registered_font
 
-_STATE_ZH = {"pending": "待定", "firing": "报警中", "acknowledged": "处理中", "resolved": "已恢复",
-             "closed": "已处置", "verified": "已验收", "cancelled": "已取消"}
-_SECTION_ZH = {"temperature": "冷链", "cold_chain": "冷链", "door": "冷链", "sensor": "设备", "device": "设备",
-               "gate": "门岗", "sample": "留样", "samples": "留样", "devices": "设备"}
+_STATE_ZH = {AlertState.PENDING: "待定", AlertState.FIRING: "报警中", AlertState.ACKNOWLEDGED: "处理中",
+             AlertState.RESOLVED: "已恢复", AlertState.CLOSED: "已处置", AlertState.VERIFIED: "已验收",
+             AlertState.CANCELLED: "已取消"}
+#: The summary's category column: an alarm is filed under its kind, the other items under their section.
+_SECTION_ZH: dict[str, str] = {
+    AlertKind.TEMPERATURE: "冷链", AlertKind.DOOR: "冷链", AlertKind.SENSOR: "设备", AlertKind.DEVICE: "设备",
+    AlertKind.HUB: "系统", AlertKind.GATE: "门岗", AlertKind.SAMPLE: "留样", AlertKind.SAMPLE_NOTICE: "留样",
+    "cold_chain": "冷链", "samples": "留样", "devices": "设备"}
 _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
 _DEVICE_STATE_ZH = {"online": "在线", "offline": "离线"}
 _WARN = colors.Color(0.55, 0.1, 0.1)
@@ -96,7 +101,7 @@ def _handled(value: bool | None) -> str:
 
 
 def _alarm_history(alarm: AlarmEntry, tz: ZoneInfo) -> str:
-    parts = [f"报警 #{alarm.id} {_when(alarm.started_at, tz)}（{_STATE_ZH.get(alarm.state, alarm.state)}）"]
+    parts = [f"报警 #{alarm.id} {_when(alarm.started_at, tz)}（{_STATE_ZH[alarm.state]}）"]
     if alarm.acked_at is not None:
         parts.append(f"{alarm.acked_by} 于 {_when(alarm.acked_at, tz)} 确认")
     if alarm.action:
@@ -135,6 +140,11 @@ def _unit(unit: ColdUnit, report: Report, tz: ZoneInfo, styles: _Styles, width: 
     return [KeepTogether(flow[:5]), *flow[5:]]
 
 
+def section_name(section: str) -> str:
+    """The summary's category in Chinese (an unknown one as it is, rather than no row)."""
+    return _SECTION_ZH.get(section, section)
+
+
 def _summary(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     if not report.summary:
         return [Paragraph("本期一切正常，无报警、无超标。Nothing went wrong.", styles.body)]
@@ -143,7 +153,7 @@ def _summary(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> lis
     for item in report.summary:
         if item.handled is False:
             warn.append(len(rows))
-        rows.append([_when(item.at, tz), _SECTION_ZH.get(item.section, item.section), item.text,
+        rows.append([_when(item.at, tz), section_name(item.section), item.text,
                      _handled(item.handled)])
     return [_table(rows, [width * f for f in (0.14, 0.08, 0.62, 0.16)], styles, warn)]
 

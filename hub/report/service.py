@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from hub.alerts.kinds import Severity
 from hub.notify.base import Notification
 from hub.report import builder, csvexport, pdf, schedule
 from hub.report.config import ReportConfig
@@ -131,7 +132,7 @@ class ReportService:
         body = (f"{report.title}：报警 {len(report.alarms)} 次（未处置 {open_alarms}），超标 {excursions} 次，"
                 f"缺留样 {missing} 餐，巡更 {report.gates.rounds_complete}/{report.gates.rounds_required}。"
                 f"请审核签字：{self._link(period)}")
-        return Notification(None, f"report:{report.kind}:{report.label}", "info",
+        return Notification(None, f"report:{report.kind}:{report.label}", Severity.INFO,
                             f"食品安全{_KIND_ZH[report.kind]} {report.label} 已生成", body, self.config.route, now)
 
     def remind(self, now: float) -> list[str]:
@@ -149,7 +150,7 @@ class ReportService:
             self.store.add_reminder(period.kind, period.label, now)
         labels = "、".join(p.label for p in due)
         self._announce(Notification(
-            None, "report:reminder", "warning", f"周报待签字：{labels}",
+            None, "report:reminder", Severity.WARNING, f"周报待签字：{labels}",
             f"以下周报尚未审核签字：{labels}。请审核后签字：" + "；".join(self._link(p) for p in due),
             self.config.route, now))
         _LOGGER.info("sign-off reminder sent for %s", labels)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.alerts.kinds import ACTIVE_STATES
 from hub.alerts.limits import limits_for
 from hub.gate.store import GateStore, Sweep
 from hub.samples.store import SampleRecord, SampleStore
@@ -123,7 +124,7 @@ class ReportSource:
         """Alarms active at any moment of ``[since, until)`` (started before and still open count)."""
         found = self.state.alerts(since=since - 30 * 86_400, until=until, limit=1_000_000)
         return sorted((a for a in found if (a.resolved_at or a.closed_at or until) >= since
-                       or a.state in ("pending", "firing", "acknowledged")), key=lambda a: (a.started_at, a.id or 0))
+                       or a.state in ACTIVE_STATES), key=lambda a: (a.started_at, a.id or 0))
 
     def sample_records(self, since: float, until: float) -> list[SampleRecord]:
         return self.samples.between(since, until) if self.samples is not None else []

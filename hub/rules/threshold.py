@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from hub.alerts.kinds import Severity
 from hub.rules.condition import ConditionState, Transition, elapse, step
 
 __all__ = ["Limits", "ThresholdState", "Transition", "on_time", "on_value"]
@@ -24,7 +25,7 @@ class Limits:
     hysteresis: float = 0.5
     hard_low: float | None = None
     hard_high: float | None = None
-    severity: str = "critical"
+    severity: Severity = Severity.CRITICAL
 
     def outside(self, value: float) -> bool:
         return (self.high is not None and value > self.high) or (self.low is not None and value < self.low)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from edge import wire
 from hub.alerts.engine import THRESHOLD_RULE
+from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import SchoolCalendar
 from hub.samples import rules
@@ -31,12 +32,13 @@ from hub.store.base import SeriesStore, StoredEvent
 
 _LOGGER = logging.getLogger(__name__)
 
-MISSING_RULE = "sample_missing"
-UNDERWEIGHT_RULE = "sample_underweight"
-EARLY_DISCARD_RULE = "sample_discarded_early"
-DISCARDABLE_RULE = "sample_discardable"
-ALERT_KIND = "sample"
-NOTICE_KIND = "sample_notice"
+# Food samples' rules (their descriptions: hub.alerts.builtin).
+MISSING_RULE = RuleKind.SAMPLE_MISSING
+UNDERWEIGHT_RULE = RuleKind.SAMPLE_UNDERWEIGHT
+EARLY_DISCARD_RULE = RuleKind.SAMPLE_DISCARDED_EARLY
+DISCARDABLE_RULE = RuleKind.SAMPLE_DISCARDABLE
+ALERT_KIND = AlertKind.SAMPLE
+NOTICE_KIND = AlertKind.SAMPLE_NOTICE
 #: Readings this far either side of an excursion are part of its trace (how it began and ended).
 TRACE_MARGIN_S = 600.0
 #: Discarded records are still checked against late readings (an edge's outbox replay) for this long.
@@ -197,7 +199,7 @@ class SampleMonitor:
             message = (f"{record.day} {self.config.meal_name(record.meal)}留样不足量：{names}"
                        f"（每样应不少于 {self.config.min_weight_g:g} g）")
         self._engine.observe(UNDERWEIGHT_RULE, subject_of(record.day, record.meal, record.occasion), active, at,
-                             kind=ALERT_KIND, severity="warning", device=self._device(record), message=message,
+                             kind=ALERT_KIND, severity=Severity.WARNING, device=self._device(record), message=message,
                              data={"record": record.id, "dishes": [d.id for d in light]})
 
     def on_events(self, events: Sequence[StoredEvent]) -> None:
@@ -296,7 +298,7 @@ class SampleMonitor:
             if early:
                 until = dt.datetime.fromtimestamp(record.held_until, self.tz).strftime("%m-%d %H:%M")
                 self._engine.observe(
-                    EARLY_DISCARD_RULE, subject, True, now, kind=ALERT_KIND, severity="critical",
+                    EARLY_DISCARD_RULE, subject, True, now, kind=ALERT_KIND, severity=Severity.CRITICAL,
                     device=self._device(record),
                     message=(f"{record.day} {self.config.meal_name(record.meal)}留样被提前弃置（{by}），"
                              f"应留至 {until}"),
@@ -304,9 +306,9 @@ class SampleMonitor:
                 if not rules.early_discard_active(now, at, record.held_until):
                     # Recorded only after the hold would have ended: fired for the record, and over.
                     self._engine.observe(EARLY_DISCARD_RULE, subject, False, now, kind=ALERT_KIND,
-                                         severity="critical", device=self._device(record), message="")
+                                         severity=Severity.CRITICAL, device=self._device(record), message="")
             self._check_weights(record, at)
-            self._engine.observe(DISCARDABLE_RULE, subject, False, now, kind=NOTICE_KIND, severity="info",
+            self._engine.observe(DISCARDABLE_RULE, subject, False, now, kind=NOTICE_KIND, severity=Severity.INFO,
                                  device=self._device(record), message="")
         return record
 
@@ -355,13 +357,13 @@ class SampleMonitor:
                 self._audit(now, "system", "sample.discardable", record, {"held_until": record.held_until})
                 _LOGGER.info("samples of %s %s may be discarded now", record.day, record.meal)
                 if self.config.notify_discardable:
-                    self._engine.observe(DISCARDABLE_RULE, subject, True, now, kind=NOTICE_KIND, severity="info",
+                    self._engine.observe(DISCARDABLE_RULE, subject, True, now, kind=NOTICE_KIND, severity=Severity.INFO,
                                          device=self._device(record), data={"record": record.id},
                                          message=f"{record.day} {self.config.meal_name(record.meal)}留样已满"
                                                  f" {self.config.retention_h:g} 小时，可以弃置")
             if record.early and not rules.early_discard_active(now, record.discarded_at, record.held_until):
-                self._engine.observe(EARLY_DISCARD_RULE, subject, False, now, kind=ALERT_KIND, severity="critical",
-                                     device=self._device(record), message="")
+                self._engine.observe(EARLY_DISCARD_RULE, subject, False, now, kind=ALERT_KIND,
+                                     severity=Severity.CRITICAL, device=self._device(record), message="")
 
     def canteen_open(self, day: dt.date) -> bool:
         return rules.canteen_open(day, self.calendar.is_school_day(day), self.config.canteen_open_days,
@@ -387,7 +389,7 @@ class SampleMonitor:
                 by = dt.datetime.fromtimestamp(deadline, self.tz).strftime("%H:%M")
                 self._engine.observe(
                     MISSING_RULE, subject_of(day.isoformat(), meal), active, now, kind=ALERT_KIND,
-                    severity="warning", device="hub", data={"day": day.isoformat(), "meal": meal},
+                    severity=Severity.WARNING, device="hub", data={"day": day.isoformat(), "meal": meal},
                     message=f"{day.isoformat()} {self.config.meal_name(meal)}留样未登记（应在 {by} 前完成）")
 
     def check_cabinets(self, now: float) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from edge.wire import MessageId, SensorInfo
 from hub import audit
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.rules.silence import DailyWindow, Silence
 from hub.store.sqlite import Migration, SqliteStore
 
@@ -160,11 +161,11 @@ class SensorUpdate:
 class Alert:
     """One alert record through its whole lifecycle (see hub.alerts.lifecycle)."""
 
-    rule: str
+    rule: RuleKind
     subject: str
-    kind: str
-    severity: str
-    state: str
+    kind: AlertKind
+    severity: Severity
+    state: AlertState
     message: str
     started_at: float
     updated_at: float
@@ -190,6 +191,13 @@ class Alert:
     notify_count: int = 0
     data: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        """Hold the typed values whatever was passed (a column read back, a plain string): an unknown one fails here."""
+        self.rule = RuleKind(self.rule)
+        self.kind = AlertKind(self.kind)
+        self.severity = Severity(self.severity)
+        self.state = AlertState(self.state)
 
 
 _ALERT_FIELDS = [f.name for f in fields(Alert) if f.name != "id"]
@@ -439,7 +447,7 @@ class StateStore(SqliteStore):
 
     # -- alerts and rule state -----------------------------------------------------------------
 
-    def alerts(self, states: Sequence[str] | None = None, limit: int = 500, kind: str | None = None,
+    def alerts(self, states: Sequence[AlertState] | None = None, limit: int = 500, kind: str | None = None,
                subject: str | None = None, since: float | None = None, until: float | None = None) -> list[Alert]:
         """Alerts newest first; filters combine (``since``/``until`` on when the alert started)."""
         clauses: list[str] = []
@@ -574,12 +582,12 @@ class StateStore(SqliteStore):
             self._append_audit(now, who, "limits.edited", f"sensor/{key}",
                                {"limits": dict(body), "before": json.loads(before[0]) if before else None})
 
-    def rule_states(self) -> dict[tuple[str, str], dict[str, Any]]:
+    def rule_states(self) -> dict[tuple[RuleKind, str], dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT rule, subject, state FROM rule_state").fetchall()
-        return {(rule, subject): json.loads(state) for rule, subject, state in rows}
+        return {(RuleKind(rule), subject): json.loads(state) for rule, subject, state in rows}
 
-    def save_rule_state(self, rule: str, subject: str, state: dict[str, Any] | None) -> None:
+    def save_rule_state(self, rule: RuleKind, subject: str, state: dict[str, Any] | None) -> None:
         """Persist a rule's timer state so a restart does not restart a pending delay from zero."""
         with self._lock:
             if state is None:

@@ -15,20 +15,26 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from hub.alerts.kinds import AlertKind, AlertState
 from hub.auth.roles import Role
 from hub.runtime import Hub
 from hub.samples import rules as sample_rules
 from hub.store.state import Alert
 from hub.web import photos
+from hub.web.render import LISTED_STATES
 from hub.web.sparks import HourlyCache
 from hub.web.states import band_y, reading_state, sparkline_points
 
 #: The sparkline's box (SVG user units).
 SPARK_W, SPARK_H = 120, 32
 #: Kinds the gate house sees; every other kind belongs to the canteen or the devices.
-GATE_KINDS = ("gate",)
+GATE_KINDS: tuple[AlertKind, ...] = (AlertKind.GATE,)
 #: Alert states someone still has to act on, in the order they are listed.
-OPEN_STATES = ("firing", "pending", "acknowledged", "resolved")
+OPEN_STATES = LISTED_STATES
+_STATE_VALUES = frozenset(s.value for s in AlertState)
+#: Alert kinds the safety page filters by (with the kinds of the registered sensors).
+FILTER_KINDS: tuple[AlertKind, ...] = (AlertKind.TEMPERATURE, AlertKind.DOOR, AlertKind.SENSOR, AlertKind.DEVICE,
+                                       AlertKind.GATE, AlertKind.SAMPLE)
 #: Corrective actions offered with one tap (their words are in the i18n catalog).
 COMMON_ACTIONS = ("moved_food", "closed_door", "called_repair", "discarded_food", "adjusted_thermostat", "defrost")
 #: Reasons a gatekeeper picks when acknowledging an after-hours opening.
@@ -130,7 +136,7 @@ def gate(hub: Hub, now: float) -> dict[str, Any]:
             sweep = item["last_sweep"]
             open_names = [v.get("name") or k for k, v in sweep["states"].items() if v.get("state") != "closed"]
             sweeps[item["group"]] = {**sweep, "names": open_names}
-    recent = hub.state.alerts(kind="gate", since=now - 86_400, limit=200)
+    recent = hub.state.alerts(kind=AlertKind.GATE, since=now - 86_400, limit=200)
     today = dt.datetime.fromtimestamp(now, hub.gate.calendar.tz).date()
     return {"gates": gates, "names": names, "sweeps": sorted(sweeps.values(), key=lambda s: -s["closing_at"]),
             "alerts": open_alerts(hub, gate=True), "recent": [alert_item(hub, a) for a in recent],
@@ -139,7 +145,9 @@ def gate(hub: Hub, now: float) -> dict[str, Any]:
 
 def history(hub: Hub, *, since: float | None, until: float | None, kind: str | None, state: str | None,
             subject: str | None, limit: int = 200) -> list[dict[str, Any]]:
-    found = hub.state.alerts([state] if state else None, limit, kind=kind or None, subject=subject or None,
+    if state and state not in _STATE_VALUES:
+        return []  # no alert is in a state that does not exist
+    found = hub.state.alerts([AlertState(state)] if state else None, limit, kind=kind or None, subject=subject or None,
                              since=since, until=until)
     return [alert_item(hub, a) for a in found]
 
@@ -148,12 +156,11 @@ def safety(hub: Hub, now: float, filters: dict[str, Any]) -> dict[str, Any]:
     mqtt = hub.mqtt.connected.is_set() if hub.mqtt is not None else None
     return {
         "history": history(hub, **filters),
-        "to_verify": [alert_item(hub, a) for a in hub.state.alerts(["closed"], limit=200)],
+        "to_verify": [alert_item(hub, a) for a in hub.state.alerts([AlertState.CLOSED], limit=200)],
         "devices": hub.state.devices(),
         "health": {"mqtt_connected": mqtt, "uptime_s": now - hub.started_at,
                    "dead_letters": hub.state.dead_letter_count(), "pipeline": hub.pipeline.counters.snapshot()},
-        "kinds": sorted({s["kind"] for s in hub.state.sensors()} | {"temperature", "door", "sensor", "device",
-                                                                    "gate", "sample"}),
+        "kinds": sorted({s["kind"] for s in hub.state.sensors()} | {str(k) for k in FILTER_KINDS}),
         "units": [(s["key"], hub.engine.name(s["key"])) for s in hub.state.sensors()],
     }
 

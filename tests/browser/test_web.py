@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from hub.alerts.kinds import AlertState
 from hub.auth.roles import Role
 from tests.browser.conftest import PHONE, Served, overflow_x, screenshot
 from tests.conftest import wait_for
@@ -20,8 +21,8 @@ HOMES = {Role.CANTEEN_STAFF: "/canteen", Role.CANTEEN_MANAGER: "/canteen", Role.
 
 
 def _firing(served: Served) -> int:
-    wait_for(lambda: served.hub.state.alerts(["firing"]))
-    alert_id = served.hub.state.alerts(["firing"])[0].id
+    wait_for(lambda: served.hub.state.alerts([AlertState.FIRING]))
+    alert_id = served.hub.state.alerts([AlertState.FIRING])[0].id
     assert alert_id is not None
     return alert_id
 

@@ -23,6 +23,7 @@ import yaml
 from edge import wire
 from edge.wire import SensorInfo
 from hub.alerts.engine import AlertEngine
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.settings import HubConfig
 from hub.store.base import Sample, StoredEvent, StoredReading
 from hub.store.influx_series import InfluxSeriesStore
@@ -97,12 +98,15 @@ def loaded(influx_store: InfluxSeriesStore, tmp_path: Path) -> tuple[InfluxSerie
         engine.refresh_sensors()
         samples += health_samples(state, ts) + limit_samples(state, engine.limits, ts)
     for alert_state, at in (("pending", 3600.0), ("firing", 4500.0), ("resolved", 6000.0)):
-        samples.append(alert_sample(Alert("temperature_limits", "dev-a/fridge-1", "temperature", "critical",
-                                          alert_state, "冷藏柜 9.2 °C > 8 °C", start + at, start + at, value=9.2,
+        samples.append(alert_sample(Alert(RuleKind.TEMPERATURE_LIMITS, "dev-a/fridge-1", AlertKind.TEMPERATURE,
+                                          Severity.CRITICAL, AlertState(alert_state), "冷藏柜 9.2 °C > 8 °C",
+                                          start + at, start + at, value=9.2,
                                           id=1), SITE))
-        samples.append(alert_sample(Alert("door_open_too_long", "dev-c/gate-1", "door", "warning", alert_state,
+        samples.append(alert_sample(Alert(RuleKind.DOOR_OPEN_TOO_LONG, "dev-c/gate-1", AlertKind.DOOR, Severity.WARNING,
+                                          AlertState(alert_state),
                                           "校门 门未关闭", start + at + 60, start + at + 60, id=2), SITE))
-        samples.append(alert_sample(Alert("gate_after_hours", "dev-c/gate-1", "gate", "critical", alert_state,
+        samples.append(alert_sample(Alert(RuleKind.GATE_AFTER_HOURS, "dev-c/gate-1", AlertKind.GATE, Severity.CRITICAL,
+                                          AlertState(alert_state),
                                           "校门 非开放时间打开", start + at + 120, start + at + 120, id=3), SITE))
     state.close()
     influx_store.write_samples(samples)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge import wire
+from hub.alerts.kinds import AlertState
 from hub.broker import Account, MosquittoBroker
 from hub.runtime import Hub
 from hub.settings import HubConfig, load_settings
@@ -63,14 +64,14 @@ def test_alarm_reaches_the_fallback_channel_and_the_broken_one_is_an_alarm(
             assert "冷藏冰箱 9 号" in json.dumps(body, ensure_ascii=False)
             assert broken.received  # it was tried first
             wait_for(lambda: any(a.rule == "channel_failing" and a.subject == "broken"
-                                 for a in hub.state.alerts(["firing"])), timeout=20)
+                                 for a in hub.state.alerts([AlertState.FIRING])), timeout=20)
             assert hub.notifications.delivery_log is not None
             outcomes = {(a.channel, a.outcome) for a in hub.notifications.delivery_log.attempts()}
             assert ("broken", "failed") in outcomes and ("backup", "sent") in outcomes
             assert hub.notifications.web_notices.recent()
             client.disconnect()
             client.loop_stop()
-            failing = next(a for a in hub.state.alerts(["firing"]) if a.rule == "channel_failing")
+            failing = next(a for a in hub.state.alerts([AlertState.FIRING]) if a.rule == "channel_failing")
             record_figures("alarm_path_broken", {
                 "fault": "notification endpoint down (HTTP 500)", "rounds": 1,
                 "attempts_failed": sum(1 for a in hub.notifications.delivery_log.attempts() if a.outcome == "failed"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.alerts.kinds import AlertState
 from hub.broker import Account, MosquittoBroker
 from hub.broker_watch import RULE
 from hub.runtime import Hub
@@ -28,7 +29,7 @@ QUEUE = 20
 
 
 def broker_alarm(hub: Hub) -> Alert | None:
-    return next((a for a in hub.state.alerts(["firing"]) if a.rule == RULE), None)
+    return next((a for a in hub.state.alerts([AlertState.FIRING]) if a.rule == RULE), None)
 
 
 def test_broker_queue_overflow_becomes_an_alarm(tmp_path: Path, accounts: dict[str, Account],

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.alerts.engine import DROPPING_RULE
+from hub.alerts.kinds import AlertState
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
 from tests.faults.harness import EdgeProcess, hub_settings, record_figures, report, settle, start_hub
@@ -34,7 +35,7 @@ def test_full_outbox_drops_are_counted_and_alarmed(
         wait_for(lambda: node.ledger().dropped_readings >= 5 * CAP, timeout=60)
         own_broker.start()
         wait_for(lambda: any(a.rule == DROPPING_RULE and a.subject == "dev-d"
-                             for a in hub.state.alerts(["firing"])), timeout=60)
+                             for a in hub.state.alerts([AlertState.FIRING])), timeout=60)
         node.stop()
         settle(lambda: report([node.ledger()], hub))
         final = report([node.ledger()], hub)

@@ -22,6 +22,7 @@ from bench.harness import HubWorker
 from edge import wire
 from edge.link import make_client
 from hub.alerts.engine import THRESHOLD_RULE
+from hub.alerts.kinds import AlertState
 from hub.broker import Account, MosquittoBroker
 from hub.store.state import StateStore
 from tests.conftest import SITE, broker_settings, wait_for
@@ -161,7 +162,7 @@ def test_an_alarm_from_readings_split_across_workers(
         assert all(handled(w) > 0 for w in pair), "the broker split the readings between the workers"
         store = StateStore(state_db)
         try:
-            wait_for(lambda: store.alerts(subject=f"{DEVICE}/t0", states=["firing"]))
+            wait_for(lambda: store.alerts(subject=f"{DEVICE}/t0", states=[AlertState.FIRING]))
             alerts = store.alerts(subject=f"{DEVICE}/t0")
         finally:
             store.close()

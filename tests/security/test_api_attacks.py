@@ -30,6 +30,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.credentials import Passwords
 from hub.auth.roles import Role
@@ -87,7 +88,7 @@ class World:
         feed = self.feeds[device] = Feed(self.hub, device)
         feed.status(SENSORS)
         feed.reading("fridge-1", 12.5)
-        (alert,) = [a for a in self.hub.state.alerts(["firing"]) if a.subject.startswith(device)]
+        (alert,) = [a for a in self.hub.state.alerts([AlertState.FIRING]) if a.subject.startswith(device)]
         assert alert.id is not None
         if state in ("resolved", "closed"):
             feed.reading("fridge-1", 4.0)
@@ -167,7 +168,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/alerts/{alert_id}/verify"): Case(
         lambda: {"text": "已验收", "reason": ""},
         lambda world: Target({"alert_id": world.alert("closed")}), "/api/alerts/{alert_id}"),
-    ("POST", "/api/silences"): Case(lambda: {"subject": "dev-a/*", "rules": ["temperature"], "reason": "检修",
+    ("POST", "/api/silences"): Case(lambda: {"subject": "dev-a/*", "rules": ["temperature_limits"], "reason": "检修",
                                                   "ends_at": time.time() + 3600},
                                     readback="/api/silences"),
     ("POST", "/api/samples"): Case(lambda: {"meal": "lunch", "date": _new_day(), "placed_by": "王师傅",

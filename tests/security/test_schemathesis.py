@@ -25,6 +25,7 @@ from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case as AnyCase
 from schemathesis.schemas import APIOperation
 
+from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.runtime import Hub
@@ -83,7 +84,7 @@ def populated(tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
                     feed.reading("fridge-1", value)
                 feed.reading("freezer-1", -18.0)
             feed.reading("fridge-1", 13.0)  # a firing alarm beside the resolved ones
-            (resolved, *_) = hub.state.alerts(["resolved"])
+            (resolved, *_) = hub.state.alerts([AlertState.RESOLVED])
             assert resolved.id is not None
             hub.engine.act(resolved.id, "close", "王师傅", "已报修")
             _, admin = bearer(hub, Role.ADMIN)

@@ -12,6 +12,7 @@ import pytest
 from edge import wire
 from hub.alerts.config import AlertsConfig
 from hub.alerts.engine import AlertEngine
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.audit import verify_chain
 from hub.settings import HubConfig
 from hub.store.base import StoredEvent, StoredReading
@@ -129,7 +130,7 @@ def test_rise_while_the_door_is_open_is_one_incident(tmp_path: Path) -> None:
     engine.on_readings([reading(9.0, start + 60)])
     clock.now = start + 700  # door alarm (300 s) and temperature alarm (600 s) both due
     engine.tick(clock.now)
-    alerts = store.alerts(["firing"])
+    alerts = store.alerts([AlertState.FIRING])
     assert {a.rule for a in alerts} == {"door_open_too_long", "temperature_limits"}
     assert len({a.incident for a in alerts}) == 1
     assert len(recorder.sent) == 1  # one incident, one message
@@ -162,7 +163,7 @@ def test_stale_sensor_and_offline_device(tmp_path: Path) -> None:
     assert [(a.rule, a.state) for a in store.alerts()] == [("sensor_stale", "firing")]
     engine.tick(clock.now + 200 + 121)  # and now the whole device went quiet
     rules = {a.rule: a.state for a in store.alerts()}
-    assert rules["device_offline"] == "firing"
+    assert rules[RuleKind.DEVICE_OFFLINE] == "firing"
 
 
 def test_offline_last_will_clears_when_back(tmp_path: Path) -> None:
@@ -172,10 +173,10 @@ def test_offline_last_will_clears_when_back(tmp_path: Path) -> None:
     engine.tick(clock.now + 119)
     assert store.alerts() == []
     engine.tick(clock.now + 121)
-    assert [a.rule for a in store.alerts(["firing"])] == ["device_offline"]
+    assert [a.rule for a in store.alerts([AlertState.FIRING])] == ["device_offline"]
     store.record_status("s", "canteen-1", "online", "b2", "1", clock.now + 200, clock.now + 200, ())
     engine.tick(clock.now + 201)
-    assert store.alerts(["firing"]) == []
+    assert store.alerts([AlertState.FIRING]) == []
 
 
 def test_clock_and_dropped_readings_from_health(tmp_path: Path) -> None:
@@ -277,13 +278,15 @@ def test_ended_conditions_leave_no_rule_state_behind(tmp_path: Path) -> None:
     engine, store, _ = build(tmp_path, clock)
     for day in range(5):
         subject = f"samples:2026-10-0{day + 1}:lunch"
-        engine.observe("sample_missing", subject, True, clock.now + day, kind="sample", severity="warning",
+        engine.observe(RuleKind.SAMPLE_MISSING, subject, True, clock.now + day, kind=AlertKind.SAMPLE,
+                       severity=Severity.WARNING,
                        device="hub", message="午餐未留样")
-        engine.observe("sample_missing", subject, False, clock.now + day + 1, kind="sample", severity="warning",
+        engine.observe(RuleKind.SAMPLE_MISSING, subject, False, clock.now + day + 1, kind=AlertKind.SAMPLE,
+                       severity=Severity.WARNING,
                        device="hub", message="")
     engine.on_readings([reading(None, clock.now, fault="crc"), reading(4.0, clock.now + 10)])
     assert store.rule_states() == {}
-    assert [a.state for a in store.alerts()].count("resolved") == 5
+    assert [a.state for a in store.alerts()].count(AlertState.RESOLVED) == 5
 
 
 def test_the_drop_counter_outlives_the_episode(tmp_path: Path) -> None:

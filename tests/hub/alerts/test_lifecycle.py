@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import pytest
 
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.alerts.lifecycle import LifecycleError, apply_action
 from hub.store.state import Alert
 
 
 def alert(state: str, **extra: object) -> Alert:
-    return Alert(rule="r", subject="d/s", kind="temperature", severity="critical", state=state, message="m",
+    return Alert(rule=RuleKind.TEMPERATURE_LIMITS, subject="d/s", kind=AlertKind.TEMPERATURE,
+                 severity=Severity.CRITICAL, state=AlertState(state), message="m",
                  started_at=0.0, updated_at=0.0, id=1, **extra)  # type: ignore[arg-type]
 
 

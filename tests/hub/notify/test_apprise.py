@@ -5,6 +5,7 @@ import socket
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from hub.alerts.kinds import Severity
 from hub.notify.apprise_channel import AppriseChannel, with_timeouts
 from hub.notify.base import Notification
 from hub.notify.deliverylog import DeliveryLog
@@ -13,7 +14,7 @@ from tests.hub.notify.http_sink import HttpSink
 
 
 def _notification() -> Notification:
-    return Notification(alert_id=42, incident_key="kitchen-pi-1/fridge1", severity="critical",
+    return Notification(alert_id=42, incident_key="kitchen-pi-1/fridge1", severity=Severity.CRITICAL,
                         title="【紧急】冷藏冰箱1 温度异常", body="当前 11.3 °C，上限 8 °C\n请确认 #42：http://hub/alerts/42",
                         tier="staff", created_at=0.0, subject="kitchen-pi-1/fridge1")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from edge import wire
+from hub.alerts.kinds import Severity
 from hub.notify.base import DeliveryResult, Notification
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import Dispatcher, DispatchWorker, Route
@@ -52,8 +53,9 @@ def log(tmp_path: Path) -> Iterator[DeliveryLog]:
 
 def note(alert_id: int, key: str = "dev/fridge1", severity: str = "warning", tier: str = "staff",
          title: str | None = None) -> Notification:
-    return Notification(alert_id=alert_id, incident_key=key, severity=severity, title=title or f"alert {alert_id}",
-                        body=f"body {alert_id}", tier=tier, created_at=0.0, subject=key)
+    return Notification(alert_id=alert_id, incident_key=key, severity=Severity(severity),
+                        title=title or f"alert {alert_id}", body=f"body {alert_id}", tier=tier, created_at=0.0,
+                        subject=key)
 
 
 def test_same_incident_within_the_window_is_one_merged_message(log: DeliveryLog) -> None:

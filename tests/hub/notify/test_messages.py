@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.notify.base import Notification
 from hub.notify.messages import (
     AlertFacts,
@@ -25,7 +26,7 @@ NOW = SINCE + 25 * 60
 
 
 def fridge(**changes: object) -> AlertFacts:
-    facts = AlertFacts(alert_id=42, kind="temperature", severity="critical", state="firing",
+    facts = AlertFacts(alert_id=42, kind=AlertKind.TEMPERATURE, severity=Severity.CRITICAL, state=AlertState.FIRING,
                        where="一号食堂 冷藏冰箱1", subject="kitchen-pi-1/fridge1", since=SINCE,
                        value=11.3, threshold=8.0, peak=12.0, unit="°C")
     return dataclasses.replace(facts, **changes)  # type: ignore[arg-type]
@@ -64,9 +65,9 @@ def test_without_value_the_rule_detail_is_shown() -> None:
 
 
 def test_from_a_stored_alert() -> None:
-    alert = Alert(rule="temperature_limits", subject="kitchen-pi-1/fridge1", kind="temperature",
-                  severity="critical", state="firing", message="冷藏冰箱1 温度 11.3 °C", started_at=SINCE,
-                  updated_at=NOW, value=11.3, peak=12.0, threshold=8.0, id=42)
+    alert = Alert(rule=RuleKind.TEMPERATURE_LIMITS, subject="kitchen-pi-1/fridge1", kind=AlertKind.TEMPERATURE,
+                  severity=Severity.CRITICAL, state=AlertState.FIRING, message="冷藏冰箱1 温度 11.3 °C",
+                  started_at=SINCE, updated_at=NOW, value=11.3, peak=12.0, threshold=8.0, id=42)
     note = build_notification(facts_from_alert(alert, where="冷藏冰箱1"), tier="staff", now=NOW,
                               hub_url="http://hub")
     assert note.incident_key == "kitchen-pi-1/fridge1"
@@ -76,8 +77,8 @@ def test_from_a_stored_alert() -> None:
 
 
 def _note(body: str, alert_id: int = 1, severity: str = "warning", locale: str = "zh") -> Notification:
-    return Notification(alert_id=alert_id, incident_key="k", severity=severity, title="【紧急】冷藏冰箱1 温度异常",
-                        body=body, tier="staff", created_at=0.0, locale=locale)
+    return Notification(alert_id=alert_id, incident_key="k", severity=Severity(severity),
+                        title="【紧急】冷藏冰箱1 温度异常", body=body, tier="staff", created_at=0.0, locale=locale)
 
 
 def test_render_cuts_the_middle_and_keeps_the_acknowledge_line() -> None:
@@ -112,11 +113,26 @@ def test_digest_lists_incidents_worst_first() -> None:
     ("channel_failing", "hub", "通知渠道故障", "notification channel failing"),
     ("gate_after_hours", "gate", "非开放时间开门", "opened after hours"),
     ("sample_discarded_early", "sample", "留样提前弃置", "food samples discarded early"),
-    ("some_future_rule", "gate", "门岗报警", "gate alarm"),
 ])
 def test_titles_name_the_alarm_for_every_rule_the_hub_raises(rule: str, kind: str, zh: str, en: str) -> None:
-    alert = Alert(rule=rule, subject="gate-1/main-gate", kind=kind, severity="critical", state="firing",
-                  message="校门", started_at=SINCE, updated_at=NOW, id=7)
+    alert = Alert(rule=RuleKind(rule), subject="gate-1/main-gate", kind=AlertKind(kind), severity=Severity.CRITICAL,
+                  state=AlertState.FIRING, message="校门", started_at=SINCE, updated_at=NOW, id=7)
     for locale, label in (("zh", zh), ("en", en)):
         title, _ = compose(facts_from_alert(alert, where="校门"), now=NOW, hub_url="http://hub", locale=locale)
         assert label in title and rule not in title
+
+
+def test_facts_without_a_rule_are_named_by_their_kind() -> None:
+    """Every stored alert has a rule; facts built by hand may not, and still get a title."""
+    facts = AlertFacts(alert_id=7, kind=AlertKind.GATE, severity=Severity.CRITICAL, state=AlertState.FIRING,
+                       where="校门", subject="gate-1/main-gate", since=SINCE)
+    for locale, label in (("zh", "门岗报警"), ("en", "gate alarm")):
+        title, _ = compose(facts, now=NOW, hub_url="http://hub", locale=locale)
+        assert label in title
+
+
+def test_an_alert_of_an_unknown_rule_cannot_be_made() -> None:
+    """A rule must have a description (hub.alerts.builtin) before an alert of it can exist."""
+    with pytest.raises(ValueError, match="some_future_rule"):
+        Alert(rule="some_future_rule", subject="gate-1/main-gate", kind=AlertKind.GATE,  # type: ignore[arg-type]
+              severity=Severity.CRITICAL, state=AlertState.FIRING, message="校门", started_at=SINCE, updated_at=NOW)

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from hub.alerts.kinds import Severity
 from hub.notify.base import Notification
 from hub.notify.pdu import PduError, encode_address, encode_submit
 from hub.notify.sms import ModemError, ModemTimeout, SerialModem, SmsChannel
@@ -17,7 +18,7 @@ LONG_TEXT = ("【紧急】一号食堂 冷藏冰箱1 温度异常\n位置：一�
 
 
 def _notification(title: str = "【紧急】冷藏冰箱1 温度异常", body: str = "当前 11.3 °C，上限 8 °C") -> Notification:
-    return Notification(alert_id=42, incident_key="kitchen-pi-1/fridge1", severity="critical", title=title,
+    return Notification(alert_id=42, incident_key="kitchen-pi-1/fridge1", severity=Severity.CRITICAL, title=title,
                         body=body, tier="staff", created_at=0.0, subject="kitchen-pi-1/fridge1")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from edge.wire import SensorInfo
 from hub.alerts.config import AlertsConfig, UnitConfig
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.report.config import ReportConfig
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
@@ -107,8 +108,9 @@ def _store(hub: Hub, data: Dataset) -> None:
         events.append(StoredEvent("kitchen", "boot-1", 2 * seq + 1, ts + 90, DOOR, "door", "closed"))
     hub.series.write([], events)
     # The Tuesday excursion alarmed, was acknowledged, closed with the corrective action and verified.
-    alert = Alert(rule="temperature_limits", subject=FRIDGE, kind="temperature", severity="critical",
-                  state="verified", message="冷藏柜1 温度 11 °C，高于上限 8 °C", started_at=local("2026-11-17 10:15"),
+    alert = Alert(rule=RuleKind.TEMPERATURE_LIMITS, subject=FRIDGE, kind=AlertKind.TEMPERATURE,
+                  severity=Severity.CRITICAL, state=AlertState.VERIFIED, message="冷藏柜1 温度 11 °C，高于上限 8 °C",
+                  started_at=local("2026-11-17 10:15"),
                   updated_at=local("2026-11-17 11:00"), value=11.0, peak=11.2, threshold=8.0,
                   fired_at=local("2026-11-17 10:15"), resolved_at=local("2026-11-17 10:30"),
                   acked_at=local("2026-11-17 10:18"), acked_by="王师傅", closed_at=local("2026-11-17 10:40"),

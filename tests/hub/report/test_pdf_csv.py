@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from hub.alerts.kinds import AlertKind
 from hub.report import period
+from hub.report.pdf import section_name
 from hub.runtime import Hub
 from tests.hub.report.conftest import FRIDGE, TZ, WEEK, Dataset, local
 
@@ -84,3 +86,10 @@ def test_cli_writes_pdf_csv_and_json(fresh_hub: tuple[Hub, Dataset], tmp_path: P
     assert len(lines) == 1 + sum(1 for rows in data.readings.values() for ts, _v in rows if day.start <= ts < day.end)
     assert '"kind": "daily"' in (out / "r.json").read_text(encoding="utf-8")
     assert main(["report", "--week", "2026-47", "--pdf", str(out / "x.pdf")]) == 2
+
+
+def test_every_alert_kind_has_a_category_in_the_summary() -> None:
+    """An alarm is filed under its kind: a channel failure or a discard notice read "hub" / "sample_notice"."""
+    untranslated = [kind.value for kind in AlertKind if section_name(kind) == kind.value]
+    assert untranslated == []
+    assert [section_name(s) for s in ("cold_chain", "samples", "devices")] == ["冷链", "留样", "设备"]

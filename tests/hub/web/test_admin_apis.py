@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.auth.users import User
@@ -25,14 +26,14 @@ def test_limits_edit_is_applied_at_once_and_audited(client: TestClient, hub: Hub
                                                      as_role: Callable[[Role], User]) -> None:
     manager = as_role(Role.CANTEEN_MANAGER)
     feed.reading("fridge-1", 6.0)
-    assert hub.state.alerts(["firing"]) == []
+    assert hub.state.alerts([AlertState.FIRING]) == []
     response = client.put(LIMITS, json={"low": 1, "high": 5, "hard_high": 12, "delay_s": 0, "hysteresis": 0.3})
     assert response.status_code == 200, response.text
     assert response.json()["limits"]["high"] == 5 and response.json()["limits"]["hard_low"] is None
     limits = hub.engine.limits("dev-a/fridge-1")
     assert limits is not None and (limits.low, limits.high, limits.hard_high) == (1, 5, 12)
     feed.reading("fridge-1", 6.0)
-    assert [a.subject for a in hub.state.alerts(["firing"])] == ["dev-a/fridge-1"]
+    assert [a.subject for a in hub.state.alerts([AlertState.FIRING])] == ["dev-a/fridge-1"]
     (entry,) = [e for e in hub.state.audit_entries() if e.action == "limits.edited"]
     detail = json.loads(entry.detail)
     assert entry.actor == manager.username and detail["limits"]["high"] == 5 and detail["before"] is None

@@ -76,6 +76,16 @@ def test_a_silence_is_listed_escaped_and_ended_from_the_page(client: TestClient,
     assert "没有生效的静默" in after and "dev-a/*" not in after
 
 
+def test_a_silence_naming_no_rule_is_refused(client: TestClient, hub: Hub) -> None:
+    """"temperature" is a kind, not a rule: such a silence silenced nothing while the page listed it as in force."""
+    _, manager = bearer(hub, Role.CANTEEN_MANAGER)
+    refused = client.post("/api/silences", json={"subject": "dev-a/*", "rules": ["temperature"], "ends_at": LATER},
+                          headers=manager)
+    assert refused.status_code == 422, refused.text
+    assert "rules" in refused.text
+    assert hub.state.silences(0.0) == []
+
+
 def test_configured_maintenance_windows_cannot_be_ended_here(tmp_path: Path) -> None:
     defrost = MaintenanceWindow(subject="dev-a/*", start=dt.time(2), end=dt.time(3), reason="除霜")
     rules = HubConfig(alerts=AlertsConfig(maintenance=[defrost]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.rules.threshold import Limits
 from hub.store.base import StoredEvent, StoredReading
 from hub.store.state import Alert
@@ -76,7 +77,8 @@ def test_feed_passes_alerts_and_doors() -> None:
     broadcaster = Broadcaster()
     page = broadcaster.subscribe()
     feed = LiveFeed(broadcaster, lambda _key: None)
-    feed.on_alert(Alert(rule="r", subject="d/fridge", kind="temperature", severity="critical", state="firing",
+    feed.on_alert(Alert(rule=RuleKind.TEMPERATURE_LIMITS, subject="d/fridge", kind=AlertKind.TEMPERATURE,
+                        severity=Severity.CRITICAL, state=AlertState.FIRING,
                         message="warm", started_at=1.0, updated_at=1.0, id=3))
     feed.on_events([StoredEvent("d", "b", 1, 2.0, "d/gate", "gate", "open"),
                     StoredEvent("d", "b", 2, 2.0, "d/tag", "patrol", "read")])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.auth.users import User
@@ -23,7 +24,7 @@ PAGES = ("/canteen", "/gate", "/safety")
 def _close_alert(hub: Hub, feed: Feed, who: str, text: str = "已报修") -> int:
     """An alarm that fired, cleared, and got its corrective action from ``who``."""
     feed.reading("fridge-1", 12.5)
-    (alert,) = hub.state.alerts(["firing"])
+    (alert,) = hub.state.alerts([AlertState.FIRING])
     assert alert.id is not None
     feed.reading("fridge-1", 4.0)
     hub.engine.act(alert.id, "close", who, text)
