@@ -11,14 +11,23 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from hub.errors import FieldError
 from hub.store.state import Alert
 
 Action = Literal["acknowledge", "close", "verify"]
 ACTIVE_STATES = ("pending", "firing", "acknowledged")
 
 
-class LifecycleError(ValueError):
-    """An action the alert's state does not allow; the message says why, for a 409."""
+class LifecycleError(FieldError):
+    """An action the alert's state does not allow; the message says why, for a 409.
+
+    It names no field: the alert's state refuses the action, not a key of the request.
+    """
+
+    status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
 
 
 def apply_action(alert: Alert, action: Action, who: str, text: str, now: float) -> Alert:

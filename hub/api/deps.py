@@ -1,22 +1,183 @@
+"""The components a route may depend on, one provider each, as ``Annotated`` dependencies.
+
+Routes and pages name the narrow thing they use (``SamplesDep``, ``AlertsDep`` …), never
+the process that holds them all, so a route's signature says what it touches and a test
+can hand it just that. Where the components come from is decided here and only here:
+for now each provider reads one attribute of the hub process the app was started with
+(``app.state.hub``); when the composition changes, only this module follows.
+"""
+
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
+from fastapi import Path as PathParam
 
-from hub.runtime import Hub
-
-
-def get_hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-HubDep = Annotated[Hub, Depends(get_hub)]
+from hub.alerts.engine import AlertEngine
+from hub.auth.store import AccountStore
+from hub.gate.monitor import GateMonitor
+from hub.ingest import IngestPipeline, MqttIngest
+from hub.notify.base import Channel
+from hub.notify.deliverylog import DeliveryLog
+from hub.notify.local import WebChannel
+from hub.report.service import ReportService
+from hub.samples.monitor import SampleMonitor
+from hub.settings import HubSettings
+from hub.store.base import SeriesStore
+from hub.store.state import StateStore
+from hub.web import photos
+from hub.web.broadcast import Broadcaster
 
 #: The largest integer SQLite keeps (64-bit signed). A larger id names no row, and the
 #: database will not even look for it (OverflowError), so it is refused as a 422 instead.
 MAX_ID = 2**63 - 1
 
 #: A row id in a URL (an alert, a sample record, a token …).
-RowId = Annotated[int, Path(ge=0, le=MAX_ID)]
+RowId = Annotated[int, PathParam(ge=0, le=MAX_ID)]
+
+
+def _part(request: Request, name: str) -> Any:
+    """One component of the process this app serves: the single place that knows where they live."""
+    return getattr(request.app.state.hub, name)
+
+
+def settings(request: Request) -> HubSettings:
+    found: HubSettings = _part(request, "settings")
+    return found
+
+
+def timezone(request: Request) -> ZoneInfo:
+    """The school's time zone: local days, weeks and report periods are reckoned in it."""
+    found: ZoneInfo = _part(request, "tz")
+    return found
+
+
+def state_store(request: Request) -> StateStore:
+    found: StateStore = _part(request, "state")
+    return found
+
+
+def series_store(request: Request) -> SeriesStore:
+    found: SeriesStore = _part(request, "series")
+    return found
+
+
+def alert_engine(request: Request) -> AlertEngine:
+    found: AlertEngine = _part(request, "engine")
+    return found
+
+
+def sample_monitor(request: Request) -> SampleMonitor:
+    found: SampleMonitor = _part(request, "samples")
+    return found
+
+
+def gate_monitor(request: Request) -> GateMonitor:
+    found: GateMonitor = _part(request, "gate")
+    return found
+
+
+def report_service(request: Request) -> ReportService:
+    found: ReportService = _part(request, "reports")
+    return found
+
+
+def account_store(request: Request) -> AccountStore:
+    found: AccountStore = _part(request, "accounts")
+    return found
+
+
+def web_notices(request: Request) -> WebChannel:
+    """The web page's own notification channel (its recent notices)."""
+    found: WebChannel = _part(request, "web_notices")
+    return found
+
+
+def delivery_log(request: Request) -> DeliveryLog | None:
+    """Every delivery attempt; None on a hub configured without notification channels."""
+    found: DeliveryLog | None = _part(request, "delivery_log")
+    return found
+
+
+def notify_channels(request: Request) -> dict[str, Channel]:
+    """The built notification channels by name (none without a notify config)."""
+    found: dict[str, Channel] = _part(request, "notify_channels")
+    return found
+
+
+def broadcaster(request: Request) -> Broadcaster:
+    found: Broadcaster = _part(request, "broadcaster")
+    return found
+
+
+def photo_root(request: Request) -> Path:
+    """Where the photos of corrective actions are kept (under the hub's state directory)."""
+    return photos.directory(settings(request).db_dir)
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """What the safety officer's page shows of the hub itself: the broker link, uptime, the ingest counters."""
+
+    mqtt_connected: bool | None
+    started_at: float
+    counters: dict[str, Any]
+    dead_letters: int
+
+    def uptime_s(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.started_at
+
+
+def pipeline_status(request: Request) -> PipelineStatus:
+    """A snapshot of the ingest pipeline's state, taken once per request."""
+    mqtt: MqttIngest | None = _part(request, "mqtt")
+    pipeline: IngestPipeline = _part(request, "pipeline")
+    return PipelineStatus(mqtt_connected=mqtt.connected.is_set() if mqtt is not None else None,
+                          started_at=_part(request, "started_at"), counters=pipeline.counters.snapshot(),
+                          dead_letters=state_store(request).dead_letter_count())
+
+
+SettingsDep = Annotated[HubSettings, Depends(settings)]
+TzDep = Annotated[ZoneInfo, Depends(timezone)]
+StateDep = Annotated[StateStore, Depends(state_store)]
+SeriesDep = Annotated[SeriesStore, Depends(series_store)]
+AlertsDep = Annotated[AlertEngine, Depends(alert_engine)]
+SamplesDep = Annotated[SampleMonitor, Depends(sample_monitor)]
+GateDep = Annotated[GateMonitor, Depends(gate_monitor)]
+ReportsDep = Annotated[ReportService, Depends(report_service)]
+AccountsDep = Annotated[AccountStore, Depends(account_store)]
+WebNoticesDep = Annotated[WebChannel, Depends(web_notices)]
+DeliveryLogDep = Annotated[DeliveryLog | None, Depends(delivery_log)]
+ChannelsDep = Annotated[dict[str, Channel], Depends(notify_channels)]
+BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
+PhotoRootDep = Annotated[Path, Depends(photo_root)]
+PipelineStatusDep = Annotated[PipelineStatus, Depends(pipeline_status)]
+
+
+class HubView(Protocol):
+    """What ``/api/health`` and ``/metrics`` read of the hub process, until their own rework.
+
+    Only those two routes use ``HubDep``; every other route depends on its components.
+    """
+
+    @property
+    def mqtt(self) -> MqttIngest | None: ...
+    @property
+    def pipeline(self) -> IngestPipeline: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def state(self) -> StateStore: ...
+
+
+def hub_view(request: Request) -> HubView:
+    found: HubView = request.app.state.hub
+    return found
+
+
+HubDep = Annotated[HubView, Depends(hub_view)]
