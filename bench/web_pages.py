@@ -29,7 +29,7 @@ from hub.auth.roles import Role
 from hub.runtime import Hub
 from hub.settings import HubSettings
 from hub.store.sqlite_series import SqliteSeriesStore
-from hub.web import views
+from hub.web import photos, views
 
 PER_DEVICE = 10
 
@@ -81,7 +81,8 @@ def measure(hub: Hub, runs: int) -> tuple[float, list[float], list[float], int]:
         cold = (time.perf_counter() - began) * 1000
         for _ in range(runs):
             began = time.perf_counter()
-            tiles = len(views.canteen(hub, time.time())["tiles"])
+            tiles = len(views.canteen(hub.state, hub.engine, hub.series, hub.samples,
+                                      photos.directory(hub.settings.db_dir), time.time())["tiles"])
             uncached.append((time.perf_counter() - began) * 1000)
             began = time.perf_counter()
             client.get("/canteen").raise_for_status()

@@ -31,6 +31,7 @@ from hub.api import (
     stream,
 )
 from hub.auth.headers import SecurityHeaders
+from hub.errors import FieldError
 from hub.runtime import Hub
 from hub.settings import HubSettings
 from hub.web.render import STATIC
@@ -56,6 +57,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
                   description="校安 xiaoan: cold-chain, food-sample and gate monitoring for schools.")
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,
                    reports, limits, photos, admin_notify, stream, pages):
         app.include_router(module.router)

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Literal
 
 from hub.alerts.kinds import ACTIVE_STATES, AlertState
+from hub.errors import FieldError
 from hub.store.state import Alert
 
 __all__ = ["ACTIVE_STATES", "Action", "LifecycleError", "apply_action"]
@@ -19,8 +20,16 @@ __all__ = ["ACTIVE_STATES", "Action", "LifecycleError", "apply_action"]
 Action = Literal["acknowledge", "close", "verify"]
 
 
-class LifecycleError(ValueError):
-    """An action the alert's state does not allow; the message says why, for a 409."""
+class LifecycleError(FieldError):
+    """An action the alert's state does not allow; the message says why, for a 409.
+
+    It names no field: the alert's state refuses the action, not a key of the request.
+    """
+
+    status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
 
 
 def apply_action(alert: Alert, action: Action, who: str, text: str, now: float) -> Alert:

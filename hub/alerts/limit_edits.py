@@ -12,19 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.errors import FieldError
+
 #: Plausible cold-chain temperatures; anything outside is a typo (−180 for −18).
 TEMPERATURE_RANGE = (-60.0, 60.0)
 #: Longer than this and an excursion never alarms in a working day.
 MAX_DELAY_S = 4 * 3600.0
 
 
-class LimitsEditError(ValueError):
+class LimitsEditError(FieldError):
     """An edit that cannot be in force; ``field`` names the offending field for the 422."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class LimitsEdit(BaseModel):

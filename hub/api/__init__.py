@@ -1,1 +1,1 @@
-"""HTTP routes, one router per resource; each route only translates between HTTP and the runtime."""
+"""HTTP routes, one router per resource; each route only translates between HTTP and the components it names."""

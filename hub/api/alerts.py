@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from hub.alerts.kinds import ACTIVE_STATES, OPEN_STATES, AlertState
-from hub.alerts.lifecycle import Action, LifecycleError
-from hub.api.deps import HubDep, RowId
+from hub.alerts.lifecycle import Action
+from hub.api.deps import AlertsDep, RowId, StateDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
+from hub.errors import NotFound
+from hub.store.state import Alert
 
 router = APIRouter(prefix="/api", tags=["alerts"], dependencies=[Depends(require(Permission.VIEW))])
 
@@ -43,59 +44,60 @@ class AlertActionRequest(BaseModel):
                                     "reasons for after-hours gate openings are suggested as calendar overrides")
 
 
+#: An alert as the API shows it: the stored record itself, field for field (``hub.store.state.Alert``).
+AlertPublic = Alert
+
+
 @router.get("/alerts")
 def alerts(
-    hub: HubDep,
+    store: StateDep,
     state: Annotated[list[StateFilter] | None, Query(description="'active': pending/firing/acknowledged")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     subject: Annotated[str | None, Query(max_length=130)] = None,
     since: Annotated[float | None, Query(description="started at or after (UTC epoch s)")] = None,
     until: Annotated[float | None, Query(description="started before (UTC epoch s)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> list[dict[str, Any]]:
+) -> list[AlertPublic]:
     states: list[AlertState] | None = None
     if state:
         states = sorted({s for wanted in state for s in _expand(wanted)})
-    found = hub.state.alerts(states, limit, kind=kind, subject=subject, since=since, until=until)
-    return [dataclasses.asdict(a) for a in found]
+    return store.alerts(states, limit, kind=kind, subject=subject, since=since, until=until)
 
 
 @router.get("/alerts/{alert_id}")
-def alert(hub: HubDep, alert_id: RowId) -> dict[str, Any]:
-    found = hub.state.alert(alert_id)
+def alert(store: StateDep, alert_id: RowId) -> AlertPublic:
+    found = store.alert(alert_id)
     if found is None:
-        raise HTTPException(status_code=404, detail=f"no alert {alert_id}")
-    return dataclasses.asdict(found)
+        raise NotFound("alert_id", f"no alert {alert_id}")
+    return found
 
 
-def _act(hub: HubDep, alert_id: int, action: Action, user: User, request: AlertActionRequest) -> dict[str, Any]:
+def _act(engine: AlertsDep, alert_id: int, action: Action, user: User, request: AlertActionRequest) -> Alert:
+    """The engine applies the action (a LifecycleError is the app's 409); an unknown id is a 404."""
     reason = request.reason.strip()
     data = {"ack_reason": reason} if action == "acknowledge" and reason else None
     try:
-        updated = hub.engine.act(alert_id, action, user.username, request.text, data=data)
+        return engine.act(alert_id, action, user.username, request.text, data=data)
     except KeyError:
-        raise HTTPException(status_code=404, detail=f"no alert {alert_id}") from None
-    except LifecycleError as error:
-        raise HTTPException(status_code=409, detail=str(error)) from None
-    return dataclasses.asdict(updated)
+        raise NotFound("alert_id", f"no alert {alert_id}") from None
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(hub: HubDep, user: Annotated[User, Depends(require(Permission.ALERT_ACK))], alert_id: RowId,
-                request: AlertActionRequest) -> dict[str, Any]:
+def acknowledge(engine: AlertsDep, user: Annotated[User, Depends(require(Permission.ALERT_ACK))], alert_id: RowId,
+                request: AlertActionRequest) -> AlertPublic:
     """Someone is on it: stops escalation and repeats."""
-    return _act(hub, alert_id, "acknowledge", user, request)
+    return _act(engine, alert_id, "acknowledge", user, request)
 
 
 @router.post("/alerts/{alert_id}/close")
-def close(hub: HubDep, user: Annotated[User, Depends(require(Permission.ALERT_CLOSE))], alert_id: RowId,
-          request: AlertActionRequest) -> dict[str, Any]:
+def close(engine: AlertsDep, user: Annotated[User, Depends(require(Permission.ALERT_CLOSE))], alert_id: RowId,
+          request: AlertActionRequest) -> AlertPublic:
     """Record the corrective action once the condition has cleared."""
-    return _act(hub, alert_id, "close", user, request)
+    return _act(engine, alert_id, "close", user, request)
 
 
 @router.post("/alerts/{alert_id}/verify")
-def verify(hub: HubDep, user: Annotated[User, Depends(require(Permission.ALERT_VERIFY))], alert_id: RowId,
-           request: AlertActionRequest) -> dict[str, Any]:
+def verify(engine: AlertsDep, user: Annotated[User, Depends(require(Permission.ALERT_VERIFY))], alert_id: RowId,
+           request: AlertActionRequest) -> AlertPublic:
     """The safety officer's check (not by the person who closed it: compared on the signed-in account)."""
-    return _act(hub, alert_id, "verify", user, request)
+    return _act(engine, alert_id, "verify", user, request)

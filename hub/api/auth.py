@@ -15,13 +15,15 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.api.deps import MAX_ID, HubDep, RowId
-from hub.api.pages import renderer
+from hub.api.deps import MAX_ID, AccountsDep, RowId, SettingsDep, StateDep
+from hub.api.pages import RendererDep
 from hub.auth.deps import SESSION_COOKIE, CurrentUser, csrf_token, require, same_origin
 from hub.auth.roles import GRANTS, Permission, Role, allows
-from hub.auth.store import TokenInfo
-from hub.auth.users import AccountError, Locale, NameTaken, User, UserInfo
-from hub.runtime import Hub
+from hub.auth.store import AccountStore, TokenInfo
+from hub.auth.users import Locale, User, UserInfo
+from hub.errors import FieldError, NotFound
+from hub.store.state import StateStore
+from hub.web.render import Renderer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,33 +42,34 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _account_error(error: AccountError) -> HTTPException:
-    return HTTPException(status_code=422, detail={"field": error.field, "message": error.message})
-
-
-def _audit(hub: Hub, actor: User, action: str, subject: str, detail: dict[str, Any]) -> None:
-    hub.state.append_audit(hub.accounts.clock(), actor.username, action, subject, detail)
+def _audit(store: StateStore, accounts: AccountStore, actor: User, action: str, subject: str,
+           detail: dict[str, Any]) -> None:
+    """On the audit chain, at the accounts' clock (the time the change itself was made)."""
+    store.append_audit(accounts.clock(), actor.username, action, subject, detail)
 
 
 # -- signing in and out --------------------------------------------------------------------------
 
 
-def _login_page(request: Request, next_path: str, status: int = 200, error: str = "", username: str = "",
-                headers: dict[str, str] | None = None) -> HTMLResponse:
+def _login_page(web: Renderer, request: Request, next_path: str, status: int = 200, error: str = "",
+                username: str = "", headers: dict[str, str] | None = None) -> HTMLResponse:
     """The web app's own page (its look, its language switch), with nobody signed in yet."""
-    return renderer(request).render("login.html", request, None, status_code=status, headers=headers, view="login",
+    return web.render("login.html", request, None, status_code=status, headers=headers, view="login",
                                     next=_safe_next(next_path), error=error, username=username)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(request: Request, next: Annotated[str, Query(max_length=2000)] = "/") -> HTMLResponse:
-    return _login_page(request, next)
+def login_form(web: RendererDep, request: Request,
+               next: Annotated[str, Query(max_length=2000)] = "/") -> HTMLResponse:
+    return _login_page(web, request, next)
 
 
 @router.post("/login", include_in_schema=False)
 def login(
     request: Request,
-    hub: HubDep,
+    accounts: AccountsDep,
+    settings: SettingsDep,
+    web: RendererDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "/",
@@ -74,13 +77,12 @@ def login(
     """Check the password and start a session; the cookie is HttpOnly, SameSite=Lax, Secure over HTTPS."""
     if not same_origin(request):
         raise HTTPException(status_code=403, detail="cross-site request refused · 拒绝跨站请求")
-    settings, accounts = hub.settings, hub.accounts
     address = _client(request)
     keys = [f"user:{username.strip().casefold()}", f"addr:{address}"]
     wait = accounts.login_wait(keys, settings.login_max_failures, settings.login_window_s)
     if wait > 0:
         minutes = math.ceil(wait / 60)
-        return _login_page(request, next, 429, f"尝试次数过多，请 {minutes} 分钟后再试 · Too many attempts;"
+        return _login_page(web, request, next, 429, f"尝试次数过多，请 {minutes} 分钟后再试 · Too many attempts;"
                                                f" try again in {minutes} min", username,
                            headers={"Retry-After": str(math.ceil(wait))})
     user = accounts.authenticate(username, password)
@@ -90,7 +92,7 @@ def login(
         # Only a known name is logged: people sometimes type their password into the username field.
         _LOGGER.warning("failed sign-in for %s from %s", repr(username.strip()) if known else "an unknown username",
                         address)
-        return _login_page(request, next, 401, "用户名或密码错误，或账号已停用 · Wrong username or password,"
+        return _login_page(web, request, next, 401, "用户名或密码错误，或账号已停用 · Wrong username or password,"
                                                " or the account is disabled", username)
     accounts.clear_login_failures(keys[0])
     session_id = accounts.start_session(user.id)
@@ -102,27 +104,50 @@ def login(
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request, hub: HubDep, user: CurrentUser) -> Response:
+def logout(request: Request, accounts: AccountsDep, settings: SettingsDep, user: CurrentUser) -> Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        hub.accounts.end_session(session_id)
+        accounts.end_session(session_id)
     _LOGGER.info("%s signed out", user.username)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=hub.settings.https)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.https)
     return response
 
 
 # -- the signed-in user --------------------------------------------------------------------------
 
 
-def _public_user(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role.value,
-            "locale": user.locale}
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    locale: str
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+                   locale=user.locale)
 
 
-def _public_info(info: UserInfo) -> dict[str, Any]:
-    return {**_public_user(info.user), "disabled": info.disabled, "has_password": info.has_password,
-            "created_at": info.created_at, "updated_at": info.updated_at}
+class UserInfoPublic(UserPublic):
+    """An account as the administrator sees it (never the password hash)."""
+
+    disabled: bool
+    has_password: bool
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of_info(cls, info: UserInfo) -> UserInfoPublic:
+        return cls(**dict(UserPublic.of(info.user)), disabled=info.disabled, has_password=info.has_password,
+                   created_at=info.created_at, updated_at=info.updated_at)
+
+
+class MePublic(UserPublic):
+    permissions: list[str] = Field(description="what the role may do")
+    auth: str | None = Field(description="session or token")
+    csrf_token: str = Field(description="a browser session's CSRF token (empty for a token)")
 
 
 class ProfileUpdate(BaseModel):
@@ -140,33 +165,26 @@ class PasswordReset(BaseModel):
 
 
 @router.get("/api/me")
-def me(request: Request, user: CurrentUser) -> dict[str, Any]:
+def me(request: Request, user: CurrentUser) -> MePublic:
     """Who the request acts as, what the role may do, and (for a browser session) its CSRF token."""
-    return {**_public_user(user), "permissions": sorted(p.value for p in GRANTS[user.role]),
-            "auth": getattr(request.state, "auth_method", None), "csrf_token": csrf_token(request)}
+    return MePublic(**dict(UserPublic.of(user)), permissions=sorted(p.value for p in GRANTS[user.role]),
+                    auth=getattr(request.state, "auth_method", None), csrf_token=csrf_token(request))
 
 
 @router.patch("/api/me")
-def update_me(hub: HubDep, user: CurrentUser, update: ProfileUpdate) -> dict[str, Any]:
+def update_me(accounts: AccountsDep, user: CurrentUser, update: ProfileUpdate) -> UserPublic:
     """Change one's own display name or language (not one's role)."""
-    try:
-        updated = hub.accounts.update_user(user.id, display_name=update.display_name, locale=update.locale)
-    except AccountError as error:
-        raise _account_error(error) from None
-    return _public_user(updated)
+    return UserPublic.of(accounts.update_user(user.id, display_name=update.display_name, locale=update.locale))
 
 
 @router.post("/api/me/password", status_code=204)
-def change_password(request: Request, hub: HubDep, user: CurrentUser, change: PasswordChange) -> None:
+def change_password(request: Request, accounts: AccountsDep, store: StateDep, user: CurrentUser,
+                    change: PasswordChange) -> None:
     """Change one's own password (the old one is asked again); other sessions of the account end."""
-    if hub.accounts.authenticate(user.username, change.old_password) is None:
-        raise HTTPException(status_code=403, detail={"field": "old_password",
-                                                     "message": "wrong password · 原密码错误"})
-    try:
-        hub.accounts.set_password(user.id, change.new_password, keep_session=request.cookies.get(SESSION_COOKIE))
-    except AccountError as error:
-        raise _account_error(error) from None
-    _audit(hub, user, "user.password_changed", f"user/{user.id}", {})
+    if accounts.authenticate(user.username, change.old_password) is None:
+        raise FieldError("old_password", "wrong password · 原密码错误", status=403)
+    accounts.set_password(user.id, change.new_password, keep_session=request.cookies.get(SESSION_COOKIE))
+    _audit(store, accounts, user, "user.password_changed", f"user/{user.id}", {})
 
 
 # -- API tokens ----------------------------------------------------------------------------------
@@ -178,45 +196,57 @@ class TokenCreate(BaseModel):
                                   description="admin only: a token for another account")
 
 
-def _public_token(info: TokenInfo) -> dict[str, Any]:
-    return {"id": info.id, "name": info.name, "hint": info.hint + "…", "user_id": info.user_id,
-            "username": info.username, "created_at": info.created_at, "last_used_at": info.last_used_at,
-            "revoked_at": info.revoked_at}
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    hint: str = Field(description="the token's first characters, to recognise it (the rest is not kept)")
+    user_id: int
+    username: str
+    created_at: float
+    last_used_at: float | None
+    revoked_at: float | None
+
+    @classmethod
+    def of(cls, info: TokenInfo) -> TokenPublic:
+        return cls(id=info.id, name=info.name, hint=info.hint + "…", user_id=info.user_id, username=info.username,
+                   created_at=info.created_at, last_used_at=info.last_used_at, revoked_at=info.revoked_at)
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="the token itself: shown in this answer only")
 
 
 @router.get("/api/tokens")
-def list_tokens(hub: HubDep, user: CurrentUser, all_users: Annotated[bool, Query(alias="all")] = False
-                ) -> list[dict[str, Any]]:
+def list_tokens(accounts: AccountsDep, user: CurrentUser, all_users: Annotated[bool, Query(alias="all")] = False
+                ) -> list[TokenPublic]:
     """One's own tokens; an admin may ask for everyone's (``?all=true``)."""
     if all_users and not allows(user.role, Permission.ADMIN):
         raise HTTPException(status_code=403, detail="only an admin sees everyone's tokens · 无权限")
-    return [_public_token(t) for t in hub.accounts.tokens(None if all_users else user.id)]
+    return [TokenPublic.of(t) for t in accounts.tokens(None if all_users else user.id)]
 
 
 @router.post("/api/tokens", status_code=201)
-def create_token(hub: HubDep, user: CurrentUser, request: TokenCreate) -> dict[str, Any]:
+def create_token(accounts: AccountsDep, store: StateDep, user: CurrentUser, request: TokenCreate) -> TokenCreated:
     """A token for an integration; it acts with its owner's role. The token is shown in this answer only."""
     owner = request.user_id if request.user_id is not None else user.id
     if owner != user.id and not allows(user.role, Permission.ADMIN):
         raise HTTPException(status_code=403, detail="only an admin makes tokens for others · 无权限")
     try:
-        token, info = hub.accounts.create_token(owner, request.name)
+        token, info = accounts.create_token(owner, request.name)
     except KeyError:
-        raise HTTPException(status_code=404, detail={"field": "user_id", "message": f"no user {owner}"}) from None
-    except AccountError as error:
-        raise _account_error(error) from None
-    _audit(hub, user, "token.created", f"token/{info.id}", {"name": info.name, "owner": info.username})
-    return {**_public_token(info), "token": token}
+        raise NotFound("user_id", f"no user {owner}") from None
+    _audit(store, accounts, user, "token.created", f"token/{info.id}", {"name": info.name, "owner": info.username})
+    return TokenCreated(**dict(TokenPublic.of(info)), token=token)
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204)
-def revoke_token(hub: HubDep, user: CurrentUser, token_id: RowId) -> None:
-    info = hub.accounts.token(token_id)
+def revoke_token(accounts: AccountsDep, store: StateDep, user: CurrentUser, token_id: RowId) -> None:
+    info = accounts.token(token_id)
     if info is None or (info.user_id != user.id and not allows(user.role, Permission.ADMIN)):
-        raise HTTPException(status_code=404, detail=f"no token {token_id}")
-    if not hub.accounts.revoke_token(token_id):
-        raise HTTPException(status_code=404, detail=f"token {token_id} is already revoked")
-    _audit(hub, user, "token.revoked", f"token/{token_id}", {"name": info.name, "owner": info.username})
+        raise NotFound("token_id", f"no token {token_id}")
+    if not accounts.revoke_token(token_id):
+        raise NotFound("token_id", f"token {token_id} is already revoked")
+    _audit(store, accounts, user, "token.revoked", f"token/{token_id}", {"name": info.name, "owner": info.username})
 
 
 # -- administration of accounts ------------------------------------------------------------------
@@ -239,49 +269,50 @@ class UserUpdate(BaseModel):
 
 
 @router.get("/api/users")
-def list_users(hub: HubDep, _admin: AdminUser) -> list[dict[str, Any]]:
-    return [_public_info(info) for info in hub.accounts.users()]
+def list_users(accounts: AccountsDep, _admin: AdminUser) -> list[UserInfoPublic]:
+    return [UserInfoPublic.of_info(info) for info in accounts.users()]
+
+
+def _info(accounts: AccountStore, user_id: int) -> UserInfoPublic:
+    info = accounts.info(user_id)
+    assert info is not None  # just made or changed
+    return UserInfoPublic.of_info(info)
 
 
 @router.post("/api/users", status_code=201)
-def create_user(hub: HubDep, admin: AdminUser, request: UserCreate) -> dict[str, Any]:
-    try:
-        user = hub.accounts.create_user(request.username, request.display_name, request.role, request.locale,
-                                        password=request.password)
-    except AccountError as error:
-        raise HTTPException(status_code=409 if isinstance(error, NameTaken) else 422,
-                            detail={"field": error.field, "message": error.message}) from None
-    _audit(hub, admin, "user.created", f"user/{user.id}", {"username": user.username, "role": user.role.value})
-    info = hub.accounts.info(user.id)
-    assert info is not None
-    return _public_info(info)
+def create_user(accounts: AccountsDep, store: StateDep, admin: AdminUser, request: UserCreate) -> UserInfoPublic:
+    """A new account; a taken username is a 409."""
+    user = accounts.create_user(request.username, request.display_name, request.role, request.locale,
+                                password=request.password)
+    _audit(store, accounts, admin, "user.created", f"user/{user.id}",
+           {"username": user.username, "role": user.role.value})
+    return _info(accounts, user.id)
 
 
 @router.patch("/api/users/{user_id}")
-def update_user(hub: HubDep, admin: AdminUser, user_id: RowId, request: UserUpdate) -> dict[str, Any]:
-    """Change role, name, language, or disable the account (its sessions end; its tokens stop working)."""
+def update_user(accounts: AccountsDep, store: StateDep, admin: AdminUser, user_id: RowId,
+                request: UserUpdate) -> UserInfoPublic:
+    """Change role, name, language, or disable the account (its sessions end; its tokens stop working).
+
+    Taking the last enabled admin's role or account away is a 409.
+    """
     try:
-        hub.accounts.update_user(user_id, display_name=request.display_name, role=request.role,
-                                 locale=request.locale, disabled=request.disabled)
+        accounts.update_user(user_id, display_name=request.display_name, role=request.role,
+                             locale=request.locale, disabled=request.disabled)
     except KeyError:
-        raise HTTPException(status_code=404, detail=f"no user {user_id}") from None
-    except AccountError as error:
-        raise HTTPException(status_code=409 if error.field == "role" else 422,
-                            detail={"field": error.field, "message": error.message}) from None
-    _audit(hub, admin, "user.updated", f"user/{user_id}", request.model_dump(mode="json", exclude_none=True))
-    info = hub.accounts.info(user_id)
-    assert info is not None
-    return _public_info(info)
+        raise NotFound("user_id", f"no user {user_id}") from None
+    _audit(store, accounts, admin, "user.updated", f"user/{user_id}",
+           request.model_dump(mode="json", exclude_none=True))
+    return _info(accounts, user_id)
 
 
 @router.post("/api/users/{user_id}/password", status_code=204)
-def reset_password(hub: HubDep, admin: AdminUser, user_id: RowId, request: PasswordReset) -> None:
+def reset_password(accounts: AccountsDep, store: StateDep, admin: AdminUser, user_id: RowId,
+                   request: PasswordReset) -> None:
     """An admin sets a new password (someone forgot theirs); the account's sessions end."""
     try:
-        hub.accounts.set_password(user_id, request.new_password)
+        accounts.set_password(user_id, request.new_password)
     except KeyError:
-        raise HTTPException(status_code=404, detail=f"no user {user_id}") from None
-    except AccountError as error:
-        raise _account_error(error) from None
-    _audit(hub, admin, "user.password_reset", f"user/{user_id}", {})
+        raise NotFound("user_id", f"no user {user_id}") from None
+    _audit(store, accounts, admin, "user.password_reset", f"user/{user_id}", {})
 

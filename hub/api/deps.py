@@ -1,31 +1,169 @@
+"""The components a route may depend on, one provider each, as ``Annotated`` dependencies.
+
+Routes and pages name the narrow thing they use (``SamplesDep``, ``AlertsDep`` …), never
+the process that holds them all, so a route's signature says what it touches and a test
+can hand it just that. Where the components come from is decided here and only here:
+each provider reads one component of the hub process the app was started with
+(``app.state.hub``, composed in ``hub.runtime``); when the composition changes, only this
+module follows.
+"""
+
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
+from fastapi import Path as PathParam
 
+from hub.alerts.engine import AlertEngine
+from hub.auth.store import AccountStore
+from hub.gate.monitor import GateMonitor
 from hub.health import Vitals
-from hub.runtime import Hub
-
-
-def get_hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-HubDep = Annotated[Hub, Depends(get_hub)]
-
-
-def get_vitals(request: Request) -> Vitals:
-    hub: Hub = request.app.state.hub
-    return hub.vitals
-
-
-VitalsDep = Annotated[Vitals, Depends(get_vitals)]
+from hub.notify.base import Channel
+from hub.notify.component import Notifications
+from hub.notify.deliverylog import DeliveryLog
+from hub.notify.local import WebChannel
+from hub.report.service import ReportService
+from hub.samples.monitor import SampleMonitor
+from hub.settings import HubSettings
+from hub.store.base import SeriesStore
+from hub.store.state import StateStore
+from hub.web import photos
+from hub.web.broadcast import Broadcaster
 
 #: The largest integer SQLite keeps (64-bit signed). A larger id names no row, and the
 #: database will not even look for it (OverflowError), so it is refused as a 422 instead.
 MAX_ID = 2**63 - 1
 
 #: A row id in a URL (an alert, a sample record, a token …).
-RowId = Annotated[int, Path(ge=0, le=MAX_ID)]
+RowId = Annotated[int, PathParam(ge=0, le=MAX_ID)]
+
+
+def _part(request: Request, name: str) -> Any:
+    """One component of the process this app serves: the single place that knows where they live."""
+    return getattr(request.app.state.hub, name)
+
+
+def settings(request: Request) -> HubSettings:
+    found: HubSettings = _part(request, "settings")
+    return found
+
+
+def timezone(request: Request) -> ZoneInfo:
+    """The school's time zone: local days, weeks and report periods are reckoned in it."""
+    found: ZoneInfo = _part(request, "tz")
+    return found
+
+
+def state_store(request: Request) -> StateStore:
+    found: StateStore = _part(request, "state")
+    return found
+
+
+def series_store(request: Request) -> SeriesStore:
+    found: SeriesStore = _part(request, "series")
+    return found
+
+
+def alert_engine(request: Request) -> AlertEngine:
+    found: AlertEngine = _part(request, "engine")
+    return found
+
+
+def sample_monitor(request: Request) -> SampleMonitor:
+    found: SampleMonitor = _part(request, "samples")
+    return found
+
+
+def gate_monitor(request: Request) -> GateMonitor:
+    found: GateMonitor = _part(request, "gate")
+    return found
+
+
+def report_service(request: Request) -> ReportService:
+    found: ReportService = _part(request, "reports")
+    return found
+
+
+def account_store(request: Request) -> AccountStore:
+    found: AccountStore = _part(request, "accounts")
+    return found
+
+
+def notifications(request: Request) -> Notifications:
+    found: Notifications = _part(request, "notifications")
+    return found
+
+
+def web_notices(request: Request) -> WebChannel:
+    """The web page's own notification channel (its recent notices)."""
+    return notifications(request).web_notices
+
+
+def delivery_log(request: Request) -> DeliveryLog | None:
+    """Every delivery attempt; None on a hub configured without notification channels."""
+    return notifications(request).delivery_log
+
+
+def notify_channels(request: Request) -> dict[str, Channel]:
+    """The built notification channels by name (none without a notify config)."""
+    return notifications(request).channels
+
+
+def vitals(request: Request) -> Vitals:
+    """The running hub's parts that health and metrics read (broker link, counters, duties, channels)."""
+    found: Vitals = _part(request, "vitals")
+    return found
+
+
+def broadcaster(request: Request) -> Broadcaster:
+    found: Broadcaster = _part(request, "broadcaster")
+    return found
+
+
+def photo_root(request: Request) -> Path:
+    """Where the photos of corrective actions are kept (under the hub's state directory)."""
+    return photos.directory(settings(request).db_dir)
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """What the safety officer's page shows of the hub itself: the broker link, uptime, the ingest counters."""
+
+    mqtt_connected: bool | None
+    started_at: float
+    counters: dict[str, Any]
+    dead_letters: int
+
+    def uptime_s(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.started_at
+
+
+def pipeline_status(request: Request) -> PipelineStatus:
+    """A snapshot of the ingest pipeline's state, taken once per request."""
+    found = vitals(request)
+    return PipelineStatus(mqtt_connected=found.mqtt_connected(), started_at=found.started_at,
+                          counters=found.counters.snapshot(), dead_letters=found.record.dead_letter_count())
+
+
+SettingsDep = Annotated[HubSettings, Depends(settings)]
+TzDep = Annotated[ZoneInfo, Depends(timezone)]
+StateDep = Annotated[StateStore, Depends(state_store)]
+SeriesDep = Annotated[SeriesStore, Depends(series_store)]
+AlertsDep = Annotated[AlertEngine, Depends(alert_engine)]
+SamplesDep = Annotated[SampleMonitor, Depends(sample_monitor)]
+GateDep = Annotated[GateMonitor, Depends(gate_monitor)]
+ReportsDep = Annotated[ReportService, Depends(report_service)]
+AccountsDep = Annotated[AccountStore, Depends(account_store)]
+WebNoticesDep = Annotated[WebChannel, Depends(web_notices)]
+DeliveryLogDep = Annotated[DeliveryLog | None, Depends(delivery_log)]
+ChannelsDep = Annotated[dict[str, Channel], Depends(notify_channels)]
+BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
+PhotoRootDep = Annotated[Path, Depends(photo_root)]
+PipelineStatusDep = Annotated[PipelineStatus, Depends(pipeline_status)]
+VitalsDep = Annotated[Vitals, Depends(vitals)]
+

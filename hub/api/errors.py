@@ -1,4 +1,4 @@
-"""Refusals of malformed requests that can always be written back as JSON.
+"""Refusals written back as JSON: malformed requests, and the features' own field errors.
 
 FastAPI's own 422 repeats the offending input. When that input is NaN or ±Infinity
 (which Python's JSON parser takes, as JavaScript writes them), strict JSON cannot carry
@@ -14,6 +14,8 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from hub.errors import FieldError
 
 
 def json_safe(value: Any) -> Any:
@@ -31,3 +33,16 @@ async def validation_error(_request: Request, error: Exception) -> JSONResponse:
     """The same 422 as FastAPI's, with the offending input made JSON-safe."""
     assert isinstance(error, RequestValidationError)
     return JSONResponse(status_code=422, content={"detail": json_safe(jsonable_encoder(error.errors()))})
+
+
+async def field_error(_request: Request, error: Exception) -> JSONResponse:
+    """A feature's refusal (``hub.errors.FieldError``) as the answer clients read: its status, field and message.
+
+    The body is ``{"detail": {"field": …, "message": …}}``; a refusal of the request as a
+    whole (an alert's state refusing an action) names no field, and its ``detail`` stays
+    the message itself, as the pages and integrations have always read it.
+    """
+    assert isinstance(error, FieldError)
+    detail: str | dict[str, str] = (error.message if error.field is None
+                                    else {"field": error.field, "message": error.message})
+    return JSONResponse(status_code=error.status, content={"detail": detail})

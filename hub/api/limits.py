@@ -2,37 +2,39 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
-from hub.alerts.limit_edits import LimitsEdit, LimitsEditError, check
-from hub.api.deps import HubDep
+from hub.alerts.limit_edits import LimitsEdit, check
+from hub.api.deps import AlertsDep, StateDep
+from hub.api.devices import LimitsPublic
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
+from hub.errors import FieldError, NotFound
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
 
+class SensorLimitsPublic(BaseModel):
+    sensor: str
+    limits: LimitsPublic | None
+
+
 @router.put("/sensors/{device}/{sensor}/limits")
-def put_limits(hub: HubDep, user: Annotated[User, Depends(require(Permission.LIMITS_EDIT))], device: str,
-               sensor: str, edit: LimitsEdit) -> dict[str, Any]:
+def put_limits(store: StateDep, engine: AlertsDep, user: Annotated[User, Depends(require(Permission.LIMITS_EDIT))],
+               device: str, sensor: str, edit: LimitsEdit) -> SensorLimitsPublic:
     """Set low/high, the hard limits (alarm at once), the delay and the hysteresis of ``device/sensor``."""
     key = f"{device}/{sensor}"
-    known = {s["key"]: s for s in hub.state.sensors()}
+    known = {s["key"]: s for s in store.sensors()}
     if key not in known:
-        raise HTTPException(status_code=404, detail={"field": "sensor", "message": f"no sensor {key!r}"})
+        raise NotFound("sensor", f"no sensor {key!r}")
     if known[key]["kind"] != "temperature":
-        raise HTTPException(status_code=422, detail={"field": "sensor",
-                                                     "message": f"{key} is a {known[key]['kind']}, it has no limits"})
-    try:
-        check(edit)
-    except LimitsEditError as error:
-        raise HTTPException(status_code=422, detail={"field": error.field, "message": error.message}) from None
-    hub.state.save_limit_edit(key, edit.model_dump(), user.username, time.time())
-    hub.engine.refresh_sensors()
-    limits = hub.engine.limits(key)
-    return {"sensor": key, "limits": dataclasses.asdict(limits) if limits is not None else None}
+        raise FieldError("sensor", f"{key} is a {known[key]['kind']}, it has no limits")
+    check(edit)
+    store.save_limit_edit(key, edit.model_dump(), user.username, time.time())
+    engine.refresh_sensors()
+    return SensorLimitsPublic(sensor=key, limits=engine.limits(key))

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from hub.api.deps import HubDep
+from hub.api.deps import DeliveryLogDep, WebNoticesDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
+from hub.notify.base import Notification
+from hub.notify.deliverylog import DeliveryAttempt
 
 router = APIRouter(prefix="/api", tags=["notifications"], dependencies=[Depends(require(Permission.VIEW))])
 
+#: A notice as the page shows it: the notification itself (``hub.notify.base.Notification``).
+NotificationPublic = Notification
+#: One try of one channel, as logged (``hub.notify.deliverylog.DeliveryAttempt``).
+DeliveryAttemptPublic = DeliveryAttempt
+
 
 @router.get("/notifications")
-def notifications(hub: HubDep) -> list[dict[str, Any]]:
+def notifications(notices: WebNoticesDep) -> list[NotificationPublic]:
     """Recent notifications for the web page, newest first."""
-    return [dataclasses.asdict(n) for n in hub.notifications.web_notices.recent()]
+    return notices.recent()
 
 
 @router.get("/notifications/attempts")
-def attempts(hub: HubDep, alert_id: Annotated[int | None, Query(ge=1)] = None,
-             limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
+def attempts(log: DeliveryLogDep, alert_id: Annotated[int | None, Query(ge=1)] = None,
+             limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[DeliveryAttemptPublic]:
     """Every delivery attempt with its outcome (sent, failed, deferred, …); empty without channels."""
-    if hub.notifications.delivery_log is None:
+    if log is None:
         return []
-    return [dataclasses.asdict(a) for a in hub.notifications.delivery_log.attempts(alert_id=alert_id, limit=limit)]
+    return log.attempts(alert_id=alert_id, limit=limit)

@@ -10,15 +10,32 @@ from __future__ import annotations
 import datetime as dt
 import time
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hub.api.deps import HubDep, RowId
+from hub.alerts.engine import AlertEngine
+from hub.api.deps import (
+    AccountsDep,
+    AlertsDep,
+    GateDep,
+    PhotoRootDep,
+    PipelineStatusDep,
+    ReportsDep,
+    RowId,
+    SamplesDep,
+    SeriesDep,
+    SettingsDep,
+    StateDep,
+    TzDep,
+)
 from hub.auth.deps import CurrentUser, require
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
-from hub.runtime import Hub
+from hub.errors import FieldError, NotFound
+from hub.gate.monitor import GateMonitor
+from hub.store.state import StateStore
 from hub.web import views
 from hub.web.render import HOME, Renderer
 from hub.web.sparks import HourlyCache
@@ -35,11 +52,11 @@ PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("gates"
 PART_PERMISSIONS = {"silences": Permission.SILENCE_EDIT, "calendar": Permission.CALENDAR_EDIT}
 
 
-def renderer(request: Request) -> Renderer:
+def renderer(request: Request, tz: TzDep, settings: SettingsDep) -> Renderer:
+    """The app's one template environment, made on the first page this app serves."""
     found: Renderer | None = getattr(request.app.state, "renderer", None)
     if found is None:
-        hub: Hub = request.app.state.hub
-        found = request.app.state.renderer = Renderer(hub.tz, hub.settings.banner)
+        found = request.app.state.renderer = Renderer(tz, settings.banner)
     return found
 
 
@@ -57,12 +74,13 @@ def sparks(request: Request) -> HourlyCache:
 SparksDep = Annotated[HourlyCache, Depends(sparks)]
 
 
-def _editable(hub: Hub, user: User, data: dict[str, Any], now: float) -> dict[str, Any]:
+def _editable(store: StateStore, engine: AlertEngine, gate: GateMonitor, user: User, data: dict[str, Any],
+              now: float) -> dict[str, Any]:
     """Silences and calendar overrides for the roles that may change them (the forms come with the lists)."""
     if allows(user.role, Permission.SILENCE_EDIT):
-        data.update(views.silences(hub))
+        data.update(views.silences(store, engine))
     if allows(user.role, Permission.CALENDAR_EDIT):
-        data.update(views.calendar(hub, now))
+        data.update(views.calendar(engine, gate, now))
     return data
 
 
@@ -72,7 +90,7 @@ def _page(web: Renderer, request: Request, user: User, view: str, part: str | No
         return web.render(f"{view}.html", request, user, view=view, **data)
     needed = PART_PERMISSIONS.get(part)
     if part not in PARTS[view] or (needed is not None and not allows(user.role, needed)):
-        raise HTTPException(status_code=404, detail={"field": "part", "message": f"no section {part!r}"})
+        raise NotFound("part", f"no section {part!r}")
     return web.render(f"parts/{view}_{part}.html", request, user, view=view, **data)
 
 
@@ -83,26 +101,31 @@ def home(user: CurrentUser) -> RedirectResponse:
 
 
 @router.get("/canteen", response_class=HTMLResponse)
-def canteen(hub: HubDep, web: RendererDep, cache: SparksDep, request: Request, user: Viewer,
+def canteen(store: StateDep, engine: AlertsDep, series: SeriesDep, samples: SamplesDep, gate: GateDep,
+            photo_root: PhotoRootDep, web: RendererDep, cache: SparksDep, request: Request, user: Viewer,
             part: str | None = None) -> Response:
     now = time.time()
-    return _page(web, request, user, "canteen", part, _editable(hub, user, views.canteen(hub, now, cache), now))
+    data = views.canteen(store, engine, series, samples, photo_root, now, cache)
+    return _page(web, request, user, "canteen", part, _editable(store, engine, gate, user, data, now))
 
 
 @router.get("/gate", response_class=HTMLResponse)
-def gate(hub: HubDep, web: RendererDep, request: Request, user: Viewer, part: str | None = None) -> Response:
-    return _page(web, request, user, "gate", part, views.gate(hub, time.time()))
+def gate_page(store: StateDep, engine: AlertsDep, gate: GateDep, photo_root: PhotoRootDep, web: RendererDep,
+              request: Request, user: Viewer, part: str | None = None) -> Response:
+    return _page(web, request, user, "gate", part, views.gate(store, engine, gate, photo_root, time.time()))
 
 
-def _day_start(hub: Hub, day: dt.date | None, offset_days: int = 0) -> float | None:
+def _day_start(tz: ZoneInfo, day: dt.date | None, offset_days: int = 0) -> float | None:
     if day is None:
         return None
-    return dt.datetime.combine(day + dt.timedelta(days=offset_days), dt.time(0), hub.tz).timestamp()
+    return dt.datetime.combine(day + dt.timedelta(days=offset_days), dt.time(0), tz).timestamp()
 
 
 @router.get("/safety", response_class=HTMLResponse)
 def safety(
-    hub: HubDep, web: RendererDep, request: Request, user: Viewer, part: str | None = None,
+    store: StateDep, engine: AlertsDep, gate: GateDep, reports: ReportsDep, status: PipelineStatusDep,
+    photo_root: PhotoRootDep, tz: TzDep, web: RendererDep, request: Request, user: Viewer,
+    part: str | None = None,
     from_: Annotated[dt.date | None, Query(alias="from")] = None,
     to: Annotated[dt.date | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
@@ -110,28 +133,32 @@ def safety(
     unit: Annotated[str | None, Query(max_length=130)] = None,
 ) -> Response:
     now = time.time()
-    today = dt.datetime.fromtimestamp(now, hub.tz).date()
+    today = dt.datetime.fromtimestamp(now, tz).date()
     start = from_ or today - dt.timedelta(days=7)
     end = to or today
     if end < start:
-        raise HTTPException(status_code=422, detail={"field": "to", "message": "must not be before from"})
-    filters = {"since": _day_start(hub, start), "until": _day_start(hub, end, 1), "kind": kind or None,
+        raise FieldError("to", "must not be before from")
+    filters = {"since": _day_start(tz, start), "until": _day_start(tz, end, 1), "kind": kind or None,
                "state": state or None, "subject": unit or None}
     week = today.isocalendar()
     monday = today - dt.timedelta(days=today.weekday())
-    data = _editable(hub, user, views.safety(hub, now, filters), now)
+    health = {"mqtt_connected": status.mqtt_connected, "uptime_s": status.uptime_s(now),
+              "dead_letters": status.dead_letters, "pipeline": status.counters}
+    data = _editable(store, engine, gate, user, views.safety(store, engine, photo_root, health, filters), now)
     data["filters"] = {"from": start.isoformat(), "to": end.isoformat(), "kind": kind or "", "state": state or "",
                        "unit": unit or ""}
     data["week"] = f"{week.year}-W{week.week:02d}"
     data["week_start"], data["week_end"] = monday.isoformat(), (monday + dt.timedelta(days=6)).isoformat()
-    data["signoffs"] = views.signoffs(hub, "weekly", data["week"])
+    data["signoffs"] = views.signoffs(reports, "weekly", data["week"])
     return _page(web, request, user, "safety", part, data)
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin(hub: HubDep, web: RendererDep, cache: SparksDep, request: Request, user: Admin,
+def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: SeriesDep, accounts: AccountsDep,
+          gate: GateDep, web: RendererDep, cache: SparksDep, request: Request, user: Admin,
           part: str | None = None) -> Response:
-    return _page(web, request, user, "admin", part, views.admin(hub, time.time(), cache))
+    data = views.admin(settings, store, engine, series, accounts, gate, time.time(), cache)
+    return _page(web, request, user, "admin", part, data)
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -141,11 +168,12 @@ def account(web: RendererDep, request: Request, user: CurrentUser) -> Response:
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-def alert_page(hub: HubDep, web: RendererDep, request: Request, user: Viewer, alert_id: RowId) -> Response:
+def alert_page(store: StateDep, engine: AlertsDep, photo_root: PhotoRootDep, web: RendererDep, request: Request,
+               user: Viewer, alert_id: RowId) -> Response:
     """Where a notification's link leads: the alarm, its actions and its photos."""
-    found = hub.state.alert(alert_id)
+    found = store.alert(alert_id)
     if found is None:
-        raise HTTPException(status_code=404, detail={"field": "alert_id", "message": f"no alert {alert_id}"})
-    data: dict[str, Any] = {"alert": views.alert_item(hub, found), "actions": views.COMMON_ACTIONS,
+        raise NotFound("alert_id", f"no alert {alert_id}")
+    data: dict[str, Any] = {"alert": views.alert_item(engine, photo_root, found), "actions": views.COMMON_ACTIONS,
                             "reasons": views.ACK_REASONS}
     return web.render("alert.html", request, user, view="alert", **data)

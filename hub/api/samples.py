@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.api.deps import HubDep, RowId
+from hub.api.deps import RowId, SamplesDep, TzDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
-from hub.runtime import Hub
+from hub.errors import FieldError, NotFound
 from hub.samples import daily, rules
+from hub.samples.config import SamplesConfig
 from hub.samples.labels import LabelFontMissing, render_labels
-from hub.samples.monitor import DishInput, SampleConflict, SampleError
+from hub.samples.monitor import DishInput, SampleMonitor
 from hub.samples.store import SampleRecord
 
 router = APIRouter(tags=["samples"], dependencies=[Depends(require(Permission.VIEW))])
@@ -57,128 +58,192 @@ class DiscardCreate(BaseModel):
     note: str = Field(default="", max_length=200)
 
 
-def _public(hub: Hub, record: SampleRecord, now: float) -> dict[str, Any]:
-    config = hub.samples.config
-    return {
-        "id": record.id, "day": record.day, "meal": record.meal, "meal_name": config.meal_name(record.meal),
-        "occasion": record.occasion, "cabinet": record.cabinet, "station": record.station,
-        "placed_at": record.placed_at, "placed_by": record.placed_by, "reviewer": record.reviewer,
-        "held_until": record.held_until, "state": rules.hold_state(now, record.held_until, record.discarded_at),
-        "remaining_s": max(0.0, record.held_until - now) if record.discarded_at is None else None,
-        "discardable_notice_at": record.notice_at,
-        "discarded_at": record.discarded_at, "discarded_by": record.discarded_by,
-        "discard_note": record.discard_note, "discarded_early": record.early,
-        "compromised": record.compromised,
-        "excursions": [{"cabinet": e.cabinet, "start": e.start, "end": e.end, "low": e.low, "high": e.high,
-                        "alert_ids": e.alert_ids} for e in record.excursions],
-        "dishes": [{"id": d.id, "name": d.name, "weight_g": d.weight_g, "code": d.code, "logged_at": d.logged_at,
-                    "source": d.source, "scanned_at": d.scanned_at,
-                    "underweight": rules.underweight(d.weight_g, config.min_weight_g)} for d in record.dishes],
-        "labels": f"/api/samples/{record.id}/labels.pdf",
-    }
+class ExcursionPublic(BaseModel):
+    """A cold-chain excursion of the cabinet while the samples were in it."""
+
+    cabinet: str
+    start: float
+    end: float | None
+    low: float
+    high: float
+    alert_ids: list[int]
 
 
-def _fail(error: SampleError) -> HTTPException:
-    status = 409 if isinstance(error, SampleConflict) else (404 if error.field == "id" else 422)
-    return HTTPException(status_code=status, detail={"field": error.field, "message": error.message})
+class DishPublic(BaseModel):
+    id: int
+    name: str
+    weight_g: float | None
+    code: str | None
+    logged_at: float
+    source: str
+    scanned_at: float | None
+    underweight: bool
 
 
-def _record(hub: Hub, record_id: int) -> SampleRecord:
-    record = hub.samples.store.record(record_id)
+class SamplePublic(BaseModel):
+    """One meal's sample record, with its hold timer as of the answer."""
+
+    id: int
+    day: str
+    meal: str
+    meal_name: str
+    occasion: str
+    cabinet: str
+    station: str
+    placed_at: float
+    placed_by: str
+    reviewer: str
+    held_until: float
+    state: str = Field(description="held, due or discarded")
+    remaining_s: float | None = Field(description="seconds still to hold; null once discarded")
+    discardable_notice_at: float | None
+    discarded_at: float | None
+    discarded_by: str | None
+    discard_note: str
+    discarded_early: bool
+    compromised: bool
+    excursions: list[ExcursionPublic]
+    dishes: list[DishPublic]
+    labels: str = Field(description="the labels' PDF")
+
+    @classmethod
+    def of(cls, config: SamplesConfig, record: SampleRecord, now: float) -> SamplePublic:
+        return cls(
+            id=record.id, day=record.day, meal=record.meal, meal_name=config.meal_name(record.meal),
+            occasion=record.occasion, cabinet=record.cabinet, station=record.station,
+            placed_at=record.placed_at, placed_by=record.placed_by, reviewer=record.reviewer,
+            held_until=record.held_until, state=rules.hold_state(now, record.held_until, record.discarded_at),
+            remaining_s=max(0.0, record.held_until - now) if record.discarded_at is None else None,
+            discardable_notice_at=record.notice_at,
+            discarded_at=record.discarded_at, discarded_by=record.discarded_by,
+            discard_note=record.discard_note, discarded_early=record.early,
+            compromised=record.compromised,
+            excursions=[ExcursionPublic(cabinet=e.cabinet, start=e.start, end=e.end, low=e.low, high=e.high,
+                                        alert_ids=e.alert_ids) for e in record.excursions],
+            dishes=[DishPublic(id=d.id, name=d.name, weight_g=d.weight_g, code=d.code, logged_at=d.logged_at,
+                               source=d.source, scanned_at=d.scanned_at,
+                               underweight=rules.underweight(d.weight_g, config.min_weight_g))
+                    for d in record.dishes],
+            labels=f"/api/samples/{record.id}/labels.pdf",
+        )
+
+
+class UnderweightDish(BaseModel):
+    name: str
+    weight_g: float | None
+
+
+class SamplesLogged(SamplePublic):
+    """The record after logging: whether it was new, and the dishes under the minimum weight (alarmed)."""
+
+    created: bool
+    underweight: list[UnderweightDish]
+
+
+class TracedReading(BaseModel):
+    ts: float
+    value: float | None
+    fault: str | None
+
+
+class TracedExcursion(ExcursionPublic):
+    band: list[float] = Field(description="the cabinet's [low, high] limits")
+    readings: list[TracedReading]
+
+
+class SampleTracePublic(BaseModel):
+    id: int
+    compromised: bool
+    excursions: list[TracedExcursion]
+
+
+def _public(samples: SampleMonitor, record: SampleRecord) -> SamplePublic:
+    return SamplePublic.of(samples.config, record, samples.clock())
+
+
+def _record(samples: SampleMonitor, record_id: int) -> SampleRecord:
+    record = samples.store.record(record_id)
     if record is None:
-        raise HTTPException(status_code=404, detail={"field": "id", "message": f"no sample record {record_id}"})
+        raise NotFound("id", f"no sample record {record_id}")
     return record
 
 
 @router.get("/api/samples")
-def list_samples(hub: HubDep, state: Literal["held", "due", "discarded", "all"] | None = None,
+def list_samples(samples: SamplesDep, state: Literal["held", "due", "discarded", "all"] | None = None,
                  date: Annotated[dt.date | None, Query(description="only this day's meals")] = None
-                 ) -> list[dict[str, Any]]:
+                 ) -> list[SamplePublic]:
     """Sample records: ``held`` (still to keep, with when each may go), ``due`` (may be discarded now) …"""
-    now = hub.samples.clock()
-    return [_public(hub, r, now) for r in hub.samples.records(state, date, now)]
+    now = samples.clock()
+    return [SamplePublic.of(samples.config, r, now) for r in samples.records(state, date, now)]
 
 
 @router.post("/api/samples", status_code=201)
-def log_samples(hub: HubDep, user: SampleLogger, request: SamplesCreate) -> dict[str, Any]:
+def log_samples(samples: SamplesDep, user: SampleLogger, request: SamplesCreate) -> SamplesLogged:
     """Log a meal's samples (or add dishes to it); under-weight dishes are flagged and alarmed."""
     dishes = [DishInput(d.name, d.weight_g, d.code) for d in request.dishes]
-    try:
-        result = hub.samples.log_meal(request.meal, dishes, day=request.date, occasion=request.occasion,
-                                      placed_at=request.placed_at,
-                                      placed_by=request.placed_by.strip() or user.display_name,
-                                      reviewer=request.reviewer, cabinet=request.cabinet)
-    except SampleError as error:
-        raise _fail(error) from None
-    body = _public(hub, result.record, hub.samples.clock())
-    body["created"] = result.created
-    body["underweight"] = [{"name": d.name, "weight_g": d.weight_g} for d in result.underweight]
-    return body
+    result = samples.log_meal(request.meal, dishes, day=request.date, occasion=request.occasion,
+                              placed_at=request.placed_at, placed_by=request.placed_by.strip() or user.display_name,
+                              reviewer=request.reviewer, cabinet=request.cabinet)
+    return SamplesLogged(**dict(_public(samples, result.record)), created=result.created,
+                         underweight=[UnderweightDish(name=d.name, weight_g=d.weight_g) for d in result.underweight])
 
 
 @router.get("/api/samples/daily.csv", response_class=Response)
-def daily_csv(hub: HubDep, date: dt.date) -> Response:
+def daily_csv(samples: SamplesDep, tz: TzDep, date: dt.date) -> Response:
     """The day's 留样记录 as CSV (UTF-8 with BOM)."""
-    table = daily.rows(hub.samples.store.on_day(date.isoformat()), hub.samples.config, hub.tz)
+    table = daily.rows(samples.store.on_day(date.isoformat()), samples.config, tz)
     return Response(daily.to_csv(table), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="samples-{date.isoformat()}.csv"'})
 
 
 @router.get("/samples/daily", response_class=HTMLResponse, include_in_schema=False)
-def daily_page(hub: HubDep, date: dt.date | None = None) -> str:
-    day = date or hub.samples.local_day(hub.samples.clock())
-    table = daily.rows(hub.samples.store.on_day(day.isoformat()), hub.samples.config, hub.tz)
+def daily_page(samples: SamplesDep, tz: TzDep, date: dt.date | None = None) -> str:
+    day = date or samples.local_day(samples.clock())
+    table = daily.rows(samples.store.on_day(day.isoformat()), samples.config, tz)
     return daily.to_html(day, table)
 
 
 @router.get("/api/samples/{record_id}")
-def get_sample(hub: HubDep, record_id: RowId) -> dict[str, Any]:
-    return _public(hub, _record(hub, record_id), hub.samples.clock())
+def get_sample(samples: SamplesDep, record_id: RowId) -> SamplePublic:
+    return _public(samples, _record(samples, record_id))
 
 
 @router.post("/api/samples/{record_id}/people")
-def set_people(hub: HubDep, user: SampleReviewer, record_id: RowId, request: PeopleUpdate) -> dict[str, Any]:
+def set_people(samples: SamplesDep, user: SampleReviewer, record_id: RowId, request: PeopleUpdate) -> SamplePublic:
     """Set the sampler or the reviewer (审核人 signs after checking the samples); the sampler needs sample.log."""
     if request.placed_by.strip() and not allows(user.role, Permission.SAMPLE_LOG):
-        raise HTTPException(status_code=403, detail={"field": "placed_by",
-                                                     "message": f"role {user.role.value} may not sample.log"})
+        raise FieldError("placed_by", f"role {user.role.value} may not sample.log", status=403)
     if not request.placed_by.strip() and not request.reviewer.strip():
-        raise HTTPException(status_code=422, detail={"field": "reviewer", "message": "give placed_by or reviewer"})
-    try:
-        record = hub.samples.set_people(record_id, request.placed_by, request.reviewer)
-    except SampleError as error:
-        raise _fail(error) from None
-    return _public(hub, record, hub.samples.clock())
+        raise FieldError("reviewer", "give placed_by or reviewer")
+    return _public(samples, samples.set_people(record_id, request.placed_by, request.reviewer))
 
 
 @router.post("/api/samples/{record_id}/discard")
-def discard_samples(hub: HubDep, user: SampleReviewer, record_id: RowId, request: DiscardCreate) -> dict[str, Any]:
+def discard_samples(samples: SamplesDep, user: SampleReviewer, record_id: RowId,
+                    request: DiscardCreate) -> SamplePublic:
     """Record the discard; before the retention period ends it is recorded and raises a critical alarm."""
-    try:
-        record = hub.samples.discard(record_id, user.display_name, request.at, request.note)
-    except SampleError as error:
-        raise _fail(error) from None
-    return _public(hub, record, hub.samples.clock())
+    return _public(samples, samples.discard(record_id, user.display_name, request.at, request.note))
 
 
 @router.get("/api/samples/{record_id}/trace")
-def sample_trace(hub: HubDep, record_id: RowId) -> dict[str, Any]:
+def sample_trace(samples: SamplesDep, record_id: RowId) -> SampleTracePublic:
     """The cabinet's temperature through every excursion that touched these samples."""
-    record = _record(hub, record_id)
-    return {"id": record.id, "compromised": record.compromised, "excursions": hub.samples.trace(record_id)}
+    record = _record(samples, record_id)
+    return SampleTracePublic.model_validate({"id": record.id, "compromised": record.compromised,
+                                             "excursions": samples.trace(record_id)})
 
 
 @router.get("/api/samples/{record_id}/labels.pdf", response_class=Response)
-def sample_labels(hub: HubDep, record_id: RowId, dish: int | None = None) -> Response:
+def sample_labels(samples: SamplesDep, tz: TzDep, record_id: RowId, dish: int | None = None) -> Response:
     """Printable labels (one per dish, or only ``dish``)."""
-    record = _record(hub, record_id)
+    record = _record(samples, record_id)
     chosen = None
     if dish is not None:
         chosen = [d for d in record.dishes if d.id == dish]
         if not chosen:
-            raise HTTPException(status_code=404, detail={"field": "dish", "message": f"no dish {dish} in {record_id}"})
+            raise NotFound("dish", f"no dish {dish} in {record_id}")
     try:
-        pdf = render_labels(record, hub.samples.config, hub.tz, chosen)
+        pdf = render_labels(record, samples.config, tz, chosen)
     except LabelFontMissing as error:
         raise HTTPException(status_code=503, detail={"field": "samples.label_font", "message": str(error)}) from None
     return Response(pdf, media_type="application/pdf",

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import time as dt_time
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
 from edge.wire import MAX_TS
 from hub.alerts.kinds import RuleKind
-from hub.api.deps import HubDep, RowId
+from hub.api.deps import AlertsDep, RowId, StateDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
+from hub.errors import NotFound
 from hub.rules.silence import DailyWindow, Silence
 
 router = APIRouter(prefix="/api", tags=["silences"], dependencies=[Depends(require(Permission.VIEW))])
@@ -48,34 +48,49 @@ class SilenceCreate(BaseModel):
         return self
 
 
-def _public(silence: Silence) -> dict[str, Any]:
-    body = dataclasses.asdict(silence)
-    body["rules"] = sorted(silence.rules)
-    if silence.window is not None:
-        body["window"] = {"start": silence.window.start.isoformat(), "end": silence.window.end.isoformat(),
-                          "weekdays": sorted(silence.window.weekdays) if silence.window.weekdays is not None
-                          else None}
-    return body
+class DailyWindowPublic(BaseModel):
+    start: str = Field(description="local time, HH:MM:SS")
+    end: str
+    weekdays: list[int] | None = Field(description="the weekdays it begins on (0 = Monday); null: every day")
+
+
+class SilencePublic(BaseModel):
+    subject: str
+    rules: list[str] = Field(description="the rules it applies to, sorted; empty: all")
+    starts_at: float | None
+    ends_at: float | None
+    window: DailyWindowPublic | None
+    reason: str
+    id: int | None = Field(description="null for a maintenance window from the config file (it cannot be ended here)")
+
+    @classmethod
+    def of(cls, silence: Silence) -> SilencePublic:
+        window = silence.window
+        return cls(subject=silence.subject, rules=sorted(silence.rules), starts_at=silence.starts_at,
+                   ends_at=silence.ends_at, reason=silence.reason, id=silence.id,
+                   window=DailyWindowPublic(start=window.start.isoformat(), end=window.end.isoformat(),
+                                            weekdays=sorted(window.weekdays) if window.weekdays is not None
+                                            else None) if window is not None else None)
 
 
 @router.get("/silences")
-def list_silences(hub: HubDep) -> list[dict[str, Any]]:
+def list_silences(engine: AlertsDep) -> list[SilencePublic]:
     """Silences in force or to come, including the maintenance windows from the config file (no id)."""
-    return [_public(s) for s in hub.engine.silences()]
+    return [SilencePublic.of(s) for s in engine.silences()]
 
 
 @router.post("/silences", status_code=201)
-def create_silence(hub: HubDep, user: SilenceEditor, request: SilenceCreate) -> dict[str, Any]:
+def create_silence(store: StateDep, user: SilenceEditor, request: SilenceCreate) -> SilencePublic:
     window = None
     if request.window_start is not None and request.window_end is not None:
         days = frozenset(request.weekdays) if request.weekdays is not None else None
         window = DailyWindow(request.window_start, request.window_end, days)
     silence = Silence(subject=request.subject, rules=frozenset(request.rules), starts_at=request.starts_at,
                       ends_at=request.ends_at, window=window, reason=request.reason)
-    return _public(hub.state.add_silence(silence, user.username, time.time()))
+    return SilencePublic.of(store.add_silence(silence, user.username, time.time()))
 
 
 @router.delete("/silences/{silence_id}", status_code=204)
-def remove_silence(hub: HubDep, user: SilenceEditor, silence_id: RowId) -> None:
-    if not hub.state.remove_silence(silence_id, user.username, time.time()):
-        raise HTTPException(status_code=404, detail=f"no active silence {silence_id}")
+def remove_silence(store: StateDep, user: SilenceEditor, silence_id: RowId) -> None:
+    if not store.remove_silence(silence_id, user.username, time.time()):
+        raise NotFound("silence_id", f"no active silence {silence_id}")

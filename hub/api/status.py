@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
-from hub.api.deps import HubDep, VitalsDep
+from hub.api.deps import StateDep, VitalsDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.health import HealthPublic
@@ -28,7 +28,22 @@ def health(vitals: VitalsDep, response: Response) -> HealthPublic:
     return report
 
 
+class DeadLetterPublic(BaseModel):
+    id: int
+    received: float
+    topic: str
+    reason: str
+    size: int
+    payload_preview: str = Field(description="the first 512 bytes, as UTF-8 text")
+
+
+class DeadLettersPublic(BaseModel):
+    count: int = Field(description="all dead letters kept")
+    items: list[DeadLetterPublic]
+
+
 @router.get("/deadletters", dependencies=[Depends(require(Permission.VIEW))])
-def dead_letters(hub: HubDep, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+def dead_letters(store: StateDep, limit: int = Query(100, ge=1, le=1000)) -> DeadLettersPublic:
     """Messages that broke the wire contract, newest first, with the reason."""
-    return {"count": hub.state.dead_letter_count(), "items": hub.state.dead_letters(limit)}
+    return DeadLettersPublic(count=store.dead_letter_count(),
+                             items=[DeadLetterPublic.model_validate(d) for d in store.dead_letters(limit)])

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from hub.api.deps import HubDep
+from hub.api.deps import BroadcasterDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
@@ -54,7 +54,7 @@ async def events(broadcaster: Broadcaster, request: Request, keepalive_s: float 
 
 
 @router.get("/stream", response_class=StreamingResponse)
-async def stream(hub: HubDep, request: Request,
+async def stream(broadcaster: BroadcasterDep, request: Request,
                  _user: Annotated[User, Depends(require(Permission.VIEW))]) -> StreamingResponse:
-    return StreamingResponse(events(hub.broadcaster, request), media_type="text/event-stream",
+    return StreamingResponse(events(broadcaster, request), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -20,26 +20,15 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 
+from hub.api.deps import AccountsDep, SettingsDep
 from hub.auth.credentials import csrf_for
 from hub.auth.roles import Permission, allows
-from hub.auth.store import AccountStore
 from hub.auth.users import User
-from hub.settings import HubSettings
 
 SESSION_COOKIE = "xiaoan_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _accounts(request: Request) -> AccountStore:
-    accounts: AccountStore = request.app.state.hub.accounts
-    return accounts
-
-
-def _settings(request: Request) -> HubSettings:
-    settings: HubSettings = request.app.state.hub.settings
-    return settings
 
 
 def wants_html(request: Request) -> bool:
@@ -85,9 +74,8 @@ async def _check_csrf(request: Request, session_id: str) -> None:
                                                     f" {CSRF_FIELD} field) · CSRF 校验失败，请刷新页面")
 
 
-async def current_user(request: Request) -> User:
+async def current_user(request: Request, accounts: AccountsDep, settings: SettingsDep) -> User:
     """The signed-in user or the owner of the API token; 401 (or, for pages, the login form) otherwise."""
-    accounts = _accounts(request)
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -100,7 +88,6 @@ async def current_user(request: Request) -> User:
         return user
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        settings = _settings(request)
         user = accounts.session_user(session_id, settings.session_idle_s, settings.session_max_s)
         if user is not None:
             if request.method not in SAFE_METHODS:

@@ -21,6 +21,7 @@ from hub.auth.roles import Role
 from hub.auth.users import (
     DEFAULT_LOCALE,
     AccountError,
+    LastAdmin,
     NameTaken,
     User,
     UserInfo,
@@ -170,7 +171,7 @@ class AccountStore(SqliteStore):
                 db.execute(f"UPDATE users SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
                            [*changes.values(), user_id])
                 if admins_before and not self._enabled_admins(db):
-                    raise AccountError("role", "the hub needs at least one enabled admin · 至少保留一个启用的管理员")
+                    raise LastAdmin("role", "the hub needs at least one enabled admin · 至少保留一个启用的管理员")
             if disabled:
                 db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
         user = self.user(user_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from hub.auth.roles import Role
+from hub.errors import FieldError
 
 Locale = Literal["zh-CN", "en"]
 LOCALES: tuple[str, ...] = get_args(Locale)
@@ -25,17 +26,20 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 
 
-class AccountError(ValueError):
-    """A field of an account is not acceptable; ``field`` names it for the API's answer."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class AccountError(FieldError):
+    """A field of an account is not acceptable; ``field`` names it for the API's answer (422)."""
 
 
 class NameTaken(AccountError):
-    """Another account has this username."""
+    """Another account has this username (409)."""
+
+    status = 409
+
+
+class LastAdmin(AccountError):
+    """The change would leave the hub without an enabled admin (409: the accounts' state refuses it)."""
+
+    status = 409
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 from hub.alerts.kinds import AlertKind, RuleKind
 from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import CalendarConfig, SchoolCalendar
+from hub.errors import FieldError
 from hub.gate import rules
 from hub.gate.config import GateConfig
 from hub.gate.overrides import OverrideSpec, StoredOverride, merge
@@ -43,13 +44,8 @@ STATE_LOOKBACK_S = 30 * 86400.0
 BOOKMARK_EVERY_S = 60.0
 
 
-class GateError(ValueError):
-    """Input gate duty cannot take; ``field`` names the key at fault (for a 4xx)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
+class GateError(FieldError):
+    """Input gate duty cannot take; ``field`` names the key at fault (422)."""
 
 
 class GateMonitor:

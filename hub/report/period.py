@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from hub.errors import FieldError
+
 PeriodKind = Literal["daily", "weekly", "monthly", "range"]
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -19,13 +21,8 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_RANGE_DAYS = 400
 
 
-class PeriodError(ValueError):
+class PeriodError(FieldError):
     """A period that cannot be parsed; ``field`` names the parameter, for a 422."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -117,15 +114,22 @@ def _date(text: str, field_name: str) -> dt.date:
         raise PeriodError(field_name, f"{text!r} is not a date like 2026-11-18") from None
 
 
-def parse(kind: PeriodKind, label: str, tz: ZoneInfo) -> Period:
-    """A period back from its kind and label (as stored with a sign-off or a generated report)."""
+def parse(kind: PeriodKind, label: str, tz: ZoneInfo, field_name: str = "period") -> Period:
+    """A period back from its kind and label (as stored with a sign-off or a generated report).
+
+    A label that does not parse is refused as ``field_name``: the label as a whole is at
+    fault, whichever of its parts (a range's start or end) did not parse.
+    """
     if kind == "weekly":
-        return week(label, tz)
+        return week(label, tz, field_name)
     if kind == "daily":
-        return day(label, tz)
+        return day(label, tz, field_name)
     if kind == "monthly":
-        return month(label, tz)
+        return month(label, tz, field_name)
     start, sep, end = label.partition("..")
     if not sep:
-        raise PeriodError("period", f"{label!r} is not a range like 2026-11-01..2026-11-30")
-    return date_range(start, end, tz)
+        raise PeriodError(field_name, f"{label!r} is not a range like 2026-11-01..2026-11-30")
+    try:
+        return date_range(start, end, tz)
+    except PeriodError as error:
+        raise PeriodError(field_name, error.message) from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hub.alerts.kinds import Severity
+from hub.errors import FieldError
 from hub.notify.base import Notification
 from hub.report import builder, csvexport, pdf, schedule
 from hub.report.config import ReportConfig
@@ -30,14 +31,10 @@ _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range":
 _URL = {"weekly": "weekly.pdf?week=", "daily": "daily.pdf?date=", "monthly": "monthly.pdf?month="}
 
 
-class ReportError(ValueError):
-    """A sign-off the record does not allow; ``status`` is the HTTP answer (409, 422)."""
+class ReportError(FieldError):
+    """A sign-off the record does not allow (409 unless the raiser says 422 for bad input)."""
 
-    def __init__(self, field_name: str, message: str, status: int = 409) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
-        self.status = status
+    status = 409
 
 
 class ReportService:

@@ -25,6 +25,7 @@ from hub.alerts.engine import THRESHOLD_RULE
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import SchoolCalendar
+from hub.errors import FieldError
 from hub.samples import rules
 from hub.samples.config import EVENT_MEAL, LABEL_PREFIX, MEAL_PATTERN, SamplesConfig
 from hub.samples.store import Dish, ExcursionLink, SampleRecord, SampleStore
@@ -45,17 +46,20 @@ TRACE_MARGIN_S = 600.0
 LATE_READINGS_S = 86400.0
 
 
-class SampleError(ValueError):
-    """Input the record cannot take; ``field`` names the key at fault (for a 4xx)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
+class SampleError(FieldError):
+    """Input the record cannot take; ``field`` names the key at fault (422)."""
 
 
 class SampleConflict(SampleError):
-    """A valid request the record's state does not allow (discarding twice)."""
+    """A valid request the record's state does not allow (discarding twice): 409."""
+
+    status = 409
+
+
+class SampleNotFound(SampleError):
+    """No sample record with that id: 404."""
+
+    status = 404
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,7 @@ class SampleMonitor:
     def _reload(self, record_id: int) -> SampleRecord:
         record = self.store.record(record_id)
         if record is None:
-            raise SampleError("id", f"no sample record {record_id}")
+            raise SampleNotFound("id", f"no sample record {record_id}")
         return record
 
     def _check_weights(self, record: SampleRecord, at: float) -> None:

@@ -12,6 +12,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from hub.errors import FieldError
+
 #: A phone photo is 2–5 MB; larger is not a photo of a fridge.
 MAX_BYTES = 8 * 1024 * 1024
 #: Photos kept per alert.
@@ -22,8 +24,11 @@ MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 NAME = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
 
 
-class PhotoError(ValueError):
-    """An upload that is not kept; the message is for the person who sent it."""
+class PhotoError(FieldError):
+    """An upload that is not kept (422, or 413 when too large); the message is for the person who sent it."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__("photo", message, status)
 
 
 def directory(db_dir: Path) -> Path:
@@ -45,7 +50,7 @@ def save(root: Path, alert_id: int, data: bytes) -> str:
     if not data:
         raise PhotoError("the file is empty")
     if len(data) > MAX_BYTES:
-        raise PhotoError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise PhotoError(f"larger than {MAX_BYTES // (1024 * 1024)} MB", 413)
     ext = sniff(data)
     if ext is None:
         raise PhotoError("not a JPEG, PNG or WebP image")

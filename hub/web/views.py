@@ -1,6 +1,7 @@
 """What each page shows, gathered from the hub: plain data for the templates, no HTML and no HTTP here.
 
-Every page reads the hub's in-memory engine and its stores once per request; the
+Every page reads the alert engine and the stores it is handed once per request (each
+function takes only the components it reads, never the hub process itself); the
 live updates after that come over ``/api/stream`` (``hub.web.live``). A page of 200
 cold units asks the store for each unit's 24 h sparkline (hourly means); with the
 app's ``HourlyCache`` only the hour in progress is read again on later loads
@@ -13,13 +14,20 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import AlertKind, AlertState
 from hub.auth.roles import Role
-from hub.runtime import Hub
+from hub.auth.store import AccountStore
+from hub.gate.monitor import GateMonitor
+from hub.report.service import ReportService
 from hub.samples import rules as sample_rules
-from hub.store.state import Alert
+from hub.samples.monitor import SampleMonitor
+from hub.settings import HubSettings
+from hub.store.base import SeriesStore
+from hub.store.state import Alert, StateStore
 from hub.web import photos
 from hub.web.render import LISTED_STATES
 from hub.web.sparks import HourlyCache
@@ -51,23 +59,24 @@ def _band(low: float | None, high: float | None) -> str:
     return f"{low:g} … {high:g} °C"
 
 
-def tiles(hub: Hub, now: float, sparks: HourlyCache | None = None) -> list[dict[str, Any]]:
+def tiles(store: StateStore, engine: AlertEngine, series: SeriesStore, now: float,
+          sparks: HourlyCache | None = None) -> list[dict[str, Any]]:
     """A tile per temperature sensor: live value, limits, state and its last 24 h."""
     since = now - 86_400
     cache = sparks if sparks is not None else HourlyCache(ttl_s=0)
-    online = {d["device"]: d["state"] == "online" for d in hub.state.devices()}
+    online = {d["device"]: d["state"] == "online" for d in store.devices()}
     result = []
-    for sensor in hub.state.sensors():
+    for sensor in store.sensors():
         if sensor["kind"] != "temperature":
             continue
         key = sensor["key"]
-        limits = hub.engine.limits(key)
+        limits = engine.limits(key)
         low, high = (limits.low, limits.high) if limits is not None else (None, None)
-        hourly = [(min(a.hour + 1800, now), a.mean) for a in cache.hourly(hub.series, key, since, now)]
+        hourly = [(min(a.hour + 1800, now), a.mean) for a in cache.hourly(series, key, since, now)]
         if sensor["last_value"] is not None and sensor["last_ts"] is not None and sensor["last_ts"] > since:
             hourly.append((min(sensor["last_ts"], now), sensor["last_value"]))
         result.append({
-            "key": key, "name": hub.engine.name(key), "device": sensor["device"],
+            "key": key, "name": engine.name(key), "device": sensor["device"],
             "value": sensor["last_value"], "unit": sensor["unit"] or "°C", "fault": sensor["last_fault"],
             "ts": sensor["last_ts"], "state": reading_state(sensor["last_value"], sensor["last_fault"], limits),
             "limits": dataclasses.asdict(limits) if limits is not None else None, "band": _band(low, high),
@@ -84,26 +93,26 @@ def _order(alerts: Sequence[Alert]) -> list[Alert]:
                                          -(a.started_at or 0)))
 
 
-def alert_item(hub: Hub, alert: Alert) -> dict[str, Any]:
+def alert_item(engine: AlertEngine, photo_root: Path, alert: Alert) -> dict[str, Any]:
     """An alert as a card shows it, with its photos."""
     body = dataclasses.asdict(alert)
-    body["name"] = hub.engine.name(alert.subject)
-    body["photos"] = photos.listing(photos.directory(hub.settings.db_dir), alert.id or 0)
+    body["name"] = engine.name(alert.subject)
+    body["photos"] = photos.listing(photo_root, alert.id or 0)
     return body
 
 
-def open_alerts(hub: Hub, gate: bool) -> list[dict[str, Any]]:
+def open_alerts(store: StateStore, engine: AlertEngine, photo_root: Path, gate: bool) -> list[dict[str, Any]]:
     """Alerts someone still has to act on: the gate house's, or everything else (the canteen's)."""
-    found = hub.state.alerts(list(OPEN_STATES), limit=200)
+    found = store.alerts(list(OPEN_STATES), limit=200)
     mine = [a for a in found if (a.kind in GATE_KINDS) == gate]
-    return [alert_item(hub, a) for a in _order(mine)]
+    return [alert_item(engine, photo_root, a) for a in _order(mine)]
 
 
-def held_samples(hub: Hub, now: float) -> list[dict[str, Any]]:
+def held_samples(samples: SampleMonitor, now: float) -> list[dict[str, Any]]:
     """Sample records still held (or due to be discarded), with their timers."""
-    config = hub.samples.config
+    config = samples.config
     result = []
-    for record in hub.samples.records("held", None, now) + hub.samples.records("due", None, now):
+    for record in samples.records("held", None, now) + samples.records("due", None, now):
         result.append({
             "id": record.id, "day": record.day, "meal": config.meal_name(record.meal), "occasion": record.occasion,
             "placed_at": record.placed_at, "placed_by": record.placed_by, "reviewer": record.reviewer,
@@ -117,18 +126,21 @@ def held_samples(hub: Hub, now: float) -> list[dict[str, Any]]:
     return sorted(result, key=lambda r: r["held_until"])
 
 
-def meals(hub: Hub) -> list[tuple[str, str]]:
-    config = hub.samples.config
+def meals(samples: SampleMonitor) -> list[tuple[str, str]]:
+    config = samples.config
     return [(key, config.meal_name(key)) for key in config.meals]
 
 
-def canteen(hub: Hub, now: float, sparks: HourlyCache | None = None) -> dict[str, Any]:
-    return {"tiles": tiles(hub, now, sparks), "alerts": open_alerts(hub, gate=False), "samples": held_samples(hub, now),
-            "meals": meals(hub), "actions": COMMON_ACTIONS, "min_weight_g": hub.samples.config.min_weight_g}
+def canteen(store: StateStore, engine: AlertEngine, series: SeriesStore, samples: SampleMonitor, photo_root: Path,
+            now: float, sparks: HourlyCache | None = None) -> dict[str, Any]:
+    return {"tiles": tiles(store, engine, series, now, sparks),
+            "alerts": open_alerts(store, engine, photo_root, gate=False), "samples": held_samples(samples, now),
+            "meals": meals(samples), "actions": COMMON_ACTIONS, "min_weight_g": samples.config.min_weight_g}
 
 
-def gate(hub: Hub, now: float) -> dict[str, Any]:
-    gates = hub.gate.gates(now)
+def gate(store: StateStore, engine: AlertEngine, monitor: GateMonitor, photo_root: Path, now: float
+         ) -> dict[str, Any]:
+    gates = monitor.gates(now)
     names = {item["key"]: item["name"] for item in gates}
     sweeps: dict[str, dict[str, Any]] = {}
     for item in gates:
@@ -136,73 +148,76 @@ def gate(hub: Hub, now: float) -> dict[str, Any]:
             sweep = item["last_sweep"]
             open_names = [v.get("name") or k for k, v in sweep["states"].items() if v.get("state") != "closed"]
             sweeps[item["group"]] = {**sweep, "names": open_names}
-    recent = hub.state.alerts(kind=AlertKind.GATE, since=now - 86_400, limit=200)
-    today = dt.datetime.fromtimestamp(now, hub.gate.calendar.tz).date()
+    recent = store.alerts(kind=AlertKind.GATE, since=now - 86_400, limit=200)
+    today = dt.datetime.fromtimestamp(now, monitor.calendar.tz).date()
     return {"gates": gates, "names": names, "sweeps": sorted(sweeps.values(), key=lambda s: -s["closing_at"]),
-            "alerts": open_alerts(hub, gate=True), "recent": [alert_item(hub, a) for a in recent],
-            "patrols": hub.gate.patrol_day(today), "reasons": ACK_REASONS}
+            "alerts": open_alerts(store, engine, photo_root, gate=True),
+            "recent": [alert_item(engine, photo_root, a) for a in recent],
+            "patrols": monitor.patrol_day(today), "reasons": ACK_REASONS}
 
 
-def history(hub: Hub, *, since: float | None, until: float | None, kind: str | None, state: str | None,
-            subject: str | None, limit: int = 200) -> list[dict[str, Any]]:
+def history(store: StateStore, engine: AlertEngine, photo_root: Path, *, since: float | None, until: float | None,
+            kind: str | None, state: str | None, subject: str | None, limit: int = 200) -> list[dict[str, Any]]:
     if state and state not in _STATE_VALUES:
         return []  # no alert is in a state that does not exist
-    found = hub.state.alerts([AlertState(state)] if state else None, limit, kind=kind or None, subject=subject or None,
-                             since=since, until=until)
-    return [alert_item(hub, a) for a in found]
+    found = store.alerts([AlertState(state)] if state else None, limit, kind=kind or None, subject=subject or None,
+                         since=since, until=until)
+    return [alert_item(engine, photo_root, a) for a in found]
 
 
-def safety(hub: Hub, now: float, filters: dict[str, Any]) -> dict[str, Any]:
-    mqtt = hub.mqtt.connected.is_set() if hub.mqtt is not None else None
+def safety(store: StateStore, engine: AlertEngine, photo_root: Path, health: dict[str, Any],
+           filters: dict[str, Any]) -> dict[str, Any]:
+    """The safety officer's view; ``health`` is the pipeline's state as the page shows it (broker, uptime …)."""
     return {
-        "history": history(hub, **filters),
-        "to_verify": [alert_item(hub, a) for a in hub.state.alerts([AlertState.CLOSED], limit=200)],
-        "devices": hub.state.devices(),
-        "health": {"mqtt_connected": mqtt, "uptime_s": now - hub.started_at,
-                   "dead_letters": hub.state.dead_letter_count(), "pipeline": hub.pipeline.counters.snapshot()},
-        "kinds": sorted({s["kind"] for s in hub.state.sensors()} | {str(k) for k in FILTER_KINDS}),
-        "units": [(s["key"], hub.engine.name(s["key"])) for s in hub.state.sensors()],
+        "history": history(store, engine, photo_root, **filters),
+        "to_verify": [alert_item(engine, photo_root, a) for a in store.alerts([AlertState.CLOSED], limit=200)],
+        "devices": store.devices(),
+        "health": health,
+        "kinds": sorted({s["kind"] for s in store.sensors()} | {str(k) for k in FILTER_KINDS}),
+        "units": [(s["key"], engine.name(s["key"])) for s in store.sensors()],
     }
 
 
-def admin(hub: Hub, now: float, sparks: HourlyCache | None = None) -> dict[str, Any]:
-    notify = hub.settings.notify
+def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series: SeriesStore,
+          accounts: AccountStore, monitor: GateMonitor, now: float, sparks: HourlyCache | None = None
+          ) -> dict[str, Any]:
+    notify = settings.notify
     channels = [{"name": name, "type": spec.type} for name, spec in (notify.channels.items() if notify else [])]
     policies = [{"name": name, "tiers": [{"after_min": round(t.after_s / 60), "route": t.route} for t in p.tiers],
                  "repeat_min": round(p.repeat_every_s / 60) if p.repeat_every_s else None}
-                for name, p in hub.settings.rules.alerts.policies.items()]
+                for name, p in settings.rules.alerts.policies.items()]
     return {
-        "devices": hub.state.devices(), "channels": channels, "policies": policies,
-        "users": hub.accounts.users(), "roles": [role.value for role in Role],
-        **silences(hub), **calendar(hub, now),
-        "tiles": tiles(hub, now, sparks),
+        "devices": store.devices(), "channels": channels, "policies": policies,
+        "users": accounts.users(), "roles": [role.value for role in Role],
+        **silences(store, engine), **calendar(engine, monitor, now),
+        "tiles": tiles(store, engine, series, now, sparks),
     }
 
 
-def silences(hub: Hub) -> dict[str, Any]:
+def silences(store: StateStore, engine: AlertEngine) -> dict[str, Any]:
     """Silences in force or to come (the config file's maintenance windows have no id: they cannot be ended here)."""
-    return {"silences": hub.engine.silences(),
-            "silence_units": [(s["key"], hub.engine.name(s["key"])) for s in hub.state.sensors()]}
+    return {"silences": engine.silences(),
+            "silence_units": [(s["key"], engine.name(s["key"])) for s in store.sensors()]}
 
 
 def _summary(spec: dict[str, Any]) -> str:
     return " · ".join(f"{k}: {v}" for k, v in spec.items() if v not in ([], "", None))
 
 
-def calendar(hub: Hub, now: float) -> dict[str, Any]:
+def calendar(engine: AlertEngine, monitor: GateMonitor, now: float) -> dict[str, Any]:
     """Calendar overrides made on the page, the gate house's suggested ones, and the door groups to pick from."""
     return {
         "overrides": [{"id": o.id, "created_by": o.created_by, "kind": o.spec.kind,
                        "summary": _summary(o.spec.model_dump(mode="json", exclude_none=True, exclude={"kind"}))}
-                      for o in hub.gate.overrides()],
-        "suggestions": [{"gate": hub.engine.name(s.subject), "group": s.group, "reason": s.reason,
+                      for o in monitor.overrides()],
+        "suggestions": [{"gate": engine.name(s.subject), "group": s.group, "reason": s.reason,
                          "count": len(s.alert_ids), "window": f"{s.start:%H:%M}–{s.end:%H:%M}", "days": s.days,
                          "override": json.dumps(s.body(), ensure_ascii=False)}
-                        for s in hub.gate.suggestions(now)],
-        "door_groups": sorted(hub.gate.calendar.config.groups),
+                        for s in monitor.suggestions(now)],
+        "door_groups": sorted(monitor.calendar.config.groups),
     }
 
 
-def signoffs(hub: Hub, kind: str, period: str) -> list[dict[str, Any]]:
+def signoffs(reports: ReportService, kind: str, period: str) -> list[dict[str, Any]]:
     """Who signed a report off (the weekly report's 审核 line)."""
-    return [dataclasses.asdict(s) for s in hub.reports.store.signoffs(kind, period)]
+    return [dataclasses.asdict(s) for s in reports.store.signoffs(kind, period)]
