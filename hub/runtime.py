@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from edge import wire
 from edge.config import BrokerSettings
+from hub.alerts.buzzer import EdgeBuzzers
 from hub.alerts.engine import AlertEngine
 from hub.alerts.notifier import DispatchingNotifier
 from hub.auth.store import AccountStore
@@ -25,7 +26,7 @@ from hub.scaleout import RulesLock
 from hub.settings import HubSettings
 from hub.store.feed import SeriesDuties
 from hub.store.select import open_series
-from hub.store.state import Alert, StateStore
+from hub.store.state import StateStore
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
 
@@ -69,6 +70,10 @@ class Hub:
         self.mqtt: MqttIngest | None = None
         self.broker_watch: BrokerDropWatch | None = None
         self.web_notices = WebChannel("web")
+        # The kitchen buzzers follow the alerts, the silences and the nodes' heartbeats (hub.alerts.buzzer).
+        self.buzzers = EdgeBuzzers(self.state, self.engine.silences, self._publish_command, self.tz,
+                                   acknowledge=self.engine.act,
+                                   connected=lambda: self.mqtt is not None and self.mqtt.connected.is_set())
         # The open web pages: alert changes, readings (coalesced per tick), doors and samples, pushed live.
         self.broadcaster = Broadcaster()
         self.live = LiveFeed(self.broadcaster, self.engine.limits, door_kinds=settings.rules.gate.door_kinds)
@@ -95,7 +100,7 @@ class Hub:
             self.mqtt = MqttIngest(self.pipeline, broker, settings.mqtt_client_id, site=settings.site,
                                    batch_size=settings.ingest_batch, tick_s=settings.tick_s,
                                    heartbeat_s=settings.hub_heartbeat_s, shared_group=settings.shared_group)
-            self.engine.add_listener(self._sound_edge_buzzer)
+            self.buzzers.attach(self.engine, self.pipeline)
             if self.runs_rules:
                 # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.
                 self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
@@ -116,7 +121,7 @@ class Hub:
     def _build_notifications(self, config: NotifyConfig) -> None:
         """Channels, routes and the dispatch worker; a failing channel becomes an alert of its own."""
         self.delivery_log = DeliveryLog(self.settings.db_dir / "notify.sqlite3")
-        channels = build_channels(config, publish_command=self._publish_command, web=self.web_notices)
+        channels = build_channels(config, publish_command=self.buzzers.route_command, web=self.web_notices)
         self.notify_channels = channels
         dispatcher = build_dispatcher(config, channels, self.delivery_log,
                                       on_channel_failure=self.engine.on_channel_failure,
@@ -139,21 +144,6 @@ class Hub:
         if self.mqtt is None or site is None:
             raise ConnectionError(f"no broker connection or unknown device {device!r}")
         self.mqtt.send_command(site, device, command)
-
-    def _sound_edge_buzzer(self, alert: Alert) -> None:
-        """Firing alarms sound the buzzer on the device whose sensor it is; clearing silences it."""
-        if "/" not in alert.subject:
-            return  # not a device's sensor (a meal's samples, a notification channel)
-        if alert.state == "firing":
-            command = wire.Command(action="alarm_on", ts=time.time(), reason=alert.message)
-        elif alert.state in ("resolved", "cancelled"):
-            command = wire.Command(action="alarm_off", ts=time.time(), reason=alert.message)
-        else:
-            return
-        try:
-            self._publish_command(alert.subject.split("/", 1)[0], command)
-        except ConnectionError as error:
-            _LOGGER.warning("buzzer command for alert %s not sent: %s", alert.id, error)
 
     def start(self) -> None:
         if self.notify_worker is not None:
