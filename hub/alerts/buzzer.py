@@ -42,6 +42,8 @@ _LOGGER = logging.getLogger(__name__)
 #: ``publish(device, command)``; raises (ConnectionError) when the command cannot be handed to the broker.
 PublishCommand = Callable[[str, wire.Command], None]
 
+#: How long an ``alarm_off`` is remembered, so the listener calls of one batch send it once.
+OFF_KEPT_S = 60.0
 #: A heartbeat is compared with what is wanted only for alerts whose last command went out at least this
 #: long before the heartbeat was seen: an earlier one may have been written before the command arrived.
 RESEND_GRACE_S = 5.0
@@ -135,7 +137,7 @@ class EdgeBuzzers:
         self._clock = clock
         #: Serialises deciding and sending, so two threads never send one alert's commands out of order.
         self._lock = threading.Lock()
-        #: The last command sent per alert (dropped once ``alarm_off`` went out).
+        #: The last command sent per alert (an ``alarm_off`` is forgotten ``OFF_KEPT_S`` after it went out).
         self._sent: dict[int, _Sent] = {}
         #: Per device, the (boot, online since) whose wanted state was last pushed.
         self._online: dict[str, tuple[Any, Any] | None] = {}
@@ -203,6 +205,9 @@ class EdgeBuzzers:
             self._was_connected = connected
             if not connected:
                 return
+            for alert_id in [i for i, sent in self._sent.items()
+                             if sent.want is BuzzerWant.OFF and now - sent.at > OFF_KEPT_S]:
+                del self._sent[alert_id]
             devices = self._record.devices()
             for device in devices:
                 self._follow_session(device)
@@ -297,7 +302,4 @@ class EdgeBuzzers:
             _LOGGER.warning("buzzer %s for alert %s not sent to %s: %s", want.action, alert_id, device, error)
             self._sent.pop(alert_id, None)  # unknown on the node: the next look sends it again
             return
-        if want is BuzzerWant.OFF:
-            self._sent.pop(alert_id, None)
-        else:
-            self._sent[alert_id] = _Sent(device, want, now)
+        self._sent[alert_id] = _Sent(device, want, now)
