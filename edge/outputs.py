@@ -41,9 +41,13 @@ class GpioAlarm:
                 return
             self._active = True
             on, off = self._settings.beep_on_s, self._settings.beep_off_s
+            # On at once, in this thread; gpiozero's beeping thread takes over from there. Left to that
+            # thread alone, the first beep came whenever it was scheduled (after a quick silence: never).
             if self._buzzer is not None:
+                self._buzzer.on()
                 self._buzzer.beep(on_time=on, off_time=off, background=True)
             if self._led is not None:
+                self._led.on()
                 self._led.blink(on_time=on, off_time=off, background=True)
         _LOGGER.warning("LOCAL ALARM (buzzer): %s", reason)
 

@@ -246,4 +246,4 @@ def test_a_node_that_restarts_during_an_alarm_is_told_again(
     pins.pin(BUZZER).clear_states()
     restarted, _ = run_agent(accounts["dev-b"], [probe])
     wait_for(lambda: holding(restarted) == (alert.id,))
-    assert [s for s in transitions(pins)][-1] is True
+    assert transitions(pins)[-1] is True
