@@ -160,14 +160,19 @@ class EdgeBuzzers:
 
     def route_command(self, device: str, command: wire.Command) -> None:
         """The notification routes' ``buzzer`` channel goes through here: an ``alarm_on`` about an alert
-        sends what that alert wants now (a "resolved" or "acknowledged" message must not re-sound it)."""
+        sends what that alert wants now (a "resolved" or "acknowledged" message must not re-sound it).
+
+        Raises ConnectionError when that could not be handed to the broker: a failed delivery.
+        """
         if command.action == "alarm_on" and command.alert is not None:
             alert = self._record.alert(command.alert)
             if alert is None:
                 _LOGGER.warning("buzzer route: no alert %s; %s not sounded", command.alert, device)
                 return
             with self._lock:
-                self._sync(alert, self._clock(), self._silences())
+                sent = self._sync(alert, self._clock(), self._silences())
+            if sent is False:
+                raise ConnectionError(f"buzzer command for alert {command.alert} not sent to {device}")
             return
         self._publish(device, command)
 
@@ -255,8 +260,11 @@ class EdgeBuzzers:
         by_id = {a.id: a for a in mine if a.id is not None}
         for alert_id in sorted(holding | silenced | set(by_id)):
             alert = by_id.get(alert_id) or self._record.alert(alert_id)
-            if alert is None:
-                self._send(name, "", alert_id, BuzzerWant.OFF, "", now)  # the hub knows no such alert
+            if alert is None or (device_and_sensor(alert.subject) or ("",))[0] != name:
+                # The hub knows no such alert of this device (its database was replaced, say): it is over.
+                sent = self._sent.get(alert_id)
+                if sent is None or sent.device != name or sent.at <= seen[1] - RESEND_GRACE_S:
+                    self._send(name, "", alert_id, BuzzerWant.OFF, "", now)
                 continue
             want = wanted(alert, silences, now, self._tz)
             node = BuzzerWant.SOUND if alert_id in holding else BuzzerWant.SILENCE if alert_id in silenced \
@@ -273,27 +281,28 @@ class EdgeBuzzers:
                          want)
             self._sync(alert, now, silences, force=True)
 
-    def _sync(self, alert: Alert, now: float, silences: list[Silence], force: bool = False) -> None:
+    def _sync(self, alert: Alert, now: float, silences: list[Silence], force: bool = False) -> bool | None:
         """Send what the alert wants of its node's buzzer, unless that was the last thing sent (under the lock).
 
         The alert is read again first: listeners hear of a batch's changes one by one
-        after it committed, and only the latest state counts.
+        after it committed, and only the latest state counts. Returns whether a command
+        went to the broker (``None``: nothing needed sending).
         """
         if alert.id is None:
-            return
+            return None
         current = self._record.alert(alert.id) or alert
         want = wanted(current, silences, now, self._tz)
         where = device_and_sensor(current.subject)
         if want is None or where is None:
-            return
+            return None
         last = self._sent.get(alert.id)
         if not force and last is not None and last.want is want:
-            return
+            return None
         if want is BuzzerWant.OFF and last is None and not force and current.fired_at is None:
-            return  # cancelled before it fired: the node never heard of it
-        self._send(where[0], where[1], alert.id, want, current.message, now)
+            return None  # cancelled before it fired: the node never heard of it
+        return self._send(where[0], where[1], alert.id, want, current.message, now)
 
-    def _send(self, device: str, sensor: str, alert_id: int, want: BuzzerWant, reason: str, now: float) -> None:
+    def _send(self, device: str, sensor: str, alert_id: int, want: BuzzerWant, reason: str, now: float) -> bool:
         command = wire.Command.model_validate({"action": want.action, "ts": now, "reason": reason[:200],
                                               "alert": alert_id, "sensor": sensor})
         try:
@@ -301,5 +310,6 @@ class EdgeBuzzers:
         except ConnectionError as error:
             _LOGGER.warning("buzzer %s for alert %s not sent to %s: %s", want.action, alert_id, device, error)
             self._sent.pop(alert_id, None)  # unknown on the node: the next look sends it again
-            return
+            return False
         self._sent[alert_id] = _Sent(device, want, now)
+        return True

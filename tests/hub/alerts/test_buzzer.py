@@ -256,3 +256,16 @@ def test_the_alarm_button_of_another_device_acknowledges_nothing_here(tmp_path: 
     hub.buzzers.on_events([StoredEvent("canteen-2", "b", 1, hub.clock.now, "canteen-2/alarm-button",
                                        wire.ALARM_BUTTON_KIND, "pressed", json.dumps({"alerts": str(fridge.id)}))])
     assert hub.alert().state == "firing"
+
+
+def test_a_buzzer_route_that_cannot_reach_the_broker_is_a_failed_delivery(tmp_path: Path) -> None:
+    hub = Setup(tmp_path)
+    channel = EdgeBuzzerChannel("buzzer", hub.buzzers.route_command, clock=hub.clock)
+    hub.node.broken = True
+    hub.read(("fridge-1", 9.5, 0))
+    note = Notification(alert_id=hub.alert().id, incident_key="k", severity="critical", title="冷藏冰箱",
+                        body="", tier="canteen", created_at=hub.clock.now, subject="canteen-1/fridge-1")
+    assert not channel.send(note).ok
+    hub.node.broken = False
+    assert channel.send(note).ok
+    assert hub.node.take() == [("alarm_on", hub.alert().id, "fridge-1")]
