@@ -26,13 +26,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
-from edge import wire
+from edge import buzzer, wire
 from edge.clock import Clock, reanchor_delta, reanchor_payload
 from edge.config import EdgeSettings
-from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for, silence
+from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for
 from edge.link import EdgeLink
 from edge.outbox import Outbox, OutboxRow
-from edge.outputs import GpioIndicator
+from edge.outputs import AlarmButton, GpioIndicator
 from edge.sources import Measurement, Source, SourceContext, build_source
 
 _LOGGER = logging.getLogger(__name__)
@@ -119,8 +119,14 @@ class Agent:
             info.sensor: found for source in self.sources for info in source.describe()
             if (found := limits_for(info)) is not None
         }
-        self.fail_local = FailLocalState()
-        self._fail_local_lock = threading.Lock()
+        #: Why the buzzer sounds (hub alerts, local excursions); the buzzer follows it (edge.buzzer).
+        self.buzzer = buzzer.BuzzerState()
+        self._buzzer_lock = threading.Lock()
+        #: The kitchen's "silence" button next to the buzzer, where one is fitted.
+        self.button: AlarmButton | None = None
+        if settings.outputs.alarm_button_pin is not None:
+            self.button = AlarmButton(settings.outputs.alarm_button_pin, self.press_alarm_button,
+                                      pull_up=settings.outputs.alarm_button_pull_up, pin_factory=context.pin_factory)
         self.outbox = Outbox(
             Path(settings.state_dir) / "outbox.sqlite3",
             max_messages=settings.outbox.max_messages,
@@ -198,10 +204,18 @@ class Agent:
         self._wake_publisher.set()
 
     def _handle_ready(self) -> None:
-        """(Re)connected: the broker may have crashed and lost what it acknowledged; send it all again."""
+        """(Re)connected: the broker may have crashed and lost what it acknowledged; send it all again.
+
+        A heartbeat goes out at once too: commands sent while the link was down are lost
+        (a clean session), and the hub re-sends what differs from the buzzer state it reports.
+        """
         with self._inflight_lock:
             self._inflight.resend = True
         self._wake_publisher.set()
+        try:
+            self.link.publish(wire.Channel.HEALTH, wire.encode(self.health()))
+        except ConnectionError as error:
+            _LOGGER.warning("heartbeat after connecting not sent: %s", error)
 
     def _handle_stored(self, stored: tuple[wire.StoredSeqs, ...]) -> None:
         """The hub holds these messages: their rows may go (deleted by the publisher thread)."""
@@ -328,11 +342,13 @@ class Agent:
             inputs["local_alarm"] = "sounding"
         for name, indicator in self.indicators.items():
             inputs[f"indicator:{name}"] = indicator.state
+        with self._buzzer_lock:
+            report = buzzer.report(self.buzzer)
         return wire.Health(
             device=self.settings.device, boot_id=self.boot_id, ts=round(self.clock.wall(), 3),
             uptime_s=round(self.clock.monotonic() - self._started_mono, 1),
             outbox_depth=self.outbox.depth(), dropped=self.outbox.dropped(), clock_synced=self.clock.synced(),
-            version=self.version, cpu_temp=cpu_temperature(), inputs=inputs,
+            version=self.version, cpu_temp=cpu_temperature(), inputs=inputs, buzzer=report,
         )
 
     def _send_health(self) -> None:
@@ -343,19 +359,16 @@ class Agent:
         if command.action == "stored":
             self._handle_stored(command.stored)  # one per hub batch: not worth a log line
             return
-        _LOGGER.info("command %s (%s)", command.action, command.reason)
-        if command.action == "alarm_on":
-            self.alarm.sound(command.reason or "alarm from hub")
+        _LOGGER.info("command %s for alert %s (%s)", command.action, command.alert, command.reason)
+        if command.action in buzzer.BUZZER_ACTIONS:
+            with self._buzzer_lock:
+                self._set_buzzer(buzzer.on_command(self.buzzer, command))
         elif command.action == "indicator":
             indicator = self.indicators.get(command.target)
             if indicator is None:
                 _LOGGER.info("no %r indicator on this node; command ignored", command.target)
             else:
                 indicator.show(command.state or "off")
-        elif command.action in ("alarm_off", "silence"):
-            with self._fail_local_lock:
-                self.fail_local = silence(self.fail_local)
-            self.alarm.silence()
 
     def _handle_hub_heartbeat(self) -> None:
         self.hub_last_seen = self.clock.monotonic()
@@ -368,14 +381,42 @@ class Agent:
         now = self.clock.monotonic()
         unreachable = hub_unreachable(self.link.connected.is_set(), self.hub_last_seen, self._started_mono, now,
                                       local.hub_silence_s)
-        with self._fail_local_lock:
-            decision = evaluate(self.fail_local, self.limits, ((m.sensor, m.value) for m in measurements), now,
+        with self._buzzer_lock:
+            decision = evaluate(self.buzzer.local, self.limits, ((m.sensor, m.value) for m in measurements), now,
                                 unreachable, local.delay_s)
-            self.fail_local = decision.state
-        if decision.action == "sound":
-            self.alarm.sound(decision.reason)
-        elif decision.action == "silence":
-            _LOGGER.info("local alarm off: %s", decision.reason)
+            if decision.action != "none":
+                _LOGGER.info("fail-local %s: %s", decision.action, decision.reason)
+            self._set_buzzer(buzzer.with_local(self.buzzer, decision.state))
+
+    @property
+    def fail_local(self) -> FailLocalState:
+        return self.buzzer.local
+
+    def press_alarm_button(self) -> None:
+        """The kitchen's button: silence what sounds now, here at once, and tell the hub who/when (an event).
+
+        The event goes through the outbox like any other, so the hub records the
+        acknowledgement even if it hears of the press only after the network is back.
+        A press with nothing sounding does nothing (and a bouncing contact costs nothing).
+        """
+        with self._buzzer_lock:
+            state, alerts, sensors = buzzer.silence_all(self.buzzer)
+            self._set_buzzer(state)
+        if not alerts and not sensors:
+            _LOGGER.info("alarm button pressed with nothing sounding")
+            return
+        _LOGGER.info("alarm button silenced alerts %s and local excursions %s", alerts, sensors)
+        self.record_event(wire.ALARM_BUTTON_SENSOR, wire.ALARM_BUTTON_KIND, "pressed",
+                          {"alerts": ",".join(str(a) for a in alerts), "sensors": ",".join(sensors)})
+
+    def _set_buzzer(self, state: buzzer.BuzzerState) -> None:
+        """Keep the new state and drive the buzzer from it (under ``_buzzer_lock``): on while anything holds it."""
+        self.buzzer = state
+        wanted = buzzer.sounding(state)
+        if wanted and not self.alarm.active:
+            self.alarm.sound(buzzer.reason(state, self.clock.monotonic()))
+        elif not wanted and self.alarm.active:
+            _LOGGER.info("local alarm off: nothing holds it (%s)", buzzer.report(state).model_dump_json())
             self.alarm.silence()
 
     # -- running -------------------------------------------------------------------------------
@@ -418,6 +459,8 @@ class Agent:
             self.link.stop(self._status("offline"))
             for source in self.sources:
                 source.close()
+            if self.button is not None:
+                self.button.close()
             close_alarm = getattr(self.alarm, "close", None)
             if close_alarm is not None:
                 close_alarm()

@@ -101,6 +101,11 @@ class OutputSettings(_Strict):
     status_led_pin: int | str | None = None
     #: Sample station: lit while food samples are held, blinking when some may be discarded (hub-driven).
     samples_led_pin: int | str | None = None
+    #: A push button (to GND, the internal pull-up is used) that silences the buzzer here and tells the hub,
+    #: which records it as an acknowledgement by this device.
+    alarm_button_pin: int | str | None = None
+    #: ``false`` for a button wired to 3V3 (an external pull-down): pressed reads high.
+    alarm_button_pull_up: bool = True
     beep_on_s: float = Field(default=0.5, gt=0)
     beep_off_s: float = Field(default=0.5, gt=0)
 

@@ -6,16 +6,19 @@ thawing. The agent knows the limits of its own sensors (from its config: explici
 sensor has been beyond them for ``delay_s`` *and* the hub cannot be reached (the
 link is down, or no hub heartbeat for ``hub_silence_s``).
 
-Once sounding, the buzzer stays on until every overdue excursion has cleared or
-someone silences it (a ``silence`` / ``alarm_off`` command); the network coming
-back does not silence it, because the hub may never have seen the excursion start.
-A faulty reading (no value) neither starts nor ends an excursion.
+Each sensor holds the buzzer by itself: an excursion that went overdue while the hub
+was unreachable is *latched* and holds the buzzer until that sensor is back in range
+or someone silences it (from the hub, for that sensor's alert, or with the node's
+button); the network coming back does not release it, because the hub may never have
+seen the excursion start. One sensor clearing never releases another's. A faulty
+reading (no value) neither starts nor ends an excursion. What the buzzer finally does
+is decided in edge.buzzer, from these latches and the hub's alerts together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from edge.wire import SensorInfo
@@ -66,10 +69,15 @@ def hub_unreachable(connected: bool, hub_last_seen: float | None, started: float
 class FailLocalState:
     #: sensor → (monotonic time its excursion began, how it is out of range)
     excursions: Mapping[str, tuple[float, str]] = field(default_factory=dict)
-    #: True while fail-local (not the hub) has the buzzer on.
-    sounding: bool = False
+    #: Sensors whose excursion went overdue while the hub was unreachable: each holds the buzzer on.
+    sounding: frozenset[str] = frozenset()
     #: Excursions someone silenced; they re-arm when the sensor comes back in range.
     silenced: frozenset[str] = frozenset()
+
+    def reason(self, now: float) -> str:
+        """What the latched excursions are, for the log line when the buzzer starts."""
+        return "; ".join(f"{s} {self.excursions[s][1]} for {now - self.excursions[s][0]:.0f}s"
+                         for s in sorted(self.sounding) if s in self.excursions)
 
 
 @dataclass(frozen=True)
@@ -81,9 +89,14 @@ class Decision:
 
 def evaluate(state: FailLocalState, limits: Mapping[str, Limits], values: Iterable[tuple[str, float | None]],
              now: float, hub_is_unreachable: bool, delay_s: float) -> Decision:
-    """Fold one tick's values into the state and decide whether the local buzzer changes."""
+    """Fold one tick's values into the state; ``action`` says whether fail-local starts or stops holding the buzzer.
+
+    A sensor latches when its excursion is overdue, not silenced, and the hub is
+    unreachable; it lets go when it is back in range (or is silenced, see ``silence``).
+    """
     excursions = dict(state.excursions)
     silenced = set(state.silenced)
+    sounding = set(state.sounding)
     for sensor, value in values:
         sensor_limits = limits.get(sensor)
         if sensor_limits is None or value is None:
@@ -92,18 +105,22 @@ def evaluate(state: FailLocalState, limits: Mapping[str, Limits], values: Iterab
         if how is None:
             excursions.pop(sensor, None)
             silenced.discard(sensor)
+            sounding.discard(sensor)
         elif sensor not in excursions:
             excursions[sensor] = (now, how)
-    overdue = sorted(s for s, (since, _) in excursions.items() if now - since >= delay_s and s not in silenced)
-    new = FailLocalState(excursions, state.sounding, frozenset(silenced))
-    if not state.sounding and overdue and hub_is_unreachable:
-        reason = "; ".join(f"{s} {excursions[s][1]} for {now - excursions[s][0]:.0f}s" for s in overdue)
-        return Decision("sound", f"hub unreachable and {reason}", replace(new, sounding=True))
-    if state.sounding and not overdue:
-        return Decision("silence", "every excursion cleared or silenced", replace(new, sounding=False))
+    overdue = {s for s, (since, _) in excursions.items() if now - since >= delay_s and s not in silenced}
+    if hub_is_unreachable:
+        sounding |= overdue
+    new = FailLocalState(excursions, frozenset(sounding), frozenset(silenced))
+    if sounding and not state.sounding:
+        return Decision("sound", f"hub unreachable and {new.reason(now)}", new)
+    if state.sounding and not sounding:
+        return Decision("silence", "every excursion cleared or silenced", new)
     return Decision("none", "", new)
 
 
-def silence(state: FailLocalState) -> FailLocalState:
-    """Someone silenced the buzzer: current excursions stay quiet until they clear."""
-    return FailLocalState(state.excursions, False, state.silenced | frozenset(state.excursions))
+def silence(state: FailLocalState, sensors: Iterable[str] | None = None) -> FailLocalState:
+    """Someone silenced the buzzer: these sensors' current excursions (all, without ``sensors``) stay quiet
+    until they clear."""
+    chosen = frozenset(state.excursions) if sensors is None else frozenset(sensors) & frozenset(state.excursions)
+    return FailLocalState(state.excursions, state.sounding - chosen, state.silenced | chosen)

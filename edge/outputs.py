@@ -1,9 +1,11 @@
-"""The local alarm on a real Pi: a buzzer and an LED through gpiozero (implements agent.LocalAlarm)."""
+"""The local alarm on a real Pi through gpiozero: a buzzer and an LED (implements agent.LocalAlarm), the
+kitchen's button that silences it, and the lights the hub switches."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from edge.config import OutputSettings
@@ -39,9 +41,13 @@ class GpioAlarm:
                 return
             self._active = True
             on, off = self._settings.beep_on_s, self._settings.beep_off_s
+            # On at once, in this thread; gpiozero's beeping thread takes over from there. Left to that
+            # thread alone, the first beep came whenever it was scheduled (after a quick silence: never).
             if self._buzzer is not None:
+                self._buzzer.on()
                 self._buzzer.beep(on_time=on, off_time=off, background=True)
             if self._led is not None:
+                self._led.on()
                 self._led.blink(on_time=on, off_time=off, background=True)
         _LOGGER.warning("LOCAL ALARM (buzzer): %s", reason)
 
@@ -91,3 +97,28 @@ class GpioIndicator:
 
     def close(self) -> None:
         self._led.close()
+
+
+class AlarmButton:
+    """The kitchen's "silence" button next to the buzzer: calls ``on_press`` (on gpiozero's thread) per press.
+
+    No debounce: what a press does is idempotent (it silences what sounds now), so a
+    bouncing contact only finds nothing left to silence.
+    """
+
+    def __init__(self, pin: int | str, on_press: Callable[[], None], *, pull_up: bool = True,
+                 pin_factory: Any = None) -> None:
+        from gpiozero import Button  # noqa: PLC0415 - hardware libraries load only where used
+
+        self._on_press = on_press
+        self._button = Button(pin, pull_up=pull_up, pin_factory=pin_factory)
+        self._button.when_pressed = self._pressed
+
+    def _pressed(self) -> None:
+        try:
+            self._on_press()
+        except Exception:  # a failure here must not kill gpiozero's event thread: the next press would be lost
+            _LOGGER.exception("alarm button handler failed")
+
+    def close(self) -> None:
+        self._button.close()

@@ -181,6 +181,37 @@ class Event(_Payload):
         return MessageId(self.device, self.boot_id, self.seq)
 
 
+#: Event ``kind`` of the node's alarm button: someone in the kitchen silenced the buzzer there. ``detail``
+#: lists what the press silenced (``alerts``: hub alert ids, ``sensors``: local excursions, comma-separated);
+#: the hub records it as an acknowledgement of those alerts by the device.
+ALARM_BUTTON_KIND = "alarm_button"
+#: The ``sensor`` such an event names (the button is one per node).
+ALARM_BUTTON_SENSOR = "alarm-button"
+
+_SensorOrNothing = Annotated[str, Field(pattern=r"^$|" + ID_PATTERN)]
+
+
+class BuzzerReport(_Payload):
+    """Why the node's buzzer is on or off, in its heartbeat.
+
+    The node derives the buzzer from what holds it (hub alerts it was told to sound,
+    local excursions it latched while the hub was unreachable), so this says exactly
+    why it sounds; the hub compares it with what it wants and re-sends what differs.
+    """
+
+    sounding: bool
+    #: Hub alerts holding the buzzer on.
+    alerts: tuple[int, ...] = Field(default=(), max_length=256)
+    #: Sensors whose local excursion (the hub was unreachable) holds it on.
+    sensors: tuple[Identifier, ...] = Field(default=(), max_length=256)
+    #: Hub alerts someone silenced (from the hub, or with the node's button); kept until the hub ends them.
+    silenced_alerts: tuple[int, ...] = Field(default=(), max_length=256)
+    #: Local excursions someone silenced; they re-arm once the sensor is back in range.
+    silenced_sensors: tuple[Identifier, ...] = Field(default=(), max_length=256)
+    #: An ``alarm_on`` naming no alert (an older hub) holds it on.
+    unattributed: bool = False
+
+
 class Health(_Payload):
     """The heartbeat: how the device itself is doing."""
 
@@ -195,6 +226,8 @@ class Health(_Payload):
     cpu_temp: float | None = None
     #: Current state of state-like inputs (doors, mains power), keyed by sensor.
     inputs: dict[str, str] = Field(default_factory=dict, max_length=256)
+    #: Why the buzzer is on or off (``None`` from nodes older than this field).
+    buzzer: BuzzerReport | None = None
 
     _check_cpu = field_validator("cpu_temp")(_finite)
 
@@ -231,6 +264,13 @@ class Command(_Payload):
     #: With ``stored``: the messages of this device the hub has committed (or already had); the edge
     #: deletes them from its outbox. Only this proves a message is safe: the broker's PUBACK does not.
     stored: tuple[StoredSeqs, ...] = Field(default=(), max_length=64)
+    #: With ``alarm_on`` / ``silence`` / ``alarm_off``: the hub alert the command is about. The node keeps
+    #: one entry per alert, so ending one alert never silences another; without it (an older hub) ``silence``
+    #: and ``alarm_off`` silence everything sounding, as they always did.
+    alert: int | None = Field(default=None, ge=0, le=MAX_SEQ)
+    #: … and the sensor (of this device) that alert is about: a ``silence`` also quiets that sensor's
+    #: local excursion, which the node may have sounded by itself while the hub was unreachable.
+    sensor: _SensorOrNothing = ""
 
 
 def seq_ranges(seqs: Iterable[int]) -> tuple[tuple[int, int], ...]:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from edge import wire
 from edge.config import BrokerSettings
+from hub.alerts.buzzer import EdgeBuzzers
 from hub.alerts.engine import AlertEngine
-from hub.alerts.kinds import AlertState
 from hub.auth.store import AccountStore
 from hub.broker_watch import BrokerDropWatch
 from hub.gate.monitor import GateMonitor
@@ -27,7 +27,7 @@ from hub.scaleout import RulesLock
 from hub.scheduler import Duty, Scheduler
 from hub.settings import HubSettings
 from hub.store.select import open_series
-from hub.store.state import Alert, StateStore
+from hub.store.state import StateStore
 from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
@@ -77,8 +77,12 @@ class Hub:
         self.pipeline.add_reading_listener(self.live.on_readings)
         self.pipeline.add_event_listener(self.live.on_events)
         self.samples.add_change_listener(self.live.on_samples_changed)
+        # The kitchen buzzers follow the alerts, the silences and the nodes' heartbeats (hub.alerts.buzzer).
+        self.buzzers = EdgeBuzzers(self.state, self.engine.silences, self._publish_command, self.tz,
+                                   acknowledge=self.engine.act,
+                                   connected=lambda: self.mqtt is not None and self.mqtt.connected.is_set())
         self.notifications = Notifications(settings.notify, settings.db_dir / "notify.sqlite3",
-                                           publish_command=self._publish_command,
+                                           publish_command=self.buzzers.route_command,
                                            on_channel_failure=self.engine.on_channel_failure,
                                            on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name)
         if self.notifications.notifier is not None:
@@ -93,7 +97,7 @@ class Hub:
                                     tls=settings.mqtt_tls())
             self.mqtt = MqttIngest(self.pipeline, broker, settings.mqtt_client_id, site=settings.site,
                                    batch_size=settings.ingest_batch, shared_group=settings.shared_group)
-            self.engine.add_listener(self._sound_edge_buzzer)
+            self.buzzers.attach(self.engine, self.pipeline)
             if self.runs_rules:
                 # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.
                 self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
@@ -123,6 +127,8 @@ class Hub:
         add(Duty("gate", tick_s, self.gate.tick))
         add(Duty("samples", tick_s, self.samples.tick))
         add(Duty("live-page", tick_s, self.live.tick))
+        if self.mqtt is not None:
+            add(Duty("edge-buzzers", tick_s, self.buzzers.tick))
         if self.broker_watch is not None:
             add(Duty("broker-watch", tick_s, self.broker_watch.tick))
         add(Duty("reports", CHECK_EVERY_S, self.reports.run_due))
@@ -150,21 +156,6 @@ class Hub:
         if self.mqtt is None or site is None:
             raise ConnectionError(f"no broker connection or unknown device {device!r}")
         self.mqtt.send_command(site, device, command)
-
-    def _sound_edge_buzzer(self, alert: Alert) -> None:
-        """Firing alarms sound the buzzer on the device whose sensor it is; clearing silences it."""
-        if "/" not in alert.subject:
-            return  # not a device's sensor (a meal's samples, a notification channel)
-        if alert.state is AlertState.FIRING:
-            command = wire.Command(action="alarm_on", ts=time.time(), reason=alert.message)
-        elif alert.state in (AlertState.RESOLVED, AlertState.CANCELLED):
-            command = wire.Command(action="alarm_off", ts=time.time(), reason=alert.message)
-        else:
-            return
-        try:
-            self._publish_command(alert.subject.split("/", 1)[0], command)
-        except ConnectionError as error:
-            _LOGGER.warning("buzzer command for alert %s not sent: %s", alert.id, error)
 
     def start(self) -> None:
         self.notifications.start()

@@ -43,7 +43,11 @@ class EdgeBuzzerChannel:
         if not device:
             return DeliveryResult.failure("notification names no device to sound")
         started = time.monotonic()
-        command = wire.Command(action="alarm_on", ts=self._clock(), reason=notification.title[:_REASON_CHARS])
+        # The alert it is about, so the hub's buzzer logic (hub.alerts.buzzer.EdgeBuzzers.route_command) sends
+        # what that alert wants now: a message saying it resolved must not sound the buzzer again.
+        sensor = notification.subject.split("/", 1)[1] if "/" in notification.subject else ""
+        command = wire.Command(action="alarm_on", ts=self._clock(), reason=notification.title[:_REASON_CHARS],
+                               alert=notification.alert_id, sensor=sensor)
         try:
             self._publish(device, command)
         except Exception as error:  # the publisher is the hub's MQTT client; any failure means no buzzer
