@@ -187,6 +187,8 @@ class MosquittoBroker:
         self.host = host
         self.port = port or free_port(host)
         self.hub_port = hub_port or free_port(host)
+        while self.hub_port == self.port:  # two free ports asked in a row may be the same one
+            self.hub_port = free_port(host)
         self.extra_config = extra_config
         self.tls = tls
         self.max_queued_messages = max_queued_messages

@@ -122,11 +122,12 @@ class Provisioner:
         found = next((e for e in entries if e.username == name), None)
         if found is None:
             raise ProvisionError(f"name: no account {name!r} (see `xiaoan provision list`)")
-        passwd = self.password_file(found.role)
-        if passwd.exists():
-            subprocess.run([find_program("mosquitto_passwd"), "-D", str(passwd), name], check=True,
-                           capture_output=True)
-            self._give_to_broker(passwd)
+        # Both files: before the hub had a door of its own, its account was in ``passwd`` too.
+        for passwd in (self.passwd, self.hub_passwd):
+            if _has_user(passwd, name):
+                subprocess.run([find_program("mosquitto_passwd"), "-D", str(passwd), name], check=True,
+                               capture_output=True)
+                self._give_to_broker(passwd)
         self._save([e for e in entries if e.username != name])
         self.credentials(name).unlink(missing_ok=True)
         return found
@@ -180,7 +181,7 @@ class Provisioner:
                 self._give_to_broker(passwd)
 
     def _give_to_broker(self, path: Path) -> None:
-        """Owner the broker user, mode 0640: what Mosquitto reads after it has left root behind."""
+        """Owned by the broker user, mode 0640: Mosquitto reads it after it has left root behind."""
         ids = self._broker_ids()
         if ids is None:
             path.chmod(0o600)
@@ -195,6 +196,15 @@ class Provisioner:
             raise ProvisionError(
                 f"dir: cannot give {path} to the broker user {self.broker_user!r}; run as root"
                 " (sudo xiaoan provision …), or pass --broker-user '' for a broker that runs as you") from None
+
+
+def _has_user(passwd: Path, name: str) -> bool:
+    """Whether a Mosquitto password file has a line for ``name`` (``mosquitto_passwd -D`` fails without one)."""
+    try:
+        lines = passwd.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return False
+    return any(line.split(":", 1)[0] == name for line in lines)
 
 
 def _replace(path: Path, text: str, prepare: Callable[[Path], None] | None = None) -> None:

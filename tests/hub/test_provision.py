@@ -106,6 +106,9 @@ def test_bad_names_and_duplicates_are_refused_naming_the_field(tmp_path: Path) -
         provisioner.add_device("冰箱 1", "school-1")
     with pytest.raises(ProvisionError, match=r"^site: "):
         provisioner.add_device("canteen-1", "school/1")
+    for hub_id in ("hub", "hub-2", "xiaoan-hub", "Xiaoan-Hub-sys"):  # a device's session is named after it
+        with pytest.raises(ProvisionError, match=r"^device: .* kept for the hub"):
+            provisioner.add_device(hub_id, "school-1")
     provisioner.add_device("canteen-1", "school-1")
     with pytest.raises(ProvisionError, match="already has an account"):
         provisioner.add_device("canteen-1", "school-1")
