@@ -233,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Commands whose files hold secrets or school data: password hashes and the audit log (hub.sqlite3),
 #: photos, readings, the edge outbox, broker accounts. Nothing they create is for other local users.
-PRIVATE_COMMANDS = frozenset({"hub", "edge", "demo", "provision"})
+#: (``user`` and ``store`` may be the first to create a database in the state directory.) Not
+#: ``report``: it writes where it is told, files made to be handed on.
+PRIVATE_COMMANDS = frozenset({"hub", "edge", "demo", "provision", "user", "store", "audit"})
 PRIVATE_UMASK = 0o077
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -69,6 +70,15 @@ def clear_retained(broker: MosquittoBroker, hub: Account) -> list[str]:
         client.disconnect()
         client.loop_stop()
     return found
+
+
+@pytest.fixture(autouse=True)
+def _keep_umask() -> Iterator[None]:
+    """Commands run in-process (``main([...])``) set the umask to 077 as they should; give the next test its own."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
 
 
 @pytest.fixture(autouse=True)

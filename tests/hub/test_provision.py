@@ -9,7 +9,6 @@ import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,6 @@ from tests.test_pipeline import raw_client
 pytestmark = pytest.mark.broker
 
 PACKAGED_CONF = Path(__file__).resolve().parents[2] / "firmware-config" / "mosquitto" / "xiaoan.conf"
-
-
-@pytest.fixture(autouse=True)
-def _keep_umask() -> Iterator[None]:
-    """``xiaoan provision`` sets the process umask (077), as a command should; run in-process, put it back."""
-    before = os.umask(0o022)
-    os.umask(before)
-    yield
-    os.umask(before)
 
 
 def provision(directory: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
