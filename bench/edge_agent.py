@@ -55,7 +55,7 @@ class Counter:
         self.client.username_pw_set(account.username, account.password)
         self.client.on_message = self._message
         self.client.on_subscribe = lambda *_args: subscribed.set()
-        self.client.connect(broker.host, broker.port)
+        self.client.connect(broker.host, broker.port_for(account.username))
         self.client.subscribe(wire.subscription(wire.Channel.TELEMETRY), 1)
         self.client.loop_start()
         if not subscribed.wait(10):

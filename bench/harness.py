@@ -123,7 +123,7 @@ class BrokerEnv:
 
     def settings(self, user: str) -> BrokerSettings:
         account = self.accounts[user]
-        return BrokerSettings(host=self.broker.host, port=self.broker.port, username=user,
+        return BrokerSettings(host=self.broker.host, port=self.broker.port_for(user), username=user,
                               password=account.password)
 
     def client(self, user: str, client_id: str) -> mqtt.Client:
@@ -131,7 +131,7 @@ class BrokerEnv:
         client = make_client(client_id, self.settings(user), self.accounts[user].password)
         connected = threading.Event()
         client.on_connect = lambda _c, _u, _f, reason, _p: connected.set() if not reason.is_failure else None
-        client.connect(self.broker.host, self.broker.port)
+        client.connect(self.broker.host, self.broker.port_for(user))
         client.loop_start()
         if not connected.wait(10):
             raise BenchError(f"{user} could not connect to the benchmark broker")
@@ -152,7 +152,7 @@ class BrokerEnv:
         env = dict(os.environ)
         env.update({
             "XIAOAN_HOME": str(home), "XIAOAN_MQTT_HOST": self.broker.host,
-            "XIAOAN_MQTT_PORT": str(self.broker.port), "XIAOAN_MQTT_USERNAME": HUB_USER,
+            "XIAOAN_MQTT_PORT": str(self.broker.hub_port), "XIAOAN_MQTT_USERNAME": HUB_USER,
             "XIAOAN_MQTT_PASSWORD": self.accounts[HUB_USER].password, "XIAOAN_MQTT_CLIENT_ID": client_id,
             "XIAOAN_SITE": "+",
         })

@@ -199,10 +199,10 @@ def run_ceiling(binary: Path, root: Path, messages: int, per_message: int, kind:
         topic = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/{SITE}/+/telemetry"
         timeout = 60 + total / 1000
         if kind == "c":
-            command = [str(binary), "sub", broker.host, str(broker.port), HUB_USER, password,
+            command = [str(binary), "sub", broker.host, str(broker.hub_port), HUB_USER, password,
                        f"ceiling-c-{time.monotonic_ns()}", topic, str(total), str(timeout)]
         else:
-            command = [sys.executable, "-m", "bench.paho_sub", broker.host, str(broker.port), HUB_USER, password,
+            command = [sys.executable, "-m", "bench.paho_sub", broker.host, str(broker.hub_port), HUB_USER, password,
                        topic, str(total), str(timeout)]
         subscriber = start_subscriber(command)
         t0 = time.time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -176,7 +177,7 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     """Broker accounts and ACL (hub.provision); the files go where the school's Mosquitto reads them."""
     from hub.provision import RELOAD_HINT, Provisioner, ProvisionError, edge_snippet
 
-    provisioner = Provisioner(Path(args.dir))
+    provisioner = Provisioner(Path(args.dir), broker_user=args.broker_user or None)
     try:
         if args.provision_command == "list":
             for entry in provisioner.entries():
@@ -249,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     provision = commands.add_parser("provision", help="broker accounts: per-device passwords and ACL")
     provision.add_argument("--dir", default="/etc/mosquitto/xiaoan",
                            help="where the broker's passwd, acl and accounts.json live (default /etc/mosquitto/xiaoan)")
+    provision.add_argument("--broker-user", default="mosquitto",
+                           help="the user the broker runs as, who must read passwd and acl (default mosquitto;"
+                                " '' for a broker that runs as you)")
     provision_commands = provision.add_subparsers(dest="provision_command", required=True)
     device = provision_commands.add_parser("device", help="a new device account; prints its edge config")
     device.add_argument("name")
@@ -270,11 +274,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands whose files hold secrets or school data: password hashes and the audit log (hub.sqlite3),
+#: photos, readings, the edge outbox, broker accounts. Nothing they create is for other local users.
+#: (``user`` and ``store`` may be the first to create a database in the state directory.) Not
+#: ``report``: it writes where it is told, files made to be handed on.
+PRIVATE_COMMANDS = frozenset({"hub", "edge", "demo", "provision", "user", "store", "audit"})
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
     from edge.yamlconfig import ConfigError
     from hub.store.sqlite import SchemaTooNew
 
     args = build_parser().parse_args(argv)
+    if args.command in PRIVATE_COMMANDS:
+        # Before anything is opened: SQLite creates its -wal and -shm files with the database's
+        # mode, and directories made on the way inherit the umask too.
+        os.umask(PRIVATE_UMASK)
     _configure_logging(args.verbose)
     try:
         result: int = args.func(args)

@@ -132,8 +132,10 @@ def prepare_demo(home: Path) -> DemoSetup:
                 Account.generate("gate-1", site=SITE)]
     for account in accounts:
         _write_secret(credentials / f"{account.username}.password", account.password)
-    mqtt_port = _pick_port(int(os.environ.get("XIAOAN_MQTT_PORT", "1883")))
-    broker = MosquittoBroker(home / "broker", accounts, port=mqtt_port)
+    # The hub's door is what XIAOAN_MQTT_PORT names for the hub; the edges use the devices' door.
+    hub_port = _pick_port(int(os.environ.get("XIAOAN_MQTT_PORT", "1884")))
+    device_port = _pick_port(int(os.environ.get("XIAOAN_MQTT_DEVICE_PORT", "1883")))
+    broker = MosquittoBroker(home / "broker", accounts, port=device_port, hub_port=hub_port)
     http_port = _pick_port(int(os.environ.get("XIAOAN_HTTP_PORT", "8000")))
     hub_config = home / "hub.yaml"
     hub_config.write_text(yaml.safe_dump({"alarm_delay_s": DEMO_DELAY_S}), encoding="utf-8")
@@ -143,7 +145,7 @@ def prepare_demo(home: Path) -> DemoSetup:
         path.write_text(yaml.safe_dump(build(broker, credentials / f"{name}.password", home / "edge" / name),
                                        allow_unicode=True, sort_keys=False), encoding="utf-8")
         edge_configs.append(path)
-    env = {**os.environ, "XIAOAN_HOME": str(home), "XIAOAN_MQTT_PORT": str(broker.port),
+    env = {**os.environ, "XIAOAN_HOME": str(home), "XIAOAN_MQTT_PORT": str(broker.hub_port),
            "XIAOAN_HTTP_PORT": str(http_port), "XIAOAN_CONFIG": str(hub_config),
            "XIAOAN_BANNER": f"演示模式：报警延时缩短为 {DEMO_DELAY_S} 秒（正式默认 15 分钟）· "
                             f"Demo: alarm delay shortened to {DEMO_DELAY_S} s (default 15 min)"}
@@ -179,7 +181,8 @@ def run_demo(home: Path | None = None, duration_s: float | None = None) -> int:
     xiaoan = [sys.executable, "-m", "hub.cli"]
     try:
         broker.start()
-        print(f"broker   mqtt://127.0.0.1:{broker.port}  (anonymous access refused)", flush=True)
+        print(f"broker   mqtt://127.0.0.1:{broker.port} for devices, :{broker.hub_port} for the hub"
+              "  (anonymous access refused)", flush=True)
         children.append(subprocess.Popen([*xiaoan, "hub"], env=env, start_new_session=True))
         url = f"http://127.0.0.1:{setup.http_port}/"
         if not _wait_http(url + "api/health", 30):

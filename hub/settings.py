@@ -89,7 +89,8 @@ class HubSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    #: The broker's hub door (firmware-config/mosquitto/xiaoan.conf): hub accounts only, ids as the hub sets them.
+    mqtt_port: int = Field(default=1884, ge=1, le=65535)
     mqtt_username: str = "hub"
     mqtt_password: str | None = None
     #: Defaults to ``{home}/credentials/hub.password`` (written by ``xiaoan demo`` / provisioning).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,7 +55,7 @@ def clear_retained(broker: MosquittoBroker, hub: Account) -> list[str]:
     client.username_pw_set(hub.username, hub.password)
     client.on_message = on_message
     client.on_subscribe = lambda *_: subscribed.set()
-    client.connect(broker.host, broker.port)
+    client.connect(broker.host, broker.port_for(hub.username))
     client.loop_start()
     try:
         client.subscribe(f"{wire.TOPIC_ROOT}/#", qos=1)
@@ -72,6 +73,15 @@ def clear_retained(broker: MosquittoBroker, hub: Account) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
+def _keep_umask() -> Iterator[None]:
+    """Commands run in-process (``main([...])``) set the umask to 077 as they should; give the next test its own."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
+
+
+@pytest.fixture(autouse=True)
 def _no_retained_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
     """After a test that used the session broker, clear what it left retained there."""
     if "broker" not in request.fixturenames:
@@ -85,7 +95,8 @@ def _no_retained_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def broker_settings(broker: MosquittoBroker, account: Account) -> BrokerSettings:
-    return BrokerSettings(host=broker.host, port=broker.port, username=account.username, password=account.password)
+    return BrokerSettings(host=broker.host, port=broker.port_for(account.username), username=account.username,
+                          password=account.password)
 
 
 @pytest.fixture
@@ -94,7 +105,7 @@ def make_hub(tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Accoun
     started: list[Hub] = []
 
     def build(rules: HubConfig | None = None, client_id: str | None = None, connect: bool = True) -> Hub:
-        settings = HubSettings(home=tmp_path / "hub-home", mqtt_host=broker.host, mqtt_port=broker.port,
+        settings = HubSettings(home=tmp_path / "hub-home", mqtt_host=broker.host, mqtt_port=broker.hub_port,
                                mqtt_username="hub", mqtt_password=accounts["hub"].password,
                                mqtt_client_id=client_id or f"hub-{tmp_path.name}", tick_s=0.2,
                                rules=rules or HubConfig())

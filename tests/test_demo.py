@@ -38,8 +38,9 @@ def token_of(home: Path, username: str) -> str:
 
 
 def test_demo_raises_a_real_alarm_within_a_minute_and_stops_cleanly(tmp_path: Path) -> None:
-    http_port, mqtt_port = free_port(), free_port()
-    env = {**os.environ, "XIAOAN_HTTP_PORT": str(http_port), "XIAOAN_MQTT_PORT": str(mqtt_port)}
+    http_port, mqtt_port, device_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "XIAOAN_HTTP_PORT": str(http_port), "XIAOAN_MQTT_PORT": str(mqtt_port),
+           "XIAOAN_MQTT_DEVICE_PORT": str(device_port)}
     process = subprocess.Popen([sys.executable, "-m", "hub.cli", "demo", "--home", str(tmp_path)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     started = time.monotonic()

@@ -65,7 +65,7 @@ def raw_client(broker: MosquittoBroker, username: str | None, password: str | No
     if username is not None:
         client.username_pw_set(username, password)
     client.on_connect = lambda _c, _u, _f, reason, _p: codes.append(reason.value)
-    client.connect(broker.host, broker.port)
+    client.connect(broker.host, broker.port if username is None else broker.port_for(username))
     client.loop_start()
     wait_for(lambda: codes, timeout=5)
     return client, codes

@@ -45,8 +45,11 @@ class ServerThread:
     async def _serve(self, port: str) -> None:
         self.server = ModbusSerialServer(self.device, framer=FramerType.RTU, port=port, baudrate=9600,
                                          ignore_missing_devices=True, trace_packet=self._only_our_slave)
+        # Ready only once the port is open: pyserial flushes a port's input when it opens it, so a
+        # request sent before that (a loaded machine runs the test first) would vanish unanswered.
+        await self.server.serve_forever(background=True)
         self.ready.set()
-        await self.server.serve_forever()
+        await self.server.serving
 
     @staticmethod
     def _only_our_slave(sending: bool, data: bytes) -> bytes:
@@ -136,6 +139,27 @@ def test_an_unknown_register_is_a_modbus_exception_fault(bus: NullModem) -> None
     finally:
         source.close()
     assert reading.value is None and reading.fault == "modbus_exception_2"  # illegal data address
+
+
+def test_the_bus_is_ready_only_once_the_slave_listens(null_modem: NullModem, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a loaded machine the server thread may open its port well after the test sends its first
+    # request; opening a serial port flushes its input, so that request was lost and the read timed
+    # out. Here the server is made slow to open its port, on purpose.
+    listen = ModbusSerialServer.listen
+
+    async def slow_listen(server: ModbusSerialServer) -> bool:
+        await asyncio.sleep(0.5)
+        return await listen(server)
+
+    monkeypatch.setattr(ModbusSerialServer, "listen", slow_listen)
+    server = ServerThread(null_modem.a)
+    source = make(null_modem.b, [{"sensor": "first", "slave": SLAVE, "address": 0}], timeout_s=10.0)
+    try:
+        (reading,) = source.read()
+    finally:
+        source.close()
+        server.stop()
+    assert (reading.value, reading.fault) == (42.0, None)
 
 
 def test_a_missing_port_is_a_fault_not_a_crash() -> None:

@@ -116,7 +116,7 @@ class EdgeProcess(ChildProcess):
 
 def hub_settings(home: Path, broker: MosquittoBroker, accounts: dict[str, Account], client_id: str,
                  **extra: Any) -> HubSettings:
-    return HubSettings(home=home, mqtt_host=broker.host, mqtt_port=broker.port, mqtt_username="hub",
+    return HubSettings(home=home, mqtt_host=broker.host, mqtt_port=broker.hub_port, mqtt_username="hub",
                        mqtt_password=accounts["hub"].password, mqtt_client_id=client_id, tick_s=0.2,
                        hub_heartbeat_s=1.0, **extra)
 
@@ -226,7 +226,7 @@ class Observer:
         self.client.on_subscribe = self._subscribed
         self.client.on_message = self._message
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
-        self.client.connect(broker.host, broker.port)
+        self.client.connect(broker.host, broker.hub_port)
         self.client.loop_start()
         assert self.ready.wait(10)
 

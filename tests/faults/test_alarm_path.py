@@ -42,7 +42,7 @@ def test_alarm_reaches_the_fallback_channel_and_the_broken_one_is_an_alarm(
         tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Account]) -> None:
     with HttpSink(status=500) as broken, HttpSink() as backup:
         settings = load_settings(
-            home=tmp_path / "home", mqtt_host=broker.host, mqtt_port=broker.port, mqtt_username="hub",
+            home=tmp_path / "home", mqtt_host=broker.host, mqtt_port=broker.hub_port, mqtt_username="hub",
             mqtt_password=accounts["hub"].password, mqtt_client_id="hub-notify-e2e", tick_s=0.2,
             notify_config=notify_yaml(tmp_path, backup.port, broken.port))
         settings = settings.model_copy(update={"rules": HubConfig(alarm_delay_s=0)})

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import signal
+import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from edge import wire
-from hub.broker import MosquittoBroker, config_text
+from hub.broker import Account, MosquittoBroker, config_text, free_port
 from hub.cli import main
-from hub.provision import Provisioner, ProvisionError
+from hub.provision import BROKER_USER, Provisioner, ProvisionError
 from hub.runtime import Hub
 from hub.settings import HubSettings
 from tests.conftest import wait_for
+from tests.security.test_identity import connack
 from tests.test_pipeline import raw_client
 
 pytestmark = pytest.mark.broker
+
+PACKAGED_CONF = Path(__file__).resolve().parents[2] / "firmware-config" / "mosquitto" / "xiaoan.conf"
 
 
 def provision(directory: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -45,10 +52,11 @@ def test_provisioned_accounts_run_a_real_broker(tmp_path: Path, capsys: pytest.C
     assert "gate-1" in provision(directory, capsys, "list")
 
     broker = MosquittoBroker(directory, [])
-    (directory / "mosquitto.conf").write_text(config_text(directory, broker.host, broker.port), encoding="utf-8")
+    (directory / "mosquitto.conf").write_text(config_text(directory, broker.host, broker.port,
+                                                          hub_port=broker.hub_port), encoding="utf-8")
     broker.start()
     hub_password = (directory / "credentials" / "hub.password").read_text().strip()
-    hub = Hub(HubSettings(home=tmp_path / "hub", mqtt_host=broker.host, mqtt_port=broker.port,
+    hub = Hub(HubSettings(home=tmp_path / "hub", mqtt_host=broker.host, mqtt_port=broker.hub_port,
                           mqtt_password=hub_password, mqtt_client_id="hub-provisioned", tick_s=0.2))
     hub.start()
     try:
@@ -88,8 +96,103 @@ def test_bad_names_and_duplicates_are_refused_naming_the_field(tmp_path: Path) -
         provisioner.add_device("冰箱 1", "school-1")
     with pytest.raises(ProvisionError, match=r"^site: "):
         provisioner.add_device("canteen-1", "school/1")
+    for hub_id in ("hub", "hub-2", "xiaoan-hub", "Xiaoan-Hub-sys"):  # a device's session is named after it
+        with pytest.raises(ProvisionError, match=r"^device: .* kept for the hub"):
+            provisioner.add_device(hub_id, "school-1")
     provisioner.add_device("canteen-1", "school-1")
     with pytest.raises(ProvisionError, match="already has an account"):
         provisioner.add_device("canteen-1", "school-1")
     with pytest.raises(ProvisionError, match=r"^name: no account"):
         provisioner.revoke("nobody")
+
+
+def mode(path: Path) -> str:
+    return oct(stat.S_IMODE(path.stat().st_mode))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting Mosquitto as root, to drop to its own user, needs root")
+def test_the_packaged_broker_reads_the_provisioned_files_as_the_mosquitto_user(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """firmware-config/mosquitto/xiaoan.conf as Debian runs it: started as root, reading the files as mosquitto.
+
+    Mosquitto opens the password files and the ACL only after it has switched to its own
+    user, at start and on every reload (SIGHUP); a file only root can read stops it
+    ("Unable to open pwfile"). The directory is outside pytest's 0700 temporary tree,
+    which the mosquitto user could not enter.
+    """
+    try:
+        broker_user = pwd.getpwnam(BROKER_USER)
+    except KeyError:
+        pytest.skip("no mosquitto user: install Debian's mosquitto package (make deps)")
+    base = Path(tempfile.mkdtemp(prefix="xiaoan-provision-"))
+    base.chmod(0o711)
+    directory = base / "xiaoan"  # /etc/mosquitto/xiaoan
+    runtime = base / "lib"  # /var/lib/mosquitto and /var/log/mosquitto: the package makes them the broker's
+    runtime.mkdir()
+    os.chown(runtime, broker_user.pw_uid, broker_user.pw_gid)
+    broker: MosquittoBroker | None = None
+    try:
+        provision(directory, capsys, "hub")
+        gate = yaml.safe_load(provision(directory, capsys, "device", "gate-1", "--site", "school-1"))
+        for name in ("passwd", "hub.passwd", "acl"):
+            info = (directory / name).stat()
+            assert (info.st_uid, info.st_gid, mode(directory / name)) == (
+                broker_user.pw_uid, broker_user.pw_gid, "0o640"), name
+        assert (directory.stat().st_gid, mode(directory)) == (broker_user.pw_gid, "0o750")
+        assert (directory / "accounts.json").stat().st_uid == 0 and mode(directory / "accounts.json") == "0o600"
+        assert mode(directory / "credentials") == "0o700"
+
+        # Debian's /etc/mosquitto/mosquitto.conf around conf.d/xiaoan.conf, with test paths and ports.
+        conf_d = base / "conf.d"
+        conf_d.mkdir()
+        port, hub_port = free_port(), free_port()
+        packaged = PACKAGED_CONF.read_text(encoding="utf-8")
+        assert "listener 1883\n" in packaged and "listener 1884 127.0.0.1\n" in packaged
+        packaged = (packaged.replace("/etc/mosquitto/xiaoan", str(directory))
+                    .replace("listener 1883\n", f"listener {port} 127.0.0.1\n")
+                    .replace("listener 1884 127.0.0.1\n", f"listener {hub_port} 127.0.0.1\n"))
+        (conf_d / "xiaoan.conf").write_text(packaged, encoding="utf-8")
+        main_conf = base / "mosquitto.conf"
+        main_conf.write_text(f"persistence true\npersistence_location {runtime}/\n"
+                             f"log_dest file {runtime}/mosquitto.log\nlog_dest stderr\n"
+                             f"include_dir {conf_d}\n", encoding="utf-8")
+        conf_d.chmod(0o755)
+        for path in (main_conf, conf_d / "xiaoan.conf"):
+            path.chmod(0o644)  # as the package installs them: a reload reads them as mosquitto
+
+        broker = MosquittoBroker(base, [], port=port, hub_port=hub_port)
+        broker.start()
+        process = broker.process
+        assert process is not None
+
+        def broker_uid() -> int:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+        assert broker_uid() == broker_user.pw_uid  # it did leave root before reading the files
+        hub_password = (directory / "credentials" / "hub.password").read_text().strip()
+        hub_account = Account("hub", hub_password, "hub")
+        gate_account = Account("gate-1", gate["broker"]["password"], "device", "school-1")
+        assert connack(broker, hub_port, hub_account, "xiaoan-hub") == 0
+        assert connack(broker, port, gate_account, "edge-school-1-gate-1") == 0
+        assert connack(broker, hub_port, gate_account, "xiaoan-hub") != 0  # a device at the hub's door
+
+        # A new device, then a reload: it gets in.
+        canteen = yaml.safe_load(provision(directory, capsys, "device", "canteen-2", "--site", "school-1"))
+        canteen_account = Account("canteen-2", canteen["broker"]["password"], "device", "school-1")
+        os.kill(process.pid, signal.SIGHUP)  # what `systemctl reload mosquitto` does
+        wait_for(lambda: connack(broker, port, canteen_account, "edge-school-1-canteen-2") == 0)
+
+        # A revoked device, then a reload: it is refused; the broker is still up for everyone else.
+        provision(directory, capsys, "revoke", "gate-1")
+        assert mode(directory / "passwd") == "0o640" and (directory / "passwd").stat().st_uid == broker_user.pw_uid
+        os.kill(process.pid, signal.SIGHUP)
+        wait_for(lambda: connack(broker, port, gate_account, "edge-school-1-gate-1") != 0)
+        assert process.poll() is None
+        assert connack(broker, hub_port, hub_account, "xiaoan-hub") == 0
+        assert connack(broker, port, canteen_account, "edge-school-1-canteen-2") == 0
+        assert "Error" not in (runtime / "mosquitto.log").read_text(errors="replace")  # nor on the reloads
+    finally:
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(base, ignore_errors=True)

@@ -37,7 +37,7 @@ def worker(broker: MosquittoBroker, accounts: dict[str, Account], home: Path, cl
            group: str) -> HubWorker:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("XIAOAN_")}
     environ.update({
-        "XIAOAN_HOME": str(home), "XIAOAN_MQTT_HOST": broker.host, "XIAOAN_MQTT_PORT": str(broker.port),
+        "XIAOAN_HOME": str(home), "XIAOAN_MQTT_HOST": broker.host, "XIAOAN_MQTT_PORT": str(broker.hub_port),
         "XIAOAN_MQTT_USERNAME": "hub", "XIAOAN_MQTT_PASSWORD": accounts["hub"].password,
         "XIAOAN_MQTT_CLIENT_ID": client_id, "XIAOAN_SHARED_GROUP": group, "XIAOAN_SITE": SITE,
         "XIAOAN_TICK_S": "0.2",

@@ -45,7 +45,8 @@ def school_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tls_broker(tmp_path: Path, school_ca: Path, accounts: dict[str, Account]) -> Iterator[MosquittoBroker]:
-    listener = TlsListener(free_port(), school_ca / "ca.crt", school_ca / "server.crt", school_ca / "server.key")
+    listener = TlsListener(free_port(), school_ca / "ca.crt", school_ca / "server.crt", school_ca / "server.key",
+                           hub_port=free_port())
     with MosquittoBroker(tmp_path / "tls-broker", list(accounts.values()), tls=listener) as broker:
         yield broker
 
@@ -72,9 +73,9 @@ def connect_result(broker: BrokerSettings, password: str) -> str:
 
 def test_edge_publishes_over_tls_and_the_hub_stores_it(tmp_path: Path, tls_broker: MosquittoBroker, school_ca: Path,
                                                        accounts: dict[str, Account]) -> None:
-    assert tls_broker.tls is not None
+    assert tls_broker.tls is not None and tls_broker.tls.hub_port is not None
     port = tls_broker.tls.port
-    hub = Hub(HubSettings(home=tmp_path / "hub", mqtt_host="127.0.0.1", mqtt_port=port,
+    hub = Hub(HubSettings(home=tmp_path / "hub", mqtt_host="127.0.0.1", mqtt_port=tls_broker.tls.hub_port,
                           mqtt_password=accounts["hub"].password, mqtt_client_id="hub-tls", tick_s=0.2,
                           mqtt_tls_ca_file=school_ca / "ca.crt"))
     hub.start()

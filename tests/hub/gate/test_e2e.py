@@ -100,7 +100,7 @@ def test_an_edge_door_event_at_23_reaches_the_gatekeepers_channel(
         "main": {**CALENDAR["groups"]["main"], "members": ["dev-c/main-gate"]}}})
     with HttpSink() as gatehouse:
         settings = load_settings(
-            home=tmp_path / "home", mqtt_host=broker.host, mqtt_port=broker.port, mqtt_username="hub",
+            home=tmp_path / "home", mqtt_host=broker.host, mqtt_port=broker.hub_port, mqtt_username="hub",
             mqtt_password=accounts["hub"].password, mqtt_client_id="hub-gate-e2e", tick_s=0.2,
             notify_config=notify_yaml(tmp_path, gatehouse.port))
         settings = settings.model_copy(update={"rules": HubConfig(calendar=calendar)})
