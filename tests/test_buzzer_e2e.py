@@ -147,7 +147,7 @@ def test_a_silence_from_the_web_api_covering_the_sensor_silences_the_node(
 
 def start_hub(tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Account], rules: HubConfig) -> Hub:
     """A hub with a persistent session of its own (the same client id each time), heard every 0.2 s."""
-    settings = HubSettings(home=tmp_path / "hub-home", mqtt_host=broker.host, mqtt_port=broker.port,
+    settings = HubSettings(home=tmp_path / "hub-home", mqtt_host=broker.host, mqtt_port=broker.hub_port,
                            mqtt_username="hub", mqtt_password=accounts["hub"].password,
                            mqtt_client_id=f"hub-{tmp_path.name}", tick_s=0.2, hub_heartbeat_s=0.2, rules=rules)
     hub = Hub(settings)

@@ -182,7 +182,7 @@ def test_health_is_503_while_the_store_fails_every_batch(tmp_path: Path, broker:
                                                          accounts: dict[str, Account], device: Device) -> None:
     influx = InfluxServer(tmp_path / "influxd", admin=ADMIN)
     influx.start()
-    settings = HubSettings(home=tmp_path / "hub", mqtt_host=broker.host, mqtt_port=broker.port,
+    settings = HubSettings(home=tmp_path / "hub", mqtt_host=broker.host, mqtt_port=broker.hub_port,
                            mqtt_username="hub", mqtt_password=accounts["hub"].password,
                            mqtt_client_id="hub-health-503", tick_s=0.2, store="influxdb", influx_url=influx.url,
                            influx_username=ADMIN[0], influx_password=ADMIN[1], influx_timeout_s=5)
