@@ -208,12 +208,19 @@ class IngestPipeline:
         """Re-stamp the held readings of these boots whose anchor is known (see hub.restamp).
 
         Called for boots that just got an anchor or held readings: each heartbeat of a synced
-        node looks once, so a re-stamp whose store write failed is done at the next one.
+        node looks once, so a re-stamp that failed (the store was down) is done at the next one.
+        It runs after the batch is committed and does not fail it: the held rows stay held.
         """
         for (device, boot_id), offset in self.state.anchors(boots).items():
-            held = self.state.untimed_of_boot(device, boot_id)
-            if not held:
-                continue
+            try:
+                self._restamp_boot(device, boot_id, offset, now)
+            except Exception:
+                _LOGGER.exception("re-stamping the readings of %s (boot %s) failed; retried at its next heartbeat",
+                                  device, boot_id)
+
+    def _restamp_boot(self, device: str, boot_id: str, offset: float, now: float) -> None:
+        held = self.state.untimed_of_boot(device, boot_id)
+        if held:
             readings = restamp.restamp(held, offset)
             self.series.write(readings, [])
             if isinstance(self.series, Rollups):
