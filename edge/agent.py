@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from edge import buzzer, wire
-from edge.clock import Clock, reanchor_delta, reanchor_payload
+from edge.clock import NEVER_SYNCED_ADVICE, Clock, reanchor_delta, reanchor_payload, unsynced_too_long
 from edge.config import EdgeSettings
 from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for
 from edge.link import EdgeLink
@@ -139,6 +139,7 @@ class Agent:
         self._inflight = _Inflight(timeout_s=settings.outbox.confirm_timeout_s)
         self._inflight_lock = threading.Lock()
         self._started_mono = clock.monotonic()
+        self._warned_unsynced = False
         self.hub_last_seen: float | None = None
         self.link = EdgeLink(
             settings.site,
@@ -172,9 +173,12 @@ class Agent:
         if not measurements:
             return
         wall, mono, synced = self.clock.wall(), self.clock.monotonic(), self.clock.synced()
+        # Unsynced, a reading carries its monotonic time: if it is sent before the clock syncs, the hub
+        # re-stamps it from the boot's anchor (``Health.mono``) instead of keeping a 1970 time.
+        reading_mono = None if synced else round(mono, 3)
         readings = tuple(
             wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=round(wall, 3),
-                         fault=m.fault, clock_synced=synced)
+                         fault=m.fault, clock_synced=synced, mono=reading_mono)
             for m in measurements
         )
         seq = self._next_seq()
@@ -344,12 +348,23 @@ class Agent:
             inputs[f"indicator:{name}"] = indicator.state
         with self._buzzer_lock:
             report = buzzer.report(self.buzzer)
+        # Wall and monotonic read together: with a synced clock they are the boot's anchor for the hub.
+        synced, wall, mono = self.clock.synced(), self.clock.wall(), self.clock.monotonic()
         return wire.Health(
-            device=self.settings.device, boot_id=self.boot_id, ts=round(self.clock.wall(), 3),
-            uptime_s=round(self.clock.monotonic() - self._started_mono, 1),
-            outbox_depth=self.outbox.depth(), dropped=self.outbox.dropped(), clock_synced=self.clock.synced(),
-            version=self.version, cpu_temp=cpu_temperature(), inputs=inputs, buzzer=report,
+            device=self.settings.device, boot_id=self.boot_id, ts=round(wall, 3),
+            uptime_s=round(mono - self._started_mono, 1),
+            outbox_depth=self.outbox.depth(), dropped=self.outbox.dropped(), clock_synced=synced,
+            version=self.version, cpu_temp=cpu_temperature(), inputs=inputs, buzzer=report, mono=round(mono, 3),
         )
+
+    def _warn_if_never_synced(self) -> None:
+        """Say once per run that the kernel never reported sync (a VM or container that needs ``assume``)."""
+        if self._warned_unsynced:
+            return
+        uptime = self.clock.monotonic() - self._started_mono
+        if unsynced_too_long(self.clock.synced(), self.settings.clock_sync_check, uptime):
+            self._warned_unsynced = True
+            _LOGGER.warning("after %.0f s %s", uptime, NEVER_SYNCED_ADVICE)
 
     def _send_health(self) -> None:
         if self.link.connected.is_set():
@@ -449,6 +464,7 @@ class Agent:
                 self.record_measurements(measurements)
                 self.check_fail_local(measurements)
                 if next_health <= now:
+                    self._warn_if_never_synced()
                     self._send_health()
                     next_health = now + self.settings.heartbeat_s
                 wake = min([next_health, *next_read.values()])

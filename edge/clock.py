@@ -80,4 +80,30 @@ def reanchor_payload(payload: bytes, delta: float) -> bytes:
             item["ts"] = round(item["ts"] + delta, 3)
             item["clock_synced"] = True
             item["reanchored"] = True
+            item.pop("mono", None)  # the time is known now: nothing for the hub to re-stamp
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+#: How long a node may run with the kernel saying "unsynchronised" before the agent says so in its log.
+UNSYNCED_WARN_AFTER_S = 600.0
+
+NEVER_SYNCED_ADVICE = (
+    "the kernel has not reported the clock synchronised (ntp_adjtime: TIME_ERROR). Readings taken until it"
+    " does are held at the hub as 'time not yet known' (时间未知), out of the rules and reports, until the"
+    " node's clock syncs. If this machine's time is kept by its host (many VMs and containers never clear"
+    " the kernel's flag), set 'clock_sync_check: assume' in the device config.")
+
+
+def unsynced_too_long(synced: bool, sync_check: str, uptime_s: float, after_s: float = UNSYNCED_WARN_AFTER_S) -> bool:
+    """Whether a node has run unsynchronised long enough to say so: a Pi syncs within minutes of the network."""
+    return sync_check == "kernel" and not synced and uptime_s >= after_s
+
+
+def clock_report(sync_check: str, kernel_synced: bool) -> str:
+    """The clock line of ``xiaoan edge check-config --online``: what this machine's clock means for readings."""
+    if sync_check == "assume":
+        return "clock: clock_sync_check is 'assume': every reading is taken as correctly timed"
+    if kernel_synced:
+        return "clock: the kernel reports the clock synchronised"
+    return ("clock: WARNING: " + NEVER_SYNCED_ADVICE
+            + " (a Pi that booted a moment ago may simply not have synced yet: check again in a few minutes)")

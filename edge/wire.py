@@ -144,8 +144,13 @@ class Reading(_Payload):
     clock_synced: bool = True
     #: True when ``ts`` was corrected after the clock synced (see edge.clock).
     reanchored: bool = False
+    #: With ``clock_synced: false``: the edge's monotonic clock (seconds) when the reading was taken. Once the
+    #: node reports an anchor for its boot (``Health.mono`` with a synced clock) the hub re-stamps the reading
+    #: at ``mono`` + (anchor wall − anchor mono); ``None`` from nodes older than this field.
+    mono: float | None = Field(default=None, ge=0)
 
     _check_value = field_validator("value")(_finite)
+    _check_mono = field_validator("mono")(_finite)
 
 
 class Telemetry(_Payload):
@@ -228,8 +233,12 @@ class Health(_Payload):
     inputs: dict[str, str] = Field(default_factory=dict, max_length=256)
     #: Why the buzzer is on or off (``None`` from nodes older than this field).
     buzzer: BuzzerReport | None = None
+    #: The edge's monotonic clock (seconds) when ``ts`` was read. With ``clock_synced`` the pair is the boot's
+    #: clock anchor: the hub re-stamps the boot's readings taken before sync from their own ``mono``.
+    mono: float | None = Field(default=None, ge=0)
 
     _check_cpu = field_validator("cpu_temp")(_finite)
+    _check_mono = field_validator("mono")(_finite)
 
 
 class StoredSeqs(_Payload):

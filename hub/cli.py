@@ -50,6 +50,10 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     if args.edge_command == "check-config":
         settings = load_edge_settings(Path(args.file))
         print(f"{args.file}: OK — site {settings.site}, device {settings.device}, {len(settings.sources)} sources")
+        if args.online:
+            from edge.clock import clock_report, kernel_clock_synced
+
+            print(clock_report(settings.clock_sync_check, kernel_clock_synced()))
         return 0
     if args.edge_command == "scan":
         from edge.scan import format_scan, scan_serial, scan_w1
@@ -216,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     edge_commands = edge.add_subparsers(dest="edge_command")
     check = edge_commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file")
+    check.add_argument("--online", action="store_true",
+                       help="also check this machine as the node will run on it (is the clock synced)")
     scan = edge_commands.add_parser("scan", help="list the 1-wire probes and serial ports this machine sees")
     scan.add_argument("--w1-base", default="/sys/bus/w1/devices", help="the kernel's 1-wire sysfs directory")
     edge.set_defaults(func=_cmd_edge)

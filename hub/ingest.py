@@ -32,10 +32,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge import wire
 from edge.config import BrokerSettings
 from edge.link import HUB_HEARTBEAT_TOPIC, make_client
+from hub import restamp
 from hub.alerts.engine import AlertEngine
 from hub.scaleout import REORDER_S, STALE_S, FeedBatch
-from hub.store.base import SeriesStore, StoredEvent, StoredReading, sensor_key
-from hub.store.state import DeadLetter, SensorUpdate, StateStore
+from hub.store.base import Rollups, SeriesStore, StoredEvent, StoredReading, sensor_key
+from hub.store.state import DeadLetter, SensorUpdate, StateStore, UntimedReading
 
 _LOGGER = logging.getLogger(__name__)
 _CMD_SUFFIX = f"/{wire.Channel.CMD.value}"
@@ -149,6 +150,7 @@ class IngestPipeline:
         messages: list[wire.Telemetry | wire.Event] = []
         held: list[StoredId] = []
         health: list[tuple[str, wire.Health, float]] = []
+        anchored: set[tuple[str, str]] = set()
         sensors_announced = False
         for item in batch:
             parts = None
@@ -168,12 +170,17 @@ class IngestPipeline:
             elif isinstance(message, wire.Health):
                 self.state.record_health(parts.device, message.model_dump_json(), now)
                 health.append((parts.device, message, now))
+                if message.clock_synced and message.mono is not None:
+                    offset = restamp.anchor_offset(message.ts, message.mono)
+                    self.state.record_anchor(parts.device, message.boot_id, offset, now)
+                    anchored.add((parts.device, message.boot_id))
             else:
                 messages.append(message)
                 held.append(StoredId(parts.site, message.device, message.boot_id, message.seq))
         if self.worker is not None:
             self._process_shared(batch, now, dead, messages, FeedBatch(health=health,
-                                                                       sensors_announced=sensors_announced))
+                                                                       sensors_announced=sensors_announced),
+                                 anchored)
             return held
         for device, report, at in health:
             self.engine.on_health(device, report, at)
@@ -186,17 +193,51 @@ class IngestPipeline:
             if message.message_id in unseen:
                 unseen.discard(message.message_id)  # a duplicate inside this batch counts once
                 fresh.append(message)
-        readings, events, updates = _flatten(fresh)
+        readings, events, updates, untimed = _flatten(fresh, now)
 
         self.series.write(readings, events)
+        self.state.hold_untimed(untimed)  # before the ids are seen: a crash in between re-holds the same rows
         self.state.commit_ingest([m.message_id for m in fresh], now, updates, dead)
         self._evaluate(readings, events)
-        self._count(batch, now, len(fresh), len(readings), len(events), len(messages) - len(fresh), dead)
+        self._count(batch, now, len(fresh), len(readings) + len(untimed), len(events), len(messages) - len(fresh),
+                    dead)
+        self._restamp(anchored | {(r.device, r.boot_id) for r in untimed}, now)
         return held
 
+    def _restamp(self, boots: set[tuple[str, str]], now: float) -> None:
+        """Re-stamp the held readings of these boots whose anchor is known (see hub.restamp).
+
+        Called for boots that just got an anchor or held readings: each heartbeat of a synced
+        node looks once, so a re-stamp that failed (the store was down) is done at the next one.
+        It runs after the batch is committed and does not fail it: the held rows stay held.
+        """
+        for (device, boot_id), offset in self.state.anchors(boots).items():
+            try:
+                self._restamp_boot(device, boot_id, offset, now)
+            except Exception:
+                _LOGGER.exception("re-stamping the readings of %s (boot %s) failed; retried at its next heartbeat",
+                                  device, boot_id)
+
+    def _restamp_boot(self, device: str, boot_id: str, offset: float, now: float) -> None:
+        held = self.state.untimed_of_boot(device, boot_id)
+        if held:
+            readings = restamp.restamp(held, offset)
+            self.series.write(readings, [])
+            if isinstance(self.series, Rollups):
+                for since, until in restamp.hour_spans(r.ts for r in readings):
+                    self.series.backfill_hourly(since, until)
+            moved = self.state.finish_restamp(held, offset, now, "system", restamp.AUDIT_ACTION)
+            if moved:
+                _LOGGER.info("re-stamped %d readings of %s (boot %s) taken before its clock synced: %+.3f s",
+                             moved, device, boot_id, offset)
+
     def _evaluate(self, readings: list[StoredReading], events: list[StoredEvent]) -> None:
-        """Committed readings and events → the rules and the listeners."""
-        self.engine.on_readings(readings)
+        """Committed readings and events → the rules and the listeners.
+
+        The rules see only readings whose time is known: one stamped by an unsynced clock (an
+        older node that sends no ``mono``) could decide an alert on a 1970 time.
+        """
+        self.engine.on_readings([r for r in readings if r.clock_synced])
         self.engine.on_events(events)
         for listener in self._event_listeners:
             if events:
@@ -226,7 +267,8 @@ class IngestPipeline:
     # -- several workers (hub.scaleout) ----------------------------------------------------------
 
     def _process_shared(self, batch: list[Inbound], now: float, dead: list[DeadLetter],
-                        messages: list[wire.Telemetry | wire.Event], feed: FeedBatch) -> None:
+                        messages: list[wire.Telemetry | wire.Event], feed: FeedBatch,
+                        anchored: set[tuple[str, str]]) -> None:
         """Store, then claim in the shared database; only claimed messages count and reach the rules.
 
         The store is written before the claim: writing is idempotent (a reading is keyed by
@@ -241,13 +283,14 @@ class IngestPipeline:
             if message.message_id in unseen:
                 unseen.discard(message.message_id)
                 fresh.append(message)
-        readings, events, updates = _flatten(fresh)
+        readings, events, updates, untimed = _flatten(fresh, now)
         self.series.write(readings, events)
+        self.state.hold_untimed(untimed)
         claimed_counts = [0, 0]
 
         def body(claimed: set[wire.MessageId]) -> str | None:
             mine = fresh if len(claimed) == len(fresh) else [m for m in fresh if m.message_id in claimed]
-            feed.readings, feed.events, _ = (readings, events, None) if mine is fresh else _flatten(mine)
+            feed.readings, feed.events = (readings, events) if mine is fresh else _flatten(mine, now)[:2]
             claimed_counts[:] = [len(feed.readings), len(feed.events)]
             return feed.encode()
 
@@ -256,6 +299,7 @@ class IngestPipeline:
                                           done_before)
         self._count(batch, now, len(claimed), claimed_counts[0], claimed_counts[1], len(messages) - len(claimed),
                     dead)
+        self._restamp(anchored | {(r.device, r.boot_id) for r in untimed}, now)
 
     def sync(self, idle: bool) -> None:
         """With several workers: report progress when idle; the rules worker applies what all have stored.
@@ -300,16 +344,27 @@ class IngestPipeline:
             self.state.forget_worker(self.worker)
 
 
-def _flatten(messages: list[wire.Telemetry | wire.Event]) -> tuple[
-        list[StoredReading], list[StoredEvent], list[SensorUpdate]]:
+def _flatten(messages: list[wire.Telemetry | wire.Event], now: float) -> tuple[
+        list[StoredReading], list[StoredEvent], list[SensorUpdate], list[UntimedReading]]:
+    """Readings, events and the newest state per sensor; readings whose time is not yet known apart.
+
+    A reading taken before its node's clock synced that carries its monotonic time is held
+    (hub.restamp), not stored at a wrong time; one without (an older node) is stored as before,
+    flagged unsynced, and kept from the rules.
+    """
     readings: list[StoredReading] = []
+    untimed: list[UntimedReading] = []
     events: list[StoredEvent] = []
     # The newest reading or event per sensor; the update is built once per sensor, not per reading.
     latest: dict[str, tuple[float, str, wire.Reading | wire.Event]] = {}
     for message in messages:
         if isinstance(message, wire.Telemetry):
-            for r in message.readings:
+            for idx, r in enumerate(message.readings):
                 key = sensor_key(message.device, r.sensor)
+                if not r.clock_synced and r.mono is not None:
+                    untimed.append(UntimedReading(message.device, message.boot_id, message.seq, idx, key, r.mono,
+                                                  r.ts, r.value, r.fault, now))
+                    continue
                 readings.append(StoredReading(key, r.ts, r.value, r.fault, r.clock_synced))
                 current = latest.get(key)
                 if current is None or r.ts >= current[0]:
@@ -328,7 +383,7 @@ def _flatten(messages: list[wire.Telemetry | wire.Event]) -> tuple[
             updates.append(SensorUpdate(key, device, item.sensor, item.kind, item.unit, item.value, ts, item.fault))
         else:
             updates.append(SensorUpdate(key, device, item.sensor, item.kind, "", None, ts, state=item.state))
-    return readings, events, updates
+    return readings, events, updates, untimed
 
 
 class MqttIngest:

@@ -118,3 +118,13 @@ class SampleSink(Protocol):
     """A store that can also hold dashboard samples (InfluxDB for Grafana)."""
 
     def write_samples(self, samples: Sequence[Sample]) -> None: ...
+
+
+@runtime_checkable
+class Rollups(Protocol):
+    """A store that keeps hourly rollups apart from raw readings (InfluxDB), recomputed when past hours change.
+
+    The SQLite store computes an hour from its raw readings when asked, so it has nothing to recompute.
+    """
+
+    def backfill_hourly(self, since: float, until: float) -> None: ...

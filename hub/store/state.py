@@ -132,6 +132,32 @@ CREATE TABLE IF NOT EXISTS ingest_workers (
 ) WITHOUT ROWID;
 """
 
+#: Readings taken before the node's clock synced, held until their boot's anchor is known (hub.restamp), and the
+#: anchors: one per (device, boot), the first one heard (a later one of the same boot differs only by NTP's slewing).
+_UNTIMED = """
+CREATE TABLE untimed_readings (
+    device TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    sensor TEXT NOT NULL,
+    mono REAL NOT NULL,
+    sent_ts REAL NOT NULL,
+    value REAL,
+    fault TEXT,
+    received REAL NOT NULL,
+    PRIMARY KEY (device, boot_id, seq, idx)
+) WITHOUT ROWID;
+CREATE INDEX untimed_by_sensor ON untimed_readings (sensor, received);
+CREATE TABLE clock_anchors (
+    device TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    offset_s REAL NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (device, boot_id)
+) WITHOUT ROWID;
+"""
+
 #: How much of a dead-lettered payload is kept (enough to see what a device sent).
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
 
@@ -155,6 +181,25 @@ class SensorUpdate:
     ts: float
     fault: str | None = None
     state: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UntimedReading:
+    """A reading taken before its node's clock synced, held until its boot's anchor is known (hub.restamp)."""
+
+    device: str
+    boot_id: str
+    seq: int
+    #: Its place in its telemetry message (a message holds one reading per sensor, usually).
+    idx: int
+    sensor: str  # sensor_key
+    #: The edge's monotonic clock when it was taken.
+    mono: float
+    #: The wrong wall time it was sent with (1970, or the time the node last saved).
+    sent_ts: float
+    value: float | None
+    fault: str | None
+    received: float
 
 
 @dataclass
@@ -226,7 +271,9 @@ class StateStore(SqliteStore):
 
     STORE = "state"
     MIGRATIONS = (Migration(1, "devices, sensors, alerts, silences, rule state and the audit log (0.1.0)",
-                            _SCHEMA + audit.SCHEMA),)
+                            _SCHEMA + audit.SCHEMA),
+                  Migration(2, "readings whose time is not yet known, and the clock anchors that re-stamp them",
+                            _UNTIMED))
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -302,6 +349,78 @@ class StateStore(SqliteStore):
             [(d.received, d.topic, d.reason, len(d.payload), d.payload[:DEAD_LETTER_KEEP_BYTES])
              for d in dead_letters],
         )
+
+    # -- readings whose time is not yet known (hub.restamp) ----------------------------------
+
+    def hold_untimed(self, readings: Sequence[UntimedReading]) -> None:
+        """Keep readings taken before sync until their boot's anchor arrives; a copy of one is ignored."""
+        if not readings:
+            return
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO untimed_readings (device, boot_id, seq, idx, sensor, mono, sent_ts, value,"
+                " fault, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.device, r.boot_id, r.seq, r.idx, r.sensor, r.mono, r.sent_ts, r.value, r.fault, r.received)
+                 for r in readings])
+
+    def record_anchor(self, device: str, boot_id: str, offset_s: float, now: float) -> None:
+        """A boot's clock anchor (wall − monotonic once synced); the first one heard is kept."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO clock_anchors (device, boot_id, offset_s, at) VALUES (?, ?, ?, ?)",
+                             (device, boot_id, offset_s, now))
+
+    def anchors(self, boots: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
+        """The known anchors of these (device, boot_id) pairs."""
+        found: dict[tuple[str, str], float] = {}
+        with self._lock:
+            for device, boot_id in set(boots):
+                row = self._db.execute("SELECT offset_s FROM clock_anchors WHERE device = ? AND boot_id = ?",
+                                       (device, boot_id)).fetchone()
+                if row is not None:
+                    found[(device, boot_id)] = float(row[0])
+        return found
+
+    def untimed_of_boot(self, device: str, boot_id: str) -> list[UntimedReading]:
+        """Every held reading of one boot, in the order it was written."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device, boot_id, seq, idx, sensor, mono, sent_ts, value, fault, received FROM untimed_readings"
+                " WHERE device = ? AND boot_id = ? ORDER BY seq, idx", (device, boot_id)).fetchall()
+        return [UntimedReading(*row) for row in rows]
+
+    def untimed(self, sensor: str | None = None, limit: int = 10_000) -> list[UntimedReading]:
+        """Held readings (of one sensor), oldest received first: what is listed as "time not yet known"."""
+        query = "SELECT device, boot_id, seq, idx, sensor, mono, sent_ts, value, fault, received FROM untimed_readings"
+        args: list[Any] = []
+        if sensor is not None:
+            query += " WHERE sensor = ?"
+            args.append(sensor)
+        query += " ORDER BY received, device, boot_id, seq, idx LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [UntimedReading(*row) for row in rows]
+
+    def finish_restamp(self, held: Sequence[UntimedReading], offset_s: float, now: float, actor: str,
+                       action: str) -> int:
+        """Release held readings now stored at their true times; audit how many this call moved, if any.
+
+        The count is of the rows this transaction deleted, so two workers (or a retried batch)
+        re-stamping the same boot audit it once between them.
+        """
+        if not held:
+            return 0
+        with self.transaction(immediate=True) as db:
+            cursor = db.executemany(
+                "DELETE FROM untimed_readings WHERE device = ? AND boot_id = ? AND seq = ? AND idx = ?",
+                [(r.device, r.boot_id, r.seq, r.idx) for r in held])
+            moved = cursor.rowcount
+            if moved > 0:
+                first = held[0]
+                self._append_audit(now, actor, action, first.device, {
+                    "boot_id": first.boot_id, "readings": moved, "offset_s": round(offset_s, 3),
+                    "sensors": sorted({r.sensor for r in held})})
+        return moved
 
     # -- several hub workers on one state database (docs/scale-out.md) ------------------------
 
