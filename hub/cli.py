@@ -207,6 +207,28 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_provision_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``xiaoan provision``: the broker's accounts, passwords and ACL."""
+    provision = commands.add_parser("provision", help="broker accounts: per-device passwords and ACL")
+    provision.add_argument("--dir", default="/etc/mosquitto/xiaoan",
+                           help="where the broker's passwd, acl and accounts.json live (default /etc/mosquitto/xiaoan)")
+    provision.add_argument("--broker-user", default="mosquitto",
+                           help="the user the broker runs as, who must read passwd and acl (default mosquitto;"
+                                " '' for a broker that runs as you)")
+    provision_commands = provision.add_subparsers(dest="provision_command", required=True)
+    device = provision_commands.add_parser("device", help="a new device account; prints its edge config")
+    device.add_argument("name")
+    device.add_argument("--site", required=True, help="the school's site id (the topic level after v1)")
+    device.add_argument("--broker-host", default="127.0.0.1", help="for the printed edge config")
+    device.add_argument("--broker-port", type=int, default=1883, help="for the printed edge config")
+    device.add_argument("--ca-file", help="the school CA, for a TLS listener (scripts/make-ca.sh)")
+    provision_commands.add_parser("hub", help="the hub's account (reads every device, $SYS)")
+    provision_commands.add_parser("list", help="accounts, roles and sites")
+    revoke = provision_commands.add_parser("revoke", help="remove an account (its device is refused after reload)")
+    revoke.add_argument("name")
+    provision.set_defaults(func=_cmd_provision)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xiaoan", description="校安 xiaoan: school canteen and gate monitoring")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -253,24 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
                            " exit 1 on a difference")
     store.set_defaults(func=_cmd_store)
 
-    provision = commands.add_parser("provision", help="broker accounts: per-device passwords and ACL")
-    provision.add_argument("--dir", default="/etc/mosquitto/xiaoan",
-                           help="where the broker's passwd, acl and accounts.json live (default /etc/mosquitto/xiaoan)")
-    provision.add_argument("--broker-user", default="mosquitto",
-                           help="the user the broker runs as, who must read passwd and acl (default mosquitto;"
-                                " '' for a broker that runs as you)")
-    provision_commands = provision.add_subparsers(dest="provision_command", required=True)
-    device = provision_commands.add_parser("device", help="a new device account; prints its edge config")
-    device.add_argument("name")
-    device.add_argument("--site", required=True, help="the school's site id (the topic level after v1)")
-    device.add_argument("--broker-host", default="127.0.0.1", help="for the printed edge config")
-    device.add_argument("--broker-port", type=int, default=1883, help="for the printed edge config")
-    device.add_argument("--ca-file", help="the school CA, for a TLS listener (scripts/make-ca.sh)")
-    provision_commands.add_parser("hub", help="the hub's account (reads every device, $SYS)")
-    provision_commands.add_parser("list", help="accounts, roles and sites")
-    revoke = provision_commands.add_parser("revoke", help="remove an account (its device is refused after reload)")
-    revoke.add_argument("name")
-    provision.set_defaults(func=_cmd_provision)
+    _add_provision_parser(commands)
 
     from hub.report.command import add_arguments
 

@@ -61,7 +61,7 @@ class Wiretap:
         self._client.username_pw_set(hub.username, hub.password)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: subscribed.set()
-        self._client.connect(broker.host, broker.port)
+        self._client.connect(broker.host, broker.hub_port)
         self._client.loop_start()
         self._client.subscribe(wire.topic(SITE, DEVICE, wire.Channel.TELEMETRY), qos=1)
         assert subscribed.wait(10), "wiretap: no SUBACK"
