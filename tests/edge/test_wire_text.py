@@ -115,3 +115,16 @@ def test_a_status_announces_at_most_max_sensors() -> None:
     assert len(wire.decode(wire.Channel.STATUS, json.dumps(_sensors(64)).encode()).sensors) == 64
     reason = refused(wire.Channel.STATUS, _sensors(150))
     assert reason.startswith("invalid status payload: sensors:") and "at most 64" in reason
+
+
+def test_a_scanned_code_with_control_characters_still_makes_a_valid_event() -> None:
+    from edge.sources import SourceContext  # noqa: PLC0415 - the edge source under test
+    from edge.sources.scanner import BarcodeScanner, ScannerOptions  # noqa: PLC0415
+
+    scanner = BarcodeScanner("", ScannerOptions.model_validate({"port": "/dev/null", "meal": "lunch"}),
+                             SourceContext())
+    detail = scanner.detail_for("\x1d01069012345678\x1d9912\u202e")  # GS1 group separators, an override
+    assert detail is not None and detail["code"] == "010690123456789912"
+    event = wire.Event(device="dev-a", boot_id="b1", seq=1, ts=1.0, sensor="sample-scanner", kind="sample",
+                       state="scanned", detail=detail)
+    assert wire.decode(wire.Channel.EVENT, wire.encode(event)).detail == detail
