@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 TOPIC_ROOT = "xiaoan"
 WIRE_VERSION = "v1"
@@ -34,6 +34,31 @@ MAX_TS = 4_102_444_800.0
 #: Largest seq (SQLite's signed 64-bit integer): a larger one could never be stored, only retried.
 MAX_SEQ = 2**63 - 1
 Timestamp = Annotated[float, Field(ge=0, le=MAX_TS)]
+#: Most sensors one status may announce. The largest node we know of (a cold-room Pi with two 1-Wire
+#: buses and a Modbus string) has about 30; 64 leaves room for twice that while keeping one status (and
+#: the hub's sensor registration, its pages and the report's per-device tables) small. More sensors on
+#: one site are more devices, each with its own credentials and Last Will.
+MAX_SENSORS = 64
+#: Characters device text may not contain: C0 and C1 controls and DEL (``\n``, ``\r``, ``\t``, ESC, NEL …),
+#: the Unicode line and paragraph separators, and the bidirectional marks, embeddings, overrides and
+#: isolates. Each of them lets text that is shown as one value start a new line in a message or a log, or
+#: reorder what a reader sees; no name, unit, fault or state needs one.
+UNSAFE_TEXT_PATTERN = "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+UNSAFE_TEXT_RE = re.compile(UNSAFE_TEXT_PATTERN)
+
+
+def _plain_text(value: str) -> str:
+    """Refuse text holding a character of ``UNSAFE_TEXT_RE``; the error names the character, never echoes it."""
+    found = UNSAFE_TEXT_RE.search(value)
+    if found is not None:
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X} at position {found.start()}")
+    return value
+
+
+#: Text a device chooses (names, units, kinds, faults, states): shown to people, so plain, one line.
+#: Each field bounds its own length.
+_PLAIN = AfterValidator(_plain_text)
+PlainText = Annotated[str, _PLAIN]
 
 
 class Channel(enum.StrEnum):
@@ -112,11 +137,11 @@ class SensorInfo(_Payload):
     """How an edge describes one of its sensors, so the hub can list it before the first reading."""
 
     sensor: Identifier
-    kind: str = Field(min_length=1, max_length=32)
-    unit: str = Field(default="", max_length=16)
-    name: str = Field(default="", max_length=64)
+    kind: PlainText = Field(min_length=1, max_length=32)
+    unit: PlainText = Field(default="", max_length=16)
+    name: PlainText = Field(default="", max_length=64)
     #: A domain preset such as ``fridge``, ``freezer`` or ``sample_fridge`` (the hub maps it to limits).
-    profile: str = Field(default="", max_length=32)
+    profile: PlainText = Field(default="", max_length=32)
     low: float | None = None
     high: float | None = None
 
@@ -125,21 +150,21 @@ class Status(_Payload):
     """Retained on ``status``; the Last Will publishes the same shape with ``state="offline"``."""
 
     state: Literal["online", "offline"]
-    boot_id: str = Field(min_length=1, max_length=64)
-    version: str = Field(default="", max_length=32)
+    boot_id: PlainText = Field(min_length=1, max_length=64)
+    version: PlainText = Field(default="", max_length=32)
     ts: Timestamp
-    sensors: tuple[SensorInfo, ...] = ()
+    sensors: tuple[SensorInfo, ...] = Field(default=(), max_length=MAX_SENSORS)
 
 
 class Reading(_Payload):
     sensor: Identifier
-    kind: str = Field(min_length=1, max_length=32)
+    kind: PlainText = Field(min_length=1, max_length=32)
     #: ``None`` together with ``fault`` when the sensor could not give a value.
     value: float | None
-    unit: str = Field(default="", max_length=16)
+    unit: PlainText = Field(default="", max_length=16)
     ts: Timestamp
     #: Why there is no trustworthy value: ``crc``, ``power_on_value``, ``disconnected``, ``timeout`` …
-    fault: str | None = Field(default=None, max_length=64)
+    fault: Annotated[str, Field(max_length=64), _PLAIN] | None = None
     #: False when the edge clock was not synchronised when this reading was taken.
     clock_synced: bool = True
     #: True when ``ts`` was corrected after the clock synced (see edge.clock).
@@ -155,7 +180,7 @@ class Reading(_Payload):
 
 class Telemetry(_Payload):
     device: Identifier
-    boot_id: str = Field(min_length=1, max_length=64)
+    boot_id: PlainText = Field(min_length=1, max_length=64)
     seq: int = Field(ge=0, le=MAX_SEQ)
     readings: tuple[Reading, ...] = Field(min_length=1, max_length=1000)
 
@@ -164,22 +189,41 @@ class Telemetry(_Payload):
         return MessageId(self.device, self.boot_id, self.seq)
 
 
+#: Longest text value in an event's ``detail`` (a scanned code, a dish list, the alerts a button press silenced).
+MAX_DETAIL_TEXT = 4096
 ScalarValue = str | int | float | bool | None
+#: A key of an event's ``detail`` or of a heartbeat's ``inputs``.
+DetailKey = Annotated[str, Field(min_length=1, max_length=64), _PLAIN]
+
+
+def _plain_detail(detail: dict[str, ScalarValue]) -> dict[str, ScalarValue]:
+    """Text values of ``detail`` are device text like any other: plain and bounded."""
+    for key, value in detail.items():
+        if isinstance(value, str):
+            if len(value) > MAX_DETAIL_TEXT:
+                raise ValueError(f"{key!r} is longer than {MAX_DETAIL_TEXT} characters")
+            try:
+                _plain_text(value)
+            except ValueError as error:
+                raise ValueError(f"{key!r} {error}") from None
+    return detail
 
 
 class Event(_Payload):
     """A change of state: a door opened, a meal sample logged, mains power lost."""
 
     device: Identifier
-    boot_id: str = Field(min_length=1, max_length=64)
+    boot_id: PlainText = Field(min_length=1, max_length=64)
     seq: int = Field(ge=0, le=MAX_SEQ)
     ts: Timestamp
     sensor: Identifier
-    kind: str = Field(min_length=1, max_length=32)
-    state: str = Field(min_length=1, max_length=64)
+    kind: PlainText = Field(min_length=1, max_length=32)
+    state: PlainText = Field(min_length=1, max_length=64)
     clock_synced: bool = True
     reanchored: bool = False
-    detail: dict[str, ScalarValue] = Field(default_factory=dict, max_length=64)
+    detail: dict[DetailKey, ScalarValue] = Field(default_factory=dict, max_length=64)
+
+    _check_detail = field_validator("detail")(_plain_detail)
 
     @property
     def message_id(self) -> MessageId:
@@ -217,20 +261,23 @@ class BuzzerReport(_Payload):
     unattributed: bool = False
 
 
+InputState = Annotated[str, Field(max_length=64), _PLAIN]
+
+
 class Health(_Payload):
     """The heartbeat: how the device itself is doing."""
 
     device: Identifier
-    boot_id: str = Field(min_length=1, max_length=64)
+    boot_id: PlainText = Field(min_length=1, max_length=64)
     ts: Timestamp
     uptime_s: float = Field(ge=0)
     outbox_depth: int = Field(ge=0)
     dropped: int = Field(ge=0)
     clock_synced: bool
-    version: str = Field(default="", max_length=32)
+    version: PlainText = Field(default="", max_length=32)
     cpu_temp: float | None = None
     #: Current state of state-like inputs (doors, mains power), keyed by sensor.
-    inputs: dict[str, str] = Field(default_factory=dict, max_length=256)
+    inputs: dict[DetailKey, InputState] = Field(default_factory=dict, max_length=256)
     #: Why the buzzer is on or off (``None`` from nodes older than this field).
     buzzer: BuzzerReport | None = None
     #: The edge's monotonic clock (seconds) when ``ts`` was read. With ``clock_synced`` the pair is the boot's
@@ -309,10 +356,18 @@ PAYLOAD_MODELS: dict[Channel, type[_Payload]] = {
 }
 
 
+def _where_part(part: str | int) -> str:
+    """A step of an error's location; a dict key is device text, so it is shown as data, shortened."""
+    text = str(part)
+    if isinstance(part, str) and (len(text) > 64 or UNSAFE_TEXT_RE.search(text)):
+        return repr(text[:64])
+    return text
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:5]:
-        where = ".".join(str(p) for p in item["loc"]) or "payload"
+        where = ".".join(_where_part(p) for p in item["loc"]) or "payload"
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)
 

@@ -262,7 +262,7 @@ class IngestPipeline:
             c.last_commit = now
             c.failing_batches = 0
         for letter in dead:
-            _LOGGER.warning("dead letter on %s: %s", letter.topic, letter.reason)
+            _LOGGER.warning("dead letter on %r: %r", letter.topic, letter.reason)
 
     # -- several workers (hub.scaleout) ----------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from edge.sources.base import EventSink, SourceBase, SourceContext, SourceOptions
-from edge.wire import ScalarValue, SensorInfo
+from edge.wire import UNSAFE_TEXT_RE, ScalarValue, SensorInfo
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,8 +79,12 @@ class BarcodeScanner(SourceBase):
         self._thread.start()
 
     def detail_for(self, line: str) -> dict[str, str | int | float | bool | None] | None:
-        """What a scanned line records, or ``None`` when it is not a sample code."""
-        match = self._pattern.search(line)
+        """What a scanned line records, or ``None`` when it is not a sample code.
+
+        Control characters a scanner adds (a GS1 group separator, a prefix set in the
+        scanner) are dropped first: the wire refuses them in event text.
+        """
+        match = self._pattern.search(UNSAFE_TEXT_RE.sub("", line))
         if match is None:
             return None
         groups = match.groupdict()
@@ -151,7 +155,7 @@ class TagReader(BarcodeScanner):
         self._last_read: dict[str, float] = {}
 
     def detail_for(self, line: str) -> dict[str, ScalarValue] | None:
-        match = self._pattern.search(line)
+        match = self._pattern.search(UNSAFE_TEXT_RE.sub("", line))  # as for sample codes: plain text only
         if match is None:
             return None
         tag = (match.groupdict().get("code") or match.group(0)).upper()[:64]

@@ -60,7 +60,7 @@ class LoggingNotifier:
     """Where no channel is configured: the alarm is on the web page and in the log, and nowhere else."""
 
     def deliver(self, alert: Alert, route: str, reason: str) -> None:
-        _LOGGER.warning("ALARM [%s → %s] %s", reason, route, alert.message)
+        _LOGGER.warning("ALARM [%s → %s] %r", reason, route, alert.message)
 
 
 @dataclass
@@ -418,7 +418,7 @@ class AlertEngine:
         self._store.save_alert(alert, action=f"alert.{alert.state}",
                                detail={"rule": subject.rule, "value": alert.value})
         record.alert_id = alert.id if alert.state in ACTIVE_STATES else None
-        _LOGGER.info("alert %s %s: %s", alert.id, alert.state, alert.message)
+        _LOGGER.info("alert %s %s: %r", alert.id, alert.state, alert.message)
         if alert.state is AlertState.FIRING:
             self._escalate(alert, at)
         elif alert.state is AlertState.RESOLVED and alert.notified_tier >= 0:

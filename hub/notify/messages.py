@@ -4,6 +4,10 @@ Staff read these on a phone in a hot kitchen, so the first line says what is
 wrong and where, and the last line — kept even when a channel forces the text
 short — says how to acknowledge. Times are the school's local time (Asia/Shanghai
 by default), never UTC: a 02:00 alarm must not read 18:00.
+
+Names, units and the alert's text carry what devices and staff sent; ``compose``
+passes each through ``hub.safetext.one_line``, so none can start a line of its own
+(a forged "请确认" line above the real one) or become a clickable address.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from zoneinfo import ZoneInfo
 from hub.alerts.builtin import describe
 from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity, worst
 from hub.notify.base import Notification
+from hub.safetext import one_line
 from hub.store.state import Alert
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -130,6 +135,8 @@ def alert_url(hub_url: str, alert_id: int | None) -> str:
 def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
             tz: ZoneInfo = DEFAULT_TZ) -> tuple[str, str]:
     """Title and body for one alert, in ``locale`` ("zh" or "en")."""
+    facts = replace(facts, where=one_line(facts.where), subject=one_line(facts.subject),
+                    detail=one_line(facts.detail), unit=one_line(facts.unit))
     lang = "en" if locale == "en" else "zh"
     severity = _SEVERITY[lang][facts.severity]
     kind = describe(facts.rule).title.get(lang) if facts.rule is not None else _KIND[lang][facts.kind]

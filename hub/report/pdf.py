@@ -25,6 +25,7 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 from reportlab.platypus.flowables import Flowable
 
 from hub.alerts.kinds import AlertKind, AlertState
+from hub.report.builder import COMPLETENESS_WARN
 from hub.report.chart import chart
 from hub.report.model import AlarmEntry, ColdUnit, Report
 
@@ -85,7 +86,9 @@ def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], styles: _Styl
     """A grid table with a grey header row; string cells become wrapping paragraphs."""
     body = [[Paragraph(_escape(c), styles.warn if r in warn_rows else styles.cell) if isinstance(c, str) else c
              for c in row] for r, row in enumerate(rows)]
-    table = Table(body, colWidths=list(widths), repeatRows=1)
+    # A row taller than a page (a long alarm history, a long dish list) is split across pages
+    # rather than failing the whole report with a LayoutError.
+    table = Table(body, colWidths=list(widths), repeatRows=1, splitInRow=1)
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
@@ -214,18 +217,39 @@ def _gates(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[
     return flow
 
 
+def _completeness(value: float | None) -> str:
+    return "无数据" if value is None else f"{value:.1%}"
+
+
 def _devices(report: Report, styles: _Styles, width: float) -> list[Flowable]:
+    """One row per device, then one row per sensor: a device may have any number of sensors.
+
+    Listing a device's sensors in one cell made a row taller than a page for a device
+    with ~150 sensors, and the whole report failed; rows split across pages.
+    """
     if not report.devices:
         return [Paragraph("无。", styles.body)]
-    rows: list[list[Any]] = [["设备", "状态", "运行时长", "离线", "丢弃读数", "数据完整率"]]
+    rows: list[list[Any]] = [["设备", "状态", "运行时长", "离线", "丢弃读数", "传感器"]]
     for d in report.devices:
-        completeness = "；".join(f"{c.key.split('/', 1)[1]} {c.completeness:.1%}" if c.completeness is not None
-                                else f"{c.key.split('/', 1)[1]} 无数据" for c in d.sensors)
+        worst = min((c for c in d.sensors if c.completeness is not None), key=lambda c: c.completeness or 0.0,
+                    default=None)
+        sensors = f"{len(d.sensors)} 个" + (f"，完整率最低 {_completeness(worst.completeness)}" if worst else "")
         rows.append([d.device, _DEVICE_STATE_ZH.get(d.state, d.state),
                      _duration(d.uptime_s) if d.uptime_s is not None else "—",
                      f"{len(d.offline)} 次，{_duration(d.offline_s)}" if d.offline else "无",
-                     str(d.dropped) if d.dropped is not None else "—", completeness])
-    return [_table(rows, [width * f for f in (0.16, 0.08, 0.14, 0.16, 0.1, 0.36)], styles)]
+                     str(d.dropped) if d.dropped is not None else "—", sensors])
+    flow: list[Flowable] = [_table(rows, [width * f for f in (0.16, 0.08, 0.14, 0.16, 0.1, 0.36)], styles)]
+    sensor_rows: list[list[Any]] = [["设备", "传感器", "收到读数", "数据完整率"]]
+    warn = []
+    for d in report.devices:
+        for c in d.sensors:
+            if c.completeness is None or c.completeness < COMPLETENESS_WARN:
+                warn.append(len(sensor_rows))
+            sensor_rows.append([d.device, c.key.split("/", 1)[-1], f"{c.received:,}", _completeness(c.completeness)])
+    if len(sensor_rows) > 1:
+        flow += [Spacer(1, 2 * mm), Paragraph("各传感器数据完整率", styles.body),
+                 _table(sensor_rows, [width * f for f in (0.22, 0.38, 0.2, 0.2)], styles, warn)]
+    return flow
 
 
 def _signoff(report: Report, tz: ZoneInfo, styles: _Styles) -> list[Flowable]:

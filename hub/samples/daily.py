@@ -8,12 +8,12 @@ weight, a temperature excursion while held, an early discard.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from html import escape
 from zoneinfo import ZoneInfo
 
+from hub.safetext import CsvWriter
 from hub.samples import rules
 from hub.samples.config import SamplesConfig
 from hub.samples.store import Dish, SampleRecord
@@ -63,12 +63,16 @@ def rows(records: list[SampleRecord], config: SamplesConfig, tz: ZoneInfo) -> li
 
 
 def to_csv(table: list[dict[str, str]]) -> str:
-    """CSV with a byte-order mark, so spreadsheet programs on Chinese Windows open it as UTF-8."""
+    """CSV with a byte-order mark, so spreadsheet programs on Chinese Windows open it as UTF-8.
+
+    Dish names, people and notes are typed by staff (or sent by a sample station), so
+    every cell goes through ``hub.safetext.CsvWriter``: none opens as a formula.
+    """
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(table)
+    writer = CsvWriter(out)
+    writer.writerow(COLUMNS)
+    writer.writerows([row[column] for column in COLUMNS] for row in table)
     return out.getvalue()
 
 

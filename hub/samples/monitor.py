@@ -221,7 +221,7 @@ class SampleMonitor:
                     _LOGGER.info("sample event %s from %s: state %r not handled", event.seq, event.sensor,
                                  event.state)
             except SampleError as error:
-                _LOGGER.warning("sample event from %s refused: %s", event.sensor, error)
+                _LOGGER.warning("sample event from %s refused: %r", event.sensor, str(error))
                 self._state.append_audit(event.ts, event.device, "sample.refused", event.sensor,
                                          {"state": event.state, "detail": event.detail, "reason": str(error)})
 
