@@ -215,8 +215,8 @@ ZH: dict[str, str] = {
     "admin.set_role": "修改角色",
     "admin.reset_password": "重置密码",
     "admin.reset_confirm": "为 {name} 生成新密码？其所有登录将退出，API 令牌全部作废。",
-    "admin.new_password": ("新密码（只显示这一次，请转告本人并请其登录后修改）：{password}。"
-                           "该账号的所有登录已退出，API 令牌已全部作废。"),
+    "admin.new_password": ("该账号的所有登录已退出，API 令牌已全部作废。"
+                           "新密码（只显示这一次，请转告本人并请其登录后修改）：{password}"),
     "admin.password_column": "密码",
     "account.title": "我的账号",
     "account.change_password": "修改密码",
@@ -487,8 +487,8 @@ EN: dict[str, str] = {
     "admin.reset_password": "Reset password",
     "admin.reset_confirm": ("Make a new password for {name}? All their sessions end and all their API tokens"
                             " are revoked."),
-    "admin.new_password": ("New password (shown only this once; pass it on and ask them to change it): {password}."
-                           " All their sessions ended and all their API tokens were revoked."),
+    "admin.new_password": ("All their sessions ended and all their API tokens were revoked. New password (shown"
+                           " only this once; pass it on and ask them to change it): {password}"),
     "admin.password_column": "Password",
     "account.title": "My account",
     "account.change_password": "Change password",

@@ -77,3 +77,13 @@ def test_a_signature_is_final(client: TestClient, hub: Hub) -> None:
         store._db.execute("DELETE FROM signoffs")
     (kept,) = store.signoffs("weekly", "2026-W40")
     assert (kept.signed_by, kept.comment) == (officer.username, "已审核")
+
+
+def test_alarm_pages_name_people_with_their_username(client: TestClient, hub: Hub) -> None:
+    """A look-alike display name cannot hide whose account acknowledged, closed or verified an alarm."""
+    cook = make_user(hub, Role.CANTEEN_STAFF, "wang-cook", display_name="王师傅")
+    as_cook = {"Authorization": f"Bearer {hub.accounts.create_token(cook.id, 'tests')[0]}"}
+    (alert,) = client.get("/api/alerts", params={"state": "resolved"}).json()
+    assert client.post(f"/api/alerts/{alert['id']}/close", json={"text": "已调温"}, headers=as_cook).status_code == 200
+    page = client.get(f"/alerts/{alert['id']}", headers={**as_cook, "Accept": "text/html"})
+    assert page.status_code == 200 and "王师傅（wang-cook）" in page.text
