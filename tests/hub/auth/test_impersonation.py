@@ -86,6 +86,9 @@ def test_a_token_lists_its_creator_and_an_admin_revokes_it(client: TestClient, h
     scanner = listed["scanner"]
     assert (scanner["username"], scanner["created_by_username"]) == (staff.username, admin.username)
     assert listed["tests"]["created_by"] is None  # made from the hub's shell (or by a test), not by a signed-in account
+    page = client.get("/admin", headers={"Accept": "text/html"}).text
+    assert f'data-api="/api/tokens/{made.json()["id"]}" data-method="DELETE"' in page  # the admin page revokes it
+    assert "scanner" in page and "创建人" in page
     assert client.delete(f"/api/tokens/{own['id']}").status_code == 204
     assert client.get("/api/me", headers={"Authorization": f"Bearer {own['token']}"}).status_code == 401
     revoked = [e for e in hub.state.audit_entries() if e.action == "token.revoked"]
