@@ -19,7 +19,7 @@ from hub.api.deps import MAX_ID, AccountsDep, RowId, SettingsDep, StateDep
 from hub.api.pages import RendererDep
 from hub.auth.deps import SESSION_COOKIE, CurrentUser, csrf_token, require, same_origin
 from hub.auth.roles import GRANTS, Permission, Role, allows
-from hub.auth.store import AccountStore, TokenInfo
+from hub.auth.store import AccountStore, Revoked, TokenInfo
 from hub.auth.users import Locale, User, UserInfo
 from hub.errors import FieldError, NotFound
 from hub.store.state import StateStore
@@ -164,6 +164,28 @@ class PasswordReset(BaseModel):
     new_password: str = Field(max_length=1024, description="at least 10 characters")
 
 
+class CredentialsRevoked(BaseModel):
+    """What a new password ended: the account's other sessions and every API token it had."""
+
+    sessions_ended: int
+    tokens_revoked: int
+    message: str
+
+    @classmethod
+    def of(cls, revoked: Revoked, own: bool) -> CredentialsRevoked:
+        where = "本账号在其他设备上的登录" if own else "该账号的所有登录"
+        return cls(sessions_ended=revoked.sessions, tokens_revoked=revoked.tokens,
+                   message=f"密码已更新。{where}已退出（{revoked.sessions} 个），全部 API 令牌已作废"
+                           f"（{revoked.tokens} 个），需要时请重新创建。")
+
+
+def _audit_display_name(store: StateStore, accounts: AccountStore, actor: User, before: User, after: User) -> None:
+    """A renamed account is on the record with both names: the records it signed keep the old one."""
+    if before.display_name != after.display_name:
+        _audit(store, accounts, actor, "user.display_name_changed", f"user/{after.id}",
+               {"username": after.username, "before": before.display_name, "after": after.display_name})
+
+
 @router.get("/api/me")
 def me(request: Request, user: CurrentUser) -> MePublic:
     """Who the request acts as, what the role may do, and (for a browser session) its CSRF token."""
@@ -172,19 +194,31 @@ def me(request: Request, user: CurrentUser) -> MePublic:
 
 
 @router.patch("/api/me")
-def update_me(accounts: AccountsDep, user: CurrentUser, update: ProfileUpdate) -> UserPublic:
-    """Change one's own display name or language (not one's role)."""
-    return UserPublic.of(accounts.update_user(user.id, display_name=update.display_name, locale=update.locale))
+def update_me(accounts: AccountsDep, store: StateDep, user: CurrentUser, update: ProfileUpdate) -> UserPublic:
+    """Change one's own display name or language (not one's role); a new display name is audited.
+
+    A display name may not be another account's name or carry another role's title (422).
+    """
+    changed = accounts.update_user(user.id, display_name=update.display_name, locale=update.locale)
+    _audit_display_name(store, accounts, user, user, changed)
+    return UserPublic.of(changed)
 
 
-@router.post("/api/me/password", status_code=204)
+@router.post("/api/me/password")
 def change_password(request: Request, accounts: AccountsDep, store: StateDep, user: CurrentUser,
-                    change: PasswordChange) -> None:
-    """Change one's own password (the old one is asked again); other sessions of the account end."""
+                    change: PasswordChange) -> CredentialsRevoked:
+    """Change one's own password (the old one is asked again).
+
+    Every other session of the account ends and every API token of it is revoked; only the browser
+    that made the change stays signed in (none when the change came with a token).
+    """
     if accounts.authenticate(user.username, change.old_password) is None:
         raise FieldError("old_password", "wrong password · 原密码错误", status=403)
-    accounts.set_password(user.id, change.new_password, keep_session=request.cookies.get(SESSION_COOKIE))
-    _audit(store, accounts, user, "user.password_changed", f"user/{user.id}", {})
+    keep = request.cookies.get(SESSION_COOKIE) if getattr(request.state, "auth_method", None) == "session" else None
+    revoked = accounts.set_password(user.id, change.new_password, keep_session=keep)
+    _audit(store, accounts, user, "user.password_changed", f"user/{user.id}",
+           {"sessions_ended": revoked.sessions, "tokens_revoked": revoked.tokens})
+    return CredentialsRevoked.of(revoked, own=True)
 
 
 # -- API tokens ----------------------------------------------------------------------------------
@@ -205,11 +239,14 @@ class TokenPublic(BaseModel):
     created_at: float
     last_used_at: float | None
     revoked_at: float | None
+    created_by: int | None = Field(description="the account that minted it (null: the hub's shell)")
+    created_by_username: str | None
 
     @classmethod
     def of(cls, info: TokenInfo) -> TokenPublic:
         return cls(id=info.id, name=info.name, hint=info.hint + "…", user_id=info.user_id, username=info.username,
-                   created_at=info.created_at, last_used_at=info.last_used_at, revoked_at=info.revoked_at)
+                   created_at=info.created_at, last_used_at=info.last_used_at, revoked_at=info.revoked_at,
+                   created_by=info.created_by, created_by_username=info.created_by_username)
 
 
 class TokenCreated(TokenPublic):
@@ -232,7 +269,7 @@ def create_token(accounts: AccountsDep, store: StateDep, user: CurrentUser, requ
     if owner != user.id and not allows(user.role, Permission.ADMIN):
         raise HTTPException(status_code=403, detail="only an admin makes tokens for others · 无权限")
     try:
-        token, info = accounts.create_token(owner, request.name)
+        token, info = accounts.create_token(owner, request.name, created_by=user.id)
     except KeyError:
         raise NotFound("user_id", f"no user {owner}") from None
     _audit(store, accounts, user, "token.created", f"token/{info.id}", {"name": info.name, "owner": info.username})
@@ -241,6 +278,7 @@ def create_token(accounts: AccountsDep, store: StateDep, user: CurrentUser, requ
 
 @router.delete("/api/tokens/{token_id}", status_code=204)
 def revoke_token(accounts: AccountsDep, store: StateDep, user: CurrentUser, token_id: RowId) -> None:
+    """Revoke one's own token; an admin revokes anyone's (a token left behind by someone who left)."""
     info = accounts.token(token_id)
     if info is None or (info.user_id != user.id and not allows(user.role, Permission.ADMIN)):
         raise NotFound("token_id", f"no token {token_id}")
@@ -296,23 +334,26 @@ def update_user(accounts: AccountsDep, store: StateDep, admin: AdminUser, user_i
 
     Taking the last enabled admin's role or account away is a 409.
     """
-    try:
-        accounts.update_user(user_id, display_name=request.display_name, role=request.role,
-                             locale=request.locale, disabled=request.disabled)
-    except KeyError:
-        raise NotFound("user_id", f"no user {user_id}") from None
+    before = accounts.user(user_id)
+    if before is None:
+        raise NotFound("user_id", f"no user {user_id}")
+    after = accounts.update_user(user_id, display_name=request.display_name, role=request.role,
+                                 locale=request.locale, disabled=request.disabled)
     _audit(store, accounts, admin, "user.updated", f"user/{user_id}",
            request.model_dump(mode="json", exclude_none=True))
+    _audit_display_name(store, accounts, admin, before, after)
     return _info(accounts, user_id)
 
 
-@router.post("/api/users/{user_id}/password", status_code=204)
+@router.post("/api/users/{user_id}/password")
 def reset_password(accounts: AccountsDep, store: StateDep, admin: AdminUser, user_id: RowId,
-                   request: PasswordReset) -> None:
-    """An admin sets a new password (someone forgot theirs); the account's sessions end."""
+                   request: PasswordReset) -> CredentialsRevoked:
+    """An admin sets a new password (someone forgot theirs): every session and API token of the account ends."""
     try:
-        accounts.set_password(user_id, request.new_password)
+        revoked = accounts.set_password(user_id, request.new_password)
     except KeyError:
         raise NotFound("user_id", f"no user {user_id}") from None
-    _audit(store, accounts, admin, "user.password_reset", f"user/{user_id}", {})
+    _audit(store, accounts, admin, "user.password_reset", f"user/{user_id}",
+           {"sessions_ended": revoked.sessions, "tokens_revoked": revoked.tokens})
+    return CredentialsRevoked.of(revoked, own=False)
 

@@ -32,7 +32,7 @@ from hub.api.deps import (
 )
 from hub.auth.deps import CurrentUser, require
 from hub.auth.roles import Permission, allows
-from hub.auth.users import User
+from hub.auth.users import User, attribution
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
 from hub.store.state import StateStore
@@ -52,11 +52,17 @@ PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("gates"
 PART_PERMISSIONS = {"silences": Permission.SILENCE_EDIT, "calendar": Permission.CALENDAR_EDIT}
 
 
-def renderer(request: Request, tz: TzDep, settings: SettingsDep) -> Renderer:
+def renderer(request: Request, tz: TzDep, settings: SettingsDep, accounts: AccountsDep) -> Renderer:
     """The app's one template environment, made on the first page this app serves."""
     found: Renderer | None = getattr(request.app.state, "renderer", None)
     if found is None:
-        found = request.app.state.renderer = Renderer(tz, settings.banner)
+
+        def person(username: str) -> str:
+            """An alert's actor as pages show it: the display name with the username (read when shown)."""
+            user = accounts.user_by_name(username) if username else None
+            return attribution(user.username, user.display_name) if user is not None else username
+
+        found = request.app.state.renderer = Renderer(tz, settings.banner, person)
     return found
 
 

@@ -9,14 +9,18 @@ from fastapi import APIRouter, Depends, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from hub.alerts.kinds import AlertState
 from hub.api.deps import PhotoRootDep, RowId, StateDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.web import photos
 
 router = APIRouter(prefix="/api", tags=["alerts"])
+
+#: Alerts whose record is closed to attachments: verified (checked and signed off) or cancelled (never fired).
+CLOSED_FOR_PHOTOS = frozenset({AlertState.VERIFIED, AlertState.CANCELLED})
 
 
 class PhotoPublic(BaseModel):
@@ -34,9 +38,18 @@ class PhotoUploaded(BaseModel):
 async def upload_photo(store: StateDep, root: PhotoRootDep,
                        user: Annotated[User, Depends(require(Permission.ALERT_CLOSE))],
                        alert_id: RowId, photo: UploadFile) -> PhotoUploaded:
-    """Keep one JPEG, PNG or WebP photo (at most 8 MB) with the alarm; a refused upload is a 422 (413: too large)."""
-    if store.alert(alert_id) is None:
+    """Keep one JPEG, PNG or WebP photo (at most 8 MB) with the alarm; a refused upload is a 422 (413: too large).
+
+    A verified (or cancelled) alarm is closed: a photo for it is a 409.
+    """
+    found = store.alert(alert_id)
+    if found is None:
         raise NotFound("alert_id", f"no alert {alert_id}")
+    if found.state in CLOSED_FOR_PHOTOS:
+        # A verified alarm is what the safety officer checked; a photo added later would change the evidence.
+        done = "验收" if found.state == AlertState.VERIFIED else "取消"
+        raise Conflict("alert_id", f"alert {alert_id} is {found.state}: nothing more can be attached"
+                                   f" · 该报警已{done}，不能再添加照片")
     data = await photo.read(photos.MAX_BYTES + 1)
     name = photos.save(root, alert_id, data)
     store.append_audit(time.time(), user.username, "alert.photo", f"alert/{alert_id}",

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from hub.api.deps import ReportsDep, StateDep, TzDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
-from hub.auth.users import User
+from hub.auth.users import User, attribution
 from hub.errors import FieldError
 from hub.report import period as periods
 from hub.report.model import Report
@@ -128,5 +128,5 @@ def signoffs(reports: ReportsDep, _user: Viewer,
 def sign(reports: ReportsDep, tz: TzDep, user: Signer, request: SignOffCreate) -> SignOffPublic:
     """The safety officer signs a period's report; the signer is the signed-in user."""
     period = periods.parse(kind_of(request.kind), request.period, tz)
-    return reports.sign(period, user.username, user.display_name, request.comment)
+    return reports.sign(period, user.username, attribution(user.username, user.display_name), request.comment)
 

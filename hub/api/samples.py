@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.api.deps import RowId, SamplesDep, TzDep
+from hub.api.deps import AccountsDep, ReportsDep, RowId, SamplesDep, TzDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission, allows
-from hub.auth.users import User
-from hub.errors import FieldError, NotFound
+from hub.auth.store import AccountStore
+from hub.auth.users import User, attribution
+from hub.errors import Conflict, FieldError, NotFound
+from hub.report.service import ReportService
 from hub.samples import daily, rules
 from hub.samples.config import SamplesConfig
 from hub.samples.labels import LabelFontMissing, render_labels
@@ -40,15 +42,17 @@ class SamplesCreate(BaseModel):
     occasion: str = Field(default="", max_length=64, description="what the event meal was (meal=event only)")
     placed_at: float | None = Field(default=None, ge=0, description="when the samples went in the cabinet (now)")
     placed_by: str = Field(default="", max_length=64,
-                           description="the sampler (留样人); default: the signed-in user's display name")
-    reviewer: str = Field(default="", max_length=64, description="the reviewer (审核人)")
+                           description="the sampler's (留样人) username; default: the signed-in user")
+    reviewer: str = Field(default="", max_length=64, description="the reviewer's (审核人) username")
     cabinet: str = Field(default="", max_length=130, description="the cabinet's sensor key (default: configured)")
     dishes: list[DishCreate] = Field(default_factory=list, max_length=100)
 
 
 class PeopleUpdate(BaseModel):
-    placed_by: str = Field(default="", max_length=64)
-    reviewer: str = Field(default="", max_length=64)
+    """Usernames of the people the record names; who made the change is the signed-in user."""
+
+    placed_by: str = Field(default="", max_length=64, description="the sampler's username")
+    reviewer: str = Field(default="", max_length=64, description="the reviewer's username")
 
 
 class DiscardCreate(BaseModel):
@@ -161,6 +165,28 @@ def _public(samples: SampleMonitor, record: SampleRecord) -> SamplePublic:
     return SamplePublic.of(samples.config, record, samples.clock())
 
 
+def _person(accounts: AccountStore, field: str, username: str) -> str:
+    """How the record names the account ``username`` (display name with username); 422 if no such enabled account.
+
+    The sampler and the reviewer are data the record keeps, never who acts: only a real, enabled
+    account may be named, so a record cannot name someone who does not exist or has left.
+    """
+    if not username.strip():
+        return ""
+    found = accounts.active_user(username)
+    if found is None:
+        raise FieldError(field, f"no enabled account {username.strip()!r} · 没有这个账号（请填写用户名）")
+    return attribution(found.username, found.display_name)
+
+
+def _refuse_signed(reports: ReportService, record: SampleRecord) -> None:
+    """The people of a record in a signed period are what the signature vouched for (409)."""
+    signed = reports.signoff_covering(record.placed_at)
+    if signed is not None:
+        raise Conflict("id", f"sample record {record.id} is in {signed.label}, signed by {signed.signer_name};"
+                             f" a signed period's records cannot be changed · 该时段报告已签字，记录不能再修改")
+
+
 def _record(samples: SampleMonitor, record_id: int) -> SampleRecord:
     record = samples.store.record(record_id)
     if record is None:
@@ -178,12 +204,19 @@ def list_samples(samples: SamplesDep, state: Literal["held", "due", "discarded",
 
 
 @router.post("/api/samples", status_code=201)
-def log_samples(samples: SamplesDep, user: SampleLogger, request: SamplesCreate) -> SamplesLogged:
-    """Log a meal's samples (or add dishes to it); under-weight dishes are flagged and alarmed."""
+def log_samples(samples: SamplesDep, accounts: AccountsDep, user: SampleLogger,
+                request: SamplesCreate) -> SamplesLogged:
+    """Log a meal's samples (or add dishes to it); under-weight dishes are flagged and alarmed.
+
+    ``placed_by`` and ``reviewer`` are usernames of enabled accounts (422 otherwise); the audit entry
+    names the signed-in user at the hub's time. A discarded record takes no more dishes (409).
+    """
     dishes = [DishInput(d.name, d.weight_g, d.code) for d in request.dishes]
+    placed_by = _person(accounts, "placed_by", request.placed_by) or attribution(user.username, user.display_name)
     result = samples.log_meal(request.meal, dishes, day=request.date, occasion=request.occasion,
-                              placed_at=request.placed_at, placed_by=request.placed_by.strip() or user.display_name,
-                              reviewer=request.reviewer, cabinet=request.cabinet)
+                              placed_at=request.placed_at, placed_by=placed_by,
+                              reviewer=_person(accounts, "reviewer", request.reviewer), cabinet=request.cabinet,
+                              actor=user.username)
     return SamplesLogged(**dict(_public(samples, result.record)), created=result.created,
                          underweight=[UnderweightDish(name=d.name, weight_g=d.weight_g) for d in result.underweight])
 
@@ -209,20 +242,29 @@ def get_sample(samples: SamplesDep, record_id: RowId) -> SamplePublic:
 
 
 @router.post("/api/samples/{record_id}/people")
-def set_people(samples: SamplesDep, user: SampleReviewer, record_id: RowId, request: PeopleUpdate) -> SamplePublic:
-    """Set the sampler or the reviewer (审核人 signs after checking the samples); the sampler needs sample.log."""
+def set_people(samples: SamplesDep, accounts: AccountsDep, reports: ReportsDep, user: SampleReviewer,
+               record_id: RowId, request: PeopleUpdate) -> SamplePublic:
+    """Set the sampler or the reviewer (审核人 signs after checking the samples); the sampler needs sample.log.
+
+    Both are usernames of enabled accounts; the change is audited as the signed-in user's. A discarded
+    record, or one in a period whose report is signed, is closed (409).
+    """
     if request.placed_by.strip() and not allows(user.role, Permission.SAMPLE_LOG):
         raise FieldError("placed_by", f"role {user.role.value} may not sample.log", status=403)
     if not request.placed_by.strip() and not request.reviewer.strip():
         raise FieldError("reviewer", "give placed_by or reviewer")
-    return _public(samples, samples.set_people(record_id, request.placed_by, request.reviewer))
+    placed_by = _person(accounts, "placed_by", request.placed_by)
+    reviewer = _person(accounts, "reviewer", request.reviewer)
+    _refuse_signed(reports, _record(samples, record_id))
+    return _public(samples, samples.set_people(record_id, placed_by, reviewer, actor=user.username))
 
 
 @router.post("/api/samples/{record_id}/discard")
 def discard_samples(samples: SamplesDep, user: SampleReviewer, record_id: RowId,
                     request: DiscardCreate) -> SamplePublic:
     """Record the discard; before the retention period ends it is recorded and raises a critical alarm."""
-    return _public(samples, samples.discard(record_id, user.display_name, request.at, request.note))
+    return _public(samples, samples.discard(record_id, attribution(user.username, user.display_name), request.at,
+                                            request.note, actor=user.username))
 
 
 @router.get("/api/samples/{record_id}/trace")

@@ -26,7 +26,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--name", default="", help="display name, e.g. 王师傅 (default: the username)")
     add.add_argument("--locale", default="zh-CN", choices=("zh-CN", "en"))
-    passwd = actions.add_parser("passwd", help="set an account's password (its sessions end)")
+    passwd = actions.add_parser("passwd", help="set an account's password (its sessions end, its API tokens are revoked)")  # noqa: E501
     passwd.add_argument("username")
     for sub in (add, passwd):
         source = sub.add_mutually_exclusive_group()
@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace, accounts: AccountStore) -> int:
         else:
             assert found is not None
             accounts.set_password(found.id, password)
-            print(f"password of {found.username} changed; their sessions ended")
+            print(f"password of {found.username} changed; their sessions ended and their API tokens were revoked")
         if generated:
             print(f"password (shown only now · 只显示这一次): {password}")
         return 0

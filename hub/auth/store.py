@@ -25,9 +25,11 @@ from hub.auth.users import (
     NameTaken,
     User,
     UserInfo,
+    borrowed_title,
     check_display_name,
     check_locale,
     check_password,
+    name_key,
     normalize_username,
 )
 from hub.store.sqlite import Migration, SqliteStore
@@ -68,10 +70,20 @@ CREATE TABLE IF NOT EXISTS login_failures (
 CREATE INDEX IF NOT EXISTS login_failures_by_key ON login_failures (key, ts);
 """
 
+#: Version 2: who minted each token (the account signed in when it was made; NULL: the hub's shell),
+#: so an admin reading the list sees a token made for someone by someone else.
+_TOKENS_CREATOR = """
+ALTER TABLE api_tokens ADD COLUMN created_by INTEGER REFERENCES users (id);
+"""
+
 _USER_COLUMNS = "u.id, u.username, u.display_name, u.role, u.locale"
 #: Last-seen and last-used times are written at most this often: a dashboard polling every
 #: few seconds should not turn every read into a write.
 _TOUCH_EVERY_S = 60.0
+#: A token's row with its owner's and its creator's usernames (fixed text; values are always bound).
+_SELECT_TOKENS = ("SELECT t.id, t.name, t.hint, t.user_id, u.username, t.created_at, t.last_used_at, t.revoked_at,"
+                  " t.created_by, c.username FROM api_tokens t JOIN users u ON u.id = t.user_id"
+                  " LEFT JOIN users c ON c.id = t.created_by")
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -89,13 +101,25 @@ class TokenInfo:
     created_at: float
     last_used_at: float | None
     revoked_at: float | None
+    #: The account that minted it (None: made from the hub's shell, or before this was recorded).
+    created_by: int | None = None
+    created_by_username: str | None = None
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What a password change or reset ended: the account's other sessions and its live API tokens."""
+
+    sessions: int
+    tokens: int
 
 
 class AccountStore(SqliteStore):
     """Versioned as ``accounts``, apart from the state store it shares ``hub.sqlite3`` with."""
 
     STORE = "accounts"
-    MIGRATIONS = (Migration(1, "users, sessions, API tokens and failed logins (0.1.0)", _SCHEMA),)
+    MIGRATIONS = (Migration(1, "users, sessions, API tokens and failed logins (0.1.0)", _SCHEMA),
+                  Migration(2, "API tokens record who created them", _TOKENS_CREATOR))
 
     def __init__(self, path: Path, passwords: Passwords | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -121,6 +145,7 @@ class AccountStore(SqliteStore):
         now = self.clock()
         try:
             with self.transaction(immediate=True) as db:
+                self._check_name_free(db, shown, name, Role(role), None)
                 cursor = db.execute(
                     "INSERT INTO users (username, display_name, role, locale, password_hash, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (name, shown, Role(role).value, locale, hashed, now, now))
@@ -163,8 +188,11 @@ class AccountStore(SqliteStore):
         if disabled is not None:
             changes["disabled"] = int(disabled)
         with self.transaction(immediate=True) as db:
-            if db.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+            row = db.execute("SELECT username, role FROM users WHERE id = ?", (user_id,)).fetchone()
+            if row is None:
                 raise KeyError(user_id)
+            if "display_name" in changes:
+                self._check_name_free(db, changes["display_name"], row[0], Role(changes.get("role", row[1])), user_id)
             if changes:
                 admins_before = self._enabled_admins(db)
                 changes["updated_at"] = self.clock()
@@ -179,21 +207,55 @@ class AccountStore(SqliteStore):
         return user
 
     @staticmethod
+    def _check_name_free(db: sqlite3.Connection, display_name: str, username: str, role: Role,
+                         user_id: int | None) -> None:
+        """Refuse a display name that passes for someone else: another account's name or a title not one's own.
+
+        The account's own username is always acceptable (it is what a nameless account shows anyway).
+        """
+        key = name_key(display_name)
+        if key == name_key(username):
+            return
+        title = borrowed_title(display_name, role)
+        if title is not None:
+            raise AccountError("display_name", f"may not carry the title {title!r} of another role"
+                                               f" · 显示名称不能含有其他岗位的称谓“{title}”")
+        for other_name, other_shown in db.execute("SELECT username, display_name FROM users WHERE id IS NOT ?",
+                                                  (user_id,)):
+            if key in (name_key(other_name), name_key(other_shown)):
+                raise AccountError("display_name", "is another account's name · 显示名称与其他账号的姓名或用户名相同")
+
+    @staticmethod
     def _enabled_admins(db: sqlite3.Connection) -> int:
         (count,) = db.execute("SELECT count(*) FROM users WHERE role = ? AND disabled = 0",
                               (Role.ADMIN.value,)).fetchone()
         return int(count)
 
-    def set_password(self, user_id: int, password: str, keep_session: str | None = None) -> None:
-        """Set a new password and end the account's other sessions (a stolen cookie dies with the old one)."""
+    def set_password(self, user_id: int, password: str, keep_session: str | None = None) -> Revoked:
+        """Set a new password, end the account's other sessions and revoke every API token it has.
+
+        A stolen cookie or a token minted with a stolen session must die with the old password;
+        only ``keep_session`` (the browser that just proved the old password) stays signed in.
+        """
         hashed = self.passwords.hash(check_password(password))
+        now = self.clock()
         with self.transaction(immediate=True) as db:
             cursor = db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
-                                (hashed, self.clock(), user_id))
+                                (hashed, now, user_id))
             if not cursor.rowcount:
                 raise KeyError(user_id)
             keep = digest(keep_session) if keep_session else ""
-            db.execute("DELETE FROM sessions WHERE user_id = ? AND id_digest != ?", (user_id, keep))
+            sessions = db.execute("DELETE FROM sessions WHERE user_id = ? AND id_digest != ?", (user_id, keep))
+            tokens = db.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                                (now, user_id))
+        return Revoked(sessions.rowcount, tokens.rowcount)
+
+    def active_user(self, username: str) -> User | None:
+        """The enabled account of this username, or None (unknown or disabled): whom a record may name."""
+        with self._lock:
+            row = self._db.execute(f"SELECT {_USER_COLUMNS} FROM users u WHERE username = ? AND disabled = 0",
+                                   (unicodedata.normalize("NFC", username.strip()),)).fetchone()
+        return _user(row) if row else None
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The enabled account with this name and password, or ``None``; upgrades an outdated hash."""
@@ -251,8 +313,11 @@ class AccountStore(SqliteStore):
 
     # -- API tokens ----------------------------------------------------------------------------
 
-    def create_token(self, user_id: int, name: str) -> tuple[str, TokenInfo]:
-        """A new token acting as ``user_id`` (with its role); the token itself is returned only here."""
+    def create_token(self, user_id: int, name: str, created_by: int | None = None) -> tuple[str, TokenInfo]:
+        """A new token acting as ``user_id`` (with its role); the token itself is returned only here.
+
+        ``created_by`` is the signed-in account that minted it (None: the hub's shell).
+        """
         name = name.strip()
         if not name or len(name) > 64:
             raise AccountError("name", "1–64 characters · 名称为 1–64 个字符")
@@ -262,8 +327,8 @@ class AccountStore(SqliteStore):
             if db.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
                 raise KeyError(user_id)
             cursor = db.execute(
-                "INSERT INTO api_tokens (token_digest, hint, name, user_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                (digest(token), token[:7], name, user_id, now))
+                "INSERT INTO api_tokens (token_digest, hint, name, user_id, created_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (digest(token), token[:7], name, user_id, now, created_by))
         assert cursor.lastrowid is not None
         info = self.token(cursor.lastrowid)
         assert info is not None
@@ -285,8 +350,7 @@ class AccountStore(SqliteStore):
 
     def tokens(self, user_id: int | None = None) -> list[TokenInfo]:
         """Tokens of one user (or everyone's), revoked ones included for the record."""
-        query = ("SELECT t.id, t.name, t.hint, t.user_id, u.username, t.created_at, t.last_used_at, t.revoked_at"
-                 " FROM api_tokens t JOIN users u ON u.id = t.user_id")
+        query = _SELECT_TOKENS
         args: list[Any] = []
         if user_id is not None:
             query += " WHERE t.user_id = ?"
@@ -298,8 +362,7 @@ class AccountStore(SqliteStore):
     def token(self, token_id: int) -> TokenInfo | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT t.id, t.name, t.hint, t.user_id, u.username, t.created_at, t.last_used_at, t.revoked_at"
-                " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?", (token_id,)).fetchone()
+                _SELECT_TOKENS + " WHERE t.id = ?", (token_id,)).fetchone()
         return TokenInfo(*row) if row else None
 
     def revoke_token(self, token_id: int) -> bool:

@@ -78,6 +78,43 @@ def check_display_name(display_name: str) -> str:
     return name
 
 
+#: Titles a display name may not borrow, per role whose holder may carry them: the role names of the
+#: pages (zh-CN and en, hub.web.i18n), the role keys, and the titles schools use for the same posts.
+#: A cook calling themselves "安全员 李老师" would otherwise sign as the safety officer in every record.
+ROLE_TITLES: dict[Role, tuple[str, ...]] = {
+    Role.CANTEEN_STAFF: ("食堂员工", "Canteen staff", "canteen_staff"),
+    Role.CANTEEN_MANAGER: ("食堂负责人", "食堂经理", "食堂主管", "Canteen manager", "canteen_manager"),
+    Role.GATEKEEPER: ("门卫", "保安", "Gatekeeper"),
+    Role.SAFETY_OFFICER: ("食品安全管理员", "安全员", "总务主任", "Safety officer", "safety_officer"),
+    Role.ADMIN: ("系统管理员", "管理员", "Administrator", "admin"),
+}
+
+
+def name_key(text: str) -> str:
+    """How two names are compared: width, case, spaces and separators do not tell them apart."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(c for c in folded if not (c.isspace() or c in "_-·.・"))
+
+
+def borrowed_title(display_name: str, role: Role) -> str | None:
+    """The title of another role that ``display_name`` carries (its own role's titles are its own), or None."""
+    key = name_key(display_name)
+    for own in sorted(ROLE_TITLES[role], key=len, reverse=True):
+        key = key.replace(name_key(own), " ")
+    for other, titles in ROLE_TITLES.items():
+        if other is role:
+            continue
+        for title in titles:
+            if name_key(title) in key:
+                return title
+    return None
+
+
+def attribution(username: str, display_name: str) -> str:
+    """How a person is named on a record: the display name with the username, which no one else can have."""
+    return username if not display_name or display_name == username else f"{display_name}（{username}）"
+
+
 def check_locale(locale: str) -> str:
     if locale not in LOCALES:
         raise AccountError("locale", f"one of {', '.join(LOCALES)}")

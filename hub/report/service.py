@@ -77,6 +77,17 @@ class ReportService:
 
     # -- sign-off --------------------------------------------------------------------------------
 
+    def signoff_covering(self, ts: float) -> SignOff | None:
+        """The signature of a period that contains ``ts``, if any: its records are closed."""
+        for signed in self.store.signoffs():
+            try:
+                period = parse(kind_of(signed.kind), signed.label, self.tz)
+            except ValueError:
+                continue
+            if period.start <= ts < period.end:
+                return signed
+        return None
+
     def sign(self, period: Period, username: str, display_name: str, comment: str,
              now: float | None = None) -> SignOff:
         """The safety officer's signature: on the record, in the audit chain, on the report from now on."""

@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS reminders (
 ) WITHOUT ROWID;
 """
 
+#: Version 2: a signature is final. The database itself refuses to change or remove one, so no
+#: code path (nor a second signature, which the UNIQUE key already refuses) can rewrite what was signed.
+_SIGNOFFS_FINAL = """
+CREATE TRIGGER IF NOT EXISTS signoffs_no_update BEFORE UPDATE ON signoffs
+BEGIN SELECT RAISE(ABORT, 'a signed report is final: its sign-off cannot be changed'); END;
+CREATE TRIGGER IF NOT EXISTS signoffs_no_delete BEFORE DELETE ON signoffs
+BEGIN SELECT RAISE(ABORT, 'a signed report is final: its sign-off cannot be removed'); END;
+"""
+
 
 @dataclass(frozen=True)
 class Run:
@@ -64,7 +73,8 @@ class SignOff:
 
 class ReportStore(SqliteStore):
     STORE = "reports"
-    MIGRATIONS = (Migration(1, "report runs, sign-offs and reminders (0.1.0)", _SCHEMA),)
+    MIGRATIONS = (Migration(1, "report runs, sign-offs and reminders (0.1.0)", _SCHEMA),
+                  Migration(2, "sign-offs cannot be changed or removed", _SIGNOFFS_FINAL))
 
     def meta(self, key: str) -> str | None:
         with self._lock:

@@ -156,8 +156,14 @@ class SampleMonitor:
 
     def log_meal(self, meal: str, dishes: Sequence[DishInput], *, day: dt.date | None = None, occasion: str = "",
                  placed_at: float | None = None, placed_by: str = "", reviewer: str = "", cabinet: str = "",
-                 station: str = "", source: str = "api", now: float | None = None) -> LogResult:
-        """Create or add to a meal's record; under-weight dishes are flagged and alarmed at once."""
+                 station: str = "", source: str = "api", now: float | None = None, actor: str = "") -> LogResult:
+        """Create or add to a meal's record; under-weight dishes are flagged and alarmed at once.
+
+        ``placed_by`` and ``reviewer`` are data on the record; the audit entry names ``actor`` (the
+        signed-in account, or the station that sent the event) at the hub's time ``now``, while
+        ``placed_at`` (when the samples went in the cabinet) is part of what it records. A discarded
+        record takes nothing more (409).
+        """
         now = self.clock() if now is None else now
         at = placed_at if placed_at is not None else now
         if not self._meal_ok(meal):
@@ -174,6 +180,7 @@ class SampleMonitor:
                 raise SampleError(f"dishes.{index}.weight_g", "must be positive")
         record_day = (day or self.local_day(at)).isoformat()
         with self._lock:
+            self._refuse_discarded(self.store.find(record_day, meal, occasion), "dishes")
             record, created = self.store.open_record(
                 record_day, meal, occasion, cabinet=cabinet or self.config.cabinet_for(station), station=station,
                 at=at, placed_by=placed_by.strip(), reviewer=reviewer.strip(), retention_s=self.config.retention_s,
@@ -182,11 +189,19 @@ class SampleMonitor:
                                          self.config.retention_s) for d in dishes]
             record = self._reload(record.id)
             light = [d for d in added if rules.underweight(d.weight_g, self.config.min_weight_g)]
-            self._audit(at, placed_by, "sample.logged", record, {
-                "meal": meal, "source": source, "created": created,
+            self._audit(now, actor or station, "sample.logged", record, {
+                "meal": meal, "source": source, "created": created, "placed_at": at, "placed_by": placed_by.strip(),
+                "reviewer": reviewer.strip(),
                 "dishes": [{"name": d.name, "weight_g": d.weight_g, "code": d.code} for d in added]})
             self._check_weights(record, at)
         return LogResult(record, created, light)
+
+    @staticmethod
+    def _refuse_discarded(record: SampleRecord | None, field: str) -> None:
+        """A discarded record is closed: what was held, by whom, is what the inspector reads (409)."""
+        if record is not None and record.discarded_at is not None:
+            raise SampleConflict(field, f"sample record {record.id} was discarded by {record.discarded_by}; a"
+                                        f" discarded record cannot be changed · 该留样记录已弃置，不能再修改")
 
     def _reload(self, record_id: int) -> SampleRecord:
         record = self.store.record(record_id)
@@ -237,7 +252,8 @@ class SampleMonitor:
         if not re.match(MEAL_PATTERN, meal):
             raise SampleError("meal", f"a button event needs a meal, got {meal!r}")
         self.log_meal(meal, [], placed_at=event.ts, placed_by=str(detail.get("by") or ""), station=event.device,
-                      cabinet=self.config.cabinet_for(event.sensor), source="button", now=max(event.ts, self.clock()))
+                      cabinet=self.config.cabinet_for(event.sensor), source="button", now=max(event.ts, self.clock()),
+                      actor=event.device)
 
     def _on_scan(self, event: StoredEvent, detail: dict[str, Any]) -> None:
         code = str(detail.get("code") or "").strip().removeprefix(LABEL_PREFIX)
@@ -249,12 +265,13 @@ class SampleMonitor:
         if existing is not None:
             # A label the hub printed: the box is in the cabinet (and maybe weighed now).
             record = self._reload(existing.record_id)
+            self._refuse_discarded(record, "code")
             with self._lock:
                 self.store.add_dish(record.id, existing.name, weight, code, event.ts, "scanner",
                                     self.config.retention_s, scanned=True)
                 record = self._reload(record.id)
-                self._audit(event.ts, str(detail.get("by") or event.device), "sample.scanned", record,
-                            {"code": code, "weight_g": weight})
+                self._audit(now, event.device, "sample.scanned", record, {
+                    "code": code, "weight_g": weight, "scanned_at": event.ts, "by": str(detail.get("by") or "")})
                 self._check_weights(record, event.ts)
             return
         meal = str(detail.get("meal") or "")
@@ -268,19 +285,27 @@ class SampleMonitor:
         self.log_meal(meal, [DishInput(name, weight, dish_code)], occasion=record_found.occasion if record_found
                       else "", day=dt.date.fromisoformat(record_found.day) if record_found else None,
                       placed_at=event.ts, placed_by=str(detail.get("by") or ""), station=event.device,
-                      cabinet=self.config.cabinet_for(event.sensor), source="scanner", now=now)
+                      cabinet=self.config.cabinet_for(event.sensor), source="scanner", now=now, actor=event.device)
 
     # -- people --------------------------------------------------------------------------------
 
-    def set_people(self, record_id: int, placed_by: str = "", reviewer: str = "") -> SampleRecord:
-        record = self._reload(record_id)
-        self.store.set_people(record_id, placed_by.strip(), reviewer.strip())
-        self._audit(self.clock(), reviewer or placed_by, "sample.reviewed" if reviewer else "sample.updated", record,
-                    {"placed_by": placed_by, "reviewer": reviewer})
+    def set_people(self, record_id: int, placed_by: str = "", reviewer: str = "", *, actor: str) -> SampleRecord:
+        """Name the sampler or the reviewer on the record; the audit entry names ``actor``, who made the change."""
+        with self._lock:
+            record = self._reload(record_id)
+            self._refuse_discarded(record, "placed_by" if placed_by.strip() else "reviewer")
+            self.store.set_people(record_id, placed_by.strip(), reviewer.strip())
+            self._audit(self.clock(), actor, "sample.reviewed" if reviewer else "sample.updated", record,
+                        {"placed_by": placed_by, "reviewer": reviewer,
+                         "before": {"placed_by": record.placed_by, "reviewer": record.reviewer}})
         return self._reload(record_id)
 
-    def discard(self, record_id: int, by: str, at: float | None = None, note: str = "") -> SampleRecord:
-        """Record who threw the samples away and when; before the retention ends it is an alarm."""
+    def discard(self, record_id: int, by: str, at: float | None = None, note: str = "", *,
+                actor: str = "") -> SampleRecord:
+        """Record who threw the samples away and when; before the retention ends it is an alarm.
+
+        ``by`` is how the record names the person (弃样人); the audit entry names ``actor`` at the hub's time.
+        """
         now = self.clock()
         at = now if at is None else at
         if not by.strip():
@@ -296,8 +321,8 @@ class SampleMonitor:
                 raise SampleConflict("id", f"sample record {record_id} was already discarded by "
                                            f"{record.discarded_by}")
             record = self._reload(record_id)
-            self._audit(at, by, "sample.discarded", record, {"early": early, "note": note,
-                                                            "held_until": record.held_until})
+            self._audit(now, actor or by, "sample.discarded", record, {
+                "early": early, "note": note, "held_until": record.held_until, "discarded_at": at, "by": by})
             subject = subject_of(record.day, record.meal, record.occasion)
             if early:
                 until = dt.datetime.fromtimestamp(record.held_until, self.tz).strftime("%m-%d %H:%M")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,8 +59,12 @@ def locale_of(request: Request, user: User | None) -> str:
                        user.locale if user is not None else None)
 
 
+def _as_is(username: str) -> str:
+    return username
+
+
 class Renderer:
-    def __init__(self, tz: ZoneInfo, banner: str = "") -> None:
+    def __init__(self, tz: ZoneInfo, banner: str = "", person: Callable[[str], str] = _as_is) -> None:
         self.tz = tz
         #: The hub's one-line notice (the demo says that it shortened the alarm delay).
         self.banner = banner
@@ -68,6 +73,8 @@ class Renderer:
         self.env.filters["local"] = self._local
         self.env.filters["hm"] = self._hm
         self.env.filters["num"] = _num
+        #: How a page names the account that did something: display name with username (hub.auth.users.attribution).
+        self.env.globals["person"] = person
         # The alert vocabulary the templates name: the catalog has a word for each (a test checks).
         self.env.globals.update(AlertState=AlertState, AlertKind=AlertKind, ALERT_STATE_ICONS=ALERT_STATE_ICONS,
                                 HISTORY_STATES=HISTORY_STATES, LISTED_STATES=LISTED_STATES,

@@ -189,6 +189,8 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
     return {
         "devices": store.devices(), "channels": channels, "policies": policies,
         "users": accounts.users(), "roles": [role.value for role in Role],
+        # Live tokens only: a revoked one is kept in the database (and the API's list) for the record.
+        "tokens": [token for token in accounts.tokens() if token.revoked_at is None],
         **silences(store, engine), **calendar(engine, monitor, now),
         "tiles": tiles(store, engine, series, now, sparks),
     }

@@ -68,6 +68,8 @@ NESTING = 10_000
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 _counter = itertools.count(1)
+#: Accounts the sample cases name as sampler and reviewer (a record names only an enabled account).
+SAMPLE_PEOPLE = {"王师傅": Role.CANTEEN_STAFF, "李老师": Role.CANTEEN_MANAGER}
 
 
 # --- the hub under attack -------------------------------------------------------------------------------------
@@ -97,8 +99,9 @@ class World:
         return alert.id
 
     def sample(self) -> int:
-        created = self.client.post("/api/samples", json={"meal": "lunch", "dishes": [{"name": "红烧肉"}]},
-                                   headers=self.admin)
+        # A day of its own: an earlier case may have discarded today's record, which then takes no dishes.
+        created = self.client.post("/api/samples", json={"meal": "lunch", "date": _new_day(),
+                                                         "dishes": [{"name": "红烧肉"}]}, headers=self.admin)
         assert created.status_code == 201, created.text
         record_id: int = created.json()["id"]
         return record_id
@@ -151,13 +154,14 @@ def _new_override() -> dict[str, Any]:
 
 
 CASES: dict[tuple[str, str], Case] = {
-    ("PATCH", "/api/me"): Case(lambda: {"display_name": "王师傅"}, _as_self, "/api/me"),
+    ("PATCH", "/api/me"): Case(lambda: {"display_name": f"王师傅{next(_counter)}"}, _as_self, "/api/me"),
     ("POST", "/api/me/password"): Case(lambda: {"old_password": PASSWORD, "new_password": "a new passphrase"},
                                        _as_self),
     ("POST", "/api/tokens"): Case(lambda: {"name": "grafana"}, readback="/api/tokens?all=true"),
     ("POST", "/api/users"): Case(lambda: {"username": f"user-{next(_counter)}", "role": "canteen_staff",
-                                          "display_name": "李老师"}, readback="/api/users"),
-    ("PATCH", "/api/users/{user_id}"): Case(lambda: {"display_name": "李老师"}, _other_user, "/api/users"),
+                                          "display_name": f"李老师{next(_counter)}"}, readback="/api/users"),
+    ("PATCH", "/api/users/{user_id}"): Case(lambda: {"display_name": f"李老师{next(_counter)}"}, _other_user,
+                                            "/api/users"),
     ("POST", "/api/users/{user_id}/password"): Case(lambda: {"new_password": "a new passphrase"}, _other_user),
     ("POST", "/api/alerts/{alert_id}/acknowledge"): Case(
         lambda: {"text": "送货", "reason": "delivery"},
@@ -275,6 +279,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     try:
         with TestClient(create_app(hub.settings, hub=hub), base_url="http://hub.test") as client:
             _, admin = bearer(hub, Role.ADMIN)
+            for username, role in SAMPLE_PEOPLE.items():  # the people sample records name: real accounts
+                make_user(hub, role, username)
             found = World(hub, client, admin)
             found.feeds["dev-a"] = Feed(hub)
             found.feeds["dev-a"].status(SENSORS)

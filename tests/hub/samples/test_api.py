@@ -14,7 +14,7 @@ from hub.app import create_app
 from hub.auth.roles import Role
 from hub.runtime import Hub
 from hub.samples.daily import COLUMNS
-from tests.hub.auth_helpers import authorize, bearer
+from tests.hub.auth_helpers import authorize, bearer, make_user
 from tests.hub.samples.conftest import Clock, announce_cabinet, feed, local
 
 
@@ -24,11 +24,25 @@ def hub(make_sample_hub: Callable[..., Hub], clock: Clock) -> Hub:
     return make_sample_hub()
 
 
+#: The people the records name: real accounts (a record may name only an enabled account).
+PEOPLE = {"王师傅": Role.CANTEEN_STAFF, "李主任": Role.CANTEEN_MANAGER, "张师傅": Role.CANTEEN_STAFF}
+
+
 @pytest.fixture
 def client(hub: Hub) -> Iterator[TestClient]:
+    for username, role in PEOPLE.items():
+        make_user(hub, role, username)
     with TestClient(create_app(hub.settings, hub=hub)) as test_client:
         authorize(test_client, hub)
         yield test_client
+
+
+def token_of(hub: Hub, username: str) -> dict[str, str]:
+    """Headers acting as the existing account ``username``."""
+    user = hub.accounts.user_by_name(username)
+    assert user is not None
+    token, _ = hub.accounts.create_token(user.id, "tests")
+    return {"Authorization": f"Bearer {token}"}
 
 
 LUNCH = {"meal": "lunch", "placed_by": "王师傅", "reviewer": "李主任", "placed_at": local("2026-10-12 11:40"),
@@ -96,7 +110,7 @@ def test_label_pdf_has_the_dish_and_discard_time(client: TestClient) -> None:
 
 def test_daily_csv_and_page(client: TestClient, hub: Hub, clock: Clock) -> None:
     record = client.post("/api/samples", json=LUNCH).json()
-    client.post("/api/samples", json={"meal": "event", "occasion": "运动会", "placed_by": "张", "dishes": [
+    client.post("/api/samples", json={"meal": "event", "occasion": "运动会", "placed_by": "张师傅", "dishes": [
         {"name": "面包", "weight_g": 125}]})
     announce_cabinet(hub)
     feed(hub, [(local("2026-10-12 11:45"), 9.0), (local("2026-10-12 11:48"), 5.0)], seq=1)
@@ -134,11 +148,11 @@ def test_reviewer_can_sign_later(client: TestClient) -> None:
 
 
 def test_sampler_defaults_to_the_signed_in_user(client: TestClient, hub: Hub) -> None:
-    _, cook = bearer(hub, Role.CANTEEN_STAFF, "王师傅")
+    cook = token_of(hub, "王师傅")
     record = client.post("/api/samples", json={**LUNCH, "placed_by": ""}, headers=cook).json()
     assert record["placed_by"] == "王师傅"
     _, officer = bearer(hub, Role.SAFETY_OFFICER)
     assert client.post("/api/samples", json=LUNCH, headers=officer).status_code == 403  # does not log samples
     people = f"/api/samples/{record['id']}/people"
-    assert client.post(people, json={"placed_by": "张"}, headers=officer).status_code == 403
+    assert client.post(people, json={"placed_by": "张师傅"}, headers=officer).status_code == 403
     assert client.post(people, json={"reviewer": "李主任"}, headers=officer).json()["reviewer"] == "李主任"

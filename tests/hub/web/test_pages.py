@@ -76,8 +76,8 @@ def test_canteen_shows_units_alarm_and_samples(client: TestClient, hub: Hub, fee
                                                as_role: Callable[[Role], User]) -> None:
     feed.reading("fridge-1", 12.5)
     feed.reading("freezer-1", -18.0)
-    as_role(Role.CANTEEN_STAFF)
-    created = client.post("/api/samples", json={"meal": "lunch", "placed_by": "王师傅",
+    cook = as_role(Role.CANTEEN_STAFF)
+    created = client.post("/api/samples", json={"meal": "lunch", "placed_by": cook.username,
                                                 "dishes": [{"name": "红烧肉", "weight_g": 150},
                                                            {"name": "青菜", "weight_g": 90}]})
     assert created.status_code == 201, created.text
