@@ -103,7 +103,8 @@ def alert_item(engine: AlertEngine, photo_root: Path, alert: Alert) -> dict[str,
 
 def open_alerts(store: StateStore, engine: AlertEngine, photo_root: Path, gate: bool) -> list[dict[str, Any]]:
     """Alerts someone still has to act on: the gate house's, or everything else (the canteen's)."""
-    found = store.alerts(list(OPEN_STATES), limit=200)
+    # A delay still running is no record (hub.alerts.engine): the engine holds it, the page shows it.
+    found = store.alerts(list(OPEN_STATES), limit=200) + engine.pending()
     mine = [a for a in found if (a.kind in GATE_KINDS) == gate]
     return [alert_item(engine, photo_root, a) for a in _order(mine)]
 
