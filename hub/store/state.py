@@ -132,6 +132,22 @@ CREATE TABLE IF NOT EXISTS ingest_workers (
 ) WITHOUT ROWID;
 """
 
+#: Version 2: limits beyond the regulatory band wait here for a second person's approval.
+_LIMIT_PROPOSALS = """
+CREATE TABLE limit_proposals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    proposed_by TEXT NOT NULL,
+    proposed_at REAL NOT NULL,
+    decision TEXT,
+    decided_by TEXT,
+    decided_at REAL
+);
+CREATE INDEX limit_proposals_open ON limit_proposals (key) WHERE decision IS NULL;
+"""
+
 #: How much of a dead-lettered payload is kept (enough to see what a device sent).
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
 
@@ -155,6 +171,29 @@ class SensorUpdate:
     ts: float
     fault: str | None = None
     state: str | None = None
+
+
+@dataclass(frozen=True)
+class LimitProposal:
+    """Limits beyond the regulatory band, proposed with a reason, waiting for (or given) a second person's decision."""
+
+    id: int
+    key: str
+    limits: dict[str, Any]
+    reason: str
+    proposed_by: str
+    proposed_at: float
+    #: ``approved``, ``rejected``, ``superseded`` (a newer proposal for the sensor); None while open.
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+
+
+_PROPOSAL_COLUMNS = "id, key, body, reason, proposed_by, proposed_at, decision, decided_by, decided_at"
+
+
+def _proposal(row: Sequence[Any]) -> LimitProposal:
+    return LimitProposal(row[0], row[1], json.loads(row[2]), *row[3:])
 
 
 @dataclass
@@ -226,7 +265,9 @@ class StateStore(SqliteStore):
 
     STORE = "state"
     MIGRATIONS = (Migration(1, "devices, sensors, alerts, silences, rule state and the audit log (0.1.0)",
-                            _SCHEMA + audit.SCHEMA),)
+                            _SCHEMA + audit.SCHEMA),
+                  Migration(2, "limit proposals: limits beyond the regulatory band await a second person",
+                            _LIMIT_PROPOSALS))
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -572,15 +613,77 @@ class StateStore(SqliteStore):
             rows = self._db.execute("SELECT key, body FROM limit_edits").fetchall()
         return {key: json.loads(body) for key, body in rows}
 
-    def save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float) -> None:
-        """Store a sensor's edited limits and, in the same transaction, audit who set what."""
+    def save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float,
+                        approval: Mapping[str, Any] | None = None) -> None:
+        """Store a sensor's edited limits and, in the same transaction, audit who set what.
+
+        ``approval`` (who proposed, why, who approved) goes into the audit entry of a change
+        beyond the regulatory band; the report prints it with the edit.
+        """
+        with self.transaction():
+            self._save_limit_edit(key, body, who, now, approval)
+
+    def _save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float,
+                         approval: Mapping[str, Any] | None) -> None:
+        before = self._db.execute("SELECT body FROM limit_edits WHERE key = ?", (key,)).fetchone()
+        self._db.execute(
+            "INSERT OR REPLACE INTO limit_edits (key, body, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+            (key, json.dumps(dict(body)), who, now))
+        self._append_audit(now, who, "limits.edited", f"sensor/{key}",
+                           {"limits": dict(body), "before": json.loads(before[0]) if before else None,
+                            **(approval or {})})
+
+    def propose_limits(self, key: str, body: Mapping[str, Any], reason: str, who: str, now: float) -> LimitProposal:
+        """Record limits beyond the band as a proposal (an open one for the sensor is superseded), audited."""
         with self.transaction() as db:
-            before = db.execute("SELECT body FROM limit_edits WHERE key = ?", (key,)).fetchone()
-            db.execute(
-                "INSERT OR REPLACE INTO limit_edits (key, body, updated_by, updated_at) VALUES (?, ?, ?, ?)",
-                (key, json.dumps(dict(body)), who, now))
-            self._append_audit(now, who, "limits.edited", f"sensor/{key}",
-                               {"limits": dict(body), "before": json.loads(before[0]) if before else None})
+            db.execute("UPDATE limit_proposals SET decision = 'superseded', decided_by = ?, decided_at = ?"
+                       " WHERE key = ? AND decision IS NULL", (who, now, key))
+            cursor = db.execute(
+                "INSERT INTO limit_proposals (key, body, reason, proposed_by, proposed_at) VALUES (?, ?, ?, ?, ?)",
+                (key, json.dumps(dict(body)), reason, who, now))
+            proposal_id = int(cursor.lastrowid or 0)
+            self._append_audit(now, who, "limits.proposed", f"sensor/{key}",
+                               {"limits": dict(body), "reason": reason, "proposal": proposal_id})
+        return LimitProposal(proposal_id, key, dict(body), reason, who, now)
+
+    def limit_proposals(self, open_only: bool = True) -> list[LimitProposal]:
+        """Proposals newest first (only those waiting for a decision unless ``open_only`` is False)."""
+        query = f"SELECT {_PROPOSAL_COLUMNS} FROM limit_proposals"
+        if open_only:
+            query += " WHERE decision IS NULL"
+        with self._lock:
+            return [_proposal(row) for row in self._db.execute(query + " ORDER BY id DESC").fetchall()]
+
+    def limit_proposal(self, proposal_id: int) -> LimitProposal | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_PROPOSAL_COLUMNS} FROM limit_proposals WHERE id = ?",
+                                   (proposal_id,)).fetchone()
+        return _proposal(row) if row else None
+
+    def decide_limits(self, proposal_id: int, approve: bool, who: str, now: float) -> LimitProposal | None:
+        """Approve (put in force) or reject an open proposal, in one transaction with its audit entries.
+
+        Returns the decided proposal, or None when it was not open any more (decided, superseded).
+        Whether ``who`` may decide is the caller's question (``hub.api.limits``).
+        """
+        decision = "approved" if approve else "rejected"
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE limit_proposals SET decision = ?, decided_by = ?, decided_at = ?"
+                                " WHERE id = ? AND decision IS NULL", (decision, who, now, proposal_id))
+            if not cursor.rowcount:
+                return None
+            row = db.execute(f"SELECT {_PROPOSAL_COLUMNS} FROM limit_proposals WHERE id = ?",
+                             (proposal_id,)).fetchone()
+            proposal = _proposal(row)
+            if approve:
+                self._save_limit_edit(proposal.key, proposal.limits, who, now,
+                                      {"proposal": proposal.id, "proposed_by": proposal.proposed_by,
+                                       "proposed_at": proposal.proposed_at, "reason": proposal.reason,
+                                       "approved_by": who})
+            else:
+                self._append_audit(now, who, "limits.rejected", f"sensor/{proposal.key}",
+                                   {"proposal": proposal.id, "proposed_by": proposal.proposed_by})
+        return proposal
 
     def rule_states(self) -> dict[tuple[RuleKind, str], dict[str, Any]]:
         with self._lock:

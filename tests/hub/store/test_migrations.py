@@ -88,8 +88,10 @@ def test_every_row_of_the_release_is_still_there(release_hub: Release) -> None:
     # The dumps are not empty: every table that holds a record has rows (the scale-out feed is drained by design).
     assert all(n > 0 for name, tables in counts.items() for table, n in tables.items() if table != "rule_feed"), counts
     for name in FILES:
-        assert snapshot(hub.settings.db_dir / name) == before[name], f"{name}: rows changed on upgrade"
-        assert versions(hub.settings.db_dir / name) == {store: 1 for store in STORES[name]}
+        after = snapshot(hub.settings.db_dir / name)
+        assert {t: after[t] for t in before[name]} == before[name], f"{name}: rows changed on upgrade"
+        assert all(after[t] == [] for t in set(after) - set(before[name])), f"{name}: later steps added rows"
+        assert versions(hub.settings.db_dir / name) == {store: known_versions()[store] for store in STORES[name]}
 
 
 def test_the_stores_read_the_release_record(release_hub: Release) -> None:
@@ -171,14 +173,29 @@ def test_a_new_reading_is_stored_beside_the_old_ones(release_hub: Release) -> No
     assert sum(h.count for h in hub.series.hourly("dev-a/fridge-1", 0, old[0].ts - 86_400)) == 90
 
 
+def _later_steps_sql() -> str:
+    """The SQL of every step after version 1 of every store (what may add to 0.1.0's schema)."""
+    return "\n".join(step.apply for cls in _all_stores() for step in cls.MIGRATIONS[1:]
+                     if isinstance(step.apply, str))
+
+
 def test_version_one_is_the_release_schema(tmp_path: Path) -> None:
-    """A fresh hub's tables, indexes and triggers are exactly those 0.1.0 made (before any later step)."""
+    """A fresh hub's tables, indexes and triggers are those 0.1.0 made plus what the later steps create,
+    and an upgraded 0.1.0 database ends with exactly a fresh hub's schema."""
     release = load_release(tmp_path / "old")
     hub = Hub(HubSettings(home=tmp_path / "new"), connect_mqtt=False)
     DeliveryLog(hub.settings.db_dir / "notify.sqlite3").close()
     hub.stop()
+    released = {name: schema(release / name) for name in FILES}
+    upgraded = Hub(HubSettings(home=tmp_path / "old"), connect_mqtt=False)
+    DeliveryLog(upgraded.settings.db_dir / "notify.sqlite3").close()
+    upgraded.stop()
+    later = _later_steps_sql()
     for name in FILES:
-        assert schema(hub.settings.db_dir / name) == schema(release / name), name
+        fresh = schema(hub.settings.db_dir / name)
+        assert fresh >= released[name], name
+        assert all(f" {obj} " in later for _, obj, _ in fresh - released[name]), name
+        assert schema(release / name) == fresh, f"{name}: an upgraded database differs from a fresh one"
         assert versions(hub.settings.db_dir / name) == {s: known_versions()[s] for s in STORES[name]}
 
 
@@ -187,7 +204,8 @@ def test_a_release_database_is_adopted_as_version_one(tmp_path: Path, caplog: py
     with caplog.at_level(logging.INFO, logger="hub.store.sqlite"):
         StateStore(db_dir / "hub.sqlite3").close()
     assert "state tables from before schema versions, recorded as version 1" in caplog.text
-    assert versions(db_dir / "hub.sqlite3") == {"state": 1}  # the accounts get their row when they open
+    # the later steps follow at once; the accounts get their row when they open
+    assert versions(db_dir / "hub.sqlite3") == {"state": known_versions()["state"]}
 
 
 def test_every_store_s_first_step_only_creates_what_is_missing() -> None:
@@ -226,9 +244,10 @@ def test_a_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> Non
     with pytest.raises(SchemaTooNew) as refused:
         StateStore(path)
     message = str(refused.value)
-    assert str(path) in message and "state" in message and "version 7" in message and "up to 1" in message
+    known = known_versions()["state"]
+    assert str(path) in message and "state" in message and "version 7" in message and f"up to {known}" in message
     assert "newer release" in message and "restore a backup" in message
-    assert (refused.value.store, refused.value.found, refused.value.known) == ("state", 7, 1)
+    assert (refused.value.store, refused.value.found, refused.value.known) == ("state", 7, known)
     assert versions(path)["state"] == 7  # left as it was
     with pytest.raises(SchemaTooNew):
         Hub(HubSettings(home=tmp_path), connect_mqtt=False)
