@@ -99,9 +99,13 @@ def test_loosening_a_fridge_during_an_alarm_leaves_it_firing_and_the_change_pend
     feed.reading("fridge-1", 11.1)
     assert [a.id for a in hub.state.alerts([AlertState.FIRING])] == [alarm.id]
     assert hub.state.limit_edits() == {}
+    tile = client.get("/canteen", params={"part": "tiles"}, headers={"Accept": "text/html"}).text
+    assert "待审批：0 … 12 °C" in tile and "压缩机维修期间" in tile and "/approve" not in tile
     # the proposer cannot approve, nor can a manager; a second person with limits.approve can
     assert client.post(f"/api/limits/proposals/{pending['id']}/approve").status_code == 403
     officer = as_role(Role.SAFETY_OFFICER)
+    tile = client.get("/canteen", params={"part": "tiles"}, headers={"Accept": "text/html"}).text
+    assert f"/api/limits/proposals/{pending['id']}/approve" in tile
     approved = client.post(f"/api/limits/proposals/{pending['id']}/approve")
     assert approved.status_code == 200 and approved.json()["decided_by"] == officer.username
     assert client.post(f"/api/limits/proposals/{pending['id']}/approve").status_code == 409
