@@ -646,6 +646,33 @@ class StateStore(SqliteStore):
                                {"limits": dict(body), "reason": reason, "proposal": proposal_id})
         return LimitProposal(proposal_id, key, dict(body), reason, who, now)
 
+    def limit_edit_history(self, since: float, until: float) -> list[tuple[float, str, dict[str, Any]]]:
+        """Limits edits put in force in ``[since, until)``, oldest first: (when, who, the audit detail)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ts, actor, subject, detail FROM audit WHERE action = 'limits.edited' AND ts >= ? AND ts < ?"
+                " ORDER BY id", (since, until)).fetchall()
+        return [(ts, actor, {**json.loads(detail), "sensor": subject.removeprefix("sensor/")})
+                for ts, actor, subject, detail in rows]
+
+    def silences_between(self, since: float, until: float) -> list[tuple[Silence, str, float, float | None]]:
+        """Silences in force at some time in ``[since, until)``: (silence, created by, created at, removed at)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, subject, rules, starts_at, ends_at, window_start, window_end, weekdays, reason,"
+                " created_by, created_at, removed_at FROM silences WHERE created_at < ?"
+                " AND (starts_at IS NULL OR starts_at < ?) AND (ends_at IS NULL OR ends_at > ?)"
+                " AND (removed_at IS NULL OR removed_at > ?) ORDER BY id", (until, until, since, since)).fetchall()
+        result = []
+        for sid, subject, rules, starts, ends, w_start, w_end, weekdays, reason, by, at, removed in rows:
+            window = None
+            if w_start is not None and w_end is not None:
+                days = frozenset(json.loads(weekdays)) if weekdays is not None else None
+                window = DailyWindow(dt_time.fromisoformat(w_start), dt_time.fromisoformat(w_end), days)
+            result.append((Silence(subject=subject, rules=frozenset(json.loads(rules)), starts_at=starts,
+                                   ends_at=ends, window=window, reason=reason, id=sid), by, at, removed))
+        return result
+
     def limit_proposals(self, open_only: bool = True) -> list[LimitProposal]:
         """Proposals newest first (only those waiting for a decision unless ``open_only`` is False)."""
         query = f"SELECT {_PROPOSAL_COLUMNS} FROM limit_proposals"
