@@ -279,7 +279,7 @@ class AlertEngine:
         ``active`` is whether the condition holds at ``at``; it goes through the same
         delay, lifecycle, escalation, silences and audit as the built-in rules.
         ``kind`` and ``severity`` default to the rule's description (hub.alerts.builtin).
-        Returns the alert when this call changed one.
+        Returns the alert when this call changed a recorded one (not while a delay runs).
         """
         changed: list[Alert] = []
         description = describe(rule)
@@ -288,7 +288,7 @@ class AlertEngine:
             self._condition(found, active, at, delay_s, changed,
                             message=message, data=data or {})
         self._notify(changed)
-        return changed[0] if changed else None
+        return next((a for a in changed if a.id is not None), None)
 
     def on_channel_failure(self, channel: str, error: str) -> None:
         """A notification channel failed: an alarm of its own (its fallback carries it)."""
@@ -453,12 +453,18 @@ class AlertEngine:
 
     def _transition(self, subject: _Subject, record: _Record, transition: Transition, at: float) -> Alert | None:
         existing = self._store.alert(record.alert_id) if record.alert_id is not None else None
+        since = record.condition.since if record.condition.since is not None else at
         if existing is None and transition in (Transition.PENDING, Transition.CANCELLED):
             # A delay began, or ended before it ran out: the rule state holds it, nothing is recorded.
+            # The listeners still hear of it (unsaved, no id) so a page shows or drops its pending card.
             if transition is Transition.CANCELLED:
                 self.quiet_episodes[subject.rule] += 1
-            return None
-        since = record.condition.since if record.condition.since is not None else at
+            unsaved = Alert(rule=subject.rule, subject=subject.subject, kind=subject.kind, severity=subject.severity,
+                            state=AlertState.PENDING if transition is Transition.PENDING else AlertState.CANCELLED,
+                            message="", started_at=since, updated_at=at, incident=subject.incident,
+                            data={"device": subject.device})
+            self._describe(unsaved, subject, record, since)
+            return unsaved
         if transition in (Transition.PENDING, Transition.FIRE):
             alert = existing or Alert(rule=subject.rule, subject=subject.subject, kind=subject.kind,
                                       severity=subject.severity, state=AlertState.PENDING, message="",
