@@ -367,6 +367,24 @@ class AlertEngine:
         self._notify([updated])
         return updated
 
+    def note_limits_change(self, key: str, change: dict[str, Any], who: str) -> list[Alert]:
+        """Write a limits change (proposed or in force) onto the sensor's running alarm, audited.
+
+        The alarm is not ended by it (it keeps the limits it began under); its history shows
+        that the limits moved while it ran, by whom, and whether the change awaits approval.
+        """
+        noted: list[Alert] = []
+        with self._lock:
+            for alert in self._store.alerts([AlertState.FIRING, AlertState.ACKNOWLEDGED], subject=key):
+                if alert.rule != THRESHOLD_RULE:
+                    continue
+                alert.data.setdefault("limit_changes", []).append({**change, "by": who, "at": self._clock()})
+                alert.updated_at = self._clock()
+                self._store.save_alert(alert, actor=who, action="alert.limits_changed", detail=change)
+                noted.append(alert)
+        self._notify(noted)
+        return noted
+
     def pending(self) -> list[Alert]:
         """Delays running now, as unsaved alerts (no id) for the pages: not alarms yet, not records."""
         found: list[Alert] = []
@@ -397,7 +415,7 @@ class AlertEngine:
 
     def silences(self) -> list[Silence]:
         configured = [window.silence() for window in self._alerts_config.maintenance]
-        return configured + self._store.silences(self._clock())
+        return configured + self._store.silences(self._clock(), self._alerts_config.silence_max_s)
 
     # -- internals -----------------------------------------------------------------------------
 

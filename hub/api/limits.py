@@ -85,11 +85,14 @@ def put_limits(store: StateDep, engine: AlertsDep, settings: SettingsDep,
             raise LimitsEditError("reason", "limits beyond the regulatory band need a reason and a second person's"
                                             " approval · 超出法规范围的限值须填写原因，并由另一位有审批权限的人员批准")
         proposal = store.propose_limits(key, limits, edit.reason.strip(), user.username, now)
+        engine.note_limits_change(key, {"low": limits["low"], "high": limits["high"], "pending": True,
+                                        "reason": proposal.reason}, user.username)
         response.status_code = 202
         return SensorLimitsPublic(sensor=key, limits=engine.limits(key),
                                   pending=LimitProposalPublic.of(proposal, beyond))
     store.save_limit_edit(key, limits, user.username, now)
     engine.refresh_sensors()
+    engine.note_limits_change(key, {"low": limits["low"], "high": limits["high"], "pending": False}, user.username)
     return SensorLimitsPublic(sensor=key, limits=engine.limits(key))
 
 
@@ -119,6 +122,9 @@ def _decide(store: StateStore, engine: AlertsDep, settings: HubSettings, user: U
         raise Conflict("proposal_id", f"limits proposal {proposal_id} was already decided · 该申请已处理")
     if approve:
         engine.refresh_sensors()
+        engine.note_limits_change(decided.key, {"low": decided.limits.get("low"), "high": decided.limits.get("high"),
+                                                "pending": False, "proposed_by": decided.proposed_by,
+                                                "reason": decided.reason}, user.username)
     return _public(decided, store, settings)
 
 

@@ -587,13 +587,19 @@ class StateStore(SqliteStore):
                 self._append_audit(now, removed_by, "silence.removed", f"silence/{silence_id}", {})
         return bool(cursor.rowcount)
 
-    def silences(self, now: float) -> list[Silence]:
-        """Silences not removed and not yet over."""
+    def silences(self, now: float, endless_max_s: float | None = None) -> list[Silence]:
+        """Silences not removed and not yet over.
+
+        ``endless_max_s``: a silence without an end (set before every silence had to end) is
+        over this long after it was created, so none stays in force for ever.
+        """
+        endless_since = now - endless_max_s if endless_max_s is not None else float("-inf")
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, subject, rules, starts_at, ends_at, window_start, window_end, weekdays, reason"
-                " FROM silences WHERE removed_at IS NULL AND (ends_at IS NULL OR ends_at > ?) ORDER BY id",
-                (now,),
+                " FROM silences WHERE removed_at IS NULL"
+                " AND (ends_at > ? OR (ends_at IS NULL AND created_at > ?)) ORDER BY id",
+                (now, endless_since),
             ).fetchall()
         result = []
         for sid, subject, rules, starts, ends, w_start, w_end, weekdays, reason in rows:

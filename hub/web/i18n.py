@@ -142,6 +142,8 @@ ZH: dict[str, str] = {
     "limits.hysteresis": "回差 (°C)",
     "limits.saved": "范围已保存并立即生效",
     "limits.pending": "已超出法规范围：已提交审批，批准前仍按原范围报警",
+    "alert.limits_changed": "报警期间 {who} 于 {time} 修改限值为 {low} ~ {high} °C，本次报警仍按原限值判断",
+    "alert.limits_pending": "待审批，未生效",
     "limits.reason": "原因（超出法规范围时必填）",
     "limits.proposal": "待审批：{band}（{who} 提出，原因：{reason}）",
     "limits.approve": "批准",
@@ -243,7 +245,8 @@ ZH: dict[str, str] = {
     "silence.daily": "每天的维护时段（可选）",
     "silence.window_start": "每天从",
     "silence.window_end": "到",
-    "silence.hint": "静默期间报警仍会记录，只是不发通知。须填写结束时间或每天的时段。",
+    "silence.hint": ("静默期间报警仍会记录，只是不发通知。必须填写结束时间，"
+                     "最长不超过安全员设定的天数（默认 7 天）；每天的时段也要填写结束日期。"),
     "silence.reason": "原因",
     "silence.from": "自 {time}",
     "silence.configured": "配置文件中设定",
@@ -415,6 +418,9 @@ EN: dict[str, str] = {
     "limits.hysteresis": "Hysteresis (°C)",
     "limits.saved": "Limits saved and in force now",
     "limits.pending": "Beyond the regulatory band: sent for approval; the present limits stay in force until then",
+    "alert.limits_changed": ("{who} changed the limits to {low} … {high} °C at {time} during this alarm;"
+                             " it is still judged by the limits it began under"),
+    "alert.limits_pending": "awaiting approval, not in force",
     "limits.reason": "Reason (required beyond the regulatory band)",
     "limits.proposal": "Awaiting approval: {band} (proposed by {who}: {reason})",
     "limits.approve": "Approve",
@@ -516,7 +522,8 @@ EN: dict[str, str] = {
     "silence.daily": "Daily maintenance window (optional)",
     "silence.window_start": "Every day from",
     "silence.window_end": "to",
-    "silence.hint": "Alarms are still recorded while silenced, nobody is notified. Give an end or a daily window.",
+    "silence.hint": ("Alarms are still recorded while silenced, nobody is notified. An end is required, at most"
+                     " the days the safety officer allows (7 by default), also for a daily window."),
     "silence.reason": "Reason",
     "silence.from": "from {time}",
     "silence.configured": "set in the config file",

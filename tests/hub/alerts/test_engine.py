@@ -14,6 +14,7 @@ from hub.alerts.config import AlertsConfig
 from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.audit import verify_chain
+from hub.rules.silence import Silence
 from hub.settings import HubConfig
 from hub.store.base import StoredEvent, StoredReading
 from hub.store.state import Alert, SensorUpdate, StateStore
@@ -351,3 +352,15 @@ def test_an_edit_never_ends_a_running_excursion(tmp_path: Path) -> None:
     engine.on_readings([reading(11.1, clock.now + 200)])  # a new excursion is judged by the new limits
     engine.tick(clock.now + 400)
     assert [a.state for a in store.alerts()] == ["resolved"]
+
+
+def test_an_endless_silence_from_before_ends_after_the_maximum(tmp_path: Path) -> None:
+    """Silences stored without an end (before every silence had to end) are over after ``silence_max_s``."""
+    clock = Clock()
+    engine, store, _ = build(tmp_path, clock)
+    day = 86_400.0
+    store.add_silence(Silence(subject="canteen-1/*", reason="old"), "someone", clock.now - 8 * day)
+    store.add_silence(Silence(subject="canteen-1/fridge-*", reason="recent"), "someone", clock.now - day)
+    assert [s.reason for s in engine.silences()] == ["recent"]
+    clock.now += 6 * day + 1
+    assert engine.silences() == []

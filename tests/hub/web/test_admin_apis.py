@@ -118,6 +118,12 @@ def test_loosening_a_fridge_during_an_alarm_leaves_it_firing_and_the_change_pend
     detail = json.loads(entry.detail)
     assert (detail["proposed_by"], detail["approved_by"], detail["reason"]) == (
         manager.username, officer.username, "压缩机维修期间")
+    noted = hub.state.alert(alarm.id or 0)
+    assert noted is not None
+    assert [(c["high"], c["pending"], c["by"]) for c in noted.data["limit_changes"]] == [
+        (12, True, manager.username), (12, False, officer.username)]
+    card = client.get("/canteen", params={"part": "alarms"}, headers={"Accept": "text/html"}).text
+    assert "报警期间" in card and "待审批，未生效" in card
     feed.reading("fridge-1", 4.0)  # the normal way: the temperature is back within 8 °C
     assert hub.state.alert(alarm.id or 0) is not None
     assert hub.state.alerts([AlertState.RESOLVED])[0].id == alarm.id
