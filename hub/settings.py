@@ -36,6 +36,24 @@ DEFAULT_PROFILES: dict[str, dict[str, float | None]] = {
 }
 
 
+class Band(BaseModel):
+    """A regulatory band: the widest limits the rule allows a cold unit (None: no limit on that side).
+
+    Limits inside it are the school's own choice; limits beyond it loosen the rule, and
+    need a reason and a second person's approval (hub.alerts.limit_edits).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: float | None = None
+    high: float | None = None
+
+
+#: GB 31654-2021's bands, per profile; a province's stricter (or other) rule is set under ``bands``.
+DEFAULT_BANDS: dict[str, Band] = {name: Band(low=preset.low, high=preset.high)
+                                  for name, preset in PROFILE_LIMITS.items()}
+
+
 class LimitOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +80,8 @@ class HubConfig(BaseModel):
     profiles: dict[str, LimitOverride] = Field(default_factory=dict)
     #: Per-sensor overrides keyed by ``device/sensor``.
     sensors: dict[str, LimitOverride] = Field(default_factory=dict)
+    #: Regulatory bands per profile, replacing DEFAULT_BANDS' entry (a province's own rule).
+    bands: dict[str, Band] = Field(default_factory=dict)
     #: Other rules, cold units, escalation policies, maintenance windows, message language.
     alerts: AlertsConfig = AlertsConfig()
     #: School days, holidays and swapped working days, terms, and the opening windows of gates and doors.
@@ -72,6 +92,10 @@ class HubConfig(BaseModel):
     samples: SamplesConfig = SamplesConfig()
     #: Reports: the Monday schedule, the log sheet's times, sign-off reminders (docs/reports.md).
     report: ReportConfig = ReportConfig()
+
+    def band(self, profile: str) -> Band | None:
+        """The regulatory band of a profile (None: the profile has none, edits are checked for sense only)."""
+        return self.bands.get(profile) or DEFAULT_BANDS.get(profile)
 
     @model_validator(mode="after")
     def _keys(self) -> HubConfig:

@@ -97,6 +97,9 @@ class AlertsConfig(_Strict):
         AlertKind.GATE: "gate", AlertKind.DEVICE: "device"})
     default_policy: str = "cold_chain"
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    #: The longest a silence set through the web app may last (the safety officer's decision; 7 days).
+    #: Every such silence ends; a daily window too needs an end date within this.
+    silence_max_s: float = Field(default=7 * 86400.0, gt=0, le=90 * 86400.0)
     #: Language of alarm messages: Simplified Chinese by default.
     locale: str = Field(default="zh", pattern="^(zh|en)$")
     #: Base URL staff follow to acknowledge (shown in messages).

@@ -7,6 +7,16 @@ into a fifteen-minute delay fires five minutes later, not fifteen, and a conditi
 already true at start fires because the first observation after start is evaluated
 like any other. Escalation bookkeeping lives on the alert row itself, so a restart
 neither repeats nor forgets a notification.
+
+Only alarms are records. While a delay runs (a door opened for a delivery, a probe
+warming for a minute) the episode lives in the rule state alone: no alert row, no
+audit entry. If the condition ends first, nothing was an alarm and nothing is written
+but a count (``quiet_episodes``); the page still shows a running delay as pending
+(``pending``). An alert row and its audit entries begin when the delay runs out.
+
+A temperature excursion is judged by the limits in force when it began (kept with the
+episode): an edit made while it runs may tighten them, never loosen them, so nobody
+can end an alarm by changing a number (docs/alerts.md "Limits").
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -133,6 +144,21 @@ class _Subject:
         return _Subject(rule, subject, description.kind, severity or description.severity, device, incident)
 
 
+def _judged_by(record: _Record, current: Limits) -> Limits:
+    """The limits an excursion is judged by: those it began under, tightened (never loosened) by edits since."""
+    pinned = record.extra.get("limits")
+    if not record.active or pinned is None:
+        return current
+    began = Limits(**{**pinned, "severity": Severity(pinned.get("severity", current.severity))})
+    return began.stricter(current)
+
+
+def _pin(record: _Record, state: ThresholdState, limits: Limits) -> None:
+    """Keep the limits an excursion began under with the episode (and so across a restart)."""
+    if state.condition.since is not None and "limits" not in record.extra:
+        record.extra["limits"] = {**dataclasses.asdict(limits), "severity": str(limits.severity)}
+
+
 class AlertEngine:
     def __init__(self, store: StateStore, config: HubConfig, tz: ZoneInfo,
                  listeners: Sequence[AlertListener] = (), notifier: AlertNotifier | None = None,
@@ -149,6 +175,8 @@ class AlertEngine:
         self._names: dict[str, str] = {}
         self._door_of: dict[str, str] = {u.temperature: u.door for u in self._alerts_config.units}
         self._unit_of_door: dict[str, str] = {u.door: u.temperature for u in self._alerts_config.units}
+        #: Delayed conditions that ended before their delay ran out, per rule (a statistic, not a record).
+        self.quiet_episodes: Counter[RuleKind] = Counter()
         self._records: dict[tuple[RuleKind, str], _Record] = {
             key: _Record.from_json(key[0], saved) for key, saved in store.rule_states().items()
         }
@@ -203,7 +231,9 @@ class AlertEngine:
                 if (THRESHOLD_RULE, reading.sensor) not in self._records and not limits.outside(reading.value):
                     continue  # the common case: in range, nothing pending
                 record = self._record(THRESHOLD_RULE, reading.sensor)
+                limits = _judged_by(record, limits)
                 new_state, transition = on_value(limits, record.state, reading.value, reading.ts)
+                _pin(record, new_state, limits)
                 subject = _Subject.of(THRESHOLD_RULE, reading.sensor, device, self._unit_incident(reading.sensor),
                                       limits.severity)
                 self._advance(subject, record, new_state, transition, reading.ts, changed)
@@ -249,7 +279,7 @@ class AlertEngine:
         ``active`` is whether the condition holds at ``at``; it goes through the same
         delay, lifecycle, escalation, silences and audit as the built-in rules.
         ``kind`` and ``severity`` default to the rule's description (hub.alerts.builtin).
-        Returns the alert when this call changed one.
+        Returns the alert when this call changed a recorded one (not while a delay runs).
         """
         changed: list[Alert] = []
         description = describe(rule)
@@ -258,7 +288,7 @@ class AlertEngine:
             self._condition(found, active, at, delay_s, changed,
                             message=message, data=data or {})
         self._notify(changed)
-        return changed[0] if changed else None
+        return next((a for a in changed if a.id is not None), None)
 
     def on_channel_failure(self, channel: str, error: str) -> None:
         """A notification channel failed: an alarm of its own (its fallback carries it)."""
@@ -282,6 +312,7 @@ class AlertEngine:
         with self._lock:
             for (rule, subject_key), record in list(self._records.items()):
                 if rule == THRESHOLD_RULE and (limits := self._limits.get(subject_key)) is not None:
+                    limits = _judged_by(record, limits)
                     new_state, transition = on_time(limits, record.state, now)
                     device = subject_key.split("/", 1)[0]
                     subject = _Subject.of(rule, subject_key, device, self._unit_incident(subject_key),
@@ -336,9 +367,55 @@ class AlertEngine:
         self._notify([updated])
         return updated
 
+    def note_limits_change(self, key: str, change: dict[str, Any], who: str) -> list[Alert]:
+        """Write a limits change (proposed or in force) onto the sensor's running alarm, audited.
+
+        The alarm is not ended by it (it keeps the limits it began under); its history shows
+        that the limits moved while it ran, by whom, and whether the change awaits approval.
+        """
+        noted: list[Alert] = []
+        with self._lock:
+            for alert in self._store.alerts([AlertState.FIRING, AlertState.ACKNOWLEDGED], subject=key):
+                if alert.rule != THRESHOLD_RULE:
+                    continue
+                alert.data.setdefault("limit_changes", []).append({**change, "by": who, "at": self._clock()})
+                alert.updated_at = self._clock()
+                self._store.save_alert(alert, actor=who, action="alert.limits_changed", detail=change)
+                noted.append(alert)
+        self._notify(noted)
+        return noted
+
+    def pending(self) -> list[Alert]:
+        """Delays running now, as unsaved alerts (no id) for the pages: not alarms yet, not records."""
+        found: list[Alert] = []
+        with self._lock:
+            for (rule, subject_key), record in self._records.items():
+                since = record.condition.since
+                if since is None or record.condition.firing or record.alert_id is not None:
+                    continue
+                observed = record.extra.get("observed")
+                if rule == THRESHOLD_RULE:
+                    limits = self._limits.get(subject_key)
+                    if limits is None:
+                        continue
+                    subject = _Subject.of(rule, subject_key, subject_key.split("/", 1)[0],
+                                          self._unit_incident(subject_key), limits.severity)
+                elif observed is not None:
+                    subject = _Subject(rule, subject_key, AlertKind(observed["kind"]),
+                                       Severity(observed["severity"]), observed["device"], observed["incident"])
+                else:
+                    continue
+                alert = Alert(rule=rule, subject=subject_key, kind=subject.kind, severity=subject.severity,
+                              state=AlertState.PENDING, message="", started_at=since,
+                              updated_at=record.condition.last_ts or since, incident=subject.incident,
+                              data={"device": subject.device})
+                self._describe(alert, subject, record, since)
+                found.append(alert)
+        return sorted(found, key=lambda a: a.started_at)
+
     def silences(self) -> list[Silence]:
         configured = [window.silence() for window in self._alerts_config.maintenance]
-        return configured + self._store.silences(self._clock())
+        return configured + self._store.silences(self._clock(), self._alerts_config.silence_max_s)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -395,6 +472,17 @@ class AlertEngine:
     def _transition(self, subject: _Subject, record: _Record, transition: Transition, at: float) -> Alert | None:
         existing = self._store.alert(record.alert_id) if record.alert_id is not None else None
         since = record.condition.since if record.condition.since is not None else at
+        if existing is None and transition in (Transition.PENDING, Transition.CANCELLED):
+            # A delay began, or ended before it ran out: the rule state holds it, nothing is recorded.
+            # The listeners still hear of it (unsaved, no id) so a page shows or drops its pending card.
+            if transition is Transition.CANCELLED:
+                self.quiet_episodes[subject.rule] += 1
+            unsaved = Alert(rule=subject.rule, subject=subject.subject, kind=subject.kind, severity=subject.severity,
+                            state=AlertState.PENDING if transition is Transition.PENDING else AlertState.CANCELLED,
+                            message="", started_at=since, updated_at=at, incident=subject.incident,
+                            data={"device": subject.device})
+            self._describe(unsaved, subject, record, since)
+            return unsaved
         if transition in (Transition.PENDING, Transition.FIRE):
             alert = existing or Alert(rule=subject.rule, subject=subject.subject, kind=subject.kind,
                                       severity=subject.severity, state=AlertState.PENDING, message="",
@@ -435,7 +523,7 @@ class AlertEngine:
         context = MessageContext(self.name(subject.subject), subject.subject, since, self._tz, self.locale,
                                  record.extra)
         if isinstance(record.state, ThresholdState):
-            limits = self._limits[subject.subject]
+            limits = _judged_by(record, self._limits[subject.subject])
             worst = record.state.peak if record.state.peak is not None else record.state.last_value
             assert worst is not None
             alert.value, alert.peak = record.state.last_value, record.state.peak

@@ -16,6 +16,12 @@ def _merge(base: dict[str, Any], override: LimitOverride | None) -> dict[str, An
     return {**base, **override.model_dump(exclude_none=True)}
 
 
+def profile_of(sensor: dict[str, Any], config: HubConfig) -> str:
+    """The profile a sensor's limits come from: the hub config's over what the edge announced."""
+    override = config.sensors.get(sensor["key"])
+    return (override.profile if override and override.profile else None) or sensor.get("profile") or ""
+
+
 def limits_for(sensor: dict[str, Any], config: HubConfig, edit: dict[str, Any] | None = None) -> Limits | None:
     """The threshold limits for one registered sensor, or None when it has none (no rule applies).
 
@@ -24,7 +30,7 @@ def limits_for(sensor: dict[str, Any], config: HubConfig, edit: dict[str, Any] |
     if sensor["kind"] != "temperature":
         return None
     override = config.sensors.get(sensor["key"])
-    profile_name = (override.profile if override and override.profile else None) or sensor.get("profile") or ""
+    profile_name = profile_of(sensor, config)
     merged: dict[str, Any] = dict(DEFAULT_PROFILES.get(profile_name, {}))
     merged = _merge(merged, config.profiles.get(profile_name))
     # What the edge announced (its own config) beats the preset; the hub's config beats both.

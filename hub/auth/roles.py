@@ -26,8 +26,12 @@ class Permission(StrEnum):
     ALERT_VERIFY = "alert.verify"  # verify a corrective action (验收)
     SAMPLE_LOG = "sample.log"  # log a meal's samples, print labels
     SAMPLE_DISCARD = "sample.discard"  # discard samples (and review them)
-    LIMITS_EDIT = "limits.edit"  # sensors' limits
-    SILENCE_EDIT = "silence.edit"  # maintenance silences
+    LIMITS_EDIT = "limits.edit"  # sensors' limits (inside the regulatory band; beyond it, a proposal)
+    LIMITS_APPROVE = "limits.approve"  # approve another person's limits beyond the regulatory band
+    SILENCE_EDIT = "silence.edit"  # maintenance silences, within the scopes below
+    SILENCE_CANTEEN = "silence.canteen"  # … of cold-chain subjects (fridges, freezers, their doors, samples)
+    SILENCE_GATE = "silence.gate"  # … of gate subjects (gates, tamper switches, patrol rounds)
+    SILENCE_ALL = "silence.all"  # … of everything at once (subject "*")
     CALENDAR_EDIT = "calendar.edit"  # overrides of the school calendar
     REPORT_VIEW = "report.view"  # weekly / daily / monthly reports, CSV
     REPORT_SIGN = "report.sign"  # sign off a report
@@ -41,10 +45,11 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.CANTEEN_STAFF: frozenset(_EVERYONE | {Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD}),
     Role.CANTEEN_MANAGER: frozenset(_EVERYONE | {
         Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD, Permission.LIMITS_EDIT, Permission.SILENCE_EDIT,
-        Permission.REPORT_VIEW}),
+        Permission.SILENCE_CANTEEN, Permission.REPORT_VIEW}),
     Role.GATEKEEPER: frozenset(_EVERYONE),
     Role.SAFETY_OFFICER: frozenset(_EVERYONE | {
-        Permission.ALERT_VERIFY, Permission.SAMPLE_DISCARD, Permission.SILENCE_EDIT, Permission.CALENDAR_EDIT,
+        Permission.ALERT_VERIFY, Permission.SAMPLE_DISCARD, Permission.LIMITS_APPROVE, Permission.SILENCE_EDIT,
+        Permission.SILENCE_CANTEEN, Permission.SILENCE_GATE, Permission.SILENCE_ALL, Permission.CALENDAR_EDIT,
         Permission.REPORT_VIEW, Permission.REPORT_SIGN, Permission.AUDIT_VIEW}),
     Role.ADMIN: frozenset(Permission),
 }

@@ -22,6 +22,7 @@ from hub.report.model import (
     DeviceEntry,
     ExcursionEntry,
     GateSection,
+    LimitEditEntry,
     LogCell,
     LogRow,
     Report,
@@ -29,6 +30,7 @@ from hub.report.model import (
     SampleEntry,
     SensorCompleteness,
     Signature,
+    SilenceEntry,
     SummaryItem,
 )
 from hub.report.period import Period
@@ -85,6 +87,53 @@ def cold_unit(source: ReportSource, sensor: dict[str, Any], limits: tuple[float 
         within_share=(monitored - outside) / monitored if monitored else None, excursions=excursions,
         chart=[ChartPoint(h.hour, h.min, h.max, h.mean) for h in hours], door=door,
         door_opens=source.door_opens(door, since, until) if door else [])
+
+
+def band_text(low: float | None, high: float | None) -> str:
+    """Limits as a report prints them: "0 ~ 8 °C", "≤ -12 °C"."""
+    if low is None and high is None:
+        return "无限值"
+    if low is None:
+        return f"≤ {high:g} °C"
+    if high is None:
+        return f"≥ {low:g} °C"
+    return f"{low:g} ~ {high:g} °C"
+
+
+def limit_edits(source: ReportSource, sensors: Sequence[dict[str, Any]], since: float,
+                until: float) -> dict[str, list[LimitEditEntry]]:
+    """Per cold unit, every change of its limits in the period, and changes still awaiting approval."""
+    configured = {s["key"]: source.configured_limits(s) for s in sensors}
+    found: dict[str, list[LimitEditEntry]] = {}
+    for at, who, detail in source.limit_edits(since, until):
+        key = str(detail["sensor"])
+        before = detail.get("before")
+        was = (before.get("low"), before.get("high")) if before else configured.get(key) or (None, None)
+        after = detail.get("limits") or {}
+        found.setdefault(key, []).append(LimitEditEntry(
+            at=at, by=str(detail.get("proposed_by") or who), before=band_text(*was),
+            after=band_text(after.get("low"), after.get("high")), reason=str(detail.get("reason") or ""),
+            approved_by=str(detail["approved_by"]) if detail.get("approved_by") else None))
+    for proposal in source.limit_proposals(until):
+        found.setdefault(proposal.key, []).append(LimitEditEntry(
+            at=proposal.proposed_at, by=proposal.proposed_by, before="",
+            after=band_text(proposal.limits.get("low"), proposal.limits.get("high")), reason=proposal.reason,
+            pending=True))
+    return found
+
+
+def silences_section(source: ReportSource, since: float, until: float) -> list[SilenceEntry]:
+    """Silences in force during the period: the config file's maintenance windows, then those set by staff."""
+    found = [SilenceEntry(subject=w.subject, rules=sorted(w.rules), starts_at=None, ends_at=None,
+                          window=f"{w.start:%H:%M}–{w.end:%H:%M}", reason=w.reason, created_by="配置文件",
+                          created_at=None) for w in source.config.alerts.maintenance]
+    for silence, by, at, removed in source.silences(since, until):
+        window = silence.window
+        found.append(SilenceEntry(
+            subject=silence.subject, rules=sorted(silence.rules), starts_at=silence.starts_at,
+            ends_at=silence.ends_at, window=f"{window.start:%H:%M}–{window.end:%H:%M}" if window else None,
+            reason=silence.reason, created_by=by, created_at=at, removed_at=removed))
+    return found
 
 
 def log_sheet(source: ReportSource, units: Sequence[ColdUnit], period: Period, config: ReportConfig,
@@ -215,6 +264,7 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
     sensors = [s for s in source.sensors()
                if s["kind"] not in event_kinds and not (s["last_state"] is not None and s["last_value"] is None)]
     hourly = source.hourly_many([s["key"] for s in sensors], since, until)
+    edits = limit_edits(source, sensors, since, until)
     for sensor in sensors:
         hours = hourly[sensor["key"]]
         received = sum(h.count for h in hours)
@@ -224,6 +274,7 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
         limits = source.limits(sensor)
         if limits is not None:
             units.append(cold_unit(source, sensor, limits, hours, since, until, alarms))
+            units[-1].limit_edits = edits.get(sensor["key"], [])
     samples = samples_section(source, period, now)
     return Report(
         kind=period.kind, label=period.label, title=period.title_zh, school=config.school,
@@ -232,4 +283,4 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
         log_slots=[slot.name for slot in config.log_sheet], log_sheet=log_sheet(source, units, period, config, until),
         samples=samples, gates=gates_section(source, alarms, period),
         devices=devices_section(source, alarms, completeness, since, until), audit_head=source.audit_head(),
-        signatures=list(signatures))
+        signatures=list(signatures), silences=silences_section(source, since, until))

@@ -56,6 +56,38 @@ class ChartPoint:
 
 
 @dataclass
+class LimitEditEntry:
+    """One change of a cold unit's limits in the period, or one still waiting for approval."""
+
+    at: float
+    #: who set them (or proposed them, for a change beyond the regulatory band)
+    by: str
+    before: str
+    after: str
+    reason: str = ""
+    #: who approved a change beyond the band (None: within the band, no approval needed)
+    approved_by: str | None = None
+    #: still waiting for a second person (not in force)
+    pending: bool = False
+
+
+@dataclass
+class SilenceEntry:
+    """A silence in force at some time in the period: notifications of what it covers were held back."""
+
+    subject: str
+    rules: list[str]
+    starts_at: float | None
+    ends_at: float | None
+    #: a daily window ("02:00–02:30"), or None
+    window: str | None
+    reason: str
+    created_by: str
+    created_at: float | None
+    removed_at: float | None = None
+
+
+@dataclass
 class ColdUnit:
     key: str
     name: str
@@ -74,6 +106,8 @@ class ColdUnit:
     chart: list[ChartPoint]
     door: str | None
     door_opens: list[float]
+    #: every change of the limits in the period (who, when, before, after, approved by)
+    limit_edits: list[LimitEditEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -191,3 +225,5 @@ class Report:
     #: the audit chain's head when the report was made: anchors the log on paper
     audit_head: str
     signatures: list[Signature] = field(default_factory=list)
+    #: silences (and the config file's maintenance windows) in force at some time in the period
+    silences: list[SilenceEntry] = field(default_factory=list)

@@ -140,7 +140,39 @@ def _unit(unit: ColdUnit, report: Report, tz: ZoneInfo, styles: _Styles, width: 
         flow.append(_table(rows, [width * f for f in (0.16, 0.12, 0.1, 0.12, 0.5)], styles))
     else:
         flow.append(Paragraph("本期无超标。No excursion.", styles.body))
+    flow += _limit_edits(unit, tz, styles, width)
     return [KeepTogether(flow[:5]), *flow[5:]]
+
+
+def _limit_edits(unit: ColdUnit, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    """Every change of the unit's limits in the period: an inspector sees who moved the line, and who agreed."""
+    if not unit.limit_edits:
+        return [Paragraph("本期限值未修改。", styles.cell)]
+    rows: list[list[Any]] = [["时间", "修改人", "修改前", "修改后", "原因", "批准人"]]
+    pending: set[int] = set()
+    for i, e in enumerate(unit.limit_edits, start=1):
+        approved = "待审批（未生效）" if e.pending else (e.approved_by or "无需审批（法规范围内）")
+        if e.pending:
+            pending.add(i)
+        rows.append([_when(e.at, tz), e.by, e.before or "—", e.after, e.reason or "—", approved])
+    return [Spacer(1, 2 * mm), Paragraph("限值修改记录", styles.cell),
+            _table(rows, [width * f for f in (0.14, 0.14, 0.16, 0.16, 0.24, 0.16)], styles, warn_rows=sorted(pending))]
+
+
+def _silences(report: Report, tz: ZoneInfo, styles: _Styles) -> list[Flowable]:
+    """Silences in force during the period: when alarms were recorded but nobody was notified."""
+    if not report.silences:
+        return [Paragraph("本期无静音。", styles.body)]
+    flow: list[Flowable] = []
+    for s in report.silences:
+        when = (s.window and f"每日 {s.window}") or ""
+        span = f"{_when(s.starts_at or s.created_at, tz)} 至 {_when(s.ends_at, tz) or '长期'}"
+        if s.removed_at is not None:
+            span += f"（{_when(s.removed_at, tz)} 提前结束）"
+        rules = "、".join(s.rules) or "全部规则"
+        flow.append(Paragraph(_escape(f"{s.subject}（{rules}）{when} {span}；原因：{s.reason or '—'}；"
+                                      f"设置人：{s.created_by}"), styles.cell))
+    return flow
 
 
 def section_name(section: str) -> str:
@@ -285,6 +317,7 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
         flow.append(Paragraph("无冷藏设备数据。", styles.body))
     for unit in report.cold_units:
         flow.extend(_unit(unit, report, tz, styles, width))
+    flow += [Paragraph("本期生效的静音（报警照常记录，但未通知）", styles.h2), *_silences(report, tz, styles)]
     flow += [Paragraph("三、温度记录表 Temperature log sheet", styles.h1), *_log_sheet(report, tz, styles, width),
              Paragraph("四、食品留样 Food samples", styles.h1), *_samples(report, tz, styles, width),
              Paragraph("五、门岗 Gates", styles.h1), *_gates(report, tz, styles, width),

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo
 from hub.alerts.kinds import ACTIVE_STATES
 from hub.alerts.limits import limits_for
 from hub.gate.store import GateStore, Sweep
+from hub.rules.silence import Silence
 from hub.samples.store import SampleRecord, SampleStore
 from hub.settings import HubConfig
 from hub.store.base import HOUR_S, HourlyAggregate, ManySensors, SeriesStore
-from hub.store.state import Alert, StateStore
+from hub.store.state import Alert, LimitProposal, StateStore
 
 #: Door states that count as open (edge door sources report ``open``/``closed``).
 OPEN_STATES = frozenset({"open", "opened"})
@@ -50,8 +51,25 @@ class ReportSource:
         return self.state.sensors()
 
     def limits(self, sensor: dict[str, Any]) -> tuple[float | None, float | None] | None:
+        """The limits in force now, with what was set through the web app (the changes are listed apart)."""
+        found = limits_for(sensor, self.config, self.state.limit_edits().get(sensor["key"]))
+        return (found.low, found.high) if found is not None else None
+
+    def configured_limits(self, sensor: dict[str, Any]) -> tuple[float | None, float | None] | None:
+        """The limits from the config file and the edge, before any change made through the web app."""
         found = limits_for(sensor, self.config)
         return (found.low, found.high) if found is not None else None
+
+    def limit_edits(self, since: float, until: float) -> list[tuple[float, str, dict[str, Any]]]:
+        """Limit changes put in force in the period (the audit log's record of them)."""
+        return self.state.limit_edit_history(since, until)
+
+    def limit_proposals(self, until: float) -> list[LimitProposal]:
+        """Limits beyond the band proposed before ``until`` and still waiting for approval."""
+        return [p for p in self.state.limit_proposals() if p.proposed_at < until]
+
+    def silences(self, since: float, until: float) -> list[tuple[Silence, str, float, float | None]]:
+        return self.state.silences_between(since, until)
 
     def name(self, sensor: dict[str, Any]) -> str:
         override = self.config.sensors.get(sensor["key"])

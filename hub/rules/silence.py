@@ -9,6 +9,7 @@ firing when the window ends, it is notified then.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -55,6 +56,56 @@ class Silence:
         if self.ends_at is not None and now >= self.ends_at:
             return False
         return self.window is None or self.window.contains(datetime.fromtimestamp(now, tz))
+
+
+def end_problem(silence: Silence, now: float, max_s: float) -> str | None:
+    """Why a silence set by a person may not be in force as asked (None: it may).
+
+    Every such silence ends, at most ``max_s`` after it begins: a forgotten silence is
+    an alarm system that no longer alarms. A daily window is no exception — it needs an
+    end date too (the config file's maintenance windows are the safety officer's own).
+    """
+    days = max_s / 86400
+    if silence.ends_at is None:
+        return (f"a silence must end: give ends_at, at most {days:g} days after it begins"
+                f" · 静音必须有结束时间（最长 {days:g} 天），每日时段也须填写结束日期")
+    begins = max(silence.starts_at if silence.starts_at is not None else now, now)
+    if silence.ends_at <= now:
+        return "ends_at is already past · 结束时间已过"
+    if silence.ends_at - begins > max_s:
+        return (f"a silence may last at most {days:g} days (set by the safety officer)"
+                f" · 静音最长 {days:g} 天（由安全员设定）")
+    return None
+
+
+#: The two kinds of duty a silence can hold back: the kitchen's cold chain and the gate house.
+CANTEEN, GATE = "canteen", "gate"
+
+
+def covers_everything(pattern: str) -> bool:
+    """A subject glob with no name in it (``*``, ``*/*``): it silences every device of every duty."""
+    return not any(c.isalnum() for c in pattern)
+
+
+def reach(silence: Silence, gate_rules: frozenset[str], gate_subjects: Iterable[str],
+          other_subjects: Iterable[str]) -> frozenset[str]:
+    """Which duties a silence holds back: ``gate`` and/or ``canteen``.
+
+    A duty is reached when the silence's rules include one of that duty (or it has none)
+    and its subject matches one of that duty's known subjects; rules of one duty alone
+    reach that duty whatever the subject (a gate rule silenced on ``canteen-1/*`` still
+    is the gate's business). Whoever sets it must hold the permission for each.
+    """
+    gate_rule = not silence.rules or bool(silence.rules & gate_rules)
+    other_rule = not silence.rules or bool(silence.rules - gate_rules)
+    found: set[str] = set()
+    if gate_rule and ((silence.rules and not other_rule)
+                      or any(fnmatch.fnmatchcase(s, silence.subject) for s in gate_subjects)):
+        found.add(GATE)
+    if other_rule and ((silence.rules and not gate_rule)
+                       or any(fnmatch.fnmatchcase(s, silence.subject) for s in other_subjects)):
+        found.add(CANTEEN)
+    return frozenset(found)
 
 
 def silencing(silences: list[Silence], rule: str, subject: str, now: float, tz: ZoneInfo) -> Silence | None:

@@ -40,6 +40,23 @@ class Limits:
             self.low is None or value >= self.low + self.hysteresis
         )
 
+    def stricter(self, other: Limits) -> Limits:
+        """The tighter of two bands, side by side: what an excursion is judged by after an edit.
+
+        An excursion keeps the limits in force when it began; an edit made during it may
+        tighten them but never loosen them, so changing a number cannot end an alarm.
+        """
+        def low(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else max(a, b)
+
+        def high(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        return Limits(low=low(self.low, other.low), high=high(self.high, other.high),
+                      delay_s=min(self.delay_s, other.delay_s), hysteresis=max(self.hysteresis, other.hysteresis),
+                      hard_low=low(self.hard_low, other.hard_low), hard_high=high(self.hard_high, other.hard_high),
+                      severity=self.severity if self.severity.rank >= other.severity.rank else other.severity)
+
     def breached(self, value: float) -> float | None:
         """The limit a value is beyond, for messages ("9.4 °C, limit 8 °C")."""
         if self.high is not None and value > self.high:

@@ -158,6 +158,22 @@ CREATE TABLE clock_anchors (
 ) WITHOUT ROWID;
 """
 
+#: Version 3: limits beyond the regulatory band wait here for a second person's approval.
+_LIMIT_PROPOSALS = """
+CREATE TABLE limit_proposals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    proposed_by TEXT NOT NULL,
+    proposed_at REAL NOT NULL,
+    decision TEXT,
+    decided_by TEXT,
+    decided_at REAL
+);
+CREATE INDEX limit_proposals_open ON limit_proposals (key) WHERE decision IS NULL;
+"""
+
 #: How much of a dead-lettered payload is kept (enough to see what a device sent).
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
 
@@ -200,6 +216,29 @@ class UntimedReading:
     value: float | None
     fault: str | None
     received: float
+
+
+@dataclass(frozen=True)
+class LimitProposal:
+    """Limits beyond the regulatory band, proposed with a reason, waiting for (or given) a second person's decision."""
+
+    id: int
+    key: str
+    limits: dict[str, Any]
+    reason: str
+    proposed_by: str
+    proposed_at: float
+    #: ``approved``, ``rejected``, ``superseded`` (a newer proposal for the sensor); None while open.
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+
+
+_PROPOSAL_COLUMNS = "id, key, body, reason, proposed_by, proposed_at, decision, decided_by, decided_at"
+
+
+def _proposal(row: Sequence[Any]) -> LimitProposal:
+    return LimitProposal(row[0], row[1], json.loads(row[2]), *row[3:])
 
 
 @dataclass
@@ -273,7 +312,9 @@ class StateStore(SqliteStore):
     MIGRATIONS = (Migration(1, "devices, sensors, alerts, silences, rule state and the audit log (0.1.0)",
                             _SCHEMA + audit.SCHEMA),
                   Migration(2, "readings whose time is not yet known, and the clock anchors that re-stamp them",
-                            _UNTIMED))
+                            _UNTIMED),
+                  Migration(3, "limit proposals: limits beyond the regulatory band await a second person",
+                            _LIMIT_PROPOSALS))
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -665,13 +706,19 @@ class StateStore(SqliteStore):
                 self._append_audit(now, removed_by, "silence.removed", f"silence/{silence_id}", {})
         return bool(cursor.rowcount)
 
-    def silences(self, now: float) -> list[Silence]:
-        """Silences not removed and not yet over."""
+    def silences(self, now: float, endless_max_s: float | None = None) -> list[Silence]:
+        """Silences not removed and not yet over.
+
+        ``endless_max_s``: a silence without an end (set before every silence had to end) is
+        over this long after it was created, so none stays in force for ever.
+        """
+        endless_since = now - endless_max_s if endless_max_s is not None else float("-inf")
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, subject, rules, starts_at, ends_at, window_start, window_end, weekdays, reason"
-                " FROM silences WHERE removed_at IS NULL AND (ends_at IS NULL OR ends_at > ?) ORDER BY id",
-                (now,),
+                " FROM silences WHERE removed_at IS NULL"
+                " AND (ends_at > ? OR (ends_at IS NULL AND created_at > ?)) ORDER BY id",
+                (now, endless_since),
             ).fetchall()
         result = []
         for sid, subject, rules, starts, ends, w_start, w_end, weekdays, reason in rows:
@@ -691,15 +738,104 @@ class StateStore(SqliteStore):
             rows = self._db.execute("SELECT key, body FROM limit_edits").fetchall()
         return {key: json.loads(body) for key, body in rows}
 
-    def save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float) -> None:
-        """Store a sensor's edited limits and, in the same transaction, audit who set what."""
+    def save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float,
+                        approval: Mapping[str, Any] | None = None) -> None:
+        """Store a sensor's edited limits and, in the same transaction, audit who set what.
+
+        ``approval`` (who proposed, why, who approved) goes into the audit entry of a change
+        beyond the regulatory band; the report prints it with the edit.
+        """
+        with self.transaction():
+            self._save_limit_edit(key, body, who, now, approval)
+
+    def _save_limit_edit(self, key: str, body: Mapping[str, Any], who: str, now: float,
+                         approval: Mapping[str, Any] | None) -> None:
+        before = self._db.execute("SELECT body FROM limit_edits WHERE key = ?", (key,)).fetchone()
+        self._db.execute(
+            "INSERT OR REPLACE INTO limit_edits (key, body, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+            (key, json.dumps(dict(body)), who, now))
+        self._append_audit(now, who, "limits.edited", f"sensor/{key}",
+                           {"limits": dict(body), "before": json.loads(before[0]) if before else None,
+                            **(approval or {})})
+
+    def propose_limits(self, key: str, body: Mapping[str, Any], reason: str, who: str, now: float) -> LimitProposal:
+        """Record limits beyond the band as a proposal (an open one for the sensor is superseded), audited."""
         with self.transaction() as db:
-            before = db.execute("SELECT body FROM limit_edits WHERE key = ?", (key,)).fetchone()
-            db.execute(
-                "INSERT OR REPLACE INTO limit_edits (key, body, updated_by, updated_at) VALUES (?, ?, ?, ?)",
-                (key, json.dumps(dict(body)), who, now))
-            self._append_audit(now, who, "limits.edited", f"sensor/{key}",
-                               {"limits": dict(body), "before": json.loads(before[0]) if before else None})
+            db.execute("UPDATE limit_proposals SET decision = 'superseded', decided_by = ?, decided_at = ?"
+                       " WHERE key = ? AND decision IS NULL", (who, now, key))
+            cursor = db.execute(
+                "INSERT INTO limit_proposals (key, body, reason, proposed_by, proposed_at) VALUES (?, ?, ?, ?, ?)",
+                (key, json.dumps(dict(body)), reason, who, now))
+            proposal_id = int(cursor.lastrowid or 0)
+            self._append_audit(now, who, "limits.proposed", f"sensor/{key}",
+                               {"limits": dict(body), "reason": reason, "proposal": proposal_id})
+        return LimitProposal(proposal_id, key, dict(body), reason, who, now)
+
+    def limit_edit_history(self, since: float, until: float) -> list[tuple[float, str, dict[str, Any]]]:
+        """Limits edits put in force in ``[since, until)``, oldest first: (when, who, the audit detail)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ts, actor, subject, detail FROM audit WHERE action = 'limits.edited' AND ts >= ? AND ts < ?"
+                " ORDER BY id", (since, until)).fetchall()
+        return [(ts, actor, {**json.loads(detail), "sensor": subject.removeprefix("sensor/")})
+                for ts, actor, subject, detail in rows]
+
+    def silences_between(self, since: float, until: float) -> list[tuple[Silence, str, float, float | None]]:
+        """Silences in force at some time in ``[since, until)``: (silence, created by, created at, removed at)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, subject, rules, starts_at, ends_at, window_start, window_end, weekdays, reason,"
+                " created_by, created_at, removed_at FROM silences WHERE created_at < ?"
+                " AND (starts_at IS NULL OR starts_at < ?) AND (ends_at IS NULL OR ends_at > ?)"
+                " AND (removed_at IS NULL OR removed_at > ?) ORDER BY id", (until, until, since, since)).fetchall()
+        result = []
+        for sid, subject, rules, starts, ends, w_start, w_end, weekdays, reason, by, at, removed in rows:
+            window = None
+            if w_start is not None and w_end is not None:
+                days = frozenset(json.loads(weekdays)) if weekdays is not None else None
+                window = DailyWindow(dt_time.fromisoformat(w_start), dt_time.fromisoformat(w_end), days)
+            result.append((Silence(subject=subject, rules=frozenset(json.loads(rules)), starts_at=starts,
+                                   ends_at=ends, window=window, reason=reason, id=sid), by, at, removed))
+        return result
+
+    def limit_proposals(self, open_only: bool = True) -> list[LimitProposal]:
+        """Proposals newest first (only those waiting for a decision unless ``open_only`` is False)."""
+        query = f"SELECT {_PROPOSAL_COLUMNS} FROM limit_proposals"
+        if open_only:
+            query += " WHERE decision IS NULL"
+        with self._lock:
+            return [_proposal(row) for row in self._db.execute(query + " ORDER BY id DESC").fetchall()]
+
+    def limit_proposal(self, proposal_id: int) -> LimitProposal | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_PROPOSAL_COLUMNS} FROM limit_proposals WHERE id = ?",
+                                   (proposal_id,)).fetchone()
+        return _proposal(row) if row else None
+
+    def decide_limits(self, proposal_id: int, approve: bool, who: str, now: float) -> LimitProposal | None:
+        """Approve (put in force) or reject an open proposal, in one transaction with its audit entries.
+
+        Returns the decided proposal, or None when it was not open any more (decided, superseded).
+        Whether ``who`` may decide is the caller's question (``hub.api.limits``).
+        """
+        decision = "approved" if approve else "rejected"
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE limit_proposals SET decision = ?, decided_by = ?, decided_at = ?"
+                                " WHERE id = ? AND decision IS NULL", (decision, who, now, proposal_id))
+            if not cursor.rowcount:
+                return None
+            row = db.execute(f"SELECT {_PROPOSAL_COLUMNS} FROM limit_proposals WHERE id = ?",
+                             (proposal_id,)).fetchone()
+            proposal = _proposal(row)
+            if approve:
+                self._save_limit_edit(proposal.key, proposal.limits, who, now,
+                                      {"proposal": proposal.id, "proposed_by": proposal.proposed_by,
+                                       "proposed_at": proposal.proposed_at, "reason": proposal.reason,
+                                       "approved_by": who})
+            else:
+                self._append_audit(now, who, "limits.rejected", f"sensor/{proposal.key}",
+                                   {"proposal": proposal.id, "proposed_by": proposal.proposed_by})
+        return proposal
 
     def rule_states(self) -> dict[tuple[RuleKind, str], dict[str, Any]]:
         with self._lock:

@@ -38,7 +38,7 @@ HOME: dict[Role, str] = {Role.CANTEEN_STAFF: "/canteen", Role.CANTEEN_MANAGER: "
                          Role.GATEKEEPER: "/gate", Role.SAFETY_OFFICER: "/safety", Role.ADMIN: "/admin"}
 #: Words the page scripts show (the rest of the page is rendered here).
 SCRIPT_KEYS = ("state.ok", "state.high", "state.low", "state.fault", "state.unknown", "state.open", "state.closed",
-               "live.connected", "live.offline", "common.done", "common.loading", "limits.saved",
+               "live.connected", "live.offline", "common.done", "common.loading", "limits.saved", "limits.pending",
                "admin.test_sent", "canteen.logged", "common.forbidden", "common.remaining", "admin.new_password",
                "account.mismatch", "account.changed")
 

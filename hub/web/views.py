@@ -27,7 +27,7 @@ from hub.samples import rules as sample_rules
 from hub.samples.monitor import SampleMonitor
 from hub.settings import HubSettings
 from hub.store.base import SeriesStore
-from hub.store.state import Alert, StateStore
+from hub.store.state import Alert, LimitProposal, StateStore
 from hub.web import photos
 from hub.web.render import LISTED_STATES
 from hub.web.sparks import HourlyCache
@@ -65,6 +65,7 @@ def tiles(store: StateStore, engine: AlertEngine, series: SeriesStore, now: floa
     since = now - 86_400
     cache = sparks if sparks is not None else HourlyCache(ttl_s=0)
     online = {d["device"]: d["state"] == "online" for d in store.devices()}
+    proposals = {p.key: p for p in reversed(store.limit_proposals())}  # the newest open one per sensor
     result = []
     for sensor in store.sensors():
         if sensor["kind"] != "temperature":
@@ -81,11 +82,21 @@ def tiles(store: StateStore, engine: AlertEngine, series: SeriesStore, now: floa
             "ts": sensor["last_ts"], "state": reading_state(sensor["last_value"], sensor["last_fault"], limits),
             "limits": dataclasses.asdict(limits) if limits is not None else None, "band": _band(low, high),
             "online": online.get(sensor["device"], False),
+            "proposal": _proposal(proposals.get(key)),
             "spark": sparkline_points(hourly, since, now, SPARK_W, SPARK_H, (low, high)),
             "spark_low": band_y(low, hourly, (low, high), SPARK_H),
             "spark_high": band_y(high, hourly, (low, high), SPARK_H),
         })
     return result
+
+
+def _proposal(proposal: LimitProposal | None) -> dict[str, Any] | None:
+    """Limits beyond the band waiting for a second person: shown on the tile until decided."""
+    if proposal is None:
+        return None
+    limits = proposal.limits
+    return {"id": proposal.id, "band": _band(limits.get("low"), limits.get("high")),
+            "who": proposal.proposed_by, "reason": proposal.reason, "at": proposal.proposed_at}
 
 
 def _order(alerts: Sequence[Alert]) -> list[Alert]:
@@ -103,7 +114,8 @@ def alert_item(engine: AlertEngine, photo_root: Path, alert: Alert) -> dict[str,
 
 def open_alerts(store: StateStore, engine: AlertEngine, photo_root: Path, gate: bool) -> list[dict[str, Any]]:
     """Alerts someone still has to act on: the gate house's, or everything else (the canteen's)."""
-    found = store.alerts(list(OPEN_STATES), limit=200)
+    # A delay still running is no record (hub.alerts.engine): the engine holds it, the page shows it.
+    found = store.alerts(list(OPEN_STATES), limit=200) + engine.pending()
     mine = [a for a in found if (a.kind in GATE_KINDS) == gate]
     return [alert_item(engine, photo_root, a) for a in _order(mine)]
 

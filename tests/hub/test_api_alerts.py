@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from edge import wire
 from hub.app import create_app
 from hub.auth.roles import Role
+from hub.calendar import CalendarConfig
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
@@ -93,7 +95,8 @@ def test_alert_filters(client: TestClient) -> None:
 
 def test_silences_create_list_remove(client: TestClient) -> None:
     created = client.post("/api/silences", json={"subject": "dev-a/*", "window_start": "23:50",
-                                                 "window_end": "00:20", "reason": "除霜 defrost"})
+                                                 "window_end": "00:20", "ends_at": time.time() + 6 * 86_400,
+                                                 "reason": "除霜 defrost"})
     assert created.status_code == 201
     silence_id = created.json()["id"]
     listed = client.get("/api/silences").json()
@@ -119,3 +122,58 @@ def test_metrics_in_prometheus_format(client: TestClient) -> None:
     assert "xiaoan_readings_stored_total 1" in text
     assert 'xiaoan_alerts_active{state="firing"} 1' in text
     assert "# TYPE xiaoan_dead_letters_total counter" in text
+
+
+@pytest.fixture
+def campus(tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
+    """A canteen fridge and a school gate under the calendar, with an HTTP client."""
+    calendar = CalendarConfig.model_validate({"groups": {"main": {
+        "members": ["gate-1/main-gate"], "school_day": [{"start": "06:30", "end": "18:30"}]}}})
+    running = Hub(HubSettings(home=tmp_path, rules=HubConfig(calendar=calendar)), connect_mqtt=False)
+    for device, sensor in (("dev-a", {"sensor": "fridge-1", "kind": "temperature", "profile": "fridge"}),
+                           ("gate-1", {"sensor": "main-gate", "kind": "gate"})):
+        status = {"state": "online", "boot_id": "b", "ts": 1.0, "sensors": [sensor]}
+        running.pipeline.process([Inbound(wire.topic("s", device, wire.Channel.STATUS), json.dumps(status).encode(),
+                                          1, 1, 0.0)])
+    with TestClient(create_app(running.settings, hub=running)) as test_client:
+        yield running, test_client
+    running.stop()
+
+
+@pytest.mark.parametrize("body", [
+    {"subject": "*", "window_start": "00:00", "window_end": "23:59:59"},  # a daily window with no end date
+    {"subject": "dev-a/*"},
+    {"subject": "dev-a/*", "ends_at": 4_102_444_800.0},  # until 2100
+    {"subject": "dev-a/*", "starts_at": 0.0, "ends_at": 4_000_000_000.0},
+])
+def test_every_silence_ends_within_the_maximum(campus: tuple[Hub, TestClient], body: dict[str, object]) -> None:
+    """Issue 15 item 4: an endless or over-long silence is a 422 naming ``ends_at``, whoever asks."""
+    hub, client = campus
+    for role in (Role.CANTEEN_MANAGER, Role.SAFETY_OFFICER):
+        _, headers = bearer(hub, role)
+        refused = client.post("/api/silences", json=body, headers=headers)
+        assert refused.status_code == 422 and refused.json()["detail"]["field"] == "ends_at", refused.text
+    assert hub.state.silences(time.time()) == []
+
+
+def test_silences_are_scoped_by_role(campus: tuple[Hub, TestClient]) -> None:
+    """Issue 15 item 4: the canteen may not silence the gate house, nor everything; the safety officer may."""
+    hub, client = campus
+    week = time.time() + 6 * 86_400
+    _, manager = bearer(hub, Role.CANTEEN_MANAGER)
+    for subject in ("gate-1/*", "gate-1/main-gate", "*", "*/*"):
+        refused = client.post("/api/silences", json={"subject": subject, "ends_at": week}, headers=manager)
+        assert refused.status_code == 403 and refused.json()["detail"]["field"] == "subject", (subject, refused.text)
+    refused = client.post("/api/silences", json={"subject": "dev-a/*", "rules": ["gate_after_hours"],
+                                                 "ends_at": week}, headers=manager)
+    assert refused.status_code == 403
+    assert client.post("/api/silences", json={"subject": "dev-a/*", "ends_at": week},
+                       headers=manager).status_code == 201
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER)
+    assert client.post("/api/silences", json={"subject": "dev-a/*", "ends_at": week},
+                       headers=gatekeeper).status_code == 403
+    _, officer = bearer(hub, Role.SAFETY_OFFICER)
+    for subject in ("gate-1/*", "*"):
+        assert client.post("/api/silences", json={"subject": subject, "ends_at": week},
+                           headers=officer).status_code == 201
+    assert sorted(s.subject for s in hub.state.silences(time.time())) == ["*", "dev-a/*", "gate-1/*"]

@@ -178,7 +178,7 @@
     limits: function (f) {
       var delay = number(f.delay_min);
       return {low: number(f.low), high: number(f.high), hard_low: number(f.hard_low), hard_high: number(f.hard_high),
-              delay_s: delay === null ? null : delay * 60, hysteresis: number(f.hysteresis)};
+              delay_s: delay === null ? null : delay * 60, hysteresis: number(f.hysteresis), reason: f.reason || ""};
     },
     samples: function (f, form) {
       var dishes = [];
@@ -284,7 +284,7 @@
       .then(function () { return call(method, form.getAttribute("data-api"), payload, false, token); })
       .then(function (answer) {
         var text = word("common.done");
-        if (kind === "limits") { text = word("limits.saved"); }
+        if (kind === "limits") { text = word(answer && answer.pending ? "limits.pending" : "limits.saved"); }
         if (kind === "samples") { text = word("canteen.logged"); form.reset(); }
         if (kind === "password") { text = word("account.changed"); form.reset(); }
         if (kind === "reset" && generated && generated.has(form)) {

@@ -15,8 +15,9 @@ from pypdf import PdfReader
 from hub.alerts.kinds import AlertKind
 from hub.report import period
 from hub.report.pdf import section_name
+from hub.rules.silence import Silence
 from hub.runtime import Hub
-from tests.hub.report.conftest import FRIDGE, TZ, WEEK, Dataset, local
+from tests.hub.report.conftest import FREEZER, FRIDGE, TZ, WEEK, Dataset, local
 
 
 def _text(pdf: bytes) -> str:
@@ -93,3 +94,32 @@ def test_every_alert_kind_has_a_category_in_the_summary() -> None:
     untranslated = [kind.value for kind in AlertKind if section_name(kind) == kind.value]
     assert untranslated == []
     assert [section_name(s) for s in ("cold_chain", "samples", "devices")] == ["冷链", "留样", "设备"]
+
+
+def test_the_report_lists_every_limit_change_and_the_silences_of_the_period(fresh_hub: tuple[Hub, Dataset]) -> None:
+    """Issue 15 items 1 and 4: who moved a unit's limits, from what to what, who approved; what was silenced."""
+    hub, _data = fresh_hub
+    state = hub.state
+    state.save_limit_edit(FRIDGE, {"low": 1.0, "high": 6.0}, "王经理", local("2026-11-17 09:00"))
+    proposal = state.propose_limits(FRIDGE, {"low": 0.0, "high": 12.0}, "压缩机维修", "王经理",
+                                    local("2026-11-18 09:00"))
+    state.decide_limits(proposal.id, True, "李安全员", local("2026-11-18 10:00"))
+    state.propose_limits(FREEZER, {"low": None, "high": -8.0}, "除霜", "王经理", local("2026-11-19 09:00"))
+    state.add_silence(Silence(subject="kitchen/fridge1", ends_at=local("2026-11-20 12:00"), reason="搬迁冷柜"),
+                      "王经理", local("2026-11-19 12:00"))
+    state.add_silence(Silence(subject="kitchen/*", ends_at=local("2026-11-10 12:00"), reason="上周的"),
+                      "王经理", local("2026-11-09 12:00"))
+    week = period.week(WEEK, TZ)
+    report = hub.reports.build(week, now=week.end + 60)
+    fridge = next(u for u in report.cold_units if u.key == FRIDGE)
+    assert [(e.by, e.before, e.after, e.approved_by, e.pending) for e in fridge.limit_edits] == [
+        ("王经理", "0 ~ 8 °C", "1 ~ 6 °C", None, False), ("王经理", "1 ~ 6 °C", "0 ~ 12 °C", "李安全员", False)]
+    assert (fridge.low, fridge.high) == (0.0, 12.0)  # the limits in force, not the preset
+    freezer = next(u for u in report.cold_units if u.key == FREEZER)
+    assert [(e.after, e.pending) for e in freezer.limit_edits] == [("≤ -8 °C", True)]
+    assert [s.reason for s in report.silences] == ["搬迁冷柜"]
+    text = _text(hub.reports.pdf(week, now=week.end + 60))
+    for label in ("限值修改记录", "0~8°C", "1~6°C", "0~12°C", "压缩机维修", "李安全员", "待审批（未生效）",
+                  "本期生效的静音", "搬迁冷柜"):
+        assert label in text, label
+    assert "上周的" not in text

@@ -83,6 +83,68 @@ def test_limits_edit_refusals(client: TestClient, hub: Hub, feed: Feed, as_role:
     assert hub.state.limit_edits() == {}
 
 
+def test_loosening_a_fridge_during_an_alarm_leaves_it_firing_and_the_change_pending(
+        client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[Role], User]) -> None:
+    """Issue 15 item 1: 8 → 12 °C from the phone does not end the alarm; beyond the band it waits for approval."""
+    manager = as_role(Role.CANTEEN_MANAGER)
+    feed.reading("fridge-1", 11.1)
+    (alarm,) = hub.state.alerts([AlertState.FIRING])
+    refused = client.put(LIMITS, json={"low": 0, "high": 12})
+    assert refused.status_code == 422 and refused.json()["detail"]["field"] == "reason"
+    proposed = client.put(LIMITS, json={"low": 0, "high": 12, "reason": "压缩机维修期间"})
+    assert proposed.status_code == 202, proposed.text
+    pending = proposed.json()["pending"]
+    assert pending["beyond"] == ["high"] and pending["proposed_by"] == manager.username
+    assert proposed.json()["limits"]["high"] == 8  # not in force
+    feed.reading("fridge-1", 11.1)
+    assert [a.id for a in hub.state.alerts([AlertState.FIRING])] == [alarm.id]
+    assert hub.state.limit_edits() == {}
+    tile = client.get("/canteen", params={"part": "tiles"}, headers={"Accept": "text/html"}).text
+    assert "待审批：0 … 12 °C" in tile and "压缩机维修期间" in tile and "/approve" not in tile
+    # the proposer cannot approve, nor can a manager; a second person with limits.approve can
+    assert client.post(f"/api/limits/proposals/{pending['id']}/approve").status_code == 403
+    officer = as_role(Role.SAFETY_OFFICER)
+    tile = client.get("/canteen", params={"part": "tiles"}, headers={"Accept": "text/html"}).text
+    assert f"/api/limits/proposals/{pending['id']}/approve" in tile
+    approved = client.post(f"/api/limits/proposals/{pending['id']}/approve")
+    assert approved.status_code == 200 and approved.json()["decided_by"] == officer.username
+    assert client.post(f"/api/limits/proposals/{pending['id']}/approve").status_code == 409
+    limits = hub.engine.limits("dev-a/fridge-1")
+    assert limits is not None and limits.high == 12
+    # even in force, the new limits do not end the alarm that began under 8 °C
+    feed.reading("fridge-1", 11.1)
+    assert [a.id for a in hub.state.alerts([AlertState.FIRING])] == [alarm.id]
+    (entry,) = [e for e in hub.state.audit_entries() if e.action == "limits.edited"]
+    detail = json.loads(entry.detail)
+    assert (detail["proposed_by"], detail["approved_by"], detail["reason"]) == (
+        manager.username, officer.username, "压缩机维修期间")
+    noted = hub.state.alert(alarm.id or 0)
+    assert noted is not None
+    assert [(c["high"], c["pending"], c["by"]) for c in noted.data["limit_changes"]] == [
+        (12, True, manager.username), (12, False, officer.username)]
+    card = client.get("/canteen", params={"part": "alarms"}, headers={"Accept": "text/html"}).text
+    assert "报警期间" in card and "待审批，未生效" in card
+    feed.reading("fridge-1", 4.0)  # the normal way: the temperature is back within 8 °C
+    assert hub.state.alert(alarm.id or 0) is not None
+    assert hub.state.alerts([AlertState.RESOLVED])[0].id == alarm.id
+
+
+def test_limits_inside_the_band_are_free_and_the_range_is_sane(client: TestClient, hub: Hub, feed: Feed,
+                                                                as_role: Callable[[Role], User]) -> None:
+    as_role(Role.CANTEEN_MANAGER)
+    assert client.put(LIMITS, json={"low": 1, "high": 6}).status_code == 200  # tightening is free
+    for body, field in (({"low": -60, "high": 6}, "low"), ({"low": 0, "high": 40, "reason": "x"}, "high"),
+                        ({"low": 0, "high": 8, "hard_high": 60}, "hard_high")):
+        response = client.put(LIMITS, json=body)
+        assert response.status_code == 422 and response.json()["detail"]["field"] == field, response.text
+    freezer = "/api/sensors/dev-a/freezer-1/limits"
+    assert client.put(freezer, json={"high": -18}).status_code == 200  # colder than −12 °C: free
+    assert client.put(freezer, json={"high": -8, "reason": "除霜"}).status_code == 202
+    assert [p["sensor"] for p in client.get("/api/limits/proposals").json()] == ["dev-a/freezer-1"]
+    limits = hub.engine.limits("dev-a/freezer-1")
+    assert limits is not None and limits.high == -18
+
+
 @pytest.fixture
 def notify_hub(tmp_path: Path) -> Hub:
     notify = NotifyConfig.model_validate({

@@ -32,7 +32,7 @@ from tests.hub.gate.conftest import GATES, SHANGHAI, hub_config
 from tests.hub.web.conftest import Feed
 
 HTML = {"Accept": "text/html"}
-LATER = 4_000_000_000.0
+LATER = time.time() + 86_400.0  # within the longest silence allowed (7 days)
 EVIL = '<script>alert("x")</script>'
 ESCAPED = str(escape(EVIL))
 
