@@ -190,7 +190,9 @@ def test_a_replayed_backlog_never_chirps_and_acknowledging_silences_the_local_al
         wait_for(lambda: alert.id in holding(agent))
         wait_for(lambda: agent.outbox.depth() < 5, timeout=30)  # the backlog is through
         earlier = [a for a in hub.state.alerts() if a.subject == "dev-d/fridge-1" and a.id != alert.id]
-        assert earlier and all(a.state in ("cancelled", "resolved") for a in earlier)
+        # The short excursion ended inside its delay, which leaves no alert row (a quiet non-event); had the
+        # replay judged it longer, it fired and resolved. Either way it is over, and the buzzer never blinked.
+        assert all(a.state is AlertState.RESOLVED for a in earlier)
         assert transitions(pins) == heard_before_hub  # no chirp: not one change while the hub replayed
 
         with api(hub) as client:
