@@ -8,7 +8,7 @@ is judged (a log-sheet slot in the future is empty, not missing).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hub.alerts.kinds import HANDLED_STATES, RuleKind
@@ -45,6 +45,42 @@ AFTER_HOURS_RULE = RuleKind.GATE_AFTER_HOURS
 OFFLINE_RULE = RuleKind.DEVICE_OFFLINE
 #: Sensors below this share of their expected readings are named in the summary.
 COMPLETENESS_WARN = 0.9
+#: A sensor with readings this far before a period was expected to report from the period's start.
+REPORTED_BEFORE_S = 7 * 86_400.0
+
+
+def first_reading(source: ReportSource, key: str, hours: Sequence[HourlyAggregate], since: float) -> float | None:
+    """The time of the sensor's first reading in the period (exact: read from its first hour with data)."""
+    first = next((h for h in hours if h.count), None)
+    if first is None:
+        return None
+    found = source.readings(key, max(first.hour, since), first.hour + 3600, limit=1)
+    return found[0][0] if found else max(first.hour, since)
+
+
+def subject_name(subject: str, names: dict[str, str], meal_name: Callable[[str], str]) -> str:
+    """What an alarm is about, in words an inspector reads: never an internal id.
+
+    ``samples:2026-12-02:lunch`` reads "2026-12-02 午餐留样", ``patrol:night:2026-12-02T22:00``
+    reads "巡更 night 2026-12-02 22:00", a sensor key its name; anything else (a device) as it is.
+    """
+    if subject in names:
+        return names[subject]
+    kind, _, rest = subject.partition(":")
+    if kind == "samples" and rest:
+        day, _, meal = rest.partition(":")
+        meal, _, occasion = meal.partition(":")
+        return f"{day} {meal_name(meal) if meal else ''}留样" + (f"（{occasion}）" if occasion else "")
+    if kind == "patrol" and rest:
+        route, _, at = rest.partition(":")
+        return f"巡更 {route} {at.replace('T', ' ')}".rstrip()
+    return subject
+
+
+def without_name(message: str, name: str) -> str:
+    """An alarm's message without the subject's name it starts with: the summary prints the name once."""
+    trimmed = message[len(name):].lstrip(" ：:，,") if name and message.startswith(name) else message
+    return trimmed or message
 
 
 def alarm_entry(alert: Alert, name: str) -> AlarmEntry:
@@ -59,8 +95,13 @@ def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> boo
 
 
 def cold_unit(source: ReportSource, sensor: dict[str, Any], limits: tuple[float | None, float | None],
-              hours: Sequence[HourlyAggregate], since: float, until: float, alarms: Sequence[AlarmEntry]) -> ColdUnit:
-    """Statistics, exact excursions with their alarms, time within limits and the chart of one cold unit."""
+              hours: Sequence[HourlyAggregate], since: float, until: float, alarms: Sequence[AlarmEntry],
+              expected_s: float | None = None, completeness: float | None = None) -> ColdUnit:
+    """Statistics, exact excursions with their alarms, time within limits and the chart of one cold unit.
+
+    The share within limits is of the time the sensor was expected to report (``expected_s``),
+    not of the hours that happen to hold a reading: five minutes of readings are not a week in range.
+    """
     key = sensor["key"]
     low, high = limits
     found: list[coldchain.Excursion] = []
@@ -81,12 +122,15 @@ def cold_unit(source: ReportSource, sensor: dict[str, Any], limits: tuple[float 
         matched = [a for a in own if _overlaps(a.started_at, a.resolved_at or until, e.start, end)]
         excursions.append(ExcursionEntry(e.start, e.end, e.peak, e.side, end - e.start, e.started_before, matched))
     door = source.door_of(key)
+    expected = until - since if expected_s is None else expected_s
+    coverage = coldchain.share(monitored, expected)
     return ColdUnit(
         key=key, name=source.name(sensor), low=low, high=high, count=stats.count, min=stats.min, max=stats.max,
         mean=stats.mean, monitored_s=monitored, outside_s=outside, within_s=monitored - outside,
-        within_share=(monitored - outside) / monitored if monitored else None, excursions=excursions,
+        within_share=coldchain.share(monitored - outside, expected), excursions=excursions,
         chart=[ChartPoint(h.hour, h.min, h.max, h.mean) for h in hours], door=door,
-        door_opens=source.door_opens(door, since, until) if door else [])
+        door_opens=source.door_opens(door, since, until) if door else [], expected_s=expected, coverage=coverage,
+        insufficient=coldchain.insufficient(completeness, coverage))
 
 
 def band_text(low: float | None, high: float | None) -> str:
@@ -122,16 +166,22 @@ def limit_edits(source: ReportSource, sensors: Sequence[dict[str, Any]], since: 
     return found
 
 
-def silences_section(source: ReportSource, since: float, until: float) -> list[SilenceEntry]:
-    """Silences in force during the period: the config file's maintenance windows, then those set by staff."""
-    found = [SilenceEntry(subject=w.subject, rules=sorted(w.rules), starts_at=None, ends_at=None,
+def silences_section(source: ReportSource, since: float, until: float,
+                     names: dict[str, str] | None = None) -> list[SilenceEntry]:
+    """Silences in force during the period: the config file's maintenance windows, then those set by staff.
+
+    A silence of one sensor is named by the sensor's name (a pattern such as ``kitchen/*`` as written).
+    """
+    names = names or {}
+    found = [SilenceEntry(subject=names.get(w.subject, w.subject), rules=sorted(w.rules), starts_at=None, ends_at=None,
                           window=f"{w.start:%H:%M}–{w.end:%H:%M}", reason=w.reason, created_by="配置文件",
                           created_at=None) for w in source.config.alerts.maintenance]
     for silence, by, at, removed in source.silences(since, until):
         window = silence.window
         found.append(SilenceEntry(
-            subject=silence.subject, rules=sorted(silence.rules), starts_at=silence.starts_at,
-            ends_at=silence.ends_at, window=f"{window.start:%H:%M}–{window.end:%H:%M}" if window else None,
+            subject=names.get(silence.subject, silence.subject), rules=sorted(silence.rules),
+            starts_at=silence.starts_at, ends_at=silence.ends_at,
+            window=f"{window.start:%H:%M}–{window.end:%H:%M}" if window else None,
             reason=silence.reason, created_by=by, created_at=at, removed_at=removed))
     return found
 
@@ -151,6 +201,9 @@ def log_sheet(source: ReportSource, units: Sequence[ColdUnit], period: Period, c
         for unit in units:
             cells = []
             for slot, at, found_many in slots:
+                if at >= until:  # not yet: the slot's time has not come
+                    cells.append(LogCell(slot.name, at, None, None, None, future=True))
+                    continue
                 found = found_many.get(unit.key)
                 value = found[1] if found else None
                 within = None if value is None else ((unit.low is None or value >= unit.low)
@@ -229,8 +282,13 @@ def devices_section(source: ReportSource, alarms: Sequence[AlarmEntry], complete
 
 def summary(alarms: Sequence[AlarmEntry], units: Sequence[ColdUnit], samples: Sequence[SampleEntry],
             completeness: dict[str, SensorCompleteness]) -> list[SummaryItem]:
-    """What went wrong, first: every alarm with whether it was handled, then what raised no alarm."""
-    items = [SummaryItem(a.kind, a.started_at, f"{a.name}：{a.message}", a.handled) for a in alarms]
+    """What went wrong, first: every alarm with whether it was handled, then what raised no alarm.
+
+    A sensor with too little data is flagged "数据不足" (never "no action required"): a gap
+    in the record is itself something to look into.
+    """
+    items = [SummaryItem(a.kind, a.started_at, f"{a.name}：{without_name(a.message, a.name)}", a.handled)
+             for a in alarms]
     for unit in units:
         for e in unit.excursions:
             if not e.alarms:
@@ -243,9 +301,16 @@ def summary(alarms: Sequence[AlarmEntry], units: Sequence[ColdUnit], samples: Se
             missing.setdefault(sample.day, []).append(sample.meal_name)
     for day, meals in missing.items():
         items.append(SummaryItem("samples", None, f"{day}：无留样记录（{'、'.join(meals)}）", False))
+    insufficient_units = {unit.key for unit in units if unit.insufficient}
     for key, found in sorted(completeness.items()):
-        if found.completeness is not None and found.completeness < COMPLETENESS_WARN:
-            items.append(SummaryItem("devices", None, f"{key}：数据完整率 {found.completeness:.1%}", None))
+        name = found.name or key
+        if found.insufficient or key in insufficient_units:
+            share = "无读数" if found.completeness is None else f"数据完整率 {found.completeness:.1%}"
+            items.append(SummaryItem("devices", None, f"{name}：{share}，数据不足，无法判断是否合规", False,
+                                     status="数据不足，需核查"))
+        elif found.completeness is not None and found.completeness < COMPLETENESS_WARN:
+            items.append(SummaryItem("devices", None, f"{name}：数据完整率 {found.completeness:.1%}", False,
+                                     status="需核查"))
     return sorted(items, key=lambda i: (i.at is None, i.at or 0.0))
 
 
@@ -254,7 +319,7 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
     """The report of ``period`` as known at ``now``."""
     since, until = period.start, min(period.end, now)
     names = {s["key"]: source.name(s) for s in source.sensors()}
-    alarms = [alarm_entry(a, names.get(a.subject, a.subject))
+    alarms = [alarm_entry(a, subject_name(a.subject, names, source.config.samples.meal_name))
               for a in source.alerts(since, until)]
     units: list[ColdUnit] = []
     completeness: dict[str, SensorCompleteness] = {}
@@ -263,24 +328,35 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
     # Doors, gates, tamper switches and patrol readers send events, no readings.
     sensors = [s for s in source.sensors()
                if s["kind"] not in event_kinds and not (s["last_state"] is not None and s["last_value"] is None)]
-    hourly = source.hourly_many([s["key"] for s in sensors], since, until)
+    keys = [s["key"] for s in sensors]
+    hourly = source.hourly_many(keys, since, until)
+    # Did the sensor report before the period? Then it owes readings from the period's start.
+    before = source.hourly_many(keys, since - REPORTED_BEFORE_S, since) if until > since else {}
     edits = limit_edits(source, sensors, since, until)
     for sensor in sensors:
-        hours = hourly[sensor["key"]]
+        key = sensor["key"]
+        hours = hourly[key]
         received = sum(h.count for h in hours)
-        interval = config.intervals_s.get(sensor["key"]) or coldchain.inferred_interval(hours)
-        completeness[sensor["key"]] = SensorCompleteness(sensor["key"], received, interval,
-                                                         coldchain.completeness(received, interval, since, until))
+        interval = config.intervals_s.get(key) or coldchain.inferred_interval(hours)
+        start = coldchain.expected_start(since, until, first_reading(source, key, hours, since),
+                                         any(h.count for h in before.get(key, [])))
+        expected = coldchain.expected_seconds(since, until, now, start)
+        wanted = coldchain.expected_readings(expected, interval)
+        share = coldchain.share(received, wanted) if wanted else None
+        completeness[key] = SensorCompleteness(key, received, interval, share, name=names.get(key, key),
+                                               expected_s=expected, insufficient=coldchain.insufficient(share, None))
         limits = source.limits(sensor)
         if limits is not None:
-            units.append(cold_unit(source, sensor, limits, hours, since, until, alarms))
-            units[-1].limit_edits = edits.get(sensor["key"], [])
+            units.append(cold_unit(source, sensor, limits, hours, since, until, alarms, expected, share))
+            units[-1].limit_edits = edits.get(key, [])
     samples = samples_section(source, period, now)
     return Report(
         kind=period.kind, label=period.label, title=period.title_zh, school=config.school,
+        site=config.site or "、".join(sorted({str(d["site"]) for d in source.devices() if d.get("site")})),
+        locale=source.config.alerts.locale,
         timezone=str(period.tz), start=period.start, end=period.end, generated_at=now,
         summary=summary(alarms, units, samples, completeness), alarms=alarms, cold_units=units,
         log_slots=[slot.name for slot in config.log_sheet], log_sheet=log_sheet(source, units, period, config, until),
         samples=samples, gates=gates_section(source, alarms, period),
         devices=devices_section(source, alarms, completeness, since, until), audit_head=source.audit_head(),
-        signatures=list(signatures), silences=silences_section(source, since, until))
+        signatures=list(signatures), silences=silences_section(source, since, until, names))

@@ -124,3 +124,49 @@ def completeness(received: int, interval_s: float | None, since: float, until: f
         return None
     expected = (until - since) / interval_s
     return min(1.0, received / expected) if expected > 0 else None
+
+
+#: Below this share of the expected readings (or of the expected time monitored) a sensor's figures
+#: are not evidence of anything: the report says "数据不足" instead of a share.
+INSUFFICIENT = 0.5
+
+
+def expected_start(since: float, until: float, first_reading: float | None, reported_before: bool) -> float | None:
+    """When the sensor was first expected to report in ``[since, until)``.
+
+    A sensor that reported before the period owes readings from the period's start; a
+    sensor that appeared during it owes them from its first reading (the hub learns of a
+    sensor from its readings and its device's status, so that is its registration). None:
+    nothing was ever expected of it in the period.
+    """
+    if reported_before:
+        return since
+    if first_reading is None or first_reading >= until:
+        return None
+    return max(since, first_reading)
+
+
+def expected_seconds(since: float, until: float, now: float, start: float | None) -> float:
+    """The seconds a sensor was expected to report: from ``start`` to the period's end or now, whichever is earlier.
+
+    A week still running counts only the part that has passed.
+    """
+    if start is None:
+        return 0.0
+    return max(0.0, min(until, now) - max(since, start))
+
+
+def share(part: float, whole: float) -> float | None:
+    """``part / whole`` capped at 1 (None when nothing was expected): a share that cannot exceed the whole."""
+    if whole <= 0:
+        return None
+    return min(1.0, max(0.0, part / whole))
+
+
+def expected_readings(seconds: float, interval_s: float | None) -> float | None:
+    return seconds / interval_s if interval_s and seconds > 0 else None
+
+
+def insufficient(completeness_share: float | None, monitored_share: float | None) -> bool:
+    """Too little data to judge: under ``INSUFFICIENT`` of the readings, or of the time, that were expected."""
+    return any(value is not None and value < INSUFFICIENT for value in (completeness_share, monitored_share))

@@ -34,8 +34,11 @@ class ReportConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: The school's name, printed in the report's title.
+    #: The school's name, printed in the report's title and on every page.
     school: str = Field(default="", max_length=64)
+    #: The site (campus, canteen, address) printed with the name on every page; empty: the sites
+    #: the school's devices announce.
+    site: str = Field(default="", max_length=128)
     #: Make the past week's report automatically every Monday at this local time.
     weekly: bool = True
     weekly_at: dt.time = dt.time(7, 0)

@@ -108,6 +108,13 @@ class ColdUnit:
     door_opens: list[float]
     #: every change of the limits in the period (who, when, before, after, approved by)
     limit_edits: list[LimitEditEntry] = field(default_factory=list)
+    #: seconds the sensor was expected to report in the period (from the period's start, or its first
+    #: reading when it appeared during the period, to the period's end or now); the shares' denominator
+    expected_s: float = 0.0
+    #: monitored / expected: how much of the expected time readings cover
+    coverage: float | None = None
+    #: too little data to judge the unit (数据不足): its share within limits is no evidence
+    insufficient: bool = False
 
 
 @dataclass
@@ -117,6 +124,8 @@ class LogCell:
     value: float | None
     ts: float | None
     within: bool | None
+    #: the slot's time had not come when the report was made (未到), rather than a missing reading
+    future: bool = False
 
 
 @dataclass
@@ -170,6 +179,12 @@ class SensorCompleteness:
     received: int
     interval_s: float | None
     completeness: float | None
+    #: the sensor's name (the key is only a secondary reference)
+    name: str = ""
+    #: seconds the sensor was expected to report in the period (see ColdUnit.expected_s)
+    expected_s: float = 0.0
+    #: too few readings to judge (数据不足)
+    insufficient: bool = False
 
 
 @dataclass
@@ -200,8 +215,10 @@ class SummaryItem:
     section: str  # cold_chain, samples, gates, devices
     at: float | None
     text: str
-    #: None: nothing to do (an excursion shorter than the alarm delay, a data gap to look into)
+    #: None: nothing to do (an excursion shorter than the alarm delay)
     handled: bool | None
+    #: printed instead of handled / no action, and flagged: e.g. 数据不足 for a sensor with too little data
+    status: str | None = None
 
 
 @dataclass
@@ -227,3 +244,7 @@ class Report:
     signatures: list[Signature] = field(default_factory=list)
     #: silences (and the config file's maintenance windows) in force at some time in the period
     silences: list[SilenceEntry] = field(default_factory=list)
+    #: where the school is (campus, address), printed with its name on every page
+    site: str = ""
+    #: the language of the report's headers and labels: "zh" (default) or "en" (alerts.locale)
+    locale: str = "zh"

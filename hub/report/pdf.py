@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from reportlab.platypus.flowables import Flowable
 from hub.alerts.kinds import AlertKind, AlertState
 from hub.report.builder import COMPLETENESS_WARN
 from hub.report.chart import chart
-from hub.report.model import AlarmEntry, ColdUnit, Report
+from hub.report.model import AlarmEntry, ColdUnit, Report, SensorCompleteness
 
 # One font registration for the whole hub: the sample labels' (Debian's fonts-wqy-zenhei).
 from hub.samples.labels import find_font, registered_font
@@ -43,6 +43,32 @@ _SECTION_ZH: dict[str, str] = {
 _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
 _DEVICE_STATE_ZH = {"online": "在线", "offline": "离线"}
 _WARN = colors.Color(0.55, 0.1, 0.1)
+Label = Callable[[str], str]
+#: Headers and labels of an English report (``alerts.locale: en``); a Chinese report prints the keys.
+_EN: dict[str, str] = {
+    "一、摘要": "1. Summary", "二、冷藏冷冻设备": "2. Cold units", "三、温度记录表": "3. Temperature log sheet",
+    "四、食品留样": "4. Food samples", "五、门岗": "5. Gates", "六、设备": "6. Devices", "七、审核签字": "7. Sign-off",
+    "范围": "Limits", "最低": "Min", "最高": "Max", "平均": "Mean", "范围内时间": "Within limits",
+    "超标时间": "Outside", "读数": "Readings", "开始": "Start", "结束": "End", "峰值": "Peak", "持续": "Duration",
+    "报警与处置": "Alarm history", "时间": "When", "修改人": "Changed by", "修改前": "Before", "修改后": "After",
+    "原因": "Reason", "批准人": "Approved by", "类别": "Category", "事项": "What went wrong", "处理": "Handled",
+    "日期": "Date", "设备": "Device", "餐次": "Meal", "留样时间": "Placed", "按时": "On time",
+    "菜品（克）": "Dishes (g)", "留足时长": "Held full time", "柜温": "Cabinet", "弃样": "Discarded",
+    "门": "Gate", "情况": "What", "状态": "State", "运行时长": "Uptime", "离线": "Offline",
+    "丢弃读数": "Dropped", "传感器": "Sensor", "收到读数": "Readings received", "数据完整率": "Completeness",
+    "应监测时长": "Expected", "未到": "not yet", "数据不足": "insufficient data", "学校": "School",
+    "地点": "Site", "未设置学校名称": "school name not set", "页": "page",
+    "各传感器数据完整率": "Data completeness per sensor", "限值修改记录": "Limit changes",
+    "本期生效的静音（报警照常记录，但未通知）": "Silences in force (alarms recorded, nobody notified)",
+}
+
+
+def _labels(locale: str) -> Label:
+    """The label printer of a report's locale: Chinese as written, English from ``_EN`` where one exists."""
+    def label(text: str) -> str:
+        return _EN.get(text, text) if locale == "en" else text
+
+    return label
 
 
 class _Styles:
@@ -55,6 +81,7 @@ class _Styles:
         self.body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
         self.cell = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9.5, wordWrap="CJK")
         self.warn = ParagraphStyle("warn", parent=self.cell, textColor=_WARN)
+        self.small = ParagraphStyle("small", parent=self.cell, fontSize=6, leading=7.5, textColor=colors.grey)
 
 
 def _when(ts: float | None, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
@@ -114,24 +141,38 @@ def _alarm_history(alarm: AlarmEntry, tz: ZoneInfo) -> str:
     return "；".join(parts)
 
 
+def within_text(unit: ColdUnit, label: Label = str) -> str:
+    """The time within limits as printed: a share of the time the sensor was expected to report.
+
+    With too little data the share is no evidence, and the cell says so instead of a reassuring figure.
+    """
+    of = f"{_duration(unit.within_s)} / {label('应监测时长')} {_duration(unit.expected_s)}"
+    if unit.insufficient or unit.within_share is None:
+        return f"{label('数据不足')}（{of}）"
+    return f"{unit.within_share:.1%}（{of}）"
+
+
 def _unit(unit: ColdUnit, report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    label = _labels(report.locale)
     band = f"{_limit(unit.low)} ～ {_limit(unit.high)} °C"
-    share = "—" if unit.within_share is None else f"{unit.within_share:.1%}"
     figures = _table([
-        ["范围 Limits", "最低 Min", "最高 Max", "平均 Mean", "范围内时间 Within", "超标时间 Outside", "读数 Readings"],
-        [band, _num(unit.min), _num(unit.max), _num(unit.mean, 2), f"{share}（{_duration(unit.within_s)}）",
+        [label(h) for h in ("范围", "最低", "最高", "平均", "范围内时间", "超标时间", "读数")],
+        [band, _num(unit.min), _num(unit.max), _num(unit.mean, 2), within_text(unit, label),
          _duration(unit.outside_s), f"{unit.count:,}"],
-    ], [width / 7] * 7, styles)
-    flow: list[Flowable] = [Paragraph(_escape(f"{unit.name}（{unit.key}）"), styles.h2), figures, Spacer(1, 2 * mm)]
+    ], [width * f for f in (0.14, 0.1, 0.1, 0.1, 0.3, 0.14, 0.12)], styles, warn_rows=[1] if unit.insufficient else [])
+    heading = unit.name if unit.name != unit.key else unit.key
+    flow: list[Flowable] = [Paragraph(_escape(heading), styles.h2), figures, Spacer(1, 2 * mm)]
     until = min(report.end, report.generated_at)
     flow.append(chart(unit.chart, unit.low, unit.high, unit.door_opens, report.start, max(until, report.start + 3600),
                       tz, styles.font, width, 45 * mm))
     legend = "绿色：温度范围；蓝色：每小时最低～最高及平均；橙色刻度：开门"
     if unit.door:
-        legend += f"（{unit.door}，共 {len(unit.door_opens)} 次）"
+        legend += f"（共 {len(unit.door_opens)} 次）"
+    if unit.name != unit.key:
+        legend += f"。传感器编号 {unit.key}"
     flow.append(Paragraph(legend, styles.cell))
     if unit.excursions:
-        rows: list[list[Any]] = [["开始 Start", "结束 End", "峰值 Peak", "持续 Duration", "报警与处置 Alarm history"]]
+        rows: list[list[Any]] = [[label(h) for h in ("开始", "结束", "峰值", "持续", "报警与处置")]]
         for e in unit.excursions:
             start = _when(e.start, tz) + ("（之前已超标）" if e.started_before else "")
             history = "；".join(_alarm_history(a, tz) for a in e.alarms) or "未报警（短于报警延时）"
@@ -139,23 +180,23 @@ def _unit(unit: ColdUnit, report: Report, tz: ZoneInfo, styles: _Styles, width: 
         flow.append(Spacer(1, 2 * mm))
         flow.append(_table(rows, [width * f for f in (0.16, 0.12, 0.1, 0.12, 0.5)], styles))
     else:
-        flow.append(Paragraph("本期无超标。No excursion.", styles.body))
-    flow += _limit_edits(unit, tz, styles, width)
+        flow.append(Paragraph("本期无超标。", styles.body))
+    flow += _limit_edits(unit, tz, styles, width, label)
     return [KeepTogether(flow[:5]), *flow[5:]]
 
 
-def _limit_edits(unit: ColdUnit, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+def _limit_edits(unit: ColdUnit, tz: ZoneInfo, styles: _Styles, width: float, label: Label = str) -> list[Flowable]:
     """Every change of the unit's limits in the period: an inspector sees who moved the line, and who agreed."""
     if not unit.limit_edits:
         return [Paragraph("本期限值未修改。", styles.cell)]
-    rows: list[list[Any]] = [["时间", "修改人", "修改前", "修改后", "原因", "批准人"]]
+    rows: list[list[Any]] = [[label(h) for h in ("时间", "修改人", "修改前", "修改后", "原因", "批准人")]]
     pending: set[int] = set()
     for i, e in enumerate(unit.limit_edits, start=1):
         approved = "待审批（未生效）" if e.pending else (e.approved_by or "无需审批（法规范围内）")
         if e.pending:
             pending.add(i)
         rows.append([_when(e.at, tz), e.by, e.before or "—", e.after, e.reason or "—", approved])
-    return [Spacer(1, 2 * mm), Paragraph("限值修改记录", styles.cell),
+    return [Spacer(1, 2 * mm), Paragraph(label("限值修改记录"), styles.cell),
             _table(rows, [width * f for f in (0.14, 0.14, 0.16, 0.16, 0.24, 0.16)], styles, warn_rows=sorted(pending))]
 
 
@@ -182,24 +223,27 @@ def section_name(section: str) -> str:
 
 def _summary(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     if not report.summary:
-        return [Paragraph("本期一切正常，无报警、无超标。Nothing went wrong.", styles.body)]
-    rows: list[list[Any]] = [["时间 When", "类别", "事项 What went wrong", "处理 Handled"]]
+        return [Paragraph("本期一切正常，无报警、无超标。", styles.body)]
+    label = _labels(report.locale)
+    rows: list[list[Any]] = [[label(h) for h in ("时间", "类别", "事项", "处理")]]
     warn = []
     for item in report.summary:
-        if item.handled is False:
+        if item.handled is False or item.status:
             warn.append(len(rows))
         rows.append([_when(item.at, tz), section_name(item.section), item.text,
-                     _handled(item.handled)])
+                     item.status or _handled(item.handled)])
     return [_table(rows, [width * f for f in (0.14, 0.08, 0.62, 0.16)], styles, warn)]
 
 
 def _log_sheet(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     if not report.log_sheet:
         return [Paragraph("无。", styles.body)]
-    rows: list[list[Any]] = [["日期 Date", "设备 Unit", *report.log_slots]]
+    label = _labels(report.locale)
+    rows: list[list[Any]] = [[label("日期"), label("设备"), *report.log_slots]]
     warn = []
     for row in report.log_sheet:
-        cells = [f"{_num(c.value)} °C（{_when(c.ts, tz, '%H:%M')}）" + (" 超标" if c.within is False else "")
+        cells = [label("未到") if c.future else
+                 f"{_num(c.value)} °C（{_when(c.ts, tz, '%H:%M')}）" + (" 超标" if c.within is False else "")
                  if c.value is not None else "—" for c in row.cells]
         if any(c.within is False for c in row.cells):
             warn.append(len(rows))
@@ -211,12 +255,14 @@ def _log_sheet(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> l
 def _samples(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     if not report.samples:
         return [Paragraph("本期无留样记录。", styles.body)]
-    rows: list[list[Any]] = [["日期", "餐次", "留样时间", "按时", "菜品（克）", "留足时长", "柜温", "弃样"]]
+    label = _labels(report.locale)
+    rows: list[list[Any]] = [[label(h) for h in ("日期", "餐次", "留样时间", "按时", "菜品（克）", "留足时长", "柜温",
+                                                  "弃样")]]
     warn = []
     for s in report.samples:
         if s.record_id is None:
             warn.append(len(rows))
-            rows.append([s.day, s.meal_name, "—", "否", "无留样记录 No samples on record", "", "", ""])
+            rows.append([s.day, s.meal_name, "—", "否", "无留样记录", "", "", ""])
             continue
         dishes = "、".join(f"{d.name} {d.weight_g:g}" + ("（不足）" if d.underweight else "")
                           if d.weight_g is not None else f"{d.name}（未称重）" for d in s.dishes) or "菜品未登记"
@@ -236,7 +282,8 @@ def _gates(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[
         f"非开放时间开门 {len(gates.after_hours)} 次；关门检查发现未关 {len(gates.sweeps_open)} 次；"
         f"巡更 {gates.rounds_complete}/{gates.rounds_required} 轮完成。", styles.body)]
     if gates.after_hours:
-        rows: list[list[Any]] = [["时间", "门", "情况", "处理"]]
+        label = _labels(report.locale)
+        rows: list[list[Any]] = [[label(h) for h in ("时间", "门", "情况", "处理")]]
         rows += [[_when(a.started_at, tz), a.name, a.message, _alarm_history(a, tz)] for a in gates.after_hours]
         flow.append(_table(rows, [width * f for f in (0.14, 0.2, 0.36, 0.3)], styles))
     for sweep in gates.sweeps_open:
@@ -253,6 +300,12 @@ def _completeness(value: float | None) -> str:
     return "无数据" if value is None else f"{value:.1%}"
 
 
+def _completeness_text(c: SensorCompleteness, label: Label = str) -> str:
+    """Completeness as printed: with too few readings, "数据不足" beside the share."""
+    text = _completeness(c.completeness)
+    return f"{text}（{label('数据不足')}）" if c.insufficient else text
+
+
 def _devices(report: Report, styles: _Styles, width: float) -> list[Flowable]:
     """One row per device, then one row per sensor: a device may have any number of sensors.
 
@@ -261,7 +314,8 @@ def _devices(report: Report, styles: _Styles, width: float) -> list[Flowable]:
     """
     if not report.devices:
         return [Paragraph("无。", styles.body)]
-    rows: list[list[Any]] = [["设备", "状态", "运行时长", "离线", "丢弃读数", "传感器"]]
+    label = _labels(report.locale)
+    rows: list[list[Any]] = [[label(h) for h in ("设备", "状态", "运行时长", "离线", "丢弃读数", "传感器")]]
     for d in report.devices:
         worst = min((c for c in d.sensors if c.completeness is not None), key=lambda c: c.completeness or 0.0,
                     default=None)
@@ -271,16 +325,21 @@ def _devices(report: Report, styles: _Styles, width: float) -> list[Flowable]:
                      f"{len(d.offline)} 次，{_duration(d.offline_s)}" if d.offline else "无",
                      str(d.dropped) if d.dropped is not None else "—", sensors])
     flow: list[Flowable] = [_table(rows, [width * f for f in (0.16, 0.08, 0.14, 0.16, 0.1, 0.36)], styles)]
-    sensor_rows: list[list[Any]] = [["设备", "传感器", "收到读数", "数据完整率"]]
+    sensor_rows: list[list[Any]] = [[label(h) for h in ("设备", "传感器", "收到读数", "应监测时长", "数据完整率")]]
     warn = []
     for d in report.devices:
         for c in d.sensors:
-            if c.completeness is None or c.completeness < COMPLETENESS_WARN:
+            if c.insufficient or c.completeness is None or c.completeness < COMPLETENESS_WARN:
                 warn.append(len(sensor_rows))
-            sensor_rows.append([d.device, c.key.split("/", 1)[-1], f"{c.received:,}", _completeness(c.completeness)])
+            sensor_id = c.key.split("/", 1)[-1]
+            # The name an inspector knows, the sensor's id below it in small print (a secondary reference).
+            named: Any = sensor_id if not c.name or c.name in (c.key, sensor_id) else [
+                Paragraph(_escape(c.name), styles.cell), Paragraph(_escape(sensor_id), styles.small)]
+            sensor_rows.append([d.device, named, f"{c.received:,}", _duration(c.expected_s),
+                                _completeness_text(c, label)])
     if len(sensor_rows) > 1:
-        flow += [Spacer(1, 2 * mm), Paragraph("各传感器数据完整率", styles.body),
-                 _table(sensor_rows, [width * f for f in (0.22, 0.38, 0.2, 0.2)], styles, warn)]
+        flow += [Spacer(1, 2 * mm), Paragraph(label("各传感器数据完整率"), styles.body),
+                 _table(sensor_rows, [width * f for f in (0.18, 0.34, 0.14, 0.16, 0.18)], styles, warn)]
     return flow
 
 
@@ -292,7 +351,7 @@ def _signoff(report: Report, tz: ZoneInfo, styles: _Styles) -> list[Flowable]:
         flow.append(Paragraph("食品安全管理员（签字）：______________　日期：__________　意见：______________",
                               styles.body))
     flow.append(Spacer(1, 3 * mm))
-    flow.append(Paragraph(f"审计日志链首 Audit head: {report.audit_head or '（空）'}", styles.cell))
+    flow.append(Paragraph(f"审计日志链首：{report.audit_head or '（空）'}", styles.cell))
     return flow
 
 
@@ -301,7 +360,9 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
     font = registered_font(find_font(font_path))
     styles = _Styles(font)
     tz = ZoneInfo(report.timezone)
+    label = _labels(report.locale)
     name = f"{report.school}食品安全{_KIND_ZH[report.kind]}"
+    where = " · ".join(part for part in (report.school or label("未设置学校名称"), report.site) if part)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
                             bottomMargin=18 * mm, title=f"{name} {report.label}", author="xiaoan 校安")
@@ -310,23 +371,25 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
         Paragraph(_escape(name), styles.title),
         Paragraph(_escape(f"{report.title} · 生成于 {_when(report.generated_at, tz, '%Y-%m-%d %H:%M')}"
                           f"（{report.timezone}）"), styles.subtitle),
-        Paragraph("一、摘要 Summary", styles.h1), *_summary(report, tz, styles, width),
-        Paragraph("二、冷藏冷冻设备 Cold units", styles.h1),
+        Paragraph(label("一、摘要"), styles.h1), *_summary(report, tz, styles, width),
+        Paragraph(label("二、冷藏冷冻设备"), styles.h1),
     ]
     if not report.cold_units:
         flow.append(Paragraph("无冷藏设备数据。", styles.body))
     for unit in report.cold_units:
         flow.extend(_unit(unit, report, tz, styles, width))
-    flow += [Paragraph("本期生效的静音（报警照常记录，但未通知）", styles.h2), *_silences(report, tz, styles)]
-    flow += [Paragraph("三、温度记录表 Temperature log sheet", styles.h1), *_log_sheet(report, tz, styles, width),
-             Paragraph("四、食品留样 Food samples", styles.h1), *_samples(report, tz, styles, width),
-             Paragraph("五、门岗 Gates", styles.h1), *_gates(report, tz, styles, width),
-             Paragraph("六、设备 Devices", styles.h1), *_devices(report, styles, width),
-             Paragraph("七、审核签字 Sign-off", styles.h1), *_signoff(report, tz, styles)]
+    flow += [Paragraph(label("本期生效的静音（报警照常记录，但未通知）"), styles.h2), *_silences(report, tz, styles)]
+    flow += [Paragraph(label("三、温度记录表"), styles.h1), *_log_sheet(report, tz, styles, width),
+             Paragraph(label("四、食品留样"), styles.h1), *_samples(report, tz, styles, width),
+             Paragraph(label("五、门岗"), styles.h1), *_gates(report, tz, styles, width),
+             Paragraph(label("六、设备"), styles.h1), *_devices(report, styles, width),
+             Paragraph(label("七、审核签字"), styles.h1), *_signoff(report, tz, styles)]
 
     def footer(canvas: Canvas, _doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(font, 7)
+        # The school and site on every page: a loose page still says whose record it is.
+        canvas.drawString(15 * mm, A4[1] - 9 * mm, f"{where} · {name} {report.label}")
         canvas.drawString(15 * mm, 10 * mm, f"校安 xiaoan · {report.label} · 审计 {report.audit_head[:16]}")
         canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"第 {canvas.getPageNumber()} 页")
         canvas.restoreState()

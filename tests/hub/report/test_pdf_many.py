@@ -83,10 +83,10 @@ def test_a_report_with_200_sensors_and_400_excursions_paginates(big_hub: Hub, tm
         assert f"第{number}页" in text
         assert len(text) > 60, f"page {number} holds only its footer"
     whole = "".join(texts)
-    for index in range(SENSORS):  # every sensor has its own row of the completeness table
-        assert f"{DEVICE}{PROBE.format(index)}" in whole, index
+    for index in range(SENSORS):  # every sensor has its own row: its name, its id in small print
+        assert f"{DEVICE}冷库探头{index}号{PROBE.format(index)}" in whole, index
         if index >= 2:  # hourly readings all week
-            assert f"{DEVICE}{PROBE.format(index)}168100.0%" in whole, index
+            assert f"{DEVICE}冷库探头{index}号{PROBE.format(index)}168168小时100.0%" in whole, index
     assert "各传感器数据完整率" in whole and "200个" in whole
     assert "第0次：关紧柜门并复查" in whole and "第149次：关紧柜门并复查" in whole  # the split history cell
     assert "七、审核签字" in whole  # the report reaches its end
