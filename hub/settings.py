@@ -168,7 +168,7 @@ class HubSettings(BaseSettings):
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     #: Open connections at most; past it a new one is answered 503 with ``Retry-After`` and closed at once.
     #: Lowered at start to fit the open-files limit (less a reserve for the hub's own files).
-    http_max_connections: int = Field(default=1000, ge=1)
+    http_max_connections: int = Field(default=4096, ge=1)
     #: Connections the kernel queues before the hub accepts them (``listen`` backlog).
     http_backlog: int = Field(default=2048, ge=1)
     #: Live event streams (``/api/stream``) one account may hold open at once; more is a 429.

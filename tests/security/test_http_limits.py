@@ -290,3 +290,12 @@ def test_the_hub_raises_its_open_files_limit_and_fits_its_connection_cap_in_it()
     settings = HubSettings(http_max_connections=5000)
     assert connection_cap(settings, 1024) == 1024 - FD_RESERVE
     assert connection_cap(settings, 1_000_000) == 5000
+
+
+def test_xiaoan_hub_passes_every_limit_to_uvicorn() -> None:
+    settings = HubSettings(http_keep_alive_s=7, http_max_header_bytes=8192, http_backlog=100, http_max_connections=50)
+    config = server_config(create_app(settings), settings, open_files=10_000)
+    assert config.timeout_keep_alive == 7
+    assert config.h11_max_incomplete_event_size == 8192
+    assert config.backlog == 100
+    assert isinstance(config.http, type) and config.http.__name__ == "GuardedH11Protocol"
