@@ -32,8 +32,10 @@ from hub.api import (
 )
 from hub.auth.headers import SecurityHeaders
 from hub.errors import FieldError
+from hub.http_limits import BodyLimit
 from hub.runtime import Hub
 from hub.settings import HubSettings
+from hub.web.broadcast import StreamSlots
 from hub.web.render import STATIC
 
 
@@ -55,7 +57,11 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
 
     app = FastAPI(title="xiaoan hub", version=package_version(), lifespan=lifespan,
                   description="校安 xiaoan: cold-chain, food-sample and gate monitoring for schools.")
+    app.state.stream_slots = StreamSlots(settings.stream_max_per_account, settings.stream_max_total)
     app.add_middleware(SecurityHeaders)
+    # Added last, so it runs first: a body over its cap is refused before anything reads it or checks credentials.
+    app.add_middleware(BodyLimit, max_body_bytes=settings.http_max_body_bytes,
+                       max_photo_body_bytes=settings.http_max_photo_body_bytes)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,

@@ -28,6 +28,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     from hub.app import create_app
     from hub.auth.bootstrap import ensure_first_admin
     from hub.auth.store import AccountStore
+    from hub.http_limits import raise_open_files_limit, server_config
     from hub.settings import load_settings
     from hub.store.sqlite import known_versions, refuse_newer
 
@@ -39,8 +40,10 @@ def _cmd_hub(args: argparse.Namespace) -> int:
         ensure_first_admin(accounts, sys.stdout)
     finally:
         accounts.close()
+    # Every connection is a file descriptor: the kernel's usual 1024 must not be what limits the hub.
+    open_files, _ = raise_open_files_limit()
     app = create_app(settings)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
+    uvicorn.Server(server_config(app, settings, open_files)).run()
     return 0
 
 

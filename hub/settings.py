@@ -154,6 +154,27 @@ class HubSettings(BaseSettings):
     #: Failed logins per username and per client address within ``login_window_s`` before refusing (429).
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: float = Field(default=900.0, gt=0)
+    # -- HTTP limits of the hub's own server (hub.http_limits, docs/security.md) --------------------
+    #: Largest request body (JSON, forms) in bytes; larger is a 413 before anything reads it or checks credentials.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest photo upload body in bytes: the 8 MB photo limit plus room for the multipart framing.
+    http_max_photo_body_bytes: int = Field(default=8 * 1024 * 1024 + 64 * 1024, ge=1024)
+    #: A connection must send complete request headers this soon after it opens (or after its first byte of
+    #: a next request); slower is disconnected.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    #: An idle kept-alive connection is closed after this long (uvicorn's ``timeout_keep_alive``).
+    http_keep_alive_s: int = Field(default=5, ge=1)
+    #: Largest request head (request line and headers) in bytes; larger is a 400.
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    #: Open connections at most; past it a new one is answered 503 with ``Retry-After`` and closed at once.
+    #: Lowered at start to fit the open-files limit (less a reserve for the hub's own files).
+    http_max_connections: int = Field(default=4096, ge=1)
+    #: Connections the kernel queues before the hub accepts them (``listen`` backlog).
+    http_backlog: int = Field(default=2048, ge=1)
+    #: Live event streams (``/api/stream``) one account may hold open at once; more is a 429.
+    stream_max_per_account: int = Field(default=8, ge=1)
+    #: Live event streams open at once over all accounts; more is a 503.
+    stream_max_total: int = Field(default=200, ge=1)
     #: Filled from ``config_file`` by ``load_settings``.
     rules: HubConfig = HubConfig()
     #: Filled from ``notify_config`` by ``load_settings``.

@@ -4,28 +4,35 @@ Events: ``alert`` (an alert changed state), ``reading`` (a sensor's newest value
 coalesced), ``door`` (a gate or door opened or closed), ``samples`` (a sample record
 changed), ``reset`` (this page fell behind and was dropped: reload). A comment line
 every ``KEEPALIVE_S`` keeps proxies and phones from closing an idle connection.
+
+Streams are capped per account (429) and in total (503), both with ``Retry-After``:
+a stream holds a connection for as long as the page is open, and one account's
+thousand streams must not take the connections everyone else needs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from hub.api.deps import BroadcasterDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
-from hub.web.broadcast import Broadcaster, LiveEvent, async_wake
+from hub.web.broadcast import Broadcaster, LiveEvent, StreamSlots, async_wake
 
 router = APIRouter(prefix="/api", tags=["stream"])
 
 KEEPALIVE_S = 15.0
 #: How soon a reconnecting browser tries again (EventSource ``retry``), in ms.
 RETRY_MS = 3000
+#: How long a refused stream is told to wait before trying again.
+REFUSED_RETRY_AFTER_S = 30
 
 
 async def events(broadcaster: Broadcaster, request: Request, keepalive_s: float = KEEPALIVE_S
@@ -53,8 +60,38 @@ async def events(broadcaster: Broadcaster, request: Request, keepalive_s: float 
         broadcaster.unsubscribe(subscription)
 
 
-@router.get("/stream", response_class=StreamingResponse)
-async def stream(broadcaster: BroadcasterDep, request: Request,
-                 _user: Annotated[User, Depends(require(Permission.VIEW))]) -> StreamingResponse:
-    return StreamingResponse(events(broadcaster, request), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+class _SlotResponse(StreamingResponse):
+    """A stream that gives its slot back however it ends: finished, disconnected, or never started."""
+
+    def __init__(self, content: AsyncIterator[bytes], release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def stream_slots(request: Request) -> StreamSlots:
+    slots: StreamSlots = request.app.state.stream_slots
+    return slots
+
+
+@router.get("/stream", response_class=StreamingResponse,
+            responses={429: {"description": "this account has its most live streams open"},
+                       503: {"description": "the hub has its most live streams open"}})
+async def stream(broadcaster: BroadcasterDep, request: Request, slots: Annotated[StreamSlots, Depends(stream_slots)],
+                 user: Annotated[User, Depends(require(Permission.VIEW))]) -> StreamingResponse:
+    refused = slots.acquire(user.id)
+    if refused == "account":
+        raise HTTPException(status_code=429, headers={"Retry-After": str(REFUSED_RETRY_AFTER_S)},
+                            detail=f"this account has {slots.per_account} live pages open already: close one"
+                                   " · 此账号打开的实时页面过多")
+    if refused == "total":
+        raise HTTPException(status_code=503, headers={"Retry-After": str(REFUSED_RETRY_AFTER_S)},
+                            detail=f"the hub serves {slots.total} live pages already · 实时页面连接已满，请稍后再试")
+    return _SlotResponse(events(broadcaster, request), lambda: slots.release(user.id),
+                         media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -118,3 +118,41 @@ def async_wake(loop: asyncio.AbstractEventLoop, ready: asyncio.Event) -> Callabl
                 loop.call_soon_threadsafe(ready.set)
 
     return wake
+
+
+class StreamSlots:
+    """How many live streams each account, and all together, hold open: one account cannot take them all.
+
+    Each open stream holds a connection, a file descriptor and a subscriber buffer for as
+    long as the page is open; 1,000 streams opened with one cook's account once took the
+    hub to its open-files limit. Callable from any thread.
+    """
+
+    def __init__(self, per_account: int, total: int) -> None:
+        self.per_account = per_account
+        self.total = total
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, account: int) -> str | None:
+        """Take a slot for ``account``; None when taken, else why not (``"account"`` or ``"total"``)."""
+        with self._lock:
+            if self._held.get(account, 0) >= self.per_account:
+                return "account"
+            if sum(self._held.values()) >= self.total:
+                return "total"
+            self._held[account] = self._held.get(account, 0) + 1
+        return None
+
+    def release(self, account: int) -> None:
+        with self._lock:
+            left = self._held.get(account, 0) - 1
+            if left > 0:
+                self._held[account] = left
+            else:
+                self._held.pop(account, None)
+
+    def held(self, account: int | None = None) -> int:
+        """Streams open for ``account`` (all accounts: None)."""
+        with self._lock:
+            return sum(self._held.values()) if account is None else self._held.get(account, 0)
