@@ -181,7 +181,8 @@ def test_bad_messages_through_the_broker_are_dead_lettered(make_hub: Callable[..
         (device, telemetry, json.dumps({"device": "dev-b", "boot_id": "x", "seq": "7", "readings": []}).encode()),
         (device, telemetry, json.dumps({"device": "dev-b", "boot_id": "x"}).encode()),
         (admin, f"xiaoan/v1/{SITE}/dev-b/firmware", b"{}"),
-        (device, telemetry, b"0" * (1024 * 1024)),
+        # over the wire contract's limit, under the broker's message_size_limit (hub.broker.MAX_MESSAGE_BYTES)
+        (device, telemetry, b"0" * (wire.MAX_PAYLOAD_BYTES + 1024)),
     ]
     for client, topic, payload in cases:
         client.publish(topic, payload, qos=1).wait_for_publish(5)
