@@ -103,6 +103,10 @@ ACL = "acl"
 #: Largest MQTT packet the broker accepts; a client sending more is disconnected. Above the hub's own
 #: payload limit (edge.wire.MAX_PAYLOAD_BYTES), so an oversized message still reaches the dead letters.
 MAX_PACKET_BYTES = 2 * 1024 * 1024
+#: Largest payload the broker passes on (``message_size_limit``): twice the wire contract's limit, so a
+#: message just over it still reaches the hub's dead letters with its reason, while the broker drops a
+#: larger one (it never reaches the hub's queue or disk; docs/security.md, "Per-device quotas").
+MAX_MESSAGE_BYTES = 2 * 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -156,12 +160,14 @@ listener {port} {host}
 persistence true
 persistence_location {directory / "data"}/
 autosave_interval 10
-# The hub acknowledges only after it has committed; let it hold enough in flight to batch.
+# The hub acknowledges only after it has committed; let it hold enough in flight to batch. Per client:
+# one device cannot have more than this unacknowledged at the broker either.
 max_inflight_messages 1000
 # The default (1000) silently drops QoS 1 messages for a hub that is restarting or slow.
 max_queued_messages {max_queued_messages}
 max_queued_bytes 0
 max_packet_size {MAX_PACKET_BYTES}
+message_size_limit {MAX_MESSAGE_BYTES}
 set_tcp_nodelay true
 log_dest file {directory / "mosquitto.log"}
 log_type error

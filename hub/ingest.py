@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -34,6 +35,7 @@ from edge.config import BrokerSettings
 from edge.link import HUB_HEARTBEAT_TOPIC, make_client
 from hub import restamp
 from hub.alerts.engine import AlertEngine
+from hub.alerts.kinds import RuleKind
 from hub.scaleout import REORDER_S, STALE_S, FeedBatch
 from hub.store.base import Rollups, SeriesStore, StoredEvent, StoredReading, sensor_key
 from hub.store.state import DeadLetter, SensorUpdate, StateStore, UntimedReading
@@ -84,6 +86,47 @@ def _refused_outbox_message(parts: wire.TopicParts | None, payload: bytes) -> li
 
 
 @dataclass
+class DeviceQuotas:
+    """Per-device limits at the hub (docs/security.md, "Per-device quotas").
+
+    ``rate_per_s``/``burst``: a token bucket per device (0: no limit). A message beyond it is
+    refused before it is parsed — counted, neither stored nor dead-lettered nor confirmed —
+    so one flooding device costs the writer almost nothing and the others' messages in the
+    same batch are stored as usual. Refusing rather than dead-lettering keeps a valid
+    reading safe: the edge still holds it (no ``stored`` came) and resends it later.
+    ``alarm_count`` dead letters from one device within ``alarm_window_s``: an alarm.
+    """
+
+    rate_per_s: float = 500.0
+    burst: float = 5000.0
+    alarm_count: int = 20
+    alarm_window_s: float = 600.0
+
+
+class _Bucket:
+    """A token bucket: ``take()`` says whether one more message fits."""
+
+    __slots__ = ("at", "tokens")
+
+    def __init__(self, tokens: float, at: float) -> None:
+        self.tokens, self.at = tokens, at
+
+    def take(self, now: float, rate: float, burst: float) -> bool:
+        self.tokens = min(burst, self.tokens + max(0.0, now - self.at) * rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def _topic_device(topic: str) -> str:
+    """The device a topic names (``xiaoan/v1/site/device/…``), "" when it names none."""
+    parts = topic.split("/")
+    return parts[3][:64] if len(parts) >= 5 else ""
+
+
+@dataclass
 class IngestCounters:
     """Pipeline counters, served by /api/health and /metrics."""
 
@@ -93,6 +136,8 @@ class IngestCounters:
     stored_events: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    #: Messages refused by a device's rate limit (not stored, not confirmed: the edge resends them).
+    rate_limited: int = 0
     batches: int = 0
     store_failures: int = 0
     #: Batches that failed to store since the last one that was stored (0: the store works).
@@ -120,7 +165,8 @@ class IngestPipeline:
 
     def __init__(self, series: SeriesStore, state: StateStore, engine: AlertEngine,
                  clock: Callable[[], float] = time.time, counters: IngestCounters | None = None,
-                 worker: str | None = None, runs_rules: bool = True) -> None:
+                 worker: str | None = None, runs_rules: bool = True,
+                 quotas: DeviceQuotas | None = None) -> None:
         self.series = series
         self.state = state
         self.engine = engine
@@ -130,6 +176,12 @@ class IngestPipeline:
         self.runs_rules = runs_rules
         self._event_listeners: list[Callable[[list[StoredEvent]], None]] = []
         self._reading_listeners: list[Callable[[list[StoredReading]], None]] = []
+        self.quotas = quotas or DeviceQuotas()
+        self._buckets: dict[str, _Bucket] = {}
+        #: Per device: when its recent dead letters arrived (for the alarm), and the devices alarmed.
+        self._dead_times: dict[str, deque[float]] = {}
+        self._dead_alarmed: set[str] = set()
+        self._quota_lock = threading.Lock()
 
     def add_event_listener(self, listener: Callable[[list[StoredEvent]], None]) -> None:
         """Domain modules (food samples, patrols) see every stored event, after commit."""
@@ -152,7 +204,7 @@ class IngestPipeline:
         health: list[tuple[str, wire.Health, float]] = []
         anchored: set[tuple[str, str]] = set()
         sensors_announced = False
-        for item in batch:
+        for item in self._admit(batch, now):
             parts = None
             try:
                 parts = wire.parse_topic(item.topic)
@@ -160,7 +212,8 @@ class IngestPipeline:
                     continue  # our own commands to the edges, seen because we subscribe to the whole tree
                 message = wire.decode(parts.channel, item.payload, device=parts.device)
             except wire.WireError as error:
-                dead.append(DeadLetter(item.topic, error.reason, item.payload, item.received))
+                dead.append(DeadLetter(item.topic, error.reason, item.payload, item.received,
+                                       parts.device if parts is not None else _topic_device(item.topic)))
                 held.extend(_refused_outbox_message(parts, item.payload))
                 continue
             if isinstance(message, wire.Status):
@@ -202,7 +255,74 @@ class IngestPipeline:
         self._count(batch, now, len(fresh), len(readings) + len(untimed), len(events), len(messages) - len(fresh),
                     dead)
         self._restamp(anchored | {(r.device, r.boot_id) for r in untimed}, now)
+        self._watch_dead_letters(dead, now)
         return held
+
+    def _admit(self, batch: list[Inbound], now: float) -> list[Inbound]:
+        """The messages within their device's rate; the rest are counted and left unconfirmed."""
+        rate, burst = self.quotas.rate_per_s, self.quotas.burst
+        if rate <= 0:
+            return batch
+        admitted: list[Inbound] = []
+        refused: dict[str, int] = {}
+        with self._quota_lock:
+            for item in batch:
+                device = _topic_device(item.topic)
+                bucket = self._buckets.get(device)
+                if bucket is None:
+                    bucket = self._buckets[device] = _Bucket(burst, now)
+                if bucket.take(now, rate, burst):
+                    admitted.append(item)
+                else:
+                    refused[device] = refused.get(device, 0) + 1
+        if refused:
+            with self.counters.lock:
+                self.counters.rate_limited += sum(refused.values())
+            for device, count in refused.items():
+                _LOGGER.warning("refused %d messages of device %r over its rate limit (%g/s, burst %g);"
+                                " not confirmed, the edge resends them", count, device, rate, burst)
+        return admitted
+
+    def _watch_dead_letters(self, dead: list[DeadLetter], now: float) -> None:
+        """Raise the dead-letter alarm for a device past ``alarm_count`` within the window (after commit)."""
+        if not dead:
+            return
+        window, threshold = self.quotas.alarm_window_s, self.quotas.alarm_count
+        raise_for: list[tuple[str, int]] = []
+        with self._quota_lock:
+            for letter in dead:
+                times = self._dead_times.setdefault(letter.device, deque(maxlen=threshold))
+                times.append(now)
+            for device in {letter.device for letter in dead}:
+                times = self._dead_times[device]
+                if len(times) >= threshold and now - times[0] <= window and device not in self._dead_alarmed:
+                    self._dead_alarmed.add(device)
+                    raise_for.append((device, len(times)))
+        if not self.runs_rules:
+            return
+        for device, count in raise_for:
+            _LOGGER.warning("device %r sent %d messages that break the wire contract within %g s", device, count,
+                            window)
+            self.engine.observe(RuleKind.DEAD_LETTERS, device or "?", True, now, device=device or "?",
+                                message=_dead_letter_message(device, count, window, self.engine.locale),
+                                data={"count": count, "window_s": window})
+
+    def dead_letter_tick(self, now: float) -> None:
+        """A scheduler duty: the alarm of a device without a dead letter for a whole window clears."""
+        window = self.quotas.alarm_window_s
+        cleared: list[str] = []
+        with self._quota_lock:
+            for device in list(self._dead_alarmed):
+                times = self._dead_times.get(device)
+                if not times or now - times[-1] > window:
+                    self._dead_alarmed.discard(device)
+                    self._dead_times.pop(device, None)
+                    cleared.append(device)
+        if not self.runs_rules:
+            return
+        for device in cleared:
+            self.engine.observe(RuleKind.DEAD_LETTERS, device or "?", False, now, device=device or "?",
+                                message="")
 
     def _restamp(self, boots: set[tuple[str, str]], now: float) -> None:
         """Re-stamp the held readings of these boots whose anchor is known (see hub.restamp).
@@ -300,6 +420,7 @@ class IngestPipeline:
         self._count(batch, now, len(claimed), claimed_counts[0], claimed_counts[1], len(messages) - len(claimed),
                     dead)
         self._restamp(anchored | {(r.device, r.boot_id) for r in untimed}, now)
+        self._watch_dead_letters(dead, now)
 
     def sync(self, idle: bool) -> None:
         """With several workers: report progress when idle; the rules worker applies what all have stored.
@@ -342,6 +463,15 @@ class IngestPipeline:
         """A clean stop: the rules worker need not wait for this worker any more."""
         if self.worker is not None:
             self.state.forget_worker(self.worker)
+
+
+def _dead_letter_message(device: str, count: int, window_s: float, locale: str) -> str:
+    minutes = max(1, round(window_s / 60))
+    if locale == "en":
+        return (f"Device {device} sent {count} messages the hub cannot read within {minutes} min (a broken node"
+                " or a misused account); they are kept as dead letters, capped per device")
+    return (f"设备 {device} 在 {minutes} 分钟内发送了 {count} 条无法解析的消息（节点故障或账号被滥用），"
+            "已按设备限额保存为死信")
 
 
 def _flatten(messages: list[wire.Telemetry | wire.Event], now: float) -> tuple[

@@ -18,7 +18,7 @@ from hub.auth.store import AccountStore
 from hub.broker_watch import BrokerDropWatch
 from hub.gate.monitor import GateMonitor
 from hub.health import ALERT_TIMERS, Vitals
-from hub.ingest import IngestPipeline, MqttIngest
+from hub.ingest import DeviceQuotas, IngestPipeline, MqttIngest
 from hub.notify.component import Notifications
 from hub.report.assemble import report_service, report_source
 from hub.report.service import CHECK_EVERY_S
@@ -43,6 +43,7 @@ class Hub:
         self.tz = ZoneInfo(settings.timezone)
         settings.db_dir.mkdir(parents=True, exist_ok=True)
         self.state = StateStore(settings.db_dir / "hub.sqlite3")
+        self.state.dead_letters_per_device = settings.dead_letters_per_device
         self.accounts = AccountStore(settings.db_dir / "hub.sqlite3")
         self.series = open_series(settings, self.state)
         self.engine = AlertEngine(self.state, settings.rules, self.tz)
@@ -55,7 +56,10 @@ class Hub:
                          "runs the rules" if self.runs_rules else "ingest only (another worker runs the rules)")
         self.pipeline = IngestPipeline(self.series, self.state, self.engine,
                                        worker=settings.mqtt_client_id if settings.shared_group else None,
-                                       runs_rules=self.runs_rules)
+                                       runs_rules=self.runs_rules,
+                                       quotas=DeviceQuotas(settings.device_rate_per_s, settings.device_burst,
+                                                           settings.dead_letter_alarm_count,
+                                                           settings.dead_letter_alarm_window_s))
         rules = settings.rules
         self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", rules.gate, rules.calendar,
                                 rules.alerts.defaults.offline_after_s, self.state, self.series, self.engine)
@@ -133,6 +137,8 @@ class Hub:
             add(Duty("broker-watch", tick_s, self.broker_watch.tick))
         add(Duty("reports", CHECK_EVERY_S, self.reports.run_due))
         add(Duty("prune-seen", PRUNE_SEEN_S, self._prune_seen))
+        add(Duty("prune-dead-letters", PRUNE_SEEN_S, self._prune_dead_letters))
+        add(Duty("dead-letter-alarms", min(60.0, settings.dead_letter_alarm_window_s), self.pipeline.dead_letter_tick))
         upkeep = self.series_upkeep
         # The first retention run waits a while: a hub that restarts often still gets it, and a
         # starting hub first catches up with what the broker kept for it.
@@ -150,6 +156,13 @@ class Hub:
         pruned = self.state.prune_seen(now - self.settings.seen_retention_days * 86_400)
         if pruned:
             _LOGGER.info("forgot %d message ids older than %g days", pruned, self.settings.seen_retention_days)
+
+    def _prune_dead_letters(self, now: float) -> None:
+        """Hourly: dead letters are kept for a person to look at, not for ever (counted when deleted)."""
+        days = self.settings.dead_letter_retention_days
+        pruned = self.state.prune_dead_letters(now - days * 86_400, now)
+        if pruned:
+            _LOGGER.info("deleted %d dead letters older than %g days", pruned, days)
 
     def _publish_command(self, device: str, command: wire.Command) -> None:
         site = self.state.site_of(device)

@@ -144,6 +144,20 @@ class HubSettings(BaseSettings):
     seen_retention_days: float = Field(default=30.0, gt=0)
     #: Largest batch of MQTT messages committed in one transaction.
     ingest_batch: int = Field(default=500, ge=1)
+    # -- per-device quotas at the hub (docs/security.md, "Per-device quotas") -------------------
+    #: Dead letters kept per device (the oldest are dropped, counted): bounds what one device costs on disk.
+    dead_letters_per_device: int = Field(default=20, ge=1)
+    #: Dead letters older than this are deleted (counted as dropped) by an hourly duty.
+    dead_letter_retention_days: float = Field(default=30.0, gt=0)
+    #: This many dead letters from one device within ``dead_letter_alarm_window_s`` raise an alarm.
+    dead_letter_alarm_count: int = Field(default=20, ge=1)
+    dead_letter_alarm_window_s: float = Field(default=600.0, gt=0)
+    #: Messages per second one device may send on average (0: no limit), and the burst it may send at once.
+    #: Beyond it messages are refused: counted, not stored and not confirmed, so the edge keeps and resends them.
+    #: An edge sends a message every few seconds and drains a backlog at most ``outbox.unconfirmed_max`` (1000)
+    #: ahead of the hub's confirmations; the defaults leave that room and stop a flood.
+    device_rate_per_s: float = Field(default=500.0, ge=0)
+    device_burst: float = Field(default=5000.0, ge=1)
     # -- people, sessions and the web API (docs/security.md) --------------------------------------
     #: The hub is reached over HTTPS (directly or behind a TLS proxy): session cookies are sent only over it.
     https: bool = False

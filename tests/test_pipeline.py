@@ -181,7 +181,8 @@ def test_bad_messages_through_the_broker_are_dead_lettered(make_hub: Callable[..
         (device, telemetry, json.dumps({"device": "dev-b", "boot_id": "x", "seq": "7", "readings": []}).encode()),
         (device, telemetry, json.dumps({"device": "dev-b", "boot_id": "x"}).encode()),
         (admin, f"xiaoan/v1/{SITE}/dev-b/firmware", b"{}"),
-        (device, telemetry, b"0" * (1024 * 1024)),
+        # over the wire contract's limit, under the broker's message_size_limit (hub.broker.MAX_MESSAGE_BYTES)
+        (device, telemetry, b"0" * (wire.MAX_PAYLOAD_BYTES + 1024)),
     ]
     for client, topic, payload in cases:
         client.publish(topic, payload, qos=1).wait_for_publish(5)
@@ -195,5 +196,30 @@ def test_bad_messages_through_the_broker_are_dead_lettered(make_hub: Callable[..
     device.publish(telemetry, good, qos=1).wait_for_publish(5)
     wait_for(lambda: hub.series.readings("dev-b/probe", 5999, 6001))
     for client in (device, admin):
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_a_device_flooding_malformed_payloads_is_capped_and_others_still_flow(
+        make_hub: Callable[..., Hub], broker: MosquittoBroker, accounts: dict[str, Account]) -> None:
+    """200 malformed 60 KiB payloads from one device through the broker: bounded storage, an alarm, others stored."""
+    hub = make_hub()
+    flooder, _ = raw_client(broker, "dev-d", accounts["dev-d"].password, "flood-d")
+    other, _ = raw_client(broker, "dev-b", accounts["dev-b"].password, "flood-b")
+    junk = b"{" + b"x" * (60 * 1024)
+    flood = wire.topic(SITE, "dev-d", wire.Channel.TELEMETRY)
+    good = wire.topic(SITE, "dev-b", wire.Channel.TELEMETRY)
+    for seq in range(1, 201):
+        flooder.publish(flood, junk, qos=1)
+        if seq % 20 == 0:
+            other.publish(good, json.dumps({"device": "dev-b", "boot_id": "flood", "seq": seq // 20, "readings": [
+                {"sensor": "probe", "kind": "temperature", "value": 3.0, "ts": 9000.0 + seq}]}), qos=1)
+    cap = hub.settings.dead_letters_per_device
+    wait_for(lambda: hub.state.dead_letters_dropped().get("dev-d", 0) + hub.state.dead_letter_count("dev-d") >= 200,
+             timeout=30)
+    wait_for(lambda: len(hub.series.readings("dev-b/probe", 9000, 9300)) == 10, timeout=30)
+    assert hub.state.dead_letter_count("dev-d") <= cap
+    assert any(a.rule == "dead_letters" and a.subject == "dev-d" for a in hub.state.alerts())
+    for client in (flooder, other):
         client.disconnect()
         client.loop_stop()

@@ -124,6 +124,9 @@ RULES: tuple[RuleDescription, ...] = (
                     Text("缓存溢出丢数据", "outbox dropping readings"), _dropping),
     RuleDescription(RuleKind.CHANNEL_FAILING, AlertKind.HUB, Severity.CRITICAL,
                     Text("通知渠道故障", "notification channel failing"), _channel),
+    # A device sending what breaks the wire contract (a broken node, a stolen Pi's account): hub.ingest.
+    RuleDescription(RuleKind.DEAD_LETTERS, AlertKind.DEVICE, Severity.WARNING,
+                    Text("设备发送异常消息", "device sending malformed messages")),
     # Its title has always been the hub kind's ("系统异常"); the message says what was lost.
     RuleDescription(RuleKind.BROKER_DROPPING, AlertKind.HUB, Severity.CRITICAL,
                     Text("系统异常", "system problem")),

@@ -92,6 +92,8 @@ class RuleKind(StrEnum):
     CLOCK_UNSYNCED = "clock_unsynced"
     OUTBOX_DROPPING = "outbox_dropping"
     CHANNEL_FAILING = "channel_failing"
+    # the ingest pipeline's per-device quotas (hub.ingest)
+    DEAD_LETTERS = "dead_letters"
     # the broker's drop counter (hub.broker_watch)
     BROKER_DROPPING = "broker_dropping"
     # gate duty (hub.gate.monitor)

@@ -50,8 +50,9 @@ def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode is durable against a crash of the hub; the broker keeps
-    # anything not yet acknowledged, and the hub acknowledges only after commit.
+    # NORMAL in WAL mode is durable against a crash of the hub process, not against a power
+    # cut: the WAL is synced only at checkpoints. Commits that are followed by a confirmation
+    # to a device (the ingest commits) ask for ``transaction(durable=True)``, which syncs.
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=5000")
     return db
@@ -241,8 +242,14 @@ class SqliteStore:
             self._db.close()
 
     @contextmanager
-    def transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+    def transaction(self, immediate: bool = False, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """Hold the lock and run the block as one transaction: COMMIT at its end, ROLLBACK on any exception.
+
+        ``durable``: the COMMIT returns only once the WAL is on stable storage
+        (``synchronous=FULL`` for this one commit). For commits the hub then confirms to a
+        device (a PUBACK, a ``stored`` command), after which the device deletes its copy:
+        with NORMAL, a power cut could roll such a commit back. A FULL commit also syncs
+        every NORMAL commit before it in the same WAL. Other commits stay NORMAL (cheaper).
 
         ``immediate`` takes the file's write lock at BEGIN (``BEGIN IMMEDIATE``): for a
         read-then-write that another process could interleave with (scale-out workers
@@ -250,10 +257,16 @@ class SqliteStore:
         outside any transaction, so the next ``BEGIN`` works.
         """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if durable:
+                self._db.execute("PRAGMA synchronous=FULL")  # only outside a transaction
             try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                rollback(self._db)
-                raise
+                self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    rollback(self._db)
+                    raise
+            finally:
+                if durable:
+                    self._db.execute("PRAGMA synchronous=NORMAL")

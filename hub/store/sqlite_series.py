@@ -111,7 +111,7 @@ class SqliteSeriesStore(SqliteStore):
         self.hourly_retention_s = hourly_retention_s
 
     def write(self, readings: Sequence[StoredReading], events: Sequence[StoredEvent]) -> None:
-        with self.transaction() as db:
+        with self.transaction(durable=True) as db:  # confirmed to the device after the state commit
             db.executemany(
                 "INSERT OR REPLACE INTO readings (sensor, ts_ms, value, fault, synced) VALUES (?, ?, ?, ?, ?)",
                 [(r.sensor, round(r.ts * 1000), r.value, r.fault, int(r.clock_synced)) for r in readings],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import time as dt_time
@@ -176,6 +177,31 @@ CREATE INDEX limit_proposals_open ON limit_proposals (key) WHERE decision IS NUL
 
 #: How much of a dead-lettered payload is kept (enough to see what a device sent).
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
+#: Dead letters kept per device by default (the oldest go first): at most 20 × 64 KiB ≈ 1.3 MB
+#: per device, however much a broken or stolen node sends (HubSettings.dead_letters_per_device).
+DEAD_LETTERS_PER_DEVICE = 20
+
+
+def _dead_letter_devices(db: sqlite3.Connection) -> None:
+    """Migration 4: dead letters name their device (capped per device), and a count of those dropped.
+
+    Rows from before are given the device named in their topic (``xiaoan/v1/site/device/…``),
+    or "" when the topic names none; the cap then applies to them too.
+    """
+    db.execute("ALTER TABLE dead_letters ADD COLUMN device TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT id, topic FROM dead_letters").fetchall()
+    db.executemany("UPDATE dead_letters SET device = ? WHERE id = ?",
+                   [(_topic_device(topic), row_id) for row_id, topic in rows])
+    db.execute("CREATE INDEX dead_letters_device ON dead_letters (device, id)")
+    db.execute("CREATE INDEX dead_letters_received ON dead_letters (received)")
+    db.execute("CREATE TABLE dead_letter_drops (device TEXT PRIMARY KEY, dropped INTEGER NOT NULL,"
+               " last_dropped REAL NOT NULL)")
+
+
+def _topic_device(topic: str) -> str:
+    """The device a topic names (its fourth level), or "" when it names none."""
+    parts = topic.split("/")
+    return parts[3][:64] if len(parts) >= 5 else ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +210,8 @@ class DeadLetter:
     reason: str
     payload: bytes
     received: float
+    #: The device the topic names ("" when none): dead letters are capped per device.
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -314,7 +342,12 @@ class StateStore(SqliteStore):
                   Migration(2, "readings whose time is not yet known, and the clock anchors that re-stamp them",
                             _UNTIMED),
                   Migration(3, "limit proposals: limits beyond the regulatory band await a second person",
-                            _LIMIT_PROPOSALS))
+                            _LIMIT_PROPOSALS),
+                  Migration(4, "dead letters name their device, capped per device with a count of those dropped",
+                            _dead_letter_devices))
+
+    #: Dead letters kept per device; older ones are dropped and counted (the runtime sets it from settings).
+    dead_letters_per_device: int = DEAD_LETTERS_PER_DEVICE
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -359,8 +392,11 @@ class StateStore(SqliteStore):
         sensors: Sequence[SensorUpdate],
         dead_letters: Sequence[DeadLetter],
     ) -> None:
-        """Record a stored batch: its ids as seen, the latest value per sensor, and the dead letters."""
-        with self.transaction():
+        """Record a stored batch: its ids as seen, the latest value per sensor, and the dead letters.
+
+        Durable (synced) commit: the hub confirms these messages to their devices right after.
+        """
+        with self.transaction(durable=True):
             self._commit_ingest(seen, now, sensors, dead_letters)
 
     def _commit_ingest(self, seen: Sequence[MessageId], now: float, sensors: Sequence[SensorUpdate],
@@ -386,10 +422,27 @@ class StateStore(SqliteStore):
             [(now, device) for device, _ in devices],
         )
         self._db.executemany(
-            "INSERT INTO dead_letters (received, topic, reason, size, payload) VALUES (?, ?, ?, ?, ?)",
-            [(d.received, d.topic, d.reason, len(d.payload), d.payload[:DEAD_LETTER_KEEP_BYTES])
+            "INSERT INTO dead_letters (received, topic, reason, size, payload, device) VALUES (?, ?, ?, ?, ?, ?)",
+            [(d.received, d.topic, d.reason, len(d.payload), d.payload[:DEAD_LETTER_KEEP_BYTES], d.device)
              for d in dead_letters],
         )
+        for device in {d.device for d in dead_letters}:
+            self._cap_dead_letters(device, now)
+
+    def _cap_dead_letters(self, device: str, now: float) -> None:
+        """Keep the newest ``dead_letters_per_device`` of a device's dead letters; count the rest as dropped.
+
+        One device (a broken node, a stolen Pi's account) then cannot fill the disk: what it
+        can cost is bounded per device, and the other devices' dead letters stay.
+        """
+        cursor = self._db.execute(
+            "DELETE FROM dead_letters WHERE device = ? AND id <= (SELECT id FROM dead_letters WHERE device = ?"
+            " ORDER BY id DESC LIMIT 1 OFFSET ?)", (device, device, max(0, self.dead_letters_per_device)))
+        if cursor.rowcount > 0:
+            self._db.execute(
+                "INSERT INTO dead_letter_drops (device, dropped, last_dropped) VALUES (?, ?, ?) ON CONFLICT(device)"
+                " DO UPDATE SET dropped = dropped + excluded.dropped, last_dropped = excluded.last_dropped",
+                (device, cursor.rowcount, now))
 
     # -- readings whose time is not yet known (hub.restamp) ----------------------------------
 
@@ -484,7 +537,7 @@ class StateStore(SqliteStore):
         transaction, so a message is either claimed and queued for the rules, or neither.
         ``done_before``: everything this worker received before that time is now committed.
         """
-        with self.transaction(immediate=True) as db:
+        with self.transaction(immediate=True, durable=True) as db:
             claimed = self.unseen(ids)
             body = feed(claimed)
             if body is not None:
@@ -600,10 +653,32 @@ class StateStore(SqliteStore):
             for i, r, t, why, size, p in rows
         ]
 
-    def dead_letter_count(self) -> int:
+    def dead_letter_count(self, device: str | None = None) -> int:
         with self._lock:
-            (count,) = self._db.execute("SELECT count(*) FROM dead_letters").fetchone()
+            if device is None:
+                (count,) = self._db.execute("SELECT count(*) FROM dead_letters").fetchone()
+            else:
+                (count,) = self._db.execute("SELECT count(*) FROM dead_letters WHERE device = ?",
+                                            (device,)).fetchone()
         return int(count)
+
+    def dead_letters_dropped(self) -> dict[str, int]:
+        """Per device: dead letters dropped (over the per-device cap, or pruned by age) since the hub began."""
+        with self._lock:
+            rows = self._db.execute("SELECT device, dropped FROM dead_letter_drops ORDER BY device").fetchall()
+        return {device: int(dropped) for device, dropped in rows}
+
+    def prune_dead_letters(self, older_than: float, now: float) -> int:
+        """Delete dead letters received before ``older_than`` (counted as dropped); returns how many."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT device, count(*) FROM dead_letters WHERE received < ? GROUP BY device",
+                              (older_than,)).fetchall()
+            db.execute("DELETE FROM dead_letters WHERE received < ?", (older_than,))
+            db.executemany(
+                "INSERT INTO dead_letter_drops (device, dropped, last_dropped) VALUES (?, ?, ?) ON CONFLICT(device)"
+                " DO UPDATE SET dropped = dropped + excluded.dropped, last_dropped = excluded.last_dropped",
+                [(device, count, now) for device, count in rows])
+        return sum(int(count) for _, count in rows)
 
     # -- alerts and rule state -----------------------------------------------------------------
 
