@@ -24,6 +24,8 @@ have cc || missing+=(gcc libc6-dev)
 have pdftoppm || missing+=(poppler-utils)
 # Browser tests (Playwright) drive Debian's Chromium headless.
 have chromium || missing+=(chromium)
+# The durability test (tests/hub/test_durability.py) watches the hub's syncs and sends with strace.
+have strace || missing+=(strace)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 for extra in ${APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 
