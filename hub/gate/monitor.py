@@ -25,7 +25,7 @@ from hub.calendar import CalendarConfig, SchoolCalendar
 from hub.errors import FieldError
 from hub.gate import rules
 from hub.gate.config import GateConfig
-from hub.gate.overrides import OverrideSpec, StoredOverride, merge
+from hub.gate.overrides import OverrideSpec, StoredOverride, school_calendar
 from hub.gate.store import GateStore, Sweep, Visit
 from hub.store.base import SeriesStore, StoredEvent
 
@@ -83,7 +83,7 @@ class GateMonitor:
     # -- the calendar and its overrides --------------------------------------------------------
 
     def _build_calendar(self) -> SchoolCalendar:
-        return SchoolCalendar(merge(self._base_calendar, [o.spec for o in self.store.overrides()]))
+        return school_calendar(self._base_calendar, self.store.overrides())
 
     def overrides(self) -> list[StoredOverride]:
         return self.store.overrides()

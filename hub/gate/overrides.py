@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.calendar import CalendarConfig, DayOverride, WindowConfig
+from hub.calendar import CalendarConfig, DayOverride, SchoolCalendar, WindowConfig
 
 OverrideKind = Literal["closed", "windows", "extra_windows", "school_day", "no_school", "extra_window"]
 
@@ -77,3 +77,8 @@ def merge(base: CalendarConfig, overrides: list[OverrideSpec]) -> CalendarConfig
             if spec.days in ("other_day", "every_day"):
                 group.other_day = [*group.other_day, *spec.windows]
     return base.model_copy(update={"overrides": day_overrides, "groups": groups})
+
+
+def school_calendar(base: CalendarConfig, overrides: list[StoredOverride]) -> SchoolCalendar:
+    """The school's calendar as in force: the configured one with the overrides made through the API."""
+    return SchoolCalendar(merge(base, [o.spec for o in overrides]))

@@ -9,12 +9,12 @@ stores below and can run beside a live hub (SQLite in WAL mode takes a second re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from contextlib import ExitStack
 from zoneinfo import ZoneInfo
 
-from hub.calendar import SchoolCalendar
-from hub.gate.overrides import merge
+from hub.gate.overrides import school_calendar
 from hub.gate.store import GateStore
 from hub.notify.base import Notification
 from hub.report.service import ReportService
@@ -65,12 +65,8 @@ def open_reports(settings: HubSettings, stack: ExitStack) -> ReportService:
     stack.callback(samples.close)
     gate = GateStore(settings.db_dir / "gate.sqlite3")
     stack.callback(gate.close)
-    calendar = SchoolCalendar(merge(settings.rules.calendar, [o.spec for o in gate.overrides()]))
-    config = settings.rules.samples
-
-    def canteen_open(day: dt.date) -> bool:
-        return sample_rules.canteen_open(day, calendar.is_school_day(day), config.canteen_open_days,
-                                         config.canteen_closed_days)
+    calendar = school_calendar(settings.rules.calendar, gate.overrides())
+    canteen_open = functools.partial(sample_rules.canteen_open_in, calendar, settings.rules.samples)
 
     service = report_service(settings, report_source(settings, state, series, samples, gate, canteen_open), state,
                              lambda _notification: None)

@@ -395,8 +395,7 @@ class SampleMonitor:
                                      severity=Severity.CRITICAL, device=self._device(record), message="")
 
     def canteen_open(self, day: dt.date) -> bool:
-        return rules.canteen_open(day, self.calendar.is_school_day(day), self.config.canteen_open_days,
-                                  self.config.canteen_closed_days)
+        return rules.canteen_open_in(self.calendar, self.config, day)
 
     def check_missing(self, now: float) -> None:
         """Alarm for each meal served today (or yesterday) whose samples are not on record in time."""

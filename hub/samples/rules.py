@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from hub.calendar import SchoolCalendar
+from hub.samples.config import SamplesConfig
+
 HoldState = Literal["held", "due", "discarded"]
 
 
@@ -52,6 +55,15 @@ def canteen_open(day: dt.date, school_day: bool, open_days: Iterable[dt.date],
     if day in set(closed_days):
         return False
     return school_day or day in set(open_days)
+
+
+def canteen_open_in(calendar: SchoolCalendar, config: SamplesConfig, day: dt.date) -> bool:
+    """``canteen_open`` for the school's calendar and the configured extra open and closed days.
+
+    The sample monitor and the report both judge a day by this, so a report never calls a
+    meal missing that the monitor did not expect.
+    """
+    return canteen_open(day, calendar.is_school_day(day), config.canteen_open_days, config.canteen_closed_days)
 
 
 def missing_active(now: float, deadline: float, give_up_at: float, is_open: bool, logged: bool) -> bool:
