@@ -1,4 +1,5 @@
-"""A report of any size renders: 200 sensors on one device, 400 excursions, an excursion with 150 alarms.
+"""A report of any size renders: 200 sensors on one device, 400 excursions, an excursion with 150 alarms,
+150 limit edits.
 
 A device's sensors used to share one table cell; about 150 of them made that cell
 taller than a page and reportlab gave up (LayoutError, a 500 from the API and a
@@ -7,6 +8,7 @@ failed Monday job). Every page is rendered with pdftoppm and read back with pypd
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import shutil
@@ -26,6 +28,10 @@ from hub.store.state import Alert
 from tests.hub.report.conftest import TZ, WEEK, local, make_hub
 
 SENSORS = 200
+SCHOOL = "实验小学"
+#: Limit edits on one cold unit: a table of its own longer than a page.
+EDITS = 150
+EDITED = 2
 #: Sensor ids as long as installers write them: the completeness cell grew with their length.
 PROBE = "cold-room-probe-{:03d}"
 DEVICE = "coldroom"
@@ -37,7 +43,7 @@ def _key(index: int) -> str:
 
 @pytest.fixture(scope="module")
 def big_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    hub = make_hub(tmp_path_factory.mktemp("big-report"), school="实验小学")
+    hub = make_hub(tmp_path_factory.mktemp("big-report"), school=SCHOOL)
     hub.state.record_status("test-site", DEVICE, "online", "boot-1", "1.0", local("2026-11-01 00:00"),
                             local("2026-11-01 00:00"),
                             [SensorInfo(sensor=PROBE.format(i), kind="temperature", profile="fridge",
@@ -58,17 +64,24 @@ def big_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             value=11.0, peak=11.0, threshold=8.0, fired_at=at, resolved_at=at + 240, acked_at=at + 60,
             acked_by="王师傅", closed_at=at + 300, closed_by="王师傅", action=f"第{n}次：关紧柜门并复查"),
             actor="system", action="alert.fired")
+    for n in range(EDITS):  # tightening and relaxing within the band, one account per edit
+        hub.state.save_limit_edit(_key(EDITED), {"low": 0.0, "high": 8.0 - (n % 3) * 0.5}, f"editor{n:03d}",
+                                  local("2026-11-19 08:00") + n * 600)
     yield hub
     hub.stop()
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
-def test_a_report_with_200_sensors_and_400_excursions_paginates(big_hub: Hub, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_report_with_200_sensors_400_excursions_and_150_limit_edits_paginates(big_hub: Hub,
+                                                                                tmp_path: Path) -> None:
     week = period.week(WEEK, TZ)
     report = big_hub.reports.build(week, now=week.end + 60)
     assert len(report.cold_units) == SENSORS
     assert sum(len(u.excursions) for u in report.cold_units) >= 400
     assert max(len(e.alarms) for u in report.cold_units for e in u.excursions) == 150
+    (edited,) = [u for u in report.cold_units if u.key == _key(EDITED)]
+    assert len(edited.limit_edits) == EDITS
 
     pdf = big_hub.reports.pdf(week, now=week.end + 60)  # raised LayoutError before
     (tmp_path / "big.pdf").write_bytes(pdf)
@@ -81,6 +94,7 @@ def test_a_report_with_200_sensors_and_400_excursions_paginates(big_hub: Hub, tm
     texts = [re.sub(r"\s+", "", page.extract_text() or "") for page in reader.pages]
     for number, text in enumerate(texts, start=1):
         assert f"第{number}页" in text
+        assert SCHOOL in text, f"page {number} does not say whose record it is"
         assert len(text) > 60, f"page {number} holds only its footer"
     whole = "".join(texts)
     for index in range(SENSORS):  # every sensor has its own row: its name, its id in small print
@@ -89,4 +103,17 @@ def test_a_report_with_200_sensors_and_400_excursions_paginates(big_hub: Hub, tm
             assert f"{DEVICE}冷库探头{index}号{PROBE.format(index)}168168小时100.0%" in whole, index
     assert "各传感器数据完整率" in whole and "200个" in whole
     assert "第0次：关紧柜门并复查" in whole and "第149次：关紧柜门并复查" in whole  # the split history cell
+    # Nothing overflows a page or is cut: every excursion's row and every limit edit's row is there.
+    for unit in report.cold_units:
+        for e in unit.excursions:
+            start = _when(e.start) + ("（之前已超标）" if e.started_before else "")
+            row = f"{start}{_when(e.end) if e.end is not None else '未恢复'}{e.peak:g}°C"
+            assert row in whole, (unit.key, row)
+    for n, edit in enumerate(edited.limit_edits):
+        assert f"{_when(edit.at)}editor{n:03d}" in whole, n
+    assert whole.count("无需审批（法规范围内）") == EDITS
     assert "七、审核签字" in whole  # the report reaches its end
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, TZ).strftime("%m-%d%H:%M")
