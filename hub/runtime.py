@@ -20,8 +20,9 @@ from hub.gate.monitor import GateMonitor
 from hub.health import ALERT_TIMERS, Vitals
 from hub.ingest import DeviceQuotas, IngestPipeline, MqttIngest
 from hub.notify.component import Notifications
-from hub.report.assemble import report_service, report_source
+from hub.report.assemble import report_service, report_source, report_store
 from hub.report.service import CHECK_EVERY_S
+from hub.report.signed import SignedReports
 from hub.samples.monitor import SampleMonitor
 from hub.scaleout import RulesLock
 from hub.scheduler import Duty, Scheduler
@@ -46,7 +47,10 @@ class Hub:
         self.state.dead_letters_per_device = settings.dead_letters_per_device
         self.accounts = AccountStore(settings.db_dir / "hub.sqlite3")
         self.series = open_series(settings, self.state)
-        self.engine = AlertEngine(self.state, settings.rules, self.tz)
+        # The sign-offs first: a signed period's records are closed to the engine, the gate and the samples.
+        reports_store = report_store(settings)
+        signed = SignedReports(reports_store, self.tz)
+        self.engine = AlertEngine(self.state, settings.rules, self.tz, signed=signed)
         # Several workers on one shared subscription share this state directory; the one holding
         # rules.lock runs the rules, timers and maintenance for all (hub.scaleout, docs/scale-out.md).
         self.rules_lock = RulesLock(settings.db_dir / "rules.lock") if settings.shared_group else None
@@ -62,12 +66,13 @@ class Hub:
                                                            settings.dead_letter_alarm_window_s))
         rules = settings.rules
         self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", rules.gate, rules.calendar,
-                                rules.alerts.defaults.offline_after_s, self.state, self.series, self.engine)
+                                rules.alerts.defaults.offline_after_s, self.state, self.series, self.engine,
+                                signed=signed)
         self.pipeline.add_event_listener(self.gate.on_events)
         # One calendar for the whole hub: the gate monitor's, which includes the overrides made through the API.
         self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", rules.samples, self.state, self.series,
                                      self.engine, self.tz, calendar=lambda: self.gate.calendar,
-                                     send_command=self._publish_command)
+                                     send_command=self._publish_command, signed=signed)
         self.pipeline.add_event_listener(self.samples.on_events)
         self.series_upkeep = SeriesUpkeep(self.series, self.state, self.engine.limits)
         if self.series_upkeep.takes_samples:
@@ -94,7 +99,7 @@ class Hub:
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
                                self.samples.canteen_open)
-        self.reports = report_service(settings, source, self.state, self.notifications.announce)
+        self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
         if connect_mqtt:
             broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,
                                     username=settings.mqtt_username, password=settings.password(),

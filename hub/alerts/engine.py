@@ -37,6 +37,7 @@ from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import ACTIVE_STATES, AlertKind, AlertState, RuleKind, Severity
 from hub.alerts.lifecycle import Action, apply_action
 from hub.alerts.limits import limits_for
+from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.rules.condition import ConditionState, Transition, elapse, step
 from hub.rules.escalation import due_tiers
 from hub.rules.silence import Silence, silencing
@@ -162,8 +163,10 @@ def _pin(record: _Record, state: ThresholdState, limits: Limits) -> None:
 class AlertEngine:
     def __init__(self, store: StateStore, config: HubConfig, tz: ZoneInfo,
                  listeners: Sequence[AlertListener] = (), notifier: AlertNotifier | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, signed: SignedPeriods | None = None) -> None:
         self._store = store
+        #: The periods whose report is signed: their alarms take no more actions or photos (hub.closed).
+        self.signed: SignedPeriods = signed or NothingSigned()
         self._config = config
         self._alerts_config: AlertsConfig = config.alerts
         self._tz = tz
@@ -361,11 +364,24 @@ class AlertEngine:
             alert = self._store.alert(alert_id)
             if alert is None:
                 raise KeyError(alert_id)
+            self.refuse_if_signed(alert, action)
             updated = apply_action(alert, action, who, text, self._clock())
             updated.data.update(data or {})
             self._store.save_alert(updated, actor=who, action=action, detail={"text": text.strip(), **(data or {})})
         self._notify([updated])
         return updated
+
+    def refuse_if_signed(self, alert: Alert, doing: str) -> None:
+        """Refuse ``doing`` (an action, attaching a photo) on an alarm of a signed period (hub.closed).
+
+        The signed report printed the alarm as it stood: who acknowledged, closed and verified it,
+        with what action. Only acknowledging one still firing is allowed, because that stops the
+        buzzer and the escalation of a condition that is still there; anything else is a note.
+        """
+        if doing == "acknowledge" and alert.state is AlertState.FIRING:
+            return
+        refuse_signed(self.signed, "alert_id", f"alert {alert.id}", f"报警 {alert.id} ", alert.started_at,
+                      alert.resolved_at or alert.started_at)
 
     def note_limits_change(self, key: str, change: dict[str, Any], who: str) -> list[Alert]:
         """Write a limits change (proposed or in force) onto the sensor's running alarm, audited.
@@ -412,6 +428,28 @@ class AlertEngine:
                 self._describe(alert, subject, record, since)
                 found.append(alert)
         return sorted(found, key=lambda a: a.started_at)
+
+    def listed(self, states: Sequence[AlertState] | None = None, limit: int = 500, kind: str | None = None,
+               subject: str | None = None, since: float | None = None,
+               until: float | None = None) -> list[Alert]:
+        """Alerts on record and, where ``pending`` is asked for (or no state), the delays running now.
+
+        A fridge whose delay is running is about to alarm: a manager listing what is active
+        sees it, without an id (it is not a record until the delay runs out). Running delays
+        come first, newest first, then the records, newest first; filters combine.
+        """
+        running: list[Alert] = []
+        if not states or AlertState.PENDING in states:
+            running = [a for a in reversed(self.pending())
+                       if (kind is None or a.kind == kind) and (subject is None or a.subject == subject)
+                       and (since is None or a.started_at >= since) and (until is None or a.started_at < until)]
+        return (running + self._store.alerts(states, limit, kind=kind, subject=subject, since=since,
+                                             until=until))[:limit]
+
+    @property
+    def silence_max_s(self) -> float:
+        """The longest a silence set through the web app may last (the safety officer's setting)."""
+        return self._alerts_config.silence_max_s
 
     def silences(self) -> list[Silence]:
         configured = [window.silence() for window in self._alerts_config.maintenance]

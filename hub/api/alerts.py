@@ -50,8 +50,10 @@ AlertPublic = Alert
 
 @router.get("/alerts")
 def alerts(
-    store: StateDep,
-    state: Annotated[list[StateFilter] | None, Query(description="'active': pending/firing/acknowledged")] = None,
+    engine: AlertsDep,
+    state: Annotated[list[StateFilter] | None, Query(
+        description="'active': pending/firing/acknowledged; 'pending' (and 'active') include the delays running"
+                    " now, without an id: a condition that alarms when its delay runs out")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     subject: Annotated[str | None, Query(max_length=130)] = None,
     since: Annotated[float | None, Query(description="started at or after (UTC epoch s)")] = None,
@@ -61,7 +63,7 @@ def alerts(
     states: list[AlertState] | None = None
     if state:
         states = sorted({s for wanted in state for s in _expand(wanted)})
-    return store.alerts(states, limit, kind=kind, subject=subject, since=since, until=until)
+    return engine.listed(states, limit, kind=kind, subject=subject, since=since, until=until)
 
 
 @router.get("/alerts/{alert_id}")

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from hub.alerts.kinds import AlertState
-from hub.api.deps import PhotoRootDep, RowId, StateDep
+from hub.api.deps import AlertsDep, PhotoRootDep, RowId, StateDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
@@ -35,12 +35,13 @@ class PhotoUploaded(BaseModel):
 
 
 @router.post("/alerts/{alert_id}/photos", status_code=201)
-async def upload_photo(store: StateDep, root: PhotoRootDep,
+async def upload_photo(store: StateDep, engine: AlertsDep, root: PhotoRootDep,
                        user: Annotated[User, Depends(require(Permission.ALERT_CLOSE))],
                        alert_id: RowId, photo: UploadFile) -> PhotoUploaded:
     """Keep one JPEG, PNG or WebP photo (at most 8 MB) with the alarm; a refused upload is a 422 (413: too large).
 
-    A verified (or cancelled) alarm is closed: a photo for it is a 409.
+    A verified (or cancelled) alarm, or one of a period whose report is signed, is closed: a photo for
+    it is a 409 (a note can still be added).
     """
     found = store.alert(alert_id)
     if found is None:
@@ -50,6 +51,7 @@ async def upload_photo(store: StateDep, root: PhotoRootDep,
         done = "验收" if found.state == AlertState.VERIFIED else "取消"
         raise Conflict("alert_id", f"alert {alert_id} is {found.state}: nothing more can be attached"
                                    f" · 该报警已{done}，不能再添加照片")
+    engine.refuse_if_signed(found, "photo")
     data = await photo.read(photos.MAX_BYTES + 1)
     name = photos.save(root, alert_id, data)
     store.append_audit(time.time(), user.username, "alert.photo", f"alert/{alert_id}",

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.api.deps import AccountsDep, ReportsDep, RowId, SamplesDep, TzDep
+from hub.api.deps import AccountsDep, RowId, SamplesDep, TzDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission, allows
 from hub.auth.store import AccountStore
 from hub.auth.users import User, attribution
-from hub.errors import Conflict, FieldError, NotFound
-from hub.report.service import ReportService
+from hub.errors import FieldError, NotFound
 from hub.samples import daily, rules
 from hub.samples.config import SamplesConfig
 from hub.samples.labels import LabelFontMissing, render_labels
@@ -179,14 +178,6 @@ def _person(accounts: AccountStore, field: str, username: str) -> str:
     return attribution(found.username, found.display_name)
 
 
-def _refuse_signed(reports: ReportService, record: SampleRecord) -> None:
-    """The people of a record in a signed period are what the signature vouched for (409)."""
-    signed = reports.signoff_covering(record.placed_at)
-    if signed is not None:
-        raise Conflict("id", f"sample record {record.id} is in {signed.label}, signed by {signed.signer_name};"
-                             f" a signed period's records cannot be changed · 该时段报告已签字，记录不能再修改")
-
-
 def _record(samples: SampleMonitor, record_id: int) -> SampleRecord:
     record = samples.store.record(record_id)
     if record is None:
@@ -242,7 +233,7 @@ def get_sample(samples: SamplesDep, record_id: RowId) -> SamplePublic:
 
 
 @router.post("/api/samples/{record_id}/people")
-def set_people(samples: SamplesDep, accounts: AccountsDep, reports: ReportsDep, user: SampleReviewer,
+def set_people(samples: SamplesDep, accounts: AccountsDep, user: SampleReviewer,
                record_id: RowId, request: PeopleUpdate) -> SamplePublic:
     """Set the sampler or the reviewer (审核人 signs after checking the samples); the sampler needs sample.log.
 
@@ -255,7 +246,6 @@ def set_people(samples: SamplesDep, accounts: AccountsDep, reports: ReportsDep, 
         raise FieldError("reviewer", "give placed_by or reviewer")
     placed_by = _person(accounts, "placed_by", request.placed_by)
     reviewer = _person(accounts, "reviewer", request.reviewer)
-    _refuse_signed(reports, _record(samples, record_id))
     return _public(samples, samples.set_people(record_id, placed_by, reviewer, actor=user.username))
 
 

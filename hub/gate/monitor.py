@@ -22,6 +22,7 @@ from typing import Any
 from hub.alerts.kinds import AlertKind, RuleKind
 from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import CalendarConfig, SchoolCalendar
+from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import FieldError
 from hub.gate import rules
 from hub.gate.config import GateConfig
@@ -51,8 +52,10 @@ class GateError(FieldError):
 class GateMonitor:
     def __init__(self, path: Path, config: GateConfig, calendar: CalendarConfig, offline_after_s: float,
                  state: Record, series: SeriesStore, engine: AlertRaiser,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, signed: SignedPeriods | None = None) -> None:
         self.config = config
+        #: Periods whose report is signed: the calendar of their days is what the report judged by (hub.closed).
+        self.signed: SignedPeriods = signed or NothingSigned()
         self._base_calendar = calendar
         self._offline_after_s = offline_after_s
         self.store = GateStore(path)
@@ -94,6 +97,7 @@ class GateMonitor:
         if unknown:
             known = ", ".join(self._base_calendar.groups) or "none configured"
             raise GateError("groups", f"unknown door group(s) {', '.join(unknown)} (known: {known})")
+        self._refuse_signed(spec)
         with self._lock:
             stored = self.store.add_override(spec, who, now)
             self.calendar = self._build_calendar()
@@ -104,12 +108,29 @@ class GateMonitor:
     def remove_override(self, override_id: int, who: str, now: float | None = None) -> bool:
         now = self.clock() if now is None else now
         with self._lock:
+            found = next((o for o in self.store.overrides() if o.id == override_id), None)
+            if found is not None:
+                self._refuse_signed(found.spec)
             removed = self.store.remove_override(override_id, who, now)
             if removed:
                 self.calendar = self._build_calendar()
         if removed:
             self._state.append_audit(now, who, "calendar.override_removed", f"calendar-override/{override_id}", {})
         return removed
+
+    def _refuse_signed(self, spec: OverrideSpec) -> None:
+        """A dated override of a day in a signed period would change what its report judged (409).
+
+        Which meals were due, which doors were after hours: the signed report was built on the
+        calendar of that day. A recurring window (no date) is left alone; it shapes days to come.
+        """
+        if spec.date is None:
+            return
+        tz = self.calendar.tz
+        start = dt.datetime.combine(spec.date, dt.time(0), tz).timestamp()
+        end = dt.datetime.combine(spec.date + dt.timedelta(days=1), dt.time(0), tz).timestamp() - 1
+        refuse_signed(self.signed, "date", f"a calendar exception of {spec.date.isoformat()}",
+                      f"{spec.date.isoformat()} 的校历例外", start, end)
 
     # -- helpers -------------------------------------------------------------------------------
 

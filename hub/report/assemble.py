@@ -43,10 +43,15 @@ def report_source(settings: HubSettings, state: StateStore, series: SeriesStore,
                         reader)
 
 
+def report_store(settings: HubSettings) -> ReportStore:
+    """The report component's own store (runs, sign-offs, reminders): ``reports.sqlite3``."""
+    return ReportStore(settings.db_dir / "reports.sqlite3")
+
+
 def report_service(settings: HubSettings, source: ReportSource, state: StateStore,
-                   announce: Callable[[Notification], None]) -> ReportService:
-    """The report component: its own store (runs, sign-offs, reminders) and the directory reports go to."""
-    return ReportService(source, ReportStore(settings.db_dir / "reports.sqlite3"), state, settings.rules.report,
+                   announce: Callable[[Notification], None], store: ReportStore | None = None) -> ReportService:
+    """The report component: its store (opened here unless given) and the directory reports go to."""
+    return ReportService(source, store or report_store(settings), state, settings.rules.report,
                          settings.home / "reports", announce, settings.rules.alerts.public_url)
 
 

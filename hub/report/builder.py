@@ -333,6 +333,7 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
     # Did the sensor report before the period? Then it owes readings from the period's start.
     before = source.hourly_many(keys, since - REPORTED_BEFORE_S, since) if until > since else {}
     edits = limit_edits(source, sensors, since, until)
+    as_at = source.edits_as_at(until)  # the limits at the period's end: a later edit does not reach back
     for sensor in sensors:
         key = sensor["key"]
         hours = hourly[key]
@@ -345,7 +346,7 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
         share = coldchain.share(received, wanted) if wanted else None
         completeness[key] = SensorCompleteness(key, received, interval, share, name=names.get(key, key),
                                                expected_s=expected, insufficient=coldchain.insufficient(share, None))
-        limits = source.limits(sensor)
+        limits = source.limits(sensor, as_at)
         if limits is not None:
             units.append(cold_unit(source, sensor, limits, hours, since, until, alarms, expected, share))
             units[-1].limit_edits = edits.get(key, [])

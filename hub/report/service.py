@@ -20,6 +20,7 @@ from hub.report import builder, csvexport, pdf, schedule
 from hub.report.config import ReportConfig
 from hub.report.model import Report, Signature
 from hub.report.period import Period, PeriodKind, parse
+from hub.report.signed import SignedReports
 from hub.report.sources import ReportSource
 from hub.report.store import ReportStore, SignOff
 from hub.store.state import StateStore
@@ -49,6 +50,8 @@ class ReportService:
         self._state = state
         self._announce = announce
         self._public_url = public_url.rstrip("/")
+        #: The periods signed so far: their records are closed (hub.closed), the features refuse changes.
+        self.signed = SignedReports(store, source.tz)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -76,17 +79,6 @@ class ReportService:
         return csvexport.stream(self.source.series, sensors, period.start, period.end, self.tz)
 
     # -- sign-off --------------------------------------------------------------------------------
-
-    def signoff_covering(self, ts: float) -> SignOff | None:
-        """The signature of a period that contains ``ts``, if any: its records are closed."""
-        for signed in self.store.signoffs():
-            try:
-                period = parse(kind_of(signed.kind), signed.label, self.tz)
-            except ValueError:
-                continue
-            if period.start <= ts < period.end:
-                return signed
-        return None
 
     def sign(self, period: Period, username: str, display_name: str, comment: str,
              now: float | None = None) -> SignOff:

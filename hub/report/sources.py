@@ -50,10 +50,28 @@ class ReportSource:
     def sensors(self) -> list[dict[str, Any]]:
         return self.state.sensors()
 
-    def limits(self, sensor: dict[str, Any]) -> tuple[float | None, float | None] | None:
-        """The limits in force now, with what was set through the web app (the changes are listed apart)."""
-        found = limits_for(sensor, self.config, self.state.limit_edits().get(sensor["key"]))
+    def limits(self, sensor: dict[str, Any],
+               as_at: dict[str, dict[str, Any] | None] | None = None) -> tuple[float | None, float | None] | None:
+        """The limits in force, with what was set through the web app (the changes are listed apart).
+
+        ``as_at`` (``edits_as_at``): the edits in force at a past time for the sensors changed since.
+        """
+        edits = self.state.limit_edits()
+        key = sensor["key"]
+        edit = as_at[key] if as_at is not None and key in as_at else edits.get(key)
+        found = limits_for(sensor, self.config, edit)
         return (found.low, found.high) if found is not None else None
+
+    def edits_as_at(self, at: float) -> dict[str, dict[str, Any] | None]:
+        """Sensor → the web app's edit in force at ``at``, for each sensor whose limits changed after ``at``.
+
+        Read back from the first later change's "before" (None: no edit, the configured limits):
+        a period's report, a signed week's above all, reads the limits of its own time, not today's.
+        """
+        found: dict[str, dict[str, Any] | None] = {}
+        for _ts, _who, detail in self.state.limit_edit_history(at, float("inf")):
+            found.setdefault(str(detail["sensor"]), detail.get("before"))
+        return found
 
     def configured_limits(self, sensor: dict[str, Any]) -> tuple[float | None, float | None] | None:
         """The limits from the config file and the edge, before any change made through the web app."""
@@ -65,8 +83,12 @@ class ReportSource:
         return self.state.limit_edit_history(since, until)
 
     def limit_proposals(self, until: float) -> list[LimitProposal]:
-        """Limits beyond the band proposed before ``until`` and still waiting for approval."""
-        return [p for p in self.state.limit_proposals() if p.proposed_at < until]
+        """Limits beyond the band proposed before ``until`` and still waiting for approval at ``until``.
+
+        A decision taken after ``until`` does not reach back: the period's report still shows it waiting.
+        """
+        return [p for p in self.state.limit_proposals(open_only=False)
+                if p.proposed_at < until and (p.decided_at is None or p.decided_at >= until)]
 
     def silences(self, since: float, until: float) -> list[tuple[Silence, str, float, float | None]]:
         return self.state.silences_between(since, until)

@@ -25,6 +25,7 @@ from hub.alerts.engine import THRESHOLD_RULE
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, Record
 from hub.calendar import SchoolCalendar
+from hub.closed import NothingSigned, SignedPeriods, signed_message
 from hub.errors import FieldError
 from hub.samples import rules
 from hub.samples.config import EVENT_MEAL, LABEL_PREFIX, MEAL_PATTERN, SamplesConfig
@@ -87,8 +88,11 @@ def subject_of(day: str, meal: str, occasion: str = "") -> str:
 class SampleMonitor:
     def __init__(self, path: Path, config: SamplesConfig, state: Record, series: SeriesStore, engine: AlertRaiser,
                  tz: ZoneInfo, calendar: Callable[[], SchoolCalendar], clock: Callable[[], float] = time.time,
-                 send_command: Callable[[str, wire.Command], None] | None = None) -> None:
+                 send_command: Callable[[str, wire.Command], None] | None = None,
+                 signed: SignedPeriods | None = None) -> None:
         self.config = config
+        #: Periods whose report is signed: their records take no more dishes, people or discards (hub.closed).
+        self.signed: SignedPeriods = signed or NothingSigned()
         #: Publishes a ``cmd`` to a station device (the hub's MQTT session); None: no lights to drive.
         self.send_command = send_command
         #: What each station's "samples held" light was last told, so only changes are sent.
@@ -180,7 +184,12 @@ class SampleMonitor:
                 raise SampleError(f"dishes.{index}.weight_g", "must be positive")
         record_day = (day or self.local_day(at)).isoformat()
         with self._lock:
-            self._refuse_discarded(self.store.find(record_day, meal, occasion), "dishes")
+            existing = self.store.find(record_day, meal, occasion)
+            self._refuse_discarded(existing, "dishes")
+            if existing is not None:
+                self._refuse_signed(existing, "dishes")
+            else:
+                self._refuse_signed_day(dt.date.fromisoformat(record_day), at)
             record, created = self.store.open_record(
                 record_day, meal, occasion, cabinet=cabinet or self.config.cabinet_for(station), station=station,
                 at=at, placed_by=placed_by.strip(), reviewer=reviewer.strip(), retention_s=self.config.retention_s,
@@ -202,6 +211,22 @@ class SampleMonitor:
         if record is not None and record.discarded_at is not None:
             raise SampleConflict(field, f"sample record {record.id} was discarded by {record.discarded_by}; a"
                                         f" discarded record cannot be changed · 该留样记录已弃置，不能再修改")
+
+    def _refuse_signed(self, record: SampleRecord, field: str) -> None:
+        """A record of a signed period is what the signature vouched for (409; a note can be added)."""
+        signed = self.signed.covering(record.placed_at)
+        if signed is not None:
+            raise SampleConflict(field, signed_message(f"sample record {record.id}", f"留样记录 {record.id} ",
+                                                       signed))
+
+    def _refuse_signed_day(self, day: dt.date, at: float) -> None:
+        """No new record for a meal of a signed period: its report already said what was (not) kept."""
+        start = dt.datetime.combine(day, dt.time(0), self.tz).timestamp()
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), self.tz).timestamp() - 1
+        signed = self.signed.covering(at) or self.signed.covering(start, end)
+        if signed is not None:
+            raise SampleConflict("date", signed_message(f"a sample record of {day.isoformat()}",
+                                                        f"{day.isoformat()} 的留样记录", signed))
 
     def _reload(self, record_id: int) -> SampleRecord:
         record = self.store.record(record_id)
@@ -294,6 +319,7 @@ class SampleMonitor:
         with self._lock:
             record = self._reload(record_id)
             self._refuse_discarded(record, "placed_by" if placed_by.strip() else "reviewer")
+            self._refuse_signed(record, "placed_by" if placed_by.strip() else "reviewer")
             self.store.set_people(record_id, placed_by.strip(), reviewer.strip())
             self._audit(self.clock(), actor, "sample.reviewed" if reviewer else "sample.updated", record,
                         {"placed_by": placed_by, "reviewer": reviewer,
@@ -316,6 +342,10 @@ class SampleMonitor:
             record = self._reload(record_id)
             if at < record.placed_at:
                 raise SampleError("at", "is before the samples were placed")
+            signed = self.signed.covering(at)
+            if signed is not None:  # a discard now is a new fact; one dated into a signed period is a rewrite
+                raise SampleConflict("at", signed_message(f"a discard of sample record {record_id} at that time",
+                                                          f"留样记录 {record_id} 在该时间的弃置", signed))
             early = rules.discarded_early(at, record.held_until)
             if not self.store.mark_discarded(record_id, at, by.strip(), note.strip(), early):
                 raise SampleConflict("id", f"sample record {record_id} was already discarded by "

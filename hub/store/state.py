@@ -175,6 +175,23 @@ CREATE TABLE limit_proposals (
 CREATE INDEX limit_proposals_open ON limit_proposals (key) WHERE decision IS NULL;
 """
 
+#: Version 5: notes on closed records (an alarm, a sample record, a signed period). A note is how
+#: something is still said about a record that can no longer change; notes are themselves final.
+_NOTES = """
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject TEXT NOT NULL,
+    text TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX notes_subject ON notes (subject, id);
+CREATE TRIGGER notes_no_update BEFORE UPDATE ON notes
+BEGIN SELECT RAISE(ABORT, 'a note is final: it cannot be changed'); END;
+CREATE TRIGGER notes_no_delete BEFORE DELETE ON notes
+BEGIN SELECT RAISE(ABORT, 'a note is final: it cannot be removed'); END;
+"""
+
 #: How much of a dead-lettered payload is kept (enough to see what a device sent).
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
 #: Dead letters kept per device by default (the oldest go first): at most 20 × 64 KiB ≈ 1.3 MB
@@ -244,6 +261,17 @@ class UntimedReading:
     value: float | None
     fault: str | None
     received: float
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something said about a record after it closed: who, when, what; audited, never changed."""
+
+    id: int
+    subject: str
+    text: str
+    author: str
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -344,7 +372,9 @@ class StateStore(SqliteStore):
                   Migration(3, "limit proposals: limits beyond the regulatory band await a second person",
                             _LIMIT_PROPOSALS),
                   Migration(4, "dead letters name their device, capped per device with a count of those dropped",
-                            _dead_letter_devices))
+                            _dead_letter_devices),
+                  Migration(5, "notes on closed records (alarms, sample records, signed periods), final",
+                            _NOTES))
 
     #: Dead letters kept per device; older ones are dropped and counted (the runtime sets it from settings).
     dead_letters_per_device: int = DEAD_LETTERS_PER_DEVICE
@@ -755,6 +785,23 @@ class StateStore(SqliteStore):
             rows = self._db.execute(query, args).fetchall()
         return [audit.AuditEntry(id=r[0], ts=r[1], actor=r[2], action=r[3], subject=r[4], detail=r[5],
                                  prev_hash=r[6], hash=r[7]) for r in rows]
+
+    # -- notes on closed records ---------------------------------------------------------------
+
+    def add_note(self, subject: str, text: str, author: str, now: float) -> Note:
+        """Keep a note on ``subject`` (``alert/12``, ``sample/5``, ``report/weekly/2026-W47``), audited."""
+        with self.transaction() as db:
+            cursor = db.execute("INSERT INTO notes (subject, text, author, created_at) VALUES (?, ?, ?, ?)",
+                                (subject, text, author, now))
+            note = Note(int(cursor.lastrowid or 0), subject, text, author, now)
+            self._append_audit(now, author, "note.added", subject, {"note": note.id, "text": text})
+        return note
+
+    def notes(self, subject: str) -> list[Note]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, subject, text, author, created_at FROM notes WHERE subject = ?"
+                                    " ORDER BY id", (subject,)).fetchall()
+        return [Note(*row) for row in rows]
 
     # -- silences ------------------------------------------------------------------------------
 

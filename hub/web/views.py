@@ -211,7 +211,9 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
 def silences(store: StateStore, engine: AlertEngine) -> dict[str, Any]:
     """Silences in force or to come (the config file's maintenance windows have no id: they cannot be ended here)."""
     return {"silences": engine.silences(),
-            "silence_units": [(s["key"], engine.name(s["key"])) for s in store.sensors()]}
+            "silence_units": [(s["key"], engine.name(s["key"])) for s in store.sensors()],
+            # The form's hint says the configured longest silence (alerts.silence_max_s), as the API enforces it.
+            "silence_max_days": f"{engine.silence_max_s / 86_400:g}"}
 
 
 def _summary(spec: dict[str, Any]) -> str:

@@ -177,3 +177,30 @@ def test_silences_are_scoped_by_role(campus: tuple[Hub, TestClient]) -> None:
         assert client.post("/api/silences", json={"subject": subject, "ends_at": week},
                            headers=officer).status_code == 201
     assert sorted(s.subject for s in hub.state.silences(time.time())) == ["*", "dev-a/*", "gate-1/*"]
+
+
+def test_a_running_delay_is_listed_as_active_and_shown_on_the_page(tmp_path: Path) -> None:
+    """A fridge warm for two minutes of a fifteen-minute delay: not an alarm yet, but about to be one."""
+    running = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=900)), connect_mqtt=False)
+    try:
+        now = time.time()
+        status = {"state": "online", "boot_id": "b", "ts": now,
+                  "sensors": [{"sensor": "fridge-1", "kind": "temperature", "profile": "fridge", "name": "1号冷藏柜"}]}
+        running.pipeline.process([
+            Inbound(wire.topic("s", "dev-a", wire.Channel.STATUS), json.dumps(status).encode(), 1, 1, 0.0),
+            telemetry(1, 9.5, now - 120)])
+        with TestClient(create_app(running.settings, hub=running)) as client:
+            _, manager = bearer(running, Role.CANTEEN_MANAGER)
+            for state in ("active", "pending"):
+                (delay,) = client.get("/api/alerts", params={"state": state}, headers=manager).json()
+                assert delay["id"] is None and delay["state"] == "pending"
+                assert delay["subject"] == "dev-a/fridge-1" and delay["started_at"] == now - 120
+                assert "1号冷藏柜" in delay["message"]
+            assert client.get("/api/alerts", params={"state": "firing"}, headers=manager).json() == []
+            assert client.get("/api/alerts", params={"state": "active", "kind": "door"}, headers=manager).json() == []
+            assert client.get("/api/alerts", params={"state": "active", "since": now}, headers=manager).json() == []
+            page = client.get("/canteen", headers={**manager, "Accept": "text/html"}).text
+            assert "as-pending" in page and "延时中" in page
+        assert running.state.alerts() == []  # still no record
+    finally:
+        running.stop()

@@ -123,3 +123,25 @@ def test_the_report_lists_every_limit_change_and_the_silences_of_the_period(fres
                   "本期生效的静音", "搬迁冷柜"):
         assert label in text, label
     assert "上周的" not in text
+
+
+def test_a_signed_weeks_limits_are_those_of_the_week_not_todays(fresh_hub: tuple[Hub, Dataset]) -> None:
+    """A limit edit made after a week, or a decision on a proposal made in it, does not rewrite its report."""
+    hub, _data = fresh_hub
+    state = hub.state
+    state.save_limit_edit(FRIDGE, {"low": 1.0, "high": 7.0}, "王经理", local("2026-11-17 09:00"))
+    waiting = state.propose_limits(FREEZER, {"low": None, "high": -8.0}, "除霜", "王经理", local("2026-11-19 09:00"))
+    week = period.week(WEEK, TZ)
+    hub.reports.sign(week, "li-officer", "李老师（li-officer）", "已审核", now=week.end + 3600)
+    signed = hub.reports.build(week, now=week.end + 7200)
+    # After the week: the fridge loosened within the band, the freezer's proposal approved by another person.
+    state.save_limit_edit(FRIDGE, {"low": 0.0, "high": 8.0}, "王经理", week.end + 86_400)
+    state.decide_limits(waiting.id, True, "赵校长", week.end + 86_400)
+    later = hub.reports.build(week, now=week.end + 2 * 86_400)
+    for before, after in zip(signed.cold_units, later.cold_units, strict=True):
+        assert (after.key, after.low, after.high) == (before.key, before.low, before.high)
+        assert after.excursions == before.excursions and after.limit_edits == before.limit_edits
+    fridge = next(u for u in later.cold_units if u.key == FRIDGE)
+    assert (fridge.low, fridge.high) == (1.0, 7.0)  # in force at the week's end
+    freezer = next(u for u in later.cold_units if u.key == FREEZER)
+    assert [(e.after, e.pending) for e in freezer.limit_edits] == [("≤ -8 °C", True)]  # waiting at the week's end

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from hub.app import create_app
 from hub.auth.roles import Role
@@ -108,3 +109,40 @@ def test_a_signed_weeks_records_are_closed(client: TestClient, hub: Hub, clock: 
                           json={"reviewer": "manager-zhou"})
     assert refused.status_code == 409 and "2026-W42" in refused.json()["detail"]["message"]
     assert client.get(f"/api/samples/{record['id']}", headers=as_cook).json()["reviewer"] == ""
+
+
+def _refused(response: Response, field: str) -> None:
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"]["field"] == field
+    assert "2026-W42" in response.json()["detail"]["message"] and "已审核签字" in response.json()["detail"]["message"]
+
+
+def test_a_signed_weeks_samples_take_no_dishes_new_meals_or_backdated_discards(client: TestClient, hub: Hub,
+                                                                              clock: Clock) -> None:
+    _, as_cook = bearer(hub, Role.CANTEEN_STAFF, "wang-cook")
+    _, as_officer = bearer(hub, Role.SAFETY_OFFICER)
+    record = client.post("/api/samples", headers=as_cook, json={"meal": "lunch", "placed_at": local(
+        "2026-10-12 11:40"), "dishes": [{"name": "红烧肉", "weight_g": 150}]}).json()
+    clock.set("2026-10-20 09:00")
+    assert client.post("/api/reports/signoffs", headers=as_officer,
+                       json={"kind": "weekly", "period": "2026-W42"}).status_code == 201
+    # A dish added to the signed week's record, a meal of that week logged after it, a discard dated into it.
+    _refused(client.post("/api/samples", headers=as_cook, json={
+        "meal": "lunch", "date": "2026-10-12", "dishes": [{"name": "米饭", "weight_g": 200}]}), "dishes")
+    _refused(client.post("/api/samples", headers=as_cook, json={
+        "meal": "dinner", "date": "2026-10-13", "dishes": [{"name": "青菜", "weight_g": 130}]}), "date")
+    _refused(client.post("/api/samples", headers=as_cook, json={
+        "meal": "dinner", "placed_at": local("2026-10-13 17:40")}), "date")
+    _refused(client.post(f"/api/samples/{record['id']}/discard", headers=as_cook,
+                         json={"at": local("2026-10-14 12:00")}), "at")
+    after = client.get(f"/api/samples/{record['id']}", headers=as_cook).json()
+    assert [d["name"] for d in after["dishes"]] == ["红烧肉"] and after["discarded_at"] is None
+    assert client.get("/api/samples", params={"date": "2026-10-13"}, headers=as_cook).json() == []
+    # Throwing the samples away now is a new fact, after the week: recorded as usual.
+    assert client.post(f"/api/samples/{record['id']}/discard", headers=as_cook, json={}).status_code == 200
+    # What is still to be said about the record is a note, as the signed-in cook.
+    note = client.post(f"/api/samples/{record['id']}/notes", headers=as_cook, json={"text": "米饭漏记，实留 200 g"})
+    assert note.status_code == 201 and note.json()["author"] == "wang-cook"
+    assert [n["text"] for n in client.get(f"/api/samples/{record['id']}/notes", headers=as_cook).json()] == [
+        "米饭漏记，实留 200 g"]
+    assert _entries(hub, "note.added")[0][0] == "wang-cook"

@@ -303,3 +303,21 @@ def test_the_canteen_page_uses_the_apps_cache(client: TestClient, hub: Hub, feed
     cache = client.app.state.sparks  # type: ignore[attr-defined]
     assert isinstance(cache, HourlyCache) and cache.hourly(hub.series, "dev-a/fridge-1", time.time() - 86_400,
                                                            time.time())
+
+
+def test_the_silence_forms_hint_says_the_configured_longest_silence(tmp_path: Path) -> None:
+    """The hint said "7 days" whatever the safety officer set; it now says what the API will accept."""
+    rules = HubConfig(alarm_delay_s=0, alerts=AlertsConfig(silence_max_s=3 * 86_400.0))
+    hub = Hub(HubSettings(home=tmp_path, rules=rules), connect_mqtt=False)
+    try:
+        with TestClient(create_app(hub.settings, hub=hub)) as client:
+            _, officer = bearer(hub, Role.SAFETY_OFFICER)
+            chinese = client.get("/safety", headers={**HTML, **officer}).text
+            assert "最长 3 天（安全员设定）" in chinese and "7 天" not in chinese
+            english = client.get("/safety", params={"lang": "en"}, headers={**HTML, **officer}).text
+            assert "at most 3 days after the start" in english
+            too_long = client.post("/api/silences", headers=officer, json={
+                "subject": "dev-a/*", "starts_at": time.time(), "ends_at": time.time() + 4 * 86_400.0})
+            assert too_long.status_code == 422
+    finally:
+        hub.stop()
