@@ -95,6 +95,8 @@ def test_a_full_edge_disk_keeps_events_drops_oldest_readings_counted_and_carries
         assert during <= outbox.events()
 
         own_broker.start()
+        # The events kept through the full disk reach the hub: confirmed, they leave the outbox.
+        wait_for(lambda: not during & {seq for _, seq in outbox.ledger().pending}, timeout=120, interval=0.5)
         node_ledger = outbox.ledger
         settle(lambda: report([node_ledger()], hub))
         node.stop()
