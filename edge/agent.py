@@ -131,6 +131,7 @@ class Agent:
             Path(settings.state_dir) / "outbox.sqlite3",
             max_messages=settings.outbox.max_messages,
             reading_sync=settings.outbox.reading_sync,
+            reserve_bytes=settings.outbox.reserve_bytes,
         )
         self._seq = 0
         self._seq_lock = threading.Lock()
@@ -355,6 +356,7 @@ class Agent:
             uptime_s=round(mono - self._started_mono, 1),
             outbox_depth=self.outbox.depth(), dropped=self.outbox.dropped(), clock_synced=synced,
             version=self.version, cpu_temp=cpu_temperature(), inputs=inputs, buzzer=report, mono=round(mono, 3),
+            disk_full=self.outbox.disk_full,
         )
 
     def _warn_if_never_synced(self) -> None:

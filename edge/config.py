@@ -58,6 +58,9 @@ class OutboxSettings(_Strict):
     #: Published rows the hub has not confirmed this long after sending, although it has been heard
     #: since (its heartbeat), are sent again; the wait doubles while nothing is confirmed (up to 8×).
     confirm_timeout_s: float = Field(default=30, ge=0.5)
+    #: Disk space the outbox keeps aside (a file beside it) for its first write after the disk filled
+    #: up: from there it evicts the oldest readings to make room (edge.outbox). 0: none.
+    reserve_bytes: int = Field(default=4 * 1024 * 1024, ge=0)
 
     @model_validator(mode="after")
     def _window_within_unconfirmed(self) -> OutboxSettings:

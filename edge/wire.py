@@ -283,6 +283,9 @@ class Health(_Payload):
     #: The edge's monotonic clock (seconds) when ``ts`` was read. With ``clock_synced`` the pair is the boot's
     #: clock anchor: the hub re-stamps the boot's readings taken before sync from their own ``mono``.
     mono: float | None = Field(default=None, ge=0)
+    #: The disk refuses to grow the outbox: each new message evicts the oldest readings (counted in
+    #: ``dropped``). ``None`` from nodes older than this field.
+    disk_full: bool | None = None
 
     _check_cpu = field_validator("cpu_temp")(_finite)
     _check_mono = field_validator("mono")(_finite)

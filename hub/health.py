@@ -23,6 +23,7 @@ from hub.ingest import IngestCounters
 from hub.notify.component import Notifications
 from hub.scheduler import DutyStatus, Scheduler
 from hub.store.state import StateStore
+from hub.store_outage import Episode, WriteOutage
 
 #: The alert engine's timer duty, registered under this name (hub.runtime): no timers, no alarms.
 ALERT_TIMERS = "alert-timers"
@@ -50,6 +51,10 @@ class StorePart(BaseModel):
     failing_batches: int
     store_failures_total: int
     last_failure_age_s: float | None
+    #: Why the disk refuses to write ("disk full", "disk I/O error", "file system read-only"); None: it writes.
+    cannot_write: str | None = None
+    #: Seconds since the disk first refused (None: it writes).
+    cannot_write_for_s: float | None = None
 
 
 class DutyPart(BaseModel):
@@ -141,13 +146,20 @@ def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, schedule
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
-           dead_letters_total: int) -> tuple[HealthPublic, bool]:
-    """The health report, and whether the hub can do its job (False: answer 503)."""
+           dead_letters_total: int, outage: Episode | None = None) -> tuple[HealthPublic, bool]:
+    """The health report, and whether the hub can do its job (False: answer 503).
+
+    A disk that refuses to write (``outage``) is 503 at its first refused batch: unlike a
+    busy database, a full disk is no blip.
+    """
     failing_batches = int(counters.get("failing_batches", 0))
-    store = StorePart(ok=failing_batches < STORE_FAILING_BATCHES, last_commit=counters.get("last_commit"),
+    store = StorePart(ok=failing_batches < STORE_FAILING_BATCHES and outage is None,
+                      last_commit=counters.get("last_commit"),
                       last_commit_age_s=_age(now, counters.get("last_commit")), failing_batches=failing_batches,
                       store_failures_total=int(counters.get("store_failures", 0)),
-                      last_failure_age_s=_age(now, counters.get("last_failure")))
+                      last_failure_age_s=_age(now, counters.get("last_failure")),
+                      cannot_write=outage.reason if outage is not None else None,
+                      cannot_write_for_s=_age(now, outage.since) if outage is not None else None)
     broker = BrokerPart(ok=mqtt_connected is not False, connected=mqtt_connected)
     alarms = alarm_part(now, runs_rules, next((d for d in duties if d.name == ALERT_TIMERS), None), scheduler_started,
                         scheduler_running)
@@ -159,7 +171,10 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
     notifications = NotificationsPart(ok=failing_channels == 0, configured=notify_configured, channels=channels,
                                       failing_channels=failing_channels)
     problems = []
-    if not store.ok:
+    if outage is not None:
+        problems.append(f"the store cannot write ({outage.reason}) for {now - outage.since:.0f}s: nothing is"
+                        " confirmed to the edges, which keep their messages")
+    elif not store.ok:
         problems.append(f"the store failed the last {failing_batches} batches")
     if not alarms.ok:
         problems.append(alarms.detail)
@@ -195,6 +210,8 @@ class Vitals:
     started_at: float
     runs_rules: bool
     mqtt_connected: Callable[[], bool | None]
+    #: Whether the stores refuse to write (hub.store_outage), as the ingest writer found out.
+    outage: WriteOutage
 
     def health(self, now: float) -> tuple[HealthPublic, bool]:
         """The report and whether the hub can store and alarm (False: answer 503)."""
@@ -205,4 +222,4 @@ class Vitals:
             scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
             runs_rules=self.runs_rules, notify_configured=notifications.configured,
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
-            dead_letters_total=self.record.dead_letter_count())
+            dead_letters_total=self.record.dead_letter_count(), outage=self.outage.current())

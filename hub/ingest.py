@@ -39,6 +39,7 @@ from hub.alerts.kinds import RuleKind
 from hub.scaleout import REORDER_S, STALE_S, FeedBatch
 from hub.store.base import Rollups, SeriesStore, StoredEvent, StoredReading, sensor_key
 from hub.store.state import DeadLetter, SensorUpdate, StateStore, UntimedReading
+from hub.store_outage import RETRY_MAX_S, WriteOutage
 
 _LOGGER = logging.getLogger(__name__)
 _CMD_SUFFIX = f"/{wire.Channel.CMD.value}"
@@ -182,6 +183,8 @@ class IngestPipeline:
         self._dead_times: dict[str, deque[float]] = {}
         self._dead_alarmed: set[str] = set()
         self._quota_lock = threading.Lock()
+        #: Whether the stores refuse to write (a full disk): set by the writer, read by health and the alarm.
+        self.outage = WriteOutage()
 
     def add_event_listener(self, listener: Callable[[list[StoredEvent]], None]) -> None:
         """Domain modules (food samples, patrols) see every stored event, after commit."""
@@ -603,6 +606,7 @@ class MqttIngest:
     def _write_loop(self) -> None:
         """Only ingest: batches, acknowledgements, confirmations and the shared feed (no timers here)."""
         backoff = 0.5
+        last_refusal_logged = float("-inf")
         # With several workers the rules worker polls the shared feed: wake often enough for alarms.
         wait_s = 0.02 if self.pipeline.worker is not None else 0.2
         while not self._stop.is_set():
@@ -611,18 +615,29 @@ class MqttIngest:
             while batch and not self._stop.is_set():
                 try:
                     held = self.pipeline.process(batch)
-                except Exception:
+                except Exception as error:
                     # The stores are down: keep the batch, acknowledge nothing, try again.
+                    now = time.time()
                     with self.pipeline.counters.lock:
                         self.pipeline.counters.store_failures += 1
                         self.pipeline.counters.failing_batches += 1
-                        self.pipeline.counters.last_failure = time.time()
-                    _LOGGER.exception("storing a batch of %d messages failed; retrying in %.1fs",
-                                      len(batch), backoff)
+                        self.pipeline.counters.last_failure = now
+                    if self.pipeline.outage.failed(error, now) is not None:
+                        # A full disk: no traceback per retry (the log may share that disk); retried
+                        # often enough that the hub carries on soon after space returns.
+                        backoff = min(backoff, RETRY_MAX_S)
+                        if now - last_refusal_logged >= 60.0:
+                            last_refusal_logged = now
+                            _LOGGER.error("a batch of %d messages was refused by the disk (%s); retrying every"
+                                          " %.0fs at most", len(batch), error, RETRY_MAX_S)
+                    else:
+                        _LOGGER.exception("storing a batch of %d messages failed; retrying in %.1fs",
+                                          len(batch), backoff)
                     self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 30.0)
+                    backoff = min(backoff * 2, RETRY_MAX_S if self.pipeline.outage.current() else 30.0)
                     continue
                 backoff = 0.5
+                self.pipeline.outage.stored(time.time())
                 for item in batch:
                     if item.qos > 0:
                         self._client.ack(item.mid, item.qos)

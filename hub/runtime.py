@@ -30,6 +30,7 @@ from hub.settings import HubSettings
 from hub.store.select import open_series
 from hub.store.state import StateStore
 from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
+from hub.store_outage import StoreAlarm
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
 
@@ -112,12 +113,16 @@ class Hub:
                 self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
                                                     settings.db_dir / "broker-drops.json",
                                                     settings.rules.alerts.defaults.dropped_quiet_s)
+        # A disk that refuses writes: an alarm from memory, recorded when the disk writes again.
+        self.store_alarm = StoreAlarm(self.pipeline.outage, settings.rules.alerts, lambda: self.engine.notifier.deliver,
+                                      self.engine.record_resolved, self.engine.locale)
         self.scheduler = Scheduler()
         self._register_duties()
         self.started_at = time.time()
         mqtt = self.mqtt
         self.vitals = Vitals(self.pipeline.counters, self.scheduler, self.notifications, self.state, self.started_at,
-                             self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None)
+                             self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
+                             self.pipeline.outage)
 
     def _register_duties(self) -> None:
         """Every periodic duty of the hub, with its interval; the scheduler gives each a thread.
@@ -133,6 +138,7 @@ class Hub:
             return
         tick_s = settings.tick_s
         add(Duty(ALERT_TIMERS, tick_s, self.engine.tick))
+        add(Duty("store-alarm", tick_s, self.store_alarm.tick))
         add(Duty("gate", tick_s, self.gate.tick))
         add(Duty("samples", tick_s, self.samples.tick))
         add(Duty("live-page", tick_s, self.live.tick))

@@ -130,6 +130,9 @@ RULES: tuple[RuleDescription, ...] = (
     # Its title has always been the hub kind's ("系统异常"); the message says what was lost.
     RuleDescription(RuleKind.BROKER_DROPPING, AlertKind.HUB, Severity.CRITICAL,
                     Text("系统异常", "system problem")),
+    # The hub's disk refuses writes (full, I/O error, read-only): raised from memory (hub.store_outage).
+    RuleDescription(RuleKind.STORE_CANNOT_WRITE, AlertKind.HUB, Severity.CRITICAL,
+                    Text("服务器无法写入数据", "hub cannot store data")),
     RuleDescription(RuleKind.GATE_AFTER_HOURS, AlertKind.GATE, Severity.WARNING,
                     Text("非开放时间开门", "opened after hours")),
     RuleDescription(RuleKind.GATE_NOT_CLOSED, AlertKind.GATE, Severity.WARNING,

@@ -309,6 +309,26 @@ class AlertEngine:
             self._condition(_Subject.of(CHANNEL_RULE, channel, "hub"), False, now, 0.0, changed)
         self._notify(changed)
 
+    def record_resolved(self, alert: Alert) -> Alert:
+        """Record an alarm that fired and resolved while it could only live in memory (hub.store_outage).
+
+        A full disk refuses the alert record the engine writes before notifying, so that
+        alarm was notified from memory; once the store writes again it is saved here as
+        it ended — resolved, waiting for its corrective action and verification like any
+        other — in one transaction with its audit entry, and the routes it reached are
+        told it is over.
+        """
+        assert alert.id is None and alert.resolved_at is not None
+        alert.state = AlertState.RESOLVED
+        with self._lock:
+            self._store.save_alert(alert, action="alert.resolved",
+                                   detail={"rule": alert.rule, "fired_at": alert.fired_at, "kept_in_memory": True})
+            _LOGGER.info("alert %s recorded after the store could write again: %r", alert.id, alert.message)
+            if alert.notified_tier >= 0:
+                self._send(alert, alert.notified_tier, "resolved", alert.resolved_at)
+        self._notify([alert])
+        return alert
+
     def tick(self, now: float) -> None:
         """Run time forward: delays run out, sensors go stale, devices go quiet, escalation moves on."""
         changed: list[Alert] = []

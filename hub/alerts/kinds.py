@@ -96,6 +96,8 @@ class RuleKind(StrEnum):
     DEAD_LETTERS = "dead_letters"
     # the broker's drop counter (hub.broker_watch)
     BROKER_DROPPING = "broker_dropping"
+    # the hub's own stores refusing to write: a full disk (hub.store_outage)
+    STORE_CANNOT_WRITE = "store_cannot_write"
     # gate duty (hub.gate.monitor)
     GATE_AFTER_HOURS = "gate_after_hours"
     GATE_NOT_CLOSED = "gate_not_closed"

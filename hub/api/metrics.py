@@ -46,6 +46,7 @@ def duty_metrics(duties: list[DutyStatus]) -> str:
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(vitals: VitalsDep) -> str:
     counters = vitals.counters.snapshot()
+    outage = vitals.outage.current()
     parts = [
         _line("xiaoan_messages_received_total", counters["received"], "MQTT messages taken off the queue", "counter"),
         _line("xiaoan_messages_stored_total", counters["stored_messages"], "telemetry/event messages stored",
@@ -59,6 +60,12 @@ def metrics(vitals: VitalsDep) -> str:
         _line("xiaoan_last_commit_age_seconds",
               time.time() - counters["last_commit"] if counters["last_commit"] else -1,
               "seconds since the last committed batch (-1: none yet)"),
+        _line("xiaoan_store_cannot_write", int(outage is not None),
+              "1 while the disk refuses the hub's writes (full, I/O error, read-only): nothing is confirmed"),
+        _line("xiaoan_store_cannot_write_seconds", round(time.time() - outage.since, 3) if outage else 0,
+              "seconds since the disk first refused (0: it writes)"),
+        _line("xiaoan_store_write_outages_total", vitals.outage.outages,
+              "times the disk began refusing the hub's writes since it started", "counter"),
         _line("xiaoan_mqtt_connected", int(bool(vitals.mqtt_connected())),
               "1 when the hub is connected to the broker"),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def edges(tmp_path: Path, accounts: dict[str, Account]) -> Iterator[Callable[...
     """Build edge processes (not started); any still running at teardown are stopped."""
     built: list[EdgeProcess] = []
 
-    def build(broker: MosquittoBroker, device: str, **extra: object) -> EdgeProcess:
+    def build(broker: MosquittoBroker, device: str, **extra: Any) -> EdgeProcess:
         edge = EdgeProcess(tmp_path, broker, accounts[device], **extra)
         built.append(edge)
         return edge

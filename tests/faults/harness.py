@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -87,9 +88,13 @@ class ChildProcess:
 class EdgeProcess(ChildProcess):
     """``xiaoan edge --config`` as a child process: started, SIGKILLed (a power cut) or stopped."""
 
-    def __init__(self, directory: Path, broker: MosquittoBroker, account: Account, **extra: Any) -> None:
+    def __init__(self, directory: Path, broker: MosquittoBroker, account: Account, *,
+                 wrap: Callable[[list[str]], list[str]] | None = None, state_dir: Path | None = None,
+                 **extra: Any) -> None:
         self.device = account.username
-        self.state_dir = directory / f"edge-{self.device}"
+        self.state_dir = state_dir or directory / f"edge-{self.device}"
+        #: Runs the agent in another context (a small disk's mount namespace: tests/faults/small_disk.py).
+        self.wrap = wrap
         self.config = directory / f"{self.device}.yaml"
         self.config.write_text(yaml.safe_dump(node_config(self.state_dir, broker, account, **extra),
                                               allow_unicode=True), encoding="utf-8")
@@ -100,8 +105,9 @@ class EdgeProcess(ChildProcess):
         return self.state_dir / "outbox.sqlite3"
 
     def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "hub.cli", "edge", "--config", str(self.config)],
-                                        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = [sys.executable, "-m", "hub.cli", "edge", "--config", str(self.config)]
+        self.process = subprocess.Popen(self.wrap(argv) if self.wrap else argv, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
 
     def ledger(self) -> EdgeLedger:
         return read_edge(self.device, self.outbox)
@@ -132,19 +138,23 @@ def start_hub(settings: HubSettings) -> Hub:
 class HubProcess(ChildProcess):
     """``xiaoan hub`` as a child process, configured through its XIAOAN_* environment like an installed hub."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, wrap: Callable[[list[str]], list[str]] | None = None,
+                 **env: str) -> None:
         self.settings = settings
+        #: Runs the hub in another context (a small disk's mount namespace: tests/faults/small_disk.py).
+        self.wrap = wrap
         self.http_port = free_port()
         self.env = {**os.environ, "XIAOAN_HOME": str(settings.home), "XIAOAN_HTTP_PORT": str(self.http_port),
                     "XIAOAN_MQTT_HOST": settings.mqtt_host, "XIAOAN_MQTT_PORT": str(settings.mqtt_port),
                     "XIAOAN_MQTT_USERNAME": settings.mqtt_username, "XIAOAN_MQTT_PASSWORD": settings.password(),
                     "XIAOAN_MQTT_CLIENT_ID": settings.mqtt_client_id, "XIAOAN_TICK_S": str(settings.tick_s),
-                    "XIAOAN_HUB_HEARTBEAT_S": str(settings.hub_heartbeat_s)}
+                    "XIAOAN_HUB_HEARTBEAT_S": str(settings.hub_heartbeat_s), **env}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
         """Start and wait until the hub reports its broker subscription (SUBACK) on /api/health."""
-        self.process = subprocess.Popen([sys.executable, "-m", "hub.cli", "hub"], cwd=ROOT, env=self.env,
+        argv = [sys.executable, "-m", "hub.cli", "hub"]
+        self.process = subprocess.Popen(self.wrap(argv) if self.wrap else argv, cwd=ROOT, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self._subscribed, timeout=timeout)
 
@@ -155,6 +165,14 @@ class HubProcess(ChildProcess):
                 return bool(json.load(response).get("mqtt_connected"))
         except OSError:
             return False
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """``/api/health``: the status code and the report (503 is an answer here, not an error)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/api/health", timeout=5) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
 
     def stored(self) -> int:
         """Messages stored so far, read from the hub's own database while it runs."""

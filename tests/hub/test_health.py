@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any
 
 from hub.health import ALERT_TIMERS, STALL_FLOOR_S, HealthPublic, assess
 from hub.scheduler import DutyStatus
+from hub.store_outage import Episode, write_refusal
 
 NOW = 10_000.0
 
@@ -42,6 +45,34 @@ def test_a_store_failing_its_last_batches_is_503() -> None:
                                          "last_failure": NOW - 1})
     assert not can_work and report.status == "failing" and not report.store.ok
     assert report.store.store_failures_total == 7 and report.store.last_failure_age_s == 1.0
+
+
+def test_a_disk_that_refuses_writes_is_503_at_once() -> None:
+    outage = Episode(since=NOW - 42, reason="disk full", error="OperationalError: database or disk is full",
+                     refused_batches=1)
+    report, can_work = verdict(outage=outage, counters={"failing_batches": 1, "store_failures": 1,
+                                                        "last_commit": NOW - 43, "last_failure": NOW - 1})
+    assert not can_work and report.status == "failing" and not report.store.ok
+    assert report.store.cannot_write == "disk full" and report.store.cannot_write_for_s == 42.0
+    assert any("cannot write (disk full)" in p for p in report.problems)
+
+
+def test_write_refusals_are_told_from_other_store_errors() -> None:
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13
+    assert write_refusal(full) == "disk full"
+    assert write_refusal(OSError(errno.ENOSPC, "No space left on device")) == "disk full"
+    assert write_refusal(OSError(errno.EROFS, "Read-only file system")) == "file system read-only"
+    assert write_refusal(RuntimeError("InfluxDB: write failed: no space left on device")) == "disk full"
+    try:
+        try:
+            raise OSError(errno.EIO, "Input/output error")
+        except OSError as error:
+            raise RuntimeError("store failed") from error
+    except RuntimeError as wrapped:
+        assert write_refusal(wrapped) == "disk I/O error"
+    assert write_refusal(sqlite3.OperationalError("database is locked")) is None
+    assert write_refusal(ValueError("bad")) is None
 
 
 def test_alert_timers_that_stopped_running_are_503() -> None:
