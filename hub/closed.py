@@ -28,6 +28,8 @@ class SignedPeriod:
     signer_name: str
     start: float
     end: float
+    #: When it was signed: a record still open then was printed as open, and goes on.
+    signed_at: float
 
 
 class SignedPeriods(Protocol):

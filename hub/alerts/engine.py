@@ -37,7 +37,7 @@ from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import ACTIVE_STATES, AlertKind, AlertState, RuleKind, Severity
 from hub.alerts.lifecycle import Action, apply_action
 from hub.alerts.limits import limits_for
-from hub.closed import NothingSigned, SignedPeriods, refuse_signed
+from hub.closed import NothingSigned, PeriodSigned, SignedPeriods
 from hub.rules.condition import ConditionState, Transition, elapse, step
 from hub.rules.escalation import due_tiers
 from hub.rules.silence import Silence, silencing
@@ -395,13 +395,17 @@ class AlertEngine:
         """Refuse ``doing`` (an action, attaching a photo) on an alarm of a signed period (hub.closed).
 
         The signed report printed the alarm as it stood: who acknowledged, closed and verified it,
-        with what action. Only acknowledging one still firing is allowed, because that stops the
-        buzzer and the escalation of a condition that is still there; anything else is a note.
+        with what action. What was finished then stays so; anything more is a note. An alarm still
+        open when the period was signed was printed as open: it goes on being handled (a fridge
+        that broke on Sunday night is closed on Monday), and the next report shows the rest. An
+        alarm closed but not yet verified can still be verified, for the same reason.
         """
-        if doing == "acknowledge" and alert.state is AlertState.FIRING:
+        signed = self.signed.covering(alert.started_at, alert.resolved_at or alert.started_at)
+        if signed is None or alert.closed_at is None or alert.closed_at > signed.signed_at:
             return
-        refuse_signed(self.signed, "alert_id", f"alert {alert.id}", f"报警 {alert.id} ", alert.started_at,
-                      alert.resolved_at or alert.started_at)
+        if doing == "verify" and alert.verified_at is None:
+            return
+        raise PeriodSigned("alert_id", f"alert {alert.id}", f"报警 {alert.id} ", signed)
 
     def note_limits_change(self, key: str, change: dict[str, Any], who: str) -> list[Alert]:
         """Write a limits change (proposed or in force) onto the sensor's running alarm, audited.

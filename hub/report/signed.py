@@ -26,7 +26,8 @@ class SignedReports:
                 period = parse(kind, signed.label, self._tz)
             except ValueError:
                 continue
-            found.append(SignedPeriod(signed.kind, signed.label, signed.signer_name, period.start, period.end))
+            found.append(SignedPeriod(signed.kind, signed.label, signed.signer_name, period.start, period.end,
+                                      signed.signed_at))
         return found
 
     def covering(self, start: float, end: float | None = None) -> SignedPeriod | None:
