@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from hub.backup import BackupStatus
 from hub.ingest import IngestCounters
 from hub.notify.component import Notifications
 from hub.scheduler import DutyStatus, Scheduler
@@ -90,6 +91,21 @@ class NotificationsPart(BaseModel):
     failing_channels: int
 
 
+class BackupPart(BaseModel):
+    ok: bool
+    #: False: no nightly backup (``XIAOAN_BACKUP_DIR`` is not set).
+    configured: bool
+    last_ok_age_s: float | None
+    last_failure_age_s: float | None
+    #: The last try failed (an alarm ``backup_failed`` is raised); the next one is within the hour.
+    failing: bool
+    #: Archives in the backup directory.
+    kept: int
+
+
+NO_BACKUP = BackupPart(ok=True, configured=False, last_ok_age_s=None, last_failure_age_s=None, failing=False, kept=0)
+
+
 class HealthPublic(BaseModel):
     """``/api/health``: the verdict, the compatible summary keys, then each part."""
 
@@ -105,6 +121,7 @@ class HealthPublic(BaseModel):
     alarms: AlarmPart
     scheduler: SchedulerPart
     notifications: NotificationsPart
+    backup: BackupPart = NO_BACKUP
 
 
 def _age(now: float, at: float | None) -> float | None:
@@ -141,7 +158,7 @@ def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, schedule
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
-           dead_letters_total: int) -> tuple[HealthPublic, bool]:
+           dead_letters_total: int, backup: BackupStatus | None = None) -> tuple[HealthPublic, bool]:
     """The health report, and whether the hub can do its job (False: answer 503)."""
     failing_batches = int(counters.get("failing_batches", 0))
     store = StorePart(ok=failing_batches < STORE_FAILING_BATCHES, last_commit=counters.get("last_commit"),
@@ -158,6 +175,9 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
                               failing=failing, overrunning=overrunning, duties=parts)
     notifications = NotificationsPart(ok=failing_channels == 0, configured=notify_configured, channels=channels,
                                       failing_channels=failing_channels)
+    backup_part = NO_BACKUP if backup is None else BackupPart(
+        ok=not backup.failing, configured=True, last_ok_age_s=_age(now, backup.last_ok),
+        last_failure_age_s=_age(now, backup.last_failure), failing=backup.failing, kept=backup.kept)
     problems = []
     if not store.ok:
         problems.append(f"the store failed the last {failing_batches} batches")
@@ -171,12 +191,14 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
     problems.extend(f"duty {name} is overrunning" for name in overrunning)
     if not notifications.ok:
         problems.append(f"{failing_channels} notification channel(s) failing")
+    if not backup_part.ok:
+        problems.append("the last backup failed")
     can_work = store.ok and alarms.ok
     status: Status = "failing" if not can_work else "ok" if not problems else "degraded"
     report = HealthPublic(status=status, mqtt_connected=mqtt_connected, uptime_s=round(uptime_s, 1),
                           pipeline=dict(counters), dead_letters_total=dead_letters_total, problems=problems,
                           broker=broker, store=store, alarms=alarms, scheduler=scheduler,
-                          notifications=notifications)
+                          notifications=notifications, backup=backup_part)
     return report, can_work
 
 
@@ -195,6 +217,8 @@ class Vitals:
     started_at: float
     runs_rules: bool
     mqtt_connected: Callable[[], bool | None]
+    #: The nightly backup's state (None: none configured).
+    backup: Callable[[], BackupStatus | None] = lambda: None
 
     def health(self, now: float) -> tuple[HealthPublic, bool]:
         """The report and whether the hub can store and alarm (False: answer 503)."""
@@ -205,4 +229,4 @@ class Vitals:
             scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
             runs_rules=self.runs_rules, notify_configured=notifications.configured,
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
-            dead_letters_total=self.record.dead_letter_count())
+            dead_letters_total=self.record.dead_letter_count(), backup=self.backup())

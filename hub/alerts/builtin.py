@@ -130,6 +130,9 @@ RULES: tuple[RuleDescription, ...] = (
     # Its title has always been the hub kind's ("系统异常"); the message says what was lost.
     RuleDescription(RuleKind.BROKER_DROPPING, AlertKind.HUB, Severity.CRITICAL,
                     Text("系统异常", "system problem")),
+    # The nightly backup (hub.backup) did not write its archive; its message names the directory and why.
+    RuleDescription(RuleKind.BACKUP_FAILED, AlertKind.HUB, Severity.WARNING,
+                    Text("备份失败", "backup failed")),
     RuleDescription(RuleKind.GATE_AFTER_HOURS, AlertKind.GATE, Severity.WARNING,
                     Text("非开放时间开门", "opened after hours")),
     RuleDescription(RuleKind.GATE_NOT_CLOSED, AlertKind.GATE, Severity.WARNING,

@@ -96,6 +96,8 @@ class RuleKind(StrEnum):
     DEAD_LETTERS = "dead_letters"
     # the broker's drop counter (hub.broker_watch)
     BROKER_DROPPING = "broker_dropping"
+    # the nightly backup (hub.backup)
+    BACKUP_FAILED = "backup_failed"
     # gate duty (hub.gate.monitor)
     GATE_AFTER_HOURS = "gate_after_hours"
     GATE_NOT_CLOSED = "gate_not_closed"
