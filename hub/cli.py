@@ -51,8 +51,27 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     from edge.configfile import load_edge_settings
 
     if args.edge_command == "check-config":
-        settings = load_edge_settings(Path(args.file))
-        print(f"{args.file}: OK — site {settings.site}, device {settings.device}, {len(settings.sources)} sources")
+        from edge.checkfiles import Reader, check_files, default_reader
+
+        config = Path(args.file)
+        if config.exists() and not os.access(config, os.R_OK):
+            print(f"xiaoan edge check-config: {config}: permission denied: it is the service's (640 root:xiaoan);"
+                  f" run it with sudo: sudo {sys.argv[0]} edge check-config {config}", file=sys.stderr)
+            return 2
+        settings = load_edge_settings(config)
+        if not args.syntax_only:
+            try:
+                reader = Reader.named(args.user) if args.user else default_reader()
+            except KeyError:
+                print(f"xiaoan edge check-config: --user: no user {args.user!r} on this machine", file=sys.stderr)
+                return 2
+            problems = check_files(settings, reader)
+            for problem in problems:
+                print(f"{config}: {problem}", file=sys.stderr)
+            if problems:
+                return 2
+        print(f"{args.file}: OK — site {settings.site}, device {settings.device}, {len(settings.sources)} sources"
+              + ("" if args.syntax_only else f"; the files it names are readable by {reader.name}"))
         if args.online:
             from edge.clock import clock_report, kernel_clock_synced
 
@@ -316,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.add_argument("--online", action="store_true",
                        help="also check this machine as the node will run on it (is the clock synced)")
+    check.add_argument("--syntax-only", action="store_true",
+                       help="check the keys and values only, not the files the config names"
+                            " (a config written on another machine)")
+    check.add_argument("--user", help="whose access to the files to check (default: the service user xiaoan"
+                       " when run with sudo, else you)")
     scan = edge_commands.add_parser("scan", help="list the 1-wire probes and serial ports this machine sees")
     scan.add_argument("--w1-base", default="/sys/bus/w1/devices", help="the kernel's 1-wire sysfs directory")
     edge.set_defaults(func=_cmd_edge)
