@@ -51,8 +51,27 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     from edge.configfile import load_edge_settings
 
     if args.edge_command == "check-config":
-        settings = load_edge_settings(Path(args.file))
-        print(f"{args.file}: OK — site {settings.site}, device {settings.device}, {len(settings.sources)} sources")
+        from edge.checkfiles import Reader, check_files, default_reader
+
+        config = Path(args.file)
+        if config.exists() and not os.access(config, os.R_OK):
+            print(f"xiaoan edge check-config: {config}: permission denied: it is the service's (640 root:xiaoan);"
+                  f" run it with sudo: sudo {sys.argv[0]} edge check-config {config}", file=sys.stderr)
+            return 2
+        settings = load_edge_settings(config)
+        if not args.syntax_only:
+            try:
+                reader = Reader.named(args.user) if args.user else default_reader()
+            except KeyError:
+                print(f"xiaoan edge check-config: --user: no user {args.user!r} on this machine", file=sys.stderr)
+                return 2
+            problems = check_files(settings, reader)
+            for problem in problems:
+                print(f"{config}: {problem}", file=sys.stderr)
+            if problems:
+                return 2
+        print(f"{args.file}: OK — site {settings.site}, device {settings.device}, {len(settings.sources)} sources"
+              + ("" if args.syntax_only else f"; the files it names are readable by {reader.name}"))
         if args.online:
             from edge.clock import clock_report, kernel_clock_synced
 
@@ -210,6 +229,75 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backup(args: argparse.Namespace) -> int:
+    """One backup archive now (the hub may keep running), as the nightly duty writes them."""
+    import sqlite3
+    import tarfile
+
+    from hub.backup import BackupError, backup_sources, make_backup, prune
+    from hub.settings import load_settings
+
+    settings = load_settings()
+    directory = Path(args.to) if args.to else settings.backup_dir
+    if directory is None:
+        print("xiaoan backup: say where: --to DIR (or set XIAOAN_BACKUP_DIR)", file=sys.stderr)
+        return 2
+    broker_dir = Path(args.broker_dir) if args.broker_dir else settings.backup_broker_dir
+    try:
+        result = make_backup(backup_sources(settings, broker_dir), directory)
+        pruned = prune(directory, args.keep) if args.keep else []
+    except (BackupError, OSError, sqlite3.Error, tarfile.TarError) as error:
+        print(f"xiaoan backup: {error}", file=sys.stderr)
+        return 1
+    print(f"{result.archive}: {result.files} files, {result.databases} databases, {result.size} bytes")
+    for path in pruned:
+        print(f"deleted the older backup {path}")
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    """A backup into an empty state directory (or over one, with --force, the hub stopped)."""
+    import tarfile
+
+    from hub.backup import BackupError, restore
+    from hub.settings import load_settings
+
+    home = Path(args.home) if args.home else load_settings().home
+    try:
+        result = restore(Path(args.archive), home, force=args.force,
+                         broker_dir=Path(args.broker_dir) if args.broker_dir else None,
+                         config_dir=Path(args.config_dir) if args.config_dir else None)
+    except (BackupError, OSError, tarfile.TarError) as error:
+        print(f"xiaoan restore: {error}", file=sys.stderr)
+        return 2
+    print(f"restored {result.files} files ({result.databases} databases) into {home}")
+    for target, original in sorted(result.config.items()):
+        print(f"  config {target} (was {original}: copy it back there, or point the setting at it)")
+    if result.broker_dir is not None:
+        print(f"  broker accounts in {result.broker_dir} (then: sudo systemctl reload mosquitto)")
+    return 0
+
+
+def _add_backup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = commands.add_parser("backup", help="back up the hub's databases, photos, reports, config and"
+                                 " broker accounts into one archive (the hub may keep running)")
+    backup.add_argument("--to", help="the directory for the archive (default: $XIAOAN_BACKUP_DIR)")
+    backup.add_argument("--keep", type=int, default=None,
+                        help="then delete all but the newest KEEP archives there")
+    backup.add_argument("--broker-dir", help="also the broker's accounts (the directory of `xiaoan provision`,"
+                        " e.g. /etc/mosquitto/xiaoan; default: $XIAOAN_BACKUP_BROKER_DIR)")
+    backup.set_defaults(func=_cmd_backup)
+    restore = commands.add_parser("restore", help="restore a backup archive into an empty state directory")
+    restore.add_argument("archive")
+    restore.add_argument("--home", help="the state directory to restore into (default: $XIAOAN_HOME)")
+    restore.add_argument("--force", action="store_true",
+                         help="overwrite a state directory that is not empty (stop the hub first)")
+    restore.add_argument("--broker-dir", help="where the broker's account files go"
+                         " (default: HOME/restored-config/broker)")
+    restore.add_argument("--config-dir", help="where the config files go (default: HOME/restored-config)")
+    restore.set_defaults(func=_cmd_restore)
+
+
 def _add_provision_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``xiaoan provision``: the broker's accounts, passwords and ACL."""
     provision = commands.add_parser("provision", help="broker accounts: per-device passwords and ACL")
@@ -247,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.add_argument("--online", action="store_true",
                        help="also check this machine as the node will run on it (is the clock synced)")
+    check.add_argument("--syntax-only", action="store_true",
+                       help="check the keys and values only, not the files the config names"
+                            " (a config written on another machine)")
+    check.add_argument("--user", help="whose access to the files to check (default: the service user xiaoan"
+                       " when run with sudo, else you)")
     scan = edge_commands.add_parser("scan", help="list the 1-wire probes and serial ports this machine sees")
     scan.add_argument("--w1-base", default="/sys/bus/w1/devices", help="the kernel's 1-wire sysfs directory")
     edge.set_defaults(func=_cmd_edge)
@@ -279,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.set_defaults(func=_cmd_store)
 
     _add_provision_parser(commands)
+    _add_backup_parsers(commands)
 
     from hub.report.command import add_arguments
 
@@ -289,10 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands whose files hold secrets or school data: password hashes and the audit log (hub.sqlite3),
-#: photos, readings, the edge outbox, broker accounts. Nothing they create is for other local users.
+#: photos, readings, the edge outbox, broker accounts, backups of them. Nothing they create is for other local users.
 #: (``user`` and ``store`` may be the first to create a database in the state directory.) Not
 #: ``report``: it writes where it is told, files made to be handed on.
-PRIVATE_COMMANDS = frozenset({"hub", "edge", "demo", "provision", "user", "store", "audit"})
+PRIVATE_COMMANDS = frozenset({"hub", "edge", "demo", "provision", "user", "store", "audit", "backup", "restore"})
 PRIVATE_UMASK = 0o077
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from hub.backup import BackupStatus
 from hub.ingest import IngestCounters
 from hub.notify.component import Notifications
 from hub.scheduler import DutyStatus, Scheduler
@@ -95,6 +96,21 @@ class NotificationsPart(BaseModel):
     failing_channels: int
 
 
+class BackupPart(BaseModel):
+    ok: bool
+    #: False: no nightly backup (``XIAOAN_BACKUP_DIR`` is not set).
+    configured: bool
+    last_ok_age_s: float | None
+    last_failure_age_s: float | None
+    #: The last try failed (an alarm ``backup_failed`` is raised); the next one is within the hour.
+    failing: bool
+    #: Archives in the backup directory.
+    kept: int
+
+
+NO_BACKUP = BackupPart(ok=True, configured=False, last_ok_age_s=None, last_failure_age_s=None, failing=False, kept=0)
+
+
 class HealthPublic(BaseModel):
     """``/api/health``: the verdict, the compatible summary keys, then each part."""
 
@@ -110,6 +126,7 @@ class HealthPublic(BaseModel):
     alarms: AlarmPart
     scheduler: SchedulerPart
     notifications: NotificationsPart
+    backup: BackupPart = NO_BACKUP
 
 
 def _age(now: float, at: float | None) -> float | None:
@@ -146,12 +163,17 @@ def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, schedule
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
+<<<<<<< HEAD
            dead_letters_total: int, outage: Episode | None = None) -> tuple[HealthPublic, bool]:
     """The health report, and whether the hub can do its job (False: answer 503).
 
     A disk that refuses to write (``outage``) is 503 at its first refused batch: unlike a
     busy database, a full disk is no blip.
     """
+=======
+           dead_letters_total: int, backup: BackupStatus | None = None) -> tuple[HealthPublic, bool]:
+    """The health report, and whether the hub can do its job (False: answer 503)."""
+>>>>>>> inst
     failing_batches = int(counters.get("failing_batches", 0))
     store = StorePart(ok=failing_batches < STORE_FAILING_BATCHES and outage is None,
                       last_commit=counters.get("last_commit"),
@@ -170,6 +192,9 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
                               failing=failing, overrunning=overrunning, duties=parts)
     notifications = NotificationsPart(ok=failing_channels == 0, configured=notify_configured, channels=channels,
                                       failing_channels=failing_channels)
+    backup_part = NO_BACKUP if backup is None else BackupPart(
+        ok=not backup.failing, configured=True, last_ok_age_s=_age(now, backup.last_ok),
+        last_failure_age_s=_age(now, backup.last_failure), failing=backup.failing, kept=backup.kept)
     problems = []
     if outage is not None:
         problems.append(f"the store cannot write ({outage.reason}) for {now - outage.since:.0f}s: nothing is"
@@ -186,12 +211,14 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
     problems.extend(f"duty {name} is overrunning" for name in overrunning)
     if not notifications.ok:
         problems.append(f"{failing_channels} notification channel(s) failing")
+    if not backup_part.ok:
+        problems.append("the last backup failed")
     can_work = store.ok and alarms.ok
     status: Status = "failing" if not can_work else "ok" if not problems else "degraded"
     report = HealthPublic(status=status, mqtt_connected=mqtt_connected, uptime_s=round(uptime_s, 1),
                           pipeline=dict(counters), dead_letters_total=dead_letters_total, problems=problems,
                           broker=broker, store=store, alarms=alarms, scheduler=scheduler,
-                          notifications=notifications)
+                          notifications=notifications, backup=backup_part)
     return report, can_work
 
 
@@ -210,8 +237,13 @@ class Vitals:
     started_at: float
     runs_rules: bool
     mqtt_connected: Callable[[], bool | None]
+<<<<<<< HEAD
     #: Whether the stores refuse to write (hub.store_outage), as the ingest writer found out.
     outage: WriteOutage
+=======
+    #: The nightly backup's state (None: none configured).
+    backup: Callable[[], BackupStatus | None] = lambda: None
+>>>>>>> inst
 
     def health(self, now: float) -> tuple[HealthPublic, bool]:
         """The report and whether the hub can store and alarm (False: answer 503)."""
@@ -222,4 +254,8 @@ class Vitals:
             scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
             runs_rules=self.runs_rules, notify_configured=notifications.configured,
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
+<<<<<<< HEAD
             dead_letters_total=self.record.dead_letter_count(), outage=self.outage.current())
+=======
+            dead_letters_total=self.record.dead_letter_count(), backup=self.backup())
+>>>>>>> inst

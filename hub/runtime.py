@@ -15,6 +15,7 @@ from edge.config import BrokerSettings
 from hub.alerts.buzzer import EdgeBuzzers
 from hub.alerts.engine import AlertEngine
 from hub.auth.store import AccountStore
+from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
 from hub.gate.monitor import GateMonitor
 from hub.health import ALERT_TIMERS, Vitals
@@ -113,16 +114,29 @@ class Hub:
                 self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
                                                     settings.db_dir / "broker-drops.json",
                                                     settings.rules.alerts.defaults.dropped_quiet_s)
+<<<<<<< HEAD
         # A disk that refuses writes: an alarm from memory, recorded when the disk writes again.
         self.store_alarm = StoreAlarm(self.pipeline.outage, settings.rules.alerts, lambda: self.engine.notifier.deliver,
                                       self.engine.record_resolved, self.engine.locale)
+=======
+        # The nightly backup to a USB stick (or another disk): only where a directory is set.
+        self.backup: NightlyBackup | None = None
+        if settings.backup_dir is not None and self.runs_rules:
+            self.backup = NightlyBackup(backup_sources(settings, settings.backup_broker_dir), settings.backup_dir,
+                                        settings.backup_keep, settings.backup_at, self.tz, self.engine)
+>>>>>>> inst
         self.scheduler = Scheduler()
         self._register_duties()
         self.started_at = time.time()
         mqtt = self.mqtt
+        backup = self.backup
         self.vitals = Vitals(self.pipeline.counters, self.scheduler, self.notifications, self.state, self.started_at,
                              self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
+<<<<<<< HEAD
                              self.pipeline.outage)
+=======
+                             lambda: backup.status() if backup is not None else None)
+>>>>>>> inst
 
     def _register_duties(self) -> None:
         """Every periodic duty of the hub, with its interval; the scheduler gives each a thread.
@@ -147,6 +161,9 @@ class Hub:
         if self.broker_watch is not None:
             add(Duty("broker-watch", tick_s, self.broker_watch.tick))
         add(Duty("reports", CHECK_EVERY_S, self.reports.run_due))
+        if self.backup is not None:
+            # Checked every few minutes; it backs up once a day after backup_at (and retries hourly on failure).
+            add(Duty("backup", BACKUP_CHECK_S, self.backup.tick, first_after_s=min(60.0, BACKUP_CHECK_S)))
         add(Duty("prune-seen", PRUNE_SEEN_S, self._prune_seen))
         add(Duty("prune-dead-letters", PRUNE_SEEN_S, self._prune_dead_letters))
         add(Duty("dead-letter-alarms", min(60.0, settings.dead_letter_alarm_window_s), self.pipeline.dead_letter_tick))

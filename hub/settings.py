@@ -8,6 +8,7 @@ bad value refuses to start with the key (and the file line) at fault.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -193,6 +194,16 @@ class HubSettings(BaseSettings):
     rules: HubConfig = HubConfig()
     #: Filled from ``notify_config`` by ``load_settings``.
     notify: NotifyConfig | None = None
+
+    # -- the nightly backup (hub.backup, docs/operations.md "Backups") ------------------------------
+    #: Where the nightly backup writes its archive (a USB stick's mount point); unset: no nightly backup.
+    backup_dir: Path | None = None
+    #: How many nightly archives are kept there (the oldest beyond it are deleted).
+    backup_keep: int = Field(default=7, ge=1)
+    #: The local time after which each day's backup is made (a quiet hour).
+    backup_at: time = time(2, 30)
+    #: The broker's account directory (``xiaoan provision --dir``), when the hub's user may read it.
+    backup_broker_dir: Path | None = None
 
     # -- time-series store (docs/influxdb.md) ----------------------------------------------------
     #: Where readings and events go; the hub's own state (alerts, devices) stays in SQLite either way.

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -104,11 +105,12 @@ def make_hub(tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Accoun
     """Build (and start) hubs with their state under tmp_path; stopped at teardown."""
     started: list[Hub] = []
 
-    def build(rules: HubConfig | None = None, client_id: str | None = None, connect: bool = True) -> Hub:
+    def build(rules: HubConfig | None = None, client_id: str | None = None, connect: bool = True,
+              **extra: Any) -> Hub:
         settings = HubSettings(home=tmp_path / "hub-home", mqtt_host=broker.host, mqtt_port=broker.hub_port,
                                mqtt_username="hub", mqtt_password=accounts["hub"].password,
                                mqtt_client_id=client_id or f"hub-{tmp_path.name}", tick_s=0.2,
-                               rules=rules or HubConfig())
+                               rules=rules or HubConfig(), **extra)
         hub = Hub(settings, connect_mqtt=connect)
         hub.start()
         started.append(hub)

@@ -22,7 +22,8 @@ def test_there_are_the_three_example_nodes() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_every_example_config_passes_check_config(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["edge", "check-config", str(path)]) == 0
+    # Syntax only: the files they name (/etc/xiaoan/mqtt-password) are the Pi's, not this machine's.
+    assert main(["edge", "check-config", "--syntax-only", str(path)]) == 0
     assert "OK" in capsys.readouterr().out
     settings = load_edge_settings(path)
     for source in settings.sources:
