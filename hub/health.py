@@ -163,17 +163,13 @@ def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, schedule
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
-<<<<<<< HEAD
-           dead_letters_total: int, outage: Episode | None = None) -> tuple[HealthPublic, bool]:
+           dead_letters_total: int, outage: Episode | None = None,
+           backup: BackupStatus | None = None) -> tuple[HealthPublic, bool]:
     """The health report, and whether the hub can do its job (False: answer 503).
 
     A disk that refuses to write (``outage``) is 503 at its first refused batch: unlike a
     busy database, a full disk is no blip.
     """
-=======
-           dead_letters_total: int, backup: BackupStatus | None = None) -> tuple[HealthPublic, bool]:
-    """The health report, and whether the hub can do its job (False: answer 503)."""
->>>>>>> inst
     failing_batches = int(counters.get("failing_batches", 0))
     store = StorePart(ok=failing_batches < STORE_FAILING_BATCHES and outage is None,
                       last_commit=counters.get("last_commit"),
@@ -237,13 +233,10 @@ class Vitals:
     started_at: float
     runs_rules: bool
     mqtt_connected: Callable[[], bool | None]
-<<<<<<< HEAD
     #: Whether the stores refuse to write (hub.store_outage), as the ingest writer found out.
     outage: WriteOutage
-=======
     #: The nightly backup's state (None: none configured).
     backup: Callable[[], BackupStatus | None] = lambda: None
->>>>>>> inst
 
     def health(self, now: float) -> tuple[HealthPublic, bool]:
         """The report and whether the hub can store and alarm (False: answer 503)."""
@@ -254,8 +247,5 @@ class Vitals:
             scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
             runs_rules=self.runs_rules, notify_configured=notifications.configured,
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
-<<<<<<< HEAD
-            dead_letters_total=self.record.dead_letter_count(), outage=self.outage.current())
-=======
-            dead_letters_total=self.record.dead_letter_count(), backup=self.backup())
->>>>>>> inst
+            dead_letters_total=self.record.dead_letter_count(), outage=self.outage.current(),
+            backup=self.backup())

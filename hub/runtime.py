@@ -103,28 +103,11 @@ class Hub:
                                self.samples.canteen_open)
         self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
         if connect_mqtt:
-            broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,
-                                    username=settings.mqtt_username, password=settings.password(),
-                                    tls=settings.mqtt_tls())
-            self.mqtt = MqttIngest(self.pipeline, broker, settings.mqtt_client_id, site=settings.site,
-                                   batch_size=settings.ingest_batch, shared_group=settings.shared_group)
-            self.buzzers.attach(self.engine, self.pipeline)
-            if self.runs_rules:
-                # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.
-                self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
-                                                    settings.db_dir / "broker-drops.json",
-                                                    settings.rules.alerts.defaults.dropped_quiet_s)
-<<<<<<< HEAD
+            self._connect()
         # A disk that refuses writes: an alarm from memory, recorded when the disk writes again.
         self.store_alarm = StoreAlarm(self.pipeline.outage, settings.rules.alerts, lambda: self.engine.notifier.deliver,
                                       self.engine.record_resolved, self.engine.locale)
-=======
-        # The nightly backup to a USB stick (or another disk): only where a directory is set.
-        self.backup: NightlyBackup | None = None
-        if settings.backup_dir is not None and self.runs_rules:
-            self.backup = NightlyBackup(backup_sources(settings, settings.backup_broker_dir), settings.backup_dir,
-                                        settings.backup_keep, settings.backup_at, self.tz, self.engine)
->>>>>>> inst
+        self.backup = self._nightly_backup()
         self.scheduler = Scheduler()
         self._register_duties()
         self.started_at = time.time()
@@ -132,11 +115,30 @@ class Hub:
         backup = self.backup
         self.vitals = Vitals(self.pipeline.counters, self.scheduler, self.notifications, self.state, self.started_at,
                              self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
-<<<<<<< HEAD
-                             self.pipeline.outage)
-=======
-                             lambda: backup.status() if backup is not None else None)
->>>>>>> inst
+                             self.pipeline.outage, lambda: backup.status() if backup is not None else None)
+
+    def _connect(self) -> None:
+        """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""
+        settings = self.settings
+        broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,
+                                username=settings.mqtt_username, password=settings.password(),
+                                tls=settings.mqtt_tls())
+        self.mqtt = MqttIngest(self.pipeline, broker, settings.mqtt_client_id, site=settings.site,
+                               batch_size=settings.ingest_batch, shared_group=settings.shared_group)
+        self.buzzers.attach(self.engine, self.pipeline)
+        if self.runs_rules:
+            # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.
+            self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
+                                                settings.db_dir / "broker-drops.json",
+                                                settings.rules.alerts.defaults.dropped_quiet_s)
+
+    def _nightly_backup(self) -> NightlyBackup | None:
+        """The nightly backup to a USB stick (or another disk): only where a directory is set."""
+        settings = self.settings
+        if settings.backup_dir is None or not self.runs_rules:
+            return None
+        return NightlyBackup(backup_sources(settings, settings.backup_broker_dir), settings.backup_dir,
+                             settings.backup_keep, settings.backup_at, self.tz, self.engine)
 
     def _register_duties(self) -> None:
         """Every periodic duty of the hub, with its interval; the scheduler gives each a thread.

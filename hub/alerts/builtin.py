@@ -130,15 +130,12 @@ RULES: tuple[RuleDescription, ...] = (
     # Its title has always been the hub kind's ("系统异常"); the message says what was lost.
     RuleDescription(RuleKind.BROKER_DROPPING, AlertKind.HUB, Severity.CRITICAL,
                     Text("系统异常", "system problem")),
-<<<<<<< HEAD
     # The hub's disk refuses writes (full, I/O error, read-only): raised from memory (hub.store_outage).
     RuleDescription(RuleKind.STORE_CANNOT_WRITE, AlertKind.HUB, Severity.CRITICAL,
                     Text("服务器无法写入数据", "hub cannot store data")),
-=======
     # The nightly backup (hub.backup) did not write its archive; its message names the directory and why.
     RuleDescription(RuleKind.BACKUP_FAILED, AlertKind.HUB, Severity.WARNING,
                     Text("备份失败", "backup failed")),
->>>>>>> inst
     RuleDescription(RuleKind.GATE_AFTER_HOURS, AlertKind.GATE, Severity.WARNING,
                     Text("非开放时间开门", "opened after hours")),
     RuleDescription(RuleKind.GATE_NOT_CLOSED, AlertKind.GATE, Severity.WARNING,

@@ -96,13 +96,10 @@ class RuleKind(StrEnum):
     DEAD_LETTERS = "dead_letters"
     # the broker's drop counter (hub.broker_watch)
     BROKER_DROPPING = "broker_dropping"
-<<<<<<< HEAD
     # the hub's own stores refusing to write: a full disk (hub.store_outage)
     STORE_CANNOT_WRITE = "store_cannot_write"
-=======
     # the nightly backup (hub.backup)
     BACKUP_FAILED = "backup_failed"
->>>>>>> inst
     # gate duty (hub.gate.monitor)
     GATE_AFTER_HOURS = "gate_after_hours"
     GATE_NOT_CLOSED = "gate_not_closed"

@@ -109,7 +109,7 @@ def _refused(response: Response, field: str) -> None:
     assert "signed" in detail["message"] and "已审核签字" in detail["message"]
 
 
-def test_a_signed_weeks_finished_alarm_takes_no_photo_only_a_note_and_open_ones_go_on(client: TestClient, hub: Hub) -> None:
+def test_a_signed_weeks_finished_alarm_stays_and_open_ones_go_on(client: TestClient, hub: Hub) -> None:
     _, cook = bearer(hub, Role.CANTEEN_STAFF, "wang-cook")
     (resolved,) = client.get("/api/alerts", params={"state": "resolved"}).json()
     hub.pipeline.process([telemetry(3, 9.6, 2000.0), telemetry(4, 4.1, 2100.0)])  # a second one, resolved
