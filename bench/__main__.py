@@ -6,7 +6,10 @@ and measures in the same run the ceilings each figure is judged against: a C
 subscriber and a bare paho-mqtt subscriber on the same broker. Every measurement is
 repeated (``--runs``, default 3) and the median is shown, because the machine is
 shared. ``--tiny`` runs a few hundred messages (the smoke test); ``--profile`` adds a
-py-spy profile of the hub during a 1-reading-per-message ingest run.
+py-spy profile of the hub during a 1-reading-per-message ingest run. ``attack``
+(bench/http_attack.py) holds a real ``xiaoan hub`` with idle, slow-header and
+live-stream connections at once and sends it 100 MB bodies without credentials:
+health latency and the hub's memory meanwhile.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import scenarios
+from bench import http_attack, scenarios
 from bench.harness import REPO, BenchError, compile_mqttload
 from bench.profiling import summarise
 
@@ -110,7 +113,7 @@ def influx_available() -> bool:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scale = TINY if args.tiny else FULL
     runs = args.runs if args.runs is not None else (1 if args.tiny else 3)
-    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "scaleout", "queries"}
+    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "scaleout", "queries", "attack"}
     binary = compile_mqttload()
     rows: list[Row] = []
     raw: dict[str, Any] = {"machine": machine(), "runs": runs, "tiny": args.tiny}
@@ -134,6 +137,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _scaleout(scale, runs, binary, fresh, rows, raw, ingest_single)
     if "queries" in only:
         _queries(scale, runs, rows, raw)
+    if "attack" in only:
+        with tempfile.TemporaryDirectory(prefix="xiaoan-bench-attack-") as tmp:
+            _attack(http_attack.TINY if args.tiny else http_attack.FULL, runs, Path(tmp), rows, raw)
     raw["rows"] = [row.__dict__ for row in rows]
     return raw
 
@@ -311,6 +317,47 @@ def _queries(scale: Scale, runs: int, rows: list[Row], raw: dict[str, Any]) -> N
                         _verdict(value < 5) if judged else ""))
 
 
+def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row], raw: dict[str, Any]) -> None:
+    """Issue 16's combined attack on the hub's HTTP server, then 100 MB bodies without credentials."""
+    results = _repeat("HTTP attack", runs, lambda i: http_attack.run_attack(base / f"a{i}", size, _log))
+    raw["attack"] = [r.__dict__ | {"bodies": [b.__dict__ for b in r.bodies]} for r in results]
+    p50 = scenarios.median([scenarios.percentile(r.health_ms, 50) for r in results])
+    p99 = scenarios.median([scenarios.percentile(r.health_ms, 99) for r in results])
+    worst = max(max(r.health_ms, default=float("nan")) for r in results)
+    probes = sum(len(r.health_ms) + r.health_failed for r in results)
+    failed = sum(r.health_failed for r in results)
+    slow = sum(1 for r in results for ms in r.health_ms if ms >= 1000)
+    held = f"{size.idle:,} idle + {size.slow} slow-header + {size.streams:,} /api/stream ({size.accounts} accounts)"
+    rows.append(Row("http", f"/api/health on a new connection every {http_attack.PROBE_EVERY_S:g} s while {held}"
+                    f" are held {size.seconds:g} s",
+                    f"p50 {p50:.1f} / p99 {p99:.1f} / max {worst:.1f} ms; {failed + slow} of {probes} unanswered"
+                    " or ≥ 1 s", "", "", "every answer < 1 s", _verdict(failed == 0 and slow == 0)))
+    last = results[-1]
+    rows.append(Row("http", "  connections the attacker held at once (it reconnects whenever the hub closes one)",
+                    f"median {scenarios.median([r.held_median for r in results]):,.0f}, max"
+                    f" {max(r.held_max for r in results):,}; hub's open files {last.hub_fds_idle} idle →"
+                    f" {last.hub_fds_max:,}; {last.opened:,} opened, {last.closed_by_hub:,} closed by the hub,"
+                    f" {last.refused_at_accept} refused at accept, {last.connect_errors} connect errors"))
+    statuses = ", ".join(f"{n:,} × {s}" for s, n in sorted(last.stream_statuses.items()))
+    rows.append(Row("http", "  live-stream requests (the caps answer 429 per account, 503 in total)",
+                    f"{statuses}; at most {last.streams_held_max} streams open at once"))
+    idle = scenarios.median([r.idle_rss_mb for r in results])
+    peak = max(r.attack_peak_rss_mb - r.idle_rss_mb for r in results)
+    rows.append(Row("http", "  hub memory (RSS): idle → peak during the attack → after",
+                    f"{idle:.0f} → {scenarios.median([r.attack_peak_rss_mb for r in results]):.0f} MB (worst +"
+                    f"{peak:.0f}) → {scenarios.median([r.after_rss_mb for r in results]):.0f} MB", "", "",
+                    "≤ idle + 100 MB", _verdict(peak <= 100)))
+    for n, first in enumerate(last.bodies):
+        bodies = [r.bodies[n] for r in results]
+        grow = max(b.peak_rss_mb - r.idle_rss_mb for b, r in zip(bodies, results, strict=True))
+        ok = all(b.status == 413 for b in bodies) and grow <= 100
+        rows.append(Row("http", f"{first.name}, no credentials",
+                        f"{first.status} after {scenarios.median([b.sent_mb for b in bodies]):.1f} MB sent, in"
+                        f" {scenarios.median([b.seconds for b in bodies]):.2f} s; hub peak RSS"
+                        f" {scenarios.median([b.peak_rss_mb for b in bodies]):.0f} MB (worst +{grow:.0f} over idle)",
+                        "", "", "413, ≤ idle + 100 MB", _verdict(ok)))
+
+
 #: Benchmarks other parts of the project own, run after the table (print only: docs are updated by hand).
 COMPANIONS = {"edge_agent": ("Edge agent", ["--no-write"]), "store_write": ("Stores", []),
               "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"]),
@@ -348,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--tiny", action="store_true", help="a few hundred messages: checks the harness runs")
     parser.add_argument("--runs", type=int, default=None, help="repeats per measurement (default 3; tiny: 1)")
-    parser.add_argument("--only", help="comma list of: ingest,latency,scaleout,queries")
+    parser.add_argument("--only", help="comma list of: ingest,latency,scaleout,queries,attack")
     parser.add_argument("--profile", action="store_true", help="also profile the hub with py-spy during ingest")
     parser.add_argument("--json", type=Path, help="also write every raw figure to this file")
     parser.add_argument("--no-companions", action="store_true",

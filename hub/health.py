@@ -8,7 +8,8 @@ devices and "still too warm" escalations would never fire). Everything that is
 wrong but leaves storing and alarming working (broker connection lost, a duty
 failing or overrunning, a notification channel failing) is ``degraded`` with a
 200. The report names parts and duties, never a person, sensor, channel or alarm:
-the route is open without credentials.
+the route is open without credentials (a signed-in viewer also gets the devices that
+sent dead letters).
 """
 
 from __future__ import annotations
@@ -111,6 +112,32 @@ class BackupPart(BaseModel):
 NO_BACKUP = BackupPart(ok=True, configured=False, last_ok_age_s=None, last_failure_age_s=None, failing=False, kept=0)
 
 
+class DeviceDeadLetters(BaseModel):
+    device: str
+    kept: int
+    dropped: int
+
+
+class DeadLetterPart(BaseModel):
+    """Messages that broke the wire contract: kept for reading (capped per device), and dropped past the cap or by age.
+
+    ``devices`` names devices, so it is filled only for a signed-in viewer; the open
+    report carries the totals.
+    """
+
+    kept: int
+    dropped: int
+    devices: list[DeviceDeadLetters] | None = None
+
+    @classmethod
+    def of(cls, kept: Mapping[str, int], dropped: Mapping[str, int], detail: bool) -> DeadLetterPart:
+        devices = None
+        if detail:
+            devices = [DeviceDeadLetters(device=d, kept=kept.get(d, 0), dropped=dropped.get(d, 0))
+                       for d in sorted(set(kept) | set(dropped))]
+        return cls(kept=sum(kept.values()), dropped=sum(dropped.values()), devices=devices)
+
+
 class HealthPublic(BaseModel):
     """``/api/health``: the verdict, the compatible summary keys, then each part."""
 
@@ -118,6 +145,7 @@ class HealthPublic(BaseModel):
     mqtt_connected: bool | None
     uptime_s: float
     pipeline: dict[str, Any]
+    #: Dead letters kept now (``dead_letters.kept``; the key older watchdogs read).
     dead_letters_total: int
     #: What makes the status what it is, in words (empty when ``ok``).
     problems: list[str]
@@ -126,6 +154,7 @@ class HealthPublic(BaseModel):
     alarms: AlarmPart
     scheduler: SchedulerPart
     notifications: NotificationsPart
+    dead_letters: DeadLetterPart
     backup: BackupPart = NO_BACKUP
 
 
@@ -163,7 +192,7 @@ def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, schedule
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
-           dead_letters_total: int, outage: Episode | None = None,
+           dead_letters: DeadLetterPart, outage: Episode | None = None,
            backup: BackupStatus | None = None) -> tuple[HealthPublic, bool]:
     """The health report, and whether the hub can do its job (False: answer 503).
 
@@ -212,9 +241,9 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
     can_work = store.ok and alarms.ok
     status: Status = "failing" if not can_work else "ok" if not problems else "degraded"
     report = HealthPublic(status=status, mqtt_connected=mqtt_connected, uptime_s=round(uptime_s, 1),
-                          pipeline=dict(counters), dead_letters_total=dead_letters_total, problems=problems,
+                          pipeline=dict(counters), dead_letters_total=dead_letters.kept, problems=problems,
                           broker=broker, store=store, alarms=alarms, scheduler=scheduler,
-                          notifications=notifications, backup=backup_part)
+                          notifications=notifications, dead_letters=dead_letters, backup=backup_part)
     return report, can_work
 
 
@@ -238,8 +267,11 @@ class Vitals:
     #: The nightly backup's state (None: none configured).
     backup: Callable[[], BackupStatus | None] = lambda: None
 
-    def health(self, now: float) -> tuple[HealthPublic, bool]:
-        """The report and whether the hub can store and alarm (False: answer 503)."""
+    def health(self, now: float, detail: bool = False) -> tuple[HealthPublic, bool]:
+        """The report and whether the hub can store and alarm (False: answer 503).
+
+        ``detail``: the asker is signed in, and may see which devices sent dead letters.
+        """
         notifications = self.notifications
         return assess(
             now=now, uptime_s=now - self.started_at, counters=self.counters.snapshot(),
@@ -247,5 +279,6 @@ class Vitals:
             scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
             runs_rules=self.runs_rules, notify_configured=notifications.configured,
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
-            dead_letters_total=self.record.dead_letter_count(), outage=self.outage.current(),
-            backup=self.backup())
+            dead_letters=DeadLetterPart.of(self.record.dead_letters_kept(), self.record.dead_letters_dropped(),
+                                           detail),
+            outage=self.outage.current(), backup=self.backup())

@@ -43,6 +43,34 @@ def duty_metrics(duties: list[DutyStatus]) -> str:
     ])
 
 
+def _label(value: str) -> str:
+    """A label value in Prometheus' text format: backslash, double quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def dead_letter_metrics(kept: dict[str, int], dropped: dict[str, int]) -> str:
+    """Dead letters kept now and dropped (past the per-device cap, or pruned by age), in total and per device.
+
+    ``xiaoan_dead_letters_total`` counts what this process dead-lettered since it
+    started; these come from the state store, so they survive a restart. A device
+    whose dropped count grows is sending junk faster than the cap keeps it.
+    """
+    devices = sorted(set(kept) | set(dropped))
+    parts = [
+        _line("xiaoan_dead_letters_kept", sum(kept.values()), "dead letters kept in the state store now"),
+        _line("xiaoan_dead_letters_dropped_total", sum(dropped.values()),
+              "dead letters dropped past the per-device cap or pruned by age", "counter"),
+        "# HELP xiaoan_device_dead_letters_kept dead letters kept now, per device\n"
+        "# TYPE xiaoan_device_dead_letters_kept gauge\n",
+        *(f'xiaoan_device_dead_letters_kept{{device="{_label(d)}"}} {kept.get(d, 0)}\n' for d in devices),
+        "# HELP xiaoan_device_dead_letters_dropped_total dead letters dropped, per device\n"
+        "# TYPE xiaoan_device_dead_letters_dropped_total counter\n",
+        *(f'xiaoan_device_dead_letters_dropped_total{{device="{_label(d)}"}} {dropped.get(d, 0)}\n'
+          for d in devices),
+    ]
+    return "".join(parts)
+
+
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(vitals: VitalsDep) -> str:
     counters = vitals.counters.snapshot()
@@ -75,5 +103,6 @@ def metrics(vitals: VitalsDep) -> str:
                  for s in ACTIVE_STATES)
     devices = vitals.record.devices()
     parts.append(_line("xiaoan_devices_online", sum(d["state"] == "online" for d in devices), "devices online"))
+    parts.append(dead_letter_metrics(vitals.record.dead_letters_kept(), vitals.record.dead_letters_dropped()))
     parts.append(duty_metrics(vitals.scheduler.status()))
     return "".join(parts)

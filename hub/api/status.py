@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from hub.api.deps import StateDep, VitalsDep
-from hub.auth.deps import require
-from hub.auth.roles import Permission
+from hub.auth.deps import OptionalUser, require
+from hub.auth.roles import Permission, allows
 from hub.health import HealthPublic
 
 router = APIRouter(prefix="/api", tags=["status"])
@@ -17,12 +17,14 @@ router = APIRouter(prefix="/api", tags=["status"])
 
 @router.get("/health", response_model=HealthPublic,
             responses={503: {"model": HealthPublic, "description": "the hub cannot store or cannot alarm"}})
-def health(vitals: VitalsDep, response: Response) -> HealthPublic:
+def health(vitals: VitalsDep, response: Response, viewer: OptionalUser) -> HealthPublic:
     """Can the hub store and alarm: each part (hub.health); 503 when it cannot.
 
     Open without credentials, for load balancers and watchdogs; it names no person, sensor or alarm.
+    A signed-in viewer also sees which devices sent dead letters (``dead_letters.devices``).
     """
-    report, can_work = vitals.health(time.time())
+    detail = viewer is not None and allows(viewer.role, Permission.VIEW)
+    report, can_work = vitals.health(time.time(), detail=detail)
     if not can_work:
         response.status_code = 503
     return report

@@ -101,6 +101,23 @@ async def current_user(request: Request, accounts: AccountsDep, settings: Settin
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+async def optional_user(request: Request, accounts: AccountsDep, settings: SettingsDep) -> User | None:
+    """For an open route that says more to a signed-in person: the user, or None for anyone else.
+
+    A missing, unknown or expired credential is not an error here; the route answers as
+    to a stranger. Only for reading routes (no CSRF check).
+    """
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        return accounts.token_user(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    session_id = request.cookies.get(SESSION_COOKIE)
+    return accounts.session_user(session_id, settings.session_idle_s, settings.session_max_s) if session_id else None
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
 class Require:
     """The dependency ``require`` returns; it keeps its permission so the route table can be read back."""
 

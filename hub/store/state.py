@@ -692,6 +692,13 @@ class StateStore(SqliteStore):
                                             (device,)).fetchone()
         return int(count)
 
+    def dead_letters_kept(self) -> dict[str, int]:
+        """Per device: dead letters kept now (at most ``dead_letters_per_device`` each)."""
+        with self._lock:
+            rows = self._db.execute("SELECT device, count(*) FROM dead_letters GROUP BY device ORDER BY device"
+                                    ).fetchall()
+        return {device: int(count) for device, count in rows}
+
     def dead_letters_dropped(self) -> dict[str, int]:
         """Per device: dead letters dropped (over the per-device cap, or pruned by age) since the hub began."""
         with self._lock:

@@ -37,3 +37,23 @@ def test_tiny_bench_runs_and_loses_nothing(tmp_path: Path, capsys: pytest.Captur
     assert failover["ruled_readings"] == failover["messages"]
     (queries,) = raw["queries"]
     assert queries["sparkline_points"] > 0 and queries["week_groups"] > 0
+
+
+def test_tiny_http_attack_runs_and_the_caps_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The combined HTTP attack harness runs against a real ``xiaoan hub``; what it reports is coherent."""
+    from bench.http_attack import TINY  # noqa: PLC0415
+    from hub.settings import HubSettings  # noqa: PLC0415
+
+    monkeypatch.setenv("XIAOAN_BENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "bench.json"
+    assert main(["--tiny", "--runs", "1", "--only", "attack", "--json", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["attack"]
+    assert run["held_max"] == TINY.idle + TINY.slow + TINY.streams
+    assert run["health_ms"] and len(run["health_at"]) == len(run["health_ms"])
+    # The hub closed silent and slow connections (a 1 s header deadline in the tiny run) and they came back.
+    assert run["closed_by_hub"] > 0 and run["opened"] > run["held_max"]
+    # Each account holds at most its cap of streams; the rest were refused, with 429.
+    per_account = HubSettings.model_fields["stream_max_per_account"].default
+    assert run["streams_held_max"] == TINY.accounts * per_account
+    assert run["stream_statuses"]["200"] >= run["streams_held_max"] and run["stream_statuses"]["429"] > 0
+    assert [body["status"] for body in run["bodies"]] == [413, 413, 413, 413]

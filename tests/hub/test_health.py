@@ -6,7 +6,7 @@ import errno
 import sqlite3
 from typing import Any
 
-from hub.health import ALERT_TIMERS, STALL_FLOOR_S, HealthPublic, assess
+from hub.health import ALERT_TIMERS, STALL_FLOOR_S, DeadLetterPart, HealthPublic, assess
 from hub.scheduler import DutyStatus
 from hub.store_outage import Episode, write_refusal
 
@@ -27,7 +27,7 @@ def verdict(**changes: Any) -> tuple[HealthPublic, bool]:
                                                     "last_commit": NOW - 1, "last_failure": None},
         "mqtt_connected": True, "duties": [duty()], "scheduler_started": NOW - 100, "scheduler_running": True,
         "runs_rules": True, "notify_configured": True, "channels": 2, "failing_channels": 0,
-        "dead_letters_total": 0}
+        "dead_letters": DeadLetterPart(kept=0, dropped=0)}
     return assess(**{**arguments, **changes})
 
 
