@@ -37,7 +37,7 @@ from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import ACTIVE_STATES, AlertKind, AlertState, RuleKind, Severity
 from hub.alerts.lifecycle import Action, apply_action, check_interim
 from hub.alerts.limits import limits_for, profile_of
-from hub.alerts.playbooks import Step, playbook_for, steps
+from hub.alerts.playbooks import Step, playbook_for, steps, worst_value
 from hub.errors import FieldError
 from hub.rules.condition import ConditionState, Transition, elapse, step
 from hub.rules.escalation import due_tiers
@@ -374,7 +374,8 @@ class AlertEngine:
 
     def playbook(self, alert: Alert) -> list[Step]:
         """What to do now about ``alert``: its kind's steps from the hub config (none for some kinds)."""
-        found = playbook_for(alert.rule, self._profiles.get(alert.subject, ""), alert.value, alert.threshold)
+        found = playbook_for(alert.rule, self._profiles.get(alert.subject, ""), worst_value(alert),
+                             alert.threshold)
         return steps(self._alerts_config.playbooks, found, alert.threshold)
 
     def playbook_texts(self, alert: Alert) -> list[str]:

@@ -21,6 +21,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.alerts.kinds import RuleKind
+from hub.store.state import Alert
 
 
 class Playbook(StrEnum):
@@ -141,6 +142,11 @@ _BY_RULE: dict[RuleKind, Playbook] = {
 }
 #: The limit of a warm alarm when the alarm does not carry one (the fridge rule's 8 °C).
 DEFAULT_WARM_LIMIT = 8.0
+
+
+def worst_value(alert: Alert) -> float | None:
+    """The value that tells which side an excursion was on: its peak (the last value may be back in range)."""
+    return alert.peak if alert.peak is not None else alert.value
 
 
 def playbook_for(rule: RuleKind, profile: str, value: float | None, threshold: float | None) -> Playbook | None:
