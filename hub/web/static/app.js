@@ -188,7 +188,7 @@
     function show() {
       button.hidden = false;
       button.setAttribute("aria-pressed", attention.sound ? "true" : "false");
-      button.textContent = (attention.sound ? "🔔 " : "🔕 ") + word(attention.sound ? "attention.enabled" : "attention.enable");
+      button.textContent = "♪ " + word(attention.sound ? "attention.enabled" : "attention.enable");
     }
     attention.sound = remembered(SOUND_KEY) === "on";
     show();
@@ -206,7 +206,7 @@
     function apply(on) {
       body.classList.toggle("night", on);
       button.setAttribute("aria-pressed", on ? "true" : "false");
-      button.textContent = (on ? "☀ " : "🌙 ") + word(on ? "night.off" : "night.on");
+      button.textContent = (on ? "☀ " : "☾ ") + word(on ? "night.off" : "night.on");
     }
     apply(remembered(NIGHT_KEY) === "on");
     button.addEventListener("click", function () {
