@@ -3,7 +3,9 @@
 Starts a private Mosquitto (credentials generated, no anonymous access), the hub,
 and two simulated edge agents as separate processes speaking the real wire
 contract: a canteen node (fridge, freezer, food-sample fridge) whose fridge warms
-past 8 °C, and a gate node whose east gate opens. The hub's rule engine raises the
+past 8 °C and, after ``FRIDGE_REPAIRED_S``, cools again (so an alarm can be walked from
+firing through interim actions to resolved, closed and verified), and a gate node whose
+east gate opens. The hub's rule engine raises the
 fridge alarm from the published readings. The alarm delay is shortened to 15 s so
 this happens within a minute, and the page says so.
 """
@@ -32,6 +34,8 @@ from hub.broker import Account, MosquittoBroker, free_port
 
 SITE = "demo-school"
 DEMO_DELAY_S = 15
+#: When the demo fridge is "repaired" and starts cooling back to 4 °C (about 20 s later it is below 8 °C).
+FRIDGE_REPAIRED_S = 240
 #: One person per role, so every view of the web app can be tried.
 DEMO_PEOPLE = (("admin", "管理员 Admin", Role.ADMIN), ("officer", "安全员 李老师", Role.SAFETY_OFFICER),
                ("manager", "食堂负责人 张经理", Role.CANTEEN_MANAGER), ("cook", "食堂员工 王师傅", Role.CANTEEN_STAFF),
@@ -50,7 +54,7 @@ def _canteen_config(broker: MosquittoBroker, password_file: Path, state_dir: Pat
         "sources": [
             {"kind": "simulated_temperature", "sensor": "fridge-1", "name": "冷藏冰箱 1 号", "profile": "fridge",
              "interval_s": 2, "scenario": "drift_warm", "base": 4.0, "start_after_s": 5, "rate_per_min": 15,
-             "ceiling": 11.0},
+             "ceiling": 11.0, "recover_after_s": FRIDGE_REPAIRED_S},
             {"kind": "simulated_temperature", "sensor": "freezer-1", "name": "冷冻柜 1 号", "profile": "freezer",
              "interval_s": 2, "scenario": "steady", "base": -18.0, "noise": 0.3},
             {"kind": "simulated_temperature", "sensor": "sample-fridge", "name": "留样冰箱",
@@ -201,7 +205,9 @@ def run_demo(home: Path | None = None, duration_s: float | None = None) -> int:
   Web accounts, one per role (shown only now · 网页账号，每个角色一个，密码只显示这一次):
 """ + "".join(f"    {name:10s} {role.value:16s} {password}\n" for name, role, password in setup.people) + f"""
   Scenario: fridge-1 warms past 8 °C → the hub raises a real alarm within ~45 s
-  (alarm delay shortened to {DEMO_DELAY_S} s for the demo); the east gate opens at ~20 s.
+  (alarm delay shortened to {DEMO_DELAY_S} s for the demo); record what you did while it is warm;
+  after {FRIDGE_REPAIRED_S // 60} min the fridge is "repaired" and cools, the alarm resolves and can be closed
+  and verified. The east gate opens at ~20 s.
   Ctrl-C stops everything.
 """, flush=True)
         started = time.monotonic()

@@ -95,7 +95,8 @@ class Hub:
         self.notifications = Notifications(settings.notify, settings.db_dir / "notify.sqlite3",
                                            publish_command=self.buzzers.route_command,
                                            on_channel_failure=self.engine.on_channel_failure,
-                                           on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name)
+                                           on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name,
+                                           steps_of=self.engine.playbook_texts)
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).

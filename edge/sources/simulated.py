@@ -24,13 +24,15 @@ class SimulatedTemperatureOptions(SourceOptions):
     profile: str = ""
     interval_s: float = Field(default=10.0, gt=0)
     #: ``steady``: base ± noise; ``drift_warm``: warms from ``start_after_s`` at ``rate_per_min`` up to
-    #: ``ceiling``; ``door_spike``: a rise of ``spike_rise`` for ``spike_for_s`` every ``spike_every_s``.
+    #: ``ceiling`` (and, with ``recover_after_s``, cools back to ``base`` at the same rate from then: the
+    #: repair done); ``door_spike``: a rise of ``spike_rise`` for ``spike_for_s`` every ``spike_every_s``.
     scenario: Literal["steady", "drift_warm", "door_spike"] = "steady"
     base: float = 4.0
     noise: float = Field(default=0.1, ge=0)
     start_after_s: float = Field(default=0.0, ge=0)
     rate_per_min: float = 2.0
     ceiling: float = 15.0
+    recover_after_s: float | None = Field(default=None, gt=0)
     spike_every_s: float = Field(default=300.0, gt=0)
     spike_for_s: float = Field(default=60.0, gt=0)
     spike_rise: float = 5.0
@@ -59,7 +61,11 @@ class SimulatedTemperature(SourceBase):
         """The scripted temperature ``elapsed`` seconds after start, before noise."""
         o = self.options
         if o.scenario == "drift_warm" and elapsed > o.start_after_s:
-            return min(o.ceiling, o.base + (elapsed - o.start_after_s) / 60.0 * o.rate_per_min)
+            warmed = min(o.ceiling, o.base + (min(elapsed, o.recover_after_s or elapsed) - o.start_after_s)
+                         / 60.0 * o.rate_per_min)
+            if o.recover_after_s is not None and elapsed > o.recover_after_s:
+                return max(o.base, warmed - (elapsed - o.recover_after_s) / 60.0 * o.rate_per_min)
+            return warmed
         if o.scenario == "door_spike" and elapsed > o.start_after_s:
             phase = (elapsed - o.start_after_s) % o.spike_every_s
             if phase < o.spike_for_s:

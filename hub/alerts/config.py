@@ -7,6 +7,7 @@ from datetime import time
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.alerts.kinds import AlertKind, RuleKind
+from hub.alerts.playbooks import PlaybooksConfig
 from hub.rules.escalation import Policy, Tier
 from hub.rules.silence import DailyWindow, Silence
 
@@ -104,6 +105,8 @@ class AlertsConfig(_Strict):
     locale: str = Field(default="zh", pattern="^(zh|en)$")
     #: Base URL staff follow to acknowledge (shown in messages).
     public_url: str = "http://127.0.0.1:8000"
+    #: What to do now, per kind of alarm (hub.alerts.playbooks): shown on the card and in the message.
+    playbooks: PlaybooksConfig = PlaybooksConfig()
 
     @model_validator(mode="after")
     def _policies_exist(self) -> AlertsConfig:

@@ -35,16 +35,18 @@ from edge import wire
 from hub.alerts.builtin import MessageContext, describe
 from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import ACTIVE_STATES, AlertKind, AlertState, RuleKind, Severity
-from hub.alerts.lifecycle import Action, apply_action
-from hub.alerts.limits import limits_for
+from hub.alerts.lifecycle import Action, apply_action, check_interim
+from hub.alerts.limits import limits_for, profile_of
+from hub.alerts.playbooks import Step, playbook_for, steps, worst_value
 from hub.closed import NothingSigned, PeriodSigned, SignedPeriods
+from hub.errors import FieldError
 from hub.rules.condition import ConditionState, Transition, elapse, step
 from hub.rules.escalation import due_tiers
 from hub.rules.silence import Silence, silencing
 from hub.rules.threshold import Limits, ThresholdState, on_time, on_value
 from hub.settings import HubConfig
 from hub.store.base import StoredEvent, StoredReading
-from hub.store.state import Alert, StateStore
+from hub.store.state import Alert, AlertAction, StateStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -176,6 +178,7 @@ class AlertEngine:
         self._lock = threading.RLock()
         self._limits: dict[str, Limits] = {}
         self._names: dict[str, str] = {}
+        self._profiles: dict[str, str] = {}
         self._door_of: dict[str, str] = {u.temperature: u.door for u in self._alerts_config.units}
         self._unit_of_door: dict[str, str] = {u.door: u.temperature for u in self._alerts_config.units}
         #: Delayed conditions that ended before their delay ran out, per rule (a statistic, not a record).
@@ -195,8 +198,10 @@ class AlertEngine:
         after someone changed a sensor's limits)."""
         limits: dict[str, Limits] = {}
         names: dict[str, str] = {}
+        profiles: dict[str, str] = {}
         edits = self._store.limit_edits()
         for sensor in self._store.sensors():
+            profiles[sensor["key"]] = profile_of(sensor, self._config)
             found = limits_for(sensor, self._config, edits.get(sensor["key"]))
             if found is not None:
                 limits[sensor["key"]] = found
@@ -204,7 +209,7 @@ class AlertEngine:
             configured = override.name if override is not None else None
             names[sensor["key"]] = configured or sensor["name"] or sensor["key"]
         with self._lock:
-            self._limits, self._names = limits, names
+            self._limits, self._names, self._profiles = limits, names, profiles
 
     def limits(self, key: str) -> Limits | None:
         with self._lock:
@@ -406,6 +411,40 @@ class AlertEngine:
         if doing == "verify" and alert.verified_at is None:
             return
         raise PeriodSigned("alert_id", f"alert {alert.id}", f"报警 {alert.id} ", signed)
+
+    def playbook(self, alert: Alert) -> list[Step]:
+        """What to do now about ``alert``: its kind's steps from the hub config (none for some kinds)."""
+        found = playbook_for(alert.rule, self._profiles.get(alert.subject, ""), worst_value(alert),
+                             alert.threshold)
+        return steps(self._alerts_config.playbooks, found, alert.threshold)
+
+    def playbook_texts(self, alert: Alert) -> list[str]:
+        """The steps in the language of alarm messages (``alerts.locale``), for notifications."""
+        return [item.text(self.locale) for item in self.playbook(alert)]
+
+    def record_action(self, alert_id: int, who: str, text: str, ticked: Sequence[str] = (),
+                      photos: Sequence[str] = (), known_photos: Sequence[str] = ()) -> AlertAction:
+        """Keep an interim action on an alarm still being handled; raises LifecycleError, FieldError or KeyError.
+
+        ``ticked`` are keys of the alarm's playbook steps; ``photos`` must be among ``known_photos``
+        (those already kept with the alarm). The alarm's state does not change: acknowledging and
+        closing stay deliberate acts of their own.
+        """
+        with self._lock:
+            alert = self._store.alert(alert_id)
+            if alert is None:
+                raise KeyError(alert_id)
+            ticked = tuple(dict.fromkeys(ticked))
+            check_interim(alert, who, text, ticked)
+            offered = {item.key for item in self.playbook(alert)}
+            unknown = [key for key in ticked if key not in offered]
+            if unknown:
+                raise FieldError("steps", f"not a step of this alarm: {', '.join(unknown)}")
+            missing = [name for name in photos if name not in set(known_photos)]
+            if missing:
+                raise FieldError("photos", f"no photo {missing[0]!r} kept with alert {alert_id}; upload it first")
+            return self._store.add_alert_action(AlertAction(alert_id, self._clock(), who.strip(), text.strip(),
+                                                            ticked, tuple(dict.fromkeys(photos))))
 
     def note_limits_change(self, key: str, change: dict[str, Any], who: str) -> list[Alert]:
         """Write a limits change (proposed or in force) onto the sensor's running alarm, audited.

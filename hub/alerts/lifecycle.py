@@ -15,9 +15,12 @@ from hub.alerts.kinds import ACTIVE_STATES, AlertState
 from hub.errors import FieldError
 from hub.store.state import Alert
 
-__all__ = ["ACTIVE_STATES", "Action", "LifecycleError", "apply_action"]
+__all__ = ["ACTIVE_STATES", "INTERIM_STATES", "Action", "LifecycleError", "apply_action", "check_interim"]
 
 Action = Literal["acknowledge", "close", "verify"]
+#: States in which people record what they did before the final corrective action (an interim action):
+#: while the alarm runs, and once it cleared until someone closes it. A closed record takes no more.
+INTERIM_STATES: tuple[AlertState, ...] = (AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
 
 
 class LifecycleError(FieldError):
@@ -61,3 +64,19 @@ def apply_action(alert: Alert, action: Action, who: str, text: str, now: float) 
         raise LifecycleError("the person who recorded the corrective action cannot verify it")
     return dataclasses.replace(alert, state=AlertState.VERIFIED, verified_at=now, verified_by=who,
                                verify_note=text.strip(), updated_at=now)
+
+
+def check_interim(alert: Alert, who: str, text: str, steps: tuple[str, ...]) -> None:
+    """Raise LifecycleError unless ``who`` may record an interim action on ``alert`` now.
+
+    An interim action ("moved the food to fridge 2 at 13:05") may be written while the alarm is
+    firing or acknowledged and after it resolved; once it is closed the corrective action is the
+    final word, and a verified alarm is what the safety officer checked.
+    """
+    if not who.strip():
+        raise LifecycleError("who did it must be recorded")
+    if alert.state not in INTERIM_STATES:
+        raise LifecycleError(f"alert {alert.id} is {alert.state}; actions can be recorded until it is closed"
+                             " · 报警已关闭，不能再记录处理措施")
+    if not text.strip() and not steps:
+        raise FieldError("text", "say what was done, or tick a step · 请填写所做的处理，或勾选一个步骤")

@@ -1,4 +1,5 @@
-"""Alert records: list and filter, and the people's side of the lifecycle (acknowledge, close, verify)."""
+"""Alert records: list and filter, and the people's side of the lifecycle (acknowledge, interim actions, close,
+verify)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pydantic import BaseModel, Field
 
 from hub.alerts.kinds import ACTIVE_STATES, OPEN_STATES, AlertState
 from hub.alerts.lifecycle import Action
-from hub.api.deps import AlertsDep, RowId, StateDep
+from hub.api.deps import AccountsDep, AlertsDep, LiveDep, PhotoRootDep, RowId, StateDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
-from hub.auth.users import User
+from hub.auth.users import User, attribution
 from hub.errors import NotFound
-from hub.store.state import Alert
+from hub.store.state import Alert, AlertAction
+from hub.web import photos
 
 router = APIRouter(prefix="/api", tags=["alerts"], dependencies=[Depends(require(Permission.VIEW))])
 
@@ -103,3 +105,53 @@ def verify(engine: AlertsDep, user: Annotated[User, Depends(require(Permission.A
            request: AlertActionRequest) -> AlertPublic:
     """The safety officer's check (not by the person who closed it: compared on the signed-in account)."""
     return _act(engine, alert_id, "verify", user, request)
+
+
+class InterimActionRequest(BaseModel):
+    """What was done, while the alarm is still being handled; who did it comes from the sign-in."""
+
+    text: str = Field(default="", max_length=2000, description="what was done, e.g. moved the food to fridge 2")
+    steps: list[str] = Field(default_factory=list, max_length=20,
+                             description="keys of the alarm's playbook steps this action ticks off")
+    photos: list[str] = Field(default_factory=list, max_length=10,
+                              description="names of photos already uploaded to this alarm (POST …/photos)")
+
+
+class InterimActionPublic(BaseModel):
+    id: int
+    alert_id: int
+    at: float
+    who: str = Field(description="the account that recorded it")
+    who_name: str = Field(description="the person as pages show them: display name with the username")
+    text: str
+    steps: list[str]
+    photos: list[str]
+
+
+def _public(action: AlertAction, accounts: AccountsDep) -> InterimActionPublic:
+    user = accounts.user_by_name(action.who)
+    return InterimActionPublic(id=action.id or 0, alert_id=action.alert_id, at=action.at, who=action.who,
+                               who_name=attribution(user.username, user.display_name) if user else action.who,
+                               text=action.text, steps=list(action.steps), photos=list(action.photos))
+
+
+@router.get("/alerts/{alert_id}/actions")
+def interim_actions(store: StateDep, accounts: AccountsDep, alert_id: RowId) -> list[InterimActionPublic]:
+    """What people did about the alarm before (and apart from) the final corrective action, oldest first."""
+    if store.alert(alert_id) is None:
+        raise NotFound("alert_id", f"no alert {alert_id}")
+    return [_public(a, accounts) for a in store.alert_actions([alert_id]).get(alert_id, [])]
+
+
+@router.post("/alerts/{alert_id}/actions", status_code=201)
+def record_interim_action(engine: AlertsDep, accounts: AccountsDep, live: LiveDep, root: PhotoRootDep,
+                          user: Annotated[User, Depends(require(Permission.ALERT_ACK))], alert_id: RowId,
+                          request: InterimActionRequest) -> InterimActionPublic:
+    """Record what was done while the alarm is firing, acknowledged or resolved (409 once closed)."""
+    try:
+        action = engine.record_action(alert_id, user.username, request.text, request.steps, request.photos,
+                                      known_photos=photos.listing(root, alert_id))
+    except KeyError:
+        raise NotFound("alert_id", f"no alert {alert_id}") from None
+    live.on_alert_action(alert_id)
+    return _public(action, accounts)

@@ -34,6 +34,7 @@ from hub.store.base import SeriesStore
 from hub.store.state import StateStore
 from hub.web import photos
 from hub.web.broadcast import Broadcaster
+from hub.web.live import LiveFeed
 
 #: The largest integer SQLite keeps (64-bit signed). A larger id names no row, and the
 #: database will not even look for it (OverflowError), so it is refused as a 422 instead.
@@ -125,6 +126,12 @@ def broadcaster(request: Request) -> Broadcaster:
     return found
 
 
+def live_feed(request: Request) -> LiveFeed:
+    """What the open pages are told: a route that changes what they show says so here."""
+    found: LiveFeed = _part(request, "live")
+    return found
+
+
 def photo_root(request: Request) -> Path:
     """Where the photos of corrective actions are kept (under the hub's state directory)."""
     return photos.directory(settings(request).db_dir)
@@ -163,6 +170,7 @@ WebNoticesDep = Annotated[WebChannel, Depends(web_notices)]
 DeliveryLogDep = Annotated[DeliveryLog | None, Depends(delivery_log)]
 ChannelsDep = Annotated[dict[str, Channel], Depends(notify_channels)]
 BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
+LiveDep = Annotated[LiveFeed, Depends(live_feed)]
 PhotoRootDep = Annotated[Path, Depends(photo_root)]
 PipelineStatusDep = Annotated[PipelineStatus, Depends(pipeline_status)]
 VitalsDep = Annotated[Vitals, Depends(vitals)]

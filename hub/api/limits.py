@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from hub.alerts.limit_edits import LimitsEdit, LimitsEditError, beyond_band, check, check_range
 from hub.alerts.limits import profile_of
-from hub.api.deps import AlertsDep, RowId, SettingsDep, StateDep
+from hub.api.deps import AlertsDep, LiveDep, RowId, SettingsDep, StateDep
 from hub.api.devices import LimitsPublic
 from hub.auth.deps import require
 from hub.auth.roles import Permission
@@ -66,7 +66,7 @@ def _sensor(store: StateStore, key: str) -> dict[str, Any]:
 
 
 @router.put("/sensors/{device}/{sensor}/limits")
-def put_limits(store: StateDep, engine: AlertsDep, settings: SettingsDep,
+def put_limits(store: StateDep, engine: AlertsDep, settings: SettingsDep, live: LiveDep,
                user: Annotated[User, Depends(require(Permission.LIMITS_EDIT))],
                device: str, sensor: str, edit: LimitsEdit, response: Response) -> SensorLimitsPublic:
     """Set low/high, the hard limits (alarm at once), the delay and the hysteresis of ``device/sensor``.
@@ -88,11 +88,13 @@ def put_limits(store: StateDep, engine: AlertsDep, settings: SettingsDep,
         engine.note_limits_change(key, {"low": limits["low"], "high": limits["high"], "pending": True,
                                         "reason": proposal.reason}, user.username)
         response.status_code = 202
+        live.on_limits_changed(key)
         return SensorLimitsPublic(sensor=key, limits=engine.limits(key),
                                   pending=LimitProposalPublic.of(proposal, beyond))
     store.save_limit_edit(key, limits, user.username, now)
     engine.refresh_sensors()
     engine.note_limits_change(key, {"low": limits["low"], "high": limits["high"], "pending": False}, user.username)
+    live.on_limits_changed(key)
     return SensorLimitsPublic(sensor=key, limits=engine.limits(key))
 
 
@@ -109,8 +111,8 @@ def list_proposals(store: StateDep, settings: SettingsDep, all: bool = False) ->
     return [_public(p, store, settings) for p in store.limit_proposals(open_only=not all)]
 
 
-def _decide(store: StateStore, engine: AlertsDep, settings: HubSettings, user: User, proposal_id: int,
-            approve: bool) -> LimitProposalPublic:
+def _decide(store: StateStore, engine: AlertsDep, settings: HubSettings, live: LiveDep, user: User,
+            proposal_id: int, approve: bool) -> LimitProposalPublic:
     proposal = store.limit_proposal(proposal_id)
     if proposal is None:
         raise NotFound("proposal_id", f"no limits proposal {proposal_id}")
@@ -125,18 +127,19 @@ def _decide(store: StateStore, engine: AlertsDep, settings: HubSettings, user: U
         engine.note_limits_change(decided.key, {"low": decided.limits.get("low"), "high": decided.limits.get("high"),
                                                 "pending": False, "proposed_by": decided.proposed_by,
                                                 "reason": decided.reason}, user.username)
+    live.on_limits_changed(decided.key)
     return _public(decided, store, settings)
 
 
 @router.post("/limits/proposals/{proposal_id}/approve")
-def approve_proposal(store: StateDep, engine: AlertsDep, settings: SettingsDep, user: Approver,
+def approve_proposal(store: StateDep, engine: AlertsDep, settings: SettingsDep, live: LiveDep, user: Approver,
                      proposal_id: RowId) -> LimitProposalPublic:
     """Put proposed limits in force (another person than the proposer); audited with both names."""
-    return _decide(store, engine, settings, user, proposal_id, approve=True)
+    return _decide(store, engine, settings, live, user, proposal_id, approve=True)
 
 
 @router.post("/limits/proposals/{proposal_id}/reject")
-def reject_proposal(store: StateDep, engine: AlertsDep, settings: SettingsDep, user: Approver,
+def reject_proposal(store: StateDep, engine: AlertsDep, settings: SettingsDep, live: LiveDep, user: Approver,
                     proposal_id: RowId) -> LimitProposalPublic:
     """Refuse proposed limits: the limits in force stay; audited."""
-    return _decide(store, engine, settings, user, proposal_id, approve=False)
+    return _decide(store, engine, settings, live, user, proposal_id, approve=False)

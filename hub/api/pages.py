@@ -180,6 +180,6 @@ def alert_page(store: StateDep, engine: AlertsDep, photo_root: PhotoRootDep, web
     found = store.alert(alert_id)
     if found is None:
         raise NotFound("alert_id", f"no alert {alert_id}")
-    data: dict[str, Any] = {"alert": views.alert_item(engine, photo_root, found), "actions": views.COMMON_ACTIONS,
-                            "reasons": views.ACK_REASONS}
+    data: dict[str, Any] = {"alert": views.alert_item(store, engine, photo_root, found),
+                            "actions": views.COMMON_ACTIONS, "reasons": views.ACK_REASONS}
     return web.render("alert.html", request, user, view="alert", **data)

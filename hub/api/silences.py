@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 from edge.wire import MAX_TS
 from hub.alerts.builtin import describe
 from hub.alerts.kinds import AlertKind, RuleKind
-from hub.api.deps import AlertsDep, GateDep, RowId, SettingsDep, StateDep
+from hub.api.deps import AlertsDep, GateDep, LiveDep, RowId, SettingsDep, StateDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
@@ -121,7 +121,7 @@ def _check_scope(silence: Silence, user: User, store: StateStore, gate: GateMoni
 
 
 @router.post("/silences", status_code=201)
-def create_silence(store: StateDep, gate: GateDep, settings: SettingsDep, user: SilenceEditor,
+def create_silence(store: StateDep, gate: GateDep, settings: SettingsDep, live: LiveDep, user: SilenceEditor,
                    request: SilenceCreate) -> SilencePublic:
     """Hold back notifications for a while; refused (422 ``ends_at``) without an end or beyond the maximum."""
     window = None
@@ -135,10 +135,13 @@ def create_silence(store: StateDep, gate: GateDep, settings: SettingsDep, user: 
     if problem is not None:
         raise FieldError("ends_at", problem)
     _check_scope(silence, user, store, gate)
-    return SilencePublic.of(store.add_silence(silence, user.username, now))
+    created = SilencePublic.of(store.add_silence(silence, user.username, now))
+    live.on_silences_changed()
+    return created
 
 
 @router.delete("/silences/{silence_id}", status_code=204)
-def remove_silence(store: StateDep, user: SilenceEditor, silence_id: RowId) -> None:
+def remove_silence(store: StateDep, live: LiveDep, user: SilenceEditor, silence_id: RowId) -> None:
     if not store.remove_silence(silence_id, user.username, time.time()):
         raise NotFound("silence_id", f"no active silence {silence_id}")
+    live.on_silences_changed()

@@ -10,7 +10,7 @@ each attempt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hub.alerts.notifier import DispatchingNotifier
@@ -19,6 +19,7 @@ from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import DispatchWorker
 from hub.notify.local import PublishCommand, WebChannel
+from hub.store.state import Alert
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 class Notifications:
     def __init__(self, config: NotifyConfig | None, log_path: Path, *, publish_command: PublishCommand,
                  on_channel_failure: Callable[[str, str], None], on_channel_ok: Callable[[str], None],
-                 name_of: Callable[[str], str]) -> None:
+                 name_of: Callable[[str], str], steps_of: Callable[[Alert], Sequence[str]] | None = None) -> None:
         self.config = config
         #: Every message is also shown on the web page (the only place when nothing is configured).
         self.web_notices = WebChannel("web")
@@ -43,7 +44,7 @@ class Notifications:
         dispatcher = build_dispatcher(config, self.channels, self.delivery_log,
                                       on_channel_failure=on_channel_failure, on_channel_recovered=on_channel_ok)
         self.worker = DispatchWorker(dispatcher)
-        self.notifier = DispatchingNotifier(self.worker, config, name_of)
+        self.notifier = DispatchingNotifier(self.worker, config, name_of, steps_of=steps_of)
 
     @property
     def configured(self) -> bool:

@@ -71,6 +71,8 @@ class AlertFacts:
     detail: str = ""
     #: The rule that raised it (its description names the alarm in the title; ``kind`` when there is none).
     rule: RuleKind | None = None
+    #: What to do now: the alarm's playbook steps (hub.alerts.playbooks), listed while it wants acknowledging.
+    steps: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Hold the typed values whatever was passed; an unknown one fails here, not in a title."""
@@ -81,14 +83,15 @@ class AlertFacts:
             object.__setattr__(self, "rule", RuleKind(self.rule))
 
 
-def facts_from_alert(alert: Alert, where: str | None = None, unit: str | None = None) -> AlertFacts:
+def facts_from_alert(alert: Alert, where: str | None = None, unit: str | None = None,
+                     steps: Sequence[str] = ()) -> AlertFacts:
     """Read the facts off a stored alert; ``where`` defaults to its subject (``device/sensor``)."""
     return AlertFacts(
         alert_id=alert.id, kind=alert.kind, severity=alert.severity, state=alert.state,
         where=where or alert.subject, subject=alert.subject, since=alert.started_at,
         value=alert.value, threshold=alert.threshold, peak=alert.peak,
         unit=unit if unit is not None else ("°C" if alert.kind is AlertKind.TEMPERATURE else ""),
-        detail=alert.message, rule=alert.rule,
+        detail=alert.message, rule=alert.rule, steps=tuple(steps),
     )
 
 
@@ -136,7 +139,8 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
             tz: ZoneInfo = DEFAULT_TZ) -> tuple[str, str]:
     """Title and body for one alert, in ``locale`` ("zh" or "en")."""
     facts = replace(facts, where=one_line(facts.where), subject=one_line(facts.subject),
-                    detail=one_line(facts.detail), unit=one_line(facts.unit))
+                    detail=one_line(facts.detail), unit=one_line(facts.unit),
+                    steps=tuple(one_line(step) for step in facts.steps))
     lang = "en" if locale == "en" else "zh"
     severity = _SEVERITY[lang][facts.severity]
     kind = describe(facts.rule).title.get(lang) if facts.rule is not None else _KIND[lang][facts.kind]
@@ -158,6 +162,9 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
     lines.append(f"开始：{since}（已持续 {lasted}）" if lang == "zh" else f"Since: {since} local time ({lasted})")
     url = alert_url(hub_url, facts.alert_id)
     number = f"#{facts.alert_id}" if facts.alert_id is not None else ""
+    if facts.steps and facts.state in _TO_ACKNOWLEDGE:
+        lines.append("现在该做：" if lang == "zh" else "What to do now:")
+        lines.extend(f"{n}. {step}" for n, step in enumerate(facts.steps, 1))
     if facts.state in _TO_ACKNOWLEDGE:
         lines.append(f"请确认 {number}：{url}" if lang == "zh" else f"Acknowledge {number}: {url}")
     else:

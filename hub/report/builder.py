@@ -22,6 +22,7 @@ from hub.report.model import (
     DeviceEntry,
     ExcursionEntry,
     GateSection,
+    InterimEntry,
     LimitEditEntry,
     LogCell,
     LogRow,
@@ -83,11 +84,25 @@ def without_name(message: str, name: str) -> str:
     return trimmed or message
 
 
-def alarm_entry(alert: Alert, name: str) -> AlarmEntry:
+def alarm_entry(alert: Alert, name: str, interim: Sequence[InterimEntry] = ()) -> AlarmEntry:
     return AlarmEntry(alert.id, alert.rule, alert.kind, alert.subject, name, alert.severity, alert.state,
                       alert.message, alert.started_at, alert.resolved_at, alert.acked_at, alert.acked_by,
                       alert.action, alert.closed_by, alert.verified_at, alert.verified_by,
-                      handled=alert.state in HANDLED_STATES)
+                      handled=alert.state in HANDLED_STATES, interim=list(interim))
+
+
+def interim_entries(source: ReportSource, alerts: Sequence[Alert]) -> dict[int, list[InterimEntry]]:
+    """Each alarm's interim actions, the playbook steps named in Chinese (the report's language of record)."""
+    found = source.state.alert_actions(a.id for a in alerts if a.id is not None)
+    entries: dict[int, list[InterimEntry]] = {}
+    for alert in alerts:
+        actions = found.get(alert.id or 0)
+        if not actions:
+            continue
+        words = {step.key: step.zh for step in source.playbook(alert)}
+        entries[alert.id or 0] = [InterimEntry(a.at, a.who, a.text, [words.get(k, k) for k in a.steps])
+                                  for a in actions]
+    return entries
 
 
 def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:
@@ -319,8 +334,11 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
     """The report of ``period`` as known at ``now``."""
     since, until = period.start, min(period.end, now)
     names = {s["key"]: source.name(s) for s in source.sensors()}
-    alarms = [alarm_entry(a, subject_name(a.subject, names, source.config.samples.meal_name))
-              for a in source.alerts(since, until)]
+    found = source.alerts(since, until)
+    interim = interim_entries(source, found)
+    alarms = [alarm_entry(a, subject_name(a.subject, names, source.config.samples.meal_name),
+                          interim.get(a.id or 0, ()))
+              for a in found]
     units: list[ColdUnit] = []
     completeness: dict[str, SensorCompleteness] = {}
     gate = source.config.gate

@@ -13,6 +13,17 @@ from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 
 
 @dataclass
+class InterimEntry:
+    """Something a person did while the alarm was being handled, before the final corrective action."""
+
+    at: float
+    by: str
+    text: str
+    #: the playbook steps it ticked off, in words
+    steps: list[str] = field(default_factory=list)
+
+
+@dataclass
 class AlarmEntry:
     """One alarm and what people did about it (发现 → 上报 → 处理 → 验收)."""
 
@@ -34,6 +45,8 @@ class AlarmEntry:
     verified_by: str | None
     #: closed or verified: the corrective action is on record.
     handled: bool
+    #: what people did before closing it (interim actions), oldest first
+    interim: list[InterimEntry] = field(default_factory=list)
 
 
 @dataclass

@@ -134,6 +134,9 @@ def _alarm_history(alarm: AlarmEntry, tz: ZoneInfo) -> str:
     parts = [f"报警 #{alarm.id} {_when(alarm.started_at, tz)}（{_STATE_ZH[alarm.state]}）"]
     if alarm.acked_at is not None:
         parts.append(f"{alarm.acked_by} 于 {_when(alarm.acked_at, tz)} 确认")
+    for done in alarm.interim:
+        what = "、".join([*done.steps, *([done.text] if done.text else [])])
+        parts.append(f"{_when(done.at, tz)} {done.by} 记录：{what}")
     if alarm.action:
         parts.append(f"处置：{alarm.action}（{alarm.closed_by}）")
     if alarm.verified_at is not None:

@@ -16,7 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.alerts.kinds import ACTIVE_STATES
-from hub.alerts.limits import limits_for
+from hub.alerts.limits import limits_for, profile_of
+from hub.alerts.playbooks import Step, playbook_for, steps, worst_value
 from hub.gate.store import GateStore, Sweep
 from hub.rules.silence import Silence
 from hub.samples.store import SampleRecord, SampleStore
@@ -165,6 +166,13 @@ class ReportSource:
         found = self.state.alerts(since=since - 30 * 86_400, until=until, limit=1_000_000)
         return sorted((a for a in found if (a.resolved_at or a.closed_at or until) >= since
                        or a.state in ACTIVE_STATES), key=lambda a: (a.started_at, a.id or 0))
+
+    def playbook(self, alert: Alert) -> list[Step]:
+        """The steps the alarm's card offered (to name the steps its interim actions ticked off)."""
+        sensor = next((s for s in self.state.sensors() if s["key"] == alert.subject), None)
+        profile = profile_of(sensor, self.config) if sensor is not None else ""
+        found = playbook_for(alert.rule, profile, worst_value(alert), alert.threshold)
+        return steps(self.config.alerts.playbooks, found, alert.threshold)
 
     def sample_records(self, since: float, until: float) -> list[SampleRecord]:
         return self.samples.between(since, until) if self.samples is not None else []

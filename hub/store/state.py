@@ -194,6 +194,25 @@ BEGIN SELECT RAISE(ABORT, 'a note is final: it cannot be removed'); END;
 
 #: How much of a dead-lettered payload is kept (enough to see what a device sent).
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
+
+#: Version 6: interim actions, what people did while an alarm was still active (each final, like a note).
+_ALERT_ACTIONS = """
+CREATE TABLE alert_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id INTEGER NOT NULL REFERENCES alerts (id),
+    at REAL NOT NULL,
+    who TEXT NOT NULL,
+    text TEXT NOT NULL,
+    steps TEXT NOT NULL DEFAULT '[]',
+    photos TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX alert_actions_alert ON alert_actions (alert_id, id);
+CREATE TRIGGER alert_actions_no_update BEFORE UPDATE ON alert_actions
+BEGIN SELECT RAISE(ABORT, 'an interim action is final'); END;
+CREATE TRIGGER alert_actions_no_delete BEFORE DELETE ON alert_actions
+BEGIN SELECT RAISE(ABORT, 'an interim action is final'); END;
+"""
+
 #: Dead letters kept per device by default (the oldest go first): at most 20 × 64 KiB ≈ 1.3 MB
 #: per device, however much a broken or stolen node sends (HubSettings.dead_letters_per_device).
 DEAD_LETTERS_PER_DEVICE = 20
@@ -340,6 +359,31 @@ class Alert:
         self.state = AlertState(self.state)
 
 
+@dataclass(frozen=True)
+class AlertAction:
+    """One thing a person did about an alarm, recorded when it was done (an interim action).
+
+    ``steps`` are the playbook steps it ticks off (hub.alerts.playbooks); ``photos`` the names of
+    photos already kept with the alarm (hub.web.photos). Final once written (a trigger refuses changes).
+    """
+
+    alert_id: int
+    at: float
+    who: str
+    text: str
+    steps: tuple[str, ...] = ()
+    photos: tuple[str, ...] = ()
+    id: int | None = None
+
+
+_ACTION_COLUMNS = "id, alert_id, at, who, text, steps, photos"
+
+
+def _action(row: Sequence[Any]) -> AlertAction:
+    return AlertAction(row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), tuple(json.loads(row[6])),
+                       id=row[0])
+
+
 _ALERT_FIELDS = [f.name for f in fields(Alert) if f.name != "id"]
 _ALERT_COLUMNS = ", ".join(["id", *_ALERT_FIELDS])
 
@@ -374,7 +418,9 @@ class StateStore(SqliteStore):
                   Migration(4, "dead letters name their device, capped per device with a count of those dropped",
                             _dead_letter_devices),
                   Migration(5, "notes on closed records (alarms, sample records, signed periods), final",
-                            _NOTES))
+                            _NOTES),
+                  Migration(6, "interim actions: what people did while an alarm was still active, with steps"
+                               " ticked and photos", _ALERT_ACTIONS))
 
     #: Dead letters kept per device; older ones are dropped and counted (the runtime sets it from settings).
     dead_letters_per_device: int = DEAD_LETTERS_PER_DEVICE
@@ -766,6 +812,31 @@ class StateStore(SqliteStore):
                 self._append_audit(alert.updated_at, actor, action, f"alert/{alert.id}",
                                    {"state": alert.state, "subject": alert.subject, **(detail or {})})
         return alert
+
+    def add_alert_action(self, action: AlertAction) -> AlertAction:
+        """Keep an interim action and, in the same transaction, its audit entry (the person is the actor)."""
+        with self.transaction() as db:
+            cursor = db.execute("INSERT INTO alert_actions (alert_id, at, who, text, steps, photos)"
+                                " VALUES (?, ?, ?, ?, ?, ?)",
+                                (action.alert_id, action.at, action.who, action.text,
+                                 json.dumps(list(action.steps)), json.dumps(list(action.photos))))
+            self._append_audit(action.at, action.who, "alert.interim_action", f"alert/{action.alert_id}",
+                               {"text": action.text, "steps": list(action.steps), "photos": list(action.photos)})
+        return dataclasses.replace(action, id=cursor.lastrowid)
+
+    def alert_actions(self, alert_ids: Iterable[int]) -> dict[int, list[AlertAction]]:
+        """The interim actions of each alert, oldest first (alerts without any are absent)."""
+        wanted = sorted(set(alert_ids))
+        found: dict[int, list[AlertAction]] = {}
+        with self._lock:
+            for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+                chunk = wanted[start:start + 500]
+                rows = self._db.execute(
+                    f"SELECT {_ACTION_COLUMNS} FROM alert_actions WHERE alert_id IN ({','.join('?' for _ in chunk)})"
+                    " ORDER BY id", chunk).fetchall()
+                for row in rows:
+                    found.setdefault(row[1], []).append(_action(row))
+        return found
 
     # -- audit ---------------------------------------------------------------------------------
 

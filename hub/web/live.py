@@ -1,4 +1,5 @@
-"""What the open pages are told live: alert changes, latest readings (throttled), doors and gates, samples.
+"""What the open pages are told live: alert changes, latest readings (throttled), doors and gates, samples,
+interim actions, limit edits and silences.
 
 The feed subscribes to the hub's own hooks — the alert engine's listeners, the
 ingest pipeline's reading and event listeners, the sample monitor's changes — so no
@@ -69,3 +70,15 @@ class LiveFeed:
 
     def on_samples_changed(self, record_id: int | None) -> None:
         self.broadcaster.publish("samples", {"record": record_id})
+
+    def on_alert_action(self, alert_id: int) -> None:
+        """Someone recorded an interim action: the alarm's card lists it (the alarm's state is unchanged)."""
+        self.broadcaster.publish("action", {"id": alert_id})
+
+    def on_limits_changed(self, sensor: str) -> None:
+        """A unit's limits changed (or a change awaits approval): its tile shows the band in force."""
+        self.broadcaster.publish("limits", {"sensor": sensor})
+
+    def on_silences_changed(self) -> None:
+        """A silence was created or ended: the lists of silences, and the alarms marked silenced."""
+        self.broadcaster.publish("silences", {})

@@ -40,7 +40,8 @@ HOME: dict[Role, str] = {Role.CANTEEN_STAFF: "/canteen", Role.CANTEEN_MANAGER: "
 SCRIPT_KEYS = ("state.ok", "state.high", "state.low", "state.fault", "state.unknown", "state.open", "state.closed",
                "live.connected", "live.offline", "common.done", "common.loading", "limits.saved", "limits.pending",
                "admin.test_sent", "canteen.logged", "common.forbidden", "common.remaining", "admin.new_password",
-               "account.mismatch", "account.changed")
+               "account.mismatch", "account.changed", "alert.recorded", "attention.enable", "attention.enabled",
+               "attention.title", "night.on", "night.off")
 
 #: The badge icon beside each alert state's word (colour is never the only sign).
 ALERT_STATE_ICONS: dict[AlertState, str] = {
@@ -104,6 +105,8 @@ class Renderer:
                     if user is not None and allows(user.role, permission)],
             "other_lang": other, "lang_href": f"{switched.path}?{switched.query}",
             "script_words": json.dumps({key: t(key) for key in SCRIPT_KEYS}, ensure_ascii=False),
+            # The page script shows times in the school's zone, never the browser's.
+            "tz_name": self.tz.key,
         }
 
     def render(self, template: str, request: Request, user: User | None, *, status_code: int = 200,

@@ -104,12 +104,33 @@ def _order(alerts: Sequence[Alert]) -> list[Alert]:
                                          -(a.started_at or 0)))
 
 
-def alert_item(engine: AlertEngine, photo_root: Path, alert: Alert) -> dict[str, Any]:
-    """An alert as a card shows it, with its photos."""
-    body = dataclasses.asdict(alert)
-    body["name"] = engine.name(alert.subject)
-    body["photos"] = photos.listing(photo_root, alert.id or 0)
-    return body
+def alert_items(store: StateStore, engine: AlertEngine, photo_root: Path, alerts: Sequence[Alert]
+                ) -> list[dict[str, Any]]:
+    """Alerts as cards show them: with their photos, what to do (the playbook, each step ticked by whom
+    and when) and the interim actions people recorded."""
+    actions = store.alert_actions(a.id for a in alerts if a.id is not None)
+    items = []
+    for alert in alerts:
+        body = dataclasses.asdict(alert)
+        body["name"] = engine.name(alert.subject)
+        body["photos"] = photos.listing(photo_root, alert.id or 0)
+        interim = actions.get(alert.id or 0, [])
+        body["interim"] = [dataclasses.asdict(a) for a in interim]
+        ticked: dict[str, Any] = {}
+        for action in interim:
+            for key in action.steps:
+                ticked.setdefault(key, action)
+        body["steps"] = [{"key": step.key, "zh": step.zh, "en": step.en,
+                          "done_by": ticked[step.key].who if step.key in ticked else None,
+                          "done_at": ticked[step.key].at if step.key in ticked else None}
+                         for step in engine.playbook(alert)]
+        items.append(body)
+    return items
+
+
+def alert_item(store: StateStore, engine: AlertEngine, photo_root: Path, alert: Alert) -> dict[str, Any]:
+    """One alert as a card shows it (``alert_items``)."""
+    return alert_items(store, engine, photo_root, [alert])[0]
 
 
 def open_alerts(store: StateStore, engine: AlertEngine, photo_root: Path, gate: bool) -> list[dict[str, Any]]:
@@ -117,7 +138,7 @@ def open_alerts(store: StateStore, engine: AlertEngine, photo_root: Path, gate: 
     # A delay still running is no record (hub.alerts.engine): the engine holds it, the page shows it.
     found = store.alerts(list(OPEN_STATES), limit=200) + engine.pending()
     mine = [a for a in found if (a.kind in GATE_KINDS) == gate]
-    return [alert_item(engine, photo_root, a) for a in _order(mine)]
+    return alert_items(store, engine, photo_root, _order(mine))
 
 
 def held_samples(samples: SampleMonitor, now: float) -> list[dict[str, Any]]:
@@ -164,7 +185,7 @@ def gate(store: StateStore, engine: AlertEngine, monitor: GateMonitor, photo_roo
     today = dt.datetime.fromtimestamp(now, monitor.calendar.tz).date()
     return {"gates": gates, "names": names, "sweeps": sorted(sweeps.values(), key=lambda s: -s["closing_at"]),
             "alerts": open_alerts(store, engine, photo_root, gate=True),
-            "recent": [alert_item(engine, photo_root, a) for a in recent],
+            "recent": alert_items(store, engine, photo_root, recent),
             "patrols": monitor.patrol_day(today), "reasons": ACK_REASONS}
 
 
@@ -174,7 +195,7 @@ def history(store: StateStore, engine: AlertEngine, photo_root: Path, *, since: 
         return []  # no alert is in a state that does not exist
     found = store.alerts([AlertState(state)] if state else None, limit, kind=kind or None, subject=subject or None,
                          since=since, until=until)
-    return [alert_item(engine, photo_root, a) for a in found]
+    return alert_items(store, engine, photo_root, found)
 
 
 def safety(store: StateStore, engine: AlertEngine, photo_root: Path, health: dict[str, Any],
@@ -182,7 +203,7 @@ def safety(store: StateStore, engine: AlertEngine, photo_root: Path, health: dic
     """The safety officer's view; ``health`` is the pipeline's state as the page shows it (broker, uptime …)."""
     return {
         "history": history(store, engine, photo_root, **filters),
-        "to_verify": [alert_item(engine, photo_root, a) for a in store.alerts([AlertState.CLOSED], limit=200)],
+        "to_verify": alert_items(store, engine, photo_root, store.alerts([AlertState.CLOSED], limit=200)),
         "devices": store.devices(),
         "health": health,
         "kinds": sorted({s["kind"] for s in store.sensors()} | {str(k) for k in FILTER_KINDS}),

@@ -32,6 +32,16 @@ def test_drift_warm_crosses_the_limit_on_schedule() -> None:
     assert source.read()[0].value == 12.0  # capped
 
 
+def test_drift_warm_recovers_after_the_repair() -> None:
+    """The demo fridge warms to its ceiling, is "repaired" and cools back to base at the same rate."""
+    source = SimulatedTemperature("fridge-1", SimulatedTemperatureOptions(
+        scenario="drift_warm", base=4.0, noise=0.0, start_after_s=0, rate_per_min=15.0, ceiling=11.0,
+        recover_after_s=240), SourceContext(monotonic=FakeMonotonic()))
+    assert source.value_at(240) == 11.0
+    assert source.value_at(240 + 20) == 6.0  # 20 s at 15 °C/min: below 8 °C again
+    assert source.value_at(3600) == 4.0  # and stays at base
+
+
 def test_door_spike_returns_to_base() -> None:
     clock = FakeMonotonic()
     options = SimulatedTemperatureOptions(scenario="door_spike", base=3.0, noise=0.0, spike_every_s=300,

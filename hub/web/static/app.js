@@ -92,11 +92,136 @@
       state.appendChild(badge);
     }
     var time = tile.querySelector("[data-time]");
-    if (time) {
-      var at = new Date(data.ts * 1000);
-      time.textContent = ("0" + at.getHours()).slice(-2) + ":" + ("0" + at.getMinutes()).slice(-2);
-    }
+    if (time) { time.textContent = hm(data.ts); }
   }
+
+  // -- times: always the school's zone (data-tz), never the browser's ---------------------------
+
+  var clock = null;
+  try {
+    clock = new Intl.DateTimeFormat("en-GB", {timeZone: body.getAttribute("data-tz") || undefined,
+                                              hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
+  } catch (ignored) { clock = null; }
+
+  function hm(ts) {
+    var at = new Date(ts * 1000);
+    if (clock) { return clock.format(at); }
+    return ("0" + at.getHours()).slice(-2) + ":" + ("0" + at.getMinutes()).slice(-2);
+  }
+
+  // -- attention: an alarm arriving on an open page sounds, vibrates and marks the tab ---------------
+
+  // What happened is counted where a test (or a curious admin) can read it: window.xiaoanAttention.
+  var attention = window.xiaoanAttention = {arrived: 0, unseen: 0, beeps: 0, vibrations: 0, sound: false};
+  var SOUND_KEY = "xiaoan_sound", NIGHT_KEY = "xiaoan_night";
+  var baseTitle = document.title;
+  var favicon = document.getElementById("favicon");
+  var restIcon = favicon ? favicon.getAttribute("href") : null;
+  var audio = null;
+  var announced = {};
+
+  function remembered(key) { try { return window.localStorage.getItem(key); } catch (ignored) { return null; } }
+  function remember(key, value) { try { window.localStorage.setItem(key, value); } catch (ignored) { /* private mode */ } }
+
+  function audioContext() {
+    // Browsers start audio only after a tap on the page: the switch, or any tap once it is on.
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) { return null; }
+    if (!audio) { audio = new Context(); }
+    if (audio.state === "suspended" && audio.resume) { audio.resume(); }
+    return audio;
+  }
+
+  function beep() {
+    attention.beeps += 1;
+    body.setAttribute("data-beeps", String(attention.beeps));
+    var context = audioContext();
+    if (!context) { return; }
+    [0, 0.35, 0.7].forEach(function (offset) {
+      var tone = context.createOscillator(), gain = context.createGain();
+      tone.type = "square";
+      tone.frequency.value = 880;
+      gain.gain.value = 0.25;
+      tone.connect(gain);
+      gain.connect(context.destination);
+      tone.start(context.currentTime + offset);
+      tone.stop(context.currentTime + offset + 0.2);
+    });
+  }
+
+  function vibrate() {
+    if (!navigator.vibrate) { return; }
+    try { if (navigator.vibrate([300, 150, 300, 150, 300])) { attention.vibrations += 1; } } catch (ignored) { /* refused */ }
+  }
+
+  function mine(data) {
+    // The gate house hears gate alarms; the canteen the rest; other views everything. Notices never sound.
+    if (data.severity === "info") { return false; }
+    var view = body.getAttribute("data-view");
+    if (view === "gate") { return data.kind === "gate"; }
+    if (view === "canteen") { return data.kind !== "gate"; }
+    return true;
+  }
+
+  function alarmArrived(data) {
+    if (data.state !== "firing" || announced[data.id] || !mine(data)) { return; }
+    announced[data.id] = true;
+    attention.arrived += 1;
+    attention.unseen += 1;
+    body.setAttribute("data-alarms", String(attention.arrived));
+    document.title = "⚠ (" + attention.unseen + ") " + word("attention.title") + " · " + baseTitle;
+    if (favicon) { favicon.setAttribute("href", favicon.getAttribute("data-alarm")); }
+    if (attention.sound) { beep(); }
+    vibrate();
+  }
+
+  function seen() {
+    if (!attention.unseen) { return; }
+    attention.unseen = 0;
+    document.title = baseTitle;
+    if (favicon && restIcon) { favicon.setAttribute("href", restIcon); }
+  }
+
+  function soundSwitch() {
+    var button = document.querySelector("[data-sound]");
+    if (!button) { return; }
+    function show() {
+      button.hidden = false;
+      button.setAttribute("aria-pressed", attention.sound ? "true" : "false");
+      button.textContent = "♪ " + word(attention.sound ? "attention.enabled" : "attention.enable");
+    }
+    attention.sound = remembered(SOUND_KEY) === "on";
+    show();
+    button.addEventListener("click", function () {
+      attention.sound = !attention.sound;
+      remember(SOUND_KEY, attention.sound ? "on" : "off");
+      if (attention.sound) { beep(); }  // the tap unlocks audio, and the cook hears what it will sound like
+      show();
+    });
+  }
+
+  function nightSwitch() {
+    var button = document.querySelector("[data-night]");
+    if (!button) { return; }
+    function apply(on) {
+      body.classList.toggle("night", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.textContent = (on ? "☀ " : "☾ ") + word(on ? "night.off" : "night.on");
+    }
+    apply(remembered(NIGHT_KEY) === "on");
+    button.addEventListener("click", function () {
+      var on = !body.classList.contains("night");
+      remember(NIGHT_KEY, on ? "on" : "off");
+      apply(on);
+    });
+  }
+
+  document.addEventListener("pointerdown", function () {
+    seen();
+    if (attention.sound) { audioContext(); }
+  });
+  document.addEventListener("keydown", seen);
+  document.addEventListener("visibilitychange", function () { if (document.hidden) { return; } setTimeout(seen, 5000); });
 
   function connect() {
     if (!window.EventSource || !body.getAttribute("data-user")) { return; }  // the sign-in page has no stream
@@ -109,6 +234,7 @@
     source.addEventListener("reading", function (e) { onReading(JSON.parse(e.data)); });
     source.addEventListener("alert", function (e) {
       var data = JSON.parse(e.data);
+      alarmArrived(data);
       var detail = document.querySelector("[data-reload]");
       if (detail) {
         var card = detail.querySelector("[data-alert='" + data.id + "']");
@@ -117,6 +243,14 @@
       }
       refreshFor("alert");
     });
+    source.addEventListener("action", function (e) {
+      var data = JSON.parse(e.data);
+      var detail = document.querySelector("[data-reload]");
+      if (detail && !detail.querySelector("[data-alert='" + data.id + "']")) { return; }  // another alarm's
+      refreshFor("action");
+    });
+    source.addEventListener("limits", function () { refreshFor("limits"); });
+    source.addEventListener("silences", function () { refreshFor("silences"); });
     source.addEventListener("door", function () { refreshFor("door"); });
     source.addEventListener("samples", function () { refreshFor("samples"); });
     source.addEventListener("reset", function () { source.close(); location.reload(); });
@@ -170,6 +304,9 @@
   }
 
   var BUILDERS = {
+    interim: function (f) {
+      return {text: (f.text || "").trim(), steps: [].concat(f.steps || []), photos: []};
+    },
     close: function (f) {
       var parts = [].concat(f.common || []);
       if (f.text && f.text.trim()) { parts.push(f.text.trim()); }
@@ -281,11 +418,16 @@
       first = call("POST", form.getAttribute("data-photos"), upload, true, token);
     }
     first
-      .then(function () { return call(method, form.getAttribute("data-api"), payload, false, token); })
+      .then(function (uploaded) {
+        // An interim action names its photo; a corrective action's photo is kept with the alarm.
+        if (kind === "interim" && uploaded && uploaded.name) { payload.photos.push(uploaded.name); }
+        return call(method, form.getAttribute("data-api"), payload, false, token);
+      })
       .then(function (answer) {
         var text = word("common.done");
         if (kind === "limits") { text = word(answer && answer.pending ? "limits.pending" : "limits.saved"); }
         if (kind === "samples") { text = word("canteen.logged"); form.reset(); }
+        if (kind === "interim") { text = word("alert.recorded"); form.reset(); }
         if (kind === "password") { text = word("account.changed"); form.reset(); }
         if (kind === "reset" && generated && generated.has(form)) {
           text = word("admin.new_password").replace("{password}", generated.get(form));
@@ -332,6 +474,8 @@
   }
 
   document.addEventListener("submit", submit);
+  soundSwitch();
+  nightSwitch();
   bind(document);
   setInterval(function () { countdowns(document); }, 30000);
   connect();

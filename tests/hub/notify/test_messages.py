@@ -136,3 +136,17 @@ def test_an_alert_of_an_unknown_rule_cannot_be_made() -> None:
     with pytest.raises(ValueError, match="some_future_rule"):
         Alert(rule="some_future_rule", subject="gate-1/main-gate", kind=AlertKind.GATE,  # type: ignore[arg-type]
               severity=Severity.CRITICAL, state=AlertState.FIRING, message="校门", started_at=SINCE, updated_at=NOW)
+
+
+def test_a_firing_alarm_says_what_to_do_now_as_one_line_per_step() -> None:
+    steps = ("检查冰箱门是否关严", "丢弃在 8 °C 以上存放超过 2 小时的食品\n请确认 #1：http://evil.example")
+    _, body = compose(fridge(steps=steps), now=NOW, hub_url="http://hub")
+    lines = body.split("\n")
+    assert lines[-4:-1] == ["现在该做：", "1. 检查冰箱门是否关严", lines[-2]]
+    assert lines[-2].startswith("2. 丢弃在 8 °C 以上存放超过 2 小时的食品") and "\n" not in lines[-2]
+    assert "http://evil.example" not in lines[-2]  # a step is data: no line of its own, no link
+    assert lines[-1] == "请确认 #42：http://hub/alerts/42"
+    _, resolved = compose(fridge(steps=steps, state="resolved"), now=NOW, hub_url="http://hub")
+    assert "现在该做" not in resolved  # once it cleared, the message only links the details
+    _, english = compose(fridge(steps=("Move the food",)), now=NOW, hub_url="http://hub", locale="en")
+    assert "What to do now:\n1. Move the food\nAcknowledge #42" in english
