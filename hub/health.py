@@ -90,6 +90,16 @@ class NotificationsPart(BaseModel):
     failing_channels: int
 
 
+class GatesPart(BaseModel):
+    """Gate duty's coverage: gates and doors no after-hours rule watches, and the default windows' standing."""
+
+    ok: bool
+    #: Gates and doors of the door kinds that no group (and no default group) watches.
+    unwatched: int
+    #: Some gate or door relies on the default group's windows, which no admin has confirmed yet.
+    defaults_unconfirmed: bool
+
+
 class HealthPublic(BaseModel):
     """``/api/health``: the verdict, the compatible summary keys, then each part."""
 
@@ -105,6 +115,7 @@ class HealthPublic(BaseModel):
     alarms: AlarmPart
     scheduler: SchedulerPart
     notifications: NotificationsPart
+    gates: GatesPart
 
 
 def _age(now: float, at: float | None) -> float | None:
@@ -141,7 +152,8 @@ def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, schedule
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
-           dead_letters_total: int) -> tuple[HealthPublic, bool]:
+           dead_letters_total: int, unwatched_gates: int = 0,
+           defaults_unconfirmed: bool = False) -> tuple[HealthPublic, bool]:
     """The health report, and whether the hub can do its job (False: answer 503)."""
     failing_batches = int(counters.get("failing_batches", 0))
     store = StorePart(ok=failing_batches < STORE_FAILING_BATCHES, last_commit=counters.get("last_commit"),
@@ -171,12 +183,15 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
     problems.extend(f"duty {name} is overrunning" for name in overrunning)
     if not notifications.ok:
         problems.append(f"{failing_channels} notification channel(s) failing")
+    gates = GatesPart(ok=unwatched_gates == 0, unwatched=unwatched_gates, defaults_unconfirmed=defaults_unconfirmed)
+    if not gates.ok:
+        problems.append(f"{unwatched_gates} gate(s) or door(s) watched by no after-hours rule")
     can_work = store.ok and alarms.ok
     status: Status = "failing" if not can_work else "ok" if not problems else "degraded"
     report = HealthPublic(status=status, mqtt_connected=mqtt_connected, uptime_s=round(uptime_s, 1),
                           pipeline=dict(counters), dead_letters_total=dead_letters_total, problems=problems,
                           broker=broker, store=store, alarms=alarms, scheduler=scheduler,
-                          notifications=notifications)
+                          notifications=notifications, gates=gates)
     return report, can_work
 
 
@@ -195,14 +210,18 @@ class Vitals:
     started_at: float
     runs_rules: bool
     mqtt_connected: Callable[[], bool | None]
+    #: Gate duty's coverage: (gates and doors no rule watches, default windows in use but unconfirmed).
+    gate_coverage: Callable[[], tuple[int, bool]] = lambda: (0, False)
 
     def health(self, now: float) -> tuple[HealthPublic, bool]:
         """The report and whether the hub can store and alarm (False: answer 503)."""
         notifications = self.notifications
+        unwatched, unconfirmed = self.gate_coverage()
         return assess(
             now=now, uptime_s=now - self.started_at, counters=self.counters.snapshot(),
             mqtt_connected=self.mqtt_connected(), duties=self.scheduler.status(),
             scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
             runs_rules=self.runs_rules, notify_configured=notifications.configured,
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
-            dead_letters_total=self.record.dead_letter_count())
+            dead_letters_total=self.record.dead_letter_count(), unwatched_gates=unwatched,
+            defaults_unconfirmed=unconfirmed)

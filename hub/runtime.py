@@ -112,7 +112,8 @@ class Hub:
         self.started_at = time.time()
         mqtt = self.mqtt
         self.vitals = Vitals(self.pipeline.counters, self.scheduler, self.notifications, self.state, self.started_at,
-                             self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None)
+                             self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
+                             self.gate.coverage)
 
     def _register_duties(self) -> None:
         """Every periodic duty of the hub, with its interval; the scheduler gives each a thread.

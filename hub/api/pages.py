@@ -45,9 +45,9 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 #: The sections of each view that can be fetched alone.
-PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("gates", "alarms", "patrols"),
-         "safety": ("history", "verify", "health", "silences", "calendar"),
-         "admin": ("devices", "sensors", "silences", "calendar")}
+PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
+         "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
+         "admin": ("devices", "sensors", "silences", "calendar", "defaults")}
 #: Sections shown only to a role that may change what they list.
 PART_PERMISSIONS = {"silences": Permission.SILENCE_EDIT, "calendar": Permission.CALENDAR_EDIT}
 

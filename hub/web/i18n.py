@@ -197,7 +197,7 @@ ZH: dict[str, str] = {
     "admin.version": "固件版本",
     "admin.sensors": "探头与范围",
     "admin.sensor": "探头",
-    "admin.calendar": "校历例外",
+    "admin.calendar": "校历与开放时间",
     "admin.no_overrides": "没有通过网页添加的例外",
     "admin.policies": "升级策略",
     "admin.tier": "{after} 分钟后 → {route}",
@@ -301,6 +301,27 @@ ZH: dict[str, str] = {
     "error.forbidden": "当前角色无权查看此页面",
     "error.not_found": "找不到该页面",
     "error.back": "返回首页",
+    "defaults.title": "默认开放时间",
+    "defaults.unconfirmed": ("正在使用默认开放时间（通用模板，尚未确认）："
+                             "没有分组的大门和门按这个时间判断是否非开放时间。请管理员核对后确认或修改。"),
+    "defaults.confirmed": "默认开放时间已由 {who} 于 {time} 确认",
+    "defaults.school_day": "上学日",
+    "defaults.other_day": "周末、节假日和假期",
+    "defaults.closed_all_day": "全天不开放",
+    "defaults.members": "按默认时间看管：{names}",
+    "defaults.ask_admin": "确认或修改默认开放时间需要管理员在“管理”页操作。",
+    "defaults.confirm": "时间无误，确认",
+    "defaults.edit": "修改默认开放时间",
+    "defaults.edit_hint": ("每段写成 开始–结束，用顿号或逗号分隔，例如 06:30–08:30、11:30–13:30；留空表示全天不开放。"
+                           "保存即确认。"),
+    "defaults.save": "保存并确认",
+    "defaults.bad_window": "时间段要写成 06:30–08:30 这样",
+    "defaults.unwatched": ("{names} 不属于任何门组，也没有默认开放时间：非开放时间打开不会报警。请把它加入门组，"
+                           "或启用默认开放时间。"),
+    "gate.no_after_hours_unwatched": "近 24 小时没有非开放时间事件，但 {names} 没有开放时间规则看管，打开也不会报警",
+    "gate.group_default": "默认开放时间",
+    "gate.no_rule": "没有开放时间规则，打开不报警",
+    "admin.special_dates": "特殊日期",
 }
 
 EN: dict[str, str] = {
@@ -486,7 +507,7 @@ EN: dict[str, str] = {
     "admin.version": "Firmware",
     "admin.sensors": "Sensors and limits",
     "admin.sensor": "Sensor",
-    "admin.calendar": "Calendar overrides",
+    "admin.calendar": "Calendar and opening hours",
     "admin.no_overrides": "No overrides added through the web",
     "admin.policies": "Escalation policies",
     "admin.tier": "after {after} min → {route}",
@@ -593,6 +614,29 @@ EN: dict[str, str] = {
     "error.forbidden": "Your role may not see this page",
     "error.not_found": "Page not found",
     "error.back": "Back to start",
+    "defaults.title": "Default opening hours",
+    "defaults.unconfirmed": ("Default opening hours in use (a general template, not confirmed yet): gates and doors in "
+                             "no group are judged by these hours. An administrator should check them and confirm or "
+                             "change them."),
+    "defaults.confirmed": "Default opening hours confirmed by {who} at {time}",
+    "defaults.school_day": "School days",
+    "defaults.other_day": "Weekends, holidays and vacations",
+    "defaults.closed_all_day": "closed all day",
+    "defaults.members": "Watched by the default hours: {names}",
+    "defaults.ask_admin": "An administrator confirms or changes the default hours on the Admin page.",
+    "defaults.confirm": "These hours are right: confirm",
+    "defaults.edit": "Change the default opening hours",
+    "defaults.edit_hint": ("Write each span as start–end, separated by commas, e.g. 06:30–08:30, 11:30–13:30; empty: "
+                           "closed all day. Saving confirms them."),
+    "defaults.save": "Save and confirm",
+    "defaults.bad_window": "Write a span like 06:30–08:30",
+    "defaults.unwatched": ("{names} belong to no door group and there are no default opening hours: opening after "
+                           "hours raises no alarm. Put them in a door group or turn the default hours on."),
+    "gate.no_after_hours_unwatched": ("No after-hours events in the last 24 h, but {names} are watched by no "
+                                      "opening-hours rule and would raise no alarm"),
+    "gate.group_default": "Default opening hours",
+    "gate.no_rule": "no opening-hours rule: opening raises no alarm",
+    "admin.special_dates": "Special dates",
 }
 
 CATALOGS: Mapping[str, Mapping[str, str]] = {"zh-CN": ZH, "en": EN}

@@ -40,7 +40,7 @@ HOME: dict[Role, str] = {Role.CANTEEN_STAFF: "/canteen", Role.CANTEEN_MANAGER: "
 SCRIPT_KEYS = ("state.ok", "state.high", "state.low", "state.fault", "state.unknown", "state.open", "state.closed",
                "live.connected", "live.offline", "common.done", "common.loading", "limits.saved", "limits.pending",
                "admin.test_sent", "canteen.logged", "common.forbidden", "common.remaining", "admin.new_password",
-               "account.mismatch", "account.changed")
+               "account.mismatch", "account.changed", "defaults.bad_window")
 
 #: The badge icon beside each alert state's word (colour is never the only sign).
 ALERT_STATE_ICONS: dict[AlertState, str] = {

@@ -150,6 +150,13 @@ def canteen(store: StateStore, engine: AlertEngine, series: SeriesStore, samples
             "meals": meals(samples), "actions": COMMON_ACTIONS, "min_weight_g": samples.config.min_weight_g}
 
 
+def defaults(engine: AlertEngine, monitor: GateMonitor) -> dict[str, Any]:
+    """The default door group as the pages show it: its windows, whether confirmed, the gates by name."""
+    found = monitor.defaults()
+    return {**found, "members": [engine.name(k) for k in found["members"]],
+            "unwatched": [engine.name(k) for k in found["unwatched"]]}
+
+
 def gate(store: StateStore, engine: AlertEngine, monitor: GateMonitor, photo_root: Path, now: float
          ) -> dict[str, Any]:
     gates = monitor.gates(now)
@@ -165,7 +172,7 @@ def gate(store: StateStore, engine: AlertEngine, monitor: GateMonitor, photo_roo
     return {"gates": gates, "names": names, "sweeps": sorted(sweeps.values(), key=lambda s: -s["closing_at"]),
             "alerts": open_alerts(store, engine, photo_root, gate=True),
             "recent": [alert_item(engine, photo_root, a) for a in recent],
-            "patrols": monitor.patrol_day(today), "reasons": ACK_REASONS}
+            "patrols": monitor.patrol_day(today), "reasons": ACK_REASONS, "defaults": defaults(engine, monitor)}
 
 
 def history(store: StateStore, engine: AlertEngine, photo_root: Path, *, since: float | None, until: float | None,
@@ -228,7 +235,8 @@ def calendar(engine: AlertEngine, monitor: GateMonitor, now: float) -> dict[str,
                          "count": len(s.alert_ids), "window": f"{s.start:%H:%M}–{s.end:%H:%M}", "days": s.days,
                          "override": json.dumps(s.body(), ensure_ascii=False)}
                         for s in monitor.suggestions(now)],
-        "door_groups": sorted(monitor.calendar.config.groups),
+        "door_groups": monitor.calendar.group_names(),
+        "defaults": defaults(engine, monitor),
     }
 
 

@@ -169,6 +169,18 @@
     return String(value || "").split(/[,，、\s]+/).filter(function (item) { return item !== ""; });
   }
 
+  function spans(text) {
+    // "06:30–08:30、11:30–13:30" (any dash, any separator) as [{start, end}]; empty: none.
+    return String(text || "").split(/[,，、;；\n]+/).map(function (item) { return item.trim(); })
+      .filter(function (item) { return item !== ""; })
+      .map(function (item) {
+        var match = /^(\d{1,2}:\d{2})\s*[-–—~～至到]\s*(\d{1,2}:\d{2})$/.exec(item);
+        if (!match) { throw new Error(word("defaults.bad_window") + ": " + item); }
+        return {start: match[1].length === 4 ? "0" + match[1] : match[1],
+                end: match[2].length === 4 ? "0" + match[2] : match[2]};
+      });
+  }
+
   var BUILDERS = {
     close: function (f) {
       var parts = [].concat(f.common || []);
@@ -199,6 +211,8 @@
               windows: windows, days: f.days, reason: f.reason || ""};
     },
     suggestion: function (f) { return JSON.parse(f.override); },
+    defaults: function (f) { return {windows: {school_day: spans(f.school_day), other_day: spans(f.other_day)}}; },
+    defaults_confirm: function () { return {windows: null}; },
     remove: function () { return null; },
     reset: function (f, form) {
       var password = newPassword();

@@ -143,3 +143,44 @@ def test_gates_sweeps_and_patrols(hub: Hub, client: TestClient) -> None:
     assert route["route"] == "campus" and route["required"] == 5 and route["done"] == 0
     assert client.get("/api/patrols", params={"date": "17/11"}).status_code == 422
     assert client.get("/api/patrols/visits", params={"since": 10, "until": 5}).status_code == 422
+
+
+def test_the_default_group_is_confirmed_by_an_admin_only_and_health_says_when_defaults_are_unconfirmed(
+        hub: Hub, client: TestClient) -> None:
+    feed = Feed(hub)
+    feed.send(wire.Channel.STATUS, {"state": "online", "boot_id": "b", "ts": time.time(), "sensors": [
+        *GATES, {"sensor": "east-gate", "kind": "gate", "name": "东门"}]})
+    found = client.get("/api/calendar/defaults").json()
+    assert found["in_use"] and not found["confirmed"] and found["members"] == ["gate-1/east-gate"]
+    assert [w["start"] for w in found["school_day"]] == ["06:30:00", "11:30:00", "16:30:00"]
+    health = client.get("/api/health").json()
+    assert health["gates"] == {"ok": True, "unwatched": 0, "defaults_unconfirmed": True}
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER, "门卫老张")
+    refused = client.post("/api/calendar/defaults/confirm", json={}, headers=gatekeeper)
+    assert refused.status_code == 403
+    _, admin = bearer(hub, Role.ADMIN, "管理员")
+    confirmed = client.post("/api/calendar/defaults/confirm", json={}, headers=admin).json()
+    assert confirmed["confirmed"] and confirmed["confirmed_by"] == "管理员"
+    assert client.get("/api/health").json()["gates"]["defaults_unconfirmed"] is False
+    bad = client.post("/api/calendar/defaults/confirm", headers=admin,
+                      json={"windows": {"school_day": [{"start": "25:00", "end": "08:00"}]}})
+    assert bad.status_code == 422 and "school_day" in json.dumps(bad.json()["detail"])
+    # The default group's windows are in the calendar's days, and the override form may name it.
+    days = client.get("/api/calendar/days", params={"from": "2026-11-17", "to": "2026-11-17"}).json()
+    assert [o["start"][11:16] for o in days[0]["openings"]["default"]] == ["06:30", "11:30", "16:30"]
+
+
+def test_a_gate_no_rule_watches_is_a_problem_in_health(tmp_path: Path) -> None:
+    config = hub_config()
+    config.calendar.default_group.enabled = False
+    running = Hub(HubSettings(home=tmp_path, rules=config), connect_mqtt=False)
+    try:
+        Feed(running).send(wire.Channel.STATUS, {"state": "online", "boot_id": "b", "ts": time.time(), "sensors": [
+            *GATES, {"sensor": "east-gate", "kind": "gate"}]})
+        with TestClient(create_app(running.settings, hub=running)) as anonymous:
+            health = anonymous.get("/api/health").json()
+        assert health["gates"] == {"ok": False, "unwatched": 1, "defaults_unconfirmed": False}
+        assert health["status"] == "degraded"
+        assert "1 gate(s) or door(s) watched by no after-hours rule" in health["problems"]
+    finally:
+        running.stop()

@@ -125,7 +125,8 @@ def test_an_edge_door_event_at_23_reaches_the_gatekeepers_channel(
             assert alert.kind == "gate" and alert.severity == "critical" and alert.subject == "dev-c/main-gate"
             log = hub.notifications.delivery_log
             assert log is not None
-            assert ("gatehouse_bot", "sent") in {(a.channel, a.outcome) for a in log.attempts()}
+            # The channel's outcome is written once its send returns, which may be just after the sink heard it.
+            wait_for(lambda: ("gatehouse_bot", "sent") in {(a.channel, a.outcome) for a in log.attempts()})
             client.publish(wire.topic(SITE, "dev-c", wire.Channel.STATUS), b"", qos=1, retain=True).wait_for_publish(5)
             client.disconnect()
             client.loop_stop()
