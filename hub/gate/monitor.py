@@ -425,7 +425,11 @@ class GateMonitor:
         for alert in self._state.alerts(kind=ALERT_KIND, since=now - 14 * 86400, limit=5000):
             reason = str(alert.data.get("ack_reason") or "")
             group = alert.data.get("group")
-            if alert.rule == AFTER_HOURS_RULE and alert.acked_at is not None and reason and group and alert.id:
+            # Only reasons someone chose (not a list's first entry taken by one tap, as before they were
+            # asked for), and never "other": a suggestion must stand on a reason that says what it was.
+            chosen = bool(alert.data.get("ack_reason_chosen")) and reason != rules.OTHER_REASON
+            if (alert.rule == AFTER_HOURS_RULE and alert.acked_at is not None and chosen and group
+                    and alert.id):
                 found.append(rules.AckedOpening(alert.id, alert.subject, str(group), reason,
                                                 float(alert.data.get("opened_at") or alert.started_at)))
         return rules.suggest_overrides(found, self.calendar, now)

@@ -322,6 +322,9 @@ ZH: dict[str, str] = {
     "gate.group_default": "默认开放时间",
     "gate.no_rule": "没有开放时间规则，打开不报警",
     "admin.special_dates": "特殊日期",
+    "alert.ack_reason_choose": "— 请选择原因 —",
+    "alert.ack_reason_hint": ("原因必须选择；选“其他”请在备注里写明。同一原因在同一时间出现三天以上，"
+                              "会被建议加进开放时间。"),
 }
 
 EN: dict[str, str] = {
@@ -637,6 +640,9 @@ EN: dict[str, str] = {
     "gate.group_default": "Default opening hours",
     "gate.no_rule": "no opening-hours rule: opening raises no alarm",
     "admin.special_dates": "Special dates",
+    "alert.ack_reason_choose": "— choose a reason —",
+    "alert.ack_reason_hint": ("A reason must be chosen; with “Other”, say what it was in the note. The same reason at "
+                              "the same time on three or more days is suggested as an opening time."),
 }
 
 CATALOGS: Mapping[str, Mapping[str, str]] = {"zh-CN": ZH, "en": EN}

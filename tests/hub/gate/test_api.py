@@ -184,3 +184,62 @@ def test_a_gate_no_rule_watches_is_a_problem_in_health(tmp_path: Path) -> None:
         assert "1 gate(s) or door(s) watched by no after-hours rule" in health["problems"]
     finally:
         running.stop()
+
+
+def _three_openings(hub: Hub) -> list[int]:
+    """After-hours openings of the side gate at 05:40–05:52 on three mornings running; their alert ids."""
+    feed = Feed(hub)
+    today = dt.datetime.now(SHANGHAI).date()
+    for back, minute in ((3, 40), (2, 45), (1, 52)):
+        opened = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(5, minute), SHANGHAI).timestamp()
+        feed.event("side-gate", "gate", "open", opened)
+        feed.event("side-gate", "gate", "closed", opened + 120)
+    return [a.id or 0 for a in hub.state.alerts() if a.rule == AFTER_HOURS_RULE]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "reason"),
+    ({"reason": "", "text": "送奶车"}, "reason"),
+    ({"reason": "   "}, "reason"),
+    ({"reason": "other"}, "text"),
+    ({"reason": "other", "text": "  "}, "text"),
+])
+def test_a_gate_alarm_is_not_acknowledged_without_a_chosen_reason(hub: Hub, client: TestClient,
+                                                                    body: dict[str, str], field: str) -> None:
+    alert_id = _three_openings(hub)[0]
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER, "门卫老张")
+    refused = client.post(f"/api/alerts/{alert_id}/acknowledge", json=body, headers=gatekeeper)
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert detail["field"] == field and ("请选择开门原因" in detail["message"] or "请写明原因" in detail["message"])
+    found = hub.state.alert(alert_id)
+    assert found is not None and found.acked_at is None
+    # "Other" with words is a reason.
+    taken = client.post(f"/api/alerts/{alert_id}/acknowledge", json={"reason": "other", "text": "消防检查"},
+                        headers=gatekeeper)
+    assert taken.status_code == 200 and taken.json()["data"]["ack_reason_chosen"] is True
+
+
+def test_only_chosen_reasons_feed_the_suggestions(hub: Hub, client: TestClient) -> None:
+    ids = _three_openings(hub)
+    # Acknowledged before a reason had to be chosen (the list's first entry taken by one tap): kept, not counted.
+    for alert_id in ids:
+        hub.engine.act(alert_id, "acknowledge", "zhang", "", data={"ack_reason": "delivery"})
+    assert client.get("/api/calendar/suggestions").json() == []
+    more = _more_openings(hub)
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER, "门卫老张")
+    for alert_id in more:
+        assert client.post(f"/api/alerts/{alert_id}/acknowledge", json={"reason": "other", "text": "送奶车"},
+                           headers=gatekeeper).status_code == 200
+    assert client.get("/api/calendar/suggestions").json() == []  # "other" never becomes an opening
+
+
+def _more_openings(hub: Hub) -> list[int]:
+    feed = Feed(hub)
+    today = dt.datetime.now(SHANGHAI).date()
+    before = {a.id for a in hub.state.alerts()}
+    for back in (6, 5, 4):
+        opened = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(5, 45), SHANGHAI).timestamp()
+        feed.event("side-gate", "gate", "open", opened)
+        feed.event("side-gate", "gate", "closed", opened + 120)
+    return [a.id or 0 for a in hub.state.alerts() if a.rule == AFTER_HOURS_RULE and a.id not in before]

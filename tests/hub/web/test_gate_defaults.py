@@ -3,15 +3,18 @@ and never "no after-hours events ✔" while a gate is watched by no rule."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from edge import wire
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.auth.users import User
+from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from tests.hub.auth_helpers import authorize
@@ -59,3 +62,17 @@ def test_a_gate_no_rule_watches_is_never_shown_as_all_clear(unwatched_hub: Hub) 
         authorize(client, unwatched_hub, Role.ADMIN)
         page = client.get("/admin", params={"lang": "en"}).text
         assert "belong to no door group and there are no default opening hours" in page
+
+
+def test_the_gate_acknowledgement_preselects_no_reason(client: TestClient, hub: Hub,
+                                                       as_role: Callable[[Role], User]) -> None:
+    feed = Feed(hub, "gate-1")
+    feed.status(GATES)
+    body = {"device": "gate-1", "boot_id": "b", "seq": 99, "ts": 1_794_927_600.0,  # 2026-11-17 23:00 Shanghai
+            "sensor": "gate-east", "kind": "gate", "state": "open"}
+    hub.pipeline.process([Inbound(wire.topic("s", "gate-1", wire.Channel.EVENT), json.dumps(body).encode(), 99, 1,
+                                  0.0)])
+    as_role(Role.GATEKEEPER)
+    page = client.get("/gate").text
+    assert '<option value="" selected disabled>— 请选择原因 —</option>' in page
+    assert page.count(" selected") == 1  # the placeholder only
