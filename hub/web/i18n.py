@@ -325,6 +325,15 @@ ZH: dict[str, str] = {
     "alert.ack_reason_choose": "— 请选择原因 —",
     "alert.ack_reason_hint": ("原因必须选择；选“其他”请在备注里写明。同一原因在同一时间出现三天以上，"
                               "会被建议加进开放时间。"),
+    "canteen.short_reason": "不足量原因（不足最低重量时必填）",
+    "canteen.short_reason_shown": "（不足量原因：{reason}）",
+    "canteen.min_weight_hint": ("每样留样不少于 {min} g。不足时请补足后再称；实在不够，写明不足量原因后才能登记，"
+                                "之后再补足。"),
+    "canteen.add_portion": "补足（g，须达到 {min} g）",
+    "canteen.add_portion_button": "补足",
+    "canteen.correct": "更正",
+    "canteen.correct_reason": "更正原因",
+    "canteen.correct_hint": "只有登记人本人可在留样期内更正，更正会记入审计日志；弃样后不能更正。",
 }
 
 EN: dict[str, str] = {
@@ -643,6 +652,16 @@ EN: dict[str, str] = {
     "alert.ack_reason_choose": "— choose a reason —",
     "alert.ack_reason_hint": ("A reason must be chosen; with “Other”, say what it was in the note. The same reason at "
                               "the same time on three or more days is suggested as an opening time."),
+    "canteen.short_reason": "Why it is short (needed under the minimum weight)",
+    "canteen.short_reason_shown": "(short: {reason})",
+    "canteen.min_weight_hint": ("At least {min} g per dish. Top a short box up and weigh it again; if there is no "
+                                "more, it can be logged only with the reason it is short, and topped up later."),
+    "canteen.add_portion": "Top up (g, to reach {min} g)",
+    "canteen.add_portion_button": "Add",
+    "canteen.correct": "Correct",
+    "canteen.correct_reason": "What was wrong",
+    "canteen.correct_hint": ("Only the person who logged it can correct it, while the samples are held; the change is "
+                             "audited. No corrections after the discard."),
 }
 
 CATALOGS: Mapping[str, Mapping[str, str]] = {"zh-CN": ZH, "en": EN}

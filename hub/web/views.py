@@ -130,7 +130,8 @@ def held_samples(samples: SampleMonitor, now: float) -> list[dict[str, Any]]:
             "placed_at": record.placed_at, "placed_by": record.placed_by, "reviewer": record.reviewer,
             "held_until": record.held_until, "remaining_s": max(0.0, record.held_until - now),
             "state": sample_rules.hold_state(now, record.held_until, record.discarded_at),
-            "dishes": [{"name": d.name, "weight_g": d.weight_g,
+            "dishes": [{"id": d.id, "name": d.name, "weight_g": d.weight_g, "short_reason": d.short_reason,
+                        "logged_by": d.logged_by,
                         "underweight": sample_rules.underweight(d.weight_g, config.min_weight_g)}
                        for d in record.dishes],
             "compromised": record.compromised,

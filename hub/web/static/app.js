@@ -196,7 +196,11 @@
       var dishes = [];
       Array.prototype.forEach.call(form.querySelectorAll(".dish"), function (row) {
         var name = row.querySelector("[name=dish_name]").value.trim();
-        if (name) { dishes.push({name: name, weight_g: number(row.querySelector("[name=dish_weight]").value)}); }
+        var short = row.querySelector("[name=dish_short]");
+        if (name) {
+          dishes.push({name: name, weight_g: number(row.querySelector("[name=dish_weight]").value),
+                       short_reason: short ? short.value.trim() : ""});
+        }
       });
       return {meal: f.meal, placed_by: f.placed_by, reviewer: f.reviewer || "", dishes: dishes};
     },
@@ -214,6 +218,11 @@
     defaults: function (f) { return {windows: {school_day: spans(f.school_day), other_day: spans(f.other_day)}}; },
     defaults_confirm: function () { return {windows: null}; },
     remove: function () { return null; },
+    portion: function (f) { return {add_g: number(f.add_g)}; },
+    correct: function (f) {
+      return {name: f.name && f.name.trim() ? f.name.trim() : null, weight_g: number(f.weight_g),
+              short_reason: f.short_reason || "", reason: f.reason || ""};
+    },
     reset: function (f, form) {
       var password = newPassword();
       if (generated) { generated.set(form, password); }

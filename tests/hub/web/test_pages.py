@@ -79,7 +79,8 @@ def test_canteen_shows_units_alarm_and_samples(client: TestClient, hub: Hub, fee
     cook = as_role(Role.CANTEEN_STAFF)
     created = client.post("/api/samples", json={"meal": "lunch", "placed_by": cook.username,
                                                 "dishes": [{"name": "红烧肉", "weight_g": 150},
-                                                           {"name": "青菜", "weight_g": 90}]})
+                                                           {"name": "青菜", "weight_g": 90,
+                                                            "short_reason": "菜已打完"}]})
     assert created.status_code == 201, created.text
     page = client.get("/canteen", headers=HTML).text
     assert 'data-sensor="dev-a/fridge-1"' in page and "1号冷藏柜" in page
