@@ -45,6 +45,9 @@ FILTER_KINDS: tuple[AlertKind, ...] = (AlertKind.TEMPERATURE, AlertKind.DOOR, Al
                                        AlertKind.GATE, AlertKind.SAMPLE)
 #: Corrective actions offered with one tap (their words are in the i18n catalog).
 COMMON_ACTIONS = ("moved_food", "closed_door", "called_repair", "discarded_food", "adjusted_thermostat", "defrost")
+#: Escalation policies and notification routes the catalog has words for (others are shown by their config name).
+POLICY_WORDS = frozenset({"cold_chain", "gate", "device"})
+ROUTE_WORDS = frozenset({"canteen", "canteen_manager", "gatekeeper", "safety_officer", "admin"})
 #: Reasons a gatekeeper picks when acknowledging an after-hours opening.
 ACK_REASONS = ("delivery", "event", "maintenance", "staff", "emergency", "other")
 
@@ -208,6 +211,7 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
                 for name, p in settings.rules.alerts.policies.items()]
     return {
         "devices": store.devices(), "channels": channels, "policies": policies,
+        "policy_words": POLICY_WORDS, "route_words": ROUTE_WORDS,
         "users": accounts.users(), "roles": [role.value for role in Role],
         # Live tokens only: a revoked one is kept in the database (and the API's list) for the record.
         "tokens": [token for token in accounts.tokens() if token.revoked_at is None],
