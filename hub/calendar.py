@@ -73,6 +73,39 @@ class DoorGroup(_Strict):
     close_grace_s: float = Field(default=600.0, ge=0)
 
 
+#: The group every gate or door joins when no configured group names it.
+DEFAULT_GROUP = "default"
+
+
+def _t(text: str) -> dt.time:
+    return dt.time.fromisoformat(text)
+
+
+def _school_gate_windows() -> list[WindowConfig]:
+    """A typical Chinese primary / secondary school's gate hours on a school day.
+
+    Arrival (06:30–08:30), the midday break when day pupils go home for lunch
+    (11:30–13:30), and going home (16:30–18:30). A template, not a rule: each
+    school confirms or edits it (``calendar.default_group`` or the admin page).
+    """
+    return [WindowConfig(start=_t(a), end=_t(b)) for a, b in
+            (("06:30", "08:30"), ("11:30", "13:30"), ("16:30", "18:30"))]
+
+
+class DefaultGroup(_Strict):
+    """Opening windows for every gate and door no configured group names: watched from the first minute."""
+
+    #: False: a gate or door outside every group is watched by no after-hours rule (a warning on /admin and
+    #: /api/health says so).
+    enabled: bool = True
+    #: Event kinds that join it (of ``gate.door_kinds``). A cold-room or storeroom door of kind ``door``
+    #: is better in a group of its own with the kitchen's hours, or left out with ``kinds: [gate]``.
+    kinds: list[str] = Field(default_factory=lambda: ["gate", "door"])
+    school_day: list[WindowConfig] = Field(default_factory=_school_gate_windows)
+    other_day: list[WindowConfig] = Field(default_factory=list)
+    close_grace_s: float = Field(default=600.0, ge=0)
+
+
 class CalendarConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     #: Use the national holiday table of ``chinesecalendar`` for the years it knows.
@@ -84,6 +117,8 @@ class CalendarConfig(_Strict):
     terms: list[Term] = Field(default_factory=list)
     overrides: list[DayOverride] = Field(default_factory=list)
     groups: dict[str, DoorGroup] = Field(default_factory=dict)
+    #: The windows of the gates and doors no group names (a school's template until it sets its own).
+    default_group: DefaultGroup = Field(default_factory=DefaultGroup)
     #: "Night" for severity: a door opened or a sensor lost at night is more serious.
     night_start: dt.time = dt.time(22, 0)
     night_end: dt.time = dt.time(6, 0)
@@ -184,14 +219,45 @@ class SchoolCalendar:
     # -- windows -------------------------------------------------------------------------------
 
     def group_of(self, sensor_key: str) -> str | None:
+        """The configured group naming a sensor (None: none does; see ``group_for_door``)."""
         for name, group in self.config.groups.items():
             if any(fnmatch.fnmatchcase(sensor_key, pattern) for pattern in group.members):
                 return name
         return None
 
+    def group_for_door(self, sensor_key: str, kind: str) -> str | None:
+        """The group whose windows watch a gate or door: its configured one, else the default group.
+
+        None when no group names the sensor and the default group is switched off or does not
+        take its kind: a gate or door no after-hours rule watches.
+        """
+        found = self.group_of(sensor_key)
+        default = self.config.default_group
+        if found is None and default.enabled and kind in default.kinds:
+            return DEFAULT_GROUP
+        return found
+
+    def group_names(self) -> list[str]:
+        """The configured groups, then the default group (when enabled)."""
+        names = list(self.config.groups)
+        if self.config.default_group.enabled and DEFAULT_GROUP not in self.config.groups:
+            names.append(DEFAULT_GROUP)
+        return names
+
+    def group(self, name: str) -> DoorGroup:
+        """A group's windows by name; the default group's are ``calendar.default_group``'s. KeyError: no such group."""
+        found = self.config.groups.get(name)
+        if found is not None:
+            return found
+        default = self.config.default_group
+        if name == DEFAULT_GROUP and default.enabled:
+            return DoorGroup(members=["*"], school_day=default.school_day, other_day=default.other_day,
+                             close_grace_s=default.close_grace_s)
+        raise KeyError(name)
+
     def openings(self, group_name: str, day: dt.date) -> list[Opening]:
         """The windows of one group that begin on ``day`` (a window may end the next day)."""
-        group = self.config.groups[group_name]
+        group = self.group(group_name)
         windows = group.school_day if self.is_school_day(day) else group.other_day
         for override in self._overrides.get(day, []):
             if override.groups and group_name not in override.groups:

@@ -8,10 +8,18 @@ firing through interim actions to resolved, closed and verified), and a gate nod
 east gate opens. The hub's rule engine raises the
 fridge alarm from the published readings. The alarm delay is shortened to 15 s so
 this happens within a minute, and the page says so.
+
+The gate node's gates belong to no door group: they fall into the default group with
+the default opening windows (``calendar.default_group``), as they would at a school
+whose installer never wrote a calendar. So that the east gate's opening is after hours
+whatever the time of day the demo runs, the demo school's calendar makes today and
+tomorrow special dates on which the gates stay shut (``closed``); the windows
+themselves are the defaults, and the pages say that nobody has confirmed them yet.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -24,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -31,6 +40,7 @@ from hub.auth.credentials import new_password
 from hub.auth.roles import Role
 from hub.auth.store import AccountStore
 from hub.broker import Account, MosquittoBroker, free_port
+from hub.calendar import CalendarConfig
 
 SITE = "demo-school"
 DEMO_DELAY_S = 15
@@ -40,6 +50,18 @@ FRIDGE_REPAIRED_S = 240
 DEMO_PEOPLE = (("admin", "管理员 Admin", Role.ADMIN), ("officer", "安全员 李老师", Role.SAFETY_OFFICER),
                ("manager", "食堂负责人 张经理", Role.CANTEEN_MANAGER), ("cook", "食堂员工 王师傅", Role.CANTEEN_STAFF),
                ("gatekeeper", "门卫 老陈", Role.GATEKEEPER))
+
+
+def demo_rules(now: float | None = None) -> dict[str, Any]:
+    """The demo hub's config (``XIAOAN_CONFIG``): a short alarm delay, and today and tomorrow shut at the gates.
+
+    No door group is configured: the gates are watched by the default group's windows.
+    """
+    tz = ZoneInfo(CalendarConfig().timezone)
+    today = dt.datetime.fromtimestamp(time.time() if now is None else now, tz).date()
+    closed = [{"date": (today + dt.timedelta(days=offset)).isoformat(), "kind": "closed",
+               "reason": "演示：全天关门 · demo: gates shut all day"} for offset in (0, 1)]
+    return {"alarm_delay_s": DEMO_DELAY_S, "calendar": {"overrides": closed}}
 
 
 def _canteen_config(broker: MosquittoBroker, password_file: Path, state_dir: Path) -> dict[str, Any]:
@@ -99,6 +121,14 @@ def _pick_port(preferred: int) -> int:
     return preferred
 
 
+def port_note(wanted: int, chosen: int) -> str:
+    """Why the demo's web page is on another port than the one asked for (empty: it is not)."""
+    if wanted in (0, chosen):
+        return ""
+    return (f"port {wanted} is in use by another program, so the demo took the free port {chosen}"
+            f" (set XIAOAN_HTTP_PORT to choose one) · {wanted} 端口已被其他程序占用，演示改用 {chosen} 端口")
+
+
 def _wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,6 +152,8 @@ class DemoSetup:
     env: dict[str, str]
     #: (username, role, password) of the web accounts, generated for this run.
     people: list[tuple[str, Role, str]]
+    #: Why the web page is not on the port asked for ("" when it is).
+    port_note: str = ""
 
     @property
     def credentials(self) -> Path:
@@ -140,9 +172,10 @@ def prepare_demo(home: Path) -> DemoSetup:
     hub_port = _pick_port(int(os.environ.get("XIAOAN_MQTT_PORT", "1884")))
     device_port = _pick_port(int(os.environ.get("XIAOAN_MQTT_DEVICE_PORT", "1883")))
     broker = MosquittoBroker(home / "broker", accounts, port=device_port, hub_port=hub_port)
-    http_port = _pick_port(int(os.environ.get("XIAOAN_HTTP_PORT", "8000")))
+    wanted_http = int(os.environ.get("XIAOAN_HTTP_PORT", "8000"))
+    http_port = _pick_port(wanted_http)
     hub_config = home / "hub.yaml"
-    hub_config.write_text(yaml.safe_dump({"alarm_delay_s": DEMO_DELAY_S}), encoding="utf-8")
+    hub_config.write_text(yaml.safe_dump(demo_rules(), allow_unicode=True, sort_keys=False), encoding="utf-8")
     edge_configs = []
     for name, build in (("canteen-1", _canteen_config), ("gate-1", _gate_config)):
         path = home / f"{name}.yaml"
@@ -153,7 +186,8 @@ def prepare_demo(home: Path) -> DemoSetup:
            "XIAOAN_HTTP_PORT": str(http_port), "XIAOAN_CONFIG": str(hub_config),
            "XIAOAN_BANNER": f"演示模式：报警延时缩短为 {DEMO_DELAY_S} 秒（正式默认 15 分钟）· "
                             f"Demo: alarm delay shortened to {DEMO_DELAY_S} s (default 15 min)"}
-    return DemoSetup(home, accounts, broker, http_port, edge_configs, env, _demo_people(home / "hub" / "hub.sqlite3"))
+    return DemoSetup(home, accounts, broker, http_port, edge_configs, env, _demo_people(home / "hub" / "hub.sqlite3"),
+                     port_note(wanted_http, http_port))
 
 
 def _demo_people(state_db: Path) -> list[tuple[str, Role, str]]:
@@ -197,8 +231,10 @@ def run_demo(home: Path | None = None, duration_s: float | None = None) -> int:
                                              start_new_session=True))
         print(f"""
   校安 xiaoan demo is running — {SITE}
-  status page   {url}
-  alerts (API)  {url}api/alerts
+  web page      {url}   (sign in with an account below · 用下面的账号登录)""" + (f"""
+                {setup.port_note}""" if setup.port_note else "") + f"""
+  alerts (API)  {url}api/alerts   (needs a sign-in: open it in the browser after signing in)
+  health        {url}api/health   (open to anyone)
   API docs      {url}docs
   MQTT accounts (generated for this run; files in {credentials}):
 """ + "".join(f"    {a.username:10s} {a.password}\n" for a in accounts) + """
@@ -207,7 +243,9 @@ def run_demo(home: Path | None = None, duration_s: float | None = None) -> int:
   Scenario: fridge-1 warms past 8 °C → the hub raises a real alarm within ~45 s
   (alarm delay shortened to {DEMO_DELAY_S} s for the demo); record what you did while it is warm;
   after {FRIDGE_REPAIRED_S // 60} min the fridge is "repaired" and cools, the alarm resolves and can be closed
-  and verified. The east gate opens at ~20 s.
+  and verified. The east gate opens at ~20 s: it is in no door group, so the default opening hours
+  watch it; today is a special date with the gates shut, so the opening is after hours and the
+  gatekeeper gets an alarm (sign in as gatekeeper).
   Ctrl-C stops everything.
 """, flush=True)
         started = time.monotonic()

@@ -138,6 +138,16 @@ class DeadLetterPart(BaseModel):
         return cls(kept=sum(kept.values()), dropped=sum(dropped.values()), devices=devices)
 
 
+class GatesPart(BaseModel):
+    """Gate duty's coverage: gates and doors no after-hours rule watches, and the default windows' standing."""
+
+    ok: bool
+    #: Gates and doors of the door kinds that no group (and no default group) watches.
+    unwatched: int
+    #: Some gate or door relies on the default group's windows, which no admin has confirmed yet.
+    defaults_unconfirmed: bool
+
+
 class HealthPublic(BaseModel):
     """``/api/health``: the verdict, the compatible summary keys, then each part."""
 
@@ -156,6 +166,7 @@ class HealthPublic(BaseModel):
     notifications: NotificationsPart
     dead_letters: DeadLetterPart
     backup: BackupPart = NO_BACKUP
+    gates: GatesPart
 
 
 def _age(now: float, at: float | None) -> float | None:
@@ -193,7 +204,8 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
            runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
            dead_letters: DeadLetterPart, outage: Episode | None = None,
-           backup: BackupStatus | None = None) -> tuple[HealthPublic, bool]:
+           backup: BackupStatus | None = None, unwatched_gates: int = 0,
+           defaults_unconfirmed: bool = False) -> tuple[HealthPublic, bool]:
     """The health report, and whether the hub can do its job (False: answer 503).
 
     A disk that refuses to write (``outage``) is 503 at its first refused batch: unlike a
@@ -238,12 +250,16 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
         problems.append(f"{failing_channels} notification channel(s) failing")
     if not backup_part.ok:
         problems.append("the last backup failed")
+    gates = GatesPart(ok=unwatched_gates == 0, unwatched=unwatched_gates, defaults_unconfirmed=defaults_unconfirmed)
+    if not gates.ok:
+        problems.append(f"{unwatched_gates} gate(s) or door(s) watched by no after-hours rule")
     can_work = store.ok and alarms.ok
     status: Status = "failing" if not can_work else "ok" if not problems else "degraded"
     report = HealthPublic(status=status, mqtt_connected=mqtt_connected, uptime_s=round(uptime_s, 1),
                           pipeline=dict(counters), dead_letters_total=dead_letters.kept, problems=problems,
                           broker=broker, store=store, alarms=alarms, scheduler=scheduler,
-                          notifications=notifications, dead_letters=dead_letters, backup=backup_part)
+                          notifications=notifications, dead_letters=dead_letters, backup=backup_part,
+                          gates=gates)
     return report, can_work
 
 
@@ -266,6 +282,8 @@ class Vitals:
     outage: WriteOutage
     #: The nightly backup's state (None: none configured).
     backup: Callable[[], BackupStatus | None] = lambda: None
+    #: Gate duty's coverage: (gates and doors no rule watches, default windows in use but unconfirmed).
+    gate_coverage: Callable[[], tuple[int, bool]] = lambda: (0, False)
 
     def health(self, now: float, detail: bool = False) -> tuple[HealthPublic, bool]:
         """The report and whether the hub can store and alarm (False: answer 503).
@@ -273,6 +291,7 @@ class Vitals:
         ``detail``: the asker is signed in, and may see which devices sent dead letters.
         """
         notifications = self.notifications
+        unwatched, unconfirmed = self.gate_coverage()
         return assess(
             now=now, uptime_s=now - self.started_at, counters=self.counters.snapshot(),
             mqtt_connected=self.mqtt_connected(), duties=self.scheduler.status(),
@@ -281,4 +300,5 @@ class Vitals:
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
             dead_letters=DeadLetterPart.of(self.record.dead_letters_kept(), self.record.dead_letters_dropped(),
                                            detail),
-            outage=self.outage.current(), backup=self.backup())
+            outage=self.outage.current(), backup=self.backup(), unwatched_gates=unwatched,
+            defaults_unconfirmed=unconfirmed)

@@ -116,7 +116,8 @@ class Hub:
         backup = self.backup
         self.vitals = Vitals(self.pipeline.counters, self.scheduler, self.notifications, self.state, self.started_at,
                              self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
-                             self.pipeline.outage, lambda: backup.status() if backup is not None else None)
+                             self.pipeline.outage, lambda: backup.status() if backup is not None else None,
+                             self.gate.coverage)
 
     def _connect(self) -> None:
         """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""

@@ -8,13 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from hub.alerts.kinds import ACTIVE_STATES, OPEN_STATES, AlertState
+from hub.alerts.kinds import ACTIVE_STATES, OPEN_STATES, AlertKind, AlertState
 from hub.alerts.lifecycle import Action
 from hub.api.deps import AccountsDep, AlertsDep, LiveDep, PhotoRootDep, RowId, StateDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User, attribution
-from hub.errors import NotFound
+from hub.errors import FieldError, NotFound
+from hub.gate.rules import ack_reason_refusal
 from hub.store.state import Alert, AlertAction
 from hub.web import photos
 
@@ -42,8 +43,9 @@ class AlertActionRequest(BaseModel):
     text: str = Field(default="", max_length=2000,
                       description="acknowledge: a note; close: the corrective action (required); verify: a note")
     reason: str = Field(default="", max_length=64,
-                        description="acknowledge: why it is all right (delivery, event, maintenance …); recurring "
-                                    "reasons for after-hours gate openings are suggested as calendar overrides")
+                        description="acknowledge: why it is all right (delivery, event, maintenance, other …); "
+                                    "required for gate alarms ('other' needs text); recurring reasons for "
+                                    "after-hours gate openings are suggested as calendar overrides")
 
 
 #: An alert as the API shows it: the stored record itself, field for field (``hub.store.state.Alert``).
@@ -76,10 +78,9 @@ def alert(store: StateDep, alert_id: RowId) -> AlertPublic:
     return found
 
 
-def _act(engine: AlertsDep, alert_id: int, action: Action, user: User, request: AlertActionRequest) -> Alert:
+def _act(engine: AlertsDep, alert_id: int, action: Action, user: User, request: AlertActionRequest,
+         data: dict[str, object] | None = None) -> Alert:
     """The engine applies the action (a LifecycleError is the app's 409); an unknown id is a 404."""
-    reason = request.reason.strip()
-    data = {"ack_reason": reason} if action == "acknowledge" and reason else None
     try:
         return engine.act(alert_id, action, user.username, request.text, data=data)
     except KeyError:
@@ -87,10 +88,17 @@ def _act(engine: AlertsDep, alert_id: int, action: Action, user: User, request: 
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(engine: AlertsDep, user: Annotated[User, Depends(require(Permission.ALERT_ACK))], alert_id: RowId,
-                request: AlertActionRequest) -> AlertPublic:
-    """Someone is on it: stops escalation and repeats."""
-    return _act(engine, alert_id, "acknowledge", user, request)
+def acknowledge(engine: AlertsDep, store: StateDep, user: Annotated[User, Depends(require(Permission.ALERT_ACK))],
+                alert_id: RowId, request: AlertActionRequest) -> AlertPublic:
+    """Someone is on it: stops escalation and repeats. A gate alarm needs a reason someone chose (422 otherwise)."""
+    found = store.alert(alert_id)
+    reason = request.reason.strip()
+    if found is not None and found.kind == AlertKind.GATE:
+        refusal = ack_reason_refusal(reason, request.text)
+        if refusal is not None:
+            raise FieldError(*refusal)
+        return _act(engine, alert_id, "acknowledge", user, request, {"ack_reason": reason, "ack_reason_chosen": True})
+    return _act(engine, alert_id, "acknowledge", user, request, {"ack_reason": reason} if reason else None)
 
 
 @router.post("/alerts/{alert_id}/close")

@@ -13,13 +13,15 @@ from hub.api.deps import GateDep, RowId
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
+from hub.calendar import WindowConfig
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import opening_public, sweep_public
-from hub.gate.overrides import OverrideSpec, StoredOverride
+from hub.gate.overrides import DefaultWindows, OverrideSpec, StoredOverride
 
 router = APIRouter(prefix="/api", tags=["gate"], dependencies=[Depends(require(Permission.VIEW))])
 
 CalendarEditor = Annotated[User, Depends(require(Permission.CALENDAR_EDIT))]
+Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 
 #: Longest range /api/calendar/days answers in one call.
 MAX_DAYS = 400
@@ -76,6 +78,26 @@ class SuggestionPublic(BaseModel):
     reason: str
     alert_ids: list[int]
     override: SuggestedOverride
+
+
+class DefaultsPublic(BaseModel):
+    """The default door group: its windows in force, whether an admin confirmed them, who relies on them."""
+
+    enabled: bool
+    school_day: list[WindowConfig]
+    other_day: list[WindowConfig]
+    members: list[str] = Field(description="gates and doors no configured group names, watched by these windows")
+    in_use: bool = Field(description="some gate or door is watched only by these windows")
+    confirmed: bool = Field(description="false: a template until an admin confirms or edits it")
+    confirmed_by: str | None
+    confirmed_at: float | None
+    unwatched: list[str] = Field(description="gates and doors no after-hours rule watches")
+
+
+class DefaultsConfirm(BaseModel):
+    """Confirm the default windows as they are (no body, or ``windows`` null), or as edited."""
+
+    windows: DefaultWindows | None = None
 
 
 class SweptDoorPublic(BaseModel):
@@ -159,7 +181,7 @@ def calendar_days(
             {"date": day.isoformat(), "weekday": day.isoweekday(), "day_type": calendar.day_type(day),
              "name": calendar.day_name(day),
              "openings": {group: [opening_public(o) for o in calendar.openings(group, day)]
-                          for group in calendar.config.groups}}))
+                          for group in calendar.group_names()}}))
         day += dt.timedelta(days=1)
     return days
 
@@ -179,6 +201,19 @@ def add_override(gate: GateDep, user: CalendarEditor, spec: OverrideSpec) -> Ove
 def remove_override(gate: GateDep, user: CalendarEditor, override_id: RowId) -> None:
     if not gate.remove_override(override_id, user.username, time.time()):
         raise NotFound("override_id", f"no override {override_id}")
+
+
+@router.get("/calendar/defaults")
+def defaults(gate: GateDep) -> DefaultsPublic:
+    """The default door group's windows and whether they are still the unconfirmed template."""
+    return DefaultsPublic.model_validate(gate.defaults())
+
+
+@router.post("/calendar/defaults/confirm")
+def confirm_defaults(gate: GateDep, user: Admin, request: DefaultsConfirm | None = None) -> DefaultsPublic:
+    """An admin confirms the default windows (or sets them); stored, audited, in force at once."""
+    gate.confirm_defaults(request.windows if request else None, user.username, time.time())
+    return DefaultsPublic.model_validate(gate.defaults())
 
 
 @router.get("/calendar/suggestions")
@@ -204,7 +239,7 @@ def sweeps(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[SweepPublic]:
     """Closing-time sweep reports, newest first."""
-    if group is not None and group not in gate.calendar.config.groups:
+    if group is not None and group not in gate.calendar.group_names():
         raise FieldError(None, f"group: no door group {group!r}")
     return [SweepPublic.model_validate(sweep_public(s)) for s in gate.store.sweeps(group, since, until, limit)]
 

@@ -45,9 +45,9 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 #: The sections of each view that can be fetched alone.
-PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("gates", "alarms", "patrols"),
-         "safety": ("history", "verify", "health", "silences", "calendar"),
-         "admin": ("devices", "sensors", "silences", "calendar")}
+PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
+         "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
+         "admin": ("devices", "sensors", "silences", "calendar", "defaults")}
 #: Sections shown only to a role that may change what they list.
 PART_PERMISSIONS = {"silences": Permission.SILENCE_EDIT, "calendar": Permission.CALENDAR_EDIT}
 
@@ -155,6 +155,8 @@ def safety(
                        "unit": unit or ""}
     data["week"] = f"{week.year}-W{week.week:02d}"
     data["week_start"], data["week_end"] = monday.isoformat(), (monday + dt.timedelta(days=6)).isoformat()
+    # Shown as "第 49 周（11 月 30 日–12 月 6 日）"; the ISO form stays in the form fields the API reads.
+    data["week_number"], data["week_monday"], data["week_sunday"] = week.week, monday, monday + dt.timedelta(days=6)
     data["signoffs"] = views.signoffs(reports, "weekly", data["week"])
     return _page(web, request, user, "safety", part, data)
 

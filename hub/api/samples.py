@@ -33,6 +33,24 @@ class DishCreate(BaseModel):
     weight_g: float | None = Field(default=None, gt=0, le=5000, description="grams in the sample box")
     code: str | None = Field(default=None, min_length=1, max_length=64,
                              description="a pre-printed label's code; omitted: the hub assigns {meal}-{yyyymmdd}-{nn}")
+    short_reason: str = Field(default="", max_length=200,
+                              description="under the minimum weight: accepted as short only with this reason "
+                                          "(otherwise 422 naming dishes.N.weight_g); add the portion later")
+
+
+class PortionAdd(BaseModel):
+    """Grams added to a short dish's box; the signed-in person is audited."""
+
+    add_g: float = Field(gt=0, le=5000)
+
+
+class DishCorrection(BaseModel):
+    """Its author's correction of a wrong entry, while the samples are held; the signed-in person is audited."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    weight_g: float | None = Field(default=None, gt=0, le=5000)
+    short_reason: str = Field(default="", max_length=200, description="needed when the corrected weight is short")
+    reason: str = Field(min_length=1, max_length=200, description="what was wrong")
 
 
 class SamplesCreate(BaseModel):
@@ -81,6 +99,8 @@ class DishPublic(BaseModel):
     source: str
     scanned_at: float | None
     underweight: bool
+    short_reason: str = Field(description="why it was accepted under the minimum weight")
+    logged_by: str = Field(description="the account or station that logged it (only it may correct it)")
 
 
 class SamplePublic(BaseModel):
@@ -125,7 +145,8 @@ class SamplePublic(BaseModel):
                                         alert_ids=e.alert_ids) for e in record.excursions],
             dishes=[DishPublic(id=d.id, name=d.name, weight_g=d.weight_g, code=d.code, logged_at=d.logged_at,
                                source=d.source, scanned_at=d.scanned_at,
-                               underweight=rules.underweight(d.weight_g, config.min_weight_g))
+                               underweight=rules.underweight(d.weight_g, config.min_weight_g),
+                               short_reason=d.short_reason, logged_by=d.logged_by)
                     for d in record.dishes],
             labels=f"/api/samples/{record.id}/labels.pdf",
         )
@@ -202,7 +223,7 @@ def log_samples(samples: SamplesDep, accounts: AccountsDep, user: SampleLogger,
     ``placed_by`` and ``reviewer`` are usernames of enabled accounts (422 otherwise); the audit entry
     names the signed-in user at the hub's time. A discarded record takes no more dishes (409).
     """
-    dishes = [DishInput(d.name, d.weight_g, d.code) for d in request.dishes]
+    dishes = [DishInput(d.name, d.weight_g, d.code, d.short_reason) for d in request.dishes]
     placed_by = _person(accounts, "placed_by", request.placed_by) or attribution(user.username, user.display_name)
     result = samples.log_meal(request.meal, dishes, day=request.date, occasion=request.occasion,
                               placed_at=request.placed_at, placed_by=placed_by,
@@ -247,6 +268,25 @@ def set_people(samples: SamplesDep, accounts: AccountsDep, user: SampleReviewer,
     placed_by = _person(accounts, "placed_by", request.placed_by)
     reviewer = _person(accounts, "reviewer", request.reviewer)
     return _public(samples, samples.set_people(record_id, placed_by, reviewer, actor=user.username))
+
+
+@router.post("/api/samples/{record_id}/dishes/{dish_id}/portion")
+def add_portion(samples: SamplesDep, user: SampleLogger, record_id: RowId, dish_id: RowId,
+                request: PortionAdd) -> SamplePublic:
+    """Top up a short dish; at the minimum weight its alarm ends. Closed once discarded or signed (409)."""
+    return _public(samples, samples.add_portion(record_id, dish_id, request.add_g, actor=user.username))
+
+
+@router.post("/api/samples/{record_id}/dishes/{dish_id}/correct")
+def correct_dish(samples: SamplesDep, user: SampleLogger, record_id: RowId, dish_id: RowId,
+                 request: DishCorrection) -> SamplePublic:
+    """The person who logged a dish corrects its name or weight before the retention ends (audited, before/after).
+
+    Someone else's entry is 403; after the retention period, once discarded, or in a signed period, 409.
+    """
+    return _public(samples, samples.correct_dish(record_id, dish_id, name=request.name, weight_g=request.weight_g,
+                                                 short_reason=request.short_reason, reason=request.reason,
+                                                 actor=user.username))
 
 
 @router.post("/api/samples/{record_id}/discard")

@@ -21,12 +21,19 @@ from typing import Any
 
 from hub.alerts.kinds import AlertKind, RuleKind
 from hub.alerts.ports import AlertRaiser, Record
-from hub.calendar import CalendarConfig, SchoolCalendar
+from hub.calendar import DEFAULT_GROUP, CalendarConfig, SchoolCalendar
 from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import FieldError
 from hub.gate import rules
 from hub.gate.config import GateConfig
-from hub.gate.overrides import OverrideSpec, StoredOverride, school_calendar
+from hub.gate.overrides import (
+    DefaultConfirmation,
+    DefaultWindows,
+    OverrideSpec,
+    StoredOverride,
+    default_windows,
+    school_calendar,
+)
 from hub.gate.store import GateStore, Sweep, Visit
 from hub.store.base import SeriesStore, StoredEvent
 
@@ -86,16 +93,67 @@ class GateMonitor:
     # -- the calendar and its overrides --------------------------------------------------------
 
     def _build_calendar(self) -> SchoolCalendar:
-        return school_calendar(self._base_calendar, self.store.overrides())
+        return school_calendar(self._base_calendar, self.store.overrides(), self.store.default_confirmation())
+
+    # -- the default group ---------------------------------------------------------------------
+
+    def defaults(self) -> dict[str, Any]:
+        """The default group's windows in force, who confirmed them, and which gates rely on them.
+
+        ``in_use``: some gate or door is watched only by the default windows; ``confirmed``: an
+        admin confirmed (or set) them; until then the pages say loudly that a template is in use.
+        """
+        confirmation = self.store.default_confirmation()
+        group = self.calendar.config.default_group
+        sensors = self.gate_sensors()
+        return {
+            "enabled": group.enabled,
+            "school_day": [w.model_dump(mode="json") for w in group.school_day],
+            "other_day": [w.model_dump(mode="json") for w in group.other_day],
+            "members": [s["key"] for s in sensors if s["group"] == DEFAULT_GROUP],
+            "in_use": group.enabled and any(s["group"] == DEFAULT_GROUP for s in sensors),
+            "confirmed": confirmation is not None,
+            "confirmed_by": confirmation.confirmed_by if confirmation else None,
+            "confirmed_at": confirmation.confirmed_at if confirmation else None,
+            "unwatched": [s["key"] for s in sensors if s["group"] is None],
+        }
+
+    def coverage(self) -> tuple[int, bool]:
+        """For /api/health: how many gates and doors no rule watches; default windows in use but unconfirmed."""
+        found = self.defaults()
+        return len(found["unwatched"]), bool(found["in_use"] and not found["confirmed"])
+
+    def unwatched(self) -> list[str]:
+        """Gates and doors no after-hours rule watches (no group, and the default group switched off)."""
+        return [s["key"] for s in self.gate_sensors() if s["group"] is None]
+
+    def confirm_defaults(self, windows: DefaultWindows | None, who: str, now: float | None = None
+                         ) -> DefaultConfirmation:
+        """An admin confirms the default windows as they are (``windows`` None) or as edited; audited."""
+        now = self.clock() if now is None else now
+        if not self._base_calendar.default_group.enabled:
+            raise GateError("default_group", "the default door group is switched off in the config "
+                                             "(calendar.default_group.enabled: false)")
+        current = self.calendar.config.default_group
+        chosen = windows or DefaultWindows(school_day=current.school_day, other_day=current.other_day)
+        with self._lock:
+            confirmation = self.store.confirm_defaults(chosen, who, now)
+            self.calendar = self._build_calendar()
+        self._state.append_audit(now, who, "calendar.defaults_confirmed", f"gate-group/{DEFAULT_GROUP}",
+                                 {"windows": json.loads(chosen.model_dump_json()),
+                                  "config": json.loads(default_windows(self._base_calendar).model_dump_json()),
+                                  "edited": windows is not None})
+        return confirmation
 
     def overrides(self) -> list[StoredOverride]:
         return self.store.overrides()
 
     def add_override(self, spec: OverrideSpec, who: str, now: float | None = None) -> StoredOverride:
         now = self.clock() if now is None else now
-        unknown = [g for g in spec.groups if g not in self._base_calendar.groups]
+        names = self.calendar.group_names()
+        unknown = [g for g in spec.groups if g not in names]
         if unknown:
-            known = ", ".join(self._base_calendar.groups) or "none configured"
+            known = ", ".join(names) or "none configured"
             raise GateError("groups", f"unknown door group(s) {', '.join(unknown)} (known: {known})")
         self._refuse_signed(spec)
         with self._lock:
@@ -140,10 +198,19 @@ class GateMonitor:
     def _zh(self) -> bool:
         return self._engine.locale == "zh"
 
+    def _group_label(self, group: str) -> str:
+        """A group as a message names it: the default group in words, a configured one by its name."""
+        if group == DEFAULT_GROUP and DEFAULT_GROUP not in self._base_calendar.groups:
+            return "默认开放时间" if self._zh() else "default opening hours"
+        return group
+
     def gate_sensors(self) -> list[dict[str, Any]]:
-        """Registered sensors of the door kinds, each with its group (None: not under a calendar group)."""
+        """Registered sensors of the door kinds, each with its group (None: watched by no after-hours rule).
+
+        A gate or door no configured group names is in the default group (``calendar.default_group``).
+        """
         calendar = self.calendar
-        return [{**s, "group": calendar.group_of(s["key"])} for s in self._state.sensors()
+        return [{**s, "group": calendar.group_for_door(s["key"], s["kind"])} for s in self._state.sensors()
                 if s["kind"] in self.config.door_kinds]
 
     # -- events --------------------------------------------------------------------------------
@@ -161,7 +228,7 @@ class GateMonitor:
 
     def _door(self, event: StoredEvent) -> None:
         calendar = self.calendar
-        group = calendar.group_of(event.sensor)
+        group = calendar.group_for_door(event.sensor, event.kind)
         if group is None:
             return
         name = self._engine.name(event.sensor)
@@ -169,8 +236,9 @@ class GateMonitor:
         if event.state == "open":
             if not rules.after_hours(calendar, group, event.ts):
                 return
-            message = (f"{name} 在非开放时间打开（{self._local(event.ts)}，{group}）" if self._zh()
-                       else f"{name} opened outside its opening hours at {self._local(event.ts)} ({group})")
+            label = self._group_label(group)
+            message = (f"{name} 在非开放时间打开（{self._local(event.ts)}，{label}）" if self._zh()
+                       else f"{name} opened outside its opening hours at {self._local(event.ts)} ({label})")
             self._engine.observe(AFTER_HOURS_RULE, event.sensor, True, event.ts, kind=ALERT_KIND, severity=severity,
                                  device=event.device, message=message,
                                  data={"group": group, "opened_at": event.ts})
@@ -215,7 +283,7 @@ class GateMonitor:
             worked = False
             if now > since:
                 calendar = self.calendar
-                for group in calendar.config.groups:
+                for group in self._swept_groups(calendar):
                     for closing in calendar.closings_between(group, since, now):
                         worked = self._sweep(group, closing.timestamp(), now) is not None or worked
                 for name, route in self.config.routes.items():
@@ -226,6 +294,14 @@ class GateMonitor:
             if worked or now - self._saved_tick >= BOOKMARK_EVERY_S:
                 self.store.set_last_tick(self._last_tick)
                 self._saved_tick = now
+
+    def _swept_groups(self, calendar: SchoolCalendar) -> list[str]:
+        """Every configured group, and the default group once a gate or door is in it."""
+        names = list(calendar.config.groups)
+        if DEFAULT_GROUP not in names and DEFAULT_GROUP in calendar.group_names() and any(
+                s["group"] == DEFAULT_GROUP for s in self.gate_sensors()):
+            names.append(DEFAULT_GROUP)
+        return names
 
     def _state_at(self, sensor: dict[str, Any], at: float) -> tuple[str | None, float | None]:
         """A gate's state at ``at``: its latest state if that is older, else from the event series."""
@@ -258,15 +334,16 @@ class GateMonitor:
             return None
         self._state.append_audit(now, "system", "gate.sweep", f"gate-group/{group}",
                                  {"closing_at": closing_at, "not_closed": not_closed})
-        grace = self.calendar.config.groups[group].close_grace_s
+        grace = self.calendar.group(group).close_grace_s
         by_key = {s["key"]: s for s in members}
         for key in not_closed:
             sensor = by_key[key]
             if sensor["last_state"] == "closed" and (sensor["last_ts"] or 0) > closing_at:
                 continue  # closed since: the report shows it, there is nothing left to alarm about
             name = states[key]["name"]
-            message = (f"{name} 在关闭时间 {self._local(closing_at)} 后仍未关闭（{group}）" if self._zh()
-                       else f"{name} still open after closing time {self._local(closing_at)} ({group})")
+            label = self._group_label(group)
+            message = (f"{name} 在关闭时间 {self._local(closing_at)} 后仍未关闭（{label}）" if self._zh()
+                       else f"{name} still open after closing time {self._local(closing_at)} ({label})")
             self._engine.observe(NOT_CLOSED_RULE, key, True, closing_at, kind=ALERT_KIND,
                                  severity=rules.severity(self.config, self.calendar, closing_at),
                                  device=sensor["device"], message=message, delay_s=grace,
@@ -369,7 +446,11 @@ class GateMonitor:
         for alert in self._state.alerts(kind=ALERT_KIND, since=now - 14 * 86400, limit=5000):
             reason = str(alert.data.get("ack_reason") or "")
             group = alert.data.get("group")
-            if alert.rule == AFTER_HOURS_RULE and alert.acked_at is not None and reason and group and alert.id:
+            # Only reasons someone chose (not a list's first entry taken by one tap, as before they were
+            # asked for), and never "other": a suggestion must stand on a reason that says what it was.
+            chosen = bool(alert.data.get("ack_reason_chosen")) and reason != rules.OTHER_REASON
+            if (alert.rule == AFTER_HOURS_RULE and alert.acked_at is not None and chosen and group
+                    and alert.id):
                 found.append(rules.AckedOpening(alert.id, alert.subject, str(group), reason,
                                                 float(alert.data.get("opened_at") or alert.started_at)))
         return rules.suggest_overrides(found, self.calendar, now)

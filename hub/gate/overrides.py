@@ -15,7 +15,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.calendar import CalendarConfig, DayOverride, SchoolCalendar, WindowConfig
+from hub.calendar import (
+    DEFAULT_GROUP,
+    CalendarConfig,
+    DayOverride,
+    DefaultGroup,
+    DoorGroup,
+    SchoolCalendar,
+    WindowConfig,
+)
 
 OverrideKind = Literal["closed", "windows", "extra_windows", "school_day", "no_school", "extra_window"]
 
@@ -58,10 +66,39 @@ class StoredOverride:
     created_at: float
 
 
-def merge(base: CalendarConfig, overrides: list[OverrideSpec]) -> CalendarConfig:
-    """The calendar config with run-time overrides applied (the base is not changed)."""
+class DefaultWindows(BaseModel):
+    """The default group's windows as an admin set or confirmed them on the page (they beat the config file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    school_day: list[WindowConfig] = Field(default_factory=list, max_length=10)
+    other_day: list[WindowConfig] = Field(default_factory=list, max_length=10)
+
+
+@dataclass(frozen=True)
+class DefaultConfirmation:
+    """An admin's confirmation of the default group's windows (as they were, or edited)."""
+
+    id: int
+    windows: DefaultWindows
+    confirmed_by: str
+    confirmed_at: float
+
+
+def default_windows(base: CalendarConfig) -> DefaultWindows:
+    """The default group's windows as the config file sets them."""
+    group = base.default_group
+    return DefaultWindows(school_day=group.school_day, other_day=group.other_day)
+
+
+def merge(base: CalendarConfig, overrides: list[OverrideSpec],
+          confirmed: DefaultWindows | None = None) -> CalendarConfig:
+    """The calendar config with run-time overrides (and confirmed default windows) applied; the base is unchanged."""
     day_overrides = list(base.overrides)
     groups = {name: group.model_copy(deep=True) for name, group in base.groups.items()}
+    default: DefaultGroup = base.default_group.model_copy(deep=True)
+    if confirmed is not None:
+        default.school_day, default.other_day = list(confirmed.school_day), list(confirmed.other_day)
     for spec in overrides:
         if spec.kind != "extra_window":
             assert spec.date is not None
@@ -69,16 +106,19 @@ def merge(base: CalendarConfig, overrides: list[OverrideSpec]) -> CalendarConfig
                                              windows=spec.windows, reason=spec.reason))
             continue
         for name in spec.groups:
-            group = groups.get(name)
+            group: DefaultGroup | DoorGroup | None = groups.get(name)
+            if group is None and name == DEFAULT_GROUP:
+                group = default
             if group is None:
                 continue  # a group removed from the config since: the override no longer applies
             if spec.days in ("school_day", "every_day"):
                 group.school_day = [*group.school_day, *spec.windows]
             if spec.days in ("other_day", "every_day"):
                 group.other_day = [*group.other_day, *spec.windows]
-    return base.model_copy(update={"overrides": day_overrides, "groups": groups})
+    return base.model_copy(update={"overrides": day_overrides, "groups": groups, "default_group": default})
 
 
-def school_calendar(base: CalendarConfig, overrides: list[StoredOverride]) -> SchoolCalendar:
-    """The school's calendar as in force: the configured one with the overrides made through the API."""
-    return SchoolCalendar(merge(base, [o.spec for o in overrides]))
+def school_calendar(base: CalendarConfig, overrides: list[StoredOverride],
+                    confirmed: DefaultConfirmation | None = None) -> SchoolCalendar:
+    """The school's calendar as in force: the configured one with what was set through the API."""
+    return SchoolCalendar(merge(base, [o.spec for o in overrides], confirmed.windows if confirmed else None))

@@ -95,6 +95,26 @@ def gates_not_closed(states: dict[str, str | None]) -> list[str]:
     return sorted(key for key, state in states.items() if state is not None and state != "closed")
 
 
+# -- acknowledging with a reason ------------------------------------------------------------------
+
+#: The reason that says "none of the listed ones": it needs words of its own, and never becomes a suggestion.
+OTHER_REASON = "other"
+
+
+def ack_reason_refusal(reason: str, text: str) -> tuple[str, str] | None:
+    """Why an acknowledgement of a gate alarm cannot be taken as given: (field, message), or None.
+
+    A gate alarm is acknowledged with a reason someone chose: none is preselected, so an
+    empty one means nobody chose. "Other" needs the words that say what it was.
+    """
+    if not reason.strip():
+        return "reason", ("choose why the gate was open (delivery, event, maintenance …)"
+                          " · 请选择开门原因（送货、活动、维修……）")
+    if reason.strip() == OTHER_REASON and not text.strip():
+        return "text", "with the reason 'other', say what it was · 选择“其他”时请写明原因"
+    return None
+
+
 # -- recurring acknowledged reasons → calendar overrides -------------------------------------------
 
 

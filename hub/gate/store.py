@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hub.gate.overrides import OverrideSpec, StoredOverride
+from hub.gate.overrides import DefaultConfirmation, DefaultWindows, OverrideSpec, StoredOverride
 from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
@@ -63,6 +63,17 @@ CREATE TABLE IF NOT EXISTS calendar_overrides (
 """
 
 
+#: Version 2: an admin's confirmations (or edits) of the default group's opening windows; the newest is in force.
+_DEFAULT_CONFIRMATIONS = """
+CREATE TABLE default_confirmations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    windows TEXT NOT NULL,
+    confirmed_by TEXT NOT NULL,
+    confirmed_at REAL NOT NULL
+);
+"""
+
+
 @dataclass(frozen=True)
 class Sweep:
     id: int
@@ -95,7 +106,8 @@ def _sweep(row: tuple[Any, ...]) -> Sweep:
 
 class GateStore(SqliteStore):
     STORE = "gate"
-    MIGRATIONS = (Migration(1, "closing sweeps, patrol visits and rounds, calendar overrides (0.1.0)", _SCHEMA),)
+    MIGRATIONS = (Migration(1, "closing sweeps, patrol visits and rounds, calendar overrides (0.1.0)", _SCHEMA),
+                  Migration(2, "confirmations of the default door group's opening windows", _DEFAULT_CONFIRMATIONS))
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -195,3 +207,21 @@ class GateStore(SqliteStore):
             rows = self._db.execute("SELECT id, spec, created_by, created_at FROM calendar_overrides"
                                     " WHERE removed_at IS NULL ORDER BY id").fetchall()
         return [StoredOverride(i, OverrideSpec.model_validate_json(spec), who, at) for i, spec, who, at in rows]
+
+    # -- the default group's windows -----------------------------------------------------------
+
+    def confirm_defaults(self, windows: DefaultWindows, who: str, now: float) -> DefaultConfirmation:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO default_confirmations (windows, confirmed_by, confirmed_at) VALUES (?, ?, ?)",
+                (windows.model_dump_json(), who, now))
+        return DefaultConfirmation(int(cursor.lastrowid or 0), windows, who, now)
+
+    def default_confirmation(self) -> DefaultConfirmation | None:
+        """The newest confirmation (None: the default windows are the config's, not yet confirmed)."""
+        with self._lock:
+            row = self._db.execute("SELECT id, windows, confirmed_by, confirmed_at FROM default_confirmations"
+                                   " ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return DefaultConfirmation(row[0], DefaultWindows.model_validate_json(row[1]), row[2], row[3])

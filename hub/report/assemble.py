@@ -70,7 +70,7 @@ def open_reports(settings: HubSettings, stack: ExitStack) -> ReportService:
     stack.callback(samples.close)
     gate = GateStore(settings.db_dir / "gate.sqlite3")
     stack.callback(gate.close)
-    calendar = school_calendar(settings.rules.calendar, gate.overrides())
+    calendar = school_calendar(settings.rules.calendar, gate.overrides(), gate.default_confirmation())
     canteen_open = functools.partial(sample_rules.canteen_open_in, calendar, settings.rules.samples)
 
     service = report_service(settings, report_source(settings, state, series, samples, gate, canteen_open), state,

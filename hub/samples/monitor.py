@@ -63,11 +63,19 @@ class SampleNotFound(SampleError):
     status = 404
 
 
+class SampleForbidden(SampleError):
+    """Someone else's entry: only the person who logged a dish may correct it (403)."""
+
+    status = 403
+
+
 @dataclass(frozen=True)
 class DishInput:
     name: str
     weight_g: float | None = None
     code: str | None = None
+    #: Accepted under the minimum weight as "short" only with the reason (people; a station's scale is flagged).
+    short_reason: str = ""
 
 
 @dataclass
@@ -182,6 +190,8 @@ class SampleMonitor:
                 raise SampleError(f"dishes.{index}.name", "a dish needs a name")
             if dish.weight_g is not None and dish.weight_g <= 0:
                 raise SampleError(f"dishes.{index}.weight_g", "must be positive")
+            if source == "api":
+                self._refuse_light(f"dishes.{index}", dish.weight_g, dish.short_reason)
         record_day = (day or self.local_day(at)).isoformat()
         with self._lock:
             existing = self.store.find(record_day, meal, occasion)
@@ -195,15 +205,93 @@ class SampleMonitor:
                 at=at, placed_by=placed_by.strip(), reviewer=reviewer.strip(), retention_s=self.config.retention_s,
                 now=now)
             added = [self.store.add_dish(record.id, d.name.strip(), d.weight_g, d.code or None, at, source,
-                                         self.config.retention_s) for d in dishes]
+                                         self.config.retention_s, short_reason=self._short(d.weight_g, d.short_reason),
+                                         logged_by=actor or station) for d in dishes]
             record = self._reload(record.id)
             light = [d for d in added if rules.underweight(d.weight_g, self.config.min_weight_g)]
             self._audit(now, actor or station, "sample.logged", record, {
                 "meal": meal, "source": source, "created": created, "placed_at": at, "placed_by": placed_by.strip(),
                 "reviewer": reviewer.strip(),
-                "dishes": [{"name": d.name, "weight_g": d.weight_g, "code": d.code} for d in added]})
+                "dishes": [{"name": d.name, "weight_g": d.weight_g, "code": d.code, "short_reason": d.short_reason}
+                           for d in added]})
             self._check_weights(record, at)
         return LogResult(record, created, light)
+
+    def _short(self, weight_g: float | None, reason: str) -> str:
+        """The short reason kept with a dish: only while it is under the minimum."""
+        return reason.strip() if rules.underweight(weight_g, self.config.min_weight_g) else ""
+
+    def _refuse_light(self, field: str, weight_g: float | None, short_reason: str) -> None:
+        """A person's entry under the minimum weight is refused, unless it is explicitly short with a reason."""
+        if not rules.underweight(weight_g, self.config.min_weight_g) or short_reason.strip():
+            return
+        minimum = self.config.min_weight_g
+        raise SampleError(f"{field}.weight_g", f"{weight_g:g} g is under the minimum of {minimum:g} g per dish"
+                                               f" (GB 31654-2021): add to the box and weigh it again, or log it as"
+                                               f" short with the reason (short_reason) and add the portion later"
+                                               f" · 留样量 {weight_g:g} g 不足每样 {minimum:g} g 的要求："
+                                               f"请补足后再称重，或标为“不足量”并写明原因，之后补足")
+
+    def add_portion(self, record_id: int, dish_id: int, add_g: float, *, actor: str,
+                    now: float | None = None) -> SampleRecord:
+        """Top up a short dish: its weight grows by ``add_g``; at the minimum the under-weight alarm ends. Audited."""
+        now = self.clock() if now is None else now
+        if add_g <= 0:
+            raise SampleError("add_g", "must be positive")
+        with self._lock:
+            record, dish = self._dish_of(record_id, dish_id, "add_g")
+            weight = (dish.weight_g or 0.0) + add_g
+            self.store.update_dish(dish.id, dish.name, weight, self._short(weight, dish.short_reason))
+            record = self._reload(record_id)
+            self._audit(now, actor, "sample.portion_added", record, {
+                "dish": dish.id, "name": dish.name, "before_g": dish.weight_g, "added_g": add_g, "weight_g": weight})
+            self._check_weights(record, now)
+        return record
+
+    def correct_dish(self, record_id: int, dish_id: int, *, name: str | None, weight_g: float | None,
+                     short_reason: str, reason: str, actor: str, now: float | None = None) -> SampleRecord:
+        """Its author corrects a wrong entry (name or weight) while the samples are held; audited with before/after.
+
+        Refused after the retention period (the record is what the inspector reads: 409), once
+        discarded or its period signed (409), and for anyone but the account that logged it (403).
+        """
+        now = self.clock() if now is None else now
+        if not reason.strip():
+            raise SampleError("reason", "say what was wrong · 请写明更正原因")
+        with self._lock:
+            record, dish = self._dish_of(record_id, dish_id, "dish")
+            if not dish.logged_by or dish.logged_by != actor:
+                raise SampleForbidden("dish", f"only the person who logged this dish ({dish.logged_by or 'unknown'})"
+                                              f" may correct it · 只有登记人本人可以更正")
+            if now >= record.held_until:
+                raise SampleConflict("dish", "the retention period is over: the record can no longer be corrected"
+                                             " · 留样期已过，记录不能再更正")
+            new_name = (name if name is not None else dish.name).strip()
+            if not new_name:
+                raise SampleError("name", "a dish needs a name")
+            new_weight = weight_g if weight_g is not None else dish.weight_g
+            if new_weight is not None and new_weight <= 0:
+                raise SampleError("weight_g", "must be positive")
+            kept_reason = short_reason.strip() or (dish.short_reason if weight_g is None else "")
+            self._refuse_light("correction", new_weight, kept_reason)
+            self.store.update_dish(dish.id, new_name, new_weight, self._short(new_weight, kept_reason))
+            record = self._reload(record_id)
+            self._audit(now, actor, "sample.corrected", record, {
+                "dish": dish.id, "reason": reason.strip(),
+                "before": {"name": dish.name, "weight_g": dish.weight_g, "short_reason": dish.short_reason},
+                "after": {"name": new_name, "weight_g": new_weight,
+                          "short_reason": self._short(new_weight, kept_reason)}})
+            self._check_weights(record, now)
+        return record
+
+    def _dish_of(self, record_id: int, dish_id: int, field: str) -> tuple[SampleRecord, Dish]:
+        record = self._reload(record_id)
+        self._refuse_discarded(record, field)
+        self._refuse_signed(record, field)
+        dish = next((d for d in record.dishes if d.id == dish_id), None)
+        if dish is None:
+            raise SampleNotFound("dish", f"no dish {dish_id} in sample record {record_id}")
+        return record, dish
 
     @staticmethod
     def _refuse_discarded(record: SampleRecord | None, field: str) -> None:

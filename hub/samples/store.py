@@ -67,12 +67,19 @@ CREATE TABLE IF NOT EXISTS sample_excursions (
 ) WITHOUT ROWID;
 """
 
+#: Version 2: a dish accepted under the minimum weight says why (``short_reason``), and who logged it
+#: (``logged_by``, the signed-in account: only they may correct it).
+_DISH_AUTHORS = """
+ALTER TABLE sample_dishes ADD COLUMN short_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE sample_dishes ADD COLUMN logged_by TEXT NOT NULL DEFAULT '';
+"""
+
 _RECORD_COLUMNS = ("id", "day", "meal", "occasion", "cabinet", "station", "placed_at", "placed_by", "reviewer",
                    "held_until", "discarded_at", "discarded_by", "discard_note", "early", "notice_at", "opened_at",
                    "created_at")
 
 # Fixed column lists: the only text ever formatted into a query here (values are always bound).
-_DISH_COLUMNS = "id, record_id, name, weight_g, code, logged_at, source, scanned_at"
+_DISH_COLUMNS = "id, record_id, name, weight_g, code, logged_at, source, scanned_at, short_reason, logged_by"
 _LINK_COLUMNS = "record_id, cabinet, start, end, low, high, alert_ids"
 
 
@@ -86,6 +93,10 @@ class Dish:
     logged_at: float
     source: str = "api"
     scanned_at: float | None = None
+    #: Why a dish under the minimum weight was accepted as it is ("" when it was not short, or a station's scale).
+    short_reason: str = ""
+    #: The account (username) or station that logged it; only that account may correct it.
+    logged_by: str = ""
 
 
 @dataclass
@@ -130,7 +141,8 @@ class SampleRecord:
 
 class SampleStore(SqliteStore):
     STORE = "samples"
-    MIGRATIONS = (Migration(1, "sample records, dishes, excursions (0.1.0)", _SCHEMA),)
+    MIGRATIONS = (Migration(1, "sample records, dishes, excursions (0.1.0)", _SCHEMA),
+                  Migration(2, "a dish's short reason and who logged it", _DISH_AUTHORS))
 
     def watch_since(self, now: float) -> float:
         """When this record was first opened (set to ``now`` on the first call, kept after)."""
@@ -192,8 +204,8 @@ class SampleStore(SqliteStore):
 
     def dish_by_code(self, code: str) -> Dish | None:
         with self._lock:
-            row = self._db.execute("SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at"
-                                   " FROM sample_dishes WHERE code = ?", [code]).fetchone()
+            row = self._db.execute(f"SELECT {_DISH_COLUMNS} FROM sample_dishes WHERE code = ?",  # noqa: S608
+                                   [code]).fetchone()
         return Dish(*row) if row else None
 
     def logged_meals(self, day: str) -> set[str]:
@@ -234,36 +246,50 @@ class SampleStore(SqliteStore):
             return self._load("id = ?", [cursor.lastrowid])[0], True
 
     def add_dish(self, record_id: int, name: str, weight_g: float | None, code: str | None, at: float,
-                 source: str, retention_s: float, scanned: bool = False) -> Dish:
+                 source: str, retention_s: float, scanned: bool = False, short_reason: str = "",
+                 logged_by: str = "") -> Dish:
         """Add a dish, or update the one with the same code (else the same name); extends the hold."""
+        with self._lock, self.transaction() as db:
+            row = None
+            if code:
+                row = db.execute("SELECT id FROM sample_dishes WHERE code = ?", [code]).fetchone()
+            if row is None:
+                row = db.execute("SELECT id FROM sample_dishes WHERE record_id = ? AND name = ?",
+                                 [record_id, name]).fetchone()
+            if row is None:
+                cursor = db.execute(
+                    "INSERT INTO sample_dishes (record_id, name, weight_g, code, logged_at, source, scanned_at,"
+                    " short_reason, logged_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [record_id, name, weight_g, code, at, source, at if scanned else None, short_reason,
+                     logged_by])
+                dish_id = cursor.lastrowid
+                if not code:
+                    db.execute("UPDATE sample_dishes SET code = ? WHERE id = ?",
+                               [self._next_code(record_id), dish_id])
+                db.execute("UPDATE sample_records SET held_until = MAX(held_until, ?) WHERE id = ?",
+                           [rules.held_until(at, retention_s), record_id])
+            else:
+                dish_id = row[0]
+                db.execute(
+                    "UPDATE sample_dishes SET weight_g = COALESCE(?, weight_g),"
+                    " short_reason = CASE WHEN ? IS NULL THEN short_reason ELSE ? END,"
+                    " scanned_at = CASE WHEN ? THEN ? ELSE scanned_at END WHERE id = ?",
+                    [weight_g, weight_g, short_reason, scanned, at, dish_id])
+        found = self.dish(int(dish_id or 0))
+        assert found is not None
+        return found
+
+    def dish(self, dish_id: int) -> Dish | None:
         with self._lock:
-            with self.transaction() as db:
-                row = None
-                if code:
-                    row = db.execute("SELECT id FROM sample_dishes WHERE code = ?", [code]).fetchone()
-                if row is None:
-                    row = db.execute("SELECT id FROM sample_dishes WHERE record_id = ? AND name = ?",
-                                     [record_id, name]).fetchone()
-                if row is None:
-                    cursor = db.execute(
-                        "INSERT INTO sample_dishes (record_id, name, weight_g, code, logged_at, source, scanned_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [record_id, name, weight_g, code, at, source, at if scanned else None])
-                    dish_id = cursor.lastrowid
-                    if not code:
-                        db.execute("UPDATE sample_dishes SET code = ? WHERE id = ?",
-                                   [self._next_code(record_id), dish_id])
-                    db.execute("UPDATE sample_records SET held_until = MAX(held_until, ?) WHERE id = ?",
-                               [rules.held_until(at, retention_s), record_id])
-                else:
-                    dish_id = row[0]
-                    db.execute(
-                        "UPDATE sample_dishes SET weight_g = COALESCE(?, weight_g),"
-                        " scanned_at = CASE WHEN ? THEN ? ELSE scanned_at END WHERE id = ?",
-                        [weight_g, scanned, at, dish_id])
-            found = self._db.execute("SELECT id, record_id, name, weight_g, code, logged_at, source, scanned_at"
-                                     " FROM sample_dishes WHERE id = ?", [dish_id]).fetchone()
-        return Dish(*found)
+            row = self._db.execute(f"SELECT {_DISH_COLUMNS} FROM sample_dishes WHERE id = ?",  # noqa: S608
+                                   [dish_id]).fetchone()
+        return Dish(*row) if row else None
+
+    def update_dish(self, dish_id: int, name: str, weight_g: float | None, short_reason: str) -> None:
+        """A dish's name, weight and short reason as corrected or topped up (the caller has checked who may)."""
+        with self._lock:
+            self._db.execute("UPDATE sample_dishes SET name = ?, weight_g = ?, short_reason = ? WHERE id = ?",
+                             [name, weight_g, short_reason, dish_id])
 
     def _next_code(self, record_id: int) -> str:
         """The hub's own label code, ``{meal}-{yyyymmdd}-{nn}`` (printed in the QR code as ``LY-`` + code).

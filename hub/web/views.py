@@ -45,6 +45,9 @@ FILTER_KINDS: tuple[AlertKind, ...] = (AlertKind.TEMPERATURE, AlertKind.DOOR, Al
                                        AlertKind.GATE, AlertKind.SAMPLE)
 #: Corrective actions offered with one tap (their words are in the i18n catalog).
 COMMON_ACTIONS = ("moved_food", "closed_door", "called_repair", "discarded_food", "adjusted_thermostat", "defrost")
+#: Escalation policies and notification routes the catalog has words for (others are shown by their config name).
+POLICY_WORDS = frozenset({"cold_chain", "gate", "device"})
+ROUTE_WORDS = frozenset({"canteen", "canteen_manager", "gatekeeper", "safety_officer", "admin"})
 #: Reasons a gatekeeper picks when acknowledging an after-hours opening.
 ACK_REASONS = ("delivery", "event", "maintenance", "staff", "emergency", "other")
 
@@ -151,7 +154,8 @@ def held_samples(samples: SampleMonitor, now: float) -> list[dict[str, Any]]:
             "placed_at": record.placed_at, "placed_by": record.placed_by, "reviewer": record.reviewer,
             "held_until": record.held_until, "remaining_s": max(0.0, record.held_until - now),
             "state": sample_rules.hold_state(now, record.held_until, record.discarded_at),
-            "dishes": [{"name": d.name, "weight_g": d.weight_g,
+            "dishes": [{"id": d.id, "name": d.name, "weight_g": d.weight_g, "short_reason": d.short_reason,
+                        "logged_by": d.logged_by,
                         "underweight": sample_rules.underweight(d.weight_g, config.min_weight_g)}
                        for d in record.dishes],
             "compromised": record.compromised,
@@ -171,6 +175,13 @@ def canteen(store: StateStore, engine: AlertEngine, series: SeriesStore, samples
             "meals": meals(samples), "actions": COMMON_ACTIONS, "min_weight_g": samples.config.min_weight_g}
 
 
+def defaults(engine: AlertEngine, monitor: GateMonitor) -> dict[str, Any]:
+    """The default door group as the pages show it: its windows, whether confirmed, the gates by name."""
+    found = monitor.defaults()
+    return {**found, "members": [engine.name(k) for k in found["members"]],
+            "unwatched": [engine.name(k) for k in found["unwatched"]]}
+
+
 def gate(store: StateStore, engine: AlertEngine, monitor: GateMonitor, photo_root: Path, now: float
          ) -> dict[str, Any]:
     gates = monitor.gates(now)
@@ -186,7 +197,7 @@ def gate(store: StateStore, engine: AlertEngine, monitor: GateMonitor, photo_roo
     return {"gates": gates, "names": names, "sweeps": sorted(sweeps.values(), key=lambda s: -s["closing_at"]),
             "alerts": open_alerts(store, engine, photo_root, gate=True),
             "recent": alert_items(store, engine, photo_root, recent),
-            "patrols": monitor.patrol_day(today), "reasons": ACK_REASONS}
+            "patrols": monitor.patrol_day(today), "reasons": ACK_REASONS, "defaults": defaults(engine, monitor)}
 
 
 def history(store: StateStore, engine: AlertEngine, photo_root: Path, *, since: float | None, until: float | None,
@@ -221,6 +232,7 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
                 for name, p in settings.rules.alerts.policies.items()]
     return {
         "devices": store.devices(), "channels": channels, "policies": policies,
+        "policy_words": POLICY_WORDS, "route_words": ROUTE_WORDS,
         "users": accounts.users(), "roles": [role.value for role in Role],
         # Live tokens only: a revoked one is kept in the database (and the API's list) for the record.
         "tokens": [token for token in accounts.tokens() if token.revoked_at is None],
@@ -251,7 +263,8 @@ def calendar(engine: AlertEngine, monitor: GateMonitor, now: float) -> dict[str,
                          "count": len(s.alert_ids), "window": f"{s.start:%H:%M}–{s.end:%H:%M}", "days": s.days,
                          "override": json.dumps(s.body(), ensure_ascii=False)}
                         for s in monitor.suggestions(now)],
-        "door_groups": sorted(monitor.calendar.config.groups),
+        "door_groups": monitor.calendar.group_names(),
+        "defaults": defaults(engine, monitor),
     }
 
 

@@ -59,9 +59,14 @@ class Device:
         info = self.client.publish(wire.topic(SITE, DEVICE, channel), json.dumps(body), qos=1)
         info.wait_for_publish(10)
 
-    def status(self) -> None:
+    def status(self, extra: list[dict[str, str]] | None = None) -> None:
         self.publish(wire.Channel.STATUS, {"state": "online", "boot_id": "browser", "ts": time.time(),
-                                           "version": "0.9.1", "sensors": SENSORS})
+                                           "version": "0.9.1", "sensors": [*SENSORS, *(extra or [])]})
+
+    def event(self, sensor: str, kind: str, state: str) -> None:
+        self.seq += 1
+        self.publish(wire.Channel.EVENT, {"device": DEVICE, "boot_id": "browser", "seq": self.seq, "ts": time.time(),
+                                          "sensor": sensor, "kind": kind, "state": state})
 
     def reading(self, sensor: str, value: float) -> None:
         self.seq += 1
@@ -82,8 +87,15 @@ class Served:
 
 
 @pytest.fixture
-def served(make_hub: Callable[..., Hub], broker: MosquittoBroker, accounts: dict[str, Account]) -> Iterator[Served]:
-    hub = make_hub(rules=HubConfig(alarm_delay_s=0))
+def hub_rules() -> HubConfig:
+    """The hub config the served app runs (a module may override this fixture)."""
+    return HubConfig(alarm_delay_s=0)
+
+
+@pytest.fixture
+def served(make_hub: Callable[..., Hub], broker: MosquittoBroker, accounts: dict[str, Account],
+           hub_rules: HubConfig) -> Iterator[Served]:
+    hub = make_hub(rules=hub_rules)
     users = {}
     for role in Role:
         name = f"b-{role.value.replace('_', '-')}"

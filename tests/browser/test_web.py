@@ -153,7 +153,7 @@ def test_silences_overrides_and_passwords_from_the_pages(served: Served, browser
     expect(listed).to_be_visible()
     listed.locator("form[data-kind=remove] button").click()
     wait_for(lambda: not any(s.reason == "除霜维修" for s in served.hub.engine.silences()))
-    expect(manager.locator("[data-part=silences]")).to_contain_text("没有生效的静默")
+    expect(manager.locator("[data-part=silences]")).to_contain_text("没有生效的暂停提醒")
 
     officer = open_page(Role.SAFETY_OFFICER)
     officer.locator("#h-calendar ~ details summary").click()

@@ -303,6 +303,18 @@
     return String(value || "").split(/[,，、\s]+/).filter(function (item) { return item !== ""; });
   }
 
+  function spans(text) {
+    // "06:30–08:30、11:30–13:30" (any dash, any separator) as [{start, end}]; empty: none.
+    return String(text || "").split(/[,，、;；\n]+/).map(function (item) { return item.trim(); })
+      .filter(function (item) { return item !== ""; })
+      .map(function (item) {
+        var match = /^(\d{1,2}:\d{2})\s*[-–—~～至到]\s*(\d{1,2}:\d{2})$/.exec(item);
+        if (!match) { throw new Error(word("defaults.bad_window") + ": " + item); }
+        return {start: match[1].length === 4 ? "0" + match[1] : match[1],
+                end: match[2].length === 4 ? "0" + match[2] : match[2]};
+      });
+  }
+
   var BUILDERS = {
     interim: function (f) {
       return {text: (f.text || "").trim(), steps: [].concat(f.steps || []), photos: []};
@@ -321,7 +333,11 @@
       var dishes = [];
       Array.prototype.forEach.call(form.querySelectorAll(".dish"), function (row) {
         var name = row.querySelector("[name=dish_name]").value.trim();
-        if (name) { dishes.push({name: name, weight_g: number(row.querySelector("[name=dish_weight]").value)}); }
+        var short = row.querySelector("[name=dish_short]");
+        if (name) {
+          dishes.push({name: name, weight_g: number(row.querySelector("[name=dish_weight]").value),
+                       short_reason: short ? short.value.trim() : ""});
+        }
       });
       return {meal: f.meal, placed_by: f.placed_by, reviewer: f.reviewer || "", dishes: dishes};
     },
@@ -336,7 +352,14 @@
               windows: windows, days: f.days, reason: f.reason || ""};
     },
     suggestion: function (f) { return JSON.parse(f.override); },
+    defaults: function (f) { return {windows: {school_day: spans(f.school_day), other_day: spans(f.other_day)}}; },
+    defaults_confirm: function () { return {windows: null}; },
     remove: function () { return null; },
+    portion: function (f) { return {add_g: number(f.add_g)}; },
+    correct: function (f) {
+      return {name: f.name && f.name.trim() ? f.name.trim() : null, weight_g: number(f.weight_g),
+              short_reason: f.short_reason || "", reason: f.reason || ""};
+    },
     reset: function (f, form) {
       var password = newPassword();
       if (generated) { generated.set(form, password); }

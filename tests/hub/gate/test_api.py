@@ -143,3 +143,103 @@ def test_gates_sweeps_and_patrols(hub: Hub, client: TestClient) -> None:
     assert route["route"] == "campus" and route["required"] == 5 and route["done"] == 0
     assert client.get("/api/patrols", params={"date": "17/11"}).status_code == 422
     assert client.get("/api/patrols/visits", params={"since": 10, "until": 5}).status_code == 422
+
+
+def test_the_default_group_is_confirmed_by_an_admin_only_and_health_says_when_defaults_are_unconfirmed(
+        hub: Hub, client: TestClient) -> None:
+    feed = Feed(hub)
+    feed.send(wire.Channel.STATUS, {"state": "online", "boot_id": "b", "ts": time.time(), "sensors": [
+        *GATES, {"sensor": "east-gate", "kind": "gate", "name": "东门"}]})
+    found = client.get("/api/calendar/defaults").json()
+    assert found["in_use"] and not found["confirmed"] and found["members"] == ["gate-1/east-gate"]
+    assert [w["start"] for w in found["school_day"]] == ["06:30:00", "11:30:00", "16:30:00"]
+    health = client.get("/api/health").json()
+    assert health["gates"] == {"ok": True, "unwatched": 0, "defaults_unconfirmed": True}
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER, "门卫老张")
+    refused = client.post("/api/calendar/defaults/confirm", json={}, headers=gatekeeper)
+    assert refused.status_code == 403
+    _, admin = bearer(hub, Role.ADMIN, "管理员")
+    confirmed = client.post("/api/calendar/defaults/confirm", json={}, headers=admin).json()
+    assert confirmed["confirmed"] and confirmed["confirmed_by"] == "管理员"
+    assert client.get("/api/health").json()["gates"]["defaults_unconfirmed"] is False
+    bad = client.post("/api/calendar/defaults/confirm", headers=admin,
+                      json={"windows": {"school_day": [{"start": "25:00", "end": "08:00"}]}})
+    assert bad.status_code == 422 and "school_day" in json.dumps(bad.json()["detail"])
+    # The default group's windows are in the calendar's days, and the override form may name it.
+    days = client.get("/api/calendar/days", params={"from": "2026-11-17", "to": "2026-11-17"}).json()
+    assert [o["start"][11:16] for o in days[0]["openings"]["default"]] == ["06:30", "11:30", "16:30"]
+
+
+def test_a_gate_no_rule_watches_is_a_problem_in_health(tmp_path: Path) -> None:
+    config = hub_config()
+    config.calendar.default_group.enabled = False
+    running = Hub(HubSettings(home=tmp_path, rules=config), connect_mqtt=False)
+    try:
+        Feed(running).send(wire.Channel.STATUS, {"state": "online", "boot_id": "b", "ts": time.time(), "sensors": [
+            *GATES, {"sensor": "east-gate", "kind": "gate"}]})
+        with TestClient(create_app(running.settings, hub=running)) as anonymous:
+            health = anonymous.get("/api/health").json()
+        assert health["gates"] == {"ok": False, "unwatched": 1, "defaults_unconfirmed": False}
+        assert health["status"] == "degraded"
+        assert "1 gate(s) or door(s) watched by no after-hours rule" in health["problems"]
+    finally:
+        running.stop()
+
+
+def _three_openings(hub: Hub) -> list[int]:
+    """After-hours openings of the side gate at 05:40–05:52 on three mornings running; their alert ids."""
+    feed = Feed(hub)
+    today = dt.datetime.now(SHANGHAI).date()
+    for back, minute in ((3, 40), (2, 45), (1, 52)):
+        opened = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(5, minute), SHANGHAI).timestamp()
+        feed.event("side-gate", "gate", "open", opened)
+        feed.event("side-gate", "gate", "closed", opened + 120)
+    return [a.id or 0 for a in hub.state.alerts() if a.rule == AFTER_HOURS_RULE]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "reason"),
+    ({"reason": "", "text": "送奶车"}, "reason"),
+    ({"reason": "   "}, "reason"),
+    ({"reason": "other"}, "text"),
+    ({"reason": "other", "text": "  "}, "text"),
+])
+def test_a_gate_alarm_is_not_acknowledged_without_a_chosen_reason(hub: Hub, client: TestClient,
+                                                                    body: dict[str, str], field: str) -> None:
+    alert_id = _three_openings(hub)[0]
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER, "门卫老张")
+    refused = client.post(f"/api/alerts/{alert_id}/acknowledge", json=body, headers=gatekeeper)
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert detail["field"] == field and ("请选择开门原因" in detail["message"] or "请写明原因" in detail["message"])
+    found = hub.state.alert(alert_id)
+    assert found is not None and found.acked_at is None
+    # "Other" with words is a reason.
+    taken = client.post(f"/api/alerts/{alert_id}/acknowledge", json={"reason": "other", "text": "消防检查"},
+                        headers=gatekeeper)
+    assert taken.status_code == 200 and taken.json()["data"]["ack_reason_chosen"] is True
+
+
+def test_only_chosen_reasons_feed_the_suggestions(hub: Hub, client: TestClient) -> None:
+    ids = _three_openings(hub)
+    # Acknowledged before a reason had to be chosen (the list's first entry taken by one tap): kept, not counted.
+    for alert_id in ids:
+        hub.engine.act(alert_id, "acknowledge", "zhang", "", data={"ack_reason": "delivery"})
+    assert client.get("/api/calendar/suggestions").json() == []
+    more = _more_openings(hub)
+    _, gatekeeper = bearer(hub, Role.GATEKEEPER, "门卫老张")
+    for alert_id in more:
+        assert client.post(f"/api/alerts/{alert_id}/acknowledge", json={"reason": "other", "text": "送奶车"},
+                           headers=gatekeeper).status_code == 200
+    assert client.get("/api/calendar/suggestions").json() == []  # "other" never becomes an opening
+
+
+def _more_openings(hub: Hub) -> list[int]:
+    feed = Feed(hub)
+    today = dt.datetime.now(SHANGHAI).date()
+    before = {a.id for a in hub.state.alerts()}
+    for back in (6, 5, 4):
+        opened = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(5, 45), SHANGHAI).timestamp()
+        feed.event("side-gate", "gate", "open", opened)
+        feed.event("side-gate", "gate", "closed", opened + 120)
+    return [a.id or 0 for a in hub.state.alerts() if a.rule == AFTER_HOURS_RULE and a.id not in before]

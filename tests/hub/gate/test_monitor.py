@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from hub.gate.monitor import (
@@ -13,7 +14,7 @@ from hub.gate.monitor import (
     TAMPER_RULE,
     GateError,
 )
-from hub.gate.overrides import OverrideSpec
+from hub.gate.overrides import DefaultWindows, OverrideSpec
 from hub.store.base import StoredEvent
 from tests.hub.gate.conftest import GATES, Rig, hub_config, local
 
@@ -35,12 +36,76 @@ def test_a_door_opened_a_minute_before_and_a_minute_after_a_window(rig: Rig) -> 
     assert newest.subject == "gate-1/side-gate" and newest.state == "firing" and newest.data["group"] == "main"
 
 
-def test_at_night_it_is_critical_and_a_sensor_outside_any_group_is_not_gate_duty(rig: Rig) -> None:
-    rig.announce("gate-1", [*GATES, {"sensor": "store-door", "kind": "door"}])
+def test_at_night_it_is_critical_and_a_door_outside_any_group_falls_into_the_default_group(rig: Rig) -> None:
+    rig.announce("gate-1", [*GATES, {"sensor": "store-door", "kind": "door", "name": "库房门"}])
     rig.event("gate-1/main-gate", "gate", "open", local("2026-11-17 23:00"))
     rig.event("gate-1/store-door", "door", "open", local("2026-11-17 23:00"))
-    (alert,) = rig.alerts(AFTER_HOURS_RULE)
-    assert alert.severity == "critical" and alert.subject == "gate-1/main-gate"
+    main, store = sorted(rig.alerts(AFTER_HOURS_RULE), key=lambda a: a.subject)
+    assert main.severity == "critical" and main.subject == "gate-1/main-gate"
+    assert store.subject == "gate-1/store-door" and store.data["group"] == "default"
+    assert store.message == "库房门 在非开放时间打开（23:00，默认开放时间）"
+    defaults = rig.monitor.defaults()
+    assert defaults["members"] == ["gate-1/store-door"] and defaults["in_use"] and not defaults["confirmed"]
+    assert rig.monitor.coverage() == (0, True)
+
+
+def test_the_default_windows_are_a_school_template(rig: Rig) -> None:
+    rig.announce("gate-2", [{"sensor": "east", "kind": "gate", "name": "东门"}])
+    for opened, after_hours in (("07:00", False), ("09:00", True), ("12:30", False), ("15:00", True),
+                                ("17:00", False), ("19:00", True)):
+        rig.event("gate-2/east", "gate", "open", local(f"2026-11-17 {opened}"))
+        alerts = [a for a in rig.alerts(AFTER_HOURS_RULE) if a.state == "firing"]
+        assert bool(alerts) == after_hours, opened
+        rig.event("gate-2/east", "gate", "closed", local(f"2026-11-17 {opened}") + 60)
+    # Saturday: no windows at all by default.
+    rig.event("gate-2/east", "gate", "open", local("2026-11-21 10:00"))
+    assert [a for a in rig.alerts(AFTER_HOURS_RULE) if a.state == "firing"]
+
+
+def test_the_default_group_switched_off_leaves_a_gate_unwatched_and_says_so(tmp_path: Path) -> None:
+    config = hub_config()
+    config.calendar.default_group.enabled = False
+    rig = Rig(tmp_path, config, local("2026-11-17 12:00"))
+    try:
+        rig.announce("gate-1", [*GATES, {"sensor": "store-door", "kind": "door"}])
+        rig.event("gate-1/store-door", "door", "open", local("2026-11-17 23:00"))
+        assert rig.alerts(AFTER_HOURS_RULE) == []
+        assert rig.monitor.unwatched() == ["gate-1/store-door"] and rig.monitor.coverage() == (1, False)
+    finally:
+        rig.close()
+
+
+def test_a_kind_the_default_group_does_not_take_stays_unwatched(tmp_path: Path) -> None:
+    config = hub_config()
+    config.calendar.default_group.kinds = ["gate"]
+    rig = Rig(tmp_path, config, local("2026-11-17 12:00"))
+    try:
+        rig.announce("gate-1", [*GATES, {"sensor": "store-door", "kind": "door"}])
+        rig.event("gate-1/store-door", "door", "open", local("2026-11-17 23:00"))
+        assert rig.alerts(AFTER_HOURS_RULE) == [] and rig.monitor.unwatched() == ["gate-1/store-door"]
+    finally:
+        rig.close()
+
+
+def test_an_admin_confirms_or_edits_the_default_windows_audited_and_kept(rig: Rig) -> None:
+    rig.announce("gate-2", [{"sensor": "east", "kind": "gate"}])
+    rig.monitor.confirm_defaults(None, "admin", local("2026-11-17 12:01"))
+    found = rig.monitor.defaults()
+    assert found["confirmed"] and found["confirmed_by"] == "admin" and rig.monitor.coverage() == (0, False)
+    assert found["school_day"][0] == {"start": "06:30:00", "end": "08:30:00"}
+    # Edited: the milk van's 05:30 is inside the school day's first window now.
+    edited = DefaultWindows.model_validate({"school_day": [{"start": "05:00", "end": "08:30"}], "other_day": []})
+    rig.monitor.confirm_defaults(edited, "admin", local("2026-11-17 12:02"))
+    rig.event("gate-2/east", "gate", "open", local("2026-11-18 05:30"))
+    assert rig.alerts(AFTER_HOURS_RULE) == []
+    rig.event("gate-2/east", "gate", "open", local("2026-11-18 12:30"))
+    assert [a.subject for a in rig.alerts(AFTER_HOURS_RULE)] == ["gate-2/east"]
+    entries = [e for e in rig.state.audit_entries() if e.action == "calendar.defaults_confirmed"]
+    assert [e.actor for e in entries] == ["admin", "admin"] and json.loads(entries[-1].detail)["edited"] is True
+    # Kept across a restart (gate.sqlite3, schema step 2).
+    rig.monitor.close()
+    rig.monitor = rig.open_monitor()
+    assert rig.monitor.defaults()["school_day"] == [{"start": "05:00:00", "end": "08:30:00"}]
 
 
 def test_the_closing_sweep_with_one_gate_left_open(rig: Rig) -> None:

@@ -46,7 +46,8 @@ def token_of(hub: Hub, username: str) -> dict[str, str]:
 
 
 LUNCH = {"meal": "lunch", "placed_by": "王师傅", "reviewer": "李主任", "placed_at": local("2026-10-12 11:40"),
-         "dishes": [{"name": "红烧肉", "weight_g": 150}, {"name": "清炒时蔬", "weight_g": 98}]}
+         "dishes": [{"name": "红烧肉", "weight_g": 150}, {"name": "清炒时蔬", "weight_g": 98,
+                                                                     "short_reason": "菜已打完"}]}
 
 
 def test_log_list_and_discard(client: TestClient, hub: Hub, clock: Clock) -> None:

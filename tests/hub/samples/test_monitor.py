@@ -97,8 +97,8 @@ def test_under_weight_dishes_are_flagged_and_alarmed_until_reweighed(make_sample
                                                                     clock: Clock) -> None:
     hub = make_sample_hub()
     clock.set("2026-10-08 11:40")
-    result = hub.samples.log_meal("lunch", [DishInput("红烧肉", 98), DishInput("米饭", 125), DishInput("汤", None)],
-                                  placed_by="王师傅")
+    result = hub.samples.log_meal("lunch", [DishInput("红烧肉", 98, short_reason="菜已打完"), DishInput("米饭", 125),
+                                            DishInput("汤", None)], placed_by="王师傅")
     assert [(d.name, d.weight_g) for d in result.underweight] == [("红烧肉", 98)]
     (alarm,) = alerts(hub, UNDERWEIGHT_RULE)
     assert alarm.state == "firing" and alarm.severity == "warning" and "红烧肉 98 g" in alarm.message
@@ -111,7 +111,9 @@ def test_under_weight_dishes_are_flagged_and_alarmed_until_reweighed(make_sample
 def test_the_minimum_weight_is_configurable(make_sample_hub: Callable[..., Hub], clock: Clock) -> None:
     hub = make_sample_hub(min_weight_g=200)
     clock.set("2026-10-08 11:40")
-    result = hub.samples.log_meal("lunch", [DishInput("红烧肉", 150)], placed_by="王")
+    with pytest.raises(SampleError, match="150 g is under the minimum of 200 g"):
+        hub.samples.log_meal("lunch", [DishInput("红烧肉", 150)], placed_by="王")
+    result = hub.samples.log_meal("lunch", [DishInput("红烧肉", 150, short_reason="只剩这些")], placed_by="王")
     assert len(result.underweight) == 1
 
 

@@ -73,7 +73,7 @@ def test_a_silence_is_listed_escaped_and_ended_from_the_page(client: TestClient,
     assert client.delete(f"/api/silences/{silence_id}", headers=staff).status_code == 403
     assert client.delete(f"/api/silences/{silence_id}", headers=manager).status_code == 204
     after = client.get("/canteen", params={"part": "silences"}, headers={**HTML, **manager}).text
-    assert "没有生效的静默" in after and "dev-a/*" not in after
+    assert "没有生效的暂停提醒" in after and "dev-a/*" not in after
 
 
 def test_a_silence_naming_no_rule_is_refused(client: TestClient, hub: Hub) -> None:
@@ -177,7 +177,7 @@ def test_an_override_is_listed_escaped_and_deleted(gate_client: TestClient, gate
     assert f'data-api="/api/calendar/overrides/{override_id}" data-method="DELETE"' in part
     assert gate_client.delete(f"/api/calendar/overrides/{override_id}", headers=gatekeeper).status_code == 403
     assert gate_client.delete(f"/api/calendar/overrides/{override_id}", headers=officer).status_code == 204
-    assert "没有通过网页添加的例外" in gate_client.get("/safety", params={"part": "calendar"},
+    assert "没有在网页上添加的特殊日期" in gate_client.get("/safety", params={"part": "calendar"},
                                                    headers={**HTML, **officer}).text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def test_canteen_shows_units_alarm_and_samples(client: TestClient, hub: Hub, fee
     cook = as_role(Role.CANTEEN_STAFF)
     created = client.post("/api/samples", json={"meal": "lunch", "placed_by": cook.username,
                                                 "dishes": [{"name": "红烧肉", "weight_g": 150},
-                                                           {"name": "青菜", "weight_g": 90}]})
+                                                           {"name": "青菜", "weight_g": 90,
+                                                            "short_reason": "菜已打完"}]})
     assert created.status_code == 201, created.text
     page = client.get("/canteen", headers=HTML).text
     assert 'data-sensor="dev-a/fridge-1"' in page and "1号冷藏柜" in page
@@ -154,7 +156,9 @@ def test_admin_page_lists_devices_sensors_users(client: TestClient, hub: Hub, fe
     assert "dev-a" in page and "1.2.3" in page and "在线" in page
     assert "dev-a/freezer-1" in page and admin.username in page
     assert 'data-api="/api/users"' in page and "未配置通知渠道" in page
-    assert "cold_chain" in page
+    # Escalation in words, not config ids ("cold_chain … → canteen_manager").
+    assert "冷链（冰箱、冷冻柜、留样）" in page and "10 分钟无人确认，再通知食堂负责人" in page
+    assert "<strong>cold_chain</strong>" not in page and "→ canteen_manager" not in page
 
 
 def test_gate_page(client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[Role], User]) -> None:
@@ -163,6 +167,13 @@ def test_gate_page(client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[
     assert "大门与门禁" in page and "今日巡查" in page and "尚无关门检查记录" in page
     for part in ("gates", "alarms", "patrols"):
         assert client.get("/gate", params={"part": part}, headers=HTML).status_code == 200
+
+
+def test_the_week_is_shown_in_words(client: TestClient, feed: Feed, as_role: Callable[[Role], User]) -> None:
+    as_role(Role.SAFETY_OFFICER)
+    page = client.get("/safety", headers=HTML).text
+    assert re.search(r"第 \d+ 周（\d+ 月 \d+ 日–\d+ 月 \d+ 日）", page)
+    assert not re.search(r"周报 \d{4}-W\d{2}", page)
 
 
 def test_the_hubs_banner_is_on_every_page(tmp_path: Path) -> None:
