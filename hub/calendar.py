@@ -98,9 +98,11 @@ class DefaultGroup(_Strict):
     #: False: a gate or door outside every group is watched by no after-hours rule (a warning on /admin and
     #: /api/health says so).
     enabled: bool = True
-    #: Event kinds that join it (of ``gate.door_kinds``). A cold-room or storeroom door of kind ``door``
-    #: is better in a group of its own with the kitchen's hours, or left out with ``kinds: [gate]``.
-    kinds: list[str] = Field(default_factory=lambda: ["gate", "door"])
+    #: Event kinds that join it (of ``gate.door_kinds``). Gates only by default: a ``door`` is as
+    #: often a cold-room or kitchen door on a canteen node, opened all morning while cooking; the
+    #: held-open rule (``alerts.defaults.door_open_max_s``) watches it from the first minute, and a
+    #: building door the gatekeeper answers for joins a door group of its own.
+    kinds: list[str] = Field(default_factory=lambda: ["gate"])
     school_day: list[WindowConfig] = Field(default_factory=_school_gate_windows)
     other_day: list[WindowConfig] = Field(default_factory=list)
     close_grace_s: float = Field(default=600.0, ge=0)

@@ -69,7 +69,7 @@ class Hub:
         rules = settings.rules
         self.gate = GateMonitor(settings.db_dir / "gate.sqlite3", rules.gate, rules.calendar,
                                 rules.alerts.defaults.offline_after_s, self.state, self.series, self.engine,
-                                signed=signed)
+                                signed=signed, held_open_kinds=rules.alerts.defaults.door_open_max_s)
         self.pipeline.add_event_listener(self.gate.on_events)
         # One calendar for the whole hub: the gate monitor's, which includes the overrides made through the API.
         self.samples = SampleMonitor(settings.db_dir / "samples.sqlite3", rules.samples, self.state, self.series,

@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,11 @@ class GateError(FieldError):
 class GateMonitor:
     def __init__(self, path: Path, config: GateConfig, calendar: CalendarConfig, offline_after_s: float,
                  state: Record, series: SeriesStore, engine: AlertRaiser,
-                 clock: Callable[[], float] = time.time, signed: SignedPeriods | None = None) -> None:
+                 clock: Callable[[], float] = time.time, signed: SignedPeriods | None = None,
+                 held_open_kinds: Collection[str] = ()) -> None:
         self.config = config
+        #: Door kinds the engine's held-open rule watches: such a door outside every group is not unwatched.
+        self._held_open_kinds = frozenset(held_open_kinds)
         #: Periods whose report is signed: the calendar of their days is what the report judged by (hub.closed).
         self.signed: SignedPeriods = signed or NothingSigned()
         self._base_calendar = calendar
@@ -115,7 +118,8 @@ class GateMonitor:
             "confirmed": confirmation is not None,
             "confirmed_by": confirmation.confirmed_by if confirmation else None,
             "confirmed_at": confirmation.confirmed_at if confirmation else None,
-            "unwatched": [s["key"] for s in sensors if s["group"] is None],
+            "unwatched": [s["key"] for s in sensors
+                          if s["group"] is None and s["kind"] not in self._held_open_kinds],
         }
 
     def coverage(self) -> tuple[int, bool]:
@@ -124,8 +128,9 @@ class GateMonitor:
         return len(found["unwatched"]), bool(found["in_use"] and not found["confirmed"])
 
     def unwatched(self) -> list[str]:
-        """Gates and doors no after-hours rule watches (no group, and the default group switched off)."""
-        return [s["key"] for s in self.gate_sensors() if s["group"] is None]
+        """Gates and doors no rule watches: in no group (nor the default one), and of a kind with no held-open limit."""
+        found: list[str] = self.defaults()["unwatched"]
+        return found
 
     def confirm_defaults(self, windows: DefaultWindows | None, who: str, now: float | None = None
                          ) -> DefaultConfirmation:

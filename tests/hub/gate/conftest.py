@@ -78,7 +78,8 @@ class Rig:
     def open_monitor(self) -> GateMonitor:
         monitor = GateMonitor(self.path / "gate.sqlite3", self.config.gate, self.config.calendar,
                               self.config.alerts.defaults.offline_after_s, self.state, self.series, self.engine,
-                              clock=lambda: self.now)
+                              clock=lambda: self.now,
+                              held_open_kinds=self.config.alerts.defaults.door_open_max_s)
         self.pipeline.add_event_listener(monitor.on_events)
         return monitor
 
