@@ -15,6 +15,7 @@ from hub.api import (
     alerts,
     audit,
     auth,
+    device_admin,
     devices,
     errors,
     gate,
@@ -66,7 +67,8 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,
-                   reports, limits, photos, notes, admin_notify, stream, pages):
+                   reports, limits, photos, notes, admin_notify, device_admin, stream,
+                   pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -39,7 +39,7 @@ import yaml
 from hub.auth.credentials import new_password
 from hub.auth.roles import Role
 from hub.auth.store import AccountStore
-from hub.broker import Account, MosquittoBroker, free_port
+from hub.broker import DYNSEC_ADMIN, Account, MosquittoBroker, find_dynsec_plugin, free_port
 from hub.calendar import CalendarConfig
 
 SITE = "demo-school"
@@ -171,7 +171,11 @@ def prepare_demo(home: Path) -> DemoSetup:
     # The hub's door is what XIAOAN_MQTT_PORT names for the hub; the edges use the devices' door.
     hub_port = _pick_port(int(os.environ.get("XIAOAN_MQTT_PORT", "1884")))
     device_port = _pick_port(int(os.environ.get("XIAOAN_MQTT_DEVICE_PORT", "1883")))
-    broker = MosquittoBroker(home / "broker", accounts, port=device_port, hub_port=hub_port)
+    # The hub adds devices from its admin page through the broker's dynamic security plugin.
+    admin = Account.generate(DYNSEC_ADMIN) if find_dynsec_plugin() is not None else None
+    if admin is not None:
+        _write_secret(credentials / f"{admin.username}.password", admin.password)
+    broker = MosquittoBroker(home / "broker", accounts, port=device_port, hub_port=hub_port, admin=admin)
     wanted_http = int(os.environ.get("XIAOAN_HTTP_PORT", "8000"))
     http_port = _pick_port(wanted_http)
     hub_config = home / "hub.yaml"
@@ -183,6 +187,7 @@ def prepare_demo(home: Path) -> DemoSetup:
                                        allow_unicode=True, sort_keys=False), encoding="utf-8")
         edge_configs.append(path)
     env = {**os.environ, "XIAOAN_HOME": str(home), "XIAOAN_MQTT_PORT": str(broker.hub_port),
+           "XIAOAN_MQTT_DEVICE_PORT": str(broker.port),
            "XIAOAN_HTTP_PORT": str(http_port), "XIAOAN_CONFIG": str(hub_config),
            "XIAOAN_BANNER": f"演示模式：报警延时缩短为 {DEMO_DELAY_S} 秒（正式默认 15 分钟）· "
                             f"Demo: alarm delay shortened to {DEMO_DELAY_S} s (default 15 min)"}

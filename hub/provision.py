@@ -106,11 +106,7 @@ class Provisioner:
         return [Entry(**item) for item in json.loads(self.registry.read_text(encoding="utf-8"))]
 
     def add_device(self, name: str, site: str) -> Issued:
-        _check_id("device", name)
-        _check_id("site", site)
-        if _RESERVED_DEVICE_NAME.match(name):
-            raise ProvisionError(f"device: {name!r} is kept for the hub (its account and client ids: 'hub',"
-                                 " 'hub-…', 'xiaoan-…'); choose another device name")
+        check_device(name, site)
         return self._add(Entry(name, "device", site))
 
     def add_hub(self, name: str = "hub") -> Issued:
@@ -223,6 +219,15 @@ def _replace(path: Path, text: str, prepare: Callable[[Path], None] | None = Non
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def check_device(name: str, site: str) -> None:
+    """A device's name and site as the broker's accounts need them (the CLI and the admin page both ask)."""
+    _check_id("device", name)
+    _check_id("site", site)
+    if _RESERVED_DEVICE_NAME.match(name):
+        raise ProvisionError(f"device: {name!r} is kept for the hub (its account and client ids: 'hub',"
+                             " 'hub-…', 'xiaoan-…'); choose another device name")
 
 
 def _check_id(field: str, value: str) -> None:

@@ -17,6 +17,8 @@ from hub.alerts.engine import AlertEngine
 from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
+from hub.dynsec import Dynsec, DynsecSettings
+from hub.enrolment import DeviceEnrolment, EnrolmentStore
 from hub.gate.monitor import GateMonitor
 from hub.health import ALERT_TIMERS, Vitals
 from hub.ingest import DeviceQuotas, IngestPipeline, MqttIngest
@@ -40,6 +42,16 @@ _LOGGER = logging.getLogger(__name__)
 PRUNE_SEEN_S = 3600.0
 
 
+def _dynsec(settings: HubSettings) -> Dynsec | None:
+    """The broker's dynamic security administrator, when this hub was given its password."""
+    password = settings.admin_password()
+    if password is None:
+        return None
+    tls = settings.mqtt_tls()
+    return Dynsec(DynsecSettings(settings.mqtt_host, settings.mqtt_device_port, settings.mqtt_admin_username,
+                                 password, tls=tls))
+
+
 class Hub:
     def __init__(self, settings: HubSettings, connect_mqtt: bool = True) -> None:
         self.settings = settings
@@ -48,6 +60,8 @@ class Hub:
         self.state = StateStore(settings.db_dir / "hub.sqlite3")
         self.state.dead_letters_per_device = settings.dead_letters_per_device
         self.accounts = AccountStore(settings.db_dir / "hub.sqlite3")
+        self.enrolment = DeviceEnrolment(EnrolmentStore(settings.db_dir / "devices.sqlite3"), self.state,
+                                         _dynsec(settings))
         self.series = open_series(settings, self.state)
         # The sign-offs first: a signed period's records are closed to the engine, the gate and the samples.
         reports_store = report_store(settings)
@@ -223,6 +237,7 @@ class Hub:
         self.gate.close()
         self.series.close()
         self.accounts.close()
+        self.enrolment.store.close()
         self.state.close()
         if self.rules_lock is not None:
             self.rules_lock.release()

@@ -126,6 +126,17 @@ class HubSettings(BaseSettings):
     #: A client certificate and key, for a broker that requires them (``require_certificate true``).
     mqtt_tls_cert_file: Path | None = None
     mqtt_tls_key_file: Path | None = None
+    #: The devices' door as the hub reaches it, where the dynamic security administrator logs in
+    #: (devices added from the admin page) and, unless ``device_broker_port`` is set, what new devices' configs name.
+    mqtt_device_port: int = Field(default=1883, ge=1, le=65535)
+    #: The dynamic security plugin's administrator (docs/security.md, "Devices added from the admin page").
+    mqtt_admin_username: str = "xiaoan-admin"
+    mqtt_admin_password: str | None = None
+    #: Defaults to ``{home}/credentials/xiaoan-admin.password``; without it the page cannot add devices.
+    mqtt_admin_password_file: Path | None = None
+    #: The broker's host name as the Pis reach it; defaults to the host name the admin page was opened at.
+    device_broker_host: str | None = None
+    device_broker_port: int | None = Field(default=None, ge=1, le=65535)
     #: Sites this hub serves (``+``: all).
     site: str = "+"
     #: The school's time zone: messages, pages and reports speak local time.
@@ -249,6 +260,16 @@ class HubSettings(BaseSettings):
         if token and info.data.get("influx_username"):
             raise ValueError("set either a token or XIAOAN_INFLUX_USERNAME/PASSWORD, not both")
         return token
+
+    def admin_password(self) -> str | None:
+        """The dynamic security administrator's password, or None when this hub has none (files only)."""
+        if self.mqtt_admin_password is not None:
+            return self.mqtt_admin_password
+        path = self.mqtt_admin_password_file or self.home / "credentials" / "xiaoan-admin.password"
+        try:
+            return path.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
 
     def password(self) -> str:
         if self.mqtt_password is not None:

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
 from edge.config import BrokerSettings, EdgeSettings
-from hub.broker import Account, MosquittoBroker
+from hub.broker import DYNSEC_ADMIN, Account, MosquittoBroker, find_dynsec_plugin
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 
@@ -30,9 +30,16 @@ def accounts() -> dict[str, Account]:
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory, accounts: dict[str, Account]) -> Iterator[MosquittoBroker]:
+def dynsec_admin() -> Account | None:
+    """The dynamic security administrator (devices added from the admin page), where the plugin is installed."""
+    return Account.generate(DYNSEC_ADMIN) if find_dynsec_plugin() is not None else None
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory, accounts: dict[str, Account],
+           dynsec_admin: Account | None) -> Iterator[MosquittoBroker]:
     """One broker for the session (tests use distinct client ids and devices)."""
-    with MosquittoBroker(tmp_path_factory.mktemp("broker"), list(accounts.values())) as running:
+    with MosquittoBroker(tmp_path_factory.mktemp("broker"), list(accounts.values()), admin=dynsec_admin) as running:
         yield running
 
 
@@ -110,6 +117,8 @@ def make_hub(tmp_path: Path, broker: MosquittoBroker, accounts: dict[str, Accoun
         settings = HubSettings(home=tmp_path / "hub-home", mqtt_host=broker.host, mqtt_port=broker.hub_port,
                                mqtt_username="hub", mqtt_password=accounts["hub"].password,
                                mqtt_client_id=client_id or f"hub-{tmp_path.name}", tick_s=0.2,
+                               mqtt_device_port=broker.port,
+                               mqtt_admin_password=broker.admin.password if broker.admin else None,
                                rules=rules or HubConfig(), **extra)
         hub = Hub(settings, connect_mqtt=connect)
         hub.start()

@@ -81,10 +81,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_holds_what_the_hub_reads_and_what_an_installer_copies(installed: Path) -> None:
     located = _run([str(installed / "bin" / "python"), "-c",
-                    "import hub.web.render as r; print(r.TEMPLATES); print(r.STATIC)"],
+                    "import hub.web.render as r, hub.enrolment as e;"
+                    " print(r.TEMPLATES); print(r.STATIC); print(e.device_templates())"],
                    env=_clean_env(), cwd=installed).split()
-    templates, static = (Path(p) for p in located)
-    assert templates.is_relative_to(installed) and static.is_relative_to(installed), located
+    templates, static, devices = (Path(p) for p in located)
+    assert all(p.is_relative_to(installed) for p in (templates, static, devices)), located
+    assert (devices / "gate-node.yaml").is_file()
     assert (templates / "parts" / "canteen_tiles.html").is_file()
     assert (static / "app.js").is_file()
     for name in SHARED:

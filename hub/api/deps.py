@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 
 from hub.alerts.engine import AlertEngine
 from hub.auth.store import AccountStore
+from hub.enrolment import DeviceEnrolment
 from hub.gate.monitor import GateMonitor
 from hub.health import Vitals
 from hub.notify.base import Channel
@@ -132,6 +133,12 @@ def live_feed(request: Request) -> LiveFeed:
     return found
 
 
+def enrolment(request: Request) -> DeviceEnrolment:
+    """Devices added, replaced and revoked from the admin page."""
+    found: DeviceEnrolment = _part(request, "enrolment")
+    return found
+
+
 def photo_root(request: Request) -> Path:
     """Where the photos of corrective actions are kept (under the hub's state directory)."""
     return photos.directory(settings(request).db_dir)
@@ -171,6 +178,7 @@ DeliveryLogDep = Annotated[DeliveryLog | None, Depends(delivery_log)]
 ChannelsDep = Annotated[dict[str, Channel], Depends(notify_channels)]
 BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
 LiveDep = Annotated[LiveFeed, Depends(live_feed)]
+EnrolmentDep = Annotated[DeviceEnrolment, Depends(enrolment)]
 PhotoRootDep = Annotated[Path, Depends(photo_root)]
 PipelineStatusDep = Annotated[PipelineStatus, Depends(pipeline_status)]
 VitalsDep = Annotated[Vitals, Depends(vitals)]

@@ -19,6 +19,7 @@ from hub.alerts.engine import AlertEngine
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
+    EnrolmentDep,
     GateDep,
     PhotoRootDep,
     PipelineStatusDep,
@@ -163,9 +164,9 @@ def safety(
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: SeriesDep, accounts: AccountsDep,
-          gate: GateDep, web: RendererDep, cache: SparksDep, request: Request, user: Admin,
+          gate: GateDep, enrolment: EnrolmentDep, web: RendererDep, cache: SparksDep, request: Request, user: Admin,
           part: str | None = None) -> Response:
-    data = views.admin(settings, store, engine, series, accounts, gate, time.time(), cache)
+    data = views.admin(settings, store, engine, series, accounts, gate, enrolment, time.time(), cache)
     return _page(web, request, user, "admin", part, data)
 
 

@@ -21,6 +21,7 @@ from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import AlertKind, AlertState
 from hub.auth.roles import Role
 from hub.auth.store import AccountStore
+from hub.enrolment import DeviceEnrolment, DeviceRole
 from hub.gate.monitor import GateMonitor
 from hub.report.service import ReportService
 from hub.samples import rules as sample_rules
@@ -223,8 +224,8 @@ def safety(store: StateStore, engine: AlertEngine, photo_root: Path, health: dic
 
 
 def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series: SeriesStore,
-          accounts: AccountStore, monitor: GateMonitor, now: float, sparks: HourlyCache | None = None
-          ) -> dict[str, Any]:
+          accounts: AccountStore, monitor: GateMonitor, enrolment: DeviceEnrolment, now: float,
+          sparks: HourlyCache | None = None) -> dict[str, Any]:
     notify = settings.notify
     channels = [{"name": name, "type": spec.type} for name, spec in (notify.channels.items() if notify else [])]
     policies = [{"name": name, "tiers": [{"after_min": round(t.after_s / 60), "route": t.route} for t in p.tiers],
@@ -233,6 +234,8 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
     return {
         "devices": store.devices(), "channels": channels, "policies": policies,
         "policy_words": POLICY_WORDS, "route_words": ROUTE_WORDS,
+        "enrolled": enrolment.store.all(), "device_roles": [role.value for role in DeviceRole],
+        "default_site": settings.site if settings.site != "+" else "",
         "users": accounts.users(), "roles": [role.value for role in Role],
         # Live tokens only: a revoked one is kept in the database (and the API's list) for the record.
         "tokens": [token for token in accounts.tokens() if token.revoked_at is None],

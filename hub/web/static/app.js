@@ -456,6 +456,14 @@
           text = word("admin.new_password").replace("{password}", generated.get(form));
           generated.delete(form);
         }
+        if (kind === "enrol" && answer && answer.install_command) {
+          // Shown once: the link in it works once, and only for 30 minutes; the password is not in it.
+          var box = document.querySelector("[data-enrol]");
+          box.querySelector("[data-enrol-command]").textContent = answer.install_command;
+          box.querySelector("[data-enrol-qr]").src = answer.qr_data_url;
+          box.hidden = false;
+          if (form.getAttribute("data-api") === "/api/devices/enrolled") { form.reset(); }
+        }
         if (kind === "test") {
           text = answer && answer.ok ? word("admin.test_sent") : "✕ " + (answer && answer.error);
           show(form, text, !!(answer && answer.ok));
