@@ -44,6 +44,8 @@ def test_an_admin_adds_a_webhook_channel_and_the_endpoint_receives_the_test_mess
     assert kitchen["kind"] == "webhook" and kitchen["label"] == "厨房群"
     assert kitchen["fields"] == {"host": "127.0.0.1", "url": "…a1b2"}
     page = client.get("/admin", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "⟦" not in page.text
+    assert "厨房群" in page.text and "食堂员工" in page.text and "…a1b2" in page.text
     audit = client.get("/api/audit")
     for text in (added.text, sent.text, shown.text, page.text, audit.text, caplog.text):
         assert SECRET not in text
