@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from edge.agent import package_version
 from hub.api import (
+    admin_channels,
     admin_notify,
     alerts,
     audit,
@@ -67,7 +68,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,
-                   reports, limits, photos, notes, admin_notify, device_admin, stream,
+                   reports, limits, photos, notes, admin_notify, admin_channels, device_admin, stream,
                    pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -12,6 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hub.notify.managed import NotifySettings
     from hub.settings import HubSettings
     from hub.store.influx_series import InfluxSeriesStore
     from hub.store.sqlite_series import SqliteSeriesStore
@@ -278,6 +279,82 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_notify_settings() -> NotifySettings:
+    from hub.notify.managed import NotifySettings
+    from hub.settings import load_settings
+    from hub.store.settings import SettingsStore
+
+    settings = load_settings()
+    required = {tier.route for policy in settings.rules.alerts.policies.values() for tier in policy.tiers}
+    return NotifySettings(SettingsStore(settings.db_dir / "settings.sqlite3"), required)
+
+
+def _cmd_config_export(args: argparse.Namespace) -> int:
+    """The notification settings in force as YAML: secrets masked unless --with-secrets."""
+    import yaml
+
+    notify = _open_notify_settings()
+    try:
+        data = notify.export(with_secrets=args.with_secrets)
+        latest = notify.latest()
+    finally:
+        notify.store.close()
+    if data is None:
+        print("xiaoan config export: no notification settings saved yet", file=sys.stderr)
+        return 1
+    head = (f"# xiaoan notification settings, version {latest.id if latest else '?'}"
+            + ("" if args.with_secrets else " (secrets masked: import keeps the ones this hub holds)") + "\n")
+    text = head + yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    if args.output:
+        out = Path(args.output)
+        # With secrets, a file only its owner reads (the umask may be wider than the hub's).
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(out, 0o600)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_config_import(args: argparse.Namespace) -> int:
+    """A YAML file as the next version of the notification settings: checked as a whole, then saved, or nothing."""
+    import getpass
+
+    from edge.yamlconfig import load_yaml
+    from hub.errors import FieldError
+    from hub.notify.config import validate_notify_config
+
+    path = Path(args.file)
+    data, lines = load_yaml(path)
+    notify = _open_notify_settings()
+    try:
+        unmasked = notify.unmask(data if isinstance(data, dict) else {})
+        validate_notify_config(unmasked, path, lines)  # file:line: key for what the YAML itself gets wrong
+        saved = notify.replace(unmasked, f"cli:{getpass.getuser()}")
+    except FieldError as error:
+        print(f"xiaoan config import: {path}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        notify.store.close()
+    print(f"saved as version {saved.id} ({', '.join(saved.changes) or 'no change'});"
+          " a running hub uses it after a restart")
+    return 0
+
+
+def _add_config_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config = commands.add_parser("config", help="notification settings in the database, to and from YAML")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    export = config_commands.add_parser("export", help="write the settings in force as YAML (secrets masked)")
+    export.add_argument("--with-secrets", action="store_true",
+                        help="write bot keys, webhook URLs and passwords in full (keep the file safe)")
+    export.add_argument("-o", "--output", help="a file (mode 0600) instead of standard output")
+    export.set_defaults(func=_cmd_config_export)
+    imported = config_commands.add_parser("import", help="replace the settings with a YAML file, as a new version")
+    imported.add_argument("file")
+    imported.set_defaults(func=_cmd_config_import)
+
+
 def _add_backup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     backup = commands.add_parser("backup", help="back up the hub's databases, photos, reports, config and"
                                  " broker accounts into one archive (the hub may keep running)")
@@ -373,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_provision_parser(commands)
     _add_backup_parsers(commands)
+    _add_config_parser(commands)
 
     from hub.report.command import add_arguments
 
@@ -386,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
 #: photos, readings, the edge outbox, broker accounts, backups of them. Nothing they create is for other local users.
 #: (``user`` and ``store`` may be the first to create a database in the state directory.) Not
 #: ``report``: it writes where it is told, files made to be handed on.
-PRIVATE_COMMANDS = frozenset({"hub", "edge", "demo", "provision", "user", "store", "audit", "backup", "restore"})
+PRIVATE_COMMANDS = frozenset({"hub", "edge", "demo", "provision", "user", "store", "audit", "backup", "restore",
+                              "config"})
 PRIVATE_UMASK = 0o077
 
 

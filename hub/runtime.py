@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.buzzer import EdgeBuzzers
-from hub.alerts.engine import AlertEngine
+from hub.alerts.engine import AlertEngine, AlertNotifier, LoggingNotifier
 from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
@@ -23,6 +23,7 @@ from hub.gate.monitor import GateMonitor
 from hub.health import ALERT_TIMERS, Vitals
 from hub.ingest import DeviceQuotas, IngestPipeline, MqttIngest
 from hub.notify.component import Notifications
+from hub.notify.managed import NotifySettings
 from hub.report.assemble import report_service, report_source, report_store
 from hub.report.service import CHECK_EVERY_S
 from hub.report.signed import SignedReports
@@ -31,6 +32,7 @@ from hub.scaleout import RulesLock
 from hub.scheduler import Duty, Scheduler
 from hub.settings import HubSettings
 from hub.store.select import open_series
+from hub.store.settings import SettingsStore
 from hub.store.state import StateStore
 from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
 from hub.store_outage import StoreAlarm
@@ -50,6 +52,21 @@ def _dynsec(settings: HubSettings) -> Dynsec | None:
     tls = settings.mqtt_tls()
     return Dynsec(DynsecSettings(settings.mqtt_host, settings.mqtt_device_port, settings.mqtt_admin_username,
                                  password, tls=tls))
+
+
+def notify_settings(settings: HubSettings) -> NotifySettings:
+    """The channels and routes in the database; the YAML given at start fills an empty database, and only that."""
+    required = {tier.route for policy in settings.rules.alerts.policies.values() for tier in policy.tiers}
+    found = NotifySettings(SettingsStore(settings.db_dir / "settings.sqlite3"), required)
+    if settings.notify is not None:
+        source = str(settings.notify_config) if settings.notify_config is not None else "settings"
+        if found.seed(settings.notify, source):
+            _LOGGER.info("notification channels and routes taken from %s into the database", source)
+        else:
+            latest = found.latest()
+            _LOGGER.info("%s not read: the database holds the notification settings (version %s); change them on"
+                         " the admin page, or with `xiaoan config import`", source, latest.id if latest else "?")
+    return found
 
 
 class Hub:
@@ -106,11 +123,14 @@ class Hub:
         self.buzzers = EdgeBuzzers(self.state, self.engine.silences, self._publish_command, self.tz,
                                    acknowledge=self.engine.act,
                                    connected=lambda: self.mqtt is not None and self.mqtt.connected.is_set())
-        self.notifications = Notifications(settings.notify, settings.db_dir / "notify.sqlite3",
+        # Channels and routes live in the database (edited on the admin page); the YAML seeds an empty one.
+        self.notify_settings = notify_settings(settings)
+        self.notifications = Notifications(self.notify_settings.config(), settings.db_dir / "notify.sqlite3",
                                            publish_command=self.buzzers.route_command,
                                            on_channel_failure=self.engine.on_channel_failure,
                                            on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name,
-                                           steps_of=self.engine.playbook_texts)
+                                           steps_of=self.engine.playbook_texts, on_notifier=self._set_notifier)
+        self.notify_settings.on_change = self.notifications.reload
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
@@ -210,6 +230,9 @@ class Hub:
         if pruned:
             _LOGGER.info("deleted %d dead letters older than %g days", pruned, days)
 
+    def _set_notifier(self, notifier: AlertNotifier | None) -> None:
+        self.engine.notifier = notifier if notifier is not None else LoggingNotifier()
+
     def _publish_command(self, device: str, command: wire.Command) -> None:
         site = self.state.site_of(device)
         if self.mqtt is None or site is None:
@@ -238,6 +261,7 @@ class Hub:
         self.series.close()
         self.accounts.close()
         self.enrolment.store.close()
+        self.notify_settings.store.close()
         self.state.close()
         if self.rules_lock is not None:
             self.rules_lock.release()

@@ -28,6 +28,7 @@ from hub.notify.base import Channel
 from hub.notify.component import Notifications
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.local import WebChannel
+from hub.notify.managed import NotifySettings
 from hub.report.service import ReportService
 from hub.samples.monitor import SampleMonitor
 from hub.settings import HubSettings
@@ -116,6 +117,12 @@ def notify_channels(request: Request) -> dict[str, Channel]:
     return notifications(request).channels
 
 
+def notify_settings(request: Request) -> NotifySettings:
+    """The versioned channels and routes (the admin page changes them; the running hub follows)."""
+    found: NotifySettings = _part(request, "notify_settings")
+    return found
+
+
 def vitals(request: Request) -> Vitals:
     """The running hub's parts that health and metrics read (broker link, counters, duties, channels)."""
     found: Vitals = _part(request, "vitals")
@@ -176,6 +183,7 @@ AccountsDep = Annotated[AccountStore, Depends(account_store)]
 WebNoticesDep = Annotated[WebChannel, Depends(web_notices)]
 DeliveryLogDep = Annotated[DeliveryLog | None, Depends(delivery_log)]
 ChannelsDep = Annotated[dict[str, Channel], Depends(notify_channels)]
+NotifySettingsDep = Annotated[NotifySettings, Depends(notify_settings)]
 BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
 LiveDep = Annotated[LiveFeed, Depends(live_feed)]
 EnrolmentDep = Annotated[DeviceEnrolment, Depends(enrolment)]

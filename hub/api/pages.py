@@ -16,11 +16,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.alerts.engine import AlertEngine
+from hub.api.admin_channels import public_settings
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
     EnrolmentDep,
     GateDep,
+    NotifySettingsDep,
     PhotoRootDep,
     PipelineStatusDep,
     ReportsDep,
@@ -36,6 +38,7 @@ from hub.auth.roles import Permission, allows
 from hub.auth.users import User, attribution
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
+from hub.notify.channel_forms import FORM_KINDS
 from hub.store.state import StateStore
 from hub.web import views
 from hub.web.render import HOME, Renderer
@@ -49,6 +52,8 @@ Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
          "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
          "admin": ("devices", "sensors", "silences", "calendar", "defaults")}
+#: The default escalation routes, which the page names in words (others show their id).
+KNOWN_ROUTES = ("canteen", "canteen_manager", "safety_officer", "gatekeeper", "admin")
 #: Sections shown only to a role that may change what they list.
 PART_PERMISSIONS = {"silences": Permission.SILENCE_EDIT, "calendar": Permission.CALENDAR_EDIT}
 
@@ -164,9 +169,14 @@ def safety(
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: SeriesDep, accounts: AccountsDep,
-          gate: GateDep, enrolment: EnrolmentDep, web: RendererDep, cache: SparksDep, request: Request, user: Admin,
-          part: str | None = None) -> Response:
+          gate: GateDep, enrolment: EnrolmentDep, notify: NotifySettingsDep, web: RendererDep, cache: SparksDep,
+          request: Request, user: Admin, part: str | None = None) -> Response:
     data = views.admin(settings, store, engine, series, accounts, gate, enrolment, time.time(), cache)
+    notify_data = public_settings(notify)
+    data["notify"] = notify_data
+    data["channel_words"] = {c.name: c.label or c.name for c in notify_data.channels}
+    data["channel_kinds"] = [kind.value for kind in FORM_KINDS]
+    data["known_routes"] = KNOWN_ROUTES
     return _page(web, request, user, "admin", part, data)
 
 

@@ -1,6 +1,7 @@
 """The notifications component: channels, routes, the dispatch worker, the delivery log and the web notices.
 
-Built from its own slice of the settings (the notification config, or none) and two
+Built from the notification settings in force (``hub.notify.managed``: the database
+holds them, or none; ``reload`` takes a changed version without a restart) and two
 ports: publishing a command to an edge (the SMS-less "buzzer" channel) and the alert
 side's channel-failure alarms. Without a config the hub still shows every message on
 the web page; with one, alarms go out through the routes and the delivery log records
@@ -10,6 +11,7 @@ each attempt.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -27,8 +29,19 @@ _LOGGER = logging.getLogger(__name__)
 class Notifications:
     def __init__(self, config: NotifyConfig | None, log_path: Path, *, publish_command: PublishCommand,
                  on_channel_failure: Callable[[str, str], None], on_channel_ok: Callable[[str], None],
-                 name_of: Callable[[str], str], steps_of: Callable[[Alert], Sequence[str]] | None = None) -> None:
-        self.config = config
+                 name_of: Callable[[str], str], steps_of: Callable[[Alert], Sequence[str]] | None = None,
+                 on_notifier: Callable[[DispatchingNotifier | None], None] | None = None) -> None:
+        self.config: NotifyConfig | None = None
+        self._log_path = log_path
+        self._publish_command = publish_command
+        self._on_channel_failure = on_channel_failure
+        self._on_channel_ok = on_channel_ok
+        self._name_of = name_of
+        self._steps_of = steps_of
+        #: Told of the new notifier after a reload (the alert engine delivers through it).
+        self.on_notifier = on_notifier
+        self._reload_lock = threading.Lock()
+        self._started = False
         #: Every message is also shown on the web page (the only place when nothing is configured).
         self.web_notices = WebChannel("web")
         #: The built channels by name (the admin page's "send test message").
@@ -37,14 +50,38 @@ class Notifications:
         self.delivery_log: DeliveryLog | None = None
         #: What the alert engine delivers through (None: the engine only logs).
         self.notifier: DispatchingNotifier | None = None
-        if config is None:
-            return
-        self.delivery_log = DeliveryLog(log_path)
-        self.channels = build_channels(config, publish_command=publish_command, web=self.web_notices)
-        dispatcher = build_dispatcher(config, self.channels, self.delivery_log,
-                                      on_channel_failure=on_channel_failure, on_channel_recovered=on_channel_ok)
-        self.worker = DispatchWorker(dispatcher)
-        self.notifier = DispatchingNotifier(self.worker, config, name_of, steps_of=steps_of)
+        if config is not None:
+            self._build(config)
+
+    def _build(self, config: NotifyConfig) -> None:
+        if self.delivery_log is None:
+            self.delivery_log = DeliveryLog(self._log_path)
+        channels = build_channels(config, publish_command=self._publish_command, web=self.web_notices)
+        dispatcher = build_dispatcher(config, channels, self.delivery_log,
+                                      on_channel_failure=self._on_channel_failure,
+                                      on_channel_recovered=self._on_channel_ok)
+        worker = DispatchWorker(dispatcher)
+        self.config, self.channels, self.worker = config, channels, worker
+        self.notifier = DispatchingNotifier(worker, config, self._name_of, steps_of=self._steps_of)
+
+    def reload(self, config: NotifyConfig) -> None:
+        """Send through ``config`` from now on: new channels and routes, what was queued handed over, no restart."""
+        with self._reload_lock:
+            old = self.worker
+            self._build(config)
+            new = self.worker
+            assert new is not None
+            if self._started:
+                new.start()
+            if self.on_notifier is not None:
+                self.on_notifier(self.notifier)
+            if old is not None:
+                old.stop()
+                moved = old.dispatcher.hand_over(new.dispatcher)
+                if moved:
+                    _LOGGER.info("%d queued notification(s) handed to the new channels and routes", moved)
+        _LOGGER.info("notification channels and routes reloaded: %d channel(s), %d route(s)",
+                     len(config.channels), len(config.routes))
 
     @property
     def configured(self) -> bool:
@@ -65,6 +102,7 @@ class Notifications:
         self.web_notices.send(notification)
 
     def start(self) -> None:
+        self._started = True
         if self.worker is not None:
             self.worker.start()
 

@@ -56,6 +56,9 @@ SMS_RATE = RateConfig(per_minute=6, burst=4)
 class AppriseChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    #: What people call it (the admin page and the route descriptions use it; the name is the id).
+    label: str = Field(default="", max_length=40)
+
     type: Literal["apprise"]
     urls: list[str] = Field(min_length=1)
     connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -67,6 +70,9 @@ class AppriseChannelConfig(BaseModel):
 
 class SmsChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    #: What people call it (the admin page and the route descriptions use it; the name is the id).
+    label: str = Field(default="", max_length=40)
 
     type: Literal["sms"]
     #: A device path (``/dev/ttyUSB2``, better a udev name like ``/dev/xiaoan-modem``) or a pyserial URL.
@@ -90,11 +96,17 @@ class SmsChannelConfig(BaseModel):
 class BuzzerChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    #: What people call it (the admin page and the route descriptions use it; the name is the id).
+    label: str = Field(default="", max_length=40)
+
     type: Literal["buzzer"]
 
 
 class WebChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    #: What people call it (the admin page and the route descriptions use it; the name is the id).
+    label: str = Field(default="", max_length=40)
 
     type: Literal["web"]
     keep: int = Field(default=200, ge=1)

@@ -124,6 +124,24 @@ class Dispatcher:
                 due = last[0] + self._window
             self._queue[key] = _Pending(key, [notification], due=due, first_queued=now)
 
+    def hand_over(self, successor: Dispatcher) -> int:
+        """Give what is still queued (and when each incident was last sent) to the dispatcher that replaces this one.
+
+        Channels or routes changed on the admin page build a new dispatcher; an alarm
+        waiting for its grouping window, a rate slot or a retry must not be lost with the
+        old one. A message whose route no longer exists is abandoned there, logged.
+        """
+        with self._lock:
+            queued = [n for pending in self._queue.values() for n in pending.notifications]
+            last_sent = dict(self._last_sent)
+            self._queue.clear()
+        with successor._lock:
+            for key, value in last_sent.items():
+                successor._last_sent.setdefault(key, value)
+        for notification in queued:
+            successor.submit(notification)
+        return len(queued)
+
     def pending(self) -> int:
         with self._lock:
             return len(self._queue)

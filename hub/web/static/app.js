@@ -360,6 +360,19 @@
       return {name: f.name && f.name.trim() ? f.name.trim() : null, weight_g: number(f.weight_g),
               short_reason: f.short_reason || "", reason: f.reason || ""};
     },
+    channel: function (f) {
+      var out = {kind: f.kind, label: (f.label || "").trim()};
+      ["key", "token", "secret", "smtp_host", "security", "username", "password", "sender", "url", "port"]
+        .forEach(function (key) { if (key in f) { out[key] = String(f[key]).trim(); } });
+      if (f.smtp_port) { out.smtp_port = number(f.smtp_port); }
+      if ("recipients" in f) { out.recipients = list(f.recipients); }
+      if ("numbers" in f) { out.numbers = list(f.numbers); }
+      return out;
+    },
+    route: function (f) {
+      return {always: [].concat(f.always || []),
+              fallback: [].concat(f.fallback || []).filter(function (name) { return name !== ""; })};
+    },
     reset: function (f, form) {
       var password = newPassword();
       if (generated) { generated.set(form, password); }
@@ -444,7 +457,11 @@
       .then(function (uploaded) {
         // An interim action names its photo; a corrective action's photo is kept with the alarm.
         if (kind === "interim" && uploaded && uploaded.name) { payload.photos.push(uploaded.name); }
-        return call(method, form.getAttribute("data-api"), payload, false, token);
+        var url = form.getAttribute("data-api");
+        // A form that names what it saves (a channel, a route) saves it under that name.
+        var named = form.getAttribute("data-api-name");
+        if (named) { url += encodeURIComponent(String(f[named] || "").trim()); }
+        return call(method, url, payload, false, token);
       })
       .then(function (answer) {
         var text = word("common.done");
