@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import REPO, BenchError, BrokerEnv
+from bench.harness import REPO, BenchError, BrokerEnv, cpu_seconds
 from hub.auth.roles import Role
 from hub.auth.store import AccountStore
 from hub.broker import free_port
@@ -107,6 +107,10 @@ class AttackRun:
     stream_statuses: dict[str, int]
     streams_held_max: int
     recovered_health_ms: float
+    #: CPU seconds the hub used from the first attacker's connection to the last probe.
+    hub_cpu_s: float
+    #: Seconds from the first attacker's connection to the last probe.
+    attack_s: float
     bodies: list[BodyRun] = field(default_factory=list)
 
 
@@ -511,6 +515,7 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
             say(f"hub idle: RSS {idle_rss:.1f} MB, {fds_idle} fds; attacking with {size.idle} idle,"
                 f" {size.slow} slow-header, {size.streams} stream connections for {size.seconds:g} s")
             reset_peak(hub.pid)
+            cpu_before, attack_started = cpu_seconds(hub.pid), time.monotonic()
             attacker = AttackerProcess(hub.port, tokens, size)
             latencies: list[float] = []
             sent_at: list[float] = []
@@ -544,6 +549,7 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
                         held.append(int(report["open"]))
                     time.sleep(max(0.0, PROBE_EVERY_S - (time.monotonic() - now)))
                 attack_peak = proc_status(hub.pid)["VmHWM"] / 1024
+                hub_cpu, attack_s = cpu_seconds(hub.pid) - cpu_before, time.monotonic() - attack_started
             finally:
                 final = attacker.stop()
             say(f"attack over: health p50 {statistics.median(latencies) if latencies else float('nan'):.1f} ms,"
@@ -560,7 +566,8 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
                 closed_by_hub=int(final.get("closed_by_hub", 0)),
                 refused_at_accept=int(final.get("refused_at_accept", 0)),
                 connect_errors=int(final.get("connect_errors", 0)), stream_statuses=dict(final.get("statuses", {})),
-                streams_held_max=int(final.get("streams_open_max", 0)), recovered_health_ms=recovered_ms)
+                streams_held_max=int(final.get("streams_open_max", 0)), recovered_health_ms=recovered_ms,
+                hub_cpu_s=hub_cpu, attack_s=attack_s)
             for name, path, content_type, chunked in _bodies(size.body_mb):
                 body = send_body(hub.port, hub.pid, name, path, content_type, chunked, size.body_mb * MB)
                 say(f"{name}: {body.status} after {body.sent_mb:.1f} MB in {body.seconds:.2f} s,"
