@@ -336,7 +336,8 @@ def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row]
     rows.append(Row("http", "  connections the attacker held at once (it reconnects whenever the hub closes one)",
                     f"median {scenarios.median([r.held_median for r in results]):,.0f}, max"
                     f" {max(r.held_max for r in results):,}; hub's open files {last.hub_fds_idle} idle →"
-                    f" {last.hub_fds_max:,}; hub CPU {last.hub_cpu_s / last.attack_s:.0%} of a core;"
+                    f" {last.hub_fds_max:,}; CPU: hub {last.hub_cpu_s / last.attack_s:.0%} of a core, attacker"
+                    f" {last.attacker_cpu_s / last.attack_s:.0%};"
                     f" {last.opened:,} opened, {last.closed_by_hub:,} closed by the hub,"
                     f" {last.refused_at_accept} refused at accept, {last.connect_errors} connect errors"))
     statuses = ", ".join(f"{n:,} × {s}" for s, n in sorted(last.stream_statuses.items()))

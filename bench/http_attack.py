@@ -111,6 +111,8 @@ class AttackRun:
     hub_cpu_s: float
     #: Seconds from the first attacker's connection to the last probe.
     attack_s: float
+    #: CPU seconds the attacker's own process used meanwhile (it shares the machine with the hub).
+    attacker_cpu_s: float
     bodies: list[BodyRun] = field(default_factory=list)
 
 
@@ -550,6 +552,7 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
                     time.sleep(max(0.0, PROBE_EVERY_S - (time.monotonic() - now)))
                 attack_peak = proc_status(hub.pid)["VmHWM"] / 1024
                 hub_cpu, attack_s = cpu_seconds(hub.pid) - cpu_before, time.monotonic() - attack_started
+                attacker_cpu = cpu_seconds(attacker.process.pid)
             finally:
                 final = attacker.stop()
             say(f"attack over: health p50 {statistics.median(latencies) if latencies else float('nan'):.1f} ms,"
@@ -567,7 +570,7 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
                 refused_at_accept=int(final.get("refused_at_accept", 0)),
                 connect_errors=int(final.get("connect_errors", 0)), stream_statuses=dict(final.get("statuses", {})),
                 streams_held_max=int(final.get("streams_open_max", 0)), recovered_health_ms=recovered_ms,
-                hub_cpu_s=hub_cpu, attack_s=attack_s)
+                hub_cpu_s=hub_cpu, attack_s=attack_s, attacker_cpu_s=attacker_cpu)
             for name, path, content_type, chunked in _bodies(size.body_mb):
                 body = send_body(hub.port, hub.pid, name, path, content_type, chunked, size.body_mb * MB)
                 say(f"{name}: {body.status} after {body.sent_mb:.1f} MB in {body.seconds:.2f} s,"
