@@ -70,6 +70,8 @@ class AttackSize:
     header_timeout_s: float | None = None
 
 
+#: Four cooks' accounts: past 8 streams each the per-account cap answers 429. With 25 or more accounts the
+#: total cap (200) fills first and answers 503 (``python -m bench --only attack --attack-accounts 32``).
 FULL = AttackSize(idle=2000, slow=100, streams=1000, accounts=4, seconds=30.0, body_mb=100)
 #: Bodies of 16 MB: over the photo cap (8 MiB + 64 KiB) too.
 TINY = AttackSize(idle=100, slow=10, streams=40, accounts=2, seconds=4.0, body_mb=16, header_timeout_s=1.0)
