@@ -15,6 +15,7 @@ health latency and the hub's memory meanwhile.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -139,7 +140,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _queries(scale, runs, rows, raw)
     if "attack" in only:
         with tempfile.TemporaryDirectory(prefix="xiaoan-bench-attack-") as tmp:
-            _attack(http_attack.TINY if args.tiny else http_attack.FULL, runs, Path(tmp), rows, raw)
+            size = http_attack.TINY if args.tiny else http_attack.FULL
+            if args.attack_accounts is not None:
+                size = dataclasses.replace(size, accounts=args.attack_accounts)
+            _attack(size, runs, Path(tmp), rows, raw)
     raw["rows"] = [row.__dict__ for row in rows]
     return raw
 
@@ -336,7 +340,9 @@ def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row]
     rows.append(Row("http", "  connections the attacker held at once (it reconnects whenever the hub closes one)",
                     f"median {scenarios.median([r.held_median for r in results]):,.0f}, max"
                     f" {max(r.held_max for r in results):,}; hub's open files {last.hub_fds_idle} idle →"
-                    f" {last.hub_fds_max:,}; {last.opened:,} opened, {last.closed_by_hub:,} closed by the hub,"
+                    f" {last.hub_fds_max:,}; CPU: hub {last.hub_cpu_s / last.attack_s:.0%} of a core, attacker"
+                    f" {last.attacker_cpu_s / last.attack_s:.0%};"
+                    f" {last.opened:,} opened, {last.closed_by_hub:,} closed by the hub,"
                     f" {last.refused_at_accept} refused at accept, {last.connect_errors} connect errors"))
     statuses = ", ".join(f"{n:,} × {s}" for s, n in sorted(last.stream_statuses.items()))
     rows.append(Row("http", "  live-stream requests (the caps answer 429 per account, 503 in total)",
@@ -396,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a few hundred messages: checks the harness runs")
     parser.add_argument("--runs", type=int, default=None, help="repeats per measurement (default 3; tiny: 1)")
     parser.add_argument("--only", help="comma list of: ingest,latency,scaleout,queries,attack")
+    parser.add_argument("--attack-accounts", type=int, default=None,
+                        help="accounts the attack's 1,000 stream requests use (default 4: the per-account cap"
+                             " refuses; 25 or more: the total cap does)")
     parser.add_argument("--profile", action="store_true", help="also profile the hub with py-spy during ingest")
     parser.add_argument("--json", type=Path, help="also write every raw figure to this file")
     parser.add_argument("--no-companions", action="store_true",

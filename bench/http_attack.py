@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import REPO, BenchError, BrokerEnv
+from bench.harness import REPO, BenchError, BrokerEnv, cpu_seconds
 from hub.auth.roles import Role
 from hub.auth.store import AccountStore
 from hub.broker import free_port
@@ -70,6 +70,8 @@ class AttackSize:
     header_timeout_s: float | None = None
 
 
+#: Four cooks' accounts: past 8 streams each the per-account cap answers 429. With 25 or more accounts the
+#: total cap (200) fills first and answers 503 (``python -m bench --only attack --attack-accounts 32``).
 FULL = AttackSize(idle=2000, slow=100, streams=1000, accounts=4, seconds=30.0, body_mb=100)
 #: Bodies of 16 MB: over the photo cap (8 MiB + 64 KiB) too.
 TINY = AttackSize(idle=100, slow=10, streams=40, accounts=2, seconds=4.0, body_mb=16, header_timeout_s=1.0)
@@ -107,6 +109,12 @@ class AttackRun:
     stream_statuses: dict[str, int]
     streams_held_max: int
     recovered_health_ms: float
+    #: CPU seconds the hub used from the first attacker's connection to the last probe.
+    hub_cpu_s: float
+    #: Seconds from the first attacker's connection to the last probe.
+    attack_s: float
+    #: CPU seconds the attacker's own process used meanwhile (it shares the machine with the hub).
+    attacker_cpu_s: float
     bodies: list[BodyRun] = field(default_factory=list)
 
 
@@ -511,6 +519,7 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
             say(f"hub idle: RSS {idle_rss:.1f} MB, {fds_idle} fds; attacking with {size.idle} idle,"
                 f" {size.slow} slow-header, {size.streams} stream connections for {size.seconds:g} s")
             reset_peak(hub.pid)
+            cpu_before, attack_started = cpu_seconds(hub.pid), time.monotonic()
             attacker = AttackerProcess(hub.port, tokens, size)
             latencies: list[float] = []
             sent_at: list[float] = []
@@ -544,6 +553,8 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
                         held.append(int(report["open"]))
                     time.sleep(max(0.0, PROBE_EVERY_S - (time.monotonic() - now)))
                 attack_peak = proc_status(hub.pid)["VmHWM"] / 1024
+                hub_cpu, attack_s = cpu_seconds(hub.pid) - cpu_before, time.monotonic() - attack_started
+                attacker_cpu = cpu_seconds(attacker.process.pid)
             finally:
                 final = attacker.stop()
             say(f"attack over: health p50 {statistics.median(latencies) if latencies else float('nan'):.1f} ms,"
@@ -560,7 +571,8 @@ def run_attack(root: Path, size: AttackSize, log: Any = None) -> AttackRun:
                 closed_by_hub=int(final.get("closed_by_hub", 0)),
                 refused_at_accept=int(final.get("refused_at_accept", 0)),
                 connect_errors=int(final.get("connect_errors", 0)), stream_statuses=dict(final.get("statuses", {})),
-                streams_held_max=int(final.get("streams_open_max", 0)), recovered_health_ms=recovered_ms)
+                streams_held_max=int(final.get("streams_open_max", 0)), recovered_health_ms=recovered_ms,
+                hub_cpu_s=hub_cpu, attack_s=attack_s, attacker_cpu_s=attacker_cpu)
             for name, path, content_type, chunked in _bodies(size.body_mb):
                 body = send_body(hub.port, hub.pid, name, path, content_type, chunked, size.body_mb * MB)
                 say(f"{name}: {body.status} after {body.sent_mb:.1f} MB in {body.seconds:.2f} s,"

@@ -47,108 +47,118 @@ RowId = Annotated[int, PathParam(ge=0, le=MAX_ID)]
 
 
 def _part(request: Request, name: str) -> Any:
-    """One component of the process this app serves: the single place that knows where they live."""
+    """One component of the process this app serves: the single place that knows where they live.
+
+    The dependencies below are ``async`` although they only read ``app.state``: FastAPI
+    runs a plain ``def`` dependency in its thread pool, one thread hand-off per
+    dependency per request, which under a flood of requests cost more than the routes.
+    ``pipeline_status`` counts rows in SQLite, so it stays in the pool.
+    """
     return getattr(request.app.state.hub, name)
 
 
-def settings(request: Request) -> HubSettings:
+async def settings(request: Request) -> HubSettings:
     found: HubSettings = _part(request, "settings")
     return found
 
 
-def timezone(request: Request) -> ZoneInfo:
+async def timezone(request: Request) -> ZoneInfo:
     """The school's time zone: local days, weeks and report periods are reckoned in it."""
     found: ZoneInfo = _part(request, "tz")
     return found
 
 
-def state_store(request: Request) -> StateStore:
+async def state_store(request: Request) -> StateStore:
     found: StateStore = _part(request, "state")
     return found
 
 
-def series_store(request: Request) -> SeriesStore:
+async def series_store(request: Request) -> SeriesStore:
     found: SeriesStore = _part(request, "series")
     return found
 
 
-def alert_engine(request: Request) -> AlertEngine:
+async def alert_engine(request: Request) -> AlertEngine:
     found: AlertEngine = _part(request, "engine")
     return found
 
 
-def sample_monitor(request: Request) -> SampleMonitor:
+async def sample_monitor(request: Request) -> SampleMonitor:
     found: SampleMonitor = _part(request, "samples")
     return found
 
 
-def gate_monitor(request: Request) -> GateMonitor:
+async def gate_monitor(request: Request) -> GateMonitor:
     found: GateMonitor = _part(request, "gate")
     return found
 
 
-def report_service(request: Request) -> ReportService:
+async def report_service(request: Request) -> ReportService:
     found: ReportService = _part(request, "reports")
     return found
 
 
-def account_store(request: Request) -> AccountStore:
+async def account_store(request: Request) -> AccountStore:
     found: AccountStore = _part(request, "accounts")
     return found
 
 
-def notifications(request: Request) -> Notifications:
+def _notifications(request: Request) -> Notifications:
     found: Notifications = _part(request, "notifications")
     return found
 
 
-def web_notices(request: Request) -> WebChannel:
+async def notifications(request: Request) -> Notifications:
+    return _notifications(request)
+
+
+async def web_notices(request: Request) -> WebChannel:
     """The web page's own notification channel (its recent notices)."""
-    return notifications(request).web_notices
+    return _notifications(request).web_notices
 
 
-def delivery_log(request: Request) -> DeliveryLog | None:
+async def delivery_log(request: Request) -> DeliveryLog | None:
     """Every delivery attempt; None on a hub configured without notification channels."""
-    return notifications(request).delivery_log
+    return _notifications(request).delivery_log
 
 
-def notify_channels(request: Request) -> dict[str, Channel]:
+async def notify_channels(request: Request) -> dict[str, Channel]:
     """The built notification channels by name (none without a notify config)."""
-    return notifications(request).channels
+    return _notifications(request).channels
 
 
-def notify_settings(request: Request) -> NotifySettings:
+async def notify_settings(request: Request) -> NotifySettings:
     """The versioned channels and routes (the admin page changes them; the running hub follows)."""
     found: NotifySettings = _part(request, "notify_settings")
     return found
 
 
-def vitals(request: Request) -> Vitals:
+async def vitals(request: Request) -> Vitals:
     """The running hub's parts that health and metrics read (broker link, counters, duties, channels)."""
     found: Vitals = _part(request, "vitals")
     return found
 
 
-def broadcaster(request: Request) -> Broadcaster:
+async def broadcaster(request: Request) -> Broadcaster:
     found: Broadcaster = _part(request, "broadcaster")
     return found
 
 
-def live_feed(request: Request) -> LiveFeed:
+async def live_feed(request: Request) -> LiveFeed:
     """What the open pages are told: a route that changes what they show says so here."""
     found: LiveFeed = _part(request, "live")
     return found
 
 
-def enrolment(request: Request) -> DeviceEnrolment:
+async def enrolment(request: Request) -> DeviceEnrolment:
     """Devices added, replaced and revoked from the admin page."""
     found: DeviceEnrolment = _part(request, "enrolment")
     return found
 
 
-def photo_root(request: Request) -> Path:
+async def photo_root(request: Request) -> Path:
     """Where the photos of corrective actions are kept (under the hub's state directory)."""
-    return photos.directory(settings(request).db_dir)
+    return photos.directory(_part(request, "settings").db_dir)
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,7 @@ class PipelineStatus:
 
 def pipeline_status(request: Request) -> PipelineStatus:
     """A snapshot of the ingest pipeline's state, taken once per request."""
-    found = vitals(request)
+    found: Vitals = _part(request, "vitals")
     return PipelineStatus(mqtt_connected=found.mqtt_connected(), started_at=found.started_at,
                           counters=found.counters.snapshot(), dead_letters=found.record.dead_letter_count())
 

@@ -74,7 +74,7 @@ class _SlotResponse(StreamingResponse):
             self._release()
 
 
-def stream_slots(request: Request) -> StreamSlots:
+async def stream_slots(request: Request) -> StreamSlots:
     slots: StreamSlots = request.app.state.stream_slots
     return slots
 
