@@ -18,8 +18,10 @@ from hub.runtime import Hub
 from tests.hub.auth_helpers import bearer
 
 #: Open without credentials: liveness for watchdogs, the login form, the API's description.
+#: A new device's config is fetched with its one-time enrolment token, which is the credential.
 PUBLIC = {("GET", "/api/health"), ("GET", "/login"), ("POST", "/login"), ("GET", "/openapi.json"),
-          ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
+          ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+          ("GET", "/api/devices/enrol/{token}")}
 
 #: What the routes that change things (or read the audit log) must demand.
 EXPECTED = {
@@ -104,6 +106,8 @@ def test_public_routes_answer_without_credentials(client: TestClient) -> None:
     assert client.get("/api/health").status_code == 200
     assert client.get("/login").status_code == 200
     assert client.get("/openapi.json").status_code == 200
+    # No token, an unknown one: refused as not found, never as a page that asks for a sign-in.
+    assert client.get("/api/devices/enrol/" + "x" * 43).status_code == 404
 
 
 def test_every_write_route_demands_more_than_being_signed_in(client: TestClient) -> None:
