@@ -40,8 +40,9 @@ Case = AnyCase[APIOperation[Any, Any, Any, Any]]
 
 #: Generated requests per operation and mode; about a minute and a half for the whole spec on two busy cores.
 EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 20}
-#: An event stream answers for as long as the client listens.
-SKIP = {("GET", "/api/stream")}
+#: An event stream answers for as long as the client listens. A device's config is fetched with a one-time
+#: token of 43 random characters: every fuzzed one is a 404 (tests/hub/test_device_enrolment.py tries it).
+SKIP = {("GET", "/api/stream"), ("GET", "/api/devices/enrol/{token}")}
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Fuzzed:
     #: Answers by status: the fuzzing must reach the routes, not stop at the door (401).
     answers: dict[str, int] = field(default_factory=dict)
     operations: set[str] = field(default_factory=set)
+    #: Operations that answered a 2xx at least once.
+    succeeded: set[str] = field(default_factory=set)
     server_errors: list[str] = field(default_factory=list)
 
 
@@ -73,7 +76,7 @@ class Admin:
 
 @pytest.fixture
 def populated(tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
-    """Two devices with sensors and readings, alarms in several states, and sample records."""
+    """Two devices with sensors and readings, alarms in several states, sample records, notes and a channel."""
     hub = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0)), connect_mqtt=False)
     try:
         with TestClient(create_app(hub.settings, hub=hub), base_url="http://hub.test") as client:
@@ -92,6 +95,14 @@ def populated(tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
                 logged = client.post("/api/samples", headers=admin,
                                      json={"meal": meal, "dishes": [{"name": "红烧肉", "weight_g": 150}]})
                 assert logged.status_code == 201, logged.text
+            # What the newer routes list: a note, an interim action, a channel and an enrolled device's absence.
+            (firing,) = hub.state.alerts([AlertState.FIRING])
+            for url, body in ((f"/api/alerts/{resolved.id}/notes", {"text": "补充说明"}),
+                              (f"/api/alerts/{firing.id}/actions", {"text": "已转移食品"})):
+                assert client.post(url, headers=admin, json=body).status_code == 201
+            kept = client.put("/api/admin/notify/channels/duty", headers=admin,
+                              json={"kind": "webhook", "label": "值班群", "url": "http://127.0.0.1:9/hook"})
+            assert kept.status_code == 200, kept.text
             yield hub, client
     finally:
         hub.stop()
@@ -106,6 +117,8 @@ def _fuzz(case: Case, admin: Admin, found: Fuzzed) -> None:
         found.server_errors.append(f"{case.as_curl_command()} → {type(error).__name__}: {error}")
         return
     found.answers[str(status)] = found.answers.get(str(status), 0) + 1
+    if 200 <= status < 300:
+        found.succeeded.add(f"{case.operation.method.upper()} {case.operation.path}")
     if status >= 500:
         found.server_errors.append(f"{case.as_curl_command()} → {status}")
 
@@ -135,9 +148,12 @@ def test_no_server_error_on_any_operation(populated: tuple[Hub, TestClient]) -> 
             except Unsatisfiable:
                 assert mode is GenerationMode.NEGATIVE  # nothing in the operation can be made invalid
     record_figures("api_schemathesis", {"operations": len(found.operations), "cases": found.cases,
-                                        "server_errors": len(found.server_errors), "answers": found.answers},
+                                        "server_errors": len(found.server_errors), "answers": found.answers,
+                                        "operations_succeeded": len(found.succeeded)},
                    file="security.json")
     assert len(found.operations) >= 60
     assert "401" not in found.answers
-    assert sum(n for status, n in found.answers.items() if status.startswith("2")) >= found.cases // 6
+    # Generated requests reach the handlers and succeed on most operations, not on a few that answer anything:
+    # many write routes need a record that exists and a body that makes sense, and get a 2xx rarely or never.
+    assert len(found.succeeded) >= len(found.operations) * 0.55, sorted(found.operations - found.succeeded)
     assert not found.server_errors, "\n".join(found.server_errors)
