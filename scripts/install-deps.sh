@@ -26,6 +26,10 @@ have pdftoppm || missing+=(poppler-utils)
 have chromium || missing+=(chromium)
 # The durability test (tests/hub/test_durability.py) watches the hub's syncs and sends with strace.
 have strace || missing+=(strace)
+# The clean-root install test (tests/test_install_root.py) bootstraps a Debian 12 root; shellcheck checks
+# the install script.
+have debootstrap || missing+=(debootstrap)
+have shellcheck || missing+=(shellcheck)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 for extra in ${APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 

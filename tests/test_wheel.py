@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ("firmware-config/mosquitto/xiaoan.conf", "firmware-config/mosquitto/xiaoan.acl.example",
           "firmware-config/raspi/xiaoan-edge.service", "firmware-config/raspi/config.txt",
           "firmware-config/devices/canteen-cold-chain.yaml", "dashboards/json/cold-chain.json",
-          "dashboards/provisioning/datasources/xiaoan-influxdb.yaml", "scripts/make-ca.sh")
+          "dashboards/provisioning/datasources/xiaoan-influxdb.yaml", "scripts/make-ca.sh", "scripts/install.sh")
 
 
 def _run(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
@@ -51,10 +51,8 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment with the wheel and the hub extra; returns its directory."""
-    work = tmp_path_factory.mktemp("wheel")
+def build_wheel(work: Path) -> Path:
+    """Build the xiaoan wheel from a copy of this checkout into ``work``; returns the wheel file."""
     # Built from a copy: setuptools leaves build/ and *.egg-info beside the sources, and a stale build/ of an
     # earlier run (a template since removed) would end up in the wheel.
     source = work / "source"
@@ -67,6 +65,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in (ROOT / "hub" / "web" / "templates").rglob("*.html"):
         assert template.relative_to(ROOT).as_posix() in names, f"{template} is not in the wheel"
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the wheel and the hub extra; returns its directory."""
+    work = tmp_path_factory.mktemp("wheel")
+    wheel = build_wheel(work)
     # The versions this checkout's environment was tested with, as constraints (xiaoan itself left out).
     frozen = _run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"])
     constraints = work / "constraints.txt"
