@@ -21,6 +21,7 @@ import pytest
 
 from hub.cli import build_parser
 from hub.settings import HubSettings
+from tests.docs.test_install_docs import wheel_data_files
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_UNIT = ROOT / "firmware-config" / "hub" / "xiaoan-hub.service"
@@ -138,3 +139,11 @@ def test_systemd_verifies_the_unit_without_a_warning(tmp_path: Path, path: Path)
     result = subprocess.run(["systemd-analyze", "--man=no", "verify", str(copy)], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", [HUB_UNIT, EDGE_UNIT], ids=["hub", "edge"])
+def test_the_units_documentation_is_a_file_the_wheel_installs(path: Path) -> None:
+    (link,) = values(parse(path), "Unit", "Documentation")
+    shared = "file:///opt/xiaoan/venv/share/xiaoan/"
+    assert link.startswith(shared), link
+    assert link.removeprefix(shared) in wheel_data_files()
