@@ -110,14 +110,14 @@ def _check_scope(silence: Silence, user: User, store: StateStore, gate: GateMoni
     if covers_everything(silence.subject):
         if not allows(user.role, Permission.SILENCE_ALL):
             raise FieldError("subject", f"role {user.role.value} may not silence everything; name the devices"
-                                        " · 当前角色不能静音全部设备，请填写具体设备", status=403)
+                                        " · 当前角色不能暂停全部设备的提醒，请填写具体设备", status=403)
         return
     gate_subjects, other = _subjects(store, gate)
     for duty in sorted(reach(silence, GATE_RULES, gate_subjects, other)):
         if not allows(user.role, _SCOPE_PERMISSIONS[duty]):
             what = "gates and doors of the gate house · 门岗" if duty == GATE else "the canteen's cold chain · 食堂冷链"
             raise FieldError("subject", f"role {user.role.value} may not silence {what}"
-                                        f" · 当前角色无权静音该范围", status=403)
+                                        f" · 当前角色无权暂停该范围的提醒", status=403)
 
 
 @router.post("/silences", status_code=201)

@@ -59,7 +59,7 @@ _EN: dict[str, str] = {
     "应监测时长": "Expected", "未到": "not yet", "数据不足": "insufficient data", "学校": "School",
     "地点": "Site", "未设置学校名称": "school name not set", "页": "page",
     "各传感器数据完整率": "Data completeness per sensor", "限值修改记录": "Limit changes",
-    "本期生效的静音（报警照常记录，但未通知）": "Silences in force (alarms recorded, nobody notified)",
+    "本期暂停提醒（报警照常记录，但未发通知）": "Silences in force (alarms recorded, nobody notified)",
 }
 
 
@@ -206,7 +206,7 @@ def _limit_edits(unit: ColdUnit, tz: ZoneInfo, styles: _Styles, width: float, la
 def _silences(report: Report, tz: ZoneInfo, styles: _Styles) -> list[Flowable]:
     """Silences in force during the period: when alarms were recorded but nobody was notified."""
     if not report.silences:
-        return [Paragraph("本期无静音。", styles.body)]
+        return [Paragraph("本期没有暂停提醒。", styles.body)]
     flow: list[Flowable] = []
     for s in report.silences:
         when = (s.window and f"每日 {s.window}") or ""
@@ -381,7 +381,7 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
         flow.append(Paragraph("无冷藏设备数据。", styles.body))
     for unit in report.cold_units:
         flow.extend(_unit(unit, report, tz, styles, width))
-    flow += [Paragraph(label("本期生效的静音（报警照常记录，但未通知）"), styles.h2), *_silences(report, tz, styles)]
+    flow += [Paragraph(label("本期暂停提醒（报警照常记录，但未发通知）"), styles.h2), *_silences(report, tz, styles)]
     flow += [Paragraph(label("三、温度记录表"), styles.h1), *_log_sheet(report, tz, styles, width),
              Paragraph(label("四、食品留样"), styles.h1), *_samples(report, tz, styles, width),
              Paragraph(label("五、门岗"), styles.h1), *_gates(report, tz, styles, width),

@@ -68,13 +68,13 @@ def end_problem(silence: Silence, now: float, max_s: float) -> str | None:
     days = max_s / 86400
     if silence.ends_at is None:
         return (f"a silence must end: give ends_at, at most {days:g} days after it begins"
-                f" · 静音必须有结束时间（最长 {days:g} 天），每日时段也须填写结束日期")
+                f" · 暂停提醒必须有结束时间（最长 {days:g} 天），每天的时段也要填写结束日期")
     begins = max(silence.starts_at if silence.starts_at is not None else now, now)
     if silence.ends_at <= now:
         return "ends_at is already past · 结束时间已过"
     if silence.ends_at - begins > max_s:
         return (f"a silence may last at most {days:g} days (set by the safety officer)"
-                f" · 静音最长 {days:g} 天（由安全员设定）")
+                f" · 暂停提醒最长 {days:g} 天（由安全员设定）")
     return None
 
 

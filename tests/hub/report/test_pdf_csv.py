@@ -120,7 +120,7 @@ def test_the_report_lists_every_limit_change_and_the_silences_of_the_period(fres
     assert [s.reason for s in report.silences] == ["搬迁冷柜"]
     text = _text(hub.reports.pdf(week, now=week.end + 60))
     for label in ("限值修改记录", "0~8°C", "1~6°C", "0~12°C", "压缩机维修", "李安全员", "待审批（未生效）",
-                  "本期生效的静音", "搬迁冷柜"):
+                  "本期暂停提醒", "搬迁冷柜"):
         assert label in text, label
     assert "上周的" not in text
 
