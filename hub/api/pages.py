@@ -184,7 +184,8 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, web: RendererDep, requ
     request_ids = {c.key: secrets.token_hex(8) for c in due}
     people = [info.user for info in accounts.users() if not info.disabled]
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
-                                                      "request_ids": request_ids, "people": people})
+                                                      "request_ids": request_ids, "people": people,
+                                                      "now": now})
 
 
 @router.get("/admin", response_class=HTMLResponse)
