@@ -138,7 +138,8 @@ class Hub:
             self.engine.notifier = self.notifications.notifier
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
-                               self.samples.canteen_open)
+                               self.samples.canteen_open, self.checks.store,
+                               self._school_day)
         self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
         if connect_mqtt:
             self._connect()
@@ -163,16 +164,16 @@ class Hub:
             self.engine.add_listener(upkeep.on_alert)
         return upkeep
 
+    def _school_day(self, day: dt.date) -> bool:
+        """A school day by the hub's one calendar (the gate's object, replaced when an override is made)."""
+        return self.gate.calendar.is_school_day(day)
+
     def _checks(self) -> ChecksService:
         """Checklists and work orders: due on the hub's one calendar, prefilled from the series and the samples."""
         settings = self.settings
-
-        def school_day(day: dt.date) -> bool:
-            return self.gate.calendar.is_school_day(day)  # the calendar object changes with the overrides
-
         return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, self.state,
                              self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
-                             school_day=school_day, canteen_open=self.samples.canteen_open,
+                             school_day=self._school_day, canteen_open=self.samples.canteen_open,
                              limits=self.engine.limits)
 
     def _connect(self) -> None:
