@@ -7,12 +7,14 @@ writes each step to the record and the audit chain.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from hub.api.deps import AccountsDep, ChecksDep, RowId
+from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
@@ -20,7 +22,8 @@ from hub.checks.config import TemplateConfig
 from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, ItemKind, OrderState, Urgency
 from hub.checks.service import AnswerInput, ChecksService, DueCheck
 from hub.checks.store import CheckRun, WorkOrder
-from hub.errors import FieldError
+from hub.errors import FieldError, NotFound
+from hub.web import photos
 
 router = APIRouter(tags=["checks"], dependencies=[Depends(require(Permission.VIEW))])
 
@@ -174,9 +177,10 @@ class WorkOrderPublic(BaseModel):
     run_id: int | None
     item: str
     steps: list[StepPublic]
+    photos: list[str] = Field(default_factory=list, description="URLs of the order's photos, oldest first")
 
     @classmethod
-    def of(cls, order: WorkOrder, now: float) -> WorkOrderPublic:
+    def of(cls, order: WorkOrder, now: float, photo_root: Path | None = None) -> WorkOrderPublic:
         return cls(id=order.id, title=order.title, place=order.place, text=order.text, urgency=order.urgency,
                    state=order.state, overdue=order.state in OPEN_ORDER_STATES and now >= order.due_at,
                    reported_by=order.reported_by, reported_at=order.reported_at, due_at=order.due_at,
@@ -184,7 +188,21 @@ class WorkOrderPublic(BaseModel):
                    fixed_at=order.fixed_at, accepted_by=order.accepted_by, accepted_at=order.accepted_at,
                    run_id=order.run_id, item=order.item,
                    steps=[StepPublic(ts=s.ts, actor=s.actor, action=s.action, state=s.state, note=s.note)
-                          for s in order.steps])
+                          for s in order.steps],
+                   photos=[f"/api/workorders/{order.id}/photos/{name}"
+                           for name in photos.listing(order_photos(photo_root), order.id)]
+                   if photo_root is not None else [])
+
+
+def order_photos(photo_root: Path) -> Path:
+    """Where work orders' photos are kept (beside the alarms' photos, numbered by order)."""
+    return photo_root / "orders"
+
+
+class OrderPhotoPublic(BaseModel):
+    order_id: int
+    name: str
+    url: str
 
 
 class HazardCreate(BaseModel):
@@ -216,8 +234,8 @@ class NoteCreate(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
 
 
-def _order(checks: ChecksService, order: WorkOrder) -> WorkOrderPublic:
-    return WorkOrderPublic.of(order, checks.clock())
+def _order(checks: ChecksService, order: WorkOrder, photo_root: Path) -> WorkOrderPublic:
+    return WorkOrderPublic.of(order, checks.clock(), photo_root)
 
 
 @router.get("/api/checks")
@@ -249,55 +267,82 @@ def submit_check(checks: ChecksDep, user: Filler, template: str, request: Checkl
 
 
 @router.get("/api/workorders")
-def work_orders(checks: ChecksDep, state: Literal["open", "fixed", "closed", "all"] = "open"
+def work_orders(checks: ChecksDep, root: PhotoRootDep, state: Literal["open", "fixed", "closed", "all"] = "open"
                 ) -> list[WorkOrderPublic]:
     """Work orders: ``open`` (still being worked on), ``fixed`` (waiting for 验收), ``closed``, ``all``."""
     states = {"open": OPEN_ORDER_STATES, "fixed": (OrderState.FIXED,), "closed": (OrderState.ACCEPTED,),
               "all": None}[state]
     now = checks.clock()
-    return [WorkOrderPublic.of(o, now) for o in checks.store.orders(states)]
+    return [WorkOrderPublic.of(o, now, root) for o in checks.store.orders(states)]
 
 
 @router.post("/api/workorders", status_code=201)
-def report_hazard(checks: ChecksDep, user: Reporter, request: HazardCreate) -> WorkOrderPublic:
+def report_hazard(checks: ChecksDep, root: PhotoRootDep, user: Reporter, request: HazardCreate) -> WorkOrderPublic:
     """Report a hazard or a repair (发现 → 上报): a work order waiting to be assigned."""
     return _order(checks, checks.report(request.title, request.place, request.text, request.urgency,
-                                        actor=user.username))
+                                        actor=user.username), root)
 
 
 @router.get("/api/workorders/{order_id}")
-def work_order(checks: ChecksDep, order_id: RowId) -> WorkOrderPublic:
-    return _order(checks, checks.order(order_id))
+def work_order(checks: ChecksDep, root: PhotoRootDep, order_id: RowId) -> WorkOrderPublic:
+    return _order(checks, checks.order(order_id), root)
 
 
 @router.post("/api/workorders/{order_id}/assign")
-def assign_order(checks: ChecksDep, accounts: AccountsDep, user: Assigner, order_id: RowId,
+def assign_order(checks: ChecksDep, root: PhotoRootDep, accounts: AccountsDep, user: Assigner, order_id: RowId,
                  request: AssignCreate) -> WorkOrderPublic:
     if accounts.active_user(request.assignee) is None:
         raise FieldError("assignee", f"no enabled account {request.assignee.strip()!r} · 没有这个账号")
     return _order(checks, checks.assign(order_id, request.assignee.strip(), actor=user.username,
-                                        due_at=request.due_at, note=request.note))
+                                        due_at=request.due_at, note=request.note), root)
 
 
 @router.post("/api/workorders/{order_id}/fix")
-def fix_order(checks: ChecksDep, user: Fixer, order_id: RowId, request: FixCreate) -> WorkOrderPublic:
+def fix_order(checks: ChecksDep, root: PhotoRootDep,
+              user: Fixer, order_id: RowId, request: FixCreate) -> WorkOrderPublic:
     """Record what was done; the order then waits for 验收 by someone else."""
-    return _order(checks, checks.fix(order_id, request.note, actor=user.username))
+    return _order(checks, checks.fix(order_id, request.note, actor=user.username), root)
 
 
 @router.post("/api/workorders/{order_id}/accept")
-def accept_order(checks: ChecksDep, user: Accepter, order_id: RowId, request: AcceptCreate) -> WorkOrderPublic:
+def accept_order(checks: ChecksDep, root: PhotoRootDep,
+                 user: Accepter, order_id: RowId, request: AcceptCreate) -> WorkOrderPublic:
     """验收: never by the person who did the fix (403)."""
-    return _order(checks, checks.accept(order_id, request.note, actor=user.username))
+    return _order(checks, checks.accept(order_id, request.note, actor=user.username), root)
 
 
 @router.post("/api/workorders/{order_id}/reopen")
-def reopen_order(checks: ChecksDep, user: Accepter, order_id: RowId, request: ReopenCreate) -> WorkOrderPublic:
+def reopen_order(checks: ChecksDep, root: PhotoRootDep,
+                 user: Accepter, order_id: RowId, request: ReopenCreate) -> WorkOrderPublic:
     """The fix is not accepted: back to the assignee with the reason and a new due time."""
-    return _order(checks, checks.reopen(order_id, request.reason, actor=user.username))
+    return _order(checks, checks.reopen(order_id, request.reason, actor=user.username), root)
 
 
 @router.post("/api/workorders/{order_id}/notes")
-def note_order(checks: ChecksDep, user: Reporter, order_id: RowId, request: NoteCreate) -> WorkOrderPublic:
+def note_order(checks: ChecksDep, root: PhotoRootDep,
+               user: Reporter, order_id: RowId, request: NoteCreate) -> WorkOrderPublic:
     """A note on any work order (a closed one takes nothing else)."""
-    return _order(checks, checks.note(order_id, request.text, actor=user.username))
+    return _order(checks, checks.note(order_id, request.text, actor=user.username), root)
+
+
+@router.post("/api/workorders/{order_id}/photos", status_code=201)
+async def upload_order_photo(checks: ChecksDep, root: PhotoRootDep, user: Reporter, order_id: RowId,
+                             photo: UploadFile) -> OrderPhotoPublic:
+    """Keep one JPEG, PNG or WebP photo (at most 8 MB) with the order: what was found, what was done.
+
+    An accepted order is closed: 409. A file of another type: 422; too large: 413.
+    """
+    checks.open_for_photos(order_id)
+    data = await photo.read(photos.MAX_BYTES + 1)
+    name = photos.save(order_photos(root), order_id, data)
+    checks.photo_added(order_id, name, len(data), actor=user.username)
+    return OrderPhotoPublic(order_id=order_id, name=name, url=f"/api/workorders/{order_id}/photos/{name}")
+
+
+@router.get("/api/workorders/{order_id}/photos/{name}", response_class=FileResponse)
+def order_photo(root: PhotoRootDep, order_id: RowId, name: str) -> FileResponse:
+    path = photos.path_of(order_photos(root), order_id, name)
+    if path is None:
+        raise NotFound("name", f"no photo {name!r}")
+    return FileResponse(path, media_type=photos.MEDIA_TYPES[path.suffix[1:]],
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})

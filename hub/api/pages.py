@@ -173,12 +173,13 @@ def safety(
 
 
 @router.get("/checks", response_class=HTMLResponse)
-def checks_page(checks: ChecksDep, accounts: AccountsDep, web: RendererDep, request: Request, user: Viewer,
-                part: str | None = None) -> Response:
+def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, web: RendererDep,
+                request: Request, user: Viewer, part: str | None = None) -> Response:
     """Today's checklists and the open work orders, phone-first (the board is one section)."""
     now = checks.clock()
     due = checks.due(now)
-    orders = [WorkOrderPublic.of(o, now) for o in checks.store.orders((*OPEN_ORDER_STATES, OrderState.FIXED))]
+    waiting = checks.store.orders((*OPEN_ORDER_STATES, OrderState.FIXED))
+    orders = [WorkOrderPublic.of(o, now, photo_root) for o in waiting]
     orders.sort(key=lambda o: (not o.overdue, o.due_at))
     # A retry of the same rendered form (a phone on a bad network) is stored once.
     request_ids = {c.key: secrets.token_hex(8) for c in due}

@@ -23,7 +23,7 @@ from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
 from hub.checks import prefill, rules
 from hub.checks.config import ChecksConfig, TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, OrderAction, Urgency
+from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, OrderAction, OrderState, Urgency
 from hub.checks.prefill import Prefill
 from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
 from hub.errors import Conflict, FieldError, NotFound
@@ -331,6 +331,18 @@ class ChecksService:
         def changes(order: WorkOrder, at: float) -> dict[str, object]:
             return {"due_at": rules.order_due_at(at, order.urgency, self.config.order_due_h), "fixed_at": None}
         return self._move(order_id, OrderAction.REOPEN, actor, reason, now, changes)
+
+    def open_for_photos(self, order_id: int) -> WorkOrder:
+        """The order, if a photo may still be added (a closed one takes notes only: 409)."""
+        order = self.order(order_id)
+        if order.state is OrderState.ACCEPTED:
+            raise Conflict("order_id", f"work order {order_id} is accepted: nothing more can be attached"
+                                       " · 工单已验收，不能再添加照片")
+        return order
+
+    def photo_added(self, order_id: int, name: str, size: int, actor: str, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        self._record.append_audit(now, actor, "order.photo", order_subject(order_id), {"photo": name, "bytes": size})
 
     def note(self, order_id: int, text: str, actor: str, now: float | None = None) -> WorkOrder:
         """A note on any order, closed ones included (the only change a closed order takes)."""

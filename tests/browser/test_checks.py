@@ -14,6 +14,7 @@ from hub.checks.kinds import AutoSource, Cadence, DayRule, ItemKind, OrderState
 from hub.settings import HubConfig
 from tests.browser.conftest import Served, overflow_x
 from tests.browser.conftest import screenshot as full_screenshot
+from tests.browser.test_handling import PNG
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.broker]
@@ -74,6 +75,8 @@ def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another
     manager_card = manager.locator(f"#order-{order.id}")
     expect(manager_card.locator("form[data-kind=accept]")).to_have_count(0)
     manager_card.locator("textarea[name=note]").fill("疏通排水沟，拖干地面")
+    manager_card.locator("form[data-kind=fix] input[type=file]").set_input_files(
+        {"name": "after.png", "mimeType": "image/png", "buffer": PNG})
     manager_card.locator("form[data-kind=fix] button[type=submit]").click()
     wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.FIXED)
     expect(manager_card.locator("form[data-kind=accept]")).to_have_count(0)  # never one's own fix
@@ -81,6 +84,7 @@ def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another
     officer.reload()
     officer_card = officer.locator(f"#order-{order.id}")
     expect(officer_card).to_contain_text("疏通排水沟，拖干地面")
+    expect(officer_card.locator(".photos img")).to_have_count(1)
     screenshot(officer, "checks-work-order-to-accept")
     officer_card.locator("form[data-kind=accept] button[type=submit]").click()
     wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.ACCEPTED)

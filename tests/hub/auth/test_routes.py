@@ -56,6 +56,7 @@ EXPECTED = {
     ("POST", "/api/workorders/{order_id}/accept"): Permission.ORDER_ACCEPT,
     ("POST", "/api/workorders/{order_id}/reopen"): Permission.ORDER_ACCEPT,
     ("POST", "/api/workorders/{order_id}/notes"): Permission.HAZARD_REPORT,
+    ("POST", "/api/workorders/{order_id}/photos"): Permission.HAZARD_REPORT,
     ("GET", "/checks"): Permission.VIEW,
 }
 

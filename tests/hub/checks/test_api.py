@@ -91,3 +91,29 @@ def test_unknown_template_and_items(client: TestClient, hub: Hub, clock: Clock) 
     extra = [*_night_round(), {"item": "made_up", "answer": "ok"}]
     answer = client.post("/api/checks/night_round", headers=headers, json={"answers": extra, "opened_at": clock()})
     assert answer.status_code == 422 and "made_up" in answer.text
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00"
+       b"\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_photos_of_a_work_order_are_kept_once_and_closed_with_it(client: TestClient, hub: Hub) -> None:
+    reporter, as_reporter = bearer(hub, Role.GATEKEEPER)
+    _, as_officer = bearer(hub, Role.SAFETY_OFFICER)
+    order_id = client.post("/api/workorders", headers=as_reporter, json={"title": "围墙裂缝"}).json()["id"]
+    url = f"/api/workorders/{order_id}/photos"
+    wrong = client.post(url, headers=as_reporter, files={"photo": ("x.png", b"<svg onload=alert(1)>", "image/png")})
+    assert wrong.status_code == 422
+    first = client.post(url, headers=as_reporter, files={"photo": ("crack.png", PNG, "image/png")})
+    again = client.post(url, headers=as_reporter, files={"photo": ("crack.png", PNG, "image/png")})
+    assert first.status_code == again.status_code == 201 and first.json()["name"] == again.json()["name"]
+    order = client.get(f"/api/workorders/{order_id}", headers=as_reporter).json()
+    assert order["photos"] == [first.json()["url"]]
+    served = client.get(first.json()["url"], headers=as_reporter)
+    assert served.content == PNG and served.headers["content-type"] == "image/png"
+    audit = [(e.actor, e.action) for e in hub.state.audit_entries()]
+    assert (reporter.username, "order.photo") in audit
+    client.post(f"/api/workorders/{order_id}/fix", headers=as_reporter, json={"note": "已修补"})
+    client.post(f"/api/workorders/{order_id}/accept", headers=as_officer, json={})
+    closed = client.post(url, headers=as_reporter, files={"photo": ("late.png", PNG + b"\0", "image/png")})
+    assert closed.status_code == 409
