@@ -182,7 +182,7 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     orders = [WorkOrderPublic.of(o, now, photo_root) for o in waiting]
     orders.sort(key=lambda o: (not o.overdue, o.due_at))
     # A retry of the same rendered form (a phone on a bad network) is stored once.
-    request_ids = {c.key: secrets.token_hex(8) for c in due}
+    request_ids = {f"{c.key}/{c.period}": secrets.token_hex(8) for c in due}
     people = [info.user for info in accounts.users() if not info.disabled]
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "request_ids": request_ids, "people": people,

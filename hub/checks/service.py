@@ -138,21 +138,37 @@ class ChecksService:
     # -- what is due ---------------------------------------------------------------------------
 
     def due(self, now: float | None = None, with_prefill: bool = True) -> list[DueCheck]:
-        """Every template's checklist of the current period, done or not (none when its period has no due day)."""
+        """Every template's checklist of the current period, done or not (none when its period has no due day),
+        after the last period's where it was missed and can still be made up (its alarm still stands)."""
         now = self.clock() if now is None else now
         today = self.local_day(now)
         found: list[DueCheck] = []
         for key, template in self.config.templates.items():
-            period = rules.period_of(template.cadence, today)
-            day, deadline = self._deadline(template, period)
+            current = rules.period_of(template.cadence, today)
+            missed = self._missed(key, template, rules.previous(template.cadence, current), now)
+            if missed is not None:
+                found.append(missed)
+            day, deadline = self._deadline(template, current)
             if day is None:
                 continue
-            run = self.store.find(key, period.key)
-            check = DueCheck(key, template, period.key, day, deadline, run)
+            run = self.store.find(key, current.key)
+            check = DueCheck(key, template, current.key, day, deadline, run)
             if with_prefill and run is None:
                 check.prefills = self.prefills(template, now)
             found.append(check)
         return found
+
+    def _missed(self, key: str, template: TemplateConfig, period: rules.Period, now: float) -> DueCheck | None:
+        """The last period's checklist, while it is overdue and may still be made up (without automatic answers:
+        the hub's data of today says nothing of that day)."""
+        day, deadline = self._deadline(template, period)
+        if day is None or deadline is None:
+            return None
+        late_at = deadline + self.config.grace_min * 60.0
+        done = bool(self.store.done([(key, period.key)]))
+        if not rules.overdue_active(now, late_at, done, late_at + _GIVE_UP_S[template.cadence], self.watch_since):
+            return None
+        return DueCheck(key, template, period.key, day, deadline, None)
 
     def prefills(self, template: TemplateConfig, now: float) -> dict[str, Prefill]:
         """The automatic answers of a template's items as of ``now`` (today so far)."""

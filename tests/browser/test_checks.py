@@ -44,7 +44,7 @@ def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another
 
     cook = open_page(Role.CANTEEN_STAFF)
     cook.goto(f"{served.url}/checks")
-    card = cook.locator("#check-kitchen_daily")
+    card = cook.locator("[data-check=kitchen_daily]")
     card.locator("details.fill summary").click()
     fridges = card.locator("fieldset[data-item=fridges]")
     expect(fridges.locator("[data-auto]")).to_contain_text("1号冷藏柜：4.0–4.0 °C，未超限")

@@ -328,7 +328,7 @@
                       note: note ? note.value.trim() : ""});
       });
       return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
-              request_id: form.getAttribute("data-request")};
+              request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
     },
     interim: function (f) {
       return {text: (f.text || "").trim(), steps: [].concat(f.steps || []), photos: []};

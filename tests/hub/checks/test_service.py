@@ -147,3 +147,21 @@ def test_an_overdue_work_order_alarms_until_fixed(hub: Hub, clock: Clock) -> Non
     hub.checks.fix(order.id, "已上锁", actor="zhang", now=clock() + 26 * 3600)
     (cleared,) = hub.state.alerts(kind=AlertKind.WORK_ORDER)
     assert cleared.state is AlertState.RESOLVED
+
+
+def test_a_missed_daily_check_can_be_made_up_the_next_day_and_its_alarm_ends(hub: Hub, clock: Clock) -> None:
+    clock.set("2026-10-13 08:00")  # Tuesday: Monday's canteen record was never done
+    hub.checks.tick(clock())
+    subject = check_subject("canteen_daily", MONDAY)
+    assert hub.state.alerts(subject=subject)[0].state is AlertState.FIRING
+    due = [(c.key, c.period) for c in hub.checks.due() if c.key == "canteen_daily"]
+    assert due == [("canteen_daily", MONDAY), ("canteen_daily", "2026-10-13")]
+    monday = next(c for c in hub.checks.due() if c.period == MONDAY and c.key == "canteen_daily")
+    assert monday.prefills == {}  # today's sensor data says nothing of Monday
+    answers = _answers(hub, "canteen_daily")
+    with pytest.raises(FieldError, match="period"):
+        hub.checks.submit("canteen_daily", answers, clock() - 600, actor="wang", period="2026-10-11")
+    made_up = hub.checks.submit("canteen_daily", answers, clock() - 600, actor="wang", period=MONDAY)
+    assert made_up.run.period == MONDAY and made_up.run.late
+    assert hub.state.alerts(subject=subject)[0].state is AlertState.RESOLVED
+    assert [c.period for c in hub.checks.due() if c.key == "canteen_daily"] == ["2026-10-13"]
