@@ -41,3 +41,11 @@ def test_the_page_lists_due_checks_with_evidence_and_escapes_what_people_typed(
     assert part.status_code == 200 and "<html" not in part.text
     english = client.get("/checks?lang=en", headers={"Accept": "text/html"})
     assert "Checks this period" in english.text and "⟦" not in english.text
+
+
+@pytest.mark.parametrize(("role", "home"), [(Role.CANTEEN_STAFF, "/canteen"), (Role.GATEKEEPER, "/gate"),
+                                            (Role.SAFETY_OFFICER, "/safety")])
+def test_each_role_home_page_links_to_the_checks(client: TestClient, hub: Hub, role: Role, home: str) -> None:
+    authorize(client, hub, role)
+    page = client.get(home, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'class="button" href="/checks"' in page.text
