@@ -22,6 +22,7 @@ from hub.checks.service import ChecksService
 from hub.dynsec import Dynsec, DynsecSettings
 from hub.enrolment import DeviceEnrolment, EnrolmentStore
 from hub.gate.monitor import GateMonitor
+from hub.gate.store import Sweep
 from hub.health import ALERT_TIMERS, Vitals
 from hub.ingest import DeviceQuotas, IngestPipeline, MqttIngest
 from hub.notify.component import Notifications
@@ -168,13 +169,17 @@ class Hub:
         """A school day by the hub's one calendar (the gate's object, replaced when an override is made)."""
         return self.gate.calendar.is_school_day(day)
 
+    def _sweeps(self, since: float, until: float) -> list[Sweep]:
+        """The gate duty's closing sweeps in ``[since, until)`` (what a checklist's gate item is answered from)."""
+        return self.gate.store.sweeps(since=since, until=until, limit=1000)
+
     def _checks(self) -> ChecksService:
         """Checklists and work orders: due on the hub's one calendar, prefilled from the series and the samples."""
         settings = self.settings
         return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, self.state,
                              self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
                              school_day=self._school_day, canteen_open=self.samples.canteen_open,
-                             limits=self.engine.limits)
+                             limits=self.engine.limits, sweeps=self._sweeps)
 
     def _connect(self) -> None:
         """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""

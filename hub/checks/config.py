@@ -146,7 +146,7 @@ def _night_round() -> TemplateConfig:
         _yes("rooms_locked", "各功能室、办公室门已上锁", "巡查"),
         _yes("power_off", "灯光、电源已关闭", "巡查"),
         _yes("windows_shut", "门窗已关好", "巡查"),
-        _yes("gate_locked", "校门已关闭上锁", "门岗", key_item=True),
+        _yes("gate_locked", "校门已关闭上锁", "门岗", auto="gates", key_item=True),
     ])
 
 

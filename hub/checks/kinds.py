@@ -49,6 +49,8 @@ class AutoSource(StrEnum):
     FREEZERS = "freezers"
     #: Every meal served so far today sampled, every dish at the minimum weight.
     SAMPLES = "samples"
+    #: Every closing sweep of the gate duty so far today found the gates closed.
+    GATES = "gates"
 
 
 class Urgency(StrEnum):

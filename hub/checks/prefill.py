@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.checks.kinds import Answer, AutoSource
+from hub.gate.store import Sweep
 from hub.samples import rules as sample_rules
 from hub.samples.config import SamplesConfig
 from hub.samples.store import SampleRecord
@@ -108,3 +109,19 @@ def samples(records: Sequence[SampleRecord], config: SamplesConfig, open_today: 
     if not parts:
         return Prefill(None, "今日尚无到期餐次 · no meal due yet", link)
     return Prefill(answer, "；".join(parts), link)
+
+
+def gates(sweeps: Sequence[Sweep], tz: ZoneInfo) -> Prefill:
+    """Every closing sweep so far today found its gates closed (the gate duty's record)."""
+    if not sweeps:
+        return Prefill(None, "今日尚无关门检查 · no closing sweep yet", "/gate")
+    open_after = [s for s in sweeps if s.not_closed]
+    if not open_after:
+        return Prefill(Answer.OK, f"今日 {len(sweeps)} 次关门检查，均已关闭", "/gate")
+    parts = []
+    for sweep in sorted(open_after, key=lambda s: s.closing_at):
+        at = dt.datetime.fromtimestamp(sweep.closing_at, tz).strftime("%H:%M")
+        names = "、".join(str(v.get("name") or k) for k, v in sweep.states.items()
+                         if str(v.get("state", "")).lower() not in ("closed", "close"))
+        parts.append(f"{at} 关门检查（{sweep.group}）未关：{names or sweep.not_closed}")
+    return Prefill(Answer.FAIL, "；".join(parts), "/gate")

@@ -27,6 +27,7 @@ from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, Ord
 from hub.checks.prefill import Prefill
 from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
 from hub.errors import Conflict, FieldError, NotFound
+from hub.gate.store import Sweep
 from hub.rules.threshold import Limits
 from hub.samples.config import SamplesConfig
 from hub.samples.store import SampleStore
@@ -92,7 +93,8 @@ class ChecksService:
     def __init__(self, path: Path, config: ChecksConfig, record: AuditTrail, directory: Directory,
                  engine: AlertRaiser, series: SeriesStore, samples: SampleStore, samples_config: SamplesConfig,
                  tz: ZoneInfo, school_day: Callable[[dt.date], bool], canteen_open: Callable[[dt.date], bool],
-                 limits: Callable[[str], Limits | None], clock: Callable[[], float] = time.time) -> None:
+                 limits: Callable[[str], Limits | None], sweeps: Callable[[float, float], Sequence[Sweep]],
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.store = CheckStore(path)
         self.tz = tz
@@ -107,6 +109,8 @@ class ChecksService:
         self._canteen_open = canteen_open
         #: A sensor's limits in force (the engine's: profile, overrides and edits).
         self._limits = limits
+        #: The gate duty's closing sweeps in ``[since, until)``.
+        self._sweeps = sweeps
         self.watch_since = self.store.watch_since(clock())
 
     def close(self) -> None:
@@ -177,7 +181,9 @@ class ChecksService:
         for item in template.items:
             if item.auto is None:
                 continue
-            if item.auto is AutoSource.SAMPLES:
+            if item.auto is AutoSource.GATES:
+                out[item.key] = prefill.gates(self._sweeps(self._day_start(today), now + 1), self.tz)
+            elif item.auto is AutoSource.SAMPLES:
                 out[item.key] = prefill.samples(self._samples.on_day(today.isoformat()), self._samples_config,
                                                 self._canteen_open(today), today, now, self.tz)
             else:

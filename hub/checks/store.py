@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS check_answers (
     answered_by TEXT NOT NULL,
     answered_at REAL NOT NULL,
     order_id INTEGER,
+    position INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, item)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS work_orders (
@@ -239,7 +240,7 @@ class CheckStore(SqliteStore):
             if by_id:
                 marks = ",".join("?" for _ in by_id)
                 answers = (f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM check_answers"  # noqa: S608 - fixed text
-                           f" WHERE run_id IN ({marks})")
+                           f" WHERE run_id IN ({marks}) ORDER BY run_id, position")
                 for row in self._db.execute(answers, list(by_id)):
                     found = _answer(row)
                     by_id[found.run_id].answers.append(found)
@@ -285,11 +286,11 @@ class CheckStore(SqliteStore):
             opened: dict[str, int] = {}
             for key, order in orders.items():
                 opened[key] = self._insert_order(db, order, submitted_by, submitted_at, run_id)
-            for a in answers:
-                db.execute(f"INSERT INTO check_answers ({', '.join(_ANSWER_COLUMNS)})"  # noqa: S608 - fixed text
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            for position, a in enumerate(answers):
+                db.execute(f"INSERT INTO check_answers ({', '.join(_ANSWER_COLUMNS)}, position)"  # noqa: S608
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            [run_id, a.item, a.answer, a.value, a.text, a.note, a.auto, a.evidence, int(a.overridden),
-                            submitted_by, submitted_at, opened.get(a.item)])
+                            submitted_by, submitted_at, opened.get(a.item), position])
         return run_id, opened
 
     # -- work orders ---------------------------------------------------------------------------

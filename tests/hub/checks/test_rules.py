@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.checks import rules
+from hub.checks import prefill, rules
 from hub.checks.config import ChecksConfig, ItemConfig
 from hub.checks.kinds import Answer, Cadence, ItemKind, OrderAction, OrderState, Urgency
+from hub.gate.store import Sweep
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -92,3 +93,15 @@ def test_default_templates_are_valid_and_versioned() -> None:
     assert daily.cadence is Cadence.DAILY and any(item.auto for item in daily.items)
     assert len(daily.version()) == 12
     assert {t.cadence for t in config.templates.values()} == set(Cadence)
+
+
+def test_the_gate_item_is_answered_from_the_closing_sweeps() -> None:
+    assert prefill.gates([], TZ).answer is None
+    closing = rules.deadline(dt.date(2026, 10, 12), dt.time(18, 0), TZ)
+    clean = Sweep(1, "school_gates", closing, closing + 5, {"gate/main": {"state": "closed", "name": "大门"}}, 0)
+    found = prefill.gates([clean], TZ)
+    assert found.answer is Answer.OK and "1 次关门检查，均已关闭" in found.evidence
+    left_open = Sweep(2, "school_gates", closing, closing + 5, {"gate/main": {"state": "closed", "name": "大门"},
+                                                                 "gate/east": {"state": "open", "name": "东门"}}, 1)
+    found = prefill.gates([clean, left_open], TZ)
+    assert found.answer is Answer.FAIL and "18:00 关门检查（school_gates）未关：东门" in found.evidence
