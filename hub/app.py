@@ -16,6 +16,7 @@ from hub.api import (
     alerts,
     audit,
     auth,
+    checks,
     device_admin,
     devices,
     errors,
@@ -67,8 +68,8 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
                        max_photo_body_bytes=settings.http_max_photo_body_bytes)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(FieldError, errors.field_error)
-    for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, gate,
-                   reports, limits, photos, notes, admin_notify, admin_channels, device_admin, stream,
+    for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, checks,
+                   gate, reports, limits, photos, notes, admin_notify, admin_channels, device_admin, stream,
                    pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

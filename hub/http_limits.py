@@ -39,7 +39,7 @@ from hub.settings import HubSettings
 log = logging.getLogger(__name__)
 
 #: Routes whose body is a photo upload (multipart): they get the photo cap, everything else the general one.
-_PHOTO_ROUTES = re.compile(r"^/api/alerts/[^/]+/photos/?$")
+_PHOTO_ROUTES = re.compile(r"^/api/(alerts|workorders)/[^/]+/photos/?$")
 #: Room for the multipart framing around a photo of exactly the photo limit, so the route's own check decides.
 MULTIPART_OVERHEAD = 64 * 1024
 #: File descriptors kept back from the connection cap for the databases, the broker link, logs and photos.

@@ -6,6 +6,7 @@ hub's scheduler, which runs each on a thread of its own: the MQTT writer only in
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from zoneinfo import ZoneInfo
@@ -17,9 +18,11 @@ from hub.alerts.engine import AlertEngine, AlertNotifier, LoggingNotifier
 from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
+from hub.checks.service import ChecksService
 from hub.dynsec import Dynsec, DynsecSettings
 from hub.enrolment import DeviceEnrolment, EnrolmentStore
 from hub.gate.monitor import GateMonitor
+from hub.gate.store import Sweep
 from hub.health import ALERT_TIMERS, Vitals
 from hub.ingest import DeviceQuotas, IngestPipeline, MqttIngest
 from hub.notify.component import Notifications
@@ -42,6 +45,8 @@ from hub.web.live import LiveFeed
 _LOGGER = logging.getLogger(__name__)
 #: How often message ids older than the retention are forgotten.
 PRUNE_SEEN_S = 3600.0
+#: How often overdue checklists and work orders are looked for (their deadlines are in minutes, not seconds).
+CHECKS_TICK_S = 60.0
 
 
 def _dynsec(settings: HubSettings) -> Dynsec | None:
@@ -107,9 +112,8 @@ class Hub:
                                      self.engine, self.tz, calendar=lambda: self.gate.calendar,
                                      send_command=self._publish_command, signed=signed)
         self.pipeline.add_event_listener(self.samples.on_events)
-        self.series_upkeep = SeriesUpkeep(self.series, self.state, self.engine.limits)
-        if self.series_upkeep.takes_samples:
-            self.engine.add_listener(self.series_upkeep.on_alert)
+        self.checks = self._checks()
+        self.series_upkeep = self._series_upkeep()
         self.mqtt: MqttIngest | None = None
         self.broker_watch: BrokerDropWatch | None = None
         # The open web pages: alert changes, readings (coalesced per tick), doors and samples, pushed live.
@@ -135,7 +139,8 @@ class Hub:
             self.engine.notifier = self.notifications.notifier
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
-                               self.samples.canteen_open)
+                               self.samples.canteen_open, self.checks.store,
+                               self._school_day)
         self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
         if connect_mqtt:
             self._connect()
@@ -152,6 +157,29 @@ class Hub:
                              self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
                              self.pipeline.outage, lambda: backup.status() if backup is not None else None,
                              self.gate.coverage)
+
+    def _series_upkeep(self) -> SeriesUpkeep:
+        """Retention and the dashboards' samples of the series (which follow the alerts where it keeps them)."""
+        upkeep = SeriesUpkeep(self.series, self.state, self.engine.limits)
+        if upkeep.takes_samples:
+            self.engine.add_listener(upkeep.on_alert)
+        return upkeep
+
+    def _school_day(self, day: dt.date) -> bool:
+        """A school day by the hub's one calendar (the gate's object, replaced when an override is made)."""
+        return self.gate.calendar.is_school_day(day)
+
+    def _sweeps(self, since: float, until: float) -> list[Sweep]:
+        """The gate duty's closing sweeps in ``[since, until)`` (what a checklist's gate item is answered from)."""
+        return self.gate.store.sweeps(since=since, until=until, limit=1000)
+
+    def _checks(self) -> ChecksService:
+        """Checklists and work orders: due on the hub's one calendar, prefilled from the series and the samples."""
+        settings = self.settings
+        return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, self.state,
+                             self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
+                             school_day=self._school_day, canteen_open=self.samples.canteen_open,
+                             limits=self.engine.limits, sweeps=self._sweeps)
 
     def _connect(self) -> None:
         """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""
@@ -193,6 +221,7 @@ class Hub:
         add(Duty("store-alarm", tick_s, self.store_alarm.tick))
         add(Duty("gate", tick_s, self.gate.tick))
         add(Duty("samples", tick_s, self.samples.tick))
+        add(Duty("checks", CHECKS_TICK_S, self.checks.tick, first_after_s=min(10.0, CHECKS_TICK_S)))
         add(Duty("live-page", tick_s, self.live.tick))
         if self.mqtt is not None:
             add(Duty("edge-buzzers", tick_s, self.buzzers.tick))
@@ -256,6 +285,7 @@ class Hub:
             self.mqtt.stop()
         self.notifications.stop()
         self.reports.close()
+        self.checks.close()
         self.samples.close()
         self.gate.close()
         self.series.close()

@@ -21,6 +21,7 @@ from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import Severity
 from hub.calendar import CalendarConfig
+from hub.checks.config import ChecksConfig
 from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
 from hub.report.config import ReportConfig
@@ -91,6 +92,8 @@ class HubConfig(BaseModel):
     gate: GateConfig = GateConfig()
     #: Food-sample retention (留样): weights, retention, meal times, the sample cabinet (docs/samples.md).
     samples: SamplesConfig = SamplesConfig()
+    #: Checklists (日巡视 / 周排查 / 月总查, the food-safety records) and work orders (docs/checks.md).
+    checks: ChecksConfig = ChecksConfig()
     #: Reports: the Monday schedule, the log sheet's times, sign-off reminders (docs/reports.md).
     report: ReportConfig = ReportConfig()
 

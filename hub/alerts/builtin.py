@@ -154,6 +154,10 @@ RULES: tuple[RuleDescription, ...] = (
                     Text("留样提前弃置", "food samples discarded early")),
     RuleDescription(RuleKind.SAMPLE_DISCARDABLE, AlertKind.SAMPLE_NOTICE, Severity.INFO,
                     Text("留样可弃置", "food samples may be discarded")),
+    RuleDescription(RuleKind.CHECK_OVERDUE, AlertKind.CHECK, Severity.WARNING,
+                    Text("检查逾期未做", "checklist overdue")),
+    RuleDescription(RuleKind.WORK_ORDER_OVERDUE, AlertKind.WORK_ORDER, Severity.WARNING,
+                    Text("隐患整改逾期", "work order overdue")),
 )
 
 #: The table by key (read-only: descriptions are constants).

@@ -78,6 +78,10 @@ class AlertKind(StrEnum):
     SAMPLE = "sample"
     #: Food samples that may be discarded: a notice, not an alarm.
     SAMPLE_NOTICE = "sample_notice"
+    #: A checklist not done by its deadline (hub.checks).
+    CHECK = "check"
+    #: A work order not fixed by its due time (hub.checks).
+    WORK_ORDER = "work_order"
 
 
 class RuleKind(StrEnum):
@@ -111,3 +115,6 @@ class RuleKind(StrEnum):
     SAMPLE_UNDERWEIGHT = "sample_underweight"
     SAMPLE_DISCARDED_EARLY = "sample_discarded_early"
     SAMPLE_DISCARDABLE = "sample_discardable"
+    # checklists and work orders (hub.checks.service)
+    CHECK_OVERDUE = "check_overdue"
+    WORK_ORDER_OVERDUE = "work_order_overdue"

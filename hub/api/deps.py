@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 
 from hub.alerts.engine import AlertEngine
 from hub.auth.store import AccountStore
+from hub.checks.service import ChecksService
 from hub.enrolment import DeviceEnrolment
 from hub.gate.monitor import GateMonitor
 from hub.health import Vitals
@@ -85,6 +86,12 @@ async def alert_engine(request: Request) -> AlertEngine:
 
 async def sample_monitor(request: Request) -> SampleMonitor:
     found: SampleMonitor = _part(request, "samples")
+    return found
+
+
+async def checks_service(request: Request) -> ChecksService:
+    """Checklists and work orders."""
+    found: ChecksService = _part(request, "checks")
     return found
 
 
@@ -187,6 +194,7 @@ StateDep = Annotated[StateStore, Depends(state_store)]
 SeriesDep = Annotated[SeriesStore, Depends(series_store)]
 AlertsDep = Annotated[AlertEngine, Depends(alert_engine)]
 SamplesDep = Annotated[SampleMonitor, Depends(sample_monitor)]
+ChecksDep = Annotated[ChecksService, Depends(checks_service)]
 GateDep = Annotated[GateMonitor, Depends(gate_monitor)]
 ReportsDep = Annotated[ReportService, Depends(report_service)]
 AccountsDep = Annotated[AccountStore, Depends(account_store)]

@@ -8,6 +8,7 @@ place renders every section, in the user's language.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,9 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.alerts.engine import AlertEngine
 from hub.api.admin_channels import public_settings
+from hub.api.checks import WorkOrderPublic
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
+    ChecksDep,
     EnrolmentDep,
     GateDep,
     NotifySettingsDep,
@@ -36,6 +39,7 @@ from hub.api.deps import (
 from hub.auth.deps import CurrentUser, require
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User, attribution
+from hub.checks.kinds import OPEN_ORDER_STATES, OrderState
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
 from hub.notify.channel_forms import FORM_KINDS
@@ -49,7 +53,8 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 #: The sections of each view that can be fetched alone.
-PARTS = {"canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
+PARTS = {"checks": ("board",),
+         "canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
          "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
          "admin": ("devices", "sensors", "silences", "calendar", "defaults")}
 #: The default escalation routes, which the page names in words (others show their id).
@@ -165,6 +170,23 @@ def safety(
     data["week_number"], data["week_monday"], data["week_sunday"] = week.week, monday, monday + dt.timedelta(days=6)
     data["signoffs"] = views.signoffs(reports, "weekly", data["week"])
     return _page(web, request, user, "safety", part, data)
+
+
+@router.get("/checks", response_class=HTMLResponse)
+def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, web: RendererDep,
+                request: Request, user: Viewer, part: str | None = None) -> Response:
+    """Today's checklists and the open work orders, phone-first (the board is one section)."""
+    now = checks.clock()
+    due = checks.due(now)
+    waiting = checks.store.orders((*OPEN_ORDER_STATES, OrderState.FIXED))
+    orders = [WorkOrderPublic.of(o, now, photo_root) for o in waiting]
+    orders.sort(key=lambda o: (not o.overdue, o.due_at))
+    # A retry of the same rendered form (a phone on a bad network) is stored once.
+    request_ids = {f"{c.key}/{c.period}": secrets.token_hex(8) for c in due}
+    people = [info.user for info in accounts.users() if not info.disabled]
+    return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
+                                                      "request_ids": request_ids, "people": people,
+                                                      "now": now})
 
 
 @router.get("/admin", response_class=HTMLResponse)

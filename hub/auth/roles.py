@@ -36,21 +36,28 @@ class Permission(StrEnum):
     REPORT_VIEW = "report.view"  # weekly / daily / monthly reports, CSV
     REPORT_SIGN = "report.sign"  # sign off a report
     AUDIT_VIEW = "audit.view"  # the audit log
+    CHECK_FILL = "check.fill"  # fill in a checklist (日巡视 / 周排查 / 月总查, the daily food-safety record)
+    HAZARD_REPORT = "hazard.report"  # report a hazard or a repair, add a note to a work order
+    ORDER_FIX = "order.fix"  # record the fix of a work order (after-photos, what was done)
+    ORDER_ASSIGN = "order.assign"  # assign a work order to a person, with a due time
+    ORDER_ACCEPT = "order.accept"  # accept (验收) or reopen a fixed work order — never one's own fix
     ADMIN = "admin"  # users, tokens, devices, channels, test messages
 
 
-_EVERYONE = {Permission.VIEW, Permission.ALERT_ACK, Permission.ALERT_CLOSE}
+_EVERYONE = {Permission.VIEW, Permission.ALERT_ACK, Permission.ALERT_CLOSE, Permission.CHECK_FILL,
+             Permission.HAZARD_REPORT, Permission.ORDER_FIX}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.CANTEEN_STAFF: frozenset(_EVERYONE | {Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD}),
     Role.CANTEEN_MANAGER: frozenset(_EVERYONE | {
         Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD, Permission.LIMITS_EDIT, Permission.SILENCE_EDIT,
-        Permission.SILENCE_CANTEEN, Permission.REPORT_VIEW}),
+        Permission.SILENCE_CANTEEN, Permission.REPORT_VIEW, Permission.ORDER_ASSIGN, Permission.ORDER_ACCEPT}),
     Role.GATEKEEPER: frozenset(_EVERYONE),
     Role.SAFETY_OFFICER: frozenset(_EVERYONE | {
         Permission.ALERT_VERIFY, Permission.SAMPLE_DISCARD, Permission.LIMITS_APPROVE, Permission.SILENCE_EDIT,
         Permission.SILENCE_CANTEEN, Permission.SILENCE_GATE, Permission.SILENCE_ALL, Permission.CALENDAR_EDIT,
-        Permission.REPORT_VIEW, Permission.REPORT_SIGN, Permission.AUDIT_VIEW}),
+        Permission.REPORT_VIEW, Permission.REPORT_SIGN, Permission.AUDIT_VIEW, Permission.ORDER_ASSIGN,
+        Permission.ORDER_ACCEPT}),
     Role.ADMIN: frozenset(Permission),
 }
 

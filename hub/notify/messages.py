@@ -33,11 +33,13 @@ _SEVERITY: dict[str, dict[Severity, str]] = {
 _KIND: dict[str, dict[AlertKind, str]] = {
     "zh": {AlertKind.TEMPERATURE: "温度异常", AlertKind.DOOR: "门未关", AlertKind.GATE: "门岗报警",
            AlertKind.SAMPLE: "留样提醒", AlertKind.SAMPLE_NOTICE: "留样提醒", AlertKind.DEVICE: "设备异常",
-           AlertKind.SENSOR: "传感器异常", AlertKind.HUB: "系统异常"},
+           AlertKind.SENSOR: "传感器异常", AlertKind.HUB: "系统异常", AlertKind.CHECK: "检查逾期",
+           AlertKind.WORK_ORDER: "工单逾期"},
     "en": {AlertKind.TEMPERATURE: "temperature out of range", AlertKind.DOOR: "door left open",
            AlertKind.GATE: "gate alarm", AlertKind.SAMPLE: "food sample reminder",
            AlertKind.SAMPLE_NOTICE: "food sample reminder", AlertKind.DEVICE: "device problem",
-           AlertKind.SENSOR: "sensor problem", AlertKind.HUB: "system problem"},
+           AlertKind.SENSOR: "sensor problem", AlertKind.HUB: "system problem",
+           AlertKind.CHECK: "checklist overdue", AlertKind.WORK_ORDER: "work order overdue"},
 }
 #: Said after the title once the alarm is no longer news (firing and pending say nothing).
 _STATE: dict[str, dict[AlertState, str]] = {

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from zoneinfo import ZoneInfo
 
+from hub.checks.store import CheckStore
 from hub.gate.overrides import school_calendar
 from hub.gate.store import GateStore
 from hub.notify.base import Notification
@@ -30,7 +31,8 @@ from hub.store.state import StateStore
 
 
 def report_source(settings: HubSettings, state: StateStore, series: SeriesStore, samples: SampleStore,
-                  gate: GateStore, canteen_open: Callable[[dt.date], bool]) -> ReportSource:
+                  gate: GateStore, canteen_open: Callable[[dt.date], bool], checks: CheckStore | None = None,
+                  school_day: Callable[[dt.date], bool] | None = None) -> ReportSource:
     """The report's reads over the given stores; SQLite gets a second reader for the report's second thread."""
     reader: Callable[[], SeriesStore] | None = None
     if settings.store == "sqlite":
@@ -39,8 +41,11 @@ def report_source(settings: HubSettings, state: StateStore, series: SeriesStore,
         def reader() -> SeriesStore:
             return SqliteSeriesStore(path)  # read only: retention is the hub's store's job
 
-    return ReportSource(series, state, settings.rules, ZoneInfo(settings.timezone), samples, gate, canteen_open,
-                        reader)
+    found = ReportSource(series, state, settings.rules, ZoneInfo(settings.timezone), samples, gate, canteen_open,
+                         reader, checks)
+    if school_day is not None:
+        found.school_day = school_day
+    return found
 
 
 def report_store(settings: HubSettings) -> ReportStore:
@@ -72,8 +77,10 @@ def open_reports(settings: HubSettings, stack: ExitStack) -> ReportService:
     stack.callback(gate.close)
     calendar = school_calendar(settings.rules.calendar, gate.overrides(), gate.default_confirmation())
     canteen_open = functools.partial(sample_rules.canteen_open_in, calendar, settings.rules.samples)
+    checks = CheckStore(settings.db_dir / "checks.sqlite3")
+    stack.callback(checks.close)
 
-    service = report_service(settings, report_source(settings, state, series, samples, gate, canteen_open), state,
-                             lambda _notification: None)
+    source = report_source(settings, state, series, samples, gate, canteen_open, checks, calendar.is_school_day)
+    service = report_service(settings, source, state, lambda _notification: None)
     stack.callback(service.close)
     return service

@@ -14,6 +14,7 @@ from typing import Any
 from hub.alerts.kinds import HANDLED_STATES, RuleKind
 from hub.gate.rules import gates_not_closed
 from hub.report import coldchain
+from hub.report.checks import checks_section
 from hub.report.config import ReportConfig
 from hub.report.model import (
     AlarmEntry,
@@ -378,4 +379,5 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
         log_slots=[slot.name for slot in config.log_sheet], log_sheet=log_sheet(source, units, period, config, until),
         samples=samples, gates=gates_section(source, alarms, period),
         devices=devices_section(source, alarms, completeness, since, until), audit_head=source.audit_head(),
-        signatures=list(signatures), silences=silences_section(source, since, until, names))
+        signatures=list(signatures), silences=silences_section(source, since, until, names),
+        checks=checks_section(source, period, now))

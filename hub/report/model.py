@@ -235,6 +235,47 @@ class SummaryItem:
 
 
 @dataclass
+class CheckEntry:
+    """One checklist due in the period: done on time, done late, missed, or flagged as ticked too fast."""
+
+    template: str
+    name: str
+    period: str
+    due_at: float
+    #: done, late or missed
+    status: str
+    submitted_at: float | None
+    submitted_by: str
+    too_fast: bool
+    failed: int
+
+
+@dataclass
+class OrderEntry:
+    id: int
+    title: str
+    place: str
+    urgency: str
+    state: str
+    reported_at: float
+    reported_by: str
+    accepted_at: float | None
+    #: opened in the period / closed (accepted) in it / still open past its due time at the period's end
+    opened: bool
+    closed: bool
+    overdue: bool
+
+
+@dataclass
+class ChecksSection:
+    checks: list[CheckEntry] = field(default_factory=list)
+    orders: list[OrderEntry] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.checks if c.status == status)
+
+
+@dataclass
 class Report:
     kind: str
     label: str
@@ -261,3 +302,5 @@ class Report:
     site: str = ""
     #: the language of the report's headers and labels: "zh" (default) or "en" (alerts.locale)
     locale: str = "zh"
+    #: the period's checklists and work orders (hub.checks); None where the report reads no checks record
+    checks: ChecksSection | None = None

@@ -39,6 +39,7 @@ _STATE_ZH = {AlertState.PENDING: "待定", AlertState.FIRING: "报警中", Alert
 _SECTION_ZH: dict[str, str] = {
     AlertKind.TEMPERATURE: "冷链", AlertKind.DOOR: "冷链", AlertKind.SENSOR: "设备", AlertKind.DEVICE: "设备",
     AlertKind.HUB: "系统", AlertKind.GATE: "门岗", AlertKind.SAMPLE: "留样", AlertKind.SAMPLE_NOTICE: "留样",
+    AlertKind.CHECK: "检查", AlertKind.WORK_ORDER: "隐患整改",
     "cold_chain": "冷链", "samples": "留样", "devices": "设备"}
 _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
 _DEVICE_STATE_ZH = {"online": "在线", "offline": "离线"}
@@ -60,6 +61,9 @@ _EN: dict[str, str] = {
     "地点": "Site", "未设置学校名称": "school name not set", "页": "page",
     "各传感器数据完整率": "Data completeness per sensor", "限值修改记录": "Limit changes",
     "本期暂停提醒（报警照常记录，但未发通知）": "Silences in force (alarms recorded, nobody notified)",
+    "检查与隐患整改": "Checks and work orders", "检查表": "Checklist", "期次": "Period", "截止": "Due",
+    "完成情况": "Done", "提交人": "Submitted by", "不合格项": "Failed items", "工单": "Work order",
+    "上报": "Reported", "逾期": "Overdue",
 }
 
 
@@ -279,6 +283,40 @@ def _samples(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> lis
     return [_table(rows, [width * f for f in (0.11, 0.07, 0.08, 0.06, 0.33, 0.11, 0.09, 0.15)], styles, warn)]
 
 
+_CHECK_STATUS_ZH = {"done": "按时完成", "late": "补做（逾期）", "missed": "未做"}
+_ORDER_STATE_ZH = {"reported": "已上报", "assigned": "已指派", "fixed": "待验收", "accepted": "已验收",
+                   "reopened": "验收未通过"}
+
+
+def _checks(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    section = report.checks
+    assert section is not None
+    label = _labels(report.locale)
+    orders = section.orders
+    flow: list[Flowable] = [Paragraph(_escape(
+        f"检查：按时完成 {section.count('done')} 份，逾期补做 {section.count('late')} 份，"
+        f"未做 {section.count('missed')} 份，用时过短 {sum(1 for c in section.checks if c.too_fast)} 份；"
+        f"隐患工单：新报 {sum(1 for o in orders if o.opened)} 件，验收关闭 {sum(1 for o in orders if o.closed)} 件，"
+        f"逾期未整改 {sum(1 for o in orders if o.overdue)} 件。"), styles.body)]
+    if section.checks:
+        rows: list[list[Any]] = [[label(h) for h in ("检查表", "期次", "截止", "完成情况", "提交人", "不合格项")]]
+        warn = []
+        for c in section.checks:
+            status = _CHECK_STATUS_ZH[c.status] + ("；用时过短" if c.too_fast else "")
+            if c.status != "done" or c.too_fast:
+                warn.append(len(rows))
+            rows.append([c.name, c.period, _when(c.due_at, tz), status,
+                         f"{c.submitted_by} {_when(c.submitted_at, tz)}" if c.submitted_at else "—", str(c.failed)])
+        flow.append(_table(rows, [width * f for f in (0.28, 0.12, 0.13, 0.17, 0.2, 0.1)], styles, warn))
+    if orders:
+        rows = [[label(h) for h in ("工单", "地点", "上报", "状态", "逾期")]]
+        warn = [n + 1 for n, o in enumerate(orders) if o.overdue]
+        rows += [[f"#{o.id} {o.title}", o.place, f"{o.reported_by} {_when(o.reported_at, tz)}",
+                  _ORDER_STATE_ZH.get(o.state, o.state), "是" if o.overdue else "否"] for o in orders]
+        flow.append(_table(rows, [width * f for f in (0.4, 0.14, 0.22, 0.14, 0.1)], styles, warn))
+    return flow
+
+
 def _gates(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     gates = report.gates
     flow: list[Flowable] = [Paragraph(
@@ -385,8 +423,10 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
     flow += [Paragraph(label("三、温度记录表"), styles.h1), *_log_sheet(report, tz, styles, width),
              Paragraph(label("四、食品留样"), styles.h1), *_samples(report, tz, styles, width),
              Paragraph(label("五、门岗"), styles.h1), *_gates(report, tz, styles, width),
-             Paragraph(label("六、设备"), styles.h1), *_devices(report, styles, width),
-             Paragraph(label("七、审核签字"), styles.h1), *_signoff(report, tz, styles)]
+             Paragraph(label("六、设备"), styles.h1), *_devices(report, styles, width)]
+    if report.checks is not None:
+        flow += [Paragraph(label("检查与隐患整改"), styles.h1), *_checks(report, tz, styles, width)]
+    flow += [Paragraph(label("七、审核签字"), styles.h1), *_signoff(report, tz, styles)]
 
     def footer(canvas: Canvas, _doc: Any) -> None:
         canvas.saveState()

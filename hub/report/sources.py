@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from hub.alerts.kinds import ACTIVE_STATES
 from hub.alerts.limits import limits_for, profile_of
 from hub.alerts.playbooks import Step, playbook_for, steps, worst_value
+from hub.checks.store import CheckStore
 from hub.gate.store import GateStore, Sweep
 from hub.rules.silence import Silence
 from hub.samples.store import SampleRecord, SampleStore
@@ -45,6 +46,9 @@ class ReportSource:
     #: A second reader of the same series, for a second thread (SQLite: its own connection; the hub's
     #: store serialises its one connection). None: the second thread shares ``series``.
     second_reader: Callable[[], SeriesStore] | None = None
+    #: The checklists and work orders (``checks.sqlite3``), and the school days their schedules follow.
+    checks: CheckStore | None = None
+    school_day: Callable[[dt.date], bool] = field(default=lambda _day: True)
 
     # -- sensors -------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ VIEWS: tuple[tuple[str, str, Permission], ...] = (
     ("/canteen", "nav.canteen", Permission.VIEW),
     ("/gate", "nav.gate", Permission.VIEW),
     ("/safety", "nav.safety", Permission.VIEW),
+    ("/checks", "nav.checks", Permission.VIEW),
     ("/admin", "nav.admin", Permission.ADMIN),
 )
 HOME: dict[Role, str] = {Role.CANTEEN_STAFF: "/canteen", Role.CANTEEN_MANAGER: "/canteen",

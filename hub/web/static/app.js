@@ -316,6 +316,20 @@
   }
 
   var BUILDERS = {
+    checklist: function (f, form) {
+      // One answer per item row; the request id is the rendered form's, so a retry is stored once.
+      var answers = [];
+      Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (row) {
+        var checked = row.querySelector("input[type=radio]:checked");
+        var value = row.querySelector("[name=value]"), text = row.querySelector("[name=text]");
+        var note = row.querySelector("[name=note]");
+        answers.push({item: row.getAttribute("data-item"), answer: checked ? checked.value : null,
+                      value: value ? number(value.value) : null, text: text ? text.value : "",
+                      note: note ? note.value.trim() : ""});
+      });
+      return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
+              request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
+    },
     interim: function (f) {
       return {text: (f.text || "").trim(), steps: [].concat(f.steps || []), photos: []};
     },

@@ -49,6 +49,15 @@ EXPECTED = {
     ("GET", "/api/deadletters"): Permission.VIEW,
     ("GET", "/metrics"): Permission.VIEW,
     ("GET", "/samples/daily"): Permission.VIEW,
+    ("POST", "/api/checks/{template}"): Permission.CHECK_FILL,
+    ("POST", "/api/workorders"): Permission.HAZARD_REPORT,
+    ("POST", "/api/workorders/{order_id}/assign"): Permission.ORDER_ASSIGN,
+    ("POST", "/api/workorders/{order_id}/fix"): Permission.ORDER_FIX,
+    ("POST", "/api/workorders/{order_id}/accept"): Permission.ORDER_ACCEPT,
+    ("POST", "/api/workorders/{order_id}/reopen"): Permission.ORDER_ACCEPT,
+    ("POST", "/api/workorders/{order_id}/notes"): Permission.HAZARD_REPORT,
+    ("POST", "/api/workorders/{order_id}/photos"): Permission.HAZARD_REPORT,
+    ("GET", "/checks"): Permission.VIEW,
 }
 
 

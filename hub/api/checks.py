@@ -1,0 +1,348 @@
+"""Checklists and work orders: what is due, fill one in, report a hazard, move a work order along.
+
+Who did it is always the signed-in account (never a field of the body); the service
+writes each step to the record and the audit chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId
+from hub.auth.deps import require
+from hub.auth.roles import Permission
+from hub.auth.users import User
+from hub.checks.config import TemplateConfig
+from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, ItemKind, OrderState, Urgency
+from hub.checks.service import AnswerInput, ChecksService, DueCheck
+from hub.checks.store import CheckRun, WorkOrder
+from hub.errors import FieldError, NotFound
+from hub.web import photos
+
+router = APIRouter(tags=["checks"], dependencies=[Depends(require(Permission.VIEW))])
+
+Filler = Annotated[User, Depends(require(Permission.CHECK_FILL))]
+Reporter = Annotated[User, Depends(require(Permission.HAZARD_REPORT))]
+Fixer = Annotated[User, Depends(require(Permission.ORDER_FIX))]
+Assigner = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
+Accepter = Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]
+
+
+class PrefillPublic(BaseModel):
+    answer: Answer | None = Field(description="what the hub's data says (null: it cannot tell)")
+    evidence: str
+    link: str
+
+
+class ItemPublic(BaseModel):
+    key: str
+    text: str
+    section: str
+    kind: ItemKind
+    low: float | None
+    high: float | None
+    unit: str
+    key_item: bool
+    auto: AutoSource | None
+    prefill: PrefillPublic | None
+
+
+class ChecklistPublic(BaseModel):
+    """A checklist of the current period: due when, done or not, its items with the automatic answers."""
+
+    key: str
+    name: str
+    cadence: Cadence
+    place: str
+    role: str | None
+    period: str
+    due_day: dt.date | None
+    deadline: float | None
+    overdue: bool
+    version: str
+    run_id: int | None
+    items: list[ItemPublic]
+
+    @classmethod
+    def of(cls, check: DueCheck, now: float) -> ChecklistPublic:
+        template = check.template
+        return cls(key=check.key, name=template.name, cadence=template.cadence, place=template.place,
+                   role=template.role.value if template.role else None, period=check.period,
+                   due_day=check.due_day, deadline=check.deadline, overdue=check.overdue(now),
+                   version=template.version(), run_id=check.run.id if check.run else None,
+                   items=_items(template, check))
+
+
+def _items(template: TemplateConfig, check: DueCheck) -> list[ItemPublic]:
+    out = []
+    for item in template.items:
+        found = check.prefills.get(item.key)
+        out.append(ItemPublic(key=item.key, text=item.text, section=item.section, kind=item.kind, low=item.low,
+                              high=item.high, unit=item.unit, key_item=item.key_item, auto=item.auto,
+                              prefill=PrefillPublic(answer=found.answer, evidence=found.evidence, link=found.link)
+                              if found else None))
+    return out
+
+
+class AnswerCreate(BaseModel):
+    item: str = Field(min_length=1, max_length=40)
+    answer: Answer | None = Field(default=None, description="ok / fail / na (a number item may give only value)")
+    value: float | None = Field(default=None, ge=-1000, le=1000)
+    text: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=1000,
+                      description="what was found: needed for a failure and to override an automatic answer")
+
+
+class ChecklistSubmit(BaseModel):
+    answers: list[AnswerCreate] = Field(max_length=200)
+    opened_at: float = Field(ge=0, description="when the checklist was opened (from the page)")
+    request_id: str | None = Field(default=None, min_length=8, max_length=64,
+                                   description="the same id again (a retry) answers the stored checklist")
+    period: str | None = Field(default=None, max_length=16, description="default: the current period")
+
+
+class AnswerPublic(BaseModel):
+    item: str
+    answer: Answer | None
+    value: float | None
+    text: str
+    note: str
+    auto: str | None
+    evidence: str
+    overridden: bool
+    answered_by: str
+    answered_at: float
+    order_id: int | None
+
+
+class ChecklistRunPublic(BaseModel):
+    id: int
+    template: str
+    period: str
+    name: str
+    version: str
+    opened_at: float
+    submitted_at: float
+    submitted_by: str
+    duration_s: float
+    too_fast: bool = Field(description="ticked faster than checks.min_duration_s (flagged, not refused)")
+    late: bool
+    failed: int
+    answers: list[AnswerPublic]
+    created: bool = True
+
+    @classmethod
+    def of(cls, run: CheckRun, created: bool = True) -> ChecklistRunPublic:
+        return cls(id=run.id, template=run.template, period=run.period, name=run.name, version=run.version,
+                   opened_at=run.opened_at, submitted_at=run.submitted_at, submitted_by=run.submitted_by,
+                   duration_s=run.duration_s, too_fast=run.too_fast, late=run.late, failed=run.failed,
+                   answers=[AnswerPublic(item=a.item, answer=a.answer, value=a.value, text=a.text, note=a.note,
+                                         auto=a.auto, evidence=a.evidence, overridden=a.overridden,
+                                         answered_by=a.answered_by, answered_at=a.answered_at,
+                                         order_id=a.order_id) for a in run.answers],
+                   created=created)
+
+
+class StepPublic(BaseModel):
+    ts: float
+    actor: str
+    action: str
+    state: OrderState
+    note: str
+
+
+class WorkOrderPublic(BaseModel):
+    id: int
+    title: str
+    place: str
+    text: str
+    urgency: Urgency
+    state: OrderState
+    overdue: bool
+    reported_by: str
+    reported_at: float
+    due_at: float
+    assignee: str
+    fix_note: str
+    fixed_by: str
+    fixed_at: float | None
+    accepted_by: str
+    accepted_at: float | None
+    run_id: int | None
+    item: str
+    steps: list[StepPublic]
+    photos: list[str] = Field(default_factory=list, description="URLs of the order's photos, oldest first")
+
+    @classmethod
+    def of(cls, order: WorkOrder, now: float, photo_root: Path | None = None) -> WorkOrderPublic:
+        return cls(id=order.id, title=order.title, place=order.place, text=order.text, urgency=order.urgency,
+                   state=order.state, overdue=order.state in OPEN_ORDER_STATES and now >= order.due_at,
+                   reported_by=order.reported_by, reported_at=order.reported_at, due_at=order.due_at,
+                   assignee=order.assignee, fix_note=order.fix_note, fixed_by=order.fixed_by,
+                   fixed_at=order.fixed_at, accepted_by=order.accepted_by, accepted_at=order.accepted_at,
+                   run_id=order.run_id, item=order.item,
+                   steps=[StepPublic(ts=s.ts, actor=s.actor, action=s.action, state=s.state, note=s.note)
+                          for s in order.steps],
+                   photos=[f"/api/workorders/{order.id}/photos/{name}"
+                           for name in photos.listing(order_photos(photo_root), order.id)]
+                   if photo_root is not None else [])
+
+
+def order_photos(photo_root: Path) -> Path:
+    """Where work orders' photos are kept (beside the alarms' photos, numbered by order)."""
+    return photo_root / "orders"
+
+
+class OrderPhotoPublic(BaseModel):
+    order_id: int
+    name: str
+    url: str
+
+
+class HazardCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=80, description="what is wrong, e.g. 实验楼二楼门锁坏")
+    place: str = Field(default="", max_length=60)
+    text: str = Field(default="", max_length=1000)
+    urgency: Urgency = Urgency.NORMAL
+
+
+class AssignCreate(BaseModel):
+    assignee: str = Field(min_length=1, max_length=64, description="username of an enabled account")
+    due_at: float | None = Field(default=None, ge=0, description="default: by the urgency")
+    note: str = Field(default="", max_length=500)
+
+
+class FixCreate(BaseModel):
+    note: str = Field(min_length=1, max_length=1000, description="what was done")
+
+
+class AcceptCreate(BaseModel):
+    note: str = Field(default="", max_length=500)
+
+
+class ReopenCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class NoteCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=1000)
+
+
+def _order(checks: ChecksService, order: WorkOrder, photo_root: Path) -> WorkOrderPublic:
+    return WorkOrderPublic.of(order, checks.clock(), photo_root)
+
+
+@router.get("/api/checks")
+def due_checks(checks: ChecksDep) -> list[ChecklistPublic]:
+    """The checklists of the current day, week and month, with the automatic answers as of now."""
+    now = checks.clock()
+    return [ChecklistPublic.of(check, now) for check in checks.due(now)]
+
+
+@router.get("/api/checks/runs")
+def check_runs(checks: ChecksDep, since: Annotated[float, Query(ge=0)] = 0.0,
+               until: Annotated[float | None, Query(ge=0)] = None) -> list[ChecklistRunPublic]:
+    """Completed checklists submitted in ``[since, until)``."""
+    end = until if until is not None else checks.clock() + 1
+    return [ChecklistRunPublic.of(run) for run in checks.runs_between(since, end)]
+
+
+@router.post("/api/checks/{template}", status_code=201)
+def submit_check(checks: ChecksDep, user: Filler, template: str, request: ChecklistSubmit) -> ChecklistRunPublic:
+    """Submit a completed checklist; every failed item needs a note and opens a work order.
+
+    Ticked faster than ``checks.min_duration_s``: stored and flagged. The period's checklist already
+    on record: 409 (the same ``request_id`` again answers it, ``created`` false).
+    """
+    answers = [AnswerInput(a.item, a.answer, a.value, a.text, a.note) for a in request.answers]
+    done = checks.submit(template, answers, request.opened_at, actor=user.username, request_id=request.request_id,
+                         period=request.period)
+    return ChecklistRunPublic.of(done.run, done.created)
+
+
+@router.get("/api/workorders")
+def work_orders(checks: ChecksDep, root: PhotoRootDep, state: Literal["open", "fixed", "closed", "all"] = "open"
+                ) -> list[WorkOrderPublic]:
+    """Work orders: ``open`` (still being worked on), ``fixed`` (waiting for 验收), ``closed``, ``all``."""
+    states = {"open": OPEN_ORDER_STATES, "fixed": (OrderState.FIXED,), "closed": (OrderState.ACCEPTED,),
+              "all": None}[state]
+    now = checks.clock()
+    return [WorkOrderPublic.of(o, now, root) for o in checks.store.orders(states)]
+
+
+@router.post("/api/workorders", status_code=201)
+def report_hazard(checks: ChecksDep, root: PhotoRootDep, user: Reporter, request: HazardCreate) -> WorkOrderPublic:
+    """Report a hazard or a repair (发现 → 上报): a work order waiting to be assigned."""
+    return _order(checks, checks.report(request.title, request.place, request.text, request.urgency,
+                                        actor=user.username), root)
+
+
+@router.get("/api/workorders/{order_id}")
+def work_order(checks: ChecksDep, root: PhotoRootDep, order_id: RowId) -> WorkOrderPublic:
+    return _order(checks, checks.order(order_id), root)
+
+
+@router.post("/api/workorders/{order_id}/assign")
+def assign_order(checks: ChecksDep, root: PhotoRootDep, accounts: AccountsDep, user: Assigner, order_id: RowId,
+                 request: AssignCreate) -> WorkOrderPublic:
+    if accounts.active_user(request.assignee) is None:
+        raise FieldError("assignee", f"no enabled account {request.assignee.strip()!r} · 没有这个账号")
+    return _order(checks, checks.assign(order_id, request.assignee.strip(), actor=user.username,
+                                        due_at=request.due_at, note=request.note), root)
+
+
+@router.post("/api/workorders/{order_id}/fix")
+def fix_order(checks: ChecksDep, root: PhotoRootDep,
+              user: Fixer, order_id: RowId, request: FixCreate) -> WorkOrderPublic:
+    """Record what was done; the order then waits for 验收 by someone else."""
+    return _order(checks, checks.fix(order_id, request.note, actor=user.username), root)
+
+
+@router.post("/api/workorders/{order_id}/accept")
+def accept_order(checks: ChecksDep, root: PhotoRootDep,
+                 user: Accepter, order_id: RowId, request: AcceptCreate) -> WorkOrderPublic:
+    """验收: never by the person who did the fix (403)."""
+    return _order(checks, checks.accept(order_id, request.note, actor=user.username), root)
+
+
+@router.post("/api/workorders/{order_id}/reopen")
+def reopen_order(checks: ChecksDep, root: PhotoRootDep,
+                 user: Accepter, order_id: RowId, request: ReopenCreate) -> WorkOrderPublic:
+    """The fix is not accepted: back to the assignee with the reason and a new due time."""
+    return _order(checks, checks.reopen(order_id, request.reason, actor=user.username), root)
+
+
+@router.post("/api/workorders/{order_id}/notes")
+def note_order(checks: ChecksDep, root: PhotoRootDep,
+               user: Reporter, order_id: RowId, request: NoteCreate) -> WorkOrderPublic:
+    """A note on any work order (a closed one takes nothing else)."""
+    return _order(checks, checks.note(order_id, request.text, actor=user.username), root)
+
+
+@router.post("/api/workorders/{order_id}/photos", status_code=201)
+async def upload_order_photo(checks: ChecksDep, root: PhotoRootDep, user: Reporter, order_id: RowId,
+                             photo: UploadFile) -> OrderPhotoPublic:
+    """Keep one JPEG, PNG or WebP photo (at most 8 MB) with the order: what was found, what was done.
+
+    An accepted order is closed: 409. A file of another type: 422; too large: 413.
+    """
+    checks.open_for_photos(order_id)
+    data = await photo.read(photos.MAX_BYTES + 1)
+    name = photos.save(order_photos(root), order_id, data)
+    checks.photo_added(order_id, name, len(data), actor=user.username)
+    return OrderPhotoPublic(order_id=order_id, name=name, url=f"/api/workorders/{order_id}/photos/{name}")
+
+
+@router.get("/api/workorders/{order_id}/photos/{name}", response_class=FileResponse)
+def order_photo(root: PhotoRootDep, order_id: RowId, name: str) -> FileResponse:
+    path = photos.path_of(order_photos(root), order_id, name)
+    if path is None:
+        raise NotFound("name", f"no photo {name!r}")
+    return FileResponse(path, media_type=photos.MEDIA_TYPES[path.suffix[1:]],
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,416 @@
+"""The checks component: what is due, filling a checklist, hazards and work orders, and the overdue alarms.
+
+Built from its settings slice, its store path and narrow ports (``hub.alerts.ports``):
+it raises its alarms through ``AlertRaiser`` and writes what people did to the audit
+chain; the school calendar and the canteen's days come in as callables, so one
+calendar (with the overrides made through the API) serves the whole hub. Times come
+from the injected ``clock`` or are passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hub.alerts.kinds import AlertKind, RuleKind, Severity
+from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
+from hub.checks import prefill, rules
+from hub.checks.config import ChecksConfig, TemplateConfig
+from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, OrderAction, OrderState, Urgency
+from hub.checks.prefill import Prefill
+from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
+from hub.errors import Conflict, FieldError, NotFound
+from hub.gate.store import Sweep
+from hub.rules.threshold import Limits
+from hub.samples.config import SamplesConfig
+from hub.samples.store import SampleStore
+from hub.store.base import SeriesStore
+
+_LOGGER = logging.getLogger(__name__)
+
+CHECK_OVERDUE_RULE = RuleKind.CHECK_OVERDUE
+ORDER_OVERDUE_RULE = RuleKind.WORK_ORDER_OVERDUE
+#: How long an undone checklist stays an alarm after its deadline (then it resolves and waits to be closed).
+_GIVE_UP_S: dict[Cadence, float] = {Cadence.DAILY: 86_400.0, Cadence.WEEKLY: 7 * 86_400.0,
+                                    Cadence.MONTHLY: 28 * 86_400.0}
+#: How far back a checklist's opening time is believed (an older one is a page left open).
+_OPEN_AT_MOST_S = 86_400.0
+
+
+class ChecksForbidden(FieldError):
+    status = 403
+
+
+@dataclass(frozen=True)
+class AnswerInput:
+    item: str
+    answer: Answer | None = None
+    value: float | None = None
+    text: str = ""
+    note: str = ""
+
+
+@dataclass
+class DueCheck:
+    """A checklist of the current period: its deadline, whether it is done, and the automatic answers."""
+
+    key: str
+    template: TemplateConfig
+    period: str
+    due_day: dt.date | None
+    deadline: float | None
+    run: CheckRun | None
+    prefills: dict[str, Prefill] = field(default_factory=dict)
+
+    def overdue(self, now: float) -> bool:
+        return self.run is None and self.deadline is not None and now > self.deadline
+
+
+@dataclass
+class Submitted:
+    run: CheckRun
+    created: bool
+    orders: list[WorkOrder]
+
+
+def check_subject(template: str, period: str) -> str:
+    """The alert subject of one checklist's period (no ``/``: not a sensor)."""
+    return f"checks:{template}:{period}"
+
+
+def order_subject(order_id: int) -> str:
+    return f"workorder:{order_id}"
+
+
+class ChecksService:
+    def __init__(self, path: Path, config: ChecksConfig, record: AuditTrail, directory: Directory,
+                 engine: AlertRaiser, series: SeriesStore, samples: SampleStore, samples_config: SamplesConfig,
+                 tz: ZoneInfo, school_day: Callable[[dt.date], bool], canteen_open: Callable[[dt.date], bool],
+                 limits: Callable[[str], Limits | None], sweeps: Callable[[float, float], Sequence[Sweep]],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = CheckStore(path)
+        self.tz = tz
+        self.clock = clock
+        self._record = record
+        self._directory = directory
+        self._engine = engine
+        self._series = series
+        self._samples = samples
+        self._samples_config = samples_config
+        self._school_day = school_day
+        self._canteen_open = canteen_open
+        #: A sensor's limits in force (the engine's: profile, overrides and edits).
+        self._limits = limits
+        #: The gate duty's closing sweeps in ``[since, until)``.
+        self._sweeps = sweeps
+        self.watch_since = self.store.watch_since(clock())
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- time and calendar ---------------------------------------------------------------------
+
+    def local_day(self, ts: float) -> dt.date:
+        return dt.datetime.fromtimestamp(ts, self.tz).date()
+
+    def _day_start(self, day: dt.date) -> float:
+        return dt.datetime.combine(day, dt.time(0), self.tz).timestamp()
+
+    def runs_on(self, template: TemplateConfig) -> Callable[[dt.date], bool]:
+        def runs(day: dt.date) -> bool:
+            return rules.template_runs_on(template, self._school_day(day), self._canteen_open(day))
+        return runs
+
+    def template(self, key: str) -> TemplateConfig:
+        found = self.config.templates.get(key)
+        if found is None:
+            raise NotFound("template", f"no checklist template {key!r}")
+        return found
+
+    def _deadline(self, template: TemplateConfig, period: rules.Period) -> tuple[dt.date | None, float | None]:
+        day = rules.due_day(period, self.runs_on(template))
+        return day, (rules.deadline(day, template.due_by, self.tz) if day is not None else None)
+
+    # -- what is due ---------------------------------------------------------------------------
+
+    def due(self, now: float | None = None, with_prefill: bool = True) -> list[DueCheck]:
+        """Every template's checklist of the current period, done or not (none when its period has no due day),
+        after the last period's where it was missed and can still be made up (its alarm still stands)."""
+        now = self.clock() if now is None else now
+        today = self.local_day(now)
+        found: list[DueCheck] = []
+        for key, template in self.config.templates.items():
+            current = rules.period_of(template.cadence, today)
+            missed = self._missed(key, template, rules.previous(template.cadence, current), now)
+            if missed is not None:
+                found.append(missed)
+            day, deadline = self._deadline(template, current)
+            if day is None:
+                continue
+            run = self.store.find(key, current.key)
+            check = DueCheck(key, template, current.key, day, deadline, run)
+            if with_prefill and run is None:
+                check.prefills = self.prefills(template, now)
+            found.append(check)
+        return found
+
+    def _missed(self, key: str, template: TemplateConfig, period: rules.Period, now: float) -> DueCheck | None:
+        """The last period's checklist, while it is overdue and may still be made up (without automatic answers:
+        the hub's data of today says nothing of that day)."""
+        day, deadline = self._deadline(template, period)
+        if day is None or deadline is None:
+            return None
+        late_at = deadline + self.config.grace_min * 60.0
+        done = bool(self.store.done([(key, period.key)]))
+        if not rules.overdue_active(now, late_at, done, late_at + _GIVE_UP_S[template.cadence], self.watch_since):
+            return None
+        return DueCheck(key, template, period.key, day, deadline, None)
+
+    def prefills(self, template: TemplateConfig, now: float) -> dict[str, Prefill]:
+        """The automatic answers of a template's items as of ``now`` (today so far)."""
+        today = self.local_day(now)
+        out: dict[str, Prefill] = {}
+        for item in template.items:
+            if item.auto is None:
+                continue
+            if item.auto is AutoSource.GATES:
+                out[item.key] = prefill.gates(self._sweeps(self._day_start(today), now + 1), self.tz)
+            elif item.auto is AutoSource.SAMPLES:
+                out[item.key] = prefill.samples(self._samples.on_day(today.isoformat()), self._samples_config,
+                                                self._canteen_open(today), today, now, self.tz)
+            else:
+                out[item.key] = prefill.cold_chain(self._sensor_days(item.auto, self._day_start(today), now))
+        return out
+
+    def _sensor_days(self, source: AutoSource, since: float, until: float) -> list[prefill.SensorDay]:
+        days = []
+        for sensor in prefill.sensors_of(source, self._directory.sensors()):
+            key = str(sensor["key"])
+            readings = self._series.readings(key, since, until + 1)
+            band = self._limits(key)
+            days.append(prefill.SensorDay(str(sensor.get("name") or key), band.low if band else None,
+                                          band.high if band else None, [(r.ts, r.value) for r in readings]))
+        return days
+
+    # -- filling a checklist -------------------------------------------------------------------
+
+    def submit(self, key: str, answers: Sequence[AnswerInput], opened_at: float, actor: str,
+               request_id: str | None = None, period: str | None = None, now: float | None = None) -> Submitted:
+        """Store a completed checklist; each failed item opens a work order; a fast one is flagged, not refused.
+
+        The same ``request_id`` again (a phone retrying) answers the stored checklist; a second
+        checklist for a period already on record is refused (409).
+        """
+        now = self.clock() if now is None else now
+        template = self.template(key)
+        if request_id:
+            again = self.store.by_request(request_id)
+            if again is not None:
+                if again.template != key:
+                    raise Conflict("request_id", "request_id already used for another checklist")
+                return Submitted(again, False, self._orders_of(again))
+        current = rules.period_of(template.cadence, self.local_day(now))
+        chosen = self._period(template, current, period)
+        if self.store.find(key, chosen.key) is not None:
+            raise Conflict("period", f"{template.name} {chosen.key} is already on record · 本期已提交")
+        given = {a.item: a for a in answers}
+        unknown = sorted(set(given) - {item.key for item in template.items})
+        if unknown:
+            raise FieldError("answers", f"no item {unknown[0]!r} in {key}")
+        automatic = self.prefills(template, now) if chosen == current else {}
+        stored: list[NewAnswer] = []
+        orders: dict[str, NewOrder] = {}
+        for index, item in enumerate(template.items):
+            answer = given.get(item.key)
+            if answer is None:
+                raise FieldError(f"answers.{item.key}", f"{item.text}: not answered · 未填写")
+            auto = automatic.get(item.key)
+            overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
+            problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden)
+            if problem is not None:
+                raise FieldError(f"answers.{index}.{item.key}", f"{item.text}: {problem}")
+            judged = rules.judged(item, answer.answer, answer.value)
+            stored.append(NewAnswer(item.key, judged, answer.value, answer.text.strip(), answer.note.strip(),
+                                    item.auto.value if item.auto is not None and auto is not None else None,
+                                    auto.evidence if auto is not None else "", overridden))
+            if judged is Answer.FAIL:
+                urgency = rules.urgency_of_failure(item)
+                orders[item.key] = NewOrder(f"{template.name}：{item.text}", template.place, answer.note.strip(),
+                                            urgency, rules.order_due_at(now, urgency, self.config.order_due_h),
+                                            item.key)
+        opened = min(now, max(opened_at, now - _OPEN_AT_MOST_S))
+        fast = rules.too_fast(opened, now, self.config.min_duration_s)
+        _, deadline = self._deadline(template, chosen)
+        late = deadline is not None and now > deadline
+        try:
+            run_id, opened_orders = self.store.add_run(
+                key, chosen.key, template.name, template.version(),
+                json.dumps(template.model_dump(mode="json"), ensure_ascii=False), opened, now, actor, fast, late,
+                request_id or None, stored, orders)
+        except sqlite3.IntegrityError:
+            raise Conflict("period", f"{template.name} {chosen.key} is already on record · 本期已提交") from None
+        self._record.append_audit(now, actor, "check.submit", check_subject(key, chosen.key), {
+            "run": run_id, "version": template.version(), "too_fast": fast, "late": late,
+            "duration_s": round(now - opened, 1), "failed": sorted(orders), "orders": sorted(opened_orders.values())})
+        for order_id in sorted(opened_orders.values()):
+            self._record.append_audit(now, actor, "order.report", order_subject(order_id), {"run": run_id})
+        if deadline is not None:
+            self._engine.observe(CHECK_OVERDUE_RULE, check_subject(key, chosen.key), False, now, device="",
+                                 kind=AlertKind.CHECK, message="")
+        run = self.store.run(run_id)
+        assert run is not None
+        return Submitted(run, True, self._orders_of(run))
+
+    def _period(self, template: TemplateConfig, current: rules.Period, asked: str | None) -> rules.Period:
+        """The current period, or the one before it (a checklist done after midnight for yesterday)."""
+        if asked is None or asked == current.key:
+            return current
+        before = rules.previous(template.cadence, current)
+        if asked == before.key:
+            return before
+        raise FieldError("period", f"only {current.key} or {before.key} can be filled now")
+
+    def _orders_of(self, run: CheckRun) -> list[WorkOrder]:
+        found = [self.store.order(a.order_id) for a in run.answers if a.order_id is not None]
+        return [o for o in found if o is not None]
+
+    def runs_between(self, since: float, until: float) -> list[CheckRun]:
+        return self.store.submitted_between(since, until)
+
+    # -- work orders ---------------------------------------------------------------------------
+
+    def order(self, order_id: int) -> WorkOrder:
+        found = self.store.order(order_id)
+        if found is None:
+            raise NotFound("id", f"no work order {order_id}")
+        return found
+
+    def report(self, title: str, place: str, text: str, urgency: Urgency, actor: str,
+               now: float | None = None) -> WorkOrder:
+        """A hazard reported directly (发现 → 上报): a work order waiting to be assigned."""
+        now = self.clock() if now is None else now
+        order_id = self.store.add_order(NewOrder(title.strip(), place.strip(), text.strip(), urgency,
+                                                 rules.order_due_at(now, urgency, self.config.order_due_h)),
+                                        actor, now)
+        self._record.append_audit(now, actor, "order.report", order_subject(order_id),
+                                  {"title": title, "place": place, "urgency": urgency.value})
+        return self.order(order_id)
+
+    def _move(self, order_id: int, action: OrderAction, actor: str, note: str, now: float | None,
+              changes: Callable[[WorkOrder, float], dict[str, object]] | None = None) -> WorkOrder:
+        now = self.clock() if now is None else now
+        order = self.order(order_id)
+        state = rules.next_state(order.state, action)
+        if state is None:
+            raise Conflict("state", f"work order {order_id} is {order.state.value}: cannot {action.value}"
+                                    " · 当前状态不能进行此操作")
+        if action is OrderAction.ACCEPT:
+            problem = rules.acceptance_problem(order.fixed_by, actor)
+            if problem is not None:
+                raise ChecksForbidden("actor", problem)
+        values = changes(order, now) if changes is not None else {}
+        if not self.store.step(order_id, order.state, state, actor, action.value, now, note.strip(), values):
+            raise Conflict("state", f"work order {order_id} changed meanwhile; reload · 工单已被他人更新")
+        self._record.append_audit(now, actor, f"order.{action.value}", order_subject(order_id),
+                                  {"from": order.state.value, "to": state.value, "note": note.strip(),
+                                   **{k: v for k, v in values.items() if k in ("assignee", "due_at")}})
+        moved = self.order(order_id)
+        if state not in OPEN_ORDER_STATES:
+            self._observe_order(moved, now)
+        return moved
+
+    def assign(self, order_id: int, assignee: str, actor: str, due_at: float | None = None, note: str = "",
+               now: float | None = None) -> WorkOrder:
+        def changes(order: WorkOrder, at: float) -> dict[str, object]:
+            return {"assignee": assignee, "due_at": due_at if due_at is not None else order.due_at}
+        return self._move(order_id, OrderAction.ASSIGN, actor, note, now, changes)
+
+    def fix(self, order_id: int, note: str, actor: str, now: float | None = None) -> WorkOrder:
+        if not note.strip():
+            raise FieldError("note", "say what was done · 请写明整改措施")
+
+        def changes(order: WorkOrder, at: float) -> dict[str, object]:
+            return {"fix_note": note.strip(), "fixed_by": actor, "fixed_at": at}
+        return self._move(order_id, OrderAction.FIX, actor, note, now, changes)
+
+    def accept(self, order_id: int, note: str, actor: str, now: float | None = None) -> WorkOrder:
+        def changes(order: WorkOrder, at: float) -> dict[str, object]:
+            return {"accepted_by": actor, "accepted_at": at}
+        return self._move(order_id, OrderAction.ACCEPT, actor, note, now, changes)
+
+    def reopen(self, order_id: int, reason: str, actor: str, now: float | None = None) -> WorkOrder:
+        if not reason.strip():
+            raise FieldError("reason", "say why the fix is not accepted · 请写明不通过的原因")
+
+        def changes(order: WorkOrder, at: float) -> dict[str, object]:
+            return {"due_at": rules.order_due_at(at, order.urgency, self.config.order_due_h), "fixed_at": None}
+        return self._move(order_id, OrderAction.REOPEN, actor, reason, now, changes)
+
+    def open_for_photos(self, order_id: int) -> WorkOrder:
+        """The order, if a photo may still be added (a closed one takes notes only: 409)."""
+        order = self.order(order_id)
+        if order.state is OrderState.ACCEPTED:
+            raise Conflict("order_id", f"work order {order_id} is accepted: nothing more can be attached"
+                                       " · 工单已验收，不能再添加照片")
+        return order
+
+    def photo_added(self, order_id: int, name: str, size: int, actor: str, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        self._record.append_audit(now, actor, "order.photo", order_subject(order_id), {"photo": name, "bytes": size})
+
+    def note(self, order_id: int, text: str, actor: str, now: float | None = None) -> WorkOrder:
+        """A note on any order, closed ones included (the only change a closed order takes)."""
+        if not text.strip():
+            raise FieldError("text", "empty note")
+        return self._move(order_id, OrderAction.NOTE, actor, text, now)
+
+    # -- the duty ------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Raise or clear the overdue alarms of checklists (this period and the last) and of work orders."""
+        today = self.local_day(now)
+        grace_s = self.config.grace_min * 60.0
+        for key, template in self.config.templates.items():
+            current = rules.period_of(template.cadence, today)
+            for period in (rules.previous(template.cadence, current), current):
+                day, deadline = self._deadline(template, period)
+                if day is None or deadline is None:
+                    continue
+                late_at = deadline + grace_s
+                done = bool(self.store.done([(key, period.key)]))
+                active = rules.overdue_active(now, late_at, done, late_at + _GIVE_UP_S[template.cadence],
+                                              self.watch_since)
+                self._engine.observe(CHECK_OVERDUE_RULE, check_subject(key, period.key), active, now, device="",
+                                     kind=AlertKind.CHECK, severity=Severity.WARNING,
+                                     message=self._check_message(template, period.key, deadline),
+                                     data={"template": key, "period": period.key})
+        for order in self.store.orders(OPEN_ORDER_STATES, limit=100_000):
+            self._observe_order(order, now)
+
+    def _observe_order(self, order: WorkOrder, now: float) -> None:
+        self._engine.observe(ORDER_OVERDUE_RULE, order_subject(order.id),
+                             rules.order_overdue(now, order.state, order.due_at), now, device="",
+                             kind=AlertKind.WORK_ORDER,
+                             severity=Severity.WARNING if order.urgency is not Urgency.HIGH else Severity.CRITICAL,
+                             message=self._order_message(order), data={"order": order.id})
+
+    def _check_message(self, template: TemplateConfig, period: str, deadline: float) -> str:
+        at = dt.datetime.fromtimestamp(deadline, self.tz).strftime("%m-%d %H:%M")
+        if self._engine.locale == "en":
+            return f"checklist {template.name} ({period}) not done by {at}"
+        return f"{template.name}（{period}）应于 {at} 前完成，尚未提交"
+
+    def _order_message(self, order: WorkOrder) -> str:
+        at = dt.datetime.fromtimestamp(order.due_at, self.tz).strftime("%m-%d %H:%M")
+        who = order.assignee or "未指派"
+        if self._engine.locale == "en":
+            return f"work order #{order.id} {order.title} ({order.place}) due {at}, not fixed ({who})"
+        return f"工单 #{order.id} {order.title}（{order.place}）应于 {at} 前整改，尚未完成（{who}）"

@@ -1,0 +1,95 @@
+"""A daily check on a phone: one failed item becomes a work order, fixed by one person and accepted by another."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from hub.auth.roles import Role
+from hub.checks.config import ChecksConfig, ItemConfig, TemplateConfig
+from hub.checks.kinds import AutoSource, Cadence, DayRule, ItemKind, OrderState
+from hub.settings import HubConfig
+from tests.browser.conftest import Served, overflow_x
+from tests.browser.conftest import screenshot as full_screenshot
+from tests.browser.test_handling import PNG
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.broker]
+
+#: Every day (the test runs on any date), with an item the fridge answers.
+KITCHEN = TemplateConfig(name="厨房每日检查", cadence=Cadence.DAILY, due_by=dt.time(23, 59), days=DayRule.EVERY,
+                         place="食堂", items=[
+    ItemConfig(key="fridges", text="冷藏设备温度 0–8 °C", section="冷藏", auto=AutoSource.FRIDGES, key_item=True),
+    ItemConfig(key="clean_floor", text="操作间地面清洁，无积水", section="环境"),
+    ItemConfig(key="core_temp", text="熟食中心温度", section="加工", kind=ItemKind.NUMBER, low=70, unit="°C")])
+
+
+@pytest.fixture
+def hub_rules() -> HubConfig:
+    return HubConfig(alarm_delay_s=0, checks=ChecksConfig(templates={"kitchen_daily": KITCHEN}))
+
+
+def screenshot(page: Page, name: str) -> None:
+    page.evaluate("window.scrollTo(0, 0)")
+    full_screenshot(page, name)
+
+
+def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another(
+        served: Served, open_page: Callable[[Role], Page]) -> None:
+    served.device.reading("fridge-1", 4.0)
+    wait_for(lambda: served.hub.series.readings("dev-d/fridge-1", 0, 4e9))
+
+    cook = open_page(Role.CANTEEN_STAFF)
+    cook.goto(f"{served.url}/checks")
+    card = cook.locator("[data-check=kitchen_daily]")
+    card.locator("details.fill summary").click()
+    fridges = card.locator("fieldset[data-item=fridges]")
+    expect(fridges.locator("[data-auto]")).to_contain_text("1号冷藏柜：4.0–4.0 °C，未超限")
+    expect(fridges.locator("input[value=ok]")).to_be_checked()
+    floor = card.locator("fieldset[data-item=clean_floor]")
+    floor.locator("input[value=fail]").check()
+    floor.locator("input[name=note]").fill("洗碗间地面积水，排水沟堵塞")
+    card.locator("fieldset[data-item=core_temp] input[name=value]").fill("76")
+    assert overflow_x(cook) == 0
+    screenshot(cook, "checks-daily-filled")
+    card.locator("button[type=submit]").click()
+    wait_for(served.hub.checks.store.orders)
+    (order,) = served.hub.checks.store.orders()
+    assert order.state is OrderState.REPORTED and order.text == "洗碗间地面积水，排水沟堵塞"
+    assert order.reported_by == served.users[Role.CANTEEN_STAFF]
+    expect(cook.locator(f"#order-{order.id}")).to_contain_text("操作间地面清洁，无积水")
+    expect(card.locator("[data-flag=too-fast]")).to_be_visible()  # ticked in seconds: flagged, not refused
+
+    officer = open_page(Role.SAFETY_OFFICER)
+    officer.goto(f"{served.url}/checks")
+    officer_card = officer.locator(f"#order-{order.id}")
+    officer_card.locator("select[name=assignee]").select_option(served.users[Role.CANTEEN_MANAGER])
+    officer_card.locator("form[data-kind=assign] button[type=submit]").click()
+    wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.ASSIGNED)
+
+    manager = open_page(Role.CANTEEN_MANAGER)
+    manager.goto(f"{served.url}/checks")
+    manager_card = manager.locator(f"#order-{order.id}")
+    expect(manager_card.locator("form[data-kind=accept]")).to_have_count(0)
+    manager_card.locator("textarea[name=note]").fill("疏通排水沟，拖干地面")
+    manager_card.locator("form[data-kind=fix] input[type=file]").set_input_files(
+        {"name": "after.png", "mimeType": "image/png", "buffer": PNG})
+    manager_card.locator("form[data-kind=fix] button[type=submit]").click()
+    wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.FIXED)
+    expect(manager_card.locator("form[data-kind=accept]")).to_have_count(0)  # never one's own fix
+
+    officer.reload()
+    officer_card = officer.locator(f"#order-{order.id}")
+    expect(officer_card).to_contain_text("疏通排水沟，拖干地面")
+    expect(officer_card.locator(".photos img")).to_have_count(1)
+    screenshot(officer, "checks-work-order-to-accept")
+    officer_card.locator("form[data-kind=accept] button[type=submit]").click()
+    wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.ACCEPTED)
+    accepted = served.hub.checks.order(order.id)
+    assert accepted.fixed_by == served.users[Role.CANTEEN_MANAGER]
+    assert accepted.accepted_by == served.users[Role.SAFETY_OFFICER]
+    assert overflow_x(officer) == 0
+    screenshot(officer, "checks-accepted")
