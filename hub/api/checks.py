@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from edge.wire import MAX_TS
 from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId
 from hub.auth.deps import require
 from hub.auth.roles import Permission
@@ -93,7 +94,7 @@ def _items(template: TemplateConfig, check: DueCheck) -> list[ItemPublic]:
 class AnswerCreate(BaseModel):
     item: str = Field(min_length=1, max_length=40)
     answer: Answer | None = Field(default=None, description="ok / fail / na (a number item may give only value)")
-    value: float | None = Field(default=None, ge=-1000, le=1000)
+    value: float | None = Field(default=None, ge=-1000, le=1000, allow_inf_nan=False)
     text: str = Field(default="", max_length=2000)
     note: str = Field(default="", max_length=1000,
                       description="what was found: needed for a failure and to override an automatic answer")
@@ -101,7 +102,8 @@ class AnswerCreate(BaseModel):
 
 class ChecklistSubmit(BaseModel):
     answers: list[AnswerCreate] = Field(max_length=200)
-    opened_at: float = Field(ge=0, description="when the checklist was opened (from the page)")
+    opened_at: float = Field(ge=0, le=MAX_TS, allow_inf_nan=False,
+                             description="when the checklist was opened (from the page)")
     request_id: str | None = Field(default=None, min_length=8, max_length=64,
                                    description="the same id again (a retry) answers the stored checklist")
     period: str | None = Field(default=None, max_length=16, description="default: the current period")
@@ -214,7 +216,8 @@ class HazardCreate(BaseModel):
 
 class AssignCreate(BaseModel):
     assignee: str = Field(min_length=1, max_length=64, description="username of an enabled account")
-    due_at: float | None = Field(default=None, ge=0, description="default: by the urgency")
+    due_at: float | None = Field(default=None, ge=0, le=MAX_TS, allow_inf_nan=False,
+                                 description="default: by the urgency")
     note: str = Field(default="", max_length=500)
 
 

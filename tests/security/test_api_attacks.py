@@ -34,6 +34,7 @@ from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.credentials import Passwords
 from hub.auth.roles import Role
+from hub.checks.kinds import Urgency
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from tests.hub.auth.conftest import FAST
@@ -114,6 +115,22 @@ class World:
                                json={"kind": "webhook", "label": "值班群", "url": "http://127.0.0.1:9/hook"})
         assert kept.status_code == 200, kept.text
         return Target({"name": f"route-{next(_counter)}"})
+
+    def order(self, state: str) -> Target:
+        """A work order reported by 王师傅, brought to ``state`` (reported, assigned or fixed by 王师傅)."""
+        checks = self.hub.checks
+        order = checks.report("厨房水龙头漏水", "后厨", "", Urgency.NORMAL, actor="王师傅")
+        if state in ("assigned", "fixed"):
+            checks.assign(order.id, "王师傅", actor="李老师")
+        if state == "fixed":
+            checks.fix(order.id, "已换阀门", actor="王师傅")
+        return Target({"order_id": order.id})
+
+    def checklist(self) -> Target:
+        """A checklist of its own (the night round's items), so each submission is the first of its period."""
+        key = f"round-{next(_counter)}"
+        self.hub.checks.config.templates[key] = self.hub.checks.config.templates["night_round"].model_copy()
+        return Target({"template": key})
 
     def dish(self) -> tuple[int, int]:
         """A sample record with one weighed dish, logged by the admin (who may then correct it)."""
@@ -230,6 +247,24 @@ CASES: dict[tuple[str, str], Case] = {
         lambda _world: Target({"name": f"hook-{next(_counter)}"})),
     ("PUT", "/api/admin/notify/routes/{name}"): Case(
         lambda: {"always": [DUTY_CHANNEL], "fallback": []}, lambda world: world.route()),
+    ("POST", "/api/checks/{template}"): Case(
+        lambda: {"opened_at": time.time() - 600, "request_id": f"request-{next(_counter):06d}",
+                 "answers": [{"item": item, "answer": "ok", "text": "已查看", "note": ""}
+                             for item in ("rooms_locked", "power_off", "windows_shut", "gate_locked")]},
+        lambda world: world.checklist()),
+    ("POST", "/api/workorders"): Case(
+        lambda: {"title": "实验楼二楼门锁坏", "place": "实验楼", "text": "锁芯卡住", "urgency": "normal"}),
+    ("POST", "/api/workorders/{order_id}/assign"): Case(
+        lambda: {"assignee": "王师傅", "note": "今天修好"}, lambda world: world.order("reported"),
+        "/api/workorders/{order_id}"),
+    ("POST", "/api/workorders/{order_id}/fix"): Case(
+        lambda: {"note": "已换锁芯"}, lambda world: world.order("assigned"), "/api/workorders/{order_id}"),
+    ("POST", "/api/workorders/{order_id}/accept"): Case(
+        lambda: {"note": "验收合格"}, lambda world: world.order("fixed"), "/api/workorders/{order_id}"),
+    ("POST", "/api/workorders/{order_id}/reopen"): Case(
+        lambda: {"reason": "还在漏水"}, lambda world: world.order("fixed"), "/api/workorders/{order_id}"),
+    ("POST", "/api/workorders/{order_id}/notes"): Case(
+        lambda: {"text": "补充：已报后勤"}, lambda world: world.order("reported"), "/api/workorders/{order_id}"),
     ("POST", "/api/devices/enrolled"): Case(
         lambda: {"name": f"fridge-{next(_counter)}", "site": "school-1", "role": "cold_chain"}),
 }
@@ -237,7 +272,7 @@ CASES: dict[tuple[str, str], Case] = {
 #: administrator account (devices are added with `xiaoan provision` then).
 REFUSED_HERE = {"/api/notifications/test": 404, "/api/devices/enrolled": 409}
 #: Multipart uploads are attacked by ``test_photo_upload_attacks``.
-MULTIPART = {("POST", "/api/alerts/{alert_id}/photos")}
+MULTIPART = {("POST", "/api/alerts/{alert_id}/photos"), ("POST", "/api/workorders/{order_id}/photos")}
 
 
 # --- walking the spec -----------------------------------------------------------------------------------------
