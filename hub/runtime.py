@@ -6,6 +6,7 @@ hub's scheduler, which runs each on a thread of its own: the MQTT writer only in
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.buzzer import EdgeBuzzers
 from hub.alerts.engine import AlertEngine, AlertNotifier, LoggingNotifier
+from hub.auth.links import AlarmLinks
 from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
@@ -129,7 +131,8 @@ class Hub:
                                            publish_command=self.buzzers.route_command,
                                            on_channel_failure=self.engine.on_channel_failure,
                                            on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name,
-                                           steps_of=self.engine.playbook_texts, on_notifier=self._set_notifier)
+                                           steps_of=self.engine.playbook_texts, on_notifier=self._set_notifier,
+                                           links=self.links)
         self.notify_settings.on_change = self.notifications.reload
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
@@ -204,6 +207,7 @@ class Hub:
             add(Duty("backup", BACKUP_CHECK_S, self.backup.tick, first_after_s=min(60.0, BACKUP_CHECK_S)))
         add(Duty("prune-seen", PRUNE_SEEN_S, self._prune_seen))
         add(Duty("prune-dead-letters", PRUNE_SEEN_S, self._prune_dead_letters))
+        add(Duty("prune-alarm-links", PRUNE_SEEN_S, self._prune_links))
         add(Duty("dead-letter-alarms", min(60.0, settings.dead_letter_alarm_window_s), self.pipeline.dead_letter_tick))
         upkeep = self.series_upkeep
         # The first retention run waits a while: a hub that restarts often still gets it, and a
@@ -222,6 +226,16 @@ class Hub:
         pruned = self.state.prune_seen(now - self.settings.seen_retention_days * 86_400)
         if pruned:
             _LOGGER.info("forgot %d message ids older than %g days", pruned, self.settings.seen_retention_days)
+
+    @functools.cached_property
+    def links(self) -> AlarmLinks:
+        """One-tap links in alarm messages and the alarm-scoped sessions they open (hub.auth.links)."""
+        return AlarmLinks(self.accounts)
+
+    def _prune_links(self, _now: float) -> None:
+        pruned = self.links.prune()
+        if pruned:
+            _LOGGER.info("forgot %d expired one-tap link(s) and link session(s)", pruned)
 
     def _prune_dead_letters(self, now: float) -> None:
         """Hourly: dead letters are kept for a person to look at, not for ever (counted when deleted)."""

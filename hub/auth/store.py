@@ -76,6 +76,26 @@ _TOKENS_CREATOR = """
 ALTER TABLE api_tokens ADD COLUMN created_by INTEGER REFERENCES users (id);
 """
 
+#: Version 3: one-tap links in alarm messages (hub.auth.links): a single-use token per recipient and alarm,
+#: and the short session a used link opens, scoped to that alarm. Only digests are kept.
+_ALARM_LINKS = """
+CREATE TABLE IF NOT EXISTS alarm_links (
+    token_digest TEXT PRIMARY KEY,
+    alert_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS link_sessions (
+    id_digest TEXT PRIMARY KEY,
+    alert_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
 _USER_COLUMNS = "u.id, u.username, u.display_name, u.role, u.locale"
 #: Last-seen and last-used times are written at most this often: a dashboard polling every
 #: few seconds should not turn every read into a write.
@@ -119,7 +139,8 @@ class AccountStore(SqliteStore):
 
     STORE = "accounts"
     MIGRATIONS = (Migration(1, "users, sessions, API tokens and failed logins (0.1.0)", _SCHEMA),
-                  Migration(2, "API tokens record who created them", _TOKENS_CREATOR))
+                  Migration(2, "API tokens record who created them", _TOKENS_CREATOR),
+                  Migration(3, "one-tap alarm links and the sessions they open", _ALARM_LINKS))
 
     def __init__(self, path: Path, passwords: Passwords | None = None,
                  clock: Callable[[], float] = time.time) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hub.alerts.notifier import DispatchingNotifier
+from hub.auth.links import AlarmLinks
 from hub.notify.base import Channel, Notification
 from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
 from hub.notify.deliverylog import DeliveryLog
@@ -30,7 +31,8 @@ class Notifications:
     def __init__(self, config: NotifyConfig | None, log_path: Path, *, publish_command: PublishCommand,
                  on_channel_failure: Callable[[str, str], None], on_channel_ok: Callable[[str], None],
                  name_of: Callable[[str], str], steps_of: Callable[[Alert], Sequence[str]] | None = None,
-                 on_notifier: Callable[[DispatchingNotifier | None], None] | None = None) -> None:
+                 on_notifier: Callable[[DispatchingNotifier | None], None] | None = None,
+                 links: AlarmLinks | None = None) -> None:
         self.config: NotifyConfig | None = None
         self._log_path = log_path
         self._publish_command = publish_command
@@ -38,6 +40,8 @@ class Notifications:
         self._on_channel_ok = on_channel_ok
         self._name_of = name_of
         self._steps_of = steps_of
+        #: Mints the one-tap links in messages (None: messages link to the alarm page only).
+        self._links = links
         #: Told of the new notifier after a reload (the alert engine delivers through it).
         self.on_notifier = on_notifier
         self._reload_lock = threading.Lock()
@@ -62,7 +66,10 @@ class Notifications:
                                       on_channel_recovered=self._on_channel_ok)
         worker = DispatchWorker(dispatcher)
         self.config, self.channels, self.worker = config, channels, worker
-        self.notifier = DispatchingNotifier(worker, config, self._name_of, steps_of=self._steps_of)
+        if self._links is not None:
+            self._links.ttl_s = config.link_ttl_s
+        self.notifier = DispatchingNotifier(worker, config, self._name_of, steps_of=self._steps_of,
+                                            links=self._links)
 
     def reload(self, config: NotifyConfig) -> None:
         """Send through ``config`` from now on: new channels and routes, what was queued handed over, no restart."""

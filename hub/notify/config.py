@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edge import wire
 from edge.yamlconfig import ConfigError, KeyPath, load_yaml, problem
+from hub.auth.roles import Role
 from hub.notify.base import Channel
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import ChannelFailure, ChannelRecovered, Dispatcher, Route, Undeliverable
@@ -124,6 +125,10 @@ class RouteConfig(BaseModel):
     always: list[str] = Field(default_factory=list)
     #: Tried in order until one delivers.
     fallback: list[str] = Field(default_factory=list)
+    #: Who this route reaches, for one-tap links (hub.auth.links): usernames, then every enabled account
+    #: of these roles. Each gets a link of their own in every message that asks for an acknowledgement.
+    people: list[str] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
 
 
 class NotifyConfig(BaseModel):
@@ -132,6 +137,11 @@ class NotifyConfig(BaseModel):
     locale: Literal["zh", "en"] = "zh"
     #: Where staff acknowledge: messages link to ``{hub_url}/alerts/{id}``.
     hub_url: str = "http://127.0.0.1:8000"
+    #: The address phones reach the hub at (e.g. https://xiaoan.school.cn). Set, messages carry one-tap
+    #: links for the people of each route; unset, they link to the alarm page, where people sign in.
+    public_url: str | None = None
+    #: How long a one-tap link stays good (it is good once in any case).
+    link_ttl_s: float = Field(default=1800.0, ge=60, le=86400)
     timezone: str = "Asia/Shanghai"
     group_window_s: float = Field(default=120.0, ge=0)
     retry_s: float = Field(default=60.0, gt=0)
@@ -150,11 +160,11 @@ class NotifyConfig(BaseModel):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
         return value
 
-    @field_validator("hub_url")
+    @field_validator("hub_url", "public_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError("hub_url must start with http:// or https://")
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @property

@@ -135,9 +135,21 @@ def alert_url(hub_url: str, alert_id: int | None) -> str:
     return f"{hub_url.rstrip('/')}/alerts/{alert_id}" if alert_id is not None else hub_url.rstrip("/")
 
 
+@dataclass(frozen=True)
+class AckLink:
+    """A one-tap link for one recipient (hub.auth.links): whose it is, and the address."""
+
+    name: str
+    url: str
+
+
 def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
-            tz: ZoneInfo = DEFAULT_TZ) -> tuple[str, str]:
-    """Title and body for one alert, in ``locale`` ("zh" or "en")."""
+            tz: ZoneInfo = DEFAULT_TZ, links: Sequence[AckLink] = ()) -> tuple[str, str]:
+    """Title and body for one alert, in ``locale`` ("zh" or "en").
+
+    With ``links`` (one per recipient, made when a public address is configured) the last
+    line offers each person their own link; without, it says where to sign in and acknowledge.
+    """
     facts = replace(facts, where=one_line(facts.where), subject=one_line(facts.subject),
                     detail=one_line(facts.detail), unit=one_line(facts.unit),
                     steps=tuple(one_line(step) for step in facts.steps))
@@ -165,7 +177,11 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
     if facts.steps and facts.state in _TO_ACKNOWLEDGE:
         lines.append("现在该做：" if lang == "zh" else "What to do now:")
         lines.extend(f"{n}. {step}" for n, step in enumerate(facts.steps, 1))
-    if facts.state in _TO_ACKNOWLEDGE:
+    if facts.state in _TO_ACKNOWLEDGE and links:
+        offers = " · ".join(f"{one_line(link.name)} {link.url}" for link in links)
+        lines.append(f"请确认 {number}（本人一键链接，限用一次）：{offers}" if lang == "zh"
+                     else f"Acknowledge {number} (each person's own link, one use): {offers}")
+    elif facts.state in _TO_ACKNOWLEDGE:  # no public address for links: where to sign in and acknowledge
         lines.append(f"请确认 {number}：{url}" if lang == "zh" else f"Acknowledge {number}: {url}")
     else:
         lines.append(f"详情 {number}：{url}" if lang == "zh" else f"Details {number}: {url}")
@@ -174,9 +190,9 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
 
 def build_notification(facts: AlertFacts, *, tier: str, now: float, hub_url: str, locale: str = "zh",
                        tz: ZoneInfo = DEFAULT_TZ, incident_key: str | None = None,
-                       recipients: Sequence[str] = ()) -> Notification:
+                       recipients: Sequence[str] = (), links: Sequence[AckLink] = ()) -> Notification:
     """The notification for one alert at one tier; the incident key defaults to the rule subject."""
-    title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz)
+    title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz, links=links)
     return Notification(alert_id=facts.alert_id, incident_key=incident_key or facts.subject or str(facts.alert_id),
                         severity=facts.severity, title=title, body=body, tier=tier, created_at=now,
                         locale=locale, recipients=tuple(recipients), subject=facts.subject)

@@ -19,7 +19,10 @@ from tests.hub.auth_helpers import bearer
 
 #: Open without credentials: liveness for watchdogs, the login form, the API's description.
 PUBLIC = {("GET", "/api/health"), ("GET", "/login"), ("POST", "/login"), ("GET", "/openapi.json"),
-          ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
+          ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+          # One-tap alarm links: the token (or the alarm-scoped cookie it set) is the credential (hub.api.links).
+          ("GET", "/link/{alert_id}"), ("POST", "/link/{alert_id}/acknowledge"), ("POST", "/link/{alert_id}/actions"),
+          ("GET", "/link/{alert_id}/{token}"), ("POST", "/link/{alert_id}/{token}")}
 
 #: What the routes that change things (or read the audit log) must demand.
 EXPECTED = {
