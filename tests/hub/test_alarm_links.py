@@ -120,7 +120,8 @@ def use(client: TestClient, path: str) -> str:
     assert "打开报警" in opened.text
     used = client.post(path, follow_redirects=False)
     assert used.status_code == 303, used.text
-    return client.get(used.headers["location"]).text
+    page: str = client.get(used.headers["location"]).text
+    return page
 
 
 def form_csrf(page: str) -> str:
