@@ -92,7 +92,7 @@ def _page(web: Renderer, request: Request, store: StateDep, engine: AlertsDep, a
         "can_record": alert.state in INTERIM_STATES, "link_csrf": csrf_for(session_id),
         "actions": store.alert_actions([grant.alert_id]).get(grant.alert_id, []), "notice": notice, "error": error}
     return web.render("link.html", request, None, status_code=status, view="link",
-                      headers={"Referrer-Policy": "no-referrer"}, **data)
+                      headers={"Referrer-Policy": "same-origin"}, **data)
 
 
 @router.get("/{alert_id}", response_class=HTMLResponse)
@@ -167,7 +167,7 @@ def link_open(web: RendererDep, links: LinksDep, request: Request, alert_id: Row
         return _refusal(web, request, alert_id, refused.reason)
     return web.render("link.html", request, None, view="link", alert_id=alert_id, confirm=True,
                       person=attribution(grant.user.username, grant.user.display_name),
-                      action=request.url.path, headers={"Referrer-Policy": "no-referrer"})
+                      action=request.url.path, headers={"Referrer-Policy": "same-origin"})
 
 
 @router.post("/{alert_id}/{token}", response_class=HTMLResponse)
