@@ -15,7 +15,9 @@ from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.buzzer import EdgeBuzzers
 from hub.alerts.engine import AlertEngine, AlertNotifier, LoggingNotifier
+from hub.alerts.smsreplies import SmsReplies
 from hub.auth.links import AlarmLinks
+from hub.auth.smscodes import SmsCodes
 from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
@@ -44,6 +46,8 @@ from hub.web.live import LiveFeed
 _LOGGER = logging.getLogger(__name__)
 #: How often message ids older than the retention are forgotten.
 PRUNE_SEEN_S = 3600.0
+#: How often the SMS modems' inboxes are read for replies that acknowledge an alarm.
+SMS_REPLIES_S = 15.0
 
 
 def _dynsec(settings: HubSettings) -> Dynsec | None:
@@ -132,7 +136,7 @@ class Hub:
                                            on_channel_failure=self.engine.on_channel_failure,
                                            on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name,
                                            steps_of=self.engine.playbook_texts, on_notifier=self._set_notifier,
-                                           links=self.links)
+                                           links=self.links, mint_code=self.sms_codes.mint)
         self.notify_settings.on_change = self.notifications.reload
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
@@ -208,6 +212,7 @@ class Hub:
         add(Duty("prune-seen", PRUNE_SEEN_S, self._prune_seen))
         add(Duty("prune-dead-letters", PRUNE_SEEN_S, self._prune_dead_letters))
         add(Duty("prune-alarm-links", PRUNE_SEEN_S, self._prune_links))
+        add(Duty("sms-replies", SMS_REPLIES_S, self._read_sms_replies))
         add(Duty("dead-letter-alarms", min(60.0, settings.dead_letter_alarm_window_s), self.pipeline.dead_letter_tick))
         upkeep = self.series_upkeep
         # The first retention run waits a while: a hub that restarts often still gets it, and a
@@ -232,8 +237,22 @@ class Hub:
         """One-tap links in alarm messages and the alarm-scoped sessions they open (hub.auth.links)."""
         return AlarmLinks(self.accounts)
 
+    @functools.cached_property
+    def sms_codes(self) -> SmsCodes:
+        """The reply codes alarm SMS offer (hub.auth.smscodes)."""
+        return SmsCodes(self.accounts)
+
+    @functools.cached_property
+    def sms_replies(self) -> SmsReplies:
+        """Acknowledgements by SMS reply, read from the modems of the SMS channels (hub.alerts.smsreplies)."""
+        return SmsReplies(self.sms_codes, self.accounts, self.engine, self.state)
+
+    def _read_sms_replies(self, _now: float) -> None:
+        for modem in self.notifications.modems():
+            self.sms_replies.poll(modem)
+
     def _prune_links(self, _now: float) -> None:
-        pruned = self.links.prune()
+        pruned = self.links.prune() + self.sms_codes.prune()
         if pruned:
             _LOGGER.info("forgot %d expired one-tap link(s) and link session(s)", pruned)
 

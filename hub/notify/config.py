@@ -33,7 +33,7 @@ from hub.notify.dispatcher import ChannelFailure, ChannelRecovered, Dispatcher, 
 from hub.notify.local import EdgeBuzzerChannel, PublishCommand, WebChannel
 from hub.notify.pdu import PHONE_PATTERN
 from hub.notify.ratelimit import TokenBucket
-from hub.notify.sms import OpenSerial, SerialModem, SmsChannel, open_serial
+from hub.notify.sms import MintCode, OpenSerial, SerialModem, SmsChannel, open_serial
 
 #: Apprise schemes of chat-group bots that block for ~10 min after ~20 messages a minute.
 BOT_SCHEMES = frozenset({"wecombot", "dingtalk", "feishu", "lark"})
@@ -223,7 +223,8 @@ def _no_mqtt(device: str, _command: wire.Command) -> None:
 
 
 def build_channels(config: NotifyConfig, *, publish_command: PublishCommand | None = None,
-                   web: WebChannel | None = None, opener: OpenSerial = open_serial) -> dict[str, Channel]:
+                   web: WebChannel | None = None, opener: OpenSerial = open_serial,
+                   mint_code: MintCode | None = None) -> dict[str, Channel]:
     """Instantiate every configured channel; SMS channels on the same port share one modem."""
     from hub.notify.apprise_channel import AppriseChannel  # noqa: PLC0415 - apprise only when configured
 
@@ -237,7 +238,8 @@ def build_channels(config: NotifyConfig, *, publish_command: PublishCommand | No
             modem = modems.setdefault(spec.port, SerialModem(
                 spec.port, baudrate=spec.baudrate, command_timeout_s=spec.command_timeout_s,
                 send_timeout_s=spec.send_timeout_s, opener=opener))
-            channels[name] = SmsChannel(name, modem, spec.numbers, max_chars=spec.max_chars)
+            channels[name] = SmsChannel(name, modem, spec.numbers, max_chars=spec.max_chars,
+                                         mint_code=mint_code)
         elif isinstance(spec, BuzzerChannelConfig):
             channels[name] = EdgeBuzzerChannel(name, publish_command or _no_mqtt)
         else:

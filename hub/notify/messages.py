@@ -195,7 +195,8 @@ def build_notification(facts: AlertFacts, *, tier: str, now: float, hub_url: str
     title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz, links=links)
     return Notification(alert_id=facts.alert_id, incident_key=incident_key or facts.subject or str(facts.alert_id),
                         severity=facts.severity, title=title, body=body, tier=tier, created_at=now,
-                        locale=locale, recipients=tuple(recipients), subject=facts.subject)
+                        locale=locale, recipients=tuple(recipients), subject=facts.subject,
+                        wants_ack=facts.state in _TO_ACKNOWLEDGE and facts.alert_id is not None)
 
 
 def render(notification: Notification, max_chars: int | None = None) -> str:
