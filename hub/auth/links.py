@@ -103,6 +103,10 @@ class AlarmLinks:
                     found.setdefault(int(row[0]), _user(row))
         return list(found.values())
 
+    def phone_of(self, user_id: int) -> str | None:
+        """The account's mobile number (its alarm SMS go there when it is paged)."""
+        return self._accounts.phone_of(user_id)
+
     def check(self, alert_id: int, token: str) -> LinkGrant:
         """What an unused link would allow, without using it (the page a link opens first); else LinkRefused."""
         with self._accounts.transaction() as db:

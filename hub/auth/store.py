@@ -303,6 +303,11 @@ class AccountStore(SqliteStore):
         except sqlite3.IntegrityError:
             raise NameTaken("phone", "another account has this number · 该号码已属于其他账号") from None
 
+    def phone_of(self, user_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT phone FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row[0] if row else None
+
     def user_by_phone(self, phone: str) -> User | None:
         """The enabled account with this mobile number, or None."""
         with self._lock:

@@ -33,6 +33,7 @@ from hub.notify.dispatcher import ChannelFailure, ChannelRecovered, Dispatcher, 
 from hub.notify.local import EdgeBuzzerChannel, PublishCommand, WebChannel
 from hub.notify.pdu import PHONE_PATTERN
 from hub.notify.ratelimit import TokenBucket
+from hub.notify.rota import ShiftConfig
 from hub.notify.sms import MintCode, OpenSerial, SerialModem, SmsChannel, open_serial
 
 #: Apprise schemes of chat-group bots that block for ~10 min after ~20 messages a minute.
@@ -129,6 +130,9 @@ class RouteConfig(BaseModel):
     #: of these roles. Each gets a link of their own in every message that asks for an acknowledgement.
     people: list[str] = Field(default_factory=list)
     roles: list[Role] = Field(default_factory=list)
+    #: Who is on duty when (hub.notify.rota): the people and roles of the shifts covering the minute a
+    #: message is made replace ``people`` and ``roles``, which stay the fallback when nobody is on duty.
+    rota: list[ShiftConfig] = Field(default_factory=list)
 
 
 class NotifyConfig(BaseModel):

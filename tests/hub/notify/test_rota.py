@@ -1,0 +1,183 @@
+"""Who is on duty: a weekly rota per route decides whom a message pages, at the minute it is made.
+
+The pure shift arithmetic first; then the hub's real engine, escalation, notifier,
+dispatcher and Apprise to a loopback webhook, with the clocks injected: a page before
+the night shift starts reaches the day person, the unanswered alarm's repeat after it
+reaches the night person, and escalation reaches the next tier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from edge import wire
+from hub.auth.roles import Role
+from hub.ingest import Inbound
+from hub.notify.rota import ShiftConfig, on_duty
+from hub.runtime import Hub
+from hub.settings import HubConfig, load_settings
+from tests.hub.auth_helpers import make_user
+from tests.hub.notify.http_sink import HttpSink
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAY = ShiftConfig(days=["mon", "tue", "wed", "thu", "fri"], start="07:00", end="19:00", people=["day-gate"])
+NIGHT = ShiftConfig(days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], start="19:00", end="07:00",
+                    people=["night-gate"])
+WEEKEND = ShiftConfig(days=["sat", "sun"], start="07:00", end="19:00", roles=[Role.CANTEEN_MANAGER])
+
+
+def local(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(("at", "expected"), [
+    ("2026-11-17 23:00", [NIGHT]),  # Tuesday night
+    ("2026-11-18 03:00", [NIGHT]),  # the small hours of Wednesday: Tuesday's night shift
+    ("2026-11-17 10:00", [DAY]),
+    ("2026-11-17 19:00", [NIGHT]),  # a shift's end is the next one's start
+    ("2026-11-17 06:59", [NIGHT]),
+    ("2026-11-21 10:00", [WEEKEND]),  # Saturday
+])
+def test_the_shifts_covering_a_minute(at: str, expected: list[ShiftConfig]) -> None:
+    assert on_duty([DAY, NIGHT, WEEKEND], local(at)) == expected
+
+
+def test_a_monday_only_night_shift_ends_on_tuesday_morning() -> None:
+    monday_night = ShiftConfig(days=["mon"], start="22:00", end="06:00", people=["x"])
+    assert on_duty([monday_night], local("2026-11-17 05:59")) == [monday_night]  # Tuesday 05:59
+    assert on_duty([monday_night], local("2026-11-18 05:59")) == []  # Wednesday 05:59
+    assert on_duty([monday_night], local("2026-11-16 05:59")) == []  # Monday 05:59: Sunday was not listed
+
+
+@pytest.mark.parametrize("bad", ["7:00am", "25:00", "07:60", "0700"])
+def test_a_time_of_day_is_checked(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        ShiftConfig(days=["mon"], start=bad)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def notify_yaml(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "notify.yaml"
+    others = "\n".join(f"  {name}:\n    always: [web]" for name in ("safety_officer", "gatekeeper", "admin"))
+    path.write_text(f"""public_url: https://xiaoan.example.cn
+group_window_s: 0
+channels:
+  bot: {{type: apprise, urls: ["json://127.0.0.1:{port}/bot"], max_chars: 2000}}
+  web: {{type: web}}
+routes:
+  canteen:
+    fallback: [bot]
+    people: [fallback-cook]
+    rota:
+      - {{days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00", people: [day-cook]}}
+      - {{days: [mon, tue, wed, thu, fri, sat, sun], start: "19:00", end: "07:00", people: [night-cook]}}
+  canteen_manager:
+    fallback: [bot]
+    roles: [canteen_manager]
+{others}
+""", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def sink() -> Iterator[HttpSink]:
+    with HttpSink() as running:
+        yield running
+
+
+@pytest.fixture
+def hub(tmp_path: Path, sink: HttpSink) -> Iterator[Hub]:
+    settings = load_settings(home=tmp_path / "home", notify_config=notify_yaml(tmp_path, sink.port))
+    settings = settings.model_copy(update={"rules": HubConfig.model_validate({"alarm_delay_s": 0})})
+    running = Hub(settings, connect_mqtt=False)
+    for name, role, shown in (("day-cook", Role.CANTEEN_STAFF, "白班厨师"),
+                              ("night-cook", Role.CANTEEN_STAFF, "夜班厨师"),
+                              ("fallback-cook", Role.CANTEEN_STAFF, "后备厨师"),
+                              ("li-manager", Role.CANTEEN_MANAGER, "李经理")):
+        make_user(running, role, name, display_name=shown)
+    yield running
+    running.stop()
+
+
+def paged(sink: HttpSink, since: int) -> list[set[str]]:
+    """For each message since ``since``: the names whose one-tap links it carried."""
+    found = []
+    for received in sink.received[since:]:
+        text = json.loads(received.body)["message"]
+        found.append(set(re.findall(r"([^\s：·]+) https://xiaoan\.example\.cn/link/", text)))
+    return found
+
+
+def fridge_too_warm(hub: Hub, at: float) -> None:
+    status = {"state": "online", "boot_id": "b", "ts": at, "sensors": [
+        {"sensor": "fridge-1", "kind": "temperature", "profile": "fridge", "name": "冷藏冰箱 1 号"}]}
+    reading = {"device": "dev-a", "boot_id": "b", "seq": 1, "readings": [
+        {"sensor": "fridge-1", "kind": "temperature", "value": 9.5, "unit": "°C", "ts": at}]}
+    hub.pipeline.process([
+        Inbound(wire.topic("s", "dev-a", wire.Channel.STATUS), json.dumps(status).encode(), 1, 1, 0.0),
+        Inbound(wire.topic("s", "dev-a", wire.Channel.TELEMETRY), json.dumps(reading).encode(), 1, 1, 0.0)])
+
+
+def test_an_unanswered_alarm_repages_whoever_is_on_duty_then_escalates(hub: Hub, sink: HttpSink) -> None:
+    notifier, worker = hub.notifications.notifier, hub.notifications.worker
+    assert notifier is not None and worker is not None
+    start = local("2026-11-17 18:55").timestamp()  # Tuesday, five minutes before the night shift
+    notifier.clock = Clock(start)
+    fridge_too_warm(hub, start)
+    hub.engine.tick(start)
+    worker.dispatcher.pump()
+    assert paged(sink, 0) == [{"白班厨师"}]
+    # 19:01: nobody acknowledged; the repeat (every 5 min) pages whoever is on duty now.
+    notifier.clock = Clock(start + 360)
+    hub.engine.tick(start + 360)
+    worker.dispatcher.pump()
+    assert paged(sink, 1) == [{"夜班厨师"}]
+    # 19:05: ten minutes unanswered, the next tier (the canteen manager's route) is paged.
+    notifier.clock = Clock(start + 600)
+    hub.engine.tick(start + 600)
+    worker.dispatcher.pump()
+    assert {"李经理"} in paged(sink, 2)
+
+
+def test_at_23_the_night_person_is_paged_and_not_the_day_one(hub: Hub, sink: HttpSink) -> None:
+    notifier, worker = hub.notifications.notifier, hub.notifications.worker
+    assert notifier is not None and worker is not None
+    at = local("2026-11-17 23:00").timestamp()
+    notifier.clock = Clock(at)
+    fridge_too_warm(hub, at)
+    worker.dispatcher.pump()
+    assert paged(sink, 0) == [{"夜班厨师"}]
+
+
+def test_nobody_on_duty_falls_back_to_the_routes_people(tmp_path: Path, sink: HttpSink) -> None:
+    path = notify_yaml(tmp_path, sink.port)
+    path.write_text(path.read_text(encoding="utf-8").replace("sat, sun], start", "sat], start"), encoding="utf-8")
+    settings = load_settings(home=tmp_path / "home", notify_config=path)
+    settings = settings.model_copy(update={"rules": HubConfig.model_validate({"alarm_delay_s": 0})})
+    running = Hub(settings, connect_mqtt=False)
+    try:
+        make_user(running, Role.CANTEEN_STAFF, "fallback-cook", display_name="后备厨师")
+        notifier, worker = running.notifications.notifier, running.notifications.worker
+        assert notifier is not None and worker is not None
+        at = local("2026-11-22 12:00").timestamp()  # Sunday noon: no shift
+        notifier.clock = Clock(at)
+        fridge_too_warm(running, at)
+        worker.dispatcher.pump()
+        assert paged(sink, 0) == [{"后备厨师"}]
+    finally:
+        running.stop()
