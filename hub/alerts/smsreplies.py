@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import AlertKind
 from hub.alerts.lifecycle import LifecycleError
+from hub.auth.roles import Permission, allows
 from hub.auth.smscodes import SmsCodes
 from hub.auth.store import PHONE_PATTERN, AccountStore
 from hub.notify.pdu import DeliveredSms
@@ -73,6 +74,10 @@ class SmsReplies:
             _LOGGER.warning("SMS from a number no account has (%s): ignored", _masked(sms.number))
             return ReplyOutcome(None, "本号码未在校安登记，无法确认报警。This number is not registered with xiaoan.")
         zh = not user.locale.startswith("en")
+        if not allows(user.role, Permission.ALERT_ACK):
+            _LOGGER.warning("SMS reply from %s (%s), whose role may not acknowledge: ignored", user.username,
+                            _masked(sms.number))
+            return ReplyOutcome(None, "你的账号不能确认报警。" if zh else "Your account may not acknowledge alarms.")
         found = _REPLY.match(unicodedata.normalize("NFKC", sms.text).strip())
         if found is None:
             _LOGGER.info("SMS from %s (%s) is not a reply code: ignored", user.username, _masked(sms.number))

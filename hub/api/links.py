@@ -24,6 +24,7 @@ from hub.api.pages import RendererDep
 from hub.auth.credentials import csrf_for
 from hub.auth.deps import CSRF_FIELD, SESSION_COOKIE, same_origin
 from hub.auth.links import LinkGrant, LinkRefusal, LinkRefused
+from hub.auth.roles import Permission, allows
 from hub.auth.users import attribution
 from hub.errors import FieldError
 from hub.gate.rules import ack_reason_refusal
@@ -58,9 +59,12 @@ def _refusal(web: Renderer, request: Request, alert_id: int, reason: LinkRefusal
 
 
 def _grant(links: LinksDep, request: Request, alert_id: int) -> tuple[LinkGrant, str] | None:
+    """The link session on this alarm, of an account whose role may (still) acknowledge alarms."""
     session_id = request.cookies.get(LINK_COOKIE)
     grant = links.session(alert_id, session_id) if session_id else None
-    return (grant, session_id) if grant is not None and session_id else None
+    if grant is None or not session_id or not allows(grant.user.role, Permission.ALERT_ACK):
+        return None
+    return grant, session_id
 
 
 async def _checked_form(request: Request, session_id: str) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hub.auth.credentials import digest, new_session_id
-from hub.auth.roles import Role
+from hub.auth.roles import Permission, Role, allows
 from hub.auth.store import AccountStore
 from hub.auth.users import User
 
@@ -90,7 +90,11 @@ class AlarmLinks:
         return token
 
     def recipients(self, usernames: Iterable[str], roles: Iterable[str]) -> list[User]:
-        """The enabled accounts named, then those holding one of ``roles``, each once, in that order."""
+        """The enabled accounts named, then those holding one of ``roles``, each once, in that order.
+
+        Only accounts whose role may acknowledge alarms: a link or an SMS reply can do no more
+        than the person could signed in.
+        """
         names, held = list(usernames), [Role(r).value for r in roles]
         found: dict[int, User] = {}
         with self._accounts.transaction() as db:
@@ -101,7 +105,7 @@ class AlarmLinks:
             for role in held:
                 for row in db.execute(_OF_ROLE, (role,)):
                     found.setdefault(int(row[0]), _user(row))
-        return list(found.values())
+        return [user for user in found.values() if allows(user.role, Permission.ALERT_ACK)]
 
     def phone_of(self, user_id: int) -> str | None:
         """The account's mobile number (its alarm SMS go there when it is paged)."""
