@@ -1,9 +1,11 @@
-"""Who is on duty: a weekly rota per route decides whom a message pages, at the minute it is made.
+"""Paging: who is on duty, paging again, and one message per incident.
 
-The pure shift arithmetic first; then the hub's real engine, escalation, notifier,
+A weekly rota per route decides whom a message pages, at the minute it is made. The
+pure shift arithmetic first; then the hub's real engine, escalation, notifier,
 dispatcher and Apprise to a loopback webhook, with the clocks injected: a page before
 the night shift starts reaches the day person, the unanswered alarm's repeat after it
-reaches the night person, and escalation reaches the next tier.
+reaches the night person, and escalation reaches the next tier. Last, a node's power
+cut is one message and its return one more.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge import wire
+from hub.alerts.kinds import AlertState, RuleKind
 from hub.auth.roles import Role
 from hub.ingest import Inbound
 from hub.notify.rota import ShiftConfig, on_duty
@@ -179,5 +182,54 @@ def test_nobody_on_duty_falls_back_to_the_routes_people(tmp_path: Path, sink: Ht
         fridge_too_warm(running, at)
         worker.dispatcher.pump()
         assert paged(sink, 0) == [{"后备厨师"}]
+    finally:
+        running.stop()
+
+
+def test_a_power_cut_of_a_node_with_six_probes_and_two_doors_is_one_message_and_one_recovery(
+        tmp_path: Path, sink: HttpSink) -> None:
+    """An offline node is one incident (hub.alerts.engine): its probes do not each go stale on their own."""
+    path = notify_yaml(tmp_path, sink.port)
+    path.write_text(path.read_text(encoding="utf-8").replace("  admin:\n    always: [web]",
+                                                             "  admin:\n    fallback: [bot]"), encoding="utf-8")
+    settings = load_settings(home=tmp_path / "home", notify_config=path)
+    settings = settings.model_copy(update={"rules": HubConfig.model_validate({"alarm_delay_s": 0})})
+    running = Hub(settings, connect_mqtt=False)
+    try:
+        worker = running.notifications.worker
+        assert worker is not None
+        start = local("2026-11-17 10:00").timestamp()
+        sensors = [{"sensor": f"fridge-{n}", "kind": "temperature", "profile": "fridge", "name": f"冷藏柜 {n}"}
+                   for n in range(1, 7)] + [{"sensor": f"door-{n}", "kind": "door", "name": f"冷库门 {n}"}
+                                            for n in (1, 2)]
+
+        def status(state: str, at: float, seq: int) -> Inbound:
+            body = {"state": state, "boot_id": f"b{seq}", "ts": at, "sensors": sensors}
+            return Inbound(wire.topic("s", "node-1", wire.Channel.STATUS), json.dumps(body).encode(), seq, 1, 0.0)
+
+        def readings(at: float, seq: int) -> Inbound:
+            body = {"device": "node-1", "boot_id": f"b{seq}", "seq": seq, "readings": [
+                {"sensor": f"fridge-{n}", "kind": "temperature", "value": 4.0, "unit": "°C", "ts": at}
+                for n in range(1, 7)]}
+            return Inbound(wire.topic("s", "node-1", wire.Channel.TELEMETRY), json.dumps(body).encode(), seq, 1,
+                           0.0)
+
+        running.pipeline.process([status("online", start, 1), readings(start, 1)])
+        # The power goes: the broker publishes the node's last will; nothing more comes for an hour.
+        running.pipeline.process([status("offline", start + 60, 2)])
+        for minutes in range(2, 61):
+            running.engine.tick(start + 60 * minutes)
+            worker.dispatcher.pump()
+        firing = [a.rule for a in running.state.alerts([AlertState.FIRING])]
+        assert firing == [RuleKind.DEVICE_OFFLINE]
+        assert len(sink.received) == 1
+        # Power back: the node says so and sends its six readings.
+        back = start + 3600
+        running.pipeline.process([status("online", back, 3), readings(back, 3)])
+        running.engine.tick(back + 1)
+        worker.dispatcher.pump()
+        assert running.state.alerts([AlertState.FIRING]) == []
+        assert len(sink.received) == 2
+        assert "已恢复" in json.loads(sink.received[1].body)["title"]
     finally:
         running.stop()
