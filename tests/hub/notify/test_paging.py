@@ -24,6 +24,7 @@ from edge import wire
 from hub.alerts.kinds import AlertState, RuleKind
 from hub.auth.roles import Role
 from hub.ingest import Inbound
+from hub.notify.config import RouteConfig
 from hub.notify.rota import ShiftConfig, on_duty
 from hub.runtime import Hub
 from hub.settings import HubConfig, load_settings
@@ -233,3 +234,15 @@ def test_a_power_cut_of_a_node_with_six_probes_and_two_doors_is_one_message_and_
         assert "已恢复" in json.loads(sink.received[1].body)["title"]
     finally:
         running.stop()
+
+
+def test_saving_a_route_from_the_admin_page_keeps_its_people_and_rota(hub: Hub) -> None:
+    """The page's route form sends channels only: the rota and the people set in the YAML stay."""
+    before = hub.notify_settings.config()
+    assert before is not None and before.routes["canteen"].rota
+    hub.notify_settings.put_route("canteen", RouteConfig(always=["web"], fallback=["bot"]), "admin")
+    after = hub.notify_settings.config()
+    assert after is not None
+    assert after.routes["canteen"].always == ["web"]
+    assert after.routes["canteen"].rota == before.routes["canteen"].rota
+    assert after.routes["canteen"].people == ["fallback-cook"]
