@@ -63,3 +63,23 @@ def on_duty(shifts: Sequence[ShiftConfig], at: dt.datetime) -> list[ShiftConfig]
         if covers:
             found.append(shift)
     return found
+
+
+def uncovered(shifts: Sequence[ShiftConfig], start: dt.datetime, hours: int = 24,
+              step_min: int = 15) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The stretches of the next ``hours`` from ``start`` that no shift covers, checked every ``step_min``.
+
+    What the admin page warns about ("nobody on duty tonight 23:00–07:00") before it matters.
+    """
+    step = dt.timedelta(minutes=step_min)
+    first = start.replace(second=0, microsecond=0) - dt.timedelta(minutes=start.minute % step_min)
+    gaps: list[tuple[dt.datetime, dt.datetime]] = []
+    at, end = first, first + dt.timedelta(hours=hours)
+    while at < end:
+        if not on_duty(shifts, at):
+            if gaps and gaps[-1][1] == at:
+                gaps[-1] = (gaps[-1][0], at + step)
+            else:
+                gaps.append((at, at + step))
+        at += step
+    return gaps

@@ -18,17 +18,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from edge import wire
 from hub.alerts.kinds import AlertState, RuleKind
+from hub.app import create_app
 from hub.auth.roles import Role
 from hub.ingest import Inbound
 from hub.notify.config import RouteConfig
-from hub.notify.rota import ShiftConfig, on_duty
+from hub.notify.rota import ShiftConfig, on_duty, uncovered
 from hub.runtime import Hub
 from hub.settings import HubConfig, load_settings
-from tests.hub.auth_helpers import make_user
+from tests.hub.auth_helpers import authorize, make_user
 from tests.hub.notify.http_sink import HttpSink
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -246,3 +248,28 @@ def test_saving_a_route_from_the_admin_page_keeps_its_people_and_rota(hub: Hub) 
     assert after.routes["canteen"].always == ["web"]
     assert after.routes["canteen"].rota == before.routes["canteen"].rota
     assert after.routes["canteen"].people == ["fallback-cook"]
+
+
+def test_the_uncovered_stretches_of_the_next_day() -> None:
+    # Tuesday 12:00: the day shift to 19:00, a night shift only on Mon/Tue/Wed from 19:00 to 23:00.
+    evening = ShiftConfig(days=["mon", "tue", "wed"], start="19:00", end="23:00", people=["x"])
+    gaps = uncovered([DAY, evening], local("2026-11-17 12:00"))
+    assert [(f"{a:%d %H:%M}", f"{b:%d %H:%M}") for a, b in gaps] == [("17 23:00", "18 07:00")]
+    assert uncovered([DAY, NIGHT, WEEKEND], local("2026-11-17 12:00")) == []
+
+
+def test_the_admin_page_warns_of_nobody_on_duty_before_it_matters(hub: Hub) -> None:
+    with TestClient(create_app(hub.settings, hub=hub)) as client:
+        authorize(client, hub, Role.ADMIN)
+        page = client.get("/admin", headers={"Accept": "text/html"}).text
+        # The canteen rota covers every hour: no warning.
+        assert "data-rota-gaps" not in page
+        config = hub.notify_settings.config()
+        assert config is not None
+        night_only = config.routes["canteen"].model_copy(update={"rota": [NIGHT]})
+        hub.notify_settings.put_route("canteen", night_only, "admin")
+        page = client.get("/admin", headers={"Accept": "text/html"}).text
+        # The gaps depend on the hour the page is read (uncovered() is tested with a fixed time above);
+        # a shift naming nobody with an account is a warning at any hour.
+        assert "data-rota-gaps" in page and "无人值班" in page
+        assert "mon,tue,wed,thu,fri,sat,sun 19:00–07:00 的班次没有可用账号" in page
