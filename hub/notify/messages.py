@@ -12,6 +12,7 @@ passes each through ``hub.safetext.one_line``, so none can start a line of its o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -186,6 +187,16 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
     else:
         lines.append(f"详情 {number}：{url}" if lang == "zh" else f"Details {number}: {url}")
     return title, "\n".join(lines)
+
+
+#: A line offering one-tap links (``compose``): an address with ``/link/<alarm>/<token>`` in it.
+_LINK_LINE = re.compile(r"https?://\S+/link/\d+/\S+")
+
+
+def without_links(notification: Notification) -> Notification:
+    """The message without its one-tap link lines: for an SMS, whose reply code does the same in a few characters."""
+    kept = [line for line in notification.body.split("\n") if not _LINK_LINE.search(line)]
+    return replace(notification, body="\n".join(kept))
 
 
 def build_notification(facts: AlertFacts, *, tier: str, now: float, hub_url: str, locale: str = "zh",

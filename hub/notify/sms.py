@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hub.notify.base import DeliveryResult, Notification
-from hub.notify.messages import render
+from hub.notify.messages import render, without_links
 from hub.notify.pdu import PHONE_PATTERN, DeliveredSms, PduError, decode_deliver, encode_submit
 
 _LOGGER = logging.getLogger(__name__)
@@ -257,4 +257,4 @@ class SmsChannel:
             _LOGGER.exception("cannot make an SMS reply code for alert %s", notification.alert_id)
             return None
         hint = reply_hint(code, notification.alert_id, notification.locale)
-        return f"{render(notification, self._max_chars - len(hint) - 1)}\n{hint}"
+        return f"{render(without_links(notification), self._max_chars - len(hint) - 1)}\n{hint}"

@@ -16,12 +16,15 @@ from pathlib import Path
 import pytest
 
 from edge import wire
+from hub.alerts.kinds import Severity
 from hub.alerts.smsreplies import ReplyOutcome
 from hub.auth.roles import Role
 from hub.auth.store import AccountStore
 from hub.cli import main
 from hub.ingest import Inbound
+from hub.notify.base import Notification
 from hub.notify.pdu import decode_deliver
+from hub.notify.sms import SerialModem, SmsChannel
 from hub.runtime import Hub
 from hub.settings import HubConfig, load_settings
 from tests.hub.auth_helpers import make_user
@@ -196,3 +199,19 @@ def test_the_cli_sets_and_removes_a_mobile_number(tmp_path: Path, monkeypatch: p
         assert accounts.user_by_phone(COOK) is None
     finally:
         accounts.close()
+
+
+def test_an_alarm_sms_carries_its_reply_code_instead_of_the_one_tap_links(modem: SimulatedModem) -> None:
+    """Links for several people would fill an SMS; the code does the same in a few characters."""
+    body = ("位置：冷藏冰箱 1 号\n当前 9.5 °C，上限 8 °C\n"
+            "请确认 #42（本人一键链接，限用一次）：王师傅 https://x.cn/link/42/abcdefghijklmnopqrstuvwxyz012345"
+            " · 李经理 https://x.cn/link/42/ABCDEFGHIJKLMNOPQRSTUVWXYZ012345")
+    notification = Notification(alert_id=42, incident_key="dev-a/fridge-1", severity=Severity.CRITICAL,
+                                title="【紧急】冷藏冰箱 1 号 温度异常", body=body, tier="canteen", created_at=0.0,
+                                wants_ack=True)
+    channel = SmsChannel("sms", SerialModem(modem.path), [COOK], max_chars=120,
+                         mint_code=lambda number, alert_id: "4821")
+    assert channel.send(notification).ok
+    text = "".join(part.text for part in modem.received)
+    assert "/link/" not in text and "当前 9.5 °C" in text
+    assert text.endswith("回复 1（或“确认 4821”）即确认 #42") and len(text) <= 120
