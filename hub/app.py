@@ -22,6 +22,7 @@ from hub.api import (
     errors,
     gate,
     limits,
+    links,
     metrics,
     notes,
     notifications,
@@ -70,7 +71,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, checks,
                    gate, reports, limits, photos, notes, admin_notify, admin_channels, device_admin, stream,
-                   pages):
+                   links, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

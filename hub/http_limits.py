@@ -206,6 +206,27 @@ def connection_cap(settings: HubSettings, open_files: int) -> int:
     return max(1, min(settings.http_max_connections, open_files - FD_RESERVE))
 
 
+#: Paths that carry a secret (a one-tap alarm link, a device's one-time config fetch): logged without it.
+_SECRET_PATHS = re.compile(r"^(/link/\d+/|/api/devices/enrol/)[^/?\s]+")
+
+
+class RedactSecretPaths(logging.Filter):
+    """Keep tokens out of uvicorn's access log: ``GET /link/12/<token>`` is logged as ``/link/12/…``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SECRET_PATHS.sub(r"\1…", arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
+        return True
+
+
+def redact_access_log() -> None:
+    """Put the filter on uvicorn's access logger once (uvicorn's own logging setup keeps logger filters)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecretPaths) for f in access.filters):
+        access.addFilter(RedactSecretPaths())
+
+
 def server_config(app: ASGIApp, settings: HubSettings, open_files: int | None = None,
                   **overrides: Any) -> uvicorn.Config:
     """The uvicorn configuration ``xiaoan hub`` runs with (and the tests serve): every limit from the settings."""
@@ -220,4 +241,6 @@ def server_config(app: ASGIApp, settings: HubSettings, open_files: int | None = 
         "backlog": settings.http_backlog,
     }
     options.update(overrides)
-    return uvicorn.Config(app, **options)
+    config = uvicorn.Config(app, **options)
+    redact_access_log()
+    return config

@@ -7,6 +7,7 @@ hub's scheduler, which runs each on a thread of its own: the MQTT writer only in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from zoneinfo import ZoneInfo
@@ -15,6 +16,9 @@ from edge import wire
 from edge.config import BrokerSettings
 from hub.alerts.buzzer import EdgeBuzzers
 from hub.alerts.engine import AlertEngine, AlertNotifier, LoggingNotifier
+from hub.alerts.smsreplies import SmsReplies
+from hub.auth.links import AlarmLinks
+from hub.auth.smscodes import SmsCodes
 from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
@@ -47,6 +51,8 @@ _LOGGER = logging.getLogger(__name__)
 PRUNE_SEEN_S = 3600.0
 #: How often overdue checklists and work orders are looked for (their deadlines are in minutes, not seconds).
 CHECKS_TICK_S = 60.0
+#: How often the SMS modems' inboxes are read for replies that acknowledge an alarm.
+SMS_REPLIES_S = 15.0
 
 
 def _dynsec(settings: HubSettings) -> Dynsec | None:
@@ -133,7 +139,8 @@ class Hub:
                                            publish_command=self.buzzers.route_command,
                                            on_channel_failure=self.engine.on_channel_failure,
                                            on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name,
-                                           steps_of=self.engine.playbook_texts, on_notifier=self._set_notifier)
+                                           steps_of=self.engine.playbook_texts, on_notifier=self._set_notifier,
+                                           links=self.links, mint_code=self.sms_codes.mint)
         self.notify_settings.on_change = self.notifications.reload
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
@@ -233,6 +240,8 @@ class Hub:
             add(Duty("backup", BACKUP_CHECK_S, self.backup.tick, first_after_s=min(60.0, BACKUP_CHECK_S)))
         add(Duty("prune-seen", PRUNE_SEEN_S, self._prune_seen))
         add(Duty("prune-dead-letters", PRUNE_SEEN_S, self._prune_dead_letters))
+        add(Duty("prune-alarm-links", PRUNE_SEEN_S, self._prune_links))
+        add(Duty("sms-replies", SMS_REPLIES_S, self._read_sms_replies))
         add(Duty("dead-letter-alarms", min(60.0, settings.dead_letter_alarm_window_s), self.pipeline.dead_letter_tick))
         upkeep = self.series_upkeep
         # The first retention run waits a while: a hub that restarts often still gets it, and a
@@ -251,6 +260,30 @@ class Hub:
         pruned = self.state.prune_seen(now - self.settings.seen_retention_days * 86_400)
         if pruned:
             _LOGGER.info("forgot %d message ids older than %g days", pruned, self.settings.seen_retention_days)
+
+    @functools.cached_property
+    def links(self) -> AlarmLinks:
+        """One-tap links in alarm messages and the alarm-scoped sessions they open (hub.auth.links)."""
+        return AlarmLinks(self.accounts)
+
+    @functools.cached_property
+    def sms_codes(self) -> SmsCodes:
+        """The reply codes alarm SMS offer (hub.auth.smscodes)."""
+        return SmsCodes(self.accounts)
+
+    @functools.cached_property
+    def sms_replies(self) -> SmsReplies:
+        """Acknowledgements by SMS reply, read from the modems of the SMS channels (hub.alerts.smsreplies)."""
+        return SmsReplies(self.sms_codes, self.accounts, self.engine, self.state)
+
+    def _read_sms_replies(self, _now: float) -> None:
+        for modem in self.notifications.modems():
+            self.sms_replies.poll(modem)
+
+    def _prune_links(self, _now: float) -> None:
+        pruned = self.links.prune() + self.sms_codes.prune()
+        if pruned:
+            _LOGGER.info("forgot %d expired one-tap link(s) and link session(s)", pruned)
 
     def _prune_dead_letters(self, now: float) -> None:
         """Hourly: dead letters are kept for a person to look at, not for ever (counted when deleted)."""

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi import Path as PathParam
 
 from hub.alerts.engine import AlertEngine
+from hub.auth.links import AlarmLinks
 from hub.auth.store import AccountStore
 from hub.checks.service import ChecksService
 from hub.enrolment import DeviceEnrolment
@@ -163,6 +164,12 @@ async def enrolment(request: Request) -> DeviceEnrolment:
     return found
 
 
+async def alarm_links(request: Request) -> AlarmLinks:
+    """One-tap links in alarm messages and the alarm-scoped sessions they open."""
+    found: AlarmLinks = _part(request, "links")
+    return found
+
+
 async def photo_root(request: Request) -> Path:
     """Where the photos of corrective actions are kept (under the hub's state directory)."""
     return photos.directory(_part(request, "settings").db_dir)
@@ -206,6 +213,7 @@ BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
 LiveDep = Annotated[LiveFeed, Depends(live_feed)]
 EnrolmentDep = Annotated[DeviceEnrolment, Depends(enrolment)]
 PhotoRootDep = Annotated[Path, Depends(photo_root)]
+LinksDep = Annotated[AlarmLinks, Depends(alarm_links)]
 PipelineStatusDep = Annotated[PipelineStatus, Depends(pipeline_status)]
 VitalsDep = Annotated[Vitals, Depends(vitals)]
 

@@ -192,13 +192,14 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
 @router.get("/admin", response_class=HTMLResponse)
 def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: SeriesDep, accounts: AccountsDep,
           gate: GateDep, enrolment: EnrolmentDep, notify: NotifySettingsDep, web: RendererDep, cache: SparksDep,
-          request: Request, user: Admin, part: str | None = None) -> Response:
+          tz: TzDep, request: Request, user: Admin, part: str | None = None) -> Response:
     data = views.admin(settings, store, engine, series, accounts, gate, enrolment, time.time(), cache)
     notify_data = public_settings(notify)
     data["notify"] = notify_data
     data["channel_words"] = {c.name: c.label or c.name for c in notify_data.channels}
     data["channel_kinds"] = [kind.value for kind in FORM_KINDS]
     data["known_routes"] = KNOWN_ROUTES
+    data["rota_gaps"] = views.rota_gaps(notify.config(), accounts, time.time(), tz)
     return _page(web, request, user, "admin", part, data)
 
 

@@ -36,6 +36,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     token = actions.add_parser("token", help="create an API token for an account (shown once)")
     token.add_argument("username")
     token.add_argument("--name", required=True, help="what will use it, e.g. prometheus")
+    phone = actions.add_parser("phone", help="set an account's mobile number: its SMS replies acknowledge alarms")
+    phone.add_argument("username")
+    phone.add_argument("number", nargs="?", default=None, help="+86 and the 11 digits; leave out to remove it")
     user.set_defaults(func=run)
 
 
@@ -84,6 +87,11 @@ def _run(args: argparse.Namespace, accounts: AccountStore) -> int:
             assert found is not None
             token, token_info = accounts.create_token(found.id, args.name)
             print(f"API token {token_info.name!r} for {found.username} (shown only now · 只显示这一次):\n{token}")
+            return 0
+        if command == "phone":
+            assert found is not None
+            accounts.set_phone(found.id, args.number)
+            print(f"mobile number of {found.username}: {args.number or '(none)'}")
             return 0
         password, generated = _password(args)
         if command == "add":

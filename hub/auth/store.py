@@ -8,6 +8,7 @@ effect on their next request, not when a session happens to end.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import unicodedata
@@ -76,6 +77,44 @@ _TOKENS_CREATOR = """
 ALTER TABLE api_tokens ADD COLUMN created_by INTEGER REFERENCES users (id);
 """
 
+#: Version 3: one-tap links in alarm messages (hub.auth.links): a single-use token per recipient and alarm,
+#: and the short session a used link opens, scoped to that alarm. Only digests are kept.
+_ALARM_LINKS = """
+CREATE TABLE IF NOT EXISTS alarm_links (
+    token_digest TEXT PRIMARY KEY,
+    alert_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS link_sessions (
+    id_digest TEXT PRIMARY KEY,
+    alert_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+#: Version 4: SMS replies (hub.alerts.smsreplies): an account's mobile number, so a reply from it acts as
+#: that person, and the short codes each alarm SMS offered to each number.
+_SMS_REPLIES = """
+ALTER TABLE users ADD COLUMN phone TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS users_by_phone ON users (phone) WHERE phone IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sms_codes (
+    number TEXT NOT NULL,
+    code TEXT NOT NULL,
+    alert_id INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL,
+    PRIMARY KEY (number, code)
+) WITHOUT ROWID;
+"""
+
+#: A mobile number as the modem reports a sender: ``+``, country code, number (hub.notify.pdu writes the same).
+PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _USER_COLUMNS = "u.id, u.username, u.display_name, u.role, u.locale"
 #: Last-seen and last-used times are written at most this often: a dashboard polling every
 #: few seconds should not turn every read into a write.
@@ -119,7 +158,9 @@ class AccountStore(SqliteStore):
 
     STORE = "accounts"
     MIGRATIONS = (Migration(1, "users, sessions, API tokens and failed logins (0.1.0)", _SCHEMA),
-                  Migration(2, "API tokens record who created them", _TOKENS_CREATOR))
+                  Migration(2, "API tokens record who created them", _TOKENS_CREATOR),
+                  Migration(3, "one-tap alarm links and the sessions they open", _ALARM_LINKS),
+                  Migration(4, "accounts' mobile numbers and the codes alarm SMS offer", _SMS_REPLIES))
 
     def __init__(self, path: Path, passwords: Passwords | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -249,6 +290,30 @@ class AccountStore(SqliteStore):
             tokens = db.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
                                 (now, user_id))
         return Revoked(sessions.rowcount, tokens.rowcount)
+
+    def set_phone(self, user_id: int, phone: str | None) -> None:
+        """The account's mobile number (``+86…``), whose SMS replies act as it; None removes it."""
+        if phone is not None and not PHONE_PATTERN.match(phone):
+            raise AccountError("phone", "write +86 and the 11 digits · 请填写 +86 开头的手机号")
+        try:
+            with self.transaction(immediate=True) as db:
+                if not db.execute("UPDATE users SET phone = ?, updated_at = ? WHERE id = ?",
+                                  (phone, self.clock(), user_id)).rowcount:
+                    raise KeyError(user_id)
+        except sqlite3.IntegrityError:
+            raise NameTaken("phone", "another account has this number · 该号码已属于其他账号") from None
+
+    def phone_of(self, user_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT phone FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row[0] if row else None
+
+    def user_by_phone(self, phone: str) -> User | None:
+        """The enabled account with this mobile number, or None."""
+        with self._lock:
+            row = self._db.execute(f"SELECT {_USER_COLUMNS} FROM users u WHERE phone = ? AND disabled = 0",
+                                   (phone,)).fetchone()
+        return _user(row) if row else None
 
     def active_user(self, username: str) -> User | None:
         """The enabled account of this username, or None (unknown or disabled): whom a record may name."""

@@ -38,6 +38,8 @@ class Notification:
     subject: str = ""
     #: Further alert ids folded into this message by grouping or a rate-limit digest.
     related_ids: tuple[int, ...] = field(default=())
+    #: The message asks for an acknowledgement (the alarm is firing): SMS adds a reply code for it.
+    wants_ack: bool = False
 
     def __post_init__(self) -> None:
         """Hold a ``Severity`` whatever was passed, so ranking never meets a string it does not know."""

@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hub.alerts.notifier import DispatchingNotifier
+from hub.auth.links import AlarmLinks
 from hub.notify.base import Channel, Notification
 from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import DispatchWorker
 from hub.notify.local import PublishCommand, WebChannel
+from hub.notify.sms import MintCode, SerialModem, SmsChannel
 from hub.store.state import Alert
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,7 +32,8 @@ class Notifications:
     def __init__(self, config: NotifyConfig | None, log_path: Path, *, publish_command: PublishCommand,
                  on_channel_failure: Callable[[str, str], None], on_channel_ok: Callable[[str], None],
                  name_of: Callable[[str], str], steps_of: Callable[[Alert], Sequence[str]] | None = None,
-                 on_notifier: Callable[[DispatchingNotifier | None], None] | None = None) -> None:
+                 on_notifier: Callable[[DispatchingNotifier | None], None] | None = None,
+                 links: AlarmLinks | None = None, mint_code: MintCode | None = None) -> None:
         self.config: NotifyConfig | None = None
         self._log_path = log_path
         self._publish_command = publish_command
@@ -38,6 +41,10 @@ class Notifications:
         self._on_channel_ok = on_channel_ok
         self._name_of = name_of
         self._steps_of = steps_of
+        #: Mints the one-tap links in messages (None: messages link to the alarm page only).
+        self._links = links
+        #: Makes the reply codes of alarm SMS (None: SMS carry none).
+        self._mint_code = mint_code
         #: Told of the new notifier after a reload (the alert engine delivers through it).
         self.on_notifier = on_notifier
         self._reload_lock = threading.Lock()
@@ -56,13 +63,17 @@ class Notifications:
     def _build(self, config: NotifyConfig) -> None:
         if self.delivery_log is None:
             self.delivery_log = DeliveryLog(self._log_path)
-        channels = build_channels(config, publish_command=self._publish_command, web=self.web_notices)
+        channels = build_channels(config, publish_command=self._publish_command, web=self.web_notices,
+                                  mint_code=self._mint_code)
         dispatcher = build_dispatcher(config, channels, self.delivery_log,
                                       on_channel_failure=self._on_channel_failure,
                                       on_channel_recovered=self._on_channel_ok)
         worker = DispatchWorker(dispatcher)
         self.config, self.channels, self.worker = config, channels, worker
-        self.notifier = DispatchingNotifier(worker, config, self._name_of, steps_of=self._steps_of)
+        if self._links is not None:
+            self._links.ttl_s = config.link_ttl_s
+        self.notifier = DispatchingNotifier(worker, config, self._name_of, steps_of=self._steps_of,
+                                            links=self._links)
 
     def reload(self, config: NotifyConfig) -> None:
         """Send through ``config`` from now on: new channels and routes, what was queued handed over, no restart."""
@@ -82,6 +93,11 @@ class Notifications:
                     _LOGGER.info("%d queued notification(s) handed to the new channels and routes", moved)
         _LOGGER.info("notification channels and routes reloaded: %d channel(s), %d route(s)",
                      len(config.channels), len(config.routes))
+
+    def modems(self) -> list[SerialModem]:
+        """The SMS modems of the channels in force, each once (replies are read from them)."""
+        found = {id(c.modem): c.modem for c in self.channels.values() if isinstance(c, SmsChannel)}
+        return list(found.values())
 
     @property
     def configured(self) -> bool:

@@ -26,13 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edge import wire
 from edge.yamlconfig import ConfigError, KeyPath, load_yaml, problem
+from hub.auth.roles import Role
 from hub.notify.base import Channel
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import ChannelFailure, ChannelRecovered, Dispatcher, Route, Undeliverable
 from hub.notify.local import EdgeBuzzerChannel, PublishCommand, WebChannel
 from hub.notify.pdu import PHONE_PATTERN
 from hub.notify.ratelimit import TokenBucket
-from hub.notify.sms import OpenSerial, SerialModem, SmsChannel, open_serial
+from hub.notify.rota import ShiftConfig
+from hub.notify.sms import MintCode, OpenSerial, SerialModem, SmsChannel, open_serial
 
 #: Apprise schemes of chat-group bots that block for ~10 min after ~20 messages a minute.
 BOT_SCHEMES = frozenset({"wecombot", "dingtalk", "feishu", "lark"})
@@ -124,6 +126,13 @@ class RouteConfig(BaseModel):
     always: list[str] = Field(default_factory=list)
     #: Tried in order until one delivers.
     fallback: list[str] = Field(default_factory=list)
+    #: Who this route reaches, for one-tap links (hub.auth.links): usernames, then every enabled account
+    #: of these roles. Each gets a link of their own in every message that asks for an acknowledgement.
+    people: list[str] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
+    #: Who is on duty when (hub.notify.rota): the people and roles of the shifts covering the minute a
+    #: message is made replace ``people`` and ``roles``, which stay the fallback when nobody is on duty.
+    rota: list[ShiftConfig] = Field(default_factory=list)
 
 
 class NotifyConfig(BaseModel):
@@ -132,6 +141,11 @@ class NotifyConfig(BaseModel):
     locale: Literal["zh", "en"] = "zh"
     #: Where staff acknowledge: messages link to ``{hub_url}/alerts/{id}``.
     hub_url: str = "http://127.0.0.1:8000"
+    #: The address phones reach the hub at (e.g. https://xiaoan.school.cn). Set, messages carry one-tap
+    #: links for the people of each route; unset, they link to the alarm page, where people sign in.
+    public_url: str | None = None
+    #: How long a one-tap link stays good (it is good once in any case).
+    link_ttl_s: float = Field(default=1800.0, ge=60, le=86400)
     timezone: str = "Asia/Shanghai"
     group_window_s: float = Field(default=120.0, ge=0)
     retry_s: float = Field(default=60.0, gt=0)
@@ -150,11 +164,11 @@ class NotifyConfig(BaseModel):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
         return value
 
-    @field_validator("hub_url")
+    @field_validator("hub_url", "public_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError("hub_url must start with http:// or https://")
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @property
@@ -213,7 +227,8 @@ def _no_mqtt(device: str, _command: wire.Command) -> None:
 
 
 def build_channels(config: NotifyConfig, *, publish_command: PublishCommand | None = None,
-                   web: WebChannel | None = None, opener: OpenSerial = open_serial) -> dict[str, Channel]:
+                   web: WebChannel | None = None, opener: OpenSerial = open_serial,
+                   mint_code: MintCode | None = None) -> dict[str, Channel]:
     """Instantiate every configured channel; SMS channels on the same port share one modem."""
     from hub.notify.apprise_channel import AppriseChannel  # noqa: PLC0415 - apprise only when configured
 
@@ -227,7 +242,8 @@ def build_channels(config: NotifyConfig, *, publish_command: PublishCommand | No
             modem = modems.setdefault(spec.port, SerialModem(
                 spec.port, baudrate=spec.baudrate, command_timeout_s=spec.command_timeout_s,
                 send_timeout_s=spec.send_timeout_s, opener=opener))
-            channels[name] = SmsChannel(name, modem, spec.numbers, max_chars=spec.max_chars)
+            channels[name] = SmsChannel(name, modem, spec.numbers, max_chars=spec.max_chars,
+                                         mint_code=mint_code)
         elif isinstance(spec, BuzzerChannelConfig):
             channels[name] = EdgeBuzzerChannel(name, publish_command or _no_mqtt)
         else:

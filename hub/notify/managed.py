@@ -177,10 +177,11 @@ class NotifySettings:
         return self._save({**data, "channels": channels}, actor, "channel.removed", expect=expect)
 
     def put_route(self, tier: str, route: RouteConfig, actor: str) -> SettingsVersion:
+        """Set what ``route`` was given; what it was not given (the admin page's form has no rota) stays."""
         expect = self._expect()
         data = self.starting_point()
         routes = dict(data.get("routes") or {})
-        routes[tier] = route.model_dump(mode="json")
+        routes[tier] = {**(routes.get(tier) or {}), **route.model_dump(mode="json", include=route.model_fields_set)}
         return self._save({**data, "routes": routes}, actor, "route.changed", expect=expect)
 
     def rollback(self, version_id: int, actor: str) -> SettingsVersion:

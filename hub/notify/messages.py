@@ -12,6 +12,7 @@ passes each through ``hub.safetext.one_line``, so none can start a line of its o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -137,9 +138,21 @@ def alert_url(hub_url: str, alert_id: int | None) -> str:
     return f"{hub_url.rstrip('/')}/alerts/{alert_id}" if alert_id is not None else hub_url.rstrip("/")
 
 
+@dataclass(frozen=True)
+class AckLink:
+    """A one-tap link for one recipient (hub.auth.links): whose it is, and the address."""
+
+    name: str
+    url: str
+
+
 def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
-            tz: ZoneInfo = DEFAULT_TZ) -> tuple[str, str]:
-    """Title and body for one alert, in ``locale`` ("zh" or "en")."""
+            tz: ZoneInfo = DEFAULT_TZ, links: Sequence[AckLink] = ()) -> tuple[str, str]:
+    """Title and body for one alert, in ``locale`` ("zh" or "en").
+
+    With ``links`` (one per recipient, made when a public address is configured) the last
+    line offers each person their own link; without, it says where to sign in and acknowledge.
+    """
     facts = replace(facts, where=one_line(facts.where), subject=one_line(facts.subject),
                     detail=one_line(facts.detail), unit=one_line(facts.unit),
                     steps=tuple(one_line(step) for step in facts.steps))
@@ -167,21 +180,36 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
     if facts.steps and facts.state in _TO_ACKNOWLEDGE:
         lines.append("现在该做：" if lang == "zh" else "What to do now:")
         lines.extend(f"{n}. {step}" for n, step in enumerate(facts.steps, 1))
-    if facts.state in _TO_ACKNOWLEDGE:
+    if facts.state in _TO_ACKNOWLEDGE and links:
+        offers = " · ".join(f"{one_line(link.name)} {link.url}" for link in links)
+        lines.append(f"请确认 {number}（本人一键链接，限用一次）：{offers}" if lang == "zh"
+                     else f"Acknowledge {number} (each person's own link, one use): {offers}")
+    elif facts.state in _TO_ACKNOWLEDGE:  # no public address for links: where to sign in and acknowledge
         lines.append(f"请确认 {number}：{url}" if lang == "zh" else f"Acknowledge {number}: {url}")
     else:
         lines.append(f"详情 {number}：{url}" if lang == "zh" else f"Details {number}: {url}")
     return title, "\n".join(lines)
 
 
+#: A line offering one-tap links (``compose``): an address with ``/link/<alarm>/<token>`` in it.
+_LINK_LINE = re.compile(r"https?://\S+/link/\d+/\S+")
+
+
+def without_links(notification: Notification) -> Notification:
+    """The message without its one-tap link lines: for an SMS, whose reply code does the same in a few characters."""
+    kept = [line for line in notification.body.split("\n") if not _LINK_LINE.search(line)]
+    return replace(notification, body="\n".join(kept))
+
+
 def build_notification(facts: AlertFacts, *, tier: str, now: float, hub_url: str, locale: str = "zh",
                        tz: ZoneInfo = DEFAULT_TZ, incident_key: str | None = None,
-                       recipients: Sequence[str] = ()) -> Notification:
+                       recipients: Sequence[str] = (), links: Sequence[AckLink] = ()) -> Notification:
     """The notification for one alert at one tier; the incident key defaults to the rule subject."""
-    title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz)
+    title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz, links=links)
     return Notification(alert_id=facts.alert_id, incident_key=incident_key or facts.subject or str(facts.alert_id),
                         severity=facts.severity, title=title, body=body, tier=tier, created_at=now,
-                        locale=locale, recipients=tuple(recipients), subject=facts.subject)
+                        locale=locale, recipients=tuple(recipients), subject=facts.subject,
+                        wants_ack=facts.state in _TO_ACKNOWLEDGE and facts.alert_id is not None)
 
 
 def render(notification: Notification, max_chars: int | None = None) -> str:

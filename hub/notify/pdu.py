@@ -101,3 +101,62 @@ def encode_submit(number: str, text: str, reference: int = 0) -> list[SubmitPdu]
         # "00": no SMSC address in the PDU — the modem uses the one stored on the SIM (AT+CSCA).
         parts.append(SubmitPdu(hex="00" + tpdu.hex().upper(), tpdu_length=len(tpdu)))
     return parts
+
+
+# -- received messages (SMS-DELIVER) ---------------------------------------------------------------
+
+#: The GSM 7-bit default alphabet (TS 23.038 §6.2.1) where it differs from nothing useful: replies are
+#: digits, "确认" (UCS-2) or a few Latin words, so the basic table is enough; the rest reads as "?".
+_GSM7 = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+         "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+
+
+@dataclass(frozen=True)
+class DeliveredSms:
+    """A received SMS: who sent it (``+…`` when international) and its text."""
+
+    number: str
+    text: str
+
+
+def _septets(data: bytes, count: int, skip_bits: int = 0) -> str:
+    bits = int.from_bytes(data, "little")
+    chars = []
+    for index in range(count):
+        value = (bits >> (skip_bits + 7 * index)) & 0x7F
+        chars.append(_GSM7[value] if value < len(_GSM7) else "?")
+    return "".join(chars)
+
+
+def decode_deliver(pdu_hex: str) -> DeliveredSms:
+    """Sender and text of an SMS-DELIVER PDU as ``AT+CMGL`` lists it (SMSC field first); raises PduError."""
+    try:
+        octets = bytes.fromhex(pdu_hex.strip())
+        pos = 1 + octets[0]  # the SMSC address
+        first = octets[pos]
+        if first & 0x03 != 0x00:
+            raise PduError("not an SMS-DELIVER")
+        digits, toa = octets[pos + 1], octets[pos + 2]
+        pos += 3
+        address = octets[pos: pos + (digits + 1) // 2]
+        pos += len(address)
+        if toa & 0x70 == 0x50:  # alphanumeric sender (a carrier's notice): never an account
+            number = _septets(address, digits * 4 // 7)
+        else:
+            swapped = "".join(f"{b & 0x0F:X}{b >> 4:X}" for b in address)[:digits]
+            number = ("+" if toa & 0x70 == 0x10 else "") + swapped
+        dcs = octets[pos + 1]
+        pos += 2 + 7  # TP-PID, TP-DCS, TP-SCTS
+        length = octets[pos]
+        data = octets[pos + 1:]
+        header = data[0] + 1 if first & 0x40 else 0
+        if dcs & 0x0C == 0x08:  # UCS-2
+            text = data[header:].decode("utf-16-be", "replace")
+        elif dcs & 0x0C == 0x04:  # 8-bit data
+            text = data[header:length].decode("latin-1")
+        else:  # GSM 7-bit: ``length`` counts septets, the header included (padded to a septet boundary)
+            skip = (header * 8 + 6) // 7
+            text = _septets(data, length - skip, skip * 7)
+    except (IndexError, ValueError) as error:
+        raise PduError(f"unreadable SMS-DELIVER PDU: {error}") from None
+    return DeliveredSms(number, text)

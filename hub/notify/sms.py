@@ -10,6 +10,7 @@ modem that re-enumerated after a brown-out is picked up again.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -17,8 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hub.notify.base import DeliveryResult, Notification
-from hub.notify.messages import render
-from hub.notify.pdu import PHONE_PATTERN, PduError, encode_submit
+from hub.notify.messages import render, without_links
+from hub.notify.pdu import PHONE_PATTERN, DeliveredSms, PduError, decode_deliver, encode_submit
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class SerialPort(Protocol):
 
 
 OpenSerial = Callable[[str, int], SerialPort]
+#: Makes the reply code an SMS to a number offers for an alarm (hub.auth.smscodes.SmsCodes.mint).
+MintCode = Callable[[str, int], str]
 
 
 class ModemError(RuntimeError):
@@ -92,6 +95,46 @@ class SerialModem:
                         for part in parts]
             finally:
                 port.close()
+
+
+    def read_inbox(self) -> list[DeliveredSms]:
+        """Every received SMS on the SIM (``AT+CMGL=4``), each deleted once read; raises ``ModemError``.
+
+        A PDU the hub cannot read is deleted too (logged by its index only): it would otherwise
+        be read again every time and fill the SIM.
+        """
+        with self._lock:
+            try:
+                port = self._opener(self.url, self._baudrate)
+            except Exception as error:
+                raise ModemError(f"cannot open {self.url}: {error}") from error
+            try:
+                session = _Session(port)
+                port.reset_input_buffer()
+                session.command("ATE0", self._command_timeout)
+                session.command("AT+CMGF=0", self._command_timeout)
+                lines = session.command("AT+CMGL=4", self._command_timeout)
+                found: list[DeliveredSms] = []
+                for index, pdu in _listed(lines):
+                    try:
+                        found.append(decode_deliver(pdu))
+                    except PduError as error:
+                        _LOGGER.warning("SMS %d on %s unreadable, deleted: %s", index, self.url, error)
+                    session.command(f"AT+CMGD={index}", self._command_timeout)
+                return found
+            finally:
+                port.close()
+
+
+def _listed(lines: Sequence[str]) -> list[tuple[int, str]]:
+    """(index, PDU hex) of each message in an ``AT+CMGL`` answer: a ``+CMGL: i,stat,,len`` line, then the PDU."""
+    found: list[tuple[int, str]] = []
+    for line, following in itertools.pairwise(lines):
+        if line.startswith("+CMGL:"):
+            index = line.split(":", 1)[1].split(",", 1)[0].strip()
+            if index.isdigit():
+                found.append((int(index), following))
+    return found
 
 
 class _Session:
@@ -149,11 +192,19 @@ class _Session:
         return int(reference) if reference.isdigit() else -1
 
 
+def reply_hint(code: str, alert_id: int, locale: str) -> str:
+    """The last line of an alarm SMS: how to acknowledge by replying."""
+    if locale == "en":
+        return f"Reply 1 (or ACK {code}) to acknowledge #{alert_id}"
+    return f"回复 1（或“确认 {code}”）即确认 #{alert_id}"
+
+
 class SmsChannel:
     """Texts each configured number (and any ``+…`` recipient of the notification); ok only if all got it."""
 
     def __init__(self, name: str, modem: SerialModem, numbers: Sequence[str], *,
-                 max_chars: int = DEFAULT_SMS_CHARS, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_chars: int = DEFAULT_SMS_CHARS, clock: Callable[[], float] = time.monotonic,
+                 mint_code: MintCode | None = None) -> None:
         for number in numbers:
             if not PHONE_PATTERN.match(number):
                 raise ValueError(f"phone number {number!r} must be international, e.g. +8613800138000")
@@ -162,6 +213,12 @@ class SmsChannel:
         self._numbers = tuple(numbers)
         self._max_chars = max_chars
         self._clock = clock
+        #: With it, an SMS asking for an acknowledgement ends with a reply code (hub.alerts.smsreplies).
+        self._mint_code = mint_code
+
+    @property
+    def modem(self) -> SerialModem:
+        return self._modem
 
     @property
     def name(self) -> str:
@@ -181,7 +238,7 @@ class SmsChannel:
         errors: list[str] = []
         for number in numbers:
             try:
-                self._modem.send_sms(number, text)
+                self._modem.send_sms(number, self._with_reply_code(notification, number) or text)
             except (ModemError, PduError) as error:
                 _LOGGER.warning("SMS to %s via %s failed: %s", number, self._modem.url, error)
                 errors.append(f"{number}: {error}")
@@ -189,3 +246,15 @@ class SmsChannel:
         if errors:
             return DeliveryResult.failure("; ".join(errors), latency)
         return DeliveryResult.success(latency)
+
+    def _with_reply_code(self, notification: Notification, number: str) -> str | None:
+        """The text with a reply code of its own for ``number``, or None (no codes, or nothing to acknowledge)."""
+        if self._mint_code is None or not notification.wants_ack or notification.alert_id is None:
+            return None
+        try:
+            code = self._mint_code(number, notification.alert_id)
+        except Exception:  # the alarm goes out without a code rather than not at all
+            _LOGGER.exception("cannot make an SMS reply code for alert %s", notification.alert_id)
+            return None
+        hint = reply_hint(code, notification.alert_id, notification.locale)
+        return f"{render(without_links(notification), self._max_chars - len(hint) - 1)}\n{hint}"

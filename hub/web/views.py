@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import AlertKind, AlertState
@@ -23,6 +24,8 @@ from hub.auth.roles import Role
 from hub.auth.store import AccountStore
 from hub.enrolment import DeviceEnrolment, DeviceRole
 from hub.gate.monitor import GateMonitor
+from hub.notify.config import NotifyConfig
+from hub.notify.rota import uncovered
 from hub.report.service import ReportService
 from hub.samples import rules as sample_rules
 from hub.samples.monitor import SampleMonitor
@@ -242,6 +245,29 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
         **silences(store, engine), **calendar(engine, monitor, now),
         "tiles": tiles(store, engine, series, now, sparks),
     }
+
+
+def rota_gaps(config: NotifyConfig | None, accounts: AccountStore, now: float, tz: ZoneInfo) -> list[dict[str, str]]:
+    """Each route whose rota leaves the next 24 hours uncovered, or names nobody who has an enabled account.
+
+    The route's own people are paged then (hub.notify.rota); the page says so before it matters.
+    """
+    found: list[dict[str, str]] = []
+    if config is None:
+        return found
+    start = dt.datetime.fromtimestamp(now, tz)
+    for name, route in config.routes.items():
+        if not route.rota:
+            continue
+        for begin, end in uncovered(route.rota, start):
+            found.append({"route": name, "from": f"{begin:%m-%d %H:%M}", "to": f"{end:%H:%M}", "why": "gap"})
+        for shift in route.rota:
+            names = [accounts.active_user(person) for person in shift.people]
+            has_role = any(info.user.role in shift.roles and not info.disabled for info in accounts.users())
+            if not any(names) and not has_role:
+                found.append({"route": name, "from": shift.start, "to": shift.end, "why": "nobody",
+                              "days": ",".join(shift.days)})
+    return found
 
 
 def silences(store: StateStore, engine: AlertEngine) -> dict[str, Any]:

@@ -21,7 +21,10 @@ from tests.hub.auth_helpers import bearer
 #: A new device's config is fetched with its one-time enrolment token, which is the credential.
 PUBLIC = {("GET", "/api/health"), ("GET", "/login"), ("POST", "/login"), ("GET", "/openapi.json"),
           ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
-          ("GET", "/api/devices/enrol/{token}")}
+          ("GET", "/api/devices/enrol/{token}"),
+          # One-tap alarm links: the token (or the alarm-scoped cookie it set) is the credential (hub.api.links).
+          ("GET", "/link/{alert_id}"), ("POST", "/link/{alert_id}/acknowledge"), ("POST", "/link/{alert_id}/actions"),
+          ("GET", "/link/{alert_id}/{token}"), ("POST", "/link/{alert_id}/{token}")}
 
 #: What the routes that change things (or read the audit log) must demand.
 EXPECTED = {

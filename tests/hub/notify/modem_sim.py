@@ -73,6 +73,28 @@ def decode_submit(pdu_hex: str) -> DecodedSms:
                       actual_length=len(octets) - tpdu_start)
 
 
+def encode_deliver(number: str, text: str, *, ucs2: bool = True) -> str:
+    """An SMS-DELIVER PDU (with an SMSC field) as a modem lists it, built from TS 23.040 by hand.
+
+    ``ucs2=False`` packs digits and Latin letters as GSM 7-bit septets (what a phone sends for "1").
+    """
+    smsc = bytes([0x07, 0x91, 0x68, 0x31, 0x08, 0x10, 0x05, 0xF0])  # +8613800150... as the SIM's SMSC
+    digits = number.lstrip("+")
+    padded = digits + ("F" if len(digits) % 2 else "")
+    address = bytes([len(digits), 0x91 if number.startswith("+") else 0x81]) + bytes(
+        int(padded[i + 1] + padded[i], 16) for i in range(0, len(padded), 2))
+    scts = bytes.fromhex("62211020000023")  # 2026-12-01 02:00:00 +08 in swapped semi-octets
+    if ucs2:
+        data = text.encode("utf-16-be")
+        user = bytes([0x08]) + scts + bytes([len(data)]) + data
+    else:
+        septets = [ord(c) for c in text]  # digits, letters and space are the same code in GSM 7-bit
+        bits = sum(value << (7 * index) for index, value in enumerate(septets))
+        packed = bits.to_bytes((7 * len(septets) + 7) // 8, "little")
+        user = bytes([0x00]) + scts + bytes([len(septets)]) + packed
+    return (smsc + bytes([0x04]) + address + bytes([0x00]) + user).hex().upper()
+
+
 @dataclass
 class SimulatedModem:
     """Answers AT commands on a pty master; ``path`` is the slave for ``serial_for_url``."""
@@ -81,6 +103,8 @@ class SimulatedModem:
     echo: bool = True
     received: list[DecodedSms] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    #: Messages on the SIM, by index, as SMS-DELIVER PDU hex (``deliver`` puts one there).
+    inbox: dict[int, str] = field(default_factory=dict)
     path: str = ""
 
     def __post_init__(self) -> None:
@@ -99,6 +123,10 @@ class SimulatedModem:
         self._thread.join(5)
         os.close(self._master)
         os.close(self._slave)
+
+    def deliver(self, number: str, text: str, *, ucs2: bool = True) -> None:
+        """An SMS arrives from ``number``: stored on the SIM until the hub lists and deletes it."""
+        self.inbox[max(self.inbox, default=0) + 1] = encode_deliver(number, text, ucs2=ucs2)
 
     def _write(self, text: str) -> None:
         os.write(self._master, text.encode("ascii"))
@@ -139,6 +167,13 @@ class SimulatedModem:
         upper = command.upper()
         if upper == "ATE0":
             self.echo = False
+        if upper == "AT+CMGL=4":
+            listing = "".join(f"\r\n+CMGL: {index},0,,{len(pdu) // 2 - 8}\r\n{pdu}"
+                              for index, pdu in sorted(self.inbox.items()))
+            self._write(f"{listing}\r\n\r\nOK\r\n")
+            return None
+        if upper.startswith("AT+CMGD="):
+            self.inbox.pop(int(upper.split("=", 1)[1].split(",")[0]), None)
         if upper.startswith("AT+CMGS="):
             if self.behaviour == "error":
                 self._write("\r\nERROR\r\n")
