@@ -23,6 +23,7 @@ from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
 from hub.checks.service import ChecksService
+from hub.closed import SignedPeriods
 from hub.dynsec import Dynsec, DynsecSettings
 from hub.enrolment import DeviceEnrolment, EnrolmentStore
 from hub.gate.monitor import GateMonitor
@@ -118,7 +119,7 @@ class Hub:
                                      self.engine, self.tz, calendar=lambda: self.gate.calendar,
                                      send_command=self._publish_command, signed=signed)
         self.pipeline.add_event_listener(self.samples.on_events)
-        self.checks = self._checks()
+        self.checks = self._checks(signed)
         self.series_upkeep = self._series_upkeep()
         self.mqtt: MqttIngest | None = None
         self.broker_watch: BrokerDropWatch | None = None
@@ -180,13 +181,13 @@ class Hub:
         """The gate duty's closing sweeps in ``[since, until)`` (what a checklist's gate item is answered from)."""
         return self.gate.store.sweeps(since=since, until=until, limit=1000)
 
-    def _checks(self) -> ChecksService:
+    def _checks(self, signed: SignedPeriods) -> ChecksService:
         """Checklists and work orders: due on the hub's one calendar, prefilled from the series and the samples."""
         settings = self.settings
         return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, self.state,
                              self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
                              school_day=self._school_day, canteen_open=self.samples.canteen_open,
-                             limits=self.engine.limits, sweeps=self._sweeps)
+                             limits=self.engine.limits, sweeps=self._sweeps, signed=signed)
 
     def _connect(self) -> None:
         """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""

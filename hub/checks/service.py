@@ -26,6 +26,7 @@ from hub.checks.config import ChecksConfig, TemplateConfig
 from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, OrderAction, OrderState, Urgency
 from hub.checks.prefill import Prefill
 from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
+from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import Conflict, FieldError, NotFound
 from hub.gate.store import Sweep
 from hub.rules.threshold import Limits
@@ -94,8 +95,10 @@ class ChecksService:
                  engine: AlertRaiser, series: SeriesStore, samples: SampleStore, samples_config: SamplesConfig,
                  tz: ZoneInfo, school_day: Callable[[dt.date], bool], canteen_open: Callable[[dt.date], bool],
                  limits: Callable[[str], Limits | None], sweeps: Callable[[float, float], Sequence[Sweep]],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, signed: SignedPeriods | None = None) -> None:
         self.config = config
+        #: Periods whose report is signed: a checklist of theirs can no longer be made up (hub.closed).
+        self.signed: SignedPeriods = signed or NothingSigned()
         self.store = CheckStore(path)
         self.tz = tz
         self.clock = clock
@@ -219,6 +222,7 @@ class ChecksService:
                 return Submitted(again, False, self._orders_of(again))
         current = rules.period_of(template.cadence, self.local_day(now))
         chosen = self._period(template, current, period)
+        self._refuse_signed(key, template, chosen)
         if self.store.find(key, chosen.key) is not None:
             raise Conflict("period", f"{template.name} {chosen.key} is already on record · 本期已提交")
         given = {a.item: a for a in answers}
@@ -268,6 +272,13 @@ class ChecksService:
         run = self.store.run(run_id)
         assert run is not None
         return Submitted(run, True, self._orders_of(run))
+
+    def _refuse_signed(self, key: str, template: TemplateConfig, period: rules.Period) -> None:
+        """A checklist of a signed period is not made up afterwards: the signed report said it was missed (409)."""
+        start = dt.datetime.combine(period.first, dt.time(0), self.tz).timestamp()
+        end = dt.datetime.combine(period.last + dt.timedelta(days=1), dt.time(0), self.tz).timestamp() - 1
+        refuse_signed(self.signed, "period", f"checklist {key} {period.key}", f"检查表 {template.name} {period.key} ",
+                      start, end)
 
     def _period(self, template: TemplateConfig, current: rules.Period, asked: str | None) -> rules.Period:
         """The current period, or the one before it (a checklist done after midnight for yesterday)."""

@@ -10,6 +10,7 @@ from hub.alerts.kinds import AlertKind, AlertState, RuleKind
 from hub.checks.kinds import Answer, OrderState, Urgency
 from hub.checks.service import AnswerInput, check_subject
 from hub.checks.store import CheckStore
+from hub.closed import PeriodSigned
 from hub.errors import FieldError
 from hub.runtime import Hub
 from tests.hub.checks.conftest import MONDAY, Clock, announce, feed, local
@@ -165,3 +166,17 @@ def test_a_missed_daily_check_can_be_made_up_the_next_day_and_its_alarm_ends(hub
     assert made_up.run.period == MONDAY and made_up.run.late
     assert hub.state.alerts(subject=subject)[0].state is AlertState.RESOLVED
     assert [c.period for c in hub.checks.due() if c.key == "canteen_daily"] == ["2026-10-13"]
+
+
+def test_a_missed_check_of_a_signed_day_is_not_made_up_afterwards(hub: Hub, clock: Clock) -> None:
+    clock.set("2026-10-13 08:00")  # Tuesday: Monday's record was never done, and Monday's report is signed
+    hub.reports.store.add_signoff("daily", MONDAY, "zhao-officer", "赵老师", clock(), "")
+    answers = _answers(hub, "canteen_daily")
+    with pytest.raises(PeriodSigned, match="赵老师") as refused:
+        hub.checks.submit("canteen_daily", answers, clock() - 600, actor="wang", period=MONDAY)
+    assert refused.value.field == "period"
+    assert hub.checks.store.find("canteen_daily", MONDAY) is None
+    # A day no signature covers is made up as before.
+    clock.set("2026-10-14 08:00")
+    made_up = hub.checks.submit("canteen_daily", answers, clock() - 600, actor="wang", period="2026-10-13")
+    assert made_up.run.period == "2026-10-13" and made_up.run.late
