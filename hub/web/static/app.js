@@ -39,7 +39,13 @@
         if (response.status === 401 || response.redirected) { location.reload(); return null; }
         return response.ok ? response.text() : null;
       })
-      .then(function (html) { if (html !== null && html !== undefined) { part.innerHTML = html; bind(part); } })
+      .then(function (html) {
+        if (html === null || html === undefined) { return; }
+        // Someone may have started typing while the section was on its way: it waits until they leave.
+        if (busy(part)) { pending[name] = part; return; }
+        part.innerHTML = html;
+        bind(part);
+      })
       .catch(function () { pending[name] = part; });
   }
 
