@@ -63,6 +63,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app = FastAPI(title="xiaoan hub", version=package_version(), lifespan=lifespan,
                   description="校安 xiaoan: cold-chain, food-sample and gate monitoring for schools.")
     app.state.stream_slots = StreamSlots(settings.stream_max_per_account, settings.stream_max_total)
+    app.add_middleware(stream.StreamGate, slots=app.state.stream_slots)
     app.add_middleware(SecurityHeaders)
     # Added last, so it runs first: a body over its cap is refused before anything reads it or checks credentials.
     app.add_middleware(BodyLimit, max_body_bytes=settings.http_max_body_bytes,

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import resource
+from collections.abc import Callable
 from typing import Any
 
 import h11
@@ -44,6 +46,58 @@ _PHOTO_ROUTES = re.compile(r"^/api/(alerts|workorders)/[^/]+/photos/?$")
 MULTIPART_OVERHEAD = 64 * 1024
 #: File descriptors kept back from the connection cap for the databases, the broker link, logs and photos.
 FD_RESERVE = 128
+#: Each connection's header deadline and keep-alive timeout is drawn from [1 - SPREAD, 1] of its setting.
+#: Connections opened together (an attack, or every phone's page when the hub comes back) would otherwise
+#: all time out, and reconnect, in the same instant: the bursts of a thousand that kept /api/health waiting.
+DEADLINE_SPREAD = 0.25
+#: Events that come in thousands under attack are logged once per this many seconds, with their count.
+LOG_EVERY_S = 60.0
+
+
+def spread(seconds: float, draw: Callable[[], float] = random.random) -> float:
+    """``seconds`` less up to ``DEADLINE_SPREAD`` of it: never longer than the setting, rarely equal for two."""
+    return seconds * (1.0 - DEADLINE_SPREAD * draw())
+
+
+class CountedLog:
+    """A log line that would be written thousands of times a minute under attack, written once a minute.
+
+    The first occurrence after a quiet minute is logged at once; the rest of that minute
+    are counted and logged as one line when it ends. One line per closed connection was
+    more than journald keeps (its default rate limit drops the rest anyway) and each
+    write was paid for on the event loop.
+    """
+
+    def __init__(self, logger: logging.Logger, level: int, message: str, every_s: float = LOG_EVERY_S) -> None:
+        self.logger = logger
+        self.level = level
+        self.message = message
+        self.every_s = every_s
+        self.pending = 0
+        self._window: asyncio.TimerHandle | None = None
+        self._window_loop: asyncio.AbstractEventLoop | None = None
+        self._detail = ""
+
+    def add(self, loop: asyncio.AbstractEventLoop, detail: str = "") -> None:
+        """One more occurrence; ``detail`` (the latest state) is appended to the line."""
+        self._detail = detail
+        # A window of another (stopped) loop would never end: the server was restarted in this process.
+        if self._window is None or self._window_loop is not loop:
+            self.logger.log(self.level, "%s: 1%s", self.message, detail)
+            self.pending = 0
+            self._window_loop = loop
+            self._window = loop.call_later(self.every_s, self._end_window, loop)
+        else:
+            self.pending += 1
+
+    def _end_window(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.pending:
+            self.logger.log(self.level, "%s: %d in the last %g s%s", self.message, self.pending, self.every_s,
+                            self._detail)
+            self.pending = 0
+            self._window = loop.call_later(self.every_s, self._end_window, loop)
+        else:
+            self._window = None
 
 
 def _refusal(status: int, text: str, retry_after_s: int | None = None) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -129,20 +183,25 @@ def guarded_protocol(header_timeout_s: float, max_connections: int) -> type[H11P
 
     The deadline runs from the moment a connection is made (or, on a kept-alive
     connection, from the first byte of the next request) until the request's headers
-    are complete; a client still sending headers then is disconnected. A connection
+    are complete; a client still sending headers then is disconnected. Each
+    connection draws its deadline and keep-alive timeout by ``spread``. A connection
     past ``max_connections`` gets a 503 with ``Retry-After`` and is closed before it
     is read, so it costs its file descriptor for a moment only.
     """
 
+    closed_idle = CountedLog(log, logging.INFO,
+                             f"Closed connections that sent no complete request headers in {header_timeout_s:g} s")
+    refused = CountedLog(log, logging.WARNING, f"Refused connections over the cap of {max_connections}")
+
     class GuardedH11Protocol(H11Protocol):
         header_timer: asyncio.TimerHandle | None = None
+        header_deadline_s = header_timeout_s
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             if len(self.connections) >= max_connections:
                 # Refused before it counts as a connection: never read, closed as soon as the answer is written.
                 self.transport = transport
-                self.logger.warning("Refused a connection: %d open, the cap is %d", len(self.connections),
-                                    max_connections)
+                refused.add(self.loop, f" ({len(self.connections)} open)")
                 headers, body = _refusal(503, "too many connections · 连接过多，请稍后再试", retry_after_s=5)
                 head = b"HTTP/1.1 503 Service Unavailable\r\n" + b"".join(
                     name + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
@@ -150,11 +209,13 @@ def guarded_protocol(header_timeout_s: float, max_connections: int) -> type[H11P
                 transport.close()
                 return
             super().connection_made(transport)
+            self.header_deadline_s = spread(header_timeout_s)
+            self.timeout_keep_alive = spread(self.timeout_keep_alive)  # type: ignore[assignment]  # a float is what call_later takes
             self._arm_header_timer()
 
         def _arm_header_timer(self) -> None:
             if self.header_timer is None:
-                self.header_timer = self.loop.call_later(header_timeout_s, self._header_timeout)
+                self.header_timer = self.loop.call_later(self.header_deadline_s, self._header_timeout)
 
         def _cancel_header_timer(self) -> None:
             if self.header_timer is not None:
@@ -164,8 +225,7 @@ def guarded_protocol(header_timeout_s: float, max_connections: int) -> type[H11P
         def _header_timeout(self) -> None:
             self.header_timer = None
             if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-                self.logger.info("Closed a connection that sent no complete request headers in %.0f s",
-                                 header_timeout_s)
+                closed_idle.add(self.loop)
                 self.transport.close()
 
         def data_received(self, data: bytes) -> None:
@@ -220,11 +280,40 @@ class RedactSecretPaths(logging.Filter):
         return True
 
 
+class CountRefusals(logging.Filter):
+    """Count the access log's refusals by the limits (429, and 503 for a live stream) instead of writing each.
+
+    A thousand reconnecting stream requests were a thousand lines every few seconds:
+    more than journald keeps, and written on the event loop.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counted = CountedLog(logging.getLogger("uvicorn.access"), logging.INFO,
+                                  "Refused requests over a limit (429, or 503 for a live page)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple) or len(args) < 5:
+            return True
+        refused = args[4] == 429 or (args[4] == 503 and isinstance(args[2], str) and args[2].startswith("/api/stream"))
+        if not refused:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return True
+        self.counted.add(loop, f" (latest: {args[1]} {args[2]} from {args[0]})")
+        return False
+
+
 def redact_access_log() -> None:
-    """Put the filter on uvicorn's access logger once (uvicorn's own logging setup keeps logger filters)."""
+    """Put the filters on uvicorn's access logger once (uvicorn's own logging setup keeps logger filters)."""
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactSecretPaths) for f in access.filters):
         access.addFilter(RedactSecretPaths())
+    if not any(isinstance(f, CountRefusals) for f in access.filters):
+        access.addFilter(CountRefusals())
 
 
 def server_config(app: ASGIApp, settings: HubSettings, open_files: int | None = None,
@@ -234,6 +323,8 @@ def server_config(app: ASGIApp, settings: HubSettings, open_files: int | None = 
         open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     options: dict[str, Any] = {
         "host": settings.http_host, "port": settings.http_port, "log_level": "info",
+        # Named, not "auto": a hub that lost uvloop would otherwise fall back to asyncio's loop without a word.
+        "loop": "uvloop",
         "http": guarded_protocol(settings.http_header_timeout_s, connection_cap(settings, open_files)),
         "timeout_keep_alive": settings.http_keep_alive_s,
         # Request headers larger than this are a 400 (h11's default is 16 KiB; a browser sends ~2 KiB).

@@ -126,15 +126,24 @@ class StreamSlots:
     Each open stream holds a connection, a file descriptor and a subscriber buffer for as
     long as the page is open; 1,000 streams opened with one cook's account once took the
     hub to its open-files limit. Callable from any thread.
+
+    The slots also remember which credential (a digest of the token or session cookie)
+    holds streams for which account, so that a request with that same credential, once
+    its account is at the cap, can be refused before routing and sign-in
+    (``refused_early``): under a thousand reconnecting stream requests the full path
+    (routes, dependencies, the token lookup, the access log) was what kept
+    ``/api/health`` waiting.
     """
 
     def __init__(self, per_account: int, total: int) -> None:
         self.per_account = per_account
         self.total = total
         self._held: dict[int, int] = {}
+        #: credential digest -> (account, streams it holds)
+        self._credentials: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, account: int) -> str | None:
+    def acquire(self, account: int, credential: str | None = None) -> str | None:
         """Take a slot for ``account``; None when taken, else why not (``"account"`` or ``"total"``)."""
         with self._lock:
             if self._held.get(account, 0) >= self.per_account:
@@ -142,15 +151,39 @@ class StreamSlots:
             if sum(self._held.values()) >= self.total:
                 return "total"
             self._held[account] = self._held.get(account, 0) + 1
+            if credential is not None:
+                _, count = self._credentials.get(credential, (account, 0))
+                self._credentials[credential] = (account, count + 1)
         return None
 
-    def release(self, account: int) -> None:
+    def release(self, account: int, credential: str | None = None) -> None:
         with self._lock:
             left = self._held.get(account, 0) - 1
             if left > 0:
                 self._held[account] = left
             else:
                 self._held.pop(account, None)
+            if credential is not None and credential in self._credentials:
+                _, count = self._credentials[credential]
+                if count > 1:
+                    self._credentials[credential] = (account, count - 1)
+                else:
+                    del self._credentials[credential]
+
+    def refused_early(self, credential: str | None) -> str | None:
+        """Why a new stream can be refused before anyone is signed in, or None to ask the route.
+
+        ``"total"`` when every slot is taken (true whoever asks); ``"account"`` when this
+        very credential holds streams and its account is at its cap. Refusing early never
+        grants anything: a credential not seen holding a stream always goes the full way.
+        """
+        with self._lock:
+            if sum(self._held.values()) >= self.total:
+                return "total"
+            holder = self._credentials.get(credential) if credential is not None else None
+            if holder is not None and self._held.get(holder[0], 0) >= self.per_account:
+                return "account"
+        return None
 
     def held(self, account: int | None = None) -> int:
         """Streams open for ``account`` (all accounts: None)."""

@@ -8,6 +8,8 @@ client's. Traffic stays on 127.0.0.1 and is bounded in count; waits are for cond
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import resource
 import select
 import socket
@@ -26,7 +28,16 @@ from fastapi import FastAPI
 from hub.app import create_app
 from hub.auth.credentials import Passwords
 from hub.auth.roles import Role
-from hub.http_limits import FD_RESERVE, connection_cap, raise_open_files_limit, server_config
+from hub.http_limits import (
+    DEADLINE_SPREAD,
+    FD_RESERVE,
+    CountedLog,
+    CountRefusals,
+    connection_cap,
+    raise_open_files_limit,
+    server_config,
+    spread,
+)
 from hub.runtime import Hub
 from hub.settings import HubSettings
 from hub.web.broadcast import StreamSlots
@@ -277,6 +288,138 @@ def test_one_account_cannot_take_every_stream_and_health_and_login_still_answer(
             sock.close()
 
 
+def test_refused_streams_of_a_credential_at_its_cap_never_reach_sign_in(
+        serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thousand reconnecting refused streams went through routing, sign-in and the token lookup each time."""
+    served = serve(stream_max_per_account=2, stream_max_total=3)
+    _, cook_headers = bearer(served.hub, Role.CANTEEN_STAFF)
+    lookups: list[str] = []
+    token_user = served.hub.accounts.token_user
+
+    def counted(token: str) -> Any:
+        lookups.append(token)
+        return token_user(token)
+
+    monkeypatch.setattr(served.hub.accounts, "token_user", counted)
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(2):
+            sock, status, _ = _open_stream(served, cook_headers)
+            opened.append(sock)
+            assert status == 200
+        assert len(lookups) == 2
+        for _ in range(20):
+            sock, status, headers = _open_stream(served, cook_headers)
+            opened.append(sock)
+            assert (status, headers["retry-after"]) == (429, "30")
+        assert len(lookups) == 2, "a refusal the caps decide needs no sign-in"
+        # Another account's credential is not known to hold a stream: it goes the whole way and gets the last slot.
+        _, other_headers = bearer(served.hub, Role.CANTEEN_STAFF)
+        sock, status, _ = _open_stream(served, other_headers)
+        opened.append(sock)
+        assert status == 200 and len(lookups) == 3
+        # Every slot taken: refused for anyone, signed in or not, before sign-in.
+        sock, status, headers = _open_stream(served, {})
+        opened.append(sock)
+        assert (status, headers["retry-after"]) == (503, "30")
+        # A page closed gives the credential's slot back, and the same token is signed in again.
+        opened[0].close()
+        slots: StreamSlots = served.app.state.stream_slots
+        wait_for(lambda: slots.held() == 2, timeout=ANSWER_S)
+        sock, status, _ = _open_stream(served, cook_headers)
+        opened.append(sock)
+        assert status == 200 and len(lookups) == 4
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def test_stream_slots_refuse_early_only_what_they_know() -> None:
+    slots = StreamSlots(per_account=2, total=4)
+    assert slots.refused_early("token-a") is None and slots.refused_early(None) is None
+    assert slots.acquire(1, "token-a") is None and slots.acquire(1, "session-b") is None
+    assert slots.refused_early("token-a") == "account" and slots.refused_early("session-b") == "account"
+    assert slots.refused_early("token-c") is None, "an unknown credential is signed in by the route"
+    slots.release(1, "token-a")
+    assert slots.refused_early("token-a") is None and slots.refused_early("session-b") is None
+    assert slots.acquire(2, "token-d") is None and slots.acquire(2, "token-d") is None
+    assert slots.acquire(3, "token-e") is None
+    assert slots.refused_early(None) == "total"
+
+
+def test_each_connection_draws_its_own_deadlines_so_a_burst_does_not_time_out_at_once(
+        serve: Callable[..., Served]) -> None:
+    """2,000 idle connections opened together all reached their header deadline, and reconnected, together."""
+    assert spread(10.0, lambda: 0.0) == 10.0
+    assert spread(10.0, lambda: 1.0) == pytest.approx(10.0 * (1 - DEADLINE_SPREAD))
+    served = serve(http_header_timeout_s=30, http_keep_alive_s=20)
+    socks = [served.connect() for _ in range(40)]
+    try:
+        wait_for(lambda: served.open_connections() == 40, timeout=ANSWER_S)
+        protocols: list[Any] = list(served.server.server_state.connections)
+        headers = [protocol.header_deadline_s for protocol in protocols]
+        keep_alive = [protocol.timeout_keep_alive for protocol in protocols]
+        for drawn, setting in ((headers, 30.0), (keep_alive, 20.0)):
+            assert all(setting * (1 - DEADLINE_SPREAD) <= value <= setting for value in drawn)
+            assert len(set(drawn)) > 30, "deadlines drawn alike would expire in one burst"
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_a_flood_of_closed_connections_is_one_log_line_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("tests.counted")
+    counted = CountedLog(logger, logging.INFO, "Closed connections", every_s=0.05)
+
+    async def flood() -> None:
+        loop = asyncio.get_running_loop()
+        for n in range(1000):
+            counted.add(loop, f" ({n} open)")
+        await asyncio.sleep(0.2)  # past the end of the window, and of a quiet one after it
+        counted.add(loop, " (1 open)")
+
+    with caplog.at_level(logging.INFO, logger="tests.counted"):
+        asyncio.run(flood())
+    assert [record.getMessage() for record in caplog.records] == [
+        "Closed connections: 1 (0 open)",
+        "Closed connections: 999 in the last 0.05 s (999 open)",
+        "Closed connections: 1 (1 open)",
+    ]
+
+
+def test_the_access_log_counts_refused_streams_and_writes_everything_else() -> None:
+    access = logging.getLogger("tests.access")
+    access.propagate = False
+    access.setLevel(logging.INFO)
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    access.addHandler(handler)
+    refusals = CountRefusals()
+    refusals.counted.logger = access
+    access.addFilter(refusals)
+    line = '%s - "%s %s HTTP/%s" %d'
+
+    async def traffic() -> None:
+        for _ in range(500):
+            access.info(line, "127.0.0.1:5000", "GET", "/api/stream", "1.1", 429)
+        access.info(line, "127.0.0.1:5001", "GET", "/api/stream", "1.1", 503)
+        access.info(line, "127.0.0.1:5002", "GET", "/api/health", "1.1", 503)
+        access.info(line, "127.0.0.1:5003", "GET", "/api/alerts", "1.1", 200)
+
+    try:
+        asyncio.run(traffic())
+    finally:
+        access.removeHandler(handler)
+        access.removeFilter(refusals)
+    assert lines == [
+        "Refused requests over a limit (429, or 503 for a live page): 1 (latest: GET /api/stream from 127.0.0.1:5000)",
+        '127.0.0.1:5002 - "GET /api/health HTTP/1.1" 503',
+        '127.0.0.1:5003 - "GET /api/alerts HTTP/1.1" 200',
+    ]
+    assert refusals.counted.pending == 500, "the rest are counted for the minute's summary line"
+
+
 def test_the_hub_raises_its_open_files_limit_and_fits_its_connection_cap_in_it() -> None:
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
@@ -298,4 +441,5 @@ def test_xiaoan_hub_passes_every_limit_to_uvicorn() -> None:
     assert config.timeout_keep_alive == 7
     assert config.h11_max_incomplete_event_size == 8192
     assert config.backlog == 100
+    assert config.loop == "uvloop"
     assert isinstance(config.http, type) and config.http.__name__ == "GuardedH11Protocol"
