@@ -18,9 +18,7 @@ which leaves the journal out.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -29,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.harness import cpu_seconds
+from bench.harness import card, cpu_seconds
 from edge import wire
 from edge.outbox import Outbox
 from hub.broker import Account, MosquittoBroker
@@ -56,37 +53,6 @@ FIELD_TICK_S = 10.0
 #: rotated) expected to stay well under the remainder.
 CARD_ASSUMPTION = ("32 GB TLC card, 500 P/E cycles = 16 TB of flash writes; write amplification 8 → 2 TB of"
                    " host writes; 10 years → 548 MB/day; budget 500 MB/day")
-
-
-@contextlib.contextmanager
-def card(directory: Path, size_mb: int = 512) -> Iterator[tuple[Path, Callable[[], int], str]]:
-    """A file system standing in for the SD card: (mount point, bytes written so far, how it is counted).
-
-    An ext4 image on a loop device when this process may mount one; else ``directory``
-    itself, counted by the agent's own ``write_bytes`` (the caller passes the pid).
-    """
-    image, mount = directory / "card.img", directory / "card"
-    mount.mkdir()
-    device = None
-    if os.geteuid() == 0:
-        with open(image, "wb") as handle:
-            handle.truncate(size_mb * 1024 * 1024)
-        made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=False, capture_output=True)
-        if made.returncode == 0 and subprocess.run(["mount", "-o", "loop", str(image), str(mount)],
-                                                   check=False, capture_output=True).returncode == 0:
-            listed = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(mount)], check=False,
-                                    capture_output=True, text=True)
-            device = Path(listed.stdout.strip()).name
-    try:
-        if device:
-            stat = Path(f"/sys/block/{device}/stat")
-            yield mount, lambda: int(stat.read_text().split()[6]) * 512, f"sectors written to {device} (ext4)"
-        else:
-            yield mount, lambda: 0, "process write_bytes"
-    finally:
-        if device:
-            subprocess.run(["umount", str(mount)], check=False, capture_output=True)
-        image.unlink(missing_ok=True)
 
 
 def process_write_bytes(pid: int) -> int:

@@ -349,3 +349,34 @@ def workers(*items: HubWorker) -> Iterator[tuple[HubWorker, ...]]:
     finally:
         for worker in items:
             worker.stop()
+
+
+@contextlib.contextmanager
+def card(directory: Path, size_mb: int = 512) -> Iterator[tuple[Path, Callable[[], int], str]]:
+    """A file system standing in for the SD card: (mount point, bytes written so far, how it is counted).
+
+    An ext4 image on a loop device when this process may mount one; else ``directory``
+    itself, counted by the agent's own ``write_bytes`` (the caller passes the pid).
+    """
+    image, mount = directory / "card.img", directory / "card"
+    mount.mkdir()
+    device = None
+    if os.geteuid() == 0:
+        with open(image, "wb") as handle:
+            handle.truncate(size_mb * 1024 * 1024)
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=False, capture_output=True)
+        if made.returncode == 0 and subprocess.run(["mount", "-o", "loop", str(image), str(mount)],
+                                                   check=False, capture_output=True).returncode == 0:
+            listed = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(mount)], check=False,
+                                    capture_output=True, text=True)
+            device = Path(listed.stdout.strip()).name
+    try:
+        if device:
+            stat = Path(f"/sys/block/{device}/stat")
+            yield mount, lambda: int(stat.read_text().split()[6]) * 512, f"sectors written to {device} (ext4)"
+        else:
+            yield mount, lambda: 0, "process write_bytes"
+    finally:
+        if device:
+            subprocess.run(["umount", str(mount)], check=False, capture_output=True)
+        image.unlink(missing_ok=True)

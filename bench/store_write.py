@@ -11,6 +11,10 @@ started on free loopback ports; nothing else is needed.
 2. *Bulk*: ``store.write`` alone with 5,000-reading batches (what ``xiaoan store copy`` does).
 3. *Week report*: hourly min/max/mean of every sensor over the last 7 days
    (``store.hourly`` per sensor), on a week of readings at ``--interval``.
+4. *Card writes* (``--card``): bytes the hub's SQLite state directory asks its disk to
+   write per stored reading, on an ext4 loop device of its own (``bench.harness.card``),
+   for messages committed one at a time (a school's trickle: each arrives alone) and in
+   500-message batches (a backlog drain). A hub on a Raspberry Pi writes to an SD card too.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.harness import card
 from edge import wire
 from hub.influx_server import InfluxServer
 from hub.ingest import Inbound
@@ -46,7 +51,7 @@ def _sensors(count: int) -> list[tuple[str, str]]:
     return [(f"dev-{i // PER_DEVICE:03d}", f"t{i % PER_DEVICE}") for i in range(count)]
 
 
-def hub_write_rate(hub: Hub, sensors: int, messages: int, batch: int = 500) -> float:
+def hub_write_rate(hub: Hub, sensors: int, messages: int, batch: int = 500, first_seq: int = 0) -> float:
     devices = sorted({d for d, _ in _sensors(sensors)})
     hub.pipeline.process([Inbound(wire.topic(SITE, d, wire.Channel.STATUS), json.dumps({
         "state": "online", "boot_id": "b", "ts": time.time(),
@@ -56,7 +61,7 @@ def hub_write_rate(hub: Hub, sensors: int, messages: int, batch: int = 500) -> f
     inbound = []
     for n in range(messages):
         device = devices[n % len(devices)]
-        seq = n // len(devices)
+        seq = first_seq + n // len(devices)
         ts = t0 + seq * 10.0
         inbound.append(Inbound(wire.topic(SITE, device, wire.Channel.TELEMETRY), json.dumps({
             "device": device, "boot_id": "b", "seq": seq, "readings": [
@@ -66,6 +71,23 @@ def hub_write_rate(hub: Hub, sensors: int, messages: int, batch: int = 500) -> f
     for start in range(0, len(inbound), batch):
         hub.pipeline.process(inbound[start:start + batch])
     return messages * PER_DEVICE / (time.perf_counter() - started)
+
+
+def card_bytes_per_reading(sensors: int, messages: int, batch: int) -> float:
+    """Bytes written to the hub's disk (journal and checkpoints included) per reading stored."""
+    with tempfile.TemporaryDirectory(prefix="xiaoan-bench-card-") as tmp, \
+            card(Path(tmp)) as (home, card_bytes, counted):
+        hub = _hub(home / "hub", None)
+        try:
+            hub_write_rate(hub, sensors, messages // 10, batch)  # warm-up: the WAL reaches its working size
+            written0 = card_bytes()
+            hub_write_rate(hub, sensors, messages, batch, first_seq=messages)
+            written = card_bytes() - written0
+        finally:
+            hub.stop()
+    if not written:
+        raise RuntimeError(f"no card figure: {counted} (the loop mount needs root)")
+    return written / (messages * PER_DEVICE)
 
 
 def load_week(store: SeriesStore, sensors: int, interval_s: float, now: float) -> tuple[float, int]:
@@ -138,7 +160,15 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between readings in the week")
     parser.add_argument("--messages", type=int, default=20_000, help="telemetry messages through the hub")
     parser.add_argument("--write-doc", action="store_true", help="update docs/performance.md")
+    parser.add_argument("--card", action="store_true",
+                        help="only the card writes per stored reading (SQLite; needs root for the loop mount)")
     args = parser.parse_args(argv)
+    if args.card:
+        for batch in (1, 500):
+            per_reading = card_bytes_per_reading(args.sensors, 2_000 if batch == 1 else args.messages, batch)
+            out(f"SQLite hub, {batch}-message commits: {per_reading:,.0f} B written per reading"
+                f" ({per_reading * PER_DEVICE / 1024:.1f} KiB per {PER_DEVICE}-reading message)")
+        return 0
     results = run(args.sensors, args.interval, args.messages)
     text = table(results, args.sensors, args.interval)
     out(text)
