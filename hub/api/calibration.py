@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, UploadFile
+from fastapi import APIRouter, Depends, Query, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -20,7 +20,7 @@ from hub.auth.roles import Permission
 from hub.auth.users import User
 from hub.calibration import certificates, rules
 from hub.calibration.kinds import Method, Standing
-from hub.calibration.service import CheckInput, LiveWindow, Probe
+from hub.calibration.service import CheckInput, LiveWindow, Probe, Proposal
 from hub.calibration.store import CheckRecord, OffsetChange
 from hub.errors import NotFound
 from hub.web import photos
@@ -147,6 +147,27 @@ class LivePublic(BaseModel):
                    offset=live.offset, offset_source=live.offset_source)
 
 
+class ProposalPublic(BaseModel):
+    live: LivePublic
+    point: PointModel = Field(description="the reference against the probe's average over the window")
+    old_offset: float
+    correction: float = Field(description="reference − probe average")
+    offset: float = Field(description="the offset the check would set")
+    residual: float
+    passed: bool
+    reason: str
+    sendable: bool = Field(description="the node would apply the offset (within ±5 °C)")
+
+    @classmethod
+    def of(cls, proposal: Proposal) -> ProposalPublic:
+        found = proposal.assessment
+        return cls(live=LivePublic.of(proposal.window),
+                   point=PointModel(reference=proposal.point.reference, probe=proposal.point.probe),
+                   old_offset=found.old_offset, correction=found.correction, offset=found.offset,
+                   residual=found.residual, passed=found.passed, reason=found.reason,
+                   sendable=rules.sendable(found.offset, found.residual))
+
+
 @router.get("/calibration")
 def list_probes(service: CalibrationDep, _user: Viewer) -> list[ProbePublic]:
     """Every temperature probe with its last check, the offset in force and where it stands."""
@@ -165,6 +186,14 @@ def probe_history(service: CalibrationDep, _user: Viewer, device: DeviceId, sens
 def live(service: CalibrationDep, _user: Admin, device: DeviceId, sensor: DeviceId) -> LivePublic:
     """The probe's latest reading and its average over the check's window (``calibration.window_s``)."""
     return LivePublic.of(service.live(device, sensor))
+
+
+@router.get("/calibration/{device}/{sensor}/proposal")
+def proposal(service: CalibrationDep, _user: Admin, device: DeviceId, sensor: DeviceId,
+             reference: Annotated[float, Query(ge=rules.LOWEST_C, le=rules.HIGHEST_C, allow_inf_nan=False)],
+             ) -> ProposalPublic:
+    """The offset a check would set: ``reference`` against the probe's average over the window (422 until full)."""
+    return ProposalPublic.of(service.propose(device, sensor, reference))
 
 
 @router.post("/calibration/{device}/{sensor}/checks", status_code=201)

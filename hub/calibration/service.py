@@ -85,6 +85,15 @@ class LiveWindow:
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """The guided check's proposal: the probe's window average against the reference, assessed."""
+
+    window: LiveWindow
+    point: Point
+    assessment: rules.Assessment
+
+
+@dataclass(frozen=True)
 class CheckInput:
     method: Method
     points: tuple[Point, ...]
@@ -208,6 +217,16 @@ class CalibrationService:
         complete = len(readings) >= 2 and readings[-1].ts - readings[0].ts >= window * 0.75
         return LiveWindow(device, sensor, latest.value if latest else None, latest.ts if latest else None,
                           rules.average(values), len(values), window, complete, probe.offset, probe.offset_source)
+
+    def propose(self, device: str, sensor: str, reference: float, now: float | None = None) -> Proposal:
+        """What a check would record with ``reference`` against the probe's average over the window (nothing kept)."""
+        window = self.live(device, sensor, now)
+        if window.average is None or not window.complete:
+            raise CalibrationError("reference", f"the probe's readings do not span {window.window_s:g} s yet"
+                                                f" · 请等待探头读数满 {window.window_s:g} 秒")
+        point = Point(reference, window.average)
+        old_offset = window.offset if window.offset is not None else 0.0
+        return Proposal(window, point, rules.assess([point], old_offset, self.config.tolerance_c))
 
     # -- recording a check -----------------------------------------------------------------------
 
