@@ -34,3 +34,20 @@ class OffsetSource(StrEnum):
     CONFIG = "config"
     #: A check recorded at the hub, sent to the node with ``set_offset``.
     HUB = "hub"
+
+
+#: Alarm subjects of a probe's calibration start with this: not ``device/sensor``, whose alarms sound the buzzer.
+SUBJECT_PREFIX = "calibration:"
+
+
+def subject_of(device: str, sensor: str) -> str:
+    """The alarm subject of a probe's calibration (ids hold no ``:``, so it splits back unambiguously)."""
+    return f"{SUBJECT_PREFIX}{device}:{sensor}"
+
+
+def sensor_of(subject: str) -> str | None:
+    """``device/sensor`` of a calibration alarm's subject; None for any other subject."""
+    if not subject.startswith(SUBJECT_PREFIX):
+        return None
+    device, _, sensor = subject[len(SUBJECT_PREFIX):].partition(":")
+    return f"{device}/{sensor}" if device and sensor else None

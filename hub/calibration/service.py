@@ -22,7 +22,7 @@ from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
 from hub.calibration import certificates, rules
 from hub.calibration.config import CalibrationConfig
-from hub.calibration.kinds import Method, OffsetSource, Standing
+from hub.calibration.kinds import Method, OffsetSource, Standing, subject_of
 from hub.calibration.rules import Point
 from hub.calibration.store import CalibrationStore, CheckRecord, NewCheck, OffsetChange
 from hub.errors import FieldError, NotFound
@@ -35,11 +35,6 @@ FAILED_RULE = RuleKind.CALIBRATION_FAILED
 OVERDUE_RULE = RuleKind.CALIBRATION_OVERDUE
 #: Sensors of these kinds are probes that are calibrated.
 CALIBRATED_KINDS = frozenset({"temperature"})
-
-
-def subject_of(device: str, sensor: str) -> str:
-    """The alarm subject of a probe's calibration: not ``device/sensor``, whose alarms sound the kitchen buzzer."""
-    return f"calibration:{device}:{sensor}"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.app import create_app
+from hub.calibration.config import CalibrationConfig
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from tests.hub.web.conftest import Feed
@@ -22,7 +23,8 @@ SENSORS: list[dict[str, object]] = [
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
-    running = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0)), connect_mqtt=False)
+    rules = HubConfig(alarm_delay_s=0, calibration=CalibrationConfig(window_s=30))
+    running = Hub(HubSettings(home=tmp_path, rules=rules), connect_mqtt=False)
     yield running
     running.stop()
 

@@ -11,9 +11,9 @@ import pytest
 from pypdf import PdfReader
 
 from hub.alerts.kinds import ACTIVE_STATES, AlertState, RuleKind
-from hub.calibration.kinds import Method, OffsetSource, Standing
+from hub.calibration.kinds import Method, OffsetSource, Standing, subject_of
 from hub.calibration.rules import Point
-from hub.calibration.service import CalibrationError, CheckInput, subject_of
+from hub.calibration.service import CalibrationError, CheckInput
 from hub.report import period
 from hub.runtime import Hub
 from tests.hub.calibration.conftest import PROBE, SENSORS
