@@ -138,7 +138,8 @@ class CalibrationService:
         for info in status.sensors:
             if info.kind not in CALIBRATED_KINDS:
                 continue
-            source = info.offset_source or OffsetSource.CONFIG
+            # A node older than the offset fields says nothing of its offset: neither value nor source is known.
+            source = info.offset_source or (OffsetSource.CONFIG if info.offset is not None else "")
             change = OffsetChange(device, info.sensor, now, info.offset, source,
                                   info.calibration if source == OffsetSource.HUB else None, info.hardware_id)
             if self.store.record_offset(change):
