@@ -3,9 +3,11 @@ and what the weekly report and its PDF say of each probe."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
+import time
 
 import pytest
 from pypdf import PdfReader
@@ -128,3 +130,16 @@ def test_the_weekly_pdf_states_each_probes_check_and_flags_overdue_failed_and_re
     text = _pdf_text(hub.reports.pdf(week, now=week.end + 60))
     assert "探头校准" in text and "逾期未校准" in text and "不合格（偏差-1.10°C）" in text
     assert "冰点法" in text and "证书JL-2026-0815" in text
+
+
+def test_a_probe_replaced_in_the_week_and_its_offset_changes_are_flagged_in_the_report(hub: Hub, feed: Feed) -> None:
+    week = period.week_of(dt.datetime.fromtimestamp(time.time(), hub.tz).date(), hub.tz)
+    feed.status([{**SENSORS[0], "offset": -0.3, "offset_source": "hub", "calibration": 1}, SENSORS[1]])
+    feed.status([{**SENSORS[0], "hardware_id": "28-0316a2791e00"}, SENSORS[1]])
+    report = hub.reports.build(week, now=time.time() + 1)
+    (entry,) = report.calibration or []
+    assert entry.replaced_id == PROBE and entry.hardware_id == "28-0316a2791e00" and entry.replaced_at is not None
+    assert [(c.offset, c.source) for c in entry.changes] == [(0.0, "config"), (-0.3, "hub"), (0.0, "config")]
+    assert any("更换探头" in i.text for i in report.summary if i.section == "calibration")
+    text = _pdf_text(hub.reports.pdf(week, now=time.time() + 1))
+    assert "本期修正值变更" in text and "此前后的读数来自不同探头" in text
