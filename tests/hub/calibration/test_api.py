@@ -100,3 +100,15 @@ def test_a_failed_probe_warns_on_its_canteen_tile(hub: Hub, feed: Feed, client: 
     assert client.post(f"{BASE}/checks", json=body).status_code == 201
     tiles = client.get("/canteen", params={"part": "tiles"}, headers={"Accept": "text/html"}).text
     assert 'data-calibration="failed"' in tiles and "探头校准不合格" in tiles
+
+
+def test_an_overdue_probe_warns_on_its_canteen_tile(hub: Hub, feed: Feed, client: TestClient) -> None:
+    authorize(client, hub, Role.ADMIN)
+    feed.reading("fridge-1", 4.0)
+    body = {"method": "ice_point", "points": [{"reference": 0.0, "probe": 0.1}]}
+    assert client.post(f"{BASE}/checks", json=body).status_code == 201
+    tiles = client.get("/canteen", params={"part": "tiles"}, headers={"Accept": "text/html"}).text
+    assert "data-calibration" not in tiles
+    hub.calibration.tick(time.time() + 200 * 86_400)
+    tiles = client.get("/canteen", params={"part": "tiles"}, headers={"Accept": "text/html"}).text
+    assert 'data-calibration="overdue"' in tiles and "探头校准逾期" in tiles
