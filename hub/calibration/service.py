@@ -185,7 +185,7 @@ class CalibrationService:
             replaced = rules.replaced([(c.since, c.hardware_id) for c in changes])
             check = latest.get((device, name, hardware_id))
             found.append(Probe(
-                device=device, sensor=name, name=str(sensor.get("name") or name),
+                device=device, sensor=name, name=self._alerts.name(sensor_key(device, name)),
                 profile=str(sensor.get("profile") or ""),
                 hardware_id=hardware_id, offset=current.offset if current is not None else None,
                 offset_source=current.source if current is not None else "", last_check=check,
