@@ -26,7 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
-from edge import buzzer, wire
+from edge import buzzer, offsets, wire
 from edge.clock import NEVER_SYNCED_ADVICE, Clock, reanchor_delta, reanchor_payload, unsynced_too_long
 from edge.config import EdgeSettings
 from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for
@@ -115,6 +115,13 @@ class Agent:
         if settings.outputs.samples_led_pin is not None:
             self.indicators["samples"] = GpioIndicator(settings.outputs.samples_led_pin,
                                                        pin_factory=context.pin_factory)
+        #: What each sensor is, as announced (its YAML offset and probe id among it).
+        self.infos: dict[str, wire.SensorInfo] = {
+            info.sensor: info for source in self.sources for info in source.describe()}
+        self._offsets_path = Path(settings.state_dir) / offsets.FILE_NAME
+        self._offsets_lock = threading.Lock()
+        #: Calibration offsets the hub set (``set_offset``), in place of the YAML's; kept in ``offsets.json``.
+        self.hub_offsets = offsets.still_valid(offsets.load(self._offsets_path), self.infos)
         self.limits: dict[str, Limits] = {
             info.sensor: found for source in self.sources for info in source.describe()
             if (found := limits_for(info)) is not None
@@ -177,6 +184,7 @@ class Agent:
         # Unsynced, a reading carries its monotonic time: if it is sent before the clock syncs, the hub
         # re-stamps it from the boot's anchor (``Health.mono``) instead of keeping a 1970 time.
         reading_mono = None if synced else round(mono, 3)
+        measurements = self._calibrated(measurements)
         readings = tuple(
             wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=round(wall, 3),
                          fault=m.fault, clock_synced=synced, mono=reading_mono)
@@ -187,6 +195,22 @@ class Agent:
         self.outbox.put(wire.Channel.TELEMETRY, wire.encode(message), self.boot_id, seq, mono, wall, synced,
                         readings=len(readings))
         self._wake_publisher.set()
+
+    def _calibrated(self, measurements: list[Measurement]) -> list[Measurement]:
+        """Apply the hub's offsets in place of the YAML's (the source already added the YAML's)."""
+        with self._offsets_lock:
+            hub_offsets = self.hub_offsets
+        if not hub_offsets:
+            return measurements
+        result = []
+        for m in measurements:
+            entry = hub_offsets.get(m.sensor)
+            if entry is not None and m.value is not None:
+                value = offsets.corrected(m.value, self.infos[m.sensor].offset, entry)
+                result.append(Measurement(m.sensor, m.kind, value, m.unit, m.fault))
+            else:
+                result.append(m)
+        return result
 
     def record_event(
         self, sensor: str, kind: str, state: str, detail: Mapping[str, wire.ScalarValue] | None = None
@@ -334,8 +358,20 @@ class Agent:
 
     # -- status, health, commands --------------------------------------------------------------
 
+    def announced(self) -> tuple[wire.SensorInfo, ...]:
+        """The sensors as the status announces them: with the offset in force and where it comes from."""
+        with self._offsets_lock:
+            hub_offsets = self.hub_offsets
+        sensors = []
+        for source in self.sources:
+            for info in source.describe():
+                entry = hub_offsets.get(info.sensor)
+                sensors.append(info if entry is None else info.model_copy(
+                    update={"offset": entry.offset, "offset_source": "hub", "calibration": entry.calibration}))
+        return tuple(sensors)
+
     def _status(self, state: str) -> bytes:
-        sensors = tuple(info for source in self.sources for info in source.describe())
+        sensors = self.announced()
         return wire.encode(wire.Status(state="online" if state == "online" else "offline", boot_id=self.boot_id,
                                        version=self.version, ts=round(self.clock.wall(), 3), sensors=sensors))
 
@@ -380,12 +416,43 @@ class Agent:
         if command.action in buzzer.BUZZER_ACTIONS:
             with self._buzzer_lock:
                 self._set_buzzer(buzzer.on_command(self.buzzer, command))
+        elif command.action == "set_offset":
+            self.set_offset(command)
         elif command.action == "indicator":
             indicator = self.indicators.get(command.target)
             if indicator is None:
                 _LOGGER.info("no %r indicator on this node; command ignored", command.target)
             else:
                 indicator.show(command.state or "off")
+
+    def set_offset(self, command: wire.Command) -> None:
+        """Apply a calibration offset from the hub at once, keep it in the node's state, and say so in the status.
+
+        Only the hub can publish on this device's ``cmd`` topic (the broker's ACL); the node
+        still checks what it is told: the sensor must be one of its temperature sensors, and
+        the offset is bounded by the wire contract (±``wire.MAX_OFFSET`` °C).
+        """
+        if command.offset is None:
+            _LOGGER.warning("set_offset without an offset ignored")
+            return
+        try:
+            info = offsets.check_target(command.sensor, self.infos)
+        except offsets.OffsetRefused as error:
+            _LOGGER.warning("set_offset refused: %s", error)
+            return
+        entry = offsets.HubOffset(offset=command.offset, calibration=command.calibration,
+                                  hardware_id=info.hardware_id, applied_at=round(self.clock.wall(), 3))
+        with self._offsets_lock:
+            updated = {**self.hub_offsets, info.sensor: entry}
+            offsets.save(self._offsets_path, updated)
+            self.hub_offsets = updated
+        _LOGGER.info("calibration offset of %s now %+.3f °C (check %s; config: %s)", info.sensor, entry.offset,
+                     entry.calibration, info.offset)
+        if self.link.connected.is_set():
+            try:
+                self.link.publish(wire.Channel.STATUS, self._status("online"), retain=True)
+            except ConnectionError as error:
+                _LOGGER.warning("status after a new offset not sent: %s", error)
 
     def _handle_hub_heartbeat(self) -> None:
         self.hub_last_seen = self.clock.monotonic()

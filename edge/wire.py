@@ -39,6 +39,9 @@ Timestamp = Annotated[float, Field(ge=0, le=MAX_TS)]
 #: the hub's sensor registration, its pages and the report's per-device tables) small. More sensors on
 #: one site are more devices, each with its own credentials and Last Will.
 MAX_SENSORS = 64
+#: Largest calibration offset (°C) a ``set_offset`` may carry and a node applies. A probe that reads more than
+#: 5 °C off its reference is broken, not out of calibration: it is replaced, not corrected.
+MAX_OFFSET = 5.0
 #: Characters device text may not contain: C0 and C1 controls and DEL (``\n``, ``\r``, ``\t``, ESC, NEL …),
 #: the Unicode line and paragraph separators, and the bidirectional marks, embeddings, overrides and
 #: isolates. Each of them lets text that is shown as one value start a new line in a message or a log, or
@@ -144,6 +147,19 @@ class SensorInfo(_Payload):
     profile: PlainText = Field(default="", max_length=32)
     low: float | None = None
     high: float | None = None
+    #: The calibration offset (added to every value) the node applies now; ``None`` from nodes older than this
+    #: field and for sensors that take none.
+    offset: float | None = None
+    #: Where that offset comes from: ``config`` (the installer's YAML, the baseline) or ``hub`` (a recorded
+    #: calibration check, sent by ``set_offset`` and kept in the node's own state).
+    offset_source: PlainText = Field(default="", max_length=16)
+    #: With ``offset_source: hub``: the hub's calibration record the offset came from.
+    calibration: int | None = Field(default=None, ge=0, le=MAX_SEQ)
+    #: The probe's own id where it has one (a DS18B20's 1-wire id ``28-…``): a new id under the same sensor is
+    #: a replaced probe, whose calibration history starts again.
+    hardware_id: PlainText = Field(default="", max_length=64)
+
+    _check_offset = field_validator("offset")(_finite)
 
 
 class Status(_Payload):
@@ -313,7 +329,7 @@ class StoredSeqs(_Payload):
 class Command(_Payload):
     """Hub → edge."""
 
-    action: Literal["alarm_on", "alarm_off", "silence", "reload_config", "indicator", "stored"]
+    action: Literal["alarm_on", "alarm_off", "silence", "set_offset", "indicator", "stored"]
     ts: Timestamp
     reason: str = Field(default="", max_length=200)
     #: With ``indicator``: which light (``samples``: the sample station's "samples held" LED) …
@@ -330,6 +346,13 @@ class Command(_Payload):
     #: … and the sensor (of this device) that alert is about: a ``silence`` also quiets that sensor's
     #: local excursion, which the node may have sounded by itself while the hub was unreachable.
     sensor: _SensorOrNothing = ""
+    #: With ``set_offset``: the calibration offset (°C) ``sensor`` applies from now on, in place of the YAML's;
+    #: the node keeps it in its own state and reports it in its status.
+    offset: float | None = Field(default=None, ge=-MAX_OFFSET, le=MAX_OFFSET)
+    #: … and the hub's calibration record it comes from.
+    calibration: int | None = Field(default=None, ge=0, le=MAX_SEQ)
+
+    _check_offset = field_validator("offset")(_finite)
 
 
 def seq_ranges(seqs: Iterable[int]) -> tuple[tuple[int, int], ...]:

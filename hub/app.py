@@ -16,6 +16,7 @@ from hub.api import (
     alerts,
     audit,
     auth,
+    calibration,
     checks,
     device_admin,
     devices,
@@ -72,7 +73,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, checks,
                    gate, reports, limits, photos, notes, admin_notify, admin_channels, device_admin, stream,
-                   links, pages):
+                   links, calibration, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

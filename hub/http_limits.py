@@ -40,8 +40,9 @@ from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
-#: Routes whose body is a photo upload (multipart): they get the photo cap, everything else the general one.
-_PHOTO_ROUTES = re.compile(r"^/api/(alerts|workorders)/[^/]+/photos/?$")
+#: Routes whose body is a photo upload (multipart; a calibration certificate is a photo or a PDF of the same cap):
+#: they get the photo cap, everything else the general one.
+_PHOTO_ROUTES = re.compile(r"^/api/((alerts|workorders)/[^/]+/photos|calibration/checks/[^/]+/certificate)/?$")
 #: Room for the multipart framing around a photo of exactly the photo limit, so the route's own check decides.
 MULTIPART_OVERHEAD = 64 * 1024
 #: File descriptors kept back from the connection cap for the databases, the broker link, logs and photos.

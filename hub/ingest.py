@@ -177,6 +177,7 @@ class IngestPipeline:
         self.runs_rules = runs_rules
         self._event_listeners: list[Callable[[list[StoredEvent]], None]] = []
         self._reading_listeners: list[Callable[[list[StoredReading]], None]] = []
+        self._status_listeners: list[Callable[[str, wire.Status, float], None]] = []
         self.quotas = quotas or DeviceQuotas()
         self._buckets: dict[str, _Bucket] = {}
         #: Per device: when its recent dead letters arrived (for the alarm), and the devices alarmed.
@@ -193,6 +194,17 @@ class IngestPipeline:
     def add_reading_listener(self, listener: Callable[[list[StoredReading]], None]) -> None:
         """The live web pages see every stored reading, after commit (the listener must not block)."""
         self._reading_listeners.append(listener)
+
+    def add_status_listener(self, listener: Callable[[str, wire.Status, float], None]) -> None:
+        """Features that follow what a node announces (its sensors' offsets) see each status, after it is stored."""
+        self._status_listeners.append(listener)
+
+    def _status_stored(self, device: str, status: wire.Status, now: float) -> None:
+        for listener in self._status_listeners:
+            try:
+                listener(device, status, now)
+            except Exception:
+                _LOGGER.exception("status listener failed for %s", device)
 
     def process(self, batch: list[Inbound]) -> list[StoredId]:
         """Store a batch; raises when the stores fail, in which case nothing may be acknowledged.
@@ -222,6 +234,7 @@ class IngestPipeline:
             if isinstance(message, wire.Status):
                 self.state.record_status(parts.site, parts.device, message.state, message.boot_id,
                                          message.version, message.ts, now, message.sensors)
+                self._status_stored(parts.device, message, now)
                 sensors_announced = sensors_announced or bool(message.sensors)
             elif isinstance(message, wire.Health):
                 self.state.record_health(parts.device, message.model_dump_json(), now)

@@ -22,6 +22,8 @@ from hub.auth.smscodes import SmsCodes
 from hub.auth.store import AccountStore
 from hub.backup import BACKUP_CHECK_S, NightlyBackup, backup_sources
 from hub.broker_watch import BrokerDropWatch
+from hub.calibration import certificates
+from hub.calibration.service import CalibrationService
 from hub.checks.service import ChecksService
 from hub.closed import SignedPeriods
 from hub.dynsec import Dynsec, DynsecSettings
@@ -52,6 +54,8 @@ _LOGGER = logging.getLogger(__name__)
 PRUNE_SEEN_S = 3600.0
 #: How often overdue checklists and work orders are looked for (their deadlines are in minutes, not seconds).
 CHECKS_TICK_S = 60.0
+#: How often probes' calibration due dates are looked at (they are days, not seconds).
+CALIBRATION_TICK_S = 600.0
 #: How often the SMS modems' inboxes are read for replies that acknowledge an alarm.
 SMS_REPLIES_S = 15.0
 
@@ -145,10 +149,11 @@ class Hub:
         self.notify_settings.on_change = self.notifications.reload
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
+        self.calibration = self._calibration()
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
                                self.samples.canteen_open, self.checks.store,
-                               self._school_day)
+                               self._school_day, self.calibration.store)
         self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
         if connect_mqtt:
             self._connect()
@@ -188,6 +193,15 @@ class Hub:
                              self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
                              school_day=self._school_day, canteen_open=self.samples.canteen_open,
                              limits=self.engine.limits, sweeps=self._sweeps, signed=signed)
+
+    def _calibration(self) -> CalibrationService:
+        """Probe calibration: checks on record, offsets sent to the nodes, followed in their status."""
+        settings = self.settings
+        found = CalibrationService(settings.rules.calibration, settings.db_dir / "calibration.sqlite3", self.state,
+                                   self.state, self.engine, self.series, self._publish_command,
+                                   self.notifications.announce, self.tz, certificates.directory(settings.db_dir))
+        self.pipeline.add_status_listener(found.on_status)
+        return found
 
     def _connect(self) -> None:
         """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""
@@ -236,6 +250,7 @@ class Hub:
         if self.broker_watch is not None:
             add(Duty("broker-watch", tick_s, self.broker_watch.tick))
         add(Duty("reports", CHECK_EVERY_S, self.reports.run_due))
+        add(Duty("calibration", CALIBRATION_TICK_S, self.calibration.tick, first_after_s=30.0))
         if self.backup is not None:
             # Checked every few minutes; it backs up once a day after backup_at (and retries hourly on failure).
             add(Duty("backup", BACKUP_CHECK_S, self.backup.tick, first_after_s=min(60.0, BACKUP_CHECK_S)))
@@ -320,6 +335,7 @@ class Hub:
         self.notifications.stop()
         self.reports.close()
         self.checks.close()
+        self.calibration.close()
         self.samples.close()
         self.gate.close()
         self.series.close()

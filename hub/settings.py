@@ -21,6 +21,7 @@ from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import Severity
 from hub.calendar import CalendarConfig
+from hub.calibration.config import CalibrationConfig
 from hub.checks.config import ChecksConfig
 from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
@@ -96,6 +97,8 @@ class HubConfig(BaseModel):
     checks: ChecksConfig = ChecksConfig()
     #: Reports: the Monday schedule, the log sheet's times, sign-off reminders (docs/reports.md).
     report: ReportConfig = ReportConfig()
+    #: Probe calibration: tolerance, intervals per profile, reminders, the guided check's window (docs/alerts.md).
+    calibration: CalibrationConfig = CalibrationConfig()
 
     def band(self, profile: str) -> Band | None:
         """The regulatory band of a profile (None: the profile has none, edits are checked for sense only)."""

@@ -23,7 +23,8 @@ class SensorMeta(SourceOptions):
     #: Explicit limits; each overrides the profile's bound on its side.
     low: float | None = None
     high: float | None = None
-    #: Added to every value: the calibration against a reference thermometer.
+    #: Added to every value: the installer's calibration against a reference thermometer (the baseline; a check
+    #: recorded at the hub replaces it on the node, see docs/install-pi.md).
     offset: float = 0.0
 
     @model_validator(mode="after")
@@ -34,9 +35,11 @@ class SensorMeta(SourceOptions):
             raise ValueError(f"low ({self.low}) must be below high ({self.high})")
         return self
 
-    def info(self, kind: str, unit: str) -> SensorInfo:
+    def info(self, kind: str, unit: str, hardware_id: str = "") -> SensorInfo:
+        """How the sensor is announced; its offset is the YAML's (the agent reports one the hub set instead)."""
         return SensorInfo(sensor=self.sensor, kind=kind, unit=unit, name=self.name, profile=self.profile,
-                          low=self.low, high=self.high)
+                          low=self.low, high=self.high, offset=self.offset, offset_source="config",
+                          hardware_id=hardware_id)
 
 
 def duplicate_ids(ids: list[str]) -> list[str]:

@@ -137,7 +137,7 @@ class Ds18b20(SourceBase):
         self.base = Path(options.w1_base or context.w1_base)
 
     def describe(self) -> list[SensorInfo]:
-        return [probe.info("temperature", "°C") for probe in self.options.probes]
+        return [probe.info("temperature", "°C", hardware_id=probe.id.lower()) for probe in self.options.probes]
 
     def read(self) -> list[Measurement]:
         measurements = []

@@ -158,6 +158,12 @@ RULES: tuple[RuleDescription, ...] = (
                     Text("检查逾期未做", "checklist overdue")),
     RuleDescription(RuleKind.WORK_ORDER_OVERDUE, AlertKind.WORK_ORDER, Severity.WARNING,
                     Text("隐患整改逾期", "work order overdue")),
+    # A probe's calibration (hub.calibration): a check outside the tolerance, until re-checked OK or replaced …
+    RuleDescription(RuleKind.CALIBRATION_FAILED, AlertKind.SENSOR, Severity.WARNING,
+                    Text("探头校准不合格", "probe failed its calibration check")),
+    # … and a check past its due date.
+    RuleDescription(RuleKind.CALIBRATION_OVERDUE, AlertKind.SENSOR, Severity.WARNING,
+                    Text("探头校准逾期", "probe calibration overdue")),
 )
 
 #: The table by key (read-only: descriptions are constants).

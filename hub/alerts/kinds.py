@@ -118,3 +118,6 @@ class RuleKind(StrEnum):
     # checklists and work orders (hub.checks.service)
     CHECK_OVERDUE = "check_overdue"
     WORK_ORDER_OVERDUE = "work_order_overdue"
+    # probe calibration (hub.calibration.service)
+    CALIBRATION_FAILED = "calibration_failed"
+    CALIBRATION_OVERDUE = "calibration_overdue"

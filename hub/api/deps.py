@@ -22,6 +22,7 @@ from fastapi import Path as PathParam
 from hub.alerts.engine import AlertEngine
 from hub.auth.links import AlarmLinks
 from hub.auth.store import AccountStore
+from hub.calibration.service import CalibrationService
 from hub.checks.service import ChecksService
 from hub.enrolment import DeviceEnrolment
 from hub.gate.monitor import GateMonitor
@@ -93,6 +94,12 @@ async def sample_monitor(request: Request) -> SampleMonitor:
 async def checks_service(request: Request) -> ChecksService:
     """Checklists and work orders."""
     found: ChecksService = _part(request, "checks")
+    return found
+
+
+async def calibration(request: Request) -> CalibrationService:
+    """Probe calibration: checks, certificates, offsets sent to the nodes."""
+    found: CalibrationService = _part(request, "calibration")
     return found
 
 
@@ -202,6 +209,7 @@ SeriesDep = Annotated[SeriesStore, Depends(series_store)]
 AlertsDep = Annotated[AlertEngine, Depends(alert_engine)]
 SamplesDep = Annotated[SampleMonitor, Depends(sample_monitor)]
 ChecksDep = Annotated[ChecksService, Depends(checks_service)]
+CalibrationDep = Annotated[CalibrationService, Depends(calibration)]
 GateDep = Annotated[GateMonitor, Depends(gate_monitor)]
 ReportsDep = Annotated[ReportService, Depends(report_service)]
 AccountsDep = Annotated[AccountStore, Depends(account_store)]

@@ -22,6 +22,7 @@ from hub.api.checks import WorkOrderPublic
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
+    CalibrationDep,
     ChecksDep,
     EnrolmentDep,
     GateDep,
@@ -201,6 +202,18 @@ def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: Ser
     data["known_routes"] = KNOWN_ROUTES
     data["rota_gaps"] = views.rota_gaps(notify.config(), accounts, time.time(), tz)
     return _page(web, request, user, "admin", part, data)
+
+
+@router.get("/admin/calibration", response_class=HTMLResponse)
+def calibration_page(service: CalibrationDep, web: RendererDep, request: Request, user: Admin,
+                     probe: Annotated[str | None, Query(max_length=130)] = None) -> Response:
+    """Each probe's calibration, and the guided check of one (``?probe=device/sensor``)."""
+    probes = service.probes()
+    chosen = next((p for p in probes if p.key == probe), None) if probe else None
+    if probe and chosen is None:
+        raise NotFound("probe", f"no temperature probe {probe!r}")
+    return web.render("calibration.html", request, user, view="admin", probes=probes, chosen=chosen,
+                      window_s=service.config.window_s, tolerance=service.config.tolerance_c)
 
 
 @router.get("/account", response_class=HTMLResponse)

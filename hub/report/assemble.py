@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from zoneinfo import ZoneInfo
 
+from hub.calibration.store import CalibrationStore
 from hub.checks.store import CheckStore
 from hub.gate.overrides import school_calendar
 from hub.gate.store import GateStore
@@ -32,7 +33,8 @@ from hub.store.state import StateStore
 
 def report_source(settings: HubSettings, state: StateStore, series: SeriesStore, samples: SampleStore,
                   gate: GateStore, canteen_open: Callable[[dt.date], bool], checks: CheckStore | None = None,
-                  school_day: Callable[[dt.date], bool] | None = None) -> ReportSource:
+                  school_day: Callable[[dt.date], bool] | None = None,
+                  calibration: CalibrationStore | None = None) -> ReportSource:
     """The report's reads over the given stores; SQLite gets a second reader for the report's second thread."""
     reader: Callable[[], SeriesStore] | None = None
     if settings.store == "sqlite":
@@ -45,6 +47,7 @@ def report_source(settings: HubSettings, state: StateStore, series: SeriesStore,
                          reader, checks)
     if school_day is not None:
         found.school_day = school_day
+    found.calibration = calibration
     return found
 
 
@@ -79,8 +82,11 @@ def open_reports(settings: HubSettings, stack: ExitStack) -> ReportService:
     canteen_open = functools.partial(sample_rules.canteen_open_in, calendar, settings.rules.samples)
     checks = CheckStore(settings.db_dir / "checks.sqlite3")
     stack.callback(checks.close)
+    calibration = CalibrationStore(settings.db_dir / "calibration.sqlite3")
+    stack.callback(calibration.close)
 
-    source = report_source(settings, state, series, samples, gate, canteen_open, checks, calendar.is_school_day)
+    source = report_source(settings, state, series, samples, gate, canteen_open, checks, calendar.is_school_day,
+                           calibration)
     service = report_service(settings, source, state, lambda _notification: None)
     stack.callback(service.close)
     return service

@@ -14,6 +14,7 @@ from typing import Any
 from hub.alerts.kinds import HANDLED_STATES, RuleKind
 from hub.gate.rules import gates_not_closed
 from hub.report import coldchain
+from hub.report.calibration import calibration_section, calibration_summary
 from hub.report.checks import checks_section
 from hub.report.config import ReportConfig
 from hub.report.model import (
@@ -370,14 +371,17 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
             units.append(cold_unit(source, sensor, limits, hours, since, until, alarms, expected, share))
             units[-1].limit_edits = edits.get(key, [])
     samples = samples_section(source, period, now)
+    calibration = calibration_section(source, period, now)
     return Report(
         kind=period.kind, label=period.label, title=period.title_zh, school=config.school,
         site=config.site or "、".join(sorted({str(d["site"]) for d in source.devices() if d.get("site")})),
         locale=source.config.alerts.locale,
         timezone=str(period.tz), start=period.start, end=period.end, generated_at=now,
-        summary=summary(alarms, units, samples, completeness), alarms=alarms, cold_units=units,
+        summary=sorted(summary(alarms, units, samples, completeness) + calibration_summary(calibration),
+                       key=lambda i: (i.at is None, i.at or 0.0)),
+        alarms=alarms, cold_units=units,
         log_slots=[slot.name for slot in config.log_sheet], log_sheet=log_sheet(source, units, period, config, until),
         samples=samples, gates=gates_section(source, alarms, period),
         devices=devices_section(source, alarms, completeness, since, until), audit_head=source.audit_head(),
         signatures=list(signatures), silences=silences_section(source, since, until, names),
-        checks=checks_section(source, period, now))
+        checks=checks_section(source, period, now), calibration=calibration)

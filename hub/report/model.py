@@ -276,6 +276,42 @@ class ChecksSection:
 
 
 @dataclass
+class OffsetEntry:
+    """An offset a probe's node put in force in the period (readings from ``at`` on carry it)."""
+
+    at: float
+    offset: float | None
+    #: config (the node's YAML) or hub (a recorded check)
+    source: str
+    hardware_id: str
+
+
+@dataclass
+class CalibrationEntry:
+    """One temperature probe's calibration as at the period's end: last check, offset, standing."""
+
+    key: str
+    name: str
+    hardware_id: str
+    offset: float | None
+    offset_source: str
+    #: ok, due_soon, overdue, failed or never (hub.calibration.kinds.Standing)
+    standing: str
+    checked_at: float | None
+    checked_by: str
+    method: str
+    certificate_no: str
+    passed: bool | None
+    correction: float | None
+    next_due: float | None
+    #: offsets put in force during the period: readings on either side of each carry different corrections
+    changes: list[OffsetEntry] = field(default_factory=list)
+    #: the probe was replaced in the period (a new 1-wire id): readings across it are from two probes
+    replaced_at: float | None = None
+    replaced_id: str = ""
+
+
+@dataclass
 class Report:
     kind: str
     label: str
@@ -304,3 +340,5 @@ class Report:
     locale: str = "zh"
     #: the period's checklists and work orders (hub.checks); None where the report reads no checks record
     checks: ChecksSection | None = None
+    #: each temperature probe's calibration (hub.calibration); None where the report reads no calibration record
+    calibration: list[CalibrationEntry] | None = None

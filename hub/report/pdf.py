@@ -40,7 +40,7 @@ _SECTION_ZH: dict[str, str] = {
     AlertKind.TEMPERATURE: "冷链", AlertKind.DOOR: "冷链", AlertKind.SENSOR: "设备", AlertKind.DEVICE: "设备",
     AlertKind.HUB: "系统", AlertKind.GATE: "门岗", AlertKind.SAMPLE: "留样", AlertKind.SAMPLE_NOTICE: "留样",
     AlertKind.CHECK: "检查", AlertKind.WORK_ORDER: "隐患整改",
-    "cold_chain": "冷链", "samples": "留样", "devices": "设备"}
+    "cold_chain": "冷链", "samples": "留样", "devices": "设备", "calibration": "校准"}
 _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
 _DEVICE_STATE_ZH = {"online": "在线", "offline": "离线"}
 _WARN = colors.Color(0.55, 0.1, 0.1)
@@ -64,6 +64,8 @@ _EN: dict[str, str] = {
     "检查与隐患整改": "Checks and work orders", "检查表": "Checklist", "期次": "Period", "截止": "Due",
     "完成情况": "Done", "提交人": "Submitted by", "不合格项": "Failed items", "工单": "Work order",
     "上报": "Reported", "逾期": "Overdue",
+    "探头校准": "Probe calibration", "探头": "Probe", "上次校准": "Last check", "结果": "Result",
+    "修正值": "Offset", "下次到期": "Next due", "本期修正值变更": "Offset changes in the period",
 }
 
 
@@ -317,6 +319,54 @@ def _checks(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list
     return flow
 
 
+_STANDING_ZH = {"ok": "合格", "due_soon": "即将到期", "overdue": "逾期未校准", "failed": "不合格",
+                "never": "从未校准"}
+_METHOD_ZH = {"ice_point": "冰点法", "reference": "标准温度计"}
+_SOURCE_ZH = {"config": "安装配置", "hub": "校准记录"}
+
+
+def _offset(value: float | None, source: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.2f} °C（{_SOURCE_ZH.get(source, source)}）"
+
+
+def _calibration(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
+    """Each probe's last check and the offset in force; offset changes and replaced probes in the period."""
+    entries = report.calibration or []
+    if not entries:
+        return [Paragraph("无温度探头。", styles.body)]
+    label = _labels(report.locale)
+    rows: list[list[Any]] = [[label(h) for h in ("探头", "上次校准", "结果", "修正值", "下次到期")]]
+    warn = []
+    for e in entries:
+        if e.standing in ("overdue", "failed", "never"):
+            warn.append(len(rows))
+        last = "—" if e.checked_at is None else (
+            f"{_when(e.checked_at, tz, '%Y-%m-%d')} {e.checked_by} {_METHOD_ZH.get(e.method, e.method)}"
+            + (f" 证书 {e.certificate_no}" if e.certificate_no else ""))
+        result = _STANDING_ZH.get(e.standing, e.standing)
+        if e.correction is not None:
+            result += f"（偏差 {e.correction:+.2f} °C）"
+        probe: Any = [Paragraph(_escape(e.name), styles.cell),
+                      Paragraph(_escape(e.hardware_id or e.key), styles.small)]
+        rows.append([probe, Paragraph(_escape(last), styles.cell), result, _offset(e.offset, e.offset_source),
+                     _when(e.next_due, tz, "%Y-%m-%d") if e.next_due is not None else "—"])
+    flow: list[Flowable] = [_table(rows, [width * f for f in (0.24, 0.3, 0.18, 0.16, 0.12)], styles, warn)]
+    changes = [(e, c) for e in entries for c in e.changes]
+    if changes:
+        rows = [[label(h) for h in ("时间", "探头", "修正值")]]
+        rows += [[_when(c.at, tz), e.name, _offset(c.offset, c.source)] for e, c in changes]
+        flow += [Spacer(1, 2 * mm), Paragraph(label("本期修正值变更"), styles.body),
+                 _table(rows, [width * f for f in (0.2, 0.4, 0.4)], styles)]
+    for e in entries:
+        if e.replaced_at is not None:
+            flow.append(Paragraph(_escape(
+                f"{_when(e.replaced_at, tz)} {e.name} 更换探头（{e.replaced_id or '—'} → {e.hardware_id or '—'}）："
+                f"此前后的读数来自不同探头，新探头的校准记录重新开始。"), styles.body))
+    return flow
+
+
 def _gates(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     gates = report.gates
     flow: list[Flowable] = [Paragraph(
@@ -426,6 +476,8 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
              Paragraph(label("六、设备"), styles.h1), *_devices(report, styles, width)]
     if report.checks is not None:
         flow += [Paragraph(label("检查与隐患整改"), styles.h1), *_checks(report, tz, styles, width)]
+    if report.calibration is not None:
+        flow += [Paragraph(label("探头校准"), styles.h1), *_calibration(report, tz, styles, width)]
     flow += [Paragraph(label("七、审核签字"), styles.h1), *_signoff(report, tz, styles)]
 
     def footer(canvas: Canvas, _doc: Any) -> None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from hub.alerts.kinds import ACTIVE_STATES
 from hub.alerts.limits import limits_for, profile_of
 from hub.alerts.playbooks import Step, playbook_for, steps, worst_value
+from hub.calibration.store import CalibrationStore
 from hub.checks.store import CheckStore
 from hub.gate.store import GateStore, Sweep
 from hub.rules.silence import Silence
@@ -49,6 +50,8 @@ class ReportSource:
     #: The checklists and work orders (``checks.sqlite3``), and the school days their schedules follow.
     checks: CheckStore | None = None
     school_day: Callable[[dt.date], bool] = field(default=lambda _day: True)
+    #: The probes' calibration record (``calibration.sqlite3``): checks and the offsets in force.
+    calibration: CalibrationStore | None = None
 
     # -- sensors -------------------------------------------------------------------------------
 

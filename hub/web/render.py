@@ -42,7 +42,9 @@ SCRIPT_KEYS = ("state.ok", "state.high", "state.low", "state.fault", "state.unkn
                "live.connected", "live.offline", "common.done", "common.loading", "limits.saved", "limits.pending",
                "admin.test_sent", "canteen.logged", "common.forbidden", "common.remaining", "admin.new_password",
                "account.mismatch", "account.changed", "alert.recorded", "attention.enable", "attention.enabled",
-               "attention.title", "night.on", "night.off", "defaults.bad_window", "admin.enrol_ready")
+               "attention.title", "night.on", "night.off", "defaults.bad_window", "admin.enrol_ready",
+               "calibration.proposal", "calibration.pass", "calibration.fail", "calibration.sent",
+               "calibration.queued", "calibration.not_sent")
 
 #: The badge icon beside each alert state's word (colour is never the only sign).
 ALERT_STATE_ICONS: dict[AlertState, str] = {

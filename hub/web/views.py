@@ -19,9 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.alerts.engine import AlertEngine
-from hub.alerts.kinds import AlertKind, AlertState
+from hub.alerts.kinds import ACTIVE_STATES, AlertKind, AlertState, RuleKind
 from hub.auth.roles import Role
 from hub.auth.store import AccountStore
+from hub.calibration import kinds as calibration_kinds
 from hub.enrolment import DeviceEnrolment, DeviceRole
 from hub.gate.monitor import GateMonitor
 from hub.notify.config import NotifyConfig
@@ -73,6 +74,7 @@ def tiles(store: StateStore, engine: AlertEngine, series: SeriesStore, now: floa
     cache = sparks if sparks is not None else HourlyCache(ttl_s=0)
     online = {d["device"]: d["state"] == "online" for d in store.devices()}
     proposals = {p.key: p for p in reversed(store.limit_proposals())}  # the newest open one per sensor
+    calibration = calibration_flags(store)
     result = []
     for sensor in store.sensors():
         if sensor["kind"] != "temperature":
@@ -90,11 +92,26 @@ def tiles(store: StateStore, engine: AlertEngine, series: SeriesStore, now: floa
             "limits": dataclasses.asdict(limits) if limits is not None else None, "band": _band(low, high),
             "online": online.get(sensor["device"], False),
             "proposal": _proposal(proposals.get(key)),
+            "calibration": calibration.get(key),
             "spark": sparkline_points(hourly, since, now, SPARK_W, SPARK_H, (low, high)),
             "spark_low": band_y(low, hourly, (low, high), SPARK_H),
             "spark_high": band_y(high, hourly, (low, high), SPARK_H),
         })
     return result
+
+
+def calibration_flags(store: StateStore) -> dict[str, str]:
+    """Sensor → ``failed`` or ``overdue`` while its calibration alarm is active (the tile's warning)."""
+    flags: dict[str, str] = {}
+    for alert in store.alerts(list(ACTIVE_STATES), kind=AlertKind.SENSOR):
+        key = calibration_kinds.sensor_of(alert.subject)
+        if key is None:
+            continue
+        if alert.rule == RuleKind.CALIBRATION_FAILED:
+            flags[key] = "failed"
+        elif alert.rule == RuleKind.CALIBRATION_OVERDUE:
+            flags.setdefault(key, "overdue")
+    return flags
 
 
 def _proposal(proposal: LimitProposal | None) -> dict[str, Any] | None:

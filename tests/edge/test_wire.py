@@ -84,3 +84,31 @@ def test_a_stored_range_must_be_ordered_and_in_bounds(seqs: list[list[int]]) -> 
     payload = json.dumps({"action": "stored", "ts": 1.0, "stored": [{"boot_id": "b", "seqs": seqs}]})
     with pytest.raises(wire.WireError, match="seqs"):
         wire.decode(wire.Channel.CMD, payload.encode())
+
+
+def test_a_status_says_which_offset_each_sensor_applies_and_where_it_comes_from() -> None:
+    payload = {"state": "online", "boot_id": "b", "ts": 1.0, "sensors": [
+        {"sensor": "fridge-1", "kind": "temperature", "offset": -0.325, "offset_source": "hub", "calibration": 12,
+         "hardware_id": "28-0316a2791dff"},
+        {"sensor": "door-1", "kind": "door"}]}  # an older node, or a sensor without an offset: none of the fields
+    status = wire.decode(wire.Channel.STATUS, json.dumps(payload).encode())
+    fridge, door = status.sensors
+    assert (fridge.offset, fridge.offset_source, fridge.calibration, fridge.hardware_id) == (
+        -0.325, "hub", 12, "28-0316a2791dff")
+    assert (door.offset, door.offset_source, door.calibration, door.hardware_id) == (None, "", None, "")
+    with pytest.raises(wire.WireError, match="offset_source"):
+        wire.decode(wire.Channel.STATUS, json.dumps(
+            {**payload, "sensors": [{"sensor": "f", "kind": "temperature", "offset_source": "hub\nfake"}]}).encode())
+
+
+def test_set_offset_carries_a_bounded_offset_for_one_sensor() -> None:
+    command = wire.Command(action="set_offset", ts=1.0, sensor="fridge-1", offset=-0.325, calibration=12)
+    decoded = wire.decode(wire.Channel.CMD, wire.encode(command))
+    assert (decoded.action, decoded.sensor, decoded.offset, decoded.calibration) == ("set_offset", "fridge-1",
+                                                                                     -0.325, 12)
+    for bad in ({"offset": wire.MAX_OFFSET + 0.01}, {"offset": "0.3"}, {"sensor": "a/b", "offset": 0.1}):
+        payload = {"action": "set_offset", "ts": 1.0, "sensor": "fridge-1", **bad}
+        with pytest.raises(wire.WireError):
+            wire.decode(wire.Channel.CMD, json.dumps(payload).encode())
+    with pytest.raises(wire.WireError, match="action"):  # the old, never implemented action is no longer valid
+        wire.decode(wire.Channel.CMD, b'{"action": "reload_config", "ts": 1.0}')

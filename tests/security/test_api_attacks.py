@@ -267,12 +267,17 @@ CASES: dict[tuple[str, str], Case] = {
         lambda: {"text": "补充：已报后勤"}, lambda world: world.order("reported"), "/api/workorders/{order_id}"),
     ("POST", "/api/devices/enrolled"): Case(
         lambda: {"name": f"fridge-{next(_counter)}", "site": "school-1", "role": "cold_chain"}),
+    ("POST", "/api/calibration/{device}/{sensor}/checks"): Case(
+        lambda: {"method": "reference", "points": [{"reference": 4.0, "probe": 4.2}], "certificate_no": "JL-2026-1",
+                 "note": "冷藏柜中层"},
+        lambda _world: Target({"device": "dev-a", "sensor": "fridge-1"}), "/api/calibration/{device}/{sensor}"),
 }
 #: Good requests this world refuses as it should: no channel is configured (nothing to test), no broker
 #: administrator account (devices are added with `xiaoan provision` then).
 REFUSED_HERE = {"/api/notifications/test": 404, "/api/devices/enrolled": 409}
 #: Multipart uploads are attacked by ``test_photo_upload_attacks``.
-MULTIPART = {("POST", "/api/alerts/{alert_id}/photos"), ("POST", "/api/workorders/{order_id}/photos")}
+MULTIPART = {("POST", "/api/alerts/{alert_id}/photos"), ("POST", "/api/workorders/{order_id}/photos"),
+             ("POST", "/api/calibration/checks/{check_id}/certificate")}
 
 
 # --- walking the spec -----------------------------------------------------------------------------------------
@@ -555,6 +560,22 @@ def test_photo_upload_attacks(world: World) -> None:
     for attack, payload in {"script as an image": SCRIPT.encode(), "empty file": b"",
                             "1 MiB of zeros": bytes(1 << 20)}.items():
         response = world.client.post(url, files={"photo": ("x.png", payload, "image/png")}, headers=world.admin)
+        _check(attack, response, True, f"POST {url}")
+
+
+def test_certificate_upload_attacks(world: World) -> None:
+    created = world.client.post("/api/calibration/dev-a/fridge-1/checks", headers=world.admin,
+                                json={"method": "ice_point", "points": [{"reference": 0.0, "probe": 0.1}]})
+    assert created.status_code == 201, created.text
+    url = f"/api/calibration/checks/{created.json()['check']['id']}/certificate"
+    for attack, text in STRINGS.items():
+        response = world.client.post(url, files={"certificate": (text[:300], b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+                                     headers=world.admin)
+        _check(f"{attack} (file name)", response, False, f"POST {url}")
+    for attack, payload in {"script as a PDF": SCRIPT.encode(), "HTML page": b"<!doctype html><html>",
+                            "empty file": b"", "1 MiB of zeros": bytes(1 << 20)}.items():
+        response = world.client.post(url, files={"certificate": ("x.pdf", payload, "application/pdf")},
+                                     headers=world.admin)
         _check(attack, response, True, f"POST {url}")
 
 

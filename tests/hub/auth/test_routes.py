@@ -61,6 +61,10 @@ EXPECTED = {
     ("POST", "/api/workorders/{order_id}/notes"): Permission.HAZARD_REPORT,
     ("POST", "/api/workorders/{order_id}/photos"): Permission.HAZARD_REPORT,
     ("GET", "/checks"): Permission.VIEW,
+    ("POST", "/api/calibration/{device}/{sensor}/checks"): Permission.ADMIN,
+    ("POST", "/api/calibration/checks/{check_id}/certificate"): Permission.ADMIN,
+    ("GET", "/api/calibration/{device}/{sensor}/proposal"): Permission.ADMIN,
+    ("GET", "/api/calibration"): Permission.VIEW,
 }
 
 
