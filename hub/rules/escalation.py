@@ -61,7 +61,16 @@ def due_tiers(policy: Policy, fired_at: float, acknowledged: bool, notified_tier
     return []
 
 
+#: An alarm whose last step was due longer ago than this is not chased any more: those left open from
+#: before a policy had ``unhandled`` (or a hub off for days) are the weekly report's, not a burst of pages.
+UNHANDLED_HORIZON_S = 86400.0
+
+
 def unhandled_due(policy: Policy, acked_at: float, done: Collection[str], now: float) -> list[Unhandled]:
     """The steps due now for an alarm acknowledged at ``acked_at`` and still not closed; ``done`` were taken."""
-    steps = ((Unhandled.REMIND, policy.remind_after_s), (Unhandled.ESCALATE, policy.unhandled_escalate_s))
-    return [step for step, after in steps if after is not None and now - acked_at >= after and step not in done]
+    steps = [(step, after) for step, after in ((Unhandled.REMIND, policy.remind_after_s),
+                                               (Unhandled.ESCALATE, policy.unhandled_escalate_s))
+             if after is not None]
+    if not steps or now - acked_at >= max(after for _, after in steps) + UNHANDLED_HORIZON_S:
+        return []
+    return [step for step, after in steps if now - acked_at >= after and step not in done]

@@ -32,7 +32,7 @@ from hub.calendar import CalendarConfig, SchoolCalendar, Term
 from hub.ingest import Inbound
 from hub.notify.base import Notification
 from hub.notify.rota import GapKind, ShiftConfig, ShiftDays, duty_gaps, on_duty
-from hub.rules.escalation import Policy, Tier, Unhandled, unhandled_due
+from hub.rules.escalation import UNHANDLED_HORIZON_S, Policy, Tier, Unhandled, unhandled_due
 from hub.runtime import Hub
 from hub.settings import HubConfig, load_settings
 from tests.hub.auth_helpers import authorize, make_user
@@ -114,6 +114,8 @@ def test_unhandled_steps() -> None:
     assert unhandled_due(policy, 1000.0, ["remind"], 1000.0 + 3600) == [Unhandled.ESCALATE]
     assert unhandled_due(policy, 1000.0, [], 1000.0 + 3600) == [Unhandled.REMIND, Unhandled.ESCALATE]
     assert unhandled_due(Policy((Tier(0, "canteen"),)), 0.0, [], 1e9) == []
+    # Acknowledged long before (left open from before the policy said so): not a burst of pages today.
+    assert unhandled_due(policy, 1000.0, [], 1000.0 + 3600 + UNHANDLED_HORIZON_S) == []
 
 
 # --- on a hub ------------------------------------------------------------------------------------------------
