@@ -76,10 +76,10 @@ class RouteUpdate(BaseModel):
 class ShiftForm(BaseModel):
     """One shift as the admin page sends it; checked field by field when saved (``NotifySettings.put_rota``)."""
 
-    #: Weekdays it starts on (mon … sun); empty: every day ``on`` allows.
+    #: Weekdays it starts on (mon … sun); empty: every day ``when`` allows.
     days: list[str] = Field(default_factory=list, max_length=7)
     #: school_days / non_school_days / holidays (the school calendar); None: the weekdays alone decide.
-    on: str | None = Field(default=None, max_length=20)
+    when: str | None = Field(default=None, max_length=20)
     start: str = Field(default="00:00", max_length=5)
     end: str = Field(default="24:00", max_length=5)
     #: Usernames of enabled accounts.
@@ -94,7 +94,7 @@ class RotaUpdate(BaseModel):
 
 class ShiftPublic(BaseModel):
     days: list[str]
-    on: str | None
+    when: str | None
     start: str
     end: str
     people: list[str]
@@ -162,7 +162,7 @@ def public_rota(notify: NotifySettings, gaps: list[DutyGap]) -> RotaPublic:
     config = notify.config()
     routes = [] if config is None else [
         RotaRoutePublic(name=name, people=list(route.people), roles=[r.value for r in route.roles],
-                        shifts=[ShiftPublic(days=list(s.days), on=s.on.value if s.on else None, start=s.start,
+                        shifts=[ShiftPublic(days=list(s.days), when=s.when.value if s.when else None, start=s.start,
                                             end=s.end, people=list(s.people), roles=[r.value for r in s.roles])
                                 for s in route.rota])
         for name, route in config.routes.items()]
@@ -210,7 +210,6 @@ def rollback(notify: NotifySettingsDep, store: StateDep, user: Admin, version_id
     """Undo what one version changed (as a new version); later changes to other settings stay."""
     saved = notify.rollback(version_id, user.username)
     return _audit(store, user, "notify.rollback", f"version/{version_id}", saved)
-
 
 
 @router.get("/rota")

@@ -2,9 +2,9 @@
 
 A shift names the days it applies on, a start and an end in the school's local time,
 and people (usernames) and roles. Its days are weekdays (``days: [mon, tue]``), days of
-the school calendar (``on: school_days`` / ``non_school_days`` / ``holidays``, by
+the school calendar (``when: school_days`` / ``non_school_days`` / ``holidays``, by
 ``hub.calendar``: Chinese public holidays, swapped working days, terms and the school's
-own exceptions), or both (``days: [sat], on: school_days``: a Saturday made a working
+own exceptions), or both (``days: [sat], when: school_days``: a Saturday made a working
 day). A shift whose end is not after its start runs past midnight and belongs to the
 day it starts on: ``{days: [mon], start: "19:00", end: "07:00"}`` covers Monday 19:00
 to Tuesday 07:00. An alarm pages whoever is on duty at the minute its message is made —
@@ -65,10 +65,10 @@ class WeekdayCalendar:
 class ShiftConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    #: Weekdays the shift starts on (empty: any weekday ``on`` allows).
+    #: Weekdays the shift starts on (empty: any weekday ``when`` allows).
     days: list[Weekday] = Field(default_factory=list, max_length=7)
     #: Days of the school calendar the shift starts on (None: the weekdays alone decide).
-    on: ShiftDays | None = None
+    when: ShiftDays | None = None
     #: "HH:MM", local time; ``end`` not after ``start`` runs past midnight into the next day.
     start: str = "00:00"
     end: str = "24:00"
@@ -91,8 +91,8 @@ class ShiftConfig(BaseModel):
 
     @model_validator(mode="after")
     def _some_days(self) -> ShiftConfig:
-        if not self.days and self.on is None:
-            raise ValueError("a shift needs its days: weekdays (days) or days of the school calendar (on)")
+        if not self.days and self.when is None:
+            raise ValueError("a shift needs its days: weekdays (days) or days of the school calendar (when)")
         return self
 
 
@@ -110,11 +110,11 @@ def starts_on(shift: ShiftConfig, day: dt.date, calendar: DutyCalendar) -> bool:
     """Whether ``shift`` begins on ``day`` (a local date): its weekdays and its calendar days both allow it."""
     if shift.days and WEEKDAYS[day.weekday()] not in shift.days:
         return False
-    if shift.on is ShiftDays.SCHOOL_DAYS:
+    if shift.when is ShiftDays.SCHOOL_DAYS:
         return calendar.is_school_day(day)
-    if shift.on is ShiftDays.NON_SCHOOL_DAYS:
+    if shift.when is ShiftDays.NON_SCHOOL_DAYS:
         return not calendar.is_school_day(day)
-    if shift.on is ShiftDays.HOLIDAYS:
+    if shift.when is ShiftDays.HOLIDAYS:
         return calendar.is_holiday(day)
     return True
 

@@ -247,7 +247,7 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
 
 #: The rota gaps listed on the admin page (the API lists them all).
 ROTA_GAPS_SHOWN = 12
-#: The day choices of a shift's form: weekdays and calendar days as "days/on" (hub.web.static app.js "rota").
+#: The day choices of a shift's form: weekdays and calendar days as "days/when" (hub.web.static app.js "rota").
 ROTA_CHOICES = (("mon,tue,wed,thu,fri,sat,sun/", "every"), ("mon,tue,wed,thu,fri/", "weekdays"),
                 ("sat,sun/", "weekend"), ("/school_days", "school_days"), ("/non_school_days", "non_school_days"),
                 ("/holidays", "holidays"))
@@ -267,9 +267,9 @@ def rota_gaps(gaps: Sequence[DutyGap]) -> dict[str, Any]:
     return {"rota_gaps": shown, "rota_gaps_more": max(0, len(gaps) - ROTA_GAPS_SHOWN)}
 
 
-def rota_choice(days: Sequence[str], on: str | None) -> str:
-    """A shift's days as its form's choice ("days/on")."""
-    return f"{','.join(days)}/{on or ''}"
+def rota_choice(days: Sequence[str], when: str | None) -> str:
+    """A shift's days as its form's choice ("days/when")."""
+    return f"{','.join(days)}/{when or ''}"
 
 
 def silences(store: StateStore, engine: AlertEngine) -> dict[str, Any]:

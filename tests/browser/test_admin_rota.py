@@ -50,8 +50,8 @@ def test_admin_sets_the_gatekeepers_rota(served: Served, open_page: Callable[[Ro
     found = settings.config()
     assert found is not None
     night, deputy = found.routes["gatekeeper"].rota
-    assert (night.start, night.end, night.people, night.on) == ("19:00", "07:00", [served.users[Role.GATEKEEPER]],
+    assert (night.start, night.end, night.people, night.when) == ("19:00", "07:00", [served.users[Role.GATEKEEPER]],
                                                                 None)
-    assert (deputy.on, deputy.days, deputy.roles) == (ShiftDays.HOLIDAYS, [], [Role.SAFETY_OFFICER])
+    assert (deputy.when, deputy.days, deputy.roles) == (ShiftDays.HOLIDAYS, [], [Role.SAFETY_OFFICER])
     latest = settings.latest()
     assert latest is not None and latest.actor == served.users[Role.ADMIN] and latest.action == "rota.changed"

@@ -256,7 +256,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("PUT", "/api/admin/notify/routes/{name}"): Case(
         lambda: {"always": [DUTY_CHANNEL], "fallback": []}, lambda world: world.route()),
     ("PUT", "/api/admin/notify/routes/{name}/rota"): Case(
-        lambda: {"shifts": [{"days": ["mon", "tue"], "on": "school_days", "start": "19:00", "end": "07:00",
+        lambda: {"shifts": [{"days": ["mon", "tue"], "when": "school_days", "start": "19:00", "end": "07:00",
                              "people": [], "roles": ["gatekeeper"]}]},
         lambda world: world.rota_route()),
     ("POST", "/api/checks/{template}"): Case(

@@ -402,7 +402,7 @@
         var parts = when.split("/");
         var roles = Array.prototype.filter.call(row.querySelectorAll("[name=shift_role]"),
           function (box) { return box.checked; }).map(function (box) { return box.value; });
-        shifts.push({days: list(parts[0]), on: parts[1] || null,
+        shifts.push({days: list(parts[0]), when: parts[1] || null,
                      start: row.querySelector("[name=start]").value.trim() || "00:00",
                      end: row.querySelector("[name=end]").value.trim() || "24:00",
                      people: list(row.querySelector("[name=people]").value), roles: roles});

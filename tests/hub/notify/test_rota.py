@@ -31,6 +31,7 @@ from hub.auth.roles import Role
 from hub.calendar import CalendarConfig, SchoolCalendar, Term
 from hub.ingest import Inbound
 from hub.notify.base import Notification
+from hub.notify.config import load_notify_config
 from hub.notify.rota import GapKind, ShiftConfig, ShiftDays, duty_gaps, on_duty
 from hub.rules.escalation import UNHANDLED_HORIZON_S, Policy, Tier, Unhandled, unhandled_due
 from hub.runtime import Hub
@@ -51,11 +52,11 @@ CALENDAR = SchoolCalendar(CalendarConfig(
     national_holidays=False, holidays=[dt.date(2026, 10, d) for d in range(1, 8)], workdays=[dt.date(2026, 10, 10)],
     terms=[Term(name="秋季学期", start=dt.date(2026, 9, 1), end=dt.date(2027, 1, 20))]))
 
-OFFICER = ShiftConfig(on=ShiftDays.SCHOOL_DAYS, start="07:00", end="19:00", people=["officer"])
-DEPUTY = ShiftConfig(on=ShiftDays.HOLIDAYS, start="08:00", end="18:00", people=["deputy"])
-WEEKEND_MANAGER = ShiftConfig(days=["sat", "sun"], on=ShiftDays.NON_SCHOOL_DAYS, start="07:00", end="19:00",
+OFFICER = ShiftConfig(when=ShiftDays.SCHOOL_DAYS, start="07:00", end="19:00", people=["officer"])
+DEPUTY = ShiftConfig(when=ShiftDays.HOLIDAYS, start="08:00", end="18:00", people=["deputy"])
+WEEKEND_MANAGER = ShiftConfig(days=["sat", "sun"], when=ShiftDays.NON_SCHOOL_DAYS, start="07:00", end="19:00",
                               roles=[Role.CANTEEN_MANAGER])
-SCHOOL_NIGHT = ShiftConfig(on=ShiftDays.SCHOOL_DAYS, start="19:00", end="07:00", people=["night"])
+SCHOOL_NIGHT = ShiftConfig(when=ShiftDays.SCHOOL_DAYS, start="19:00", end="07:00", people=["night"])
 
 
 @pytest.mark.parametrize(("at", "expected"), [
@@ -83,14 +84,22 @@ def test_a_shift_needs_its_days() -> None:
     with pytest.raises(ValidationError, match="needs its days"):
         ShiftConfig(start="07:00", end="19:00", people=["x"])
     with pytest.raises(ValidationError):
-        ShiftConfig.model_validate({"on": "someday", "people": ["x"]})
+        ShiftConfig.model_validate({"when": "someday", "people": ["x"]})
     # The rotas of the YAML (weekdays only) are as before.
-    assert ShiftConfig.model_validate({"days": ["mon"], "start": "19:00", "end": "07:00"}).on is None
+    assert ShiftConfig.model_validate({"days": ["mon"], "start": "19:00", "end": "07:00"}).when is None
+
+
+def test_the_example_yaml_has_the_deputy_on_holidays() -> None:
+    """``when`` survives YAML (a key named ``on`` would be read as true): the example file as installers copy it."""
+    example = Path(__file__).resolve().parents[3] / "firmware-config" / "hub" / "notify.example.yaml"
+    rota = load_notify_config(example).routes["safety_officer"].rota
+    assert [(shift.when, shift.people) for shift in rota] == [(ShiftDays.SCHOOL_DAYS, ["chen-officer"]),
+                                                              (ShiftDays.HOLIDAYS, ["zhou-deputy"])]
 
 
 def test_the_coming_weeks_gaps_on_the_calendar() -> None:
     """Seven days from Tuesday 29 Sep: the day shift is on school days only, so the National Day week is a gap."""
-    day = ShiftConfig(on=ShiftDays.SCHOOL_DAYS, start="07:00", end="19:00", people=["day-gate"])
+    day = ShiftConfig(when=ShiftDays.SCHOOL_DAYS, start="07:00", end="19:00", people=["day-gate"])
     night = ShiftConfig(days=list(("mon", "tue", "wed", "thu", "fri", "sat", "sun")), start="19:00", end="07:00",
                         people=["night-gate"])
     start = local("2026-09-29 12:00")
@@ -228,7 +237,7 @@ def test_a_rota_saved_on_the_admin_page_pages_the_night_gatekeeper_at_23(hub: Hu
 @pytest.mark.parametrize(("shift", "field"), [
     ({"days": ["mon"], "start": "25:00", "people": ["day-gate"]}, "shifts.0.start"),
     ({"days": ["someday"], "people": ["day-gate"]}, "shifts.0.days.0"),
-    ({"on": "sometimes", "people": ["day-gate"]}, "shifts.0.on"),
+    ({"when": "sometimes", "people": ["day-gate"]}, "shifts.0.when"),
     ({"start": "07:00", "people": ["day-gate"]}, "shifts.0"),
     ({"days": ["mon"], "people": ["nobody-here"]}, "shifts.0.people"),
     ({"days": ["mon"], "roles": ["headmaster"]}, "shifts.0.roles.0"),
