@@ -211,6 +211,18 @@ class SchoolCalendar:
     def is_school_day(self, day: dt.date) -> bool:
         return self.day_type(day) == "school_day"
 
+    def is_holiday(self, day: dt.date) -> bool:
+        """A public holiday (or the school's own), or a day of a vacation — its weekends too.
+
+        An ordinary weekend in term is not one; a swapped working day (调休) is a school day.
+        What a rota's ``on: holidays`` shift (the safety officer's deputy) follows.
+        """
+        kind = self.day_type(day)
+        if kind in ("holiday", "vacation"):
+            return True
+        terms = self.config.terms
+        return kind == "weekend" and bool(terms) and not any(t.start <= day <= t.end for t in terms)
+
     def day_name(self, day: dt.date) -> str | None:
         """Why a day is special: an override's reason, or the national holiday it belongs to."""
         for override in self._overrides.get(day, []):

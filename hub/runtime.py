@@ -145,7 +145,8 @@ class Hub:
                                            on_channel_failure=self.engine.on_channel_failure,
                                            on_channel_ok=self.engine.on_channel_ok, name_of=self.engine.name,
                                            steps_of=self.engine.playbook_texts, on_notifier=self._set_notifier,
-                                           links=self.links, mint_code=self.sms_codes.mint)
+                                           links=self.links, mint_code=self.sms_codes.mint,
+                                           calendar=lambda: self.gate.calendar)
         self.notify_settings.on_change = self.notifications.reload
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier

@@ -43,13 +43,31 @@ class TierConfig(_Strict):
     route: str = Field(min_length=1)
 
 
+class UnhandledConfig(_Strict):
+    """An acknowledged alarm nobody closes: remind the acknowledger, then page the next tier (from the ack)."""
+
+    remind_after_s: float = Field(gt=0)
+    escalate_after_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> UnhandledConfig:
+        if self.escalate_after_s is not None and self.escalate_after_s <= self.remind_after_s:
+            raise ValueError("escalate_after_s comes after remind_after_s: first the reminder, then the next tier")
+        return self
+
+
 class PolicyConfig(_Strict):
     tiers: list[TierConfig] = Field(min_length=1)
     repeat_every_s: float | None = Field(default=300.0, gt=0)
+    #: Acknowledged but not handled (closed) in time; None: an acknowledgement ends the paging.
+    unhandled: UnhandledConfig | None = None
 
     def policy(self) -> Policy:
+        unhandled = self.unhandled
         return Policy(tuple(Tier(t.after_s, t.route) for t in sorted(self.tiers, key=lambda t: t.after_s)),
-                      self.repeat_every_s)
+                      self.repeat_every_s,
+                      remind_after_s=unhandled.remind_after_s if unhandled is not None else None,
+                      unhandled_escalate_s=unhandled.escalate_after_s if unhandled is not None else None)
 
 
 def _default_policies() -> dict[str, PolicyConfig]:

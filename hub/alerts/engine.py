@@ -41,7 +41,7 @@ from hub.alerts.playbooks import Step, playbook_for, steps, worst_value
 from hub.closed import NothingSigned, PeriodSigned, SignedPeriods
 from hub.errors import FieldError
 from hub.rules.condition import ConditionState, Transition, elapse, step
-from hub.rules.escalation import due_tiers
+from hub.rules.escalation import Unhandled, due_tiers, unhandled_due
 from hub.rules.silence import Silence, silencing
 from hub.rules.threshold import Limits, ThresholdState, on_time, on_value
 from hub.settings import HubConfig
@@ -353,6 +353,7 @@ class AlertEngine:
                     self._advance(subject, record, new, transition, now, changed)
             self._check_quiet(now, changed)
             self._escalate_all(now)
+            self._chase_unhandled(now)
         self._notify(changed)
 
     def _check_quiet(self, now: float, changed: list[Alert]) -> None:
@@ -669,6 +670,36 @@ class AlertEngine:
                               alert.last_notified_at, now):
             reason = "fire" if alert.notified_tier < 0 else ("escalate" if tier > alert.notified_tier else "repeat")
             self._send(alert, tier, reason, now)
+
+    def _chase_unhandled(self, now: float) -> None:
+        """Acknowledged alarms not closed in time: remind whoever acknowledged, then page the next tier.
+
+        Acknowledging says someone is on it; the record is done when the corrective action is
+        written (closed). A fridge acknowledged at 14:00 and forgotten must not stay open all
+        night without anyone hearing of it again.
+        """
+        policies = self._alerts_config.policies.values()
+        if not any(p.unhandled is not None for p in policies):
+            return
+        for alert in self._store.alerts([AlertState.ACKNOWLEDGED, AlertState.RESOLVED]):
+            if alert.acked_at is None or alert.silenced or alert.data.get("grouped_with") is not None:
+                continue
+            policy = self._alerts_config.policy_for(alert.kind)
+            done = list(alert.data.get("unhandled") or [])
+            for due in unhandled_due(policy, alert.acked_at, done, now):
+                reached = max(alert.notified_tier, 0)
+                tier = reached if due is Unhandled.REMIND else min(reached + 1, len(policy.tiers) - 1)
+                route = policy.tiers[tier].route
+                self.notifier.deliver(alert, route, f"unhandled.{due}")
+                done.append(due.value)
+                alert.data["unhandled"] = done
+                alert.notified_tier = max(alert.notified_tier, tier)
+                alert.last_notified_at = alert.updated_at = now
+                alert.notify_count += 1
+                self._store.save_alert(alert, action=f"alert.unhandled.{due}",
+                                       detail={"route": route, "acked_by": alert.acked_by})
+                _LOGGER.info("alert %s acknowledged by %s and not closed: %s (%s)", alert.id, alert.acked_by,
+                             due, route)
 
     def _grouped(self, alert: Alert) -> bool:
         """One incident sends one message: a rise while the unit's door is open rides on the door alarm."""

@@ -7,19 +7,23 @@ the admin as actor, and in force at once. Answers never carry a secret in full.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from hub.api.deps import NotifySettingsDep, RowId, StateDep
+from hub.api.deps import AccountsDep, GateDep, NotifySettingsDep, RowId, StateDep, TzDep
 from hub.auth.deps import require
-from hub.auth.roles import Permission
+from hub.auth.roles import Permission, Role, allows
+from hub.auth.store import AccountStore
 from hub.auth.users import User
 from hub.notify.channel_forms import ChannelForm, describe
 from hub.notify.config import RouteConfig
 from hub.notify.managed import NAME_PATTERN, NotifySettings
+from hub.notify.rota import LOOK_AHEAD_DAYS, DutyCalendar, DutyGap, duty_gaps
 from hub.store.settings import SettingsVersion
 
 router = APIRouter(prefix="/api/admin/notify", tags=["notifications"])
@@ -69,6 +73,59 @@ class RouteUpdate(BaseModel):
     fallback: list[str] = Field(default_factory=list, max_length=20)
 
 
+class ShiftForm(BaseModel):
+    """One shift as the admin page sends it; checked field by field when saved (``NotifySettings.put_rota``)."""
+
+    #: Weekdays it starts on (mon … sun); empty: every day ``when`` allows.
+    days: list[str] = Field(default_factory=list, max_length=7)
+    #: school_days / non_school_days / holidays (the school calendar); None: the weekdays alone decide.
+    when: str | None = Field(default=None, max_length=20)
+    start: str = Field(default="00:00", max_length=5)
+    end: str = Field(default="24:00", max_length=5)
+    #: Usernames of enabled accounts.
+    people: list[str] = Field(default_factory=list, max_length=20)
+    roles: list[str] = Field(default_factory=list, max_length=5)
+
+
+class RotaUpdate(BaseModel):
+    #: The route's shifts, in order (empty: no rota, the route pages its own people always).
+    shifts: list[ShiftForm] = Field(default_factory=list, max_length=40)
+
+
+class ShiftPublic(BaseModel):
+    days: list[str]
+    when: str | None
+    start: str
+    end: str
+    people: list[str]
+    roles: list[str]
+
+
+class DutyGapPublic(BaseModel):
+    route: str
+    #: ``gap``: no shift covers it; ``nobody``: the shift names no enabled account that may acknowledge.
+    kind: str
+    start: float
+    end: float
+    #: The shift at fault (``nobody``), by its place in the route's rota.
+    shift: int | None
+
+
+class RotaRoutePublic(BaseModel):
+    name: str
+    shifts: list[ShiftPublic]
+    #: Paged when no shift covers the minute.
+    people: list[str]
+    roles: list[str]
+
+
+class RotaPublic(BaseModel):
+    routes: list[RotaRoutePublic]
+    #: The stretches of the next ``look_ahead_days`` that a rota pages nobody it names.
+    gaps: list[DutyGapPublic]
+    look_ahead_days: int
+
+
 def _version(found: SettingsVersion) -> VersionPublic:
     return VersionPublic(id=found.id, ts=found.ts, actor=found.actor, action=found.action, changes=list(found.changes))
 
@@ -85,6 +142,33 @@ def public_settings(notify: NotifySettings) -> NotifySettingsPublic:
                                           for name, r in config.routes.items()],
         required_routes=notify.required_routes,
         history=[_version(v) for v in notify.history()])
+
+
+def rota_gaps(notify: NotifySettings, accounts: AccountStore, calendar: DutyCalendar, now: float,
+              tz: dt.tzinfo) -> list[DutyGap]:
+    """Who is not on duty, ahead: the gaps of every route's rota over the coming days."""
+    config = notify.config()
+    if config is None:
+        return []
+    able = [info.user for info in accounts.users()
+            if not info.disabled and allows(info.user.role, Permission.ALERT_ACK)]
+    roles: set[Role] = {user.role for user in able}
+    return duty_gaps({name: route.rota for name, route in config.routes.items()}, dt.datetime.fromtimestamp(now, tz),
+                     people={user.username for user in able}, roles=roles, calendar=calendar)
+
+
+def public_rota(notify: NotifySettings, gaps: list[DutyGap]) -> RotaPublic:
+    """Every route's shifts and fallback people, and the coming week's ``gaps`` (``rota_gaps``)."""
+    config = notify.config()
+    routes = [] if config is None else [
+        RotaRoutePublic(name=name, people=list(route.people), roles=[r.value for r in route.roles],
+                        shifts=[ShiftPublic(days=list(s.days), when=s.when.value if s.when else None, start=s.start,
+                                            end=s.end, people=list(s.people), roles=[r.value for r in s.roles])
+                                for s in route.rota])
+        for name, route in config.routes.items()]
+    shown = [DutyGapPublic(route=g.route, kind=g.kind.value, start=g.start.timestamp(), end=g.end.timestamp(),
+                          shift=g.shift) for g in gaps]
+    return RotaPublic(routes=routes, gaps=shown, look_ahead_days=LOOK_AHEAD_DAYS)
 
 
 def _audit(store: StateDep, user: User, action: str, subject: str, saved: SettingsVersion) -> VersionPublic:
@@ -127,3 +211,17 @@ def rollback(notify: NotifySettingsDep, store: StateDep, user: Admin, version_id
     saved = notify.rollback(version_id, user.username)
     return _audit(store, user, "notify.rollback", f"version/{version_id}", saved)
 
+
+@router.get("/rota")
+def rota(notify: NotifySettingsDep, accounts: AccountsDep, gate: GateDep, tz: TzDep, _user: Admin) -> RotaPublic:
+    """Every route's shifts, and the stretches of the coming week its rota leaves nobody on duty."""
+    return public_rota(notify, rota_gaps(notify, accounts, gate.calendar, time.time(), tz))
+
+
+@router.put("/routes/{name}/rota")
+def put_rota(notify: NotifySettingsDep, accounts: AccountsDep, store: StateDep, user: Admin, name: RouteName,
+             update: RotaUpdate) -> VersionPublic:
+    """Replace a route's shifts (who is on duty when); in force for the next message, no restart."""
+    saved = notify.put_rota(name, [shift.model_dump() for shift in update.shifts], user.username,
+                            known_person=lambda person: accounts.active_user(person) is not None)
+    return _audit(store, user, "notify.rota.changed", f"route/{name}", saved)

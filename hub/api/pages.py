@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.alerts.engine import AlertEngine
-from hub.api.admin_channels import public_settings
+from hub.api.admin_channels import public_rota, public_settings, rota_gaps
 from hub.api.checks import WorkOrderPublic
 from hub.api.deps import (
     AccountsDep,
@@ -200,7 +200,12 @@ def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: Ser
     data["channel_words"] = {c.name: c.label or c.name for c in notify_data.channels}
     data["channel_kinds"] = [kind.value for kind in FORM_KINDS]
     data["known_routes"] = KNOWN_ROUTES
-    data["rota_gaps"] = views.rota_gaps(notify.config(), accounts, time.time(), tz)
+    now = time.time()
+    gaps = rota_gaps(notify, accounts, gate.calendar, now, tz)
+    data["rota"] = {route.name: route for route in public_rota(notify, gaps).routes}
+    data["rota_choices"] = views.ROTA_CHOICES
+    data["rota_choice"] = views.rota_choice
+    data.update(views.rota_gaps(gaps))
     return _page(web, request, user, "admin", part, data)
 
 

@@ -22,6 +22,7 @@ from hub.notify.config import NotifyConfig, build_channels, build_dispatcher
 from hub.notify.deliverylog import DeliveryLog
 from hub.notify.dispatcher import DispatchWorker
 from hub.notify.local import PublishCommand, WebChannel
+from hub.notify.rota import DutyCalendar
 from hub.notify.sms import MintCode, SerialModem, SmsChannel
 from hub.store.state import Alert
 
@@ -33,8 +34,11 @@ class Notifications:
                  on_channel_failure: Callable[[str, str], None], on_channel_ok: Callable[[str], None],
                  name_of: Callable[[str], str], steps_of: Callable[[Alert], Sequence[str]] | None = None,
                  on_notifier: Callable[[DispatchingNotifier | None], None] | None = None,
-                 links: AlarmLinks | None = None, mint_code: MintCode | None = None) -> None:
+                 links: AlarmLinks | None = None, mint_code: MintCode | None = None,
+                 calendar: Callable[[], DutyCalendar] | None = None) -> None:
         self.config: NotifyConfig | None = None
+        #: The school calendar in force, asked at each message (rota shifts on school days or holidays).
+        self._calendar = calendar
         self._log_path = log_path
         self._publish_command = publish_command
         self._on_channel_failure = on_channel_failure
@@ -73,7 +77,7 @@ class Notifications:
         if self._links is not None:
             self._links.ttl_s = config.link_ttl_s
         self.notifier = DispatchingNotifier(worker, config, self._name_of, steps_of=self._steps_of,
-                                            links=self._links)
+                                            links=self._links, calendar=self._calendar)
 
     def reload(self, config: NotifyConfig) -> None:
         """Send through ``config`` from now on: new channels and routes, what was queued handed over, no restart."""

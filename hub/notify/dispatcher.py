@@ -127,9 +127,11 @@ class Dispatcher:
     def hand_over(self, successor: Dispatcher) -> int:
         """Give what is still queued (and when each incident was last sent) to the dispatcher that replaces this one.
 
-        Channels or routes changed on the admin page build a new dispatcher; an alarm
+        Channels, routes or a rota changed on the admin page build a new dispatcher; an alarm
         waiting for its grouping window, a rate slot or a retry must not be lost with the
-        old one. A message whose route no longer exists is abandoned there, logged.
+        old one. A message whose route no longer exists is abandoned there, logged. What a
+        channel has spent of its rate goes over too: an edit in the middle of an alarm
+        storm must not refill a bot's bucket and get it blocked for ten minutes.
         """
         with self._lock:
             queued = [n for pending in self._queue.values() for n in pending.notifications]
@@ -138,6 +140,10 @@ class Dispatcher:
         with successor._lock:
             for key, value in last_sent.items():
                 successor._last_sent.setdefault(key, value)
+            for name, spent in self._buckets.items():
+                kept = successor._buckets.get(name)
+                if kept is not None and spent.tokens is not None:
+                    kept.tokens, kept.updated = min(spent.tokens, kept.burst), spent.updated
         for notification in queued:
             successor.submit(notification)
         return len(queued)

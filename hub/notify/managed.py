@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from hub.errors import Conflict, FieldError, NotFound
 from hub.notify.channel_forms import ChannelForm, channel_config, is_masked, mask_url
 from hub.notify.config import AppriseChannelConfig, NotifyConfig, RouteConfig, _cross_checks, _without_tag
+from hub.notify.rota import ShiftConfig
 from hub.store.settings import SettingsStore, SettingsVersion, StaleVersion
 
 _LOGGER = logging.getLogger(__name__)
@@ -183,6 +184,34 @@ class NotifySettings:
         routes = dict(data.get("routes") or {})
         routes[tier] = {**(routes.get(tier) or {}), **route.model_dump(mode="json", include=route.model_fields_set)}
         return self._save({**data, "routes": routes}, actor, "route.changed", expect=expect)
+
+    def put_rota(self, tier: str, shifts: list[dict[str, Any]], actor: str,
+                 known_person: Callable[[str], bool] | None = None) -> SettingsVersion:
+        """Replace a route's rota (its shifts, in order); each shift checked, a mistake named by its field.
+
+        ``known_person`` says whether a username is an enabled account: a shift naming someone
+        who cannot sign in would page nobody, so it is refused here rather than found at 23:00.
+        """
+        expect = self._expect()
+        data = self.starting_point()
+        routes = dict(data.get("routes") or {})
+        if tier not in routes:
+            raise NotFound("route", f"no route {tier!r}")
+        checked: list[ShiftConfig] = []
+        for index, shift in enumerate(shifts):
+            try:
+                found = ShiftConfig.model_validate(shift)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = _path(("shifts", index, *first["loc"]))
+                raise FieldError(where, first["msg"]) from None
+            for person in found.people:
+                if known_person is not None and not known_person(person):
+                    raise FieldError(f"shifts.{index}.people", f"no enabled account {person!r} · 没有这个账号")
+            checked.append(found)
+        rota = [shift.model_dump(mode="json", exclude_defaults=True) for shift in checked]
+        routes[tier] = {**routes[tier], "rota": rota}
+        return self._save({**data, "routes": routes}, actor, "rota.changed", expect=expect)
 
     def rollback(self, version_id: int, actor: str) -> SettingsVersion:
         """Undo one change: what version ``version_id`` changed goes back to how it was before it, the rest stays."""

@@ -147,11 +147,12 @@ class AckLink:
 
 
 def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
-            tz: ZoneInfo = DEFAULT_TZ, links: Sequence[AckLink] = ()) -> tuple[str, str]:
+            tz: ZoneInfo = DEFAULT_TZ, links: Sequence[AckLink] = (), note: str = "") -> tuple[str, str]:
     """Title and body for one alert, in ``locale`` ("zh" or "en").
 
     With ``links`` (one per recipient, made when a public address is configured) the last
     line offers each person their own link; without, it says where to sign in and acknowledge.
+    ``note`` is a line of the hub's own before that one (an acknowledged alarm still not handled).
     """
     facts = replace(facts, where=one_line(facts.where), subject=one_line(facts.subject),
                     detail=one_line(facts.detail), unit=one_line(facts.unit),
@@ -177,6 +178,8 @@ def compose(facts: AlertFacts, *, now: float, hub_url: str, locale: str = "zh",
     lines.append(f"开始：{since}（已持续 {lasted}）" if lang == "zh" else f"Since: {since} local time ({lasted})")
     url = alert_url(hub_url, facts.alert_id)
     number = f"#{facts.alert_id}" if facts.alert_id is not None else ""
+    if note:
+        lines.append(one_line(note))
     if facts.steps and facts.state in _TO_ACKNOWLEDGE:
         lines.append("现在该做：" if lang == "zh" else "What to do now:")
         lines.extend(f"{n}. {step}" for n, step in enumerate(facts.steps, 1))
@@ -203,9 +206,10 @@ def without_links(notification: Notification) -> Notification:
 
 def build_notification(facts: AlertFacts, *, tier: str, now: float, hub_url: str, locale: str = "zh",
                        tz: ZoneInfo = DEFAULT_TZ, incident_key: str | None = None,
-                       recipients: Sequence[str] = (), links: Sequence[AckLink] = ()) -> Notification:
+                       recipients: Sequence[str] = (), links: Sequence[AckLink] = (),
+                       note: str = "") -> Notification:
     """The notification for one alert at one tier; the incident key defaults to the rule subject."""
-    title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz, links=links)
+    title, body = compose(facts, now=now, hub_url=hub_url, locale=locale, tz=tz, links=links, note=note)
     return Notification(alert_id=facts.alert_id, incident_key=incident_key or facts.subject or str(facts.alert_id),
                         severity=facts.severity, title=title, body=body, tier=tier, created_at=now,
                         locale=locale, recipients=tuple(recipients), subject=facts.subject,

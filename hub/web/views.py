@@ -16,7 +16,6 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import ACTIVE_STATES, AlertKind, AlertState, RuleKind
@@ -25,8 +24,7 @@ from hub.auth.store import AccountStore
 from hub.calibration import kinds as calibration_kinds
 from hub.enrolment import DeviceEnrolment, DeviceRole
 from hub.gate.monitor import GateMonitor
-from hub.notify.config import NotifyConfig
-from hub.notify.rota import uncovered
+from hub.notify.rota import DutyGap
 from hub.report.service import ReportService
 from hub.samples import rules as sample_rules
 from hub.samples.monitor import SampleMonitor
@@ -264,27 +262,31 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
     }
 
 
-def rota_gaps(config: NotifyConfig | None, accounts: AccountStore, now: float, tz: ZoneInfo) -> list[dict[str, str]]:
-    """Each route whose rota leaves the next 24 hours uncovered, or names nobody who has an enabled account.
+#: The rota gaps listed on the admin page (the API lists them all).
+ROTA_GAPS_SHOWN = 12
+#: The day choices of a shift's form: weekdays and calendar days as "days/when" (hub.web.static app.js "rota").
+ROTA_CHOICES = (("mon,tue,wed,thu,fri,sat,sun/", "every"), ("mon,tue,wed,thu,fri/", "weekdays"),
+                ("sat,sun/", "weekend"), ("/school_days", "school_days"), ("/non_school_days", "non_school_days"),
+                ("/holidays", "holidays"))
 
-    The route's own people are paged then (hub.notify.rota); the page says so before it matters.
-    """
-    found: list[dict[str, str]] = []
-    if config is None:
-        return found
-    start = dt.datetime.fromtimestamp(now, tz)
-    for name, route in config.routes.items():
-        if not route.rota:
-            continue
-        for begin, end in uncovered(route.rota, start):
-            found.append({"route": name, "from": f"{begin:%m-%d %H:%M}", "to": f"{end:%H:%M}", "why": "gap"})
-        for shift in route.rota:
-            names = [accounts.active_user(person) for person in shift.people]
-            has_role = any(info.user.role in shift.roles and not info.disabled for info in accounts.users())
-            if not any(names) and not has_role:
-                found.append({"route": name, "from": shift.start, "to": shift.end, "why": "nobody",
-                              "days": ",".join(shift.days)})
-    return found
+
+def _when(at: dt.datetime, day_of: dt.date | None = None) -> dict[str, str]:
+    """A local time as the page words it: the time alone on ``day_of``, else the date and weekday too."""
+    if day_of is not None and at.date() == day_of:
+        return {"time": f"{at:%H:%M}"}
+    return {"date": f"{at:%m-%d}", "weekday": str(at.weekday()), "time": f"{at:%H:%M}"}
+
+
+def rota_gaps(gaps: Sequence[DutyGap]) -> dict[str, Any]:
+    """The coming week's rota gaps for the page: each stretch's ends (the end's date only when another day)."""
+    shown = [{"route": gap.route, "why": gap.kind.value, "n": (gap.shift or 0) + 1, "from": _when(gap.start),
+              "to": _when(gap.end, gap.start.date())} for gap in gaps[:ROTA_GAPS_SHOWN]]
+    return {"rota_gaps": shown, "rota_gaps_more": max(0, len(gaps) - ROTA_GAPS_SHOWN)}
+
+
+def rota_choice(days: Sequence[str], when: str | None) -> str:
+    """A shift's days as its form's choice ("days/when")."""
+    return f"{','.join(days)}/{when or ''}"
 
 
 def silences(store: StateStore, engine: AlertEngine) -> dict[str, Any]:

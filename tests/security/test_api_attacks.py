@@ -116,6 +116,14 @@ class World:
         assert kept.status_code == 200, kept.text
         return Target({"name": f"route-{next(_counter)}"})
 
+    def rota_route(self) -> Target:
+        """A route that exists (a rota is set on a route, never makes one), named as ``route`` names it."""
+        target = self.route()
+        made = self.client.put(f"/api/admin/notify/routes/{target.params['name']}", headers=self.admin,
+                               json={"always": [DUTY_CHANNEL], "fallback": []})
+        assert made.status_code == 200, made.text
+        return target
+
     def order(self, state: str) -> Target:
         """A work order reported by 王师傅, brought to ``state`` (reported, assigned or fixed by 王师傅)."""
         checks = self.hub.checks
@@ -247,6 +255,10 @@ CASES: dict[tuple[str, str], Case] = {
         lambda _world: Target({"name": f"hook-{next(_counter)}"})),
     ("PUT", "/api/admin/notify/routes/{name}"): Case(
         lambda: {"always": [DUTY_CHANNEL], "fallback": []}, lambda world: world.route()),
+    ("PUT", "/api/admin/notify/routes/{name}/rota"): Case(
+        lambda: {"shifts": [{"days": ["mon", "tue"], "when": "school_days", "start": "19:00", "end": "07:00",
+                             "people": [], "roles": ["gatekeeper"]}]},
+        lambda world: world.rota_route()),
     ("POST", "/api/checks/{template}"): Case(
         lambda: {"opened_at": time.time() - 600, "request_id": f"request-{next(_counter):06d}",
                  "answers": [{"item": item, "answer": "ok", "text": "已查看", "note": ""}

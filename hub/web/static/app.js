@@ -393,6 +393,22 @@
       return {always: [].concat(f.always || []),
               fallback: [].concat(f.fallback || []).filter(function (name) { return name !== ""; })};
     },
+    rota: function (f, form) {
+      // One shift per row; a row whose days are "—" is left out (that is how a shift is removed).
+      var shifts = [];
+      Array.prototype.forEach.call(form.querySelectorAll("[data-shift]"), function (row) {
+        var when = row.querySelector("[name=when]").value;
+        if (!when) { return; }
+        var parts = when.split("/");
+        var roles = Array.prototype.filter.call(row.querySelectorAll("[name=shift_role]"),
+          function (box) { return box.checked; }).map(function (box) { return box.value; });
+        shifts.push({days: list(parts[0]), when: parts[1] || null,
+                     start: row.querySelector("[name=start]").value.trim() || "00:00",
+                     end: row.querySelector("[name=end]").value.trim() || "24:00",
+                     people: list(row.querySelector("[name=people]").value), roles: roles});
+      });
+      return {shifts: shifts};
+    },
     reset: function (f, form) {
       var password = newPassword();
       if (generated) { generated.set(form, password); }

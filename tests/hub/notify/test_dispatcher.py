@@ -126,6 +126,29 @@ def test_rate_limit_is_never_exceeded_and_the_backlog_leaves_as_one_digest(log: 
     assert any(a.outcome == "deferred" for a in log.attempts())
 
 
+def test_a_settings_change_in_a_storm_does_not_refill_a_bots_bucket(log: DeliveryLog) -> None:
+    """A rota or a route saved on the admin page builds a new dispatcher: the bot's spent rate goes with it."""
+    clock, bot = Clock(), Recorder("wecom")
+
+    def dispatcher() -> Dispatcher:
+        return Dispatcher([Route("staff", fallback=(bot,))], log, clock=clock,
+                          rate_limits={"wecom": TokenBucket(per_minute=15, burst=5)})
+
+    old = dispatcher()
+    for i in range(8):  # a storm: eight incidents at once, five go and three wait for the bucket
+        old.submit(note(i, key=f"sensor{i}"))
+    old.pump()
+    assert len(bot.sent) == 5
+    new = dispatcher()
+    assert old.hand_over(new) == 1  # the three held, already folded into one digest
+    new.pump()
+    assert len(bot.sent) == 5  # still waiting: the new dispatcher's bucket is the old one's, empty
+    clock.now += 4  # a slot opens (15 a minute): the digest leaves
+    new.pump()
+    assert len(bot.sent) == 6 and bot.sent[-1].title == "3 条告警"
+    assert {i for n in bot.sent for i in n.alert_ids} == set(range(8))
+
+
 def test_rate_wait_longer_than_allowed_skips_to_the_next_channel(log: DeliveryLog) -> None:
     clock, mail, sms = Clock(), Recorder("mail"), Recorder("sms")
     dispatcher = Dispatcher([Route("staff", fallback=(mail, sms))], log,

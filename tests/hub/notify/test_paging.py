@@ -30,6 +30,7 @@ from hub.notify.config import RouteConfig
 from hub.notify.rota import ShiftConfig, on_duty, uncovered
 from hub.runtime import Hub
 from hub.settings import HubConfig, load_settings
+from tests.conftest import wait_for
 from tests.hub.auth_helpers import authorize, make_user
 from tests.hub.notify.http_sink import HttpSink
 
@@ -259,17 +260,70 @@ def test_the_uncovered_stretches_of_the_next_day() -> None:
 
 
 def test_the_admin_page_warns_of_nobody_on_duty_before_it_matters(hub: Hub) -> None:
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     with TestClient(create_app(hub.settings, hub=hub)) as client:
         authorize(client, hub, Role.ADMIN)
+        # Day and night, every day of the week ahead: no warning.
+        hub.notify_settings.put_rota("canteen", [{"days": every_day, "start": "07:00", "end": "19:00",
+                                                  "people": ["day-cook"]},
+                                                 {"days": every_day, "start": "19:00", "end": "07:00",
+                                                  "people": ["night-cook"]}], "admin")
         page = client.get("/admin", headers={"Accept": "text/html"}).text
-        # The canteen rota covers every hour: no warning.
         assert "data-rota-gaps" not in page
         config = hub.notify_settings.config()
         assert config is not None
         night_only = config.routes["canteen"].model_copy(update={"rota": [NIGHT]})
         hub.notify_settings.put_route("canteen", night_only, "admin")
         page = client.get("/admin", headers={"Accept": "text/html"}).text
-        # The gaps depend on the hour the page is read (uncovered() is tested with a fixed time above);
-        # a shift naming nobody with an account is a warning at any hour.
-        assert "data-rota-gaps" in page and "无人值班" in page
-        assert "mon,tue,wed,thu,fri,sat,sun 19:00–07:00 的班次没有可用账号" in page
+        # Every day of the coming week has its day uncovered; the night shift names nobody with an account.
+        # (The stretches' ends depend on the hour the page is read: duty_gaps is tested at fixed times.)
+        assert "data-rota-gaps" in page and "无人值班" in page and "的班次（第 1 班）没有可用账号" in page
+
+
+def test_a_storm_on_one_site_stays_under_the_bots_limit_and_loses_nothing(tmp_path: Path, sink: HttpSink) -> None:
+    """Thirty fridges of one site too warm at once (a compressor circuit tripped): the bot (20 a minute, as
+    WeCom and DingTalk allow) gets five messages and then one digest of the rest, and every alarm is named."""
+    path = tmp_path / "notify.yaml"
+    others = "\n".join(f"  {name}:\n    always: [web]" for name in
+                       ("canteen_manager", "safety_officer", "gatekeeper", "admin"))
+    path.write_text(f"""group_window_s: 120
+channels:
+  bot: {{type: apprise, urls: ["json://127.0.0.1:{sink.port}/bot"], max_chars: 20000,
+         rate: {{per_minute: 15, burst: 5}}}}
+  web: {{type: web}}
+routes:
+  canteen:
+    always: [web]
+    fallback: [bot]
+{others}
+""", encoding="utf-8")
+    settings = load_settings(home=tmp_path / "home", notify_config=path)
+    settings = settings.model_copy(update={"rules": HubConfig.model_validate({"alarm_delay_s": 0})})
+    running = Hub(settings, connect_mqtt=False)
+    try:
+        at = dt.datetime.now(SHANGHAI).timestamp()
+        sensors = [{"sensor": f"fridge-{n}", "kind": "temperature", "profile": "fridge", "name": f"冷藏柜 {n}"}
+                   for n in range(1, 31)]
+        status = {"state": "online", "boot_id": "b", "ts": at, "sensors": sensors}
+        warm = {"device": "dev-a", "boot_id": "b", "seq": 1, "readings": [
+            {"sensor": f"fridge-{n}", "kind": "temperature", "value": 11.0, "unit": "°C", "ts": at}
+            for n in range(1, 31)]}
+        running.pipeline.process([
+            Inbound(wire.topic("s", "dev-a", wire.Channel.STATUS), json.dumps(status).encode(), 1, 1, 0.0),
+            Inbound(wire.topic("s", "dev-a", wire.Channel.TELEMETRY), json.dumps(warm).encode(), 2, 1, 0.0)])
+        firing = {a.id for a in running.state.alerts([AlertState.FIRING])}
+        assert len(firing) == 30
+        running.notifications.start()  # the dispatch thread: the digest leaves when the bucket has a token
+
+        def named() -> set[int]:
+            texts = [json.loads(r.body)["message"] for r in list(sink.received)]
+            return {int(n) for text in texts for n in re.findall(r"#(\d+)", text)}
+
+        wait_for(lambda: named() >= firing, timeout=30)
+        # Well within a minute: never more than the bot's 20, and the rest merged, not dropped.
+        assert 5 < len(sink.received) <= 20
+        assert any(json.loads(r.body)["title"] == f"{30 - 5} 条告警" for r in sink.received)
+        log = running.notifications.delivery_log
+        assert log is not None and {a.outcome for a in log.attempts()} >= {"sent", "deferred"}
+    finally:
+        running.stop()
