@@ -44,6 +44,7 @@ from hub.store.settings import SettingsStore
 from hub.store.state import StateStore
 from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
 from hub.store_outage import StoreAlarm
+from hub.visitors.service import VisitorBook
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
 
@@ -54,6 +55,8 @@ PRUNE_SEEN_S = 3600.0
 CHECKS_TICK_S = 60.0
 #: How often the SMS modems' inboxes are read for replies that acknowledge an alarm.
 SMS_REPLIES_S = 15.0
+#: How often visitor records past their retention are deleted.
+VISITOR_RETENTION_S = 3600.0
 
 
 def _dynsec(settings: HubSettings) -> Dynsec | None:
@@ -150,6 +153,7 @@ class Hub:
                                self.samples.canteen_open, self.checks.store,
                                self._school_day)
         self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
+        self.visitors = self._visitors(signed)
         if connect_mqtt:
             self._connect()
         # A disk that refuses writes: an alarm from memory, recorded when the disk writes again.
@@ -188,6 +192,13 @@ class Hub:
                              self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
                              school_day=self._school_day, canteen_open=self.samples.canteen_open,
                              limits=self.engine.limits, sweeps=self._sweeps, signed=signed)
+
+    def _visitors(self, signed: SignedPeriods) -> VisitorBook:
+        """The gate register: the gate's hours from the hub's one calendar, its after-hours openings from the duty."""
+        settings = self.settings
+        return VisitorBook(settings.db_dir / "visitors.sqlite3", settings.rules.visitors, self.state, self.engine,
+                           self.accounts, self.tz, lambda: self.gate.calendar, self.gate,
+                           self.notifications.announce, settings.rules.alerts.public_url, signed=signed)
 
     def _connect(self) -> None:
         """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""
@@ -230,6 +241,9 @@ class Hub:
         add(Duty("gate", tick_s, self.gate.tick))
         add(Duty("samples", tick_s, self.samples.tick))
         add(Duty("checks", CHECKS_TICK_S, self.checks.tick, first_after_s=min(10.0, CHECKS_TICK_S)))
+        add(Duty("visitors", tick_s, self.visitors.tick))
+        add(Duty("visitor-retention", VISITOR_RETENTION_S, self.visitors.prune,
+                 first_after_s=min(60.0, VISITOR_RETENTION_S)))
         add(Duty("live-page", tick_s, self.live.tick))
         if self.mqtt is not None:
             add(Duty("edge-buzzers", tick_s, self.buzzers.tick))
@@ -320,6 +334,7 @@ class Hub:
         self.notifications.stop()
         self.reports.close()
         self.checks.close()
+        self.visitors.close()
         self.samples.close()
         self.gate.close()
         self.series.close()

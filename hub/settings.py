@@ -26,6 +26,7 @@ from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
 from hub.report.config import ReportConfig
 from hub.samples.config import SamplesConfig
+from hub.visitors.config import VisitorsConfig
 
 #: The hub's hard limits (alarm at once, no delay) on top of the domain presets.
 _HARD_HIGH = {"fridge": 15.0, "freezer": -5.0, "sample_fridge": 12.0}
@@ -94,6 +95,8 @@ class HubConfig(BaseModel):
     samples: SamplesConfig = SamplesConfig()
     #: Checklists (日巡视 / 周排查 / 月总查, the food-safety records) and work orders (docs/checks.md).
     checks: ChecksConfig = ChecksConfig()
+    #: The gate register: visitors, invitations, leave slips, retention (docs/gate.md, "The visitor book").
+    visitors: VisitorsConfig = VisitorsConfig()
     #: Reports: the Monday schedule, the log sheet's times, sign-off reminders (docs/reports.md).
     report: ReportConfig = ReportConfig()
 

@@ -158,6 +158,14 @@ RULES: tuple[RuleDescription, ...] = (
                     Text("检查逾期未做", "checklist overdue")),
     RuleDescription(RuleKind.WORK_ORDER_OVERDUE, AlertKind.WORK_ORDER, Severity.WARNING,
                     Text("隐患整改逾期", "work order overdue")),
+    RuleDescription(RuleKind.VISITOR_INSIDE_AT_CLOSING, AlertKind.VISITOR, Severity.WARNING,
+                    Text("闭门时访客未离校", "visitor still inside at closing time")),
+    RuleDescription(RuleKind.VISITOR_AFTER_HOURS, AlertKind.VISITOR, Severity.WARNING,
+                    Text("非开放时间访客入校", "visitor checked in outside gate hours")),
+    RuleDescription(RuleKind.GATE_OPENING_UNREGISTERED, AlertKind.VISITOR, Severity.WARNING,
+                    Text("非开放时间开门无登记", "gate opened after hours, nobody registered")),
+    RuleDescription(RuleKind.PUPIL_NOT_RETURNED, AlertKind.VISITOR, Severity.WARNING,
+                    Text("请假学生逾期未返校", "pupil on a leave slip not back")),
 )
 
 #: The table by key (read-only: descriptions are constants).

@@ -82,6 +82,8 @@ class AlertKind(StrEnum):
     CHECK = "check"
     #: A work order not fixed by its due time (hub.checks).
     WORK_ORDER = "work_order"
+    #: The gate register: visitors and pupils in and out (hub.visitors).
+    VISITOR = "visitor"
 
 
 class RuleKind(StrEnum):
@@ -118,3 +120,8 @@ class RuleKind(StrEnum):
     # checklists and work orders (hub.checks.service)
     CHECK_OVERDUE = "check_overdue"
     WORK_ORDER_OVERDUE = "work_order_overdue"
+    # the gate register (hub.visitors.service)
+    VISITOR_INSIDE_AT_CLOSING = "visitor_inside_at_closing"
+    VISITOR_AFTER_HOURS = "visitor_after_hours"
+    GATE_OPENING_UNREGISTERED = "gate_opening_unregistered"
+    PUPIL_NOT_RETURNED = "pupil_not_returned"

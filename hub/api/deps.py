@@ -36,6 +36,7 @@ from hub.samples.monitor import SampleMonitor
 from hub.settings import HubSettings
 from hub.store.base import SeriesStore
 from hub.store.state import StateStore
+from hub.visitors.service import VisitorBook
 from hub.web import photos
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
@@ -93,6 +94,12 @@ async def sample_monitor(request: Request) -> SampleMonitor:
 async def checks_service(request: Request) -> ChecksService:
     """Checklists and work orders."""
     found: ChecksService = _part(request, "checks")
+    return found
+
+
+async def visitor_book(request: Request) -> VisitorBook:
+    """The gate register: visitors, invitations, leave slips."""
+    found: VisitorBook = _part(request, "visitors")
     return found
 
 
@@ -203,6 +210,7 @@ AlertsDep = Annotated[AlertEngine, Depends(alert_engine)]
 SamplesDep = Annotated[SampleMonitor, Depends(sample_monitor)]
 ChecksDep = Annotated[ChecksService, Depends(checks_service)]
 GateDep = Annotated[GateMonitor, Depends(gate_monitor)]
+VisitorsDep = Annotated[VisitorBook, Depends(visitor_book)]
 ReportsDep = Annotated[ReportService, Depends(report_service)]
 AccountsDep = Annotated[AccountStore, Depends(account_store)]
 WebNoticesDep = Annotated[WebChannel, Depends(web_notices)]

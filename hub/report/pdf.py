@@ -39,7 +39,7 @@ _STATE_ZH = {AlertState.PENDING: "待定", AlertState.FIRING: "报警中", Alert
 _SECTION_ZH: dict[str, str] = {
     AlertKind.TEMPERATURE: "冷链", AlertKind.DOOR: "冷链", AlertKind.SENSOR: "设备", AlertKind.DEVICE: "设备",
     AlertKind.HUB: "系统", AlertKind.GATE: "门岗", AlertKind.SAMPLE: "留样", AlertKind.SAMPLE_NOTICE: "留样",
-    AlertKind.CHECK: "检查", AlertKind.WORK_ORDER: "隐患整改",
+    AlertKind.CHECK: "检查", AlertKind.WORK_ORDER: "隐患整改", AlertKind.VISITOR: "门岗",
     "cold_chain": "冷链", "samples": "留样", "devices": "设备"}
 _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
 _DEVICE_STATE_ZH = {"online": "在线", "offline": "离线"}

@@ -61,6 +61,20 @@ EXPECTED = {
     ("POST", "/api/workorders/{order_id}/notes"): Permission.HAZARD_REPORT,
     ("POST", "/api/workorders/{order_id}/photos"): Permission.HAZARD_REPORT,
     ("GET", "/checks"): Permission.VIEW,
+    ("POST", "/api/visitors"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/{visit_id}/check-in"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/{visit_id}/check-out"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/{visit_id}/answer"): Permission.VISITOR_ANSWER,
+    ("POST", "/api/visitors/{visit_id}/again"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/invitations"): Permission.VISITOR_INVITE,
+    ("PUT", "/api/visitors/classes/{username}"): Permission.ADMIN,
+    ("POST", "/api/leaves"): Permission.LEAVE_ISSUE,
+    ("POST", "/api/leaves/without-slip"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/leaves/{leave_id}/out"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/leaves/{leave_id}/back"): Permission.VISITOR_REGISTER,
+    ("GET", "/api/visitors/today"): Permission.VISITOR_REGISTER,
+    ("GET", "/api/visitors/register/day"): Permission.VISITOR_REGISTER,
+    ("GET", "/api/visitors/register/month"): Permission.VISITOR_REGISTER,
 }
 
 
