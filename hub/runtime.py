@@ -241,7 +241,7 @@ class Hub:
         add(Duty("gate", tick_s, self.gate.tick))
         add(Duty("samples", tick_s, self.samples.tick))
         add(Duty("checks", CHECKS_TICK_S, self.checks.tick, first_after_s=min(10.0, CHECKS_TICK_S)))
-        add(Duty("visitors", tick_s, self.visitors.tick))
+        add(Duty("visitors", tick_s, self.visitors.run_duty))
         add(Duty("visitor-retention", VISITOR_RETENTION_S, self.visitors.prune,
                  first_after_s=min(60.0, VISITOR_RETENTION_S)))
         add(Duty("live-page", tick_s, self.live.tick))
