@@ -148,12 +148,12 @@ class Hub:
         self.notify_settings.on_change = self.notifications.reload
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
+        self.visitors = self._visitors(signed)
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
                                self.samples.canteen_open, self.checks.store,
-                               self._school_day)
+                               self._school_day, self.visitors.store)
         self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
-        self.visitors = self._visitors(signed)
         if connect_mqtt:
             self._connect()
         # A disk that refuses writes: an alarm from memory, recorded when the disk writes again.

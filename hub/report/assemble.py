@@ -28,11 +28,13 @@ from hub.store.base import SeriesStore
 from hub.store.select import open_series
 from hub.store.sqlite_series import SqliteSeriesStore
 from hub.store.state import StateStore
+from hub.visitors.store import VisitorStore
 
 
 def report_source(settings: HubSettings, state: StateStore, series: SeriesStore, samples: SampleStore,
                   gate: GateStore, canteen_open: Callable[[dt.date], bool], checks: CheckStore | None = None,
-                  school_day: Callable[[dt.date], bool] | None = None) -> ReportSource:
+                  school_day: Callable[[dt.date], bool] | None = None,
+                  visitors: VisitorStore | None = None) -> ReportSource:
     """The report's reads over the given stores; SQLite gets a second reader for the report's second thread."""
     reader: Callable[[], SeriesStore] | None = None
     if settings.store == "sqlite":
@@ -45,6 +47,7 @@ def report_source(settings: HubSettings, state: StateStore, series: SeriesStore,
                          reader, checks)
     if school_day is not None:
         found.school_day = school_day
+    found.visitors = visitors
     return found
 
 
@@ -80,7 +83,10 @@ def open_reports(settings: HubSettings, stack: ExitStack) -> ReportService:
     checks = CheckStore(settings.db_dir / "checks.sqlite3")
     stack.callback(checks.close)
 
-    source = report_source(settings, state, series, samples, gate, canteen_open, checks, calendar.is_school_day)
+    visitors = VisitorStore(settings.db_dir / "visitors.sqlite3")
+    stack.callback(visitors.close)
+    source = report_source(settings, state, series, samples, gate, canteen_open, checks, calendar.is_school_day,
+                           visitors)
     service = report_service(settings, source, state, lambda _notification: None)
     stack.callback(service.close)
     return service

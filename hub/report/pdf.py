@@ -64,6 +64,8 @@ _EN: dict[str, str] = {
     "检查与隐患整改": "Checks and work orders", "检查表": "Checklist", "期次": "Period", "截止": "Due",
     "完成情况": "Done", "提交人": "Submitted by", "不合格项": "Failed items", "工单": "Work order",
     "上报": "Reported", "逾期": "Overdue",
+    "门卫登记": "Gate register", "来访（批）": "Visits", "来访人数": "Visitors", "学生离校": "Pupils out",
+    "无离校单": "Without a slip",
 }
 
 
@@ -317,6 +319,22 @@ def _checks(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list
     return flow
 
 
+def _visitors(report: Report, styles: _Styles, width: float) -> list[Flowable]:
+    section = report.visitors
+    assert section is not None
+    label = _labels(report.locale)
+    flow: list[Flowable] = [Paragraph(_escape(
+        f"来访 {section.total('visits')} 批 {section.total('people')} 人，非开放时间来访 {section.after_hours} 批，"
+        f"闭门时仍在校内 {section.inside_at_closing} 批，非开放时间开门无登记 {section.unregistered_openings} 次；"
+        f"学生在校期间离校 {section.total('pupils_out')} 人次，其中无离校单 {section.total('without_slip')} 人次，"
+        f"逾期未返校 {section.late_back} 人次。"), styles.body)]
+    rows: list[list[Any]] = [[label(h) for h in ("日期", "来访（批）", "来访人数", "学生离校", "无离校单")]]
+    warn = [n + 1 for n, d in enumerate(section.days) if d.without_slip]
+    rows += [[d.day, str(d.visits), str(d.people), str(d.pupils_out), str(d.without_slip)] for d in section.days]
+    flow.append(_table(rows, [width * f for f in (0.28, 0.18, 0.18, 0.18, 0.18)], styles, warn))
+    return flow
+
+
 def _gates(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     gates = report.gates
     flow: list[Flowable] = [Paragraph(
@@ -426,6 +444,8 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
              Paragraph(label("六、设备"), styles.h1), *_devices(report, styles, width)]
     if report.checks is not None:
         flow += [Paragraph(label("检查与隐患整改"), styles.h1), *_checks(report, tz, styles, width)]
+    if report.visitors is not None:
+        flow += [Paragraph(label("门卫登记"), styles.h1), *_visitors(report, styles, width)]
     flow += [Paragraph(label("七、审核签字"), styles.h1), *_signoff(report, tz, styles)]
 
     def footer(canvas: Canvas, _doc: Any) -> None:

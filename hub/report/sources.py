@@ -25,6 +25,7 @@ from hub.samples.store import SampleRecord, SampleStore
 from hub.settings import HubConfig
 from hub.store.base import HOUR_S, HourlyAggregate, ManySensors, SeriesStore
 from hub.store.state import Alert, LimitProposal, StateStore
+from hub.visitors.store import VisitorStore
 
 #: Door states that count as open (edge door sources report ``open``/``closed``).
 OPEN_STATES = frozenset({"open", "opened"})
@@ -49,6 +50,8 @@ class ReportSource:
     #: The checklists and work orders (``checks.sqlite3``), and the school days their schedules follow.
     checks: CheckStore | None = None
     school_day: Callable[[dt.date], bool] = field(default=lambda _day: True)
+    #: The gate register (``visitors.sqlite3``): the report counts its visits and pupils out.
+    visitors: VisitorStore | None = None
 
     # -- sensors -------------------------------------------------------------------------------
 

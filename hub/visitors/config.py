@@ -17,7 +17,7 @@ class VisitorsConfig(BaseModel):
     #: An after-hours opening with no registration within this many seconds either side alarms.
     around_s: float = Field(default=900.0, ge=60.0, le=7200.0)
     #: The notification route a host's "visitor waiting" message goes on (with the host's mobile as recipient).
-    host_route: str = Field(default="gatekeeper", min_length=1, max_length=64)
+    host_route: str = Field(default="visitors", min_length=1, max_length=64)
     #: The route a pupil leaving without a slip is announced on (the safety officer's; the head teacher's
     #: mobile is added as a recipient).
     exception_route: str = Field(default="safety_officer", min_length=1, max_length=64)

@@ -13,9 +13,10 @@ from pypdf import PdfReader
 from hub.alerts.kinds import AlertKind, AlertState, RuleKind
 from hub.errors import Conflict, FieldError
 from hub.report import gatebook
+from hub.report.period import parse
 from hub.runtime import Hub
 from hub.visitors.kinds import ExitKind, SlipState, VisitState
-from tests.hub.visitors.conftest import MONDAY, Clock, People, gate_event, local, visitor
+from tests.hub.visitors.conftest import MONDAY, TZ, Clock, People, gate_event, local, visitor
 
 
 def _alerts(hub: Hub, rule: RuleKind) -> list[tuple[str, AlertState]]:
@@ -213,3 +214,25 @@ def test_the_days_register_as_pdf_and_xlsx_carries_the_entries_masked(
     assert "门卫登记月汇总" in PdfReader(io.BytesIO(gatebook.month_pdf(month))).pages[0].extract_text()
     summary = load_workbook(io.BytesIO(gatebook.month_xlsx(month)))["月汇总"]
     assert [c.value for c in list(summary.iter_rows())[-1]] == ["合计", 1, 1, 0, 1, 0, 0]
+
+
+def test_the_weekly_report_counts_visitors_after_hours_visits_and_pupils_without_a_slip(
+        hub: Hub, people: People, clock: Clock) -> None:
+    book = hub.visitors
+    day = book.invite(visitor(), dt.date(2026, 10, 12), actor=people.manager).record
+    night = book.invite(visitor("吴师傅", "13500006666"), dt.date(2026, 10, 12), actor=people.manager).record
+    clock.set(f"{MONDAY} 09:00")
+    book.check_in(day.id, actor=people.gatekeeper)
+    clock.set(f"{MONDAY} 20:00")
+    book.check_in(night.id, actor=people.gatekeeper)  # after the gate's day: an alarm
+    book.pupil_without_slip("赵小红", "三年级2班", "", actor=people.gatekeeper)
+
+    week = parse("weekly", "2026-W42", TZ)
+    report = hub.reports.build(week, local("2026-10-19 08:00"))
+    assert report.visitors is not None
+    assert (report.visitors.total("visits"), report.visitors.total("without_slip")) == (2, 1)
+    assert report.visitors.after_hours == 1 and report.visitors.days[0].day == MONDAY
+    pdf = hub.reports.pdf(week, local("2026-10-19 08:00"))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "门卫登记" in text and "非开放时间来访 1 批" in text and "无离校单 1 人次" in text
+    assert "赵小红" not in text  # counts only: the names stay in the register, which is deleted on time
