@@ -20,7 +20,7 @@ from edge.failsafe import PROFILE_LIMITS
 from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import Severity
-from hub.calendar import CalendarConfig
+from hub.calendar import DEFAULT_GROUP, CalendarConfig
 from hub.checks.config import ChecksConfig
 from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
@@ -109,6 +109,10 @@ class HubConfig(BaseModel):
         for key in self.sensors:
             if key.count("/") != 1:
                 raise ValueError(f"sensors key {key!r} must be 'device/sensor'")
+        group = self.visitors.gate_group
+        if group != DEFAULT_GROUP and group not in self.calendar.groups:
+            raise ValueError(f"visitors.gate_group {group!r} is no door group of calendar.groups"
+                             f" ({', '.join(sorted(self.calendar.groups)) or 'none'}) nor 'default'")
         return self
 
 

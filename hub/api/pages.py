@@ -210,7 +210,7 @@ def visitors_page(book: VisitorsDep, accounts: AccountsDep, web: RendererDep, re
         data.update(waiting=[VisitPublic.of(v) for v in book.waiting()],
                     inside=[VisitPublic.of(v) for v in book.inside()],
                     expected=[VisitPublic.of(v) for v in book.expected(today)],
-                    slips=[LeavePublic.of(s) for s in book.slips_today(now)],
+                    slips=[LeavePublic.of(s) for s in book.open_slips()],
                     people=[info.user for info in accounts.users() if not info.disabled])
         try:
             found = book.find(q) if q else []

@@ -211,7 +211,7 @@ def today(book: VisitorsDep, user: Gate) -> TodayPublic:
     return TodayPublic(waiting=[VisitPublic.of(v) for v in book.waiting()],
                        inside=[VisitPublic.of(v) for v in book.inside()],
                        expected=[VisitPublic.of(v) for v in book.expected(_today(book))],
-                       slips=[LeavePublic.of(s) for s in book.slips_today(book.clock())])
+                       slips=[LeavePublic.of(s) for s in book.open_slips()])
 
 
 @router.get("/api/visitors/mine")
@@ -296,7 +296,7 @@ def set_classes(book: VisitorsDep, user: Admin, username: Annotated[str, PathPar
 def leaves(book: VisitorsDep, user: CurrentUser) -> list[LeavePublic]:
     """Open slips: every one for the gate, one's own for a head teacher."""
     if allows(user.role, Permission.VISITOR_REGISTER):
-        return [LeavePublic.of(s) for s in book.slips_today(book.clock())]
+        return [LeavePublic.of(s) for s in book.open_slips()]
     return [LeavePublic.of(s) for s in book.issued_by(user.username)]
 
 

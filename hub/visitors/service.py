@@ -165,10 +165,11 @@ class VisitorBook:
     def _again(self, request_key: str | None) -> Visit | None:
         return self.store.visit_by_key(request_key) if request_key else None
 
-    def _add(self, visit: NewVisit, state: VisitState, request_key: str | None, now: float, **kwargs: object
-             ) -> Visit:
+    def _add(self, visit: NewVisit, state: VisitState, request_key: str | None, now: float, *,
+             expected_day: str | None = None, invited_by: str = "", registered_by: str = "") -> Visit:
         try:
-            visit_id = self.store.add_visit(visit, state, request_key, now, **kwargs)  # type: ignore[arg-type]
+            visit_id = self.store.add_visit(visit, state, request_key, now, expected_day=expected_day,
+                                            invited_by=invited_by, registered_by=registered_by)
         except sqlite3.IntegrityError:
             raise Conflict("request_key", "this request key was used for another record · 请求编号已被使用") from None
         return self.visit(visit_id)
@@ -383,7 +384,7 @@ class VisitorBook:
                                   {"class": class_name.strip(), "start": start, "until": until, "returns": returns})
         return Done(self.leave(leave_id), True)
 
-    def slips_today(self, now: float) -> list[Leave]:
+    def open_slips(self) -> list[Leave]:
         """Slips still to be used or whose pupil is out (what the gate checks a pupil against)."""
         return self.store.leaves_in((SlipState.ISSUED, SlipState.OUT))
 

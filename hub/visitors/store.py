@@ -222,8 +222,7 @@ class VisitorStore(SqliteStore):
         return self._visits("phone LIKE ? AND arrived_at IS NOT NULL", [f"%{digits}"], order="id DESC", limit=limit)
 
     def add_visit(self, visit: NewVisit, state: VisitState, request_key: str | None, at: float, *,
-                  expected_day: str | None = None, invited_by: str = "", registered_by: str = "",
-                  arrived: bool = False) -> int:
+                  expected_day: str | None = None, invited_by: str = "", registered_by: str = "") -> int:
         """Insert a visit; raises ``sqlite3.IntegrityError`` when the request key is already on record."""
         with self.transaction(immediate=True) as db:
             cursor = db.execute(
@@ -232,8 +231,7 @@ class VisitorStore(SqliteStore):
                 " touched_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [request_key, state, visit.name, visit.phone, visit.organisation, visit.host, visit.purpose,
                  visit.party_size, visit.plate, visit.id_type, visit.id_last4, expected_day, invited_by,
-                 at if invited_by else None, registered_by, at if registered_by else None, at if arrived else None,
-                 at])
+                 at if invited_by else None, registered_by, at if registered_by else None, None, at])
             return int(cursor.lastrowid or 0)
 
     def move_visit(self, visit_id: int, expected: VisitState, state: VisitState, at: float,

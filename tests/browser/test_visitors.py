@@ -17,7 +17,8 @@ from playwright.sync_api import Page, expect
 from hub.alerts.kinds import AlertKind, AlertState, RuleKind
 from hub.auth.roles import Role
 from hub.visitors.kinds import SlipState, VisitState
-from tests.browser.conftest import Served, overflow_x, screenshot
+from tests.browser.conftest import Served, overflow_x
+from tests.browser.conftest import screenshot as full_screenshot
 from tests.conftest import wait_for
 from tests.hub.visitors.conftest import visitor
 
@@ -51,6 +52,11 @@ def clock(served: Served) -> Clock:
     assert officer is not None
     served.hub.visitors.set_classes(served.users[Role.TEACHER], ["三年级2班"], actor=officer)
     return found
+
+
+def screenshot(page: Page, name: str) -> None:
+    page.evaluate("window.scrollTo(0, 0)")
+    full_screenshot(page, name)
 
 
 def _visits(served: Served, state: VisitState) -> list[int]:

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from hub.alerts.kinds import AlertKind, AlertState, RuleKind
+from hub.closed import PeriodSigned
 from hub.errors import Conflict, FieldError
 from hub.report import gatebook
 from hub.report.period import parse
@@ -236,3 +237,15 @@ def test_the_weekly_report_counts_visitors_after_hours_visits_and_pupils_without
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "门卫登记" in text and "非开放时间来访 1 批" in text and "无离校单 1 人次" in text
     assert "赵小红" not in text  # counts only: the names stay in the register, which is deleted on time
+
+
+def test_a_slip_dated_in_a_signed_day_is_refused(hub: Hub, people: People, clock: Clock) -> None:
+    clock.set("2026-10-13 08:00")
+    hub.reports.store.add_signoff("daily", MONDAY, "officer-chen", "陈主任", clock(), "")
+    with pytest.raises(PeriodSigned, match="陈主任") as refused:
+        hub.visitors.issue_slip("王小明", "三年级2班", "补假条", local(f"{MONDAY} 15:00"), local(f"{MONDAY} 16:00"),
+                                False, "", actor=people.teacher, now=local(f"{MONDAY} 14:30"))
+    assert refused.value.field == "start" and hub.visitors.open_slips() == []
+    slip = hub.visitors.issue_slip("王小明", "三年级2班", "看病", local("2026-10-13 09:00"),
+                                   local("2026-10-13 10:00"), True, "", actor=people.teacher).record
+    assert slip.state is SlipState.ISSUED
