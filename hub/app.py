@@ -35,6 +35,7 @@ from hub.api import (
     silences,
     status,
     stream,
+    visitors,
 )
 from hub.auth.headers import SecurityHeaders
 from hub.errors import FieldError
@@ -73,7 +74,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, checks,
                    gate, reports, limits, photos, notes, admin_notify, admin_channels, device_admin, stream,
-                   links, calibration, pages):
+                   links, calibration, visitors, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -46,6 +46,7 @@ from hub.store.settings import SettingsStore
 from hub.store.state import StateStore
 from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
 from hub.store_outage import StoreAlarm
+from hub.visitors.service import VisitorBook
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
 
@@ -58,6 +59,8 @@ CHECKS_TICK_S = 60.0
 CALIBRATION_TICK_S = 600.0
 #: How often the SMS modems' inboxes are read for replies that acknowledge an alarm.
 SMS_REPLIES_S = 15.0
+#: How often visitor records past their retention are deleted.
+VISITOR_RETENTION_S = 3600.0
 
 
 def _dynsec(settings: HubSettings) -> Dynsec | None:
@@ -127,13 +130,8 @@ class Hub:
         self.series_upkeep = self._series_upkeep()
         self.mqtt: MqttIngest | None = None
         self.broker_watch: BrokerDropWatch | None = None
-        # The open web pages: alert changes, readings (coalesced per tick), doors and samples, pushed live.
         self.broadcaster = Broadcaster()
-        self.live = LiveFeed(self.broadcaster, self.engine.limits, door_kinds=settings.rules.gate.door_kinds)
-        self.engine.add_listener(self.live.on_alert)
-        self.pipeline.add_reading_listener(self.live.on_readings)
-        self.pipeline.add_event_listener(self.live.on_events)
-        self.samples.add_change_listener(self.live.on_samples_changed)
+        self.live = self._live_feed()
         # The kitchen buzzers follow the alerts, the silences and the nodes' heartbeats (hub.alerts.buzzer).
         self.buzzers = EdgeBuzzers(self.state, self.engine.silences, self._publish_command, self.tz,
                                    acknowledge=self.engine.act,
@@ -151,10 +149,11 @@ class Hub:
         if self.notifications.notifier is not None:
             self.engine.notifier = self.notifications.notifier
         self.calibration = self._calibration()
+        self.visitors = self._visitors(signed)
         # The Monday report, on-demand reports and sign-off reminders (its own thread does the building).
         source = report_source(settings, self.state, self.series, self.samples.store, self.gate.store,
                                self.samples.canteen_open, self.checks.store,
-                               self._school_day, self.calibration.store)
+                               self._school_day, self.calibration.store, self.visitors.store)
         self.reports = report_service(settings, source, self.state, self.notifications.announce, reports_store)
         if connect_mqtt:
             self._connect()
@@ -171,6 +170,15 @@ class Hub:
                              self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
                              self.pipeline.outage, lambda: backup.status() if backup is not None else None,
                              self.gate.coverage)
+
+    def _live_feed(self) -> LiveFeed:
+        """The open web pages: alert changes, readings (coalesced per tick), doors and samples, pushed live."""
+        live = LiveFeed(self.broadcaster, self.engine.limits, door_kinds=self.settings.rules.gate.door_kinds)
+        self.engine.add_listener(live.on_alert)
+        self.pipeline.add_reading_listener(live.on_readings)
+        self.pipeline.add_event_listener(live.on_events)
+        self.samples.add_change_listener(live.on_samples_changed)
+        return live
 
     def _series_upkeep(self) -> SeriesUpkeep:
         """Retention and the dashboards' samples of the series (which follow the alerts where it keeps them)."""
@@ -203,6 +211,13 @@ class Hub:
                                    self.notifications.announce, self.tz, certificates.directory(settings.db_dir))
         self.pipeline.add_status_listener(found.on_status)
         return found
+
+    def _visitors(self, signed: SignedPeriods) -> VisitorBook:
+        """The gate register: the gate's hours from the hub's one calendar, its after-hours openings from the duty."""
+        settings = self.settings
+        return VisitorBook(settings.db_dir / "visitors.sqlite3", settings.rules.visitors, self.state, self.engine,
+                           self.accounts, self.tz, lambda: self.gate.calendar, self.gate,
+                           self.notifications.announce, settings.rules.alerts.public_url, signed=signed)
 
     def _connect(self) -> None:
         """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""
@@ -245,6 +260,9 @@ class Hub:
         add(Duty("gate", tick_s, self.gate.tick))
         add(Duty("samples", tick_s, self.samples.tick))
         add(Duty("checks", CHECKS_TICK_S, self.checks.tick, first_after_s=min(10.0, CHECKS_TICK_S)))
+        add(Duty("visitors", tick_s, self.visitors.run_duty))
+        add(Duty("visitor-retention", VISITOR_RETENTION_S, self.visitors.prune,
+                 first_after_s=min(60.0, VISITOR_RETENTION_S)))
         add(Duty("live-page", tick_s, self.live.tick))
         if self.mqtt is not None:
             add(Duty("edge-buzzers", tick_s, self.buzzers.tick))
@@ -337,6 +355,7 @@ class Hub:
         self.reports.close()
         self.checks.close()
         self.calibration.close()
+        self.visitors.close()
         self.samples.close()
         self.gate.close()
         self.series.close()

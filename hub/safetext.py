@@ -5,12 +5,15 @@ display names are typed by staff. The wire contract refuses control characters i
 device text (``edge.wire.UNSAFE_TEXT_RE``), but a spreadsheet formula needs none, a
 message may name things that never crossed the wire, and an older record may hold
 anything. So every writer that hands such text to another program goes through one
-of the two helpers here, and the text arrives as data:
+of the helpers here, and the text arrives as data:
 
 - ``csv_cell`` / ``CsvWriter``: a CSV cell a spreadsheet would evaluate (OWASP's rule:
   it begins with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or a line feed) is
   prefixed with a single quote. Numbers written as numbers are left as they are, so
   ``-18.5`` stays a number a spreadsheet can chart.
+- ``PlainText`` (``plain_text``): a field people type into (a visitor's name, a pupil's
+  class) refuses control, line-break and bidirectional characters at the request, so the
+  error names the field and nothing unreadable is stored.
 - ``one_line``: text for a notification is one line that cannot form a link: controls
   and line breaks become spaces, ``http://`` becomes ``http[:]//`` and a host name's
   dots become ``[.]`` (the "defanged" form security teams use), so a device cannot
@@ -22,7 +25,9 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator
 
 from edge.wire import UNSAFE_TEXT_PATTERN
 
@@ -73,3 +78,20 @@ def one_line(text: str) -> str:
     flat = _UNSAFE_RUN.sub(" ", text).strip()
     flat = _SCHEME.sub(r"\1[:]", flat)
     return _HOST.sub(lambda found: found.group().replace(".", "[.]"), flat)
+
+
+def plain_text(value: str) -> str:
+    """Refuse text typed by a person that holds a control, line-break or bidirectional character.
+
+    For one-line fields (a visitor's name, a pupil's class): the refusal names the
+    character's code point and position, never echoes it, and pydantic names the field.
+    """
+    found = re.search(UNSAFE_TEXT_PATTERN, value)
+    if found is not None:
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X} at position {found.start()}"
+                         " · 不能包含控制字符")
+    return value
+
+
+#: A field of one line of plain text, as people type it; each field bounds its own length.
+PlainText = Annotated[str, AfterValidator(plain_text)]

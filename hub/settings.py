@@ -20,13 +20,14 @@ from edge.failsafe import PROFILE_LIMITS
 from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import Severity
-from hub.calendar import CalendarConfig
+from hub.calendar import DEFAULT_GROUP, CalendarConfig
 from hub.calibration.config import CalibrationConfig
 from hub.checks.config import ChecksConfig
 from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
 from hub.report.config import ReportConfig
 from hub.samples.config import SamplesConfig
+from hub.visitors.config import VisitorsConfig
 
 #: The hub's hard limits (alarm at once, no delay) on top of the domain presets.
 _HARD_HIGH = {"fridge": 15.0, "freezer": -5.0, "sample_fridge": 12.0}
@@ -95,6 +96,8 @@ class HubConfig(BaseModel):
     samples: SamplesConfig = SamplesConfig()
     #: Checklists (日巡视 / 周排查 / 月总查, the food-safety records) and work orders (docs/checks.md).
     checks: ChecksConfig = ChecksConfig()
+    #: The gate register: visitors, invitations, leave slips, retention (docs/gate.md, "The visitor book").
+    visitors: VisitorsConfig = VisitorsConfig()
     #: Reports: the Monday schedule, the log sheet's times, sign-off reminders (docs/reports.md).
     report: ReportConfig = ReportConfig()
     #: Probe calibration: tolerance, intervals per profile, reminders, the guided check's window (docs/alerts.md).
@@ -109,6 +112,10 @@ class HubConfig(BaseModel):
         for key in self.sensors:
             if key.count("/") != 1:
                 raise ValueError(f"sensors key {key!r} must be 'device/sensor'")
+        group = self.visitors.gate_group
+        if group != DEFAULT_GROUP and group not in self.calendar.groups:
+            raise ValueError(f"visitors.gate_group {group!r} is no door group of calendar.groups"
+                             f" ({', '.join(sorted(self.calendar.groups)) or 'none'}) nor 'default'")
         return self
 
 

@@ -164,6 +164,14 @@ RULES: tuple[RuleDescription, ...] = (
     # … and a check past its due date.
     RuleDescription(RuleKind.CALIBRATION_OVERDUE, AlertKind.SENSOR, Severity.WARNING,
                     Text("探头校准逾期", "probe calibration overdue")),
+    RuleDescription(RuleKind.VISITOR_INSIDE_AT_CLOSING, AlertKind.VISITOR, Severity.WARNING,
+                    Text("闭门时访客未离校", "visitor still inside at closing time")),
+    RuleDescription(RuleKind.VISITOR_AFTER_HOURS, AlertKind.VISITOR, Severity.WARNING,
+                    Text("非开放时间访客入校", "visitor checked in outside gate hours")),
+    RuleDescription(RuleKind.GATE_OPENING_UNREGISTERED, AlertKind.VISITOR, Severity.WARNING,
+                    Text("非开放时间开门无登记", "gate opened after hours, nobody registered")),
+    RuleDescription(RuleKind.PUPIL_NOT_RETURNED, AlertKind.VISITOR, Severity.WARNING,
+                    Text("请假学生逾期未返校", "pupil on a leave slip not back")),
 )
 
 #: The table by key (read-only: descriptions are constants).

@@ -113,7 +113,7 @@ class AlertsConfig(_Strict):
     #: Alert kind → policy name; kinds not listed use ``default_policy`` (a misspelt kind is refused).
     policy_for_kind: dict[AlertKind, str] = Field(default_factory=lambda: {
         AlertKind.TEMPERATURE: "cold_chain", AlertKind.DOOR: "cold_chain", AlertKind.SENSOR: "cold_chain",
-        AlertKind.GATE: "gate", AlertKind.DEVICE: "device"})
+        AlertKind.GATE: "gate", AlertKind.VISITOR: "gate", AlertKind.DEVICE: "device"})
     default_policy: str = "cold_chain"
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     #: The longest a silence set through the web app may last (the safety officer's decision; 7 days).

@@ -82,6 +82,8 @@ class AlertKind(StrEnum):
     CHECK = "check"
     #: A work order not fixed by its due time (hub.checks).
     WORK_ORDER = "work_order"
+    #: The gate register: visitors and pupils in and out (hub.visitors).
+    VISITOR = "visitor"
 
 
 class RuleKind(StrEnum):
@@ -121,3 +123,8 @@ class RuleKind(StrEnum):
     # probe calibration (hub.calibration.service)
     CALIBRATION_FAILED = "calibration_failed"
     CALIBRATION_OVERDUE = "calibration_overdue"
+    # the gate register (hub.visitors.service)
+    VISITOR_INSIDE_AT_CLOSING = "visitor_inside_at_closing"
+    VISITOR_AFTER_HOURS = "visitor_after_hours"
+    GATE_OPENING_UNREGISTERED = "gate_opening_unregistered"
+    PUPIL_NOT_RETURNED = "pupil_not_returned"

@@ -37,6 +37,7 @@ from hub.samples.monitor import SampleMonitor
 from hub.settings import HubSettings
 from hub.store.base import SeriesStore
 from hub.store.state import StateStore
+from hub.visitors.service import VisitorBook
 from hub.web import photos
 from hub.web.broadcast import Broadcaster
 from hub.web.live import LiveFeed
@@ -100,6 +101,12 @@ async def checks_service(request: Request) -> ChecksService:
 async def calibration(request: Request) -> CalibrationService:
     """Probe calibration: checks, certificates, offsets sent to the nodes."""
     found: CalibrationService = _part(request, "calibration")
+    return found
+
+
+async def visitor_book(request: Request) -> VisitorBook:
+    """The gate register: visitors, invitations, leave slips."""
+    found: VisitorBook = _part(request, "visitors")
     return found
 
 
@@ -211,6 +218,7 @@ SamplesDep = Annotated[SampleMonitor, Depends(sample_monitor)]
 ChecksDep = Annotated[ChecksService, Depends(checks_service)]
 CalibrationDep = Annotated[CalibrationService, Depends(calibration)]
 GateDep = Annotated[GateMonitor, Depends(gate_monitor)]
+VisitorsDep = Annotated[VisitorBook, Depends(visitor_book)]
 ReportsDep = Annotated[ReportService, Depends(report_service)]
 AccountsDep = Annotated[AccountStore, Depends(account_store)]
 WebNoticesDep = Annotated[WebChannel, Depends(web_notices)]

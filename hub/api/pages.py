@@ -36,9 +36,11 @@ from hub.api.deps import (
     SettingsDep,
     StateDep,
     TzDep,
+    VisitorsDep,
 )
+from hub.api.visitors import LeavePublic, VisitPublic
 from hub.auth.deps import CurrentUser, require
-from hub.auth.roles import Permission, allows
+from hub.auth.roles import Permission, Role, allows
 from hub.auth.users import User, attribution
 from hub.checks.kinds import OPEN_ORDER_STATES, OrderState
 from hub.errors import FieldError, NotFound
@@ -54,7 +56,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 #: The sections of each view that can be fetched alone.
-PARTS = {"checks": ("board",),
+PARTS = {"checks": ("board",), "visitors": ("book",),
          "canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
          "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
          "admin": ("devices", "sensors", "silences", "calendar", "defaults")}
@@ -188,6 +190,38 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "request_ids": request_ids, "people": people,
                                                       "now": now})
+
+
+@router.get("/visitors", response_class=HTMLResponse)
+def visitors_page(book: VisitorsDep, accounts: AccountsDep, web: RendererDep, request: Request, user: Viewer,
+                  part: str | None = None, q: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """The gate register on a phone: the gate's lists and forms, a host's visitors, a head teacher's slips."""
+    now = book.clock()
+    today = book.local_day(now)
+    gate = allows(user.role, Permission.VISITOR_REGISTER)
+    data: dict[str, Any] = {"gate": gate, "today": today.isoformat(), "month": today.strftime("%Y-%m"), "q": q or "",
+                            "offset_min": round((dt.datetime.fromtimestamp(now, book.tz).utcoffset() or
+                                                 dt.timedelta()).total_seconds() / 60),
+                            "start_hm": dt.datetime.fromtimestamp(now, book.tz).strftime("%H:%M"),
+                            "until_hm": dt.datetime.fromtimestamp(min(now + 7200, book.day_start(today) + 86_340),
+                                                                  book.tz).strftime("%H:%M"),
+                            "any_host": user.role in (Role.SAFETY_OFFICER, Role.ADMIN),
+                            "keys": {name: secrets.token_hex(8) for name in ("register", "invite", "slip", "exit")}}
+    if gate:
+        data.update(waiting=[VisitPublic.of(v) for v in book.waiting()],
+                    inside=[VisitPublic.of(v) for v in book.inside()],
+                    expected=[VisitPublic.of(v) for v in book.expected(today)],
+                    slips=[LeavePublic.of(s) for s in book.open_slips()],
+                    people=[info.user for info in accounts.users() if not info.disabled])
+        try:
+            found = book.find(q) if q else []
+        except FieldError as error:
+            found, data["search_error"] = [], error.message
+        data["found"] = [(VisitPublic.of(v), secrets.token_hex(8)) for v in found]
+    data["mine"] = [VisitPublic.of(v) for v in book.hosted_by(user.username)]
+    data["classes"] = book.classes_of(user.username)
+    data["my_slips"] = [LeavePublic.of(s) for s in book.issued_by(user.username)]
+    return _page(web, request, user, "visitors", part, data)
 
 
 @router.get("/admin", response_class=HTMLResponse)

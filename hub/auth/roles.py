@@ -1,4 +1,4 @@
-"""Who may do what: the five roles of a school and the permissions each holds.
+"""Who may do what: the six roles of a school and the permissions each holds.
 
 The server checks these on every route (``hub.auth.deps.require``); pages only hide
 what a role cannot do, they never decide it. Reading the dashboards needs no more
@@ -17,6 +17,7 @@ class Role(StrEnum):
     GATEKEEPER = "gatekeeper"  # 门卫
     SAFETY_OFFICER = "safety_officer"  # 安全员 / 食品安全管理员
     ADMIN = "admin"  # 系统管理员
+    TEACHER = "teacher"  # 教师 / 班主任: invites visitors, issues leave slips for the classes they head
 
 
 class Permission(StrEnum):
@@ -41,24 +42,30 @@ class Permission(StrEnum):
     ORDER_FIX = "order.fix"  # record the fix of a work order (after-photos, what was done)
     ORDER_ASSIGN = "order.assign"  # assign a work order to a person, with a due time
     ORDER_ACCEPT = "order.accept"  # accept (验收) or reopen a fixed work order — never one's own fix
+    VISITOR_REGISTER = "visitor.register"  # the gate register: visitors in and out, pupils out and back, details
+    VISITOR_ANSWER = "visitor.answer"  # let in or turn away a visitor waiting at the gate for oneself (the host)
+    VISITOR_INVITE = "visitor.invite"  # pre-register an expected visitor (one is then their host)
+    LEAVE_ISSUE = "leave.issue"  # issue a leave slip (离校单) for a pupil of a class one heads
     ADMIN = "admin"  # users, tokens, devices, channels, test messages
 
 
 _EVERYONE = {Permission.VIEW, Permission.ALERT_ACK, Permission.ALERT_CLOSE, Permission.CHECK_FILL,
-             Permission.HAZARD_REPORT, Permission.ORDER_FIX}
+             Permission.HAZARD_REPORT, Permission.ORDER_FIX, Permission.VISITOR_ANSWER}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.CANTEEN_STAFF: frozenset(_EVERYONE | {Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD}),
     Role.CANTEEN_MANAGER: frozenset(_EVERYONE | {
         Permission.SAMPLE_LOG, Permission.SAMPLE_DISCARD, Permission.LIMITS_EDIT, Permission.SILENCE_EDIT,
-        Permission.SILENCE_CANTEEN, Permission.REPORT_VIEW, Permission.ORDER_ASSIGN, Permission.ORDER_ACCEPT}),
-    Role.GATEKEEPER: frozenset(_EVERYONE),
+        Permission.SILENCE_CANTEEN, Permission.REPORT_VIEW, Permission.ORDER_ASSIGN, Permission.ORDER_ACCEPT,
+        Permission.VISITOR_INVITE}),
+    Role.GATEKEEPER: frozenset(_EVERYONE | {Permission.VISITOR_REGISTER}),
     Role.SAFETY_OFFICER: frozenset(_EVERYONE | {
         Permission.ALERT_VERIFY, Permission.SAMPLE_DISCARD, Permission.LIMITS_APPROVE, Permission.SILENCE_EDIT,
         Permission.SILENCE_CANTEEN, Permission.SILENCE_GATE, Permission.SILENCE_ALL, Permission.CALENDAR_EDIT,
         Permission.REPORT_VIEW, Permission.REPORT_SIGN, Permission.AUDIT_VIEW, Permission.ORDER_ASSIGN,
-        Permission.ORDER_ACCEPT}),
+        Permission.ORDER_ACCEPT, Permission.VISITOR_REGISTER, Permission.VISITOR_INVITE}),
     Role.ADMIN: frozenset(Permission),
+    Role.TEACHER: frozenset(_EVERYONE | {Permission.VISITOR_INVITE, Permission.LEAVE_ISSUE}),
 }
 
 

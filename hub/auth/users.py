@@ -87,6 +87,7 @@ ROLE_TITLES: dict[Role, tuple[str, ...]] = {
     Role.GATEKEEPER: ("门卫", "保安", "Gatekeeper"),
     Role.SAFETY_OFFICER: ("食品安全管理员", "安全员", "总务主任", "Safety officer", "safety_officer"),
     Role.ADMIN: ("系统管理员", "管理员", "Administrator", "admin"),
+    Role.TEACHER: ("班主任", "教师", "Teacher", "teacher"),
 }
 
 

@@ -441,6 +441,17 @@ class GateMonitor:
                            "rounds": rounds, "visits": [visit_public(v) for v in visits]})
         return result
 
+    def after_hours_openings(self, since: float, until: float) -> list[tuple[str, float]]:
+        """Gates and doors opened outside their windows in ``[since, until)``: ``(sensor, opened_at)``, oldest first.
+
+        Read from this duty's own alarms (``gate_after_hours``): the visitor book checks each
+        against its registrations (hub.visitors), so an opening nobody registered is found.
+        """
+        found = self._state.alerts(kind=ALERT_KIND, since=since - 1, until=until, limit=10_000)
+        openings = [(a.subject, float(a.data.get("opened_at", a.started_at))) for a in found
+                    if a.rule is AFTER_HOURS_RULE]
+        return sorted((o for o in openings if since <= o[1] < until), key=lambda o: (o[1], o[0]))
+
     def visits(self, since: float, until: float) -> list[dict[str, Any]]:
         return [visit_public(v) for v in self.store.visits(since, until)]
 

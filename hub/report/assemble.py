@@ -29,12 +29,14 @@ from hub.store.base import SeriesStore
 from hub.store.select import open_series
 from hub.store.sqlite_series import SqliteSeriesStore
 from hub.store.state import StateStore
+from hub.visitors.store import VisitorStore
 
 
 def report_source(settings: HubSettings, state: StateStore, series: SeriesStore, samples: SampleStore,
                   gate: GateStore, canteen_open: Callable[[dt.date], bool], checks: CheckStore | None = None,
                   school_day: Callable[[dt.date], bool] | None = None,
-                  calibration: CalibrationStore | None = None) -> ReportSource:
+                  calibration: CalibrationStore | None = None,
+                  visitors: VisitorStore | None = None) -> ReportSource:
     """The report's reads over the given stores; SQLite gets a second reader for the report's second thread."""
     reader: Callable[[], SeriesStore] | None = None
     if settings.store == "sqlite":
@@ -48,6 +50,7 @@ def report_source(settings: HubSettings, state: StateStore, series: SeriesStore,
     if school_day is not None:
         found.school_day = school_day
     found.calibration = calibration
+    found.visitors = visitors
     return found
 
 
@@ -85,8 +88,10 @@ def open_reports(settings: HubSettings, stack: ExitStack) -> ReportService:
     calibration = CalibrationStore(settings.db_dir / "calibration.sqlite3")
     stack.callback(calibration.close)
 
+    visitors = VisitorStore(settings.db_dir / "visitors.sqlite3")
+    stack.callback(visitors.close)
     source = report_source(settings, state, series, samples, gate, canteen_open, checks, calendar.is_school_day,
-                           calibration)
+                           calibration, visitors)
     service = report_service(settings, source, state, lambda _notification: None)
     stack.callback(service.close)
     return service

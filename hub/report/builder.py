@@ -38,6 +38,7 @@ from hub.report.model import (
 )
 from hub.report.period import Period
 from hub.report.sources import ReportSource
+from hub.report.visitors import visitors_section
 from hub.samples import rules as sample_rules
 from hub.samples.config import EVENT_MEAL
 from hub.store.base import HourlyAggregate
@@ -384,4 +385,5 @@ def build(source: ReportSource, period: Period, config: ReportConfig, now: float
         samples=samples, gates=gates_section(source, alarms, period),
         devices=devices_section(source, alarms, completeness, since, until), audit_head=source.audit_head(),
         signatures=list(signatures), silences=silences_section(source, since, until, names),
-        checks=checks_section(source, period, now), calibration=calibration)
+        checks=checks_section(source, period, now), calibration=calibration,
+        visitors=visitors_section(source, period, now, alarms))

@@ -312,6 +312,35 @@ class CalibrationEntry:
 
 
 @dataclass
+class VisitorDay:
+    """One day of the gate register in the report: counts only (the register itself is printed apart, masked)."""
+
+    day: str
+    visits: int
+    people: int
+    pupils_out: int
+    without_slip: int
+
+
+@dataclass
+class VisitorsSection:
+    """The gate register's period: visitors, after-hours visits, pupils out, exceptions (hub.visitors)."""
+
+    days: list[VisitorDay] = field(default_factory=list)
+    #: visitors checked in outside the gate's day (their alarms)
+    after_hours: int = 0
+    #: after-hours gate openings with nobody registered around them (their alarms)
+    unregistered_openings: int = 0
+    #: visitors still inside at a closing time (their alarms)
+    inside_at_closing: int = 0
+    #: pupils on a slip not back by its end, as of the report
+    late_back: int = 0
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(d, name)) for d in self.days)
+
+
+@dataclass
 class Report:
     kind: str
     label: str
@@ -342,3 +371,5 @@ class Report:
     checks: ChecksSection | None = None
     #: each temperature probe's calibration (hub.calibration); None where the report reads no calibration record
     calibration: list[CalibrationEntry] | None = None
+    #: the gate register's counts (hub.visitors); None where the report reads no visitor record
+    visitors: VisitorsSection | None = None

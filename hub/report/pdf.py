@@ -39,7 +39,7 @@ _STATE_ZH = {AlertState.PENDING: "待定", AlertState.FIRING: "报警中", Alert
 _SECTION_ZH: dict[str, str] = {
     AlertKind.TEMPERATURE: "冷链", AlertKind.DOOR: "冷链", AlertKind.SENSOR: "设备", AlertKind.DEVICE: "设备",
     AlertKind.HUB: "系统", AlertKind.GATE: "门岗", AlertKind.SAMPLE: "留样", AlertKind.SAMPLE_NOTICE: "留样",
-    AlertKind.CHECK: "检查", AlertKind.WORK_ORDER: "隐患整改",
+    AlertKind.CHECK: "检查", AlertKind.WORK_ORDER: "隐患整改", AlertKind.VISITOR: "门岗",
     "cold_chain": "冷链", "samples": "留样", "devices": "设备", "calibration": "校准"}
 _KIND_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "报告"}
 _DEVICE_STATE_ZH = {"online": "在线", "offline": "离线"}
@@ -66,6 +66,8 @@ _EN: dict[str, str] = {
     "上报": "Reported", "逾期": "Overdue",
     "探头校准": "Probe calibration", "探头": "Probe", "上次校准": "Last check", "结果": "Result",
     "修正值": "Offset", "下次到期": "Next due", "本期修正值变更": "Offset changes in the period",
+    "门卫登记": "Gate register", "来访（批）": "Visits", "来访人数": "Visitors", "学生离校": "Pupils out",
+    "无离校单": "Without a slip",
 }
 
 
@@ -367,6 +369,22 @@ def _calibration(report: Report, tz: ZoneInfo, styles: _Styles, width: float) ->
     return flow
 
 
+def _visitors(report: Report, styles: _Styles, width: float) -> list[Flowable]:
+    section = report.visitors
+    assert section is not None
+    label = _labels(report.locale)
+    flow: list[Flowable] = [Paragraph(_escape(
+        f"来访 {section.total('visits')} 批 {section.total('people')} 人，非开放时间来访 {section.after_hours} 批，"
+        f"闭门时仍在校内 {section.inside_at_closing} 批，非开放时间开门无登记 {section.unregistered_openings} 次；"
+        f"学生在校期间离校 {section.total('pupils_out')} 人次，其中无离校单 {section.total('without_slip')} 人次，"
+        f"逾期未返校 {section.late_back} 人次。"), styles.body)]
+    rows: list[list[Any]] = [[label(h) for h in ("日期", "来访（批）", "来访人数", "学生离校", "无离校单")]]
+    warn = [n + 1 for n, d in enumerate(section.days) if d.without_slip]
+    rows += [[d.day, str(d.visits), str(d.people), str(d.pupils_out), str(d.without_slip)] for d in section.days]
+    flow.append(_table(rows, [width * f for f in (0.28, 0.18, 0.18, 0.18, 0.18)], styles, warn))
+    return flow
+
+
 def _gates(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:
     gates = report.gates
     flow: list[Flowable] = [Paragraph(
@@ -478,6 +496,8 @@ def render(report: Report, font_path: Path | None = None) -> bytes:
         flow += [Paragraph(label("检查与隐患整改"), styles.h1), *_checks(report, tz, styles, width)]
     if report.calibration is not None:
         flow += [Paragraph(label("探头校准"), styles.h1), *_calibration(report, tz, styles, width)]
+    if report.visitors is not None:
+        flow += [Paragraph(label("门卫登记"), styles.h1), *_visitors(report, styles, width)]
     flow += [Paragraph(label("七、审核签字"), styles.h1), *_signoff(report, tz, styles)]
 
     def footer(canvas: Canvas, _doc: Any) -> None:

@@ -26,6 +26,7 @@ from hub.samples.store import SampleRecord, SampleStore
 from hub.settings import HubConfig
 from hub.store.base import HOUR_S, HourlyAggregate, ManySensors, SeriesStore
 from hub.store.state import Alert, LimitProposal, StateStore
+from hub.visitors.store import VisitorStore
 
 #: Door states that count as open (edge door sources report ``open``/``closed``).
 OPEN_STATES = frozenset({"open", "opened"})
@@ -52,6 +53,8 @@ class ReportSource:
     school_day: Callable[[dt.date], bool] = field(default=lambda _day: True)
     #: The probes' calibration record (``calibration.sqlite3``): checks and the offsets in force.
     calibration: CalibrationStore | None = None
+    #: The gate register (``visitors.sqlite3``): the report counts its visits and pupils out.
+    visitors: VisitorStore | None = None
 
     # -- sensors -------------------------------------------------------------------------------
 

@@ -33,10 +33,12 @@ VIEWS: tuple[tuple[str, str, Permission], ...] = (
     ("/gate", "nav.gate", Permission.VIEW),
     ("/safety", "nav.safety", Permission.VIEW),
     ("/checks", "nav.checks", Permission.VIEW),
+    ("/visitors", "nav.visitors", Permission.VIEW),
     ("/admin", "nav.admin", Permission.ADMIN),
 )
 HOME: dict[Role, str] = {Role.CANTEEN_STAFF: "/canteen", Role.CANTEEN_MANAGER: "/canteen",
-                         Role.GATEKEEPER: "/gate", Role.SAFETY_OFFICER: "/safety", Role.ADMIN: "/admin"}
+                         Role.GATEKEEPER: "/gate", Role.SAFETY_OFFICER: "/safety", Role.ADMIN: "/admin",
+                         Role.TEACHER: "/visitors"}
 #: Words the page scripts show (the rest of the page is rendered here).
 SCRIPT_KEYS = ("state.ok", "state.high", "state.low", "state.fault", "state.unknown", "state.open", "state.closed",
                "live.connected", "live.offline", "common.done", "common.loading", "limits.saved", "limits.pending",

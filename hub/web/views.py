@@ -39,7 +39,7 @@ from hub.web.states import band_y, reading_state, sparkline_points
 #: The sparkline's box (SVG user units).
 SPARK_W, SPARK_H = 120, 32
 #: Kinds the gate house sees; every other kind belongs to the canteen or the devices.
-GATE_KINDS: tuple[AlertKind, ...] = (AlertKind.GATE,)
+GATE_KINDS: tuple[AlertKind, ...] = (AlertKind.GATE, AlertKind.VISITOR)
 #: Alert states someone still has to act on, in the order they are listed.
 OPEN_STATES = LISTED_STATES
 _STATE_VALUES = frozenset(s.value for s in AlertState)

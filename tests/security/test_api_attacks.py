@@ -37,6 +37,8 @@ from hub.auth.roles import Role
 from hub.checks.kinds import Urgency
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
+from hub.visitors.kinds import IdType
+from hub.visitors.store import NewVisit
 from tests.hub.auth.conftest import FAST
 from tests.hub.auth_helpers import PASSWORD, bearer, login, make_user
 from tests.hub.web.conftest import SENSORS, Feed
@@ -195,6 +197,32 @@ def _new_override() -> dict[str, Any]:
     return {"kind": "no_school", "date": day.isoformat(), "groups": [], "reason": "运动会"}
 
 
+def _visit(world: World, waiting: bool, came: bool = False) -> Target:
+    """A visit of its own: invited (to check in) or waiting at the gate (the admin may answer for its host)."""
+    book = world.hub.visitors
+    host = make_user(world.hub, Role.TEACHER)
+    fields = NewVisit("张建国", "13812345678", "鲜丰配送", host.username, "送菜", 1, "", IdType.NONE, "")
+    if waiting:
+        return Target({"visit_id": book.register(fields, actor=host).record.id})
+    invited = book.invite(fields, book.local_day(book.clock()), actor=host).record
+    if came:
+        book.check_in(invited.id, actor=host)
+    return Target({"visit_id": invited.id})
+
+
+def _head_teacher(world: World) -> Target:
+    """A teacher heading 三年级2班, acting with their own token (a slip is only theirs to issue)."""
+    teacher = make_user(world.hub, Role.TEACHER)
+    world.hub.visitors.set_classes(teacher.username, ["三年级2班"], actor=teacher)
+    token, _ = world.hub.accounts.create_token(teacher.id, "attacks")
+    return Target({}, {"Authorization": f"Bearer {token}"}, teacher.username)
+
+
+def _visitor() -> dict[str, Any]:
+    return {"name": "张建国", "phone": "138 1234 5678", "organisation": "鲜丰蔬菜配送", "purpose": "送菜",
+            "party_size": 2, "plate": "粤B12345", "request_key": f"visit-{next(_counter):06d}"}
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/me"): Case(lambda: {"display_name": f"王师傅{next(_counter)}"}, _as_self, "/api/me"),
     ("POST", "/api/me/password"): Case(lambda: {"old_password": PASSWORD, "new_password": "a new passphrase"},
@@ -283,6 +311,27 @@ CASES: dict[tuple[str, str], Case] = {
         lambda: {"method": "reference", "points": [{"reference": 4.0, "probe": 4.2}], "certificate_no": "JL-2026-1",
                  "note": "冷藏柜中层"},
         lambda _world: Target({"device": "dev-a", "sensor": "fridge-1"}), "/api/calibration/{device}/{sensor}"),
+    ("POST", "/api/visitors"): Case(
+        lambda: {**_visitor(), "host": "李老师", "id_type": "resident_id", "id_last4": "123X"}),
+    ("POST", "/api/visitors/invitations"): Case(
+        lambda: {**_visitor(), "day": (dt.date.today() + dt.timedelta(days=1)).isoformat()}),
+    ("POST", "/api/visitors/{visit_id}/check-in"): Case(
+        lambda: {"id_type": "driver_licence", "id_last4": "0042"}, lambda world: _visit(world, waiting=False),
+        "/api/visitors/{visit_id}"),
+    ("POST", "/api/visitors/{visit_id}/again"): Case(
+        lambda: {"request_key": f"again-{next(_counter):06d}"}, lambda world: _visit(world, waiting=False, came=True)),
+    ("POST", "/api/visitors/{visit_id}/answer"): Case(
+        lambda: {"allow": True}, lambda world: _visit(world, waiting=True), "/api/visitors/{visit_id}"),
+    ("PUT", "/api/visitors/classes/{username}"): Case(
+        lambda: {"classes": ["三年级2班", "五年级1班"]}, lambda _world: Target({"username": "李老师"}),
+        "/api/visitors/classes/{username}"),
+    ("POST", "/api/leaves"): Case(
+        lambda: {"pupil": "王小明", "class_name": "三年级2班", "reason": "看牙医", "start": time.time(),
+                 "until": time.time() + 3600, "returns": True, "collector": "父亲王强",
+                 "request_key": f"slip-{next(_counter):06d}"}, _head_teacher),
+    ("POST", "/api/leaves/without-slip"): Case(
+        lambda: {"pupil": "赵小红", "class_name": "三年级2班", "reason": "家里有事",
+                 "request_key": f"exit-{next(_counter):06d}"}),
 }
 #: Good requests this world refuses as it should: no channel is configured (nothing to test), no broker
 #: administrator account (devices are added with `xiaoan provision` then).

@@ -298,6 +298,14 @@
     return out;
   }
 
+  function requestKey() {
+    // 16 hex digits: a retry of one entry carries its key, the next entry a new one.
+    var bytes = new Uint8Array(8), out = "";
+    window.crypto.getRandomValues(bytes);
+    for (var i = 0; i < bytes.length; i++) { out += ("0" + bytes[i].toString(16)).slice(-2); }
+    return out;
+  }
+
   function epoch(local) {
     // A datetime-local field (the phone's time zone) as epoch seconds; empty: none.
     if (!local) { return null; }
@@ -322,6 +330,17 @@
   }
 
   var BUILDERS = {
+    slip: function (f, form) {
+      // From–to as times of the slip's day in the school's zone (data-offset: its UTC offset, minutes).
+      var day = form.getAttribute("data-day").split("-").map(Number);
+      var offset = Number(form.getAttribute("data-offset"));
+      function at(hm) {
+        var parts = String(hm).split(":").map(Number);
+        return Date.UTC(day[0], day[1] - 1, day[2], parts[0], parts[1]) / 1000 - offset * 60;
+      }
+      return {pupil: f.pupil, class_name: f.class_name, reason: f.reason, start: at(f.start), until: at(f.until),
+              returns: !!f.returns, collector: f.collector, request_key: f.request_key};
+    },
     checklist: function (f, form) {
       // One answer per item row; the request id is the rendered form's, so a retry is stored once.
       var answers = [];
@@ -522,6 +541,11 @@
           show(form, text, !!(answer && answer.ok));
         } else {
           show(form, text, true);
+        }
+        if (form.elements.request_key) {
+          // A form that is not re-rendered after it is stored (the gate register's) gets a new key for the next entry.
+          form.reset();
+          form.elements.request_key.value = requestKey();
         }
         if (document.activeElement && form.contains(document.activeElement)) { document.activeElement.blur(); }
         var details = form.closest("details");

@@ -69,7 +69,9 @@ def test_rules_the_observing_module_describes_have_no_message_of_their_own() -> 
                         RuleKind.PATROL_ROUND_MISSED,
                         RuleKind.SAMPLE_MISSING, RuleKind.SAMPLE_UNDERWEIGHT, RuleKind.SAMPLE_DISCARDED_EARLY,
                         RuleKind.SAMPLE_DISCARDABLE, RuleKind.CHECK_OVERDUE, RuleKind.WORK_ORDER_OVERDUE,
-                        RuleKind.CALIBRATION_FAILED, RuleKind.CALIBRATION_OVERDUE}
+                        RuleKind.CALIBRATION_FAILED, RuleKind.CALIBRATION_OVERDUE,
+                        RuleKind.VISITOR_INSIDE_AT_CLOSING, RuleKind.VISITOR_AFTER_HOURS,
+                        RuleKind.GATE_OPENING_UNREGISTERED, RuleKind.PUPIL_NOT_RETURNED}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: str(r.key))

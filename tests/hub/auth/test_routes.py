@@ -65,6 +65,20 @@ EXPECTED = {
     ("POST", "/api/calibration/checks/{check_id}/certificate"): Permission.ADMIN,
     ("GET", "/api/calibration/{device}/{sensor}/proposal"): Permission.ADMIN,
     ("GET", "/api/calibration"): Permission.VIEW,
+    ("POST", "/api/visitors"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/{visit_id}/check-in"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/{visit_id}/check-out"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/{visit_id}/answer"): Permission.VISITOR_ANSWER,
+    ("POST", "/api/visitors/{visit_id}/again"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/visitors/invitations"): Permission.VISITOR_INVITE,
+    ("PUT", "/api/visitors/classes/{username}"): Permission.ADMIN,
+    ("POST", "/api/leaves"): Permission.LEAVE_ISSUE,
+    ("POST", "/api/leaves/without-slip"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/leaves/{leave_id}/out"): Permission.VISITOR_REGISTER,
+    ("POST", "/api/leaves/{leave_id}/back"): Permission.VISITOR_REGISTER,
+    ("GET", "/api/visitors/today"): Permission.VISITOR_REGISTER,
+    ("GET", "/api/visitors/register/day"): Permission.VISITOR_REGISTER,
+    ("GET", "/api/visitors/register/month"): Permission.VISITOR_REGISTER,
 }
 
 
