@@ -38,7 +38,8 @@ from hub.report.signed import SignedReports
 from hub.samples.monitor import SampleMonitor
 from hub.scaleout import RulesLock
 from hub.scheduler import Duty, Scheduler
-from hub.settings import HubSettings
+from hub.settings import HubConfig, HubSettings
+from hub.setup.service import SchoolSetup
 from hub.store.select import open_series
 from hub.store.settings import SettingsStore
 from hub.store.state import StateStore
@@ -54,6 +55,9 @@ PRUNE_SEEN_S = 3600.0
 CHECKS_TICK_S = 60.0
 #: How often the SMS modems' inboxes are read for replies that acknowledge an alarm.
 SMS_REPLIES_S = 15.0
+#: How often the settings in the database are looked at for a version saved by another process
+#: (``xiaoan config import``, another hub worker's admin page): such a change is in force within this.
+SETTINGS_POLL_S = 5.0
 
 
 def _dynsec(settings: HubSettings) -> Dynsec | None:
@@ -92,6 +96,7 @@ class Hub:
         self.enrolment = DeviceEnrolment(EnrolmentStore(settings.db_dir / "devices.sqlite3"), self.state,
                                          _dynsec(settings))
         self.series = open_series(settings, self.state)
+        settings = self.settings = self._school_setup(settings)
         # The sign-offs first: a signed period's records are closed to the engine, the gate and the samples.
         reports_store = report_store(settings)
         signed = SignedReports(reports_store, self.tz)
@@ -166,6 +171,13 @@ class Hub:
                              self.pipeline.outage, lambda: backup.status() if backup is not None else None,
                              self.gate.coverage)
 
+    def _school_setup(self, settings: HubSettings) -> HubSettings:
+        """The admin page's setup (sensors named and assigned, terms, holidays, door groups) over the YAML."""
+        self.settings_store = SettingsStore(settings.db_dir / "settings.sqlite3")
+        self.setup = SchoolSetup(self.settings_store, settings.rules, self.state, self.state,
+                                 on_change=self.apply_rules)
+        return settings.model_copy(update={"rules": self.setup.effective()})
+
     def _series_upkeep(self) -> SeriesUpkeep:
         """Retention and the dashboards' samples of the series (which follow the alerts where it keeps them)."""
         upkeep = SeriesUpkeep(self.series, self.state, self.engine.limits)
@@ -222,6 +234,8 @@ class Hub:
         settings, add = self.settings, self.scheduler.add
         if self.mqtt is not None:
             add(Duty("hub-heartbeat", settings.hub_heartbeat_s, self.mqtt.heartbeat))
+        # Every worker follows the settings saved elsewhere (the CLI, another worker's page).
+        add(Duty("settings-reload", SETTINGS_POLL_S, self._reload_settings, first_after_s=SETTINGS_POLL_S))
         if not self.runs_rules:
             return
         tick_s = settings.tick_s
@@ -255,6 +269,19 @@ class Hub:
                      first_after_s=min(10.0, settings.dashboard_sample_s)))
             add(Duty("alert-marks", min(MARKS_INTERVAL_S, settings.dashboard_sample_s), upkeep.flush_marks,
                      first_after_s=min(MARKS_INTERVAL_S, settings.dashboard_sample_s)))
+
+    def apply_rules(self, config: HubConfig) -> None:
+        """Settings changed while running (the admin page's setup): the engine, gate duty, samples and pages follow."""
+        self.settings = self.settings.model_copy(update={"rules": config})
+        self.engine.reconfigure(config)
+        self.gate.reconfigure(config.calendar)
+        self.samples.config = config.samples
+        self.live.on_limits_changed("*")
+
+    def _reload_settings(self, _now: float) -> None:
+        """A version of the setup or of the channels saved by another process: in force now."""
+        self.setup.poll()
+        self.notify_settings.poll()
 
     def _prune_seen(self, now: float) -> None:
         """Hourly: forget old message ids so the dedup table does not grow forever."""
@@ -326,6 +353,7 @@ class Hub:
         self.accounts.close()
         self.enrolment.store.close()
         self.notify_settings.store.close()
+        self.settings_store.close()
         self.state.close()
         if self.rules_lock is not None:
             self.rules_lock.release()

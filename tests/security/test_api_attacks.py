@@ -267,6 +267,15 @@ CASES: dict[tuple[str, str], Case] = {
         lambda: {"text": "补充：已报后勤"}, lambda world: world.order("reported"), "/api/workorders/{order_id}"),
     ("POST", "/api/devices/enrolled"): Case(
         lambda: {"name": f"fridge-{next(_counter)}", "site": "school-1", "role": "cold_chain"}),
+    ("PUT", "/api/admin/setup/sensors/{device}/{sensor}"): Case(
+        lambda: {"name": f"冷藏柜{next(_counter)}", "role": "cold_unit", "profile": "fridge"},
+        lambda _world: Target({"device": "dev-a", "sensor": "fridge-1"}), "/api/admin/setup"),
+    ("PUT", "/api/admin/setup/calendar"): Case(
+        lambda: {"terms": [{"name": f"秋季学期{next(_counter)}", "start": "2026-09-01", "end": "2027-01-22"}],
+                 "holidays": ["2026-10-21"]}, readback="/api/admin/setup"),
+    ("PUT", "/api/admin/setup/groups/{name}"): Case(
+        lambda: {"school_day": [{"start": "06:30", "end": "08:30"}], "other_day": [], "close_grace_s": 600},
+        lambda _world: Target({"name": f"后门{next(_counter)}"}), "/api/admin/setup"),
 }
 #: Good requests this world refuses as it should: no channel is configured (nothing to test), no broker
 #: administrator account (devices are added with `xiaoan provision` then).

@@ -389,6 +389,25 @@
       if ("numbers" in f) { out.numbers = list(f.numbers); }
       return out;
     },
+    setup_sensor: function (f) {
+      return {name: (f.name || "").trim(), role: f.role, profile: f.profile || null, group: f.group || null,
+              version: f.version ? Number(f.version) : null};
+    },
+    setup_calendar: function (f, form) {
+      var terms = [];
+      Array.prototype.forEach.call(form.querySelectorAll(".term"), function (row) {
+        var start = row.querySelector("[name=term_start]").value, end = row.querySelector("[name=term_end]").value;
+        if (start || end) {
+          terms.push({name: row.querySelector("[name=term_name]").value.trim(), start: start, end: end});
+        }
+      });
+      return {terms: terms, holidays: list(f.holidays), version: f.version ? Number(f.version) : null};
+    },
+    setup_group: function (f) {
+      var grace = number(f.grace_min);
+      return {school_day: spans(f.school_day), other_day: spans(f.other_day),
+              close_grace_s: grace === null ? 600 : grace * 60, version: f.version ? Number(f.version) : null};
+    },
     route: function (f) {
       return {always: [].concat(f.always || []),
               fallback: [].concat(f.fallback || []).filter(function (name) { return name !== ""; })};
