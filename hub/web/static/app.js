@@ -530,6 +530,8 @@
         var details = form.closest("details");
         if (details && kind !== "samples") { details.open = false; }
         if (kind !== "reset" && kind !== "password") { setTimeout(refreshAll, kind === "samples" ? 0 : 600); }
+        // The channel lists are not a live section: a new channel appears (and its test button) on a fresh page.
+        if (kind === "channel") { setTimeout(function () { window.location.reload(); }, 600); }
       })
       .catch(function (error) { show(form, error.message, false); })
       .then(function () { if (button) { button.disabled = false; } });
