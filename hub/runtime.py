@@ -41,7 +41,7 @@ from hub.scheduler import Duty, Scheduler
 from hub.settings import HubConfig, HubSettings
 from hub.setup.service import SchoolSetup
 from hub.store.select import open_series
-from hub.store.settings import SettingsStore
+from hub.store.settings import POLL_S, SettingsStore
 from hub.store.state import StateStore
 from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
 from hub.store_outage import StoreAlarm
@@ -55,9 +55,6 @@ PRUNE_SEEN_S = 3600.0
 CHECKS_TICK_S = 60.0
 #: How often the SMS modems' inboxes are read for replies that acknowledge an alarm.
 SMS_REPLIES_S = 15.0
-#: How often the settings in the database are looked at for a version saved by another process
-#: (``xiaoan config import``, another hub worker's admin page): such a change is in force within this.
-SETTINGS_POLL_S = 5.0
 
 
 def _dynsec(settings: HubSettings) -> Dynsec | None:
@@ -235,7 +232,7 @@ class Hub:
         if self.mqtt is not None:
             add(Duty("hub-heartbeat", settings.hub_heartbeat_s, self.mqtt.heartbeat))
         # Every worker follows the settings saved elsewhere (the CLI, another worker's page).
-        add(Duty("settings-reload", SETTINGS_POLL_S, self._reload_settings, first_after_s=SETTINGS_POLL_S))
+        add(Duty("settings-reload", POLL_S, self._reload_settings, first_after_s=POLL_S))
         if not self.runs_rules:
             return
         tick_s = settings.tick_s
