@@ -39,6 +39,7 @@ from hub.samples.monitor import SampleMonitor
 from hub.scaleout import RulesLock
 from hub.scheduler import Duty, Scheduler
 from hub.settings import HubConfig, HubSettings
+from hub.setup.directory import ConfiguredDirectory
 from hub.setup.service import SchoolSetup
 from hub.store.select import open_series
 from hub.store.settings import POLL_S, SettingsStore
@@ -193,7 +194,9 @@ class Hub:
     def _checks(self, signed: SignedPeriods) -> ChecksService:
         """Checklists and work orders: due on the hub's one calendar, prefilled from the series and the samples."""
         settings = self.settings
-        return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, self.state,
+        # Sensors by the names and profiles in force: a probe the admin made a freezer is checked as one.
+        directory = ConfiguredDirectory(self.state, lambda: self.settings.rules)
+        return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, directory,
                              self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
                              school_day=self._school_day, canteen_open=self.samples.canteen_open,
                              limits=self.engine.limits, sweeps=self._sweeps, signed=signed)
@@ -273,6 +276,7 @@ class Hub:
         self.engine.reconfigure(config)
         self.gate.reconfigure(config.calendar)
         self.samples.config = config.samples
+        self.reports.source.config = config  # names, profiles and limits in the reports built from now on
         self.live.on_limits_changed("*")
 
     def _reload_settings(self, _now: float) -> None:

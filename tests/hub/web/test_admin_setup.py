@@ -13,8 +13,11 @@ from fastapi.testclient import TestClient
 from hub.alerts.kinds import AlertState
 from hub.auth.roles import Role
 from hub.auth.users import User
+from hub.checks import prefill
+from hub.checks.kinds import AutoSource
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
+from hub.setup.directory import ConfiguredDirectory
 from hub.setup.model import ColdProfile, SensorRole, SensorSetup
 from hub.setup.service import SchoolSetup
 from hub.store.settings import SettingsStore
@@ -54,6 +57,7 @@ def test_announced_sensors_wait_to_be_set_up_and_an_assignment_is_in_force_at_on
     assert limits is not None and (limits.low, limits.high) == (0.0, 8.0)
     assert hub.engine.name(FREEZER) == "2号冷藏柜"
     assert hub.settings.rules.sensors[FREEZER].profile == "fridge"
+    assert hub.reports.source.config.sensors[FREEZER].name == "2号冷藏柜"
     feed.reading("freezer-1", 10.0)
     firing = [a for a in hub.state.alerts() if a.subject == FREEZER and a.state == AlertState.FIRING]
     assert firing and "2号冷藏柜" in firing[0].message
@@ -61,6 +65,10 @@ def test_announced_sensors_wait_to_be_set_up_and_an_assignment_is_in_force_at_on
     assert after == {**after, "name": "2号冷藏柜", "role": "cold_unit", "profile": "fridge", "unassigned": False}
     page = client.get("/admin", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "2号冷藏柜" in page.text and "⟦" not in page.text
+    # The daily check's prefill counts it among the refrigerators now (by the profile in force).
+    fridges = prefill.sensors_of(AutoSource.FRIDGES, ConfiguredDirectory(hub.state, lambda: hub.settings.rules)
+                                 .sensors())
+    assert {s["key"]: s["name"] for s in fridges} == {"dev-a/fridge-1": "1号冷藏柜", FREEZER: "2号冷藏柜"}
     audit = [e for e in client.get("/api/audit").json() if e["action"] == "setup.sensor"]
     assert audit and audit[0]["actor"] == admin.username and audit[0]["subject"] == f"sensor/{FREEZER}"
 
