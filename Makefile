@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: deps demo test lint typecheck pytest bench clean
+.PHONY: deps demo test lint typecheck pytest bench deb clean
 
 deps:
 	./scripts/install-deps.sh
@@ -26,6 +26,11 @@ pytest:
 
 bench: deps
 	$(PY) -m bench
+
+# The hub's Debian package, from the wheel (scripts/make-deb.sh; tests/test_deb.py installs it in a clean root).
+deb: deps
+	rm -rf dist build *.egg-info && $(PY) -m pip wheel --no-deps -q --wheel-dir dist .
+	bash scripts/make-deb.sh dist/xiaoan-*-py3-none-any.whl dist
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

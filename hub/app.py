@@ -13,6 +13,7 @@ from edge.agent import package_version
 from hub.api import (
     admin_channels,
     admin_notify,
+    admin_setup,
     alerts,
     audit,
     auth,
@@ -73,8 +74,8 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, checks,
-                   gate, reports, limits, photos, notes, admin_notify, admin_channels, device_admin, stream,
-                   links, calibration, visitors, pages):
+                   gate, reports, limits, photos, notes, admin_notify, admin_channels, admin_setup, device_admin,
+                   stream, links, calibration, visitors, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hub.notify.managed import NotifySettings
     from hub.settings import HubSettings
+    from hub.setup.service import SchoolSetup
     from hub.store.influx_series import InfluxSeriesStore
     from hub.store.sqlite_series import SqliteSeriesStore
+    from hub.store.state import StateStore
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -289,10 +291,78 @@ def _open_notify_settings() -> NotifySettings:
     return NotifySettings(SettingsStore(settings.db_dir / "settings.sqlite3"), required)
 
 
+def _open_setup() -> tuple[SchoolSetup, StateStore]:
+    """The admin page's setup over this hub's YAML, with the record it audits to (close both)."""
+    from hub.settings import load_settings
+    from hub.setup.service import SchoolSetup
+    from hub.store.settings import SettingsStore
+    from hub.store.state import StateStore
+
+    settings = load_settings()
+    state = StateStore(settings.db_dir / "hub.sqlite3")
+    return SchoolSetup(SettingsStore(settings.db_dir / "settings.sqlite3"), settings.rules, state, state), state
+
+
+def _write_export(text: str, output: str | None) -> None:
+    if output:
+        out = Path(output)
+        # With secrets, a file only its owner reads (the umask may be wider than the hub's).
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(out, 0o600)
+    else:
+        sys.stdout.write(text)
+
+
+def _cmd_setup_export(args: argparse.Namespace) -> int:
+    """The admin page's setup (sensors, terms, holidays, door groups) as YAML."""
+    import yaml
+
+    setup, state = _open_setup()
+    try:
+        data, latest = setup.export(), setup.latest()
+    finally:
+        setup.store.close()
+        state.close()
+    if latest is None:
+        print("xiaoan config export: nothing set up on the admin page yet", file=sys.stderr)
+        return 1
+    head = f"# xiaoan admin page setup (sensors, terms, holidays, door groups), version {latest.id}\n"
+    _write_export(head + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), args.output)
+    return 0
+
+
+def _cmd_setup_import(args: argparse.Namespace) -> int:
+    """A YAML file as the next version of the admin page's setup: checked as a whole, then saved, or nothing."""
+    import getpass
+
+    from edge.yamlconfig import load_yaml
+    from hub.errors import FieldError
+    from hub.store.settings import POLL_S
+
+    path = Path(args.file)
+    data, _lines = load_yaml(path)
+    setup, state = _open_setup()
+    try:
+        saved = setup.replace(data if isinstance(data, dict) else {}, f"cli:{getpass.getuser()}")
+    except FieldError as error:
+        print(f"xiaoan config import: {path}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        setup.store.close()
+        state.close()
+    print(f"saved as version {saved.id} ({', '.join(saved.changes) or 'no change'});"
+          f" a running hub uses it within {POLL_S:g} seconds")
+    return 0
+
+
 def _cmd_config_export(args: argparse.Namespace) -> int:
     """The notification settings in force as YAML: secrets masked unless --with-secrets."""
     import yaml
 
+    if args.section == "setup":
+        return _cmd_setup_export(args)
     notify = _open_notify_settings()
     try:
         data = notify.export(with_secrets=args.with_secrets)
@@ -304,16 +374,7 @@ def _cmd_config_export(args: argparse.Namespace) -> int:
         return 1
     head = (f"# xiaoan notification settings, version {latest.id if latest else '?'}"
             + ("" if args.with_secrets else " (secrets masked: import keeps the ones this hub holds)") + "\n")
-    text = head + yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    if args.output:
-        out = Path(args.output)
-        # With secrets, a file only its owner reads (the umask may be wider than the hub's).
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(out, 0o600)
-    else:
-        sys.stdout.write(text)
+    _write_export(head + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), args.output)
     return 0
 
 
@@ -324,7 +385,10 @@ def _cmd_config_import(args: argparse.Namespace) -> int:
     from edge.yamlconfig import load_yaml
     from hub.errors import FieldError
     from hub.notify.config import validate_notify_config
+    from hub.store.settings import POLL_S
 
+    if args.section == "setup":
+        return _cmd_setup_import(args)
     path = Path(args.file)
     data, lines = load_yaml(path)
     notify = _open_notify_settings()
@@ -338,20 +402,25 @@ def _cmd_config_import(args: argparse.Namespace) -> int:
     finally:
         notify.store.close()
     print(f"saved as version {saved.id} ({', '.join(saved.changes) or 'no change'});"
-          " a running hub uses it after a restart")
+          f" a running hub uses it within {POLL_S:g} seconds")
     return 0
 
 
 def _add_config_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    config = commands.add_parser("config", help="notification settings in the database, to and from YAML")
+    config = commands.add_parser("config", help="settings in the database (notification channels and routes, the"
+                                 " admin page's setup), to and from YAML; a running hub follows an import")
     config_commands = config.add_subparsers(dest="config_command", required=True)
+    sections = {"choices": ("notify", "setup"), "default": "notify",
+                "help": "notify: channels and routes (default); setup: sensors, terms, holidays, door groups"}
     export = config_commands.add_parser("export", help="write the settings in force as YAML (secrets masked)")
+    export.add_argument("--section", **sections)  # type: ignore[arg-type]
     export.add_argument("--with-secrets", action="store_true",
                         help="write bot keys, webhook URLs and passwords in full (keep the file safe)")
     export.add_argument("-o", "--output", help="a file (mode 0600) instead of standard output")
     export.set_defaults(func=_cmd_config_export)
     imported = config_commands.add_parser("import", help="replace the settings with a YAML file, as a new version")
     imported.add_argument("file")
+    imported.add_argument("--section", **sections)  # type: ignore[arg-type]
     imported.set_defaults(func=_cmd_config_import)
 
 

@@ -41,6 +41,12 @@ from hub.store.state import StateStore
 
 #: How long an enrolment token can be used (once).
 TOKEN_TTL_S = 30 * 60
+#: Where a device keeps the school CA's certificate (docs/install-pi.md): its config names this path.
+DEVICE_CA_PATH = "/etc/xiaoan/ca.crt"
+#: The TLS port of the devices' door when the hub is not told another (firmware-config/mosquitto/xiaoan.conf).
+TLS_PORT = 8883
+
+
 def device_templates() -> Path:
     """The example configs a new device's file starts from (firmware-config/devices/).
 
@@ -190,6 +196,8 @@ class BrokerAddress:
 
     host: str
     port: int
+    #: Where the device finds the school CA's certificate, when it connects over TLS (None: plain MQTT).
+    ca_file: str | None = None
 
 
 class DeviceEnrolment:
@@ -271,12 +279,31 @@ class DeviceEnrolment:
         return Enrolment(device, token, expires_at)
 
 
+def device_ca_pem(path: Path) -> str:
+    """The school CA's certificate for the devices: refused if the file is not one, or holds a private key.
+
+    It is served without sign-in (a certificate is public); a mistaken path to ``ca.key``
+    must never hand out the key that signs the broker's certificate.
+    """
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        raise EnrolmentError("device_tls_ca_file", f"{path}: cannot read the CA certificate ({error})",
+                             status=503) from None
+    if "PRIVATE KEY" in text or "-----BEGIN CERTIFICATE-----" not in text:
+        raise EnrolmentError("device_tls_ca_file", f"{path} is not a CA certificate alone (XIAOAN_DEVICE_TLS_CA_FILE"
+                             " names ca.crt, never a key)", status=503)
+    return text
+
+
 def config_text(device: EnrolledDevice, broker: BrokerAddress, password: str) -> str:
     """The device's edge config: its role's example with this device's site, name and account."""
     template = yaml.safe_load((device_templates() / device.role.template).read_text(encoding="utf-8"))
-    body: dict[str, Any] = {"site": device.site, "device": device.name,
-                            "broker": {"host": broker.host, "port": broker.port, "username": device.name,
-                                       "password": password}}
+    account: dict[str, Any] = {"host": broker.host, "port": broker.port, "username": device.name,
+                               "password": password}
+    if broker.ca_file is not None:
+        account["tls"] = {"ca_file": broker.ca_file}
+    body: dict[str, Any] = {"site": device.site, "device": device.name, "broker": account}
     body.update({key: value for key, value in template.items() if key not in body})
     header = (f"# xiaoan edge config for {device.name} ({device.role.value}), site {device.site}.\n"
               "# Holds the device's broker password: keep it root:xiaoan, mode 640.\n"

@@ -40,9 +40,11 @@ from hub.report.signed import SignedReports
 from hub.samples.monitor import SampleMonitor
 from hub.scaleout import RulesLock
 from hub.scheduler import Duty, Scheduler
-from hub.settings import HubSettings
+from hub.settings import HubConfig, HubSettings
+from hub.setup.directory import ConfiguredDirectory
+from hub.setup.service import SchoolSetup
 from hub.store.select import open_series
-from hub.store.settings import SettingsStore
+from hub.store.settings import POLL_S, SettingsStore
 from hub.store.state import StateStore
 from hub.store.upkeep import MARKS_INTERVAL_S, SeriesUpkeep
 from hub.store_outage import StoreAlarm
@@ -99,6 +101,7 @@ class Hub:
         self.enrolment = DeviceEnrolment(EnrolmentStore(settings.db_dir / "devices.sqlite3"), self.state,
                                          _dynsec(settings))
         self.series = open_series(settings, self.state)
+        settings = self.settings = self._school_setup(settings)
         # The sign-offs first: a signed period's records are closed to the engine, the gate and the samples.
         reports_store = report_store(settings)
         signed = SignedReports(reports_store, self.tz)
@@ -180,6 +183,13 @@ class Hub:
         self.samples.add_change_listener(live.on_samples_changed)
         return live
 
+    def _school_setup(self, settings: HubSettings) -> HubSettings:
+        """The admin page's setup (sensors named and assigned, terms, holidays, door groups) over the YAML."""
+        self.settings_store = SettingsStore(settings.db_dir / "settings.sqlite3")
+        self.setup = SchoolSetup(self.settings_store, settings.rules, self.state, self.state,
+                                 on_change=self.apply_rules)
+        return settings.model_copy(update={"rules": self.setup.effective()})
+
     def _series_upkeep(self) -> SeriesUpkeep:
         """Retention and the dashboards' samples of the series (which follow the alerts where it keeps them)."""
         upkeep = SeriesUpkeep(self.series, self.state, self.engine.limits)
@@ -198,7 +208,9 @@ class Hub:
     def _checks(self, signed: SignedPeriods) -> ChecksService:
         """Checklists and work orders: due on the hub's one calendar, prefilled from the series and the samples."""
         settings = self.settings
-        return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, self.state,
+        # Sensors by the names and profiles in force: a probe the admin made a freezer is checked as one.
+        directory = ConfiguredDirectory(self.state, lambda: self.settings.rules)
+        return ChecksService(settings.db_dir / "checks.sqlite3", settings.rules.checks, self.state, directory,
                              self.engine, self.series, self.samples.store, settings.rules.samples, self.tz,
                              school_day=self._school_day, canteen_open=self.samples.canteen_open,
                              limits=self.engine.limits, sweeps=self._sweeps, signed=signed)
@@ -252,6 +264,8 @@ class Hub:
         settings, add = self.settings, self.scheduler.add
         if self.mqtt is not None:
             add(Duty("hub-heartbeat", settings.hub_heartbeat_s, self.mqtt.heartbeat))
+        # Every worker follows the settings saved elsewhere (the CLI, another worker's page).
+        add(Duty("settings-reload", POLL_S, self._reload_settings, first_after_s=POLL_S))
         if not self.runs_rules:
             return
         tick_s = settings.tick_s
@@ -289,6 +303,20 @@ class Hub:
                      first_after_s=min(10.0, settings.dashboard_sample_s)))
             add(Duty("alert-marks", min(MARKS_INTERVAL_S, settings.dashboard_sample_s), upkeep.flush_marks,
                      first_after_s=min(MARKS_INTERVAL_S, settings.dashboard_sample_s)))
+
+    def apply_rules(self, config: HubConfig) -> None:
+        """Settings changed while running (the admin page's setup): the engine, gate duty, samples and pages follow."""
+        self.settings = self.settings.model_copy(update={"rules": config})
+        self.engine.reconfigure(config)
+        self.gate.reconfigure(config.calendar)
+        self.samples.config = config.samples
+        self.reports.source.config = config  # names, profiles and limits in the reports built from now on
+        self.live.on_limits_changed("*")
+
+    def _reload_settings(self, _now: float) -> None:
+        """A version of the setup or of the channels saved by another process: in force now."""
+        self.setup.poll()
+        self.notify_settings.poll()
 
     def _prune_seen(self, now: float) -> None:
         """Hourly: forget old message ids so the dedup table does not grow forever."""
@@ -362,6 +390,7 @@ class Hub:
         self.accounts.close()
         self.enrolment.store.close()
         self.notify_settings.store.close()
+        self.settings_store.close()
         self.state.close()
         if self.rules_lock is not None:
             self.rules_lock.release()

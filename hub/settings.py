@@ -150,6 +150,10 @@ class HubSettings(BaseSettings):
     #: The broker's host name as the Pis reach it; defaults to the host name the admin page was opened at.
     device_broker_host: str | None = None
     device_broker_port: int | None = Field(default=None, ge=1, le=65535)
+    #: The school CA's certificate (``ca.crt`` of scripts/make-ca.sh) when the devices' door is TLS: configs of
+    #: devices added on the admin page then connect over TLS (to ``device_broker_port``, default 8883), and their
+    #: install command fetches this certificate to the Pi first (docs/install-pi.md, "TLS instead of plain MQTT").
+    device_tls_ca_file: Path | None = None
     #: Sites this hub serves (``+``: all).
     site: str = "+"
     #: The school's time zone: messages, pages and reports speak local time.

@@ -66,8 +66,12 @@ install_wheel() { # $1: the extra (hub or edge); $2…: options for python3 -m v
 install_hub() {
     say "xiaoan hub: docs/install-hub.md, steps 1-7"
     say "1. Debian packages"
-    run apt-get update
-    run apt-get install -y mosquitto mosquitto-clients python3-venv fonts-wqy-zenhei
+    if [ -n "${XIAOAN_DEB:-}" ]; then
+        say "installed as the xiaoan-hub package's dependencies"
+    else
+        run apt-get update
+        run apt-get install -y mosquitto mosquitto-clients python3-venv fonts-wqy-zenhei
+    fi
 
     say "2. The program, from the wheel"
     install_wheel hub

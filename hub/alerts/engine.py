@@ -193,6 +193,18 @@ class AlertEngine:
     def add_listener(self, listener: AlertListener) -> None:
         self._listeners.append(listener)
 
+    def reconfigure(self, config: HubConfig) -> None:
+        """New settings in force (the admin page named or assigned a sensor): names, profiles and limits follow.
+
+        An excursion already running keeps the limits it began under (``_judged_by``).
+        """
+        with self._lock:
+            self._config = config
+            self._alerts_config = config.alerts
+            self._door_of = {u.temperature: u.door for u in config.alerts.units}
+            self._unit_of_door = {u.door: u.temperature for u in config.alerts.units}
+        self.refresh_sensors()
+
     def refresh_sensors(self) -> None:
         """Re-read the sensor registry and the edited limits (after a device announced its sensors,
         after someone changed a sensor's limits)."""

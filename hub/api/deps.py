@@ -35,6 +35,7 @@ from hub.notify.managed import NotifySettings
 from hub.report.service import ReportService
 from hub.samples.monitor import SampleMonitor
 from hub.settings import HubSettings
+from hub.setup.service import SchoolSetup
 from hub.store.base import SeriesStore
 from hub.store.state import StateStore
 from hub.visitors.service import VisitorBook
@@ -178,6 +179,12 @@ async def enrolment(request: Request) -> DeviceEnrolment:
     return found
 
 
+async def school_setup(request: Request) -> SchoolSetup:
+    """Sensors named and assigned, terms, holidays and door groups from the admin page (versioned)."""
+    found: SchoolSetup = _part(request, "setup")
+    return found
+
+
 async def alarm_links(request: Request) -> AlarmLinks:
     """One-tap links in alarm messages and the alarm-scoped sessions they open."""
     found: AlarmLinks = _part(request, "links")
@@ -228,6 +235,7 @@ NotifySettingsDep = Annotated[NotifySettings, Depends(notify_settings)]
 BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
 LiveDep = Annotated[LiveFeed, Depends(live_feed)]
 EnrolmentDep = Annotated[DeviceEnrolment, Depends(enrolment)]
+SchoolSetupDep = Annotated[SchoolSetup, Depends(school_setup)]
 PhotoRootDep = Annotated[Path, Depends(photo_root)]
 LinksDep = Annotated[AlarmLinks, Depends(alarm_links)]
 PipelineStatusDep = Annotated[PipelineStatus, Depends(pipeline_status)]

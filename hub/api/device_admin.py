@@ -22,7 +22,18 @@ from hub.api.deps import EnrolmentDep, SettingsDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
-from hub.enrolment import BrokerAddress, DeviceRole, DeviceState, EnrolledDevice, Enrolment
+from hub.enrolment import (
+    DEVICE_CA_PATH,
+    TLS_PORT,
+    BrokerAddress,
+    DeviceRole,
+    DeviceState,
+    EnrolledDevice,
+    Enrolment,
+    device_ca_pem,
+)
+from hub.errors import NotFound
+from hub.settings import HubSettings
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
@@ -70,10 +81,15 @@ def _qr_data_url(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _public(request: Request, issued: Enrolment) -> EnrolmentPublic:
+def _public(request: Request, settings: HubSettings, issued: Enrolment) -> EnrolmentPublic:
     url = str(request.url_for("fetch_config", token=issued.token))
     command = (f"curl -fsS {shlex.quote(url)} | sudo install -D -m 640 -o root -g xiaoan /dev/stdin"
                f" {EDGE_CONFIG_PATH}")
+    if settings.device_tls_ca_file is not None:
+        # Over TLS the Pi needs the school CA's certificate first; the config names where it put it.
+        ca_url = str(request.url_for("device_ca"))
+        command = (f"curl -fsS {shlex.quote(ca_url)} | sudo install -D -m 640 -o root -g xiaoan /dev/stdin"
+                   f" {DEVICE_CA_PATH} && {command}")
     return EnrolmentPublic(device=EnrolledDevicePublic.of(issued.device), url=url, expires_at=issued.expires_at,
                            install_command=command, qr_data_url=_qr_data_url(command))
 
@@ -85,15 +101,17 @@ def enrolled(service: EnrolmentDep, _user: AdminDep) -> list[EnrolledDevicePubli
 
 
 @router.post("/devices/enrolled", status_code=201)
-def add_device(service: EnrolmentDep, user: AdminDep, request: Request, body: DeviceCreate) -> EnrolmentPublic:
+def add_device(service: EnrolmentDep, settings: SettingsDep, user: AdminDep, request: Request,
+               body: DeviceCreate) -> EnrolmentPublic:
     """Make the device's broker account now and a one-time link to its config file."""
-    return _public(request, service.add(body.name, body.site, body.role, user.username))
+    return _public(request, settings, service.add(body.name, body.site, body.role, user.username))
 
 
 @router.post("/devices/enrolled/{name}/replace")
-def replace_device(service: EnrolmentDep, user: AdminDep, request: Request, name: str) -> EnrolmentPublic:
+def replace_device(service: EnrolmentDep, settings: SettingsDep, user: AdminDep, request: Request,
+                   name: str) -> EnrolmentPublic:
     """A Pi that died: the old password stops working now; a new link gives the new Pi a new one."""
-    return _public(request, service.replace(name, user.username))
+    return _public(request, settings, service.replace(name, user.username))
 
 
 @router.post("/devices/enrolled/{name}/revoke")
@@ -108,7 +126,18 @@ def fetch_config(service: EnrolmentDep, settings: SettingsDep, request: Request,
                  token: Annotated[str, Field(min_length=16, max_length=128)]) -> PlainTextResponse:
     """The device's config file, once (the token is used up by this answer)."""
     host = settings.device_broker_host or request.url.hostname or settings.mqtt_host
-    port = settings.device_broker_port or settings.mqtt_device_port
-    text = service.fetch(token, BrokerAddress(host, port))
+    tls = settings.device_tls_ca_file is not None
+    port = settings.device_broker_port or (TLS_PORT if tls else settings.mqtt_device_port)
+    text = service.fetch(token, BrokerAddress(host, port, DEVICE_CA_PATH if tls else None))
     return PlainTextResponse(text, media_type="application/yaml",
                              headers={"Cache-Control": "no-store", "Content-Disposition": "inline; filename=edge.yaml"})
+
+
+@router.get("/devices/ca.crt", name="device_ca", response_class=PlainTextResponse,
+            responses={200: {"content": {"application/x-pem-file": {}}}, 404: {"description": "no TLS for devices"}})
+def device_ca(settings: SettingsDep) -> PlainTextResponse:
+    """The school CA's certificate a new device trusts the broker by (public, like any certificate)."""
+    if settings.device_tls_ca_file is None:
+        raise NotFound("device_tls_ca_file", "the devices' door of this hub is plain MQTT (no CA to fetch)")
+    return PlainTextResponse(device_ca_pem(settings.device_tls_ca_file), media_type="application/x-pem-file",
+                             headers={"Content-Disposition": "inline; filename=ca.crt"})

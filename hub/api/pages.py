@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.alerts.engine import AlertEngine
 from hub.api.admin_channels import public_rota, public_settings, rota_gaps
+from hub.api.admin_setup import public_setup
 from hub.api.checks import WorkOrderPublic
 from hub.api.deps import (
     AccountsDep,
@@ -32,6 +33,7 @@ from hub.api.deps import (
     ReportsDep,
     RowId,
     SamplesDep,
+    SchoolSetupDep,
     SeriesDep,
     SettingsDep,
     StateDep,
@@ -46,6 +48,7 @@ from hub.checks.kinds import OPEN_ORDER_STATES, OrderState
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
 from hub.notify.channel_forms import FORM_KINDS
+from hub.setup.model import ColdProfile, SensorRole
 from hub.store.state import StateStore
 from hub.web import views
 from hub.web.render import HOME, Renderer
@@ -59,7 +62,7 @@ Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 PARTS = {"checks": ("board",), "visitors": ("book",),
          "canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
          "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
-         "admin": ("devices", "sensors", "silences", "calendar", "defaults")}
+         "admin": ("devices", "sensors", "silences", "calendar", "defaults", "setup_sensors", "setup_calendar")}
 #: The default escalation routes, which the page names in words (others show their id).
 KNOWN_ROUTES = ("canteen", "canteen_manager", "safety_officer", "gatekeeper", "admin")
 #: Sections shown only to a role that may change what they list.
@@ -226,9 +229,11 @@ def visitors_page(book: VisitorsDep, accounts: AccountsDep, web: RendererDep, re
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: SeriesDep, accounts: AccountsDep,
-          gate: GateDep, enrolment: EnrolmentDep, notify: NotifySettingsDep, web: RendererDep, cache: SparksDep,
-          tz: TzDep, request: Request, user: Admin, part: str | None = None) -> Response:
+          gate: GateDep, enrolment: EnrolmentDep, notify: NotifySettingsDep, setup: SchoolSetupDep, web: RendererDep,
+          cache: SparksDep, tz: TzDep, request: Request, user: Admin, part: str | None = None) -> Response:
     data = views.admin(settings, store, engine, series, accounts, gate, enrolment, time.time(), cache)
+    data.update(setup=public_setup(setup), setup_roles=[r.value for r in SensorRole],
+                setup_profiles=[p.value for p in ColdProfile])
     notify_data = public_settings(notify)
     data["notify"] = notify_data
     data["channel_words"] = {c.name: c.label or c.name for c in notify_data.channels}

@@ -95,6 +95,12 @@ class GateMonitor:
 
     # -- the calendar and its overrides --------------------------------------------------------
 
+    def reconfigure(self, calendar: CalendarConfig) -> None:
+        """New terms, holidays or door groups (the admin page): the duty follows from its next event or tick."""
+        with self._lock:
+            self._base_calendar = calendar
+            self.calendar = self._build_calendar()
+
     def _build_calendar(self) -> SchoolCalendar:
         return school_calendar(self._base_calendar, self.store.overrides(), self.store.default_confirmation())
 

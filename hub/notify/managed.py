@@ -79,6 +79,9 @@ class NotifySettings:
         self.required_routes = sorted(set(required_routes))
         self.on_change = on_change
         self._clock = clock
+        latest = store.latest(SECTION)
+        #: The version the running hub sends through (``poll`` applies a newer one saved elsewhere).
+        self.applied: int | None = None if latest is None else latest.id
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -132,9 +135,21 @@ class NotifySettings:
         # Names of what changed only: the values hold secrets and never reach the log.
         _LOGGER.info("notification settings version %d by %s (%s): %s", saved.id, actor, action,
                      ", ".join(changes) or "no change")
+        self.applied = saved.id
         if self.on_change is not None:
             self.on_change(config)
         return saved
+
+    def poll(self, _now: float = 0.0) -> bool:
+        """Apply a version saved by another process (``xiaoan config import``); True when one was applied."""
+        latest = self.latest()
+        if latest is None or latest.id == self.applied:
+            return False
+        self.applied = latest.id
+        _LOGGER.info("notification settings version %d saved elsewhere, now in force", latest.id)
+        if self.on_change is not None:
+            self.on_change(NotifyConfig.model_validate(latest.data))
+        return True
 
     def _expect(self) -> int | None:
         latest = self.latest()

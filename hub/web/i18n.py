@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from hub.web import i18n_setup as setup_words
+
 DEFAULT_LOCALE = "zh-CN"
 LOCALES = ("zh-CN", "en")
 #: What a missing key looks like on the page.
@@ -621,6 +623,7 @@ ZH: dict[str, str] = {
     "route.gatekeeper": "门卫",
     "route.safety_officer": "安全员",
     "route.admin": "管理员",
+    **setup_words.ZH,
 }
 
 EN: dict[str, str] = {
@@ -1240,6 +1243,7 @@ EN: dict[str, str] = {
     "route.gatekeeper": "the gatekeeper",
     "route.safety_officer": "the safety officer",
     "route.admin": "the administrator",
+    **setup_words.EN,
 }
 
 CATALOGS: Mapping[str, Mapping[str, str]] = {"zh-CN": ZH, "en": EN}

@@ -408,6 +408,25 @@
       if ("numbers" in f) { out.numbers = list(f.numbers); }
       return out;
     },
+    setup_sensor: function (f) {
+      return {name: (f.name || "").trim(), role: f.role, profile: f.profile || null, group: f.group || null,
+              version: f.version ? Number(f.version) : null};
+    },
+    setup_calendar: function (f, form) {
+      var terms = [];
+      Array.prototype.forEach.call(form.querySelectorAll(".term"), function (row) {
+        var start = row.querySelector("[name=term_start]").value, end = row.querySelector("[name=term_end]").value;
+        if (start || end) {
+          terms.push({name: row.querySelector("[name=term_name]").value.trim(), start: start, end: end});
+        }
+      });
+      return {terms: terms, holidays: list(f.holidays), version: f.version ? Number(f.version) : null};
+    },
+    setup_group: function (f) {
+      var grace = number(f.grace_min);
+      return {school_day: spans(f.school_day), other_day: spans(f.other_day),
+              close_grace_s: grace === null ? 600 : grace * 60, version: f.version ? Number(f.version) : null};
+    },
     route: function (f) {
       return {always: [].concat(f.always || []),
               fallback: [].concat(f.fallback || []).filter(function (name) { return name !== ""; })};
@@ -551,6 +570,8 @@
         var details = form.closest("details");
         if (details && kind !== "samples") { details.open = false; }
         if (kind !== "reset" && kind !== "password") { setTimeout(refreshAll, kind === "samples" ? 0 : 600); }
+        // The channel lists are not a live section: a new channel appears (and its test button) on a fresh page.
+        if (kind === "channel") { setTimeout(function () { window.location.reload(); }, 600); }
       })
       .catch(function (error) { show(form, error.message, false); })
       .then(function () { if (button) { button.disabled = false; } });

@@ -22,6 +22,8 @@ from tests.hub.auth_helpers import bearer
 PUBLIC = {("GET", "/api/health"), ("GET", "/login"), ("POST", "/login"), ("GET", "/openapi.json"),
           ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
           ("GET", "/api/devices/enrol/{token}"),
+          # The school CA's certificate a new device trusts the broker by: public, like any certificate.
+          ("GET", "/api/devices/ca.crt"),
           # One-tap alarm links: the token (or the alarm-scoped cookie it set) is the credential (hub.api.links).
           ("GET", "/link/{alert_id}"), ("POST", "/link/{alert_id}/acknowledge"), ("POST", "/link/{alert_id}/actions"),
           ("GET", "/link/{alert_id}/{token}"), ("POST", "/link/{alert_id}/{token}")}

@@ -1,0 +1,214 @@
+"""The admin page's setup, versioned: every change a new version (who, when, what), in force at once.
+
+The component the routes, the CLI and the running hub share. A change is checked as a
+whole against the YAML baseline before it is written (nothing half-applied), saved as
+the next version of section ``setup`` of ``settings.sqlite3``, audited with the person,
+and handed to ``on_change`` with the settings now in force, which the hub gives the rule
+engine, the gate duty and the sample register without a restart. ``poll`` finds a
+version another process saved (``xiaoan config import``, another hub worker).
+
+A form sends the version it showed: if what it changes was changed since by someone
+else, it is refused (409) instead of undoing their change; other changes meanwhile
+are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub.alerts.ports import AuditTrail, Directory
+from hub.errors import Conflict, FieldError, NotFound
+from hub.settings import HubConfig
+from hub.setup.model import GroupSetup, SensorRole, SensorSetup, SetupDocument, TermSetup
+from hub.setup.rules import changed_paths, layered, problems_of, revert
+from hub.store.settings import SettingsStore, SettingsVersion, StaleVersion
+
+_LOGGER = logging.getLogger(__name__)
+
+SECTION = "setup"
+
+OnChange = Callable[[HubConfig], None]
+
+
+def _path(loc: Iterable[object]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+class SchoolSetup:
+    """Sensors named and assigned, terms, holidays and door groups, over the YAML baseline ``base``."""
+
+    def __init__(self, store: SettingsStore, base: HubConfig, directory: Directory, audit: AuditTrail, *,
+                 on_change: OnChange | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.base = base
+        self.directory = directory
+        self.audit = audit
+        self.on_change = on_change
+        self._clock = clock
+        latest = store.latest(SECTION)
+        #: The version the running hub uses (``poll`` applies a newer one).
+        self.applied: int | None = None if latest is None else latest.id
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def latest(self) -> SettingsVersion | None:
+        return self.store.latest(SECTION)
+
+    def document(self) -> SetupDocument:
+        latest = self.latest()
+        return SetupDocument() if latest is None else SetupDocument.model_validate(latest.data)
+
+    def effective(self) -> HubConfig:
+        """The settings in force; what cannot be applied (a group the YAML lost) is left out, logged."""
+        problems: list[tuple[str, str]] = []
+        config = layered(self.base, self.document(), problems)
+        for path, message in problems:
+            _LOGGER.warning("admin page setup: %s: %s (left out)", path, message)
+        return config
+
+    def history(self, limit: int = 50) -> list[SettingsVersion]:
+        return self.store.history(SECTION, limit)
+
+    def unassigned(self) -> list[dict[str, Any]]:
+        """Sensors the devices announced that neither the YAML nor the page has named or assigned."""
+        doc = self.document()
+        config = layered(self.base, doc)
+        in_groups = {m for group in self.base.calendar.groups.values() for m in group.members}
+        return [s for s in self.directory.sensors()
+                if s["key"] not in doc.sensors and s["key"] not in config.sensors and s["key"] not in in_groups]
+
+    # -- changing --------------------------------------------------------------------------------
+
+    def validate(self, data: dict[str, Any]) -> SetupDocument:
+        """The whole document checked, as it would be applied; the first problem raised naming its field."""
+        try:
+            doc = SetupDocument.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise FieldError(_path(first["loc"]), "; ".join(e["msg"] for e in error.errors()[:3])) from None
+        problems = problems_of(self.base, doc)
+        if problems:
+            raise FieldError(problems[0][0], problems[0][1])
+        return doc
+
+    def _change(self, paths: tuple[str, ...], seen: int | None, edit: Callable[[dict[str, Any]], dict[str, Any]],
+                actor: str, action: str, subject: str) -> SettingsVersion:
+        latest = self.latest()
+        if seen is not None and latest is not None and seen != latest.id:
+            shown = self.store.version(SECTION, seen)
+            since = changed_paths(shown.data if shown is not None else {}, latest.data)
+            if any(path in since for path in paths):
+                raise Conflict("version", f"changed meanwhile (version {latest.id} by {latest.actor}): reload the"
+                                          " page and try again · 已被他人修改，请刷新页面后重试")
+        data = edit(dict(latest.data) if latest is not None else {})
+        return self._save(data, actor, action, subject, expect=None if latest is None else latest.id)
+
+    def _save(self, data: dict[str, Any], actor: str, action: str, subject: str, *,
+              expect: int | None) -> SettingsVersion:
+        doc = self.validate(data)
+        clean = doc.model_dump(mode="json", exclude_defaults=True)
+        old = self.latest()
+        changes = changed_paths(old.data if old is not None else {}, clean)
+        try:
+            saved = self.store.save(SECTION, clean, ts=self._clock(), actor=actor, action=action, changes=changes,
+                                    expect=expect)
+        except StaleVersion as stale:
+            raise Conflict("version", str(stale)) from None
+        self.audit.append_audit(saved.ts, actor, f"setup.{action}", subject,
+                                {"version": saved.id, "changes": list(changes)})
+        _LOGGER.info("admin page setup version %d by %s (%s): %s", saved.id, actor, action,
+                     ", ".join(changes) or "no change")
+        self._apply(saved.id)
+        return saved
+
+    def _apply(self, version: int | None) -> None:
+        self.applied = version
+        if self.on_change is not None:
+            self.on_change(self.effective())
+
+    def put_sensor(self, key: str, spec: SensorSetup, actor: str, seen: int | None = None) -> SettingsVersion:
+        """Name a sensor and say what it is; it must be one a device announced."""
+        if key not in {s["key"] for s in self.directory.sensors()}:
+            raise NotFound("sensor", f"no sensor {key!r} (a device announces its sensors when it connects)")
+        if spec.role is SensorRole.SAMPLE_CABINET:
+            others = [k for k, s in self.document().sensors.items() if s.role is SensorRole.SAMPLE_CABINET and k != key]
+            if others:
+                raise FieldError(f"sensors.{key}.role", f"{others[0]} is the sample cabinet already: assign it"
+                                 " something else first · 已有留样柜，请先更改原留样柜")
+        value = spec.model_dump(mode="json", exclude_none=True)
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "sensors": {**(data.get("sensors") or {}), key: value}}
+
+        return self._change((f"sensors.{key}",), seen, edit, actor, "sensor", f"sensor/{key}")
+
+    def put_calendar(self, terms: list[TermSetup], holidays: list[dt.date], actor: str,
+                     seen: int | None = None) -> SettingsVersion:
+        """The terms (replacing the YAML's) and the extra holidays."""
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "terms": [t.model_dump(mode="json") for t in terms],
+                    "holidays": sorted({day.isoformat() for day in holidays})}
+
+        # Either list changed meanwhile is a conflict: the form shows both.
+        return self._change(("terms", "holidays"), seen, edit, actor, "calendar", "calendar")
+
+    def put_group(self, name: str, spec: GroupSetup, actor: str, seen: int | None = None) -> SettingsVersion:
+        """A door group's windows (added, or replacing the YAML's group of that name)."""
+        value = spec.model_dump(mode="json")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "groups": {**(data.get("groups") or {}), name: value}}
+
+        return self._change((f"groups.{name}",), seen, edit, actor, "group", f"gate-group/{name}")
+
+    def delete_group(self, name: str, actor: str) -> SettingsVersion:
+        """A page group no door uses any more."""
+        doc = self.document()
+        if name not in doc.groups:
+            raise NotFound("name", f"no door group {name!r} set on this page")
+        users = [key for key, s in doc.sensors.items() if s.role is SensorRole.DOOR and s.group == name]
+        if users and name not in self.base.calendar.groups:
+            raise Conflict("name", f"doors {', '.join(users)} are in it: assign them elsewhere first")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "groups": {k: v for k, v in (data.get("groups") or {}).items() if k != name}}
+
+        return self._change((f"groups.{name}",), None, edit, actor, "group_removed", f"gate-group/{name}")
+
+    def rollback(self, version_id: int, actor: str) -> SettingsVersion:
+        """Undo one change: what version ``version_id`` changed goes back to how it was; the rest stays."""
+        target = self.store.version(SECTION, version_id)
+        if target is None:
+            raise NotFound("version", f"no version {version_id}")
+        before = self.store.before(SECTION, version_id)
+        latest = self.latest()
+        current = latest.data if latest is not None else {}
+        data = revert(current, before.data if before is not None else {}, target.data)
+        return self._save(data, actor, f"rollback.{version_id}", f"setup-version/{version_id}",
+                          expect=None if latest is None else latest.id)
+
+    def replace(self, data: dict[str, Any], actor: str, action: str = "import") -> SettingsVersion:
+        """A whole document (``xiaoan config import``), checked like the page's changes."""
+        latest = self.latest()
+        return self._save(data, actor, action, "setup", expect=None if latest is None else latest.id)
+
+    def export(self) -> dict[str, Any]:
+        return self.document().model_dump(mode="json", exclude_defaults=True)
+
+    # -- following other processes ---------------------------------------------------------------
+
+    def poll(self, _now: float = 0.0) -> bool:
+        """Apply a version saved elsewhere (the CLI, another worker); True when one was applied."""
+        latest = self.latest()
+        found = None if latest is None else latest.id
+        if found == self.applied:
+            return False
+        _LOGGER.info("admin page setup: version %s saved elsewhere, now in force", found)
+        self._apply(found)
+        return True
