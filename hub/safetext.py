@@ -11,6 +11,9 @@ of the two helpers here, and the text arrives as data:
   it begins with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or a line feed) is
   prefixed with a single quote. Numbers written as numbers are left as they are, so
   ``-18.5`` stays a number a spreadsheet can chart.
+- ``typed_problem``: text typed into a form (a hazard report from a stranger's phone, a
+  checklist item) is kept only without control or direction-override characters; the
+  reason names the character, never echoes it. What is kept is shown as text, never markup.
 - ``one_line``: text for a notification is one line that cannot form a link: controls
   and line breaks become spaces, ``http://`` becomes ``http[:]//`` and a host name's
   dots become ``[.]`` (the "defanged" form security teams use), so a device cannot
@@ -73,3 +76,21 @@ def one_line(text: str) -> str:
     flat = _UNSAFE_RUN.sub(" ", text).strip()
     flat = _SCHEME.sub(r"\1[:]", flat)
     return _HOST.sub(lambda found: found.group().replace(".", "[.]"), flat)
+
+
+#: Line breaks a multi-line field may keep (every other control character is refused).
+_BREAKS = re.compile(r"\r\n|\n")
+
+
+def typed_problem(text: str, lines: bool = False) -> str | None:
+    """Why ``text`` typed into a form is not kept (None: it is): a control or direction character.
+
+    ``lines``: a multi-line field, whose line breaks are kept.
+    """
+    found = _UNSAFE_CHAR.search(_BREAKS.sub(" ", text) if lines else text)
+    if found is None:
+        return None
+    return f"contains the control character U+{ord(found.group()):04X} · 含有不可见的控制字符"
+
+
+_UNSAFE_CHAR = re.compile(UNSAFE_TEXT_PATTERN)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -19,10 +20,20 @@ from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
-from hub.checks.config import TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, ItemKind, OrderState, Urgency
+from hub.checks.config import KEY_PATTERN, TemplateConfig
+from hub.checks.kinds import (
+    OPEN_ORDER_STATES,
+    Answer,
+    AutoSource,
+    Cadence,
+    Category,
+    ItemKind,
+    OrderState,
+    ScanState,
+    Urgency,
+)
 from hub.checks.service import AnswerInput, ChecksService, DueCheck
-from hub.checks.store import CheckRun, WorkOrder
+from hub.checks.store import CheckRun, ScanReport, WorkOrder
 from hub.errors import FieldError, NotFound
 from hub.web import photos
 
@@ -33,6 +44,8 @@ Reporter = Annotated[User, Depends(require(Permission.HAZARD_REPORT))]
 Fixer = Annotated[User, Depends(require(Permission.ORDER_FIX))]
 Assigner = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
 Accepter = Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]
+Editor = Annotated[User, Depends(require(Permission.CHECK_EDIT))]
+TemplateKey = Annotated[str, PathParam(pattern=KEY_PATTERN)]
 
 
 class PrefillPublic(BaseModel):
@@ -178,6 +191,7 @@ class WorkOrderPublic(BaseModel):
     accepted_at: float | None
     run_id: int | None
     item: str
+    category: Category
     steps: list[StepPublic]
     photos: list[str] = Field(default_factory=list, description="URLs of the order's photos, oldest first")
 
@@ -188,7 +202,7 @@ class WorkOrderPublic(BaseModel):
                    reported_by=order.reported_by, reported_at=order.reported_at, due_at=order.due_at,
                    assignee=order.assignee, fix_note=order.fix_note, fixed_by=order.fixed_by,
                    fixed_at=order.fixed_at, accepted_by=order.accepted_by, accepted_at=order.accepted_at,
-                   run_id=order.run_id, item=order.item,
+                   run_id=order.run_id, item=order.item, category=order.category,
                    steps=[StepPublic(ts=s.ts, actor=s.actor, action=s.action, state=s.state, note=s.note)
                           for s in order.steps],
                    photos=[f"/api/workorders/{order.id}/photos/{name}"
@@ -207,11 +221,32 @@ class OrderPhotoPublic(BaseModel):
     url: str
 
 
+class ScanReportPublic(BaseModel):
+    id: int
+    place_id: int
+    place: str
+    category: Category
+    text: str
+    received_at: float
+    state: ScanState
+    triaged_by: str
+    triaged_at: float | None
+    note: str
+    order_id: int | None
+
+
+def scan_report_public(checks: ChecksService, report: ScanReport) -> ScanReportPublic:
+    place = checks.store.place(report.place_id)
+    return ScanReportPublic(place=place.name if place else "", **{
+        name: getattr(report, name) for name in ScanReportPublic.model_fields if name != "place"})
+
+
 class HazardCreate(BaseModel):
     title: str = Field(min_length=1, max_length=80, description="what is wrong, e.g. 实验楼二楼门锁坏")
     place: str = Field(default="", max_length=60)
     text: str = Field(default="", max_length=1000)
     urgency: Urgency = Urgency.NORMAL
+    category: Category = Category.OTHER
 
 
 class AssignCreate(BaseModel):
@@ -246,6 +281,55 @@ def due_checks(checks: ChecksDep) -> list[ChecklistPublic]:
     """The checklists of the current day, week and month, with the automatic answers as of now."""
     now = checks.clock()
     return [ChecklistPublic.of(check, now) for check in checks.due(now)]
+
+
+class TemplatePublic(BaseModel):
+    """A template in force: the config's (revision 0) or the newest saved on the page."""
+
+    key: str
+    revision: int
+    version: str = Field(description="a hash of the template; a completed checklist names the one it was filled with")
+    edited_by: str
+    edited_at: float | None
+    template: TemplateConfig
+
+
+class TemplateRemoved(BaseModel):
+    key: str
+    revision: int
+
+
+def templates_public(checks: ChecksService) -> list[TemplatePublic]:
+    latest = {r.key: r for r in checks.store.latest_templates()}
+    out = []
+    for key, template in checks.templates().items():
+        saved = latest.get(key)
+        out.append(TemplatePublic(key=key, revision=saved.revision if saved else 0, version=template.version(),
+                                  edited_by=saved.saved_by if saved else "",
+                                  edited_at=saved.saved_at if saved else None, template=template))
+    return out
+
+
+@router.get("/api/checks/templates")
+def check_templates(checks: ChecksDep) -> list[TemplatePublic]:
+    """The checklist templates in force, with the revision each is at."""
+    return templates_public(checks)
+
+
+@router.put("/api/checks/templates/{key}")
+def save_check_template(checks: ChecksDep, user: Editor, key: TemplateKey, body: TemplateConfig) -> TemplatePublic:
+    """Save a template (a new one, or a new revision): items in the order given, their kinds, the schedule.
+
+    Checklists already completed keep the template they were filled with.
+    """
+    checks.save_template(key, body, actor=user.username)
+    return next(t for t in templates_public(checks) if t.key == key)
+
+
+@router.delete("/api/checks/templates/{key}")
+def remove_check_template(checks: ChecksDep, user: Editor, key: TemplateKey) -> TemplateRemoved:
+    """No longer ask for this checklist (its completed ones stay on the record)."""
+    return TemplateRemoved(key=key, revision=checks.remove_template(key, actor=user.username))
 
 
 @router.get("/api/checks/runs")
@@ -283,7 +367,7 @@ def work_orders(checks: ChecksDep, root: PhotoRootDep, state: Literal["open", "f
 def report_hazard(checks: ChecksDep, root: PhotoRootDep, user: Reporter, request: HazardCreate) -> WorkOrderPublic:
     """Report a hazard or a repair (发现 → 上报): a work order waiting to be assigned."""
     return _order(checks, checks.report(request.title, request.place, request.text, request.urgency,
-                                        actor=user.username), root)
+                                        actor=user.username, category=request.category), root)
 
 
 @router.get("/api/workorders/{order_id}")

@@ -6,13 +6,9 @@ no sign-in — the Pi has none — the single-use token in its path is the permi
 
 from __future__ import annotations
 
-import base64
-import io
 import shlex
 from typing import Annotated
 
-import qrcode
-import qrcode.image.svg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
@@ -23,6 +19,7 @@ from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
 from hub.enrolment import BrokerAddress, DeviceRole, DeviceState, EnrolledDevice, Enrolment
+from hub.web.qr import svg_data_url
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
@@ -63,19 +60,12 @@ class EnrolmentPublic(BaseModel):
     qr_data_url: str = Field(description="the install link as a QR code (an SVG data URL)")
 
 
-def _qr_data_url(text: str) -> str:
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _public(request: Request, issued: Enrolment) -> EnrolmentPublic:
     url = str(request.url_for("fetch_config", token=issued.token))
     command = (f"curl -fsS {shlex.quote(url)} | sudo install -D -m 640 -o root -g xiaoan /dev/stdin"
                f" {EDGE_CONFIG_PATH}")
     return EnrolmentPublic(device=EnrolledDevicePublic.of(issued.device), url=url, expires_at=issued.expires_at,
-                           install_command=command, qr_data_url=_qr_data_url(command))
+                           install_command=command, qr_data_url=svg_data_url(command))
 
 
 @router.get("/devices/enrolled")

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.alerts.engine import AlertEngine
 from hub.api.admin_channels import public_settings
-from hub.api.checks import WorkOrderPublic
+from hub.api.checks import WorkOrderPublic, scan_report_public, templates_public
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
@@ -37,9 +37,9 @@ from hub.api.deps import (
     TzDep,
 )
 from hub.auth.deps import CurrentUser, require
-from hub.auth.roles import Permission, allows
+from hub.auth.roles import Permission, Role, allows
 from hub.auth.users import User, attribution
-from hub.checks.kinds import OPEN_ORDER_STATES, OrderState
+from hub.checks.kinds import OPEN_ORDER_STATES, Category, ItemKind, OrderState
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
 from hub.notify.channel_forms import FORM_KINDS
@@ -184,9 +184,20 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     # A retry of the same rendered form (a phone on a bad network) is stored once.
     request_ids = {f"{c.key}/{c.period}": secrets.token_hex(8) for c in due}
     people = [info.user for info in accounts.users() if not info.disabled]
+    scans = ([scan_report_public(checks, r) for r in checks.scan_reports()]
+             if allows(user.role, Permission.ORDER_ASSIGN) else [])
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "request_ids": request_ids, "people": people,
-                                                      "now": now})
+                                                      "now": now, "scans": scans, "places": checks.places(),
+                                                      "categories": [c.value for c in Category]})
+
+
+@router.get("/checks/templates", response_class=HTMLResponse)
+def check_templates_page(checks: ChecksDep, web: RendererDep, request: Request,
+                         user: Annotated[User, Depends(require(Permission.CHECK_EDIT))]) -> Response:
+    """The checklist templates for the safety officer: items, their kinds and order, the schedule."""
+    return web.render("checks_templates.html", request, user, view="checks", templates=templates_public(checks),
+                      kinds=[k.value for k in ItemKind], roles=[r.value for r in Role])
 
 
 @router.get("/admin", response_class=HTMLResponse)

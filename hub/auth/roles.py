@@ -41,6 +41,7 @@ class Permission(StrEnum):
     ORDER_FIX = "order.fix"  # record the fix of a work order (after-photos, what was done)
     ORDER_ASSIGN = "order.assign"  # assign a work order to a person, with a due time
     ORDER_ACCEPT = "order.accept"  # accept (验收) or reopen a fixed work order — never one's own fix
+    CHECK_EDIT = "check.edit"  # checklist templates, places and their QR codes
     ADMIN = "admin"  # users, tokens, devices, channels, test messages
 
 
@@ -57,7 +58,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         Permission.ALERT_VERIFY, Permission.SAMPLE_DISCARD, Permission.LIMITS_APPROVE, Permission.SILENCE_EDIT,
         Permission.SILENCE_CANTEEN, Permission.SILENCE_GATE, Permission.SILENCE_ALL, Permission.CALENDAR_EDIT,
         Permission.REPORT_VIEW, Permission.REPORT_SIGN, Permission.AUDIT_VIEW, Permission.ORDER_ASSIGN,
-        Permission.ORDER_ACCEPT}),
+        Permission.ORDER_ACCEPT, Permission.CHECK_EDIT}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -12,8 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from hub.checks.config import ItemConfig, TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Answer, Cadence, DayRule, ItemKind, OrderAction, OrderState, Urgency
+from hub.checks.config import ItemConfig, ScanReportsConfig, TemplateConfig
+from hub.checks.kinds import (
+    OPEN_ORDER_STATES,
+    Answer,
+    Cadence,
+    DayRule,
+    ItemKind,
+    OrderAction,
+    OrderState,
+    ScanRefusal,
+    Urgency,
+)
 
 
 @dataclass(frozen=True)
@@ -143,3 +153,21 @@ def template_runs_on(template: TemplateConfig, school_day: bool, canteen_open: b
     if template.days is DayRule.EVERY:
         return True
     return canteen_open if template.days is DayRule.CANTEEN else school_day
+
+
+def scan_refusal(enabled: bool, by_source: int, by_place: int, pending: int,
+                 limits: ScanReportsConfig) -> ScanRefusal | None:
+    """Whether a report from a scan without signing in is refused, given what was taken in the last hour.
+
+    The queue bound comes first: a full queue refuses everyone alike until someone triages it,
+    so a flood from many addresses cannot bury the reports already waiting.
+    """
+    if not enabled:
+        return ScanRefusal.CLOSED
+    if pending >= limits.pending_max:
+        return ScanRefusal.QUEUE
+    if by_source >= limits.per_address_per_hour:
+        return ScanRefusal.ADDRESS
+    if by_place >= limits.per_place_per_hour:
+        return ScanRefusal.PLACE
+    return None

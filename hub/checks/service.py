@@ -10,8 +10,11 @@ from the injected ``clock`` or are passed in.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import re
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -21,15 +24,27 @@ from zoneinfo import ZoneInfo
 
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
-from hub.checks import prefill, rules
-from hub.checks.config import ChecksConfig, TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, OrderAction, OrderState, Urgency
+from hub.checks import prefill, rules, templates
+from hub.checks.config import KEY_PATTERN, ChecksConfig, TemplateConfig
+from hub.checks.kinds import (
+    OPEN_ORDER_STATES,
+    Answer,
+    AutoSource,
+    Cadence,
+    Category,
+    OrderAction,
+    OrderState,
+    ScanRefusal,
+    ScanState,
+    Urgency,
+)
 from hub.checks.prefill import Prefill
-from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
+from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, Place, ScanReport, WorkOrder
 from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import Conflict, FieldError, NotFound
 from hub.gate.store import Sweep
 from hub.rules.threshold import Limits
+from hub.safetext import typed_problem
 from hub.samples.config import SamplesConfig
 from hub.samples.store import SampleStore
 from hub.store.base import SeriesStore
@@ -41,12 +56,43 @@ ORDER_OVERDUE_RULE = RuleKind.WORK_ORDER_OVERDUE
 #: How long an undone checklist stays an alarm after its deadline (then it resolves and waits to be closed).
 _GIVE_UP_S: dict[Cadence, float] = {Cadence.DAILY: 86_400.0, Cadence.WEEKLY: 7 * 86_400.0,
                                     Cadence.MONTHLY: 28 * 86_400.0}
+#: Who the audit chain names for a report sent by scanning a code without signing in (not a username).
+SCAN_ACTOR = "(scan)"
 #: How far back a checklist's opening time is believed (an older one is a page left open).
 _OPEN_AT_MOST_S = 86_400.0
 
 
 class ChecksForbidden(FieldError):
     status = 403
+
+
+class ScanRefused(FieldError):
+    """A report from a scan without signing in that was not taken, and why (429 for the limits)."""
+
+    def __init__(self, reason: ScanRefusal) -> None:
+        super().__init__("place", f"report refused: {reason.value}", 403 if reason is ScanRefusal.CLOSED else 429)
+        self.reason = reason
+
+
+def _place_token() -> str:
+    """A place's code: unguessable, so a code cannot be made up for a place, nor one school's used at another."""
+    return secrets.token_urlsafe(12)
+
+
+def _template_texts(template: TemplateConfig) -> list[tuple[str, str]]:
+    """Every text of a template someone typed, with the field it came from."""
+    found = [("name", template.name), ("place", template.place)]
+    for index, item in enumerate(template.items):
+        found += [(f"items.{index}.text", item.text), (f"items.{index}.section", item.section),
+                  (f"items.{index}.unit", item.unit)]
+    return found
+
+
+def _typed(field_name: str, text: str, lines: bool = False) -> str:
+    problem = typed_problem(text, lines)
+    if problem is not None:
+        raise FieldError(field_name, problem)
+    return text.strip()
 
 
 @dataclass(frozen=True)
@@ -115,6 +161,9 @@ class ChecksService:
         #: The gate duty's closing sweeps in ``[since, until)``.
         self._sweeps = sweeps
         self.watch_since = self.store.watch_since(clock())
+        self.store.seed_places(config.places, _place_token, clock())
+        #: Mixed into a stranger's address before it is kept: the record holds no address, only its hash.
+        self._salt = self.store.source_salt(lambda: secrets.token_hex(16))
 
     def close(self) -> None:
         self.store.close()
@@ -133,10 +182,37 @@ class ChecksService:
         return runs
 
     def template(self, key: str) -> TemplateConfig:
-        found = self.config.templates.get(key)
+        found = self.templates().get(key)
         if found is None:
             raise NotFound("template", f"no checklist template {key!r}")
         return found
+
+    def templates(self) -> dict[str, TemplateConfig]:
+        """The templates in force: the config's, with the revisions saved on the page on top."""
+        return templates.in_force(self.config.templates, self.store.latest_templates())
+
+    def save_template(self, key: str, template: TemplateConfig, actor: str, now: float | None = None) -> int:
+        """Keep ``template`` as the new revision of ``key`` (added if new); checklists filled before keep theirs."""
+        now = self.clock() if now is None else now
+        if not re.fullmatch(KEY_PATTERN, key):
+            raise FieldError("key", "lower-case letters, digits and _ · 只能用小写字母、数字和下划线")
+        for field_name, text in _template_texts(template):
+            _typed(field_name, text)
+        revision = self.store.save_template(key, json.dumps(template.model_dump(mode="json"), ensure_ascii=False),
+                                            actor, now)
+        self._record.append_audit(now, actor, "check.template", f"checks:{key}", {
+            "revision": revision, "version": template.version(), "name": template.name,
+            "items": [item.key for item in template.items]})
+        return revision
+
+    def remove_template(self, key: str, actor: str, now: float | None = None) -> int:
+        """No longer ask for checklist ``key`` (its completed checklists stay on the record)."""
+        now = self.clock() if now is None else now
+        self.template(key)
+        revision = self.store.save_template(key, None, actor, now)
+        self._record.append_audit(now, actor, "check.template", f"checks:{key}", {"revision": revision,
+                                                                                  "removed": True})
+        return revision
 
     def _deadline(self, template: TemplateConfig, period: rules.Period) -> tuple[dt.date | None, float | None]:
         day = rules.due_day(period, self.runs_on(template))
@@ -150,7 +226,7 @@ class ChecksService:
         now = self.clock() if now is None else now
         today = self.local_day(now)
         found: list[DueCheck] = []
-        for key, template in self.config.templates.items():
+        for key, template in self.templates().items():
             current = rules.period_of(template.cadence, today)
             missed = self._missed(key, template, rules.previous(template.cadence, current), now)
             if missed is not None:
@@ -305,14 +381,15 @@ class ChecksService:
         return found
 
     def report(self, title: str, place: str, text: str, urgency: Urgency, actor: str,
-               now: float | None = None) -> WorkOrder:
+               now: float | None = None, category: Category = Category.OTHER) -> WorkOrder:
         """A hazard reported directly (发现 → 上报): a work order waiting to be assigned."""
         now = self.clock() if now is None else now
         order_id = self.store.add_order(NewOrder(title.strip(), place.strip(), text.strip(), urgency,
-                                                 rules.order_due_at(now, urgency, self.config.order_due_h)),
-                                        actor, now)
+                                                 rules.order_due_at(now, urgency, self.config.order_due_h),
+                                                 category=category), actor, now)
         self._record.append_audit(now, actor, "order.report", order_subject(order_id),
-                                  {"title": title, "place": place, "urgency": urgency.value})
+                                  {"title": title, "place": place, "urgency": urgency.value,
+                                   "category": category.value})
         return self.order(order_id)
 
     def _move(self, order_id: int, action: OrderAction, actor: str, note: str, now: float | None,
@@ -383,13 +460,124 @@ class ChecksService:
             raise FieldError("text", "empty note")
         return self._move(order_id, OrderAction.NOTE, actor, text, now)
 
+    # -- places and their QR codes -------------------------------------------------------------
+
+    def places(self) -> list[Place]:
+        return self.store.places()
+
+    def add_place(self, name: str, actor: str, now: float | None = None) -> Place:
+        now = self.clock() if now is None else now
+        name = _typed("name", name)
+        if not name:
+            raise FieldError("name", "name the place · 请填写地点名称")
+        try:
+            place = self.store.add_place(name, _place_token(), actor, now)
+        except sqlite3.IntegrityError:
+            raise Conflict("name", f"a place named {name!r} already has a code · 该地点已有二维码") from None
+        self._record.append_audit(now, actor, "place.add", f"place:{place.id}", {"name": name})
+        return place
+
+    def retire_place(self, place_id: int, actor: str, now: float | None = None) -> Place:
+        """The place's code is refused from now on (a lost or copied sticker: add the place again for a new one)."""
+        now = self.clock() if now is None else now
+        if self.store.place(place_id) is None:
+            raise NotFound("place_id", f"no place {place_id}")
+        if not self.store.retire_place(place_id, actor, now):
+            raise Conflict("place_id", f"place {place_id} is already retired · 该地点二维码已停用")
+        self._record.append_audit(now, actor, "place.retire", f"place:{place_id}", {})
+        found = self.store.place(place_id)
+        assert found is not None
+        return found
+
+    def scanned(self, token: str) -> Place:
+        """The place a scanned code names; an unknown code (another school's, made up) or a retired one: 404."""
+        place = self.store.place_by_token(token)
+        if place is None or place.retired_at is not None:
+            raise NotFound("token", "no place has this code · 二维码无效或已停用")
+        return place
+
+    def scan_seen(self, place: Place, actor: str, now: float | None = None) -> None:
+        """A signed-in person opened a place's code: when and where is on the record (walking the route)."""
+        now = self.clock() if now is None else now
+        self._record.append_audit(now, actor, "place.scan", f"place:{place.id}", {"name": place.name})
+
+    def _source(self, address: str) -> str:
+        return hashlib.sha256(f"{self._salt}:{address}".encode()).hexdigest()[:24]
+
+    def scan_report(self, token: str, category: Category, text: str, address: str,
+                    now: float | None = None) -> ScanReport:
+        """Keep a report from a place's code by someone not signed in, within the school's bounds.
+
+        Refused (``ScanRefused``) when the school has not turned it on, when the address or the place
+        sent too many in the last hour, or when too many wait to be triaged. Kept as plain text;
+        it opens no work order until a staff member files it.
+        """
+        now = self.clock() if now is None else now
+        place = self.scanned(token)
+        text = _typed("text", text, lines=True)
+        if not text:
+            raise FieldError("text", "say what is wrong · 请写明问题")
+        limits = self.config.scan_reports
+        report_id, refusal = self.store.add_scan_report(
+            place.id, category, text, self._source(address), now,
+            lambda counts: rules.scan_refusal(limits.enabled, counts.by_source, counts.by_place, counts.pending,
+                                              limits))
+        if refusal is not None or report_id is None:
+            _LOGGER.warning("report by scan at place %s refused: %s", place.id, refusal)
+            raise ScanRefused(refusal or ScanRefusal.QUEUE)
+        self._record.append_audit(now, SCAN_ACTOR, "scan.report", f"place:{place.id}", {"report": report_id,
+                                                                               "category": category.value})
+        found = self.store.scan_report(report_id)
+        assert found is not None
+        return found
+
+    def scan_reports(self) -> list[ScanReport]:
+        """Reports from scans waiting to be triaged, oldest first."""
+        return self.store.scan_reports(ScanState.PENDING)
+
+    def _pending_scan(self, report_id: int) -> ScanReport:
+        found = self.store.scan_report(report_id)
+        if found is None:
+            raise NotFound("report_id", f"no report {report_id}")
+        return found
+
+    def file_scan(self, report_id: int, title: str, urgency: Urgency, actor: str, category: Category | None = None,
+                  now: float | None = None) -> WorkOrder:
+        """Make a report from a scan into a work order, reported by the person who triaged it."""
+        now = self.clock() if now is None else now
+        report = self._pending_scan(report_id)
+        place = self.store.place(report.place_id)
+        title = _typed("title", title) or report.text[:80]
+        order = NewOrder(title, place.name if place else "", f"扫码上报 #{report.id}：{report.text}", urgency,
+                         rules.order_due_at(now, urgency, self.config.order_due_h),
+                         category=category or report.category)
+        order_id = self.store.triage_scan(report_id, ScanState.FILED, actor, now, "", order)
+        if not order_id:
+            raise Conflict("report_id", f"report {report_id} was triaged already · 该上报已处理")
+        self._record.append_audit(now, actor, "scan.file", f"scan:{report_id}", {"order": order_id})
+        self._record.append_audit(now, actor, "order.report", order_subject(order_id),
+                                  {"title": title, "place": order.place, "urgency": urgency.value,
+                                   "category": order.category.value, "scan": report_id})
+        return self.order(order_id)
+
+    def dismiss_scan(self, report_id: int, reason: str, actor: str, now: float | None = None) -> ScanReport:
+        now = self.clock() if now is None else now
+        self._pending_scan(report_id)
+        reason = _typed("reason", reason)
+        if not reason:
+            raise FieldError("reason", "say why it is not a hazard · 请写明原因")
+        if self.store.triage_scan(report_id, ScanState.DISMISSED, actor, now, reason, None) is None:
+            raise Conflict("report_id", f"report {report_id} was triaged already · 该上报已处理")
+        self._record.append_audit(now, actor, "scan.dismiss", f"scan:{report_id}", {"reason": reason})
+        return self._pending_scan(report_id)
+
     # -- the duty ------------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
         """Raise or clear the overdue alarms of checklists (this period and the last) and of work orders."""
         today = self.local_day(now)
         grace_s = self.config.grace_min * 60.0
-        for key, template in self.config.templates.items():
+        for key, template in self.templates().items():
             current = rules.period_of(template.cadence, today)
             for period in (rules.previous(template.cadence, current), current):
                 day, deadline = self._deadline(template, period)

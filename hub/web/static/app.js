@@ -336,6 +336,22 @@
       return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
               request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
     },
+    template: function (f, form) {
+      // The item rows in the order they stand on the page; a new row gets a key of its own.
+      var items = [];
+      Array.prototype.forEach.call(form.querySelectorAll("[data-tpl-item]"), function (row, index) {
+        function value(name) { var el = row.querySelector("[name=" + name + "]"); return el ? el.value.trim() : ""; }
+        function ticked(name) { return !!row.querySelector("[name=" + name + "]:checked"); }
+        var item = {key: row.getAttribute("data-tpl-item") || "item_" + Date.now().toString(36) + "_" + index,
+                    text: value("item_text"), section: value("item_section"), kind: value("item_kind") || "yes_no",
+                    unit: value("item_unit"), key_item: ticked("item_key_item"), photo: ticked("item_photo")};
+        if (item.kind === "number") { item.low = number(value("item_low")); item.high = number(value("item_high")); }
+        if (value("item_auto")) { item.auto = value("item_auto"); }
+        if (item.text) { items.push(item); }
+      });
+      return {name: String(f.name || "").trim(), cadence: f.cadence, days: f.days, due_by: f.due_by,
+              role: f.role || null, place: String(f.place || "").trim(), items: items};
+    },
     interim: function (f) {
       return {text: (f.text || "").trim(), steps: [].concat(f.steps || []), photos: []};
     },
@@ -510,6 +526,7 @@
         if (document.activeElement && form.contains(document.activeElement)) { document.activeElement.blur(); }
         var details = form.closest("details");
         if (details && kind !== "samples") { details.open = false; }
+        if (kind === "template") { setTimeout(function () { location.reload(); }, 600); }
         if (kind !== "reset" && kind !== "password") { setTimeout(refreshAll, kind === "samples" ? 0 : 600); }
       })
       .catch(function (error) { show(form, error.message, false); })
@@ -542,6 +559,22 @@
   }
 
   document.addEventListener("submit", submit);
+
+  // A template's item rows: move up or down, drop, add a blank one (saved only with the form).
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-move],[data-add-item]") : null;
+    if (!button) { return; }
+    var list = button.closest("form").querySelector("[data-items]");
+    if (button.hasAttribute("data-add-item")) {
+      list.appendChild(document.querySelector("template[data-blank-item]").content.cloneNode(true));
+      return;
+    }
+    var row = button.closest("[data-tpl-item]");
+    var how = button.getAttribute("data-move");
+    if (how === "up" && row.previousElementSibling) { list.insertBefore(row, row.previousElementSibling); }
+    if (how === "down" && row.nextElementSibling) { list.insertBefore(row.nextElementSibling, row); }
+    if (how === "drop") { row.remove(); }
+  });
   soundSwitch();
   nightSwitch();
   bind(document);
