@@ -39,7 +39,7 @@ from hub.settings import HubSettings
 log = logging.getLogger(__name__)
 
 #: Routes whose body is a photo upload (multipart): they get the photo cap, everything else the general one.
-_PHOTO_ROUTES = re.compile(r"^/api/(alerts/[^/]+|workorders/[^/]+|checks/runs/[^/]+/items/[^/]+)/photos/?$")
+_PHOTO_ROUTES = re.compile(r"^/api/(alerts/[^/]+|workorders/[^/]+|checks)/photos/?$")
 #: The one form anyone may post without signing in (a hazard from a place's QR code): a few lines of text.
 _SCAN_FORM = re.compile(r"^/q/[^/]+/?$")
 #: Its cap: the form's fields are a category and at most 500 characters.

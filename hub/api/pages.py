@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -57,6 +57,8 @@ PARTS = {"checks": ("board",),
          "canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
          "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
          "admin": ("devices", "sensors", "silences", "calendar", "defaults")}
+#: Work orders the checks page shows at first (overdue first); the rest behind a link.
+BOARD_ORDERS = 40
 #: The default escalation routes, which the page names in words (others show their id).
 KNOWN_ROUTES = ("canteen", "canteen_manager", "safety_officer", "gatekeeper", "admin")
 #: Sections shown only to a role that may change what they list.
@@ -174,13 +176,16 @@ def safety(
 
 @router.get("/checks", response_class=HTMLResponse)
 def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, web: RendererDep,
-                request: Request, user: Viewer, part: str | None = None) -> Response:
+                request: Request, user: Viewer, part: str | None = None,
+                orders_shown: Annotated[Literal["first", "all"], Query(alias="orders")] = "first") -> Response:
     """Today's checklists and the open work orders, phone-first (the board is one section)."""
     now = checks.clock()
     due = checks.due(now)
-    waiting = checks.store.orders((*OPEN_ORDER_STATES, OrderState.FIXED))
-    orders = [WorkOrderPublic.of(o, now, photo_root) for o in waiting]
-    orders.sort(key=lambda o: (not o.overdue, o.due_at))
+    waiting = checks.store.orders((*OPEN_ORDER_STATES, OrderState.FIXED), limit=100_000)
+    # Overdue first, then by due time; a phone shows the first ones, the rest on request (a term can leave hundreds).
+    waiting.sort(key=lambda o: (not (o.state in OPEN_ORDER_STATES and now >= o.due_at), o.due_at))
+    shown = waiting if orders_shown == "all" else waiting[:BOARD_ORDERS]
+    orders = [WorkOrderPublic.of(o, now, photo_root) for o in shown]
     # A retry of the same rendered form (a phone on a bad network) is stored once.
     request_ids = {f"{c.key}/{c.period}": secrets.token_hex(8) for c in due}
     people = [info.user for info in accounts.users() if not info.disabled]
@@ -189,6 +194,7 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "request_ids": request_ids, "people": people,
                                                       "now": now, "scans": scans, "places": checks.places(),
+                                                      "hidden_orders": len(waiting) - len(shown),
                                                       "categories": [c.value for c in Category]})
 
 

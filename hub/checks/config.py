@@ -194,6 +194,9 @@ class ChecksConfig(_Strict):
     #: The places given a QR code when the checks record is first opened (more are added on the page).
     places: list[str] = Field(default_factory=_default_places, max_length=500)
     scan_reports: ScanReportsConfig = Field(default_factory=ScanReportsConfig)
+    #: The template printed as 《每日食品安全检查记录》, and the one printed as 《每月食品安全调度会议纪要》.
+    daily_record: str = Field(default="canteen_daily", pattern=KEY_PATTERN)
+    monthly_minutes: str = Field(default="school_monthly", pattern=KEY_PATTERN)
 
     @field_validator("templates")
     @classmethod

@@ -93,8 +93,10 @@ def judged(item: ItemConfig, answer: Answer | None, value: float | None) -> Answ
 
 
 def answer_problem(item: ItemConfig, answer: Answer | None, value: float | None, text: str, note: str,
-                   overrides_auto: bool) -> str | None:
+                   overrides_auto: bool, photos: int = 0) -> str | None:
     """Why a line cannot be taken as given (None: it can)."""
+    if item.photo and photos == 0 and answer is not Answer.NA:
+        return "a photo taken on the spot is needed · 请现场拍照"
     if item.kind is ItemKind.NUMBER and value is None and answer is not Answer.NA:
         return "a number is needed · 请填写数值"
     if item.kind is ItemKind.TEXT and not text.strip() and answer is not Answer.NA:

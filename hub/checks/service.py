@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
-from hub.checks import prefill, rules, templates
+from hub.checks import prefill, records, rules, templates
 from hub.checks.config import KEY_PATTERN, ChecksConfig, TemplateConfig
 from hub.checks.kinds import (
     OPEN_ORDER_STATES,
@@ -56,6 +56,8 @@ ORDER_OVERDUE_RULE = RuleKind.WORK_ORDER_OVERDUE
 #: How long an undone checklist stays an alarm after its deadline (then it resolves and waits to be closed).
 _GIVE_UP_S: dict[Cadence, float] = {Cadence.DAILY: 86_400.0, Cadence.WEEKLY: 7 * 86_400.0,
                                     Cadence.MONTHLY: 28 * 86_400.0}
+#: Words of the checks API's paths, which no template may be called.
+_RESERVED_KEYS = frozenset({"photos", "runs", "templates"})
 #: Who the audit chain names for a report sent by scanning a code without signing in (not a username).
 SCAN_ACTOR = "(scan)"
 #: How far back a checklist's opening time is believed (an older one is a page left open).
@@ -102,6 +104,8 @@ class AnswerInput:
     value: float | None = None
     text: str = ""
     note: str = ""
+    #: Photos taken with the answer (names of photos the page uploaded first).
+    photos: tuple[str, ...] = ()
 
 
 @dataclass
@@ -194,8 +198,9 @@ class ChecksService:
     def save_template(self, key: str, template: TemplateConfig, actor: str, now: float | None = None) -> int:
         """Keep ``template`` as the new revision of ``key`` (added if new); checklists filled before keep theirs."""
         now = self.clock() if now is None else now
-        if not re.fullmatch(KEY_PATTERN, key):
-            raise FieldError("key", "lower-case letters, digits and _ · 只能用小写字母、数字和下划线")
+        if not re.fullmatch(KEY_PATTERN, key) or key in _RESERVED_KEYS:
+            raise FieldError("key", "lower-case letters, digits and _ (not photos, runs, templates)"
+                                    " · 只能用小写字母、数字和下划线")
         for field_name, text in _template_texts(template):
             _typed(field_name, text)
         revision = self.store.save_template(key, json.dumps(template.model_dump(mode="json"), ensure_ascii=False),
@@ -314,13 +319,14 @@ class ChecksService:
                 raise FieldError(f"answers.{item.key}", f"{item.text}: not answered · 未填写")
             auto = automatic.get(item.key)
             overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
-            problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden)
+            problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
+                                           len(answer.photos))
             if problem is not None:
                 raise FieldError(f"answers.{index}.{item.key}", f"{item.text}: {problem}")
             judged = rules.judged(item, answer.answer, answer.value)
             stored.append(NewAnswer(item.key, judged, answer.value, answer.text.strip(), answer.note.strip(),
                                     item.auto.value if item.auto is not None and auto is not None else None,
-                                    auto.evidence if auto is not None else "", overridden))
+                                    auto.evidence if auto is not None else "", overridden, answer.photos))
             if judged is Answer.FAIL:
                 urgency = rules.urgency_of_failure(item)
                 orders[item.key] = NewOrder(f"{template.name}：{item.text}", template.place, answer.note.strip(),
@@ -459,6 +465,43 @@ class ChecksService:
         if not text.strip():
             raise FieldError("text", "empty note")
         return self._move(order_id, OrderAction.NOTE, actor, text, now)
+
+    # -- the food-safety records ---------------------------------------------------------------
+
+    def _record_of(self, key: str, period: rules.Period) -> records.ChecklistRecord:
+        template = self.template(key)
+        run = self.store.find(key, period.key)
+        orders = {o.id: o for o in self._orders_of(run)} if run is not None else {}
+        return records.checklist_record(template, period.key, run, orders)
+
+    def daily_record(self, day: dt.date) -> records.ChecklistRecord:
+        """《每日食品安全检查记录》 of ``day``: the daily checklist as filled, or the blank form."""
+        return self._record_of(self.config.daily_record, rules.period_of(Cadence.DAILY, day))
+
+    def monthly_minutes(self, first: dt.date, now: float | None = None) -> records.MonthlyMinutes:
+        """《每月食品安全调度会议纪要》 of the month of ``first``: the monthly checklist and the month's figures."""
+        now = self.clock() if now is None else now
+        month = rules.period_of(Cadence.MONTHLY, first)
+        in_force = self.templates()
+        minutes = records.MonthlyMinutes(month.key, self._record_of(self.config.monthly_minutes, month)
+                                         if self.config.monthly_minutes in in_force else None)
+        since = self._day_start(month.first)
+        until = self._day_start(month.last + dt.timedelta(days=1))
+        for key, template in in_force.items():
+            due: list[tuple[float, CheckRun | None]] = []
+            seen: set[str] = set()
+            for day in month.days():
+                period = rules.period_of(template.cadence, day)
+                if period.key in seen:
+                    continue
+                seen.add(period.key)
+                _, deadline = self._deadline(template, period)
+                if deadline is not None and since <= deadline < until:
+                    due.append((deadline, self.store.find(key, period.key)))
+            if due:
+                minutes.checks.append(records.count_checks(template.name, due, now))
+        records.order_figures(minutes, self.store.orders_touched(since, until), since, until, now)
+        return minutes
 
     # -- places and their QR codes -------------------------------------------------------------
 

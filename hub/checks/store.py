@@ -8,6 +8,7 @@ hub's state store. What people did is also written to the hub's audit chain.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -132,10 +133,15 @@ CREATE TABLE IF NOT EXISTS check_templates (
 ) WITHOUT ROWID;
 """
 
+#: Schema 4: the photos taken with an answer (their file names, as a JSON list).
+_ANSWER_PHOTOS = """
+ALTER TABLE check_answers ADD COLUMN photos TEXT NOT NULL DEFAULT '[]';
+"""
+
 _RUN_COLUMNS = ("id", "template", "period", "name", "version", "template_json", "opened_at", "submitted_at",
                 "submitted_by", "too_fast", "late", "failed", "request_id")
 _ANSWER_COLUMNS = ("run_id", "item", "answer", "value", "text", "note", "auto", "evidence", "overridden",
-                   "answered_by", "answered_at", "order_id")
+                   "answered_by", "answered_at", "order_id", "photos")
 _ORDER_COLUMNS = ("id", "title", "place", "text", "urgency", "state", "reported_by", "reported_at", "due_at",
                   "assignee", "fix_note", "fixed_by", "fixed_at", "accepted_by", "accepted_at", "run_id", "item",
                   "category")
@@ -161,6 +167,8 @@ class ItemAnswer:
     answered_by: str
     answered_at: float
     order_id: int | None = None
+    #: Photos taken with the answer (file names under the run's photo folder).
+    photos: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -279,6 +287,7 @@ class NewAnswer:
     auto: str | None
     evidence: str
     overridden: bool
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,7 @@ def _answer(row: Sequence[Any]) -> ItemAnswer:
     values = dict(zip(_ANSWER_COLUMNS, row, strict=True))
     values["answer"] = Answer(values["answer"]) if values["answer"] is not None else None
     values["overridden"] = bool(values["overridden"])
+    values["photos"] = json.loads(values["photos"])
     return ItemAnswer(**values)
 
 
@@ -331,7 +341,8 @@ class CheckStore(SqliteStore):
     STORE = "checks"
     MIGRATIONS = (Migration(1, "checklists, answers, work orders and their steps", _SCHEMA),
                   Migration(2, "work orders' category; places with a QR code; reports sent by scanning one", _PLACES),
-                  Migration(3, "checklist templates edited on the page, every revision kept", _TEMPLATES))
+                  Migration(3, "checklist templates edited on the page, every revision kept", _TEMPLATES),
+                  Migration(4, "photos taken with a checklist's answers", _ANSWER_PHOTOS))
 
     def _load(self, parents: str, args: Sequence[Any], parse: Callable[[Sequence[Any]], _P], children: str,
               child: Callable[[Sequence[Any]], _C], attach: Callable[[dict[int, _P], _C], None]) -> list[_P]:
@@ -404,9 +415,9 @@ class CheckStore(SqliteStore):
                 opened[key] = self._insert_order(db, order, submitted_by, submitted_at, run_id)
             for position, a in enumerate(answers):
                 db.execute(f"INSERT INTO check_answers ({', '.join(_ANSWER_COLUMNS)}, position)"  # noqa: S608
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            [run_id, a.item, a.answer, a.value, a.text, a.note, a.auto, a.evidence, int(a.overridden),
-                            submitted_by, submitted_at, opened.get(a.item), position])
+                            submitted_by, submitted_at, opened.get(a.item), json.dumps(list(a.photos)), position])
         return run_id, opened
 
     # -- work orders ---------------------------------------------------------------------------

@@ -130,6 +130,13 @@ def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], styles: _Styl
     return table
 
 
+#: Shared with the checks' records (hub.report.records): one look, one font, one table style.
+Styles = _Styles
+escape = _escape
+table = _table
+when = _when
+
+
 def _handled(value: bool | None) -> str:
     return "无需处置" if value is None else ("已处置" if value else "未处置")
 

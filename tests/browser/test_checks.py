@@ -114,7 +114,7 @@ def test_a_place_s_code_scanned_by_a_teacher_and_by_a_stranger_ends_on_the_board
     teacher.locator("input[name=title]").fill("二楼实验室门锁坏了")
     teacher.locator("select[name=category]").select_option("door_lock")
     teacher.locator("form[data-kind=hazard] button[type=submit]").click()
-    wait_for(lambda: served.hub.checks.store.orders())
+    wait_for(served.hub.checks.store.orders)
     (order,) = served.hub.checks.store.orders()
     assert order.place == "实验楼" and order.category is Category.DOOR_LOCK
     assert order.reported_by == served.users[Role.GATEKEEPER]

@@ -294,7 +294,8 @@ CASES: dict[tuple[str, str], Case] = {
 #: administrator account (devices are added with `xiaoan provision` then).
 REFUSED_HERE = {"/api/notifications/test": 404, "/api/devices/enrolled": 409}
 #: Multipart uploads are attacked by ``test_photo_upload_attacks``.
-MULTIPART = {("POST", "/api/alerts/{alert_id}/photos"), ("POST", "/api/workorders/{order_id}/photos")}
+MULTIPART = {("POST", "/api/alerts/{alert_id}/photos"), ("POST", "/api/workorders/{order_id}/photos"),
+             ("POST", "/api/checks/photos")}
 
 
 # --- walking the spec -----------------------------------------------------------------------------------------

@@ -331,7 +331,7 @@
         var note = row.querySelector("[name=note]");
         answers.push({item: row.getAttribute("data-item"), answer: checked ? checked.value : null,
                       value: value ? number(value.value) : null, text: text ? text.value : "",
-                      note: note ? note.value.trim() : ""});
+                      note: note ? note.value.trim() : "", photos: []});
       });
       return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
               request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
@@ -484,7 +484,18 @@
     if (button) { button.disabled = true; }
     var first = Promise.resolve(null);
     var file = form.querySelector("input[type=file]");
-    if (file && file.files && file.files.length) {
+    if (kind === "checklist") {
+      // Each item's photo first (taken in the page), then the checklist naming them.
+      Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (row, index) {
+        var taken = row.querySelector("input[type=file]");
+        if (!taken || !taken.files || !taken.files.length) { return; }
+        first = first.then(function () {
+          var upload = new FormData();
+          upload.append("photo", taken.files[0]);
+          return call("POST", "/api/checks/photos", upload, true, token);
+        }).then(function (uploaded) { payload.answers[index].photos.push(uploaded.name); return null; });
+      });
+    } else if (file && file.files && file.files.length) {
       var upload = new FormData();
       upload.append("photo", file.files[0]);
       first = call("POST", form.getAttribute("data-photos"), upload, true, token);

@@ -14,8 +14,8 @@ from hub.auth.roles import Role
 from hub.checks.kinds import Category, ScanState
 from hub.checks.service import SCAN_ACTOR
 from hub.runtime import Hub
+from tests.clock import Clock
 from tests.hub.auth_helpers import bearer
-from tests.hub.checks.conftest import Clock
 
 BASE = "http://hub.test"
 

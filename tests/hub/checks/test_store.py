@@ -37,12 +37,12 @@ def test_schema_version_and_one_checklist_per_period(tmp_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(tmp_path / "checks.sqlite3") as db:
-        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (3,)
+        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (4,)
 
 
 def test_a_schema_1_record_is_upgraded_in_place_and_its_orders_keep_their_steps(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A checks record from before places and template revisions: steps 2 and 3 run, nothing is lost."""
+    """A checks record from before places, template revisions and item photos: steps 2–4 run, nothing lost."""
     path = tmp_path / "checks.sqlite3"
     with monkeypatch.context() as schema_1:
         schema_1.setattr(CheckStore, "MIGRATIONS", CheckStore.MIGRATIONS[:1])
@@ -59,7 +59,7 @@ def test_a_schema_1_record_is_upgraded_in_place_and_its_orders_keep_their_steps(
     finally:
         store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (3,)
+        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (4,)
 
 
 def test_a_failed_answer_and_its_order_are_stored_together(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from hub.auth.roles import Role
 from hub.checks.kinds import Answer
 from hub.checks.service import AnswerInput
 from hub.runtime import Hub
+from tests.clock import Clock
 from tests.hub.auth_helpers import bearer
-from tests.hub.checks.conftest import MONDAY, Clock
+from tests.hub.checks.conftest import MONDAY
 
 
 @pytest.fixture
