@@ -181,10 +181,9 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     """Today's checklists and the open work orders, phone-first (the board is one section)."""
     now = checks.clock()
     due = checks.due(now)
-    waiting = checks.store.orders((*OPEN_ORDER_STATES, OrderState.FIXED), limit=100_000)
     # Overdue first, then by due time; a phone shows the first ones, the rest on request (a term can leave hundreds).
-    waiting.sort(key=lambda o: (not (o.state in OPEN_ORDER_STATES and now >= o.due_at), o.due_at))
-    shown = waiting if orders_shown == "all" else waiting[:BOARD_ORDERS]
+    shown, waiting = checks.store.pressing((*OPEN_ORDER_STATES, OrderState.FIXED), OPEN_ORDER_STATES, now,
+                                           100_000 if orders_shown == "all" else BOARD_ORDERS)
     orders = [WorkOrderPublic.of(o, now, photo_root) for o in shown]
     # A retry of the same rendered form (a phone on a bad network) is stored once.
     request_ids = {f"{c.key}/{c.period}": secrets.token_hex(8) for c in due}
@@ -194,7 +193,7 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "request_ids": request_ids, "people": people,
                                                       "now": now, "scans": scans, "places": checks.places(),
-                                                      "hidden_orders": len(waiting) - len(shown),
+                                                      "hidden_orders": waiting - len(shown),
                                                       "categories": [c.value for c in Category]})
 
 

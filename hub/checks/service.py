@@ -9,6 +9,8 @@ from the injected ``clock`` or are passed in.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import hashlib
 import json
@@ -17,7 +19,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -62,6 +64,10 @@ _RESERVED_KEYS = frozenset({"photos", "runs", "templates"})
 SCAN_ACTOR = "(scan)"
 #: How far back a checklist's opening time is believed (an older one is a page left open).
 _OPEN_AT_MOST_S = 86_400.0
+
+
+#: Days already looked up in the calendar during one page or one tick (``ChecksService._one_look``).
+_DAYS: contextvars.ContextVar[dict[dt.date, tuple[bool, bool]] | None] = contextvars.ContextVar("days", default=None)
 
 
 class ChecksForbidden(FieldError):
@@ -182,8 +188,28 @@ class ChecksService:
 
     def runs_on(self, template: TemplateConfig) -> Callable[[dt.date], bool]:
         def runs(day: dt.date) -> bool:
-            return rules.template_runs_on(template, self._school_day(day), self._canteen_open(day))
+            school, canteen = self._day_kind(day)
+            return rules.template_runs_on(template, school, canteen)
         return runs
+
+    def _day_kind(self, day: dt.date) -> tuple[bool, bool]:
+        """Whether ``day`` is a school day and a canteen day; asked once per day within ``_one_look``."""
+        memo = _DAYS.get()
+        if memo is None:
+            return self._school_day(day), self._canteen_open(day)
+        found = memo.get(day)
+        if found is None:
+            found = memo[day] = (self._school_day(day), self._canteen_open(day))
+        return found
+
+    @contextlib.contextmanager
+    def _one_look(self) -> Iterator[None]:
+        """The calendar asked once per day for the work inside (every template asks about the same days)."""
+        token = _DAYS.set({} if _DAYS.get() is None else _DAYS.get())
+        try:
+            yield
+        finally:
+            _DAYS.reset(token)
 
     def template(self, key: str) -> TemplateConfig:
         found = self.templates().get(key)
@@ -229,6 +255,10 @@ class ChecksService:
         """Every template's checklist of the current period, done or not (none when its period has no due day),
         after the last period's where it was missed and can still be made up (its alarm still stands)."""
         now = self.clock() if now is None else now
+        with self._one_look():
+            return self._due(now, with_prefill)
+
+    def _due(self, now: float, with_prefill: bool) -> list[DueCheck]:
         today = self.local_day(now)
         found: list[DueCheck] = []
         for key, template in self.templates().items():
@@ -481,6 +511,10 @@ class ChecksService:
     def monthly_minutes(self, first: dt.date, now: float | None = None) -> records.MonthlyMinutes:
         """《每月食品安全调度会议纪要》 of the month of ``first``: the monthly checklist and the month's figures."""
         now = self.clock() if now is None else now
+        with self._one_look():
+            return self._monthly_minutes(first, now)
+
+    def _monthly_minutes(self, first: dt.date, now: float) -> records.MonthlyMinutes:
         month = rules.period_of(Cadence.MONTHLY, first)
         in_force = self.templates()
         minutes = records.MonthlyMinutes(month.key, self._record_of(self.config.monthly_minutes, month)
@@ -618,6 +652,10 @@ class ChecksService:
 
     def tick(self, now: float) -> None:
         """Raise or clear the overdue alarms of checklists (this period and the last) and of work orders."""
+        with self._one_look():
+            self._tick(now)
+
+    def _tick(self, now: float) -> None:
         today = self.local_day(now)
         grace_s = self.config.grace_min * 60.0
         for key, template in self.templates().items():

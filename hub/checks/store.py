@@ -438,10 +438,11 @@ class CheckStore(SqliteStore):
         with self.transaction() as db:
             return self._insert_order(db, order, actor, at, None)
 
-    def _orders(self, where: str, args: Sequence[Any], limit: int = 500) -> list[WorkOrder]:
+    def _orders(self, where: str, args: Sequence[Any], limit: int = 500,
+                order: str = "reported_at DESC, id DESC") -> list[WorkOrder]:
         return self._load(
             f"SELECT {', '.join(_ORDER_COLUMNS)} FROM work_orders WHERE {where}"  # noqa: S608 - fixed text
-            " ORDER BY reported_at DESC, id DESC LIMIT ?",
+            f" ORDER BY {order} LIMIT ?",
             [*args, limit], _order,
             f"SELECT {', '.join(_STEP_COLUMNS)} FROM order_steps WHERE order_id IN ({{ids}}) ORDER BY id",  # noqa: S608 - fixed text
             _step, lambda orders, step: orders[step.order_id].steps.append(step))
@@ -455,6 +456,19 @@ class CheckStore(SqliteStore):
             return self._orders("1 = 1", [], limit)
         marks = ",".join("?" for _ in states)
         return self._orders(f"state IN ({marks})", list(states), limit)
+
+    def pressing(self, states: Sequence[OrderState], open_states: Sequence[OrderState], now: float,
+                 limit: int) -> tuple[list[WorkOrder], int]:
+        """Orders in ``states``, overdue first (an ``open_states`` one past its due time), then by due time;
+        the first ``limit`` of them, and how many there are in all."""
+        marks = ",".join("?" for _ in states)
+        late = ",".join("?" for _ in open_states)
+        found = self._orders(f"state IN ({marks})", [*states, *open_states, now], limit,
+                             f"(state IN ({late}) AND due_at <= ?) DESC, due_at, reported_at DESC, id DESC")
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) FROM work_orders WHERE state IN ({marks})",  # noqa: S608
+                                     list(states)).fetchone()[0]
+        return found, int(total)
 
     def orders_touched(self, since: float, until: float) -> list[WorkOrder]:
         """Orders reported, or with any step, in ``[since, until)`` (a week's report)."""

@@ -20,14 +20,12 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus.flowables import Flowable
 
-from hub.checks.kinds import Answer, Category, OrderState
+from hub.checks.kinds import Answer, Category
 from hub.checks.records import ChecklistRecord, MonthlyMinutes, RecordLine
-from hub.report.pdf import Styles, escape, table, when
+from hub.report.pdf import ORDER_STATE_ZH, Styles, escape, table, when
 from hub.samples.labels import find_font, registered_font
 
 _ANSWER_ZH = {Answer.OK: "合格", Answer.FAIL: "不合格", Answer.NA: "不适用"}
-_ORDER_ZH = {OrderState.REPORTED: "已上报", OrderState.ASSIGNED: "已指派", OrderState.FIXED: "待验收",
-             OrderState.ACCEPTED: "已验收", OrderState.REOPENED: "验收未通过"}
 CATEGORY_ZH = {Category.ELECTRICAL: "电气", Category.WATER: "水管/漏水", Category.DOOR_LOCK: "门锁",
                Category.BUILDING: "校舍", Category.EQUIPMENT: "设备", Category.CANTEEN: "食堂",
                Category.FIRE: "消防", Category.OTHER: "其他"}
@@ -57,7 +55,7 @@ def _note_text(line: RecordLine) -> str:
     if a.photos:
         parts.append(f"照片 {len(a.photos)} 张")
     if line.order is not None:
-        parts.append(f"工单 #{line.order.id}（{_ORDER_ZH[line.order.state]}）")
+        parts.append(f"工单 #{line.order.id}（{ORDER_STATE_ZH[line.order.state]}）")
     return "；".join(parts)
 
 
@@ -141,7 +139,7 @@ def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: flo
         flow.append(table(rows, [width * f for f in (0.3, 0.2, 0.2, 0.3)], styles))
     if minutes.open_orders:
         rows = [["未关闭工单", "地点", "状态", "整改期限", "负责人"]]
-        rows += [[f"#{o.id} {o.title}", o.place, _ORDER_ZH[o.state], when(o.due_at, tz), o.assignee or "未指派"]
+        rows += [[f"#{o.id} {o.title}", o.place, ORDER_STATE_ZH[o.state], when(o.due_at, tz), o.assignee or "未指派"]
                  for o in minutes.open_orders]
         flow.append(table(rows, [width * f for f in (0.38, 0.14, 0.14, 0.17, 0.17)], styles))
     flow.append(Paragraph("三、月度总查", styles.h1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -16,6 +17,8 @@ from tests.browser.conftest import PHONE, Served, overflow_x
 from tests.browser.conftest import screenshot as full_screenshot
 from tests.browser.test_handling import PNG
 from tests.conftest import wait_for
+
+PNG_NAME = hashlib.sha256(PNG).hexdigest() + ".png"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.broker]
 
@@ -53,6 +56,7 @@ def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another
     floor = card.locator("fieldset[data-item=clean_floor]")
     floor.locator("input[value=fail]").check()
     floor.locator("input[name=note]").fill("洗碗间地面积水，排水沟堵塞")
+    floor.locator("input[type=file]").set_input_files({"name": "floor.png", "mimeType": "image/png", "buffer": PNG})
     card.locator("fieldset[data-item=core_temp] input[name=value]").fill("76")
     assert overflow_x(cook) == 0
     screenshot(cook, "checks-daily-filled")
@@ -62,6 +66,9 @@ def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another
     assert order.state is OrderState.REPORTED and order.text == "洗碗间地面积水，排水沟堵塞"
     assert order.reported_by == served.users[Role.CANTEEN_STAFF]
     expect(cook.locator(f"#order-{order.id}")).to_contain_text("操作间地面清洁，无积水")
+    expect(cook.locator(f"#order-{order.id} .photos img")).to_have_count(1)  # the photo taken with the line
+    (run,) = served.hub.checks.runs_between(0, 4e9)
+    assert [a.photos for a in run.answers if a.item == "clean_floor"] == [[PNG_NAME]]
     expect(card.locator("[data-flag=too-fast]")).to_be_visible()  # ticked in seconds: flagged, not refused
 
     officer = open_page(Role.SAFETY_OFFICER)
