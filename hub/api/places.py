@@ -25,7 +25,7 @@ from hub.auth.deps import OptionalUser, require, same_origin
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
 from hub.checks.kinds import Category, ScanRefusal, Urgency
-from hub.checks.service import ScanRefused
+from hub.checks.service import DueCheck, ScanRefused
 from hub.checks.store import Place
 from hub.errors import FieldError, NotFound
 from hub.web.qr import svg_data_url
@@ -145,9 +145,11 @@ def scan_place(checks: ChecksDep, web: RendererDep, request: Request, user: Opti
     except NotFound:
         return _scan_page(web, request, user, None, 404, refusal="unknown")
     signed_in = user is not None and allows(user.role, Permission.HAZARD_REPORT)
+    here: list[DueCheck] = []
     if user is not None and signed_in:
         checks.scan_seen(place, user.username)
-    return _scan_page(web, request, user, place, signed_in=signed_in,
+        here = [c for c in checks.due(with_prefill=False) if c.run is None and c.template.place == place.name]
+    return _scan_page(web, request, user, place, signed_in=signed_in, here=here,
                       open_to_all=checks.config.scan_reports.enabled, sent=request.query_params.get("sent") == "1")
 
 

@@ -600,7 +600,8 @@ class ChecksService:
             lambda counts: rules.scan_refusal(limits.enabled, counts.by_source, counts.by_place, counts.pending,
                                               limits))
         if refusal is not None or report_id is None:
-            _LOGGER.warning("report by scan at place %s refused: %s", place.id, refusal)
+            # Debug only: a flood of refused reports must not become a flood in the log.
+            _LOGGER.debug("report by scan at place %s refused: %s", place.id, refusal)
             raise ScanRefused(refusal or ScanRefusal.QUEUE)
         self._record.append_audit(now, SCAN_ACTOR, "scan.report", f"place:{place.id}", {"report": report_id,
                                                                                "category": category.value})

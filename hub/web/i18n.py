@@ -141,6 +141,7 @@ ZH: dict[str, str] = {
     "scan.sign_in": "老师和员工请登录后上报",
     "scan.closed": "本校未开放扫码匿名上报。老师和员工请登录后上报，学生请告诉老师。",
     "scan.to_board": "查看检查与隐患工单",
+    "scan.due_here": "本地点待做的检查：",
     "places.title": "地点二维码",
     "places.hint": "打印本页，剪下二维码贴在对应地点。扫码即可上报该地点的隐患；停用后旧码失效。",
     "places.caption": "扫码上报隐患 · 报修",
@@ -677,6 +678,7 @@ EN: dict[str, str] = {
     "scan.sign_in": "Staff: sign in to report",
     "scan.closed": "Reporting without signing in is not open at this school. Staff: sign in; pupils: tell a teacher.",
     "scan.to_board": "See checks and work orders",
+    "scan.due_here": "Due at this place:",
     "places.title": "Places' QR codes",
     "places.hint": ("Print this page and stick each code up at its place. A scan reports a hazard there;"
                     " a retired place's code stops working."),

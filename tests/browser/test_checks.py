@@ -120,9 +120,13 @@ def test_a_place_s_code_scanned_by_a_teacher_and_by_a_stranger_ends_on_the_board
     expect(teacher.locator("h2")).to_contain_text("实验楼")
     teacher.locator("input[name=title]").fill("二楼实验室门锁坏了")
     teacher.locator("select[name=category]").select_option("door_lock")
+    teacher.locator("form[data-kind=hazard] input[type=file]").set_input_files(
+        {"name": "lock.png", "mimeType": "image/png", "buffer": PNG})
     teacher.locator("form[data-kind=hazard] button[type=submit]").click()
     wait_for(served.hub.checks.store.orders)
     (order,) = served.hub.checks.store.orders()
+    wait_for(lambda: any(e.action == "order.photo" and e.subject == f"workorder:{order.id}"
+                         for e in served.hub.state.audit_entries()))  # the lock's photo went with the report
     assert order.place == "实验楼" and order.category is Category.DOOR_LOCK
     assert order.reported_by == served.users[Role.GATEKEEPER]
     assert overflow_x(teacher) == 0

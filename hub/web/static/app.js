@@ -495,6 +495,9 @@
           return call("POST", "/api/checks/photos", upload, true, token);
         }).then(function (uploaded) { payload.answers[index].photos.push(uploaded.name); return null; });
       });
+    } else if (kind === "hazard") {
+      // The report first: its photo goes to the work order it opened.
+      first = Promise.resolve(null);
     } else if (file && file.files && file.files.length) {
       var upload = new FormData();
       upload.append("photo", file.files[0]);
@@ -509,6 +512,13 @@
         var named = form.getAttribute("data-api-name");
         if (named) { url += encodeURIComponent(String(f[named] || "").trim()); }
         return call(method, url, payload, false, token);
+      })
+      .then(function (answer) {
+        if (kind !== "hazard" || !file || !file.files || !file.files.length || !answer) { return answer; }
+        var upload = new FormData();
+        upload.append("photo", file.files[0]);
+        return call("POST", "/api/workorders/" + answer.id + "/photos", upload, true, token)
+          .then(function () { return answer; });
       })
       .then(function (answer) {
         var text = word("common.done");

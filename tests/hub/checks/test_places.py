@@ -16,6 +16,7 @@ from hub.checks.service import SCAN_ACTOR
 from hub.runtime import Hub
 from tests.clock import Clock
 from tests.hub.auth_helpers import bearer
+from tests.hub.checks.conftest import MONDAY
 
 BASE = "http://hub.test"
 
@@ -87,12 +88,22 @@ def test_a_signed_in_scan_opens_the_place_s_form_and_is_recorded(hub: Hub, clien
     page = client.get(f"/q/{token}", headers=headers)
     assert page.status_code == 200 and 'data-api="/api/workorders"' in page.text
     assert '<input type="hidden" name="place" value="实验楼">' in page.text
+    assert "data-here" not in page.text  # nothing is due at the lab
     (scan,) = [e for e in hub.state.audit_entries() if e.action == "place.scan"]
     assert scan.actor == teacher.username and scan.subject.startswith("place:")
 
     order = client.post("/api/workorders", headers=headers,
                         json={"title": "门锁坏", "place": "实验楼", "category": "door_lock"})
     assert order.status_code == 201 and order.json()["category"] == "door_lock"
+
+
+def test_a_signed_in_scan_at_the_canteen_links_the_checklists_due_there(hub: Hub, client: TestClient,
+                                                                         clock: Clock) -> None:
+    clock.set(f"{MONDAY} 10:00")
+    _, headers = bearer(hub, Role.CANTEEN_MANAGER)
+    hub.checks.add_place("食堂", actor="officer")
+    page = client.get(f"/q/{_token(hub, '食堂')}", headers=headers)
+    assert 'data-here="canteen_daily"' in page.text and f"/checks#check-canteen_daily-{MONDAY}" in page.text
 
 
 def test_without_the_school_s_consent_a_stranger_is_sent_to_sign_in(hub: Hub, client: TestClient) -> None:
