@@ -188,11 +188,11 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     # A retry of the same rendered form (a phone on a bad network) is stored once.
     request_ids = {f"{c.key}/{c.period}": secrets.token_hex(8) for c in due}
     people = [info.user for info in accounts.users() if not info.disabled]
-    scans = ([scan_report_public(checks, r) for r in checks.scan_reports()]
+    scans = ([scan_report_public(checks, r) for r in checks.places.pending()]
              if allows(user.role, Permission.ORDER_ASSIGN) else [])
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "request_ids": request_ids, "people": people,
-                                                      "now": now, "scans": scans, "places": checks.places(),
+                                                      "now": now, "scans": scans, "places": checks.places.all(),
                                                       "hidden_orders": waiting - len(shown),
                                                       "categories": [c.value for c in Category]})
 

@@ -25,7 +25,8 @@ from hub.auth.deps import OptionalUser, require, same_origin
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
 from hub.checks.kinds import Category, ScanRefusal, Urgency
-from hub.checks.service import DueCheck, ScanRefused
+from hub.checks.places import ScanRefused
+from hub.checks.service import DueCheck
 from hub.checks.store import Place
 from hub.errors import FieldError, NotFound
 from hub.web.qr import svg_data_url
@@ -84,38 +85,38 @@ def _place(request: Request, place: Place) -> PlacePublic:
 @router.get("/api/places")
 def places(checks: ChecksDep, _user: Editor, request: Request) -> list[PlacePublic]:
     """Places in use, each with the address its QR code holds."""
-    return [_place(request, place) for place in checks.places()]
+    return [_place(request, place) for place in checks.places.all()]
 
 
 @router.post("/api/places", status_code=201)
 def add_place(checks: ChecksDep, user: Editor, request: Request, body: PlaceCreate) -> PlacePublic:
-    return _place(request, checks.add_place(body.name, actor=user.username))
+    return _place(request, checks.places.add(body.name, actor=user.username))
 
 
 @router.post("/api/places/{place_id}/retire")
 def retire_place(checks: ChecksDep, user: Editor, request: Request, place_id: RowId) -> PlacePublic:
     """Its code is refused from now on (a lost or copied sticker: add the place again for a new code)."""
-    return _place(request, checks.retire_place(place_id, actor=user.username))
+    return _place(request, checks.places.retire(place_id, actor=user.username))
 
 
 @router.get("/checks/places", response_class=HTMLResponse, include_in_schema=False)
 def place_sheet(checks: ChecksDep, web: RendererDep, request: Request, user: Editor) -> HTMLResponse:
     """A sheet to print: one QR code per place with its name in Chinese, cut out and stuck up at the place."""
     cards = [{"place": place, "url": scan_url(request, place), "qr": svg_data_url(scan_url(request, place), 1)}
-             for place in checks.places()]
+             for place in checks.places.all()]
     return web.render("places.html", request, user, view="checks", cards=cards)
 
 
 @router.get("/api/scan-reports")
 def scan_reports(checks: ChecksDep, _user: Triager) -> list[ScanReportPublic]:
     """Reports sent by scanning a place's code without signing in, waiting to be triaged (oldest first)."""
-    return [scan_report_public(checks, report) for report in checks.scan_reports()]
+    return [scan_report_public(checks, report) for report in checks.places.pending()]
 
 
 @router.post("/api/scan-reports/{report_id}/file")
 def file_scan_report(checks: ChecksDep, user: Triager, report_id: RowId, body: ScanFile) -> ScanReportPublic:
     """Make it a work order, reported by you (its text is kept as the reporter wrote it)."""
-    checks.file_scan(report_id, body.title, body.urgency, actor=user.username, category=body.category)
+    checks.places.file(report_id, body.title, body.urgency, actor=user.username, category=body.category)
     found = checks.store.scan_report(report_id)
     assert found is not None
     return scan_report_public(checks, found)
@@ -124,7 +125,7 @@ def file_scan_report(checks: ChecksDep, user: Triager, report_id: RowId, body: S
 @router.post("/api/scan-reports/{report_id}/dismiss")
 def dismiss_scan_report(checks: ChecksDep, user: Triager, report_id: RowId, body: ScanDismiss) -> ScanReportPublic:
     """Not a hazard (a test, a joke, already reported): kept on the record with the reason."""
-    return scan_report_public(checks, checks.dismiss_scan(report_id, body.reason, actor=user.username))
+    return scan_report_public(checks, checks.places.dismiss(report_id, body.reason, actor=user.username))
 
 
 # -- what a scan opens (no sign-in needed: the token is the place) ----------------------------------------------
@@ -141,13 +142,13 @@ def scan_place(checks: ChecksDep, web: RendererDep, request: Request, user: Opti
                token: str) -> HTMLResponse:
     """A place's code, scanned: the hazard form for that place (signed in), the short form, or a refusal."""
     try:
-        place = checks.scanned(token[:64])
+        place = checks.places.scanned(token[:64])
     except NotFound:
         return _scan_page(web, request, user, None, 404, refusal="unknown")
     signed_in = user is not None and allows(user.role, Permission.HAZARD_REPORT)
     here: list[DueCheck] = []
     if user is not None and signed_in:
-        checks.scan_seen(place, user.username)
+        checks.places.seen(place, user.username)
         here = [c for c in checks.due(with_prefill=False) if c.run is None and c.template.place == place.name]
     return _scan_page(web, request, user, place, signed_in=signed_in, here=here,
                       open_to_all=checks.config.scan_reports.enabled, sent=request.query_params.get("sent") == "1")
@@ -161,12 +162,12 @@ def scan_report(checks: ChecksDep, web: RendererDep, request: Request, token: st
     if not same_origin(request):
         raise HTTPException(status_code=403, detail="cross-site request refused · 拒绝跨站请求")
     try:
-        place = checks.scanned(token[:64])
+        place = checks.places.scanned(token[:64])
     except NotFound:
         return _scan_page(web, request, None, None, 404, refusal="unknown")
     address = request.client.host if request.client else "unknown"
     try:
-        checks.scan_report(token, category, text, address)
+        checks.places.report(token, category, text, address)
     except ScanRefused as refused:
         zh, en = _REFUSALS[refused.reason]
         return _scan_page(web, request, None, place, refused.status, open_to_all=True, refusal=refused.reason.value,

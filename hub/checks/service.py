@@ -12,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-import hashlib
 import json
 import logging
 import re
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,17 +34,15 @@ from hub.checks.kinds import (
     Category,
     OrderAction,
     OrderState,
-    ScanRefusal,
-    ScanState,
     Urgency,
 )
+from hub.checks.places import PlaceCodes, order_subject, typed
 from hub.checks.prefill import Prefill
-from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, Place, ScanReport, WorkOrder
+from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
 from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import Conflict, FieldError, NotFound
 from hub.gate.store import Sweep
 from hub.rules.threshold import Limits
-from hub.safetext import typed_problem
 from hub.samples.config import SamplesConfig
 from hub.samples.store import SampleStore
 from hub.store.base import SeriesStore
@@ -60,8 +56,6 @@ _GIVE_UP_S: dict[Cadence, float] = {Cadence.DAILY: 86_400.0, Cadence.WEEKLY: 7 *
                                     Cadence.MONTHLY: 28 * 86_400.0}
 #: Words of the checks API's paths, which no template may be called.
 _RESERVED_KEYS = frozenset({"photos", "runs", "templates"})
-#: Who the audit chain names for a report sent by scanning a code without signing in (not a username).
-SCAN_ACTOR = "(scan)"
 #: How far back a checklist's opening time is believed (an older one is a page left open).
 _OPEN_AT_MOST_S = 86_400.0
 
@@ -74,19 +68,6 @@ class ChecksForbidden(FieldError):
     status = 403
 
 
-class ScanRefused(FieldError):
-    """A report from a scan without signing in that was not taken, and why (429 for the limits)."""
-
-    def __init__(self, reason: ScanRefusal) -> None:
-        super().__init__("place", f"report refused: {reason.value}", 403 if reason is ScanRefusal.CLOSED else 429)
-        self.reason = reason
-
-
-def _place_token() -> str:
-    """A place's code: unguessable, so a code cannot be made up for a place, nor one school's used at another."""
-    return secrets.token_urlsafe(12)
-
-
 def _template_texts(template: TemplateConfig) -> list[tuple[str, str]]:
     """Every text of a template someone typed, with the field it came from."""
     found = [("name", template.name), ("place", template.place)]
@@ -94,13 +75,6 @@ def _template_texts(template: TemplateConfig) -> list[tuple[str, str]]:
         found += [(f"items.{index}.text", item.text), (f"items.{index}.section", item.section),
                   (f"items.{index}.unit", item.unit)]
     return found
-
-
-def _typed(field_name: str, text: str, lines: bool = False) -> str:
-    problem = typed_problem(text, lines)
-    if problem is not None:
-        raise FieldError(field_name, problem)
-    return text.strip()
 
 
 @dataclass(frozen=True)
@@ -142,10 +116,6 @@ def check_subject(template: str, period: str) -> str:
     return f"checks:{template}:{period}"
 
 
-def order_subject(order_id: int) -> str:
-    return f"workorder:{order_id}"
-
-
 class ChecksService:
     def __init__(self, path: Path, config: ChecksConfig, record: AuditTrail, directory: Directory,
                  engine: AlertRaiser, series: SeriesStore, samples: SampleStore, samples_config: SamplesConfig,
@@ -171,9 +141,9 @@ class ChecksService:
         #: The gate duty's closing sweeps in ``[since, until)``.
         self._sweeps = sweeps
         self.watch_since = self.store.watch_since(clock())
-        self.store.seed_places(config.places, _place_token, clock())
-        #: Mixed into a stranger's address before it is kept: the record holds no address, only its hash.
-        self._salt = self.store.source_salt(lambda: secrets.token_hex(16))
+        #: Places, their QR codes and the reports strangers send from them.
+        # The clock is read through ``self`` when called: it may be replaced after construction.
+        self.places = PlaceCodes(self.store, config, record, lambda: self.clock())  # noqa: PLW0108
 
     def close(self) -> None:
         self.store.close()
@@ -228,7 +198,7 @@ class ChecksService:
             raise FieldError("key", "lower-case letters, digits and _ (not photos, runs, templates)"
                                     " · 只能用小写字母、数字和下划线")
         for field_name, text in _template_texts(template):
-            _typed(field_name, text)
+            typed(field_name, text)
         revision = self.store.save_template(key, json.dumps(template.model_dump(mode="json"), ensure_ascii=False),
                                             actor, now)
         self._record.append_audit(now, actor, "check.template", f"checks:{key}", {
@@ -536,118 +506,6 @@ class ChecksService:
                 minutes.checks.append(records.count_checks(template.name, due, now))
         records.order_figures(minutes, self.store.orders_touched(since, until), since, until, now)
         return minutes
-
-    # -- places and their QR codes -------------------------------------------------------------
-
-    def places(self) -> list[Place]:
-        return self.store.places()
-
-    def add_place(self, name: str, actor: str, now: float | None = None) -> Place:
-        now = self.clock() if now is None else now
-        name = _typed("name", name)
-        if not name:
-            raise FieldError("name", "name the place · 请填写地点名称")
-        try:
-            place = self.store.add_place(name, _place_token(), actor, now)
-        except sqlite3.IntegrityError:
-            raise Conflict("name", f"a place named {name!r} already has a code · 该地点已有二维码") from None
-        self._record.append_audit(now, actor, "place.add", f"place:{place.id}", {"name": name})
-        return place
-
-    def retire_place(self, place_id: int, actor: str, now: float | None = None) -> Place:
-        """The place's code is refused from now on (a lost or copied sticker: add the place again for a new one)."""
-        now = self.clock() if now is None else now
-        if self.store.place(place_id) is None:
-            raise NotFound("place_id", f"no place {place_id}")
-        if not self.store.retire_place(place_id, actor, now):
-            raise Conflict("place_id", f"place {place_id} is already retired · 该地点二维码已停用")
-        self._record.append_audit(now, actor, "place.retire", f"place:{place_id}", {})
-        found = self.store.place(place_id)
-        assert found is not None
-        return found
-
-    def scanned(self, token: str) -> Place:
-        """The place a scanned code names; an unknown code (another school's, made up) or a retired one: 404."""
-        place = self.store.place_by_token(token)
-        if place is None or place.retired_at is not None:
-            raise NotFound("token", "no place has this code · 二维码无效或已停用")
-        return place
-
-    def scan_seen(self, place: Place, actor: str, now: float | None = None) -> None:
-        """A signed-in person opened a place's code: when and where is on the record (walking the route)."""
-        now = self.clock() if now is None else now
-        self._record.append_audit(now, actor, "place.scan", f"place:{place.id}", {"name": place.name})
-
-    def _source(self, address: str) -> str:
-        return hashlib.sha256(f"{self._salt}:{address}".encode()).hexdigest()[:24]
-
-    def scan_report(self, token: str, category: Category, text: str, address: str,
-                    now: float | None = None) -> ScanReport:
-        """Keep a report from a place's code by someone not signed in, within the school's bounds.
-
-        Refused (``ScanRefused``) when the school has not turned it on, when the address or the place
-        sent too many in the last hour, or when too many wait to be triaged. Kept as plain text;
-        it opens no work order until a staff member files it.
-        """
-        now = self.clock() if now is None else now
-        place = self.scanned(token)
-        text = _typed("text", text, lines=True)
-        if not text:
-            raise FieldError("text", "say what is wrong · 请写明问题")
-        limits = self.config.scan_reports
-        report_id, refusal = self.store.add_scan_report(
-            place.id, category, text, self._source(address), now,
-            lambda counts: rules.scan_refusal(limits.enabled, counts.by_source, counts.by_place, counts.pending,
-                                              limits))
-        if refusal is not None or report_id is None:
-            # Debug only: a flood of refused reports must not become a flood in the log.
-            _LOGGER.debug("report by scan at place %s refused: %s", place.id, refusal)
-            raise ScanRefused(refusal or ScanRefusal.QUEUE)
-        self._record.append_audit(now, SCAN_ACTOR, "scan.report", f"place:{place.id}", {"report": report_id,
-                                                                               "category": category.value})
-        found = self.store.scan_report(report_id)
-        assert found is not None
-        return found
-
-    def scan_reports(self) -> list[ScanReport]:
-        """Reports from scans waiting to be triaged, oldest first."""
-        return self.store.scan_reports(ScanState.PENDING)
-
-    def _pending_scan(self, report_id: int) -> ScanReport:
-        found = self.store.scan_report(report_id)
-        if found is None:
-            raise NotFound("report_id", f"no report {report_id}")
-        return found
-
-    def file_scan(self, report_id: int, title: str, urgency: Urgency, actor: str, category: Category | None = None,
-                  now: float | None = None) -> WorkOrder:
-        """Make a report from a scan into a work order, reported by the person who triaged it."""
-        now = self.clock() if now is None else now
-        report = self._pending_scan(report_id)
-        place = self.store.place(report.place_id)
-        title = _typed("title", title) or report.text[:80]
-        order = NewOrder(title, place.name if place else "", f"扫码上报 #{report.id}：{report.text}", urgency,
-                         rules.order_due_at(now, urgency, self.config.order_due_h),
-                         category=category or report.category)
-        order_id = self.store.triage_scan(report_id, ScanState.FILED, actor, now, "", order)
-        if not order_id:
-            raise Conflict("report_id", f"report {report_id} was triaged already · 该上报已处理")
-        self._record.append_audit(now, actor, "scan.file", f"scan:{report_id}", {"order": order_id})
-        self._record.append_audit(now, actor, "order.report", order_subject(order_id),
-                                  {"title": title, "place": order.place, "urgency": urgency.value,
-                                   "category": order.category.value, "scan": report_id})
-        return self.order(order_id)
-
-    def dismiss_scan(self, report_id: int, reason: str, actor: str, now: float | None = None) -> ScanReport:
-        now = self.clock() if now is None else now
-        self._pending_scan(report_id)
-        reason = _typed("reason", reason)
-        if not reason:
-            raise FieldError("reason", "say why it is not a hazard · 请写明原因")
-        if self.store.triage_scan(report_id, ScanState.DISMISSED, actor, now, reason, None) is None:
-            raise Conflict("report_id", f"report {report_id} was triaged already · 该上报已处理")
-        self._record.append_audit(now, actor, "scan.dismiss", f"scan:{report_id}", {"reason": reason})
-        return self._pending_scan(report_id)
 
     # -- the duty ------------------------------------------------------------------------------
 

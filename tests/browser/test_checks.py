@@ -108,11 +108,11 @@ def test_a_place_s_code_scanned_by_a_teacher_and_by_a_stranger_ends_on_the_board
     officer = open_page(Role.SAFETY_OFFICER)
     officer.goto(f"{served.url}/checks")
     officer.locator("a[href='/checks/places']").click()
-    expect(officer.locator(".qr-card")).to_have_count(len(served.hub.checks.places()))
+    expect(officer.locator(".qr-card")).to_have_count(len(served.hub.checks.places.all()))
     assert overflow_x(officer) == 0
     screenshot(officer, "checks-place-codes")
-    lab = next(p for p in served.hub.checks.places() if p.name == "实验楼")
-    dorm = next(p for p in served.hub.checks.places() if p.name == "宿舍楼")
+    lab = next(p for p in served.hub.checks.places.all() if p.name == "实验楼")
+    dorm = next(p for p in served.hub.checks.places.all() if p.name == "宿舍楼")
 
     # A teacher scans the lab's code (the test opens the URL the code holds) and reports a broken lock.
     teacher = open_page(Role.GATEKEEPER)
@@ -144,7 +144,7 @@ def test_a_place_s_code_scanned_by_a_teacher_and_by_a_stranger_ends_on_the_board
         expect(pupil.locator("[data-sent]")).to_be_visible()
     finally:
         context.close()
-    (waiting,) = served.hub.checks.scan_reports()
+    (waiting,) = served.hub.checks.places.pending()
     assert waiting.text == "三楼水房<b>漏水</b>，地很滑"
 
     officer.goto(f"{served.url}/checks")

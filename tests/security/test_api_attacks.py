@@ -134,7 +134,7 @@ class World:
 
     def scan_report(self) -> Target:
         """A report from a place's code waiting to be triaged (put on the record as the public form would)."""
-        place = self.hub.checks.places()[0]
+        place = self.hub.checks.places.all()[0]
         report_id, _ = self.hub.checks.store.add_scan_report(place.id, Category.DOOR_LOCK, "门锁坏了", "attack",
                                                              time.time(), lambda _counts: None)
         assert report_id is not None

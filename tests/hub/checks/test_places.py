@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.checks.kinds import Category, ScanState
-from hub.checks.service import SCAN_ACTOR
+from hub.checks.places import SCAN_ACTOR
 from hub.runtime import Hub
 from tests.clock import Clock
 from tests.hub.auth_helpers import bearer
@@ -39,14 +39,14 @@ def client(hub: Hub) -> Iterator[TestClient]:
 
 
 def _token(hub: Hub, name: str) -> str:
-    return next(p.token for p in hub.checks.places() if p.name == name)
+    return next(p.token for p in hub.checks.places.all() if p.name == name)
 
 
 def test_the_configured_places_get_codes_once_and_the_sheet_prints_one_per_place(hub: Hub, client: TestClient
                                                                                  ) -> None:
-    names = [p.name for p in hub.checks.places()]
+    names = [p.name for p in hub.checks.places.all()]
     assert names[:4] == ["食堂后厨", "食品库房", "留样间", "校门"]
-    assert len({p.token for p in hub.checks.places()}) == len(names)
+    assert len({p.token for p in hub.checks.places.all()}) == len(names)
     _, officer = bearer(hub, Role.SAFETY_OFFICER)
     _, gatekeeper = bearer(hub, Role.GATEKEEPER)
     listed = client.get("/api/places", headers=officer).json()
@@ -64,7 +64,7 @@ def test_the_configured_places_get_codes_once_and_the_sheet_prints_one_per_place
 def test_a_retired_or_unknown_code_opens_nothing_and_a_new_place_gets_a_new_code(hub: Hub, client: TestClient
                                                                                  ) -> None:
     officer, headers = bearer(hub, Role.SAFETY_OFFICER)
-    store_room = next(p for p in hub.checks.places() if p.name == "食品库房")
+    store_room = next(p for p in hub.checks.places.all() if p.name == "食品库房")
     assert client.get(f"/q/{store_room.token}").status_code == 200
     assert client.get("/q/" + "x" * 16).status_code == 404  # another school's code, or a made-up one
 
@@ -101,7 +101,7 @@ def test_a_signed_in_scan_at_the_canteen_links_the_checklists_due_there(hub: Hub
                                                                          clock: Clock) -> None:
     clock.set(f"{MONDAY} 10:00")
     _, headers = bearer(hub, Role.CANTEEN_MANAGER)
-    hub.checks.add_place("食堂", actor="officer")
+    hub.checks.places.add("食堂", actor="officer")
     page = client.get(f"/q/{_token(hub, '食堂')}", headers=headers)
     assert 'data-here="canteen_daily"' in page.text and f"/checks#check-canteen_daily-{MONDAY}" in page.text
 
@@ -152,7 +152,7 @@ def test_a_stranger_s_report_is_bounded_by_address_place_and_queue(open_hub: Hub
                             headers={"Origin": "http://evil.example"})
         assert cross.status_code == 403
 
-    pending = open_hub.checks.scan_reports()
+    pending = open_hub.checks.places.pending()
     assert len(pending) == 4 and pending[0].text == "<b>二楼</b>水管漏水" and pending[0].category is Category.WATER
     assert all(e.actor == SCAN_ACTOR for e in open_hub.state.audit_entries() if e.action == "scan.report")
 
