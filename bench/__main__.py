@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import http_attack, scenarios
+from bench import checks, http_attack, scenarios
 from bench.harness import REPO, BenchError, compile_mqttload
 from bench.profiling import summarise
 
@@ -114,7 +114,8 @@ def influx_available() -> bool:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scale = TINY if args.tiny else FULL
     runs = args.runs if args.runs is not None else (1 if args.tiny else 3)
-    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "scaleout", "queries", "attack"}
+    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "scaleout", "queries", "attack",
+                                                             "checks"}
     binary = compile_mqttload()
     rows: list[Row] = []
     raw: dict[str, Any] = {"machine": machine(), "runs": runs, "tiny": args.tiny}
@@ -138,6 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _scaleout(scale, runs, binary, fresh, rows, raw, ingest_single)
     if "queries" in only:
         _queries(scale, runs, rows, raw)
+    if "checks" in only:
+        _checks(runs, rows, raw, args.tiny)
     if "attack" in only:
         with tempfile.TemporaryDirectory(prefix="xiaoan-bench-attack-") as tmp:
             size = http_attack.TINY if args.tiny else http_attack.FULL
@@ -321,6 +324,19 @@ def _queries(scale: Scale, runs: int, rows: list[Row], raw: dict[str, Any]) -> N
                         _verdict(value < 5) if judged else ""))
 
 
+def _checks(runs: int, rows: list[Row], raw: dict[str, Any], tiny: bool) -> None:
+    """Issue 19's term of checklists and work orders: the board, the lists, the records (bench/checks.py)."""
+    with tempfile.TemporaryDirectory(prefix="xiaoan-bench-checks-") as tmp:
+        days, orders = (5, 50) if tiny else (90, 2500)
+        figures = checks.measure(30, days, orders, max(runs, 3), Path(tmp))
+    raw["checks"] = figures.__dict__
+    scale = f"{figures.runs:,} checklists, {figures.orders:,} work orders ({figures.open_orders:,} open)"
+    for name, ms in figures.timings_ms.items():
+        target = checks.TARGETS_MS.get(name)
+        rows.append(Row("checks", f"{name}, {scale}", f"median {ms:.0f} ms", "", "",
+                        f"< {target:g} ms" if target else "", _verdict(ms < target) if target else ""))
+
+
 def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row], raw: dict[str, Any]) -> None:
     """Issue 16's combined attack on the hub's HTTP server, then 100 MB bodies without credentials."""
     results = _repeat("HTTP attack", runs, lambda i: http_attack.run_attack(base / f"a{i}", size, _log))
@@ -401,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--tiny", action="store_true", help="a few hundred messages: checks the harness runs")
     parser.add_argument("--runs", type=int, default=None, help="repeats per measurement (default 3; tiny: 1)")
-    parser.add_argument("--only", help="comma list of: ingest,latency,scaleout,queries,attack")
+    parser.add_argument("--only", help="comma list of: ingest,latency,scaleout,queries,attack,checks")
     parser.add_argument("--attack-accounts", type=int, default=None,
                         help="accounts the attack's 1,000 stream requests use (default 4: the per-account cap"
                              " refuses; 25 or more: the total cap does)")

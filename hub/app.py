@@ -30,6 +30,7 @@ from hub.api import (
     notifications,
     pages,
     photos,
+    places,
     readings,
     reports,
     samples,
@@ -75,7 +76,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
     app.add_exception_handler(FieldError, errors.field_error)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, checks,
                    gate, reports, limits, photos, notes, admin_notify, admin_channels, admin_setup, device_admin,
-                   stream, links, calibration, visitors, pages):
+                   stream, links, calibration, visitors, places, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -42,7 +42,12 @@ log = logging.getLogger(__name__)
 
 #: Routes whose body is a photo upload (multipart; a calibration certificate is a photo or a PDF of the same cap):
 #: they get the photo cap, everything else the general one.
-_PHOTO_ROUTES = re.compile(r"^/api/((alerts|workorders)/[^/]+/photos|calibration/checks/[^/]+/certificate)/?$")
+_PHOTO_ROUTES = re.compile(
+    r"^/api/((alerts/[^/]+|workorders/[^/]+|checks)/photos|calibration/checks/[^/]+/certificate)/?$")
+#: The one form anyone may post without signing in (a hazard from a place's QR code): a few lines of text.
+_SCAN_FORM = re.compile(r"^/q/[^/]+/?$")
+#: Its cap: the form's fields are a category and at most 500 characters.
+SCAN_FORM_MAX_BYTES = 16 * 1024
 #: Room for the multipart framing around a photo of exactly the photo limit, so the route's own check decides.
 MULTIPART_OVERHEAD = 64 * 1024
 #: File descriptors kept back from the connection cap for the databases, the broker link, logs and photos.
@@ -132,7 +137,9 @@ class BodyLimit:
 
     def cap_for(self, path: str) -> int:
         """The largest body ``path`` accepts: photo uploads their photo cap, JSON and forms the general one."""
-        return self.max_photo_body_bytes if _PHOTO_ROUTES.match(path) else self.max_body_bytes
+        if _PHOTO_ROUTES.match(path):
+            return self.max_photo_body_bytes
+        return min(SCAN_FORM_MAX_BYTES, self.max_body_bytes) if _SCAN_FORM.match(path) else self.max_body_bytes
 
     async def _refuse(self, send: Send, cap: int) -> None:
         headers, body = _refusal(413, f"request body over {cap} bytes · 请求内容过大")

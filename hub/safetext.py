@@ -14,6 +14,9 @@ of the helpers here, and the text arrives as data:
 - ``PlainText`` (``plain_text``): a field people type into (a visitor's name, a pupil's
   class) refuses control, line-break and bidirectional characters at the request, so the
   error names the field and nothing unreadable is stored.
+- ``typed_problem``: text typed into a form (a hazard report from a stranger's phone, a
+  checklist item) is kept only without control or direction-override characters; the
+  reason names the character, never echoes it. What is kept is shown as text, never markup.
 - ``one_line``: text for a notification is one line that cannot form a link: controls
   and line breaks become spaces, ``http://`` becomes ``http[:]//`` and a host name's
   dots become ``[.]`` (the "defanged" form security teams use), so a device cannot
@@ -95,3 +98,19 @@ def plain_text(value: str) -> str:
 
 #: A field of one line of plain text, as people type it; each field bounds its own length.
 PlainText = Annotated[str, AfterValidator(plain_text)]
+#: Line breaks a multi-line field may keep (every other control character is refused).
+_BREAKS = re.compile(r"\r\n|\n")
+
+
+def typed_problem(text: str, lines: bool = False) -> str | None:
+    """Why ``text`` typed into a form is not kept (None: it is): a control or direction character.
+
+    ``lines``: a multi-line field, whose line breaks are kept.
+    """
+    found = _UNSAFE_CHAR.search(_BREAKS.sub(" ", text) if lines else text)
+    if found is None:
+        return None
+    return f"contains the control character U+{ord(found.group()):04X} · 含有不可见的控制字符"
+
+
+_UNSAFE_CHAR = re.compile(UNSAFE_TEXT_PATTERN)

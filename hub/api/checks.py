@@ -7,23 +7,37 @@ writes each step to the record and the audit chain.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, UploadFile
-from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.wire import MAX_TS
-from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId
+from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId, SettingsDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
-from hub.checks.config import TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, ItemKind, OrderState, Urgency
+from hub.checks.config import KEY_PATTERN, TemplateConfig
+from hub.checks.kinds import (
+    OPEN_ORDER_STATES,
+    Answer,
+    AutoSource,
+    Cadence,
+    Category,
+    ItemKind,
+    OrderState,
+    ScanState,
+    Urgency,
+)
 from hub.checks.service import AnswerInput, ChecksService, DueCheck
-from hub.checks.store import CheckRun, WorkOrder
+from hub.checks.store import CheckRun, ScanReport, WorkOrder
 from hub.errors import FieldError, NotFound
+from hub.report import records
+from hub.samples.labels import LabelFontMissing
 from hub.web import photos
 
 router = APIRouter(tags=["checks"], dependencies=[Depends(require(Permission.VIEW))])
@@ -33,6 +47,8 @@ Reporter = Annotated[User, Depends(require(Permission.HAZARD_REPORT))]
 Fixer = Annotated[User, Depends(require(Permission.ORDER_FIX))]
 Assigner = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
 Accepter = Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]
+Editor = Annotated[User, Depends(require(Permission.CHECK_EDIT))]
+TemplateKey = Annotated[str, PathParam(pattern=KEY_PATTERN)]
 
 
 class PrefillPublic(BaseModel):
@@ -91,6 +107,14 @@ def _items(template: TemplateConfig, check: DueCheck) -> list[ItemPublic]:
     return out
 
 
+#: A photo's name as the upload answered it (its SHA-256 and type).
+PhotoName = Annotated[str, Field(pattern=photos.NAME.pattern)]
+#: Photos one answer may carry.
+MAX_ITEM_PHOTOS = 5
+#: Photos waiting for their checklist, per account (taken, not yet submitted); more is refused until submitted.
+MAX_STAGED_PHOTOS = 30
+
+
 class AnswerCreate(BaseModel):
     item: str = Field(min_length=1, max_length=40)
     answer: Answer | None = Field(default=None, description="ok / fail / na (a number item may give only value)")
@@ -98,6 +122,8 @@ class AnswerCreate(BaseModel):
     text: str = Field(default="", max_length=2000)
     note: str = Field(default="", max_length=1000,
                       description="what was found: needed for a failure and to override an automatic answer")
+    photos: list[PhotoName] = Field(default_factory=list, max_length=MAX_ITEM_PHOTOS,
+                                    description="names of photos uploaded to /api/checks/photos for this answer")
 
 
 class ChecklistSubmit(BaseModel):
@@ -110,6 +136,8 @@ class ChecklistSubmit(BaseModel):
 
 
 class AnswerPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     item: str
     answer: Answer | None
     value: float | None
@@ -121,6 +149,7 @@ class AnswerPublic(BaseModel):
     answered_by: str
     answered_at: float
     order_id: int | None
+    photos: list[str] = Field(description="photo names; each at /api/checks/runs/{id}/photos/{name}")
 
 
 class ChecklistRunPublic(BaseModel):
@@ -141,17 +170,17 @@ class ChecklistRunPublic(BaseModel):
 
     @classmethod
     def of(cls, run: CheckRun, created: bool = True) -> ChecklistRunPublic:
-        return cls(id=run.id, template=run.template, period=run.period, name=run.name, version=run.version,
-                   opened_at=run.opened_at, submitted_at=run.submitted_at, submitted_by=run.submitted_by,
-                   duration_s=run.duration_s, too_fast=run.too_fast, late=run.late, failed=run.failed,
-                   answers=[AnswerPublic(item=a.item, answer=a.answer, value=a.value, text=a.text, note=a.note,
-                                         auto=a.auto, evidence=a.evidence, overridden=a.overridden,
-                                         answered_by=a.answered_by, answered_at=a.answered_at,
-                                         order_id=a.order_id) for a in run.answers],
-                   created=created)
+        return cls.model_validate({**vars(run), "duration_s": run.duration_s, "created": created},
+                                  from_attributes=True)
+
+
+class CheckPhotoPublic(BaseModel):
+    name: str = Field(description="name it in the answer's photos")
 
 
 class StepPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     ts: float
     actor: str
     action: str
@@ -178,22 +207,16 @@ class WorkOrderPublic(BaseModel):
     accepted_at: float | None
     run_id: int | None
     item: str
+    category: Category
     steps: list[StepPublic]
     photos: list[str] = Field(default_factory=list, description="URLs of the order's photos, oldest first")
 
     @classmethod
     def of(cls, order: WorkOrder, now: float, photo_root: Path | None = None) -> WorkOrderPublic:
-        return cls(id=order.id, title=order.title, place=order.place, text=order.text, urgency=order.urgency,
-                   state=order.state, overdue=order.state in OPEN_ORDER_STATES and now >= order.due_at,
-                   reported_by=order.reported_by, reported_at=order.reported_at, due_at=order.due_at,
-                   assignee=order.assignee, fix_note=order.fix_note, fixed_by=order.fixed_by,
-                   fixed_at=order.fixed_at, accepted_by=order.accepted_by, accepted_at=order.accepted_at,
-                   run_id=order.run_id, item=order.item,
-                   steps=[StepPublic(ts=s.ts, actor=s.actor, action=s.action, state=s.state, note=s.note)
-                          for s in order.steps],
-                   photos=[f"/api/workorders/{order.id}/photos/{name}"
-                           for name in photos.listing(order_photos(photo_root), order.id)]
-                   if photo_root is not None else [])
+        listed = photos.listing(order_photos(photo_root), order.id) if photo_root is not None else []
+        return cls.model_validate({
+            **vars(order), "overdue": order.state in OPEN_ORDER_STATES and now >= order.due_at,
+            "photos": [f"/api/workorders/{order.id}/photos/{name}" for name in listed]}, from_attributes=True)
 
 
 def order_photos(photo_root: Path) -> Path:
@@ -207,11 +230,32 @@ class OrderPhotoPublic(BaseModel):
     url: str
 
 
+class ScanReportPublic(BaseModel):
+    id: int
+    place_id: int
+    place: str
+    category: Category
+    text: str
+    received_at: float
+    state: ScanState
+    triaged_by: str
+    triaged_at: float | None
+    note: str
+    order_id: int | None
+
+
+def scan_report_public(checks: ChecksService, report: ScanReport) -> ScanReportPublic:
+    place = checks.store.place(report.place_id)
+    return ScanReportPublic(place=place.name if place else "", **{
+        name: getattr(report, name) for name in ScanReportPublic.model_fields if name != "place"})
+
+
 class HazardCreate(BaseModel):
     title: str = Field(min_length=1, max_length=80, description="what is wrong, e.g. 实验楼二楼门锁坏")
     place: str = Field(default="", max_length=60)
     text: str = Field(default="", max_length=1000)
     urgency: Urgency = Urgency.NORMAL
+    category: Category = Category.OTHER
 
 
 class AssignCreate(BaseModel):
@@ -248,6 +292,55 @@ def due_checks(checks: ChecksDep) -> list[ChecklistPublic]:
     return [ChecklistPublic.of(check, now) for check in checks.due(now)]
 
 
+class TemplatePublic(BaseModel):
+    """A template in force: the config's (revision 0) or the newest saved on the page."""
+
+    key: str
+    revision: int
+    version: str = Field(description="a hash of the template; a completed checklist names the one it was filled with")
+    edited_by: str
+    edited_at: float | None
+    template: TemplateConfig
+
+
+class TemplateRemoved(BaseModel):
+    key: str
+    revision: int
+
+
+def templates_public(checks: ChecksService) -> list[TemplatePublic]:
+    latest = {r.key: r for r in checks.store.latest_templates()}
+    out = []
+    for key, template in checks.templates().items():
+        saved = latest.get(key)
+        out.append(TemplatePublic(key=key, revision=saved.revision if saved else 0, version=template.version(),
+                                  edited_by=saved.saved_by if saved else "",
+                                  edited_at=saved.saved_at if saved else None, template=template))
+    return out
+
+
+@router.get("/api/checks/templates")
+def check_templates(checks: ChecksDep) -> list[TemplatePublic]:
+    """The checklist templates in force, with the revision each is at."""
+    return templates_public(checks)
+
+
+@router.put("/api/checks/templates/{key}")
+def save_check_template(checks: ChecksDep, user: Editor, key: TemplateKey, body: TemplateConfig) -> TemplatePublic:
+    """Save a template (a new one, or a new revision): items in the order given, their kinds, the schedule.
+
+    Checklists already completed keep the template they were filled with.
+    """
+    checks.save_template(key, body, actor=user.username)
+    return next(t for t in templates_public(checks) if t.key == key)
+
+
+@router.delete("/api/checks/templates/{key}")
+def remove_check_template(checks: ChecksDep, user: Editor, key: TemplateKey) -> TemplateRemoved:
+    """No longer ask for this checklist (its completed ones stay on the record)."""
+    return TemplateRemoved(key=key, revision=checks.remove_template(key, actor=user.username))
+
+
 @router.get("/api/checks/runs")
 def check_runs(checks: ChecksDep, since: Annotated[float, Query(ge=0)] = 0.0,
                until: Annotated[float | None, Query(ge=0)] = None) -> list[ChecklistRunPublic]:
@@ -256,17 +349,98 @@ def check_runs(checks: ChecksDep, since: Annotated[float, Query(ge=0)] = 0.0,
     return [ChecklistRunPublic.of(run) for run in checks.runs_between(since, end)]
 
 
+@router.post("/api/checks/photos", status_code=201)
+async def upload_check_photo(root: PhotoRootDep, user: Filler, photo: UploadFile) -> CheckPhotoPublic:
+    """A photo taken for a checklist's item, before the checklist is submitted (name it in the answer's
+    ``photos``). JPEG, PNG or WebP, at most 8 MB; a file of another type: 422; too large: 413."""
+    data = await photo.read(photos.MAX_BYTES + 1)
+    staged = staging(root, user)
+    name = photos.save(staged.parent, staged.name, data, limit=MAX_STAGED_PHOTOS)
+    return CheckPhotoPublic(name=name)
+
+
 @router.post("/api/checks/{template}", status_code=201)
-def submit_check(checks: ChecksDep, user: Filler, template: str, request: ChecklistSubmit) -> ChecklistRunPublic:
+def submit_check(checks: ChecksDep, root: PhotoRootDep, user: Filler, template: str,
+                 request: ChecklistSubmit) -> ChecklistRunPublic:
     """Submit a completed checklist; every failed item needs a note and opens a work order.
 
     Ticked faster than ``checks.min_duration_s``: stored and flagged. The period's checklist already
     on record: 409 (the same ``request_id`` again answers it, ``created`` false).
     """
-    answers = [AnswerInput(a.item, a.answer, a.value, a.text, a.note) for a in request.answers]
+    retry = checks.store.by_request(request.request_id) if request.request_id else None
+    staged = staging(root, user)
+    if retry is None:  # a retry's photos were kept with it the first time
+        for index, a in enumerate(request.answers):
+            for name in a.photos:
+                if photos.path_of(staged.parent, staged.name, name) is None:
+                    raise FieldError(f"answers.{index}.photos", f"no photo {name!r} uploaded · 照片未上传")
+    answers = [AnswerInput(a.item, a.answer, a.value, a.text, a.note, tuple(dict.fromkeys(a.photos)))
+               for a in request.answers]
     done = checks.submit(template, answers, request.opened_at, actor=user.username, request_id=request.request_id,
                          period=request.period)
+    if done.created:
+        _keep_photos(root, staged, done.run)
     return ChecklistRunPublic.of(done.run, done.created)
+
+
+def staging(photo_root: Path, user: User) -> Path:
+    """Where one account's photos wait for the checklist they were taken for."""
+    return check_photos(photo_root) / f"staged-{user.id}"
+
+
+def check_photos(photo_root: Path) -> Path:
+    """Where checklists' photos are kept (beside the alarms' and the work orders', numbered by checklist)."""
+    return photo_root / "checks"
+
+
+def _keep_photos(photo_root: Path, staged: Path, run: CheckRun) -> None:
+    """Move a submitted checklist's photos to it; a failed item's photos also go with its work order."""
+    for answer in run.answers:
+        for name in answer.photos:
+            source = staged / name
+            if answer.order_id is not None and source.is_file():
+                photos.save(order_photos(photo_root), answer.order_id, source.read_bytes())
+            if source.is_file():
+                photos.move(source, check_photos(photo_root) / str(run.id) / name)
+
+
+@router.get("/api/checks/runs/{run_id}/photos/{name}", response_class=FileResponse)
+def check_photo(root: PhotoRootDep, run_id: RowId, name: str) -> FileResponse:
+    path = photos.path_of(check_photos(root), run_id, name)
+    if path is None:
+        raise NotFound("name", f"no photo {name!r}")
+    return FileResponse(path, media_type=photos.MEDIA_TYPES[path.suffix[1:]],
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})
+
+
+Reader = Annotated[User, Depends(require(Permission.REPORT_VIEW))]
+MonthKey = Annotated[str, PathParam(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+_PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
+
+
+def _pdf(render: Callable[[], bytes], filename: str) -> Response:
+    try:
+        body = render()
+    except LabelFontMissing as error:
+        raise HTTPException(status_code=503, detail={"field": "samples.label_font", "message": str(error)}) from None
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@router.get("/api/checks/records/daily/{day}.pdf", response_class=Response, responses=_PDF)
+def daily_record_pdf(checks: ChecksDep, settings: SettingsDep, _user: Reader, day: dt.date) -> Response:
+    """《每日食品安全检查记录》 of ``day``: the daily checklist as filled (the blank form when it was not)."""
+    record = checks.daily_record(day)
+    return _pdf(lambda: records.daily_record(record, day, settings.rules.report.school, checks.tz, checks.clock(),
+                                             settings.rules.samples.label_font), f"daily-record-{day}.pdf")
+
+
+@router.get("/api/checks/records/monthly/{month}.pdf", response_class=Response, responses=_PDF)
+def monthly_minutes_pdf(checks: ChecksDep, settings: SettingsDep, _user: Reader, month: MonthKey) -> Response:
+    """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM): the month's figures and its general check."""
+    minutes = checks.monthly_minutes(dt.date.fromisoformat(f"{month}-01"))
+    return _pdf(lambda: records.monthly_minutes(minutes, settings.rules.report.school, checks.tz, checks.clock(),
+                                                settings.rules.samples.label_font), f"monthly-minutes-{month}.pdf")
 
 
 @router.get("/api/workorders")
@@ -283,7 +457,7 @@ def work_orders(checks: ChecksDep, root: PhotoRootDep, state: Literal["open", "f
 def report_hazard(checks: ChecksDep, root: PhotoRootDep, user: Reporter, request: HazardCreate) -> WorkOrderPublic:
     """Report a hazard or a repair (发现 → 上报): a work order waiting to be assigned."""
     return _order(checks, checks.report(request.title, request.place, request.text, request.urgency,
-                                        actor=user.username), root)
+                                        actor=user.username, category=request.category), root)
 
 
 @router.get("/api/workorders/{order_id}")

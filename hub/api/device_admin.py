@@ -6,13 +6,9 @@ no sign-in — the Pi has none — the single-use token in its path is the permi
 
 from __future__ import annotations
 
-import base64
-import io
 import shlex
 from typing import Annotated
 
-import qrcode
-import qrcode.image.svg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
@@ -34,6 +30,7 @@ from hub.enrolment import (
 )
 from hub.errors import NotFound
 from hub.settings import HubSettings
+from hub.web.qr import svg_data_url
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
@@ -74,13 +71,6 @@ class EnrolmentPublic(BaseModel):
     qr_data_url: str = Field(description="the install link as a QR code (an SVG data URL)")
 
 
-def _qr_data_url(text: str) -> str:
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _public(request: Request, settings: HubSettings, issued: Enrolment) -> EnrolmentPublic:
     url = str(request.url_for("fetch_config", token=issued.token))
     command = (f"curl -fsS {shlex.quote(url)} | sudo install -D -m 640 -o root -g xiaoan /dev/stdin"
@@ -91,7 +81,7 @@ def _public(request: Request, settings: HubSettings, issued: Enrolment) -> Enrol
         command = (f"curl -fsS {shlex.quote(ca_url)} | sudo install -D -m 640 -o root -g xiaoan /dev/stdin"
                    f" {DEVICE_CA_PATH} && {command}")
     return EnrolmentPublic(device=EnrolledDevicePublic.of(issued.device), url=url, expires_at=issued.expires_at,
-                           install_command=command, qr_data_url=_qr_data_url(command))
+                           install_command=command, qr_data_url=svg_data_url(command))
 
 
 @router.get("/devices/enrolled")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from hub.alerts.engine import AlertEngine
 from hub.api.admin_channels import public_rota, public_settings, rota_gaps
 from hub.api.admin_setup import public_setup
-from hub.api.checks import WorkOrderPublic
+from hub.api.checks import WorkOrderPublic, scan_report_public, templates_public
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
@@ -44,7 +44,7 @@ from hub.api.visitors import LeavePublic, VisitPublic
 from hub.auth.deps import CurrentUser, require
 from hub.auth.roles import Permission, Role, allows
 from hub.auth.users import User, attribution
-from hub.checks.kinds import OPEN_ORDER_STATES, OrderState
+from hub.checks.kinds import OPEN_ORDER_STATES, Category, ItemKind, OrderState
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
 from hub.notify.channel_forms import FORM_KINDS
@@ -63,6 +63,8 @@ PARTS = {"checks": ("board",), "visitors": ("book",),
          "canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
          "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
          "admin": ("devices", "sensors", "silences", "calendar", "defaults", "setup_sensors", "setup_calendar")}
+#: Work orders the checks page shows at first (overdue first); the rest behind a link.
+BOARD_ORDERS = 40
 #: The default escalation routes, which the page names in words (others show their id).
 KNOWN_ROUTES = ("canteen", "canteen_manager", "safety_officer", "gatekeeper", "admin")
 #: Sections shown only to a role that may change what they list.
@@ -180,19 +182,33 @@ def safety(
 
 @router.get("/checks", response_class=HTMLResponse)
 def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, web: RendererDep,
-                request: Request, user: Viewer, part: str | None = None) -> Response:
+                request: Request, user: Viewer, part: str | None = None,
+                orders_shown: Annotated[Literal["first", "all"], Query(alias="orders")] = "first") -> Response:
     """Today's checklists and the open work orders, phone-first (the board is one section)."""
     now = checks.clock()
     due = checks.due(now)
-    waiting = checks.store.orders((*OPEN_ORDER_STATES, OrderState.FIXED))
-    orders = [WorkOrderPublic.of(o, now, photo_root) for o in waiting]
-    orders.sort(key=lambda o: (not o.overdue, o.due_at))
+    # Overdue first, then by due time; a phone shows the first ones, the rest on request (a term can leave hundreds).
+    shown, waiting = checks.store.pressing((*OPEN_ORDER_STATES, OrderState.FIXED), OPEN_ORDER_STATES, now,
+                                           100_000 if orders_shown == "all" else BOARD_ORDERS)
+    orders = [WorkOrderPublic.of(o, now, photo_root) for o in shown]
     # A retry of the same rendered form (a phone on a bad network) is stored once.
     request_ids = {f"{c.key}/{c.period}": secrets.token_hex(8) for c in due}
     people = [info.user for info in accounts.users() if not info.disabled]
+    scans = ([scan_report_public(checks, r) for r in checks.places.pending()]
+             if allows(user.role, Permission.ORDER_ASSIGN) else [])
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "request_ids": request_ids, "people": people,
-                                                      "now": now})
+                                                      "now": now, "scans": scans, "places": checks.places.all(),
+                                                      "hidden_orders": waiting - len(shown),
+                                                      "categories": [c.value for c in Category]})
+
+
+@router.get("/checks/templates", response_class=HTMLResponse)
+def check_templates_page(checks: ChecksDep, web: RendererDep, request: Request,
+                         user: Annotated[User, Depends(require(Permission.CHECK_EDIT))]) -> Response:
+    """The checklist templates for the safety officer: items, their kinds and order, the schedule."""
+    return web.render("checks_templates.html", request, user, view="checks", templates=templates_public(checks),
+                      kinds=[k.value for k in ItemKind], roles=[r.value for r in Role])
 
 
 @router.get("/visitors", response_class=HTMLResponse)

@@ -46,6 +46,7 @@ class Permission(StrEnum):
     VISITOR_ANSWER = "visitor.answer"  # let in or turn away a visitor waiting at the gate for oneself (the host)
     VISITOR_INVITE = "visitor.invite"  # pre-register an expected visitor (one is then their host)
     LEAVE_ISSUE = "leave.issue"  # issue a leave slip (离校单) for a pupil of a class one heads
+    CHECK_EDIT = "check.edit"  # checklist templates, places and their QR codes
     ADMIN = "admin"  # users, tokens, devices, channels, test messages
 
 
@@ -63,7 +64,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         Permission.ALERT_VERIFY, Permission.SAMPLE_DISCARD, Permission.LIMITS_APPROVE, Permission.SILENCE_EDIT,
         Permission.SILENCE_CANTEEN, Permission.SILENCE_GATE, Permission.SILENCE_ALL, Permission.CALENDAR_EDIT,
         Permission.REPORT_VIEW, Permission.REPORT_SIGN, Permission.AUDIT_VIEW, Permission.ORDER_ASSIGN,
-        Permission.ORDER_ACCEPT, Permission.VISITOR_REGISTER, Permission.VISITOR_INVITE}),
+        Permission.ORDER_ACCEPT, Permission.VISITOR_REGISTER, Permission.VISITOR_INVITE, Permission.CHECK_EDIT}),
     Role.ADMIN: frozenset(Permission),
     Role.TEACHER: frozenset(_EVERYONE | {Permission.VISITOR_INVITE, Permission.LEAVE_ISSUE}),
 }

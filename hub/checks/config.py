@@ -41,6 +41,8 @@ class ItemConfig(_Strict):
     key_item: bool = False
     #: Answered from the hub's own data (the person confirms, or overrides with a reason).
     auto: AutoSource | None = None
+    #: A photo taken on the spot is required with the answer (the page opens the camera, not the gallery).
+    photo: bool = False
 
     @model_validator(mode="after")
     def _range(self) -> ItemConfig:
@@ -159,6 +161,26 @@ def _default_due_h() -> dict[Urgency, float]:
     return {Urgency.HIGH: 24.0, Urgency.NORMAL: 72.0, Urgency.LOW: 168.0}
 
 
+def _default_places() -> list[str]:
+    return ["食堂后厨", "食品库房", "留样间", "校门", "教学楼", "实验楼", "宿舍楼", "操场"]
+
+
+class ScanReportsConfig(_Strict):
+    """Reports from a place's QR code by someone not signed in (a pupil, a parent, a contractor).
+
+    Off unless the school turns it on. Such a report opens no work order by itself: it
+    waits, as plain text, until a staff member files it as one or dismisses it.
+    """
+
+    enabled: bool = False
+    #: Reports taken from one network address per hour (counted on the record, across workers).
+    per_address_per_hour: int = Field(default=3, ge=1, le=100)
+    #: Reports taken for one place per hour.
+    per_place_per_hour: int = Field(default=10, ge=1, le=1000)
+    #: Reports waiting to be triaged at most; beyond it the form says to tell a teacher.
+    pending_max: int = Field(default=50, ge=1, le=1000)
+
+
 class ChecksConfig(_Strict):
     """Keys under ``checks:`` in the hub's YAML config (docs/checks.md)."""
 
@@ -169,6 +191,12 @@ class ChecksConfig(_Strict):
     order_due_h: dict[Urgency, float] = Field(default_factory=_default_due_h)
     #: A check still undone this long after its deadline is overdue (an alarm); 0: at the deadline.
     grace_min: float = Field(default=0.0, ge=0, le=24 * 60)
+    #: The places given a QR code when the checks record is first opened (more are added on the page).
+    places: list[str] = Field(default_factory=_default_places, max_length=500)
+    scan_reports: ScanReportsConfig = Field(default_factory=ScanReportsConfig)
+    #: The template printed as 《每日食品安全检查记录》, and the one printed as 《每月食品安全调度会议纪要》.
+    daily_record: str = Field(default="canteen_daily", pattern=KEY_PATTERN)
+    monthly_minutes: str = Field(default="school_monthly", pattern=KEY_PATTERN)
 
     @field_validator("templates")
     @classmethod

@@ -72,6 +72,42 @@ class OrderState(StrEnum):
     REOPENED = "reopened"
 
 
+class Category(StrEnum):
+    """What a hazard or a repair is about (the board and the report group by it)."""
+
+    ELECTRICAL = "electrical"
+    WATER = "water"
+    DOOR_LOCK = "door_lock"
+    BUILDING = "building"
+    EQUIPMENT = "equipment"
+    CANTEEN = "canteen"
+    FIRE = "fire"
+    OTHER = "other"
+
+
+class ScanState(StrEnum):
+    """A report sent by scanning a place's code without signing in: waits for a staff member to triage it."""
+
+    PENDING = "pending"
+    #: Made into a work order by the person who triaged it.
+    FILED = "filed"
+    #: Not a hazard (a test, a joke, a duplicate): kept with the reason.
+    DISMISSED = "dismissed"
+
+
+class ScanRefusal(StrEnum):
+    """Why a report from a scan without signing in was not taken (each a page in Chinese and English)."""
+
+    #: The school has not turned reporting by scan on (``checks.scan_reports.enabled``).
+    CLOSED = "closed"
+    #: Too many reports from this address in the last hour.
+    ADDRESS = "address"
+    #: Too many reports for this place in the last hour.
+    PLACE = "place"
+    #: Too many reports waiting to be triaged: the queue is full until someone looks at it.
+    QUEUE = "queue"
+
+
 class OrderAction(StrEnum):
     ASSIGN = "assign"
     FIX = "fix"

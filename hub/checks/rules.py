@@ -12,8 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from hub.checks.config import ItemConfig, TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Answer, Cadence, DayRule, ItemKind, OrderAction, OrderState, Urgency
+from hub.checks.config import ItemConfig, ScanReportsConfig, TemplateConfig
+from hub.checks.kinds import (
+    OPEN_ORDER_STATES,
+    Answer,
+    Cadence,
+    DayRule,
+    ItemKind,
+    OrderAction,
+    OrderState,
+    ScanRefusal,
+    Urgency,
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,10 @@ def judged(item: ItemConfig, answer: Answer | None, value: float | None) -> Answ
 
 
 def answer_problem(item: ItemConfig, answer: Answer | None, value: float | None, text: str, note: str,
-                   overrides_auto: bool) -> str | None:
+                   overrides_auto: bool, photos: int = 0) -> str | None:
     """Why a line cannot be taken as given (None: it can)."""
+    if item.photo and photos == 0 and answer is not Answer.NA:
+        return "a photo taken on the spot is needed · 请现场拍照"
     if item.kind is ItemKind.NUMBER and value is None and answer is not Answer.NA:
         return "a number is needed · 请填写数值"
     if item.kind is ItemKind.TEXT and not text.strip() and answer is not Answer.NA:
@@ -143,3 +155,21 @@ def template_runs_on(template: TemplateConfig, school_day: bool, canteen_open: b
     if template.days is DayRule.EVERY:
         return True
     return canteen_open if template.days is DayRule.CANTEEN else school_day
+
+
+def scan_refusal(enabled: bool, by_source: int, by_place: int, pending: int,
+                 limits: ScanReportsConfig) -> ScanRefusal | None:
+    """Whether a report from a scan without signing in is refused, given what was taken in the last hour.
+
+    The queue bound comes first: a full queue refuses everyone alike until someone triages it,
+    so a flood from many addresses cannot bury the reports already waiting.
+    """
+    if not enabled:
+        return ScanRefusal.CLOSED
+    if pending >= limits.pending_max:
+        return ScanRefusal.QUEUE
+    if by_source >= limits.per_address_per_hour:
+        return ScanRefusal.ADDRESS
+    if by_place >= limits.per_place_per_hour:
+        return ScanRefusal.PLACE
+    return None

@@ -9,21 +9,34 @@ from the injected ``clock`` or are passed in.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 import logging
+import re
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
-from hub.checks import prefill, rules
-from hub.checks.config import ChecksConfig, TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Answer, AutoSource, Cadence, OrderAction, OrderState, Urgency
+from hub.checks import prefill, records, rules, templates
+from hub.checks.config import KEY_PATTERN, ChecksConfig, TemplateConfig
+from hub.checks.kinds import (
+    OPEN_ORDER_STATES,
+    Answer,
+    AutoSource,
+    Cadence,
+    Category,
+    OrderAction,
+    OrderState,
+    Urgency,
+)
+from hub.checks.places import PlaceCodes, order_subject, typed
 from hub.checks.prefill import Prefill
 from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
 from hub.closed import NothingSigned, SignedPeriods, refuse_signed
@@ -41,12 +54,27 @@ ORDER_OVERDUE_RULE = RuleKind.WORK_ORDER_OVERDUE
 #: How long an undone checklist stays an alarm after its deadline (then it resolves and waits to be closed).
 _GIVE_UP_S: dict[Cadence, float] = {Cadence.DAILY: 86_400.0, Cadence.WEEKLY: 7 * 86_400.0,
                                     Cadence.MONTHLY: 28 * 86_400.0}
+#: Words of the checks API's paths, which no template may be called.
+_RESERVED_KEYS = frozenset({"photos", "runs", "templates"})
 #: How far back a checklist's opening time is believed (an older one is a page left open).
 _OPEN_AT_MOST_S = 86_400.0
 
 
+#: Days already looked up in the calendar during one page or one tick (``ChecksService._one_look``).
+_DAYS: contextvars.ContextVar[dict[dt.date, tuple[bool, bool]] | None] = contextvars.ContextVar("days", default=None)
+
+
 class ChecksForbidden(FieldError):
     status = 403
+
+
+def _template_texts(template: TemplateConfig) -> list[tuple[str, str]]:
+    """Every text of a template someone typed, with the field it came from."""
+    found = [("name", template.name), ("place", template.place)]
+    for index, item in enumerate(template.items):
+        found += [(f"items.{index}.text", item.text), (f"items.{index}.section", item.section),
+                  (f"items.{index}.unit", item.unit)]
+    return found
 
 
 @dataclass(frozen=True)
@@ -56,6 +84,8 @@ class AnswerInput:
     value: float | None = None
     text: str = ""
     note: str = ""
+    #: Photos taken with the answer (names of photos the page uploaded first).
+    photos: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,10 +116,6 @@ def check_subject(template: str, period: str) -> str:
     return f"checks:{template}:{period}"
 
 
-def order_subject(order_id: int) -> str:
-    return f"workorder:{order_id}"
-
-
 class ChecksService:
     def __init__(self, path: Path, config: ChecksConfig, record: AuditTrail, directory: Directory,
                  engine: AlertRaiser, series: SeriesStore, samples: SampleStore, samples_config: SamplesConfig,
@@ -115,6 +141,9 @@ class ChecksService:
         #: The gate duty's closing sweeps in ``[since, until)``.
         self._sweeps = sweeps
         self.watch_since = self.store.watch_since(clock())
+        #: Places, their QR codes and the reports strangers send from them.
+        # The clock is read through ``self`` when called: it may be replaced after construction.
+        self.places = PlaceCodes(self.store, config, record, lambda: self.clock())  # noqa: PLW0108
 
     def close(self) -> None:
         self.store.close()
@@ -129,14 +158,62 @@ class ChecksService:
 
     def runs_on(self, template: TemplateConfig) -> Callable[[dt.date], bool]:
         def runs(day: dt.date) -> bool:
-            return rules.template_runs_on(template, self._school_day(day), self._canteen_open(day))
+            school, canteen = self._day_kind(day)
+            return rules.template_runs_on(template, school, canteen)
         return runs
 
+    def _day_kind(self, day: dt.date) -> tuple[bool, bool]:
+        """Whether ``day`` is a school day and a canteen day; asked once per day within ``_one_look``."""
+        memo = _DAYS.get()
+        if memo is None:
+            return self._school_day(day), self._canteen_open(day)
+        found = memo.get(day)
+        if found is None:
+            found = memo[day] = (self._school_day(day), self._canteen_open(day))
+        return found
+
+    @contextlib.contextmanager
+    def _one_look(self) -> Iterator[None]:
+        """The calendar asked once per day for the work inside (every template asks about the same days)."""
+        token = _DAYS.set({} if _DAYS.get() is None else _DAYS.get())
+        try:
+            yield
+        finally:
+            _DAYS.reset(token)
+
     def template(self, key: str) -> TemplateConfig:
-        found = self.config.templates.get(key)
+        found = self.templates().get(key)
         if found is None:
             raise NotFound("template", f"no checklist template {key!r}")
         return found
+
+    def templates(self) -> dict[str, TemplateConfig]:
+        """The templates in force: the config's, with the revisions saved on the page on top."""
+        return templates.in_force(self.config.templates, self.store.latest_templates())
+
+    def save_template(self, key: str, template: TemplateConfig, actor: str, now: float | None = None) -> int:
+        """Keep ``template`` as the new revision of ``key`` (added if new); checklists filled before keep theirs."""
+        now = self.clock() if now is None else now
+        if not re.fullmatch(KEY_PATTERN, key) or key in _RESERVED_KEYS:
+            raise FieldError("key", "lower-case letters, digits and _ (not photos, runs, templates)"
+                                    " · 只能用小写字母、数字和下划线")
+        for field_name, text in _template_texts(template):
+            typed(field_name, text)
+        revision = self.store.save_template(key, json.dumps(template.model_dump(mode="json"), ensure_ascii=False),
+                                            actor, now)
+        self._record.append_audit(now, actor, "check.template", f"checks:{key}", {
+            "revision": revision, "version": template.version(), "name": template.name,
+            "items": [item.key for item in template.items]})
+        return revision
+
+    def remove_template(self, key: str, actor: str, now: float | None = None) -> int:
+        """No longer ask for checklist ``key`` (its completed checklists stay on the record)."""
+        now = self.clock() if now is None else now
+        self.template(key)
+        revision = self.store.save_template(key, None, actor, now)
+        self._record.append_audit(now, actor, "check.template", f"checks:{key}", {"revision": revision,
+                                                                                  "removed": True})
+        return revision
 
     def _deadline(self, template: TemplateConfig, period: rules.Period) -> tuple[dt.date | None, float | None]:
         day = rules.due_day(period, self.runs_on(template))
@@ -148,9 +225,13 @@ class ChecksService:
         """Every template's checklist of the current period, done or not (none when its period has no due day),
         after the last period's where it was missed and can still be made up (its alarm still stands)."""
         now = self.clock() if now is None else now
+        with self._one_look():
+            return self._due(now, with_prefill)
+
+    def _due(self, now: float, with_prefill: bool) -> list[DueCheck]:
         today = self.local_day(now)
         found: list[DueCheck] = []
-        for key, template in self.config.templates.items():
+        for key, template in self.templates().items():
             current = rules.period_of(template.cadence, today)
             missed = self._missed(key, template, rules.previous(template.cadence, current), now)
             if missed is not None:
@@ -238,13 +319,14 @@ class ChecksService:
                 raise FieldError(f"answers.{item.key}", f"{item.text}: not answered · 未填写")
             auto = automatic.get(item.key)
             overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
-            problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden)
+            problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
+                                           len(answer.photos))
             if problem is not None:
                 raise FieldError(f"answers.{index}.{item.key}", f"{item.text}: {problem}")
             judged = rules.judged(item, answer.answer, answer.value)
             stored.append(NewAnswer(item.key, judged, answer.value, answer.text.strip(), answer.note.strip(),
                                     item.auto.value if item.auto is not None and auto is not None else None,
-                                    auto.evidence if auto is not None else "", overridden))
+                                    auto.evidence if auto is not None else "", overridden, answer.photos))
             if judged is Answer.FAIL:
                 urgency = rules.urgency_of_failure(item)
                 orders[item.key] = NewOrder(f"{template.name}：{item.text}", template.place, answer.note.strip(),
@@ -305,14 +387,15 @@ class ChecksService:
         return found
 
     def report(self, title: str, place: str, text: str, urgency: Urgency, actor: str,
-               now: float | None = None) -> WorkOrder:
+               now: float | None = None, category: Category = Category.OTHER) -> WorkOrder:
         """A hazard reported directly (发现 → 上报): a work order waiting to be assigned."""
         now = self.clock() if now is None else now
         order_id = self.store.add_order(NewOrder(title.strip(), place.strip(), text.strip(), urgency,
-                                                 rules.order_due_at(now, urgency, self.config.order_due_h)),
-                                        actor, now)
+                                                 rules.order_due_at(now, urgency, self.config.order_due_h),
+                                                 category=category), actor, now)
         self._record.append_audit(now, actor, "order.report", order_subject(order_id),
-                                  {"title": title, "place": place, "urgency": urgency.value})
+                                  {"title": title, "place": place, "urgency": urgency.value,
+                                   "category": category.value})
         return self.order(order_id)
 
     def _move(self, order_id: int, action: OrderAction, actor: str, note: str, now: float | None,
@@ -383,13 +466,58 @@ class ChecksService:
             raise FieldError("text", "empty note")
         return self._move(order_id, OrderAction.NOTE, actor, text, now)
 
+    # -- the food-safety records ---------------------------------------------------------------
+
+    def _record_of(self, key: str, period: rules.Period) -> records.ChecklistRecord:
+        template = self.template(key)
+        run = self.store.find(key, period.key)
+        orders = {o.id: o for o in self._orders_of(run)} if run is not None else {}
+        return records.checklist_record(template, period.key, run, orders)
+
+    def daily_record(self, day: dt.date) -> records.ChecklistRecord:
+        """《每日食品安全检查记录》 of ``day``: the daily checklist as filled, or the blank form."""
+        return self._record_of(self.config.daily_record, rules.period_of(Cadence.DAILY, day))
+
+    def monthly_minutes(self, first: dt.date, now: float | None = None) -> records.MonthlyMinutes:
+        """《每月食品安全调度会议纪要》 of the month of ``first``: the monthly checklist and the month's figures."""
+        now = self.clock() if now is None else now
+        with self._one_look():
+            return self._monthly_minutes(first, now)
+
+    def _monthly_minutes(self, first: dt.date, now: float) -> records.MonthlyMinutes:
+        month = rules.period_of(Cadence.MONTHLY, first)
+        in_force = self.templates()
+        minutes = records.MonthlyMinutes(month.key, self._record_of(self.config.monthly_minutes, month)
+                                         if self.config.monthly_minutes in in_force else None)
+        since = self._day_start(month.first)
+        until = self._day_start(month.last + dt.timedelta(days=1))
+        for key, template in in_force.items():
+            due: list[tuple[float, CheckRun | None]] = []
+            seen: set[str] = set()
+            for day in month.days():
+                period = rules.period_of(template.cadence, day)
+                if period.key in seen:
+                    continue
+                seen.add(period.key)
+                _, deadline = self._deadline(template, period)
+                if deadline is not None and since <= deadline < until:
+                    due.append((deadline, self.store.find(key, period.key)))
+            if due:
+                minutes.checks.append(records.count_checks(template.name, due, now))
+        records.order_figures(minutes, self.store.orders_touched(since, until), since, until, now)
+        return minutes
+
     # -- the duty ------------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
         """Raise or clear the overdue alarms of checklists (this period and the last) and of work orders."""
+        with self._one_look():
+            self._tick(now)
+
+    def _tick(self, now: float) -> None:
         today = self.local_day(now)
         grace_s = self.config.grace_min * 60.0
-        for key, template in self.config.templates.items():
+        for key, template in self.templates().items():
             current = rules.period_of(template.cadence, today)
             for period in (rules.previous(template.cadence, current), current):
                 day, deadline = self._deadline(template, period)

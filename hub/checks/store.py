@@ -8,13 +8,17 @@ hub's state store. What people did is also written to the hub's audit chain.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from hub.checks.kinds import Answer, OrderState, Urgency
+from hub.checks.kinds import Answer, Category, OrderState, ScanRefusal, ScanState, Urgency
 from hub.store.sqlite import Migration, SqliteStore
+
+_P = TypeVar("_P")
+_C = TypeVar("_C")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS check_runs (
@@ -86,12 +90,64 @@ CREATE TABLE IF NOT EXISTS check_meta (
 );
 """
 
+#: Schema 2: what a hazard is about; the places with a QR code; reports sent by scanning one without signing in.
+_PLACES = """
+ALTER TABLE work_orders ADD COLUMN category TEXT NOT NULL DEFAULT 'other';
+CREATE TABLE IF NOT EXISTS places (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    token TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    retired_by TEXT NOT NULL DEFAULT '',
+    retired_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS places_in_use ON places (name) WHERE retired_at IS NULL;
+CREATE TABLE IF NOT EXISTS scan_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    place_id INTEGER NOT NULL REFERENCES places(id),
+    category TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    triaged_by TEXT NOT NULL DEFAULT '',
+    triaged_at REAL,
+    note TEXT NOT NULL DEFAULT '',
+    order_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS scan_reports_by_state ON scan_reports (state, id);
+CREATE INDEX IF NOT EXISTS scan_reports_by_source ON scan_reports (source, received_at);
+CREATE INDEX IF NOT EXISTS scan_reports_by_place ON scan_reports (place_id, received_at);
+"""
+
+#: Schema 3: templates edited on the page, every saved revision kept (a checklist names the one it was filled with).
+_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS check_templates (
+    key TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    template_json TEXT,
+    saved_by TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    PRIMARY KEY (key, revision)
+) WITHOUT ROWID;
+"""
+
+#: Schema 4: the photos taken with an answer (their file names, as a JSON list).
+_ANSWER_PHOTOS = """
+ALTER TABLE check_answers ADD COLUMN photos TEXT NOT NULL DEFAULT '[]';
+"""
+
 _RUN_COLUMNS = ("id", "template", "period", "name", "version", "template_json", "opened_at", "submitted_at",
                 "submitted_by", "too_fast", "late", "failed", "request_id")
 _ANSWER_COLUMNS = ("run_id", "item", "answer", "value", "text", "note", "auto", "evidence", "overridden",
-                   "answered_by", "answered_at", "order_id")
+                   "answered_by", "answered_at", "order_id", "photos")
 _ORDER_COLUMNS = ("id", "title", "place", "text", "urgency", "state", "reported_by", "reported_at", "due_at",
-                  "assignee", "fix_note", "fixed_by", "fixed_at", "accepted_by", "accepted_at", "run_id", "item")
+                  "assignee", "fix_note", "fixed_by", "fixed_at", "accepted_by", "accepted_at", "run_id", "item",
+                  "category")
+_PLACE_COLUMNS = ("id", "name", "token", "created_by", "created_at", "retired_by", "retired_at")
+_SCAN_COLUMNS = ("id", "place_id", "category", "text", "received_at", "state", "triaged_by", "triaged_at", "note",
+                 "order_id")
 _STEP_COLUMNS = ("id", "order_id", "ts", "actor", "action", "state", "note")
 
 
@@ -111,6 +167,8 @@ class ItemAnswer:
     answered_by: str
     answered_at: float
     order_id: int | None = None
+    #: Photos taken with the answer (file names under the run's photo folder).
+    photos: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -167,7 +225,56 @@ class WorkOrder:
     accepted_at: float | None
     run_id: int | None
     item: str
+    category: Category = Category.OTHER
     steps: list[OrderStep] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place with a printed QR code; a retired one's code is refused (a new place gets a new code)."""
+
+    id: int
+    name: str
+    token: str
+    created_by: str
+    created_at: float
+    retired_by: str
+    retired_at: float | None
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """A report sent by scanning a place's code without signing in: plain text, waiting to be triaged."""
+
+    id: int
+    place_id: int
+    category: Category
+    text: str
+    received_at: float
+    state: ScanState
+    triaged_by: str
+    triaged_at: float | None
+    note: str
+    order_id: int | None
+
+
+@dataclass(frozen=True)
+class ScanCounts:
+    """What bounds a new report from a scan: the address's and the place's last hour, the queue."""
+
+    by_source: int
+    by_place: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class TemplateRevision:
+    key: str
+    revision: int
+    #: None: the template was removed in this revision.
+    template_json: str | None
+    saved_by: str
+    saved_at: float
 
 
 @dataclass(frozen=True)
@@ -180,6 +287,7 @@ class NewAnswer:
     auto: str | None
     evidence: str
     overridden: bool
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,6 +298,7 @@ class NewOrder:
     urgency: Urgency
     due_at: float
     item: str = ""
+    category: Category = Category.OTHER
 
 
 def _run(row: Sequence[Any]) -> CheckRun:
@@ -203,6 +312,7 @@ def _answer(row: Sequence[Any]) -> ItemAnswer:
     values = dict(zip(_ANSWER_COLUMNS, row, strict=True))
     values["answer"] = Answer(values["answer"]) if values["answer"] is not None else None
     values["overridden"] = bool(values["overridden"])
+    values["photos"] = json.loads(values["photos"])
     return ItemAnswer(**values)
 
 
@@ -210,7 +320,15 @@ def _order(row: Sequence[Any]) -> WorkOrder:
     values = dict(zip(_ORDER_COLUMNS, row, strict=True))
     values["urgency"] = Urgency(values["urgency"])
     values["state"] = OrderState(values["state"])
+    values["category"] = Category(values["category"])
     return WorkOrder(**values)
+
+
+def _scan(row: Sequence[Any]) -> ScanReport:
+    values = dict(zip(_SCAN_COLUMNS, row, strict=True))
+    values["category"] = Category(values["category"])
+    values["state"] = ScanState(values["state"])
+    return ScanReport(**values)
 
 
 def _step(row: Sequence[Any]) -> OrderStep:
@@ -221,7 +339,22 @@ def _step(row: Sequence[Any]) -> OrderStep:
 
 class CheckStore(SqliteStore):
     STORE = "checks"
-    MIGRATIONS = (Migration(1, "checklists, answers, work orders and their steps", _SCHEMA),)
+    MIGRATIONS = (Migration(1, "checklists, answers, work orders and their steps", _SCHEMA),
+                  Migration(2, "work orders' category; places with a QR code; reports sent by scanning one", _PLACES),
+                  Migration(3, "checklist templates edited on the page, every revision kept", _TEMPLATES),
+                  Migration(4, "photos taken with a checklist's answers", _ANSWER_PHOTOS))
+
+    def _load(self, parents: str, args: Sequence[Any], parse: Callable[[Sequence[Any]], _P], children: str,
+              child: Callable[[Sequence[Any]], _C], attach: Callable[[dict[int, _P], _C], None]) -> list[_P]:
+        """Parent rows, then their child rows in one query (``children`` has ``{ids}`` for the ids' marks)."""
+        with self._lock:
+            found = [parse(row) for row in self._db.execute(parents, list(args))]
+            by_id = {getattr(item, "id"): item for item in found}  # noqa: B009 - the parents' one shared field
+            if by_id:
+                query = children.format(ids=",".join("?" for _ in by_id))
+                for row in self._db.execute(query, list(by_id)):
+                    attach(by_id, child(row))
+        return found
 
     def watch_since(self, now: float) -> float:
         """When the checks were first watched (set on the first call, kept after)."""
@@ -233,18 +366,12 @@ class CheckStore(SqliteStore):
     # -- checklists ----------------------------------------------------------------------------
 
     def _runs(self, where: str, args: Sequence[Any]) -> list[CheckRun]:
-        query = f"SELECT {', '.join(_RUN_COLUMNS)} FROM check_runs WHERE {where} ORDER BY submitted_at, id"  # noqa: S608 - fixed text
-        with self._lock:
-            runs = [_run(row) for row in self._db.execute(query, list(args))]
-            by_id = {run.id: run for run in runs}
-            if by_id:
-                marks = ",".join("?" for _ in by_id)
-                answers = (f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM check_answers"  # noqa: S608 - fixed text
-                           f" WHERE run_id IN ({marks}) ORDER BY run_id, position")
-                for row in self._db.execute(answers, list(by_id)):
-                    found = _answer(row)
-                    by_id[found.run_id].answers.append(found)
-        return runs
+        return self._load(
+            f"SELECT {', '.join(_RUN_COLUMNS)} FROM check_runs WHERE {where} ORDER BY submitted_at, id",  # noqa: S608 - fixed text
+            args, _run,
+            f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM check_answers"  # noqa: S608 - fixed text
+            " WHERE run_id IN ({ids}) ORDER BY run_id, position",
+            _answer, lambda runs, answer: runs[answer.run_id].answers.append(answer))
 
     def run(self, run_id: int) -> CheckRun | None:
         found = self._runs("id = ?", [run_id])
@@ -288,9 +415,9 @@ class CheckStore(SqliteStore):
                 opened[key] = self._insert_order(db, order, submitted_by, submitted_at, run_id)
             for position, a in enumerate(answers):
                 db.execute(f"INSERT INTO check_answers ({', '.join(_ANSWER_COLUMNS)}, position)"  # noqa: S608
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            [run_id, a.item, a.answer, a.value, a.text, a.note, a.auto, a.evidence, int(a.overridden),
-                            submitted_by, submitted_at, opened.get(a.item), position])
+                            submitted_by, submitted_at, opened.get(a.item), json.dumps(list(a.photos)), position])
         return run_id, opened
 
     # -- work orders ---------------------------------------------------------------------------
@@ -299,9 +426,9 @@ class CheckStore(SqliteStore):
                       run_id: int | None) -> int:
         cursor = db.execute(
             "INSERT INTO work_orders (title, place, text, urgency, state, reported_by, reported_at, due_at, run_id,"
-            " item) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " item, category) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [order.title, order.place, order.text, order.urgency, OrderState.REPORTED, actor, at, order.due_at,
-             run_id, order.item])
+             run_id, order.item, order.category])
         order_id = int(cursor.lastrowid or 0)
         db.execute("INSERT INTO order_steps (order_id, ts, actor, action, state, note) VALUES (?,?,?,?,?,?)",
                    [order_id, at, actor, "report", OrderState.REPORTED, order.text])
@@ -311,20 +438,14 @@ class CheckStore(SqliteStore):
         with self.transaction() as db:
             return self._insert_order(db, order, actor, at, None)
 
-    def _orders(self, where: str, args: Sequence[Any], limit: int = 500) -> list[WorkOrder]:
-        query = (f"SELECT {', '.join(_ORDER_COLUMNS)} FROM work_orders WHERE {where}"  # noqa: S608 - fixed text
-                 " ORDER BY reported_at DESC, id DESC LIMIT ?")
-        with self._lock:
-            orders = [_order(row) for row in self._db.execute(query, [*args, limit])]
-            by_id = {o.id: o for o in orders}
-            if by_id:
-                marks = ",".join("?" for _ in by_id)
-                steps = (f"SELECT {', '.join(_STEP_COLUMNS)} FROM order_steps"  # noqa: S608 - fixed text
-                         f" WHERE order_id IN ({marks}) ORDER BY id")
-                for row in self._db.execute(steps, list(by_id)):
-                    found = _step(row)
-                    by_id[found.order_id].steps.append(found)
-        return orders
+    def _orders(self, where: str, args: Sequence[Any], limit: int = 500,
+                order: str = "reported_at DESC, id DESC") -> list[WorkOrder]:
+        return self._load(
+            f"SELECT {', '.join(_ORDER_COLUMNS)} FROM work_orders WHERE {where}"  # noqa: S608 - fixed text
+            f" ORDER BY {order} LIMIT ?",
+            [*args, limit], _order,
+            f"SELECT {', '.join(_STEP_COLUMNS)} FROM order_steps WHERE order_id IN ({{ids}}) ORDER BY id",  # noqa: S608 - fixed text
+            _step, lambda orders, step: orders[step.order_id].steps.append(step))
 
     def order(self, order_id: int) -> WorkOrder | None:
         found = self._orders("id = ?", [order_id])
@@ -335,6 +456,19 @@ class CheckStore(SqliteStore):
             return self._orders("1 = 1", [], limit)
         marks = ",".join("?" for _ in states)
         return self._orders(f"state IN ({marks})", list(states), limit)
+
+    def pressing(self, states: Sequence[OrderState], open_states: Sequence[OrderState], now: float,
+                 limit: int) -> tuple[list[WorkOrder], int]:
+        """Orders in ``states``, overdue first (an ``open_states`` one past its due time), then by due time;
+        the first ``limit`` of them, and how many there are in all."""
+        marks = ",".join("?" for _ in states)
+        late = ",".join("?" for _ in open_states)
+        found = self._orders(f"state IN ({marks})", [*states, *open_states, now], limit,
+                             f"(state IN ({late}) AND due_at <= ?) DESC, due_at, reported_at DESC, id DESC")
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) FROM work_orders WHERE state IN ({marks})",  # noqa: S608
+                                     list(states)).fetchone()[0]
+        return found, int(total)
 
     def orders_touched(self, since: float, until: float) -> list[WorkOrder]:
         """Orders reported, or with any step, in ``[since, until)`` (a week's report)."""
@@ -355,3 +489,133 @@ class CheckStore(SqliteStore):
             db.execute("INSERT INTO order_steps (order_id, ts, actor, action, state, note) VALUES (?,?,?,?,?,?)",
                        [order_id, at, actor, action, state, note])
         return True
+
+    # -- places and their QR codes -------------------------------------------------------------
+
+    def seed_places(self, names: Sequence[str], token: Callable[[], str], at: float) -> None:
+        """Give the configured places a code, once (later changes are made on the page)."""
+        with self.transaction(immediate=True) as db:
+            if db.execute("SELECT 1 FROM check_meta WHERE key = 'places_seeded'").fetchone():
+                return
+            for name in names:
+                db.execute("INSERT OR IGNORE INTO places (name, token, created_by, created_at) VALUES (?,?,?,?)",
+                           [name, token(), "", at])
+            db.execute("INSERT INTO check_meta (key, value) VALUES ('places_seeded', ?)", [repr(at)])
+
+    def add_place(self, name: str, token: str, actor: str, at: float) -> Place:
+        """Raises ``sqlite3.IntegrityError`` when a place in use has that name."""
+        with self.transaction() as db:
+            cursor = db.execute("INSERT INTO places (name, token, created_by, created_at) VALUES (?,?,?,?)",
+                                [name, token, actor, at])
+        found = self.place(int(cursor.lastrowid or 0))
+        assert found is not None
+        return found
+
+    def _places(self, where: str, args: Sequence[Any]) -> list[Place]:
+        query = f"SELECT {', '.join(_PLACE_COLUMNS)} FROM places WHERE {where} ORDER BY id"  # noqa: S608 - fixed text
+        with self._lock:
+            return [Place(*row) for row in self._db.execute(query, list(args))]
+
+    def place(self, place_id: int) -> Place | None:
+        found = self._places("id = ?", [place_id])
+        return found[0] if found else None
+
+    def place_by_token(self, token: str) -> Place | None:
+        found = self._places("token = ?", [token])
+        return found[0] if found else None
+
+    def places(self, retired: bool = False) -> list[Place]:
+        return self._places("1 = 1" if retired else "retired_at IS NULL", [])
+
+    def retire_place(self, place_id: int, actor: str, at: float) -> bool:
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE places SET retired_by = ?, retired_at = ? WHERE id = ? AND retired_at IS NULL",
+                                [actor, at, place_id])
+        return cursor.rowcount == 1
+
+    # -- reports sent by scanning a place's code without signing in ----------------------------
+
+    def source_salt(self, make: Callable[[], str]) -> str:
+        """The secret mixed into a reporter's address before it is kept (set once)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO check_meta (key, value) VALUES ('source_salt', ?)", [make()])
+            row = db.execute("SELECT value FROM check_meta WHERE key = 'source_salt'").fetchone()
+        return str(row[0])
+
+    def add_scan_report(self, place_id: int, category: Category, text: str, source: str, at: float,
+                        refuse: Callable[[ScanCounts], ScanRefusal | None]) -> tuple[int | None, ScanRefusal | None]:
+        """Count what bounds the report and keep it unless ``refuse`` says why not, in one transaction.
+
+        Returns ``(id, None)`` when kept, ``(None, refusal)`` when not.
+        """
+        hour_ago = at - 3600.0
+        with self.transaction(immediate=True) as db:
+            counts = ScanCounts(
+                db.execute("SELECT COUNT(*) FROM scan_reports WHERE source = ? AND received_at > ?",
+                           [source, hour_ago]).fetchone()[0],
+                db.execute("SELECT COUNT(*) FROM scan_reports WHERE place_id = ? AND received_at > ?",
+                           [place_id, hour_ago]).fetchone()[0],
+                db.execute("SELECT COUNT(*) FROM scan_reports WHERE state = ?", [ScanState.PENDING]).fetchone()[0])
+            refusal = refuse(counts)
+            if refusal is not None:
+                return None, refusal
+            cursor = db.execute("INSERT INTO scan_reports (place_id, category, text, source, received_at, state)"
+                                " VALUES (?,?,?,?,?,?)", [place_id, category, text, source, at, ScanState.PENDING])
+        return int(cursor.lastrowid or 0), None
+
+    def scan_reports(self, state: ScanState | None = ScanState.PENDING, limit: int = 200) -> list[ScanReport]:
+        where, args = ("state = ?", [state]) if state is not None else ("1 = 1", [])
+        query = (f"SELECT {', '.join(_SCAN_COLUMNS)} FROM scan_reports WHERE {where}"  # noqa: S608 - fixed text
+                 " ORDER BY id LIMIT ?")
+        with self._lock:
+            return [_scan(row) for row in self._db.execute(query, [*args, limit])]
+
+    def scan_report(self, report_id: int) -> ScanReport | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(_SCAN_COLUMNS)} FROM scan_reports WHERE id = ?",  # noqa: S608
+                                   [report_id]).fetchone()
+        return _scan(row) if row else None
+
+    def triage_scan(self, report_id: int, state: ScanState, actor: str, at: float, note: str,
+                    order: NewOrder | None) -> int | None:
+        """File a pending report as a work order (reported by ``actor``) or dismiss it, in one transaction.
+
+        Returns the new order's id (0 when dismissed), or None when the report was no longer pending.
+        """
+        with self.transaction(immediate=True) as db:
+            cursor = db.execute("UPDATE scan_reports SET state = ?, triaged_by = ?, triaged_at = ?, note = ?"
+                                " WHERE id = ? AND state = ?",
+                                [state, actor, at, note, report_id, ScanState.PENDING])
+            if cursor.rowcount != 1:
+                return None
+            if order is None:
+                return 0
+            order_id = self._insert_order(db, order, actor, at, None)
+            db.execute("UPDATE scan_reports SET order_id = ? WHERE id = ?", [order_id, report_id])
+        return order_id
+
+    # -- templates edited on the page ----------------------------------------------------------
+
+    def save_template(self, key: str, template_json: str | None, actor: str, at: float) -> int:
+        """Keep a new revision of template ``key`` (None: removed); returns its number."""
+        with self.transaction(immediate=True) as db:
+            row = db.execute("SELECT MAX(revision) FROM check_templates WHERE key = ?", [key]).fetchone()
+            revision = int(row[0] or 0) + 1
+            db.execute("INSERT INTO check_templates (key, revision, template_json, saved_by, saved_at)"
+                       " VALUES (?,?,?,?,?)", [key, revision, template_json, actor, at])
+        return revision
+
+    def template_revisions(self, key: str | None = None) -> list[TemplateRevision]:
+        """Every revision (of one template, or of all), oldest first."""
+        where, args = ("key = ?", [key]) if key is not None else ("1 = 1", [])
+        with self._lock:
+            return [TemplateRevision(*row) for row in self._db.execute(
+                f"SELECT key, revision, template_json, saved_by, saved_at FROM check_templates WHERE {where}"  # noqa: S608
+                " ORDER BY key, revision", args)]
+
+    def latest_templates(self) -> list[TemplateRevision]:
+        """The newest revision of each template edited on the page."""
+        with self._lock:
+            return [TemplateRevision(*row) for row in self._db.execute(
+                "SELECT key, revision, template_json, saved_by, saved_at FROM check_templates t"
+                " WHERE revision = (SELECT MAX(revision) FROM check_templates WHERE key = t.key) ORDER BY key")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from hub.checks import rules
+from hub.checks import rules, templates
 from hub.checks.config import TemplateConfig
 from hub.checks.kinds import OPEN_ORDER_STATES
 from hub.report.model import CheckEntry, ChecksSection, OrderEntry
@@ -36,7 +36,7 @@ def checks_section(source: ReportSource, period: Period, now: float) -> ChecksSe
         return None
     section = ChecksSection()
     days = _days(period)
-    for key, template in source.config.checks.templates.items():
+    for key, template in templates.in_force(source.config.checks.templates, store.latest_templates()).items():
         runs = _runs_on(source, template)
         seen: set[str] = set()
         for day in days:

@@ -134,6 +134,13 @@ def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], styles: _Styl
     return table
 
 
+#: Shared with the checks' records (hub.report.records): one look, one font, one table style.
+Styles = _Styles
+escape = _escape
+table = _table
+when = _when
+
+
 def _handled(value: bool | None) -> str:
     return "无需处置" if value is None else ("已处置" if value else "未处置")
 
@@ -290,6 +297,8 @@ def _samples(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> lis
 _CHECK_STATUS_ZH = {"done": "按时完成", "late": "补做（逾期）", "missed": "未做"}
 _ORDER_STATE_ZH = {"reported": "已上报", "assigned": "已指派", "fixed": "待验收", "accepted": "已验收",
                    "reopened": "验收未通过"}
+#: A work order's state as the printed records name it (hub.report.records too).
+ORDER_STATE_ZH = _ORDER_STATE_ZH
 
 
 def _checks(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> list[Flowable]:

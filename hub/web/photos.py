@@ -45,8 +45,9 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def save(root: Path, alert_id: int, data: bytes) -> str:
-    """Keep ``data`` as a photo of alert ``alert_id``; returns its file name or raises ``PhotoError``."""
+def save(root: Path, alert_id: int | str, data: bytes, limit: int = MAX_PER_ALERT) -> str:
+    """Keep ``data`` as a photo of alert ``alert_id`` (or another record's folder under ``root``); returns its
+    file name or raises ``PhotoError``."""
     if not data:
         raise PhotoError("the file is empty")
     if len(data) > MAX_BYTES:
@@ -59,8 +60,8 @@ def save(root: Path, alert_id: int, data: bytes) -> str:
     existing = listing(root, alert_id)
     if name in existing:
         return name
-    if len(existing) >= MAX_PER_ALERT:
-        raise PhotoError(f"at most {MAX_PER_ALERT} photos per alarm")
+    if len(existing) >= limit:
+        raise PhotoError(f"at most {limit} photos here · 照片数量已达上限")
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{name}.part"
     partial.write_bytes(data)
@@ -68,7 +69,7 @@ def save(root: Path, alert_id: int, data: bytes) -> str:
     return name
 
 
-def listing(root: Path, alert_id: int) -> list[str]:
+def listing(root: Path, alert_id: int | str) -> list[str]:
     """The photos of an alert, oldest first."""
     folder = root / str(alert_id)
     if not folder.is_dir():
@@ -77,9 +78,18 @@ def listing(root: Path, alert_id: int) -> list[str]:
     return [p.name for p in sorted(found, key=lambda p: (p.stat().st_mtime, p.name))]
 
 
-def path_of(root: Path, alert_id: int, name: str) -> Path | None:
+def path_of(root: Path, alert_id: int | str, name: str) -> Path | None:
     """The file of one photo, or None when ``name`` is not a kept photo (no path tricks)."""
     if not NAME.fullmatch(name):
         return None
     path = root / str(alert_id) / name
     return path if path.is_file() else None
+
+
+def move(source: Path, target: Path) -> None:
+    """Keep an uploaded photo with the record it now belongs to (the same content there already: drop it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        source.unlink(missing_ok=True)
+    else:
+        source.replace(target)

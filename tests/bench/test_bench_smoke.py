@@ -57,3 +57,12 @@ def test_tiny_http_attack_runs_and_the_caps_hold(tmp_path: Path, monkeypatch: py
     assert run["streams_held_max"] == TINY.accounts * per_account
     assert run["stream_statuses"]["200"] >= run["streams_held_max"] and run["stream_statuses"]["429"] > 0
     assert [body["status"] for body in run["bodies"]] == [413, 413, 413, 413]
+
+
+def test_tiny_checks_bench_fills_a_term_and_times_every_page(tmp_path: Path) -> None:
+    out = tmp_path / "checks.json"
+    assert main(["--tiny", "--runs", "1", "--only", "checks", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())["checks"]
+    # 35 checklists a school day (30 rounds and the 5 defaults), the weekly and monthly ones once per period.
+    assert figures["runs"] >= 5 * 32 and figures["orders"] == 50 and figures["open_orders"] == 10
+    assert len(figures["timings_ms"]) == 7 and all(ms > 0 for ms in figures["timings_ms"].values())

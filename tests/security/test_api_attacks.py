@@ -34,7 +34,7 @@ from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.credentials import Passwords
 from hub.auth.roles import Role
-from hub.checks.kinds import Urgency
+from hub.checks.kinds import Category, Urgency
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from hub.visitors.kinds import IdType
@@ -141,6 +141,14 @@ class World:
         key = f"round-{next(_counter)}"
         self.hub.checks.config.templates[key] = self.hub.checks.config.templates["night_round"].model_copy()
         return Target({"template": key})
+
+    def scan_report(self) -> Target:
+        """A report from a place's code waiting to be triaged (put on the record as the public form would)."""
+        place = self.hub.checks.places.all()[0]
+        report_id, _ = self.hub.checks.store.add_scan_report(place.id, Category.DOOR_LOCK, "门锁坏了", "attack",
+                                                             time.time(), lambda _counts: None)
+        assert report_id is not None
+        return Target({"report_id": report_id})
 
     def dish(self) -> tuple[int, int]:
         """A sample record with one weighed dish, logged by the admin (who may then correct it)."""
@@ -305,6 +313,20 @@ CASES: dict[tuple[str, str], Case] = {
         lambda: {"reason": "还在漏水"}, lambda world: world.order("fixed"), "/api/workorders/{order_id}"),
     ("POST", "/api/workorders/{order_id}/notes"): Case(
         lambda: {"text": "补充：已报后勤"}, lambda world: world.order("reported"), "/api/workorders/{order_id}"),
+    ("POST", "/api/places"): Case(lambda: {"name": f"食品库房{next(_counter)}"}, readback="/api/places"),
+    ("PUT", "/api/checks/templates/{key}"): Case(
+        lambda: {"name": "实验室周检查", "cadence": "weekly", "due_by": "17:00", "days": "school",
+                 "role": "safety_officer", "place": "实验楼",
+                 "items": [{"key": "gas", "text": "燃气阀门已关闭", "section": "实验室", "unit": "",
+                            "key_item": True},
+                           {"key": "temp", "text": "试剂柜温度", "kind": "number", "low": 2, "high": 25,
+                            "unit": "°C"}]},
+        lambda _world: Target({"key": f"lab_{next(_counter)}"}), "/api/checks/templates"),
+    ("POST", "/api/scan-reports/{report_id}/file"): Case(
+        lambda: {"title": "宿舍楼门锁坏", "urgency": "normal", "category": "door_lock"},
+        lambda world: world.scan_report(), "/api/workorders"),
+    ("POST", "/api/scan-reports/{report_id}/dismiss"): Case(
+        lambda: {"reason": "重复上报"}, lambda world: world.scan_report()),
     ("POST", "/api/devices/enrolled"): Case(
         lambda: {"name": f"fridge-{next(_counter)}", "site": "school-1", "role": "cold_chain"}),
     ("POST", "/api/calibration/{device}/{sensor}/checks"): Case(
@@ -349,7 +371,7 @@ REFUSED_HERE = {"/api/notifications/test": 404, "/api/devices/enrolled": 409}
 ABSENT_HERE = {"/api/devices/ca.crt": 404}
 #: Multipart uploads are attacked by ``test_photo_upload_attacks``.
 MULTIPART = {("POST", "/api/alerts/{alert_id}/photos"), ("POST", "/api/workorders/{order_id}/photos"),
-             ("POST", "/api/calibration/checks/{check_id}/certificate")}
+             ("POST", "/api/calibration/checks/{check_id}/certificate"), ("POST", "/api/checks/photos")}
 
 
 # --- walking the spec -----------------------------------------------------------------------------------------

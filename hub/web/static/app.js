@@ -350,10 +350,26 @@
         var note = row.querySelector("[name=note]");
         answers.push({item: row.getAttribute("data-item"), answer: checked ? checked.value : null,
                       value: value ? number(value.value) : null, text: text ? text.value : "",
-                      note: note ? note.value.trim() : ""});
+                      note: note ? note.value.trim() : "", photos: []});
       });
       return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
               request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
+    },
+    template: function (f, form) {
+      // The item rows in the order they stand on the page; a new row gets a key of its own.
+      var items = [];
+      Array.prototype.forEach.call(form.querySelectorAll("[data-tpl-item]"), function (row, index) {
+        function value(name) { var el = row.querySelector("[name=" + name + "]"); return el ? el.value.trim() : ""; }
+        function ticked(name) { return !!row.querySelector("[name=" + name + "]:checked"); }
+        var item = {key: row.getAttribute("data-tpl-item") || "item_" + Date.now().toString(36) + "_" + index,
+                    text: value("item_text"), section: value("item_section"), kind: value("item_kind") || "yes_no",
+                    unit: value("item_unit"), key_item: ticked("item_key_item"), photo: ticked("item_photo")};
+        if (item.kind === "number") { item.low = number(value("item_low")); item.high = number(value("item_high")); }
+        if (value("item_auto")) { item.auto = value("item_auto"); }
+        if (item.text) { items.push(item); }
+      });
+      return {name: String(f.name || "").trim(), cadence: f.cadence, days: f.days, due_by: f.due_by,
+              role: f.role || null, place: String(f.place || "").trim(), items: items};
     },
     interim: function (f) {
       return {text: (f.text || "").trim(), steps: [].concat(f.steps || []), photos: []};
@@ -522,7 +538,21 @@
     if (button) { button.disabled = true; }
     var first = Promise.resolve(null);
     var file = form.querySelector("input[type=file]");
-    if (file && file.files && file.files.length) {
+    if (kind === "checklist") {
+      // Each item's photo first (taken in the page), then the checklist naming them.
+      Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (row, index) {
+        var taken = row.querySelector("input[type=file]");
+        if (!taken || !taken.files || !taken.files.length) { return; }
+        first = first.then(function () {
+          var upload = new FormData();
+          upload.append("photo", taken.files[0]);
+          return call("POST", "/api/checks/photos", upload, true, token);
+        }).then(function (uploaded) { payload.answers[index].photos.push(uploaded.name); return null; });
+      });
+    } else if (kind === "hazard") {
+      // The report first: its photo goes to the work order it opened.
+      first = Promise.resolve(null);
+    } else if (file && file.files && file.files.length) {
       var upload = new FormData();
       upload.append("photo", file.files[0]);
       first = call("POST", form.getAttribute("data-photos"), upload, true, token);
@@ -536,6 +566,13 @@
         var named = form.getAttribute("data-api-name");
         if (named) { url += encodeURIComponent(String(f[named] || "").trim()); }
         return call(method, url, payload, false, token);
+      })
+      .then(function (answer) {
+        if (kind !== "hazard" || !file || !file.files || !file.files.length || !answer) { return answer; }
+        var upload = new FormData();
+        upload.append("photo", file.files[0]);
+        return call("POST", "/api/workorders/" + answer.id + "/photos", upload, true, token)
+          .then(function () { return answer; });
       })
       .then(function (answer) {
         var text = word("common.done");
@@ -569,6 +606,7 @@
         if (document.activeElement && form.contains(document.activeElement)) { document.activeElement.blur(); }
         var details = form.closest("details");
         if (details && kind !== "samples") { details.open = false; }
+        if (kind === "template") { setTimeout(function () { location.reload(); }, 600); }
         if (kind !== "reset" && kind !== "password") { setTimeout(refreshAll, kind === "samples" ? 0 : 600); }
         // The channel lists are not a live section: a new channel appears (and its test button) on a fresh page.
         if (kind === "channel") { setTimeout(function () { window.location.reload(); }, 600); }
@@ -603,6 +641,22 @@
   }
 
   document.addEventListener("submit", submit);
+
+  // A template's item rows: move up or down, drop, add a blank one (saved only with the form).
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-move],[data-add-item]") : null;
+    if (!button) { return; }
+    var list = button.closest("form").querySelector("[data-items]");
+    if (button.hasAttribute("data-add-item")) {
+      list.appendChild(document.querySelector("template[data-blank-item]").content.cloneNode(true));
+      return;
+    }
+    var row = button.closest("[data-tpl-item]");
+    var how = button.getAttribute("data-move");
+    if (how === "up" && row.previousElementSibling) { list.insertBefore(row, row.previousElementSibling); }
+    if (how === "down" && row.nextElementSibling) { list.insertBefore(row.nextElementSibling, row); }
+    if (how === "drop") { row.remove(); }
+  });
   soundSwitch();
   nightSwitch();
   bind(document);

@@ -26,7 +26,9 @@ PUBLIC = {("GET", "/api/health"), ("GET", "/login"), ("POST", "/login"), ("GET",
           ("GET", "/api/devices/ca.crt"),
           # One-tap alarm links: the token (or the alarm-scoped cookie it set) is the credential (hub.api.links).
           ("GET", "/link/{alert_id}"), ("POST", "/link/{alert_id}/acknowledge"), ("POST", "/link/{alert_id}/actions"),
-          ("GET", "/link/{alert_id}/{token}"), ("POST", "/link/{alert_id}/{token}")}
+          ("GET", "/link/{alert_id}/{token}"), ("POST", "/link/{alert_id}/{token}"),
+          # A place's QR code: the token names the place; strangers may only report, bounded (hub.api.places).
+          ("GET", "/q/{token}"), ("POST", "/q/{token}")}
 
 #: What the routes that change things (or read the audit log) must demand.
 EXPECTED = {
@@ -43,6 +45,10 @@ EXPECTED = {
     ("GET", "/api/audit"): Permission.AUDIT_VIEW,
     ("GET", "/api/audit/verify"): Permission.AUDIT_VIEW,
     ("POST", "/api/samples"): Permission.SAMPLE_LOG,
+    ("POST", "/api/places"): Permission.CHECK_EDIT,
+    ("POST", "/api/places/{place_id}/retire"): Permission.CHECK_EDIT,
+    ("POST", "/api/scan-reports/{report_id}/file"): Permission.ORDER_ASSIGN,
+    ("POST", "/api/scan-reports/{report_id}/dismiss"): Permission.ORDER_ASSIGN,
     ("POST", "/api/samples/{record_id}/discard"): Permission.SAMPLE_DISCARD,
     ("POST", "/api/samples/{record_id}/people"): Permission.SAMPLE_DISCARD,
     ("GET", "/api/users"): Permission.ADMIN,

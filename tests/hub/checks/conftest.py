@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,26 +12,10 @@ from edge import wire
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
+from tests.clock import Clock, local
 
-TZ = ZoneInfo("Asia/Shanghai")
 #: A Monday in term.
 MONDAY = "2026-10-12"
-
-
-def local(text: str) -> float:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=TZ).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, text: str) -> float:
-        self.now = local(text)
-        return self.now
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.runtime import Hub
+from tests.clock import Clock
 from tests.hub.auth_helpers import bearer
-from tests.hub.checks.conftest import MONDAY, Clock
+from tests.hub.checks.conftest import MONDAY
 
 
 @pytest.fixture

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from hub.api.pages import BOARD_ORDERS
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.checks.kinds import Urgency
 from hub.runtime import Hub
+from tests.clock import Clock, local
 from tests.hub.auth_helpers import authorize
-from tests.hub.checks.conftest import MONDAY, Clock, announce, feed, local
+from tests.hub.checks.conftest import MONDAY, announce, feed
 
 
 @pytest.fixture
@@ -49,3 +52,22 @@ def test_each_role_home_page_links_to_the_checks(client: TestClient, hub: Hub, r
     authorize(client, hub, role)
     page = client.get(home, headers={"Accept": "text/html"})
     assert page.status_code == 200 and 'class="button" href="/checks"' in page.text
+
+
+def test_a_term_s_backlog_shows_the_overdue_first_and_the_rest_on_request(
+        client: TestClient, hub: Hub, clock: Clock) -> None:
+    clock.set(f"{MONDAY} 08:00")
+    later = [hub.checks.report(f"不急的事 {n}", "操场", "", Urgency.LOW, actor="teacher").id
+             for n in range(BOARD_ORDERS)]
+    clock.set(f"{MONDAY} 09:00")
+    urgent = hub.checks.report("配电箱冒烟", "教学楼", "", Urgency.HIGH, actor="teacher").id
+    clock.set("2026-10-14 12:00")  # the urgent one is a day overdue; the others have days left
+    authorize(client, hub, Role.SAFETY_OFFICER)
+    page = client.get("/checks").text
+    cards = re.findall(r'id="order-(\d+)"', page)
+    assert len(cards) == BOARD_ORDERS and int(cards[0]) == urgent
+    assert 'data-hidden-orders="1"' in page
+    assert len(set(later) - {int(card) for card in cards}) == 1  # one of the orders due latest waits behind the link
+    everything = client.get("/checks?orders=all").text
+    assert len(re.findall(r'id="order-(\d+)"', everything)) == BOARD_ORDERS + 1
+    assert "data-hidden-orders" not in everything

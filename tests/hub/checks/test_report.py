@@ -11,7 +11,8 @@ from hub.checks.kinds import Answer, Urgency
 from hub.checks.service import AnswerInput
 from hub.report import period
 from hub.runtime import Hub
-from tests.hub.checks.conftest import MONDAY, TZ, Clock
+from tests.clock import TZ, Clock
+from tests.hub.checks.conftest import MONDAY
 
 
 def _all_ok(hub: Hub, key: str, **failing: str) -> list[AnswerInput]:

@@ -13,7 +13,8 @@ from hub.checks.store import CheckStore
 from hub.closed import PeriodSigned
 from hub.errors import FieldError
 from hub.runtime import Hub
-from tests.hub.checks.conftest import MONDAY, Clock, announce, feed, local
+from tests.clock import Clock, local
+from tests.hub.checks.conftest import MONDAY, announce, feed
 
 
 def _answers(hub: Hub, key: str, **overrides: AnswerInput) -> list[AnswerInput]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.checks.kinds import Answer, OrderState, Urgency
+from hub.checks.kinds import Answer, Category, OrderState, Urgency
 from hub.checks.store import CheckStore, NewAnswer, NewOrder
 
 
@@ -37,7 +37,29 @@ def test_schema_version_and_one_checklist_per_period(tmp_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(tmp_path / "checks.sqlite3") as db:
-        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (1,)
+        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (4,)
+
+
+def test_a_schema_1_record_is_upgraded_in_place_and_its_orders_keep_their_steps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checks record from before places, template revisions and item photos: steps 2–4 run, nothing lost."""
+    path = tmp_path / "checks.sqlite3"
+    with monkeypatch.context() as schema_1:
+        schema_1.setattr(CheckStore, "MIGRATIONS", CheckStore.MIGRATIONS[:1])
+        first = CheckStore(path)
+        with first.transaction() as db:
+            db.execute("INSERT INTO work_orders (title, place, text, urgency, state, reported_by, reported_at,"
+                       " due_at) VALUES ('门锁坏', '实验楼', '', 'normal', 'reported', 'li', 1.0, 2.0)")
+        first.close()
+    store = CheckStore(path)
+    try:
+        (order,) = store.orders()
+        assert order.title == "门锁坏" and order.category is Category.OTHER
+        assert store.places() == [] and store.latest_templates() == []
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (4,)
 
 
 def test_a_failed_answer_and_its_order_are_stored_together(tmp_path: Path) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,27 +13,10 @@ from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.samples.config import SamplesConfig
 from hub.settings import HubConfig, HubSettings
+from tests.clock import Clock, local
 from tests.edge.conftest import pins, pty_port  # noqa: F401 - the edge's hardware fixtures, for the station
 
-TZ = ZoneInfo("Asia/Shanghai")
 CABINET = "kitchen/sample-fridge"
-
-
-def local(text: str) -> float:
-    """Epoch seconds of a Beijing-time ``YYYY-MM-DD HH:MM``."""
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=TZ).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, text: str) -> float:
-        self.now = local(text)
-        return self.now
 
 
 @pytest.fixture

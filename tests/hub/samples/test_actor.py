@@ -17,8 +17,8 @@ from httpx import Response
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.runtime import Hub
+from tests.clock import Clock, local
 from tests.hub.auth_helpers import bearer, make_user
-from tests.hub.samples.conftest import Clock, local
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from hub.app import create_app
 from hub.auth.roles import Role
 from hub.runtime import Hub
 from hub.samples.daily import COLUMNS
+from tests.clock import Clock, local
 from tests.hub.auth_helpers import authorize, bearer, make_user
-from tests.hub.samples.conftest import Clock, announce_cabinet, feed, local
+from tests.hub.samples.conftest import announce_cabinet, feed
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from hub.app import create_app
 from hub.runtime import Hub
 from hub.samples.daily import COLUMNS, to_csv
+from tests.clock import Clock, local
 from tests.hub.auth_helpers import authorize
-from tests.hub.samples.conftest import Clock, local
 
 #: Cells a spreadsheet would run (OWASP's examples), as staff or a sample station could type them.
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"点此\")", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)",

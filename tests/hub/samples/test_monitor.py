@@ -20,7 +20,8 @@ from hub.samples.monitor import (
 )
 from hub.settings import HubConfig
 from hub.store.state import Alert
-from tests.hub.samples.conftest import CABINET, Clock, announce_cabinet, feed, local
+from tests.clock import Clock, local
+from tests.hub.samples.conftest import CABINET, announce_cabinet, feed
 
 H = 3600.0
 

@@ -8,7 +8,7 @@ import pytest
 
 from hub.samples import rules
 from hub.samples.rules import Excursion
-from tests.hub.samples.conftest import TZ, local
+from tests.clock import TZ, local
 
 H = 3600.0
 

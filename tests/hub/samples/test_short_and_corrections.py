@@ -13,8 +13,8 @@ from hub.app import create_app
 from hub.auth.roles import Role
 from hub.runtime import Hub
 from hub.samples.monitor import UNDERWEIGHT_RULE
+from tests.clock import Clock, local
 from tests.hub.auth_helpers import make_user
-from tests.hub.samples.conftest import Clock, local
 
 
 @pytest.fixture

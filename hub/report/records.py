@@ -1,0 +1,152 @@
+"""The checks' food-safety records as PDF in Simplified Chinese (A4), printed with the weekly report's
+renderer and font: 《每日食品安全检查记录》 and 《每月食品安全调度会议纪要》.
+
+A day nobody filled prints as the blank form, to fill on paper; an automatic answer prints
+with its evidence and 「系统」, an overridden one with the reason; a failed item with its work
+order. Each ends with lines to sign by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus.flowables import Flowable
+
+from hub.checks.kinds import Answer, Category
+from hub.checks.records import ChecklistRecord, MonthlyMinutes, RecordLine
+from hub.report.pdf import ORDER_STATE_ZH, Styles, escape, table, when
+from hub.samples.labels import find_font, registered_font
+
+_ANSWER_ZH = {Answer.OK: "合格", Answer.FAIL: "不合格", Answer.NA: "不适用"}
+CATEGORY_ZH = {Category.ELECTRICAL: "电气", Category.WATER: "水管/漏水", Category.DOOR_LOCK: "门锁",
+               Category.BUILDING: "校舍", Category.EQUIPMENT: "设备", Category.CANTEEN: "食堂",
+               Category.FIRE: "消防", Category.OTHER: "其他"}
+
+
+def _answer_text(line: RecordLine) -> str:
+    a = line.answer
+    if a is None:
+        return ""
+    parts = [_ANSWER_ZH[a.answer] if a.answer is not None else ""]
+    if a.value is not None:
+        parts.append(f"{a.value:g} {line.unit}".strip())
+    if a.text:
+        parts.append(a.text)
+    return "，".join(p for p in parts if p)
+
+
+def _note_text(line: RecordLine) -> str:
+    a = line.answer
+    if a is None:
+        return ""
+    parts = []
+    if a.auto is not None:
+        parts.append(("系统自动判断，已人工修改：" if a.overridden else "系统：") + a.evidence)
+    if a.note:
+        parts.append(a.note)
+    if a.photos:
+        parts.append(f"照片 {len(a.photos)} 张")
+    if line.order is not None:
+        parts.append(f"工单 #{line.order.id}（{ORDER_STATE_ZH[line.order.state]}）")
+    return "；".join(parts)
+
+
+def _checklist(record: ChecklistRecord, tz: ZoneInfo, styles: Styles, width: float) -> list[Flowable]:
+    run = record.run
+    if run is None:
+        head = "本期未在系统中提交：以下为空白记录表，请手工填写。"
+    else:
+        head = (f"检查人：{run.submitted_by}　提交时间：{when(run.submitted_at, tz, '%Y-%m-%d %H:%M')}"
+                f"　用时：{round(run.duration_s / 60)} 分钟{'（用时过短）' if run.too_fast else ''}"
+                f"{'　逾期补做' if run.late else ''}　模板版本：{run.version}")
+    rows: list[list[Any]] = [["类别", "检查项", "结果", "说明 / 依据"]]
+    warn = []
+    for line in record.lines:
+        if line.answer is not None and line.answer.answer is Answer.FAIL:
+            warn.append(len(rows))
+        rows.append([line.section, ("★ " if line.key_item else "") + line.text, _answer_text(line), _note_text(line)])
+    return [Paragraph(escape(head), styles.body), Spacer(1, 2 * mm),
+            table(rows, [width * f for f in (0.12, 0.38, 0.16, 0.34)], styles, warn)]
+
+
+def _document(title: str, subtitle: str, school: str, flow: list[Flowable], font: str) -> bytes:
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                            bottomMargin=18 * mm, title=f"{school}{title} {subtitle}", author="xiaoan 校安")
+
+    def footer(canvas: Canvas, _doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 7)
+        canvas.drawString(15 * mm, A4[1] - 9 * mm, f"{school} · {title} {subtitle}")
+        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"第 {canvas.getPageNumber()} 页")
+        canvas.restoreState()
+
+    doc.build(flow, onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()
+
+
+def daily_record(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float,
+                 font_path: Path | None = None) -> bytes:
+    """《每日食品安全检查记录》 of one day as PDF bytes."""
+    font = registered_font(find_font(font_path))
+    styles = Styles(font)
+    width = A4[0] - 30 * mm
+    title = "每日食品安全检查记录"
+    flow: list[Flowable] = [
+        Paragraph(escape(f"{school}{title}"), styles.title),
+        Paragraph(escape(f"{day.isoformat()} · {record.name} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}"),
+                  styles.subtitle),
+        Spacer(1, 3 * mm), *_checklist(record, tz, styles, width), Spacer(1, 6 * mm),
+        Paragraph("检查人（签字）：______________　食品安全员（签字）：______________　日期：__________",
+                  styles.body)]
+    return _document(title, day.isoformat(), school, flow, font)
+
+
+def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float,
+                    font_path: Path | None = None) -> bytes:
+    """《每月食品安全调度会议纪要》 of one month as PDF bytes."""
+    font = registered_font(find_font(font_path))
+    styles = Styles(font)
+    width = A4[0] - 30 * mm
+    title = "每月食品安全调度会议纪要"
+    flow: list[Flowable] = [
+        Paragraph(escape(f"{school}{title}"), styles.title),
+        Paragraph(escape(f"{minutes.month} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}"), styles.subtitle),
+        Paragraph("会议时间：______________　地点：______________　主持人：______________　记录人：______________",
+                  styles.body),
+        Paragraph("参会人员：____________________________________________________________", styles.body),
+        Paragraph("一、本月检查完成情况", styles.h1)]
+    rows: list[list[Any]] = [["检查表", "应做", "按时", "逾期补做", "未做", "用时过短"]]
+    warn = [n + 1 for n, c in enumerate(minutes.checks) if c.missed or c.late]
+    rows += [[c.name, str(c.due), str(c.on_time), str(c.late), str(c.missed), str(c.too_fast)]
+             for c in minutes.checks]
+    flow.append(table(rows, [width * f for f in (0.4, 0.12, 0.12, 0.12, 0.12, 0.12)], styles, warn))
+    flow += [Paragraph("二、隐患排查与整改", styles.h1), Paragraph(escape(
+        f"本月新报隐患 {minutes.orders_opened} 件，验收关闭 {minutes.orders_accepted} 件，"
+        f"逾期未整改 {minutes.orders_overdue} 件。"), styles.body)]
+    if minutes.by_category:
+        rows = [["类别", "新报", "验收关闭", "整改用时中位数"]]
+        rows += [[CATEGORY_ZH[c.category], str(c.reported), str(c.accepted),
+                  f"{c.median_h:.1f} 小时" if c.median_h is not None else "—"] for c in minutes.by_category]
+        flow.append(table(rows, [width * f for f in (0.3, 0.2, 0.2, 0.3)], styles))
+    if minutes.open_orders:
+        rows = [["未关闭工单", "地点", "状态", "整改期限", "负责人"]]
+        rows += [[f"#{o.id} {o.title}", o.place, ORDER_STATE_ZH[o.state], when(o.due_at, tz), o.assignee or "未指派"]
+                 for o in minutes.open_orders]
+        flow.append(table(rows, [width * f for f in (0.38, 0.14, 0.14, 0.17, 0.17)], styles))
+    flow.append(Paragraph("三、月度总查", styles.h1))
+    if minutes.record is not None:
+        flow += _checklist(minutes.record, tz, styles, width)
+    flow += [Paragraph("四、下月工作安排", styles.h1),
+             Paragraph("______________________________________________________________________", styles.body),
+             Spacer(1, 6 * mm),
+             Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body)]
+    return _document(title, minutes.month, school, flow, font)

@@ -1,0 +1,85 @@
+"""The daily record and the monthly minutes as PDF, read back with pypdf: every item of the template, the
+automatic answers with their evidence, the failures with their work orders, the month's figures."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+
+from hub.app import create_app
+from hub.auth.roles import Role
+from hub.checks.kinds import Answer, Category, Urgency
+from hub.checks.service import AnswerInput
+from hub.runtime import Hub
+from tests.clock import Clock, local
+from tests.hub.auth_helpers import bearer
+from tests.hub.checks.conftest import MONDAY, announce, feed
+from tests.hub.checks.test_service import _answers
+
+
+@pytest.fixture
+def client(hub: Hub) -> Iterator[TestClient]:
+    with TestClient(create_app(hub.settings, hub=hub), base_url="http://hub.test") as test_client:
+        yield test_client
+
+
+def _text(pdf: bytes) -> str:
+    """The PDF's text with the line breaks a table cell wraps at taken out."""
+    return re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+
+
+def test_the_daily_record_carries_every_item_the_automatic_evidence_and_the_failures(
+        hub: Hub, client: TestClient, clock: Clock) -> None:
+    announce(hub)
+    feed(hub, "fridge-1", [(local(f"{MONDAY} 01:00"), 3.0), (local(f"{MONDAY} 02:00"), 4.5)], seq=2)
+    feed(hub, "freezer-1", [(local(f"{MONDAY} 01:00"), -18.0)], seq=3)
+    clock.set(f"{MONDAY} 12:00")
+    answers = _answers(hub, "canteen_daily",
+                       clean_floor=AnswerInput("clean_floor", Answer.FAIL, note="洗碗间地面积水"),
+                       samples_kept=AnswerInput("samples_kept", Answer.OK, note="早餐已补录留样"),
+                       core_temp=AnswerInput("core_temp", value=76.5))
+    done = hub.checks.submit("canteen_daily", answers, clock() - 900, actor="wang")
+    _, reader = bearer(hub, Role.SAFETY_OFFICER)
+    _, staff = bearer(hub, Role.CANTEEN_STAFF)
+    assert client.get(f"/api/checks/records/daily/{MONDAY}.pdf", headers=staff).status_code == 403
+
+    response = client.get(f"/api/checks/records/daily/{MONDAY}.pdf", headers=reader)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    text = _text(response.content)
+    assert "每日食品安全检查记录" in text and MONDAY in text and "检查人：wang" in text
+    for item in hub.checks.template("canteen_daily").items:
+        assert re.sub(r"\s+", "", item.text) in text, item.text
+    assert "系统：1号冷藏柜：3.0–4.5°C，未超限" in text
+    assert "系统自动判断，已人工修改" in text and "早餐已补录留样" in text  # the samples' answer was overridden
+    assert "76.5°C" in text
+    (order,) = done.orders
+    assert "洗碗间地面积水" in text and f"工单#{order.id}（已上报）" in text
+    assert "食品安全员（签字）" in text
+
+    blank = _text(client.get("/api/checks/records/daily/2026-10-13.pdf", headers=reader).content)
+    assert "空白记录表" in blank and "熟食中心温度" in blank
+    assert client.get("/api/checks/records/daily/2026-13-40.pdf", headers=reader).status_code == 422
+
+
+def test_the_monthly_minutes_carry_the_month_s_figures(hub: Hub, client: TestClient, clock: Clock) -> None:
+    clock.set(f"{MONDAY} 08:00")
+    lock = hub.checks.report("宿舍楼门锁坏", "宿舍楼", "", Urgency.NORMAL, actor="li", category=Category.DOOR_LOCK)
+    leak = hub.checks.report("水房漏水", "宿舍楼", "", Urgency.HIGH, actor="li", category=Category.WATER)
+    hub.checks.assign(lock.id, "zhang", actor="officer")
+    clock.set(f"{MONDAY} 14:00")
+    hub.checks.fix(lock.id, "换锁芯", actor="zhang")
+    hub.checks.accept(lock.id, "", actor="officer")
+    clock.set("2026-10-20 09:00")
+    _, reader = bearer(hub, Role.SAFETY_OFFICER)
+    text = _text(client.get("/api/checks/records/monthly/2026-10.pdf", headers=reader).content)
+    assert "每月食品安全调度会议纪要" in text and "2026-10" in text
+    assert "本月新报隐患2件，验收关闭1件，逾期未整改1件。" in text
+    assert "门锁116.0小时" in text  # one reported, one accepted, fixed in six hours
+    assert f"#{leak.id}水房漏水" in text and "主持人" in text
+    assert "门卫夜间巡查" in text and "月度安全总查（食品安全调度）" in text
+    assert client.get("/api/checks/records/monthly/2026-13.pdf", headers=reader).status_code == 422
