@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,27 +15,11 @@ from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from hub.visitors.kinds import IdType
 from hub.visitors.store import NewVisit
+from tests.clock import Clock, local
 from tests.hub.auth_helpers import make_user
 
-TZ = ZoneInfo("Asia/Shanghai")
 #: A Monday in term: the default gate windows run 06:30–18:30 (closing at 18:30).
 MONDAY = "2026-10-12"
-
-
-def local(text: str) -> float:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=TZ).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, text: str) -> float:
-        self.now = local(text)
-        return self.now
 
 
 @pytest.fixture

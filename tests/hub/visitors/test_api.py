@@ -14,8 +14,9 @@ from pypdf import PdfReader
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.runtime import Hub
+from tests.clock import Clock
 from tests.hub.auth_helpers import bearer
-from tests.hub.visitors.conftest import MONDAY, Clock, People, visitor
+from tests.hub.visitors.conftest import MONDAY, People, visitor
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from hub.report import gatebook
 from hub.report.period import parse
 from hub.runtime import Hub
 from hub.visitors.kinds import ExitKind, SlipState, VisitState
-from tests.hub.visitors.conftest import MONDAY, TZ, Clock, People, gate_event, local, visitor
+from tests.clock import TZ, Clock, local
+from tests.hub.visitors.conftest import MONDAY, People, gate_event, visitor
 
 
 def _alerts(hub: Hub, rule: RuleKind) -> list[tuple[str, AlertState]]:
