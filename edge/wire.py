@@ -54,7 +54,8 @@ def _plain_text(value: str) -> str:
     """Refuse text holding a character of ``UNSAFE_TEXT_RE``; the error names the character, never echoes it."""
     found = UNSAFE_TEXT_RE.search(value)
     if found is not None:
-        raise ValueError(f"contains the control character U+{ord(found.group()):04X} at position {found.start()}")
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X} at position {found.start()}"
+                         " · 不能包含控制字符")
     return value
 
 

@@ -11,7 +11,7 @@ of the helpers here, and the text arrives as data:
   it begins with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or a line feed) is
   prefixed with a single quote. Numbers written as numbers are left as they are, so
   ``-18.5`` stays a number a spreadsheet can chart.
-- ``PlainText`` (``plain_text``): a field people type into (a visitor's name, a pupil's
+- ``PlainText``: a field people type into (a visitor's name, a pupil's
   class) refuses control, line-break and bidirectional characters at the request, so the
   error names the field and nothing unreadable is stored.
 - ``typed_problem``: text typed into a form (a hazard report from a stranger's phone, a
@@ -28,10 +28,9 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
-from typing import Annotated, Protocol
+from typing import Protocol
 
-from pydantic import AfterValidator
-
+from edge import wire
 from edge.wire import UNSAFE_TEXT_PATTERN
 
 #: A CSV cell: text (neutralised when a spreadsheet would evaluate it), or a number written as a number.
@@ -83,21 +82,9 @@ def one_line(text: str) -> str:
     return _HOST.sub(lambda found: found.group().replace(".", "[.]"), flat)
 
 
-def plain_text(value: str) -> str:
-    """Refuse text typed by a person that holds a control, line-break or bidirectional character.
-
-    For one-line fields (a visitor's name, a pupil's class): the refusal names the
-    character's code point and position, never echoes it, and pydantic names the field.
-    """
-    found = re.search(UNSAFE_TEXT_PATTERN, value)
-    if found is not None:
-        raise ValueError(f"contains the control character U+{ord(found.group()):04X} at position {found.start()}"
-                         " · 不能包含控制字符")
-    return value
-
-
-#: A field of one line of plain text, as people type it; each field bounds its own length.
-PlainText = Annotated[str, AfterValidator(plain_text)]
+#: A field of one line of plain text, as people type it (the wire contract's own rule for device text);
+#: each field bounds its own length.
+PlainText = wire.PlainText
 #: Line breaks a multi-line field may keep (every other control character is refused).
 _BREAKS = re.compile(r"\r\n|\n")
 
