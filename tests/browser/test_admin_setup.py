@@ -76,28 +76,21 @@ def test_the_admin_names_and_assigns_sensors_and_sets_a_door_group_and_a_term(
     assert {("setup.group", admin), ("setup.sensor", admin), ("setup.calendar", admin)} <= audited
 
 
-def test_the_admin_adds_a_wecom_bot_and_a_webhook_and_the_endpoint_receives_the_test_message(
-        served: Served, open_page: Callable[[Role], Page]) -> None:
-    page = open_page(Role.ADMIN)
-    page.goto(f"{served.url}/admin")
+def add_channel(page: Page, kind: str, fields: dict[str, str]) -> None:
+    """Fill and send the admin page's form for a channel of ``kind``."""
+    page.locator(f"details:has(input[name=kind][value={kind}]) > summary").click()
+    form = page.locator(f"form[data-kind=channel]:has(input[name=kind][value={kind}])")
+    for name, value in fields.items():
+        form.locator(f"input[name={name}]").fill(value)
+    form.locator("button[type=submit]").click()
 
-    def add_channel(kind: str, fields: dict[str, str]) -> None:
-        page.locator(f"details:has(input[name=kind][value={kind}]) > summary").click()
-        form = page.locator(f"form[data-kind=channel]:has(input[name=kind][value={kind}])")
-        for name, value in fields.items():
-            form.locator(f"input[name={name}]").fill(value)
-        form.locator("button[type=submit]").click()
 
-    # The canteen group's WeCom bot, by the webhook address the group's settings show.
-    add_channel("wecom", {"name": "wecom_kitchen", "label": "食堂企业微信群",
-                          "key": f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={WECOM_KEY}"})
-    expect(page.locator("[data-channel=wecom_kitchen]")).to_contain_text("食堂企业微信群")
-    assert WECOM_KEY not in page.content()
-
+def add_webhook_and_receive_the_test_message(page: Page, served: Served) -> None:
+    """A WeCom-style bot endpoint on this machine, on the canteen route; its test message arrives there."""
     with HttpSink() as sink:
-        # A WeCom-style bot endpoint on this machine: the key in the query, as …/webhook/send?key=KEY.
-        add_channel("webhook", {"name": "kitchen_hook", "label": "厨房值班群",
-                                "url": f"http://127.0.0.1:{sink.port}/cgi-bin/webhook/send?key=local-test"})
+        # The key in the query, as …/webhook/send?key=KEY.
+        add_channel(page, "webhook", {"name": "kitchen_hook", "label": "厨房值班群",
+                                      "url": f"http://127.0.0.1:{sink.port}/cgi-bin/webhook/send?key=local-test"})
         card = page.locator("[data-channel=kitchen_hook]")
         expect(card).to_contain_text("厨房值班群")
         route = page.locator("form[data-kind=route]:has(input[name=route][value=canteen])")
@@ -111,5 +104,18 @@ def test_the_admin_adds_a_wecom_bot_and_a_webhook_and_the_endpoint_receives_the_
         wait_for(lambda: len(sink.received) == 1)
     assert sink.received[0].path == "/cgi-bin/webhook/send?key=local-test"
     assert "测试消息" in json.loads(sink.received[0].body)["title"]
+
+
+def test_the_admin_adds_a_wecom_bot_and_a_webhook_and_the_endpoint_receives_the_test_message(
+        served: Served, open_page: Callable[[Role], Page]) -> None:
+    page = open_page(Role.ADMIN)
+    page.goto(f"{served.url}/admin")
+    # The canteen group's WeCom bot, by the webhook address the group's settings show.
+    add_channel(page, "wecom", {"name": "wecom_kitchen", "label": "食堂企业微信群",
+                                "key": f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={WECOM_KEY}"})
+    expect(page.locator("[data-channel=wecom_kitchen]")).to_contain_text("食堂企业微信群")
+    assert WECOM_KEY not in page.content()
+
+    add_webhook_and_receive_the_test_message(page, served)
     assert overflow_x(page) == 0
     screenshot(page, "admin-channels")
