@@ -416,6 +416,12 @@ def check_photo(root: PhotoRootDep, run_id: RowId, name: str) -> FileResponse:
 Reader = Annotated[User, Depends(require(Permission.REPORT_VIEW))]
 MonthKey = Annotated[str, PathParam(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 _PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_XLSX: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX_TYPE: {}}}}
+
+
+def _xlsx(body: bytes, filename: str) -> Response:
+    return Response(body, media_type=XLSX_TYPE, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _pdf(render: Callable[[], bytes], filename: str) -> Response:
@@ -441,6 +447,22 @@ def monthly_minutes_pdf(checks: ChecksDep, settings: SettingsDep, _user: Reader,
     minutes = checks.monthly_minutes(dt.date.fromisoformat(f"{month}-01"))
     return _pdf(lambda: records.monthly_minutes(minutes, settings.rules.report.school, checks.tz, checks.clock(),
                                                 settings.rules.samples.label_font), f"monthly-minutes-{month}.pdf")
+
+
+@router.get("/api/checks/records/daily/{day}.xlsx", response_class=Response, responses=_XLSX)
+def daily_record_xlsx(checks: ChecksDep, settings: SettingsDep, _user: Reader, day: dt.date) -> Response:
+    """《每日食品安全检查记录》 of ``day`` as a spreadsheet: the same lines as the PDF."""
+    record = checks.daily_record(day)
+    return _xlsx(records.daily_record_xlsx(record, day, settings.rules.report.school, checks.tz, checks.clock()),
+                 f"daily-record-{day}.xlsx")
+
+
+@router.get("/api/checks/records/monthly/{month}.xlsx", response_class=Response, responses=_XLSX)
+def monthly_minutes_xlsx(checks: ChecksDep, settings: SettingsDep, _user: Reader, month: MonthKey) -> Response:
+    """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM) as a spreadsheet: its tables and the general check."""
+    minutes = checks.monthly_minutes(dt.date.fromisoformat(f"{month}-01"))
+    return _xlsx(records.monthly_minutes_xlsx(minutes, settings.rules.report.school, checks.tz, checks.clock()),
+                 f"monthly-minutes-{month}.xlsx")
 
 
 @router.get("/api/workorders")

@@ -12,14 +12,13 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from openpyxl import Workbook
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus.flowables import Flowable
 
 from hub.report.pdf import _escape, _Styles, _table
-from hub.safetext import csv_cell
+from hub.report.xlsx import workbook
 from hub.samples.labels import find_font, registered_font
 from hub.visitors.register import LEAVE_HEADER, MONTH_HEADER, VISIT_HEADER, DayRegister, MonthRegister
 
@@ -61,23 +60,10 @@ def month_pdf(book: MonthRegister, font_path: Path | None = None) -> bytes:
                 [("每日汇总", MONTH_HEADER, [*book.days, book.totals], _MONTH_MM)], font_path)
 
 
-def _xlsx(sheets: Sequence[tuple[str, Row, Sequence[Row]]]) -> bytes:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for name, header, rows in sheets:
-        sheet = workbook.create_sheet(name)
-        for row in (header, *rows):
-            sheet.append([csv_cell(cell) for cell in row])
-        sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def day_xlsx(book: DayRegister) -> bytes:
     """The day's book as a workbook: visitors and pupils on two sheets, every text cell neutralised."""
-    return _xlsx([("来访人员", VISIT_HEADER, book.visits), ("学生离校", LEAVE_HEADER, book.leaves)])
+    return workbook([("来访人员", VISIT_HEADER, book.visits), ("学生离校", LEAVE_HEADER, book.leaves)])
 
 
 def month_xlsx(book: MonthRegister) -> bytes:
-    return _xlsx([("月汇总", MONTH_HEADER, [*book.days, book.totals])])
+    return workbook([("月汇总", MONTH_HEADER, [*book.days, book.totals])])

@@ -1,5 +1,5 @@
-"""The checks' food-safety records as PDF in Simplified Chinese (A4), printed with the weekly report's
-renderer and font: 《每日食品安全检查记录》 and 《每月食品安全调度会议纪要》.
+"""The checks' food-safety records in Simplified Chinese: 《每日食品安全检查记录》 and 《每月食品安全调度会议纪要》,
+as PDF (A4, the weekly report's renderer and font) and as xlsx (the same rows, ``hub.report.xlsx``).
 
 A day nobody filled prints as the blank form, to fill on paper; an automatic answer prints
 with its evidence and 「系统」, an overridden one with the reason; a failed item with its work
@@ -23,6 +23,7 @@ from reportlab.platypus.flowables import Flowable
 from hub.checks.kinds import Answer, Category
 from hub.checks.records import ChecklistRecord, MonthlyMinutes, RecordLine
 from hub.report.pdf import ORDER_STATE_ZH, Styles, escape, table, when
+from hub.report.xlsx import Sheet, workbook
 from hub.samples.labels import find_font, registered_font
 
 _ANSWER_ZH = {Answer.OK: "合格", Answer.FAIL: "不合格", Answer.NA: "不适用"}
@@ -59,21 +60,28 @@ def _note_text(line: RecordLine) -> str:
     return "；".join(parts)
 
 
-def _checklist(record: ChecklistRecord, tz: ZoneInfo, styles: Styles, width: float) -> list[Flowable]:
+_CHECKLIST_HEADER = ["类别", "检查项", "结果", "说明 / 依据"]
+
+
+def _checklist_head(record: ChecklistRecord, tz: ZoneInfo) -> str:
     run = record.run
     if run is None:
-        head = "本期未在系统中提交：以下为空白记录表，请手工填写。"
-    else:
-        head = (f"检查人：{run.submitted_by}　提交时间：{when(run.submitted_at, tz, '%Y-%m-%d %H:%M')}"
-                f"　用时：{round(run.duration_s / 60)} 分钟{'（用时过短）' if run.too_fast else ''}"
-                f"{'　逾期补做' if run.late else ''}　模板版本：{run.version}")
-    rows: list[list[Any]] = [["类别", "检查项", "结果", "说明 / 依据"]]
-    warn = []
-    for line in record.lines:
-        if line.answer is not None and line.answer.answer is Answer.FAIL:
-            warn.append(len(rows))
-        rows.append([line.section, ("★ " if line.key_item else "") + line.text, _answer_text(line), _note_text(line)])
-    return [Paragraph(escape(head), styles.body), Spacer(1, 2 * mm),
+        return "本期未在系统中提交：以下为空白记录表，请手工填写。"
+    return (f"检查人：{run.submitted_by}　提交时间：{when(run.submitted_at, tz, '%Y-%m-%d %H:%M')}"
+            f"　用时：{round(run.duration_s / 60)} 分钟{'（用时过短）' if run.too_fast else ''}"
+            f"{'　逾期补做' if run.late else ''}　模板版本：{run.version}")
+
+
+def _checklist_rows(record: ChecklistRecord) -> list[list[str]]:
+    return [[line.section, ("★ " if line.key_item else "") + line.text, _answer_text(line), _note_text(line)]
+            for line in record.lines]
+
+
+def _checklist(record: ChecklistRecord, tz: ZoneInfo, styles: Styles, width: float) -> list[Flowable]:
+    rows: list[list[Any]] = [_CHECKLIST_HEADER, *_checklist_rows(record)]
+    warn = [n + 1 for n, line in enumerate(record.lines)
+            if line.answer is not None and line.answer.answer is Answer.FAIL]
+    return [Paragraph(escape(_checklist_head(record, tz)), styles.body), Spacer(1, 2 * mm),
             table(rows, [width * f for f in (0.12, 0.38, 0.16, 0.34)], styles, warn)]
 
 
@@ -124,24 +132,15 @@ def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: flo
                   styles.body),
         Paragraph("参会人员：____________________________________________________________", styles.body),
         Paragraph("一、本月检查完成情况", styles.h1)]
-    rows: list[list[Any]] = [["检查表", "应做", "按时", "逾期补做", "未做", "用时过短"]]
+    checks, categories, orders = _minutes_tables(minutes, tz)
     warn = [n + 1 for n, c in enumerate(minutes.checks) if c.missed or c.late]
-    rows += [[c.name, str(c.due), str(c.on_time), str(c.late), str(c.missed), str(c.too_fast)]
-             for c in minutes.checks]
-    flow.append(table(rows, [width * f for f in (0.4, 0.12, 0.12, 0.12, 0.12, 0.12)], styles, warn))
-    flow += [Paragraph("二、隐患排查与整改", styles.h1), Paragraph(escape(
-        f"本月新报隐患 {minutes.orders_opened} 件，验收关闭 {minutes.orders_accepted} 件，"
-        f"逾期未整改 {minutes.orders_overdue} 件。"), styles.body)]
+    flow.append(table([checks[1], *checks[2]], [width * f for f in (0.4, 0.12, 0.12, 0.12, 0.12, 0.12)], styles,
+                      warn))
+    flow += [Paragraph("二、隐患排查与整改", styles.h1), Paragraph(escape(_orders_summary(minutes)), styles.body)]
     if minutes.by_category:
-        rows = [["类别", "新报", "验收关闭", "整改用时中位数"]]
-        rows += [[CATEGORY_ZH[c.category], str(c.reported), str(c.accepted),
-                  f"{c.median_h:.1f} 小时" if c.median_h is not None else "—"] for c in minutes.by_category]
-        flow.append(table(rows, [width * f for f in (0.3, 0.2, 0.2, 0.3)], styles))
+        flow.append(table([categories[1], *categories[2]], [width * f for f in (0.3, 0.2, 0.2, 0.3)], styles))
     if minutes.open_orders:
-        rows = [["未关闭工单", "地点", "状态", "整改期限", "负责人"]]
-        rows += [[f"#{o.id} {o.title}", o.place, ORDER_STATE_ZH[o.state], when(o.due_at, tz), o.assignee or "未指派"]
-                 for o in minutes.open_orders]
-        flow.append(table(rows, [width * f for f in (0.38, 0.14, 0.14, 0.17, 0.17)], styles))
+        flow.append(table([orders[1], *orders[2]], [width * f for f in (0.38, 0.14, 0.14, 0.17, 0.17)], styles))
     flow.append(Paragraph("三、月度总查", styles.h1))
     if minutes.record is not None:
         flow += _checklist(minutes.record, tz, styles, width)
@@ -150,3 +149,40 @@ def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: flo
              Spacer(1, 6 * mm),
              Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body)]
     return _document(title, minutes.month, school, flow, font)
+
+
+def _orders_summary(minutes: MonthlyMinutes) -> str:
+    return (f"本月新报隐患 {minutes.orders_opened} 件，验收关闭 {minutes.orders_accepted} 件，"
+            f"逾期未整改 {minutes.orders_overdue} 件。")
+
+
+def _minutes_tables(minutes: MonthlyMinutes, tz: ZoneInfo) -> tuple[Sheet, Sheet, Sheet]:
+    """The minutes' three tables: checks done, hazards by category, work orders still open."""
+    checks: Sheet = ("检查完成情况", ["检查表", "应做", "按时", "逾期补做", "未做", "用时过短"],
+                     [[c.name, str(c.due), str(c.on_time), str(c.late), str(c.missed), str(c.too_fast)]
+                      for c in minutes.checks])
+    categories: Sheet = ("隐患分类", ["类别", "新报", "验收关闭", "整改用时中位数"],
+                         [[CATEGORY_ZH[c.category], str(c.reported), str(c.accepted),
+                           f"{c.median_h:.1f} 小时" if c.median_h is not None else "—"] for c in minutes.by_category])
+    orders: Sheet = ("未关闭工单", ["未关闭工单", "地点", "状态", "整改期限", "负责人"],
+                     [[f"#{o.id} {o.title}", o.place, ORDER_STATE_ZH[o.state], when(o.due_at, tz),
+                       o.assignee or "未指派"] for o in minutes.open_orders])
+    return checks, categories, orders
+
+
+def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float) -> bytes:
+    """《每日食品安全检查记录》 of one day as a workbook: the same lines as the PDF, one row each."""
+    made = when(now, tz, "%Y-%m-%d %H:%M")
+    heading = [f"{school}每日食品安全检查记录", f"{day.isoformat()} · {record.name} · 生成于 {made}",
+               _checklist_head(record, tz)]
+    return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record))], heading)
+
+
+def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float) -> bytes:
+    """《每月食品安全调度会议纪要》 of one month as a workbook: its tables, and the month's general check."""
+    heading = [f"{school}每月食品安全调度会议纪要", f"{minutes.month} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
+               _orders_summary(minutes)]
+    sheets = list(_minutes_tables(minutes, tz))
+    if minutes.record is not None:
+        sheets.append(("月度总查", _CHECKLIST_HEADER, _checklist_rows(minutes.record)))
+    return workbook(sheets, heading)

@@ -1,5 +1,5 @@
-"""The daily record and the monthly minutes as PDF, read back with pypdf: every item of the template, the
-automatic answers with their evidence, the failures with their work orders, the month's figures."""
+"""The daily record and the monthly minutes as PDF and xlsx, read back with pypdf and openpyxl: every item of the
+template, the automatic answers with their evidence, the failures with their work orders, the month's figures."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from hub.app import create_app
@@ -31,6 +32,11 @@ def client(hub: Hub) -> Iterator[TestClient]:
 def _text(pdf: bytes) -> str:
     """The PDF's text with the line breaks a table cell wraps at taken out."""
     return re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+
+
+def _sheets(xlsx: bytes) -> dict[str, list[list[object]]]:
+    book = load_workbook(io.BytesIO(xlsx), read_only=True)
+    return {sheet.title: [list(row) for row in sheet.iter_rows(values_only=True)] for sheet in book.worksheets}
 
 
 def test_the_daily_record_carries_every_item_the_automatic_evidence_and_the_failures(
@@ -61,6 +67,20 @@ def test_the_daily_record_carries_every_item_the_automatic_evidence_and_the_fail
     assert "洗碗间地面积水" in text and f"工单#{order.id}（已上报）" in text
     assert "食品安全员（签字）" in text
 
+    # The same record as a spreadsheet: a row per item, the answers and their evidence in cells of their own.
+    sheet = client.get(f"/api/checks/records/daily/{MONDAY}.xlsx", headers=reader)
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("application/vnd.openxmlformats")
+    (rows,) = _sheets(sheet.content).values()
+    assert "每日食品安全检查记录" in str(rows[0][0]) and MONDAY in str(rows[1][0]) and "检查人：wang" in str(rows[2][0])
+    assert rows[3] == ["类别", "检查项", "结果", "说明 / 依据"]
+    by_item = {str(row[1]).removeprefix("★ "): row for row in rows[4:]}
+    assert set(by_item) == {item.text for item in hub.checks.template("canteen_daily").items}
+    floor = next(row for row in rows[4:] if "洗碗间地面积水" in str(row[3]))
+    assert floor[2] == "不合格" and f"工单 #{order.id}（已上报）" in str(floor[3])
+    assert ["冷藏冷冻", "★ 冷藏设备温度 0–8 °C", "合格", "系统：1号冷藏柜：3.0–4.5 °C，未超限"] in rows
+    assert ["加工", "★ 熟食中心温度", "合格，76.5 °C", None] in rows  # an empty cell reads back as None
+    assert client.get(f"/api/checks/records/daily/{MONDAY}.xlsx", headers=staff).status_code == 403
+
     blank = _text(client.get("/api/checks/records/daily/2026-10-13.pdf", headers=reader).content)
     assert "空白记录表" in blank and "熟食中心温度" in blank
     assert client.get("/api/checks/records/daily/2026-13-40.pdf", headers=reader).status_code == 422
@@ -83,3 +103,8 @@ def test_the_monthly_minutes_carry_the_month_s_figures(hub: Hub, client: TestCli
     assert f"#{leak.id}水房漏水" in text and "主持人" in text
     assert "门卫夜间巡查" in text and "月度安全总查（食品安全调度）" in text
     assert client.get("/api/checks/records/monthly/2026-13.pdf", headers=reader).status_code == 422
+    sheets = _sheets(client.get("/api/checks/records/monthly/2026-10.xlsx", headers=reader).content)
+    assert list(sheets) == ["检查完成情况", "隐患分类", "未关闭工单", "月度总查"]
+    assert "本月新报隐患 2 件，验收关闭 1 件，逾期未整改 1 件。" in str(sheets["检查完成情况"][2][0])
+    assert ["门锁", "1", "1", "6.0 小时"] in sheets["隐患分类"]
+    assert any(row[0] == f"#{leak.id} 水房漏水" for row in sheets["未关闭工单"])
