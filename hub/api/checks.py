@@ -414,7 +414,8 @@ def check_photo(root: PhotoRootDep, run_id: RowId, name: str) -> FileResponse:
 
 
 Reader = Annotated[User, Depends(require(Permission.REPORT_VIEW))]
-MonthKey = Annotated[str, PathParam(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+#: A month of this century: year 0 (or 9999, whose next month is year 10000) is no date Python can hold.
+MonthKey = Annotated[str, PathParam(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")]
 _PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _XLSX: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX_TYPE: {}}}}

@@ -349,7 +349,7 @@ def day_register(book: VisitorsDep, settings: SettingsDep, user: Gate, date: dt.
 
 @router.get("/api/visitors/register/month", response_class=Response)
 def month_register(book: VisitorsDep, settings: SettingsDep, user: Gate,
-                   month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")], fmt: Format = "pdf"
+                   month: Annotated[str, Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")], fmt: Format = "pdf"
                    ) -> Response:
     """The month's summary (visitors, after-hours visits, pupils out, exceptions) as PDF or xlsx."""
     first = dt.date.fromisoformat(f"{month}-01")

@@ -164,9 +164,11 @@ def test_every_confirmation_follows_a_sync_of_the_wal(traced_hub: tuple[subproce
         for seq in range(1, 31):
             payload = json.dumps({"device": "dev-c", "boot_id": "durable", "seq": seq, "readings": [
                 {"sensor": "probe", "kind": "temperature", "value": 3.0, "ts": 7000.0 + seq}]})
-            client.publish(topic, payload, qos=1).wait_for_publish(5)
-            if seq % 10 == 0:  # several batches, each committed and confirmed on its own
-                wait_for(lambda: _count(confirmed, lock) >= seq, timeout=20)  # noqa: B023 - waited for at once
+            # Each message waits for both its confirmations (the PUBACK, then ``stored``) before the next is sent:
+            # the hub's next write cannot then fall between a sync and a confirmation sent by paho's own thread,
+            # which on a loaded machine made a confirmation of a synced batch look sent over the next batch's writes.
+            client.publish(topic, payload, qos=1).wait_for_publish(20)
+            wait_for(lambda: _count(confirmed, lock) >= seq, timeout=20)  # noqa: B023 - waited for at once
     finally:
         client.disconnect()
         client.loop_stop()

@@ -103,6 +103,7 @@ def test_the_monthly_minutes_carry_the_month_s_figures(hub: Hub, client: TestCli
     assert f"#{leak.id}水房漏水" in text and "主持人" in text
     assert "门卫夜间巡查" in text and "月度安全总查（食品安全调度）" in text
     assert client.get("/api/checks/records/monthly/2026-13.pdf", headers=reader).status_code == 422
+    assert client.get("/api/checks/records/monthly/0000-01.pdf", headers=reader).status_code == 422  # was a 500
     sheets = _sheets(client.get("/api/checks/records/monthly/2026-10.xlsx", headers=reader).content)
     assert list(sheets) == ["检查完成情况", "隐患分类", "未关闭工单", "月度总查"]
     assert "本月新报隐患 2 件，验收关闭 1 件，逾期未整改 1 件。" in str(sheets["检查完成情况"][2][0])

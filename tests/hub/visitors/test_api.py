@@ -125,5 +125,6 @@ def test_the_register_downloads_are_masked_and_for_the_gate_only(
     assert rows[1][1:3] == ("张**", "138****5678")
     month = client.get("/api/visitors/register/month", params={"month": "2026-10", "format": "xlsx"}, headers=gate)
     assert list(load_workbook(io.BytesIO(month.content))["月汇总"].iter_rows(values_only=True))[-1][1] == 1
+    assert client.get("/api/visitors/register/month", params={"month": "0000-01"}, headers=gate).status_code == 422
     assert client.get("/api/visitors/register/day", params={"date": MONDAY},
                       headers=_token(hub, people.teacher.username)).status_code == 403
