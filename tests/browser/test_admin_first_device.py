@@ -59,7 +59,8 @@ def test_a_device_added_on_the_page_runs_its_install_config_and_its_sensors_are_
     page.goto(f"{served.url}/admin")
     page.get_by_text("添加设备", exact=False).first.click()
     form = page.locator("form[data-api='/api/devices/enrolled']")
-    form.locator("input[name=name]").fill("kitchen-pi")
+    # The broker is the session's: a name no other test adds, or its account would already exist there.
+    form.locator("input[name=name]").fill("first-pi")
     form.locator("input[name=site]").fill(SITE)
     form.locator("select[name=role]").select_option("cold_chain")
     form.locator("button[type=submit]").click()
@@ -74,23 +75,23 @@ def test_a_device_added_on_the_page_runs_its_install_config_and_its_sensors_are_
     with urllib.request.urlopen(link.group(1)) as answer:  # noqa: S310 - the hub under test, on loopback
         installed.write_bytes(answer.read())
     settings = load_edge_settings(installed)
-    assert settings.device == "kitchen-pi" and settings.site == SITE
+    assert settings.device == "first-pi" and settings.site == SITE
     for probe, celsius in PROBES.items():
         write_probe(tmp_path / "w1", probe, W1_OK.format(milli=int(celsius * 1000)))
     agents(Agent(settings.model_copy(update={"state_dir": tmp_path / "edge-state"}), SystemClock("assume"),
                  context=SourceContext(pin_factory=MockFactory(), w1_base=str(tmp_path / "w1"))))
-    wait_for(lambda: {"kitchen-pi/fridge-1", "kitchen-pi/freezer-1"} <= {s["key"] for s in hub.state.sensors()})
-    wait_for(lambda: bool(hub.series.readings("kitchen-pi/freezer-1", 0, time.time() + 60)))
+    wait_for(lambda: {"first-pi/fridge-1", "first-pi/freezer-1"} <= {s["key"] for s in hub.state.sensors()})
+    wait_for(lambda: bool(hub.series.readings("first-pi/freezer-1", 0, time.time() + 60)))
 
     # Its sensors on the page, to be set up: the freezer probe named and made a freezer.
     page.goto(f"{served.url}/admin")
-    freezer = page.locator("[data-part=setup_sensors] form[data-sensor='kitchen-pi/freezer-1']")
+    freezer = page.locator("[data-part=setup_sensors] form[data-sensor='first-pi/freezer-1']")
     expect(freezer).to_have_count(1)
     freezer.locator("input[name=name]").fill("1号冷冻柜（主厨房）")
     freezer.locator("select[name=role]").select_option("cold_unit")
     freezer.locator("select[name=profile]").select_option("freezer")
     freezer.locator("button[type=submit]").click()
-    wait_for(lambda: hub.engine.name("kitchen-pi/freezer-1") == "1号冷冻柜（主厨房）")
+    wait_for(lambda: hub.engine.name("first-pi/freezer-1") == "1号冷冻柜（主厨房）")
 
     add_webhook_and_receive_the_test_message(page, served)
     assert overflow_x(page) == 0
