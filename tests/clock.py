@@ -8,9 +8,14 @@ from zoneinfo import ZoneInfo
 TZ = ZoneInfo("Asia/Shanghai")
 
 
+def local_time(text: str) -> dt.datetime:
+    """The aware datetime of a Beijing-time ``YYYY-MM-DD HH:MM``."""
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=TZ)
+
+
 def local(text: str) -> float:
     """Epoch seconds of a Beijing-time ``YYYY-MM-DD HH:MM``."""
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=TZ).timestamp()
+    return local_time(text).timestamp()
 
 
 class Clock:

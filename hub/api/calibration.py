@@ -66,18 +66,12 @@ class CheckPublic(BaseModel):
     reason: str
     next_due: float
     offset_sent: bool
-    certificate_url: str | None
+    certificate_url: str | None = None
 
     @classmethod
     def of(cls, check: CheckRecord) -> CheckPublic:
-        return cls(id=check.id, device=check.device, sensor=check.sensor, hardware_id=check.hardware_id,
-                   checked_at=check.checked_at, checked_by=check.checked_by, method=check.method,
-                   certificate_no=check.certificate_no, note=check.note, tolerance=check.tolerance,
-                   points=[PointModel(reference=p.reference, probe=p.probe) for p in check.points],
-                   old_offset=check.old_offset, correction=check.correction, offset=check.offset,
-                   residual=check.residual, passed=check.passed, reason=check.reason, next_due=check.next_due,
-                   offset_sent=check.offset_sent,
-                   certificate_url=f"/api/calibration/checks/{check.id}/certificate" if check.certificate else None)
+        url = f"/api/calibration/checks/{check.id}/certificate" if check.certificate else None
+        return cls.model_validate(check, from_attributes=True).model_copy(update={"certificate_url": url})
 
 
 class CheckRecorded(BaseModel):
@@ -101,11 +95,8 @@ class ProbePublic(BaseModel):
 
     @classmethod
     def of(cls, probe: Probe) -> ProbePublic:
-        return cls(device=probe.device, sensor=probe.sensor, name=probe.name, profile=probe.profile,
-                   hardware_id=probe.hardware_id, offset=probe.offset, offset_source=probe.offset_source,
-                   standing=probe.standing, next_due=probe.next_due,
-                   last_check=CheckPublic.of(probe.last_check) if probe.last_check else None,
-                   replaced_at=probe.replaced_at, replaced_id=probe.replaced_id)
+        last = CheckPublic.of(probe.last_check) if probe.last_check else None
+        return cls.model_validate(probe, from_attributes=True).model_copy(update={"last_check": last})
 
 
 class OffsetPublic(BaseModel):
@@ -117,8 +108,7 @@ class OffsetPublic(BaseModel):
 
     @classmethod
     def of(cls, change: OffsetChange) -> OffsetPublic:
-        return cls(since=change.since, offset=change.offset, source=change.source,
-                   calibration_id=change.calibration_id, hardware_id=change.hardware_id)
+        return cls.model_validate(change, from_attributes=True)
 
 
 class ProbeHistoryPublic(BaseModel):

@@ -66,14 +66,10 @@ class VisitPublic(BaseModel):
 
     @classmethod
     def of(cls, visit: Visit, details: bool = False, created: bool = True) -> VisitPublic:
-        return cls(id=visit.id, state=visit.state, name=visit.name,
-                   phone=visit.phone if details else rules.mask_phone(visit.phone),
-                   organisation=visit.organisation, host=visit.host, purpose=visit.purpose,
-                   party_size=visit.party_size, plate=visit.plate, id_type=visit.id_type,
-                   id_last4=visit.id_last4 if details else "", expected_day=visit.expected_day,
-                   invited_by=visit.invited_by, registered_by=visit.registered_by,
-                   registered_at=visit.registered_at, answered_by=visit.answered_by, arrived_at=visit.arrived_at,
-                   left_at=visit.left_at, left_by=visit.left_by, created=created)
+        public = cls.model_validate(visit, from_attributes=True)
+        if details:
+            return public.model_copy(update={"created": created})
+        return public.model_copy(update={"phone": rules.mask_phone(visit.phone), "id_last4": "", "created": created})
 
 
 class LeavePublic(BaseModel):
@@ -97,11 +93,7 @@ class LeavePublic(BaseModel):
 
     @classmethod
     def of(cls, leave: Leave, created: bool = True) -> LeavePublic:
-        return cls(id=leave.id, exit_kind=leave.exit_kind, state=leave.state, pupil=leave.pupil,
-                   class_name=leave.class_name, reason=leave.reason, start=leave.start, until=leave.until,
-                   returns=leave.returns, collector=leave.collector, issued_by=leave.issued_by,
-                   issued_at=leave.issued_at, out_at=leave.out_at, out_by=leave.out_by,
-                   returned_at=leave.returned_at, returned_by=leave.returned_by, created=created)
+        return cls.model_validate(leave, from_attributes=True).model_copy(update={"created": created})
 
 
 class VisitorFields(BaseModel):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from hub.calibration.kinds import Method
 from hub.calibration.rules import Point
+from hub.store.rows import Rows
 from hub.store.sqlite import Migration, SqliteStore
 
 _SCHEMA = """
@@ -63,13 +64,6 @@ CREATE TABLE IF NOT EXISTS calibration_reminders (
 """
 
 MIGRATIONS = (Migration(1, "calibration checks, their points, offsets in force, reminders sent", _SCHEMA),)
-
-_CHECK_COLUMNS = ("id", "device", "sensor", "hardware_id", "checked_at", "checked_by", "method", "certificate_no",
-                  "note", "tolerance", "old_offset", "correction", "offset", "residual", "passed", "reason",
-                  "next_due", "offset_sent", "certificate")
-
-_SELECT_CHECKS = f"SELECT {', '.join(_CHECK_COLUMNS)} FROM calibrations"  # noqa: S608 - fixed text
-
 
 @dataclass(frozen=True)
 class NewCheck:
@@ -131,18 +125,12 @@ class OffsetChange:
     hardware_id: str
 
 
-def _check(row: Sequence[object], points: tuple[Point, ...] = ()) -> CheckRecord:
-    values = dict(zip(_CHECK_COLUMNS, row, strict=True))
-    return CheckRecord(
-        id=int(str(values["id"])), device=str(values["device"]), sensor=str(values["sensor"]),
-        hardware_id=str(values["hardware_id"]), checked_at=float(str(values["checked_at"])),
-        checked_by=str(values["checked_by"]), method=Method(str(values["method"])),
-        certificate_no=str(values["certificate_no"]), note=str(values["note"]),
-        tolerance=float(str(values["tolerance"])), old_offset=float(str(values["old_offset"])),
-        correction=float(str(values["correction"])), offset=float(str(values["offset"])),
-        residual=float(str(values["residual"])), passed=bool(values["passed"]), reason=str(values["reason"]),
-        next_due=float(str(values["next_due"])), offset_sent=bool(values["offset_sent"]),
-        certificate=str(values["certificate"]), points=points)
+_CHECKS = Rows("calibrations", (
+    "id", "device", "sensor", "hardware_id", "checked_at", "checked_by", "method", "certificate_no", "note",
+    "tolerance", "old_offset", "correction", "offset", "residual", "passed", "reason", "next_due", "offset_sent",
+    "certificate"), CheckRecord, {"method": Method, "passed": bool, "offset_sent": bool})
+
+_NEWEST_FIRST = "checked_at DESC, id DESC"
 
 
 class CalibrationStore(SqliteStore):
@@ -175,34 +163,33 @@ class CalibrationStore(SqliteStore):
             db.execute("UPDATE calibrations SET certificate = ? WHERE id = ?", (name, check_id))
 
     def check(self, check_id: int) -> CheckRecord | None:
-        with self._lock:
-            row = self._db.execute(_SELECT_CHECKS + " WHERE id = ?", (check_id,)).fetchone()
-            if row is None:
-                return None
-            points = self._points(check_id)
-        return _check(row, points)
+        found = self._checks("id = ?", [check_id], limit=1)
+        return found[0] if found else None
 
-    def _points(self, check_id: int) -> tuple[Point, ...]:
-        rows = self._db.execute("SELECT reference, probe FROM calibration_points WHERE calibration_id = ?"
-                                " ORDER BY position", (check_id,)).fetchall()
-        return tuple(Point(float(r), float(p)) for r, p in rows)
+    def _checks(self, where: str, args: Sequence[object], limit: int) -> list[CheckRecord]:
+        """Checks newest first, each with its points (read in one query for all of them)."""
+        with self._lock:
+            rows = self._db.execute(_CHECKS.select(where, _NEWEST_FIRST), [*args, limit]).fetchall()
+            of_those = f"SELECT id FROM calibrations WHERE {where} ORDER BY {_NEWEST_FIRST} LIMIT ?"  # noqa: S608
+            query = f"SELECT calibration_id, reference, probe FROM calibration_points WHERE calibration_id IN ({of_those})"  # noqa: S608, E501
+            points: dict[int, list[Point]] = {}
+            for check_id, reference, probe in self._db.execute(query + " ORDER BY calibration_id, position",
+                                                               [*args, limit]):
+                points.setdefault(check_id, []).append(Point(float(reference), float(probe)))
+        return [_CHECKS.record(row, points=tuple(points.get(row[0], ()))) for row in rows]
 
     def checks(self, device: str | None = None, sensor: str | None = None, until: float | None = None,
                limit: int = 500) -> list[CheckRecord]:
         """Checks, newest first (of one probe's sensor, up to a time)."""
-        query = _SELECT_CHECKS + " WHERE 1 = 1"
+        where = ["1 = 1"]
         args: list[object] = []
         if device is not None and sensor is not None:
-            query += " AND device = ? AND sensor = ?"
+            where.append("device = ? AND sensor = ?")
             args += [device, sensor]
         if until is not None:
-            query += " AND checked_at < ?"
+            where.append("checked_at < ?")
             args.append(until)
-        query += " ORDER BY checked_at DESC, id DESC LIMIT ?"
-        args.append(limit)
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-            return [_check(row, self._points(int(row[0]))) for row in rows]
+        return self._checks(" AND ".join(where), args, limit)
 
     def latest_checks(self, until: float | None = None) -> dict[tuple[str, str, str], CheckRecord]:
         """The newest check of every (device, sensor, hardware id)."""

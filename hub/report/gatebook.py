@@ -17,7 +17,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus.flowables import Flowable
 
-from hub.report.pdf import _escape, _Styles, _table
+from hub.report.pdf import Styles, escape, table
 from hub.report.xlsx import workbook
 from hub.samples.labels import find_font, registered_font
 from hub.visitors.register import LEAVE_HEADER, MONTH_HEADER, VISIT_HEADER, DayRegister, MonthRegister
@@ -31,18 +31,18 @@ _MONTH_MM = (30, 25, 25, 30, 25, 30, 30)
 
 def _pdf(title: str, subtitle: str, sections: Sequence[tuple[str, Row, Sequence[Row], Sequence[float]]],
          font_path: Path | None) -> bytes:
-    styles = _Styles(registered_font(find_font(font_path)))
+    styles = Styles(registered_font(find_font(font_path)))
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title=title, author="xiaoan 校安")
-    flow: list[Flowable] = [Paragraph(_escape(title), styles.title), Paragraph(_escape(subtitle), styles.subtitle)]
+    flow: list[Flowable] = [Paragraph(escape(title), styles.title), Paragraph(escape(subtitle), styles.subtitle)]
     for heading, header, rows, widths in sections:
-        flow += [Paragraph(_escape(heading), styles.h1)]
+        flow += [Paragraph(escape(heading), styles.h1)]
         if not rows:
             flow.append(Paragraph("无。", styles.body))
             continue
         body = [[str(cell) for cell in row] for row in (header, *rows)]
-        flow.append(_table(body, [w * mm for w in widths], styles))
+        flow.append(table(body, [w * mm for w in widths], styles))
     flow += [Spacer(1, 8 * mm), Paragraph("门卫签字：＿＿＿＿＿＿　　安全员审核：＿＿＿＿＿＿", styles.body)]
     doc.build(flow)
     return buffer.getvalue()

@@ -31,9 +31,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from hub.store.rows import Rows
 
 _LOGGER = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 #: Per-store schema versions of one database file (see the module docstring for why a table).
 VERSION_TABLE = "schema_version"
@@ -240,6 +244,17 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def select(self, rows: Rows[R], where: str, args: Sequence[Any], order: str = "id",
+               limit: int = 1000) -> list[R]:
+        """The records of ``rows``' table matching ``where`` (fixed text; values in ``args``), at most ``limit``."""
+        with self._lock:
+            return [rows.record(row) for row in self._db.execute(rows.select(where, order), [*args, limit])]
+
+    def first(self, rows: Rows[R], where: str, args: Sequence[Any], order: str = "id") -> R | None:
+        """The first record matching ``where``, or None."""
+        found = self.select(rows, where, args, order, limit=1)
+        return found[0] if found else None
 
     @contextmanager
     def transaction(self, immediate: bool = False, durable: bool = False) -> Iterator[sqlite3.Connection]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hub.store.rows import Rows
 from hub.store.sqlite import Migration, SqliteStore
 from hub.visitors.kinds import ExitKind, IdType, SlipState, VisitState
 
@@ -78,13 +79,6 @@ CREATE TABLE IF NOT EXISTS visitors_meta (
     value TEXT NOT NULL
 );
 """
-
-_VISIT_COLUMNS = ("id", "request_key", "state", "name", "phone", "organisation", "host", "purpose", "party_size",
-                  "plate", "id_type", "id_last4", "expected_day", "invited_by", "invited_at", "registered_by",
-                  "registered_at", "answered_by", "answered_at", "arrived_at", "left_at", "left_by")
-_LEAVE_COLUMNS = ("id", "request_key", "exit_kind", "state", "pupil", "class_name", "reason", "start", "until",
-                  "returns", "collector", "issued_by", "issued_at", "out_at", "out_by", "returned_at", "returned_by")
-
 
 @dataclass
 class Visit:
@@ -152,19 +146,15 @@ class NewVisit:
     id_last4: str
 
 
-def _visit(row: Sequence[Any]) -> Visit:
-    values = dict(zip(_VISIT_COLUMNS, row, strict=True))
-    values["state"] = VisitState(values["state"])
-    values["id_type"] = IdType(values["id_type"])
-    return Visit(**values)
-
-
-def _leave(row: Sequence[Any]) -> Leave:
-    values = dict(zip(_LEAVE_COLUMNS, row, strict=True))
-    values["exit_kind"] = ExitKind(values["exit_kind"])
-    values["state"] = SlipState(values["state"])
-    values["returns"] = bool(values["returns"])
-    return Leave(**values)
+_VISITS = Rows("visits", (
+    "id", "request_key", "state", "name", "phone", "organisation", "host", "purpose", "party_size", "plate",
+    "id_type", "id_last4", "expected_day", "invited_by", "invited_at", "registered_by", "registered_at",
+    "answered_by", "answered_at", "arrived_at", "left_at", "left_by"),
+    Visit, {"state": VisitState, "id_type": IdType})
+_LEAVES = Rows("leaves", (
+    "id", "request_key", "exit_kind", "state", "pupil", "class_name", "reason", "start", "until", "returns",
+    "collector", "issued_by", "issued_at", "out_at", "out_by", "returned_at", "returned_by"),
+    Leave, {"exit_kind": ExitKind, "state": SlipState, "returns": bool})
 
 
 class VisitorStore(SqliteStore):
@@ -174,18 +164,13 @@ class VisitorStore(SqliteStore):
     # -- visits --------------------------------------------------------------------------------
 
     def _visits(self, where: str, args: Sequence[Any], order: str = "id", limit: int = 1000) -> list[Visit]:
-        query = (f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE {where}"  # noqa: S608 - fixed text
-                 f" ORDER BY {order} LIMIT ?")
-        with self._lock:
-            return [_visit(row) for row in self._db.execute(query, [*args, limit])]
+        return self.select(_VISITS, where, args, order, limit)
 
     def visit(self, visit_id: int) -> Visit | None:
-        found = self._visits("id = ?", [visit_id])
-        return found[0] if found else None
+        return self.first(_VISITS, "id = ?", [visit_id])
 
     def visit_by_key(self, request_key: str) -> Visit | None:
-        found = self._visits("request_key = ?", [request_key])
-        return found[0] if found else None
+        return self.first(_VISITS, "request_key = ?", [request_key])
 
     def visits_in(self, states: Sequence[VisitState]) -> list[Visit]:
         marks = ",".join("?" for _ in states)
@@ -249,18 +234,13 @@ class VisitorStore(SqliteStore):
     # -- leaves --------------------------------------------------------------------------------
 
     def _leaves(self, where: str, args: Sequence[Any], order: str = "id", limit: int = 1000) -> list[Leave]:
-        query = (f"SELECT {', '.join(_LEAVE_COLUMNS)} FROM leaves WHERE {where}"  # noqa: S608 - fixed text
-                 f" ORDER BY {order} LIMIT ?")
-        with self._lock:
-            return [_leave(row) for row in self._db.execute(query, [*args, limit])]
+        return self.select(_LEAVES, where, args, order, limit)
 
     def leave(self, leave_id: int) -> Leave | None:
-        found = self._leaves("id = ?", [leave_id])
-        return found[0] if found else None
+        return self.first(_LEAVES, "id = ?", [leave_id])
 
     def leave_by_key(self, request_key: str) -> Leave | None:
-        found = self._leaves("request_key = ?", [request_key])
-        return found[0] if found else None
+        return self.first(_LEAVES, "request_key = ?", [request_key])
 
     def leaves_in(self, states: Sequence[SlipState]) -> list[Leave]:
         marks = ",".join("?" for _ in states)

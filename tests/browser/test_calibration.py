@@ -19,7 +19,9 @@ REFERENCE = 3.9
 
 @pytest.fixture
 def hub_rules() -> HubConfig:
-    return HubConfig(alarm_delay_s=0, calibration=CalibrationConfig(window_s=1.5))
+    # A short window, so the page fills it within the test, but long enough that readings taking a
+    # second longer than usual to be stored (a loaded machine) still span three quarters of it.
+    return HubConfig(alarm_delay_s=0, calibration=CalibrationConfig(window_s=5.0))
 
 
 @pytest.fixture

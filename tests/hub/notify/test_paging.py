@@ -30,19 +30,17 @@ from hub.notify.config import RouteConfig
 from hub.notify.rota import ShiftConfig, on_duty, uncovered
 from hub.runtime import Hub
 from hub.settings import HubConfig, load_settings
+from tests.clock import Clock, local, local_time
 from tests.conftest import wait_for
-from tests.hub.auth_helpers import authorize, make_user
+from tests.hub.auth_helpers import authorize
 from tests.hub.notify.http_sink import HttpSink
+from tests.hub.notify.paging import fridge_too_warm, paged, paging_hub
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = ShiftConfig(days=["mon", "tue", "wed", "thu", "fri"], start="07:00", end="19:00", people=["day-gate"])
 NIGHT = ShiftConfig(days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], start="19:00", end="07:00",
                     people=["night-gate"])
 WEEKEND = ShiftConfig(days=["sat", "sun"], start="07:00", end="19:00", roles=[Role.CANTEEN_MANAGER])
-
-
-def local(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
 
 
 @pytest.mark.parametrize(("at", "expected"), [
@@ -54,14 +52,14 @@ def local(text: str) -> dt.datetime:
     ("2026-11-21 10:00", [WEEKEND]),  # Saturday
 ])
 def test_the_shifts_covering_a_minute(at: str, expected: list[ShiftConfig]) -> None:
-    assert on_duty([DAY, NIGHT, WEEKEND], local(at)) == expected
+    assert on_duty([DAY, NIGHT, WEEKEND], local_time(at)) == expected
 
 
 def test_a_monday_only_night_shift_ends_on_tuesday_morning() -> None:
     monday_night = ShiftConfig(days=["mon"], start="22:00", end="06:00", people=["x"])
-    assert on_duty([monday_night], local("2026-11-17 05:59")) == [monday_night]  # Tuesday 05:59
-    assert on_duty([monday_night], local("2026-11-18 05:59")) == []  # Wednesday 05:59
-    assert on_duty([monday_night], local("2026-11-16 05:59")) == []  # Monday 05:59: Sunday was not listed
+    assert on_duty([monday_night], local_time("2026-11-17 05:59")) == [monday_night]  # Tuesday 05:59
+    assert on_duty([monday_night], local_time("2026-11-18 05:59")) == []  # Wednesday 05:59
+    assert on_duty([monday_night], local_time("2026-11-16 05:59")) == []  # Monday 05:59: Sunday was not listed
 
 
 @pytest.mark.parametrize("bad", ["7:00am", "25:00", "07:60", "0700"])
@@ -70,80 +68,33 @@ def test_a_time_of_day_is_checked(bad: str) -> None:
         ShiftConfig(days=["mon"], start=bad)
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def notify_yaml(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "notify.yaml"
-    others = "\n".join(f"  {name}:\n    always: [web]" for name in ("safety_officer", "gatekeeper", "admin"))
-    path.write_text(f"""public_url: https://xiaoan.example.cn
-group_window_s: 0
-channels:
-  bot: {{type: apprise, urls: ["json://127.0.0.1:{port}/bot"], max_chars: 2000}}
-  web: {{type: web}}
-routes:
+ROUTES = """\
   canteen:
     fallback: [bot]
     people: [fallback-cook]
     rota:
-      - {{days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00", people: [day-cook]}}
-      - {{days: [mon, tue, wed, thu, fri, sat, sun], start: "19:00", end: "07:00", people: [night-cook]}}
+      - {days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00", people: [day-cook]}
+      - {days: [mon, tue, wed, thu, fri, sat, sun], start: "19:00", end: "07:00", people: [night-cook]}
   canteen_manager:
     fallback: [bot]
     roles: [canteen_manager]
-{others}
-""", encoding="utf-8")
-    return path
+""" + "\n".join(f"  {name}:\n    always: [web]" for name in ("safety_officer", "gatekeeper", "admin"))
 
-
-@pytest.fixture
-def sink() -> Iterator[HttpSink]:
-    with HttpSink() as running:
-        yield running
+PEOPLE = (("day-cook", Role.CANTEEN_STAFF, "白班厨师"), ("night-cook", Role.CANTEEN_STAFF, "夜班厨师"),
+          ("fallback-cook", Role.CANTEEN_STAFF, "后备厨师"), ("li-manager", Role.CANTEEN_MANAGER, "李经理"))
 
 
 @pytest.fixture
 def hub(tmp_path: Path, sink: HttpSink) -> Iterator[Hub]:
-    settings = load_settings(home=tmp_path / "home", notify_config=notify_yaml(tmp_path, sink.port))
-    settings = settings.model_copy(update={"rules": HubConfig.model_validate({"alarm_delay_s": 0})})
-    running = Hub(settings, connect_mqtt=False)
-    for name, role, shown in (("day-cook", Role.CANTEEN_STAFF, "白班厨师"),
-                              ("night-cook", Role.CANTEEN_STAFF, "夜班厨师"),
-                              ("fallback-cook", Role.CANTEEN_STAFF, "后备厨师"),
-                              ("li-manager", Role.CANTEEN_MANAGER, "李经理")):
-        make_user(running, role, name, display_name=shown)
+    running = paging_hub(tmp_path, sink, ROUTES, PEOPLE)
     yield running
     running.stop()
-
-
-def paged(sink: HttpSink, since: int) -> list[set[str]]:
-    """For each message since ``since``: the names whose one-tap links it carried."""
-    found = []
-    for received in sink.received[since:]:
-        text = json.loads(received.body)["message"]
-        found.append(set(re.findall(r"([^\s：·]+) https://xiaoan\.example\.cn/link/", text)))
-    return found
-
-
-def fridge_too_warm(hub: Hub, at: float) -> None:
-    status = {"state": "online", "boot_id": "b", "ts": at, "sensors": [
-        {"sensor": "fridge-1", "kind": "temperature", "profile": "fridge", "name": "冷藏冰箱 1 号"}]}
-    reading = {"device": "dev-a", "boot_id": "b", "seq": 1, "readings": [
-        {"sensor": "fridge-1", "kind": "temperature", "value": 9.5, "unit": "°C", "ts": at}]}
-    hub.pipeline.process([
-        Inbound(wire.topic("s", "dev-a", wire.Channel.STATUS), json.dumps(status).encode(), 1, 1, 0.0),
-        Inbound(wire.topic("s", "dev-a", wire.Channel.TELEMETRY), json.dumps(reading).encode(), 1, 1, 0.0)])
 
 
 def test_an_unanswered_alarm_repages_whoever_is_on_duty_then_escalates(hub: Hub, sink: HttpSink) -> None:
     notifier, worker = hub.notifications.notifier, hub.notifications.worker
     assert notifier is not None and worker is not None
-    start = local("2026-11-17 18:55").timestamp()  # Tuesday, five minutes before the night shift
+    start = local("2026-11-17 18:55")  # Tuesday, five minutes before the night shift
     notifier.clock = Clock(start)
     fridge_too_warm(hub, start)
     hub.engine.tick(start)
@@ -164,7 +115,7 @@ def test_an_unanswered_alarm_repages_whoever_is_on_duty_then_escalates(hub: Hub,
 def test_at_23_the_night_person_is_paged_and_not_the_day_one(hub: Hub, sink: HttpSink) -> None:
     notifier, worker = hub.notifications.notifier, hub.notifications.worker
     assert notifier is not None and worker is not None
-    at = local("2026-11-17 23:00").timestamp()
+    at = local("2026-11-17 23:00")
     notifier.clock = Clock(at)
     fridge_too_warm(hub, at)
     worker.dispatcher.pump()
@@ -172,16 +123,12 @@ def test_at_23_the_night_person_is_paged_and_not_the_day_one(hub: Hub, sink: Htt
 
 
 def test_nobody_on_duty_falls_back_to_the_routes_people(tmp_path: Path, sink: HttpSink) -> None:
-    path = notify_yaml(tmp_path, sink.port)
-    path.write_text(path.read_text(encoding="utf-8").replace("sat, sun], start", "sat], start"), encoding="utf-8")
-    settings = load_settings(home=tmp_path / "home", notify_config=path)
-    settings = settings.model_copy(update={"rules": HubConfig.model_validate({"alarm_delay_s": 0})})
-    running = Hub(settings, connect_mqtt=False)
+    running = paging_hub(tmp_path, sink, ROUTES.replace("sat, sun], start", "sat], start"),
+                         [("fallback-cook", Role.CANTEEN_STAFF, "后备厨师")])
     try:
-        make_user(running, Role.CANTEEN_STAFF, "fallback-cook", display_name="后备厨师")
         notifier, worker = running.notifications.notifier, running.notifications.worker
         assert notifier is not None and worker is not None
-        at = local("2026-11-22 12:00").timestamp()  # Sunday noon: no shift
+        at = local("2026-11-22 12:00")  # Sunday noon: no shift
         notifier.clock = Clock(at)
         fridge_too_warm(running, at)
         worker.dispatcher.pump()
@@ -193,16 +140,12 @@ def test_nobody_on_duty_falls_back_to_the_routes_people(tmp_path: Path, sink: Ht
 def test_a_power_cut_of_a_node_with_six_probes_and_two_doors_is_one_message_and_one_recovery(
         tmp_path: Path, sink: HttpSink) -> None:
     """An offline node is one incident (hub.alerts.engine): its probes do not each go stale on their own."""
-    path = notify_yaml(tmp_path, sink.port)
-    path.write_text(path.read_text(encoding="utf-8").replace("  admin:\n    always: [web]",
-                                                             "  admin:\n    fallback: [bot]"), encoding="utf-8")
-    settings = load_settings(home=tmp_path / "home", notify_config=path)
-    settings = settings.model_copy(update={"rules": HubConfig.model_validate({"alarm_delay_s": 0})})
-    running = Hub(settings, connect_mqtt=False)
+    running = paging_hub(tmp_path, sink, ROUTES.replace("  admin:\n    always: [web]", "  admin:\n    fallback: [bot]"),
+                         [])
     try:
         worker = running.notifications.worker
         assert worker is not None
-        start = local("2026-11-17 10:00").timestamp()
+        start = local("2026-11-17 10:00")
         sensors = [{"sensor": f"fridge-{n}", "kind": "temperature", "profile": "fridge", "name": f"冷藏柜 {n}"}
                    for n in range(1, 7)] + [{"sensor": f"door-{n}", "kind": "door", "name": f"冷库门 {n}"}
                                             for n in (1, 2)]
@@ -254,9 +197,9 @@ def test_saving_a_route_from_the_admin_page_keeps_its_people_and_rota(hub: Hub) 
 def test_the_uncovered_stretches_of_the_next_day() -> None:
     # Tuesday 12:00: the day shift to 19:00, a night shift only on Mon/Tue/Wed from 19:00 to 23:00.
     evening = ShiftConfig(days=["mon", "tue", "wed"], start="19:00", end="23:00", people=["x"])
-    gaps = uncovered([DAY, evening], local("2026-11-17 12:00"))
+    gaps = uncovered([DAY, evening], local_time("2026-11-17 12:00"))
     assert [(f"{a:%d %H:%M}", f"{b:%d %H:%M}") for a, b in gaps] == [("17 23:00", "18 07:00")]
-    assert uncovered([DAY, NIGHT, WEEKEND], local("2026-11-17 12:00")) == []
+    assert uncovered([DAY, NIGHT, WEEKEND], local_time("2026-11-17 12:00")) == []
 
 
 def test_the_admin_page_warns_of_nobody_on_duty_before_it_matters(hub: Hub) -> None:

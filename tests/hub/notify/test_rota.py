@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,15 +34,12 @@ from hub.notify.config import load_notify_config
 from hub.notify.rota import GapKind, ShiftConfig, ShiftDays, duty_gaps, on_duty
 from hub.rules.escalation import UNHANDLED_HORIZON_S, Policy, Tier, Unhandled, unhandled_due
 from hub.runtime import Hub
-from hub.settings import HubConfig, load_settings
-from tests.hub.auth_helpers import authorize, make_user
+from tests.clock import Clock, local, local_time
+from tests.hub.auth_helpers import authorize
 from tests.hub.notify.http_sink import HttpSink
+from tests.hub.notify.paging import fridge_too_warm, paged, paging_hub
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
 
 
 #: National Day week 2026 as a school's own table says it (no package needed): Oct 1–7 off, Saturday Oct 10
@@ -69,7 +65,7 @@ SCHOOL_NIGHT = ShiftConfig(when=ShiftDays.SCHOOL_DAYS, start="19:00", end="07:00
     ("2026-10-02 03:00", []),  # Oct 1 was not: no night shift began that evening
 ])
 def test_shifts_follow_the_school_calendar(at: str, expected: list[ShiftConfig]) -> None:
-    assert on_duty([OFFICER, DEPUTY, WEEKEND_MANAGER, SCHOOL_NIGHT], local(at), CALENDAR) == expected
+    assert on_duty([OFFICER, DEPUTY, WEEKEND_MANAGER, SCHOOL_NIGHT], local_time(at), CALENDAR) == expected
 
 
 def test_holidays_by_the_national_table() -> None:
@@ -77,7 +73,7 @@ def test_holidays_by_the_national_table() -> None:
     national = SchoolCalendar(CalendarConfig())
     assert national.is_holiday(dt.date(2026, 10, 1)) and not national.is_school_day(dt.date(2026, 10, 1))
     assert not national.is_holiday(dt.date(2026, 11, 21))  # a Saturday, no term dates set: a weekend
-    assert on_duty([DEPUTY], local("2026-10-01 12:00"), national) == [DEPUTY]
+    assert on_duty([DEPUTY], local_time("2026-10-01 12:00"), national) == [DEPUTY]
 
 
 def test_a_shift_needs_its_days() -> None:
@@ -102,7 +98,7 @@ def test_the_coming_weeks_gaps_on_the_calendar() -> None:
     day = ShiftConfig(when=ShiftDays.SCHOOL_DAYS, start="07:00", end="19:00", people=["day-gate"])
     night = ShiftConfig(days=list(("mon", "tue", "wed", "thu", "fri", "sat", "sun")), start="19:00", end="07:00",
                         people=["night-gate"])
-    start = local("2026-09-29 12:00")
+    start = local_time("2026-09-29 12:00")
     gaps = duty_gaps({"gatekeeper": [day, night], "canteen": []}, start, people={"day-gate", "night-gate"},
                      roles=set(), calendar=CALENDAR)
     assert [(g.kind, f"{g.start:%m-%d %H:%M}", f"{g.end:%m-%d %H:%M}") for g in gaps] == [
@@ -130,31 +126,6 @@ def test_unhandled_steps() -> None:
 # --- on a hub ------------------------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def notify_yaml(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "notify.yaml"
-    path.write_text(f"""public_url: https://xiaoan.example.cn
-group_window_s: 0
-channels:
-  bot: {{type: apprise, urls: ["json://127.0.0.1:{port}/bot"], max_chars: 2000}}
-  web: {{type: web}}
-routes:
-  canteen: {{always: [web], fallback: [bot], people: [wang-cook]}}
-  canteen_manager: {{always: [web], fallback: [bot], roles: [canteen_manager]}}
-  safety_officer: {{always: [web], fallback: [bot], roles: [safety_officer]}}
-  gatekeeper: {{always: [web], fallback: [bot], people: [day-gate]}}
-  admin: {{always: [web]}}
-""", encoding="utf-8")
-    return path
-
-
 POLICIES: dict[str, Any] = {
     "cold_chain": {"tiers": [{"after_s": 0, "route": "canteen"}, {"after_s": 600, "route": "canteen_manager"},
                              {"after_s": 1800, "route": "safety_officer"}],
@@ -164,21 +135,20 @@ POLICIES: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def sink() -> Iterator[HttpSink]:
-    with HttpSink() as running:
-        yield running
+ROUTES = """\
+  canteen: {always: [web], fallback: [bot], people: [wang-cook]}
+  canteen_manager: {always: [web], fallback: [bot], roles: [canteen_manager]}
+  safety_officer: {always: [web], fallback: [bot], roles: [safety_officer]}
+  gatekeeper: {always: [web], fallback: [bot], people: [day-gate]}
+  admin: {always: [web]}"""
+
+PEOPLE = (("day-gate", Role.GATEKEEPER, "白班门卫"), ("night-gate", Role.GATEKEEPER, "夜班门卫"),
+          ("wang-cook", Role.CANTEEN_STAFF, "王师傅"), ("li-manager", Role.CANTEEN_MANAGER, "李经理"))
 
 
 @pytest.fixture
 def hub(tmp_path: Path, sink: HttpSink) -> Iterator[Hub]:
-    settings = load_settings(home=tmp_path / "home", notify_config=notify_yaml(tmp_path, sink.port))
-    rules = HubConfig.model_validate({"alarm_delay_s": 0, "alerts": {"policies": POLICIES}})
-    running = Hub(settings.model_copy(update={"rules": rules}), connect_mqtt=False)
-    for name, role, shown in (("day-gate", Role.GATEKEEPER, "白班门卫"), ("night-gate", Role.GATEKEEPER, "夜班门卫"),
-                              ("wang-cook", Role.CANTEEN_STAFF, "王师傅"),
-                              ("li-manager", Role.CANTEEN_MANAGER, "李经理")):
-        make_user(running, role, name, display_name=shown)
+    running = paging_hub(tmp_path, sink, ROUTES, PEOPLE, {"alerts": {"policies": POLICIES}})
     yield running
     running.stop()
 
@@ -188,12 +158,6 @@ def client(hub: Hub) -> Iterator[TestClient]:
     with TestClient(create_app(hub.settings, hub=hub)) as test_client:
         authorize(test_client, hub, Role.ADMIN, "admin-zhao")
         yield test_client
-
-
-def paged(sink: HttpSink, since: int) -> list[set[str]]:
-    """For each message since ``since``: the names whose one-tap links it carried."""
-    return [set(re.findall(r"([^\s：·]+) https://xiaoan\.example\.cn/link/", json.loads(r.body)["message"]))
-            for r in sink.received[since:]]
 
 
 GATE_ROTA = {"shifts": [
@@ -226,7 +190,7 @@ def test_a_rota_saved_on_the_admin_page_pages_the_night_gatekeeper_at_23(hub: Hu
     # In force for the next message, no restart: a gate opened at 23:00 on a Tuesday.
     notifier, worker = hub.notifications.notifier, hub.notifications.worker
     assert notifier is not None and worker is not None
-    at = local("2026-11-17 23:00").timestamp()
+    at = local("2026-11-17 23:00")
     notifier.clock = Clock(at)
     hub.engine.observe(RuleKind.GATE_AFTER_HOURS, "gate-1/main-gate", True, at, device="gate-1",
                        message="校门 23:00 打开", kind=AlertKind.GATE)
@@ -276,16 +240,6 @@ def test_the_admin_page_warns_ahead_and_offers_the_rota_form(hub: Hub, client: T
     gaps = client.get("/api/admin/notify/rota").json()["gaps"]
     assert {g["kind"] for g in gaps} == {"gap", "nobody"}
     assert all(g["route"] == "gatekeeper" and g["end"] - g["start"] <= 12 * 3600 for g in gaps)
-
-
-def fridge_too_warm(hub: Hub, at: float) -> None:
-    status = {"state": "online", "boot_id": "b", "ts": at, "sensors": [
-        {"sensor": "fridge-1", "kind": "temperature", "profile": "fridge", "name": "冷藏冰箱 1 号"}]}
-    reading = {"device": "dev-a", "boot_id": "b", "seq": 1, "readings": [
-        {"sensor": "fridge-1", "kind": "temperature", "value": 9.5, "unit": "°C", "ts": at}]}
-    hub.pipeline.process([
-        Inbound(wire.topic("s", "dev-a", wire.Channel.STATUS), json.dumps(status).encode(), 1, 1, 0.0),
-        Inbound(wire.topic("s", "dev-a", wire.Channel.TELEMETRY), json.dumps(reading).encode(), 1, 1, 0.0)])
 
 
 def test_acknowledged_but_not_closed_reminds_the_acknowledger_then_escalates(hub: Hub) -> None:
