@@ -566,7 +566,17 @@ class MqttIngest:
         self.pipeline.leave()
 
     def send_command(self, site: str, device: str, command: wire.Command) -> None:
-        self._client.publish(wire.topic(site, device, wire.Channel.CMD), wire.encode(command), qos=1)
+        """Publish a command now, or raise ConnectionError: the caller keeps it to send again.
+
+        paho would accept a QoS 1 publish while disconnected and hold it in memory until it
+        reconnects; a caller told "sent" would mark it done (a calibration offset, a samples
+        light), and a hub restart before the reconnect would lose it for good.
+        """
+        if not self.connected.is_set():
+            raise ConnectionError("the hub is not connected to the broker")
+        info = self._client.publish(wire.topic(site, device, wire.Channel.CMD), wire.encode(command), qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"the broker did not take the command: {mqtt.error_string(info.rc)}")
 
     def heartbeat(self, now: float) -> None:
         """The hub's heartbeat to the edges (a scheduler duty): "the hub is alive", while connected."""
