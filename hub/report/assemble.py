@@ -27,7 +27,6 @@ from hub.samples.store import SampleStore
 from hub.settings import HubSettings
 from hub.store.base import SeriesStore
 from hub.store.select import open_series
-from hub.store.sqlite_series import SqliteSeriesStore
 from hub.store.state import StateStore
 from hub.visitors.store import VisitorStore
 
@@ -37,20 +36,11 @@ def report_source(settings: HubSettings, state: StateStore, series: SeriesStore,
                   school_day: Callable[[dt.date], bool] | None = None,
                   calibration: CalibrationStore | None = None,
                   visitors: VisitorStore | None = None) -> ReportSource:
-    """The report's reads over the given stores; SQLite gets a second reader for the report's second thread."""
-    reader: Callable[[], SeriesStore] | None = None
-    if settings.store == "sqlite":
-        path = settings.db_dir / "readings.sqlite3"
-
-        def reader() -> SeriesStore:
-            return SqliteSeriesStore(path)  # read only: retention is the hub's store's job
-
+    """The report's reads over the given stores."""
     found = ReportSource(series, state, settings.rules, ZoneInfo(settings.timezone), samples, gate, canteen_open,
-                         reader, checks)
+                         checks=checks, calibration=calibration, visitors=visitors)
     if school_day is not None:
         found.school_day = school_day
-    found.calibration = calibration
-    found.visitors = visitors
     return found
 
 

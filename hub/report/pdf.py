@@ -20,6 +20,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
@@ -116,15 +117,32 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+#: A table cell's left plus right padding (points), as set in ``_table``'s style.
+_CELL_PADDING = 6
+
+
 def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], styles: _Styles,
            warn_rows: Sequence[int] = ()) -> Table:
-    """A grid table with a grey header row; string cells become wrapping paragraphs."""
-    body = [[Paragraph(_escape(c), styles.warn if r in warn_rows else styles.cell) if isinstance(c, str) else c
-             for c in row] for r, row in enumerate(rows)]
+    """A grid table with a grey header row; string cells that need wrapping become paragraphs.
+
+    A string that fits its column on one line is drawn as it is, in the cells' font: the
+    weekly log has tens of thousands of cells (a number, a time), and a paragraph for each
+    was most of the PDF's time. Either way a cell's text is drawn as text, never markup
+    (plain cells are not parsed; paragraph text is escaped).
+    """
+    cell = styles.cell
+
+    def fits(text: str, width: float) -> bool:
+        return "\n" not in text and stringWidth(text, cell.fontName, cell.fontSize) <= width - _CELL_PADDING
+
+    body = [[(c if fits(c, widths[i]) else Paragraph(_escape(c), styles.warn if r in warn_rows else cell))
+             if isinstance(c, str) else c for i, c in enumerate(row)] for r, row in enumerate(rows)]
     # A row taller than a page (a long alarm history, a long dish list) is split across pages
     # rather than failing the whole report with a LayoutError.
     table = Table(body, colWidths=list(widths), repeatRows=1, splitInRow=1)
     table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), cell.fontName, cell.fontSize, cell.leading),
+        *[("TEXTCOLOR", (0, r), (-1, r), _WARN) for r in warn_rows],
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,9 +44,6 @@ class ReportSource:
     samples: SampleStore | None = None
     gate: GateStore | None = None
     canteen_open: Callable[[dt.date], bool] = field(default=lambda _day: True)
-    #: A second reader of the same series, for a second thread (SQLite: its own connection; the hub's
-    #: store serialises its one connection). None: the second thread shares ``series``.
-    second_reader: Callable[[], SeriesStore] | None = None
     #: The checklists and work orders (``checks.sqlite3``), and the school days their schedules follow.
     checks: CheckStore | None = None
     school_day: Callable[[dt.date], bool] = field(default=lambda _day: True)
@@ -117,24 +113,10 @@ class ReportSource:
         return self.series.hourly(key, since, until)
 
     def hourly_many(self, keys: Sequence[str], since: float, until: float) -> dict[str, list[HourlyAggregate]]:
-        """Hourly aggregates of many sensors: in a few queries where the store can, else on two threads
-        (sqlite3 releases the GIL while it works)."""
+        """Hourly aggregates of many sensors: in as few queries as the store can."""
         if isinstance(self.series, ManySensors):
             return self.series.hourly_many(keys, since, until)
-        halves = [list(keys[0::2]), list(keys[1::2])]
-        second = self.second_reader() if self.second_reader is not None and halves[1] else self.series
-
-        def fetch(store: SeriesStore, part: list[str]) -> dict[str, list[HourlyAggregate]]:
-            return {key: store.hourly(key, since, until) for key in part}
-
-        try:
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
-                futures = [pool.submit(fetch, self.series, halves[0]), pool.submit(fetch, second, halves[1])]
-                found = {key: hours for future in futures for key, hours in future.result().items()}
-        finally:
-            if second is not self.series:
-                second.close()
-        return {key: found[key] for key in keys}
+        return {key: self.series.hourly(key, since, until) for key in keys}
 
     def readings(self, key: str, since: float, until: float,
                  limit: int = SPAN_LIMIT) -> list[tuple[float, float | None]]:

@@ -102,7 +102,10 @@ class Maintained(Protocol):
 
 @runtime_checkable
 class ManySensors(Protocol):
-    """A store that answers many sensors in one query better than one query each (InfluxDB over HTTP)."""
+    """A store that answers many sensors at once better than through ``hourly`` one by one.
+
+    InfluxDB: one HTTP query for all of them; SQLite: closed hours from its rollups.
+    """
 
     def hourly_many(self, sensors: Sequence[str], since: float, until: float) -> dict[str, list[HourlyAggregate]]:
         """``hourly`` of every sensor in ``sensors`` (each present, possibly empty)."""
