@@ -23,7 +23,7 @@ from hub.gate.store import GateStore, Sweep
 from hub.rules.silence import Silence
 from hub.samples.store import SampleRecord, SampleStore
 from hub.settings import HubConfig
-from hub.store.base import HOUR_S, HourlyAggregate, ManySensors, SeriesStore
+from hub.store.base import HOUR_S, HourlyAggregate, ManySensors, SeriesStore, TimedValues
 from hub.store.state import Alert, LimitProposal, StateStore
 from hub.visitors.store import VisitorStore
 
@@ -120,6 +120,8 @@ class ReportSource:
 
     def readings(self, key: str, since: float, until: float,
                  limit: int = SPAN_LIMIT) -> list[tuple[float, float | None]]:
+        if isinstance(self.series, TimedValues):
+            return self.series.values(key, since, until, limit)
         return [(r.ts, r.value) for r in self.series.readings(key, since, until, limit)]
 
     def first_valued(self, key: str, since: float, until: float) -> tuple[float, float] | None:

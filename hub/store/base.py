@@ -117,6 +117,19 @@ class ManySensors(Protocol):
 
 
 @runtime_checkable
+class TimedValues(Protocol):
+    """A store that reads a sensor's (time, value) pairs without building a reading object per row.
+
+    The weekly report reads the raw rows of every excursion's hours (about a million for a
+    school's week): as plain tuples straight from the database that is a fraction of the time.
+    """
+
+    def values(self, sensor: str, since: float, until: float, limit: int) -> list[tuple[float, float | None]]:
+        """``(ts, value)`` of the readings in ``[since, until)``, oldest first, at most ``limit``."""
+        ...
+
+
+@runtime_checkable
 class SampleSink(Protocol):
     """A store that can also hold dashboard samples (InfluxDB for Grafana)."""
 

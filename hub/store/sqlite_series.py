@@ -168,6 +168,12 @@ class SqliteSeriesStore(SqliteStore):
             ).fetchall()
         return [StoredReading(sensor, ts / 1000.0, value, fault, bool(synced)) for ts, value, fault, synced in rows]
 
+    def values(self, sensor: str, since: float, until: float, limit: int) -> list[tuple[float, float | None]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT ts_ms / 1000.0, value FROM readings WHERE sensor = ? AND ts_ms >= ? AND ts_ms < ?"
+                " ORDER BY ts_ms LIMIT ?", (sensor, round(since * 1000), round(until * 1000), limit)).fetchall()
+
     def events(self, since: float, until: float, sensor: str | None = None, limit: int = 10_000,
                newest_first: bool = False) -> list[StoredEvent]:
         query = ("SELECT device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced FROM events"
