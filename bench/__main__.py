@@ -383,7 +383,8 @@ def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row]
 #: Benchmarks other parts of the project own, run after the table (print only: docs are updated by hand).
 COMPANIONS = {"edge_agent": ("Edge agent", ["--no-write"]), "store_write": ("Stores", []),
               "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"]),
-              "web_pages": ("Web pages (/canteen, 200 tiles)", [])}
+              "web_pages": ("Web pages (/canteen, 200 tiles)", []),
+              "soak": ("Soak (1,000 msg/s for 60 minutes)", ["--minutes", "60"])}
 
 
 def run_companions(names: list[str]) -> None:
@@ -396,7 +397,7 @@ def run_companions(names: list[str]) -> None:
         title, extra = COMPANIONS[name]
         _log(f"running python -m bench.{name} {' '.join(extra)} ({title})")
         result = subprocess.run([sys.executable, "-m", f"bench.{name}", *extra], cwd=here.parent,
-                                capture_output=True, text=True, timeout=1800, check=False)
+                                capture_output=True, text=True, timeout=5400, check=False)
         print(f"\n## {title} (python -m bench.{name}, exit {result.returncode})")
         print(result.stdout.rstrip() or result.stderr.strip()[-2000:])
 

@@ -289,7 +289,7 @@ class ChannelEndpoint:
         self.server.server_close()
 
 
-def _alarm_configs(root: Path, port: int) -> dict[str, str]:
+def alarm_configs(root: Path, port: int) -> dict[str, str]:
     """A door rule that alarms at once, and one notification channel posting to ``port``."""
     rules = root / "rules.yaml"
     rules.write_text("alerts:\n  defaults:\n    door_open_max_s: {door: 0}\n", encoding="utf-8")
@@ -321,7 +321,7 @@ def run_latency(binary: Path, root: Path, background_rate: float, probes: int, p
         with BrokerEnv(root, devices) as env:
             load = CLoad(binary, env, root)
             files = {d: load.write(d, telemetry_payloads(d, per_device, 1)) for d in names}
-            worker = HubWorker(env, root / "hub", "bench-hub", extra_env=_alarm_configs(root, endpoint.port))
+            worker = HubWorker(env, root / "hub", "bench-hub", extra_env=alarm_configs(root, endpoint.port))
             with workers(worker.start()):
                 env.announce(names, sensor_infos(1))
                 env.announce([PROBE_DEVICE], sensor_infos(10, "p"))
