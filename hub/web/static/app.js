@@ -443,6 +443,18 @@
       return {school_day: spans(f.school_day), other_day: spans(f.other_day),
               close_grace_s: grace === null ? 600 : grace * 60, version: f.version ? Number(f.version) : null};
     },
+    setup_national: function (f) {
+      return {holidays: list(f.holidays), workdays: list(f.workdays), version: f.version ? Number(f.version) : null};
+    },
+    setup_checkpoint: function (f) {
+      return {name: (f.name || "").trim(), tags: list(f.tags), sensors: list(f.sensors),
+              version: f.version ? Number(f.version) : null};
+    },
+    setup_route: function (f) {
+      return {name: (f.name || "").trim(), checkpoints: list(f.checkpoints), day_rounds: spans(f.day_rounds),
+              night_rounds: spans(f.night_rounds), days: f.days, version: f.version ? Number(f.version) : null};
+    },
+    setup_adopt: function (f) { return {name: (f.name || "").trim(), version: f.version ? Number(f.version) : null}; },
     route: function (f) {
       return {always: [].concat(f.always || []),
               fallback: [].concat(f.fallback || []).filter(function (name) { return name !== ""; })};
