@@ -47,6 +47,11 @@ ZH: dict[str, str] = {
     "setup.history": "修改记录",
     "setup.rollback": "撤销这次修改",
     "setup.rollback_confirm": "撤销第 {id} 版的修改？其他修改保留。",
+    "setup.units": "冷藏设备与门磁",
+    "setup.units_hint": "把冷藏/冷冻设备的探头和它的门磁配成一对：开门时温度上升算同一件事，只报一次。",
+    "setup.units_from_file": "当前配对来自配置文件",
+    "setup.unit_probe": "温度探头",
+    "setup.unit_door": "它的门",
     "setup.national": "法定节假日与调休",
     "setup.national_hint": "下面的放假和调休上班日期取自 chinesecalendar（国务院每年的放假安排）。"
                            "请对照通知核对：无误就点“核对无误，确认”；不符可以直接改日期再保存。保存后立即生效，无需重启。",
@@ -134,6 +139,12 @@ EN: dict[str, str] = {
     "setup.history": "Changes",
     "setup.rollback": "Undo this change",
     "setup.rollback_confirm": "Undo what version {id} changed? Other changes stay.",
+    "setup.units": "Cold units and their doors",
+    "setup.units_hint": "Pair a fridge's or freezer's probe with its door contact: a rise while the door is open is one"
+                        " incident, one message.",
+    "setup.units_from_file": "The pairs now come from the config file",
+    "setup.unit_probe": "Temperature probe",
+    "setup.unit_door": "Its door",
     "setup.national": "Public holidays and swapped working days",
     "setup.national_hint": "The days off and swapped working days below come from chinesecalendar (the State Council's"
                            " yearly notice). Check them against the notice: confirm them as they are, or correct the"

@@ -125,8 +125,9 @@ def test_the_admin_adds_a_wecom_bot_and_a_webhook_and_the_endpoint_receives_the_
 def test_the_admin_confirms_the_national_table_enters_an_unknown_year_sets_a_patrol_and_adopts_the_template(
         served: Served, open_page: Callable[[Role], Page]) -> None:
     hub = served.hub
-    served.device.status([{"sensor": "gate-1", "kind": "gate", "name": "南大门"}])
-    wait_for(lambda: f"{DEVICE}/gate-1" in {s["key"] for s in hub.state.sensors()})
+    served.device.status([{"sensor": "gate-1", "kind": "gate", "name": "南大门"},
+                          {"sensor": "door-2", "kind": "door", "name": "冷藏库门"}])
+    wait_for(lambda: {f"{DEVICE}/gate-1", f"{DEVICE}/door-2"} <= {s["key"] for s in hub.state.sensors()})
     page = open_page(Role.ADMIN)
     page.goto(f"{served.url}/admin")
     calendar = page.locator("[data-part=setup_calendar]")
@@ -161,6 +162,15 @@ def test_the_admin_confirms_the_national_table_enters_an_unknown_year_sets_a_pat
     expect(calendar.locator("[data-template=in-use]")).to_have_count(0)
     expect(calendar.locator("form[data-kind=setup_group][data-group='校门'] input[name=school_day]")).to_have_value(
         "06:30–08:30、11:30–13:30、16:30–18:30")
+
+    # The fridge's probe paired with its door: a rise while the door is open is one incident.
+    units = page.locator("[data-part=setup_sensors] form[data-kind=setup_units]")
+    row = units.locator(".unit").last
+    row.locator("select[name=unit_probe]").select_option(FRIDGE)
+    row.locator("select[name=unit_door]").select_option(f"{DEVICE}/door-2")
+    units.locator("button[type=submit]").click()
+    wait_for(lambda: [(u.temperature, u.door) for u in hub.settings.rules.alerts.units] == [
+        (FRIDGE, f"{DEVICE}/door-2")])
 
     # A checkpoint and a route with a night round past midnight.
     patrols = page.locator("[data-part=setup_patrols]")

@@ -209,3 +209,25 @@ def test_the_template_is_shown_while_in_use_and_becomes_the_schools_own_group_in
     # The name is taken now: a second click does not make a second group.
     again = client.post("/api/admin/setup/groups-from-template", json={"name": "校门"})
     assert again.status_code == 409 and again.json()["detail"]["field"] == "name"
+
+
+def test_a_cold_unit_paired_with_its_door_on_the_page_is_one_incident_at_once(
+        client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[Role], User]) -> None:
+    admin = as_role(Role.ADMIN)
+    page = client.get("/admin", headers={"Accept": "text/html"}).text
+    assert 'data-kind="setup_units"' in page
+    refused = client.put("/api/admin/setup/units",
+                         json={"units": [{"temperature": "fridge-1", "door": "dev-a/door-1"}]})
+    assert refused.status_code == 422 and hub.setup.latest() is None
+    saved = client.put("/api/admin/setup/units", json={"units": [{"temperature": "dev-a/fridge-1",
+                                                                  "door": "dev-a/door-1"}]})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["changes"] == ["units"]
+    feed.reading("fridge-1", 12.0)
+    (alert,) = [a for a in hub.state.alerts() if a.subject == "dev-a/fridge-1"]
+    assert alert.incident == "unit:dev-a/fridge-1"
+    shown = client.get("/api/admin/setup").json()
+    assert shown["units_from_page"] is True and shown["units"] == [{"temperature": "dev-a/fridge-1",
+                                                                    "door": "dev-a/door-1"}]
+    audited = [e for e in client.get("/api/audit").json() if e["action"] == "setup.units"]
+    assert audited and audited[0]["actor"] == admin.username
