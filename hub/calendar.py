@@ -108,6 +108,18 @@ class DefaultGroup(_Strict):
     close_grace_s: float = Field(default=600.0, ge=0)
 
 
+class NationalYear(_Strict):
+    """One year's State Council table as the school confirmed or entered it: replaces the package's for that year.
+
+    ``holidays``: the days off of the notice (weekend days inside a holiday may be listed or not);
+    ``workdays``: the swapped working days (调休上班), usually a Saturday or Sunday. Every other day
+    of the year is a working day from Monday to Friday.
+    """
+
+    holidays: list[dt.date] = Field(default_factory=list, max_length=60)
+    workdays: list[dt.date] = Field(default_factory=list, max_length=20)
+
+
 class CalendarConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     #: Use the national holiday table of ``chinesecalendar`` for the years it knows.
@@ -115,6 +127,9 @@ class CalendarConfig(_Strict):
     #: Extra or corrected days: holidays (no school) and swapped working days (school).
     holidays: list[dt.date] = Field(default_factory=list)
     workdays: list[dt.date] = Field(default_factory=list)
+    #: Years whose national table the school confirmed or entered (the admin page): it replaces the
+    #: package's for that year, and gives a year the package does not know yet its holidays.
+    national_table: dict[int, NationalYear] = Field(default_factory=dict)
     #: Terms in session; outside them it is vacation. Empty: every school day is in term.
     terms: list[Term] = Field(default_factory=list)
     overrides: list[DayOverride] = Field(default_factory=list)
@@ -169,6 +184,37 @@ def _national(day: dt.date) -> bool | None:
         return None
 
 
+#: The package's holiday names as a school's staff say them.
+HOLIDAY_NAMES_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
+                    "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "Mid-autumn Festival": "中秋节",
+                    "National Day": "国庆节", "Anti-Fascist 70th Day": "抗战胜利纪念日"}
+
+
+def package_year(year: int) -> tuple[NationalYear, dict[dt.date, str]] | None:
+    """The year's holidays and swapped working days from ``chinesecalendar``, with each day's holiday name.
+
+    None: the installed package has no table for that year (the State Council publishes the
+    next year's around November; a new package release follows).
+    """
+    try:
+        from chinese_calendar import constants  # noqa: PLC0415 - optional, as in _national
+    except ImportError:
+        return None
+    holidays = sorted(day for day in constants.holidays if day.year == year)
+    workdays = sorted(day for day in constants.workdays if day.year == year)
+    if not holidays and not workdays:
+        return None
+    names = {day: str(constants.holidays.get(day) or constants.workdays.get(day)) for day in [*holidays, *workdays]}
+    return NationalYear(holidays=holidays, workdays=workdays), names
+
+
+def _tabled(table: NationalYear, day: dt.date) -> bool:
+    """A working day by a confirmed or entered table."""
+    if day in table.workdays:
+        return True
+    return day not in table.holidays and day.weekday() < 5
+
+
 class SchoolCalendar:
     def __init__(self, config: CalendarConfig) -> None:
         self.config = config
@@ -193,20 +239,26 @@ class SchoolCalendar:
         elif day in self._holidays:
             return "holiday"
         else:
-            national = _national(day) if self.config.national_holidays else None
-            if national is None:
-                if self.config.national_holidays and day.year not in self._warned_years:
-                    self._warned_years.add(day.year)
-                    _LOGGER.warning("no national holiday table for %s: add its holidays and swapped working "
-                                    "days to the calendar config; weekends only until then", day.year)
-                working = day.weekday() < 5
-            else:
-                working = national
+            working = self._working(day)
             if not working:
                 return "weekend" if day.weekday() >= 5 else "holiday"
         if self.config.terms and not any(t.start <= day <= t.end for t in self.config.terms):
             return "vacation"
         return "school_day" if working else "holiday"
+
+    def _working(self, day: dt.date) -> bool:
+        """A working day by the year's national table: the school's (the admin page), else the package's."""
+        table = self.config.national_table.get(day.year)
+        if table is not None:
+            return _tabled(table, day)
+        national = _national(day) if self.config.national_holidays else None
+        if national is not None:
+            return national
+        if self.config.national_holidays and day.year not in self._warned_years:
+            self._warned_years.add(day.year)
+            _LOGGER.warning("no national holiday table for %s: enter its holidays and swapped working days on the"
+                            " admin page (or in the calendar config); weekends only until then", day.year)
+        return day.weekday() < 5
 
     def is_school_day(self, day: dt.date) -> bool:
         return self.day_type(day) == "school_day"

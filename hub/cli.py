@@ -76,9 +76,14 @@ def _cmd_edge(args: argparse.Namespace) -> int:
         print(f"{args.file}: OK — site {settings.site}, device {settings.device}, {len(settings.sources)} sources"
               + ("" if args.syntax_only else f"; the files it names are readable by {reader.name}"))
         if args.online:
+            from edge.checkbroker import check_broker
             from edge.clock import clock_report, kernel_clock_synced
 
             print(clock_report(settings.clock_sync_check, kernel_clock_synced()))
+            answer = check_broker(settings.broker)
+            print(answer.line, file=sys.stdout if answer.ok else sys.stderr)
+            if not answer.ok:
+                return 2
         return 0
     if args.edge_command == "scan":
         from edge.scan import format_scan, scan_serial, scan_w1
@@ -480,7 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = edge_commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file")
     check.add_argument("--online", action="store_true",
-                       help="also check this machine as the node will run on it (is the clock synced)")
+                       help="also check this machine as the node will run on it: is the clock synced, does the"
+                            " broker answer (address, port, TLS and the school CA)")
     check.add_argument("--syntax-only", action="store_true",
                        help="check the keys and values only, not the files the config names"
                             " (a config written on another machine)")

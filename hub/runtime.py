@@ -305,11 +305,13 @@ class Hub:
                      first_after_s=min(MARKS_INTERVAL_S, settings.dashboard_sample_s)))
 
     def apply_rules(self, config: HubConfig) -> None:
-        """Settings changed while running (the admin page's setup): the engine, gate duty, samples and pages follow."""
+        """Settings changed while running (the admin page's setup, an import): the engine (cold units too), gate
+        duty and patrols, samples, checklists and pages follow."""
         self.settings = self.settings.model_copy(update={"rules": config})
         self.engine.reconfigure(config)
-        self.gate.reconfigure(config.calendar)
+        self.gate.reconfigure(config.calendar, config.gate)
         self.samples.config = config.samples
+        self.checks.reconfigure(config.checks, config.samples)
         self.reports.source.config = config  # names, profiles and limits in the reports built from now on
         self.live.on_limits_changed("*")
 

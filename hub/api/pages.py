@@ -62,7 +62,8 @@ Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 PARTS = {"checks": ("board",), "visitors": ("book",),
          "canteen": ("tiles", "alarms", "samples", "silences"), "gate": ("defaults", "gates", "alarms", "patrols"),
          "safety": ("history", "verify", "health", "silences", "calendar", "defaults"),
-         "admin": ("devices", "sensors", "silences", "calendar", "defaults", "setup_sensors", "setup_calendar")}
+         "admin": ("devices", "sensors", "silences", "calendar", "defaults", "setup_sensors", "setup_calendar",
+                   "setup_patrols")}
 #: Work orders the checks page shows at first (overdue first); the rest behind a link.
 BOARD_ORDERS = 40
 #: The default escalation routes, which the page names in words (others show their id).
@@ -248,8 +249,8 @@ def admin(settings: SettingsDep, store: StateDep, engine: AlertsDep, series: Ser
           gate: GateDep, enrolment: EnrolmentDep, notify: NotifySettingsDep, setup: SchoolSetupDep, web: RendererDep,
           cache: SparksDep, tz: TzDep, request: Request, user: Admin, part: str | None = None) -> Response:
     data = views.admin(settings, store, engine, series, accounts, gate, enrolment, time.time(), cache)
-    data.update(setup=public_setup(setup), setup_roles=[r.value for r in SensorRole],
-                setup_profiles=[p.value for p in ColdProfile])
+    data.update(setup=public_setup(setup, dt.datetime.now(tz).date()), setup_roles=[r.value for r in SensorRole],
+                setup_profiles=[p.value for p in ColdProfile], min_rounds=settings.rules.gate.min_rounds_per_day)
     notify_data = public_settings(notify)
     data["notify"] = notify_data
     data["channel_words"] = {c.name: c.label or c.name for c in notify_data.channels}

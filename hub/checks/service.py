@@ -148,6 +148,15 @@ class ChecksService:
     def close(self) -> None:
         self.store.close()
 
+    def reconfigure(self, config: ChecksConfig, samples_config: SamplesConfig) -> None:
+        """The ``checks`` section changed while running (an import, the admin page): in force from the next look.
+
+        A checklist already filled keeps the template it was filled with (its version is in the record).
+        """
+        self.config = config
+        self.places.config = config
+        self._samples_config = samples_config
+
     # -- time and calendar ---------------------------------------------------------------------
 
     def local_day(self, ts: float) -> dt.date:

@@ -95,11 +95,15 @@ class GateMonitor:
 
     # -- the calendar and its overrides --------------------------------------------------------
 
-    def reconfigure(self, calendar: CalendarConfig) -> None:
-        """New terms, holidays or door groups (the admin page): the duty follows from its next event or tick."""
+    def reconfigure(self, calendar: CalendarConfig, config: GateConfig | None = None) -> None:
+        """New terms, holidays, door groups or patrol routes (the admin page): the duty follows from its next
+        event or tick. A round window already running is judged by the route in force when it ends."""
         with self._lock:
             self._base_calendar = calendar
             self.calendar = self._build_calendar()
+            if config is not None and config != self.config:
+                self.config = config
+                self._warn_few_rounds()
 
     def _build_calendar(self) -> SchoolCalendar:
         return school_calendar(self._base_calendar, self.store.overrides(), self.store.default_confirmation())

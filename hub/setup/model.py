@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from edge.wire import PlainText
-from hub.calendar import WindowConfig
+from hub.alerts.config import UnitConfig
+from hub.calendar import NationalYear, WindowConfig
+from hub.checks.config import ChecksConfig
 
 #: A name typed on the page: one plain line (no control or direction characters), shown to staff.
 Name = Annotated[PlainText, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
@@ -24,6 +26,15 @@ GROUP_PATTERN = r"^[^/]{1,32}$"
 GroupName = Annotated[PlainText, StringConstraints(pattern=GROUP_PATTERN, strip_whitespace=True)]
 #: The windows a group may have per day type: more is a typo, not a school.
 MAX_WINDOWS = 8
+#: A patrol route's round windows per day or per night: 24 is a round every hour.
+MAX_ROUNDS = 24
+#: The years a school's national table may be given for (the package's range, and some to come).
+FIRST_YEAR, LAST_YEAR = 2004, 2100
+#: A sensor key ``device/sensor`` as a checkpoint names its reader or button.
+_ID = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
+SensorKey = Annotated[str, StringConstraints(pattern=rf"^{_ID}/{_ID}$")]
+#: A tag id as the reader prints it (hex, digits, letters).
+TagId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9:_\-]{1,64}$", strip_whitespace=True)]
 
 
 class SensorRole(StrEnum):
@@ -95,6 +106,39 @@ class GroupSetup(_Strict):
     close_grace_s: float = Field(default=600.0, ge=0, le=86400)
 
 
+class CheckpointSetup(_Strict):
+    """A patrol checkpoint: the tags fixed there and the readers or buttons installed there."""
+
+    name: Name
+    tags: list[TagId] = Field(default_factory=list, max_length=20)
+    sensors: list[SensorKey] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _identified(self) -> CheckpointSetup:
+        if not self.tags and not self.sensors:
+            raise ValueError("tags: a checkpoint needs a tag or a reader that identifies a visit · 请填写标签或读卡器")
+        return self
+
+
+class RouteSetup(_Strict):
+    """A patrol route: its checkpoints and the windows in which one complete round is due."""
+
+    name: Name
+    checkpoints: list[GroupName] = Field(min_length=1, max_length=50)
+    day_rounds: list[WindowConfig] = Field(default_factory=list, max_length=MAX_ROUNDS)
+    night_rounds: list[WindowConfig] = Field(default_factory=list, max_length=MAX_ROUNDS)
+    days: Literal["every_day", "school_days"] = "every_day"
+
+    @model_validator(mode="after")
+    def _rounds(self) -> RouteSetup:
+        if len(set(self.checkpoints)) != len(self.checkpoints):
+            raise ValueError("checkpoints: a checkpoint is listed twice")
+        for field, windows in (("day_rounds", self.day_rounds), ("night_rounds", self.night_rounds)):
+            if any(w.start == w.end for w in windows):
+                raise ValueError(f"{field}: a round window ends when it starts")
+        return self
+
+
 class SetupDocument(_Strict):
     """The whole page-edited setup: what one version of the section holds."""
 
@@ -104,3 +148,12 @@ class SetupDocument(_Strict):
     #: Extra days without school, added to the YAML's and the national table's.
     holidays: list[dt.date] = Field(default_factory=list, max_length=366)
     groups: dict[str, GroupSetup] = Field(default_factory=dict)
+    #: Years of the national table confirmed or entered on the page (replacing chinesecalendar's for that year).
+    national: dict[int, NationalYear] = Field(default_factory=dict, max_length=20)
+    #: Patrol checkpoints and routes, replacing a YAML one of the same name.
+    checkpoints: dict[str, CheckpointSetup] = Field(default_factory=dict, max_length=100)
+    routes: dict[str, RouteSetup] = Field(default_factory=dict, max_length=20)
+    #: None: the YAML's cold units (probe and door, ``alerts.units``); a list (even empty) replaces them.
+    units: list[UnitConfig] | None = Field(default=None, max_length=200)
+    #: None: the YAML's checklists and work-order times (``checks``); set: replaces them.
+    checks: ChecksConfig | None = None

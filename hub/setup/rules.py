@@ -8,6 +8,12 @@
 - Door groups of the page replace a YAML group of the same name (windows, grace); a
   group without any door watches nothing and is left out.
 - Terms replace the YAML's once the page sets them; holidays are added to the YAML's.
+- A year of the national table confirmed or entered on the page replaces chinesecalendar's
+  (and the YAML's) table for that year.
+- Patrol checkpoints and routes of the page replace a YAML one of the same name; a route
+  naming a checkpoint neither has is left out.
+- Cold units (``alerts.units``) and the checklists' section (``checks``) replace the YAML's
+  once the page or an import sets them.
 
 Problems (a door in a group that does not exist, two sample cabinets) are returned
 with the path at fault; ``layered`` leaves such an entry out, so a hub whose YAML lost
@@ -18,9 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.calendar import DoorGroup, Term
+from hub.calendar import DoorGroup, NationalYear, Term
+from hub.gate.config import Checkpoint, GateConfig, RouteConfig
 from hub.settings import HubConfig, LimitOverride
-from hub.setup.model import SensorRole, SetupDocument
+from hub.setup.model import FIRST_YEAR, LAST_YEAR, SensorRole, SetupDocument
 
 #: (path, message): a setting the document cannot apply.
 Problem = tuple[str, str]
@@ -72,12 +79,66 @@ def layered(base: HubConfig, doc: SetupDocument, problems: list[Problem] | None 
         else:
             groups[name] = base.calendar.groups[name].model_copy(update={"members": members[name]})
     calendar = base.calendar.model_copy(update={
-        "groups": groups,
+        "groups": groups, "national_table": {**base.calendar.national_table, **_national(doc, found)},
         "holidays": sorted(set(base.calendar.holidays) | set(doc.holidays)),
         "terms": base.calendar.terms if doc.terms is None else [Term(name=t.name, start=t.start, end=t.end)
                                                                 for t in doc.terms]})
-    return base.model_copy(update={"sensors": sensors, "calendar": calendar,
-                                   "samples": base.samples.model_copy(update={"cabinet": cabinet})})
+    alerts = base.alerts if doc.units is None else base.alerts.model_copy(update={"units": doc.units})
+    return base.model_copy(update={"sensors": sensors, "calendar": calendar, "gate": _patrols(base.gate, doc, found),
+                                   "samples": base.samples.model_copy(update={"cabinet": cabinet}),
+                                   "alerts": alerts, "checks": base.checks if doc.checks is None else doc.checks})
+
+
+def _national(doc: SetupDocument, found: list[Problem]) -> dict[int, NationalYear]:
+    """The years the page confirmed or entered whose days all fall in the year."""
+    tables: dict[int, NationalYear] = {}
+    for year, table in sorted(doc.national.items()):
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            found.append((f"national.{year}", f"a year from {FIRST_YEAR} to {LAST_YEAR}"))
+            continue
+        stray = [(field, day) for field in ("holidays", "workdays") for day in getattr(table, field)
+                 if day.year != year]
+        if stray:
+            field, day = stray[0]
+            found.append((f"national.{year}.{field}", f"{day.isoformat()} is not in {year} · 日期不在 {year} 年内"))
+            continue
+        both = sorted(set(table.holidays) & set(table.workdays))
+        if both:
+            found.append((f"national.{year}.workdays", f"{both[0].isoformat()} is both a holiday and a working day"
+                                                       " · 同一天既是假日又是调休上班日"))
+            continue
+        tables[year] = table
+    return tables
+
+
+def _patrols(base: GateConfig, doc: SetupDocument, found: list[Problem]) -> GateConfig:
+    """The YAML's checkpoints and routes with the page's over them; what does not fit is a problem, left out."""
+    checkpoints = dict(base.checkpoints)
+    owner = {tag.upper(): name for name, c in base.checkpoints.items() if name not in doc.checkpoints for tag in c.tags}
+    for name, spec in sorted(doc.checkpoints.items()):
+        taken = next(((tag, owner[tag.upper()]) for tag in spec.tags
+                      if owner.get(tag.upper(), name) != name), None)
+        if taken is not None:
+            found.append((f"checkpoints.{name}.tags", f"tag {taken[0]} is on checkpoint {taken[1]} already"
+                                                      " · 该标签已属于另一巡更点"))
+            continue
+        owner.update({tag.upper(): name for tag in spec.tags})
+        checkpoints[name] = Checkpoint(name=spec.name, tags=list(spec.tags), sensors=list(spec.sensors))
+    routes = {name: route for name, route in base.routes.items() if name not in doc.routes}
+    for name, route_spec in sorted(doc.routes.items()):
+        unknown = [c for c in route_spec.checkpoints if c not in checkpoints]
+        if unknown:
+            found.append((f"routes.{name}.checkpoints", f"no checkpoint {', '.join(unknown)}: add it first"
+                                                        " · 巡更点不存在，请先添加"))
+            continue
+        routes[name] = RouteConfig(name=route_spec.name, checkpoints=list(route_spec.checkpoints),
+                                   day_rounds=route_spec.day_rounds, night_rounds=route_spec.night_rounds,
+                                   days=route_spec.days)
+    for name, route in list(routes.items()):
+        if name not in doc.routes and any(c not in checkpoints for c in route.checkpoints):
+            found.append((f"routes.{name}.checkpoints", "a checkpoint of this route is gone"))
+            del routes[name]
+    return base.model_copy(update={"checkpoints": checkpoints, "routes": routes})
 
 
 def problems_of(base: HubConfig, doc: SetupDocument) -> list[Problem]:
@@ -88,7 +149,7 @@ def problems_of(base: HubConfig, doc: SetupDocument) -> list[Problem]:
 
 
 #: Sections of the document whose entries change one by one (``sensors.KEY``, ``groups.NAME``).
-_NESTED = ("sensors", "groups")
+_NESTED = ("sensors", "groups", "national", "checkpoints", "routes")
 
 
 def changed_paths(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -22,10 +22,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.alerts.config import UnitConfig
 from hub.alerts.ports import AuditTrail, Directory
+from hub.calendar import NationalYear
 from hub.errors import Conflict, FieldError, NotFound
 from hub.settings import HubConfig
-from hub.setup.model import GroupSetup, SensorRole, SensorSetup, SetupDocument, TermSetup
+from hub.setup.model import (
+    CheckpointSetup,
+    GroupSetup,
+    RouteSetup,
+    SensorRole,
+    SensorSetup,
+    SetupDocument,
+    TermSetup,
+)
 from hub.setup.rules import changed_paths, layered, problems_of, revert
 from hub.store.settings import SettingsStore, SettingsVersion, StaleVersion
 
@@ -180,6 +190,100 @@ class SchoolSetup:
             return {**data, "groups": {k: v for k, v in (data.get("groups") or {}).items() if k != name}}
 
         return self._change((f"groups.{name}",), None, edit, actor, "group_removed", f"gate-group/{name}")
+
+    def adopt_template(self, name: str, spec: GroupSetup, doors: dict[str, str], actor: str,
+                       seen: int | None = None) -> SettingsVersion:
+        """The default windows as the school's own group ``name``, with the gates they watch (key → name) in it.
+
+        One version: the group and its doors together, so the gate duty never sees the doors in
+        a group that does not exist yet, nor the group without its doors.
+        """
+        if name in self.document().groups or name in self.base.calendar.groups:
+            raise Conflict("name", f"there is a door group {name!r} already: choose another name · 门组名称已存在")
+        value = spec.model_dump(mode="json")
+        doors_set = {key: SensorSetup(name=label, role=SensorRole.DOOR, group=name).model_dump(mode="json",
+                                                                                                exclude_none=True)
+                     for key, label in doors.items()}
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "groups": {**(data.get("groups") or {}), name: value},
+                    "sensors": {**(data.get("sensors") or {}), **doors_set}}
+
+        paths = (f"groups.{name}", *(f"sensors.{key}" for key in doors))
+        return self._change(paths, seen, edit, actor, "group_from_template", f"gate-group/{name}")
+
+    def put_national(self, year: int, table: NationalYear, actor: str, seen: int | None = None) -> SettingsVersion:
+        """The year's public holidays and swapped working days as the school confirms or enters them."""
+        value = NationalYear(holidays=sorted(set(table.holidays)),
+                             workdays=sorted(set(table.workdays))).model_dump(mode="json")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "national": {**(data.get("national") or {}), str(year): value}}
+
+        return self._change((f"national.{year}",), seen, edit, actor, "national", f"calendar/{year}")
+
+    def delete_national(self, year: int, actor: str) -> SettingsVersion:
+        """Back to the package's table for the year (or weekends only, for a year it does not know)."""
+        if year not in self.document().national:
+            raise NotFound("year", f"no table for {year} set on this page")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "national": {k: v for k, v in (data.get("national") or {}).items() if k != str(year)}}
+
+        return self._change((f"national.{year}",), None, edit, actor, "national_removed", f"calendar/{year}")
+
+    def put_checkpoint(self, name: str, spec: CheckpointSetup, actor: str, seen: int | None = None
+                       ) -> SettingsVersion:
+        """A patrol checkpoint (added, or replacing the YAML's of that name)."""
+        value = spec.model_dump(mode="json")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "checkpoints": {**(data.get("checkpoints") or {}), name: value}}
+
+        return self._change((f"checkpoints.{name}",), seen, edit, actor, "checkpoint", f"checkpoint/{name}")
+
+    def delete_checkpoint(self, name: str, actor: str) -> SettingsVersion:
+        """A page checkpoint no route visits any more."""
+        doc = self.document()
+        if name not in doc.checkpoints:
+            raise NotFound("name", f"no checkpoint {name!r} set on this page")
+        config = layered(self.base, doc)
+        users = [r for r, route in config.gate.routes.items() if name in route.checkpoints]
+        if users and name not in self.base.gate.checkpoints:
+            raise Conflict("name", f"routes {', '.join(users)} visit it: take it off them first"
+                                   " · 巡更路线仍包含该点，请先从路线中去掉")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "checkpoints": {k: v for k, v in (data.get("checkpoints") or {}).items() if k != name}}
+
+        return self._change((f"checkpoints.{name}",), None, edit, actor, "checkpoint_removed", f"checkpoint/{name}")
+
+    def put_route(self, name: str, spec: RouteSetup, actor: str, seen: int | None = None) -> SettingsVersion:
+        """A patrol route with its day and night round windows (added, or replacing the YAML's of that name)."""
+        value = spec.model_dump(mode="json")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "routes": {**(data.get("routes") or {}), name: value}}
+
+        return self._change((f"routes.{name}",), seen, edit, actor, "route", f"patrol-route/{name}")
+
+    def delete_route(self, name: str, actor: str) -> SettingsVersion:
+        if name not in self.document().routes:
+            raise NotFound("name", f"no patrol route {name!r} set on this page")
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "routes": {k: v for k, v in (data.get("routes") or {}).items() if k != name}}
+
+        return self._change((f"routes.{name}",), None, edit, actor, "route_removed", f"patrol-route/{name}")
+
+    def put_units(self, units: list[UnitConfig], actor: str, seen: int | None = None) -> SettingsVersion:
+        """The cold units (a probe and its door), replacing the YAML's ``alerts.units``."""
+        value = [unit.model_dump(mode="json") for unit in units]
+
+        def edit(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "units": value}
+
+        return self._change(("units",), seen, edit, actor, "units", "units")
 
     def rollback(self, version_id: int, actor: str) -> SettingsVersion:
         """Undo one change: what version ``version_id`` changed goes back to how it was; the rest stays."""

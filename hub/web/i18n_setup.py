@@ -1,4 +1,4 @@
-"""The words of the admin page's setup sections (sensors, terms, holidays, door groups), in both languages.
+"""The words of the admin page's setup sections (sensors, calendar, door groups, patrols), in both languages.
 
 Kept beside ``hub.web.i18n``'s catalogs, which include them: one place for this feature's words.
 """
@@ -47,6 +47,52 @@ ZH: dict[str, str] = {
     "setup.history": "修改记录",
     "setup.rollback": "撤销这次修改",
     "setup.rollback_confirm": "撤销第 {id} 版的修改？其他修改保留。",
+    "setup.units": "冷藏设备与门磁",
+    "setup.units_hint": "把冷藏/冷冻设备的探头和它的门磁配成一对：开门时温度上升算同一件事，只报一次。",
+    "setup.units_from_file": "当前配对来自配置文件",
+    "setup.unit_probe": "温度探头",
+    "setup.unit_door": "它的门",
+    "setup.national": "法定节假日与调休",
+    "setup.national_hint": "下面的放假和调休上班日期取自 chinesecalendar（国务院每年的放假安排）。"
+                           "请对照通知核对：无误就点“核对无误，确认”；不符可以直接改日期再保存。保存后立即生效，无需重启。",
+    "setup.national_package": "来自 chinesecalendar，待确认",
+    "setup.national_saved": "已确认",
+    "setup.national_unknown_badge": "尚无安排",
+    "setup.national_unknown": "chinesecalendar 还没有 {year} 年的放假安排（国务院一般在前一年 11 月前后公布）。"
+                              "填写之前，{year} 年只按周六、周日休息计算，节假日照常报警和排班。"
+                              "请按国务院通知填写 {year} 年的放假日期和调休上班日期。",
+    "setup.national_holidays": "放假日期（用顿号或逗号分隔）",
+    "setup.national_workdays": "调休上班日期（周末上班）",
+    "setup.national_confirm": "核对无误，确认",
+    "setup.national_back": "改回 chinesecalendar 的安排",
+    "setup.national_back_confirm": "{year} 年改回 chinesecalendar 的安排？",
+    "setup.template_in_use": "以下校门正在按通用模板的开放时间判断（本校还没有自己的门组）：",
+    "setup.adopt": "用模板建立本校门组",
+    "setup.adopt_hint": "一键新建门组（时间与模板相同），并把上面的校门放进去；之后在下面直接修改开放时间。",
+    "setup.patrols": "巡更点与巡更路线",
+    "setup.patrols_hint": "巡更点是门卫巡查要到的地方：贴在那里的标签（刷卡），或装在那里的读卡器、按钮。"
+                          "每条路线在每个巡更时段内要走完一圈（所有巡更点都到），否则报“巡更漏检”。保存后立即生效。",
+    "setup.checkpoints": "巡更点",
+    "setup.no_checkpoints": "还没有巡更点。",
+    "setup.checkpoint_key": "编号（路线里用它）",
+    "setup.checkpoint_name": "名称",
+    "setup.tags": "标签号（读卡器显示的号码，多个用顿号分隔）",
+    "setup.readers": "读卡器或按钮（设备/探头，例如 gate-1/checkpoint-playground）",
+    "setup.add_checkpoint": "添加巡更点",
+    "setup.remove_checkpoint": "删除巡更点",
+    "setup.routes": "巡更路线",
+    "setup.route_key": "编号",
+    "setup.route_name": "路线名称",
+    "setup.route_checkpoints": "经过的巡更点（编号，用顿号分隔）",
+    "setup.day_rounds": "白天巡更时段",
+    "setup.night_rounds": "夜间巡更时段（可跨午夜，例如 23:30–01:30）",
+    "setup.route_days": "哪些日子巡更",
+    "setup.route_days.every_day": "每天",
+    "setup.route_days.school_days": "仅上学日",
+    "setup.add_route": "添加巡更路线",
+    "setup.remove_route": "删除路线",
+    "setup.remove_confirm": "删除 {name}？",
+    "setup.rounds_few": "每天只巡更 {n} 次；GB/T 29315-2022 要求重点部位每天至少巡查 {min} 次",
 }
 
 EN: dict[str, str] = {
@@ -93,4 +139,56 @@ EN: dict[str, str] = {
     "setup.history": "Changes",
     "setup.rollback": "Undo this change",
     "setup.rollback_confirm": "Undo what version {id} changed? Other changes stay.",
+    "setup.units": "Cold units and their doors",
+    "setup.units_hint": "Pair a fridge's or freezer's probe with its door contact: a rise while the door is open is one"
+                        " incident, one message.",
+    "setup.units_from_file": "The pairs now come from the config file",
+    "setup.unit_probe": "Temperature probe",
+    "setup.unit_door": "Its door",
+    "setup.national": "Public holidays and swapped working days",
+    "setup.national_hint": "The days off and swapped working days below come from chinesecalendar (the State Council's"
+                           " yearly notice). Check them against the notice: confirm them as they are, or correct the"
+                           " dates and save. In force when saved, no restart.",
+    "setup.national_package": "from chinesecalendar, not confirmed",
+    "setup.national_saved": "confirmed",
+    "setup.national_unknown_badge": "no table yet",
+    "setup.national_unknown": "chinesecalendar has no table for {year} yet (the State Council publishes it around"
+                              " November of the year before). Until you enter it, {year} has only Saturdays and"
+                              " Sundays off: public holidays are treated as working days. Enter {year}'s days off and"
+                              " swapped working days from the notice.",
+    "setup.national_holidays": "Days off (separated by commas)",
+    "setup.national_workdays": "Swapped working days (weekend days with work)",
+    "setup.national_confirm": "These are right: confirm",
+    "setup.national_back": "Back to chinesecalendar's table",
+    "setup.national_back_confirm": "Use chinesecalendar's table for {year} again?",
+    "setup.template_in_use": "These gates are judged by the general template's opening hours (the school has no"
+                             " group of its own for them yet):",
+    "setup.adopt": "Use the template as our own group",
+    "setup.adopt_hint": "Makes a door group with the template's hours and puts the gates above in it; edit its hours"
+                        " below afterwards.",
+    "setup.patrols": "Patrol checkpoints and routes",
+    "setup.patrols_hint": "A checkpoint is a place the gatekeeper's patrol must reach: a tag fixed there, or a reader"
+                          " or button installed there. Each route needs one complete round (every checkpoint) in each"
+                          " of its round windows, or a missed round alarms. In force when saved.",
+    "setup.checkpoints": "Checkpoints",
+    "setup.no_checkpoints": "No checkpoints yet.",
+    "setup.checkpoint_key": "Id (routes name it)",
+    "setup.checkpoint_name": "Name",
+    "setup.tags": "Tag ids (as the reader shows them, separated by commas)",
+    "setup.readers": "Readers or buttons (device/sensor, e.g. gate-1/checkpoint-playground)",
+    "setup.add_checkpoint": "Add a checkpoint",
+    "setup.remove_checkpoint": "Remove the checkpoint",
+    "setup.routes": "Patrol routes",
+    "setup.route_key": "Id",
+    "setup.route_name": "Route name",
+    "setup.route_checkpoints": "Checkpoints visited (ids, separated by commas)",
+    "setup.day_rounds": "Day round windows",
+    "setup.night_rounds": "Night round windows (may run past midnight, e.g. 23:30–01:30)",
+    "setup.route_days": "Patrolled on",
+    "setup.route_days.every_day": "every day",
+    "setup.route_days.school_days": "school days only",
+    "setup.add_route": "Add a patrol route",
+    "setup.remove_route": "Remove the route",
+    "setup.remove_confirm": "Remove {name}?",
+    "setup.rounds_few": "{n} rounds a day; GB/T 29315-2022 expects key areas patrolled at least {min} times a day",
 }

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from hub.alerts.kinds import AlertState
 from hub.auth.roles import Role
+from hub.calendar import package_year
 from tests.browser.conftest import DEVICE, Served, overflow_x, screenshot
 from tests.conftest import wait_for
 from tests.hub.notify.http_sink import HttpSink
@@ -119,3 +120,87 @@ def test_the_admin_adds_a_wecom_bot_and_a_webhook_and_the_endpoint_receives_the_
     add_webhook_and_receive_the_test_message(page, served)
     assert overflow_x(page) == 0
     screenshot(page, "admin-channels")
+
+
+def test_the_admin_confirms_the_national_table_enters_an_unknown_year_sets_a_patrol_and_adopts_the_template(
+        served: Served, open_page: Callable[[Role], Page]) -> None:
+    hub = served.hub
+    served.device.status([{"sensor": "gate-1", "kind": "gate", "name": "南大门"},
+                          {"sensor": "door-2", "kind": "door", "name": "冷藏库门"}])
+    wait_for(lambda: {f"{DEVICE}/gate-1", f"{DEVICE}/door-2"} <= {s["key"] for s in hub.state.sensors()})
+    page = open_page(Role.ADMIN)
+    page.goto(f"{served.url}/admin")
+    calendar = page.locator("[data-part=setup_calendar]")
+    today = dt.date.today()
+
+    # This year's table from the package, confirmed as it is (or, in a year the package ends, entered by hand).
+    this_year = calendar.locator(f"form[data-kind=setup_national][data-year='{today.year}']")
+    if package_year(today.year) is not None:
+        expect(this_year.locator("[data-national=package] li").first).to_contain_text("元旦")
+        this_year.locator("button[type=submit]").click()
+        wait_for(lambda: today.year in hub.settings.rules.calendar.national_table)
+    # Next year, where the package does not know it yet: said plainly, and entered from the notice.
+    next_year = today.year + 1
+    following = calendar.locator(f"form[data-kind=setup_national][data-year='{next_year}']")
+    if package_year(next_year) is None:
+        expect(following.locator("[data-national=unknown]")).to_contain_text(f"还没有 {next_year} 年的放假安排")
+        following.locator("textarea[name=holidays]").fill(f"{next_year}-01-01、{next_year}-10-01, {next_year}-10-02")
+        following.locator("input[name=workdays]").fill(f"{next_year}-09-26")
+        following.locator("button[type=submit]").click()
+        wait_for(lambda: next_year in hub.settings.rules.calendar.national_table)
+        assert hub.gate.calendar.day_type(dt.date(next_year, 10, 1)) == "holiday"
+        table = hub.settings.rules.calendar.national_table[next_year]
+        assert table.workdays == [dt.date(next_year, 9, 26)] and len(table.holidays) == 3
+        expect(page.locator(f"form[data-kind=setup_national][data-year='{next_year}'] [data-national=unknown]")
+               ).to_have_count(0)
+
+    # The gate is judged by the template: said so, and taken as the school's own group in one tap.
+    notice = calendar.locator("[data-template=in-use]")
+    expect(notice).to_contain_text("南大门")
+    notice.locator("button[type=submit]").click()
+    wait_for(lambda: hub.gate.calendar.group_of(f"{DEVICE}/gate-1") == "校门")
+    expect(calendar.locator("[data-template=in-use]")).to_have_count(0)
+    expect(calendar.locator("form[data-kind=setup_group][data-group='校门'] input[name=school_day]")).to_have_value(
+        "06:30–08:30、11:30–13:30、16:30–18:30")
+
+    # The fridge's probe paired with its door: a rise while the door is open is one incident.
+    units = page.locator("[data-part=setup_sensors] form[data-kind=setup_units]")
+    row = units.locator(".unit").last
+    row.locator("select[name=unit_probe]").select_option(FRIDGE)
+    row.locator("select[name=unit_door]").select_option(f"{DEVICE}/door-2")
+    units.locator("button[type=submit]").click()
+    wait_for(lambda: [(u.temperature, u.door) for u in hub.settings.rules.alerts.units] == [
+        (FRIDGE, f"{DEVICE}/door-2")])
+
+    # A checkpoint and a route with a night round past midnight.
+    patrols = page.locator("[data-part=setup_patrols]")
+    patrols.locator("details > summary", has_text="添加巡更点").click()
+    add = patrols.locator("details form[data-kind=setup_checkpoint]")
+    add.locator("input[name=key]").fill("gatehouse")
+    add.locator("input[name=name]").fill("门卫室")
+    add.locator("input[name=tags]").fill("04A1B2C3D4")
+    add.locator("button[type=submit]").click()
+    wait_for(lambda: "gatehouse" in hub.gate.config.checkpoints)
+    patrols.locator("details > summary", has_text="添加巡更路线").click()
+    route = patrols.locator("details form[data-kind=setup_route]")
+    route.locator("input[name=key]").fill("campus")
+    route.locator("input[name=name]").fill("校园巡更")
+    route.locator("input[name=checkpoints]").fill("gatehouse")
+    route.locator("input[name=day_rounds]").fill("07:00–09:00、12:00-14:00")
+    route.locator("input[name=night_rounds]").fill("23:30～01:30")
+    route.locator("button[type=submit]").click()
+    wait_for(lambda: "campus" in hub.gate.config.routes)
+    saved = hub.gate.config.routes["campus"]
+    assert saved.checkpoints == ["gatehouse"] and [(w.start, w.end) for w in saved.night_rounds] == [
+        (dt.time(23, 30), dt.time(1, 30))]
+    expect(patrols.locator("form[data-route=campus] [data-rounds=few]")).to_contain_text("3")
+    # A route naming a checkpoint that does not exist: the form says which field, nothing saved.
+    patrols.locator("details > summary", has_text="添加巡更路线").click()
+    route.locator("input[name=key]").fill("north")
+    route.locator("input[name=name]").fill("北区")
+    route.locator("input[name=checkpoints]").fill("library")
+    route.locator("button[type=submit]").click()
+    expect(route.locator("[data-result]")).to_contain_text("routes.north.checkpoints")
+    assert "north" not in hub.gate.config.routes
+    assert overflow_x(page) == 0
+    screenshot(page, "admin-setup-patrols")

@@ -14,6 +14,7 @@ from edge.clock import clock_report, reanchor_payload, unsynced_too_long
 from edge.config import EdgeSettings
 from edge.outbox import Outbox
 from edge.sources import Measurement
+from hub.broker import free_port
 from hub.cli import main
 
 
@@ -106,9 +107,10 @@ def test_check_config_online_says_what_the_clock_means(tmp_path: Path, capsys: p
     assert "WARNING" not in clock_report("kernel", kernel_synced=True)
     assert "assume" in clock_report("assume", kernel_synced=False)
     config = tmp_path / "edge.yaml"
+    # No broker on that port: the check says so (tests/edge/test_check_broker.py), and the clock all the same.
     config.write_text("site: s\ndevice: kitchen-1\nstate_dir: /tmp/x\nclock_sync_check: assume\n"
-                      "broker: {host: 127.0.0.1, username: kitchen-1, password: x}\n"
+                      f"broker: {{host: 127.0.0.1, port: {free_port()}, username: kitchen-1, password: x}}\n"
                       "sources: [{kind: simulated_temperature, sensor: fridge-1}]\n")
-    assert main(["edge", "check-config", "--online", str(config)]) == 0
+    assert main(["edge", "check-config", "--online", str(config)]) == 2
     out = capsys.readouterr().out
     assert "OK" in out and "clock: clock_sync_check is 'assume'" in out

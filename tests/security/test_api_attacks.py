@@ -189,6 +189,14 @@ class Case:
     readback: str | None = None
 
 
+def _checkpoint(world: World) -> Target:
+    """A route's checkpoint ``gatehouse``, kept (a route names checkpoints that exist); a new route's name."""
+    kept = world.client.put("/api/admin/setup/checkpoints/gatehouse", headers=world.admin,
+                            json={"name": "门卫室", "tags": ["04A1B2C3D4"]})
+    assert kept.status_code == 200, kept.text
+    return Target({"name": f"route-{next(_counter)}"})
+
+
 def _new_day() -> str:
     """A day of its own, so each request makes a new record rather than adding to the last."""
     return (dt.date(2026, 1, 1) + dt.timedelta(days=next(_counter))).isoformat()
@@ -363,6 +371,22 @@ CASES: dict[tuple[str, str], Case] = {
     ("PUT", "/api/admin/setup/groups/{name}"): Case(
         lambda: {"school_day": [{"start": "06:30", "end": "08:30"}], "other_day": [], "close_grace_s": 600},
         lambda _world: Target({"name": f"后门{next(_counter)}"}), "/api/admin/setup"),
+    ("PUT", "/api/admin/setup/national/{year}"): Case(
+        lambda: {"holidays": ["2099-01-01", "2099-01-02"], "workdays": ["2099-01-04"]},
+        lambda _world: Target({"year": 2099}), "/api/admin/setup/national/{year}"),
+    ("PUT", "/api/admin/setup/checkpoints/{name}"): Case(
+        lambda: {"name": f"门卫室{next(_counter)}", "tags": [f"04A1B2{next(_counter):04d}"],
+                 "sensors": ["gate-1/cp-1"]},
+        lambda _world: Target({"name": f"cp-{next(_counter)}"}), "/api/admin/setup"),
+    ("PUT", "/api/admin/setup/routes/{name}"): Case(
+        lambda: {"name": f"校园巡更{next(_counter)}", "checkpoints": ["gatehouse"], "days": "every_day",
+                 "day_rounds": [{"start": "07:00", "end": "08:00"}],
+                 "night_rounds": [{"start": "23:30", "end": "01:30"}]},
+        _checkpoint, "/api/admin/setup"),
+    ("PUT", "/api/admin/setup/units"): Case(
+        lambda: {"units": [{"temperature": "dev-a/fridge-1", "door": "dev-a/door-1"}]}, readback="/api/admin/setup"),
+    ("POST", "/api/admin/setup/groups-from-template"): Case(
+        lambda: {"name": f"校门{next(_counter)}"}, readback="/api/admin/setup"),
 }
 #: Good requests this world refuses as it should: no channel is configured (nothing to test), no broker
 #: administrator account (devices are added with `xiaoan provision` then).

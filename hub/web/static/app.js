@@ -443,6 +443,27 @@
       return {school_day: spans(f.school_day), other_day: spans(f.other_day),
               close_grace_s: grace === null ? 600 : grace * 60, version: f.version ? Number(f.version) : null};
     },
+    setup_national: function (f) {
+      return {holidays: list(f.holidays), workdays: list(f.workdays), version: f.version ? Number(f.version) : null};
+    },
+    setup_checkpoint: function (f) {
+      return {name: (f.name || "").trim(), tags: list(f.tags), sensors: list(f.sensors),
+              version: f.version ? Number(f.version) : null};
+    },
+    setup_route: function (f) {
+      return {name: (f.name || "").trim(), checkpoints: list(f.checkpoints), day_rounds: spans(f.day_rounds),
+              night_rounds: spans(f.night_rounds), days: f.days, version: f.version ? Number(f.version) : null};
+    },
+    setup_units: function (f, form) {
+      // One unit per row with both a probe and a door; a row left at "—" is how a unit is removed.
+      var units = [];
+      Array.prototype.forEach.call(form.querySelectorAll(".unit"), function (row) {
+        var probe = row.querySelector("[name=unit_probe]").value, door = row.querySelector("[name=unit_door]").value;
+        if (probe && door) { units.push({temperature: probe, door: door}); }
+      });
+      return {units: units, version: f.version ? Number(f.version) : null};
+    },
+    setup_adopt: function (f) { return {name: (f.name || "").trim(), version: f.version ? Number(f.version) : null}; },
     route: function (f) {
       return {always: [].concat(f.always || []),
               fallback: [].concat(f.fallback || []).filter(function (name) { return name !== ""; })};

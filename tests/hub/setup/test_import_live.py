@@ -10,8 +10,9 @@ import yaml
 from hub.cli import main
 from hub.notify.config import AppriseChannelConfig
 from hub.runtime import Hub
-from hub.settings import load_settings
+from hub.settings import HubConfig, HubSettings, load_settings
 from tests.conftest import wait_for
+from tests.hub.web.conftest import SENSORS, Feed
 
 EXAMPLE = Path(__file__).parents[3] / "firmware-config" / "hub" / "notify.example.yaml"
 
@@ -60,5 +61,35 @@ def test_imports_reach_a_running_hub_and_a_bad_one_changes_nothing(
         exported = tmp_path / "setup-out.yaml"
         assert main(["config", "export", "--section", "setup", "-o", str(exported)]) == 0
         assert yaml.safe_load(exported.read_text(encoding="utf-8"))["sensors"]["dev-a/fridge-1"]["name"] == "1号冷藏柜"
+    finally:
+        hub.stop()
+
+
+def test_checklists_and_cold_units_imported_while_the_hub_runs_are_in_force_without_a_restart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XIAOAN_HOME", str(tmp_path))
+    hub = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0)), connect_mqtt=False)
+    feed = Feed(hub)
+    feed.status(SENSORS)
+    hub.start()
+    try:
+        assert hub.settings.rules.alerts.units == [] and "kitchen_close" not in hub.checks.templates()
+        setup = tmp_path / "setup.yaml"
+        setup.write_text(yaml.safe_dump({
+            "units": [{"temperature": "dev-a/fridge-1", "door": "dev-a/door-1"}],
+            "checks": {"grace_min": 30, "templates": {"kitchen_close": {
+                "name": "食堂闭店检查", "cadence": "daily", "due_by": "20:00", "days": "every",
+                "items": [{"key": "gas_off", "text": "燃气总阀已关闭", "key_item": True}]}}}},
+            allow_unicode=True), encoding="utf-8")
+        assert main(["config", "import", "--section", "setup", str(setup)]) == 0
+        # The settings-reload duty finds the version the command saved: the checklists follow …
+        wait_for(lambda: "kitchen_close" in hub.checks.templates(), timeout=30)
+        assert set(hub.checks.templates()) == {"kitchen_close"} and hub.checks.config.grace_min == 30
+        assert [d.key for d in hub.checks.due(with_prefill=False)] == ["kitchen_close"]
+        # … and so do the cold units: the fridge's rise is one incident with its door.
+        feed.reading("fridge-1", 12.0)
+        (alert,) = [a for a in hub.state.alerts() if a.subject == "dev-a/fridge-1"]
+        assert alert.incident == "unit:dev-a/fridge-1"
+        assert hub.reports.source.config.alerts.units[0].door == "dev-a/door-1"
     finally:
         hub.stop()

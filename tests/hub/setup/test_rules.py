@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hub.calendar import CalendarConfig, DoorGroup, Term, WindowConfig
+from hub.calendar import CalendarConfig, DoorGroup, NationalYear, SchoolCalendar, Term, WindowConfig
+from hub.gate.config import Checkpoint, GateConfig, RouteConfig
 from hub.settings import HubConfig, LimitOverride
-from hub.setup.model import GroupSetup, SensorRole, SensorSetup, SetupDocument, TermSetup
+from hub.setup.model import (
+    CheckpointSetup,
+    GroupSetup,
+    RouteSetup,
+    SensorRole,
+    SensorSetup,
+    SetupDocument,
+    TermSetup,
+)
 from hub.setup.rules import changed_paths, layered, problems_of, revert
 
 BASE = HubConfig(
@@ -67,3 +76,58 @@ def test_one_change_reverted_leaves_the_others() -> None:
     current = {"sensors": {"a/t1": {"name": "三"}, "a/t2": {"name": "新"}}, "terms": [], "holidays": ["2026-10-01"]}
     assert changed_paths(before, target) == ["sensors.a/t1", "sensors.a/t2", "terms"]
     assert revert(current, before, target) == {"sensors": {"a/t1": {"name": "一"}}, "holidays": ["2026-10-01"]}
+
+
+def test_a_year_of_the_national_table_on_the_page_replaces_the_packages_for_that_year_only() -> None:
+    # 2026-10-07 is a Wednesday of the National Day week; 2099 is a year the package does not know.
+    doc = SetupDocument(national={
+        2026: NationalYear(holidays=[dt.date(2026, 10, d) for d in range(1, 7)], workdays=[dt.date(2026, 10, 10)]),
+        2099: NationalYear(holidays=[dt.date(2099, 1, 1)], workdays=[dt.date(2099, 1, 4)])})
+    config = layered(BASE, doc)
+    assert set(config.calendar.national_table) == {2026, 2099}
+    calendar = SchoolCalendar(config.calendar.model_copy(update={"terms": []}))
+    assert calendar.day_type(dt.date(2026, 10, 7)) == "school_day"
+    assert calendar.day_type(dt.date(2026, 10, 10)) == "school_day"  # a Saturday with work
+    assert calendar.day_type(dt.date(2026, 10, 6)) == "holiday"
+    assert calendar.day_type(dt.date(2099, 1, 1)) == "holiday"
+    assert calendar.day_type(dt.date(2099, 1, 4)) == "school_day"  # a Sunday with work
+    # The school's own holidays still win, and other years keep the package's table.
+    assert calendar.day_type(dt.date(2026, 5, 6)) == "holiday"
+    assert SchoolCalendar(BASE.calendar.model_copy(update={"terms": []})).day_type(dt.date(2026, 10, 7)) == "holiday"
+    assert calendar.day_type(dt.date(2025, 10, 1)) == "holiday"
+
+
+def test_a_national_table_with_a_stray_day_is_a_problem_naming_the_field() -> None:
+    stray = SetupDocument(national={2099: NationalYear(holidays=[dt.date(2098, 12, 31)])})
+    assert problems_of(BASE, stray)[0][0] == "national.2099.holidays"
+    both = SetupDocument(national={2099: NationalYear(holidays=[dt.date(2099, 1, 1)],
+                                                      workdays=[dt.date(2099, 1, 1)])})
+    assert problems_of(BASE, both)[0][0] == "national.2099.workdays"
+    assert 2099 not in layered(BASE, both).calendar.national_table
+
+
+def test_patrols_of_the_page_replace_the_yamls_by_name_and_a_route_without_its_checkpoints_is_left_out() -> None:
+    base = BASE.model_copy(update={"gate": GateConfig(
+        checkpoints={"gatehouse": Checkpoint(name="门卫室", tags=["AA"]), "yard": Checkpoint(name="后院", tags=["BB"])},
+        routes={"campus": RouteConfig(checkpoints=["gatehouse", "yard"])})})
+    doc = SetupDocument(
+        checkpoints={"yard": CheckpointSetup(name="后操场", tags=["CC"]),
+                     "library": CheckpointSetup(name="图书馆", tags=["aa"])},
+        routes={"night": RouteSetup(name="夜巡", checkpoints=["gatehouse", "nowhere"])})
+    problems = problems_of(base, doc)
+    assert ("checkpoints.library.tags" in [p for p, _ in problems]
+            and "routes.night.checkpoints" in [p for p, _ in problems])
+    gate = layered(base, doc).gate
+    assert gate.checkpoints["yard"].name == "后操场" and gate.checkpoints["yard"].tags == ["CC"]
+    assert "library" not in gate.checkpoints and set(gate.routes) == {"campus"}
+    assert changed_paths({}, doc.model_dump(mode="json", exclude_defaults=True)) == [
+        "checkpoints.library", "checkpoints.yard", "routes.night"]
+
+
+def test_one_years_table_is_rolled_back_alone() -> None:
+    before = {"national": {"2026": {"holidays": ["2026-10-01"], "workdays": []}}}
+    target = {"national": {"2026": {"holidays": ["2026-10-01"], "workdays": []},
+                           "2099": {"holidays": ["2099-01-01"], "workdays": []}}}
+    current = {**target, "terms": []}
+    assert changed_paths(before, target) == ["national.2099"]
+    assert revert(current, before, target) == {**before, "terms": []}
