@@ -51,8 +51,12 @@ def pg_bin() -> Path:
 class PostgresServer:
     """One private cluster: ``initdb`` at start, stopped (fast shutdown) and removed at the end."""
 
-    def __init__(self, directory: Path | None = None, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, directory: Path | None = None, port: int | None = None, host: str = "127.0.0.1",
+                 durable: bool = True) -> None:
         self.host = host
+        #: ``False``: no fsync (a throwaway cluster for tests, where workers are killed but the database never is:
+        #: a database per test and its shutdown then take a fraction of the time on a busy disk).
+        self.durable = durable
         self.port = port or free_port(host)
         self._bin = pg_bin()
         self._user: pwd.struct_passwd | None = pwd.getpwnam(RUN_AS) if os.geteuid() == 0 else None
@@ -88,6 +92,7 @@ class PostgresServer:
                 [str(self._bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-c", f"listen_addresses={self.host}", "-c", f"unix_socket_directories={self.directory}",
                  "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+                 "-c", f"fsync={'on' if self.durable else 'off'}",
                  # A dead peer's session (and the advisory locks it held) goes in seconds, not hours.
                  "-c", "tcp_keepalives_idle=5", "-c", "tcp_keepalives_interval=2", "-c", "tcp_keepalives_count=2"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, **self._run_as())  # type: ignore[call-overload]

@@ -36,9 +36,28 @@ class RecordKind(StrEnum):
     ALARM = "alarm"
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text and JSONB cannot hold U+0000; no school record has one (edge.wire refuses control characters).
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
 def _bounded_body(body: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(body, ensure_ascii=False)) > MAX_BODY_CHARS:
         raise ValueError(f"body longer than {MAX_BODY_CHARS} characters as JSON")
+    if _has_nul(body):
+        raise ValueError("body contains a NUL character")
     return body
 
 
@@ -46,7 +65,7 @@ class ForwardedRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     kind: RecordKind
-    key: str = Field(min_length=1, max_length=MAX_KEY_CHARS)
+    key: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS), AfterValidator(_no_nul)]
     ts: float = Field(ge=0, le=4_102_444_800)  # up to 2100-01-01 UTC
     body: Annotated[dict[str, Any], AfterValidator(_bounded_body)]
 

@@ -14,8 +14,11 @@ _numbers = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """Debian's postgresql-15 binaries, ``initdb`` into a temp dir, on a free loopback port (never the system one)."""
-    with PostgresServer() as server:
+    """Debian's postgresql-15 binaries, ``initdb`` into a temp dir, on a free loopback port (never the system one).
+
+    Without fsync: the tests kill district workers and school hubs, never PostgreSQL itself.
+    """
+    with PostgresServer(durable=False) as server:
         yield server
 
 
