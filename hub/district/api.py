@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
-from pydantic import BaseModel
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from hub.district.store import DistrictStore
-from hub.district.wire import RECORDS_PATH, SITE_PATTERN, BatchStored, ForwardBatch
+from hub.district.wire import MAX_REQUEST_BYTES, RECORDS_PATH, SITE_PATTERN, BatchStored, ForwardBatch
 
 router = APIRouter()
 
@@ -40,10 +42,39 @@ class Health(BaseModel):
     schema_version: int
 
 
-@router.post(RECORDS_PATH, response_model=BatchStored)
-def post_records(batch: ForwardBatch, site: SchoolDep, store: StoreDep) -> BatchStored:
-    """Store a school's batch; the 200 is the confirmation, sent only after the commit."""
-    stored = store.store(site, batch.records)
+#: Content too large (the constant's name differs between Starlette versions).
+_TOO_LARGE = 413
+
+
+async def _body(request: Request) -> bytes:
+    """The request's bytes, refused past ``MAX_REQUEST_BYTES`` before more of it is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        raise HTTPException(_TOO_LARGE, f"body over {MAX_REQUEST_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise HTTPException(_TOO_LARGE, f"body over {MAX_REQUEST_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(RECORDS_PATH, response_model=BatchStored,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": ForwardBatch.model_json_schema()}}}})
+async def post_records(request: Request, site: SchoolDep, store: StoreDep) -> BatchStored:
+    """Store a school's batch; the 200 is the confirmation, sent only after the commit.
+
+    The body is read only after the school is authenticated (a body parameter would be
+    read first, by anyone), and only up to ``MAX_REQUEST_BYTES``.
+    """
+    try:
+        batch = ForwardBatch.model_validate_json(await _body(request))
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False, include_input=False)) from None
+    stored = await run_in_threadpool(store.store, site, batch.records)
     return BatchStored(stored=stored.stored, duplicates=stored.duplicates)
 
 

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
+from hub.api import errors
 from hub.district import api
 from hub.district.leader import LeaderElection
 from hub.district.settings import DistrictSettings
@@ -72,5 +74,6 @@ def create_district_app(settings: DistrictSettings) -> FastAPI:
             worker.stop()
 
     app = FastAPI(title="xiaoan district", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.include_router(api.router)
     return app

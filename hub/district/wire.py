@@ -24,6 +24,8 @@ MAX_BODY_CHARS = 16_384
 MAX_KEY_CHARS = 300
 #: A site id: what a school is called at the district (and in its MQTT topics).
 SITE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: A request's body, at most: a whole batch of the largest records (UTF-8, three bytes a character) fits.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 #: The headers a school hub authenticates with.
 SITE_HEADER = "X-Xiaoan-Site"
 #: The district's route for forwarded batches.
@@ -54,7 +56,12 @@ def _no_nul(text: str) -> str:
 
 
 def _bounded_body(body: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(body, ensure_ascii=False)) > MAX_BODY_CHARS:
+    try:
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        # JSONB has no NaN or Infinity (Python's parser takes them, as JavaScript writes them).
+        raise ValueError("body holds NaN or Infinity, which JSON does not") from None
+    if len(text) > MAX_BODY_CHARS:
         raise ValueError(f"body longer than {MAX_BODY_CHARS} characters as JSON")
     if _has_nul(body):
         raise ValueError("body contains a NUL character")
@@ -74,6 +81,9 @@ class ForwardBatch(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     records: tuple[ForwardedRecord, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+assert MAX_BATCH * (MAX_BODY_CHARS + MAX_KEY_CHARS + 200) * 3 < MAX_REQUEST_BYTES
 
 
 class BatchStored(BaseModel):

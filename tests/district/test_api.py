@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,15 @@ from fastapi.testclient import TestClient
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
-from hub.district.wire import MAX_BATCH, MAX_BODY_CHARS, MAX_KEY_CHARS, RECORDS_PATH, SITE_HEADER, RecordKind
+from hub.district.wire import (
+    MAX_BATCH,
+    MAX_BODY_CHARS,
+    MAX_KEY_CHARS,
+    MAX_REQUEST_BYTES,
+    RECORDS_PATH,
+    SITE_HEADER,
+    RecordKind,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -80,13 +89,31 @@ def test_the_site_in_a_body_is_data_not_identity(district: tuple[TestClient, Dis
     ({"records": [{"kind": "reading", "key": "k", "ts": "soon", "body": {}}]}, "ts"),
     ({"records": [{"kind": "reading", "key": "k", "ts": 1.0, "body": {"x": "y" * MAX_BODY_CHARS}}]}, "body"),
     ({"records": [{"kind": "reading", "key": "k", "ts": 1.0, "body": [1, 2]}]}, "body"),
+    ({"records": [{"kind": "reading", "key": "k", "ts": 1.0, "body": {"value": float("nan")}}]}, "NaN"),
+    ({"records": [{"kind": "reading", "key": "k", "ts": float("inf"), "body": {}}]}, "ts"),
+    ({"batch": "not records"}, "records"),
 ])
 def test_bad_batches_are_refused_naming_the_field(district: tuple[TestClient, DistrictStore, dict[str, str]],
                                                   body: dict[str, object], field: str) -> None:
     client, store, tokens = district
-    response = client.post(RECORDS_PATH, json=body, headers=headers("school-a", tokens["school-a"]))
+    sent = {**headers("school-a", tokens["school-a"]), "Content-Type": "application/json"}
+    response = client.post(RECORDS_PATH, content=json.dumps(body), headers=sent)  # NaN as JavaScript writes it
     assert response.status_code == 422
     assert field in response.text
+    assert store.counts("school-a") == {}
+
+
+def test_a_body_is_read_only_after_the_school_is_known_and_only_up_to_its_bound(
+        district: tuple[TestClient, DistrictStore, dict[str, str]]) -> None:
+    client, store, tokens = district
+    not_json = b"{" * 1000
+    assert client.post(RECORDS_PATH, content=not_json).status_code == 401  # unauthenticated: not parsed at all
+    sent = headers("school-a", tokens["school-a"])
+    assert client.post(RECORDS_PATH, content=not_json, headers=sent).status_code == 422
+    too_long = {**sent, "Content-Length": str(MAX_REQUEST_BYTES + 1)}
+    assert client.post(RECORDS_PATH, content=b"x", headers=too_long).status_code in (400, 413)
+    streamed = client.post(RECORDS_PATH, content=iter([b" " * (1 << 20)] * 65), headers=sent)
+    assert streamed.status_code == 413
     assert store.counts("school-a") == {}
 
 
