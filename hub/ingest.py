@@ -371,7 +371,7 @@ class IngestPipeline:
         held = self.state.untimed_of_boot(device, boot_id)
         if held:
             readings = restamp.restamp(held, offset)
-            self.series.write(readings, [])
+            self._write(readings, [])  # the durable listeners too: re-stamped readings reach the district
             if isinstance(self.series, Rollups):
                 for since, until in restamp.hour_spans(r.ts for r in readings):
                     self.series.backfill_hourly(since, until)

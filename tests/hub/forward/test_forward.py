@@ -14,6 +14,7 @@ from edge import wire
 from hub.district.wire import BatchStored, ForwardBatch, ForwardedRecord, RecordKind
 from hub.forward.component import OUTBOX_FILE, DistrictForward
 from hub.forward.outbox import ForwardOutbox
+from hub.forward.records import reading_key
 from hub.forward.sender import Forwarder, SendFailed
 from hub.forward.settings import DistrictLink
 from hub.ingest import Inbound
@@ -21,6 +22,7 @@ from hub.runtime import Hub
 from hub.settings import HubSettings
 from tests.clock import Clock, local
 from tests.district.helpers import ROOT
+from tests.hub import test_restamp as restamped
 
 SITE = "school-x"
 
@@ -139,5 +141,20 @@ def test_an_outbox_that_cannot_write_fails_the_batch_so_the_edge_resends_it(tmp_
         monkeypatch.setattr(outbox, "put", real_put)
         hub.pipeline.process([telemetry(1, now)])  # the resend
         assert [w.record.key for w in outbox.head(10)] == [f"dev-x/t0@{round(now * 1000)}"]
+    finally:
+        hub.stop()
+
+
+def test_readings_taken_before_the_clock_synced_are_forwarded_at_their_true_time(tmp_path: Path) -> None:
+    """They are held out of the ingest's write and stored when re-stamped: that write puts them in the outbox."""
+    link = DistrictLink(enabled=True, site=SITE, urls=("http://127.0.0.1:9",), token="t")
+    hub = Hub(HubSettings(home=tmp_path / "hub", district=link), connect_mqtt=False)
+    try:
+        assert hub.district is not None
+        restamped.run_scenario(hub.pipeline, hub.series, hub.state)
+        stored = hub.series.readings(restamped.KEY, 0, 4e9)
+        waiting = [w.record for w in hub.district.outbox.head(1000) if w.record.kind is RecordKind.READING]
+        assert {r.key for r in waiting} == {reading_key(restamped.KEY, r.ts) for r in stored}
+        assert all(r.ts > 1e9 for r in waiting), "a 1970 time was forwarded"
     finally:
         hub.stop()
