@@ -7,6 +7,11 @@ it, before the hub confirms the message to the edge; it is deleted only when the
 district answered that it committed the batch holding it. ``(kind, key)`` is
 unique: a record put twice (the hub saw a message again) waits here once.
 
+A record the district refuses for what it is (a 422: it breaks the district's bounds)
+would be refused for ever and hold up every record behind it: the sender narrows the
+refused batch down to that record and *parks* it here (``parked``, with the reason),
+where it stays for a person to look at. Nothing else is ever taken out unconfirmed.
+
 Nothing is dropped to make room: the district's record is the school's record, and
 at 50 sensors every 10 s a week is about 3 M rows, some 400 MB (docs/district.md).
 """
@@ -41,6 +46,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     body TEXT NOT NULL,
     UNIQUE (kind, key)
 );
+CREATE TABLE IF NOT EXISTS parked (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ts REAL NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    parked_at REAL NOT NULL
+);
 """),
     )
 
@@ -64,6 +78,22 @@ CREATE TABLE IF NOT EXISTS outbox (
         """The district committed these: they need not be kept any longer."""
         with self.transaction() as db:
             db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def park(self, waiting: Waiting, reason: str, now: float) -> None:
+        """Set aside a record the district refused for what it is: kept, counted, no longer holding up the rest."""
+        r = waiting.record
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO parked (id, kind, key, ts, body, reason, parked_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)", (waiting.id, r.kind.value, r.key, r.ts,
+                                                         json.dumps(r.body, ensure_ascii=False), reason[:500], now))
+            db.execute("DELETE FROM outbox WHERE id = ?", (waiting.id,))
+
+    def parked(self, limit: int = 100) -> list[tuple[str, str, str]]:
+        """The records set aside, newest first: (kind, key, the district's reason)."""
+        with self._lock:
+            rows = self._db.execute("SELECT kind, key, reason FROM parked ORDER BY parked_at DESC, id DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        return [(str(kind), str(key), str(reason)) for kind, key, reason in rows]
 
     def depth(self) -> int:
         with self._lock:

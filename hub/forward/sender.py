@@ -4,7 +4,9 @@ A failed send (no network, a worker down, a 5xx) moves on to the next of the
 district's addresses and waits before trying again, doubling the wait up to a bound;
 the first success resets it. The district answers 200 only after its commit, so a
 batch whose answer was lost is sent again and the district finds every record of it
-already stored (``duplicates``) — nothing is lost, nothing stored twice.
+already stored (``duplicates``) — nothing is lost, nothing stored twice. A batch
+refused for its content (422) is halved until the one refused record is found and
+parked (``ForwardOutbox.park``); the others go on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Protocol
 import httpx
 
 from hub.district.wire import RECORDS_PATH, SITE_HEADER, BatchStored, ForwardBatch
-from hub.forward.outbox import ForwardOutbox
+from hub.forward.outbox import ForwardOutbox, Waiting
 
 _LOGGER = logging.getLogger(__name__)
 #: Batches sent per tick, at most: a drain after an outage gives the other duties their turn.
@@ -28,6 +30,14 @@ BATCHES_PER_TICK = 20
 
 class SendFailed(Exception):
     """The district did not confirm the batch; it stays in the outbox."""
+
+
+class Refused(SendFailed):
+    """The district refused the batch for its content (413, 422): sent again as it is, it would be refused again."""
+
+
+#: The district's answers that refuse the content, not the moment.
+_REFUSALS = {413, 422}
 
 
 class Transport(Protocol):
@@ -53,6 +63,8 @@ class HttpTransport:
         except httpx.HTTPError as error:
             self._next = (self._next + 1) % len(self._urls)
             raise SendFailed(f"{url}: {error!r}") from error
+        if response.status_code in _REFUSALS:
+            raise Refused(f"{url}: HTTP {response.status_code} {response.text[:300]!r}")
         if response.status_code != 200:
             self._next = (self._next + 1) % len(self._urls)
             raise SendFailed(f"{url}: HTTP {response.status_code} {response.text[:200]!r}")
@@ -68,6 +80,7 @@ class ForwardCounters:
     sent_records: int = 0
     duplicates: int = 0
     failures: int = 0
+    parked: int = 0
     last_confirmed: float | None = None
     last_error: str | None = None
 
@@ -82,6 +95,8 @@ class Forwarder:
         self.counters = ForwardCounters()
         self._wait_s = 0.0
         self._not_before = 0.0
+        #: Records per batch now: halved while the district refuses a batch, to find the record it refuses.
+        self._limit = batch
         self._lock = threading.Lock()  # one send at a time, whoever calls tick
 
     def tick(self, now: float) -> None:
@@ -89,21 +104,35 @@ class Forwarder:
             if now < self._not_before:
                 return
             for _ in range(BATCHES_PER_TICK):
-                waiting = self.outbox.head(self.batch)
+                waiting = self.outbox.head(self._limit)
                 if not waiting:
                     return
                 try:
                     stored = self.transport.send(ForwardBatch(records=tuple(w.record for w in waiting)))
+                except Refused as error:
+                    self._refused(waiting, str(error))
+                    continue
                 except SendFailed as error:
                     self._failed(str(error))
                     return
                 self.outbox.confirmed([w.id for w in waiting])
+                self._limit = min(self.batch, self._limit * 2)
                 self._wait_s = 0.0
                 c = self.counters
                 c.sent_batches += 1
                 c.sent_records += stored.stored
                 c.duplicates += stored.duplicates
                 c.last_confirmed = self.clock()
+
+    def _refused(self, waiting: list[Waiting], reason: str) -> None:
+        """Halve the batch until the refused record is alone, then park it: the rest go on."""
+        if len(waiting) > 1:
+            self._limit = max(1, len(waiting) // 2)
+            return
+        self.outbox.park(waiting[0], reason, self.clock())
+        self.counters.parked += 1
+        _LOGGER.error("the district refused record %s %s (%s): set aside in the outbox's parked records",
+                      waiting[0].record.kind.value, waiting[0].record.key, reason)
 
     def _failed(self, reason: str) -> None:
         self._wait_s = min(self.retry_max_s, max(self.retry_min_s, self._wait_s * 2))

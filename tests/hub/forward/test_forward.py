@@ -15,7 +15,7 @@ from hub.district.wire import BatchStored, ForwardBatch, ForwardedRecord, Record
 from hub.forward.component import OUTBOX_FILE, DistrictForward
 from hub.forward.outbox import ForwardOutbox
 from hub.forward.records import reading_key
-from hub.forward.sender import Forwarder, SendFailed
+from hub.forward.sender import Forwarder, Refused, SendFailed
 from hub.forward.settings import DistrictLink
 from hub.ingest import Inbound
 from hub.runtime import Hub
@@ -34,11 +34,14 @@ class District:
         self.down = False
         self.held: set[tuple[str, str]] = set()
         self.sends = 0
+        self.refuses: set[str] = set()
 
     def send(self, batch: ForwardBatch) -> BatchStored:
         self.sends += 1
         if self.down:
             raise SendFailed("connection refused")
+        if any(r.key in self.refuses for r in batch.records):
+            raise Refused("HTTP 422 body: holds NaN")
         new = {(r.kind.value, r.key) for r in batch.records} - self.held
         self.held |= new
         return BatchStored(stored=len(new), duplicates=len(batch.records) - len(new))
@@ -80,6 +83,22 @@ def test_records_wait_through_an_outage_with_backoff_and_go_once_confirmed(tmp_p
     district.down = True
     forwarder.tick(clock())
     assert forwarder._not_before - clock() == 1.0
+    outbox.close()
+
+
+def test_a_record_the_district_refuses_is_set_aside_and_the_others_go_on(tmp_path: Path) -> None:
+    clock = Clock(local("2026-03-02 08:00"))
+    outbox = ForwardOutbox(tmp_path / OUTBOX_FILE)
+    district = District()
+    district.refuses = {"k/t@13"}
+    forwarder = Forwarder(outbox, district, batch=16, retry_min_s=1.0, retry_max_s=8.0, clock=clock)
+    outbox.put([record(n) for n in range(40)])
+    while outbox.depth():
+        forwarder.tick(clock())
+    assert district.held == {("reading", f"k/t@{n}") for n in range(40) if n != 13}
+    assert outbox.parked() == [("reading", "k/t@13", "HTTP 422 body: holds NaN")]
+    assert forwarder.counters.parked == 1 and forwarder.counters.failures == 0
+    assert forwarder._limit == 16, "back to whole batches once past the refused record"
     outbox.close()
 
 
