@@ -17,6 +17,8 @@ import httpx
 from hub.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+#: How long a worker may take to answer after its start: generous, a loaded CI machine is slow to start Python.
+START_TIMEOUT_S = 180.0
 
 
 class DistrictProcess:
@@ -39,7 +41,7 @@ class DistrictProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "hub.district", "--dsn", self.dsn, "serve", "--port", str(self.port),
                  "--worker", self.worker], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"district worker {self.worker} exited: {self.log.read_text()[-2000:]}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psycopg
 import pytest
 
 from edge import wire
@@ -48,6 +49,7 @@ class School:
     name: str
     boot: str
     seq: int = 0
+    telemetry: int = 0
 
     def send(self, messages: int, hot_at: frozenset[int] = frozenset()) -> list[wire.MessageId]:
         """Telemetry (two sensors) and, every fifth message, a door event; the fridge hot at the given steps."""
@@ -61,7 +63,9 @@ class School:
                 readings=(wire.Reading(sensor="t0", kind="temperature", value=value, unit="°C", ts=ts),
                           wire.Reading(sensor="t1", kind="temperature", value=-18.0, unit="°C", ts=ts)))
             channel = wire.Channel.TELEMETRY
-            if step % 5 == 4:
+            if step % 5 != 4:
+                self.telemetry += 1
+            else:
                 message = wire.Event(device=self.name, boot_id=self.boot, seq=self.seq, ts=ts, sensor="door",
                                      kind="door", state="open" if step % 10 == 4 else "closed")
                 channel = wire.Channel.EVENT
@@ -91,7 +95,7 @@ def school(tmp_path: Path, site: str, link: DistrictLink) -> Iterator[School]:
                              BrokerSettings(host=broker.host, port=broker.port, username=name,
                                             password=device_account.password), device_account.password)
         try:
-            assert hub.mqtt is not None and hub.mqtt.connected.wait(10)
+            assert hub.mqtt is not None and hub.mqtt.connected.wait(60)
             device.connect(broker.host, broker.port)
             device.loop_start()
             boot = f"boot-{time.monotonic_ns()}"
@@ -133,15 +137,15 @@ def test_two_schools_two_workers_one_killed_one_school_cut_off_every_record_once
                 school(tmp_path, "school-b", link("school-b", token_b, wan_b.url)) as b:
             sent_a = a.send(30, hot_at=frozenset({3, 4}))
             sent_b = b.send(30, hot_at=frozenset({6}))
-            wait_for(lambda: a.stored(sent_a) and b.stored(sent_b), timeout=60)
+            wait_for(lambda: a.stored(sent_a) and b.stored(sent_b), timeout=180)
             # Worker 1 dies (kill -9) while school A is forwarding; A goes on with worker 2.
             one.kill()
             sent_a += a.send(30)
-            wait_for(lambda: a.stored(sent_a), timeout=60)
+            wait_for(lambda: a.stored(sent_a), timeout=180)
             one.start()
             sent_a += a.send(20, hot_at=frozenset({10}))
             sent_b += b.send(20)
-            wait_for(lambda: a.stored(sent_a) and b.stored(sent_b), timeout=60)
+            wait_for(lambda: a.stored(sent_a) and b.stored(sent_b), timeout=180)
             # School B alarms and stores on its own while cut off; the district has nothing of it yet.
             assert b.hub.state.alerts(), "school B's hot fridge raised an alarm at the school"
             assert b.hub.district is not None and b.hub.district.outbox.depth() > 0
@@ -150,11 +154,11 @@ def test_two_schools_two_workers_one_killed_one_school_cut_off_every_record_once
             for s in (a, b):
                 assert s.hub.district is not None
                 outbox = s.hub.district.outbox
-                wait_for(lambda outbox=outbox: outbox.depth() == 0, timeout=120)  # type: ignore[misc]
+                wait_for(lambda outbox=outbox: outbox.depth() == 0, timeout=300)  # type: ignore[misc]
             for s in (a, b):
                 expected = expected_keys(s, since)
-                assert len(expected[RecordKind.READING]) == 2 * sum(
-                    1 for m in (sent_a if s is a else sent_b) if m.seq % 5 != 0)
+                assert len(expected[RecordKind.READING]) == 2 * s.telemetry  # two sensors a message
+                assert len(expected[RecordKind.EVENT]) == s.seq - s.telemetry
                 for kind, keys in expected.items():
                     found = setup.keys(s.site, kind)
                     assert len(found) == len(set(found)) == len(keys), (s.site, kind)
@@ -163,11 +167,14 @@ def test_two_schools_two_workers_one_killed_one_school_cut_off_every_record_once
                 at_school = {alert.id: alert.state.value for alert in s.hub.state.alerts()}
                 assert at_school
                 wait_for(lambda s=s, at_school=at_school: setup.alarm_states(s.site) == at_school,  # type: ignore[misc]
-                         timeout=30)
+                         timeout=120)
                 alarm_keys = setup.keys(s.site, RecordKind.ALARM)
                 assert len(alarm_keys) == len(set(alarm_keys)) >= len(at_school)
-            # B's records came in through the relay after the outage; A's through both workers.
+            # B's records came in through the relay after the outage.
             assert b.hub.district is not None and b.hub.district.forwarder.counters.failures > 0
+            with psycopg.connect(district_dsn) as db:
+                spread = db.execute("SELECT site, received_by, count(*) FROM records GROUP BY 1, 2 ORDER BY 1, 2")
+                print("records by school and worker:", spread.fetchall())
     finally:
         wan_b.cut()
         one.stop()
@@ -179,13 +186,13 @@ def test_the_scheduler_moves_to_the_other_worker_when_its_leader_is_killed(tmp_p
     store = DistrictStore(district_dsn, "observer")
     workers = {name: DistrictProcess(district_dsn, name, tmp_path).start() for name in ("w1", "w2")}
     try:
-        wait_for(lambda: store.leader("scheduler") in workers, timeout=30)
+        wait_for(lambda: store.leader("scheduler") in workers, timeout=120)
         leader = store.leader("scheduler")
         assert leader is not None
         follower = next(name for name in workers if name != leader)
         killed_at = time.monotonic()
         workers[leader].kill()
-        wait_for(lambda: store.leader("scheduler") == follower, timeout=30)
+        wait_for(lambda: store.leader("scheduler") == follower, timeout=120)
         print(f"scheduler moved from {leader} to {follower} in {time.monotonic() - killed_at:.2f} s after kill -9")
         # The killed worker, back, follows: the lock stays with the worker that holds it.
         workers[leader].start()
