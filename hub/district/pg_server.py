@@ -48,6 +48,14 @@ def pg_bin() -> Path:
     return found
 
 
+def _run_as_account() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(RUN_AS)
+    except KeyError:
+        raise PostgresError(f"started by root, the cluster runs as the {RUN_AS!r} account, which this machine lacks:"
+                            " install Debian's postgresql-15 (`make deps`), or run as another user") from None
+
+
 class PostgresServer:
     """One private cluster: ``initdb`` at start, stopped (fast shutdown) and removed at the end."""
 
@@ -59,7 +67,7 @@ class PostgresServer:
         self.durable = durable
         self.port = port or free_port(host)
         self._bin = pg_bin()
-        self._user: pwd.struct_passwd | None = pwd.getpwnam(RUN_AS) if os.geteuid() == 0 else None
+        self._user: pwd.struct_passwd | None = _run_as_account() if os.geteuid() == 0 else None
         self._owned_dir = directory is None or self._user is not None
         base = Path(tempfile.mkdtemp(prefix="xiaoan-pg-")) if self._owned_dir else directory
         assert base is not None
