@@ -12,6 +12,11 @@ connection:
   with it (the server's TCP keepalives end it too, where set);
 - the leader loses its connection: it stops leading at once (its next duty would
   run without the lock) and tries again like the others.
+
+A round's duties must take well under ``LOCK_IDLE_S``: the lock session is touched
+between rounds, so a longer round would let the server end it and another worker
+lead while this one finishes (it notices at its next touch and stops). Long work
+belongs in queued jobs (``FOR UPDATE SKIP LOCKED``), not in the leader's round.
 """
 
 from __future__ import annotations
