@@ -177,6 +177,7 @@ class IngestPipeline:
         self.runs_rules = runs_rules
         self._event_listeners: list[Callable[[list[StoredEvent]], None]] = []
         self._reading_listeners: list[Callable[[list[StoredReading]], None]] = []
+        self._durable_listeners: list[Callable[[list[StoredReading], list[StoredEvent]], None]] = []
         self._status_listeners: list[Callable[[str, wire.Status, float], None]] = []
         self.quotas = quotas or DeviceQuotas()
         self._buckets: dict[str, _Bucket] = {}
@@ -190,6 +191,12 @@ class IngestPipeline:
     def add_event_listener(self, listener: Callable[[list[StoredEvent]], None]) -> None:
         """Domain modules (food samples, patrols) see every stored event, after commit."""
         self._event_listeners.append(listener)
+
+    def add_durable_listener(self, listener: Callable[[list[StoredReading], list[StoredEvent]], None]) -> None:
+        """Called with a batch's new readings and events after the series stored them, before their message ids
+        are committed as seen: a listener that raises fails the batch (unconfirmed, processed again), so what it
+        is handed is never lost between the hub's commit and its own (the district outbox, hub.forward)."""
+        self._durable_listeners.append(listener)
 
     def add_reading_listener(self, listener: Callable[[list[StoredReading]], None]) -> None:
         """The live web pages see every stored reading, after commit (the listener must not block)."""
@@ -264,7 +271,7 @@ class IngestPipeline:
                 fresh.append(message)
         readings, events, updates, untimed = _flatten(fresh, now)
 
-        self.series.write(readings, events)
+        self._write(readings, events)
         self.state.hold_untimed(untimed)  # before the ids are seen: a crash in between re-holds the same rows
         self.state.commit_ingest([m.message_id for m in fresh], now, updates, dead)
         self._evaluate(readings, events)
@@ -273,6 +280,12 @@ class IngestPipeline:
         self._restamp(anchored | {(r.device, r.boot_id) for r in untimed}, now)
         self._watch_dead_letters(dead, now)
         return held
+
+    def _write(self, readings: list[StoredReading], events: list[StoredEvent]) -> None:
+        """The series, then the durable listeners: all before the batch's message ids are committed as seen."""
+        self.series.write(readings, events)
+        for listener in self._durable_listeners:
+            listener(readings, events)
 
     def _admit(self, batch: list[Inbound], now: float) -> list[Inbound]:
         """The messages within their device's rate; the rest are counted and left unconfirmed."""
@@ -358,7 +371,7 @@ class IngestPipeline:
         held = self.state.untimed_of_boot(device, boot_id)
         if held:
             readings = restamp.restamp(held, offset)
-            self.series.write(readings, [])
+            self._write(readings, [])  # the durable listeners too: re-stamped readings reach the district
             if isinstance(self.series, Rollups):
                 for since, until in restamp.hour_spans(r.ts for r in readings):
                     self.series.backfill_hourly(since, until)
@@ -420,7 +433,7 @@ class IngestPipeline:
                 unseen.discard(message.message_id)
                 fresh.append(message)
         readings, events, updates, untimed = _flatten(fresh, now)
-        self.series.write(readings, events)
+        self._write(readings, events)
         self.state.hold_untimed(untimed)
         claimed_counts = [0, 0]
 

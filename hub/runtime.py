@@ -28,6 +28,7 @@ from hub.checks.service import ChecksService
 from hub.closed import SignedPeriods
 from hub.dynsec import Dynsec, DynsecSettings
 from hub.enrolment import DeviceEnrolment, EnrolmentStore
+from hub.forward.component import DistrictForward
 from hub.gate.monitor import GateMonitor
 from hub.gate.store import Sweep
 from hub.health import ALERT_TIMERS, Vitals
@@ -130,6 +131,7 @@ class Hub:
                                      send_command=self._publish_command, signed=signed)
         self.pipeline.add_event_listener(self.samples.on_events)
         self.checks = self._checks(signed)
+        self.district = self._district()
         self.series_upkeep = self._series_upkeep()
         self.mqtt: MqttIngest | None = None
         self.broker_watch: BrokerDropWatch | None = None
@@ -173,6 +175,16 @@ class Hub:
                              self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
                              self.pipeline.outage, lambda: backup.status() if backup is not None else None,
                              self.gate.coverage)
+
+    def _district(self) -> DistrictForward | None:
+        """The district link (hub.forward) where the settings enable it: new records and alarm changes to its outbox."""
+        link = self.settings.district
+        if not link.enabled:
+            return None
+        found = DistrictForward(link, self.settings.db_dir)
+        self.pipeline.add_durable_listener(found.on_stored)
+        self.engine.add_listener(found.on_alert)
+        return found
 
     def _live_feed(self) -> LiveFeed:
         """The open web pages: alert changes, readings (coalesced per tick), doors and samples, pushed live."""
@@ -283,6 +295,8 @@ class Hub:
         if self.broker_watch is not None:
             add(Duty("broker-watch", tick_s, self.broker_watch.tick))
         add(Duty("reports", CHECK_EVERY_S, self.reports.run_due))
+        if self.district is not None:
+            add(Duty("district-forward", self.settings.district.tick_s, self.district.tick))
         add(Duty("calibration", CALIBRATION_TICK_S, self.calibration.tick, first_after_s=30.0))
         if self.backup is not None:
             # Checked every few minutes; it backs up once a day after backup_at (and retries hourly on failure).
@@ -384,6 +398,8 @@ class Hub:
         self.notifications.stop()
         self.reports.close()
         self.checks.close()
+        if self.district is not None:
+            self.district.close()
         self.calibration.close()
         self.visitors.close()
         self.samples.close()

@@ -23,6 +23,7 @@ from hub.alerts.kinds import Severity
 from hub.calendar import DEFAULT_GROUP, CalendarConfig
 from hub.calibration.config import CalibrationConfig
 from hub.checks.config import ChecksConfig
+from hub.forward.settings import DistrictLink
 from hub.gate.config import GateConfig
 from hub.notify.config import NotifyConfig, load_notify_config
 from hub.report.config import ReportConfig
@@ -156,6 +157,8 @@ class HubSettings(BaseSettings):
     device_tls_ca_file: Path | None = None
     #: Sites this hub serves (``+``: all).
     site: str = "+"
+    #: The link to a district service (docs/district.md): off unless a district registered this school.
+    district: DistrictLink = Field(default_factory=DistrictLink)
     #: The school's time zone: messages, pages and reports speak local time.
     timezone: str = "Asia/Shanghai"
     #: Join an MQTT shared subscription group (several hub workers splitting the load).

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install what xiaoan needs on Debian 12 / Raspberry Pi OS, only where it is missing:
 # Debian packages (the Mosquitto broker, InfluxDB for the scale-out store and its tests,
-# python3-venv), then a virtual environment with the package and its extras.
+# PostgreSQL 15 for the district service and its tests, python3-venv), then a virtual environment with the package and its extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-EXTRAS=${EXTRAS:-edge,hub,influx,dev}
+EXTRAS=${EXTRAS:-edge,hub,influx,district,dev}
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 
@@ -15,6 +15,9 @@ missing=()
 have mosquitto || missing+=(mosquitto)
 have mosquitto_pub || missing+=(mosquitto-clients)
 have influxd || missing+=(influxdb)
+# The district service (hub/district) keeps its state in PostgreSQL 15; its tests start a private cluster
+# with the binaries under /usr/lib/postgresql/15/bin (hub/district/pg_server.py), never the system one.
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 # `make bench` compiles its C load generator (bench/mqttload.c) against libmosquitto.
 [ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)
 have cc || missing+=(gcc libc6-dev)
@@ -38,7 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
     export DEBIAN_FRONTEND=noninteractive
     "${SUDO[@]}" apt-get update -qq
-    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # No question on stdin (CI=true, no terminal): keep any configuration file already there.
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold "${missing[@]}" </dev/null
 fi
 
 # The Debian packages start their own services where systemd runs; xiaoan starts

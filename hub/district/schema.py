@@ -1,0 +1,105 @@
+"""The district's PostgreSQL schema as numbered steps, the way the hub's SQLite stores keep theirs (hub.store.sqlite).
+
+Each step runs once, in order, in one transaction with the ``schema_version`` row that
+records it. Several district workers starting at once take a transaction-scoped
+advisory lock first, so exactly one applies a step and the others find it done.
+Released steps are never edited: a change is a new step (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+_LOGGER = logging.getLogger(__name__)
+
+#: The advisory lock key migrations serialise on ("xiaoan-m" as bytes).
+MIGRATION_LOCK = 0x7869_616F_616E_2D6D
+STORE = "district"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "schools, forwarded records, the alarm queue, open alarms, the leader", """
+CREATE TABLE sites (
+    site TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_sha256 BYTEA NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_contact TIMESTAMPTZ,
+    silent_since TIMESTAMPTZ
+);
+CREATE TABLE records (
+    site TEXT NOT NULL REFERENCES sites (site),
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ts DOUBLE PRECISION NOT NULL,
+    body JSONB NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    received_by TEXT NOT NULL,
+    PRIMARY KEY (site, kind, key)
+);
+CREATE INDEX records_site_ts ON records (site, kind, ts);
+CREATE TABLE alarm_jobs (
+    id BIGSERIAL PRIMARY KEY,
+    site TEXT NOT NULL,
+    key TEXT NOT NULL,
+    queued_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE alarms (
+    site TEXT NOT NULL REFERENCES sites (site),
+    alert_id BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    body JSONB NOT NULL,
+    applied_by TEXT NOT NULL,
+    PRIMARY KEY (site, alert_id)
+);
+CREATE TABLE leader (
+    role TEXT PRIMARY KEY,
+    worker TEXT NOT NULL,
+    since TIMESTAMPTZ NOT NULL,
+    beat TIMESTAMPTZ NOT NULL
+);
+"""),
+)
+
+
+def check_steps(migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"{STORE}: migration versions must be 1, 2, 3 … in order, got {versions}")
+
+
+check_steps(MIGRATIONS)
+
+
+def migrate(db: psycopg.Connection[tuple[object, ...]], migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the database to the newest version; returns it. Raises if the database is newer than this release."""
+    latest = migrations[-1].version
+    with db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (store TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+                   " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        row = db.execute("SELECT version FROM schema_version WHERE store = %s", (STORE,)).fetchone()
+        found = 0 if row is None else int(str(row[0]))
+        if found > latest:
+            raise RuntimeError(f"the district database is at schema version {found}, this release knows up to"
+                               f" {latest}: it was written by a newer xiaoan; install that release")
+        for step in migrations:
+            if step.version > found:
+                _LOGGER.info("district schema version %d: %s", step.version, step.description)
+                db.execute(step.sql.encode())
+        if latest > found:
+            db.execute("INSERT INTO schema_version (store, version) VALUES (%s, %s) ON CONFLICT (store)"
+                       " DO UPDATE SET version = excluded.version, applied_at = now()", (STORE, latest))
+    return latest

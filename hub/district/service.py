@@ -1,0 +1,79 @@
+"""One district worker: the routes, the alarm queue and (when elected) the scheduled duties, built from settings.
+
+Any number of workers, on any machines, run this against one database; none of them
+is special except the one the leader election picks for the scheduled duties.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from hub.api import errors
+from hub.district import api
+from hub.district.leader import LeaderElection
+from hub.district.settings import DistrictSettings
+from hub.district.store import DistrictStore
+
+_LOGGER = logging.getLogger(__name__)
+#: The role the leader election is for, as named in the ``leader`` table.
+SCHEDULER = "scheduler"
+
+
+class DistrictWorker:
+    def __init__(self, settings: DistrictSettings) -> None:
+        self.settings = settings
+        self.store = DistrictStore(settings.dsn, settings.worker)
+        self.election = LeaderElection(settings.dsn, settings.worker, self._lead, settings.leader_poll_s)
+        self._stop = threading.Event()
+        self._jobs = threading.Thread(target=self._run_jobs, name="district-alarm-jobs", daemon=True)
+
+    def _lead(self) -> None:
+        """The scheduled duties, run by the leader only."""
+        self.store.beat(SCHEDULER)
+        silent = self.store.mark_silent(self.settings.silent_after_s)
+        if silent:
+            _LOGGER.warning("%d school(s) fell silent (no contact for %.0f s)", silent, self.settings.silent_after_s)
+
+    def _run_jobs(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.store.apply_alarm_jobs():
+                    pass
+            except Exception:
+                _LOGGER.exception("applying queued alarm records failed; tried again shortly")
+            self._stop.wait(self.settings.jobs_poll_s)
+
+    def start(self) -> None:
+        self._jobs.start()
+        self.election.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.election.stop()
+        self._jobs.join(10)
+        self.store.close()
+
+
+def create_district_app(settings: DistrictSettings) -> FastAPI:
+    """The district's app; the worker is built and run for the app's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = DistrictWorker(settings)
+        app.state.district = worker.store
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+
+    app = FastAPI(title="xiaoan district", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.include_router(api.router)
+    return app

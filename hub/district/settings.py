@@ -1,0 +1,25 @@
+"""One district worker's settings: where PostgreSQL is, where it listens, what it is called."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DistrictSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XIAOAN_DISTRICT_", extra="forbid")
+
+    #: libpq connection string of the district database.
+    dsn: str = Field(min_length=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=1, le=65535)
+    #: This worker's name in the records it stores and in the leader table (unique per worker).
+    worker: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
+    #: How often queued alarm records are claimed and applied, in seconds.
+    jobs_poll_s: float = Field(default=0.5, gt=0, le=60)
+    #: How often the leader lock is tried (followers) or touched (the leader), in seconds.
+    leader_poll_s: float = Field(default=1.0, gt=0, le=60)
+    #: A school not heard from this long is marked silent by the leader, in seconds.
+    silent_after_s: float = Field(default=900.0, gt=0, le=30 * 86_400)

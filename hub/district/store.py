@@ -1,0 +1,191 @@
+"""The district's state in PostgreSQL: schools, forwarded records stored once, the alarm queue, open alarms.
+
+Every worker of the district (on any machine) uses the same database, and the
+database does what the shared-SQLite scale-out did by hand (docs/scale-out.md):
+
+- **dedup**: a record's primary key is ``(site, kind, key)``; a batch is one
+  ``INSERT … ON CONFLICT DO NOTHING``, so a batch re-sent after a lost confirmation,
+  or the same batch arriving at two workers at once, stores each record once;
+- **queued work**: each newly stored alarm record queues a job in the same
+  transaction; workers claim jobs with ``FOR UPDATE SKIP LOCKED`` and apply them to
+  ``alarms`` (each school's alarms as they stand now) in the transaction that deletes
+  them, so a worker killed mid-job leaves the job to the next claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import queue
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+
+from hub.district.schema import migrate
+from hub.district.wire import SITE_PATTERN, ForwardedRecord, RecordKind
+
+_LOGGER = logging.getLogger(__name__)
+
+Connection = psycopg.Connection[tuple[object, ...]]
+#: Connections a worker keeps open for its routes and duties.
+POOL_SIZE = 8
+
+
+def token_digest(token: str) -> bytes:
+    """Tokens are 32 random bytes: a plain SHA-256 is enough to keep them out of the database (no guessing to slow)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    stored: int
+    duplicates: int
+
+
+class Connections:
+    """A few open connections shared by a worker's threads; a broken one is dropped, a new one opened."""
+
+    def __init__(self, dsn: str, size: int = POOL_SIZE) -> None:
+        self.dsn = dsn
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        try:
+            db = self._idle.get_nowait()
+        except queue.Empty:
+            db = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+        try:
+            yield db
+        except BaseException:
+            if db.closed or db.broken:
+                db.close()
+                raise
+            self._give_back(db)
+            raise
+        self._give_back(db)
+
+    def _give_back(self, db: Connection) -> None:
+        try:
+            self._idle.put_nowait(db)
+        except queue.Full:
+            db.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+class DistrictStore:
+    """The district's tables, used by every worker; each method is one transaction."""
+
+    def __init__(self, dsn: str, worker: str) -> None:
+        self.worker = worker
+        self.pool = Connections(dsn)
+        with self.pool.connection() as db:
+            self.schema_version = migrate(db)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def add_site(self, site: str, name: str) -> str:
+        """Register a school; returns its token (shown once: only its digest is kept)."""
+        if not SITE_PATTERN.match(site):
+            raise ValueError(f"site: {site!r} is not a site id (lower-case letters, digits, - and _, up to 64)")
+        token = secrets.token_urlsafe(32)
+        with self.pool.connection() as db:
+            db.execute("INSERT INTO sites (site, name, token_sha256) VALUES (%s, %s, %s)",
+                       (site, name, token_digest(token)))
+        return token
+
+    def authenticate(self, site: str, token: str) -> bool:
+        with self.pool.connection() as db:
+            row = db.execute("SELECT token_sha256 FROM sites WHERE site = %s", (site,)).fetchone()
+        if row is None:
+            hmac.compare_digest(token_digest(token), token_digest(""))  # same work either way
+            return False
+        return hmac.compare_digest(bytes(row[0]), token_digest(token))  # type: ignore[call-overload]
+
+    def store(self, site: str, records: tuple[ForwardedRecord, ...]) -> Stored:
+        """Store a batch of one school in one transaction; returns once it is committed (the confirmation)."""
+        kinds = [r.kind.value for r in records]
+        keys = [r.key for r in records]
+        times = [r.ts for r in records]
+        bodies = [json.dumps(r.body, ensure_ascii=False) for r in records]
+        with self.pool.connection() as db, db.transaction():
+            inserted = db.execute(
+                "INSERT INTO records (site, kind, key, ts, body, received_by)"
+                " SELECT %s, k, key, ts, body::jsonb, %s FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[])"
+                " AS r (k, key, ts, body) ON CONFLICT DO NOTHING RETURNING kind, key",
+                (site, self.worker, kinds, keys, times, bodies)).fetchall()
+            alarms = [str(key) for kind, key in inserted if kind == RecordKind.ALARM.value]
+            if alarms:
+                db.execute("INSERT INTO alarm_jobs (site, key) SELECT %s, unnest(%s::text[])", (site, alarms))
+            db.execute("UPDATE sites SET last_contact = now(), silent_since = NULL WHERE site = %s", (site,))
+        return Stored(len(inserted), len(records) - len(inserted))
+
+    def apply_alarm_jobs(self, limit: int = 100) -> int:
+        """Claim queued alarm records no other worker holds and bring ``alarms`` up to them; returns how many.
+
+        A lifecycle record older than the one applied (``updated_at``) changes nothing:
+        records of one alarm may arrive in any order after an outage.
+        """
+        with self.pool.connection() as db, db.transaction():
+            claimed = db.execute(
+                "WITH job AS (SELECT id FROM alarm_jobs ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " DELETE FROM alarm_jobs a USING job WHERE a.id = job.id RETURNING a.site, a.key",
+                (limit,)).fetchall()
+            for site, key in claimed:
+                db.execute(
+                    "INSERT INTO alarms (site, alert_id, state, updated_at, body, applied_by)"
+                    " SELECT site, (body->>'id')::bigint, body->>'state', (body->>'updated_at')::float8, body, %s"
+                    " FROM records WHERE site = %s AND kind = %s AND key = %s"
+                    " ON CONFLICT (site, alert_id) DO UPDATE SET state = excluded.state,"
+                    " updated_at = excluded.updated_at, body = excluded.body, applied_by = excluded.applied_by"
+                    " WHERE alarms.updated_at <= excluded.updated_at",
+                    (self.worker, site, RecordKind.ALARM.value, key))
+        return len(claimed)
+
+    def mark_silent(self, silent_after_s: float) -> int:
+        """The leader's duty: schools not heard from for ``silent_after_s`` are marked silent (once)."""
+        with self.pool.connection() as db:
+            cursor = db.execute("UPDATE sites SET silent_since = now() WHERE silent_since IS NULL"
+                                " AND last_contact < now() - make_interval(secs => %s)", (silent_after_s,))
+            return cursor.rowcount
+
+    def beat(self, role: str) -> None:
+        """The leader's mark in ``leader``: who holds the role, since when, last seen alive."""
+        with self.pool.connection() as db:
+            db.execute("INSERT INTO leader (role, worker, since, beat) VALUES (%s, %s, now(), now())"
+                       " ON CONFLICT (role) DO UPDATE SET beat = now(),"
+                       " since = CASE WHEN leader.worker = excluded.worker THEN leader.since ELSE now() END,"
+                       " worker = excluded.worker", (role, self.worker))
+
+    def leader(self, role: str) -> str | None:
+        with self.pool.connection() as db:
+            row = db.execute("SELECT worker FROM leader WHERE role = %s", (role,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def counts(self, site: str) -> dict[str, int]:
+        """Records stored for a school, by kind."""
+        with self.pool.connection() as db:
+            rows = db.execute("SELECT kind, count(*) FROM records WHERE site = %s GROUP BY kind", (site,)).fetchall()
+        return {str(kind): int(str(n)) for kind, n in rows}
+
+    def keys(self, site: str, kind: RecordKind) -> list[str]:
+        with self.pool.connection() as db:
+            rows = db.execute("SELECT key FROM records WHERE site = %s AND kind = %s", (site, kind.value)).fetchall()
+        return [str(key) for (key,) in rows]
+
+    def alarm_states(self, site: str) -> dict[int, str]:
+        with self.pool.connection() as db:
+            rows = db.execute("SELECT alert_id, state FROM alarms WHERE site = %s", (site,)).fetchall()
+        return {int(str(alert_id)): str(state) for alert_id, state in rows}

@@ -1,0 +1,93 @@
+"""What a school hub forwards to the district, and the district's confirmation: the one contract both sides import.
+
+A record is identified by ``(kind, key)`` within its school; the district stores it
+under ``(site, kind, key)``, the site being the school the request authenticated as,
+never a field of the body. The keys are the identities the school hub already
+deduplicates by (docs/district.md, "Identities"), so a record re-sent after an outage
+or a lost confirmation is recognised and stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+#: Records in one forwarded batch, at most.
+MAX_BATCH = 1000
+#: A record's body as JSON text, at most (an alarm with its notes is far below this).
+MAX_BODY_CHARS = 16_384
+#: A record's key, at most.
+MAX_KEY_CHARS = 300
+#: A site id: what a school is called at the district (and in its MQTT topics).
+SITE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: A request's body, at most: a whole batch of the largest records (UTF-8, three bytes a character) fits.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+#: The headers a school hub authenticates with.
+SITE_HEADER = "X-Xiaoan-Site"
+#: The district's route for forwarded batches.
+RECORDS_PATH = "/district/v1/records"
+
+
+class RecordKind(StrEnum):
+    READING = "reading"
+    EVENT = "event"
+    ALARM = "alarm"
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text and JSONB cannot hold U+0000; no school record has one (edge.wire refuses control characters).
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
+def _bounded_body(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        # JSONB has no NaN or Infinity (Python's parser takes them, as JavaScript writes them).
+        raise ValueError("body holds NaN or Infinity, which JSON does not") from None
+    if len(text) > MAX_BODY_CHARS:
+        raise ValueError(f"body longer than {MAX_BODY_CHARS} characters as JSON")
+    if _has_nul(body):
+        raise ValueError("body contains a NUL character")
+    return body
+
+
+class ForwardedRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: RecordKind
+    key: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS), AfterValidator(_no_nul)]
+    ts: float = Field(ge=0, le=4_102_444_800)  # up to 2100-01-01 UTC
+    body: Annotated[dict[str, Any], AfterValidator(_bounded_body)]
+
+
+class ForwardBatch(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    records: tuple[ForwardedRecord, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+assert MAX_BATCH * (MAX_BODY_CHARS + MAX_KEY_CHARS + 200) * 3 < MAX_REQUEST_BYTES
+
+
+class BatchStored(BaseModel):
+    """Sent only after the district committed the batch: the school may now delete it from its outbox."""
+
+    stored: int
+    duplicates: int

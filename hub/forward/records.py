@@ -1,0 +1,53 @@
+"""What the hub's records become at the district: a kind, the identity the hub already dedups by, a JSON body.
+
+Pure functions. The identities (docs/district.md, "Identities"):
+
+- a reading: its sensor and time in whole milliseconds (``device/sensor@ts_ms``), the
+  key of the hub's series (two readings of a sensor in one millisecond are one there);
+- an event: the edge's message identity ``device/boot_id/seq``;
+- an alarm's lifecycle record: ``id/state/updated_at`` — one per state change, so the
+  district can rebuild the alarm's history and its current state in any arrival order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from hub.district.wire import ForwardedRecord, RecordKind
+from hub.store.base import StoredEvent, StoredReading
+from hub.store.state import Alert
+
+#: Alarm fields the district uses (``data`` stays at the school: rule internals).
+_ALARM_FIELDS = ("id", "rule", "subject", "kind", "severity", "state", "message", "started_at", "updated_at",
+                 "value", "peak", "threshold", "fired_at", "resolved_at", "acked_at", "acked_by", "ack_note",
+                 "closed_at", "closed_by", "action", "verified_at", "verified_by", "verify_note", "incident",
+                 "silenced")
+
+
+def reading_key(sensor: str, ts: float) -> str:
+    return f"{sensor}@{round(ts * 1000)}"
+
+
+def reading_record(reading: StoredReading) -> ForwardedRecord:
+    return ForwardedRecord(kind=RecordKind.READING, key=reading_key(reading.sensor, reading.ts), ts=reading.ts,
+                           body={"sensor": reading.sensor, "value": reading.value, "fault": reading.fault,
+                                 "clock_synced": reading.clock_synced})
+
+
+def event_record(event: StoredEvent) -> ForwardedRecord:
+    body: dict[str, Any] = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    body["detail"] = json.loads(event.detail)
+    return ForwardedRecord(kind=RecordKind.EVENT, key=f"{event.device}/{event.boot_id}/{event.seq}", ts=event.ts,
+                           body=body)
+
+
+def alarm_record(alert: Alert) -> ForwardedRecord | None:
+    """An alarm as it stands now; ``None`` for one not yet saved (no id to know it by)."""
+    if alert.id is None:
+        return None
+    body = {name: getattr(alert, name) for name in _ALARM_FIELDS}
+    body = json.loads(json.dumps(body, default=str))  # enums as their values
+    return ForwardedRecord(kind=RecordKind.ALARM, key=f"{alert.id}/{alert.state.value}/{alert.updated_at!r}",
+                           ts=alert.updated_at, body=body)

@@ -1,0 +1,179 @@
+"""The school side of the district link: the outbox keeps every record until the district confirms it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from edge import wire
+from hub.district.wire import BatchStored, ForwardBatch, ForwardedRecord, RecordKind
+from hub.forward.component import OUTBOX_FILE, DistrictForward
+from hub.forward.outbox import ForwardOutbox
+from hub.forward.records import reading_key
+from hub.forward.sender import Forwarder, Refused, SendFailed
+from hub.forward.settings import DistrictLink
+from hub.ingest import Inbound
+from hub.runtime import Hub
+from hub.settings import HubSettings
+from tests.clock import Clock, local
+from tests.district.helpers import ROOT
+from tests.hub import test_restamp as restamped
+
+SITE = "school-x"
+
+
+class District:
+    """The network seam: answers like the district (duplicates counted by key) or fails while ``down``."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.held: set[tuple[str, str]] = set()
+        self.sends = 0
+        self.refuses: set[str] = set()
+
+    def send(self, batch: ForwardBatch) -> BatchStored:
+        self.sends += 1
+        if self.down:
+            raise SendFailed("connection refused")
+        if any(r.key in self.refuses for r in batch.records):
+            raise Refused("HTTP 422 body: holds NaN")
+        new = {(r.kind.value, r.key) for r in batch.records} - self.held
+        self.held |= new
+        return BatchStored(stored=len(new), duplicates=len(batch.records) - len(new))
+
+    def close(self) -> None:
+        pass
+
+
+def record(n: int) -> ForwardedRecord:
+    return ForwardedRecord(kind=RecordKind.READING, key=f"k/t@{n}", ts=float(n), body={"value": 4.0})
+
+
+def test_records_wait_through_an_outage_with_backoff_and_go_once_confirmed(tmp_path: Path) -> None:
+    clock = Clock(local("2026-03-02 08:00"))
+    outbox = ForwardOutbox(tmp_path / OUTBOX_FILE)
+    district = District()
+    forwarder = Forwarder(outbox, district, batch=10, retry_min_s=1.0, retry_max_s=8.0, clock=clock)
+    outbox.put([record(n) for n in range(25)])
+    district.down = True
+    waits = []
+    for _ in range(6):
+        sends = district.sends
+        forwarder.tick(clock())
+        assert district.sends == sends + 1
+        forwarder.tick(clock())  # within the wait: not tried again
+        assert district.sends == sends + 1
+        wait = forwarder._not_before - clock()
+        waits.append(wait)
+        clock.now += wait
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert outbox.depth() == 25
+    district.down = False
+    forwarder.tick(clock())
+    assert outbox.depth() == 0
+    assert district.held == {("reading", f"k/t@{n}") for n in range(25)}
+    assert forwarder.counters.sent_records == 25 and forwarder.counters.duplicates == 0
+    # The first success resets the wait: a new failure waits the shortest time again.
+    outbox.put([record(99)])
+    district.down = True
+    forwarder.tick(clock())
+    assert forwarder._not_before - clock() == 1.0
+    outbox.close()
+
+
+def test_a_record_the_district_refuses_is_set_aside_and_the_others_go_on(tmp_path: Path) -> None:
+    clock = Clock(local("2026-03-02 08:00"))
+    outbox = ForwardOutbox(tmp_path / OUTBOX_FILE)
+    district = District()
+    district.refuses = {"k/t@13"}
+    forwarder = Forwarder(outbox, district, batch=16, retry_min_s=1.0, retry_max_s=8.0, clock=clock)
+    outbox.put([record(n) for n in range(40)])
+    while outbox.depth():
+        forwarder.tick(clock())
+    assert district.held == {("reading", f"k/t@{n}") for n in range(40) if n != 13}
+    assert outbox.parked() == [("reading", "k/t@13", "HTTP 422 body: holds NaN")]
+    assert forwarder.counters.parked == 1 and forwarder.counters.failures == 0
+    assert forwarder._limit == 16, "back to whole batches once past the refused record"
+    outbox.close()
+
+
+def test_a_record_put_twice_waits_once_and_the_outbox_outlives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / OUTBOX_FILE
+    outbox = ForwardOutbox(path)
+    outbox.put([record(1), record(2), record(1)])
+    outbox.put([record(2)])
+    outbox.close()
+    again = ForwardOutbox(path)
+    assert [w.record for w in again.head(10)] == [record(1), record(2)]
+    again.close()
+
+
+def test_the_district_link_is_off_by_default_and_complete_when_on(tmp_path: Path) -> None:
+    hub = Hub(HubSettings(home=tmp_path / "hub"), connect_mqtt=False)
+    try:
+        assert hub.district is None
+        assert not (hub.settings.db_dir / OUTBOX_FILE).exists()
+    finally:
+        hub.stop()
+    for missing, field in (({"site": ""}, "district.site"), ({"urls": ()}, "district.urls"),
+                           ({"urls": ("ftp://x",)}, "district.urls"), ({"token": None}, "district.token")):
+        given = {"enabled": True, "site": SITE, "urls": ("https://district.example",), "token": "t", **missing}
+        with pytest.raises(ValidationError, match=field):
+            DistrictLink.model_validate(given)
+
+
+def test_a_single_school_hub_never_loads_postgresql() -> None:
+    code = "import sys, hub.app, hub.cli, hub.runtime; print(sorted(m for m in sys.modules if 'psycopg' in m))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert found.stdout.strip() == "[]"
+
+
+def telemetry(seq: int, at: float) -> Inbound:
+    message = wire.Telemetry(device="dev-x", boot_id="b1", seq=seq, readings=(
+        wire.Reading(sensor="t0", kind="temperature", value=4.0, unit="°C", ts=at),))
+    return Inbound(wire.topic(SITE, "dev-x", wire.Channel.TELEMETRY), wire.encode(message), seq, 1, time.time())
+
+
+def test_an_outbox_that_cannot_write_fails_the_batch_so_the_edge_resends_it(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the hub commits a message as seen, its records are in the outbox: else a resend would be a duplicate."""
+    link = DistrictLink(enabled=True, site=SITE, urls=("http://127.0.0.1:9",), token="t")
+    hub = Hub(HubSettings(home=tmp_path / "hub", district=link), connect_mqtt=False)
+    try:
+        assert isinstance(hub.district, DistrictForward)
+        outbox = hub.district.outbox
+        now = time.time()
+        real_put = outbox.put
+
+        def refused(_records: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(outbox, "put", refused)
+        with pytest.raises(OSError):
+            hub.pipeline.process([telemetry(1, now)])
+        assert hub.state.unseen([wire.MessageId("dev-x", "b1", 1)]), "not committed as seen: the edge resends it"
+        monkeypatch.setattr(outbox, "put", real_put)
+        hub.pipeline.process([telemetry(1, now)])  # the resend
+        assert [w.record.key for w in outbox.head(10)] == [f"dev-x/t0@{round(now * 1000)}"]
+    finally:
+        hub.stop()
+
+
+def test_readings_taken_before_the_clock_synced_are_forwarded_at_their_true_time(tmp_path: Path) -> None:
+    """They are held out of the ingest's write and stored when re-stamped: that write puts them in the outbox."""
+    link = DistrictLink(enabled=True, site=SITE, urls=("http://127.0.0.1:9",), token="t")
+    hub = Hub(HubSettings(home=tmp_path / "hub", district=link), connect_mqtt=False)
+    try:
+        assert hub.district is not None
+        restamped.run_scenario(hub.pipeline, hub.series, hub.state)
+        stored = hub.series.readings(restamped.KEY, 0, 4e9)
+        waiting = [w.record for w in hub.district.outbox.head(1000) if w.record.kind is RecordKind.READING]
+        assert {r.key for r in waiting} == {reading_key(restamped.KEY, r.ts) for r in stored}
+        assert all(r.ts > 1e9 for r in waiting), "a 1970 time was forwarded"
+    finally:
+        hub.stop()
