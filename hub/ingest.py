@@ -44,6 +44,8 @@ from hub.store_outage import RETRY_MAX_S, WriteOutage
 
 _LOGGER = logging.getLogger(__name__)
 _CMD_SUFFIX = f"/{wire.Channel.CMD.value}"
+#: Payload bytes of backfill per batch (about 500 readings): what a live message may wait behind at most.
+BACKFILL_BATCH_BYTES = 48 * 1024
 #: Boots per ``stored`` command (the wire contract's bound on ``Command.stored``).
 _BOOTS_PER_COMMAND = 64
 
@@ -675,24 +677,29 @@ class MqttIngest:
                                                           message.qos, time.time(), wire.Lane.BACKFILL)))
 
     def _take_batch(self, timeout: float) -> list[Inbound]:
-        """Live messages first; a batch that starts with backfill (no live one waiting) stays small."""
+        """Live messages first, in a batch of their own; backfill (no live one waiting) in small batches.
+
+        A backfill batch is bounded by count and by bytes (``BACKFILL_BATCH_BYTES``, a proxy for its
+        readings): a live message that arrives meanwhile waits for that one batch at most.
+        """
         try:
-            priority, _, first = self._queue.get(timeout=timeout)
+            entry = self._queue.get(timeout=timeout)
         except queue.Empty:
             return []
-        batch = [first]
-        backfill = priority
-        while len(batch) < self._batch_size:
+        live = entry[0] == 0
+        batch = [entry[2]]
+        size = len(entry[2].payload)
+        limit = self._batch_size if live else self._backfill_batch
+        while len(batch) < limit and (live or size < BACKFILL_BATCH_BYTES):
             try:
                 entry = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if entry[0]:
-                if backfill >= self._backfill_batch:
-                    self._queue.put(entry)  # its place is kept: the arrival number orders it again
-                    break
-                backfill += 1
+            if live and entry[0] != 0:
+                self._queue.put(entry)  # its place is kept: the arrival number orders it again
+                break
             batch.append(entry[2])
+            size += len(entry[2].payload)
         return batch
 
     def _ack(self, item: Inbound) -> None:
