@@ -44,8 +44,8 @@ from hub.store_outage import RETRY_MAX_S, WriteOutage
 
 _LOGGER = logging.getLogger(__name__)
 _CMD_SUFFIX = f"/{wire.Channel.CMD.value}"
-#: Payload bytes of backfill per batch (about 500 readings): what a live message may wait behind at most.
-BACKFILL_BATCH_BYTES = 48 * 1024
+#: Payload bytes of backfill per batch (about 300 readings): what a live message may wait behind at most.
+BACKFILL_BATCH_BYTES = 32 * 1024
 #: Boots per ``stored`` command (the wire contract's bound on ``Command.stored``).
 _BOOTS_PER_COMMAND = 64
 
