@@ -92,16 +92,39 @@ def run_drain(binary: Path, root: Path, edges: int, backlog: int, per_message: i
                 try:
                     if probe:
                         _probe_while_draining(env, worker, endpoint, run, done, before, probe_interval_s)
-                    finished = worker.wait_for(lambda c: _drained(c, before) >= run.total, timeout_s)
+                    finished = _wait_drained(worker, before, run.total, timeout_s)
                 finally:
                     load.kill()
                 if finished is None:
-                    raise BenchError(f"the hub did not store the {run.total:,} backlog messages in {timeout_s:g} s")
+                    drained = _drained(worker.snapshot()[0], before)
+                    raise BenchError(f"the hub stored {drained:,} of the {run.total:,} backlog messages and then"
+                                     f" nothing for {STALL_S:g} s (a publisher the broker dropped loses what it had"
+                                     f" in flight: see {env.broker.log_path})")
                 run.drain_s = finished - t0
                 run.backfill_received = int(worker.snapshot()[0].get("backfill_received", 0))
     finally:
         endpoint.close()
     return run
+
+
+#: No backlog message committed for this long: the drain is stuck (the run fails instead of waiting on).
+STALL_S = 60.0
+
+
+def _wait_drained(worker: HubWorker, before: int, total: int, timeout_s: float) -> float | None:
+    """The worker's time when the whole backlog was committed; None when it stalled or timed out."""
+    deadline = time.monotonic() + timeout_s
+    last, moved = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        at = worker.wait_for(lambda c: _drained(c, before) >= total, 1.0)
+        if at is not None:
+            return at
+        drained = _drained(worker.snapshot()[0], before)
+        if drained != last:
+            last, moved = drained, time.monotonic()
+        elif time.monotonic() - moved > STALL_S:
+            return None
+    return None
 
 
 def _drained(counters: dict[str, object], before: int) -> int:
