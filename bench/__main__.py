@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import checks, http_attack, scenarios
+from bench import checks, http_attack, lanes, scenarios
 from bench.harness import REPO, BenchError, compile_mqttload
 from bench.profiling import summarise
 
@@ -46,10 +46,14 @@ class Scale:
     failover_messages: int
     failover_rate: float
     history: int
+    #: The drain under live doors (bench/lanes.py): edges, backlog messages per edge, readings per message.
+    drain_edges: int = 100
+    drain_backlog: int = 100
+    drain_per_message: int = 20
 
 
 FULL = Scale(60_000, 20_000, (100.0, 5_000.0), 100, 60_000, 500, 200, 7.0, 10.0, 40_000, 4_000.0, 1_000_000)
-TINY = Scale(400, 200, (100.0,), 5, 400, 20, 10, 1.0, 60.0, 600, 200.0, 1_000)
+TINY = Scale(400, 200, (100.0,), 5, 400, 20, 10, 1.0, 60.0, 600, 200.0, 1_000, 10, 30, 5)
 
 
 @dataclass
@@ -114,8 +118,8 @@ def influx_available() -> bool:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scale = TINY if args.tiny else FULL
     runs = args.runs if args.runs is not None else (1 if args.tiny else 3)
-    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "scaleout", "queries", "attack",
-                                                             "checks"}
+    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "drain", "scaleout", "queries",
+                                                             "attack", "checks"}
     binary = compile_mqttload()
     rows: list[Row] = []
     raw: dict[str, Any] = {"machine": machine(), "runs": runs, "tiny": args.tiny}
@@ -135,6 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _profile(scale, binary, fresh, raw)
         if "latency" in only:
             _latency(scale, runs, binary, fresh, rows, raw)
+        if "drain" in only:
+            _drain(_drain_size(scale, args), runs, binary, fresh, rows, raw)
         if "scaleout" in only:
             _scaleout(scale, runs, binary, fresh, rows, raw, ingest_single)
     if "queries" in only:
@@ -261,6 +267,63 @@ def _latency(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], r
                         f"p99 < {limit:g} ms", _verdict(p99 < limit and missed == 0)))
         rows.append(Row("latency", "  of which event → alert engine's listeners",
                         f"p50 {e50:.1f} / p99 {e99:.1f} ms"))
+
+
+@dataclass(frozen=True)
+class DrainSize:
+    edges: int
+    backlog: int
+    per_message: int
+
+
+def _drain_size(scale: Scale, args: argparse.Namespace) -> DrainSize:
+    return DrainSize(args.drain_edges or scale.drain_edges, args.drain_backlog or scale.drain_backlog,
+                     args.drain_per_message or scale.drain_per_message)
+
+
+def _drain(size: DrainSize, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
+           raw: dict[str, Any]) -> None:
+    """Door events while every edge drains its backlog: unpaced, then offered at 2× what the hub ingests."""
+    what = (f"{size.edges} edges × {size.backlog:,} backlog msgs ({size.per_message} readings/msg"
+            f"{', a full day each' if size.backlog >= lanes.DAY_MESSAGES else ''})")
+
+    def measure(label: str, rate_per_edge: float) -> tuple[list[lanes.DrainRun], list[lanes.DrainRun]]:
+        def one(_i: int, probe: bool) -> lanes.DrainRun:
+            return lanes.run_drain(binary, fresh(), size.edges, size.backlog, size.per_message, probe,
+                                   rate_per_edge)
+
+        alone = _repeat(f"drain {label}, no live load", runs, lambda i: one(i, False))
+        loaded = _repeat(f"drain {label}, door events live", runs, lambda i: one(i, True))
+        return alone, loaded
+
+    unpaced_alone, unpaced_loaded = measure("as fast as the broker acknowledges", 0.0)
+    capacity = scenarios.median([r.drain_rate for r in unpaced_alone])
+    paced = 2 * capacity / size.edges
+    paced_alone, paced_loaded = measure(f"offered at 2× the hub's {capacity:,.0f} msg/s", paced)
+    for label, alone, loaded in (("as fast as the broker acknowledges", unpaced_alone, unpaced_loaded),
+                                 (f"offered at 2× what the hub ingests ({2 * capacity:,.0f} msg/s)", paced_alone,
+                                  paced_loaded)):
+        p99 = scenarios.median([r.p99_ms for r in loaded])
+        worst = max(r.max_ms for r in loaded)
+        missed = sum(r.missed for r in loaded)
+        probes = sum(r.probes for r in loaded)
+        rows.append(Row("drain", f"alarm during a drain, {what}, {label}: door → channel",
+                        f"p99 {p99:.0f} / max {worst:.0f} ms over {probes} doors, {missed} missed",
+                        "", "", "p99 < 250 ms, max < 1 s", _verdict(p99 < 250 and worst < 1000 and missed == 0
+                                                                      and probes > 0)))
+        base = scenarios.median([r.drain_s for r in alone])
+        with_load = scenarios.median([r.drain_s for r in loaded])
+        backfill = min(r.backfill_received for r in (*alone, *loaded))
+        rate = scenarios.median([r.drain_rate for r in loaded])
+        rows.append(Row("drain", f"  drain time, {label}",
+                        f"{with_load:.1f} s with the live doors ({rate:,.0f} msg/s); backfill lane carried"
+                        f" {backfill:,} of {alone[0].total:,}",
+                        f"{base:.1f} s alone", f"{with_load / base:.2f}×", "≤ 2× alone",
+                        _verdict(with_load <= 2 * base and backfill >= alone[0].total)))
+    raw["drain"] = {"size": size.__dict__, "capacity_msg_s": capacity,
+                    "runs": {name: [{**r.__dict__, "p99_ms": r.p99_ms, "max_ms": r.max_ms} for r in results]
+                             for name, results in (("unpaced_alone", unpaced_alone), ("unpaced_loaded", unpaced_loaded),
+                                                   ("paced_alone", paced_alone), ("paced_loaded", paced_loaded))}}
 
 
 def _scaleout(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
@@ -418,7 +481,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--tiny", action="store_true", help="a few hundred messages: checks the harness runs")
     parser.add_argument("--runs", type=int, default=None, help="repeats per measurement (default 3; tiny: 1)")
-    parser.add_argument("--only", help="comma list of: ingest,latency,scaleout,queries,attack,checks")
+    parser.add_argument("--only", help="comma list of: ingest,latency,drain,scaleout,queries,attack,checks")
+    parser.add_argument("--drain-edges", type=int, default=None, help="edges draining at once (default 100)")
+    parser.add_argument("--drain-backlog", type=int, default=None,
+                        help=f"backlog messages per edge (default 100; a full day at 10 s: {lanes.DAY_MESSAGES})")
+    parser.add_argument("--drain-per-message", type=int, default=None,
+                        help="readings per backlog message (default 20: a node's 20 probes)")
     parser.add_argument("--attack-accounts", type=int, default=None,
                         help="accounts the attack's 1,000 stream requests use (default 4: the per-account cap"
                              " refuses; 25 or more: the total cap does)")

@@ -292,13 +292,14 @@ class CLoad:
         path.write_bytes(b"\n".join(payloads) + b"\n")
         return path
 
-    def start(self, files: dict[str, Path], rate_per_device: float = 0.0, inflight: int = 200) -> None:
+    def start(self, files: dict[str, Path], rate_per_device: float = 0.0, inflight: int = 200,
+              lane: wire.Lane = wire.Lane.LIVE) -> None:
         broker = self.env.broker
         for device, path in files.items():
             account = self.env.accounts[device]
             self.processes.append(subprocess.Popen(
                 [str(self.binary), "pub", broker.host, str(broker.port), device, account.password,
-                 f"load-{device}-{time.monotonic_ns()}", wire.topic(SITE, device, wire.Channel.TELEMETRY),
+                 f"load-{device}-{time.monotonic_ns()}", wire.topic(SITE, device, wire.Channel.TELEMETRY, lane),
                  str(path), str(rate_per_device), str(inflight)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
 

@@ -81,13 +81,20 @@ class _Inflight:
     #: Outbox rows handed to paho and not yet acknowledged by the broker, by MQTT message id: the window.
     rows: dict[int, int] = field(default_factory=dict)
     early_acks: set[int] = field(default_factory=set)
-    #: Rows sent since the last resend and not confirmed by the hub: (boot_id, seq) → row id, in send order.
-    unconfirmed: dict[tuple[str, int], int] = field(default_factory=dict)
-    #: (highest row id, monotonic time) of each round of sends, oldest first: when a row last went out.
+    #: Rows sent since the last resend and not confirmed by the hub: (boot_id, seq) → (row id, send number),
+    #: in send order.
+    unconfirmed: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    #: (last send number, monotonic time) of each round of sends, oldest first: when a row last went out.
     rounds: deque[tuple[int, float]] = field(default_factory=deque)
+    #: Rows sent since the process started (a row's send number orders it among both lanes).
+    sends: int = 0
     #: Rows the hub confirmed, for the publisher to delete.
     confirmed: list[int] = field(default_factory=list)
+    #: The backfill lane's cursor: the last backlog row sent (rows below ``live_start``).
     last_sent_id: int = 0
+    #: The first row of the live lane since the last resend (None: not fixed yet) and that lane's cursor.
+    live_start: int | None = None
+    live_sent_id: int = 0
     #: Send everything unconfirmed again, from the oldest row (set on reconnect and on timeout).
     resend: bool = True
     #: The current wait for a confirmation (``confirm_timeout_s``, doubled per fruitless resend).
@@ -258,9 +265,9 @@ class Agent:
                     else:  # a wide range: look through what is waiting instead
                         keys = [k for k in unconfirmed if k[0] == group.boot_id and first <= k[1] <= last]
                     for key in keys:
-                        row_id = unconfirmed.pop(key, None)
-                        if row_id is not None:
-                            self._inflight.confirmed.append(row_id)
+                        entry = unconfirmed.pop(key, None)
+                        if entry is not None:
+                            self._inflight.confirmed.append(entry[0])
             if len(self._inflight.confirmed) > before:
                 self._inflight.timeout_s = self.settings.outbox.confirm_timeout_s
         self._wake_publisher.set()
@@ -277,7 +284,7 @@ class Agent:
         if not inflight.unconfirmed:
             inflight.rounds.clear()  # all confirmed: no send time is needed any more
             return False
-        oldest = next(iter(inflight.unconfirmed.values()))
+        oldest = next(iter(inflight.unconfirmed.values()))[1]
         while inflight.rounds and inflight.rounds[0][0] < oldest:
             inflight.rounds.popleft()
         if not inflight.rounds:
@@ -287,8 +294,16 @@ class Agent:
         return now - sent_at >= inflight.timeout_s and heard is not None and heard > sent_at
 
     def publish_pending(self) -> int:
-        """Delete confirmed rows, then hand the next window of outbox rows to paho; returns rows sent."""
-        window, unconfirmed_max = self.settings.outbox.window, self.settings.outbox.unconfirmed_max
+        """Delete confirmed rows, then hand the next window of outbox rows to paho; returns rows sent.
+
+        Two lanes share the window: rows written in the last ``live_age_s`` (a door opening now,
+        the current readings) go first, on the live lane; the backlog (rows older than that when
+        the round of sends began, after a reconnect) gets what is left of the window, minus
+        ``live_reserve`` places kept free for live rows. Each lane is sent in order; a resend
+        starts both again (every unconfirmed row goes out once more).
+        """
+        outbox = self.settings.outbox
+        window, unconfirmed_max = outbox.window, outbox.unconfirmed_max
         connected = self.link.connected.is_set()
         now = self.clock.monotonic()
         with self._inflight_lock:
@@ -298,46 +313,70 @@ class Agent:
                 _LOGGER.warning("the hub confirmed nothing of %d messages in %.0f s; sending them again",
                                 len(inflight.unconfirmed), inflight.timeout_s)
                 inflight.resend = True
-                inflight.timeout_s = min(inflight.timeout_s * 2, self.settings.outbox.confirm_timeout_s * 8)
+                inflight.timeout_s = min(inflight.timeout_s * 2, outbox.confirm_timeout_s * 8)
             if connected and inflight.resend:
                 # From the oldest row again, in order; rows no longer in the outbox (evicted) drop out.
                 inflight.resend = False
                 inflight.unconfirmed.clear()
                 inflight.rounds.clear()
                 inflight.last_sent_id = 0
+                inflight.live_start = None
+                inflight.live_sent_id = 0
             room = min(window - len(inflight.rows), unconfirmed_max - len(inflight.unconfirmed))
-            after = inflight.last_sent_id
+            reserve = min(outbox.live_reserve, window // 2, unconfirmed_max // 2)
+            after, live_after, live_start = inflight.last_sent_id, inflight.live_sent_id, inflight.live_start
         self.outbox.delete(confirmed)
         if room <= 0 or not connected:
             return 0
+        if live_start is None:
+            live_start = self.outbox.live_floor(now - outbox.live_age_s)
+            with self._inflight_lock:
+                if self._inflight.live_start is None:
+                    self._inflight.live_start = live_start
+                live_start = self._inflight.live_start
         synced = self.clock.synced()
         sent = 0
         try:
-            for row in self.outbox.peek(after, room):
-                self._publish_row(row, synced)
+            for row in self.outbox.peek(max(live_after, live_start - 1), room):
+                self._publish_row(row, synced, wire.Lane.LIVE)
                 sent += 1
+            backlog_room = room - reserve - sent
+            if backlog_room > 0 and after < live_start - 1:
+                for row in self.outbox.peek(after, backlog_room, before_id=live_start):
+                    self._publish_row(row, synced, wire.Lane.BACKFILL)
+                    sent += 1
         finally:
             if sent:
                 with self._inflight_lock:
-                    self._inflight.rounds.append((self._inflight.last_sent_id, now))
+                    self._inflight.rounds.append((self._inflight.sends, now))
         return sent
 
-    def _publish_row(self, row: OutboxRow, synced: bool) -> None:
+    def _publish_row(self, row: OutboxRow, synced: bool, lane: wire.Lane = wire.Lane.LIVE) -> None:
         payload = row.payload
         if not row.synced and synced and row.boot_id == self.boot_id:
             delta = reanchor_delta(row.wall, row.mono, self.clock.wall(), self.clock.monotonic())
             payload = reanchor_payload(payload, delta)
         key = (sys.intern(row.boot_id), row.seq)
+        live = lane is wire.Lane.LIVE
         with self._inflight_lock:
+            inflight = self._inflight
             # Waiting for the hub before the publish: its confirmation may arrive before publish returns.
-            self._inflight.unconfirmed[key] = row.id
-            previous, self._inflight.last_sent_id = self._inflight.last_sent_id, row.id
+            inflight.sends += 1
+            inflight.unconfirmed[key] = (row.id, inflight.sends)
+            previous = inflight.live_sent_id if live else inflight.last_sent_id
+            if live:
+                inflight.live_sent_id = row.id
+            else:
+                inflight.last_sent_id = row.id
         try:
-            mid = self.link.publish(row.channel, payload)
+            mid = self.link.publish(row.channel, payload, lane=lane)
         except ConnectionError:
             with self._inflight_lock:  # not sent: this row is the next one to try
                 self._inflight.unconfirmed.pop(key, None)
-                self._inflight.last_sent_id = previous
+                if live:
+                    self._inflight.live_sent_id = previous
+                else:
+                    self._inflight.last_sent_id = previous
             raise
         with self._inflight_lock:
             if mid in self._inflight.early_acks:

@@ -61,6 +61,12 @@ class OutboxSettings(_Strict):
     #: Disk space the outbox keeps aside (a file beside it) for its first write after the disk filled
     #: up: from there it evicts the oldest readings to make room (edge.outbox). 0: none.
     reserve_bytes: int = Field(default=4 * 1024 * 1024, ge=0)
+    #: A row written less than this long ago (by this run of the agent) is live: sent before any backlog,
+    #: on the live lane. Older rows — a backlog after an outage — go on the backfill lane, with what is
+    #: left of the window (docs/protocol.md, "Lanes").
+    live_age_s: float = Field(default=60.0, ge=0, le=3600)
+    #: Places of the window (and of ``unconfirmed_max``) the backlog may never take: kept for live rows.
+    live_reserve: int = Field(default=20, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _window_within_unconfirmed(self) -> OutboxSettings:

@@ -10,6 +10,7 @@ what it had acknowledged.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import ssl
@@ -61,6 +62,15 @@ def make_client(client_id: str, broker: BrokerSettings, password: str, clean_ses
     return client
 
 
+def hub_reads_lanes(payload: bytes) -> bool:
+    """Whether the hub's retained lanes message says it consumes the backfill lane (empty: it was withdrawn)."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get(wire.LANES_KEY) is True
+
+
 class EdgeLink:
     """One device's session with the broker."""
 
@@ -85,6 +95,9 @@ class EdgeLink:
         self._on_hub_heartbeat = on_hub_heartbeat
         self._on_ready = on_ready
         self.connected = threading.Event()
+        #: The hub said (``wire.HUB_LANES_TOPIC``, retained) that it consumes the backfill lane.
+        self.hub_lanes = False
+        self._ready_mid: int | None = None
         self._client = make_client(f"edge-{site}-{device}", broker, broker.resolved_password())
         self._client.will_set(wire.topic(site, device, wire.Channel.STATUS), status_offline, qos=1, retain=True)
         self._client.on_connect = self._handle_connect
@@ -98,9 +111,17 @@ class EdgeLink:
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
         self._client.loop_start()
 
-    def publish(self, channel: wire.Channel, payload: bytes, retain: bool = False) -> int:
-        """Queue a QoS 1 message; returns its message id (acknowledged via ``on_published``)."""
-        info = self._client.publish(wire.topic(self.site, self.device, channel), payload, qos=1, retain=retain)
+    def publish(self, channel: wire.Channel, payload: bytes, retain: bool = False,
+                lane: wire.Lane = wire.Lane.LIVE) -> int:
+        """Queue a QoS 1 message; returns its message id (acknowledged via ``on_published``).
+
+        A backfill message goes on the backfill topic only when the hub said it reads it
+        (``hub_lanes``); an older hub gets it on the live topic, as it always did.
+        """
+        if lane is wire.Lane.BACKFILL and not self.hub_lanes:
+            lane = wire.Lane.LIVE
+        info = self._client.publish(wire.topic(self.site, self.device, channel, lane), payload, qos=1,
+                                    retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise ConnectionError(f"publish refused by paho: {mqtt.error_string(info.rc)}")
         return info.mid
@@ -120,15 +141,21 @@ class EdgeLink:
         if reason.is_failure:
             _LOGGER.error("broker refused %s: %s", self.device, reason)
             return
-        client.subscribe(
+        # The hub's lanes first, in a SUBSCRIBE of its own: the broker sends its retained message right
+        # after that SUBACK, so it is read before the second SUBACK makes the node ready and the backlog is
+        # sent on the lane the hub reads. A broker whose ACL predates the lanes sends nothing: no lanes.
+        client.subscribe(wire.HUB_LANES_TOPIC, 1)
+        _, self._ready_mid = client.subscribe(
             [(wire.topic(self.site, self.device, wire.Channel.CMD), 1), (HUB_HEARTBEAT_TOPIC, 0)]
         )
         client.publish(wire.topic(self.site, self.device, wire.Channel.STATUS), self._status_online(),
                        qos=1, retain=True)
         _LOGGER.info("connected to %s:%s as %s", self._broker.host, self._broker.port, self.device)
 
-    def _handle_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _reasons: list[ReasonCode],
+    def _handle_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, _reasons: list[ReasonCode],
                           _props: Properties | None) -> None:
+        if mid != self._ready_mid:
+            return  # the lanes' SUBACK: the node is ready at the next one
         # Ready only now: right after on_connect paho re-sends the messages that were in
         # flight when the link dropped. Letting the outbox publish new rows from inside
         # on_connect would send them ahead of those, out of order.
@@ -147,6 +174,9 @@ class EdgeLink:
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic == HUB_HEARTBEAT_TOPIC:
             self._on_hub_heartbeat()
+            return
+        if message.topic == wire.HUB_LANES_TOPIC:
+            self.hub_lanes = hub_reads_lanes(bytes(message.payload))
             return
         try:
             command = wire.decode(wire.Channel.CMD, bytes(message.payload))

@@ -35,6 +35,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -56,6 +57,8 @@ WAL_CHECKPOINT_PAGES = 32
 RESERVE_BYTES = 4 * 1024 * 1024
 #: While the disk is full, how often the reserve is tried again (space may have returned).
 RESERVE_RETRY_S = 10.0
+#: How long the ids of written rows are kept for ``live_floor`` (the longest ``outbox.live_age_s``).
+RECENT_KEEP_S = 3600.0
 #: Readings evicted per attempt to make room on a full disk (the attempt doubles it).
 _EVICT_FIRST = 16
 _REFUSED_CODES = {13, 10}  # SQLITE_FULL, SQLITE_IOERR (extended codes share the low byte)
@@ -139,6 +142,11 @@ class Outbox:
         self._db.executescript(_SCHEMA)
         self._sync = "FULL"
         (self._depth,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+        #: (row id, monotonic time) of the rows this process wrote, oldest first, pruned by ``live_floor``:
+        #: where the live lane starts without a query (and without an index on ``mono``).
+        self._recent: deque[tuple[int, float]] = deque()
+        (last_id,) = self._db.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()
+        self._next_id = int(last_id) + 1
         self._keep_reserve()
 
     def _keep_reserve(self) -> bool:
@@ -209,11 +217,12 @@ class Outbox:
         try:
             if evict:
                 self._evict_oldest_readings(evict)
-            self._db.execute(
+            cursor = self._db.execute(
                 "INSERT INTO outbox (channel, is_event, readings, boot_id, seq, mono, wall, synced, payload)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (channel.value, int(is_event), readings, boot_id, seq, mono, wall, int(synced), payload),
             )
+            row_id = int(cursor.lastrowid or 0)
             self._depth += 1
             if self._depth > self.max_messages:
                 self._evict_oldest_readings(self._depth - self.max_messages)
@@ -223,6 +232,10 @@ class Outbox:
                 self._db.execute("ROLLBACK")
             (self._depth,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
             raise
+        self._recent.append((row_id, mono))
+        while self._recent[0][1] < mono - RECENT_KEEP_S:  # bounded through a week offline too
+            self._recent.popleft()
+        self._next_id = max(self._next_id, row_id + 1)
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the file (no growth on a full disk: the pages are the file's own), so the WAL
@@ -289,13 +302,25 @@ class Outbox:
         )
         self._depth -= len(rows)
 
-    def peek(self, after_id: int, limit: int) -> list[OutboxRow]:
-        """The oldest messages with an id above ``after_id``, in the order they were written."""
+    def live_floor(self, since_mono: float) -> int:
+        """The first row id of the live lane: the oldest row this process wrote at ``since_mono`` or later.
+
+        Rows are written in time order, so every row from there on is as recent; when there is
+        none, the id the next row will get (everything in the outbox is backlog).
+        """
+        with self._lock:
+            recent = self._recent
+            while recent and recent[0][1] < since_mono:
+                recent.popleft()
+            return recent[0][0] if recent else self._next_id
+
+    def peek(self, after_id: int, limit: int, before_id: int | None = None) -> list[OutboxRow]:
+        """The oldest messages with an id above ``after_id`` (and below ``before_id``), in the order written."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, channel, boot_id, seq, mono, wall, synced, payload FROM outbox"
-                " WHERE id > ? ORDER BY id LIMIT ?",
-                (after_id, limit),
+                " WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
+                (after_id, before_id if before_id is not None else 2**63 - 1, limit),
             ).fetchall()
         return [OutboxRow(r[0], Channel(r[1]), r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
 

@@ -4,7 +4,10 @@ This module is the single definition both sides import: the edge publishes what 
 describes and the hub validates against it. It lives on the edge side because an
 edge agent must run with nothing of the hub installed.
 
-Topic tree: ``xiaoan/v1/{site}/{device}/{channel}``. A message is identified by
+Topic tree: ``xiaoan/v1/{site}/{device}/{channel}``; telemetry and events drained from a
+backlog may travel on the backfill lane, ``xiaoan/v1/{site}/{device}/backfill/{channel}``,
+which the hub consumes in a session of its own after live data (docs/protocol.md, "Lanes").
+A message is identified by
 ``(device, boot_id, seq)``: QoS 1 delivers duplicates and an outbox replay re-sends,
 so the hub stores each identity once.
 """
@@ -75,6 +78,27 @@ class Channel(enum.StrEnum):
     CMD = "cmd"
 
 
+class Lane(enum.StrEnum):
+    """Which of the hub's two sessions a message travels in.
+
+    ``live``: what happens now (and every status, heartbeat and command) — the hub serves it
+    first. ``backfill``: telemetry and events drained from an edge's backlog after an outage,
+    consumed with what is left, so a door opening now never waits behind a day of readings.
+    """
+
+    LIVE = "live"
+    BACKFILL = "backfill"
+
+
+#: The channels that may travel on the backfill lane (outbox messages; the rest are always live).
+BACKFILL_CHANNELS = frozenset({Channel.TELEMETRY, Channel.EVENT})
+#: Retained by a hub that consumes the backfill lane, ``{"backfill": true}``: an edge uses the lane only once
+#: it has read this, so an older hub (which would dead-letter the topics), or a broker whose ACL predates
+#: the lanes (which lets the edge not read it), never sees a backfill topic.
+HUB_LANES_TOPIC = f"{TOPIC_ROOT}/{WIRE_VERSION}/_hub/lanes"
+LANES_KEY = "backfill"
+
+
 class WireError(ValueError):
     """A topic or payload that breaks the contract; ``reason`` says how, for the dead-letter record."""
 
@@ -95,11 +119,27 @@ class TopicParts(NamedTuple):
     site: str
     device: str
     channel: Channel
+    lane: Lane = Lane.LIVE
 
 
-def topic(site: str, device: str, channel: Channel) -> str:
-    """Build the topic a device publishes (or receives commands) on."""
+def topic(site: str, device: str, channel: Channel, lane: Lane = Lane.LIVE) -> str:
+    """Build the topic a device publishes (or receives commands) on; ``lane`` only for telemetry and events."""
+    if lane is Lane.BACKFILL:
+        if channel not in BACKFILL_CHANNELS:
+            raise ValueError(f"{channel.value} does not travel on the backfill lane")
+        return f"{TOPIC_ROOT}/{WIRE_VERSION}/{site}/{device}/{Lane.BACKFILL.value}/{channel.value}"
     return f"{TOPIC_ROOT}/{WIRE_VERSION}/{site}/{device}/{channel.value}"
+
+
+def lane_subscription(lane: Lane, site: str = "+") -> str:
+    """The hub's filter for one lane: every five-level topic (live), or the backfill topics of every device.
+
+    The live filter is five levels deep so the two never overlap (a message reaches one session
+    only); with any site it keeps any version, so a wrong version is still dead-lettered.
+    """
+    if lane is Lane.BACKFILL:
+        return f"{TOPIC_ROOT}/{WIRE_VERSION}/{site}/+/{Lane.BACKFILL.value}/+"
+    return f"{TOPIC_ROOT}/+/+/+/+" if site == "+" else f"{TOPIC_ROOT}/{WIRE_VERSION}/{site}/+/+"
 
 
 def subscription(channel: Channel | None = None, site: str = "+") -> str:
@@ -111,6 +151,10 @@ def subscription(channel: Channel | None = None, site: str = "+") -> str:
 def parse_topic(raw: str) -> TopicParts:
     """Split a topic into (site, device, channel), or raise WireError naming what is wrong."""
     parts = raw.split("/")
+    lane = Lane.LIVE
+    if len(parts) == 6 and parts[0] == TOPIC_ROOT and parts[4] == Lane.BACKFILL.value:
+        lane = Lane.BACKFILL
+        del parts[4]
     if len(parts) != 5 or parts[0] != TOPIC_ROOT:
         raise WireError(f"unknown topic {raw!r}: expected {TOPIC_ROOT}/{WIRE_VERSION}/<site>/<device>/<channel>")
     _, version, site, device, channel = parts
@@ -120,9 +164,12 @@ def parse_topic(raw: str) -> TopicParts:
         if not _ID_RE.match(value):
             raise WireError(f"invalid {name} {value!r} in topic {raw!r}")
     try:
-        return TopicParts(site, device, Channel(channel))
+        found = Channel(channel)
     except ValueError:
         raise WireError(f"unknown channel {channel!r} in topic {raw!r}") from None
+    if lane is Lane.BACKFILL and found not in BACKFILL_CHANNELS:
+        raise WireError(f"channel {channel!r} does not travel on the backfill lane ({raw!r})")
+    return TopicParts(site, device, found, lane)
 
 
 class _Payload(BaseModel):

@@ -89,10 +89,13 @@ class DeviceTopics:
 
 
 def device_topics(site: str, device: str) -> DeviceTopics:
-    """A device writes only its own channels and reads only its own ``cmd`` and the hub's heartbeat."""
+    """A device writes only its own channels (and their backfill lane) and reads only its own ``cmd`` and the
+    hub's heartbeat."""
     channels = (wire.Channel.STATUS, wire.Channel.TELEMETRY, wire.Channel.EVENT, wire.Channel.HEALTH)
-    return DeviceTopics(write=tuple(wire.topic(site, device, channel) for channel in channels),
-                        read=(wire.topic(site, device, wire.Channel.CMD), HUB_HEARTBEAT_TOPIC))
+    backfill = tuple(wire.topic(site, device, channel, wire.Lane.BACKFILL)
+                     for channel in channels if channel in wire.BACKFILL_CHANNELS)
+    return DeviceTopics(write=tuple(wire.topic(site, device, channel) for channel in channels) + backfill,
+                        read=(wire.topic(site, device, wire.Channel.CMD), HUB_HEARTBEAT_TOPIC, wire.HUB_LANES_TOPIC))
 
 
 def acl_text(accounts: list[Account]) -> str:

@@ -16,6 +16,7 @@ a broker crash loses, so the edge keeps every row until this confirmation.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -43,6 +44,8 @@ from hub.store_outage import RETRY_MAX_S, WriteOutage
 
 _LOGGER = logging.getLogger(__name__)
 _CMD_SUFFIX = f"/{wire.Channel.CMD.value}"
+#: Payload bytes of backfill per batch (about 300 readings): what a live message may wait behind at most.
+BACKFILL_BATCH_BYTES = 32 * 1024
 #: Boots per ``stored`` command (the wire contract's bound on ``Command.stored``).
 _BOOTS_PER_COMMAND = 64
 
@@ -53,6 +56,8 @@ class Inbound(NamedTuple):
     mid: int
     qos: int
     received: float
+    #: The session it came in (its PUBACK goes back through the same one).
+    lane: wire.Lane = wire.Lane.LIVE
 
 
 class StoredId(NamedTuple):
@@ -137,6 +142,8 @@ class IngestCounters:
     stored_events: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    #: Messages that came in the backfill session (a backlog drained after an outage).
+    backfill_received: int = 0
     #: Messages refused by a device's rate limit (not stored, not confirmed: the edge resends them).
     rate_limited: int = 0
     batches: int = 0
@@ -402,6 +409,7 @@ class IngestPipeline:
         with self.counters.lock:
             c = self.counters
             c.received += len(batch)
+            c.backfill_received += sum(1 for item in batch if item.lane is wire.Lane.BACKFILL)
             c.stored_messages += messages
             c.stored_readings += readings
             c.stored_events += events
@@ -546,17 +554,40 @@ def _flatten(messages: list[wire.Telemetry | wire.Event], now: float) -> tuple[
 
 
 class MqttIngest:
-    """The hub's MQTT session: a persistent subscription, a writer thread, manual acknowledgement."""
+    """The hub's MQTT sessions: persistent subscriptions, a writer thread, manual acknowledgement.
+
+    With ``lanes`` (the default) the hub holds two sessions: the live one (every five-level
+    topic: statuses, heartbeats, events and readings of now) and the backfill one (the
+    backlogs edges drain after an outage, ``…/backfill/…``). The broker queues each session
+    on its own, so a door event never waits in the broker behind a backlog; the writer takes
+    every live message it has before any backfill one, and takes backfill in smaller batches
+    (``backfill_batch``), so a live message waits at most for one such batch. Once the backfill
+    session is subscribed the hub retains ``{"backfill": true}`` on ``wire.HUB_LANES_TOPIC``:
+    only then do edges use the lane.
+    """
 
     def __init__(self, pipeline: IngestPipeline, broker: BrokerSettings, client_id: str, site: str = "+",
-                 batch_size: int = 500, shared_group: str | None = None) -> None:
+                 batch_size: int = 500, shared_group: str | None = None, lanes: bool = True,
+                 backfill_batch: int = 100) -> None:
         self.pipeline = pipeline
         self._batch_size = batch_size
-        root = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/{site}/#" if site != "+" else f"{wire.TOPIC_ROOT}/#"
-        self._subscription = f"$share/{shared_group}/{root}" if shared_group else root
-        self._queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self._backfill_batch = max(1, min(backfill_batch, batch_size))
+        if lanes:
+            live = wire.lane_subscription(wire.Lane.LIVE, site)
+            backfill: str | None = wire.lane_subscription(wire.Lane.BACKFILL, site)
+        else:
+            live = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/{site}/#" if site != "+" else f"{wire.TOPIC_ROOT}/#"
+            backfill = None
+        self._subscription = f"$share/{shared_group}/{live}" if shared_group else live
+        self._backfill_subscription = (f"$share/{shared_group}/{backfill}" if shared_group and backfill
+                                       else backfill)
+        #: (lane priority, arrival number, message): live (0) before backfill (1), each in arrival order.
+        self._queue: queue.PriorityQueue[tuple[int, int, Inbound]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
         self._stop = threading.Event()
         self.connected = threading.Event()
+        #: The backfill session is subscribed and edges are invited onto the backfill lane.
+        self.backfill_ready = threading.Event()
         self._client = make_client(client_id, broker, broker.resolved_password(), clean_session=False,
                                    manual_ack=True)
         self._broker = broker
@@ -564,19 +595,32 @@ class MqttIngest:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._backfill: mqtt.Client | None = None
+        if self._backfill_subscription is not None:
+            self._backfill = make_client(f"{client_id}-backfill", broker, broker.resolved_password(),
+                                         clean_session=False, manual_ack=True)
+            self._backfill.on_connect = self._on_backfill_connect
+            self._backfill.on_disconnect = self._on_backfill_disconnect
+            self._backfill.on_message = self._on_backfill_message
+            self._backfill.on_subscribe = self._on_backfill_subscribe
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
     def start(self) -> None:
         self._writer.start()
-        self._client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
-        self._client.loop_start()
+        for client in self._clients():
+            client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
+            client.loop_start()
 
     def stop(self) -> None:
         self._stop.set()
         self._writer.join(timeout=10)
-        self._client.disconnect()
-        self._client.loop_stop()
+        for client in self._clients():
+            client.disconnect()
+            client.loop_stop()
         self.pipeline.leave()
+
+    def _clients(self) -> list[mqtt.Client]:
+        return [self._client] + ([self._backfill] if self._backfill is not None else [])
 
     def send_command(self, site: str, device: str, command: wire.Command) -> None:
         """Publish a command now, or raise ConnectionError: the caller keeps it to send again.
@@ -619,25 +663,71 @@ class MqttIngest:
         self.connected.clear()
         _LOGGER.warning("hub disconnected from broker: %s", reason)
 
+    def _on_backfill_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+                             _props: Properties | None) -> None:
+        if reason.is_failure:
+            _LOGGER.error("broker refused the hub's backfill session: %s", reason)
+            return
+        if self._backfill_subscription is not None:
+            client.subscribe(self._backfill_subscription, qos=1)
+
+    def _on_backfill_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode],
+                               _props: Properties | None) -> None:
+        if any(reason.is_failure for reason in reasons):
+            _LOGGER.error("broker refused the hub's subscription to %s: %s", self._backfill_subscription, reasons)
+            return
+        # Retained: an edge connecting later reads it before it sends its backlog (edge.link). The session
+        # is persistent, so the invitation stays true while the hub is down: the broker queues for it.
+        _client.publish(wire.HUB_LANES_TOPIC, json.dumps({wire.LANES_KEY: True}), qos=1, retain=True)
+        self.backfill_ready.set()
+
+    def _on_backfill_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
+                                _props: Properties | None) -> None:
+        # The session persists at the broker: backfill sent meanwhile waits there for the reconnect.
+        _LOGGER.warning("hub's backfill session disconnected from broker: %s", reason)
+
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic == HUB_HEARTBEAT_TOPIC or message.topic.endswith(_CMD_SUFFIX):
             # Our own heartbeat and commands (one ``stored`` per device per batch), seen because we
             # subscribe to the whole tree: dropped here rather than carried through a batch.
             self._client.ack(message.mid, message.qos)
             return
-        self._queue.put(Inbound(message.topic, bytes(message.payload), message.mid, message.qos, time.time()))
+        self._queue.put((0, next(self._arrivals), Inbound(message.topic, bytes(message.payload), message.mid,
+                                                          message.qos, time.time())))
+
+    def _on_backfill_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put((1, next(self._arrivals), Inbound(message.topic, bytes(message.payload), message.mid,
+                                                          message.qos, time.time(), wire.Lane.BACKFILL)))
 
     def _take_batch(self, timeout: float) -> list[Inbound]:
+        """Live messages first, in a batch of their own; backfill (no live one waiting) in small batches.
+
+        A backfill batch is bounded by count and by bytes (``BACKFILL_BATCH_BYTES``, a proxy for its
+        readings): a live message that arrives meanwhile waits for that one batch at most.
+        """
         try:
-            batch = [self._queue.get(timeout=timeout)]
+            entry = self._queue.get(timeout=timeout)
         except queue.Empty:
             return []
-        while len(batch) < self._batch_size:
+        live = entry[0] == 0
+        batch = [entry[2]]
+        size = len(entry[2].payload)
+        limit = self._batch_size if live else self._backfill_batch
+        while len(batch) < limit and (live or size < BACKFILL_BATCH_BYTES):
             try:
-                batch.append(self._queue.get_nowait())
+                entry = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if live and entry[0] != 0:
+                self._queue.put(entry)  # its place is kept: the arrival number orders it again
+                break
+            batch.append(entry[2])
+            size += len(entry[2].payload)
         return batch
+
+    def _ack(self, item: Inbound) -> None:
+        client = self._backfill if item.lane is wire.Lane.BACKFILL and self._backfill is not None else self._client
+        client.ack(item.mid, item.qos)
 
     def _write_loop(self) -> None:
         """Only ingest: batches, acknowledgements, confirmations and the shared feed (no timers here)."""
@@ -676,7 +766,7 @@ class MqttIngest:
                 self.pipeline.outage.stored(time.time())
                 for item in batch:
                     if item.qos > 0:
-                        self._client.ack(item.mid, item.qos)
+                        self._ack(item)
                 batch = []
                 self._confirm(held)
             self._sync(idle)

@@ -250,7 +250,8 @@ class Hub:
                                 username=settings.mqtt_username, password=settings.password(),
                                 tls=settings.mqtt_tls())
         self.mqtt = MqttIngest(self.pipeline, broker, settings.mqtt_client_id, site=settings.site,
-                               batch_size=settings.ingest_batch, shared_group=settings.shared_group)
+                               batch_size=settings.ingest_batch, shared_group=settings.shared_group,
+                               lanes=settings.ingest_lanes, backfill_batch=settings.ingest_backfill_batch)
         self.buzzers.attach(self.engine, self.pipeline)
         if self.runs_rules:
             # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.

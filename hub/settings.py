@@ -176,6 +176,11 @@ class HubSettings(BaseSettings):
     seen_retention_days: float = Field(default=30.0, gt=0)
     #: Largest batch of MQTT messages committed in one transaction.
     ingest_batch: int = Field(default=500, ge=1)
+    #: Two broker sessions, live and backfill (hub.ingest.MqttIngest): a backlog drained after an outage
+    #: never delays a live event. Off: one session for everything, as hubs before the lanes.
+    ingest_lanes: bool = True
+    #: Most backfill messages in one batch: a live message waits at most for one such batch.
+    ingest_backfill_batch: int = Field(default=100, ge=1, le=10_000)
     # -- per-device quotas at the hub (docs/security.md, "Per-device quotas") -------------------
     #: Dead letters kept per device (the oldest are dropped, counted): bounds what one device costs on disk.
     dead_letters_per_device: int = Field(default=20, ge=1)

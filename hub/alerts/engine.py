@@ -147,6 +147,15 @@ class _Subject:
         return _Subject(rule, subject, description.kind, severity or description.severity, device, incident)
 
 
+def _newest(judged: dict[str, float], sensor: str, ts: float) -> bool:
+    """Whether an observation is as new as any the rules judged for its sensor (then it is the newest)."""
+    newest = judged.get(sensor)
+    if newest is not None and ts < newest:
+        return False
+    judged[sensor] = ts
+    return True
+
+
 def _judged_by(record: _Record, current: Limits) -> Limits:
     """The limits an excursion is judged by: those it began under, tightened (never loosened) by edits since."""
     pinned = record.extra.get("limits")
@@ -186,6 +195,14 @@ class AlertEngine:
         self._records: dict[tuple[RuleKind, str], _Record] = {
             key: _Record.from_json(key[0], saved) for key, saved in store.rule_states().items()
         }
+        #: The newest reading and the newest event time the rules have judged, per sensor. A backlog
+        #: drained after an outage arrives after the live data of its sensors (the backfill lane): what
+        #: is older than this is stored and listed as history, never judged again — it may not fire an
+        #: alarm about the past nor rewind the state a newer observation set (docs/reliability.md).
+        #: One float per sensor (bounded by the sensors the devices announce).
+        self._judged_readings: dict[str, float] = {}
+        self._judged_events: dict[str, float] = {}
+        self.history_skipped = 0
         self.refresh_sensors()
 
     # -- configuration -------------------------------------------------------------------------
@@ -242,6 +259,9 @@ class AlertEngine:
         fault_delay = self._alerts_config.defaults.fault_delay_s
         with self._lock:
             for reading in sorted(readings, key=lambda r: r.ts):
+                if not _newest(self._judged_readings, reading.sensor, reading.ts):
+                    self.history_skipped += 1
+                    continue
                 device = reading.sensor.split("/", 1)[0]
                 self._condition(_Subject.of(FAULT_RULE, reading.sensor, device),
                                 reading.fault is not None, reading.ts, fault_delay, changed, fault=reading.fault)
@@ -266,6 +286,9 @@ class AlertEngine:
         with self._lock:
             for event in sorted(events, key=lambda e: e.ts):
                 if event.kind not in limits or event.state not in ("open", "closed"):
+                    continue
+                if not _newest(self._judged_events, event.sensor, event.ts):
+                    self.history_skipped += 1
                     continue
                 subject = _Subject.of(DOOR_RULE, event.sensor, event.device,
                                       self._unit_incident(self._unit_of_door.get(event.sensor, "")))

@@ -66,3 +66,16 @@ def test_tiny_checks_bench_fills_a_term_and_times_every_page(tmp_path: Path) -> 
     # 35 checklists a school day (30 rounds and the 5 defaults), the weekly and monthly ones once per period.
     assert figures["runs"] >= 5 * 32 and figures["orders"] == 50 and figures["open_orders"] == 10
     assert len(figures["timings_ms"]) == 7 and all(ms > 0 for ms in figures["timings_ms"].values())
+
+
+def test_tiny_drain_bench_carries_every_backlog_message_on_the_backfill_lane(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XIAOAN_BENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "bench.json"
+    assert main(["--tiny", "--runs", "1", "--only", "drain", "--json", str(out)]) == 0
+    assert "alarm during a drain" in capsys.readouterr().out
+    drain = json.loads(out.read_text())["drain"]
+    for name, runs in drain["runs"].items():
+        (run,) = runs
+        assert run["backfill_received"] == run["edges"] * run["backlog"], name
+        assert run["missed"] == 0 and len(run["door_ms"]) == run["probes"], name
