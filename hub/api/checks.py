@@ -135,6 +135,24 @@ class ChecklistSubmit(BaseModel):
     period: str | None = Field(default=None, max_length=16, description="default: the current period")
 
 
+class PlaceLinesSubmit(BaseModel):
+    """Lines of a checklist answered at a place, after scanning its code (the scan's id is on that page)."""
+
+    scan: int = Field(ge=1, le=2**62, description="the scan the place's code opened")
+    answers: list[AnswerCreate] = Field(min_length=1, max_length=200)
+    period: str | None = Field(default=None, max_length=16, description="default: the current period")
+
+
+class PlaceLinePublic(BaseModel):
+    item: str
+    answer: Answer | None
+    value: float | None
+    answered_by: str
+    answered_at: float
+    scan_place: str
+    scanned_at: float
+
+
 class AnswerPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -150,6 +168,8 @@ class AnswerPublic(BaseModel):
     answered_at: float
     order_id: int | None
     photos: list[str] = Field(description="photo names; each at /api/checks/runs/{id}/photos/{name}")
+    scan_place: str = Field(description="the place whose code was scanned to answer the line ('' : none)")
+    scanned_at: float | None
 
 
 class ChecklistRunPublic(BaseModel):
@@ -380,7 +400,34 @@ def submit_check(checks: ChecksDep, root: PhotoRootDep, user: Filler, template: 
                          period=request.period)
     if done.created:
         _keep_photos(root, staged, done.run)
+        _keep_photos(root, walk_photos(root, done.run.template, done.run.period), done.run)
     return ChecklistRunPublic.of(done.run, done.created)
+
+
+@router.post("/api/checks/{template}/lines", status_code=201)
+def submit_place_lines(checks: ChecksDep, root: PhotoRootDep, user: Filler, template: str,
+                       request: PlaceLinesSubmit) -> list[PlaceLinePublic]:
+    """Answer a checklist's lines at the place just scanned (only that place's lines, only by who scanned,
+    while the scan is fresh); they are kept with the scan's place and time until the checklist is submitted."""
+    staged = staging(root, user)
+    for index, a in enumerate(request.answers):
+        for name in a.photos:
+            if photos.path_of(staged.parent, staged.name, name) is None:
+                raise FieldError(f"answers.{index}.photos", f"no photo {name!r} uploaded · 照片未上传")
+    answers = [AnswerInput(a.item, a.answer, a.value, a.text, a.note, tuple(dict.fromkeys(a.photos)))
+               for a in request.answers]
+    lines = checks.fill_at_place(template, request.scan, answers, actor=user.username, period=request.period)
+    walk = walk_photos(root, template, lines[0].period)
+    for line in lines:
+        for name in line.photos:
+            if (staged / name).is_file():
+                photos.move(staged / name, walk / name)
+    return [PlaceLinePublic.model_validate(vars(line)) for line in lines]
+
+
+def walk_photos(photo_root: Path, template: str, period: str) -> Path:
+    """Where the photos of a checklist's lines answered at their places wait for the checklist."""
+    return check_photos(photo_root) / f"walk-{template}-{period}"
 
 
 def staging(photo_root: Path, user: User) -> Path:

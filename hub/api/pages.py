@@ -208,6 +208,7 @@ def check_templates_page(checks: ChecksDep, web: RendererDep, request: Request,
                          user: Annotated[User, Depends(require(Permission.CHECK_EDIT))]) -> Response:
     """The checklist templates for the safety officer: items, their kinds and order, the schedule."""
     return web.render("checks_templates.html", request, user, view="checks", templates=templates_public(checks),
+                      places=checks.places.all(),
                       kinds=[k.value for k in ItemKind], roles=[r.value for r in Role])
 
 

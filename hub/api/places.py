@@ -27,7 +27,7 @@ from hub.auth.users import User
 from hub.checks.kinds import Category, ScanRefusal, Urgency
 from hub.checks.places import ScanRefused
 from hub.checks.service import DueCheck
-from hub.checks.store import Place
+from hub.checks.store import Place, PlaceScan
 from hub.errors import FieldError, NotFound
 from hub.web.qr import svg_data_url
 
@@ -147,10 +147,16 @@ def scan_place(checks: ChecksDep, web: RendererDep, request: Request, user: Opti
         return _scan_page(web, request, user, None, 404, refusal="unknown")
     signed_in = user is not None and allows(user.role, Permission.HAZARD_REPORT)
     here: list[DueCheck] = []
+    walks: list[DueCheck] = []
+    scan: PlaceScan | None = None
     if user is not None and signed_in:
-        checks.places.seen(place, user.username)
-        here = [c for c in checks.due(with_prefill=False) if c.run is None and c.template.place == place.name]
-    return _scan_page(web, request, user, place, signed_in=signed_in, here=here,
+        scan = checks.places.seen(place, user.username)
+        due = checks.due(with_prefill=False)
+        here = [c for c in due if c.run is None and c.template.place == place.name]
+        if allows(user.role, Permission.CHECK_FILL):
+            # Only this place's lines of the checklists in progress: the scan is what lets them be answered.
+            walks = [c for c in due if c.run is None and any(i.place == place.name for i in c.template.items)]
+    return _scan_page(web, request, user, place, signed_in=signed_in, here=here, walks=walks, scan=scan,
                       open_to_all=checks.config.scan_reports.enabled, sent=request.query_params.get("sent") == "1")
 
 

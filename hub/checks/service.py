@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
 from hub.checks import prefill, records, rules, templates
-from hub.checks.config import KEY_PATTERN, ChecksConfig, TemplateConfig
+from hub.checks.config import KEY_PATTERN, ChecksConfig, ItemConfig, TemplateConfig
 from hub.checks.kinds import (
     OPEN_ORDER_STATES,
     Answer,
@@ -38,7 +38,7 @@ from hub.checks.kinds import (
 )
 from hub.checks.places import PlaceCodes, order_subject, typed
 from hub.checks.prefill import Prefill
-from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
+from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, PlaceLine, WorkOrder
 from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import Conflict, FieldError, NotFound
 from hub.gate.store import Sweep
@@ -73,7 +73,7 @@ def _template_texts(template: TemplateConfig) -> list[tuple[str, str]]:
     found = [("name", template.name), ("place", template.place)]
     for index, item in enumerate(template.items):
         found += [(f"items.{index}.text", item.text), (f"items.{index}.section", item.section),
-                  (f"items.{index}.unit", item.unit)]
+                  (f"items.{index}.unit", item.unit), (f"items.{index}.place", item.place)]
     return found
 
 
@@ -99,6 +99,8 @@ class DueCheck:
     deadline: float | None
     run: CheckRun | None
     prefills: dict[str, Prefill] = field(default_factory=dict)
+    #: Lines already answered at their places (after scanning each place's code), by item.
+    lines: dict[str, PlaceLine] = field(default_factory=dict)
 
     def overdue(self, now: float) -> bool:
         return self.run is None and self.deadline is not None and now > self.deadline
@@ -243,6 +245,7 @@ class ChecksService:
             check = DueCheck(key, template, current.key, day, deadline, run)
             if with_prefill and run is None:
                 check.prefills = self.prefills(template, now)
+            self._walked_lines(check)
             found.append(check)
         return found
 
@@ -256,7 +259,12 @@ class ChecksService:
         done = bool(self.store.done([(key, period.key)]))
         if not rules.overdue_active(now, late_at, done, late_at + _GIVE_UP_S[template.cadence], self.watch_since):
             return None
-        return DueCheck(key, template, period.key, day, deadline, None)
+        return self._walked_lines(DueCheck(key, template, period.key, day, deadline, None))
+
+    def _walked_lines(self, check: DueCheck) -> DueCheck:
+        if check.run is None and any(item.place for item in check.template.items):
+            check.lines = self.store.lines(check.key, check.period)
+        return check
 
     def prefills(self, template: TemplateConfig, now: float) -> dict[str, Prefill]:
         """The automatic answers of a template's items as of ``now`` (today so far)."""
@@ -311,27 +319,23 @@ class ChecksService:
         if unknown:
             raise FieldError("answers", f"no item {unknown[0]!r} in {key}")
         automatic = self.prefills(template, now) if chosen == current else {}
+        walked = self.store.lines(key, chosen.key)
         stored: list[NewAnswer] = []
         orders: dict[str, NewOrder] = {}
         for index, item in enumerate(template.items):
-            answer = given.get(item.key)
-            if answer is None:
-                raise FieldError(f"answers.{item.key}", f"{item.text}: not answered · 未填写")
-            auto = automatic.get(item.key)
-            overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
-            problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
-                                           len(answer.photos))
-            if problem is not None:
-                raise FieldError(f"answers.{index}.{item.key}", f"{item.text}: {problem}")
-            judged = rules.judged(item, answer.answer, answer.value)
-            stored.append(NewAnswer(item.key, judged, answer.value, answer.text.strip(), answer.note.strip(),
-                                    item.auto.value if item.auto is not None and auto is not None else None,
-                                    auto.evidence if auto is not None else "", overridden, answer.photos))
-            if judged is Answer.FAIL:
+            if item.place:
+                new = self._walked(item, item.key in given, walked.get(item.key))
+            else:
+                new = self._answered(item, given.get(item.key), automatic.get(item.key), f"answers.{index}.{item.key}")
+            stored.append(new)
+            if new.answer is Answer.FAIL:
                 urgency = rules.urgency_of_failure(item)
-                orders[item.key] = NewOrder(f"{template.name}：{item.text}", template.place, answer.note.strip(),
-                                            urgency, rules.order_due_at(now, urgency, self.config.order_due_h),
+                orders[item.key] = NewOrder(f"{template.name}：{item.text}", item.place or template.place,
+                                            new.note, urgency, rules.order_due_at(now, urgency,
+                                                                                  self.config.order_due_h),
                                             item.key)
+        # A walk began at its first scan: the checklist's time counts from there.
+        opened_at = min([opened_at, *(line.scanned_at for line in walked.values())])
         opened = min(now, max(opened_at, now - _OPEN_AT_MOST_S))
         fast = rules.too_fast(opened, now, self.config.min_duration_s)
         _, deadline = self._deadline(template, chosen)
@@ -354,6 +358,76 @@ class ChecksService:
         run = self.store.run(run_id)
         assert run is not None
         return Submitted(run, True, self._orders_of(run))
+
+    @staticmethod
+    def _answered(item: ItemConfig, answer: AnswerInput | None, auto: Prefill | None, field_name: str) -> NewAnswer:
+        """One line as given, judged (a number outside its range fails); refused naming ``field_name``."""
+        if answer is None:
+            raise FieldError(f"answers.{item.key}", f"{item.text}: not answered · 未填写")
+        overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
+        problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
+                                       len(answer.photos))
+        if problem is not None:
+            raise FieldError(field_name, f"{item.text}: {problem}")
+        return NewAnswer(item.key, rules.judged(item, answer.answer, answer.value), answer.value, answer.text.strip(),
+                         answer.note.strip(), item.auto.value if item.auto is not None and auto is not None else None,
+                         auto.evidence if auto is not None else "", overridden, answer.photos)
+
+    # -- walking a route: a place's lines after scanning its code ------------------------------
+
+    @staticmethod
+    def _walked(item: ItemConfig, given: bool, line: PlaceLine | None) -> NewAnswer:
+        """A line of a place on the route: answered only on the page its code opens, never on the checklist."""
+        if given:
+            raise FieldError(f"answers.{item.key}", f"{item.text}: answered at {item.place} after scanning"
+                                                   f" its code · 请到{item.place}扫码后填写")
+        if line is None:
+            raise FieldError(f"answers.{item.key}", f"{item.text}: not yet checked at {item.place}"
+                                                   f" · 尚未到{item.place}扫码检查")
+        return NewAnswer(item.key, line.answer, line.value, line.text, line.note, None, "", False, line.photos,
+                         line.answered_by, line.answered_at, line.scan_place, line.scanned_at)
+
+    def fill_at_place(self, key: str, scan_id: int, answers: Sequence[AnswerInput], actor: str,
+                      period: str | None = None, now: float | None = None) -> list[PlaceLine]:
+        """Keep the lines of checklist ``key`` answered at the place of scan ``scan_id``.
+
+        Only that place's lines are taken, only from the person who scanned, only while the scan
+        is fresh (``checks.scan_valid_min``) and its place's code still in use; each line keeps the
+        scan's place and time. They become the checklist's answers when it is submitted.
+        """
+        now = self.clock() if now is None else now
+        template = self.template(key)
+        scan = self.store.scan(scan_id)
+        if scan is None or scan.actor != actor:
+            raise ChecksForbidden("scan", "no scan of yours with this id · 请先扫描该地点的二维码")
+        place = self.store.place(scan.place_id)
+        if place is None or place.retired_at is not None:
+            raise ChecksForbidden("scan", "this place's code is retired · 该地点二维码已停用")
+        if now - scan.at > self.config.scan_valid_min * 60.0 or now < scan.at:
+            raise ChecksForbidden("scan", "the scan is too old: scan the code again · 扫码已过期，请重新扫码")
+        current = rules.period_of(template.cadence, self.local_day(now))
+        chosen = self._period(template, current, period)
+        self._refuse_signed(key, template, chosen)
+        if self.store.find(key, chosen.key) is not None:
+            raise Conflict("period", f"{template.name} {chosen.key} is already on record · 本期已提交")
+        if not answers:
+            raise FieldError("answers", "no line answered · 未填写")
+        automatic = self.prefills(template, now) if chosen == current else {}
+        lines: list[PlaceLine] = []
+        for index, answer in enumerate(answers):
+            item = template.item(answer.item)
+            if item is None:
+                raise FieldError(f"answers.{index}.item", f"no item {answer.item!r} in {key}")
+            if item.place != scan.place:
+                raise FieldError(f"answers.{index}.item", f"{item.text}: not a line of {scan.place}"
+                                                          f" · 此项不在{scan.place}检查")
+            new = self._answered(item, answer, automatic.get(item.key), f"answers.{index}.{item.key}")
+            lines.append(PlaceLine(key, chosen.key, item.key, new.answer, new.value, new.text, new.note, new.photos,
+                                   actor, now, scan.id, scan.place, scan.at))
+        self.store.put_lines(lines)
+        self._record.append_audit(now, actor, "check.lines", check_subject(key, chosen.key), {
+            "place": scan.place, "scan": scan.id, "scanned_at": scan.at, "items": [line.item for line in lines]})
+        return lines
 
     def _refuse_signed(self, key: str, template: TemplateConfig, period: rules.Period) -> None:
         """A checklist of a signed period is not made up afterwards: the signed report said it was missed (409)."""

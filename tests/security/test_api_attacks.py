@@ -34,6 +34,7 @@ from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.credentials import Passwords
 from hub.auth.roles import Role
+from hub.checks.config import ChecksConfig, ItemConfig
 from hub.checks.kinds import Category, Urgency
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
@@ -140,6 +141,14 @@ class World:
         """A checklist of its own (the night round's items), so each submission is the first of its period."""
         key = f"round-{next(_counter)}"
         self.hub.checks.config.templates[key] = self.hub.checks.config.templates["night_round"].model_copy()
+        return Target({"template": key})
+
+    def walk(self) -> Target:
+        """A checklist of its own with one line at a place, which the admin's scan (id 1) opens."""
+        key = f"walk_{next(_counter)}"
+        place = self.hub.checks.places.all()[0].name
+        self.hub.checks.config.templates[key] = self.hub.checks.config.templates["night_round"].model_copy(
+            update={"items": [ItemConfig(key="door", text="门已上锁", place=place)]})
         return Target({"template": key})
 
     def scan_report(self) -> Target:
@@ -300,6 +309,9 @@ CASES: dict[tuple[str, str], Case] = {
                  "answers": [{"item": item, "answer": "ok", "text": "已查看", "note": ""}
                              for item in ("rooms_locked", "power_off", "windows_shut", "gate_locked")]},
         lambda world: world.checklist()),
+    ("POST", "/api/checks/{template}/lines"): Case(
+        lambda: {"scan": 1, "answers": [{"item": "door", "answer": "ok", "text": "已查看", "note": ""}]},
+        lambda world: world.walk()),
     ("POST", "/api/workorders"): Case(
         lambda: {"title": "实验楼二楼门锁坏", "place": "实验楼", "text": "锁芯卡住", "urgency": "normal"}),
     ("POST", "/api/workorders/{order_id}/assign"): Case(
@@ -454,11 +466,15 @@ def _json_writes(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    hub = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0)), connect_mqtt=False)
+    # A scan opens a place's lines for the longest a school may set: the attacks take a while.
+    hub = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0, checks=ChecksConfig(scan_valid_min=240))),
+              connect_mqtt=False)
     hub.accounts.passwords = Passwords(FAST)
     try:
         with TestClient(create_app(hub.settings, hub=hub), base_url="http://hub.test") as client:
-            _, admin = bearer(hub, Role.ADMIN)
+            admin_user, admin = bearer(hub, Role.ADMIN)
+            # The admin's scan of a place's code (id 1), which opens the lines a walk case answers.
+            assert hub.checks.places.seen(hub.checks.places.all()[0], admin_user.username).id == 1
             for username, role in SAMPLE_PEOPLE.items():  # the people sample records name: real accounts
                 make_user(hub, role, username)
             found = World(hub, client, admin)

@@ -355,6 +355,11 @@
       return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
               request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
     },
+    "place-lines": function (f, form) {
+      // Only this place's lines, with the scan the place's code opened.
+      var lines = BUILDERS.checklist(f, form);
+      return {scan: Number(form.getAttribute("data-scan")), answers: lines.answers, period: lines.period};
+    },
     template: function (f, form) {
       // The item rows in the order they stand on the page; a new row gets a key of its own.
       var items = [];
@@ -363,7 +368,8 @@
         function ticked(name) { return !!row.querySelector("[name=" + name + "]:checked"); }
         var item = {key: row.getAttribute("data-tpl-item") || "item_" + Date.now().toString(36) + "_" + index,
                     text: value("item_text"), section: value("item_section"), kind: value("item_kind") || "yes_no",
-                    unit: value("item_unit"), key_item: ticked("item_key_item"), photo: ticked("item_photo")};
+                    unit: value("item_unit"), key_item: ticked("item_key_item"), photo: ticked("item_photo"),
+                    place: value("item_place")};
         if (item.kind === "number") { item.low = number(value("item_low")); item.high = number(value("item_high")); }
         if (value("item_auto")) { item.auto = value("item_auto"); }
         if (item.text) { items.push(item); }
@@ -538,7 +544,7 @@
     if (button) { button.disabled = true; }
     var first = Promise.resolve(null);
     var file = form.querySelector("input[type=file]");
-    if (kind === "checklist") {
+    if (kind === "checklist" || kind === "place-lines") {
       // Each item's photo first (taken in the page), then the checklist naming them.
       Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (row, index) {
         var taken = row.querySelector("input[type=file]");
