@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.wire import MAX_TS
 from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId, SettingsDep
 from hub.auth.deps import require
-from hub.auth.roles import Permission
+from hub.auth.roles import Permission, allows
 from hub.auth.users import User
 from hub.checks.config import KEY_PATTERN, TemplateConfig
 from hub.checks.kinds import (
@@ -46,7 +46,6 @@ Filler = Annotated[User, Depends(require(Permission.CHECK_FILL))]
 Reporter = Annotated[User, Depends(require(Permission.HAZARD_REPORT))]
 Fixer = Annotated[User, Depends(require(Permission.ORDER_FIX))]
 Assigner = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
-Accepter = Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]
 Editor = Annotated[User, Depends(require(Permission.CHECK_EDIT))]
 TemplateKey = Annotated[str, PathParam(pattern=KEY_PATTERN)]
 
@@ -551,18 +550,28 @@ def fix_order(checks: ChecksDep, root: PhotoRootDep,
     return _order(checks, checks.fix(order_id, request.note, actor=user.username), root)
 
 
+@router.post("/api/workorders/{order_id}/start")
+def start_order(checks: ChecksDep, root: PhotoRootDep, user: Fixer, order_id: RowId,
+                request: AcceptCreate) -> WorkOrderPublic:
+    """The assignee has started on it (处理中); only the assignee (403 for anyone else)."""
+    return _order(checks, checks.start(order_id, actor=user.username, note=request.note), root)
+
+
 @router.post("/api/workorders/{order_id}/accept")
 def accept_order(checks: ChecksDep, root: PhotoRootDep,
-                 user: Accepter, order_id: RowId, request: AcceptCreate) -> WorkOrderPublic:
-    """验收: never by the person who did the fix (403)."""
-    return _order(checks, checks.accept(order_id, request.note, actor=user.username), root)
+                 user: Reporter, order_id: RowId, request: AcceptCreate) -> WorkOrderPublic:
+    """验收: by the reporter or the safety group (``order.accept``), never by the person who did the fix (403)."""
+    return _order(checks, checks.accept(order_id, request.note, actor=user.username,
+                                        safety_group=allows(user.role, Permission.ORDER_ACCEPT)), root)
 
 
 @router.post("/api/workorders/{order_id}/reopen")
 def reopen_order(checks: ChecksDep, root: PhotoRootDep,
-                 user: Accepter, order_id: RowId, request: ReopenCreate) -> WorkOrderPublic:
-    """The fix is not accepted: back to the assignee with the reason and a new due time."""
-    return _order(checks, checks.reopen(order_id, request.reason, actor=user.username), root)
+                 user: Reporter, order_id: RowId, request: ReopenCreate) -> WorkOrderPublic:
+    """The fix is not accepted (by the reporter or the safety group): back to the assignee with the reason and a
+    new due time."""
+    return _order(checks, checks.reopen(order_id, request.reason, actor=user.username,
+                                        safety_group=allows(user.role, Permission.ORDER_ACCEPT)), root)
 
 
 @router.post("/api/workorders/{order_id}/notes")

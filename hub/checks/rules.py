@@ -119,8 +119,12 @@ TRANSITIONS: dict[tuple[OrderState, OrderAction], OrderState] = {
     (OrderState.REPORTED, OrderAction.ASSIGN): OrderState.ASSIGNED,
     (OrderState.ASSIGNED, OrderAction.ASSIGN): OrderState.ASSIGNED,
     (OrderState.REOPENED, OrderAction.ASSIGN): OrderState.ASSIGNED,
+    (OrderState.IN_PROGRESS, OrderAction.ASSIGN): OrderState.ASSIGNED,
+    (OrderState.ASSIGNED, OrderAction.START): OrderState.IN_PROGRESS,
+    (OrderState.REOPENED, OrderAction.START): OrderState.IN_PROGRESS,
     (OrderState.REPORTED, OrderAction.FIX): OrderState.FIXED,
     (OrderState.ASSIGNED, OrderAction.FIX): OrderState.FIXED,
+    (OrderState.IN_PROGRESS, OrderAction.FIX): OrderState.FIXED,
     (OrderState.REOPENED, OrderAction.FIX): OrderState.FIXED,
     (OrderState.FIXED, OrderAction.ACCEPT): OrderState.ACCEPTED,
     (OrderState.FIXED, OrderAction.REOPEN): OrderState.REOPENED,
@@ -134,10 +138,20 @@ def next_state(state: OrderState, action: OrderAction) -> OrderState | None:
     return TRANSITIONS.get((state, action))
 
 
-def acceptance_problem(fixed_by: str, accepter: str) -> str | None:
-    """验收 is by someone other than the one who did the fix."""
+def acceptance_problem(fixed_by: str, accepter: str, reported_by: str = "", safety_group: bool = True
+                       ) -> str | None:
+    """验收 is by the reporter or the safety group (``order.accept``), never by the one who did the fix."""
     if fixed_by and fixed_by == accepter:
         return "the person who fixed it cannot accept it · 整改人不能自己验收"
+    if not safety_group and accepter != reported_by:
+        return "only the reporter or the safety group accepts a fix · 只有上报人或安全工作组可以验收"
+    return None
+
+
+def start_problem(assignee: str, actor: str) -> str | None:
+    """An order is started by the person it is assigned to (who then answers for it)."""
+    if assignee != actor:
+        return "only the assignee starts the work · 只有被指派人可以开始处理"
     return None
 
 

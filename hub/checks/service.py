@@ -473,17 +473,19 @@ class ChecksService:
         return self.order(order_id)
 
     def _move(self, order_id: int, action: OrderAction, actor: str, note: str, now: float | None,
-              changes: Callable[[WorkOrder, float], dict[str, object]] | None = None) -> WorkOrder:
+              changes: Callable[[WorkOrder, float], dict[str, object]] | None = None,
+              safety_group: bool = True) -> WorkOrder:
         now = self.clock() if now is None else now
         order = self.order(order_id)
         state = rules.next_state(order.state, action)
         if state is None:
             raise Conflict("state", f"work order {order_id} is {order.state.value}: cannot {action.value}"
                                     " · 当前状态不能进行此操作")
-        if action is OrderAction.ACCEPT:
-            problem = rules.acceptance_problem(order.fixed_by, actor)
-            if problem is not None:
-                raise ChecksForbidden("actor", problem)
+        problem = (rules.acceptance_problem(order.fixed_by, actor, order.reported_by, safety_group)
+                   if action in (OrderAction.ACCEPT, OrderAction.REOPEN) else
+                   rules.start_problem(order.assignee, actor) if action is OrderAction.START else None)
+        if problem is not None:
+            raise ChecksForbidden("actor", problem)
         values = changes(order, now) if changes is not None else {}
         if not self.store.step(order_id, order.state, state, actor, action.value, now, note.strip(), values):
             raise Conflict("state", f"work order {order_id} changed meanwhile; reload · 工单已被他人更新")
@@ -509,18 +511,26 @@ class ChecksService:
             return {"fix_note": note.strip(), "fixed_by": actor, "fixed_at": at}
         return self._move(order_id, OrderAction.FIX, actor, note, now, changes)
 
-    def accept(self, order_id: int, note: str, actor: str, now: float | None = None) -> WorkOrder:
+    def start(self, order_id: int, actor: str, note: str = "", now: float | None = None) -> WorkOrder:
+        """The assignee has started on it (处理中); its due time stands."""
+        return self._move(order_id, OrderAction.START, actor, note, now)
+
+    def accept(self, order_id: int, note: str, actor: str, now: float | None = None,
+               safety_group: bool = True) -> WorkOrder:
+        """验收通过: by the reporter, or by the safety group (``safety_group``: the actor may accept any order)."""
         def changes(order: WorkOrder, at: float) -> dict[str, object]:
             return {"accepted_by": actor, "accepted_at": at}
-        return self._move(order_id, OrderAction.ACCEPT, actor, note, now, changes)
+        return self._move(order_id, OrderAction.ACCEPT, actor, note, now, changes, safety_group)
 
-    def reopen(self, order_id: int, reason: str, actor: str, now: float | None = None) -> WorkOrder:
+    def reopen(self, order_id: int, reason: str, actor: str, now: float | None = None,
+               safety_group: bool = True) -> WorkOrder:
+        """验收不通过: by whoever may accept it, with the reason; back to the assignee with a new due time."""
         if not reason.strip():
             raise FieldError("reason", "say why the fix is not accepted · 请写明不通过的原因")
 
         def changes(order: WorkOrder, at: float) -> dict[str, object]:
             return {"due_at": rules.order_due_at(at, order.urgency, self.config.order_due_h), "fixed_at": None}
-        return self._move(order_id, OrderAction.REOPEN, actor, reason, now, changes)
+        return self._move(order_id, OrderAction.REOPEN, actor, reason, now, changes, safety_group)
 
     def open_for_photos(self, order_id: int) -> WorkOrder:
         """The order, if a photo may still be added (a closed one takes notes only: 409)."""

@@ -89,6 +89,8 @@ class World:
     client: TestClient
     admin: dict[str, str]
     feeds: dict[str, Feed] = field(default_factory=dict)
+    #: The admin's username (whom an order to start is assigned to).
+    admin_name: str = ""
 
     def alert(self, state: str) -> int:
         """A new alarm on a device of its own, brought to ``state`` (firing, resolved or closed)."""
@@ -128,9 +130,12 @@ class World:
         return target
 
     def order(self, state: str) -> Target:
-        """A work order reported by 王师傅, brought to ``state`` (reported, assigned or fixed by 王师傅)."""
+        """A work order reported by 王师傅, brought to ``state`` (reported, assigned or fixed by 王师傅; mine:
+        assigned to the admin who sends the requests)."""
         checks = self.hub.checks
         order = checks.report("厨房水龙头漏水", "后厨", "", Urgency.NORMAL, actor="王师傅")
+        if state == "mine":
+            checks.assign(order.id, self.admin_name, actor="李老师")
         if state in ("assigned", "fixed"):
             checks.assign(order.id, "王师傅", actor="李老师")
         if state == "fixed":
@@ -319,6 +324,8 @@ CASES: dict[tuple[str, str], Case] = {
         "/api/workorders/{order_id}"),
     ("POST", "/api/workorders/{order_id}/fix"): Case(
         lambda: {"note": "已换锁芯"}, lambda world: world.order("assigned"), "/api/workorders/{order_id}"),
+    ("POST", "/api/workorders/{order_id}/start"): Case(
+        lambda: {"note": "已到现场"}, lambda world: world.order("mine"), "/api/workorders/{order_id}"),
     ("POST", "/api/workorders/{order_id}/accept"): Case(
         lambda: {"note": "验收合格"}, lambda world: world.order("fixed"), "/api/workorders/{order_id}"),
     ("POST", "/api/workorders/{order_id}/reopen"): Case(
@@ -477,7 +484,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             assert hub.checks.places.seen(hub.checks.places.all()[0], admin_user.username).id == 1
             for username, role in SAMPLE_PEOPLE.items():  # the people sample records name: real accounts
                 make_user(hub, role, username)
-            found = World(hub, client, admin)
+            found = World(hub, client, admin, admin_name=admin_user.username)
             found.feeds["dev-a"] = Feed(hub)
             found.feeds["dev-a"].status(SENSORS)
             yield found
