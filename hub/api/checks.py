@@ -66,6 +66,10 @@ class ItemPublic(BaseModel):
     unit: str
     key_item: bool
     auto: AutoSource | None
+    photo: bool
+    options: list[str]
+    fail_options: list[str]
+    place: str = Field(description="answered only after scanning this place's code ('' : on the checklist)")
     prefill: PrefillPublic | None
 
 
@@ -101,6 +105,8 @@ def _items(template: TemplateConfig, check: DueCheck) -> list[ItemPublic]:
         found = check.prefills.get(item.key)
         out.append(ItemPublic(key=item.key, text=item.text, section=item.section, kind=item.kind, low=item.low,
                               high=item.high, unit=item.unit, key_item=item.key_item, auto=item.auto,
+                              photo=item.photo, options=item.options, fail_options=item.fail_options,
+                              place=item.place,
                               prefill=PrefillPublic(answer=found.answer, evidence=found.evidence, link=found.link)
                               if found else None))
     return out

@@ -85,10 +85,16 @@ def in_range(item: ItemConfig, value: float) -> bool:
     return (item.low is None or value >= item.low) and (item.high is None or value <= item.high)
 
 
-def judged(item: ItemConfig, answer: Answer | None, value: float | None) -> Answer | None:
-    """The answer a line stands for: a number outside its range is a failure whatever was ticked."""
+def judged(item: ItemConfig, answer: Answer | None, value: float | None, text: str = "",
+           photos: int = 0) -> Answer | None:
+    """The answer a line stands for: a number outside its range, or a failing option, is a failure whatever was
+    ticked; a photo or a signature given is the line done."""
     if item.kind is ItemKind.NUMBER and value is not None:
         return Answer.OK if in_range(item, value) else Answer.FAIL
+    if item.kind is ItemKind.CHOICE and answer is not Answer.NA and text in item.options:
+        return Answer.FAIL if text in item.fail_options else Answer.OK
+    if item.kind in (ItemKind.PHOTO, ItemKind.SIGNATURE) and answer is not Answer.NA and photos:
+        return answer or Answer.OK
     return answer
 
 
@@ -103,7 +109,13 @@ def answer_problem(item: ItemConfig, answer: Answer | None, value: float | None,
         return "text is needed · 请填写内容"
     if item.kind is ItemKind.YES_NO and answer is None:
         return "answer ok, fail or na · 请选择 合格/不合格/不适用"
-    if judged(item, answer, value) is Answer.FAIL and not note.strip():
+    if item.kind is ItemKind.CHOICE and answer is not Answer.NA and text not in item.options:
+        return f"choose one of {' / '.join(item.options)} · 请从选项中选择"
+    if item.kind is ItemKind.PHOTO and photos == 0 and answer is not Answer.NA:
+        return "a photo taken on the spot is needed · 请现场拍照"
+    if item.kind is ItemKind.SIGNATURE and (photos != 1 or answer is Answer.NA):
+        return "sign on the page (one signature) · 请在页面上签名"
+    if judged(item, answer, value, text, photos) is Answer.FAIL and not note.strip():
         return "a failed item needs a note saying what was found · 不合格项须写明情况"
     if overrides_auto and not note.strip():
         return "overriding the automatic answer needs a reason · 修改自动判断须写明原因"

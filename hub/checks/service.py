@@ -32,6 +32,7 @@ from hub.checks.kinds import (
     AutoSource,
     Cadence,
     Category,
+    ItemKind,
     OrderAction,
     OrderState,
     Urgency,
@@ -367,9 +368,12 @@ class ChecksService:
         overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
         problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
                                        len(answer.photos))
+        if problem is None and item.kind is ItemKind.SIGNATURE and not answer.photos[0].endswith(".png"):
+            problem = "a signature is the PNG drawn on the page · 签名须在页面上手写"
         if problem is not None:
             raise FieldError(field_name, f"{item.text}: {problem}")
-        return NewAnswer(item.key, rules.judged(item, answer.answer, answer.value), answer.value, answer.text.strip(),
+        judged = rules.judged(item, answer.answer, answer.value, answer.text.strip(), len(answer.photos))
+        return NewAnswer(item.key, judged, answer.value, answer.text.strip(),
                          answer.note.strip(), item.auto.value if item.auto is not None and auto is not None else None,
                          auto.evidence if auto is not None else "", overridden, answer.photos)
 

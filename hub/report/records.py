@@ -20,7 +20,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus.flowables import Flowable
 
-from hub.checks.kinds import Answer, Category
+from hub.checks.kinds import Answer, Category, ItemKind
 from hub.checks.records import ChecklistRecord, MonthlyMinutes, RecordLine
 from hub.report.pdf import ORDER_STATE_ZH, Styles, escape, table, when
 from hub.report.xlsx import Sheet, workbook
@@ -32,10 +32,13 @@ CATEGORY_ZH = {Category.ELECTRICAL: "电气", Category.WATER: "水管/漏水", C
                Category.FIRE: "消防", Category.OTHER: "其他"}
 
 
-def _answer_text(line: RecordLine) -> str:
+def _answer_text(line: RecordLine, tz: ZoneInfo) -> str:
     a = line.answer
     if a is None:
         return ""
+    if line.kind is ItemKind.SIGNATURE and a.answer is not Answer.NA and a.photos:
+        # The drawn signature is kept as a photo; the record says who signed it and when.
+        return f"已签名（{a.answered_by}，{when(a.answered_at, tz, '%Y-%m-%d %H:%M')}）"
     parts = [_ANSWER_ZH[a.answer] if a.answer is not None else ""]
     if a.value is not None:
         parts.append(f"{a.value:g} {line.unit}".strip())
@@ -44,16 +47,18 @@ def _answer_text(line: RecordLine) -> str:
     return "，".join(p for p in parts if p)
 
 
-def _note_text(line: RecordLine) -> str:
+def _note_text(line: RecordLine, tz: ZoneInfo) -> str:
     a = line.answer
     if a is None:
         return ""
     parts = []
     if a.auto is not None:
         parts.append(("系统自动判断，已人工修改：" if a.overridden else "系统：") + a.evidence)
+    if a.scan_place and a.scanned_at is not None:
+        parts.append(f"现场扫码：{a.scan_place} {when(a.scanned_at, tz, '%H:%M')}")
     if a.note:
         parts.append(a.note)
-    if a.photos:
+    if a.photos and line.kind is not ItemKind.SIGNATURE:
         parts.append(f"照片 {len(a.photos)} 张")
     if line.order is not None:
         parts.append(f"工单 #{line.order.id}（{ORDER_STATE_ZH[line.order.state]}）")
@@ -72,13 +77,13 @@ def _checklist_head(record: ChecklistRecord, tz: ZoneInfo) -> str:
             f"{'　逾期补做' if run.late else ''}　模板版本：{run.version}")
 
 
-def _checklist_rows(record: ChecklistRecord) -> list[list[str]]:
-    return [[line.section, ("★ " if line.key_item else "") + line.text, _answer_text(line), _note_text(line)]
+def _checklist_rows(record: ChecklistRecord, tz: ZoneInfo) -> list[list[str]]:
+    return [[line.section, ("★ " if line.key_item else "") + line.text, _answer_text(line, tz), _note_text(line, tz)]
             for line in record.lines]
 
 
 def _checklist(record: ChecklistRecord, tz: ZoneInfo, styles: Styles, width: float) -> list[Flowable]:
-    rows: list[list[Any]] = [_CHECKLIST_HEADER, *_checklist_rows(record)]
+    rows: list[list[Any]] = [_CHECKLIST_HEADER, *_checklist_rows(record, tz)]
     warn = [n + 1 for n, line in enumerate(record.lines)
             if line.answer is not None and line.answer.answer is Answer.FAIL]
     return [Paragraph(escape(_checklist_head(record, tz)), styles.body), Spacer(1, 2 * mm),
@@ -175,7 +180,7 @@ def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: Zo
     made = when(now, tz, "%Y-%m-%d %H:%M")
     heading = [f"{school}每日食品安全检查记录", f"{day.isoformat()} · {record.name} · 生成于 {made}",
                _checklist_head(record, tz)]
-    return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record))], heading)
+    return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record, tz))], heading)
 
 
 def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float) -> bytes:
@@ -184,5 +189,5 @@ def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now
                _orders_summary(minutes)]
     sheets = list(_minutes_tables(minutes, tz))
     if minutes.record is not None:
-        sheets.append(("月度总查", _CHECKLIST_HEADER, _checklist_rows(minutes.record)))
+        sheets.append(("月度总查", _CHECKLIST_HEADER, _checklist_rows(minutes.record, tz)))
     return workbook(sheets, heading)
