@@ -34,7 +34,7 @@ from hub.checks.kinds import (
     Urgency,
 )
 from hub.checks.service import AnswerInput, ChecksService, DueCheck
-from hub.checks.store import CheckRun, ScanReport, WorkOrder
+from hub.checks.store import CheckRun, Rejection, ScanReport, WorkOrder
 from hub.errors import FieldError, NotFound
 from hub.report import records
 from hub.samples.labels import LabelFontMissing
@@ -47,6 +47,8 @@ Reporter = Annotated[User, Depends(require(Permission.HAZARD_REPORT))]
 Fixer = Annotated[User, Depends(require(Permission.ORDER_FIX))]
 Assigner = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
 Editor = Annotated[User, Depends(require(Permission.CHECK_EDIT))]
+#: Who reviews completed checklists and sends a line back: the safety group (the canteen manager, the officer).
+Reviewer = Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]
 TemplateKey = Annotated[str, PathParam(pattern=KEY_PATTERN)]
 
 
@@ -454,6 +456,73 @@ def _keep_photos(photo_root: Path, staged: Path, run: CheckRun) -> None:
                 photos.save(order_photos(photo_root), answer.order_id, source.read_bytes())
             if source.is_file():
                 photos.move(source, check_photos(photo_root) / str(run.id) / name)
+
+
+class RejectCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="what is wrong with the line, for its person")
+
+
+class RefillCreate(AnswerCreate):
+    scan: int | None = Field(default=None, ge=1, le=2**62,
+                             description="a line of a place: the scan of its code just made")
+
+
+class RejectionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    run_id: int
+    item: str
+    item_text: str
+    checklist: str
+    period: str
+    person: str
+    reason: str
+    rejected_by: str
+    rejected_at: float
+    refilled_at: float | None
+
+
+def rejection_public(checks: ChecksService, rejection: Rejection) -> RejectionPublic:
+    run = checks.store.run(rejection.run_id)
+    template = TemplateConfig.model_validate_json(run.template_json) if run is not None else None
+    item = template.item(rejection.item) if template is not None else None
+    return RejectionPublic.model_validate({**vars(rejection), "item_text": item.text if item else rejection.item,
+                                           "checklist": template.name if template else "",
+                                           "period": run.period if run else ""})
+
+
+@router.post("/api/checks/runs/{run_id}/items/{item}/reject", status_code=201)
+def reject_line(checks: ChecksDep, user: Reviewer, run_id: RowId, item: Annotated[str, PathParam(max_length=40)],
+                request: RejectCreate) -> RejectionPublic:
+    """Send a line back to the person who answered it, with the reason (they see it in their list and fill it
+    again). Not a line of a signed period (409)."""
+    return rejection_public(checks, checks.reject(run_id, item, request.reason, actor=user.username))
+
+
+@router.get("/api/checks/rejections")
+def rejections(checks: ChecksDep, user: Filler,
+               everyone: Annotated[bool, Query(description="the safety group: everyone's")] = False
+               ) -> list[RejectionPublic]:
+    """Lines sent back and waiting to be filled again: one's own, or (``order.accept``) everyone's."""
+    person = None if everyone and allows(user.role, Permission.ORDER_ACCEPT) else user.username
+    return [rejection_public(checks, r) for r in checks.store.open_rejections(person)]
+
+
+@router.post("/api/checks/rejections/{rejection_id}/refill")
+def refill_line(checks: ChecksDep, root: PhotoRootDep, user: Filler, rejection_id: RowId,
+                request: RefillCreate) -> RejectionPublic:
+    """Fill a line sent back to you again (a line of a place: after scanning its code again)."""
+    staged = staging(root, user)
+    for name in request.photos:
+        if photos.path_of(staged.parent, staged.name, name) is None:
+            raise FieldError("photos", f"no photo {name!r} uploaded · 照片未上传")
+    answer = AnswerInput(request.item, request.answer, request.value, request.text, request.note,
+                         tuple(dict.fromkeys(request.photos)))
+    done = checks.refill(rejection_id, answer, actor=user.username, scan_id=request.scan)
+    for name in answer.photos:
+        photos.move(staged / name, check_photos(root) / str(done.run_id) / name)
+    return rejection_public(checks, done)
 
 
 @router.get("/api/checks/runs/{run_id}/photos/{name}", response_class=FileResponse)

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from hub.alerts.engine import AlertEngine
 from hub.api.admin_channels import public_rota, public_settings, rota_gaps
 from hub.api.admin_setup import public_setup
-from hub.api.checks import WorkOrderPublic, scan_report_public, templates_public
+from hub.api.checks import WorkOrderPublic, rejection_public, scan_report_public, templates_public
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
@@ -44,6 +44,7 @@ from hub.api.visitors import LeavePublic, VisitPublic
 from hub.auth.deps import CurrentUser, require
 from hub.auth.roles import Permission, Role, allows
 from hub.auth.users import User, attribution
+from hub.checks.config import TemplateConfig
 from hub.checks.kinds import OPEN_ORDER_STATES, Category, ItemKind, OrderState
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
@@ -196,7 +197,15 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     people = [info.user for info in accounts.users() if not info.disabled]
     scans = ([scan_report_public(checks, r) for r in checks.places.pending()]
              if allows(user.role, Permission.ORDER_ASSIGN) else [])
+    rejected = []
+    for rejection in checks.store.open_rejections(user.username):
+        shown_line = rejection_public(checks, rejection)
+        run = checks.store.run(rejection.run_id)
+        asked = TemplateConfig.model_validate_json(run.template_json).item(rejection.item) if run else None
+        if asked is not None:
+            rejected.append((shown_line, asked))
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
+                                                      "rejected": rejected,
                                                       "request_ids": request_ids, "people": people,
                                                       "now": now, "scans": scans, "places": checks.places.all(),
                                                       "hidden_orders": waiting - len(shown),

@@ -39,7 +39,17 @@ from hub.checks.kinds import (
 )
 from hub.checks.places import PlaceCodes, order_subject, typed
 from hub.checks.prefill import Prefill
-from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, PlaceLine, WorkOrder
+from hub.checks.store import (
+    CheckRun,
+    CheckStore,
+    ItemAnswer,
+    NewAnswer,
+    NewOrder,
+    PlaceLine,
+    PlaceScan,
+    Rejection,
+    WorkOrder,
+)
 from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import Conflict, FieldError, NotFound
 from hub.gate.store import Sweep
@@ -401,14 +411,7 @@ class ChecksService:
         """
         now = self.clock() if now is None else now
         template = self.template(key)
-        scan = self.store.scan(scan_id)
-        if scan is None or scan.actor != actor:
-            raise ChecksForbidden("scan", "no scan of yours with this id · 请先扫描该地点的二维码")
-        place = self.store.place(scan.place_id)
-        if place is None or place.retired_at is not None:
-            raise ChecksForbidden("scan", "this place's code is retired · 该地点二维码已停用")
-        if now - scan.at > self.config.scan_valid_min * 60.0 or now < scan.at:
-            raise ChecksForbidden("scan", "the scan is too old: scan the code again · 扫码已过期，请重新扫码")
+        scan = self._fresh_scan(scan_id, actor, now)
         current = rules.period_of(template.cadence, self.local_day(now))
         chosen = self._period(template, current, period)
         self._refuse_signed(key, template, chosen)
@@ -432,6 +435,97 @@ class ChecksService:
         self._record.append_audit(now, actor, "check.lines", check_subject(key, chosen.key), {
             "place": scan.place, "scan": scan.id, "scanned_at": scan.at, "items": [line.item for line in lines]})
         return lines
+
+    def _fresh_scan(self, scan_id: int | None, actor: str, now: float) -> PlaceScan:
+        """The actor's own scan, of a place still in use, within ``checks.scan_valid_min`` (else 403)."""
+        scan = self.store.scan(scan_id) if scan_id is not None else None
+        if scan is None or scan.actor != actor:
+            raise ChecksForbidden("scan", "no scan of yours with this id · 请先扫描该地点的二维码")
+        place = self.store.place(scan.place_id)
+        if place is None or place.retired_at is not None:
+            raise ChecksForbidden("scan", "this place's code is retired · 该地点二维码已停用")
+        if now - scan.at > self.config.scan_valid_min * 60.0 or now < scan.at:
+            raise ChecksForbidden("scan", "the scan is too old: scan the code again · 扫码已过期，请重新扫码")
+        return scan
+
+    # -- a reviewer sends a line back ----------------------------------------------------------
+
+    def reject(self, run_id: int, item_key: str, reason: str, actor: str, now: float | None = None) -> Rejection:
+        """Send a line of a completed checklist back to the person who answered it, with the reason.
+
+        Not a line of a signed period (409: the signed report stands), nor one already sent back.
+        """
+        now = self.clock() if now is None else now
+        run, item, answer = self._line_of(run_id, item_key)
+        reason = typed("reason", reason)
+        if not reason:
+            raise FieldError("reason", "say what is wrong with the line · 请写明退回原因")
+        self._refuse_signed_run(run)
+        previous = json.dumps({k: v for k, v in vars(answer).items() if k != "run_id"}, ensure_ascii=False,
+                              default=str)
+        rejection_id = self.store.reject(run.id, item.key, answer.answered_by, reason, actor, now, previous)
+        if rejection_id is None:
+            raise Conflict("item", f"{item.text}: already sent back · 该项已退回，等待重填")
+        self._record.append_audit(now, actor, "check.reject", check_subject(run.template, run.period), {
+            "run": run.id, "item": item.key, "person": answer.answered_by, "reason": reason})
+        found = self.store.rejection(rejection_id)
+        assert found is not None
+        return found
+
+    def refill(self, rejection_id: int, answer: AnswerInput, actor: str, scan_id: int | None = None,
+               now: float | None = None) -> Rejection:
+        """The person a line was sent back to fills it again (a line of a place: after scanning it again)."""
+        now = self.clock() if now is None else now
+        rejection = self.store.rejection(rejection_id)
+        if rejection is None:
+            raise NotFound("rejection_id", f"no line sent back with id {rejection_id}")
+        if rejection.person != actor:
+            raise ChecksForbidden("actor", "only the person it was sent back to fills it again · 只能由原填写人重填")
+        if rejection.refilled_at is not None:
+            raise Conflict("rejection_id", "already filled again · 已重填")
+        run, item, before = self._line_of(rejection.run_id, rejection.item)
+        self._refuse_signed_run(run)
+        if answer.item != item.key:
+            raise FieldError("item", f"this line is {item.key!r}")
+        new = self._answered(item, answer, None, f"answer.{item.key}")
+        if item.place:
+            scan = self._fresh_scan(scan_id, actor, now)
+            if scan.place != item.place:
+                raise FieldError("scan", f"{item.text}: scan the code at {item.place} · 请到{item.place}扫码后重填")
+        template = TemplateConfig.model_validate(json.loads(run.template_json))
+        order = None
+        if new.answer is Answer.FAIL and before.order_id is None:
+            urgency = rules.urgency_of_failure(item)
+            order = NewOrder(f"{template.name}：{item.text}", item.place or template.place, new.note, urgency,
+                             rules.order_due_at(now, urgency, self.config.order_due_h), item.key)
+        try:
+            order_id = self.store.refill(rejection, new, now, order)
+        except LookupError:
+            raise Conflict("rejection_id", "already filled again · 已重填") from None
+        self._record.append_audit(now, actor, "check.refill", check_subject(run.template, run.period), {
+            "run": run.id, "item": item.key, "rejection": rejection.id, "answer": new.answer, "order": order_id})
+        if order_id is not None:
+            self._record.append_audit(now, actor, "order.report", order_subject(order_id), {"run": run.id})
+        found = self.store.rejection(rejection.id)
+        assert found is not None
+        return found
+
+    def _line_of(self, run_id: int, item_key: str) -> tuple[CheckRun, ItemConfig, ItemAnswer]:
+        run = self.store.run(run_id)
+        if run is None:
+            raise NotFound("run_id", f"no checklist {run_id}")
+        template = TemplateConfig.model_validate(json.loads(run.template_json))
+        item = template.item(item_key)
+        answer = next((a for a in run.answers if a.item == item_key), None)
+        if item is None or answer is None:
+            raise NotFound("item", f"no item {item_key!r} in checklist {run_id}")
+        return run, item, answer
+
+    def _refuse_signed_run(self, run: CheckRun) -> None:
+        template = TemplateConfig.model_validate(json.loads(run.template_json))
+        current = rules.period_of(template.cadence, self.local_day(run.submitted_at))
+        period = current if current.key == run.period else rules.previous(template.cadence, current)
+        self._refuse_signed(run.template, template, period)
 
     def _refuse_signed(self, key: str, template: TemplateConfig, period: rules.Period) -> None:
         """A checklist of a signed period is not made up afterwards: the signed report said it was missed (409)."""

@@ -169,6 +169,24 @@ ALTER TABLE check_answers ADD COLUMN scan_place TEXT NOT NULL DEFAULT '';
 ALTER TABLE check_answers ADD COLUMN scanned_at REAL;
 """
 
+#: Schema 6: lines a reviewer sent back to the person who answered them, with the reason, and their refill.
+_REJECTIONS = """
+CREATE TABLE IF NOT EXISTS answer_rejections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES check_runs(id),
+    item TEXT NOT NULL,
+    person TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_by TEXT NOT NULL,
+    rejected_at REAL NOT NULL,
+    previous_json TEXT NOT NULL,
+    refilled_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS answer_rejections_open ON answer_rejections (run_id, item)
+    WHERE refilled_at IS NULL;
+CREATE INDEX IF NOT EXISTS answer_rejections_by_person ON answer_rejections (person, refilled_at);
+"""
+
 _RUN_COLUMNS = ("id", "template", "period", "name", "version", "template_json", "opened_at", "submitted_at",
                 "submitted_by", "too_fast", "late", "failed", "request_id")
 _ANSWER_COLUMNS = ("run_id", "item", "answer", "value", "text", "note", "auto", "evidence", "overridden",
@@ -344,6 +362,22 @@ class PlaceLine:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """A line a reviewer sent back to the person who answered it; open until that person fills it again."""
+
+    id: int
+    run_id: int
+    item: str
+    person: str
+    reason: str
+    rejected_by: str
+    rejected_at: float
+    #: The line as it stood when sent back (JSON), kept for the record.
+    previous_json: str
+    refilled_at: float | None
+
+
+@dataclass(frozen=True)
 class NewAnswer:
     item: str
     answer: Answer | None
@@ -422,7 +456,8 @@ class CheckStore(SqliteStore):
                   Migration(3, "checklist templates edited on the page, every revision kept", _TEMPLATES),
                   Migration(4, "photos taken with a checklist's answers", _ANSWER_PHOTOS),
                   Migration(5, "places' scans; lines answered at a place; the scanned place on each answer",
-                            _PLACE_LINES))
+                            _PLACE_LINES),
+                  Migration(6, "lines sent back by a reviewer to be filled again", _REJECTIONS))
 
     def _load(self, parents: str, args: Sequence[Any], parse: Callable[[Sequence[Any]], _P], children: str,
               child: Callable[[Sequence[Any]], _C], attach: Callable[[dict[int, _P], _C], None]) -> list[_P]:
@@ -502,6 +537,54 @@ class CheckStore(SqliteStore):
             # The walk is over: its lines are now the checklist's answers.
             db.execute("DELETE FROM check_lines WHERE template = ? AND period = ?", [template, period])
         return run_id, opened
+
+    # -- lines sent back by a reviewer ---------------------------------------------------------
+
+    def reject(self, run_id: int, item: str, person: str, reason: str, actor: str, at: float,
+               previous_json: str) -> int | None:
+        """Send a line back; None when it is already waiting to be filled again."""
+        try:
+            with self.transaction() as db:
+                cursor = db.execute(
+                    "INSERT INTO answer_rejections (run_id, item, person, reason, rejected_by, rejected_at,"
+                    " previous_json) VALUES (?,?,?,?,?,?,?)", [run_id, item, person, reason, actor, at, previous_json])
+        except sqlite3.IntegrityError:
+            return None
+        return int(cursor.lastrowid or 0)
+
+    def _rejections(self, where: str, args: Sequence[Any]) -> list[Rejection]:
+        columns = "id, run_id, item, person, reason, rejected_by, rejected_at, previous_json, refilled_at"
+        query = f"SELECT {columns} FROM answer_rejections WHERE {where} ORDER BY id"  # noqa: S608 - fixed text
+        with self._lock:
+            return [Rejection(*row) for row in self._db.execute(query, list(args))]
+
+    def rejection(self, rejection_id: int) -> Rejection | None:
+        found = self._rejections("id = ?", [rejection_id])
+        return found[0] if found else None
+
+    def open_rejections(self, person: str | None = None) -> list[Rejection]:
+        """Lines waiting to be filled again (one person's, or everyone's), oldest first."""
+        if person is None:
+            return self._rejections("refilled_at IS NULL", [])
+        return self._rejections("refilled_at IS NULL AND person = ?", [person])
+
+    def rejections_of(self, run_id: int) -> list[Rejection]:
+        return self._rejections("run_id = ?", [run_id])
+
+    def refill(self, rejection: Rejection, answer: NewAnswer, at: float, order: NewOrder | None) -> int | None:
+        """The line filled again by its person, in one transaction with closing the rejection (and the work order
+        a new failure opens: its id). Raises ``LookupError`` when the rejection was no longer open."""
+        with self.transaction(immediate=True) as db:
+            cursor = db.execute("UPDATE answer_rejections SET refilled_at = ? WHERE id = ? AND refilled_at IS NULL",
+                                [at, rejection.id])
+            if cursor.rowcount != 1:
+                raise LookupError(rejection.id)
+            order_id = self._insert_order(db, order, rejection.person, at, rejection.run_id) if order else None
+            db.execute("UPDATE check_answers SET answer = ?, value = ?, text = ?, note = ?, photos = ?,"
+                       " answered_at = ?, order_id = COALESCE(?, order_id) WHERE run_id = ? AND item = ?",
+                       [answer.answer, answer.value, answer.text, answer.note, json.dumps(list(answer.photos)), at,
+                        order_id, rejection.run_id, rejection.item])
+        return order_id
 
     # -- a walk in progress: scans of places and the lines answered there ------------------------
 

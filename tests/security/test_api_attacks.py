@@ -35,7 +35,8 @@ from hub.app import create_app
 from hub.auth.credentials import Passwords
 from hub.auth.roles import Role
 from hub.checks.config import ChecksConfig, ItemConfig
-from hub.checks.kinds import Category, Urgency
+from hub.checks.kinds import Answer, Category, Urgency
+from hub.checks.service import AnswerInput
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from hub.visitors.kinds import IdType
@@ -147,6 +148,17 @@ class World:
         key = f"round-{next(_counter)}"
         self.hub.checks.config.templates[key] = self.hub.checks.config.templates["night_round"].model_copy()
         return Target({"template": key})
+
+    def run_line(self, rejected: bool) -> Target:
+        """A night round the admin submitted (a checklist of its own); ``rejected``: its first line sent back."""
+        key = self.checklist().params["template"]
+        answers = [AnswerInput(item, Answer.OK) for item in ("rooms_locked", "power_off", "windows_shut",
+                                                             "gate_locked")]
+        run = self.hub.checks.submit(key, answers, time.time() - 600, actor=self.admin_name).run
+        if not rejected:
+            return Target({"run_id": run.id, "item": "rooms_locked"})
+        rejection = self.hub.checks.reject(run.id, "rooms_locked", "请重新检查", actor="李老师")
+        return Target({"rejection_id": rejection.id})
 
     def walk(self) -> Target:
         """A checklist of its own with one line at a place, which the admin's scan (id 1) opens."""
@@ -314,6 +326,11 @@ CASES: dict[tuple[str, str], Case] = {
                  "answers": [{"item": item, "answer": "ok", "text": "已查看", "note": ""}
                              for item in ("rooms_locked", "power_off", "windows_shut", "gate_locked")]},
         lambda world: world.checklist()),
+    ("POST", "/api/checks/runs/{run_id}/items/{item}/reject"): Case(
+        lambda: {"reason": "三楼还有一间没锁"}, lambda world: world.run_line(False)),
+    ("POST", "/api/checks/rejections/{rejection_id}/refill"): Case(
+        lambda: {"item": "rooms_locked", "answer": "ok", "text": "已复查", "note": "三楼已锁好"},
+        lambda world: world.run_line(True)),
     ("POST", "/api/checks/{template}/lines"): Case(
         lambda: {"scan": 1, "answers": [{"item": "door", "answer": "ok", "text": "已查看", "note": ""}]},
         lambda world: world.walk()),

@@ -361,6 +361,10 @@
       return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
               request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
     },
+    refill: function (f, form) {
+      // The one line sent back, filled again.
+      return BUILDERS.checklist(f, form).answers[0];
+    },
     "place-lines": function (f, form) {
       // Only this place's lines, with the scan the place's code opened.
       var lines = BUILDERS.checklist(f, form);
@@ -554,7 +558,9 @@
     if (button) { button.disabled = true; }
     var first = Promise.resolve(null);
     var file = form.querySelector("input[type=file]");
-    if (kind === "checklist" || kind === "place-lines") {
+    // A refill's payload is the one answer; a checklist's and a place's lines carry a list.
+    function answerAt(index) { return payload.answers ? payload.answers[index] : payload; }
+    if (kind === "checklist" || kind === "place-lines" || kind === "refill") {
       // Each item's photo first (taken in the page), then the checklist naming them.
       Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (row, index) {
         var taken = row.querySelector("input[type=file]");
@@ -567,14 +573,14 @@
             var upload = new FormData();
             upload.append("photo", blob, "signature.png");
             return call("POST", "/api/checks/photos", upload, true, token);
-          }).then(function (uploaded) { payload.answers[index].photos.push(uploaded.name); return null; });
+          }).then(function (uploaded) { answerAt(index).photos.push(uploaded.name); return null; });
         }
         if (!taken || !taken.files || !taken.files.length) { return; }
         first = first.then(function () {
           var upload = new FormData();
           upload.append("photo", taken.files[0]);
           return call("POST", "/api/checks/photos", upload, true, token);
-        }).then(function (uploaded) { payload.answers[index].photos.push(uploaded.name); return null; });
+        }).then(function (uploaded) { answerAt(index).photos.push(uploaded.name); return null; });
       });
     } else if (kind === "hazard") {
       // The report first: its photo goes to the work order it opened.
