@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.wire import MAX_TS
-from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId, SettingsDep
+from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, ReportsDep, RowId, SettingsDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
@@ -556,34 +556,45 @@ def _pdf(render: Callable[[], bytes], filename: str) -> Response:
 
 
 @router.get("/api/checks/records/daily/{day}.pdf", response_class=Response, responses=_PDF)
-def daily_record_pdf(checks: ChecksDep, settings: SettingsDep, _user: Reader, day: dt.date) -> Response:
-    """《每日食品安全检查记录》 of ``day``: the daily checklist as filled (the blank form when it was not)."""
+def daily_record_pdf(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                     day: dt.date) -> Response:
+    """《每日食品安全检查记录》 of ``day``: the daily checklist as filled (the blank form when it was not), and who
+    signed the day off (``POST /api/reports/signoffs`` with kind ``daily``)."""
     record = checks.daily_record(day)
+    signed = reports.store.signoffs("daily", day.isoformat())
     return _pdf(lambda: records.daily_record(record, day, settings.rules.report.school, checks.tz, checks.clock(),
-                                             settings.rules.samples.label_font), f"daily-record-{day}.pdf")
+                                             settings.rules.samples.label_font, signed), f"daily-record-{day}.pdf")
 
 
 @router.get("/api/checks/records/monthly/{month}.pdf", response_class=Response, responses=_PDF)
-def monthly_minutes_pdf(checks: ChecksDep, settings: SettingsDep, _user: Reader, month: MonthKey) -> Response:
-    """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM): the month's figures and its general check."""
+def monthly_minutes_pdf(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                        month: MonthKey) -> Response:
+    """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM): the month's figures and its general check, and who signed
+    the month off (kind ``monthly``)."""
     minutes = checks.monthly_minutes(dt.date.fromisoformat(f"{month}-01"))
+    signed = reports.store.signoffs("monthly", month)
     return _pdf(lambda: records.monthly_minutes(minutes, settings.rules.report.school, checks.tz, checks.clock(),
-                                                settings.rules.samples.label_font), f"monthly-minutes-{month}.pdf")
+                                                settings.rules.samples.label_font, signed),
+                f"monthly-minutes-{month}.pdf")
 
 
 @router.get("/api/checks/records/daily/{day}.xlsx", response_class=Response, responses=_XLSX)
-def daily_record_xlsx(checks: ChecksDep, settings: SettingsDep, _user: Reader, day: dt.date) -> Response:
+def daily_record_xlsx(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                      day: dt.date) -> Response:
     """《每日食品安全检查记录》 of ``day`` as a spreadsheet: the same lines as the PDF."""
     record = checks.daily_record(day)
-    return _xlsx(records.daily_record_xlsx(record, day, settings.rules.report.school, checks.tz, checks.clock()),
+    return _xlsx(records.daily_record_xlsx(record, day, settings.rules.report.school, checks.tz, checks.clock(),
+                                           reports.store.signoffs("daily", day.isoformat())),
                  f"daily-record-{day}.xlsx")
 
 
 @router.get("/api/checks/records/monthly/{month}.xlsx", response_class=Response, responses=_XLSX)
-def monthly_minutes_xlsx(checks: ChecksDep, settings: SettingsDep, _user: Reader, month: MonthKey) -> Response:
+def monthly_minutes_xlsx(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                         month: MonthKey) -> Response:
     """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM) as a spreadsheet: its tables and the general check."""
     minutes = checks.monthly_minutes(dt.date.fromisoformat(f"{month}-01"))
-    return _xlsx(records.monthly_minutes_xlsx(minutes, settings.rules.report.school, checks.tz, checks.clock()),
+    return _xlsx(records.monthly_minutes_xlsx(minutes, settings.rules.report.school, checks.tz, checks.clock(),
+                                              reports.store.signoffs("monthly", month)),
                  f"monthly-minutes-{month}.xlsx")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from reportlab.platypus.flowables import Flowable
 from hub.checks.kinds import Answer, Category, ItemKind
 from hub.checks.records import ChecklistRecord, MonthlyMinutes, RecordLine
 from hub.report.pdf import ORDER_STATE_ZH, Styles, escape, table, when
+from hub.report.store import SignOff
 from hub.report.xlsx import Sheet, workbook
 from hub.samples.labels import find_font, registered_font
 
@@ -106,9 +108,20 @@ def _document(title: str, subtitle: str, school: str, flow: list[Flowable], font
     return buffer.getvalue()
 
 
+def signed_text(signoffs: Sequence[SignOff], tz: ZoneInfo) -> str:
+    """Who signed the period off through the report sign-off, when, with their remarks ('' : not signed yet)."""
+    return "；".join(f"已签署：{s.signer_name}（{s.signed_by}），{when(s.signed_at, tz, '%Y-%m-%d %H:%M')}"
+                    + (f"，审核意见：{s.comment}" if s.comment else "") for s in signoffs)
+
+
+def _signed(signoffs: Sequence[SignOff], tz: ZoneInfo, styles: Styles) -> list[Flowable]:
+    text = signed_text(signoffs, tz)
+    return [Paragraph(escape(text), styles.body)] if text else []
+
+
 def daily_record(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float,
-                 font_path: Path | None = None) -> bytes:
-    """《每日食品安全检查记录》 of one day as PDF bytes."""
+                 font_path: Path | None = None, signoffs: Sequence[SignOff] = ()) -> bytes:
+    """《每日食品安全检查记录》 of one day as PDF bytes (with its sign-off, once the day's report is signed)."""
     font = registered_font(find_font(font_path))
     styles = Styles(font)
     width = A4[0] - 30 * mm
@@ -119,12 +132,12 @@ def daily_record(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInf
                   styles.subtitle),
         Spacer(1, 3 * mm), *_checklist(record, tz, styles, width), Spacer(1, 6 * mm),
         Paragraph("检查人（签字）：______________　食品安全员（签字）：______________　日期：__________",
-                  styles.body)]
+                  styles.body), *_signed(signoffs, tz, styles)]
     return _document(title, day.isoformat(), school, flow, font)
 
 
 def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float,
-                    font_path: Path | None = None) -> bytes:
+                    font_path: Path | None = None, signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每月食品安全调度会议纪要》 of one month as PDF bytes."""
     font = registered_font(find_font(font_path))
     styles = Styles(font)
@@ -152,7 +165,8 @@ def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: flo
     flow += [Paragraph("四、下月工作安排", styles.h1),
              Paragraph("______________________________________________________________________", styles.body),
              Spacer(1, 6 * mm),
-             Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body)]
+             Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body),
+             *_signed(signoffs, tz, styles)]
     return _document(title, minutes.month, school, flow, font)
 
 
@@ -175,18 +189,20 @@ def _minutes_tables(minutes: MonthlyMinutes, tz: ZoneInfo) -> tuple[Sheet, Sheet
     return checks, categories, orders
 
 
-def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float) -> bytes:
+def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float,
+                      signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每日食品安全检查记录》 of one day as a workbook: the same lines as the PDF, one row each."""
     made = when(now, tz, "%Y-%m-%d %H:%M")
     heading = [f"{school}每日食品安全检查记录", f"{day.isoformat()} · {record.name} · 生成于 {made}",
-               _checklist_head(record, tz)]
+               "　".join(t for t in (_checklist_head(record, tz), signed_text(signoffs, tz)) if t)]
     return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record, tz))], heading)
 
 
-def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float) -> bytes:
+def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float,
+                         signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每月食品安全调度会议纪要》 of one month as a workbook: its tables, and the month's general check."""
     heading = [f"{school}每月食品安全调度会议纪要", f"{minutes.month} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
-               _orders_summary(minutes)]
+               "　".join(t for t in (_orders_summary(minutes), signed_text(signoffs, tz)) if t)]
     sheets = list(_minutes_tables(minutes, tz))
     if minutes.record is not None:
         sheets.append(("月度总查", _CHECKLIST_HEADER, _checklist_rows(minutes.record, tz)))
