@@ -18,22 +18,24 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.api.checks import ScanReportPublic, scan_report_public
+from hub.api.checks import ScanReportPublic, WorkOrderPublic, scan_report_public
 from hub.api.deps import ChecksDep, RowId
 from hub.api.pages import RendererDep
 from hub.auth.deps import OptionalUser, require, same_origin
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
+from hub.checks.config import TemplateConfig
 from hub.checks.kinds import Category, ScanRefusal, Urgency
 from hub.checks.places import ScanRefused
 from hub.checks.service import DueCheck
-from hub.checks.store import Place, PlaceScan
+from hub.checks.store import Place, PlaceLineDone, PlaceScan
 from hub.errors import FieldError, NotFound
 from hub.web.qr import svg_data_url
 
 router = APIRouter(tags=["checks"])
 
 Editor = Annotated[User, Depends(require(Permission.CHECK_EDIT))]
+Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 Triager = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
 #: A stranger's report: enough for "二楼男厕水管漏水，地上很滑", not for a letter.
 SCAN_TEXT_MAX = 500
@@ -105,6 +107,29 @@ def place_sheet(checks: ChecksDep, web: RendererDep, request: Request, user: Edi
     cards = [{"place": place, "url": scan_url(request, place), "qr": svg_data_url(scan_url(request, place), 1)}
              for place in checks.places.all()]
     return web.render("places.html", request, user, view="checks", cards=cards)
+
+
+#: What a place's history shows of each kind (the newest): a term at a busy place is thousands of lines.
+HISTORY_ROWS = 50
+
+
+@router.get("/checks/places/{place_id}", response_class=HTMLResponse, include_in_schema=False)
+def place_history(checks: ChecksDep, web: RendererDep, request: Request, user: Viewer,
+                  place_id: RowId) -> HTMLResponse:
+    """A place's history: the lines checked there (with the scan's time), who scanned its code, its work orders."""
+    place = checks.store.place(place_id)
+    if place is None:
+        raise NotFound("place_id", f"no place {place_id}")
+    lines = [(line, _item_text(line)) for line in checks.store.lines_at(place.name, HISTORY_ROWS)]
+    now = checks.clock()
+    return web.render("place.html", request, user, view="checks", place=place, lines=lines,
+                      scans=checks.store.scans_at(place.id, HISTORY_ROWS),
+                      orders=[WorkOrderPublic.of(o, now) for o in checks.store.orders_at(place.name, HISTORY_ROWS)])
+
+
+def _item_text(line: PlaceLineDone) -> str:
+    item = TemplateConfig.model_validate_json(line.template_json).item(line.item)
+    return item.text if item is not None else line.item
 
 
 @router.get("/api/scan-reports")

@@ -187,6 +187,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS answer_rejections_open ON answer_rejections (r
 CREATE INDEX IF NOT EXISTS answer_rejections_by_person ON answer_rejections (person, refilled_at);
 """
 
+#: Schema 7: a place's history read by place (its answered lines and its work orders), not by scanning the record.
+_PLACE_HISTORY = """
+CREATE INDEX IF NOT EXISTS check_answers_by_place ON check_answers (scan_place, scanned_at) WHERE scan_place != '';
+CREATE INDEX IF NOT EXISTS work_orders_by_place ON work_orders (place, reported_at);
+"""
+
 _RUN_COLUMNS = ("id", "template", "period", "name", "version", "template_json", "opened_at", "submitted_at",
                 "submitted_by", "too_fast", "late", "failed", "request_id")
 _ANSWER_COLUMNS = ("run_id", "item", "answer", "value", "text", "note", "auto", "evidence", "overridden",
@@ -362,6 +368,20 @@ class PlaceLine:
 
 
 @dataclass(frozen=True)
+class PlaceLineDone:
+    """A line of a completed checklist answered at a place (a place's history)."""
+
+    run_id: int
+    checklist: str
+    period: str
+    template_json: str
+    item: str
+    answer: Answer | None
+    answered_by: str
+    scanned_at: float
+
+
+@dataclass(frozen=True)
 class Rejection:
     """A line a reviewer sent back to the person who answered it; open until that person fills it again."""
 
@@ -457,7 +477,8 @@ class CheckStore(SqliteStore):
                   Migration(4, "photos taken with a checklist's answers", _ANSWER_PHOTOS),
                   Migration(5, "places' scans; lines answered at a place; the scanned place on each answer",
                             _PLACE_LINES),
-                  Migration(6, "lines sent back by a reviewer to be filled again", _REJECTIONS))
+                  Migration(6, "lines sent back by a reviewer to be filled again", _REJECTIONS),
+                  Migration(7, "a place's answered lines and work orders indexed by place", _PLACE_HISTORY))
 
     def _load(self, parents: str, args: Sequence[Any], parse: Callable[[Sequence[Any]], _P], children: str,
               child: Callable[[Sequence[Any]], _C], attach: Callable[[dict[int, _P], _C], None]) -> list[_P]:
@@ -537,6 +558,21 @@ class CheckStore(SqliteStore):
             # The walk is over: its lines are now the checklist's answers.
             db.execute("DELETE FROM check_lines WHERE template = ? AND period = ?", [template, period])
         return run_id, opened
+
+    # -- a place's history ---------------------------------------------------------------------
+
+    def lines_at(self, place: str, limit: int = 50) -> list[PlaceLineDone]:
+        """Lines of completed checklists answered at ``place``, newest first."""
+        with self._lock:
+            return [PlaceLineDone(row[0], row[1], row[2], row[3], row[4], Answer(row[5]) if row[5] else None,
+                                  row[6], row[7]) for row in self._db.execute(
+                "SELECT a.run_id, r.name, r.period, r.template_json, a.item, a.answer, a.answered_by, a.scanned_at"
+                " FROM check_answers a JOIN check_runs r ON r.id = a.run_id WHERE a.scan_place = ?"
+                " AND a.scan_place != '' ORDER BY a.scanned_at DESC LIMIT ?", [place, limit])]
+
+    def orders_at(self, place: str, limit: int = 50) -> list[WorkOrder]:
+        """Work orders at ``place``, newest first."""
+        return self._orders("place = ?", [place], limit)
 
     # -- lines sent back by a reviewer ---------------------------------------------------------
 

@@ -97,6 +97,13 @@ def test_a_scan_opens_only_that_place_s_lines_and_they_keep_the_scan_s_place_and
     order = walk_hub.checks.order(answers["lab_locked"]["order_id"])
     assert order.place == "实验楼" and order.text == "三楼化学实验室窗户关不上"
     assert not walk_hub.checks.store.lines("night_round", MONDAY)  # the walk's lines became the answers
+    # The lab's history: the line checked there, the scan of its code, the work order it opened.
+    lab_id, _ = _place(walk_hub, "实验楼")
+    history = client.get(f"/checks/places/{lab_id}", headers=headers)
+    assert history.status_code == 200 and "实验室门窗已关好" in history.text
+    assert f'data-scan-at="{lab_scan}"' in history.text and f'data-order-at="{order.id}"' in history.text
+    assert "教室门已上锁" not in history.text
+    assert client.get("/checks/places/999999", headers=headers).status_code == 404
     actions = [(e.actor, e.action) for e in walk_hub.state.audit_entries()]
     assert actions.count((gatekeeper.username, "check.lines")) == 2
     assert actions.count((gatekeeper.username, "place.scan")) == 2
