@@ -182,8 +182,8 @@ def safety(
 
 
 @router.get("/checks", response_class=HTMLResponse)
-def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, web: RendererDep,
-                request: Request, user: Viewer, part: str | None = None,
+def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, reports: ReportsDep,
+                web: RendererDep, request: Request, user: Viewer, part: str | None = None,
                 orders_shown: Annotated[Literal["first", "all"], Query(alias="orders")] = "first") -> Response:
     """Today's checklists and the open work orders, phone-first (the board is one section)."""
     now = checks.clock()
@@ -204,8 +204,13 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
         asked = TemplateConfig.model_validate_json(run.template_json).item(rejection.item) if run else None
         if asked is not None:
             rejected.append((shown_line, asked))
+    today = checks.local_day(now)
+    # The food-safety records of today and of this month, and their sign-offs (the report sign-off's).
+    record_days = {"day": today.isoformat(), "month": today.strftime("%Y-%m"),
+                   "day_signed": reports.store.signoffs("daily", today.isoformat()),
+                   "month_signed": reports.store.signoffs("monthly", today.strftime("%Y-%m"))}
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
-                                                      "rejected": rejected,
+                                                      "rejected": rejected, "records": record_days,
                                                       "request_ids": request_ids, "people": people,
                                                       "now": now, "scans": scans, "places": checks.places.all(),
                                                       "hidden_orders": waiting - len(shown),

@@ -120,6 +120,8 @@ def test_the_records_carry_their_sign_off_made_through_the_report_sign_off(
     officer, headers = bearer(hub, Role.SAFETY_OFFICER)
     unsigned = _text(client.get(f"/api/checks/records/daily/{MONDAY}.pdf", headers=headers).content)
     assert "已签署" not in unsigned
+    page = client.get("/checks", headers=headers).text
+    assert f'<input type="hidden" name="period" value="{MONDAY}">' in page and 'data-signed=' not in page
 
     day = client.post("/api/reports/signoffs", headers=headers,
                       json={"kind": "daily", "period": MONDAY, "comment": "<b>同意</b>"})
@@ -129,6 +131,7 @@ def test_the_records_carry_their_sign_off_made_through_the_report_sign_off(
     assert any(e.action.startswith("report.sign") and e.actor == officer.username
                for e in hub.state.audit_entries())
 
+    assert 'data-signed="daily"' in client.get("/checks", headers=headers).text
     signed = _text(client.get(f"/api/checks/records/daily/{MONDAY}.pdf", headers=headers).content)
     assert "已签署：" in signed and f"（{officer.username}）" in signed
     assert "审核意见：<b>同意</b>" in signed  # the remark printed as the text it is
