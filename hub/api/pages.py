@@ -217,6 +217,20 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
                                                       "categories": [c.value for c in Category]})
 
 
+@router.get("/checks/runs/{run_id}", response_class=HTMLResponse)
+def check_review_page(checks: ChecksDep, web: RendererDep, request: Request, run_id: RowId,
+                      user: Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]) -> Response:
+    """A completed checklist for its reviewer: each line as answered, and ↩ to send one back with the reason."""
+    run = checks.store.run(run_id)
+    if run is None:
+        raise NotFound("run_id", f"no checklist {run_id}")
+    template = TemplateConfig.model_validate_json(run.template_json)
+    waiting = {r.item: r for r in checks.store.rejections_of(run_id) if r.refilled_at is None}
+    texts = {item.key: item.text for item in template.items}
+    lines = [(a, texts.get(a.item, a.item), waiting.get(a.item)) for a in run.answers]
+    return web.render("check_review.html", request, user, view="checks", run=run, lines=lines)
+
+
 @router.get("/checks/templates", response_class=HTMLResponse)
 def check_templates_page(checks: ChecksDep, web: RendererDep, request: Request,
                          user: Annotated[User, Depends(require(Permission.CHECK_EDIT))]) -> Response:

@@ -244,15 +244,19 @@ class ChecksService:
     def _due(self, now: float, with_prefill: bool) -> list[DueCheck]:
         today = self.local_day(now)
         found: list[DueCheck] = []
-        for key, template in self.templates().items():
-            current = rules.period_of(template.cadence, today)
-            missed = self._missed(key, template, rules.previous(template.cadence, current), now)
+        in_force = self.templates()
+        periods = {key: rules.period_of(template.cadence, today) for key, template in in_force.items()}
+        before = {key: rules.previous(template.cadence, periods[key]) for key, template in in_force.items()}
+        on_record = self.store.brief([(key, p.key) for key, p in (*periods.items(), *before.items())])
+        for key, template in in_force.items():
+            current = periods[key]
+            missed = self._missed(key, template, before[key], now, (key, before[key].key) in on_record)
             if missed is not None:
                 found.append(missed)
             day, deadline = self._deadline(template, current)
             if day is None:
                 continue
-            run = self.store.find(key, current.key)
+            run = on_record.get((key, current.key))
             check = DueCheck(key, template, current.key, day, deadline, run)
             if with_prefill and run is None:
                 check.prefills = self.prefills(template, now)
@@ -260,14 +264,14 @@ class ChecksService:
             found.append(check)
         return found
 
-    def _missed(self, key: str, template: TemplateConfig, period: rules.Period, now: float) -> DueCheck | None:
+    def _missed(self, key: str, template: TemplateConfig, period: rules.Period, now: float,
+                done: bool) -> DueCheck | None:
         """The last period's checklist, while it is overdue and may still be made up (without automatic answers:
         the hub's data of today says nothing of that day)."""
         day, deadline = self._deadline(template, period)
         if day is None or deadline is None:
             return None
         late_at = deadline + self.config.grace_min * 60.0
-        done = bool(self.store.done([(key, period.key)]))
         if not rules.overdue_active(now, late_at, done, late_at + _GIVE_UP_S[template.cadence], self.watch_since):
             return None
         return self._walked_lines(DueCheck(key, template, period.key, day, deadline, None))

@@ -513,9 +513,28 @@ class CheckStore(SqliteStore):
         found = self._runs("id = ?", [run_id])
         return found[0] if found else None
 
-    def find(self, template: str, period: str) -> CheckRun | None:
+    def find(self, template: str, period: str, answers: bool = True) -> CheckRun | None:
+        """The period's checklist (``answers``: with its lines; a board listing hundreds needs only the run)."""
+        if not answers:
+            with self._lock:
+                row = self._db.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM check_runs"  # noqa: S608 - fixed text
+                                       " WHERE template = ? AND period = ?", [template, period]).fetchone()
+            return _run(row) if row else None
         found = self._runs("template = ? AND period = ?", [template, period])
         return found[0] if found else None
+
+    def brief(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CheckRun]:
+        """The checklists on record of ``(template, period)`` pairs, without their lines nor their template (a board
+        of hundreds of checklists needs who and when), each found through the (template, period) index."""
+        columns = ", ".join("'' AS template_json" if c == "template_json" else c for c in _RUN_COLUMNS)
+        query = f"SELECT {columns} FROM check_runs WHERE template = ? AND period = ?"  # noqa: S608 - fixed text
+        found: dict[tuple[str, str], CheckRun] = {}
+        with self._lock:
+            for pair in dict.fromkeys(pairs):
+                row = self._db.execute(query, list(pair)).fetchone()
+                if row is not None:
+                    found[pair] = _run(row)
+        return found
 
     def by_request(self, request_id: str) -> CheckRun | None:
         found = self._runs("request_id = ?", [request_id])

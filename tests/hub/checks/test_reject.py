@@ -42,6 +42,10 @@ def test_a_reviewer_sends_a_line_back_and_its_person_fills_it_again(
                             json={"reason": "监控显示三楼办公室灯还亮着"})
     assert sent_back.status_code == 201, sent_back.text
     rejection = sent_back.json()
+    review = client.get(f"/checks/runs/{run_id}", headers=as_officer)
+    assert review.status_code == 200 and 'data-sent-back="power_off"' in review.text
+    assert f'/api/checks/runs/{run_id}/items/rooms_locked/reject' in review.text
+    assert client.get(f"/checks/runs/{run_id}", headers=as_other).status_code == 403
     assert rejection["person"] == gatekeeper.username and rejection["item_text"] == "灯光、电源已关闭"
     assert client.post(f"/api/checks/runs/{run_id}/items/power_off/reject", headers=as_officer,
                        json={"reason": "again"}).status_code == 409
