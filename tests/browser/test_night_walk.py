@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from hub.auth.roles import Role
 from hub.checks.config import ChecksConfig, ItemConfig, TemplateConfig
-from hub.checks.kinds import Answer, Cadence, DayRule
+from hub.checks.kinds import Answer, Cadence, DayRule, OrderState
 from hub.settings import HubConfig
 from tests.browser.conftest import Served, overflow_x
 from tests.browser.conftest import screenshot as full_screenshot
@@ -101,3 +101,45 @@ def _all_lines(served: Served) -> list[object]:
     for check in served.hub.checks.due():
         found += check.lines.values()
     return found
+
+
+def test_a_teacher_reports_a_lock_from_its_code_and_accepts_the_fix_herself(
+        served: Served, open_page: Callable[[Role], Page]) -> None:
+    lab = next(p for p in served.hub.checks.places.all() if p.name == "实验楼")
+    teacher = open_page(Role.TEACHER)
+    teacher.goto(f"{served.url}/q/{lab.token}")
+    teacher.locator("form[data-kind=hazard] input[name=title]").fill("二楼实验室门锁坏了")
+    teacher.locator("form[data-kind=hazard] select[name=category]").select_option("door_lock")
+    teacher.locator("form[data-kind=hazard] button[type=submit]").click()
+    wait_for(served.hub.checks.store.orders)
+    (order,) = served.hub.checks.store.orders()
+
+    officer = open_page(Role.SAFETY_OFFICER)
+    officer.goto(f"{served.url}/checks")
+    card = officer.locator(f"#order-{order.id}")
+    card.locator("select[name=assignee]").select_option(served.users[Role.GATEKEEPER])
+    card.locator("form[data-kind=assign] button[type=submit]").click()
+    wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.ASSIGNED)
+
+    fixer = open_page(Role.GATEKEEPER)
+    fixer.goto(f"{served.url}/checks")
+    card = fixer.locator(f"#order-{order.id}")
+    card.locator("form[data-kind=start] button[type=submit]").click()
+    wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.IN_PROGRESS)
+    fixer.reload()
+    card = fixer.locator(f"#order-{order.id}")
+    card.locator("form[data-kind=fix] textarea[name=note]").fill("换了锁芯")
+    card.locator("form[data-kind=fix] input[type=file]").set_input_files(
+        {"name": "after.png", "mimeType": "image/png", "buffer": PNG})
+    card.locator("form[data-kind=fix] button[type=submit]").click()
+    wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.FIXED)
+
+    teacher.goto(f"{served.url}/checks")
+    card = teacher.locator(f"#order-{order.id}")
+    expect(card.locator(".photos img")).to_have_count(1)
+    assert overflow_x(teacher) == 0
+    card.locator("form[data-kind=accept] button[type=submit]").click()
+    wait_for(lambda: served.hub.checks.order(order.id).state is OrderState.ACCEPTED)
+    done = served.hub.checks.order(order.id)
+    assert done.reported_by == done.accepted_by == served.users[Role.TEACHER]
+    assert [s.action for s in done.steps] == ["report", "assign", "start", "fix", "accept"]
