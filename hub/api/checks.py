@@ -526,10 +526,13 @@ def refill_line(checks: ChecksDep, root: PhotoRootDep, user: Filler, rejection_i
 
 
 @router.get("/api/checks/runs/{run_id}/photos/{name}", response_class=FileResponse)
-def check_photo(root: PhotoRootDep, run_id: RowId, name: str) -> FileResponse:
+def check_photo(root: PhotoRootDep, run_id: RowId, name: str, thumb: bool = False) -> FileResponse:
+    """A checklist line's photo (``thumb``: a small JPEG of it, for lists)."""
     path = photos.path_of(check_photos(root), run_id, name)
     if path is None:
         raise NotFound("name", f"no photo {name!r}")
+    if thumb:
+        path = photos.thumbnail(path)
     return FileResponse(path, media_type=photos.MEDIA_TYPES[path.suffix[1:]],
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})
 
@@ -682,9 +685,12 @@ async def upload_order_photo(checks: ChecksDep, root: PhotoRootDep, user: Report
 
 
 @router.get("/api/workorders/{order_id}/photos/{name}", response_class=FileResponse)
-def order_photo(root: PhotoRootDep, order_id: RowId, name: str) -> FileResponse:
+def order_photo(root: PhotoRootDep, order_id: RowId, name: str, thumb: bool = False) -> FileResponse:
+    """A work order's photo (``thumb``: a small JPEG of it, for lists)."""
     path = photos.path_of(order_photos(root), order_id, name)
     if path is None:
         raise NotFound("name", f"no photo {name!r}")
+    if thumb:
+        path = photos.thumbnail(path)
     return FileResponse(path, media_type=photos.MEDIA_TYPES[path.suffix[1:]],
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})
