@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from hub.auth.roles import Role
 from hub.checks.config import ChecksConfig, ItemConfig, TemplateConfig
-from hub.checks.kinds import Answer, Cadence, DayRule, OrderState
+from hub.checks.kinds import Answer, Cadence, DayRule, ItemKind, OrderState
 from hub.settings import HubConfig
 from tests.browser.conftest import Served, overflow_x
 from tests.browser.conftest import screenshot as full_screenshot
@@ -27,7 +27,8 @@ ROUND = TemplateConfig(name="门卫夜间巡查", cadence=Cadence.DAILY, due_by=
     ItemConfig(key="classrooms_locked", text="教室门已上锁", section="教学楼", place="教学楼"),
     ItemConfig(key="classrooms_power", text="灯光、电源已关闭", section="教学楼", place="教学楼"),
     ItemConfig(key="lab_windows", text="实验室门窗已关好", section="实验楼", place="实验楼", key_item=True),
-    ItemConfig(key="duty_log", text="值班记录已填写", section="门岗")])
+    ItemConfig(key="duty_log", text="值班记录已填写", section="门岗"),
+    ItemConfig(key="duty_sign", text="值班人签字", section="门岗", kind=ItemKind.SIGNATURE)])
 
 
 @pytest.fixture
@@ -74,8 +75,15 @@ def test_the_gatekeeper_walks_the_night_round_by_scanning_two_places_codes(
     card.locator("details.fill summary").click()
     expect(card.locator("[data-walked]")).to_have_count(3)
     expect(card.locator("[data-walked=lab_windows]")).to_contain_text("实验楼")
-    expect(card.locator("[data-item]")).to_have_count(1)  # the places' lines are no fields here
+    expect(card.locator("[data-item]")).to_have_count(2)  # the places' lines are no fields here
     card.locator("[data-item=duty_log] input[value=ok]").check()
+    pad = card.locator("[data-item=duty_sign] canvas").bounding_box()
+    assert pad is not None
+    gatekeeper.mouse.move(pad["x"] + 20, pad["y"] + 60)  # a signature drawn with a finger on the page
+    gatekeeper.mouse.down()
+    for step in range(1, 8):
+        gatekeeper.mouse.move(pad["x"] + 20 + step * 25, pad["y"] + 60 + (15 if step % 2 else -15))
+    gatekeeper.mouse.up()
     assert overflow_x(gatekeeper) == 0
     screenshot(gatekeeper, "checks-walk-board")
     card.locator("button[type=submit]").click()
@@ -90,6 +98,8 @@ def test_the_gatekeeper_walks_the_night_round_by_scanning_two_places_codes(
     assert answers["lab_windows"].answer is Answer.FAIL
     assert answers["lab_windows"].photos == [hashlib.sha256(PNG).hexdigest() + ".png"]
     assert answers["duty_log"].scan_place == "" and answers["duty_log"].scanned_at is None
+    (signature,) = answers["duty_sign"].photos
+    assert signature.endswith(".png") and answers["duty_sign"].answer is Answer.OK
     order = served.hub.checks.order(answers["lab_windows"].order_id or 0)
     assert order.place == "实验楼" and order.text == "三楼化学实验室窗户关不上"
     expect(gatekeeper.locator(f"#order-{order.id} .photos img")).to_have_count(1)  # the line's photo went with it
