@@ -639,6 +639,9 @@ class CheckStore(SqliteStore):
                        " answered_at = ?, order_id = COALESCE(?, order_id) WHERE run_id = ? AND item = ?",
                        [answer.answer, answer.value, answer.text, answer.note, json.dumps(list(answer.photos)), at,
                         order_id, rejection.run_id, rejection.item])
+            # The checklist's count of failed lines follows the line: a refill may turn an ok into a fail or back.
+            db.execute("UPDATE check_runs SET failed = (SELECT count(*) FROM check_answers WHERE run_id = ?"
+                       " AND answer = ?) WHERE id = ?", [rejection.run_id, Answer.FAIL, rejection.run_id])
         return order_id
 
     # -- a walk in progress: scans of places and the lines answered there ------------------------

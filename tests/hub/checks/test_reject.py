@@ -67,7 +67,9 @@ def test_a_reviewer_sends_a_line_back_and_its_person_fills_it_again(
     assert client.post(url, headers=as_gatekeeper, json={"item": "power_off", "answer": "ok"}).status_code == 409
     assert client.get("/api/checks/rejections", headers=as_gatekeeper).json() == []
 
-    line = next(a for a in hub.checks.store.run(run_id).answers if a.item == "power_off")  # type: ignore[union-attr]
+    stored = hub.checks.store.run(run_id)
+    assert stored is not None and stored.failed == 1  # the refilled line now counts as failed
+    line = next(a for a in stored.answers if a.item == "power_off")
     assert line.answer is not None and line.answer.value == "fail"
     assert line.answered_at == clock() and line.order_id is not None
     assert hub.checks.order(line.order_id).text == "三楼办公室灯开关坏了，关不掉"
