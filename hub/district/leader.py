@@ -8,8 +8,9 @@ connection:
   server ends the session at once and the next worker's try wins — within ``poll_s``;
 - the leader's machine vanishes (power, network): no socket is closed, so the lock
   session sets ``idle_session_timeout``. The leader touches the session every
-  ``poll_s``; a silent one is ended by the server after ``LOCK_IDLE_S``, and the lock
-  with it (the server's TCP keepalives end it too, where set);
+  ``poll_s``; a silent one is ended by the server after ``idle_timeout_s(poll_s)``
+  (``LOCK_IDLE_S``, or three polls where that is longer), and the lock with it
+  (the server's TCP keepalives end it too, where set);
 - the leader loses its connection: it stops leading at once (its next duty would
   run without the lock) and tries again like the others.
 
@@ -33,8 +34,19 @@ _LOGGER = logging.getLogger(__name__)
 LEADER_LOCK = 0x7869_616F_616E_2D6C
 #: How often the lock is tried (followers) or touched (the leader), in seconds.
 POLL_S = 1.0
-#: A lock session silent this long is ended by the server (the leader's machine is gone).
+#: A lock session silent this long is ended by the server (the leader's machine is gone), at the least.
 LOCK_IDLE_S = 5.0
+#: The lock session's idle bound in polls: the leader touches it every poll, so it must outlast several.
+IDLE_POLLS = 3
+
+
+def idle_timeout_s(poll_s: float) -> float:
+    """How long the server lets the lock session sit idle: ``LOCK_IDLE_S``, or three polls where the poll is longer.
+
+    A bound shorter than the poll would end the leader's own session between two of its
+    touches, every round, and the duties would hop from worker to worker.
+    """
+    return max(LOCK_IDLE_S, IDLE_POLLS * poll_s)
 
 
 class LeaderElection:
@@ -67,7 +79,7 @@ class LeaderElection:
     def _try(self) -> bool:
         if self._db is None:
             self._db = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-            self._db.execute(f"SET idle_session_timeout = '{int(LOCK_IDLE_S * 1000)}ms'")
+            self._db.execute(f"SET idle_session_timeout = '{int(idle_timeout_s(self.poll_s) * 1000)}ms'")
         if self.leading.is_set():
             self._db.execute("SELECT 1")  # the lock is still ours while the session is
             return True

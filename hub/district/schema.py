@@ -71,6 +71,17 @@ CREATE TABLE leader (
     beat TIMESTAMPTZ NOT NULL
 );
 """),
+    Migration(2, "alarm jobs that failed to apply, set aside with the reason", """
+CREATE TABLE alarm_dead_jobs (
+    id BIGINT PRIMARY KEY,
+    site TEXT NOT NULL,
+    key TEXT NOT NULL,
+    queued_at TIMESTAMPTZ NOT NULL,
+    reason TEXT NOT NULL,
+    failed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    failed_by TEXT NOT NULL
+);
+"""),
 )
 
 

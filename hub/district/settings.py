@@ -19,7 +19,8 @@ class DistrictSettings(BaseSettings):
     worker: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
     #: How often queued alarm records are claimed and applied, in seconds.
     jobs_poll_s: float = Field(default=0.5, gt=0, le=60)
-    #: How often the leader lock is tried (followers) or touched (the leader), in seconds.
+    #: How often the leader lock is tried (followers) or touched (the leader), in seconds. The lock session's
+    #: idle bound follows it (``hub.district.leader.idle_timeout_s``): a slow poll is a slower failover.
     leader_poll_s: float = Field(default=1.0, gt=0, le=60)
     #: A school not heard from this long is marked silent by the leader, in seconds.
     silent_after_s: float = Field(default=900.0, gt=0, le=30 * 86_400)

@@ -136,23 +136,42 @@ class DistrictStore:
         """Claim queued alarm records no other worker holds and bring ``alarms`` up to them; returns how many.
 
         A lifecycle record older than the one applied (``updated_at``) changes nothing:
-        records of one alarm may arrive in any order after an outage.
+        records of one alarm may arrive in any order after an outage. Each job is
+        applied in a savepoint: one that fails (a body the wire let through that still
+        does not cast) moves to ``alarm_dead_jobs`` with the reason, and the claim
+        commits the others — rolled back, the same jobs would be claimed and fail again
+        for ever, and no school's alarms would move.
         """
         with self.pool.connection() as db, db.transaction():
             claimed = db.execute(
                 "WITH job AS (SELECT id FROM alarm_jobs ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " DELETE FROM alarm_jobs a USING job WHERE a.id = job.id RETURNING a.site, a.key",
+                " DELETE FROM alarm_jobs a USING job WHERE a.id = job.id RETURNING a.id, a.site, a.key, a.queued_at",
                 (limit,)).fetchall()
-            for site, key in claimed:
-                db.execute(
-                    "INSERT INTO alarms (site, alert_id, state, updated_at, body, applied_by)"
-                    " SELECT site, (body->>'id')::bigint, body->>'state', (body->>'updated_at')::float8, body, %s"
-                    " FROM records WHERE site = %s AND kind = %s AND key = %s"
-                    " ON CONFLICT (site, alert_id) DO UPDATE SET state = excluded.state,"
-                    " updated_at = excluded.updated_at, body = excluded.body, applied_by = excluded.applied_by"
-                    " WHERE alarms.updated_at <= excluded.updated_at",
-                    (self.worker, site, RecordKind.ALARM.value, key))
+            for job_id, site, key, queued_at in claimed:
+                try:
+                    with db.transaction():  # a savepoint
+                        db.execute(
+                            "INSERT INTO alarms (site, alert_id, state, updated_at, body, applied_by)"
+                            " SELECT site, (body->>'id')::bigint, body->>'state', (body->>'updated_at')::float8,"
+                            " body, %s FROM records WHERE site = %s AND kind = %s AND key = %s"
+                            " ON CONFLICT (site, alert_id) DO UPDATE SET state = excluded.state,"
+                            " updated_at = excluded.updated_at, body = excluded.body, applied_by = excluded.applied_by"
+                            " WHERE alarms.updated_at <= excluded.updated_at",
+                            (self.worker, site, RecordKind.ALARM.value, key))
+                except (psycopg.DataError, psycopg.IntegrityError) as error:  # the body's content, not the link
+                    reason = f"{type(error).__name__}: {error}"[:1000]
+                    db.execute("INSERT INTO alarm_dead_jobs (id, site, key, queued_at, reason, failed_by)"
+                               " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                               (job_id, site, key, queued_at, reason, self.worker))
+                    _LOGGER.error("alarm record %s of %s could not be applied (%s): set aside in alarm_dead_jobs",
+                                  key, site, reason)
         return len(claimed)
+
+    def dead_alarm_jobs(self) -> list[tuple[str, str, str]]:
+        """Alarm records set aside, oldest first: (site, key, reason)."""
+        with self.pool.connection() as db:
+            rows = db.execute("SELECT site, key, reason FROM alarm_dead_jobs ORDER BY id").fetchall()
+        return [(str(site), str(key), str(reason)) for site, key, reason in rows]
 
     def mark_silent(self, silent_after_s: float) -> int:
         """The leader's duty: schools not heard from for ``silent_after_s`` are marked silent (once)."""

@@ -14,7 +14,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: Records in one forwarded batch, at most.
 MAX_BATCH = 1000
@@ -68,13 +68,47 @@ def _bounded_body(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+#: Latest time a record may carry: 2100-01-01 UTC.
+MAX_TS = 4_102_444_800
+#: An alarm's id is a PostgreSQL ``bigint`` at the district.
+MAX_ALARM_ID = 2**63 - 1
+
+
+class AlarmBody(BaseModel):
+    """The fields of an alarm record the district applies to ``alarms``, cast there to ``bigint`` and ``float8``.
+
+    Checked at the door so a bad one is a 422 naming the field: in the queue it would
+    fail its cast when applied. Strict, as the casts read the JSON text: ``true`` or
+    ``"7"`` for an id, ``"soon"`` for a time would pass a lax check and fail there. The
+    state is a bounded word rather than the hub's own list, so a newer school hub with a
+    new state is still taken. The rest of the body is the school's data, kept as sent.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    id: int = Field(ge=1, le=MAX_ALARM_ID)
+    state: str = Field(pattern=r"^[a-z][a-z_]{0,31}$")
+    updated_at: float = Field(ge=0, le=MAX_TS, allow_inf_nan=False)
+
+
 class ForwardedRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     kind: RecordKind
     key: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS), AfterValidator(_no_nul)]
-    ts: float = Field(ge=0, le=4_102_444_800)  # up to 2100-01-01 UTC
+    ts: float = Field(ge=0, le=MAX_TS)
     body: Annotated[dict[str, Any], AfterValidator(_bounded_body)]
+
+    @model_validator(mode="after")
+    def _alarm_body(self) -> ForwardedRecord:
+        if self.kind is RecordKind.ALARM:
+            try:
+                AlarmBody.model_validate(self.body)
+            except ValidationError as error:
+                first = error.errors(include_url=False)[0]
+                field = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"alarm body.{field}: {first['msg']}") from None
+        return self
 
 
 class ForwardBatch(BaseModel):

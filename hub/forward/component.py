@@ -5,17 +5,27 @@ school without a district runs exactly as before. The ingest calls ``on_stored``
 with each batch's new readings and events after writing them and before committing
 their message ids as seen (``IngestPipeline.add_durable_listener``): a crash between
 the two makes the edge send again and the hub store and put them again, so the
-outbox misses nothing. The engine calls ``on_alert`` after each change of an alarm
-is saved; ``tick`` is a duty on the hub's scheduler.
+outbox misses nothing. Only the outbox's own I/O may fail the batch: a record that
+breaks the district's bounds (an edge event's ``detail`` may hold 64 × 4,096
+characters, the district takes 16,384) is parked at once with the reason and counted
+(``counters.parked``), and the batch is stored, alarmed on and confirmed as any other.
+The engine calls ``on_alert`` after each change of an alarm is saved; ``tick`` is a duty on the hub's scheduler.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from hub.forward.outbox import ForwardOutbox
-from hub.forward.records import alarm_record, event_record, reading_record
+from pydantic import ValidationError
+
+from hub.district.wire import ForwardedRecord, RecordKind
+from hub.forward.outbox import ForwardOutbox, Unsendable
+from hub.forward.records import alarm_key, alarm_record, event_key, event_record, reading_key, reading_record
 from hub.forward.sender import Forwarder, HttpTransport, Transport
 from hub.forward.settings import DistrictLink
 from hub.store.base import StoredEvent, StoredReading
@@ -24,6 +34,12 @@ from hub.store.state import Alert
 _LOGGER = logging.getLogger(__name__)
 #: The outbox's file in the hub's database directory.
 OUTBOX_FILE = "district-outbox.sqlite3"
+
+_Stored = TypeVar("_Stored", StoredReading, StoredEvent, Alert)
+
+
+def _reason(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False))
 
 
 class DistrictForward:
@@ -34,14 +50,43 @@ class DistrictForward:
         self.forwarder = Forwarder(self.outbox, self.transport, link.batch, link.retry_min_s, link.retry_max_s)
 
     def on_stored(self, readings: list[StoredReading], events: list[StoredEvent]) -> None:
-        """A batch the hub stored, before it is committed as seen: a failure here fails the batch, so it is retried."""
-        records = [reading_record(r) for r in readings] if self.link.readings else []
-        self.outbox.put(records + [event_record(e) for e in events])
+        """A batch the hub stored, before it is committed as seen: an outbox failure fails the batch, so it is retried.
+
+        What one record holds never does: a record that cannot be forwarded is parked.
+        """
+        records: list[ForwardedRecord] = []
+        unsendable: list[Unsendable] = []
+        if self.link.readings:
+            for reading in readings:
+                self._build(reading, reading_record, RecordKind.READING,
+                            lambda r: reading_key(r.sensor, r.ts), records, unsendable)
+        for event in events:
+            self._build(event, event_record, RecordKind.EVENT, event_key, records, unsendable)
+        self.outbox.put(records, unsendable)
 
     def on_alert(self, alert: Alert) -> None:
-        record = alarm_record(alert)
+        if alert.id is None:
+            return
+        records: list[ForwardedRecord] = []
+        unsendable: list[Unsendable] = []
+        self._build(alert, alarm_record, RecordKind.ALARM, alarm_key, records, unsendable)
+        self.outbox.put(records, unsendable)
+
+    def _build(self, stored: _Stored, build: Callable[[_Stored], ForwardedRecord | None], kind: RecordKind,
+               key: Callable[[_Stored], str], records: list[ForwardedRecord], unsendable: list[Unsendable]) -> None:
+        try:
+            record = build(stored)
+        except ValidationError as error:
+            reason = f"not forwardable as it is: {_reason(error)}"
+            body = json.dumps(dataclasses.asdict(stored), ensure_ascii=False, default=str)
+            unsendable.append(Unsendable(kind, key(stored)[:300], stored.updated_at if isinstance(stored, Alert)
+                                         else stored.ts, body, reason))
+            self.forwarder.counters.parked += 1
+            _LOGGER.error("%s record %s cannot go to the district (%s): set aside in the outbox's parked records",
+                          kind.value, key(stored)[:300], reason[:300])
+            return
         if record is not None:
-            self.outbox.put([record])
+            records.append(record)
 
     def tick(self, now: float) -> None:
         self.forwarder.tick(now)

@@ -10,7 +10,11 @@ unique: a record put twice (the hub saw a message again) waits here once.
 A record the district refuses for what it is (a 422: it breaks the district's bounds)
 would be refused for ever and hold up every record behind it: the sender narrows the
 refused batch down to that record and *parks* it here (``parked``, with the reason),
-where it stays for a person to look at. Nothing else is ever taken out unconfirmed.
+where it stays for a person to look at. A record the hub stored that already breaks
+the district's bounds (an edge event's ``detail`` may be 64 × 4,096 characters, the
+district takes 16,384) is parked the same way when it is put, with the reason: it never
+holds up the link, and it never fails the hub's ingest. Nothing else is ever taken out
+unconfirmed.
 
 Nothing is dropped to make room: the district's record is the school's record, and
 at 50 sensors every 10 s a week is about 3 M rows, some 400 MB (docs/district.md).
@@ -19,11 +23,23 @@ at 50 sensors every 10 s a week is about 3 M rows, some 400 MB (docs/district.md
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.district.wire import ForwardedRecord, RecordKind
 from hub.store.sqlite import Migration, SqliteStore
+
+
+@dataclass(frozen=True, slots=True)
+class Unsendable:
+    """A record the hub stored that cannot be forwarded as it is (it breaks the district's bounds): parked at once."""
+
+    kind: RecordKind
+    key: str
+    ts: float
+    body: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +74,22 @@ CREATE TABLE IF NOT EXISTS parked (
 """),
     )
 
-    def put(self, records: Sequence[ForwardedRecord]) -> None:
-        """Write records durably (synced: the hub confirms to the edge next, and the edge then deletes its copy)."""
-        if not records:
+    def put(self, records: Sequence[ForwardedRecord], unsendable: Sequence[Unsendable] = ()) -> None:
+        """Write records durably (synced: the hub confirms to the edge next, and the edge then deletes its copy).
+
+        ``unsendable`` records go straight to ``parked`` in the same commit: the district
+        would refuse them for ever, and refusing them here must not fail the hub's batch.
+        """
+        if not records and not unsendable:
             return
         with self.transaction(durable=True) as db:
             db.executemany("INSERT OR IGNORE INTO outbox (kind, key, ts, body) VALUES (?, ?, ?, ?)",
                            [(r.kind.value, r.key, r.ts, json.dumps(r.body, ensure_ascii=False)) for r in records])
+            db.executemany("INSERT INTO parked (kind, key, ts, body, reason, parked_at)"
+                           " SELECT ?, ?, ?, ?, ?, ?"
+                           " WHERE NOT EXISTS (SELECT 1 FROM parked WHERE kind = ? AND key = ?)",
+                           [(u.kind.value, u.key, u.ts, u.body, u.reason[:500], time.time(), u.kind.value, u.key)
+                            for u in unsendable])
 
     def head(self, limit: int) -> list[Waiting]:
         """The oldest waiting records, in the order they were put."""

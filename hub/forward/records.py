@@ -36,10 +36,18 @@ def reading_record(reading: StoredReading) -> ForwardedRecord:
                                  "clock_synced": reading.clock_synced})
 
 
+def event_key(event: StoredEvent) -> str:
+    return f"{event.device}/{event.boot_id}/{event.seq}"
+
+
+def alarm_key(alert: Alert) -> str:
+    return f"{alert.id}/{alert.state.value}/{alert.updated_at!r}"
+
+
 def event_record(event: StoredEvent) -> ForwardedRecord:
     body: dict[str, Any] = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     body["detail"] = json.loads(event.detail)
-    return ForwardedRecord(kind=RecordKind.EVENT, key=f"{event.device}/{event.boot_id}/{event.seq}", ts=event.ts,
+    return ForwardedRecord(kind=RecordKind.EVENT, key=event_key(event), ts=event.ts,
                            body=body)
 
 
@@ -49,5 +57,5 @@ def alarm_record(alert: Alert) -> ForwardedRecord | None:
         return None
     body = {name: getattr(alert, name) for name in _ALARM_FIELDS}
     body = json.loads(json.dumps(body, default=str))  # enums as their values
-    return ForwardedRecord(kind=RecordKind.ALARM, key=f"{alert.id}/{alert.state.value}/{alert.updated_at!r}",
+    return ForwardedRecord(kind=RecordKind.ALARM, key=alarm_key(alert),
                            ts=alert.updated_at, body=body)

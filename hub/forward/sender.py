@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from pydantic import ValidationError
 
 from hub.district.wire import RECORDS_PATH, SITE_HEADER, BatchStored, ForwardBatch
 from hub.forward.outbox import ForwardOutbox, Waiting
@@ -68,7 +69,13 @@ class HttpTransport:
         if response.status_code != 200:
             self._next = (self._next + 1) % len(self._urls)
             raise SendFailed(f"{url}: HTTP {response.status_code} {response.text[:200]!r}")
-        return BatchStored.model_validate_json(response.content)
+        try:
+            return BatchStored.model_validate_json(response.content)
+        except ValidationError as error:
+            # A 200 that is not the district's confirmation (a proxy's login or error page): not confirmed, so
+            # the batch stays, and the link backs off like any failure instead of raising out of the duty.
+            self._next = (self._next + 1) % len(self._urls)
+            raise SendFailed(f"{url}: HTTP 200 but not a confirmation: {response.text[:200]!r}") from error
 
     def close(self) -> None:
         self._client.close()

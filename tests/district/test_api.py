@@ -140,3 +140,30 @@ def test_a_nul_character_is_a_422_not_a_500(district: tuple[TestClient, District
     assert response.status_code == 422
     assert "NUL" in response.text
     assert store.counts("school-a") == {}
+
+
+def alarm_batch(body: dict[str, object]) -> dict[str, object]:
+    return {"records": [{"kind": "alarm", "key": "7/firing/1.0", "ts": 1.0, "body": body}]}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"id": "seven", "state": "firing", "updated_at": 1.0}, "body.id"),
+    ({"id": True, "state": "firing", "updated_at": 1.0}, "body.id"),
+    ({"id": 2**63, "state": "firing", "updated_at": 1.0}, "body.id"),
+    ({"state": "firing", "updated_at": 1.0}, "body.id"),
+    ({"id": 7, "state": "x" * 100, "updated_at": 1.0}, "body.state"),
+    ({"id": 7, "state": None, "updated_at": 1.0}, "body.state"),
+    ({"id": 7, "state": "firing", "updated_at": "soon"}, "body.updated_at"),
+    ({"id": 7, "state": "firing", "updated_at": 1e300}, "body.updated_at"),
+])
+def test_a_malformed_alarm_record_is_refused_naming_the_field(
+        district: tuple[TestClient, DistrictStore, dict[str, str]], body: dict[str, object], field: str) -> None:
+    """Found as one bad alarm body failing its cast in the queue and holding up every school's alarms."""
+    client, store, tokens = district
+    response = client.post(RECORDS_PATH, json=alarm_batch(body), headers=headers("school-a", tokens["school-a"]))
+    assert response.status_code == 422
+    assert field in response.text
+    assert store.counts("school-a") == {}
+    good = {"id": 7, "state": "firing", "updated_at": 1.0, "message": "冷藏柜温度超出上限"}
+    response = client.post(RECORDS_PATH, json=alarm_batch(good), headers=headers("school-a", tokens["school-a"]))
+    assert response.status_code == 200

@@ -7,6 +7,7 @@ import threading
 import psycopg
 import pytest
 
+from hub.district.leader import LOCK_IDLE_S, LeaderElection
 from hub.district.schema import MIGRATIONS, migrate
 from hub.district.store import DistrictStore
 from hub.district.wire import ForwardedRecord, RecordKind
@@ -125,3 +126,47 @@ def test_a_claimed_job_is_skipped_by_others_and_returns_when_its_claimer_dies(di
         assert store.alarm_states("school-a") == {1: "firing"}
     finally:
         store.close()
+
+
+def test_an_alarm_job_that_fails_to_apply_is_set_aside_and_the_next_ones_are_applied(district_dsn: str) -> None:
+    """Found as a failed cast rolling back the whole claim: the same jobs claimed and failing for ever."""
+    store = DistrictStore(district_dsn, "w1")
+    try:
+        store.add_site("school-a", "A")
+        store.add_site("school-b", "B")
+        with psycopg.connect(district_dsn, autocommit=True) as db:  # past the wire's check, as an older worker let in
+            for key, body in (("bad/id", '{"id": "seven", "state": "firing", "updated_at": 1.0}'),
+                              ("bad/state", '{"id": 9, "updated_at": 1.0}')):
+                db.execute("INSERT INTO records (site, kind, key, ts, body, received_by)"
+                           " VALUES ('school-a', 'alarm', %s, 1.0, %s::jsonb, 'old')", (key, body))
+                db.execute("INSERT INTO alarm_jobs (site, key) VALUES ('school-a', %s)", (key,))
+        store.store("school-a", (alarm(1, "firing", 10.0),))
+        store.store("school-b", (alarm(2, "firing", 20.0),))
+        assert store.apply_alarm_jobs() == 4
+        assert store.alarm_states("school-a") == {1: "firing"}
+        assert store.alarm_states("school-b") == {2: "firing"}
+        dead = store.dead_alarm_jobs()
+        assert [(site, key) for site, key, _ in dead] == [("school-a", "bad/id"), ("school-a", "bad/state")]
+        assert "bigint" in dead[0][2] and "null" in dead[1][2]
+        assert store.apply_alarm_jobs() == 0
+    finally:
+        store.close()
+
+
+def test_a_leader_polling_slower_than_the_least_idle_bound_keeps_its_lock_session(district_dsn: str) -> None:
+    """Found as the server ending the lock session between two touches (idle 5 s, poll up to 60 s): every round."""
+    poll_s = LOCK_IDLE_S + 1
+    sessions: list[int] = []
+    election = LeaderElection(district_dsn, "w1", lambda: sessions.append(election_pid()), poll_s=poll_s)
+
+    def election_pid() -> int:
+        assert election._db is not None
+        return int(election._db.info.backend_pid)
+
+    election.start()
+    try:
+        wait_for(lambda: len(sessions) >= 3, timeout=4 * poll_s + 30)
+        assert len(set(sessions)) == 1, "the lock session was ended and opened again between rounds"
+        assert election.leading.is_set()
+    finally:
+        election.stop()

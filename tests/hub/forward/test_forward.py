@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,11 +18,11 @@ from hub.district.wire import BatchStored, ForwardBatch, ForwardedRecord, Record
 from hub.forward.component import OUTBOX_FILE, DistrictForward
 from hub.forward.outbox import ForwardOutbox
 from hub.forward.records import reading_key
-from hub.forward.sender import Forwarder, Refused, SendFailed
+from hub.forward.sender import Forwarder, HttpTransport, Refused, SendFailed
 from hub.forward.settings import DistrictLink
 from hub.ingest import Inbound
 from hub.runtime import Hub
-from hub.settings import HubSettings
+from hub.settings import HubConfig, HubSettings
 from tests.clock import Clock, local
 from tests.district.helpers import ROOT
 from tests.hub import test_restamp as restamped
@@ -150,7 +153,7 @@ def test_an_outbox_that_cannot_write_fails_the_batch_so_the_edge_resends_it(tmp_
         now = time.time()
         real_put = outbox.put
 
-        def refused(_records: object) -> None:
+        def refused(*_records: object) -> None:
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(outbox, "put", refused)
@@ -177,3 +180,87 @@ def test_readings_taken_before_the_clock_synced_are_forwarded_at_their_true_time
         assert all(r.ts > 1e9 for r in waiting), "a 1970 time was forwarded"
     finally:
         hub.stop()
+
+
+def test_an_edge_event_too_large_for_the_district_is_parked_and_the_school_still_stores_and_alarms(
+        tmp_path: Path) -> None:
+    """The edge may send 64 × 4,096 characters of detail, the district takes 16,384: that must not stop the ingest.
+
+    Found as the whole school's ingest retrying one batch for ever: no readings stored, no alarms.
+    """
+    link = DistrictLink(enabled=True, site=SITE, urls=("http://127.0.0.1:9",), token="t")
+    hub = Hub(HubSettings(home=tmp_path / "hub", district=link, rules=HubConfig(alarm_delay_s=60)),
+              connect_mqtt=False)
+    try:
+        assert hub.district is not None
+        now = time.time()
+        status = wire.Status(state="online", boot_id="b1", ts=now, sensors=(
+            wire.SensorInfo(sensor="t0", kind="temperature", unit="°C", profile="fridge"),))
+        hub.pipeline.process([Inbound(wire.topic(SITE, "dev-x", wire.Channel.STATUS), wire.encode(status), 1, 1,
+                                      now)])
+        # 64 keys of nearly 4,096 characters: as large as an event gets within the payload's bound (256 KiB).
+        detail: dict[str, wire.ScalarValue] = {f"k{n:02d}": "x" * (wire.MAX_DETAIL_TEXT - 64) for n in range(64)}
+        event = wire.Event(device="dev-x", boot_id="b1", seq=2, ts=now, sensor="door-1", kind="door", state="open",
+                           detail=detail)
+        warm = wire.Telemetry(device="dev-x", boot_id="b1", seq=3, readings=(
+            wire.Reading(sensor="t0", kind="temperature", value=9.5, unit="°C", ts=now),))
+        hub.pipeline.process([Inbound(wire.topic(SITE, "dev-x", wire.Channel.EVENT), wire.encode(event), 2, 1, now),
+                              Inbound(wire.topic(SITE, "dev-x", wire.Channel.TELEMETRY), wire.encode(warm), 3, 1,
+                                      now)])
+        assert hub.pipeline.counters.snapshot()["store_failures"] == 0
+        assert not hub.state.unseen([wire.MessageId("dev-x", "b1", 2), wire.MessageId("dev-x", "b1", 3)])
+        (stored,) = hub.series.events(now - 1, now + 1)
+        assert json.loads(stored.detail) == detail
+        assert [r.value for r in hub.series.readings("dev-x/t0", now - 1, now + 1)] == [9.5]
+        hub.engine.tick(now + 61)
+        assert [a.state for a in hub.state.alerts()] == ["firing"]
+        # The event is parked with the reason, counted; the reading and the alarm wait for the district as usual.
+        ((kind, key, reason),) = hub.district.outbox.parked()
+        assert (kind, key) == ("event", "dev-x/b1/2") and "body" in reason and "16384" in reason
+        assert hub.district.forwarder.counters.parked == 1
+        waiting = {w.record.kind for w in hub.district.outbox.head(100)}
+        assert waiting == {RecordKind.READING, RecordKind.ALARM}
+    finally:
+        hub.stop()
+
+
+class _HtmlPage(BaseHTTPRequestHandler):
+    """A proxy's login page, answered with 200 to every POST."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        page = b"<html><body>please sign in to the network</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_200_that_is_not_a_confirmation_backs_off_and_keeps_the_records(tmp_path: Path) -> None:
+    """Found as a ValidationError raised out of the duty: no backoff, no ``last_error``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    clock = Clock(local("2026-03-02 08:00"))
+    outbox = ForwardOutbox(tmp_path / OUTBOX_FILE)
+    transport = HttpTransport((f"http://127.0.0.1:{server.server_address[1]}",), SITE, "t", 5.0)
+    forwarder = Forwarder(outbox, transport, batch=10, retry_min_s=1.0, retry_max_s=8.0, clock=clock)
+    try:
+        outbox.put([record(n) for n in range(3)])
+        waits = []
+        for _ in range(3):
+            forwarder.tick(clock())
+            waits.append(forwarder._not_before - clock())
+            clock.now += waits[-1]
+        assert waits == [1.0, 2.0, 4.0]
+        assert forwarder.counters.failures == 3
+        assert forwarder.counters.last_error is not None and "not a confirmation" in forwarder.counters.last_error
+        assert outbox.depth() == 3 and forwarder.counters.sent_records == 0
+    finally:
+        transport.close()
+        outbox.close()
+        server.shutdown()
+        server.server_close()
