@@ -81,13 +81,16 @@ def sensor_infos(count: int, prefix: str = "t") -> tuple[wire.SensorInfo, ...]:
 
 
 def telemetry_payloads(device: str, count: int, per_message: int, boot_id: str = "bench",
-                       start_seq: int = 0, base_ts: float | None = None) -> list[bytes]:
-    """``count`` telemetry messages of ``per_message`` in-range fridge readings, unique (sensor, ts)."""
+                       start_seq: int = 0, base_ts: float | None = None, step_s: float = 0.01) -> list[bytes]:
+    """``count`` telemetry messages of ``per_message`` in-range fridge readings, unique (sensor, ts).
+
+    ``step_s`` apart (at least a millisecond: the store keys readings by the millisecond).
+    """
     base_ts = recent_base() if base_ts is None else base_ts
     payloads = []
     for n in range(count):
         seq = start_seq + n
-        ts = base_ts + seq * 0.01
+        ts = base_ts + seq * step_s
         readings = tuple(wire.Reading(sensor=f"t{j}", kind="temperature", value=2.0 + (seq + j) % 50 / 10,
                                       unit="°C", ts=ts) for j in range(per_message))
         payloads.append(wire.encode(wire.Telemetry(device=device, boot_id=boot_id, seq=seq, readings=readings)))

@@ -29,7 +29,7 @@ from bench.harness import (
     telemetry_payloads,
     workers,
 )
-from bench.scenarios import ChannelEndpoint, _alarm_configs, _wait_alert, percentile
+from bench.scenarios import ChannelEndpoint, _wait_alert, alarm_configs, percentile
 from edge import wire
 
 #: A day at the field's rate: one telemetry message (of all the node's probes) every 10 s.
@@ -79,7 +79,7 @@ def run_drain(binary: Path, root: Path, edges: int, backlog: int, per_message: i
             load = CLoad(binary, env, root)
             files = {d: load.write(d, telemetry_payloads(d, backlog, per_message, boot_id="backlog", base_ts=base))
                      for d in names}
-            worker = HubWorker(env, root / "hub", "bench-hub", extra_env=_alarm_configs(root, endpoint.port))
+            worker = HubWorker(env, root / "hub", "bench-hub", extra_env=alarm_configs(root, endpoint.port))
             with workers(worker.start()):
                 env.announce(names, sensor_infos(per_message))
                 env.announce([PROBE_DEVICE], sensor_infos(10, "p"))

@@ -17,9 +17,9 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.wire import MAX_TS
-from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, RowId, SettingsDep
+from hub.api.deps import AccountsDep, ChecksDep, PhotoRootDep, ReportsDep, RowId, SettingsDep
 from hub.auth.deps import require
-from hub.auth.roles import Permission
+from hub.auth.roles import Permission, allows
 from hub.auth.users import User
 from hub.checks.config import KEY_PATTERN, TemplateConfig
 from hub.checks.kinds import (
@@ -34,7 +34,7 @@ from hub.checks.kinds import (
     Urgency,
 )
 from hub.checks.service import AnswerInput, ChecksService, DueCheck
-from hub.checks.store import CheckRun, ScanReport, WorkOrder
+from hub.checks.store import CheckRun, Rejection, ScanReport, WorkOrder
 from hub.errors import FieldError, NotFound
 from hub.report import records
 from hub.samples.labels import LabelFontMissing
@@ -46,8 +46,9 @@ Filler = Annotated[User, Depends(require(Permission.CHECK_FILL))]
 Reporter = Annotated[User, Depends(require(Permission.HAZARD_REPORT))]
 Fixer = Annotated[User, Depends(require(Permission.ORDER_FIX))]
 Assigner = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
-Accepter = Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]
 Editor = Annotated[User, Depends(require(Permission.CHECK_EDIT))]
+#: Who reviews completed checklists and sends a line back: the safety group (the canteen manager, the officer).
+Reviewer = Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]
 TemplateKey = Annotated[str, PathParam(pattern=KEY_PATTERN)]
 
 
@@ -67,6 +68,10 @@ class ItemPublic(BaseModel):
     unit: str
     key_item: bool
     auto: AutoSource | None
+    photo: bool
+    options: list[str]
+    fail_options: list[str]
+    place: str = Field(description="answered only after scanning this place's code ('' : on the checklist)")
     prefill: PrefillPublic | None
 
 
@@ -102,6 +107,8 @@ def _items(template: TemplateConfig, check: DueCheck) -> list[ItemPublic]:
         found = check.prefills.get(item.key)
         out.append(ItemPublic(key=item.key, text=item.text, section=item.section, kind=item.kind, low=item.low,
                               high=item.high, unit=item.unit, key_item=item.key_item, auto=item.auto,
+                              photo=item.photo, options=item.options, fail_options=item.fail_options,
+                              place=item.place,
                               prefill=PrefillPublic(answer=found.answer, evidence=found.evidence, link=found.link)
                               if found else None))
     return out
@@ -135,6 +142,24 @@ class ChecklistSubmit(BaseModel):
     period: str | None = Field(default=None, max_length=16, description="default: the current period")
 
 
+class PlaceLinesSubmit(BaseModel):
+    """Lines of a checklist answered at a place, after scanning its code (the scan's id is on that page)."""
+
+    scan: int = Field(ge=1, le=2**62, description="the scan the place's code opened")
+    answers: list[AnswerCreate] = Field(min_length=1, max_length=200)
+    period: str | None = Field(default=None, max_length=16, description="default: the current period")
+
+
+class PlaceLinePublic(BaseModel):
+    item: str
+    answer: Answer | None
+    value: float | None
+    answered_by: str
+    answered_at: float
+    scan_place: str
+    scanned_at: float
+
+
 class AnswerPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -150,6 +175,8 @@ class AnswerPublic(BaseModel):
     answered_at: float
     order_id: int | None
     photos: list[str] = Field(description="photo names; each at /api/checks/runs/{id}/photos/{name}")
+    scan_place: str = Field(description="the place whose code was scanned to answer the line ('' : none)")
+    scanned_at: float | None
 
 
 class ChecklistRunPublic(BaseModel):
@@ -380,7 +407,34 @@ def submit_check(checks: ChecksDep, root: PhotoRootDep, user: Filler, template: 
                          period=request.period)
     if done.created:
         _keep_photos(root, staged, done.run)
+        _keep_photos(root, walk_photos(root, done.run.template, done.run.period), done.run)
     return ChecklistRunPublic.of(done.run, done.created)
+
+
+@router.post("/api/checks/{template}/lines", status_code=201)
+def submit_place_lines(checks: ChecksDep, root: PhotoRootDep, user: Filler, template: str,
+                       request: PlaceLinesSubmit) -> list[PlaceLinePublic]:
+    """Answer a checklist's lines at the place just scanned (only that place's lines, only by who scanned,
+    while the scan is fresh); they are kept with the scan's place and time until the checklist is submitted."""
+    staged = staging(root, user)
+    for index, a in enumerate(request.answers):
+        for name in a.photos:
+            if photos.path_of(staged.parent, staged.name, name) is None:
+                raise FieldError(f"answers.{index}.photos", f"no photo {name!r} uploaded · 照片未上传")
+    answers = [AnswerInput(a.item, a.answer, a.value, a.text, a.note, tuple(dict.fromkeys(a.photos)))
+               for a in request.answers]
+    lines = checks.fill_at_place(template, request.scan, answers, actor=user.username, period=request.period)
+    walk = walk_photos(root, template, lines[0].period)
+    for line in lines:
+        for name in line.photos:
+            if (staged / name).is_file():
+                photos.move(staged / name, walk / name)
+    return [PlaceLinePublic.model_validate(vars(line)) for line in lines]
+
+
+def walk_photos(photo_root: Path, template: str, period: str) -> Path:
+    """Where the photos of a checklist's lines answered at their places wait for the checklist."""
+    return check_photos(photo_root) / f"walk-{template}-{period}"
 
 
 def staging(photo_root: Path, user: User) -> Path:
@@ -404,11 +458,81 @@ def _keep_photos(photo_root: Path, staged: Path, run: CheckRun) -> None:
                 photos.move(source, check_photos(photo_root) / str(run.id) / name)
 
 
+class RejectCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="what is wrong with the line, for its person")
+
+
+class RefillCreate(AnswerCreate):
+    scan: int | None = Field(default=None, ge=1, le=2**62,
+                             description="a line of a place: the scan of its code just made")
+
+
+class RejectionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    run_id: int
+    item: str
+    item_text: str
+    checklist: str
+    period: str
+    person: str
+    reason: str
+    rejected_by: str
+    rejected_at: float
+    refilled_at: float | None
+
+
+def rejection_public(checks: ChecksService, rejection: Rejection) -> RejectionPublic:
+    run = checks.store.run(rejection.run_id)
+    template = TemplateConfig.model_validate_json(run.template_json) if run is not None else None
+    item = template.item(rejection.item) if template is not None else None
+    return RejectionPublic.model_validate({**vars(rejection), "item_text": item.text if item else rejection.item,
+                                           "checklist": template.name if template else "",
+                                           "period": run.period if run else ""})
+
+
+@router.post("/api/checks/runs/{run_id}/items/{item}/reject", status_code=201)
+def reject_line(checks: ChecksDep, user: Reviewer, run_id: RowId, item: Annotated[str, PathParam(max_length=40)],
+                request: RejectCreate) -> RejectionPublic:
+    """Send a line back to the person who answered it, with the reason (they see it in their list and fill it
+    again). Not a line of a signed period (409)."""
+    return rejection_public(checks, checks.reject(run_id, item, request.reason, actor=user.username))
+
+
+@router.get("/api/checks/rejections")
+def rejections(checks: ChecksDep, user: Filler,
+               everyone: Annotated[bool, Query(description="the safety group: everyone's")] = False
+               ) -> list[RejectionPublic]:
+    """Lines sent back and waiting to be filled again: one's own, or (``order.accept``) everyone's."""
+    person = None if everyone and allows(user.role, Permission.ORDER_ACCEPT) else user.username
+    return [rejection_public(checks, r) for r in checks.store.open_rejections(person)]
+
+
+@router.post("/api/checks/rejections/{rejection_id}/refill")
+def refill_line(checks: ChecksDep, root: PhotoRootDep, user: Filler, rejection_id: RowId,
+                request: RefillCreate) -> RejectionPublic:
+    """Fill a line sent back to you again (a line of a place: after scanning its code again)."""
+    staged = staging(root, user)
+    for name in request.photos:
+        if photos.path_of(staged.parent, staged.name, name) is None:
+            raise FieldError("photos", f"no photo {name!r} uploaded · 照片未上传")
+    answer = AnswerInput(request.item, request.answer, request.value, request.text, request.note,
+                         tuple(dict.fromkeys(request.photos)))
+    done = checks.refill(rejection_id, answer, actor=user.username, scan_id=request.scan)
+    for name in answer.photos:
+        photos.move(staged / name, check_photos(root) / str(done.run_id) / name)
+    return rejection_public(checks, done)
+
+
 @router.get("/api/checks/runs/{run_id}/photos/{name}", response_class=FileResponse)
-def check_photo(root: PhotoRootDep, run_id: RowId, name: str) -> FileResponse:
+def check_photo(root: PhotoRootDep, run_id: RowId, name: str, thumb: bool = False) -> FileResponse:
+    """A checklist line's photo (``thumb``: a small JPEG of it, for lists)."""
     path = photos.path_of(check_photos(root), run_id, name)
     if path is None:
         raise NotFound("name", f"no photo {name!r}")
+    if thumb:
+        path = photos.thumbnail(path)
     return FileResponse(path, media_type=photos.MEDIA_TYPES[path.suffix[1:]],
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})
 
@@ -435,34 +559,45 @@ def _pdf(render: Callable[[], bytes], filename: str) -> Response:
 
 
 @router.get("/api/checks/records/daily/{day}.pdf", response_class=Response, responses=_PDF)
-def daily_record_pdf(checks: ChecksDep, settings: SettingsDep, _user: Reader, day: dt.date) -> Response:
-    """《每日食品安全检查记录》 of ``day``: the daily checklist as filled (the blank form when it was not)."""
+def daily_record_pdf(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                     day: dt.date) -> Response:
+    """《每日食品安全检查记录》 of ``day``: the daily checklist as filled (the blank form when it was not), and who
+    signed the day off (``POST /api/reports/signoffs`` with kind ``daily``)."""
     record = checks.daily_record(day)
+    signed = reports.store.signoffs("daily", day.isoformat())
     return _pdf(lambda: records.daily_record(record, day, settings.rules.report.school, checks.tz, checks.clock(),
-                                             settings.rules.samples.label_font), f"daily-record-{day}.pdf")
+                                             settings.rules.samples.label_font, signed), f"daily-record-{day}.pdf")
 
 
 @router.get("/api/checks/records/monthly/{month}.pdf", response_class=Response, responses=_PDF)
-def monthly_minutes_pdf(checks: ChecksDep, settings: SettingsDep, _user: Reader, month: MonthKey) -> Response:
-    """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM): the month's figures and its general check."""
+def monthly_minutes_pdf(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                        month: MonthKey) -> Response:
+    """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM): the month's figures and its general check, and who signed
+    the month off (kind ``monthly``)."""
     minutes = checks.monthly_minutes(dt.date.fromisoformat(f"{month}-01"))
+    signed = reports.store.signoffs("monthly", month)
     return _pdf(lambda: records.monthly_minutes(minutes, settings.rules.report.school, checks.tz, checks.clock(),
-                                                settings.rules.samples.label_font), f"monthly-minutes-{month}.pdf")
+                                                settings.rules.samples.label_font, signed),
+                f"monthly-minutes-{month}.pdf")
 
 
 @router.get("/api/checks/records/daily/{day}.xlsx", response_class=Response, responses=_XLSX)
-def daily_record_xlsx(checks: ChecksDep, settings: SettingsDep, _user: Reader, day: dt.date) -> Response:
+def daily_record_xlsx(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                      day: dt.date) -> Response:
     """《每日食品安全检查记录》 of ``day`` as a spreadsheet: the same lines as the PDF."""
     record = checks.daily_record(day)
-    return _xlsx(records.daily_record_xlsx(record, day, settings.rules.report.school, checks.tz, checks.clock()),
+    return _xlsx(records.daily_record_xlsx(record, day, settings.rules.report.school, checks.tz, checks.clock(),
+                                           reports.store.signoffs("daily", day.isoformat())),
                  f"daily-record-{day}.xlsx")
 
 
 @router.get("/api/checks/records/monthly/{month}.xlsx", response_class=Response, responses=_XLSX)
-def monthly_minutes_xlsx(checks: ChecksDep, settings: SettingsDep, _user: Reader, month: MonthKey) -> Response:
+def monthly_minutes_xlsx(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                         month: MonthKey) -> Response:
     """《每月食品安全调度会议纪要》 of ``month`` (YYYY-MM) as a spreadsheet: its tables and the general check."""
     minutes = checks.monthly_minutes(dt.date.fromisoformat(f"{month}-01"))
-    return _xlsx(records.monthly_minutes_xlsx(minutes, settings.rules.report.school, checks.tz, checks.clock()),
+    return _xlsx(records.monthly_minutes_xlsx(minutes, settings.rules.report.school, checks.tz, checks.clock(),
+                                              reports.store.signoffs("monthly", month)),
                  f"monthly-minutes-{month}.xlsx")
 
 
@@ -504,18 +639,28 @@ def fix_order(checks: ChecksDep, root: PhotoRootDep,
     return _order(checks, checks.fix(order_id, request.note, actor=user.username), root)
 
 
+@router.post("/api/workorders/{order_id}/start")
+def start_order(checks: ChecksDep, root: PhotoRootDep, user: Fixer, order_id: RowId,
+                request: AcceptCreate) -> WorkOrderPublic:
+    """The assignee has started on it (处理中); only the assignee (403 for anyone else)."""
+    return _order(checks, checks.start(order_id, actor=user.username, note=request.note), root)
+
+
 @router.post("/api/workorders/{order_id}/accept")
 def accept_order(checks: ChecksDep, root: PhotoRootDep,
-                 user: Accepter, order_id: RowId, request: AcceptCreate) -> WorkOrderPublic:
-    """验收: never by the person who did the fix (403)."""
-    return _order(checks, checks.accept(order_id, request.note, actor=user.username), root)
+                 user: Reporter, order_id: RowId, request: AcceptCreate) -> WorkOrderPublic:
+    """验收: by the reporter or the safety group (``order.accept``), never by the person who did the fix (403)."""
+    return _order(checks, checks.accept(order_id, request.note, actor=user.username,
+                                        safety_group=allows(user.role, Permission.ORDER_ACCEPT)), root)
 
 
 @router.post("/api/workorders/{order_id}/reopen")
 def reopen_order(checks: ChecksDep, root: PhotoRootDep,
-                 user: Accepter, order_id: RowId, request: ReopenCreate) -> WorkOrderPublic:
-    """The fix is not accepted: back to the assignee with the reason and a new due time."""
-    return _order(checks, checks.reopen(order_id, request.reason, actor=user.username), root)
+                 user: Reporter, order_id: RowId, request: ReopenCreate) -> WorkOrderPublic:
+    """The fix is not accepted (by the reporter or the safety group): back to the assignee with the reason and a
+    new due time."""
+    return _order(checks, checks.reopen(order_id, request.reason, actor=user.username,
+                                        safety_group=allows(user.role, Permission.ORDER_ACCEPT)), root)
 
 
 @router.post("/api/workorders/{order_id}/notes")
@@ -540,9 +685,12 @@ async def upload_order_photo(checks: ChecksDep, root: PhotoRootDep, user: Report
 
 
 @router.get("/api/workorders/{order_id}/photos/{name}", response_class=FileResponse)
-def order_photo(root: PhotoRootDep, order_id: RowId, name: str) -> FileResponse:
+def order_photo(root: PhotoRootDep, order_id: RowId, name: str, thumb: bool = False) -> FileResponse:
+    """A work order's photo (``thumb``: a small JPEG of it, for lists)."""
     path = photos.path_of(order_photos(root), order_id, name)
     if path is None:
         raise NotFound("name", f"no photo {name!r}")
+    if thumb:
+        path = photos.thumbnail(path)
     return FileResponse(path, media_type=photos.MEDIA_TYPES[path.suffix[1:]],
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from hub.alerts.engine import AlertEngine
 from hub.api.admin_channels import public_rota, public_settings, rota_gaps
 from hub.api.admin_setup import public_setup
-from hub.api.checks import WorkOrderPublic, scan_report_public, templates_public
+from hub.api.checks import WorkOrderPublic, rejection_public, scan_report_public, templates_public
 from hub.api.deps import (
     AccountsDep,
     AlertsDep,
@@ -44,6 +44,7 @@ from hub.api.visitors import LeavePublic, VisitPublic
 from hub.auth.deps import CurrentUser, require
 from hub.auth.roles import Permission, Role, allows
 from hub.auth.users import User, attribution
+from hub.checks.config import TemplateConfig
 from hub.checks.kinds import OPEN_ORDER_STATES, Category, ItemKind, OrderState
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
@@ -182,8 +183,8 @@ def safety(
 
 
 @router.get("/checks", response_class=HTMLResponse)
-def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, web: RendererDep,
-                request: Request, user: Viewer, part: str | None = None,
+def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootDep, reports: ReportsDep,
+                web: RendererDep, request: Request, user: Viewer, part: str | None = None,
                 orders_shown: Annotated[Literal["first", "all"], Query(alias="orders")] = "first") -> Response:
     """Today's checklists and the open work orders, phone-first (the board is one section)."""
     now = checks.clock()
@@ -197,11 +198,38 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
     people = [info.user for info in accounts.users() if not info.disabled]
     scans = ([scan_report_public(checks, r) for r in checks.places.pending()]
              if allows(user.role, Permission.ORDER_ASSIGN) else [])
+    rejected = []
+    for rejection in checks.store.open_rejections(user.username):
+        shown_line = rejection_public(checks, rejection)
+        run = checks.store.run(rejection.run_id)
+        asked = TemplateConfig.model_validate_json(run.template_json).item(rejection.item) if run else None
+        if asked is not None:
+            rejected.append((shown_line, asked))
+    today = checks.local_day(now)
+    # The food-safety records of today and of this month, and their sign-offs (the report sign-off's).
+    record_days = {"day": today.isoformat(), "month": today.strftime("%Y-%m"),
+                   "day_signed": reports.store.signoffs("daily", today.isoformat()),
+                   "month_signed": reports.store.signoffs("monthly", today.strftime("%Y-%m"))}
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
+                                                      "rejected": rejected, "records": record_days,
                                                       "request_ids": request_ids, "people": people,
                                                       "now": now, "scans": scans, "places": checks.places.all(),
                                                       "hidden_orders": waiting - len(shown),
                                                       "categories": [c.value for c in Category]})
+
+
+@router.get("/checks/runs/{run_id}", response_class=HTMLResponse)
+def check_review_page(checks: ChecksDep, web: RendererDep, request: Request, run_id: RowId,
+                      user: Annotated[User, Depends(require(Permission.ORDER_ACCEPT))]) -> Response:
+    """A completed checklist for its reviewer: each line as answered, and ↩ to send one back with the reason."""
+    run = checks.store.run(run_id)
+    if run is None:
+        raise NotFound("run_id", f"no checklist {run_id}")
+    template = TemplateConfig.model_validate_json(run.template_json)
+    waiting = {r.item: r for r in checks.store.rejections_of(run_id) if r.refilled_at is None}
+    texts = {item.key: item.text for item in template.items}
+    lines = [(a, texts.get(a.item, a.item), waiting.get(a.item)) for a in run.answers]
+    return web.render("check_review.html", request, user, view="checks", run=run, lines=lines)
 
 
 @router.get("/checks/templates", response_class=HTMLResponse)
@@ -209,6 +237,7 @@ def check_templates_page(checks: ChecksDep, web: RendererDep, request: Request,
                          user: Annotated[User, Depends(require(Permission.CHECK_EDIT))]) -> Response:
     """The checklist templates for the safety officer: items, their kinds and order, the schedule."""
     return web.render("checks_templates.html", request, user, view="checks", templates=templates_public(checks),
+                      places=checks.places.all(),
                       kinds=[k.value for k in ItemKind], roles=[r.value for r in Role])
 
 

@@ -18,22 +18,24 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.api.checks import ScanReportPublic, scan_report_public
+from hub.api.checks import ScanReportPublic, WorkOrderPublic, scan_report_public
 from hub.api.deps import ChecksDep, RowId
 from hub.api.pages import RendererDep
 from hub.auth.deps import OptionalUser, require, same_origin
 from hub.auth.roles import Permission, allows
 from hub.auth.users import User
+from hub.checks.config import TemplateConfig
 from hub.checks.kinds import Category, ScanRefusal, Urgency
 from hub.checks.places import ScanRefused
 from hub.checks.service import DueCheck
-from hub.checks.store import Place
+from hub.checks.store import Place, PlaceLineDone, PlaceScan
 from hub.errors import FieldError, NotFound
 from hub.web.qr import svg_data_url
 
 router = APIRouter(tags=["checks"])
 
 Editor = Annotated[User, Depends(require(Permission.CHECK_EDIT))]
+Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 Triager = Annotated[User, Depends(require(Permission.ORDER_ASSIGN))]
 #: A stranger's report: enough for "二楼男厕水管漏水，地上很滑", not for a letter.
 SCAN_TEXT_MAX = 500
@@ -107,6 +109,29 @@ def place_sheet(checks: ChecksDep, web: RendererDep, request: Request, user: Edi
     return web.render("places.html", request, user, view="checks", cards=cards)
 
 
+#: What a place's history shows of each kind (the newest): a term at a busy place is thousands of lines.
+HISTORY_ROWS = 50
+
+
+@router.get("/checks/places/{place_id}", response_class=HTMLResponse, include_in_schema=False)
+def place_history(checks: ChecksDep, web: RendererDep, request: Request, user: Viewer,
+                  place_id: RowId) -> HTMLResponse:
+    """A place's history: the lines checked there (with the scan's time), who scanned its code, its work orders."""
+    place = checks.store.place(place_id)
+    if place is None:
+        raise NotFound("place_id", f"no place {place_id}")
+    lines = [(line, _item_text(line)) for line in checks.store.lines_at(place.name, HISTORY_ROWS)]
+    now = checks.clock()
+    return web.render("place.html", request, user, view="checks", place=place, lines=lines,
+                      scans=checks.store.scans_at(place.id, HISTORY_ROWS),
+                      orders=[WorkOrderPublic.of(o, now) for o in checks.store.orders_at(place.name, HISTORY_ROWS)])
+
+
+def _item_text(line: PlaceLineDone) -> str:
+    item = TemplateConfig.model_validate_json(line.template_json).item(line.item)
+    return item.text if item is not None else line.item
+
+
 @router.get("/api/scan-reports")
 def scan_reports(checks: ChecksDep, _user: Triager) -> list[ScanReportPublic]:
     """Reports sent by scanning a place's code without signing in, waiting to be triaged (oldest first)."""
@@ -147,10 +172,16 @@ def scan_place(checks: ChecksDep, web: RendererDep, request: Request, user: Opti
         return _scan_page(web, request, user, None, 404, refusal="unknown")
     signed_in = user is not None and allows(user.role, Permission.HAZARD_REPORT)
     here: list[DueCheck] = []
+    walks: list[DueCheck] = []
+    scan: PlaceScan | None = None
     if user is not None and signed_in:
-        checks.places.seen(place, user.username)
-        here = [c for c in checks.due(with_prefill=False) if c.run is None and c.template.place == place.name]
-    return _scan_page(web, request, user, place, signed_in=signed_in, here=here,
+        scan = checks.places.seen(place, user.username)
+        due = checks.due(with_prefill=False)
+        here = [c for c in due if c.run is None and c.template.place == place.name]
+        if allows(user.role, Permission.CHECK_FILL):
+            # Only this place's lines of the checklists in progress: the scan is what lets them be answered.
+            walks = [c for c in due if c.run is None and any(i.place == place.name for i in c.template.items)]
+    return _scan_page(web, request, user, place, signed_in=signed_in, here=here, walks=walks, scan=scan,
                       open_to_all=checks.config.scan_reports.enabled, sent=request.query_params.get("sent") == "1")
 
 

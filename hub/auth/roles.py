@@ -41,7 +41,8 @@ class Permission(StrEnum):
     HAZARD_REPORT = "hazard.report"  # report a hazard or a repair, add a note to a work order
     ORDER_FIX = "order.fix"  # record the fix of a work order (after-photos, what was done)
     ORDER_ASSIGN = "order.assign"  # assign a work order to a person, with a due time
-    ORDER_ACCEPT = "order.accept"  # accept (验收) or reopen a fixed work order — never one's own fix
+    # accept (验收) or reopen any fixed work order (a reporter may their own) — never one's own fix
+    ORDER_ACCEPT = "order.accept"
     VISITOR_REGISTER = "visitor.register"  # the gate register: visitors in and out, pupils out and back, details
     VISITOR_ANSWER = "visitor.answer"  # let in or turn away a visitor waiting at the gate for oneself (the host)
     VISITOR_INVITE = "visitor.invite"  # pre-register an expected visitor (one is then their host)

@@ -43,6 +43,12 @@ class ItemConfig(_Strict):
     auto: AutoSource | None = None
     #: A photo taken on the spot is required with the answer (the page opens the camera, not the gallery).
     photo: bool = False
+    #: A choice item's options (e.g. 正常 / 轻微异常 / 严重异常), and those of them that count as a failure.
+    options: list[str] = Field(default_factory=list, max_length=20)
+    fail_options: list[str] = Field(default_factory=list, max_length=20)
+    #: Where on the route the line is checked (a place with a QR code): it is answered only on the page the
+    #: place's code opens, and the scan's place and time are kept with it. Empty: on the checklist itself.
+    place: str = Field(default="", max_length=60)
 
     @model_validator(mode="after")
     def _range(self) -> ItemConfig:
@@ -50,6 +56,17 @@ class ItemConfig(_Strict):
             raise ValueError(f"item {self.key!r}: only a number item has low/high")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"item {self.key!r}: low must not be above high")
+        if self.kind is ItemKind.CHOICE:
+            if len(self.options) < 2:
+                raise ValueError(f"item {self.key!r}: a choice item needs at least two options")
+            if any(not option.strip() or len(option) > 40 for option in self.options):
+                raise ValueError(f"item {self.key!r}: each option is 1 to 40 characters")
+            if len(set(self.options)) != len(self.options):
+                raise ValueError(f"item {self.key!r}: options repeat")
+            if not set(self.fail_options) <= set(self.options):
+                raise ValueError(f"item {self.key!r}: fail_options must be among the options")
+        elif self.options or self.fail_options:
+            raise ValueError(f"item {self.key!r}: only a choice item has options")
         return self
 
 
@@ -194,6 +211,8 @@ class ChecksConfig(_Strict):
     #: The places given a QR code when the checks record is first opened (more are added on the page).
     places: list[str] = Field(default_factory=_default_places, max_length=500)
     scan_reports: ScanReportsConfig = Field(default_factory=ScanReportsConfig)
+    #: Minutes a scan of a place's code lets its lines be answered (a page left open later is no proof).
+    scan_valid_min: float = Field(default=30.0, ge=1, le=240)
     #: The template printed as 《每日食品安全检查记录》, and the one printed as 《每月食品安全调度会议纪要》.
     daily_record: str = Field(default="canteen_daily", pattern=KEY_PATTERN)
     monthly_minutes: str = Field(default="school_monthly", pattern=KEY_PATTERN)

@@ -20,7 +20,7 @@ from hub.alerts.ports import AuditTrail
 from hub.checks import rules
 from hub.checks.config import ChecksConfig
 from hub.checks.kinds import Category, ScanRefusal, ScanState, Urgency
-from hub.checks.store import CheckStore, NewOrder, Place, ScanReport
+from hub.checks.store import CheckStore, NewOrder, Place, PlaceScan, ScanReport
 from hub.errors import Conflict, FieldError, NotFound
 from hub.safetext import typed_problem
 
@@ -102,10 +102,14 @@ class PlaceCodes:
             raise NotFound("token", "no place has this code · 二维码无效或已停用")
         return place
 
-    def seen(self, place: Place, actor: str, now: float | None = None) -> None:
-        """A signed-in person opened a place's code: when and where is on the record (walking the route)."""
+    def seen(self, place: Place, actor: str, now: float | None = None) -> PlaceScan:
+        """A signed-in person opened a place's code: when and where is on the record (walking the route);
+        the scan opens that place's lines of the checklists in progress."""
         now = self._clock() if now is None else now
-        self._record.append_audit(now, actor, "place.scan", f"place:{place.id}", {"name": place.name})
+        scan = self.store.add_scan(place, actor, now)
+        self._record.append_audit(now, actor, "place.scan", f"place:{place.id}", {"name": place.name,
+                                                                                 "scan": scan.id})
+        return scan
 
     def _source(self, address: str) -> str:
         return hashlib.sha256(f"{self._salt}:{address}".encode()).hexdigest()[:24]

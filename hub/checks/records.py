@@ -16,7 +16,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from hub.checks.config import TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Category, OrderState
+from hub.checks.kinds import OPEN_ORDER_STATES, Category, ItemKind, OrderState
 from hub.checks.store import CheckRun, ItemAnswer, WorkOrder
 
 
@@ -30,6 +30,7 @@ class RecordLine:
     unit: str
     answer: ItemAnswer | None
     order: WorkOrder | None = None
+    kind: ItemKind = ItemKind.YES_NO
 
 
 @dataclass
@@ -82,7 +83,7 @@ def checklist_record(template: TemplateConfig, period: str, run: CheckRun | None
     for item in filled_with.items:
         answer = answers.get(item.key)
         order = orders.get(answer.order_id) if answer is not None and answer.order_id is not None else None
-        lines.append(RecordLine(item.section, item.text, item.key_item, item.unit, answer, order))
+        lines.append(RecordLine(item.section, item.text, item.key_item, item.unit, answer, order, item.kind))
     return ChecklistRecord(filled_with.name, period, run, lines)
 
 

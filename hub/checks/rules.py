@@ -85,10 +85,16 @@ def in_range(item: ItemConfig, value: float) -> bool:
     return (item.low is None or value >= item.low) and (item.high is None or value <= item.high)
 
 
-def judged(item: ItemConfig, answer: Answer | None, value: float | None) -> Answer | None:
-    """The answer a line stands for: a number outside its range is a failure whatever was ticked."""
+def judged(item: ItemConfig, answer: Answer | None, value: float | None, text: str = "",
+           photos: int = 0) -> Answer | None:
+    """The answer a line stands for: a number outside its range, or a failing option, is a failure whatever was
+    ticked; a photo or a signature given is the line done."""
     if item.kind is ItemKind.NUMBER and value is not None:
         return Answer.OK if in_range(item, value) else Answer.FAIL
+    if item.kind is ItemKind.CHOICE and answer is not Answer.NA and text in item.options:
+        return Answer.FAIL if text in item.fail_options else Answer.OK
+    if item.kind in (ItemKind.PHOTO, ItemKind.SIGNATURE) and answer is not Answer.NA and photos:
+        return answer or Answer.OK
     return answer
 
 
@@ -103,7 +109,13 @@ def answer_problem(item: ItemConfig, answer: Answer | None, value: float | None,
         return "text is needed · 请填写内容"
     if item.kind is ItemKind.YES_NO and answer is None:
         return "answer ok, fail or na · 请选择 合格/不合格/不适用"
-    if judged(item, answer, value) is Answer.FAIL and not note.strip():
+    if item.kind is ItemKind.CHOICE and answer is not Answer.NA and text not in item.options:
+        return f"choose one of {' / '.join(item.options)} · 请从选项中选择"
+    if item.kind is ItemKind.PHOTO and photos == 0 and answer is not Answer.NA:
+        return "a photo taken on the spot is needed · 请现场拍照"
+    if item.kind is ItemKind.SIGNATURE and (photos != 1 or answer is Answer.NA):
+        return "sign on the page (one signature) · 请在页面上签名"
+    if judged(item, answer, value, text, photos) is Answer.FAIL and not note.strip():
         return "a failed item needs a note saying what was found · 不合格项须写明情况"
     if overrides_auto and not note.strip():
         return "overriding the automatic answer needs a reason · 修改自动判断须写明原因"
@@ -119,8 +131,12 @@ TRANSITIONS: dict[tuple[OrderState, OrderAction], OrderState] = {
     (OrderState.REPORTED, OrderAction.ASSIGN): OrderState.ASSIGNED,
     (OrderState.ASSIGNED, OrderAction.ASSIGN): OrderState.ASSIGNED,
     (OrderState.REOPENED, OrderAction.ASSIGN): OrderState.ASSIGNED,
+    (OrderState.IN_PROGRESS, OrderAction.ASSIGN): OrderState.ASSIGNED,
+    (OrderState.ASSIGNED, OrderAction.START): OrderState.IN_PROGRESS,
+    (OrderState.REOPENED, OrderAction.START): OrderState.IN_PROGRESS,
     (OrderState.REPORTED, OrderAction.FIX): OrderState.FIXED,
     (OrderState.ASSIGNED, OrderAction.FIX): OrderState.FIXED,
+    (OrderState.IN_PROGRESS, OrderAction.FIX): OrderState.FIXED,
     (OrderState.REOPENED, OrderAction.FIX): OrderState.FIXED,
     (OrderState.FIXED, OrderAction.ACCEPT): OrderState.ACCEPTED,
     (OrderState.FIXED, OrderAction.REOPEN): OrderState.REOPENED,
@@ -134,10 +150,20 @@ def next_state(state: OrderState, action: OrderAction) -> OrderState | None:
     return TRANSITIONS.get((state, action))
 
 
-def acceptance_problem(fixed_by: str, accepter: str) -> str | None:
-    """验收 is by someone other than the one who did the fix."""
+def acceptance_problem(fixed_by: str, accepter: str, reported_by: str = "", safety_group: bool = True
+                       ) -> str | None:
+    """验收 is by the reporter or the safety group (``order.accept``), never by the one who did the fix."""
     if fixed_by and fixed_by == accepter:
         return "the person who fixed it cannot accept it · 整改人不能自己验收"
+    if not safety_group and accepter != reported_by:
+        return "only the reporter or the safety group accepts a fix · 只有上报人或安全工作组可以验收"
+    return None
+
+
+def start_problem(assignee: str, actor: str) -> str | None:
+    """An order is started by the person it is assigned to (who then answers for it)."""
+    if assignee != actor:
+        return "only the assignee starts the work · 只有被指派人可以开始处理"
     return None
 
 

@@ -25,20 +25,31 @@ from zoneinfo import ZoneInfo
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser, AuditTrail, Directory
 from hub.checks import prefill, records, rules, templates
-from hub.checks.config import KEY_PATTERN, ChecksConfig, TemplateConfig
+from hub.checks.config import KEY_PATTERN, ChecksConfig, ItemConfig, TemplateConfig
 from hub.checks.kinds import (
     OPEN_ORDER_STATES,
     Answer,
     AutoSource,
     Cadence,
     Category,
+    ItemKind,
     OrderAction,
     OrderState,
     Urgency,
 )
 from hub.checks.places import PlaceCodes, order_subject, typed
 from hub.checks.prefill import Prefill
-from hub.checks.store import CheckRun, CheckStore, NewAnswer, NewOrder, WorkOrder
+from hub.checks.store import (
+    CheckRun,
+    CheckStore,
+    ItemAnswer,
+    NewAnswer,
+    NewOrder,
+    PlaceLine,
+    PlaceScan,
+    Rejection,
+    WorkOrder,
+)
 from hub.closed import NothingSigned, SignedPeriods, refuse_signed
 from hub.errors import Conflict, FieldError, NotFound
 from hub.gate.store import Sweep
@@ -73,7 +84,7 @@ def _template_texts(template: TemplateConfig) -> list[tuple[str, str]]:
     found = [("name", template.name), ("place", template.place)]
     for index, item in enumerate(template.items):
         found += [(f"items.{index}.text", item.text), (f"items.{index}.section", item.section),
-                  (f"items.{index}.unit", item.unit)]
+                  (f"items.{index}.unit", item.unit), (f"items.{index}.place", item.place)]
     return found
 
 
@@ -99,6 +110,8 @@ class DueCheck:
     deadline: float | None
     run: CheckRun | None
     prefills: dict[str, Prefill] = field(default_factory=dict)
+    #: Lines already answered at their places (after scanning each place's code), by item.
+    lines: dict[str, PlaceLine] = field(default_factory=dict)
 
     def overdue(self, now: float) -> bool:
         return self.run is None and self.deadline is not None and now > self.deadline
@@ -240,32 +253,42 @@ class ChecksService:
     def _due(self, now: float, with_prefill: bool) -> list[DueCheck]:
         today = self.local_day(now)
         found: list[DueCheck] = []
-        for key, template in self.templates().items():
-            current = rules.period_of(template.cadence, today)
-            missed = self._missed(key, template, rules.previous(template.cadence, current), now)
+        in_force = self.templates()
+        periods = {key: rules.period_of(template.cadence, today) for key, template in in_force.items()}
+        before = {key: rules.previous(template.cadence, periods[key]) for key, template in in_force.items()}
+        on_record = self.store.brief([(key, p.key) for key, p in (*periods.items(), *before.items())])
+        for key, template in in_force.items():
+            current = periods[key]
+            missed = self._missed(key, template, before[key], now, (key, before[key].key) in on_record)
             if missed is not None:
                 found.append(missed)
             day, deadline = self._deadline(template, current)
             if day is None:
                 continue
-            run = self.store.find(key, current.key)
+            run = on_record.get((key, current.key))
             check = DueCheck(key, template, current.key, day, deadline, run)
             if with_prefill and run is None:
                 check.prefills = self.prefills(template, now)
+            self._walked_lines(check)
             found.append(check)
         return found
 
-    def _missed(self, key: str, template: TemplateConfig, period: rules.Period, now: float) -> DueCheck | None:
+    def _missed(self, key: str, template: TemplateConfig, period: rules.Period, now: float,
+                done: bool) -> DueCheck | None:
         """The last period's checklist, while it is overdue and may still be made up (without automatic answers:
         the hub's data of today says nothing of that day)."""
         day, deadline = self._deadline(template, period)
         if day is None or deadline is None:
             return None
         late_at = deadline + self.config.grace_min * 60.0
-        done = bool(self.store.done([(key, period.key)]))
         if not rules.overdue_active(now, late_at, done, late_at + _GIVE_UP_S[template.cadence], self.watch_since):
             return None
-        return DueCheck(key, template, period.key, day, deadline, None)
+        return self._walked_lines(DueCheck(key, template, period.key, day, deadline, None))
+
+    def _walked_lines(self, check: DueCheck) -> DueCheck:
+        if check.run is None and any(item.place for item in check.template.items):
+            check.lines = self.store.lines(check.key, check.period)
+        return check
 
     def prefills(self, template: TemplateConfig, now: float) -> dict[str, Prefill]:
         """The automatic answers of a template's items as of ``now`` (today so far)."""
@@ -320,27 +343,23 @@ class ChecksService:
         if unknown:
             raise FieldError("answers", f"no item {unknown[0]!r} in {key}")
         automatic = self.prefills(template, now) if chosen == current else {}
+        walked = self.store.lines(key, chosen.key)
         stored: list[NewAnswer] = []
         orders: dict[str, NewOrder] = {}
         for index, item in enumerate(template.items):
-            answer = given.get(item.key)
-            if answer is None:
-                raise FieldError(f"answers.{item.key}", f"{item.text}: not answered · 未填写")
-            auto = automatic.get(item.key)
-            overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
-            problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
-                                           len(answer.photos))
-            if problem is not None:
-                raise FieldError(f"answers.{index}.{item.key}", f"{item.text}: {problem}")
-            judged = rules.judged(item, answer.answer, answer.value)
-            stored.append(NewAnswer(item.key, judged, answer.value, answer.text.strip(), answer.note.strip(),
-                                    item.auto.value if item.auto is not None and auto is not None else None,
-                                    auto.evidence if auto is not None else "", overridden, answer.photos))
-            if judged is Answer.FAIL:
+            if item.place:
+                new = self._walked(item, item.key in given, walked.get(item.key))
+            else:
+                new = self._answered(item, given.get(item.key), automatic.get(item.key), f"answers.{index}.{item.key}")
+            stored.append(new)
+            if new.answer is Answer.FAIL:
                 urgency = rules.urgency_of_failure(item)
-                orders[item.key] = NewOrder(f"{template.name}：{item.text}", template.place, answer.note.strip(),
-                                            urgency, rules.order_due_at(now, urgency, self.config.order_due_h),
+                orders[item.key] = NewOrder(f"{template.name}：{item.text}", item.place or template.place,
+                                            new.note, urgency, rules.order_due_at(now, urgency,
+                                                                                  self.config.order_due_h),
                                             item.key)
+        # A walk began at its first scan: the checklist's time counts from there.
+        opened_at = min([opened_at, *(line.scanned_at for line in walked.values())])
         opened = min(now, max(opened_at, now - _OPEN_AT_MOST_S))
         fast = rules.too_fast(opened, now, self.config.min_duration_s)
         _, deadline = self._deadline(template, chosen)
@@ -363,6 +382,163 @@ class ChecksService:
         run = self.store.run(run_id)
         assert run is not None
         return Submitted(run, True, self._orders_of(run))
+
+    @staticmethod
+    def _answered(item: ItemConfig, answer: AnswerInput | None, auto: Prefill | None, field_name: str) -> NewAnswer:
+        """One line as given, judged (a number outside its range fails); refused naming ``field_name``."""
+        if answer is None:
+            raise FieldError(f"answers.{item.key}", f"{item.text}: not answered · 未填写")
+        overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
+        problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
+                                       len(answer.photos))
+        if problem is None and item.kind is ItemKind.SIGNATURE and not answer.photos[0].endswith(".png"):
+            problem = "a signature is the PNG drawn on the page · 签名须在页面上手写"
+        if problem is not None:
+            raise FieldError(field_name, f"{item.text}: {problem}")
+        judged = rules.judged(item, answer.answer, answer.value, answer.text.strip(), len(answer.photos))
+        return NewAnswer(item.key, judged, answer.value, answer.text.strip(),
+                         answer.note.strip(), item.auto.value if item.auto is not None and auto is not None else None,
+                         auto.evidence if auto is not None else "", overridden, answer.photos)
+
+    # -- walking a route: a place's lines after scanning its code ------------------------------
+
+    @staticmethod
+    def _walked(item: ItemConfig, given: bool, line: PlaceLine | None) -> NewAnswer:
+        """A line of a place on the route: answered only on the page its code opens, never on the checklist."""
+        if given:
+            raise FieldError(f"answers.{item.key}", f"{item.text}: answered at {item.place} after scanning"
+                                                   f" its code · 请到{item.place}扫码后填写")
+        if line is None:
+            raise FieldError(f"answers.{item.key}", f"{item.text}: not yet checked at {item.place}"
+                                                   f" · 尚未到{item.place}扫码检查")
+        return NewAnswer(item.key, line.answer, line.value, line.text, line.note, None, "", False, line.photos,
+                         line.answered_by, line.answered_at, line.scan_place, line.scanned_at)
+
+    def fill_at_place(self, key: str, scan_id: int, answers: Sequence[AnswerInput], actor: str,
+                      period: str | None = None, now: float | None = None) -> list[PlaceLine]:
+        """Keep the lines of checklist ``key`` answered at the place of scan ``scan_id``.
+
+        Only that place's lines are taken, only from the person who scanned, only while the scan
+        is fresh (``checks.scan_valid_min``) and its place's code still in use; each line keeps the
+        scan's place and time. They become the checklist's answers when it is submitted.
+        """
+        now = self.clock() if now is None else now
+        template = self.template(key)
+        scan = self._fresh_scan(scan_id, actor, now)
+        current = rules.period_of(template.cadence, self.local_day(now))
+        chosen = self._period(template, current, period)
+        self._refuse_signed(key, template, chosen)
+        if self.store.find(key, chosen.key) is not None:
+            raise Conflict("period", f"{template.name} {chosen.key} is already on record · 本期已提交")
+        if not answers:
+            raise FieldError("answers", "no line answered · 未填写")
+        automatic = self.prefills(template, now) if chosen == current else {}
+        lines: list[PlaceLine] = []
+        for index, answer in enumerate(answers):
+            item = template.item(answer.item)
+            if item is None:
+                raise FieldError(f"answers.{index}.item", f"no item {answer.item!r} in {key}")
+            if item.place != scan.place:
+                raise FieldError(f"answers.{index}.item", f"{item.text}: not a line of {scan.place}"
+                                                          f" · 此项不在{scan.place}检查")
+            new = self._answered(item, answer, automatic.get(item.key), f"answers.{index}.{item.key}")
+            lines.append(PlaceLine(key, chosen.key, item.key, new.answer, new.value, new.text, new.note, new.photos,
+                                   actor, now, scan.id, scan.place, scan.at))
+        self.store.put_lines(lines)
+        self._record.append_audit(now, actor, "check.lines", check_subject(key, chosen.key), {
+            "place": scan.place, "scan": scan.id, "scanned_at": scan.at, "items": [line.item for line in lines]})
+        return lines
+
+    def _fresh_scan(self, scan_id: int | None, actor: str, now: float) -> PlaceScan:
+        """The actor's own scan, of a place still in use, within ``checks.scan_valid_min`` (else 403)."""
+        scan = self.store.scan(scan_id) if scan_id is not None else None
+        if scan is None or scan.actor != actor:
+            raise ChecksForbidden("scan", "no scan of yours with this id · 请先扫描该地点的二维码")
+        place = self.store.place(scan.place_id)
+        if place is None or place.retired_at is not None:
+            raise ChecksForbidden("scan", "this place's code is retired · 该地点二维码已停用")
+        if now - scan.at > self.config.scan_valid_min * 60.0 or now < scan.at:
+            raise ChecksForbidden("scan", "the scan is too old: scan the code again · 扫码已过期，请重新扫码")
+        return scan
+
+    # -- a reviewer sends a line back ----------------------------------------------------------
+
+    def reject(self, run_id: int, item_key: str, reason: str, actor: str, now: float | None = None) -> Rejection:
+        """Send a line of a completed checklist back to the person who answered it, with the reason.
+
+        Not a line of a signed period (409: the signed report stands), nor one already sent back.
+        """
+        now = self.clock() if now is None else now
+        run, item, answer = self._line_of(run_id, item_key)
+        reason = typed("reason", reason)
+        if not reason:
+            raise FieldError("reason", "say what is wrong with the line · 请写明退回原因")
+        self._refuse_signed_run(run)
+        previous = json.dumps({k: v for k, v in vars(answer).items() if k != "run_id"}, ensure_ascii=False,
+                              default=str)
+        rejection_id = self.store.reject(run.id, item.key, answer.answered_by, reason, actor, now, previous)
+        if rejection_id is None:
+            raise Conflict("item", f"{item.text}: already sent back · 该项已退回，等待重填")
+        self._record.append_audit(now, actor, "check.reject", check_subject(run.template, run.period), {
+            "run": run.id, "item": item.key, "person": answer.answered_by, "reason": reason})
+        found = self.store.rejection(rejection_id)
+        assert found is not None
+        return found
+
+    def refill(self, rejection_id: int, answer: AnswerInput, actor: str, scan_id: int | None = None,
+               now: float | None = None) -> Rejection:
+        """The person a line was sent back to fills it again (a line of a place: after scanning it again)."""
+        now = self.clock() if now is None else now
+        rejection = self.store.rejection(rejection_id)
+        if rejection is None:
+            raise NotFound("rejection_id", f"no line sent back with id {rejection_id}")
+        if rejection.person != actor:
+            raise ChecksForbidden("actor", "only the person it was sent back to fills it again · 只能由原填写人重填")
+        if rejection.refilled_at is not None:
+            raise Conflict("rejection_id", "already filled again · 已重填")
+        run, item, before = self._line_of(rejection.run_id, rejection.item)
+        self._refuse_signed_run(run)
+        if answer.item != item.key:
+            raise FieldError("item", f"this line is {item.key!r}")
+        new = self._answered(item, answer, None, f"answer.{item.key}")
+        if item.place:
+            scan = self._fresh_scan(scan_id, actor, now)
+            if scan.place != item.place:
+                raise FieldError("scan", f"{item.text}: scan the code at {item.place} · 请到{item.place}扫码后重填")
+        template = TemplateConfig.model_validate(json.loads(run.template_json))
+        order = None
+        if new.answer is Answer.FAIL and before.order_id is None:
+            urgency = rules.urgency_of_failure(item)
+            order = NewOrder(f"{template.name}：{item.text}", item.place or template.place, new.note, urgency,
+                             rules.order_due_at(now, urgency, self.config.order_due_h), item.key)
+        try:
+            order_id = self.store.refill(rejection, new, now, order)
+        except LookupError:
+            raise Conflict("rejection_id", "already filled again · 已重填") from None
+        self._record.append_audit(now, actor, "check.refill", check_subject(run.template, run.period), {
+            "run": run.id, "item": item.key, "rejection": rejection.id, "answer": new.answer, "order": order_id})
+        if order_id is not None:
+            self._record.append_audit(now, actor, "order.report", order_subject(order_id), {"run": run.id})
+        found = self.store.rejection(rejection.id)
+        assert found is not None
+        return found
+
+    def _line_of(self, run_id: int, item_key: str) -> tuple[CheckRun, ItemConfig, ItemAnswer]:
+        run = self.store.run(run_id)
+        if run is None:
+            raise NotFound("run_id", f"no checklist {run_id}")
+        template = TemplateConfig.model_validate(json.loads(run.template_json))
+        item = template.item(item_key)
+        answer = next((a for a in run.answers if a.item == item_key), None)
+        if item is None or answer is None:
+            raise NotFound("item", f"no item {item_key!r} in checklist {run_id}")
+        return run, item, answer
+
+    def _refuse_signed_run(self, run: CheckRun) -> None:
+        template = TemplateConfig.model_validate(json.loads(run.template_json))
+        current = rules.period_of(template.cadence, self.local_day(run.submitted_at))
+        period = current if current.key == run.period else rules.previous(template.cadence, current)
+        self._refuse_signed(run.template, template, period)
 
     def _refuse_signed(self, key: str, template: TemplateConfig, period: rules.Period) -> None:
         """A checklist of a signed period is not made up afterwards: the signed report said it was missed (409)."""
@@ -408,17 +584,19 @@ class ChecksService:
         return self.order(order_id)
 
     def _move(self, order_id: int, action: OrderAction, actor: str, note: str, now: float | None,
-              changes: Callable[[WorkOrder, float], dict[str, object]] | None = None) -> WorkOrder:
+              changes: Callable[[WorkOrder, float], dict[str, object]] | None = None,
+              safety_group: bool = True) -> WorkOrder:
         now = self.clock() if now is None else now
         order = self.order(order_id)
         state = rules.next_state(order.state, action)
         if state is None:
             raise Conflict("state", f"work order {order_id} is {order.state.value}: cannot {action.value}"
                                     " · 当前状态不能进行此操作")
-        if action is OrderAction.ACCEPT:
-            problem = rules.acceptance_problem(order.fixed_by, actor)
-            if problem is not None:
-                raise ChecksForbidden("actor", problem)
+        problem = (rules.acceptance_problem(order.fixed_by, actor, order.reported_by, safety_group)
+                   if action in (OrderAction.ACCEPT, OrderAction.REOPEN) else
+                   rules.start_problem(order.assignee, actor) if action is OrderAction.START else None)
+        if problem is not None:
+            raise ChecksForbidden("actor", problem)
         values = changes(order, now) if changes is not None else {}
         if not self.store.step(order_id, order.state, state, actor, action.value, now, note.strip(), values):
             raise Conflict("state", f"work order {order_id} changed meanwhile; reload · 工单已被他人更新")
@@ -444,18 +622,26 @@ class ChecksService:
             return {"fix_note": note.strip(), "fixed_by": actor, "fixed_at": at}
         return self._move(order_id, OrderAction.FIX, actor, note, now, changes)
 
-    def accept(self, order_id: int, note: str, actor: str, now: float | None = None) -> WorkOrder:
+    def start(self, order_id: int, actor: str, note: str = "", now: float | None = None) -> WorkOrder:
+        """The assignee has started on it (处理中); its due time stands."""
+        return self._move(order_id, OrderAction.START, actor, note, now)
+
+    def accept(self, order_id: int, note: str, actor: str, now: float | None = None,
+               safety_group: bool = True) -> WorkOrder:
+        """验收通过: by the reporter, or by the safety group (``safety_group``: the actor may accept any order)."""
         def changes(order: WorkOrder, at: float) -> dict[str, object]:
             return {"accepted_by": actor, "accepted_at": at}
-        return self._move(order_id, OrderAction.ACCEPT, actor, note, now, changes)
+        return self._move(order_id, OrderAction.ACCEPT, actor, note, now, changes, safety_group)
 
-    def reopen(self, order_id: int, reason: str, actor: str, now: float | None = None) -> WorkOrder:
+    def reopen(self, order_id: int, reason: str, actor: str, now: float | None = None,
+               safety_group: bool = True) -> WorkOrder:
+        """验收不通过: by whoever may accept it, with the reason; back to the assignee with a new due time."""
         if not reason.strip():
             raise FieldError("reason", "say why the fix is not accepted · 请写明不通过的原因")
 
         def changes(order: WorkOrder, at: float) -> dict[str, object]:
             return {"due_at": rules.order_due_at(at, order.urgency, self.config.order_due_h), "fixed_at": None}
-        return self._move(order_id, OrderAction.REOPEN, actor, reason, now, changes)
+        return self._move(order_id, OrderAction.REOPEN, actor, reason, now, changes, safety_group)
 
     def open_for_photos(self, order_id: int) -> WorkOrder:
         """The order, if a photo may still be added (a closed one takes notes only: 409)."""

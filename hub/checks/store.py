@@ -138,10 +138,67 @@ _ANSWER_PHOTOS = """
 ALTER TABLE check_answers ADD COLUMN photos TEXT NOT NULL DEFAULT '[]';
 """
 
+#: Schema 5: a checklist's lines answered at a place after scanning its code (the walk in progress), the scans,
+#: and on each stored answer the place scanned for it and when.
+_PLACE_LINES = """
+CREATE TABLE IF NOT EXISTS place_scans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    place_id INTEGER NOT NULL REFERENCES places(id),
+    place TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS place_scans_by_place ON place_scans (place_id, at);
+CREATE TABLE IF NOT EXISTS check_lines (
+    template TEXT NOT NULL,
+    period TEXT NOT NULL,
+    item TEXT NOT NULL,
+    answer TEXT,
+    value REAL,
+    text TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    photos TEXT NOT NULL DEFAULT '[]',
+    answered_by TEXT NOT NULL,
+    answered_at REAL NOT NULL,
+    scan_id INTEGER NOT NULL REFERENCES place_scans(id),
+    scan_place TEXT NOT NULL,
+    scanned_at REAL NOT NULL,
+    PRIMARY KEY (template, period, item)
+) WITHOUT ROWID;
+ALTER TABLE check_answers ADD COLUMN scan_place TEXT NOT NULL DEFAULT '';
+ALTER TABLE check_answers ADD COLUMN scanned_at REAL;
+"""
+
+#: Schema 6: lines a reviewer sent back to the person who answered them, with the reason, and their refill.
+_REJECTIONS = """
+CREATE TABLE IF NOT EXISTS answer_rejections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES check_runs(id),
+    item TEXT NOT NULL,
+    person TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_by TEXT NOT NULL,
+    rejected_at REAL NOT NULL,
+    previous_json TEXT NOT NULL,
+    refilled_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS answer_rejections_open ON answer_rejections (run_id, item)
+    WHERE refilled_at IS NULL;
+CREATE INDEX IF NOT EXISTS answer_rejections_by_person ON answer_rejections (person, refilled_at);
+"""
+
+#: Schema 7: a place's history read by place (its answered lines and its work orders), not by scanning the record.
+_PLACE_HISTORY = """
+CREATE INDEX IF NOT EXISTS check_answers_by_place ON check_answers (scan_place, scanned_at) WHERE scan_place != '';
+CREATE INDEX IF NOT EXISTS work_orders_by_place ON work_orders (place, reported_at);
+"""
+
 _RUN_COLUMNS = ("id", "template", "period", "name", "version", "template_json", "opened_at", "submitted_at",
                 "submitted_by", "too_fast", "late", "failed", "request_id")
 _ANSWER_COLUMNS = ("run_id", "item", "answer", "value", "text", "note", "auto", "evidence", "overridden",
-                   "answered_by", "answered_at", "order_id", "photos")
+                   "answered_by", "answered_at", "order_id", "photos", "scan_place", "scanned_at")
+_LINE_COLUMNS = ("template", "period", "item", "answer", "value", "text", "note", "photos", "answered_by",
+                 "answered_at", "scan_id", "scan_place", "scanned_at")
 _ORDER_COLUMNS = ("id", "title", "place", "text", "urgency", "state", "reported_by", "reported_at", "due_at",
                   "assignee", "fix_note", "fixed_by", "fixed_at", "accepted_by", "accepted_at", "run_id", "item",
                   "category")
@@ -169,6 +226,9 @@ class ItemAnswer:
     order_id: int | None = None
     #: Photos taken with the answer (file names under the run's photo folder).
     photos: list[str] = field(default_factory=list)
+    #: The place whose code was scanned to answer the line, and when ('' / None: answered on the checklist).
+    scan_place: str = ""
+    scanned_at: float | None = None
 
 
 @dataclass
@@ -278,6 +338,66 @@ class TemplateRevision:
 
 
 @dataclass(frozen=True)
+class PlaceScan:
+    """A signed-in person scanned a place's code: the proof of having been there, and the key to its lines."""
+
+    id: int
+    place_id: int
+    place: str
+    actor: str
+    at: float
+
+
+@dataclass(frozen=True)
+class PlaceLine:
+    """A line of a checklist in progress, answered at its place after scanning the place's code."""
+
+    template: str
+    period: str
+    item: str
+    answer: Answer | None
+    value: float | None
+    text: str
+    note: str
+    photos: tuple[str, ...]
+    answered_by: str
+    answered_at: float
+    scan_id: int
+    scan_place: str
+    scanned_at: float
+
+
+@dataclass(frozen=True)
+class PlaceLineDone:
+    """A line of a completed checklist answered at a place (a place's history)."""
+
+    run_id: int
+    checklist: str
+    period: str
+    template_json: str
+    item: str
+    answer: Answer | None
+    answered_by: str
+    scanned_at: float
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A line a reviewer sent back to the person who answered it; open until that person fills it again."""
+
+    id: int
+    run_id: int
+    item: str
+    person: str
+    reason: str
+    rejected_by: str
+    rejected_at: float
+    #: The line as it stood when sent back (JSON), kept for the record.
+    previous_json: str
+    refilled_at: float | None
+
+
+@dataclass(frozen=True)
 class NewAnswer:
     item: str
     answer: Answer | None
@@ -288,6 +408,11 @@ class NewAnswer:
     evidence: str
     overridden: bool
     photos: tuple[str, ...] = ()
+    #: A line answered at its place: who and when (default: the one who submits, then), and the scan.
+    answered_by: str | None = None
+    answered_at: float | None = None
+    scan_place: str = ""
+    scanned_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -316,6 +441,13 @@ def _answer(row: Sequence[Any]) -> ItemAnswer:
     return ItemAnswer(**values)
 
 
+def _line(row: Sequence[Any]) -> PlaceLine:
+    values = dict(zip(_LINE_COLUMNS, row, strict=True))
+    values["answer"] = Answer(values["answer"]) if values["answer"] is not None else None
+    values["photos"] = tuple(json.loads(values["photos"]))
+    return PlaceLine(**values)
+
+
 def _order(row: Sequence[Any]) -> WorkOrder:
     values = dict(zip(_ORDER_COLUMNS, row, strict=True))
     values["urgency"] = Urgency(values["urgency"])
@@ -342,7 +474,11 @@ class CheckStore(SqliteStore):
     MIGRATIONS = (Migration(1, "checklists, answers, work orders and their steps", _SCHEMA),
                   Migration(2, "work orders' category; places with a QR code; reports sent by scanning one", _PLACES),
                   Migration(3, "checklist templates edited on the page, every revision kept", _TEMPLATES),
-                  Migration(4, "photos taken with a checklist's answers", _ANSWER_PHOTOS))
+                  Migration(4, "photos taken with a checklist's answers", _ANSWER_PHOTOS),
+                  Migration(5, "places' scans; lines answered at a place; the scanned place on each answer",
+                            _PLACE_LINES),
+                  Migration(6, "lines sent back by a reviewer to be filled again", _REJECTIONS),
+                  Migration(7, "a place's answered lines and work orders indexed by place", _PLACE_HISTORY))
 
     def _load(self, parents: str, args: Sequence[Any], parse: Callable[[Sequence[Any]], _P], children: str,
               child: Callable[[Sequence[Any]], _C], attach: Callable[[dict[int, _P], _C], None]) -> list[_P]:
@@ -377,9 +513,28 @@ class CheckStore(SqliteStore):
         found = self._runs("id = ?", [run_id])
         return found[0] if found else None
 
-    def find(self, template: str, period: str) -> CheckRun | None:
+    def find(self, template: str, period: str, answers: bool = True) -> CheckRun | None:
+        """The period's checklist (``answers``: with its lines; a board listing hundreds needs only the run)."""
+        if not answers:
+            with self._lock:
+                row = self._db.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM check_runs"  # noqa: S608 - fixed text
+                                       " WHERE template = ? AND period = ?", [template, period]).fetchone()
+            return _run(row) if row else None
         found = self._runs("template = ? AND period = ?", [template, period])
         return found[0] if found else None
+
+    def brief(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CheckRun]:
+        """The checklists on record of ``(template, period)`` pairs, without their lines nor their template (a board
+        of hundreds of checklists needs who and when), each found through the (template, period) index."""
+        columns = ", ".join("'' AS template_json" if c == "template_json" else c for c in _RUN_COLUMNS)
+        query = f"SELECT {columns} FROM check_runs WHERE template = ? AND period = ?"  # noqa: S608 - fixed text
+        found: dict[tuple[str, str], CheckRun] = {}
+        with self._lock:
+            for pair in dict.fromkeys(pairs):
+                row = self._db.execute(query, list(pair)).fetchone()
+                if row is not None:
+                    found[pair] = _run(row)
+        return found
 
     def by_request(self, request_id: str) -> CheckRun | None:
         found = self._runs("request_id = ?", [request_id])
@@ -415,10 +570,117 @@ class CheckStore(SqliteStore):
                 opened[key] = self._insert_order(db, order, submitted_by, submitted_at, run_id)
             for position, a in enumerate(answers):
                 db.execute(f"INSERT INTO check_answers ({', '.join(_ANSWER_COLUMNS)}, position)"  # noqa: S608
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            [run_id, a.item, a.answer, a.value, a.text, a.note, a.auto, a.evidence, int(a.overridden),
-                            submitted_by, submitted_at, opened.get(a.item), json.dumps(list(a.photos)), position])
+                            a.answered_by or submitted_by, submitted_at if a.answered_at is None else a.answered_at,
+                            opened.get(a.item), json.dumps(list(a.photos)), a.scan_place, a.scanned_at, position])
+            # The walk is over: its lines are now the checklist's answers.
+            db.execute("DELETE FROM check_lines WHERE template = ? AND period = ?", [template, period])
         return run_id, opened
+
+    # -- a place's history ---------------------------------------------------------------------
+
+    def lines_at(self, place: str, limit: int = 50) -> list[PlaceLineDone]:
+        """Lines of completed checklists answered at ``place``, newest first."""
+        with self._lock:
+            return [PlaceLineDone(row[0], row[1], row[2], row[3], row[4], Answer(row[5]) if row[5] else None,
+                                  row[6], row[7]) for row in self._db.execute(
+                "SELECT a.run_id, r.name, r.period, r.template_json, a.item, a.answer, a.answered_by, a.scanned_at"
+                " FROM check_answers a JOIN check_runs r ON r.id = a.run_id WHERE a.scan_place = ?"
+                " AND a.scan_place != '' ORDER BY a.scanned_at DESC LIMIT ?", [place, limit])]
+
+    def orders_at(self, place: str, limit: int = 50) -> list[WorkOrder]:
+        """Work orders at ``place``, newest first."""
+        return self._orders("place = ?", [place], limit)
+
+    # -- lines sent back by a reviewer ---------------------------------------------------------
+
+    def reject(self, run_id: int, item: str, person: str, reason: str, actor: str, at: float,
+               previous_json: str) -> int | None:
+        """Send a line back; None when it is already waiting to be filled again."""
+        try:
+            with self.transaction() as db:
+                cursor = db.execute(
+                    "INSERT INTO answer_rejections (run_id, item, person, reason, rejected_by, rejected_at,"
+                    " previous_json) VALUES (?,?,?,?,?,?,?)", [run_id, item, person, reason, actor, at, previous_json])
+        except sqlite3.IntegrityError:
+            return None
+        return int(cursor.lastrowid or 0)
+
+    def _rejections(self, where: str, args: Sequence[Any]) -> list[Rejection]:
+        columns = "id, run_id, item, person, reason, rejected_by, rejected_at, previous_json, refilled_at"
+        query = f"SELECT {columns} FROM answer_rejections WHERE {where} ORDER BY id"  # noqa: S608 - fixed text
+        with self._lock:
+            return [Rejection(*row) for row in self._db.execute(query, list(args))]
+
+    def rejection(self, rejection_id: int) -> Rejection | None:
+        found = self._rejections("id = ?", [rejection_id])
+        return found[0] if found else None
+
+    def open_rejections(self, person: str | None = None) -> list[Rejection]:
+        """Lines waiting to be filled again (one person's, or everyone's), oldest first."""
+        if person is None:
+            return self._rejections("refilled_at IS NULL", [])
+        return self._rejections("refilled_at IS NULL AND person = ?", [person])
+
+    def rejections_of(self, run_id: int) -> list[Rejection]:
+        return self._rejections("run_id = ?", [run_id])
+
+    def refill(self, rejection: Rejection, answer: NewAnswer, at: float, order: NewOrder | None) -> int | None:
+        """The line filled again by its person, in one transaction with closing the rejection (and the work order
+        a new failure opens: its id). Raises ``LookupError`` when the rejection was no longer open."""
+        with self.transaction(immediate=True) as db:
+            cursor = db.execute("UPDATE answer_rejections SET refilled_at = ? WHERE id = ? AND refilled_at IS NULL",
+                                [at, rejection.id])
+            if cursor.rowcount != 1:
+                raise LookupError(rejection.id)
+            order_id = self._insert_order(db, order, rejection.person, at, rejection.run_id) if order else None
+            db.execute("UPDATE check_answers SET answer = ?, value = ?, text = ?, note = ?, photos = ?,"
+                       " answered_at = ?, order_id = COALESCE(?, order_id) WHERE run_id = ? AND item = ?",
+                       [answer.answer, answer.value, answer.text, answer.note, json.dumps(list(answer.photos)), at,
+                        order_id, rejection.run_id, rejection.item])
+            # The checklist's count of failed lines follows the line: a refill may turn an ok into a fail or back.
+            db.execute("UPDATE check_runs SET failed = (SELECT count(*) FROM check_answers WHERE run_id = ?"
+                       " AND answer = ?) WHERE id = ?", [rejection.run_id, Answer.FAIL, rejection.run_id])
+        return order_id
+
+    # -- a walk in progress: scans of places and the lines answered there ------------------------
+
+    def add_scan(self, place: Place, actor: str, at: float) -> PlaceScan:
+        with self.transaction() as db:
+            cursor = db.execute("INSERT INTO place_scans (place_id, place, actor, at) VALUES (?,?,?,?)",
+                                [place.id, place.name, actor, at])
+        return PlaceScan(int(cursor.lastrowid or 0), place.id, place.name, actor, at)
+
+    def scan(self, scan_id: int) -> PlaceScan | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, place_id, place, actor, at FROM place_scans WHERE id = ?",
+                                   [scan_id]).fetchone()
+        return PlaceScan(*row) if row else None
+
+    def scans_at(self, place_id: int, limit: int = 200) -> list[PlaceScan]:
+        """A place's scans, newest first."""
+        with self._lock:
+            return [PlaceScan(*row) for row in self._db.execute(
+                "SELECT id, place_id, place, actor, at FROM place_scans WHERE place_id = ? ORDER BY at DESC, id DESC"
+                " LIMIT ?", [place_id, limit])]
+
+    def put_lines(self, lines: Sequence[PlaceLine]) -> None:
+        """Keep lines answered at a place (answered again at a later scan: the later answer stands)."""
+        with self.transaction(immediate=True) as db:
+            for line in lines:
+                db.execute(f"INSERT OR REPLACE INTO check_lines ({', '.join(_LINE_COLUMNS)})"  # noqa: S608
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           [line.template, line.period, line.item, line.answer, line.value, line.text, line.note,
+                            json.dumps(list(line.photos)), line.answered_by, line.answered_at, line.scan_id,
+                            line.scan_place, line.scanned_at])
+
+    def lines(self, template: str, period: str) -> dict[str, PlaceLine]:
+        """The lines of a checklist in progress answered at their places, by item."""
+        with self._lock:
+            return {line.item: line for line in map(_line, self._db.execute(
+                f"SELECT {', '.join(_LINE_COLUMNS)} FROM check_lines"  # noqa: S608 - fixed text
+                " WHERE template = ? AND period = ?", [template, period]))}
 
     # -- work orders ---------------------------------------------------------------------------
 

@@ -313,8 +313,8 @@ def _samples(report: Report, tz: ZoneInfo, styles: _Styles, width: float) -> lis
 
 
 _CHECK_STATUS_ZH = {"done": "按时完成", "late": "补做（逾期）", "missed": "未做"}
-_ORDER_STATE_ZH = {"reported": "已上报", "assigned": "已指派", "fixed": "待验收", "accepted": "已验收",
-                   "reopened": "验收未通过"}
+_ORDER_STATE_ZH = {"reported": "已上报", "assigned": "已指派", "in_progress": "处理中", "fixed": "待验收",
+                   "accepted": "已验收", "reopened": "验收未通过"}
 #: A work order's state as the printed records name it (hub.report.records too).
 ORDER_STATE_ZH = _ORDER_STATE_ZH
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,9 +21,10 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus.flowables import Flowable
 
-from hub.checks.kinds import Answer, Category
+from hub.checks.kinds import Answer, Category, ItemKind
 from hub.checks.records import ChecklistRecord, MonthlyMinutes, RecordLine
 from hub.report.pdf import ORDER_STATE_ZH, Styles, escape, table, when
+from hub.report.store import SignOff
 from hub.report.xlsx import Sheet, workbook
 from hub.samples.labels import find_font, registered_font
 
@@ -32,10 +34,13 @@ CATEGORY_ZH = {Category.ELECTRICAL: "电气", Category.WATER: "水管/漏水", C
                Category.FIRE: "消防", Category.OTHER: "其他"}
 
 
-def _answer_text(line: RecordLine) -> str:
+def _answer_text(line: RecordLine, tz: ZoneInfo) -> str:
     a = line.answer
     if a is None:
         return ""
+    if line.kind is ItemKind.SIGNATURE and a.answer is not Answer.NA and a.photos:
+        # The drawn signature is kept as a photo; the record says who signed it and when.
+        return f"已签名（{a.answered_by}，{when(a.answered_at, tz, '%Y-%m-%d %H:%M')}）"
     parts = [_ANSWER_ZH[a.answer] if a.answer is not None else ""]
     if a.value is not None:
         parts.append(f"{a.value:g} {line.unit}".strip())
@@ -44,16 +49,18 @@ def _answer_text(line: RecordLine) -> str:
     return "，".join(p for p in parts if p)
 
 
-def _note_text(line: RecordLine) -> str:
+def _note_text(line: RecordLine, tz: ZoneInfo) -> str:
     a = line.answer
     if a is None:
         return ""
     parts = []
     if a.auto is not None:
         parts.append(("系统自动判断，已人工修改：" if a.overridden else "系统：") + a.evidence)
+    if a.scan_place and a.scanned_at is not None:
+        parts.append(f"现场扫码：{a.scan_place} {when(a.scanned_at, tz, '%H:%M')}")
     if a.note:
         parts.append(a.note)
-    if a.photos:
+    if a.photos and line.kind is not ItemKind.SIGNATURE:
         parts.append(f"照片 {len(a.photos)} 张")
     if line.order is not None:
         parts.append(f"工单 #{line.order.id}（{ORDER_STATE_ZH[line.order.state]}）")
@@ -72,13 +79,13 @@ def _checklist_head(record: ChecklistRecord, tz: ZoneInfo) -> str:
             f"{'　逾期补做' if run.late else ''}　模板版本：{run.version}")
 
 
-def _checklist_rows(record: ChecklistRecord) -> list[list[str]]:
-    return [[line.section, ("★ " if line.key_item else "") + line.text, _answer_text(line), _note_text(line)]
+def _checklist_rows(record: ChecklistRecord, tz: ZoneInfo) -> list[list[str]]:
+    return [[line.section, ("★ " if line.key_item else "") + line.text, _answer_text(line, tz), _note_text(line, tz)]
             for line in record.lines]
 
 
 def _checklist(record: ChecklistRecord, tz: ZoneInfo, styles: Styles, width: float) -> list[Flowable]:
-    rows: list[list[Any]] = [_CHECKLIST_HEADER, *_checklist_rows(record)]
+    rows: list[list[Any]] = [_CHECKLIST_HEADER, *_checklist_rows(record, tz)]
     warn = [n + 1 for n, line in enumerate(record.lines)
             if line.answer is not None and line.answer.answer is Answer.FAIL]
     return [Paragraph(escape(_checklist_head(record, tz)), styles.body), Spacer(1, 2 * mm),
@@ -101,9 +108,20 @@ def _document(title: str, subtitle: str, school: str, flow: list[Flowable], font
     return buffer.getvalue()
 
 
+def signed_text(signoffs: Sequence[SignOff], tz: ZoneInfo) -> str:
+    """Who signed the period off through the report sign-off, when, with their remarks ('' : not signed yet)."""
+    return "；".join(f"已签署：{s.signer_name}（{s.signed_by}），{when(s.signed_at, tz, '%Y-%m-%d %H:%M')}"
+                    + (f"，审核意见：{s.comment}" if s.comment else "") for s in signoffs)
+
+
+def _signed(signoffs: Sequence[SignOff], tz: ZoneInfo, styles: Styles) -> list[Flowable]:
+    text = signed_text(signoffs, tz)
+    return [Paragraph(escape(text), styles.body)] if text else []
+
+
 def daily_record(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float,
-                 font_path: Path | None = None) -> bytes:
-    """《每日食品安全检查记录》 of one day as PDF bytes."""
+                 font_path: Path | None = None, signoffs: Sequence[SignOff] = ()) -> bytes:
+    """《每日食品安全检查记录》 of one day as PDF bytes (with its sign-off, once the day's report is signed)."""
     font = registered_font(find_font(font_path))
     styles = Styles(font)
     width = A4[0] - 30 * mm
@@ -114,12 +132,12 @@ def daily_record(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInf
                   styles.subtitle),
         Spacer(1, 3 * mm), *_checklist(record, tz, styles, width), Spacer(1, 6 * mm),
         Paragraph("检查人（签字）：______________　食品安全员（签字）：______________　日期：__________",
-                  styles.body)]
+                  styles.body), *_signed(signoffs, tz, styles)]
     return _document(title, day.isoformat(), school, flow, font)
 
 
 def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float,
-                    font_path: Path | None = None) -> bytes:
+                    font_path: Path | None = None, signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每月食品安全调度会议纪要》 of one month as PDF bytes."""
     font = registered_font(find_font(font_path))
     styles = Styles(font)
@@ -147,7 +165,8 @@ def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: flo
     flow += [Paragraph("四、下月工作安排", styles.h1),
              Paragraph("______________________________________________________________________", styles.body),
              Spacer(1, 6 * mm),
-             Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body)]
+             Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body),
+             *_signed(signoffs, tz, styles)]
     return _document(title, minutes.month, school, flow, font)
 
 
@@ -170,19 +189,21 @@ def _minutes_tables(minutes: MonthlyMinutes, tz: ZoneInfo) -> tuple[Sheet, Sheet
     return checks, categories, orders
 
 
-def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float) -> bytes:
+def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float,
+                      signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每日食品安全检查记录》 of one day as a workbook: the same lines as the PDF, one row each."""
     made = when(now, tz, "%Y-%m-%d %H:%M")
     heading = [f"{school}每日食品安全检查记录", f"{day.isoformat()} · {record.name} · 生成于 {made}",
-               _checklist_head(record, tz)]
-    return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record))], heading)
+               "　".join(t for t in (_checklist_head(record, tz), signed_text(signoffs, tz)) if t)]
+    return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record, tz))], heading)
 
 
-def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float) -> bytes:
+def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float,
+                         signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每月食品安全调度会议纪要》 of one month as a workbook: its tables, and the month's general check."""
     heading = [f"{school}每月食品安全调度会议纪要", f"{minutes.month} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
-               _orders_summary(minutes)]
+               "　".join(t for t in (_orders_summary(minutes), signed_text(signoffs, tz)) if t)]
     sheets = list(_minutes_tables(minutes, tz))
     if minutes.record is not None:
-        sheets.append(("月度总查", _CHECKLIST_HEADER, _checklist_rows(minutes.record)))
+        sheets.append(("月度总查", _CHECKLIST_HEADER, _checklist_rows(minutes.record, tz)))
     return workbook(sheets, heading)

@@ -123,6 +123,9 @@ SELECT (ts_ms / {_HOUR_MS}) * {_HOUR_MS} AS hour, min(value), max(value), sum(va
 FROM readings WHERE sensor = ? AND ts_ms >= ? AND ts_ms < ? AND value IS NOT NULL GROUP BY hour
 """
 
+#: How much of one sensor's history a rollup transaction takes (ms): a day, 8,640 readings at 10 s.
+_ROLL_CHUNK_MS = 24 * _HOUR_MS
+
 #: (hour, min, max, sum, count): the parts an hour's aggregate is combined from.
 _Part = tuple[int, float, float, float, int]
 
@@ -241,21 +244,31 @@ class SqliteSeriesStore(SqliteStore):
     # -- rollups --------------------------------------------------------------------------------
 
     def roll_up(self, now: float) -> None:
-        """Roll every hour closed by ``now`` up once, and recompute the stale ones; one sensor per transaction.
+        """Roll every hour closed by ``now`` up once, and recompute the stale ones.
 
-        The watermark (``rolled_until``) moves only at the end: a hub stopped half-way starts
-        again from the old one. ``stale_below`` moves first, so a write during the run into the
-        hours being rolled marks its hour stale: none slips between a sensor's rollup and the
+        A day of one sensor per transaction, and the watermark (``rolled_until``) moved after
+        each day: the first run after an upgrade rolls a year of history up without holding
+        ingest for more than one sensor-day at a time, and a hub stopped half-way starts again
+        from the last whole day. ``stale_below`` moves first, so a write during the run into
+        the hours being rolled marks its hour stale: none slips between a rollup and the
         watermark's move.
         """
         target = int(now * 1000) // _HOUR_MS * _HOUR_MS
         with self.transaction(immediate=True) as db:
             start = _meta(db, "rolled_until")
             _set_meta(db, "stale_below", max(_meta(db, "stale_below"), target))
-        if target > start:
-            for sensor in self._sensors("readings"):
-                with self.transaction() as db:
-                    db.execute(_ROLL, {"sensor": sensor, "since": start, "until": target})
+        sensors = self._sensors("readings")
+        if start == 0:  # never rolled: begin at the oldest reading, not at 1970
+            firsts = [span[0] for span in (self.span("readings", sensor) for sensor in sensors) if span]
+            start = min(firsts, default=target) // _HOUR_MS * _HOUR_MS
+        since = start
+        while since < target:
+            until = min(target, since + _ROLL_CHUNK_MS)
+            for sensor in sensors:
+                self._roll(sensor, since, until)
+            with self.transaction() as db:
+                _set_meta(db, "rolled_until", until)
+            since = until
         with self._lock:
             stale = self._db.execute("SELECT sensor, hour_ms FROM rollup_stale WHERE hour_ms < ?",
                                      (max(start, target),)).fetchall()
@@ -264,9 +277,10 @@ class SqliteSeriesStore(SqliteStore):
                 db.execute("DELETE FROM rollup_stale WHERE sensor = ? AND hour_ms = ?", (sensor, hour))
                 db.execute("DELETE FROM readings_rollup WHERE sensor = ? AND hour_ms = ?", (sensor, hour))
                 db.execute(_ROLL, {"sensor": sensor, "since": hour, "until": hour + _HOUR_MS})
-        if target > start:
-            with self.transaction() as db:
-                _set_meta(db, "rolled_until", target)
+
+    def _roll(self, sensor: str, since: int, until: int) -> None:
+        with self.transaction() as db:
+            db.execute(_ROLL, {"sensor": sensor, "since": since, "until": until})
 
     def downsample_and_prune(self, now: float) -> None:
         """Roll closed hours up; fold raw readings past retention into hourly aggregates, then delete them.

@@ -12,6 +12,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from PIL import Image
+
 from hub.errors import FieldError
 
 #: A phone photo is 2–5 MB; larger is not a photo of a fridge.
@@ -84,6 +86,32 @@ def path_of(root: Path, alert_id: int | str, name: str) -> Path | None:
         return None
     path = root / str(alert_id) / name
     return path if path.is_file() else None
+
+
+#: A list's thumbnail: the longer side in pixels (a 96 px image on a phone's 2× screen).
+THUMB_PX = 192
+#: Larger images are not decoded for a thumbnail (the original is served): no decompression bomb.
+_THUMB_MAX_PIXELS = 40_000_000
+
+
+def thumbnail(path: Path) -> Path:
+    """A small JPEG of the photo at ``path`` for lists, made once beside it (``.thumbs/``); the photo itself
+    when it cannot be made (an image too large to decode, or one Pillow cannot read)."""
+    target = path.parent / ".thumbs" / f"{path.stem}.jpg"
+    if target.is_file():
+        return target
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > _THUMB_MAX_PIXELS:
+                return path
+            image.thumbnail((THUMB_PX, THUMB_PX))
+            target.parent.mkdir(exist_ok=True)
+            partial = target.with_name(f".{target.name}.part")
+            image.convert("RGB").save(partial, "JPEG", quality=80)
+            partial.replace(target)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return path
+    return target
 
 
 def move(source: Path, target: Path) -> None:

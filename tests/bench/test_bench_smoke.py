@@ -65,7 +65,9 @@ def test_tiny_checks_bench_fills_a_term_and_times_every_page(tmp_path: Path) -> 
     figures = json.loads(out.read_text())["checks"]
     # 35 checklists a school day (30 rounds and the 5 defaults), the weekly and monthly ones once per period.
     assert figures["runs"] >= 5 * 32 and figures["orders"] == 50 and figures["open_orders"] == 10
-    assert len(figures["timings_ms"]) == 7 and all(ms > 0 for ms in figures["timings_ms"].values())
+    assert figures["photos"] == 100
+    # The board, the lists, a place's history, the daily record, the minutes (PDF and xlsx), the duty.
+    assert len(figures["timings_ms"]) == 9 and all(ms > 0 for ms in figures["timings_ms"].values())
 
 
 def test_tiny_drain_bench_carries_every_backlog_message_on_the_backfill_lane(

@@ -34,7 +34,9 @@ from hub.alerts.kinds import AlertState
 from hub.app import create_app
 from hub.auth.credentials import Passwords
 from hub.auth.roles import Role
-from hub.checks.kinds import Category, Urgency
+from hub.checks.config import ChecksConfig, ItemConfig
+from hub.checks.kinds import Answer, Category, Urgency
+from hub.checks.service import AnswerInput
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from hub.visitors.kinds import IdType
@@ -88,6 +90,8 @@ class World:
     client: TestClient
     admin: dict[str, str]
     feeds: dict[str, Feed] = field(default_factory=dict)
+    #: The admin's username (whom an order to start is assigned to).
+    admin_name: str = ""
 
     def alert(self, state: str) -> int:
         """A new alarm on a device of its own, brought to ``state`` (firing, resolved or closed)."""
@@ -127,9 +131,12 @@ class World:
         return target
 
     def order(self, state: str) -> Target:
-        """A work order reported by 王师傅, brought to ``state`` (reported, assigned or fixed by 王师傅)."""
+        """A work order reported by 王师傅, brought to ``state`` (reported, assigned or fixed by 王师傅; mine:
+        assigned to the admin who sends the requests)."""
         checks = self.hub.checks
         order = checks.report("厨房水龙头漏水", "后厨", "", Urgency.NORMAL, actor="王师傅")
+        if state == "mine":
+            checks.assign(order.id, self.admin_name, actor="李老师")
         if state in ("assigned", "fixed"):
             checks.assign(order.id, "王师傅", actor="李老师")
         if state == "fixed":
@@ -140,6 +147,25 @@ class World:
         """A checklist of its own (the night round's items), so each submission is the first of its period."""
         key = f"round-{next(_counter)}"
         self.hub.checks.config.templates[key] = self.hub.checks.config.templates["night_round"].model_copy()
+        return Target({"template": key})
+
+    def run_line(self, rejected: bool) -> Target:
+        """A night round the admin submitted (a checklist of its own); ``rejected``: its first line sent back."""
+        key = self.checklist().params["template"]
+        answers = [AnswerInput(item, Answer.OK) for item in ("rooms_locked", "power_off", "windows_shut",
+                                                             "gate_locked")]
+        run = self.hub.checks.submit(key, answers, time.time() - 600, actor=self.admin_name).run
+        if not rejected:
+            return Target({"run_id": run.id, "item": "rooms_locked"})
+        rejection = self.hub.checks.reject(run.id, "rooms_locked", "请重新检查", actor="李老师")
+        return Target({"rejection_id": rejection.id})
+
+    def walk(self) -> Target:
+        """A checklist of its own with one line at a place, which the admin's scan (id 1) opens."""
+        key = f"walk_{next(_counter)}"
+        place = self.hub.checks.places.all()[0].name
+        self.hub.checks.config.templates[key] = self.hub.checks.config.templates["night_round"].model_copy(
+            update={"items": [ItemConfig(key="door", text="门已上锁", place=place)]})
         return Target({"template": key})
 
     def scan_report(self) -> Target:
@@ -308,6 +334,14 @@ CASES: dict[tuple[str, str], Case] = {
                  "answers": [{"item": item, "answer": "ok", "text": "已查看", "note": ""}
                              for item in ("rooms_locked", "power_off", "windows_shut", "gate_locked")]},
         lambda world: world.checklist()),
+    ("POST", "/api/checks/runs/{run_id}/items/{item}/reject"): Case(
+        lambda: {"reason": "三楼还有一间没锁"}, lambda world: world.run_line(False)),
+    ("POST", "/api/checks/rejections/{rejection_id}/refill"): Case(
+        lambda: {"item": "rooms_locked", "answer": "ok", "text": "已复查", "note": "三楼已锁好"},
+        lambda world: world.run_line(True)),
+    ("POST", "/api/checks/{template}/lines"): Case(
+        lambda: {"scan": 1, "answers": [{"item": "door", "answer": "ok", "text": "已查看", "note": ""}]},
+        lambda world: world.walk()),
     ("POST", "/api/workorders"): Case(
         lambda: {"title": "实验楼二楼门锁坏", "place": "实验楼", "text": "锁芯卡住", "urgency": "normal"}),
     ("POST", "/api/workorders/{order_id}/assign"): Case(
@@ -315,6 +349,8 @@ CASES: dict[tuple[str, str], Case] = {
         "/api/workorders/{order_id}"),
     ("POST", "/api/workorders/{order_id}/fix"): Case(
         lambda: {"note": "已换锁芯"}, lambda world: world.order("assigned"), "/api/workorders/{order_id}"),
+    ("POST", "/api/workorders/{order_id}/start"): Case(
+        lambda: {"note": "已到现场"}, lambda world: world.order("mine"), "/api/workorders/{order_id}"),
     ("POST", "/api/workorders/{order_id}/accept"): Case(
         lambda: {"note": "验收合格"}, lambda world: world.order("fixed"), "/api/workorders/{order_id}"),
     ("POST", "/api/workorders/{order_id}/reopen"): Case(
@@ -478,14 +514,18 @@ def _json_writes(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    hub = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0)), connect_mqtt=False)
+    # A scan opens a place's lines for the longest a school may set: the attacks take a while.
+    hub = Hub(HubSettings(home=tmp_path, rules=HubConfig(alarm_delay_s=0, checks=ChecksConfig(scan_valid_min=240))),
+              connect_mqtt=False)
     hub.accounts.passwords = Passwords(FAST)
     try:
         with TestClient(create_app(hub.settings, hub=hub), base_url="http://hub.test") as client:
-            _, admin = bearer(hub, Role.ADMIN)
+            admin_user, admin = bearer(hub, Role.ADMIN)
+            # The admin's scan of a place's code (id 1), which opens the lines a walk case answers.
+            assert hub.checks.places.seen(hub.checks.places.all()[0], admin_user.username).id == 1
             for username, role in SAMPLE_PEOPLE.items():  # the people sample records name: real accounts
                 make_user(hub, role, username)
-            found = World(hub, client, admin)
+            found = World(hub, client, admin, admin_name=admin_user.username)
             found.feeds["dev-a"] = Feed(hub)
             found.feeds["dev-a"].status(SENSORS)
             yield found

@@ -329,6 +329,12 @@
       });
   }
 
+  function splitList(text) {
+    // "正常、轻微异常, 严重异常" → ["正常", "轻微异常", "严重异常"]
+    return String(text || "").split(/[、,，;；\n]+/).map(function (part) { return part.trim(); })
+      .filter(function (part) { return part; });
+  }
+
   var BUILDERS = {
     slip: function (f, form) {
       // From–to as times of the slip's day in the school's zone (data-offset: its UTC offset, minutes).
@@ -355,6 +361,15 @@
       return {answers: answers, opened_at: Number(form.getAttribute("data-opened")),
               request_id: form.getAttribute("data-request"), period: form.getAttribute("data-period")};
     },
+    refill: function (f, form) {
+      // The one line sent back, filled again.
+      return BUILDERS.checklist(f, form).answers[0];
+    },
+    "place-lines": function (f, form) {
+      // Only this place's lines, with the scan the place's code opened.
+      var lines = BUILDERS.checklist(f, form);
+      return {scan: Number(form.getAttribute("data-scan")), answers: lines.answers, period: lines.period};
+    },
     template: function (f, form) {
       // The item rows in the order they stand on the page; a new row gets a key of its own.
       var items = [];
@@ -363,8 +378,13 @@
         function ticked(name) { return !!row.querySelector("[name=" + name + "]:checked"); }
         var item = {key: row.getAttribute("data-tpl-item") || "item_" + Date.now().toString(36) + "_" + index,
                     text: value("item_text"), section: value("item_section"), kind: value("item_kind") || "yes_no",
-                    unit: value("item_unit"), key_item: ticked("item_key_item"), photo: ticked("item_photo")};
+                    unit: value("item_unit"), key_item: ticked("item_key_item"), photo: ticked("item_photo"),
+                    place: value("item_place")};
         if (item.kind === "number") { item.low = number(value("item_low")); item.high = number(value("item_high")); }
+        if (item.kind === "choice") {
+          item.options = splitList(value("item_options"));
+          item.fail_options = splitList(value("item_fail_options"));
+        }
         if (value("item_auto")) { item.auto = value("item_auto"); }
         if (item.text) { items.push(item); }
       });
@@ -559,16 +579,29 @@
     if (button) { button.disabled = true; }
     var first = Promise.resolve(null);
     var file = form.querySelector("input[type=file]");
-    if (kind === "checklist") {
+    // A refill's payload is the one answer; a checklist's and a place's lines carry a list.
+    function answerAt(index) { return payload.answers ? payload.answers[index] : payload; }
+    if (kind === "checklist" || kind === "place-lines" || kind === "refill") {
       // Each item's photo first (taken in the page), then the checklist naming them.
       Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (row, index) {
         var taken = row.querySelector("input[type=file]");
+        var signed = row.querySelector("[data-signature] canvas[data-drawn]");
+        if (signed) {
+          // A signature drawn on the page goes up as a PNG, like a photo taken in the page.
+          first = first.then(function () {
+            return new Promise(function (resolve) { signed.toBlob(resolve, "image/png"); });
+          }).then(function (blob) {
+            var upload = new FormData();
+            upload.append("photo", blob, "signature.png");
+            return call("POST", "/api/checks/photos", upload, true, token);
+          }).then(function (uploaded) { answerAt(index).photos.push(uploaded.name); return null; });
+        }
         if (!taken || !taken.files || !taken.files.length) { return; }
         first = first.then(function () {
           var upload = new FormData();
           upload.append("photo", taken.files[0]);
           return call("POST", "/api/checks/photos", upload, true, token);
-        }).then(function (uploaded) { payload.answers[index].photos.push(uploaded.name); return null; });
+        }).then(function (uploaded) { answerAt(index).photos.push(uploaded.name); return null; });
       });
     } else if (kind === "hazard") {
       // The report first: its photo goes to the work order it opened.
@@ -662,6 +695,39 @@
   }
 
   document.addEventListener("submit", submit);
+
+  // A signature line: drawn with a finger (or the mouse) on its canvas; ✕ clears it.
+  function signaturePoint(canvas, event) {
+    var box = canvas.getBoundingClientRect();
+    return {x: (event.clientX - box.left) * canvas.width / box.width,
+            y: (event.clientY - box.top) * canvas.height / box.height};
+  }
+  document.addEventListener("pointerdown", function (event) {
+    var canvas = event.target;
+    if (!canvas.closest || !canvas.closest("[data-signature]") || canvas.tagName !== "CANVAS") { return; }
+    event.preventDefault();
+    var pen = canvas.getContext("2d"), at = signaturePoint(canvas, event);
+    pen.lineWidth = 2.5; pen.lineCap = "round"; pen.strokeStyle = "#111";
+    pen.beginPath(); pen.moveTo(at.x, at.y);
+    function draw(move) {
+      var to = signaturePoint(canvas, move);
+      pen.lineTo(to.x, to.y); pen.stroke();
+      canvas.setAttribute("data-drawn", "1");
+    }
+    function stop() {
+      canvas.removeEventListener("pointermove", draw);
+      document.removeEventListener("pointerup", stop);
+    }
+    canvas.addEventListener("pointermove", draw);
+    document.addEventListener("pointerup", stop);
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-sign-clear]") : null;
+    if (!button) { return; }
+    var canvas = button.parentNode.querySelector("canvas");
+    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    canvas.removeAttribute("data-drawn");
+  });
 
   // A template's item rows: move up or down, drop, add a blank one (saved only with the form).
   document.addEventListener("click", function (event) {

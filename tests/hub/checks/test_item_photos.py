@@ -3,10 +3,12 @@ when missing where the item asks for one, and carried to the work order a failed
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from hub.app import create_app
 from hub.auth.roles import Role
@@ -86,3 +88,29 @@ def test_the_checklist_form_asks_for_a_photo_taken_on_the_spot(photo_hub: Hub, c
     page = client.get("/checks", headers=headers).text
     shelves = page[page.index('data-item="shelves"'):page.index('data-item="expiry"')]
     assert 'capture="environment"' in shelves and "required" in shelves and "须现场拍摄" in shelves
+
+
+def test_a_list_gets_a_small_jpeg_of_a_photo_made_once_and_the_photo_itself_when_none_can_be_made(
+        photo_hub: Hub, client: TestClient) -> None:
+    big = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (200, 30, 30)).save(big, "PNG")
+    _, headers = bearer(photo_hub, Role.CANTEEN_STAFF)
+    order = client.post("/api/workorders", headers=headers, json={"title": "冷库门封条破损"}).json()
+    sent = client.post(f"/api/workorders/{order['id']}/photos", headers=headers,
+                       files={"photo": ("seal.png", big.getvalue(), "image/png")})
+    assert sent.status_code == 201, sent.text
+    url = sent.json()["url"]
+    thumb = client.get(f"{url}?thumb=1", headers=headers)
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(thumb.content)) as small:
+        assert max(small.size) == 192
+    assert client.get(f"{url}?thumb=1", headers=headers).content == thumb.content  # made once, kept
+    assert client.get(url, headers=headers).content == big.getvalue()  # the photo itself, unchanged
+    assert 'thumb=1' in client.get("/checks", headers=headers).text
+
+    # A file that sniffs as PNG but Pillow cannot read: the list shows the file itself.
+    broken = client.post(f"/api/workorders/{order['id']}/photos", headers=headers,
+                         files={"photo": ("x.png", PNG[:40] + b"\x00" * 64, "image/png")})
+    assert broken.status_code == 201
+    fallback = client.get(f"{broken.json()['url']}?thumb=1", headers=headers)
+    assert fallback.status_code == 200 and fallback.headers["content-type"] == "image/png"

@@ -109,3 +109,33 @@ def test_the_monthly_minutes_carry_the_month_s_figures(hub: Hub, client: TestCli
     assert "本月新报隐患 2 件，验收关闭 1 件，逾期未整改 1 件。" in str(sheets["检查完成情况"][2][0])
     assert ["门锁", "1", "1", "6.0 小时"] in sheets["隐患分类"]
     assert any(row[0] == f"#{leak.id} 水房漏水" for row in sheets["未关闭工单"])
+
+
+def test_the_records_carry_their_sign_off_made_through_the_report_sign_off(
+        hub: Hub, client: TestClient, clock: Clock) -> None:
+    clock.set(f"{MONDAY} 12:00")
+    answers = _answers(hub, "canteen_daily",
+                       samples_kept=AnswerInput("samples_kept", Answer.OK, note="早餐已补录留样"))
+    hub.checks.submit("canteen_daily", answers, clock() - 900, actor="wang")
+    officer, headers = bearer(hub, Role.SAFETY_OFFICER)
+    unsigned = _text(client.get(f"/api/checks/records/daily/{MONDAY}.pdf", headers=headers).content)
+    assert "已签署" not in unsigned
+    page = client.get("/checks", headers=headers).text
+    assert f'<input type="hidden" name="period" value="{MONDAY}">' in page and 'data-signed=' not in page
+
+    day = client.post("/api/reports/signoffs", headers=headers,
+                      json={"kind": "daily", "period": MONDAY, "comment": "<b>同意</b>"})
+    assert day.status_code == 201, day.text
+    month = client.post("/api/reports/signoffs", headers=headers, json={"kind": "monthly", "period": "2026-10"})
+    assert month.status_code == 201, month.text
+    assert any(e.action.startswith("report.sign") and e.actor == officer.username
+               for e in hub.state.audit_entries())
+
+    assert 'data-signed="daily"' in client.get("/checks", headers=headers).text
+    signed = _text(client.get(f"/api/checks/records/daily/{MONDAY}.pdf", headers=headers).content)
+    assert "已签署：" in signed and f"（{officer.username}）" in signed
+    assert "审核意见：<b>同意</b>" in signed  # the remark printed as the text it is
+    (rows,) = _sheets(client.get(f"/api/checks/records/daily/{MONDAY}.xlsx", headers=headers).content).values()
+    assert f"（{officer.username}）" in str(rows[2][0]) and rows[3] == ["类别", "检查项", "结果", "说明 / 依据"]
+    minutes = _text(client.get("/api/checks/records/monthly/2026-10.pdf", headers=headers).content)
+    assert f"（{officer.username}）" in minutes

@@ -37,7 +37,7 @@ def test_schema_version_and_one_checklist_per_period(tmp_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(tmp_path / "checks.sqlite3") as db:
-        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (4,)
+        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (7,)
 
 
 def test_a_schema_1_record_is_upgraded_in_place_and_its_orders_keep_their_steps(
@@ -59,7 +59,7 @@ def test_a_schema_1_record_is_upgraded_in_place_and_its_orders_keep_their_steps(
     finally:
         store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (4,)
+        assert db.execute("SELECT version FROM schema_version WHERE store = 'checks'").fetchone() == (7,)
 
 
 def test_a_failed_answer_and_its_order_are_stored_together(tmp_path: Path) -> None:

@@ -132,3 +132,38 @@ def test_the_watermark_survives_a_restart_and_pruning_takes_the_rollups_along(tm
                           ((T0 + 2 * DAY) * 1000,)).fetchone()[0] == 0
     agrees(store, oracle, rng, aligned=True)
     store.close()
+
+
+class StopsOnTheThirdDay(SqliteSeriesStore):
+    """A hub stopped (here: an error) while its first run rolls up the history, on the third day."""
+
+    def _roll(self, sensor: str, since: int, until: int) -> None:
+        if since >= (T0 + 2 * DAY) * 1000:
+            raise KeyboardInterrupt
+        super()._roll(sensor, since, until)
+
+
+def test_the_first_run_rolls_a_day_at_a_time_and_an_interrupted_one_goes_on_from_the_last_day(
+        tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    store: SqliteSeriesStore = StopsOnTheThirdDay(path)
+    oracle = Oracle()
+    rng = random.Random(11)
+    readings = batch(rng, T0, T0 + 4 * DAY, 3000)
+    store.write(readings, [])
+    oracle.write(readings)
+    with pytest.raises(KeyboardInterrupt):
+        store.roll_up(T0 + 4 * DAY)
+    with store.transaction() as db:
+        # Two whole days rolled and recorded, from the oldest reading on (not from 1970).
+        assert db.execute("SELECT value FROM rollup_meta WHERE key = 'rolled_until'").fetchone()[0] == \
+            (T0 + 2 * DAY) * 1000
+    agrees(store, oracle, rng)
+    store.close()
+    store = SqliteSeriesStore(path)
+    store.roll_up(T0 + 4 * DAY)
+    with store.transaction() as db:
+        assert db.execute("SELECT value FROM rollup_meta WHERE key = 'rolled_until'").fetchone()[0] == \
+            (T0 + 4 * DAY) * 1000
+    agrees(store, oracle, rng)
+    store.close()
