@@ -15,7 +15,8 @@
 - Cold units (``alerts.units``) and the checklists' section (``checks``) replace the YAML's
   once the page or an import sets them.
 
-Problems (a door in a group that does not exist, two sample cabinets) are returned
+Problems (a door in a group that does not exist, two sample cabinets, a cold unit whose
+probe or door is another unit's or its own door) are returned
 with the path at fault; ``layered`` leaves such an entry out, so a hub whose YAML lost
 a group still starts, and the page refuses to save a document that has any.
 """
