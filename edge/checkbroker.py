@@ -10,6 +10,12 @@ the running agent off and end its session. It connects without credentials inste
 broker that answers refuses that login with a CONNACK ("not authorised"), which proves
 the listener, the TLS handshake and the MQTT protocol all work. The device's own
 password is proved by the agent's first connection (``connected to …`` in its log).
+
+The TLS handshake is made the way the agent makes it (``edge.link.make_client``): with the
+device's client certificate when the config names one, since a broker with
+``require_certificate true`` closes the handshake of a client without one. A broker that
+*accepts* the anonymous login is a problem, not a pass: anyone on the school's network
+could then publish readings or alarms in any device's name.
 """
 
 from __future__ import annotations
@@ -40,20 +46,31 @@ class BrokerAnswer:
 def _client(broker: BrokerSettings) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", clean_session=True, protocol=mqtt.MQTTv311)
     if broker.tls is not None:
-        # Only the CA: the question is whether the broker's certificate is the school's, not who we are.
-        client.tls_set(ca_certs=str(broker.tls.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        # The agent's own certificate too: a broker that asks for one refuses a handshake without it.
+        client.tls_set(ca_certs=str(broker.tls.ca_file),
+                       certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
+                       keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,
+                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
     return client
+
+
+def _closed_hint(broker: BrokerSettings) -> str:
+    """Why a broker may close the connection before answering, for this config."""
+    if broker.tls is not None and broker.tls.cert_file is None:
+        return ("TLS on a plain port, or the other way round? or does the broker ask for a client certificate"
+                " (require_certificate)? then set broker.tls.cert_file and broker.tls.key_file")
+    return "TLS on a plain port, or the other way round?"
 
 
 def check_broker(broker: BrokerSettings, timeout_s: float = ANSWER_TIMEOUT_S) -> BrokerAnswer:
     """Connect to ``broker`` without credentials and wait for its answer."""
     where = f"{broker.host}:{broker.port} ({'TLS' if broker.tls is not None else 'plain MQTT'})"
     answered = threading.Event()
-    reasons: list[str] = []
+    reasons: list[ReasonCode] = []
     closed: list[str] = []
 
     def on_connect(_client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
-        reasons.append(str(reason))
+        reasons.append(reason)
         answered.set()
 
     def on_disconnect(_client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
@@ -75,12 +92,15 @@ def check_broker(broker: BrokerSettings, timeout_s: float = ANSWER_TIMEOUT_S) ->
     try:
         if not answered.wait(timeout_s):
             return BrokerAnswer(False, f"broker: {where}: connected, but no MQTT answer within {timeout_s:g} s"
-                                       " (is it the broker's port? TLS on a plain port, or the other way round?)")
+                                       f" (is it the broker's port? {_closed_hint(broker)})")
     finally:
         client.disconnect()
         client.loop_stop()
     if not reasons:
         return BrokerAnswer(False, f"broker: {where}: the connection was closed without an MQTT answer"
-                                   " (TLS on a plain port, or the other way round?)")
+                                   f" ({_closed_hint(broker)})")
+    if not reasons[0].is_failure:
+        return BrokerAnswer(False, f"broker: {where}: the broker accepts anonymous clients: a login without"
+                                   " user name or password was let in; set allow_anonymous false on its listener")
     return BrokerAnswer(True, f"broker: {where} answers (an anonymous login was refused as it should be:"
                               f" {reasons[0]}); the device's own password is proved by the agent's first connection")

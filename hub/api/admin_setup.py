@@ -22,11 +22,9 @@ from hub.api.deps import GateDep, RowId, SchoolSetupDep
 from hub.auth.deps import require
 from hub.auth.roles import Permission
 from hub.auth.users import User
-from hub.calendar import DEFAULT_GROUP, HOLIDAY_NAMES_ZH, NationalYear, WindowConfig, package_year
-from hub.errors import FieldError
+from hub.calendar import HOLIDAY_NAMES_ZH, NationalYear, WindowConfig, package_year
 from hub.setup.model import (
     FIRST_YEAR,
-    GROUP_PATTERN,
     LAST_YEAR,
     CheckpointSetup,
     GroupName,
@@ -44,7 +42,9 @@ router = APIRouter(prefix="/api/admin/setup", tags=["setup"])
 
 Admin = Annotated[User, Depends(require(Permission.ADMIN))]
 DevicePart = Annotated[str, PathParam(pattern=ID_PATTERN, max_length=64)]
-GroupPart = Annotated[str, PathParam(pattern=GROUP_PATTERN)]
+#: A group's, checkpoint's or route's name in the path: the same plain, stripped text as in the document
+#: (a route's list of checkpoints holds ``GroupName``s, so ``gate `` is saved as ``gate`` or not at all).
+GroupPart = Annotated[GroupName, PathParam()]
 YearPart = Annotated[int, PathParam(ge=FIRST_YEAR, le=LAST_YEAR)]
 #: The version the form showed (None: no check, the change is made on the newest).
 Seen = Annotated[int | None, Field(default=None, ge=0, le=2**63 - 1)]
@@ -340,14 +340,7 @@ def put_units(setup: SchoolSetupDep, user: Admin, body: UnitsUpdate) -> SetupVer
 @router.post("/groups-from-template")
 def adopt_template(setup: SchoolSetupDep, gate: GateDep, user: Admin, body: TemplateAdoption) -> SetupVersionPublic:
     """The default windows in force as the school's own door group, with every gate they watch moved into it."""
-    defaults = gate.defaults()
-    if not defaults["enabled"]:
-        raise FieldError("name", "the default door group is switched off in the config")
-    group = gate.calendar.group(DEFAULT_GROUP)
-    spec = GroupSetup(school_day=group.school_day, other_day=group.other_day, close_grace_s=group.close_grace_s)
-    names = {s.key: s.name for s in public_setup(setup).sensors}
-    doors = {key: (names.get(key) or key)[:64] for key in defaults["members"]}
-    return SetupVersionPublic.of(setup.adopt_template(body.name, spec, doors, user.username, body.version))
+    return SetupVersionPublic.of(setup.adopt_template(body.name, gate, user.username, body.version))
 
 
 @router.post("/versions/{version_id}/rollback")

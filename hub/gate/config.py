@@ -8,6 +8,7 @@ and the severities by day and by night.
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -55,6 +56,35 @@ class RouteConfig(_Strict):
         return [*self.day_rounds, *self.night_rounds]
 
 
+def tag_clashes(checkpoints: Mapping[str, Checkpoint]) -> dict[str, tuple[str, str]]:
+    """Checkpoints (in the mapping's order) with a tag an earlier one has: name → (tag, the earlier one's name).
+
+    The one check of the YAML (``GateConfig``) and the admin page (``hub.setup.rules``): a tag
+    on two checkpoints would make a visit count for whichever the hub looked at last. A
+    checkpoint found clashing claims none of its tags, so the next one is judged without it.
+    """
+    owner: dict[str, str] = {}
+    clashes: dict[str, tuple[str, str]] = {}
+    for name, checkpoint in checkpoints.items():
+        taken = next(((tag, owner[tag.upper()]) for tag in checkpoint.tags if owner.get(tag.upper(), name) != name),
+                     None)
+        if taken is not None:
+            clashes[name] = taken
+            continue
+        owner.update({tag.upper(): name for tag in checkpoint.tags})
+    return clashes
+
+
+def unknown_checkpoints(routes: Mapping[str, RouteConfig], checkpoints: Container[str]) -> dict[str, list[str]]:
+    """Routes naming a checkpoint there is none of: route → those names (shared like ``tag_clashes``)."""
+    found: dict[str, list[str]] = {}
+    for name, route in routes.items():
+        unknown = [c for c in route.checkpoints if c not in checkpoints]
+        if unknown:
+            found[name] = unknown
+    return found
+
+
 class GateConfig(_Strict):
     #: Event kinds that are gates or doors under the calendar's opening windows.
     door_kinds: list[str] = Field(default_factory=lambda: ["gate", "door"])
@@ -74,14 +104,8 @@ class GateConfig(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> GateConfig:
-        for name, route in self.routes.items():
-            unknown = [c for c in route.checkpoints if c not in self.checkpoints]
-            if unknown:
-                raise ValueError(f"route {name!r} names unknown checkpoints: {', '.join(unknown)}")
-        seen: dict[str, str] = {}
-        for name, checkpoint in self.checkpoints.items():
-            for tag in checkpoint.tags:
-                other = seen.setdefault(tag.upper(), name)
-                if other != name:
-                    raise ValueError(f"tag {tag!r} is on both checkpoints {other!r} and {name!r}")
+        for name, unknown in unknown_checkpoints(self.routes, self.checkpoints).items():
+            raise ValueError(f"route {name!r} names unknown checkpoints: {', '.join(unknown)}")
+        for name, (tag, other) in tag_clashes(self.checkpoints).items():
+            raise ValueError(f"tag {tag!r} is on both checkpoints {other!r} and {name!r}")
         return self

@@ -147,12 +147,13 @@ class SetupDocument(_Strict):
     terms: list[TermSetup] | None = None
     #: Extra days without school, added to the YAML's and the national table's.
     holidays: list[dt.date] = Field(default_factory=list, max_length=366)
-    groups: dict[str, GroupSetup] = Field(default_factory=dict)
+    #: Keyed by name: plain, stripped text like a route's list of checkpoints (``GroupName``).
+    groups: dict[GroupName, GroupSetup] = Field(default_factory=dict)
     #: Years of the national table confirmed or entered on the page (replacing chinesecalendar's for that year).
     national: dict[int, NationalYear] = Field(default_factory=dict, max_length=20)
     #: Patrol checkpoints and routes, replacing a YAML one of the same name.
-    checkpoints: dict[str, CheckpointSetup] = Field(default_factory=dict, max_length=100)
-    routes: dict[str, RouteSetup] = Field(default_factory=dict, max_length=20)
+    checkpoints: dict[GroupName, CheckpointSetup] = Field(default_factory=dict, max_length=100)
+    routes: dict[GroupName, RouteSetup] = Field(default_factory=dict, max_length=20)
     #: None: the YAML's cold units (probe and door, ``alerts.units``); a list (even empty) replaces them.
     units: list[UnitConfig] | None = Field(default=None, max_length=200)
     #: None: the YAML's checklists and work-order times (``checks``); set: replaces them.

@@ -15,7 +15,8 @@
 - Cold units (``alerts.units``) and the checklists' section (``checks``) replace the YAML's
   once the page or an import sets them.
 
-Problems (a door in a group that does not exist, two sample cabinets) are returned
+Problems (a door in a group that does not exist, two sample cabinets, a cold unit whose
+probe or door is another unit's or its own door) are returned
 with the path at fault; ``layered`` leaves such an entry out, so a hub whose YAML lost
 a group still starts, and the page refuses to save a document that has any.
 """
@@ -24,8 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.alerts.config import UnitConfig
 from hub.calendar import DoorGroup, NationalYear, Term
-from hub.gate.config import Checkpoint, GateConfig, RouteConfig
+from hub.gate.config import Checkpoint, GateConfig, RouteConfig, tag_clashes, unknown_checkpoints
 from hub.settings import HubConfig, LimitOverride
 from hub.setup.model import FIRST_YEAR, LAST_YEAR, SensorRole, SetupDocument
 
@@ -83,10 +85,41 @@ def layered(base: HubConfig, doc: SetupDocument, problems: list[Problem] | None 
         "holidays": sorted(set(base.calendar.holidays) | set(doc.holidays)),
         "terms": base.calendar.terms if doc.terms is None else [Term(name=t.name, start=t.start, end=t.end)
                                                                 for t in doc.terms]})
-    alerts = base.alerts if doc.units is None else base.alerts.model_copy(update={"units": doc.units})
+    alerts = base.alerts if doc.units is None else base.alerts.model_copy(update={"units": _units(doc.units, found)})
     return base.model_copy(update={"sensors": sensors, "calendar": calendar, "gate": _patrols(base.gate, doc, found),
                                    "samples": base.samples.model_copy(update={"cabinet": cabinet}),
                                    "alerts": alerts, "checks": base.checks if doc.checks is None else doc.checks})
+
+
+def _units(units: list[UnitConfig], found: list[Problem]) -> list[UnitConfig]:
+    """The page's cold units each with its own probe and its own door; a unit that is not is a problem, left out.
+
+    The rule engine keys a unit both ways (probe → door, door → probe): a probe in two units
+    or a door of two probes would silently keep the last one, and a probe that is its own
+    door would tie a reading to itself.
+    """
+    kept: list[UnitConfig] = []
+    probes: dict[str, int] = {}
+    doors: dict[str, int] = {}
+    for index, unit in enumerate(units):
+        bad = [(field, message) for field, key in (("temperature", unit.temperature), ("door", unit.door))
+               if (message := sensor_key_problem(key)) is not None]
+        if unit.temperature == unit.door:
+            bad.append(("door", f"{unit.door} is the unit's probe: a unit's door is another sensor"
+                                " · 门磁不能与温度探头相同"))
+        elif unit.temperature in probes or unit.temperature in doors:
+            other = probes.get(unit.temperature, doors.get(unit.temperature))
+            bad.append(("temperature", f"{unit.temperature} is in unit {other} already · 该探头已属于另一冷藏设备"))
+        elif unit.door in doors or unit.door in probes:
+            other = doors.get(unit.door, probes.get(unit.door))
+            bad.append(("door", f"{unit.door} is the door of unit {other} already · 该门磁已属于另一冷藏设备"))
+        if bad:
+            found.extend((f"units.{index}.{field}", message) for field, message in bad)
+            continue
+        probes[unit.temperature] = index
+        doors[unit.door] = index
+        kept.append(unit)
+    return kept
 
 
 def _national(doc: SetupDocument, found: list[Problem]) -> dict[int, NationalYear]:
@@ -112,32 +145,31 @@ def _national(doc: SetupDocument, found: list[Problem]) -> dict[int, NationalYea
 
 
 def _patrols(base: GateConfig, doc: SetupDocument, found: list[Problem]) -> GateConfig:
-    """The YAML's checkpoints and routes with the page's over them; what does not fit is a problem, left out."""
-    checkpoints = dict(base.checkpoints)
-    owner = {tag.upper(): name for name, c in base.checkpoints.items() if name not in doc.checkpoints for tag in c.tags}
-    for name, spec in sorted(doc.checkpoints.items()):
-        taken = next(((tag, owner[tag.upper()]) for tag in spec.tags
-                      if owner.get(tag.upper(), name) != name), None)
-        if taken is not None:
-            found.append((f"checkpoints.{name}.tags", f"tag {taken[0]} is on checkpoint {taken[1]} already"
-                                                      " · 该标签已属于另一巡更点"))
-            continue
-        owner.update({tag.upper(): name for tag in spec.tags})
-        checkpoints[name] = Checkpoint(name=spec.name, tags=list(spec.tags), sensors=list(spec.sensors))
-    routes = {name: route for name, route in base.routes.items() if name not in doc.routes}
-    for name, route_spec in sorted(doc.routes.items()):
-        unknown = [c for c in route_spec.checkpoints if c not in checkpoints]
-        if unknown:
+    """The YAML's checkpoints and routes with the page's over them; what does not fit is a problem, left out.
+
+    Checked by the gate config's own checks (``tag_clashes``, ``unknown_checkpoints``): the
+    YAML's checkpoints the page leaves alone come first, so a page checkpoint with one of
+    their tags is the one at fault.
+    """
+    page = {name: Checkpoint(name=spec.name, tags=list(spec.tags), sensors=list(spec.sensors))
+            for name, spec in sorted(doc.checkpoints.items())}
+    kept = {name: c for name, c in base.checkpoints.items() if name not in page}
+    clashes = tag_clashes({**kept, **page})
+    for name, (tag, other) in clashes.items():
+        found.append((f"checkpoints.{name}.tags", f"tag {tag} is on checkpoint {other} already"
+                                                  " · 该标签已属于另一巡更点"))
+    checkpoints = {**base.checkpoints, **{name: c for name, c in page.items() if name not in clashes}}
+    page_routes = {name: RouteConfig(name=spec.name, checkpoints=list(spec.checkpoints), day_rounds=spec.day_rounds,
+                                     night_rounds=spec.night_rounds, days=spec.days)
+                   for name, spec in sorted(doc.routes.items())}
+    routes = {**{name: r for name, r in base.routes.items() if name not in page_routes}, **page_routes}
+    for name, unknown in unknown_checkpoints(routes, checkpoints).items():
+        if name in page_routes:
             found.append((f"routes.{name}.checkpoints", f"no checkpoint {', '.join(unknown)}: add it first"
                                                         " · 巡更点不存在，请先添加"))
-            continue
-        routes[name] = RouteConfig(name=route_spec.name, checkpoints=list(route_spec.checkpoints),
-                                   day_rounds=route_spec.day_rounds, night_rounds=route_spec.night_rounds,
-                                   days=route_spec.days)
-    for name, route in list(routes.items()):
-        if name not in doc.routes and any(c not in checkpoints for c in route.checkpoints):
+        else:
             found.append((f"routes.{name}.checkpoints", "a checkpoint of this route is gone"))
-            del routes[name]
+        del routes[name]
     return base.model_copy(update={"checkpoints": checkpoints, "routes": routes})
 
 

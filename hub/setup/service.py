@@ -18,13 +18,13 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from hub.alerts.config import UnitConfig
 from hub.alerts.ports import AuditTrail, Directory
-from hub.calendar import NationalYear
+from hub.calendar import DEFAULT_GROUP, NationalYear, SchoolCalendar
 from hub.errors import Conflict, FieldError, NotFound
 from hub.settings import HubConfig
 from hub.setup.model import (
@@ -44,6 +44,14 @@ _LOGGER = logging.getLogger(__name__)
 SECTION = "setup"
 
 OnChange = Callable[[HubConfig], None]
+
+
+class DefaultDoors(Protocol):
+    """What the gate duty (``hub.gate.monitor.GateMonitor``) says of its default door group."""
+
+    calendar: SchoolCalendar
+
+    def defaults(self) -> dict[str, Any]: ...
 
 
 def _path(loc: Iterable[object]) -> str:
@@ -191,13 +199,30 @@ class SchoolSetup:
 
         return self._change((f"groups.{name}",), None, edit, actor, "group_removed", f"gate-group/{name}")
 
-    def adopt_template(self, name: str, spec: GroupSetup, doors: dict[str, str], actor: str,
-                       seen: int | None = None) -> SettingsVersion:
-        """The default windows as the school's own group ``name``, with the gates they watch (key → name) in it.
+    def sensor_names(self) -> dict[str, str]:
+        """Each announced sensor's name in force: the page's, the YAML's, the announced one, or its key."""
+        config = layered(self.base, self.document())
+        names: dict[str, str] = {}
+        for found in self.directory.sensors():
+            override = config.sensors.get(found["key"])
+            names[found["key"]] = (override.name if override else None) or found["name"] or found["key"]
+        return names
+
+    def adopt_template(self, name: str, gate: DefaultDoors, actor: str, seen: int | None = None) -> SettingsVersion:
+        """The default windows in force as the school's own group ``name``, with the gates they watch in it.
 
         One version: the group and its doors together, so the gate duty never sees the doors in
-        a group that does not exist yet, nor the group without its doors.
+        a group that does not exist yet, nor the group without its doors. Each door keeps the
+        name it has now, so moving it into the group renames nothing on the pages.
         """
+        defaults = gate.defaults()
+        if not defaults["enabled"]:
+            raise FieldError("name", "the default door group is switched off in the config")
+        template = gate.calendar.group(DEFAULT_GROUP)
+        spec = GroupSetup(school_day=template.school_day, other_day=template.other_day,
+                          close_grace_s=template.close_grace_s)
+        names = self.sensor_names()
+        doors = {key: (names.get(key) or key)[:64] for key in defaults["members"]}
         if name in self.document().groups or name in self.base.calendar.groups:
             raise Conflict("name", f"there is a door group {name!r} already: choose another name · 门组名称已存在")
         value = spec.model_dump(mode="json")
@@ -277,7 +302,17 @@ class SchoolSetup:
         return self._change((f"routes.{name}",), None, edit, actor, "route_removed", f"patrol-route/{name}")
 
     def put_units(self, units: list[UnitConfig], actor: str, seen: int | None = None) -> SettingsVersion:
-        """The cold units (a probe and its door), replacing the YAML's ``alerts.units``."""
+        """The cold units (a probe and its door), replacing the YAML's ``alerts.units``.
+
+        Each key must be a sensor a device announced, as a sensor named on the page must: a
+        typo would otherwise be a unit whose door never opens and whose probe never reads.
+        """
+        announced = {s["key"] for s in self.directory.sensors()}
+        for index, unit in enumerate(units):
+            for field, key in (("temperature", unit.temperature), ("door", unit.door)):
+                if key not in announced:
+                    raise FieldError(f"units.{index}.{field}", f"no sensor {key!r}: a device announces its sensors"
+                                     " when it connects · 没有这个传感器（设备连接后才会上报）")
         value = [unit.model_dump(mode="json") for unit in units]
 
         def edit(data: dict[str, Any]) -> dict[str, Any]:

@@ -15,10 +15,15 @@ from tests.security.test_broker_tls import make_ca
 pytestmark = pytest.mark.broker
 
 
-def _config(tmp_path: Path, port: int, tls_ca: Path | None = None, name: str = "edge.yaml") -> Path:
+def _config(tmp_path: Path, port: int, tls_ca: Path | None = None, name: str = "edge.yaml",
+            client_cert: Path | None = None) -> Path:
+    """An edge config naming ``port``; ``client_cert``: the CA directory holding dev-a.crt and dev-a.key."""
     broker: dict[str, object] = {"host": "127.0.0.1", "port": port, "username": "dev-a", "password": "not-used"}
     if tls_ca is not None:
         broker["tls"] = {"ca_file": str(tls_ca)}
+        if client_cert is not None:
+            broker["tls"] = {"ca_file": str(tls_ca), "cert_file": str(client_cert / "dev-a.crt"),
+                             "key_file": str(client_cert / "dev-a.key")}
     path = tmp_path / name
     path.write_text(yaml.safe_dump({
         "site": "s", "device": "dev-a", "state_dir": str(tmp_path / "state"), "clock_sync_check": "assume",
@@ -67,3 +72,37 @@ def test_tls_with_the_school_ca_passes_and_another_ca_or_plain_mqtt_is_refused(
     plain = _config(tmp_path, port, name="plain.yaml")
     assert main(["edge", "check-config", "--online", str(plain)]) == 2
     assert f"broker: 127.0.0.1:{port} (plain MQTT)" in capsys.readouterr().err
+
+
+@pytest.fixture
+def cert_broker(tmp_path: Path, school_ca: Path, accounts: dict[str, Account]) -> Iterator[MosquittoBroker]:
+    """A TLS listener that asks every client for a certificate signed by the school's CA."""
+    listener = TlsListener(free_port(), school_ca / "ca.crt", school_ca / "server.crt", school_ca / "server.key",
+                           require_certificate=True)
+    with MosquittoBroker(tmp_path / "cert-broker", list(accounts.values()), tls=listener) as running:
+        yield running
+
+
+def test_a_broker_asking_for_a_client_certificate_gets_the_devices_own(
+        tmp_path: Path, cert_broker: MosquittoBroker, school_ca: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The check shakes hands as the agent does: with broker.tls.cert_file/key_file when the config has them."""
+    assert cert_broker.tls is not None
+    port = cert_broker.tls.port
+    with_cert = _config(tmp_path, port, school_ca / "ca.crt", client_cert=school_ca)
+    assert main(["edge", "check-config", "--online", str(with_cert)]) == 0
+    assert f"broker: 127.0.0.1:{port} (TLS) answers" in capsys.readouterr().out
+
+    without = _config(tmp_path, port, school_ca / "ca.crt", name="no-cert.yaml")
+    assert main(["edge", "check-config", "--online", str(without)]) == 2
+    assert "set broker.tls.cert_file and broker.tls.key_file" in capsys.readouterr().err
+
+
+def test_a_broker_that_lets_anonymous_clients_in_is_a_problem(
+        tmp_path: Path, accounts: dict[str, Account], capsys: pytest.CaptureFixture[str]) -> None:
+    open_port = free_port()
+    extra = f"listener {open_port} 127.0.0.1\nallow_anonymous true\n"
+    with MosquittoBroker(tmp_path / "open-broker", list(accounts.values()), extra_config=extra):
+        assert main(["edge", "check-config", "--online", str(_config(tmp_path, open_port))]) == 2
+    captured = capsys.readouterr()
+    assert f"broker: 127.0.0.1:{open_port} (plain MQTT): the broker accepts anonymous clients" in captured.err
+    assert "refused as it should be" not in captured.out + captured.err

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from pydantic import ValidationError
+
+from hub.alerts.config import UnitConfig
 from hub.calendar import CalendarConfig, DoorGroup, NationalYear, SchoolCalendar, Term, WindowConfig
-from hub.gate.config import Checkpoint, GateConfig, RouteConfig
+from hub.gate.config import Checkpoint, GateConfig, RouteConfig, tag_clashes, unknown_checkpoints
 from hub.settings import HubConfig, LimitOverride
 from hub.setup.model import (
     CheckpointSetup,
@@ -131,3 +135,56 @@ def test_one_years_table_is_rolled_back_alone() -> None:
     current = {**target, "terms": []}
     assert changed_paths(before, target) == ["national.2099"]
     assert revert(current, before, target) == {**before, "terms": []}
+
+
+def test_a_cold_unit_is_one_probe_and_one_other_door_each_or_a_problem_naming_the_field() -> None:
+    """The rule engine keys units probe → door and door → probe: a second use of either would win silently."""
+    units = [UnitConfig(temperature="a/t1", door="a/d1"),
+             UnitConfig(temperature="a/t1", door="a/d2"),  # the probe again
+             UnitConfig(temperature="a/t2", door="a/d1"),  # the door again
+             UnitConfig(temperature="a/t3", door="a/t3"),  # its own door
+             UnitConfig(temperature="a/d1", door="a/d3"),  # a door as a probe
+             UnitConfig(temperature="a/t4", door="a/d4")]
+    doc = SetupDocument(units=units)
+    assert problems_of(BASE, doc) == [
+        ("units.1.temperature", "a/t1 is in unit 0 already · 该探头已属于另一冷藏设备"),
+        ("units.2.door", "a/d1 is the door of unit 0 already · 该门磁已属于另一冷藏设备"),
+        ("units.3.door", "a/t3 is the unit's probe: a unit's door is another sensor · 门磁不能与温度探头相同"),
+        ("units.4.temperature", "a/d1 is in unit 0 already · 该探头已属于另一冷藏设备")]
+    assert layered(BASE, doc).alerts.units == [units[0], units[5]]
+
+
+def test_names_of_groups_checkpoints_and_routes_are_plain_stripped_text() -> None:
+    """A checkpoint saved as ``gate `` could never be named by a route, whose list holds stripped names."""
+    doc = SetupDocument.model_validate({
+        "groups": {"后门 ": {}}, "checkpoints": {"gate ": {"name": "门卫室", "tags": ["0A"]}},
+        "routes": {" campus": {"name": "校园", "checkpoints": ["gate"]}}})
+    assert set(doc.groups) == {"后门"} and set(doc.checkpoints) == {"gate"} and set(doc.routes) == {"campus"}
+    assert problems_of(BASE, doc) == []
+    for section, body in (("groups", {}), ("checkpoints", {"name": "x", "tags": ["0A"]}),
+                          ("routes", {"name": "x", "checkpoints": ["gate"]})):
+        for bad in ("ga\nte", "ga\x1bte", "   ", "a" * 33, "a/b"):
+            with pytest.raises(ValidationError) as refused:
+                SetupDocument.model_validate({section: {bad: body}})
+            assert refused.value.errors()[0]["loc"][0] == section
+
+
+def test_the_page_and_the_yaml_refuse_the_same_patrols() -> None:
+    """One check (``tag_clashes``, ``unknown_checkpoints``) for both: what the YAML refuses the page does too."""
+    yaml_cp = {"gate": Checkpoint(tags=["0a"]), "hall": Checkpoint(tags=["0B"])}
+    with pytest.raises(ValidationError, match="tag '0A' is on both checkpoints 'gate' and 'lab'"):
+        GateConfig(checkpoints={**yaml_cp, "lab": Checkpoint(tags=["0A"])})
+    with pytest.raises(ValidationError, match="names unknown checkpoints: lab"):
+        GateConfig(checkpoints=yaml_cp, routes={"r": RouteConfig(checkpoints=["gate", "lab"])})
+    base = BASE.model_copy(update={"gate": GateConfig(checkpoints=yaml_cp)})
+    doc = SetupDocument(checkpoints={"lab": CheckpointSetup(name="实验室", tags=["0A"]),
+                                     "hall": CheckpointSetup(name="礼堂", tags=["0C"])},
+                        routes={"r": RouteSetup(name="路线", checkpoints=["gate", "lab"])})
+    assert problems_of(base, doc) == [
+        ("checkpoints.lab.tags", "tag 0A is on checkpoint gate already · 该标签已属于另一巡更点"),
+        ("routes.r.checkpoints", "no checkpoint lab: add it first · 巡更点不存在，请先添加")]
+    gate = layered(base, doc).gate
+    assert set(gate.checkpoints) == {"gate", "hall"} and gate.checkpoints["hall"].tags == ["0C"] and gate.routes == {}
+    assert tag_clashes({"x": Checkpoint(tags=["1"]), "y": Checkpoint(tags=["1", "2"]),
+                        "z": Checkpoint(tags=["2"])}) == {"y": ("1", "x")}
+    assert unknown_checkpoints({"r": RouteConfig(checkpoints=["x", "q"])}, {"x"}) == {"r": ["q"]}

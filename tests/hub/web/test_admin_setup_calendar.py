@@ -13,7 +13,7 @@ from hub.auth.users import User
 from hub.calendar import package_year
 from hub.gate import rules
 from hub.runtime import Hub
-from tests.hub.web.conftest import Feed
+from tests.hub.web.conftest import SENSORS, Feed
 
 GATE = "dev-g/gate-1"
 
@@ -231,3 +231,59 @@ def test_a_cold_unit_paired_with_its_door_on_the_page_is_one_incident_at_once(
                                                                     "door": "dev-a/door-1"}]
     audited = [e for e in client.get("/api/audit").json() if e["action"] == "setup.units"]
     assert audited and audited[0]["actor"] == admin.username
+
+
+def test_a_cold_unit_sharing_a_probe_or_door_or_naming_no_announced_sensor_is_refused_naming_the_field(
+        client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[Role], User]) -> None:
+    as_role(Role.ADMIN)
+    feed.status([*SENSORS, {"sensor": "fridge-2", "kind": "temperature", "profile": "fridge"},
+                 {"sensor": "door-2", "kind": "door"}])
+    cases = [
+        ([{"temperature": "dev-a/fridge-1", "door": "dev-a/door-1"},
+          {"temperature": "dev-a/fridge-1", "door": "dev-a/door-2"}], "units.1.temperature"),
+        ([{"temperature": "dev-a/fridge-1", "door": "dev-a/door-1"},
+          {"temperature": "dev-a/fridge-2", "door": "dev-a/door-1"}], "units.1.door"),
+        ([{"temperature": "dev-a/fridge-1", "door": "dev-a/fridge-1"}], "units.0.door"),
+        ([{"temperature": "dev-a/fridge-9", "door": "dev-a/door-1"}], "units.0.temperature"),
+        ([{"temperature": "dev-a/fridge-1", "door": "dev-z/door-1"}], "units.0.door"),
+    ]
+    for units, field in cases:
+        refused = client.put("/api/admin/setup/units", json={"units": units})
+        assert refused.status_code == 422 and refused.json()["detail"]["field"] == field, (units, refused.text)
+    assert hub.setup.latest() is None and hub.settings.rules.alerts.units == []
+    both = [{"temperature": "dev-a/fridge-1", "door": "dev-a/door-1"},
+            {"temperature": "dev-a/fridge-2", "door": "dev-a/door-2"}]
+    assert client.put("/api/admin/setup/units", json={"units": both}).status_code == 200
+
+
+def test_names_in_the_path_are_plain_text_and_a_trailing_space_is_stripped(
+        client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[Role], User]) -> None:
+    """A checkpoint saved as ``gate `` could never be named by a route; a newline would reach the logs."""
+    as_role(Role.ADMIN)
+    checkpoint = {"name": "门卫室", "tags": ["04a1b2c3e5"]}
+    for section, body in (("checkpoints", checkpoint), ("routes", {"name": "巡更", "checkpoints": ["gate"]}),
+                          ("groups", {"school_day": [], "other_day": []})):
+        for bad in ("ga%0Ate", "ga%1Bte", "ga%E2%80%AEte", "%20%20"):
+            refused = client.put(f"/api/admin/setup/{section}/{bad}", json=body)
+            assert refused.status_code == 422, (section, bad, refused.text)
+            assert refused.json()["detail"][0]["loc"] == ["path", "name"], refused.text
+    assert hub.setup.latest() is None
+    saved = client.put("/api/admin/setup/checkpoints/gate%20", json=checkpoint)
+    assert saved.status_code == 200 and saved.json()["changes"] == ["checkpoints.gate"], saved.text
+    route = client.put("/api/admin/setup/routes/%20campus", json={"name": "巡更", "checkpoints": ["gate"],
+                                                                  "day_rounds": [{"start": "07:00", "end": "08:00"}]})
+    assert route.status_code == 200, route.text
+    assert set(hub.gate.config.checkpoints) == {"gate"} and hub.gate.config.routes["campus"].checkpoints == ["gate"]
+    assert client.delete("/api/admin/setup/routes/campus%20").status_code == 200
+    assert client.delete("/api/admin/setup/checkpoints/gate%20").status_code == 200
+    assert hub.gate.config.checkpoints == {}
+
+
+def test_the_setup_component_adopts_the_template_on_its_own(
+        client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[Role], User]) -> None:
+    """The route only passes the gate duty on: the group, its doors and their names are the component's."""
+    Feed(hub, "dev-g").status([{"sensor": "gate-1", "kind": "gate", "name": "南大门"}])
+    saved = hub.setup.adopt_template("大门", hub.gate, "校长")
+    assert saved.changes == ("groups.大门", f"sensors.{GATE}") and saved.actor == "校长"
+    assert hub.gate.calendar.group_of(GATE) == "大门" and hub.engine.name(GATE) == "南大门"
+    assert hub.setup.document().sensors[GATE].name == "南大门"
