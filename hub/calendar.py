@@ -28,6 +28,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: The windows a door group may have per day type when set on the admin page (a group of the school's,
+#: or the default group's confirmed windows): more is a typo, not a school.
+MAX_WINDOWS = 10
+
+
 class WindowConfig(_Strict):
     """An opening window in local time; ``end`` before ``start`` means it runs past midnight."""
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.calendar import (
     DEFAULT_GROUP,
+    MAX_WINDOWS,
     CalendarConfig,
     DayOverride,
     DefaultGroup,
@@ -71,8 +72,8 @@ class DefaultWindows(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    school_day: list[WindowConfig] = Field(default_factory=list, max_length=10)
-    other_day: list[WindowConfig] = Field(default_factory=list, max_length=10)
+    school_day: list[WindowConfig] = Field(default_factory=list, max_length=MAX_WINDOWS)
+    other_day: list[WindowConfig] = Field(default_factory=list, max_length=MAX_WINDOWS)
 
 
 @dataclass(frozen=True)

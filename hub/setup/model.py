@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from edge.wire import PlainText
 from hub.alerts.config import UnitConfig
-from hub.calendar import NationalYear, WindowConfig
+from hub.calendar import MAX_WINDOWS, NationalYear, WindowConfig
 from hub.checks.config import ChecksConfig
 
 #: A name typed on the page: one plain line (no control or direction characters), shown to staff.
@@ -24,8 +24,6 @@ Name = Annotated[PlainText, StringConstraints(min_length=1, max_length=64, strip
 #: A door group's name: plain text without ``/`` (it is a path segment of the API), Chinese welcome.
 GROUP_PATTERN = r"^[^/]{1,32}$"
 GroupName = Annotated[PlainText, StringConstraints(pattern=GROUP_PATTERN, strip_whitespace=True)]
-#: The windows a group may have per day type: more is a typo, not a school.
-MAX_WINDOWS = 8
 #: A patrol route's round windows per day or per night: 24 is a round every hour.
 MAX_ROUNDS = 24
 #: The years a school's national table may be given for (the package's range, and some to come).

@@ -219,8 +219,15 @@ class SchoolSetup:
         if not defaults["enabled"]:
             raise FieldError("name", "the default door group is switched off in the config")
         template = gate.calendar.group(DEFAULT_GROUP)
-        spec = GroupSetup(school_day=template.school_day, other_day=template.other_day,
-                          close_grace_s=template.close_grace_s)
+        try:
+            spec = GroupSetup(school_day=template.school_day, other_day=template.other_day,
+                              close_grace_s=template.close_grace_s)
+        except ValidationError as error:
+            # The config file's default group is not bounded like a group set on the page (too many windows).
+            where = ".".join(str(part) for part in error.errors()[0]["loc"])
+            raise FieldError("name", f"the template's {where} cannot be a group of the page as it is"
+                                     f" ({error.errors()[0]['msg']}): set the group's windows yourself"
+                                     " · 模板时段超出门组上限，请手动建立门组") from None
         names = self.sensor_names()
         doors = {key: (names.get(key) or key)[:64] for key in defaults["members"]}
         if name in self.document().groups or name in self.base.calendar.groups:

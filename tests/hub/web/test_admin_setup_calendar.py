@@ -287,3 +287,20 @@ def test_the_setup_component_adopts_the_template_on_its_own(
     assert saved.changes == ("groups.大门", f"sensors.{GATE}") and saved.actor == "校长"
     assert hub.gate.calendar.group_of(GATE) == "大门" and hub.engine.name(GATE) == "南大门"
     assert hub.setup.document().sensors[GATE].name == "南大门"
+
+
+def test_a_template_with_as_many_windows_as_its_confirmation_allows_becomes_a_group(
+        client: TestClient, hub: Hub, feed: Feed, as_role: Callable[[Role], User]) -> None:
+    """The default group's confirmed windows and a group of the page share one bound: adopting never fails."""
+    as_role(Role.ADMIN)
+    Feed(hub, "dev-g").status([{"sensor": "gate-1", "kind": "gate", "name": "南大门"}])
+    ten = [{"start": f"{h:02d}:00", "end": f"{h:02d}:30"} for h in range(6, 16)]
+    confirmed = client.post("/api/calendar/defaults/confirm",
+                            json={"windows": {"school_day": ten[:3], "other_day": ten}})
+    assert confirmed.status_code == 200, confirmed.text
+    adopted = client.post("/api/admin/setup/groups-from-template", json={"name": "校门"})
+    assert adopted.status_code == 200, adopted.text
+    assert len(hub.gate.calendar.group("校门").other_day) == 10
+    eleven = [*ten, {"start": "20:00", "end": "20:30"}]
+    assert client.post("/api/calendar/defaults/confirm",
+                       json={"windows": {"school_day": [], "other_day": eleven}}).status_code == 422
