@@ -192,6 +192,7 @@ def measure(places: int, days: int, orders: int, runs: int, base: Path, photos: 
                 "a place's history (its lines, scans and work orders)":
                     _median_ms(get(f"/checks/places/{busy.id}"), runs),
                 "daily record PDF": _median_ms(get(f"/api/checks/records/daily/{last}.pdf"), runs),
+                "weekly report PDF": _median_ms(get(f"/api/checks/records/weekly/{_iso_week(last)}.pdf"), runs),
                 "monthly minutes PDF": _median_ms(get(f"/api/checks/records/monthly/{last:%Y-%m}.pdf"), runs),
                 "monthly minutes xlsx": _median_ms(get(f"/api/checks/records/monthly/{last:%Y-%m}.xlsx"), runs),
                 "overdue duty (ChecksService.tick)": _median_ms(lambda: hub.checks.tick(now), runs),
@@ -199,6 +200,11 @@ def measure(places: int, days: int, orders: int, runs: int, base: Path, photos: 
         return Figures(count, answers, orders, open_orders, timings, photos)
     finally:
         hub.stop()
+
+
+def _iso_week(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 #: What each timing must stay under (issue 19: the board < 150 ms, the monthly record < 5 s).

@@ -540,6 +540,7 @@ def check_photo(root: PhotoRootDep, run_id: RowId, name: str, thumb: bool = Fals
 Reader = Annotated[User, Depends(require(Permission.REPORT_VIEW))]
 #: A month of this century: year 0 (or 9999, whose next month is year 10000) is no date Python can hold.
 MonthKey = Annotated[str, PathParam(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")]
+WeekKey = Annotated[str, PathParam(pattern=r"^20\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$")]
 _PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _XLSX: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX_TYPE: {}}}}
@@ -567,6 +568,37 @@ def daily_record_pdf(checks: ChecksDep, reports: ReportsDep, settings: SettingsD
     signed = reports.store.signoffs("daily", day.isoformat())
     return _pdf(lambda: records.daily_record(record, day, settings.rules.report.school, checks.tz, checks.clock(),
                                              settings.rules.samples.label_font, signed), f"daily-record-{day}.pdf")
+
+
+def _monday(week: str) -> dt.date:
+    """The Monday of an ISO week like ``2026-W42`` (W53 of a year that has 52 weeks is a 422 naming ``week``)."""
+    year, number = week.split("-W")
+    try:
+        return dt.date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise FieldError("week", f"{week} is not a week of {year}") from None
+
+
+@router.get("/api/checks/records/weekly/{week}.pdf", response_class=Response, responses=_PDF)
+def weekly_report_pdf(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                      week: WeekKey) -> Response:
+    """《每周食品安全排查治理报告》 of ``week`` (YYYY-Www): the week's checks, each hazard found and how it stands,
+    what the sensors saw, the weekly checklist, and who signed the week off (kind ``weekly``)."""
+    summary = checks.weekly_report(_monday(week))
+    signed = reports.store.signoffs("weekly", week)
+    return _pdf(lambda: records.weekly_report(summary, settings.rules.report.school, checks.tz, checks.clock(),
+                                              settings.rules.samples.label_font, signed),
+                f"weekly-report-{week}.pdf")
+
+
+@router.get("/api/checks/records/weekly/{week}.xlsx", response_class=Response, responses=_XLSX)
+def weekly_report_xlsx(checks: ChecksDep, reports: ReportsDep, settings: SettingsDep, _user: Reader,
+                       week: WeekKey) -> Response:
+    """《每周食品安全排查治理报告》 of ``week`` (YYYY-Www) as a spreadsheet: the PDF's tables and the checklist."""
+    summary = checks.weekly_report(_monday(week))
+    return _xlsx(records.weekly_report_xlsx(summary, settings.rules.report.school, checks.tz, checks.clock(),
+                                            reports.store.signoffs("weekly", week)),
+                 f"weekly-report-{week}.xlsx")
 
 
 @router.get("/api/checks/records/monthly/{month}.pdf", response_class=Response, responses=_PDF)

@@ -44,8 +44,9 @@ from hub.api.visitors import LeavePublic, VisitPublic
 from hub.auth.deps import CurrentUser, require
 from hub.auth.roles import Permission, Role, allows
 from hub.auth.users import User, attribution
+from hub.checks import rules as check_rules
 from hub.checks.config import TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Category, ItemKind, OrderState
+from hub.checks.kinds import OPEN_ORDER_STATES, Cadence, Category, ItemKind, OrderState
 from hub.errors import FieldError, NotFound
 from hub.gate.monitor import GateMonitor
 from hub.notify.channel_forms import FORM_KINDS
@@ -206,10 +207,11 @@ def checks_page(checks: ChecksDep, accounts: AccountsDep, photo_root: PhotoRootD
         if asked is not None:
             rejected.append((shown_line, asked))
     today = checks.local_day(now)
-    # The food-safety records of today and of this month, and their sign-offs (the report sign-off's).
-    record_days = {"day": today.isoformat(), "month": today.strftime("%Y-%m"),
-                   "day_signed": reports.store.signoffs("daily", today.isoformat()),
-                   "month_signed": reports.store.signoffs("monthly", today.strftime("%Y-%m"))}
+    # The food-safety records of today, this week and this month, and their sign-offs (the report sign-off's).
+    record_days = [(kind, key, f"records.{kind}", reports.store.signoffs(kind, key))
+                   for kind, key in (("daily", today.isoformat()),
+                                     ("weekly", check_rules.period_of(Cadence.WEEKLY, today).key),
+                                     ("monthly", today.strftime("%Y-%m")))]
     return _page(web, request, user, "checks", part, {"checks": due, "orders": orders, "opened_at": now,
                                                       "rejected": rejected, "records": record_days,
                                                       "request_ids": request_ids, "people": people,

@@ -213,8 +213,10 @@ class ChecksConfig(_Strict):
     scan_reports: ScanReportsConfig = Field(default_factory=ScanReportsConfig)
     #: Minutes a scan of a place's code lets its lines be answered (a page left open later is no proof).
     scan_valid_min: float = Field(default=30.0, ge=1, le=240)
-    #: The template printed as 《每日食品安全检查记录》, and the one printed as 《每月食品安全调度会议纪要》.
+    #: The templates printed as 《每日食品安全检查记录》, in 《每周食品安全排查治理报告》 and in
+    #: 《每月食品安全调度会议纪要》.
     daily_record: str = Field(default="canteen_daily", pattern=KEY_PATTERN)
+    weekly_report: str = Field(default="canteen_weekly", pattern=KEY_PATTERN)
     monthly_minutes: str = Field(default="school_monthly", pattern=KEY_PATTERN)
 
     @field_validator("templates")

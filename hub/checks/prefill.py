@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,13 @@ from hub.samples.store import SampleRecord
 
 #: The sensor profile each cold-chain source reads.
 PROFILES: dict[AutoSource, str] = {AutoSource.FRIDGES: "fridge", AutoSource.FREEZERS: "freezer"}
+
+
+class Span(StrEnum):
+    """The period an automatic answer speaks of, as its evidence names it."""
+
+    DAY = "今日"
+    WEEK = "本周"
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,11 @@ def _num(value: float) -> str:
     return f"{value:.1f}"
 
 
-def cold_chain(sensors: Sequence[SensorDay], unit: str = "°C") -> Prefill:
-    """Every sensor within its band: OK; any excursion: FAIL; a sensor without readings: unknown."""
+def cold_chain(sensors: Sequence[SensorDay], unit: str = "°C", span: Span = Span.DAY) -> Prefill:
+    """Every sensor within its band: OK; any excursion: FAIL; a sensor without readings: unknown.
+
+    ``span`` names the period in the evidence: a day's checklist, or the week's report.
+    """
     if not sensors:
         return Prefill(None, "没有此类传感器 · no such sensors", "/canteen")
     parts: list[str] = []
@@ -55,7 +66,7 @@ def cold_chain(sensors: Sequence[SensorDay], unit: str = "°C") -> Prefill:
     for sensor in sensors:
         values = [v for _, v in sensor.readings if v is not None]
         if not values:
-            parts.append(f"{sensor.name}：今日无读数")
+            parts.append(f"{sensor.name}：{span}无读数")
             answer = None if answer is not Answer.FAIL else answer
             continue
         low = sensor.low if sensor.low is not None else float("-inf")
@@ -111,16 +122,20 @@ def samples(records: Sequence[SampleRecord], config: SamplesConfig, open_today: 
     return Prefill(answer, "；".join(parts), link)
 
 
-def gates(sweeps: Sequence[Sweep], tz: ZoneInfo) -> Prefill:
-    """Every closing sweep so far today found its gates closed (the gate duty's record)."""
+def gates(sweeps: Sequence[Sweep], tz: ZoneInfo, span: Span = Span.DAY) -> Prefill:
+    """Every closing sweep so far in the period found its gates closed (the gate duty's record).
+
+    Over a week each sweep left open is named with its date.
+    """
     if not sweeps:
-        return Prefill(None, "今日尚无关门检查 · no closing sweep yet", "/gate")
+        return Prefill(None, f"{span}尚无关门检查 · no closing sweep yet", "/gate")
     open_after = [s for s in sweeps if s.not_closed]
     if not open_after:
-        return Prefill(Answer.OK, f"今日 {len(sweeps)} 次关门检查，均已关闭", "/gate")
+        return Prefill(Answer.OK, f"{span} {len(sweeps)} 次关门检查，均已关闭", "/gate")
     parts = []
+    at_format = "%H:%M" if span is Span.DAY else "%m-%d %H:%M"
     for sweep in sorted(open_after, key=lambda s: s.closing_at):
-        at = dt.datetime.fromtimestamp(sweep.closing_at, tz).strftime("%H:%M")
+        at = dt.datetime.fromtimestamp(sweep.closing_at, tz).strftime(at_format)
         names = "、".join(str(v.get("name") or k) for k, v in sweep.states.items()
                          if str(v.get("state", "")).lower() not in ("closed", "close"))
         parts.append(f"{at} 关门检查（{sweep.group}）未关：{names or sweep.not_closed}")

@@ -1,12 +1,15 @@
-"""The food-safety records made from the checks: 《每日食品安全检查记录》 for a day and
-《每月食品安全调度会议纪要》 for a month (SAMR Order 60, 2022: 日管控、周排查、月调度).
+"""The food-safety records made from the checks: 《每日食品安全检查记录》 for a day,
+《每周食品安全排查治理报告》 for a week and 《每月食品安全调度会议纪要》 for a month
+(SAMR Order 60, 2022: 日管控、周排查、月调度).
 
 Plain data built from the checks record and the calendar: a day's record is its daily
 checklist as filled (each item with its answer, the automatic answers with their
 evidence, the work orders its failures opened) — or, when nobody filled it, the blank
-form to fill on paper; the month's minutes are the monthly checklist with the month's
-figures: checklists due, done on time, late and missed, work orders opened, closed and
-overdue, and the median time to fix by category. ``hub.report.records`` prints them.
+form to fill on paper. The week's report and the month's minutes are the same summary
+of a period around that period's checklist: checklists due, done on time, late and
+missed, work orders reported, closed and overdue, the median time to fix by category;
+the week's report also lists each hazard found in the week and what the sensors saw.
+``hub.report.records`` prints them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from hub.checks.config import TemplateConfig
-from hub.checks.kinds import OPEN_ORDER_STATES, Category, ItemKind, OrderState
+from hub.checks.kinds import OPEN_ORDER_STATES, Cadence, Category, ItemKind, OrderState
+from hub.checks.prefill import Prefill
 from hub.checks.store import CheckRun, ItemAnswer, WorkOrder
 
 
@@ -62,9 +66,21 @@ class CategoryFix:
     median_h: float | None
 
 
+@dataclass(frozen=True)
+class SensorLine:
+    """What the hub's own data said of one thing over the period (fridges, freezers, gates)."""
+
+    title: str
+    seen: Prefill
+
+
 @dataclass
-class MonthlyMinutes:
-    month: str
+class PeriodSummary:
+    """A week or a month of checks and work orders, around that period's own checklist."""
+
+    cadence: Cadence
+    #: The period's key: ``2026-W42`` or ``2026-10``.
+    period: str
     record: ChecklistRecord | None
     checks: list[CheckCount] = field(default_factory=list)
     orders_opened: int = 0
@@ -72,6 +88,9 @@ class MonthlyMinutes:
     orders_overdue: int = 0
     by_category: list[CategoryFix] = field(default_factory=list)
     open_orders: list[WorkOrder] = field(default_factory=list)
+    #: The work orders reported in the period, oldest first (the week's hazards, 本周发现的隐患).
+    reported: list[WorkOrder] = field(default_factory=list)
+    sensors: list[SensorLine] = field(default_factory=list)
 
 
 def checklist_record(template: TemplateConfig, period: str, run: CheckRun | None,
@@ -97,20 +116,21 @@ def count_checks(name: str, due: list[tuple[float, CheckRun | None]], now: float
                       sum(1 for _, run in counted if run is not None and run.too_fast))
 
 
-def order_figures(minutes: MonthlyMinutes, orders: list[WorkOrder], since: float, until: float,
+def order_figures(summary: PeriodSummary, orders: list[WorkOrder], since: float, until: float,
                   now: float) -> None:
-    """The month's work-order figures: opened, accepted, overdue, and time to fix by category."""
-    minutes.orders_opened = sum(1 for o in orders if since <= o.reported_at < until)
+    """The period's work-order figures: opened, accepted, overdue, and time to fix by category."""
+    summary.reported = sorted((o for o in orders if since <= o.reported_at < until), key=lambda o: o.id)
+    summary.orders_opened = len(summary.reported)
     accepted = [o for o in orders if o.accepted_at is not None and since <= o.accepted_at < until]
-    minutes.orders_accepted = len(accepted)
+    summary.orders_accepted = len(accepted)
     end = min(until, now)
-    minutes.open_orders = sorted((o for o in orders if o.state is not OrderState.ACCEPTED), key=lambda o: o.id)
-    minutes.orders_overdue = sum(1 for o in minutes.open_orders if o.state in OPEN_ORDER_STATES and o.due_at < end)
+    summary.open_orders = sorted((o for o in orders if o.state is not OrderState.ACCEPTED), key=lambda o: o.id)
+    summary.orders_overdue = sum(1 for o in summary.open_orders if o.state in OPEN_ORDER_STATES and o.due_at < end)
     for category in Category:
         reported = [o for o in orders if o.category is category and since <= o.reported_at < until]
         fixed = [o for o in accepted if o.category is category]
         if not reported and not fixed:
             continue
         hours = [((o.fixed_at or o.accepted_at or o.reported_at) - o.reported_at) / 3600.0 for o in fixed]
-        minutes.by_category.append(CategoryFix(category, len(reported), len(fixed),
+        summary.by_category.append(CategoryFix(category, len(reported), len(fixed),
                                                statistics.median(hours) if hours else None))

@@ -93,7 +93,9 @@ def judged(item: ItemConfig, answer: Answer | None, value: float | None, text: s
         return Answer.OK if in_range(item, value) else Answer.FAIL
     if item.kind is ItemKind.CHOICE and answer is not Answer.NA and text in item.options:
         return Answer.FAIL if text in item.fail_options else Answer.OK
-    if item.kind in (ItemKind.PHOTO, ItemKind.SIGNATURE) and answer is not Answer.NA and photos:
+    if item.kind is ItemKind.PHOTO and answer is not Answer.NA and photos:
+        return answer or Answer.OK
+    if item.kind is ItemKind.SIGNATURE and answer is not Answer.NA and (photos or text.strip()):
         return answer or Answer.OK
     return answer
 
@@ -113,8 +115,10 @@ def answer_problem(item: ItemConfig, answer: Answer | None, value: float | None,
         return f"choose one of {' / '.join(item.options)} · 请从选项中选择"
     if item.kind is ItemKind.PHOTO and photos == 0 and answer is not Answer.NA:
         return "a photo taken on the spot is needed · 请现场拍照"
-    if item.kind is ItemKind.SIGNATURE and (photos != 1 or answer is Answer.NA):
-        return "sign on the page (one signature) · 请在页面上签名"
+    # A signature is drawn on the page, or — for someone who cannot draw one (a keyboard, a screen reader) —
+    # the signer's name typed in; either way the line is tied to the signed-in account that sent it.
+    if item.kind is ItemKind.SIGNATURE and (photos > 1 or answer is Answer.NA or (photos == 0 and not text.strip())):
+        return "sign on the page (draw one signature, or type your name) · 请在页面上手写签名或键入姓名"
     if judged(item, answer, value, text, photos) is Answer.FAIL and not note.strip():
         return "a failed item needs a note saying what was found · 不合格项须写明情况"
     if overrides_auto and not note.strip():

@@ -391,7 +391,8 @@ class ChecksService:
         overridden = auto is not None and auto.answer is not None and answer.answer is not auto.answer
         problem = rules.answer_problem(item, answer.answer, answer.value, answer.text, answer.note, overridden,
                                        len(answer.photos))
-        if problem is None and item.kind is ItemKind.SIGNATURE and not answer.photos[0].endswith(".png"):
+        drawn = answer.photos[0] if item.kind is ItemKind.SIGNATURE and answer.photos else None
+        if problem is None and drawn is not None and not drawn.endswith(".png"):
             problem = "a signature is the PNG drawn on the page · 签名须在页面上手写"
         if problem is not None:
             raise FieldError(field_name, f"{item.text}: {problem}")
@@ -673,24 +674,42 @@ class ChecksService:
         """《每日食品安全检查记录》 of ``day``: the daily checklist as filled, or the blank form."""
         return self._record_of(self.config.daily_record, rules.period_of(Cadence.DAILY, day))
 
-    def monthly_minutes(self, first: dt.date, now: float | None = None) -> records.MonthlyMinutes:
+    def weekly_report(self, day: dt.date, now: float | None = None) -> records.PeriodSummary:
+        """《每周食品安全排查治理报告》 of the ISO week of ``day``: the weekly checklist, the week's figures, each
+        hazard found in the week, and what the fridges, freezers and gates showed over it."""
+        now = self.clock() if now is None else now
+        with self._one_look():
+            summary = self._summary(Cadence.WEEKLY, day, self.config.weekly_report, now)
+            week = rules.period_of(Cadence.WEEKLY, day)
+            since = self._day_start(week.first)
+            until = min(self._day_start(week.last + dt.timedelta(days=1)), now)
+            if until > since:
+                for source, title in ((AutoSource.FRIDGES, "冷藏设备"), (AutoSource.FREEZERS, "冷冻设备")):
+                    seen = prefill.cold_chain(self._sensor_days(source, since, until), span=prefill.Span.WEEK)
+                    summary.sensors.append(records.SensorLine(title, seen))
+                summary.sensors.append(records.SensorLine(
+                    "校门关闭", prefill.gates(self._sweeps(since, until + 1), self.tz, prefill.Span.WEEK)))
+            return summary
+
+    def monthly_minutes(self, first: dt.date, now: float | None = None) -> records.PeriodSummary:
         """《每月食品安全调度会议纪要》 of the month of ``first``: the monthly checklist and the month's figures."""
         now = self.clock() if now is None else now
         with self._one_look():
-            return self._monthly_minutes(first, now)
+            return self._summary(Cadence.MONTHLY, first, self.config.monthly_minutes, now)
 
-    def _monthly_minutes(self, first: dt.date, now: float) -> records.MonthlyMinutes:
-        month = rules.period_of(Cadence.MONTHLY, first)
+    def _summary(self, cadence: Cadence, day: dt.date, record_key: str, now: float) -> records.PeriodSummary:
+        """A week's or a month's figures around its own checklist (``record_key``, left out when not in force)."""
+        span = rules.period_of(cadence, day)
         in_force = self.templates()
-        minutes = records.MonthlyMinutes(month.key, self._record_of(self.config.monthly_minutes, month)
-                                         if self.config.monthly_minutes in in_force else None)
-        since = self._day_start(month.first)
-        until = self._day_start(month.last + dt.timedelta(days=1))
+        summary = records.PeriodSummary(cadence, span.key, self._record_of(record_key, span)
+                                        if record_key in in_force else None)
+        since = self._day_start(span.first)
+        until = self._day_start(span.last + dt.timedelta(days=1))
         for key, template in in_force.items():
             due: list[tuple[float, CheckRun | None]] = []
             seen: set[str] = set()
-            for day in month.days():
-                period = rules.period_of(template.cadence, day)
+            for one_day in span.days():
+                period = rules.period_of(template.cadence, one_day)
                 if period.key in seen:
                     continue
                 seen.add(period.key)
@@ -698,9 +717,9 @@ class ChecksService:
                 if deadline is not None and since <= deadline < until:
                     due.append((deadline, self.store.find(key, period.key)))
             if due:
-                minutes.checks.append(records.count_checks(template.name, due, now))
-        records.order_figures(minutes, self.store.orders_touched(since, until), since, until, now)
-        return minutes
+                summary.checks.append(records.count_checks(template.name, due, now))
+        records.order_figures(summary, self.store.orders_touched(since, until), since, until, now)
+        return summary
 
     # -- the duty ------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The checks' food-safety records in Simplified Chinese: 《每日食品安全检查记录》 and 《每月食品安全调度会议纪要》,
-as PDF (A4, the weekly report's renderer and font) and as xlsx (the same rows, ``hub.report.xlsx``).
+"""The checks' food-safety records in Simplified Chinese: 《每日食品安全检查记录》, 《每周食品安全排查治理报告》 and
+《每月食品安全调度会议纪要》, as PDF (A4, the weekly report's renderer and font) and as xlsx (the same rows,
+``hub.report.xlsx``).
 
 A day nobody filled prints as the blank form, to fill on paper; an automatic answer prints
 with its evidence and 「系统」, an overridden one with the reason; a failed item with its work
@@ -21,8 +22,9 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus.flowables import Flowable
 
-from hub.checks.kinds import Answer, Category, ItemKind
-from hub.checks.records import ChecklistRecord, MonthlyMinutes, RecordLine
+from hub.checks.kinds import Answer, Cadence, Category, ItemKind
+from hub.checks.records import ChecklistRecord, PeriodSummary, RecordLine
+from hub.checks.store import WorkOrder
 from hub.report.pdf import ORDER_STATE_ZH, Styles, escape, table, when
 from hub.report.store import SignOff
 from hub.report.xlsx import Sheet, workbook
@@ -38,9 +40,11 @@ def _answer_text(line: RecordLine, tz: ZoneInfo) -> str:
     a = line.answer
     if a is None:
         return ""
-    if line.kind is ItemKind.SIGNATURE and a.answer is not Answer.NA and a.photos:
-        # The drawn signature is kept as a photo; the record says who signed it and when.
-        return f"已签名（{a.answered_by}，{when(a.answered_at, tz, '%Y-%m-%d %H:%M')}）"
+    if line.kind is ItemKind.SIGNATURE and a.answer is not Answer.NA and (a.photos or a.text):
+        # The drawn signature is kept as a photo; the record says who signed it and when, and the name typed
+        # in when it was typed rather than drawn.
+        signed = f"已签名（{a.answered_by}，{when(a.answered_at, tz, '%Y-%m-%d %H:%M')}）"
+        return signed if a.photos else f"{signed}，键入姓名：{a.text}"
     parts = [_ANSWER_ZH[a.answer] if a.answer is not None else ""]
     if a.value is not None:
         parts.append(f"{a.value:g} {line.unit}".strip())
@@ -136,7 +140,48 @@ def daily_record(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInf
     return _document(title, day.isoformat(), school, flow, font)
 
 
-def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float,
+def _span(summary: PeriodSummary) -> str:
+    return "本周" if summary.cadence is Cadence.WEEKLY else "本月"
+
+
+def weekly_report(summary: PeriodSummary, school: str, tz: ZoneInfo, now: float,
+                  font_path: Path | None = None, signoffs: Sequence[SignOff] = ()) -> bytes:
+    """《每周食品安全排查治理报告》 of one week as PDF bytes: the week's checks, each hazard found and how it
+    stands, what the sensors saw, and the weekly checklist as filled."""
+    font = registered_font(find_font(font_path))
+    styles = Styles(font)
+    width = A4[0] - 30 * mm
+    title = "每周食品安全排查治理报告"
+    checks, categories, _open, reported, sensors = _summary_tables(summary, tz)
+    flow: list[Flowable] = [
+        Paragraph(escape(f"{school}{title}"), styles.title),
+        Paragraph(escape(f"{summary.period} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}"), styles.subtitle),
+        Paragraph("一、本周检查完成情况", styles.h1),
+        *_checks_table(summary, checks, styles, width),
+        Paragraph("二、本周发现的隐患及整改情况", styles.h1), Paragraph(escape(_orders_summary(summary)), styles.body)]
+    if summary.reported:
+        warn = [n + 1 for n, o in enumerate(summary.reported) if o.accepted_at is None]
+        flow.append(table([reported[1], *reported[2]], [width * f for f in (0.26, 0.12, 0.1, 0.14, 0.1, 0.28)],
+                          styles, warn))
+    if summary.by_category:
+        flow.append(table([categories[1], *categories[2]], [width * f for f in (0.3, 0.2, 0.2, 0.3)], styles))
+    flow.append(Paragraph("三、设备与门岗监测（系统自动）", styles.h1))
+    if summary.sensors:
+        warn = [n + 1 for n, line in enumerate(summary.sensors) if line.seen.answer is Answer.FAIL]
+        flow.append(table([sensors[1], *sensors[2]], [width * f for f in (0.2, 0.14, 0.66)], styles, warn))
+    flow.append(Paragraph("四、本周排查", styles.h1))
+    if summary.record is not None:
+        flow += _checklist(summary.record, tz, styles, width)
+    flow += [Paragraph("五、下周整改措施", styles.h1),
+             Paragraph("______________________________________________________________________", styles.body),
+             Spacer(1, 6 * mm),
+             Paragraph("食品安全员（签字）：______________　食品安全总监（签字）：______________　日期：__________",
+                       styles.body),
+             *_signed(signoffs, tz, styles)]
+    return _document(title, summary.period, school, flow, font)
+
+
+def monthly_minutes(minutes: PeriodSummary, school: str, tz: ZoneInfo, now: float,
                     font_path: Path | None = None, signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每月食品安全调度会议纪要》 of one month as PDF bytes."""
     font = registered_font(find_font(font_path))
@@ -145,15 +190,13 @@ def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: flo
     title = "每月食品安全调度会议纪要"
     flow: list[Flowable] = [
         Paragraph(escape(f"{school}{title}"), styles.title),
-        Paragraph(escape(f"{minutes.month} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}"), styles.subtitle),
+        Paragraph(escape(f"{minutes.period} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}"), styles.subtitle),
         Paragraph("会议时间：______________　地点：______________　主持人：______________　记录人：______________",
                   styles.body),
         Paragraph("参会人员：____________________________________________________________", styles.body),
         Paragraph("一、本月检查完成情况", styles.h1)]
-    checks, categories, orders = _minutes_tables(minutes, tz)
-    warn = [n + 1 for n, c in enumerate(minutes.checks) if c.missed or c.late]
-    flow.append(table([checks[1], *checks[2]], [width * f for f in (0.4, 0.12, 0.12, 0.12, 0.12, 0.12)], styles,
-                      warn))
+    checks, categories, orders, _reported, _sensors = _summary_tables(minutes, tz)
+    flow += _checks_table(minutes, checks, styles, width)
     flow += [Paragraph("二、隐患排查与整改", styles.h1), Paragraph(escape(_orders_summary(minutes)), styles.body)]
     if minutes.by_category:
         flow.append(table([categories[1], *categories[2]], [width * f for f in (0.3, 0.2, 0.2, 0.3)], styles))
@@ -167,26 +210,49 @@ def monthly_minutes(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: flo
              Spacer(1, 6 * mm),
              Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body),
              *_signed(signoffs, tz, styles)]
-    return _document(title, minutes.month, school, flow, font)
+    return _document(title, minutes.period, school, flow, font)
 
 
-def _orders_summary(minutes: MonthlyMinutes) -> str:
-    return (f"本月新报隐患 {minutes.orders_opened} 件，验收关闭 {minutes.orders_accepted} 件，"
-            f"逾期未整改 {minutes.orders_overdue} 件。")
+def _checks_table(summary: PeriodSummary, checks: Sheet, styles: Styles, width: float) -> list[Flowable]:
+    warn = [n + 1 for n, c in enumerate(summary.checks) if c.missed or c.late]
+    return [table([checks[1], *checks[2]], [width * f for f in (0.4, 0.12, 0.12, 0.12, 0.12, 0.12)], styles, warn)]
 
 
-def _minutes_tables(minutes: MonthlyMinutes, tz: ZoneInfo) -> tuple[Sheet, Sheet, Sheet]:
-    """The minutes' three tables: checks done, hazards by category, work orders still open."""
+def _orders_summary(summary: PeriodSummary) -> str:
+    span = _span(summary)
+    return (f"{span}新报隐患 {summary.orders_opened} 件，验收关闭 {summary.orders_accepted} 件，"
+            f"逾期未整改 {summary.orders_overdue} 件。")
+
+
+def _summary_tables(summary: PeriodSummary, tz: ZoneInfo) -> tuple[Sheet, Sheet, Sheet, Sheet, Sheet]:
+    """A period's tables: checks done, hazards by category, work orders still open, the hazards reported in the
+    period with how each stands, and what the sensors saw."""
     checks: Sheet = ("检查完成情况", ["检查表", "应做", "按时", "逾期补做", "未做", "用时过短"],
                      [[c.name, str(c.due), str(c.on_time), str(c.late), str(c.missed), str(c.too_fast)]
-                      for c in minutes.checks])
+                      for c in summary.checks])
     categories: Sheet = ("隐患分类", ["类别", "新报", "验收关闭", "整改用时中位数"],
                          [[CATEGORY_ZH[c.category], str(c.reported), str(c.accepted),
-                           f"{c.median_h:.1f} 小时" if c.median_h is not None else "—"] for c in minutes.by_category])
+                           f"{c.median_h:.1f} 小时" if c.median_h is not None else "—"] for c in summary.by_category])
     orders: Sheet = ("未关闭工单", ["未关闭工单", "地点", "状态", "整改期限", "负责人"],
                      [[f"#{o.id} {o.title}", o.place, ORDER_STATE_ZH[o.state], when(o.due_at, tz),
-                       o.assignee or "未指派"] for o in minutes.open_orders])
-    return checks, categories, orders
+                       o.assignee or "未指派"] for o in summary.open_orders])
+    reported: Sheet = (f"{_span(summary)}隐患", ["隐患", "地点", "类别", "发现时间", "状态", "整改情况"],
+                       [[f"#{o.id} {o.title}", o.place, CATEGORY_ZH[o.category], when(o.reported_at, tz),
+                         ORDER_STATE_ZH[o.state], _fix_text(o, tz)] for o in summary.reported])
+    sensors: Sheet = ("设备监测", ["项目", "结果", "依据（系统自动）"],
+                      [[line.title, _ANSWER_ZH[line.seen.answer] if line.seen.answer is not None else "无法判断",
+                        line.seen.evidence] for line in summary.sensors])
+    return checks, categories, orders, reported, sensors
+
+
+def _fix_text(order: WorkOrder, tz: ZoneInfo) -> str:
+    """What was done and who accepted it; or who has it and by when."""
+    if order.fixed_at is not None:
+        text = f"{order.fixed_by} {when(order.fixed_at, tz, '%m-%d %H:%M')} 整改：{order.fix_note}"
+        if order.accepted_at is not None:
+            text += f"；{order.accepted_by} 验收"
+        return text
+    return f"{order.assignee or '未指派'}，期限 {when(order.due_at, tz, '%m-%d %H:%M')}"
 
 
 def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInfo, now: float,
@@ -198,12 +264,25 @@ def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: Zo
     return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record, tz))], heading)
 
 
-def monthly_minutes_xlsx(minutes: MonthlyMinutes, school: str, tz: ZoneInfo, now: float,
+def weekly_report_xlsx(summary: PeriodSummary, school: str, tz: ZoneInfo, now: float,
+                       signoffs: Sequence[SignOff] = ()) -> bytes:
+    """《每周食品安全排查治理报告》 of one week as a workbook: the PDF's tables, and the weekly checklist."""
+    heading = [f"{school}每周食品安全排查治理报告", f"{summary.period} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
+               "　".join(t for t in (_orders_summary(summary), signed_text(signoffs, tz)) if t)]
+    checks, categories, _open, reported, sensors = _summary_tables(summary, tz)
+    sheets = [checks, reported, categories, sensors]
+    if summary.record is not None:
+        sheets.append(("本周排查", _CHECKLIST_HEADER, _checklist_rows(summary.record, tz)))
+    return workbook(sheets, heading)
+
+
+def monthly_minutes_xlsx(minutes: PeriodSummary, school: str, tz: ZoneInfo, now: float,
                          signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每月食品安全调度会议纪要》 of one month as a workbook: its tables, and the month's general check."""
-    heading = [f"{school}每月食品安全调度会议纪要", f"{minutes.month} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
+    heading = [f"{school}每月食品安全调度会议纪要", f"{minutes.period} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
                "　".join(t for t in (_orders_summary(minutes), signed_text(signoffs, tz)) if t)]
-    sheets = list(_minutes_tables(minutes, tz))
+    checks, categories, orders, _reported, _sensors = _summary_tables(minutes, tz)
+    sheets = [checks, categories, orders]
     if minutes.record is not None:
         sheets.append(("月度总查", _CHECKLIST_HEADER, _checklist_rows(minutes.record, tz)))
     return workbook(sheets, heading)

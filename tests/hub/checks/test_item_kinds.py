@@ -103,3 +103,34 @@ def test_choice_photo_and_signature_lines_from_the_template_to_the_record(
     assert ["签字", "食堂负责人签字", f"已签名（{manager.username}，{MONDAY} 11:00）", None] in rows
     assert ["原料", "食用油外观", "不合格，浑浊", next(r[3] for r in rows if r[1] == "食用油外观")] in rows
     assert officer.username != manager.username
+
+
+def test_a_signature_can_be_typed_by_someone_who_cannot_draw_one(
+        kinds_hub: Hub, client: TestClient, clock: Clock) -> None:
+    clock.set(f"{MONDAY} 11:00")
+    _, as_officer = bearer(kinds_hub, Role.SAFETY_OFFICER)
+    manager, headers = bearer(kinds_hub, Role.CANTEEN_MANAGER)
+    assert client.put("/api/checks/templates/canteen_daily", headers=as_officer, json=DAILY).status_code == 200
+    page = client.get("/checks", headers=headers).text
+    assert '<input name="text" maxlength="100" autocomplete="name">' in page  # beside the canvas, reached by Tab
+    photo = _upload(client, headers, PNG, "sample.png")
+    drawn = _upload(client, headers, PNG + b"signed", "signature.png")
+
+    def body(sign: dict[str, object]) -> dict[str, object]:
+        return {"opened_at": clock() - 600, "answers": [
+            {"item": "oil", "text": "正常"}, {"item": "sample_photo", "photos": [photo]},
+            {"item": "manager_sign", **sign}]}
+
+    unsigned_answers: list[dict[str, object]] = [{"text": "   "}, {"photos": [drawn, photo]},
+                                                 {"answer": "na", "text": "王芳"}]
+    for unsigned in unsigned_answers:
+        refused = client.post("/api/checks/canteen_daily", headers=headers, json=body(unsigned))
+        assert refused.status_code == 422, unsigned
+        assert refused.json()["detail"]["field"] == "answers.2.manager_sign" and "键入姓名" in refused.text
+
+    done = client.post("/api/checks/canteen_daily", headers=headers, json=body({"text": "王芳"}))
+    assert done.status_code == 201, done.text
+    assert {a["item"]: a["answer"] for a in done.json()["answers"]}["manager_sign"] == "ok"
+    pdf = client.get(f"/api/checks/records/daily/{MONDAY}.pdf", headers=as_officer)
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages))
+    assert f"已签名（{manager.username}，{MONDAY}11:00），键入姓名：王芳" in text

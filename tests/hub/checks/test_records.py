@@ -111,6 +111,73 @@ def test_the_monthly_minutes_carry_the_month_s_figures(hub: Hub, client: TestCli
     assert any(row[0] == f"#{leak.id} 水房漏水" for row in sheets["未关闭工单"])
 
 
+def test_the_weekly_report_carries_the_week_s_checks_hazards_and_sensors(
+        hub: Hub, client: TestClient, clock: Clock) -> None:
+    announce(hub)
+    feed(hub, "fridge-1", [(local(f"{MONDAY} 01:00"), 3.0), (local("2026-10-14 03:00"), 11.5),
+                           (local("2026-10-14 03:10"), 4.0)], seq=2)
+    feed(hub, "freezer-1", [(local(f"{MONDAY} 01:00"), -18.0)], seq=3)
+    clock.set("2026-10-09 08:00")  # the Friday before: last week's hazard, not this week's
+    earlier = hub.checks.report("操作间插座松动", "食堂", "", Urgency.NORMAL, actor="li",
+                                category=Category.ELECTRICAL)
+    clock.set("2026-10-13 09:00")
+    hood = hub.checks.report("排烟罩油污", "食堂", "=HYPERLINK(\"x\")", Urgency.NORMAL, actor="li",
+                             category=Category.CANTEEN)
+    drain = hub.checks.report("下水道堵塞", "洗碗间", "", Urgency.HIGH, actor="li", category=Category.WATER)
+    hub.checks.assign(hood.id, "zhang", actor="officer")
+    clock.set("2026-10-13 15:00")
+    hub.checks.fix(hood.id, "清洗排烟罩", actor="zhang")
+    hub.checks.accept(hood.id, "", actor="officer")
+    clock.set("2026-10-16 10:00")
+    answers = _answers(hub, "canteen_weekly", summary=AnswerInput("summary", text="排烟罩已清洗，下水道待疏通"))
+    hub.checks.submit("canteen_weekly", answers, clock() - 900, actor="officer")
+    clock.set("2026-10-19 08:00")
+    officer, reader = bearer(hub, Role.SAFETY_OFFICER)
+    _, staff = bearer(hub, Role.CANTEEN_STAFF)
+    assert client.get("/api/checks/records/weekly/2026-W42.pdf", headers=staff).status_code == 403
+
+    response = client.get("/api/checks/records/weekly/2026-W42.pdf", headers=reader)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    text = _text(response.content)
+    assert "每周食品安全排查治理报告" in text and "2026-W42" in text
+    assert "本周新报隐患2件，验收关闭1件，逾期未整改1件。" in text
+    assert f"#{hood.id}排烟罩油污" in text and "zhang10-1315:00整改：清洗排烟罩；officer验收" in text
+    assert f"#{drain.id}下水道堵塞" in text and f"#{earlier.id}" not in text
+    assert "食堂116.0小时" in text  # one reported, one accepted: reported at 09:00, fixed at 15:00
+    assert "冷藏设备不合格1号冷藏柜：3.0–11.5°C，超限1次" in text  # the week's excursion, not only today's
+    assert "冷冻设备合格1号冷冻柜：-18.0–-18.0°C，未超限" in text
+    assert "本周尚无关门检查" in text
+    assert "每周食品安全排查治理报告1100" in text  # the weekly checklist: due once, on time
+    for item in hub.checks.template("canteen_weekly").items:
+        assert re.sub(r"\s+", "", item.text) in text, item.text
+    assert "排烟罩已清洗，下水道待疏通" in text and "食品安全总监（签字）" in text and "已签署" not in text
+
+    signed = client.post("/api/reports/signoffs", headers=reader,
+                         json={"kind": "weekly", "period": "2026-W42", "comment": "同意"})
+    assert signed.status_code == 201, signed.text
+    text = _text(client.get("/api/checks/records/weekly/2026-W42.pdf", headers=reader).content)
+    assert "已签署：" in text and f"（{officer.username}）" in text and "审核意见：同意" in text
+
+    sheets = _sheets(client.get("/api/checks/records/weekly/2026-W42.xlsx", headers=reader).content)
+    assert list(sheets) == ["检查完成情况", "本周隐患", "隐患分类", "设备监测", "本周排查"]
+    heading = sheets["检查完成情况"]
+    assert "每周食品安全排查治理报告" in str(heading[0][0]) and "2026-W42" in str(heading[1][0])
+    assert "本周新报隐患 2 件" in str(heading[2][0]) and f"（{officer.username}）" in str(heading[2][0])
+    hazards = {str(row[0]): row for row in sheets["本周隐患"][4:]}
+    assert hazards[f"#{hood.id} 排烟罩油污"][2:5] == ["食堂", "10-13 09:00", "已验收"]
+    assert hazards[f"#{drain.id} 下水道堵塞"][4] == "已上报"
+    assert ["食堂", "1", "1", "6.0 小时"] in sheets["隐患分类"]
+    sensors = {str(row[0]): row for row in sheets["设备监测"][4:]}
+    assert sensors["冷藏设备"][1] == "不合格" and "超限 1 次" in str(sensors["冷藏设备"][2])
+    assert sensors["冷冻设备"][1] == "合格" and sensors["校门关闭"][1] == "无法判断"
+    assert ["小结", "本周排查发现的问题与措施", "排烟罩已清洗，下水道待疏通", None] in sheets["本周排查"]
+
+    # A week that does not exist is a 422 naming the field, never a 500.
+    assert client.get("/api/checks/records/weekly/2025-W53.pdf", headers=reader).json()["detail"]["field"] == "week"
+    assert client.get("/api/checks/records/weekly/2026-W00.xlsx", headers=reader).status_code == 422
+    assert client.get("/api/checks/records/weekly/2020-W53.pdf", headers=reader).status_code == 200
+
+
 def test_the_records_carry_their_sign_off_made_through_the_report_sign_off(
         hub: Hub, client: TestClient, clock: Clock) -> None:
     clock.set(f"{MONDAY} 12:00")
@@ -122,6 +189,7 @@ def test_the_records_carry_their_sign_off_made_through_the_report_sign_off(
     assert "已签署" not in unsigned
     page = client.get("/checks", headers=headers).text
     assert f'<input type="hidden" name="period" value="{MONDAY}">' in page and 'data-signed=' not in page
+    assert '<a href="/api/checks/records/weekly/2026-W42.pdf">' in page  # this week's report, to sign as well
 
     day = client.post("/api/reports/signoffs", headers=headers,
                       json={"kind": "daily", "period": MONDAY, "comment": "<b>同意</b>"})
