@@ -9,9 +9,11 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from hub.alerts.kinds import AlertKind, AlertState
 from hub.auth.roles import Role
 from hub.checks.config import ChecksConfig, ItemConfig, ScanReportsConfig, TemplateConfig
 from hub.checks.kinds import AutoSource, Cadence, Category, DayRule, ItemKind, OrderState, ScanState
+from hub.checks.service import check_subject
 from hub.settings import HubConfig
 from tests.browser.conftest import PHONE, Served, overflow_x
 from tests.browser.conftest import screenshot as full_screenshot
@@ -26,6 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.broker]
 KITCHEN = TemplateConfig(name="厨房每日检查", cadence=Cadence.DAILY, due_by=dt.time(23, 59), days=DayRule.EVERY,
                          place="食堂", items=[
     ItemConfig(key="fridges", text="冷藏设备温度 0–8 °C", section="冷藏", auto=AutoSource.FRIDGES, key_item=True),
+    ItemConfig(key="freezers", text="冷冻设备温度 ≤ -12 °C", section="冷藏", auto=AutoSource.FREEZERS),
     ItemConfig(key="clean_floor", text="操作间地面清洁，无积水", section="环境"),
     ItemConfig(key="core_temp", text="熟食中心温度", section="加工", kind=ItemKind.NUMBER, low=70, unit="°C")])
 
@@ -44,7 +47,9 @@ def screenshot(page: Page, name: str) -> None:
 def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another(
         served: Served, open_page: Callable[[Role], Page]) -> None:
     served.device.reading("fridge-1", 4.0)
-    wait_for(lambda: served.hub.series.readings("dev-d/fridge-1", 0, 4e9))
+    served.device.reading("freezer-1", -18.0)
+    wait_for(lambda: served.hub.series.readings("dev-d/fridge-1", 0, 4e9)
+             and served.hub.series.readings("dev-d/freezer-1", 0, 4e9))
 
     cook = open_page(Role.CANTEEN_STAFF)
     cook.goto(f"{served.url}/checks")
@@ -53,6 +58,9 @@ def test_a_failed_item_becomes_a_work_order_fixed_by_one_and_accepted_by_another
     fridges = card.locator("fieldset[data-item=fridges]")
     expect(fridges.locator("[data-auto]")).to_contain_text("1号冷藏柜：4.0–4.0 °C，未超限")
     expect(fridges.locator("input[value=ok]")).to_be_checked()
+    freezers = card.locator("fieldset[data-item=freezers]")  # the second line the sensors answer
+    expect(freezers.locator("[data-auto]")).to_contain_text("2号冷冻柜：-18.0–-18.0 °C，未超限")
+    expect(freezers.locator("input[value=ok]")).to_be_checked()
     floor = card.locator("fieldset[data-item=clean_floor]")
     floor.locator("input[value=fail]").check()
     floor.locator("input[name=note]").fill("洗碗间地面积水，排水沟堵塞")
@@ -179,6 +187,28 @@ def test_the_safety_officer_reorders_removes_and_adds_items_of_a_template(
     box.locator("form[data-kind=template] button[type=submit]").click()
     wait_for(lambda: served.hub.checks.store.template_revisions("kitchen_daily"))
     edited = served.hub.checks.template("kitchen_daily")
-    assert [item.text for item in edited.items] == ["冷藏设备温度 0–8 °C", "熟食中心温度", "冰箱门封条完好"]
-    assert edited.items[0].auto is AutoSource.FRIDGES and edited.items[1].low == 70
-    assert edited.items[2].photo and edited.due_by == dt.time(15, 30)
+    assert [item.text for item in edited.items] == ["冷藏设备温度 0–8 °C", "冷冻设备温度 ≤ -12 °C", "熟食中心温度",
+                                                    "冰箱门封条完好"]
+    assert edited.items[0].auto is AutoSource.FRIDGES and edited.items[2].low == 70
+    assert edited.items[3].photo and edited.due_by == dt.time(15, 30)
+
+
+def test_an_overdue_weekly_check_is_an_alarm_on_the_canteen_page(
+        served: Served, open_page: Callable[[Role], Page]) -> None:
+    weekly = TemplateConfig(name="每周食品安全排查治理报告", cadence=Cadence.WEEKLY, due_by=dt.time(17, 0),
+                            days=DayRule.EVERY, place="食堂",
+                            items=[ItemConfig(key="suppliers", text="供货商资质在有效期内", section="原料")])
+    served.hub.checks.save_template("canteen_weekly", weekly, actor="officer")
+    (due,) = [c for c in served.hub.checks.due() if c.key == "canteen_weekly"]
+    assert due.deadline is not None
+    served.hub.checks.tick(due.deadline + 60)  # the duty's next look, a minute after the deadline
+    (alert,) = served.hub.state.alerts(kind=AlertKind.CHECK, subject=check_subject("canteen_weekly", due.period))
+    assert alert.state is AlertState.FIRING
+
+    officer = open_page(Role.SAFETY_OFFICER)
+    officer.goto(f"{served.url}/canteen")
+    card = officer.locator(f"#alert-{alert.id}")
+    expect(card).to_contain_text("每周食品安全排查治理报告")
+    expect(card).to_contain_text("尚未提交")
+    assert overflow_x(officer) == 0
+    screenshot(officer, "checks-weekly-overdue")
