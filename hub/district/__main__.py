@@ -1,4 +1,5 @@
-"""``python -m hub.district serve|add-site``: run a district worker, or register a school and print its token."""
+"""``python -m hub.district serve|add-site|add-inspector``: run a district worker, or register a school or an
+inspector and print its token."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 
 import uvicorn
 
+from hub.district.inspectors import add_inspector
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
@@ -24,16 +26,28 @@ def main(argv: list[str] | None = None) -> int:
     add = commands.add_parser("add-site", help="register a school; prints its token once")
     add.add_argument("site")
     add.add_argument("name")
+    inspector = commands.add_parser("add-inspector", help="make a district inspector's account; prints its token once")
+    inspector.add_argument("name", help="account name (lower-case letters, digits, - and _)")
+    inspector.add_argument("display_name", help="the person's or the office's name, as pages show it")
+    scope = inspector.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--site", action="append", default=[], help="a school the inspector reads (repeat)")
+    scope.add_argument("--all", action="store_true", help="every school of the district")
     args = parser.parse_args(argv)
     given = {k: v for k, v in {"dsn": args.dsn, "host": getattr(args, "host", None),
                                 "port": getattr(args, "port", None),
                                 "worker": getattr(args, "worker", None)}.items() if v is not None}
     settings = DistrictSettings(**given)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "add-site":
+    if args.command in ("add-site", "add-inspector"):
         store = DistrictStore(settings.dsn, settings.worker)
         try:
-            print(store.add_site(args.site, args.name))
+            if args.command == "add-site":
+                print(store.add_site(args.site, args.name))
+            else:
+                print(add_inspector(store, args.name, args.display_name, args.site, all_sites=args.all))
+        except ValueError as error:
+            print(f"refused: {error}", file=sys.stderr)
+            return 2
         finally:
             store.close()
         return 0

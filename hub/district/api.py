@@ -1,14 +1,18 @@
-"""The district's routes: a school hub posts its forwarded batches here, authenticated as its site."""
+"""The district's routes: a school hub posts its forwarded batches here, authenticated as its site; a district
+inspector reads its schools, authenticated as itself and never beyond its scope."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from hub.district import overview
+from hub.district.inspectors import Inspector, authenticate
 from hub.district.store import DistrictStore
 from hub.district.wire import MAX_REQUEST_BYTES, RECORDS_PATH, SITE_PATTERN, BatchStored, ForwardBatch
 
@@ -81,3 +85,71 @@ async def post_records(request: Request, site: SchoolDep, store: StoreDep) -> Ba
 @router.get("/district/v1/health", response_model=Health)
 def health(store: StoreDep) -> Health:
     return Health(worker=store.worker, schema_version=store.schema_version)
+
+
+async def inspector(store: StoreDep,
+                    authorization: Annotated[str, Header(max_length=512)] = "") -> Inspector:
+    """The district inspector the bearer token belongs to (a school's token is not one)."""
+    scheme, _, token = authorization.partition(" ")
+    found = await run_in_threadpool(authenticate, store, token) if scheme.lower() == "bearer" and token else None
+    if found is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not a district inspector's token · 令牌无效",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+InspectorDep = Annotated[Inspector, Depends(inspector)]
+
+
+class SchoolGlancePublic(BaseModel):
+    site: str
+    name: str
+    last_contact: dt.datetime | None
+    #: Set once the school has not been heard from for ``silent_after_s`` (its WAN link, or its hub, is down).
+    silent_since: dt.datetime | None
+    open_alarms: int
+    unacknowledged: int
+    #: Fridges and freezers out of their band now.
+    cold_out_of_band: int
+    overdue_checks: int
+    overdue_orders: int
+    offline_devices: int
+
+
+class SchoolAlarmPublic(BaseModel):
+    alert_id: int
+    kind: str
+    state: str
+    severity: str
+    message: str
+    started_at: float
+    updated_at: float
+    acked_by: str | None
+
+
+class SchoolPublic(BaseModel):
+    site: str
+    name: str
+    alarms: list[SchoolAlarmPublic]
+
+
+@router.get("/district/v1/schools", response_model=list[SchoolGlancePublic])
+def schools(store: StoreDep, who: InspectorDep) -> list[SchoolGlancePublic]:
+    """The inspector's schools at a glance: silent schools first, then the most open alarms."""
+    return [SchoolGlancePublic.model_validate(g, from_attributes=True) for g in overview.schools(store, who)]
+
+
+SiteParam = Annotated[str, Path(max_length=64)]
+
+
+@router.get("/district/v1/schools/{site}", response_model=SchoolPublic)
+def school_page(store: StoreDep, who: InspectorDep, site: SiteParam) -> SchoolPublic:
+    """One school's open alarms, newest first. A school outside the inspector's scope is a 403 whether it exists
+    or not: the answer tells nothing about other districts' schools."""
+    if not who.may_see(site):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not one of your schools · 非本人负责的学校")
+    name = overview.site_name(store, site)
+    if name is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such school · 无此学校")
+    alarms = [SchoolAlarmPublic.model_validate(a, from_attributes=True) for a in overview.school_alarms(store, site)]
+    return SchoolPublic(site=site, name=name, alarms=alarms)

@@ -82,6 +82,21 @@ CREATE TABLE alarm_dead_jobs (
     failed_by TEXT NOT NULL
 );
 """),
+    Migration(3, "district inspectors, scoped to their schools; the open alarms by school", """
+CREATE TABLE inspectors (
+    name TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    token_sha256 BYTEA NOT NULL UNIQUE,
+    all_sites BOOLEAN NOT NULL DEFAULT false,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE inspector_sites (
+    inspector TEXT NOT NULL REFERENCES inspectors (name) ON DELETE CASCADE,
+    site TEXT NOT NULL REFERENCES sites (site),
+    PRIMARY KEY (inspector, site)
+);
+CREATE INDEX alarms_open ON alarms (site) WHERE state IN ('firing', 'acknowledged', 'resolved', 'closed');
+"""),
 )
 
 
