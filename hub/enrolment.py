@@ -150,7 +150,7 @@ class EnrolmentStore(SqliteStore):
         return [_device(row) for row in rows]
 
     def add(self, device: EnrolledDevice) -> None:
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             db.execute("INSERT INTO enrolled_devices VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (device.name, device.site, device.role.value, device.state.value, device.added_at,
                         device.added_by, device.changed_at))
@@ -173,7 +173,7 @@ class EnrolmentStore(SqliteStore):
 
     def use(self, token: str, now: float) -> EnrolledDevice:
         """Use ``token`` up (once, whoever asks at the same moment) and return its device."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             row = db.execute("UPDATE enrol_tokens SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL"
                              " AND expires_at > ? RETURNING device", (now, token_hash(token), now)).fetchone()
             if row is None:

@@ -124,7 +124,7 @@ class AlarmLinks:
         """
         now = self.clock()
         key = digest(token)
-        with self._accounts.transaction(immediate=True) as db:
+        with self._accounts.transaction() as db:
             grant = self._grant(db.execute(_LINK, (key,)).fetchone(), alert_id)
             db.execute("UPDATE alarm_links SET used_at = ? WHERE token_digest = ?", (now, key))
             if signed_in is not None and signed_in.id != grant.user.id:

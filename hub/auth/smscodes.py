@@ -46,7 +46,7 @@ class SmsCodes:
     def use(self, number: str, code: str | None) -> int | None:
         """The alarm ``code`` (None: the newest) names for ``number``, marked used; None if none is live."""
         now = self.clock()
-        with self._accounts.transaction(immediate=True) as db:
+        with self._accounts.transaction() as db:
             if code is None:
                 row = db.execute("SELECT code, alert_id FROM sms_codes WHERE number = ? AND used_at IS NULL"
                                  " AND expires_at > ? ORDER BY created_at DESC LIMIT 1", (number, now)).fetchone()

@@ -185,7 +185,7 @@ class AccountStore(SqliteStore):
         hashed = self.passwords.hash(check_password(password)) if password is not None else None
         now = self.clock()
         try:
-            with self.transaction(immediate=True) as db:
+            with self.transaction() as db:
                 self._check_name_free(db, shown, name, Role(role), None)
                 cursor = db.execute(
                     "INSERT INTO users (username, display_name, role, locale, password_hash, created_at, updated_at)"
@@ -228,7 +228,7 @@ class AccountStore(SqliteStore):
             changes["locale"] = check_locale(locale)
         if disabled is not None:
             changes["disabled"] = int(disabled)
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             row = db.execute("SELECT username, role FROM users WHERE id = ?", (user_id,)).fetchone()
             if row is None:
                 raise KeyError(user_id)
@@ -280,7 +280,7 @@ class AccountStore(SqliteStore):
         """
         hashed = self.passwords.hash(check_password(password))
         now = self.clock()
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
                                 (hashed, now, user_id))
             if not cursor.rowcount:
@@ -296,7 +296,7 @@ class AccountStore(SqliteStore):
         if phone is not None and not PHONE_PATTERN.match(phone):
             raise AccountError("phone", "write +86 and the 11 digits · 请填写 +86 开头的手机号")
         try:
-            with self.transaction(immediate=True) as db:
+            with self.transaction() as db:
                 if not db.execute("UPDATE users SET phone = ?, updated_at = ? WHERE id = ?",
                                   (phone, self.clock(), user_id)).rowcount:
                     raise KeyError(user_id)
@@ -388,7 +388,7 @@ class AccountStore(SqliteStore):
             raise AccountError("name", "1–64 characters · 名称为 1–64 个字符")
         token = new_token()
         now = self.clock()
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             if db.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
                 raise KeyError(user_id)
             cursor = db.execute(

@@ -202,7 +202,7 @@ class CalibrationStore(SqliteStore):
 
     def record_offset(self, change: OffsetChange) -> bool:
         """Keep an offset a node reported, if it differs from the last one of that sensor; True when kept."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             last = db.execute("SELECT offset, source, calibration_id, hardware_id FROM offset_history"
                               " WHERE device = ? AND sensor = ? ORDER BY since DESC, id DESC LIMIT 1",
                               (change.device, change.sensor)).fetchone()

@@ -558,7 +558,7 @@ class CheckStore(SqliteStore):
         Raises ``sqlite3.IntegrityError`` when the period's checklist is already on record.
         """
         failed = sum(1 for a in answers if a.item in orders)
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO check_runs (template, period, name, version, template_json, opened_at, submitted_at,"
                 " submitted_by, too_fast, late, failed, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -629,7 +629,7 @@ class CheckStore(SqliteStore):
     def refill(self, rejection: Rejection, answer: NewAnswer, at: float, order: NewOrder | None) -> int | None:
         """The line filled again by its person, in one transaction with closing the rejection (and the work order
         a new failure opens: its id). Raises ``LookupError`` when the rejection was no longer open."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute("UPDATE answer_rejections SET refilled_at = ? WHERE id = ? AND refilled_at IS NULL",
                                 [at, rejection.id])
             if cursor.rowcount != 1:
@@ -667,7 +667,7 @@ class CheckStore(SqliteStore):
 
     def put_lines(self, lines: Sequence[PlaceLine]) -> None:
         """Keep lines answered at a place (answered again at a later scan: the later answer stands)."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             for line in lines:
                 db.execute(f"INSERT OR REPLACE INTO check_lines ({', '.join(_LINE_COLUMNS)})"  # noqa: S608
                            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -743,7 +743,7 @@ class CheckStore(SqliteStore):
         allowed = {"assignee", "fix_note", "fixed_by", "fixed_at", "accepted_by", "accepted_at", "due_at"}
         assert set(changes) <= allowed, changes
         sets = "".join(f", {column} = ?" for column in changes)
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute(f"UPDATE work_orders SET state = ?{sets} WHERE id = ? AND state = ?",  # noqa: S608
                                 [state, *changes.values(), order_id, expected])
             if cursor.rowcount != 1:
@@ -756,7 +756,7 @@ class CheckStore(SqliteStore):
 
     def seed_places(self, names: Sequence[str], token: Callable[[], str], at: float) -> None:
         """Give the configured places a code, once (later changes are made on the page)."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             if db.execute("SELECT 1 FROM check_meta WHERE key = 'places_seeded'").fetchone():
                 return
             for name in names:
@@ -811,7 +811,7 @@ class CheckStore(SqliteStore):
         Returns ``(id, None)`` when kept, ``(None, refusal)`` when not.
         """
         hour_ago = at - 3600.0
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             counts = ScanCounts(
                 db.execute("SELECT COUNT(*) FROM scan_reports WHERE source = ? AND received_at > ?",
                            [source, hour_ago]).fetchone()[0],
@@ -844,7 +844,7 @@ class CheckStore(SqliteStore):
 
         Returns the new order's id (0 when dismissed), or None when the report was no longer pending.
         """
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute("UPDATE scan_reports SET state = ?, triaged_by = ?, triaged_at = ?, note = ?"
                                 " WHERE id = ? AND state = ?",
                                 [state, actor, at, note, report_id, ScanState.PENDING])
@@ -860,7 +860,7 @@ class CheckStore(SqliteStore):
 
     def save_template(self, key: str, template_json: str | None, actor: str, at: float) -> int:
         """Keep a new revision of template ``key`` (None: removed); returns its number."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             row = db.execute("SELECT MAX(revision) FROM check_templates WHERE key = ?", [key]).fetchone()
             revision = int(row[0] or 0) + 1
             db.execute("INSERT INTO check_templates (key, revision, template_json, saved_by, saved_at)"

@@ -106,7 +106,7 @@ class SettingsStore(SqliteStore):
         changed and is refused (``StaleVersion``) instead of undoing the first's change.
         """
         text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             row = db.execute("SELECT max(id) FROM settings_versions WHERE section = ?", (section,)).fetchone()
             newest = None if row is None or row[0] is None else int(row[0])
             if newest != expect:

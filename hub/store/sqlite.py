@@ -257,7 +257,7 @@ class SqliteStore:
         return found[0] if found else None
 
     @contextmanager
-    def transaction(self, immediate: bool = False, durable: bool = False) -> Iterator[sqlite3.Connection]:
+    def transaction(self, immediate: bool = True, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """Hold the lock and run the block as one transaction: COMMIT at its end, ROLLBACK on any exception.
 
         ``durable``: the COMMIT returns only once the WAL is on stable storage
@@ -266,10 +266,14 @@ class SqliteStore:
         with NORMAL, a power cut could roll such a commit back. A FULL commit also syncs
         every NORMAL commit before it in the same WAL. Other commits stay NORMAL (cheaper).
 
-        ``immediate`` takes the file's write lock at BEGIN (``BEGIN IMMEDIATE``): for a
-        read-then-write that another process could interleave with (scale-out workers
-        sharing ``hub.sqlite3``). Whatever the block raises, the connection leaves it
-        outside any transaction, so the next ``BEGIN`` works.
+        ``immediate`` (the default) takes the file's write lock at BEGIN (``BEGIN IMMEDIATE``).
+        Files are shared by more than one connection (the state and the accounts stores in
+        ``hub.sqlite3``, scale-out workers); a deferred transaction that reads and then
+        writes is refused with "database is locked" at once when another connection
+        committed after its read — the busy timeout does not apply to a stale snapshot.
+        Taken at BEGIN, the lock makes the other writer wait instead. ``immediate=False``
+        only for a block that never writes. Whatever the block raises, the connection
+        leaves it outside any transaction, so the next ``BEGIN`` works.
         """
         with self._lock:
             if durable:

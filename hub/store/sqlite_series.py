@@ -254,7 +254,7 @@ class SqliteSeriesStore(SqliteStore):
         watermark's move.
         """
         target = int(now * 1000) // _HOUR_MS * _HOUR_MS
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             start = _meta(db, "rolled_until")
             _set_meta(db, "stale_below", max(_meta(db, "stale_below"), target))
         sensors = self._sensors("readings")

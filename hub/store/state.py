@@ -580,7 +580,7 @@ class StateStore(SqliteStore):
         """
         if not held:
             return 0
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.executemany(
                 "DELETE FROM untimed_readings WHERE device = ? AND boot_id = ? AND seq = ? AND idx = ?",
                 [(r.device, r.boot_id, r.seq, r.idx) for r in held])
@@ -613,7 +613,7 @@ class StateStore(SqliteStore):
         transaction, so a message is either claimed and queued for the rules, or neither.
         ``done_before``: everything this worker received before that time is now committed.
         """
-        with self.transaction(immediate=True, durable=True) as db:
+        with self.transaction(durable=True) as db:
             claimed = self.unseen(ids)
             body = feed(claimed)
             if body is not None:
@@ -653,7 +653,7 @@ class StateStore(SqliteStore):
         return [(int(i), str(body)) for i, body in rows]
 
     def feed_done(self, ids: Sequence[int]) -> None:
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             db.executemany("DELETE FROM rule_feed WHERE id = ?", [(i,) for i in ids])
 
     def feed_backlog(self) -> int:

@@ -209,7 +209,7 @@ class VisitorStore(SqliteStore):
     def add_visit(self, visit: NewVisit, state: VisitState, request_key: str | None, at: float, *,
                   expected_day: str | None = None, invited_by: str = "", registered_by: str = "") -> int:
         """Insert a visit; raises ``sqlite3.IntegrityError`` when the request key is already on record."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO visits (request_key, state, name, phone, organisation, host, purpose, party_size, plate,"
                 " id_type, id_last4, expected_day, invited_by, invited_at, registered_by, registered_at, arrived_at,"
@@ -226,7 +226,7 @@ class VisitorStore(SqliteStore):
                    "left_by", "id_type", "id_last4", "request_key"}
         assert set(changes) <= allowed, changes
         sets = "".join(f", {column} = ?" for column in changes)
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute(f"UPDATE visits SET state = ?, touched_at = ?{sets}"  # noqa: S608 - fixed names
                                 " WHERE id = ? AND state = ?", [state, at, *changes.values(), visit_id, expected])
             return cursor.rowcount == 1
@@ -254,7 +254,7 @@ class VisitorStore(SqliteStore):
     def add_leave(self, exit_kind: ExitKind, state: SlipState, pupil: str, class_name: str, reason: str,
                   start: float, until: float, returns: bool, collector: str, issued_by: str, at: float,
                   request_key: str | None, out_by: str = "") -> int:
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO leaves (request_key, exit_kind, state, pupil, class_name, reason, start, until, returns,"
                 " collector, issued_by, issued_at, out_at, out_by, touched_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -267,7 +267,7 @@ class VisitorStore(SqliteStore):
         allowed = {"out_at", "out_by", "returned_at", "returned_by"}
         assert set(changes) <= allowed, changes
         sets = "".join(f", {column} = ?" for column in changes)
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             cursor = db.execute(f"UPDATE leaves SET state = ?, touched_at = ?{sets}"  # noqa: S608 - fixed names
                                 " WHERE id = ? AND state = ?", [state, at, *changes.values(), leave_id, expected])
             return cursor.rowcount == 1
@@ -303,7 +303,7 @@ class VisitorStore(SqliteStore):
 
     def set_classes(self, username: str, classes: Sequence[str]) -> list[str]:
         """Replace a teacher's classes; returns the ones before."""
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             before = [c for (c,) in db.execute(
                 "SELECT class_name FROM class_teachers WHERE username = ? ORDER BY class_name", [username])]
             db.execute("DELETE FROM class_teachers WHERE username = ?", [username])
@@ -329,7 +329,7 @@ class VisitorStore(SqliteStore):
         A visitor still inside, a pupil still out or a slip still to be used is kept whatever its age:
         deleting it would hide someone the gate still answers for.
         """
-        with self.transaction(immediate=True) as db:
+        with self.transaction() as db:
             visits = db.execute("DELETE FROM visits WHERE touched_at < ? AND state NOT IN (?, ?)",
                                 [cutoff, VisitState.INSIDE, VisitState.WAITING]).rowcount
             leaves = db.execute("DELETE FROM leaves WHERE touched_at < ? AND state != ?",

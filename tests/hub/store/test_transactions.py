@@ -7,6 +7,7 @@ transaction"), i.e. the hub would stop storing anything until restarted.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,30 @@ def test_an_error_inside_a_transaction_rolls_it_back(state: StateStore) -> None:
     with pytest.raises(KeyboardInterrupt), state.transaction() as db:  # any BaseException, not only errors
         db.execute("INSERT INTO devices (device, site) VALUES ('dev-x', 's1')")
         raise KeyboardInterrupt
-    with state.transaction(immediate=True) as db:
+    with state.transaction() as db:
         assert db.execute("SELECT count(*) FROM devices").fetchone() == (0,)
         db.execute("INSERT INTO devices (device, site) VALUES ('dev-y', 's1')")
     assert [d["device"] for d in state.devices()] == ["dev-y"]
+
+
+def test_a_read_then_write_survives_another_connection_committing_between(state: StateStore,
+                                                                          tmp_path: Path) -> None:
+    """``hub.sqlite3`` is shared by the state and the accounts stores, each with its own connection.
+
+    A transaction that read first and wrote second (pruning dead letters: count them, then
+    delete them) began as a reader; when the other connection committed in between, SQLite
+    refused the upgrade at once with "database is locked" — the busy timeout cannot help a
+    reader whose snapshot is stale. Seen as the prune duty failing at a hub's start under load.
+    Every store transaction now takes the write lock at BEGIN, so the other writer waits instead.
+    """
+    other = sqlite3.connect(tmp_path / "hub.sqlite3", timeout=0.2, isolation_level=None)
+    try:
+        with state.transaction() as db:
+            db.execute("SELECT count(*) FROM dead_letters").fetchone()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):  # the other writer waits its turn
+                other.execute("INSERT INTO devices (device, site) VALUES ('dev-other', 's1')")
+            db.execute("DELETE FROM dead_letters")
+        other.execute("INSERT INTO devices (device, site) VALUES ('dev-other', 's1')")  # and then goes ahead
+    finally:
+        other.close()
+    assert [d["device"] for d in state.devices()] == ["dev-other"]
