@@ -197,20 +197,23 @@ def _ingest(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], ro
                       f" hub CPU {cpu:.3f} s/1000 readings")
             if per_message == 1:
                 single = readings_med if setting == "sqlite" else single
-                ok = msg_med >= 0.6 * paho_med and lost == 0
+                # The performance issue's round two: 80 % of bare paho in the same run (round one asked 60 %).
+                ok = msg_med >= 0.8 * paho_med and lost == 0
                 rows.append(Row("ingest", f"hub ingest end to end, {store}, {tag}",
                                 f"{_rate(msg_med)} msg/s = readings/s"
                                 + _spread([r.msg_rate for r in results]),
                                 f"{_rate(paho_med)} msg/s paho", f"{msg_med / paho_med:.0%} (C: {msg_med / c_med:.0%})",
-                                "≥ 60 % of paho, nothing lost", _verdict(ok)))
+                                "≥ 80 % of paho, nothing lost", _verdict(ok)))
             else:
-                ok = readings_med >= 50_000 and lost == 0
+                # Round two: 40 % of the readings bare paho takes in at 10 per message (round one: 50,000/s flat,
+                # which moved with the machine rather than with the hub).
+                ok = readings_med >= 0.4 * paho_med * per_message and lost == 0
                 rows.append(Row("ingest", f"hub ingest end to end, {store}, {tag}",
                                 f"{_rate(readings_med)} readings/s ({_rate(msg_med)} msg/s)"
                                 + _spread([r.reading_rate for r in results]),
                                 f"{_rate(paho_med * per_message)} readings/s paho",
                                 f"{msg_med / paho_med:.0%} (C: {msg_med / c_med:.0%})",
-                                "≥ 50,000 readings/s, nothing lost", _verdict(ok)))
+                                "≥ 40 % of paho's readings, nothing lost", _verdict(ok)))
             rows.append(Row("ingest", f"  checks ({store}, {tag})", checks))
             if per_message == 1 and setting == "sqlite":
                 _history(scale, runs, binary, fresh, rows, raw, paho_med)
@@ -449,6 +452,7 @@ def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row]
 COMPANIONS = {"edge_agent": ("Edge agent", ["--no-write"]), "store_write": ("Stores", []),
               "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"]),
               "web_pages": ("Web pages (/canteen, 200 tiles)", []),
+              "district": ("District: all schools at a glance (500 schools, PostgreSQL)", []),
               "soak": ("Soak (1,000 msg/s for 60 minutes)", ["--minutes", "60"])}
 
 

@@ -1,0 +1,113 @@
+"""The district's all-schools page at 500 schools: every school at a glance, and one school's open alarms.
+
+Run: ``python -m bench.district`` (``--schools 500 --alarms 40 --runs 20``). A private
+PostgreSQL 15 (``hub.district.pg_server``, fsync on) gets the district's schema, ``--schools``
+registered schools and ``--alarms`` alarms each as the forwarded lifecycle leaves them — one
+in ten still open (firing, acknowledged, resolved or closed) across every kind the glance
+counts, the rest verified — then an inspector of every school and one of 50 schools read
+``GET /district/v1/schools`` and ``/district/v1/schools/{site}`` through the real app, each
+``--runs`` times; the median is kept. Target (issue 21): the all-schools page for 500
+schools in < 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from hub.district.inspectors import add_inspector
+from hub.district.pg_server import PostgresServer
+from hub.district.service import create_district_app
+from hub.district.settings import DistrictSettings
+from hub.district.store import DistrictStore
+
+KINDS = ("temperature", "check", "work_order", "device", "door", "gate", "sample")
+OPEN = ("firing", "acknowledged", "resolved", "closed")
+TARGET_MS = 300.0
+
+
+def _fill(store: DistrictStore, schools: int, alarms: int) -> None:
+    """Schools and their alarms straight into the tables (the forwarding path has its own tests and bench)."""
+    with store.pool.connection() as db, db.transaction():
+        db.execute("INSERT INTO sites (site, name, token_sha256, last_contact)"
+                   " SELECT 'school-' || n, '第' || n || '学校', sha256(n::text::bytea), now() - (n || ' s')::interval"
+                   " FROM generate_series(1, %s) n", (schools,))
+        rows = []
+        for school in range(1, schools + 1):
+            for alert_id in range(1, alarms + 1):
+                state = OPEN[alert_id % len(OPEN)] if alert_id % 10 == 0 else "verified"
+                body = {"id": alert_id, "kind": KINDS[alert_id % len(KINDS)], "state": state, "severity": "warning",
+                        "message": f"报警 {alert_id}", "started_at": 1_800_000_000.0 + alert_id,
+                        "updated_at": 1_800_000_000.0 + alert_id, "acked_by": None}
+                rows.append((f"school-{school}", alert_id, state, body["updated_at"], json.dumps(body)))
+        with db.cursor() as cursor, cursor.copy(
+                "COPY alarms (site, alert_id, state, updated_at, body, applied_by) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row, "bench"))
+        db.execute("ANALYZE")
+
+
+def _median_ms(call: Callable[[], object], runs: int) -> float:
+    call()  # warm: the first request pays for the connection and the plan
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.district", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--schools", type=int, default=500)
+    parser.add_argument("--alarms", type=int, default=40, help="alarms per school, one in ten open")
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args(argv)
+    with PostgresServer() as server:
+        dsn = server.create_database("district_bench")
+        store = DistrictStore(dsn, "bench")
+        try:
+            _fill(store, args.schools, args.alarms)
+            county = add_inspector(store, "county", "区教育局", [], all_sites=True)
+            fifty = [f"school-{n}" for n in range(1, min(50, args.schools) + 1)]
+            some = add_inspector(store, "inspector", "督学", fifty)
+        finally:
+            store.close()
+        app = create_district_app(DistrictSettings(dsn=dsn, worker="bench"))
+        with TestClient(app) as client:
+            def get(path: str, token: str) -> Callable[[], object]:
+                def fetch() -> object:
+                    response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+                    assert response.status_code == 200, (path, response.status_code, response.text[:200])
+                    return response.json()
+                return fetch
+
+            every = get("/district/v1/schools", county)()
+            assert isinstance(every, list) and len(every) == args.schools
+            timings = {
+                f"all {args.schools} schools at a glance (every school's inspector)":
+                    _median_ms(get("/district/v1/schools", county), args.runs),
+                "50 schools at a glance (an inspector of 50)":
+                    _median_ms(get("/district/v1/schools", some), args.runs),
+                "one school's open alarms": _median_ms(get("/district/v1/schools/school-1", county), args.runs),
+            }
+    print(f"{args.schools:,} schools, {args.schools * args.alarms:,} alarms ({args.schools * args.alarms // 10:,}"
+          f" open); median of {args.runs}")
+    failed = False
+    for name, ms in timings.items():
+        verdict = ""
+        if name.startswith(f"all {args.schools}"):
+            failed = ms >= TARGET_MS
+            verdict = f" (< {TARGET_MS:.0f} ms: {'FAIL' if failed else 'pass'})"
+        print(f"  {name}: {ms:.1f} ms{verdict}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
