@@ -449,7 +449,7 @@ def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row]
 
 
 #: Benchmarks other parts of the project own, run after the table (print only: docs are updated by hand).
-COMPANIONS = {"edge_agent": ("Edge agent", ["--no-write"]), "store_write": ("Stores", []),
+COMPANIONS = {"edge_agent": ("Edge agent", []), "store_write": ("Stores", []),
               "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"]),
               "web_pages": ("Web pages (/canteen, 200 tiles)", []),
               "district": ("District: all schools at a glance (500 schools, PostgreSQL)", []),
