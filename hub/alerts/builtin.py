@@ -136,6 +136,9 @@ RULES: tuple[RuleDescription, ...] = (
     # The nightly backup (hub.backup) did not write its archive; its message names the directory and why.
     RuleDescription(RuleKind.BACKUP_FAILED, AlertKind.HUB, Severity.WARNING,
                     Text("备份失败", "backup failed")),
+    # The school keeps alarming on its own; the district sees nothing new until the link is back (hub.forward).
+    RuleDescription(RuleKind.DISTRICT_LINK, AlertKind.HUB, Severity.WARNING,
+                    Text("区县平台连接中断", "district link down")),
     RuleDescription(RuleKind.GATE_AFTER_HOURS, AlertKind.GATE, Severity.WARNING,
                     Text("非开放时间开门", "opened after hours")),
     RuleDescription(RuleKind.GATE_NOT_CLOSED, AlertKind.GATE, Severity.WARNING,

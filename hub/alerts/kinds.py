@@ -106,6 +106,8 @@ class RuleKind(StrEnum):
     STORE_CANNOT_WRITE = "store_cannot_write"
     # the nightly backup (hub.backup)
     BACKUP_FAILED = "backup_failed"
+    #: The school's link to the district has failed for ``district.alarm_after_s``, or its token is refused.
+    DISTRICT_LINK = "district_link"
     # gate duty (hub.gate.monitor)
     GATE_AFTER_HOURS = "gate_after_hours"
     GATE_NOT_CLOSED = "gate_not_closed"

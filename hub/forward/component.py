@@ -9,7 +9,9 @@ outbox misses nothing. Only the outbox's own I/O may fail the batch: a record th
 breaks the district's bounds (an edge event's ``detail`` may hold 64 × 4,096
 characters, the district takes 16,384) is parked at once with the reason and counted
 (``counters.parked``), and the batch is stored, alarmed on and confirmed as any other.
-The engine calls ``on_alert`` after each change of an alarm is saved; ``tick`` is a duty on the hub's scheduler.
+The engine calls ``on_alert`` after each change of an alarm is saved; ``tick`` is a duty on the hub's scheduler,
+and raises the link's own warning (``RuleKind.DISTRICT_LINK``) when sends have failed for
+``alarm_after_s`` or the district refuses the school's token.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from hub.alerts.kinds import AlertKind, RuleKind, Severity
+from hub.alerts.ports import AlertRaiser
 from hub.district.wire import ForwardedRecord, RecordKind
 from hub.forward.outbox import ForwardOutbox, Unsendable
 from hub.forward.records import alarm_key, alarm_record, event_key, event_record, reading_key, reading_record
-from hub.forward.sender import Forwarder, HttpTransport, Transport
+from hub.forward.sender import Forwarder, HttpTransport, Transport, link_down
 from hub.forward.settings import DistrictLink
 from hub.store.base import StoredEvent, StoredReading
 from hub.store.state import Alert
@@ -42,9 +46,27 @@ def _reason(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False))
 
 
+#: The district link's alarm: one per school hub.
+LINK_SUBJECT = "district"
+
+
+def link_message(locale: str, credentials_refused: bool, hours: float, waiting: int) -> str:
+    """What the link's warning says: why, and that nothing is lost meanwhile."""
+    if locale == "en":
+        why = ("the district refuses this school's token" if credentials_refused
+               else f"no confirmation for {hours:.1f} h")
+        return f"Link to the district down: {why}; {waiting:,} records wait in the outbox, kept until sent"
+    why = "区县平台拒绝本校令牌，请联系区县管理员" if credentials_refused else f"已 {hours:.1f} 小时未能上报"
+    return f"区县平台连接中断：{why}；{waiting:,} 条记录在本地待发，不会丢失"
+
+
 class DistrictForward:
-    def __init__(self, link: DistrictLink, db_dir: Path, transport: Transport | None = None) -> None:
+    def __init__(self, link: DistrictLink, db_dir: Path, transport: Transport | None = None,
+                 alarms: AlertRaiser | None = None) -> None:
         self.link = link
+        self._alarms = alarms
+        self._link_down: bool | None = None
+        self._link_observed_at = float("-inf")
         self.outbox = ForwardOutbox(db_dir / OUTBOX_FILE)
         self.transport = transport or HttpTransport(link.urls, link.site, link.secret(), link.timeout_s)
         self.forwarder = Forwarder(self.outbox, self.transport, link.batch, link.retry_min_s, link.retry_max_s)
@@ -90,6 +112,27 @@ class DistrictForward:
 
     def tick(self, now: float) -> None:
         self.forwarder.tick(now)
+        if self._alarms is not None:
+            self._observe_link(self._alarms, now)
+
+    def _observe_link(self, alarms: AlertRaiser, now: float) -> None:
+        """A link down long enough (or refusing the school's token) is a warning through the hub's channels.
+
+        Told to the engine when it changes, and once a minute while it holds (not every tick: the
+        message counts the outbox, and a week's outage is millions of rows).
+        """
+        c = self.forwarder.counters
+        down = link_down(c, now, self.link.alarm_after_s)
+        if down == self._link_down and now < self._link_observed_at + 60.0:
+            return
+        self._link_down, self._link_observed_at = down, now
+        message = ""
+        if down and c.failing_since is not None:
+            message = link_message(alarms.locale, c.credentials_refused, (now - c.failing_since) / 3600.0,
+                                   self.outbox.depth())
+        alarms.observe(RuleKind.DISTRICT_LINK, LINK_SUBJECT, down, now, device="hub", kind=AlertKind.HUB,
+                       severity=Severity.WARNING, message=message,
+                       data={"error": (c.last_error or "")[:300]} if down else None)
 
     def close(self) -> None:
         self.transport.close()

@@ -37,6 +37,10 @@ class Refused(SendFailed):
     """The district refused the batch for its content (413, 422): sent again as it is, it would be refused again."""
 
 
+class CredentialsRefused(SendFailed):
+    """The district does not take the school's token (401, 403): revoked, or mistyped. Retried, and alarmed on."""
+
+
 #: The district's answers that refuse the content, not the moment.
 _REFUSALS = {413, 422}
 
@@ -66,6 +70,9 @@ class HttpTransport:
             raise SendFailed(f"{url}: {error!r}") from error
         if response.status_code in _REFUSALS:
             raise Refused(f"{url}: HTTP {response.status_code} {response.text[:300]!r}")
+        if response.status_code in (401, 403):
+            self._next = (self._next + 1) % len(self._urls)
+            raise CredentialsRefused(f"{url}: HTTP {response.status_code}, the school's token is not accepted")
         if response.status_code != 200:
             self._next = (self._next + 1) % len(self._urls)
             raise SendFailed(f"{url}: HTTP {response.status_code} {response.text[:200]!r}")
@@ -90,6 +97,17 @@ class ForwardCounters:
     parked: int = 0
     last_confirmed: float | None = None
     last_error: str | None = None
+    #: When the current run of failed sends began (None: the last send went through, or none failed yet).
+    failing_since: float | None = None
+    #: The last failure was the district refusing the school's token.
+    credentials_refused: bool = False
+
+
+def link_down(counters: ForwardCounters, now: float, alarm_after_s: float) -> bool:
+    """Is the link worth an alarm: failing for ``alarm_after_s``, or refusing the school's token at all."""
+    if counters.failing_since is None:
+        return False
+    return counters.credentials_refused or now - counters.failing_since >= alarm_after_s
 
 
 class Forwarder:
@@ -120,7 +138,7 @@ class Forwarder:
                     self._refused(waiting, str(error))
                     continue
                 except SendFailed as error:
-                    self._failed(str(error))
+                    self._failed(str(error), isinstance(error, CredentialsRefused))
                     return
                 self.outbox.confirmed([w.id for w in waiting])
                 self._limit = min(self.batch, self._limit * 2)
@@ -130,6 +148,7 @@ class Forwarder:
                 c.sent_records += stored.stored
                 c.duplicates += stored.duplicates
                 c.last_confirmed = self.clock()
+                c.failing_since, c.credentials_refused = None, False
 
     def _refused(self, waiting: list[Waiting], reason: str) -> None:
         """Halve the batch until the refused record is alone, then park it: the rest go on."""
@@ -141,10 +160,14 @@ class Forwarder:
         _LOGGER.error("the district refused record %s %s (%s): set aside in the outbox's parked records",
                       waiting[0].record.kind.value, waiting[0].record.key, reason)
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, reason: str, credentials: bool) -> None:
+        now = self.clock()
         self._wait_s = min(self.retry_max_s, max(self.retry_min_s, self._wait_s * 2))
-        self._not_before = self.clock() + self._wait_s
+        self._not_before = now + self._wait_s
         self.counters.failures += 1
+        self.counters.credentials_refused = credentials
+        if self.counters.failing_since is None:
+            self.counters.failing_since = now
         if self.counters.last_error != reason:
             _LOGGER.warning("forwarding to the district failed (%s); the records stay in the outbox, next try in"
                             " %.0f s", reason, self._wait_s)

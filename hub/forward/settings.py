@@ -30,6 +30,9 @@ class DistrictLink(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     #: How often the outbox is looked at, in seconds.
     tick_s: float = Field(default=1.0, gt=0, le=3600)
+    #: A link failing this long raises a warning (the school works on without the district, so not at once);
+    #: a token the district refuses raises it at the first refusal: that does not mend itself.
+    alarm_after_s: float = Field(default=6 * 3600.0, gt=0, le=30 * 86_400)
 
     @model_validator(mode="after")
     def _complete(self) -> DistrictLink:

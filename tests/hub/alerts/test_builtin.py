@@ -63,7 +63,7 @@ def test_every_engine_rule_writes_its_message_in_both_languages(rule: typing.Any
 def test_rules_the_observing_module_describes_have_no_message_of_their_own() -> None:
     observed = {r.key for r in RULES if r.message is None}
     assert observed == {RuleKind.DEAD_LETTERS, RuleKind.BROKER_DROPPING, RuleKind.STORE_CANNOT_WRITE,
-                        RuleKind.BACKUP_FAILED,
+                        RuleKind.BACKUP_FAILED, RuleKind.DISTRICT_LINK,
                         RuleKind.GATE_AFTER_HOURS,
                         RuleKind.GATE_NOT_CLOSED, RuleKind.GATE_TAMPER, RuleKind.GATE_SENSOR_OFFLINE,
                         RuleKind.PATROL_ROUND_MISSED,

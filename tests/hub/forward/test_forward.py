@@ -264,3 +264,79 @@ def test_a_200_that_is_not_a_confirmation_backs_off_and_keeps_the_records(tmp_pa
         outbox.close()
         server.shutdown()
         server.server_close()
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A district worker that no longer takes this school's token (revoked), until ``accept`` is set."""
+
+    accept = False
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not _Refusing.accept:
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        count = len(json.loads(body)["records"])
+        answer = json.dumps({"stored": count, "duplicates": 0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def _link_alarms(hub: Hub) -> list[str]:
+    return [a.state.value for a in hub.state.alerts(subject="district")]
+
+
+def test_a_refused_token_is_a_warning_at_once_and_clears_when_the_district_takes_it_again(tmp_path: Path) -> None:
+    """A revoked or mistyped token never mends itself: before, it was retried with backoff for ever, silently."""
+    _Refusing.accept = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    link = DistrictLink(enabled=True, site=SITE, urls=(f"http://127.0.0.1:{server.server_address[1]}",), token="t")
+    hub = Hub(HubSettings(home=tmp_path / "hub", district=link), connect_mqtt=False)
+    try:
+        assert hub.district is not None
+        hub.district.outbox.put([record(n) for n in range(3)])
+        now = time.time()
+        hub.district.tick(now)
+        assert _link_alarms(hub) == ["firing"]
+        (alert,) = hub.state.alerts(subject="district")
+        assert "区县平台拒绝本校令牌" in alert.message and "3 条记录在本地待发" in alert.message
+        assert alert.kind.value == "hub" and alert.severity.value == "warning"
+        _Refusing.accept = True
+        hub.district.tick(now + 600)  # past the backoff
+        assert _link_alarms(hub) == ["resolved"]
+        # The readings went; what waits is the link's own alarm, resolved, for the district's record of the outage.
+        assert {w.record.kind for w in hub.district.outbox.head(100)} == {RecordKind.ALARM}
+    finally:
+        hub.stop()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_link_down_for_hours_is_a_warning_after_alarm_after_s_and_not_before(tmp_path: Path) -> None:
+    link = DistrictLink(enabled=True, site=SITE, urls=("http://127.0.0.1:9",), token="t", alarm_after_s=6 * 3600)
+    hub = Hub(HubSettings(home=tmp_path / "hub", district=link), connect_mqtt=False)
+    try:
+        assert hub.district is not None
+        hub.district.outbox.put([record(1)])
+        now = time.time()
+        hub.district.tick(now)  # connection refused: the wait begins
+        hub.district.tick(now + 5 * 3600)
+        assert _link_alarms(hub) == [], "an outage of a few hours is no alarm: the school works on"
+        hub.district.tick(now + 6 * 3600 + 60)
+        (alert,) = hub.state.alerts(subject="district")
+        assert alert.state.value == "firing" and "小时未能上报" in alert.message
+        district = District()
+        hub.district.forwarder.transport = district  # the WAN is back
+        hub.district.tick(now + 7 * 3600)
+        assert ("reading", "k/t@1") in district.held and _link_alarms(hub) == ["resolved"]
+    finally:
+        hub.stop()
