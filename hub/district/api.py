@@ -3,7 +3,6 @@ inspector reads its schools, authenticated as itself and never beyond its scope.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
@@ -27,12 +26,17 @@ def _store(request: Request) -> DistrictStore:
 StoreDep = Annotated[DistrictStore, Depends(_store)]
 
 
+def _bearer(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer …`` header ('' for anything else)."""
+    scheme, _, token = authorization.partition(" ")
+    return token if scheme.lower() == "bearer" else ""
+
+
 def school(store: StoreDep, x_xiaoan_site: Annotated[str, Header(max_length=64)] = "",
            authorization: Annotated[str, Header(max_length=512)] = "") -> str:
     """The site the request speaks for: its header and its bearer token must match; nothing in the body counts."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token or not SITE_PATTERN.match(x_xiaoan_site) \
-            or not store.authenticate(x_xiaoan_site, token):
+    token = _bearer(authorization)
+    if not token or not SITE_PATTERN.match(x_xiaoan_site) or not store.authenticate(x_xiaoan_site, token):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "site or token not recognised · 学校或令牌无效",
                             headers={"WWW-Authenticate": "Bearer"})
     return x_xiaoan_site
@@ -90,8 +94,8 @@ def health(store: StoreDep) -> Health:
 async def inspector(store: StoreDep,
                     authorization: Annotated[str, Header(max_length=512)] = "") -> Inspector:
     """The district inspector the bearer token belongs to (a school's token is not one)."""
-    scheme, _, token = authorization.partition(" ")
-    found = await run_in_threadpool(authenticate, store, token) if scheme.lower() == "bearer" and token else None
+    token = _bearer(authorization)
+    found = await run_in_threadpool(authenticate, store, token) if token else None
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not a district inspector's token · 令牌无效",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -101,42 +105,16 @@ async def inspector(store: StoreDep,
 InspectorDep = Annotated[Inspector, Depends(inspector)]
 
 
-class SchoolGlancePublic(BaseModel):
-    site: str
-    name: str
-    last_contact: dt.datetime | None
-    #: Set once the school has not been heard from for ``silent_after_s`` (its WAN link, or its hub, is down).
-    silent_since: dt.datetime | None
-    open_alarms: int
-    unacknowledged: int
-    #: Fridges and freezers out of their band now.
-    cold_out_of_band: int
-    overdue_checks: int
-    overdue_orders: int
-    offline_devices: int
-
-
-class SchoolAlarmPublic(BaseModel):
-    alert_id: int
-    kind: str
-    state: str
-    severity: str
-    message: str
-    started_at: float
-    updated_at: float
-    acked_by: str | None
-
-
 class SchoolPublic(BaseModel):
     site: str
     name: str
-    alarms: list[SchoolAlarmPublic]
+    alarms: list[overview.SchoolAlarm]
 
 
-@router.get("/district/v1/schools", response_model=list[SchoolGlancePublic])
-def schools(store: StoreDep, who: InspectorDep) -> list[SchoolGlancePublic]:
+@router.get("/district/v1/schools", response_model=list[overview.SchoolGlance])
+def schools(store: StoreDep, who: InspectorDep) -> list[overview.SchoolGlance]:
     """The inspector's schools at a glance: silent schools first, then the most open alarms."""
-    return [SchoolGlancePublic.model_validate(g, from_attributes=True) for g in overview.schools(store, who)]
+    return overview.schools(store, who)
 
 
 SiteParam = Annotated[str, Path(max_length=64)]
@@ -151,5 +129,4 @@ def school_page(store: StoreDep, who: InspectorDep, site: SiteParam) -> SchoolPu
     name = overview.site_name(store, site)
     if name is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such school · 无此学校")
-    alarms = [SchoolAlarmPublic.model_validate(a, from_attributes=True) for a in overview.school_alarms(store, site)]
-    return SchoolPublic(site=site, name=name, alarms=alarms)
+    return SchoolPublic(site=site, name=name, alarms=overview.school_alarms(store, site))

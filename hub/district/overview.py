@@ -45,10 +45,13 @@ class SchoolGlance:
     site: str
     name: str
     last_contact: dt.datetime | None
+    #: Set once the school has not been heard from for ``silent_after_s`` (its WAN link, or its hub, is down).
     silent_since: dt.datetime | None
+    #: Alarms someone still has to acknowledge, close or verify.
     open_alarms: int
     #: Alarms nobody has acknowledged yet.
     unacknowledged: int
+    #: Fridges and freezers out of their band now.
     cold_out_of_band: int
     overdue_checks: int
     overdue_orders: int

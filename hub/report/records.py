@@ -264,11 +264,17 @@ def daily_record_xlsx(record: ChecklistRecord, day: dt.date, school: str, tz: Zo
     return workbook([("检查记录", _CHECKLIST_HEADER, _checklist_rows(record, tz))], heading)
 
 
+def _summary_heading(title: str, summary: PeriodSummary, tz: ZoneInfo, now: float,
+                     signoffs: Sequence[SignOff]) -> list[str]:
+    """A summary workbook's heading: its title, the period, the orders' line and who signed it."""
+    return [title, f"{summary.period} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
+            "　".join(t for t in (_orders_summary(summary), signed_text(signoffs, tz)) if t)]
+
+
 def weekly_report_xlsx(summary: PeriodSummary, school: str, tz: ZoneInfo, now: float,
                        signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每周食品安全排查治理报告》 of one week as a workbook: the PDF's tables, and the weekly checklist."""
-    heading = [f"{school}每周食品安全排查治理报告", f"{summary.period} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
-               "　".join(t for t in (_orders_summary(summary), signed_text(signoffs, tz)) if t)]
+    heading = _summary_heading(f"{school}每周食品安全排查治理报告", summary, tz, now, signoffs)
     checks, categories, _open, reported, sensors = _summary_tables(summary, tz)
     sheets = [checks, reported, categories, sensors]
     if summary.record is not None:
@@ -279,8 +285,7 @@ def weekly_report_xlsx(summary: PeriodSummary, school: str, tz: ZoneInfo, now: f
 def monthly_minutes_xlsx(minutes: PeriodSummary, school: str, tz: ZoneInfo, now: float,
                          signoffs: Sequence[SignOff] = ()) -> bytes:
     """《每月食品安全调度会议纪要》 of one month as a workbook: its tables, and the month's general check."""
-    heading = [f"{school}每月食品安全调度会议纪要", f"{minutes.period} · 生成于 {when(now, tz, '%Y-%m-%d %H:%M')}",
-               "　".join(t for t in (_orders_summary(minutes), signed_text(signoffs, tz)) if t)]
+    heading = _summary_heading(f"{school}每月食品安全调度会议纪要", minutes, tz, now, signoffs)
     checks, categories, orders, _reported, _sensors = _summary_tables(minutes, tz)
     sheets = [checks, categories, orders]
     if minutes.record is not None:
