@@ -9,7 +9,6 @@ and a school's route authenticates schools only.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,8 +16,8 @@ from dataclasses import dataclass
 from hub.district.store import DistrictStore, token_digest
 from hub.district.wire import SITE_PATTERN
 
-#: An inspector's account name: like a site id.
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: An inspector's account name is spelled like a site id.
+NAME_PATTERN = SITE_PATTERN
 
 
 @dataclass(frozen=True)
