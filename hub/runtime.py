@@ -181,7 +181,8 @@ class Hub:
         link = self.settings.district
         if not link.enabled:
             return None
-        found = DistrictForward(link, self.settings.db_dir, alarms=self.engine)
+        found = DistrictForward(link, self.settings.db_dir, alarms=self.engine,
+                                audit_log=self.state if link.audit else None)
         self.pipeline.add_durable_listener(found.on_stored)
         self.engine.add_listener(found.on_alert)
         return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
@@ -120,13 +120,31 @@ def schools(store: StoreDep, who: InspectorDep) -> list[overview.SchoolGlance]:
 SiteParam = Annotated[str, Path(max_length=64)]
 
 
-@router.get("/district/v1/schools/{site}", response_model=SchoolPublic)
-def school_page(store: StoreDep, who: InspectorDep, site: SiteParam) -> SchoolPublic:
-    """One school's open alarms, newest first. A school outside the inspector's scope is a 403 whether it exists
-    or not: the answer tells nothing about other districts' schools."""
+def _visible_school(store: DistrictStore, who: Inspector, site: str) -> str:
+    """The school's name, if the inspector may see it. A school outside the scope is a 403 whether it exists or
+    not: the answer tells nothing about other districts' schools."""
     if not who.may_see(site):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not one of your schools · 非本人负责的学校")
     name = overview.site_name(store, site)
     if name is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such school · 无此学校")
+    return name
+
+
+@router.get("/district/v1/schools/{site}", response_model=SchoolPublic)
+def school_page(store: StoreDep, who: InspectorDep, site: SiteParam) -> SchoolPublic:
+    """One school's open alarms, newest first."""
+    name = _visible_school(store, who, site)
     return SchoolPublic(site=site, name=name, alarms=overview.school_alarms(store, site))
+
+
+@router.get("/district/v1/schools/{site}/audit", response_model=overview.AuditCopy)
+def school_audit(store: StoreDep, who: InspectorDep, site: SiteParam,
+                 hash: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None) -> overview.AuditCopy:
+    """The district's copy of the school's audit log, checked link by link.
+
+    ``hash``: a chain head the school showed (its weekly report prints one) — the answer
+    says where it is in the copy, or that the copy has no such entry.
+    """
+    _visible_school(store, who, site)
+    return overview.audit_copy(store, site, hash)

@@ -1,4 +1,4 @@
-"""What a district inspector reads: every school at a glance, and one school's open alarms.
+"""What a district inspector reads: every school at a glance, one school's open alarms, its audit copy.
 
 Both are read from the district's ``alarms`` (each school's alarms as they stand, applied
 from the forwarded lifecycle records) and ``sites`` (last contact, silent since), always
@@ -15,12 +15,15 @@ counts as open.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from hub.alerts.kinds import ACTIVE_STATES, OPEN_STATES, AlertState
+from hub.audit import AuditEntry, verify_chain
 from hub.district.inspectors import Inspector
 from hub.district.store import DistrictStore
+from hub.district.wire import RecordKind
 
 #: States whose condition still holds at the school (pending is no alarm yet and is never forwarded as one).
 _HOLDING = [s.value for s in ACTIVE_STATES if s is not AlertState.PENDING]
@@ -100,3 +103,61 @@ def site_name(store: DistrictStore, site: str) -> str | None:
         row = db.execute("SELECT name FROM sites WHERE site = %s", (site,)).fetchone()
     return None if row is None else str(row[0])
 
+
+
+#: Problems of a school's audit copy listed at most (the first ones: later ones often follow from them).
+MAX_PROBLEMS = 20
+#: Entries read from PostgreSQL per round trip while the chain is walked.
+_CHAIN_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class AuditCopy:
+    """The district's copy of a school's audit log, checked as ``xiaoan audit verify`` checks the school's own.
+
+    Entries still in the school's outbox (a link that is down) show as missing at the
+    end of nothing — the copy simply ends earlier; entries missing *between* others,
+    an entry that does not follow the one before it, or one whose content no longer
+    matches its hash are problems. An entry the school changes after forwarding it is
+    not stored again (the district keeps what it received first), so the copy stays
+    what it was; the school's new entries then no longer follow it.
+    """
+
+    entries: int
+    last_id: int
+    last_hash: str
+    last_at: float | None
+    intact: bool
+    problems: list[str]
+    #: Where the hash asked about (say, the head printed on a signed weekly report) is in the copy, if it is.
+    hash_at_id: int | None = None
+
+
+def audit_copy(store: DistrictStore, site: str, find_hash: str | None = None) -> AuditCopy:
+    """Walk a school's forwarded audit entries in id order, checking the chain (the caller has checked the scope)."""
+    count, last_id, last_hash, last_at, found_at = 0, 0, "", None, None
+
+    def entries() -> Iterator[AuditEntry]:
+        nonlocal count, last_id, last_hash, last_at, found_at
+        after = ""
+        with store.pool.connection() as db:
+            while True:
+                # The key is the id in 19 digits: the primary key's own order is the chain's.
+                rows = db.execute(
+                    "SELECT key, body FROM records WHERE site = %s AND kind = %s AND key > %s"
+                    " ORDER BY key LIMIT %s", (site, RecordKind.AUDIT.value, after, _CHAIN_PAGE)).fetchall()
+                for _key, body in rows:
+                    b: dict[str, Any] = body  # type: ignore[assignment]
+                    entry = AuditEntry(id=int(b["id"]), ts=float(b["ts"]), actor=str(b["actor"]),
+                                       action=str(b["action"]), subject=str(b["subject"]), detail=str(b["detail"]),
+                                       prev_hash=str(b["prev_hash"]), hash=str(b["hash"]))
+                    count, last_id, last_hash, last_at = count + 1, int(b["id"]), entry.hash, entry.ts
+                    if find_hash is not None and entry.hash == find_hash:
+                        found_at = last_id
+                    yield entry
+                if len(rows) < _CHAIN_PAGE:
+                    return
+                after = str(rows[-1][0])
+
+    problems = verify_chain(entries())
+    return AuditCopy(count, last_id, last_hash, last_at, not problems, problems[:MAX_PROBLEMS], found_at)

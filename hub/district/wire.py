@@ -36,6 +36,10 @@ class RecordKind(StrEnum):
     READING = "reading"
     EVENT = "event"
     ALARM = "alarm"
+    #: An entry of the school's hash-chained audit log (hub.audit): every change a person or the hub made to
+    #: checklists, work orders, samples, limits, silences, sign-offs … — with who made it. At the district it
+    #: is also the chain's anchor: an entry the school rewrites after forwarding no longer matches it.
+    AUDIT = "audit"
 
 
 def _has_nul(value: object) -> bool:
@@ -91,6 +95,34 @@ class AlarmBody(BaseModel):
     updated_at: float = Field(ge=0, le=MAX_TS, allow_inf_nan=False)
 
 
+_HASH = r"^[0-9a-f]{64}$"
+
+
+def audit_key(entry_id: int) -> str:
+    """An audit entry's key: its id in 19 digits, so that the keys' text order (the district's index) is the chain's."""
+    return f"{entry_id:019d}"
+
+
+class AuditBody(BaseModel):
+    """An audit entry as forwarded: enough to recompute its hash (``hub.audit.entry_hash``) at the district.
+
+    ``detail`` stays the canonical JSON text the hash covers, not an object: parsed and
+    written again, its bytes (key order, number forms) could differ and the hash would
+    no longer be checkable.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: int = Field(ge=1, le=MAX_ALARM_ID)
+    ts: float = Field(ge=0, le=MAX_TS, allow_inf_nan=False)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=100)
+    subject: str = Field(max_length=500)
+    detail: str
+    prev_hash: str = Field(pattern=_HASH)
+    hash: str = Field(pattern=_HASH)
+
+
 class ForwardedRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -100,15 +132,22 @@ class ForwardedRecord(BaseModel):
     body: Annotated[dict[str, Any], AfterValidator(_bounded_body)]
 
     @model_validator(mode="after")
-    def _alarm_body(self) -> ForwardedRecord:
-        if self.kind is RecordKind.ALARM:
+    def _typed_body(self) -> ForwardedRecord:
+        model = _BODIES.get(self.kind)
+        if model is not None:
             try:
-                AlarmBody.model_validate(self.body)
+                model.model_validate(self.body)
             except ValidationError as error:
                 first = error.errors(include_url=False)[0]
                 field = ".".join(str(p) for p in first["loc"])
-                raise ValueError(f"alarm body.{field}: {first['msg']}") from None
+                raise ValueError(f"{self.kind.value} body.{field}: {first['msg']}") from None
+            if self.kind is RecordKind.AUDIT and self.key != audit_key(self.body["id"]):
+                raise ValueError("audit key: must be the entry's id in 19 digits")
         return self
+
+
+#: The kinds whose body the district reads field by field, and so checks at the door.
+_BODIES: dict[RecordKind, type[BaseModel]] = {RecordKind.ALARM: AlarmBody, RecordKind.AUDIT: AuditBody}
 
 
 class ForwardBatch(BaseModel):

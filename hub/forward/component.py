@@ -12,6 +12,11 @@ characters, the district takes 16,384) is parked at once with the reason and cou
 The engine calls ``on_alert`` after each change of an alarm is saved; ``tick`` is a duty on the hub's scheduler,
 and raises the link's own warning (``RuleKind.DISTRICT_LINK``) when sends have failed for
 ``alarm_after_s`` or the district refuses the school's token.
+
+The audit log is not pushed by listeners: every write of the hub's services (checklists,
+work orders, samples, limits, sign-offs …) appends to it, and ``tick`` reads it on from
+the outbox's cursor, putting the entries and the new cursor in one commit. Nothing a
+service writes can be missed, and no service needs to know that a district exists.
 """
 
 from __future__ import annotations
@@ -21,15 +26,25 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 from hub.alerts.ports import AlertRaiser
+from hub.audit import AuditEntry
 from hub.district.wire import ForwardedRecord, RecordKind
 from hub.forward.outbox import ForwardOutbox, Unsendable
-from hub.forward.records import alarm_key, alarm_record, event_key, event_record, reading_key, reading_record
+from hub.forward.records import (
+    alarm_key,
+    alarm_record,
+    audit_key,
+    audit_record,
+    event_key,
+    event_record,
+    reading_key,
+    reading_record,
+)
 from hub.forward.sender import Forwarder, HttpTransport, Transport, link_down
 from hub.forward.settings import DistrictLink
 from hub.store.base import StoredEvent, StoredReading
@@ -39,7 +54,17 @@ _LOGGER = logging.getLogger(__name__)
 #: The outbox's file in the hub's database directory.
 OUTBOX_FILE = "district-outbox.sqlite3"
 
-_Stored = TypeVar("_Stored", StoredReading, StoredEvent, Alert)
+_Stored = TypeVar("_Stored", StoredReading, StoredEvent, Alert, AuditEntry)
+#: The outbox's cursor into the hub's audit log.
+AUDIT_FEED = "audit"
+#: Audit entries read into the outbox per tick, at most: a first link after years of log catches up in steps.
+AUDIT_PER_TICK = 1000
+
+
+class AuditLog(Protocol):
+    """The hub's audit log as the district link reads it (hub.store.state.StateStore)."""
+
+    def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[AuditEntry]: ...
 
 
 def _reason(error: ValidationError) -> str:
@@ -62,9 +87,10 @@ def link_message(locale: str, credentials_refused: bool, hours: float, waiting: 
 
 class DistrictForward:
     def __init__(self, link: DistrictLink, db_dir: Path, transport: Transport | None = None,
-                 alarms: AlertRaiser | None = None) -> None:
+                 alarms: AlertRaiser | None = None, audit_log: AuditLog | None = None) -> None:
         self.link = link
         self._alarms = alarms
+        self._audit_log = audit_log
         self._link_down: bool | None = None
         self._link_observed_at = float("-inf")
         self.outbox = ForwardOutbox(db_dir / OUTBOX_FILE)
@@ -102,7 +128,7 @@ class DistrictForward:
             reason = f"not forwardable as it is: {_reason(error)}"
             body = json.dumps(dataclasses.asdict(stored), ensure_ascii=False, default=str)
             unsendable.append(Unsendable(kind, key(stored)[:300], stored.updated_at if isinstance(stored, Alert)
-                                         else stored.ts, body, reason))
+                                         else float(stored.ts), body, reason))
             self.forwarder.counters.parked += 1
             _LOGGER.error("%s record %s cannot go to the district (%s): set aside in the outbox's parked records",
                           kind.value, key(stored)[:300], reason[:300])
@@ -110,7 +136,24 @@ class DistrictForward:
         if record is not None:
             records.append(record)
 
+    def forward_audit(self) -> int:
+        """The audit entries written since the last call into the outbox, with the cursor; returns how many."""
+        if self._audit_log is None:
+            return 0
+        after = self.outbox.feed_cursor(AUDIT_FEED)
+        entries = self._audit_log.audit_entries(after_id=after, limit=AUDIT_PER_TICK)
+        if not entries:
+            return 0
+        records: list[ForwardedRecord] = []
+        unsendable: list[Unsendable] = []
+        for entry in entries:
+            self._build(entry, audit_record, RecordKind.AUDIT, audit_key, records, unsendable)
+        assert entries[-1].id is not None  # read from the table: every entry has its id
+        self.outbox.put_feed(AUDIT_FEED, entries[-1].id, records, unsendable)
+        return len(entries)
+
     def tick(self, now: float) -> None:
+        self.forward_audit()
         self.forwarder.tick(now)
         if self._alarms is not None:
             self._observe_link(self._alarms, now)

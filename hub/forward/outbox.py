@@ -23,6 +23,7 @@ at 50 sensors every 10 s a week is about 3 M rows, some 400 MB (docs/district.md
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,7 +73,32 @@ CREATE TABLE IF NOT EXISTS parked (
     parked_at REAL NOT NULL
 );
 """),
+        Migration(2, "how far each feed read from the hub's own logs has been put here", """
+CREATE TABLE IF NOT EXISTS feed_cursors (
+    feed TEXT PRIMARY KEY,
+    after_id INTEGER NOT NULL
+);
+"""),
     )
+
+    def feed_cursor(self, feed: str) -> int:
+        """The id of the last entry of ``feed`` put here (0 before the first)."""
+        with self._lock:
+            row = self._db.execute("SELECT after_id FROM feed_cursors WHERE feed = ?", (feed,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def put_feed(self, feed: str, after_id: int, records: Sequence[ForwardedRecord],
+                 unsendable: Sequence[Unsendable] = ()) -> None:
+        """Records read from one of the hub's logs, and how far it has been read, in one synced commit.
+
+        Together or not at all: a crash after the records but before the cursor would put
+        them again (harmless, the key is unique), a crash after the cursor but before the
+        records would skip them for ever.
+        """
+        with self.transaction(durable=True) as db:
+            self._insert(db, records, unsendable)
+            db.execute("INSERT INTO feed_cursors (feed, after_id) VALUES (?, ?)"
+                       " ON CONFLICT (feed) DO UPDATE SET after_id = excluded.after_id", (feed, after_id))
 
     def put(self, records: Sequence[ForwardedRecord], unsendable: Sequence[Unsendable] = ()) -> None:
         """Write records durably (synced: the hub confirms to the edge next, and the edge then deletes its copy).
@@ -83,13 +109,17 @@ CREATE TABLE IF NOT EXISTS parked (
         if not records and not unsendable:
             return
         with self.transaction(durable=True) as db:
-            db.executemany("INSERT OR IGNORE INTO outbox (kind, key, ts, body) VALUES (?, ?, ?, ?)",
-                           [(r.kind.value, r.key, r.ts, json.dumps(r.body, ensure_ascii=False)) for r in records])
-            db.executemany("INSERT INTO parked (kind, key, ts, body, reason, parked_at)"
-                           " SELECT ?, ?, ?, ?, ?, ?"
-                           " WHERE NOT EXISTS (SELECT 1 FROM parked WHERE kind = ? AND key = ?)",
-                           [(u.kind.value, u.key, u.ts, u.body, u.reason[:500], time.time(), u.kind.value, u.key)
-                            for u in unsendable])
+            self._insert(db, records, unsendable)
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, records: Sequence[ForwardedRecord], unsendable: Sequence[Unsendable]) -> None:
+        db.executemany("INSERT OR IGNORE INTO outbox (kind, key, ts, body) VALUES (?, ?, ?, ?)",
+                       [(r.kind.value, r.key, r.ts, json.dumps(r.body, ensure_ascii=False)) for r in records])
+        db.executemany("INSERT INTO parked (kind, key, ts, body, reason, parked_at)"
+                       " SELECT ?, ?, ?, ?, ?, ?"
+                       " WHERE NOT EXISTS (SELECT 1 FROM parked WHERE kind = ? AND key = ?)",
+                       [(u.kind.value, u.key, u.ts, u.body, u.reason[:500], time.time(), u.kind.value, u.key)
+                        for u in unsendable])
 
     def head(self, limit: int) -> list[Waiting]:
         """The oldest waiting records, in the order they were put."""

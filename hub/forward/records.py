@@ -6,7 +6,8 @@ Pure functions. The identities (docs/district.md, "Identities"):
   key of the hub's series (two readings of a sensor in one millisecond are one there);
 - an event: the edge's message identity ``device/boot_id/seq``;
 - an alarm's lifecycle record: ``id/state/updated_at`` — one per state change, so the
-  district can rebuild the alarm's history and its current state in any arrival order.
+  district can rebuild the alarm's history and its current state in any arrival order;
+- an audit entry: its id in the school's chain, in 19 digits (ids are never reused: the log is append-only).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import dataclasses
 import json
 from typing import Any
 
+from hub.audit import AuditEntry
 from hub.district.wire import ForwardedRecord, RecordKind
+from hub.district.wire import audit_key as wire_audit_key
 from hub.store.base import StoredEvent, StoredReading
 from hub.store.state import Alert
 
@@ -59,3 +62,16 @@ def alarm_record(alert: Alert) -> ForwardedRecord | None:
     body = json.loads(json.dumps(body, default=str))  # enums as their values
     return ForwardedRecord(kind=RecordKind.ALARM, key=alarm_key(alert),
                            ts=alert.updated_at, body=body)
+
+
+def audit_key(entry: AuditEntry) -> str:
+    assert entry.id is not None  # read from the log: every entry has its id
+    return wire_audit_key(entry.id)
+
+
+def audit_record(entry: AuditEntry) -> ForwardedRecord:
+    """An audit entry with everything its hash covers, so the district can check the chain it receives."""
+    return ForwardedRecord(kind=RecordKind.AUDIT, key=audit_key(entry), ts=entry.ts,
+                           body={"id": entry.id, "ts": float(entry.ts), "actor": entry.actor, "action": entry.action,
+                                 "subject": entry.subject, "detail": entry.detail, "prev_hash": entry.prev_hash,
+                                 "hash": entry.hash})

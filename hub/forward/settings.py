@@ -22,6 +22,9 @@ class DistrictLink(BaseModel):
     token_file: Path | None = None
     #: Forward every reading (the district's cold-chain view) or only events and alarms.
     readings: bool = True
+    #: Forward the audit log: who changed what in checklists, work orders, samples, limits, sign-offs, with the
+    #: hash chain, so the district holds a copy nobody at the school can rewrite afterwards.
+    audit: bool = True
     #: Records per request, at most.
     batch: int = Field(default=500, ge=1, le=MAX_BATCH)
     #: Waits after a failed send: doubling from ``retry_min_s`` up to ``retry_max_s``.

@@ -23,8 +23,9 @@ from edge import wire
 from edge.config import BrokerSettings
 from edge.link import make_client
 from hub.broker import Account, MosquittoBroker
+from hub.district import overview
 from hub.district.store import DistrictStore
-from hub.district.wire import RecordKind
+from hub.district.wire import RecordKind, audit_key
 from hub.forward.records import reading_key
 from hub.forward.settings import DistrictLink
 from hub.runtime import Hub
@@ -121,7 +122,8 @@ def expected_keys(school: School, since: float) -> dict[RecordKind, set[str]]:
         key = f"{school.name}/{sensor}"
         readings |= {reading_key(key, r.ts) for r in school.hub.series.readings(key, since, time.time() + 60)}
     events = {f"{e.device}/{e.boot_id}/{e.seq}" for e in school.hub.series.events(since, time.time() + 60)}
-    return {RecordKind.READING: readings, RecordKind.EVENT: events}
+    entries = {audit_key(e.id) for e in school.hub.state.audit_entries() if e.id is not None}
+    return {RecordKind.READING: readings, RecordKind.EVENT: events, RecordKind.AUDIT: entries}
 
 
 def test_two_schools_two_workers_one_killed_one_school_cut_off_every_record_once(
@@ -148,6 +150,8 @@ def test_two_schools_two_workers_one_killed_one_school_cut_off_every_record_once
             wait_for(lambda: a.stored(sent_a) and b.stored(sent_b), timeout=180)
             # School B alarms and stores on its own while cut off; the district has nothing of it yet.
             assert b.hub.state.alerts(), "school B's hot fridge raised an alarm at the school"
+            # Its cook acknowledges it meanwhile: an audit entry that waits for the link with the rest.
+            b.hub.engine.act(b.hub.state.alerts()[0].id or 0, "acknowledge", "cook-b", "已转移食品")
             assert b.hub.district is not None and b.hub.district.outbox.depth() > 0
             assert setup.counts("school-b") == {}
             wan_b.restore()
@@ -159,6 +163,7 @@ def test_two_schools_two_workers_one_killed_one_school_cut_off_every_record_once
                 expected = expected_keys(s, since)
                 assert len(expected[RecordKind.READING]) == 2 * s.telemetry  # two sensors a message
                 assert len(expected[RecordKind.EVENT]) == s.seq - s.telemetry
+                assert expected[RecordKind.AUDIT] or s is a  # B's acknowledgement at least
                 for kind, keys in expected.items():
                     found = setup.keys(s.site, kind)
                     assert len(found) == len(set(found)) == len(keys), (s.site, kind)
@@ -170,6 +175,7 @@ def test_two_schools_two_workers_one_killed_one_school_cut_off_every_record_once
                          timeout=120)
                 alarm_keys = setup.keys(s.site, RecordKind.ALARM)
                 assert len(alarm_keys) == len(set(alarm_keys)) >= len(at_school)
+                assert overview.audit_copy(setup, s.site).intact
             # B's records came in through the relay after the outage.
             assert b.hub.district is not None and b.hub.district.forwarder.counters.failures > 0
             with psycopg.connect(district_dsn) as db:
