@@ -452,7 +452,7 @@ def _attack(size: http_attack.AttackSize, runs: int, base: Path, rows: list[Row]
 COMPANIONS = {"edge_agent": ("Edge agent", []), "store_write": ("Stores", []),
               "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"]),
               "web_pages": ("Web pages (/canteen, 200 tiles)", []),
-              "district": ("District: all schools at a glance (500 schools, PostgreSQL)", []),
+              "district": ("District: all schools at a glance and the week's table (500 schools, PostgreSQL)", []),
               "soak": ("Soak (1,000 msg/s for 60 minutes)", ["--minutes", "60"])}
 
 

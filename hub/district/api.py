@@ -3,17 +3,23 @@ inspector reads its schools, authenticated as itself and never beyond its scope.
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import time
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from hub.district import overview
+from hub.district import compliance, overview
 from hub.district.inspectors import Inspector, authenticate
+from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
 from hub.district.wire import MAX_REQUEST_BYTES, RECORDS_PATH, SITE_PATTERN, BatchStored, ForwardBatch
+from hub.safetext import CsvWriter
 
 router = APIRouter()
 
@@ -24,6 +30,14 @@ def _store(request: Request) -> DistrictStore:
 
 
 StoreDep = Annotated[DistrictStore, Depends(_store)]
+
+
+def _settings(request: Request) -> DistrictSettings:
+    settings: DistrictSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[DistrictSettings, Depends(_settings)]
 
 
 def _bearer(authorization: str) -> str:
@@ -148,3 +162,43 @@ def school_audit(store: StoreDep, who: InspectorDep, site: SiteParam,
     """
     _visible_school(store, who, site)
     return overview.audit_copy(store, site, hash)
+
+
+WeekParam = Annotated[str, Path(pattern=compliance.WEEK_PATTERN)]
+#: The weekly table's columns in the CSV, in the order of ``SchoolWeek``'s fields.
+_COLUMNS = ("学校代码", "学校", "最近联系", "报警数", "及时确认", "未确认", "冷藏冷冻超限时长（小时）",
+            "检查提交", "逾期提交", "过快勾选", "超时未检", "留样餐次", "留样不足量（已说明）", "提前弃置",
+            "隐患上报", "隐患验收", "工单逾期")
+assert len(_COLUMNS) == len(dataclasses.fields(compliance.SchoolWeek))
+
+
+def _week_rows(store: DistrictStore, settings: DistrictSettings, who: Inspector,
+               week: str) -> list[compliance.SchoolWeek]:
+    try:
+        start, end = compliance.week_span(week, ZoneInfo(settings.timezone))
+    except ValueError:
+        raise RequestValidationError([{"loc": ("path", "week"), "msg": f"{week} is not a week of its year",
+                                       "type": "value_error"}]) from None
+    return compliance.weekly_table(store, who, start, end, time.time(), settings.ack_on_time_s)
+
+
+@router.get("/district/v1/compliance/{week}.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def compliance_csv(store: StoreDep, settings: SettingsDep, who: InspectorDep, week: WeekParam) -> Response:
+    """The weekly table as a spreadsheet (UTF-8 with a BOM, which Excel needs to read Chinese)."""
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    writer.writerow(_COLUMNS)
+    for row in _week_rows(store, settings, who, week):
+        cells = [getattr(row, f.name) for f in dataclasses.fields(row)]
+        cells[2] = row.last_contact.isoformat(timespec="seconds") if row.last_contact else ""
+        writer.writerow(cells)
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="district-{week}.csv"'})
+
+
+@router.get("/district/v1/compliance/{week}", response_model=list[compliance.SchoolWeek])
+def compliance_table(store: StoreDep, settings: SettingsDep, who: InspectorDep,
+                     week: WeekParam) -> list[compliance.SchoolWeek]:
+    """The week's table (YYYY-Www, Monday to Sunday in the district's time zone): one row per school in scope."""
+    return _week_rows(store, settings, who, week)

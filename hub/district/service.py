@@ -67,6 +67,7 @@ def create_district_app(settings: DistrictSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = DistrictWorker(settings)
         app.state.district = worker.store
+        app.state.settings = settings
         worker.start()
         try:
             yield

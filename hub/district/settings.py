@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import socket
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,3 +25,17 @@ class DistrictSettings(BaseSettings):
     leader_poll_s: float = Field(default=1.0, gt=0, le=60)
     #: A school not heard from this long is marked silent by the leader, in seconds.
     silent_after_s: float = Field(default=900.0, gt=0, le=30 * 86_400)
+    #: The district's weeks start on Monday 00:00 here (an IANA zone name).
+    timezone: str = "Asia/Shanghai"
+    #: An alarm acknowledged within this many seconds of firing counts as handled on time in the weekly table
+    #: (10 min: when the hub's default escalation pages the next person).
+    ack_on_time_s: float = Field(default=600.0, gt=0, le=86_400)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: {value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value

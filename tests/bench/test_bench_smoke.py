@@ -84,9 +84,10 @@ def test_tiny_drain_bench_carries_every_backlog_message_on_the_backfill_lane(
 
 
 @pytest.mark.postgres
-def test_tiny_district_bench_reads_every_school_at_a_glance(capsys: pytest.CaptureFixture[str]) -> None:
+def test_tiny_district_bench_reads_every_school_at_a_glance_and_the_week(capsys: pytest.CaptureFixture[str]) -> None:
     from bench.district import main as district_main  # noqa: PLC0415 - psycopg only where the district runs
 
-    assert district_main(["--schools", "5", "--alarms", "20", "--runs", "1"]) == 0
+    assert district_main(["--schools", "5", "--alarms", "20", "--audit", "14", "--runs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "5 schools, 100 alarms (10 open)" in out and "all 5 schools at a glance" in out and "pass" in out
+    assert "5 schools, 100 alarms (10 open), 70 audit entries" in out and "all 5 schools at a glance" in out
+    assert "the week's compliance table, 5 schools" in out and "FAIL" not in out

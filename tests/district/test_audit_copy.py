@@ -17,30 +17,17 @@ from hub.district.inspectors import add_inspector
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
-from hub.district.wire import BatchStored, ForwardBatch, ForwardedRecord, RecordKind, audit_key
+from hub.district.wire import ForwardedRecord, RecordKind, audit_key
 from hub.forward.component import DistrictForward
 from hub.forward.records import audit_record
 from hub.forward.settings import DistrictLink
 from hub.store.state import StateStore
+from tests.district.helpers import StoreTransport
 
 pytestmark = pytest.mark.postgres
 
 SITE = "school-a"
 AT = 1_800_000_000.0
-
-
-class StoreTransport:
-    """The district's own store behind the link (the HTTP route is tested in test_api): a real commit per batch."""
-
-    def __init__(self, store: DistrictStore, site: str) -> None:
-        self.store, self.site = store, site
-
-    def send(self, batch: ForwardBatch) -> BatchStored:
-        stored = self.store.store(self.site, batch.records)
-        return BatchStored(stored=stored.stored, duplicates=stored.duplicates)
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass
