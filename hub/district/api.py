@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.district import compliance, overview
+from hub.district import compliance, overview, paper, signoffs
 from hub.district.inspectors import Inspector, authenticate
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
 from hub.district.wire import MAX_REQUEST_BYTES, RECORDS_PATH, SITE_PATTERN, BatchStored, ForwardBatch
-from hub.safetext import CsvWriter
+from hub.safetext import CsvWriter, PlainText
+from hub.samples.labels import LabelFontMissing
 
 router = APIRouter()
 
@@ -172,14 +173,64 @@ _COLUMNS = ("学校代码", "学校", "最近联系", "报警数", "及时确认
 assert len(_COLUMNS) == len(dataclasses.fields(compliance.SchoolWeek))
 
 
-def _week_rows(store: DistrictStore, settings: DistrictSettings, who: Inspector,
-               week: str) -> list[compliance.SchoolWeek]:
+def _span(week: str, settings: DistrictSettings) -> tuple[float, float]:
     try:
-        start, end = compliance.week_span(week, ZoneInfo(settings.timezone))
+        return compliance.week_span(week, ZoneInfo(settings.timezone))
     except ValueError:
         raise RequestValidationError([{"loc": ("path", "week"), "msg": f"{week} is not a week of its year",
                                        "type": "value_error"}]) from None
+
+
+def _week_rows(store: DistrictStore, settings: DistrictSettings, who: Inspector,
+               week: str) -> list[compliance.SchoolWeek]:
+    start, end = _span(week, settings)
     return compliance.weekly_table(store, who, start, end, time.time(), settings.ack_on_time_s)
+
+
+@router.get("/district/v1/compliance/{week}.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def compliance_pdf(store: StoreDep, settings: SettingsDep, who: InspectorDep, week: WeekParam) -> Response:
+    """《区县每周食品安全汇总》: the table on landscape A4, with the inspector's own signature once given."""
+    rows = _week_rows(store, settings, who, week)
+    tz = ZoneInfo(settings.timezone)
+    start, _ = compliance.week_span(week, tz)
+    try:
+        body = paper.weekly_paper(rows, week, start, settings.name, tz, time.time(), settings.ack_on_time_s,
+                                  signoffs.week_signoffs(store, who.name, week))
+    except LabelFontMissing as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="district-{week}.pdf"'})
+
+
+class SignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The inspector's remarks (审核意见), one line.
+    comment: Annotated[PlainText, Field(max_length=500)] = ""
+
+
+class SignOffPublic(BaseModel):
+    inspector: str
+    display_name: str
+    signed_at: float
+    comment: str
+
+
+@router.post("/district/v1/compliance/{week}/signoffs", response_model=SignOffPublic, status_code=201)
+def sign_compliance(store: StoreDep, settings: SettingsDep, who: InspectorDep, week: WeekParam,
+                    request: SignRequest) -> SignOffPublic:
+    """Sign a finished week's table as the token's inspector (once; a week still running is a 422 naming
+    ``week``, a second signature a 409)."""
+    _, end = _span(week, settings)
+    if end > time.time():
+        raise RequestValidationError([{"loc": ("path", "week"), "type": "value_error",
+                                       "msg": f"{week} is not over yet: a week is signed once it has ended"}])
+    try:
+        signed = signoffs.sign_week(store, who, week, request.comment.strip())
+    except signoffs.AlreadySigned:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{week} is already signed by {who.name} · 本周已签署") from None
+    return SignOffPublic(**dataclasses.asdict(signed))
 
 
 @router.get("/district/v1/compliance/{week}.csv", response_class=Response,

@@ -97,6 +97,15 @@ CREATE TABLE inspector_sites (
 );
 CREATE INDEX alarms_open ON alarms (site) WHERE state IN ('firing', 'acknowledged', 'resolved', 'closed');
 """),
+    Migration(4, "inspectors' signatures under a week's compliance table", """
+CREATE TABLE district_signoffs (
+    week TEXT NOT NULL,
+    inspector TEXT NOT NULL REFERENCES inspectors (name),
+    signed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    comment TEXT NOT NULL,
+    PRIMARY KEY (week, inspector)
+);
+"""),
 )
 
 

@@ -96,16 +96,21 @@ def _checklist(record: ChecklistRecord, tz: ZoneInfo, styles: Styles, width: flo
             table(rows, [width * f for f in (0.12, 0.38, 0.16, 0.34)], styles, warn)]
 
 
-def _document(title: str, subtitle: str, school: str, flow: list[Flowable], font: str) -> bytes:
+def document(title: str, subtitle: str, school: str, flow: list[Flowable], font: str,
+             pagesize: tuple[float, float] = A4) -> bytes:
+    """A record's PDF: the school (or district) and title in each page's head, the page number at its foot.
+
+    Shared with the district's weekly paper (hub.district.paper), which is landscape.
+    """
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+    doc = SimpleDocTemplate(buffer, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
                             bottomMargin=18 * mm, title=f"{school}{title} {subtitle}", author="xiaoan 校安")
 
     def footer(canvas: Canvas, _doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(font, 7)
-        canvas.drawString(15 * mm, A4[1] - 9 * mm, f"{school} · {title} {subtitle}")
-        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"第 {canvas.getPageNumber()} 页")
+        canvas.drawString(15 * mm, pagesize[1] - 9 * mm, f"{school} · {title} {subtitle}")
+        canvas.drawRightString(pagesize[0] - 15 * mm, 10 * mm, f"第 {canvas.getPageNumber()} 页")
         canvas.restoreState()
 
     doc.build(flow, onFirstPage=footer, onLaterPages=footer)
@@ -137,7 +142,7 @@ def daily_record(record: ChecklistRecord, day: dt.date, school: str, tz: ZoneInf
         Spacer(1, 3 * mm), *_checklist(record, tz, styles, width), Spacer(1, 6 * mm),
         Paragraph("检查人（签字）：______________　食品安全员（签字）：______________　日期：__________",
                   styles.body), *_signed(signoffs, tz, styles)]
-    return _document(title, day.isoformat(), school, flow, font)
+    return document(title, day.isoformat(), school, flow, font)
 
 
 def _span(summary: PeriodSummary) -> str:
@@ -178,7 +183,7 @@ def weekly_report(summary: PeriodSummary, school: str, tz: ZoneInfo, now: float,
              Paragraph("食品安全员（签字）：______________　食品安全总监（签字）：______________　日期：__________",
                        styles.body),
              *_signed(signoffs, tz, styles)]
-    return _document(title, summary.period, school, flow, font)
+    return document(title, summary.period, school, flow, font)
 
 
 def monthly_minutes(minutes: PeriodSummary, school: str, tz: ZoneInfo, now: float,
@@ -210,7 +215,7 @@ def monthly_minutes(minutes: PeriodSummary, school: str, tz: ZoneInfo, now: floa
              Spacer(1, 6 * mm),
              Paragraph("食品安全总监 / 负责人（签字）：______________　日期：__________", styles.body),
              *_signed(signoffs, tz, styles)]
-    return _document(title, minutes.period, school, flow, font)
+    return document(title, minutes.period, school, flow, font)
 
 
 def _checks_table(summary: PeriodSummary, checks: Sheet, styles: Styles, width: float) -> list[Flowable]:

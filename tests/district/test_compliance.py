@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
 from hub.checks.kinds import Answer
 from hub.checks.service import AnswerInput
@@ -66,8 +69,8 @@ def district(tmp_path: Path, district_dsn: str) -> Iterator[tuple[TestClient, di
                            fridges=AnswerInput("fridges", Answer.NA), freezers=AnswerInput("freezers", Answer.NA))
         hub.checks.submit("canteen_daily", answers, clock() - 30, actor="wang")
         clock.set("2026-10-13 07:30")
-        hub.samples.log_meal("breakfast", [DishInput("馒头", 150.0), DishInput("鸡蛋", 90.0, short_reason="只做了一份")],
-                             placed_by="李师傅", actor="li")
+        breakfast = [DishInput("馒头", 150.0), DishInput("鸡蛋", 90.0, short_reason="只做了一份")]
+        hub.samples.log_meal("breakfast", breakfast, placed_by="李师傅", actor="li")
         clock.set("2026-10-13 12:30")
         lunch = hub.samples.log_meal("lunch", [DishInput("番茄炒蛋", 130.0)], placed_by="李师傅", actor="li")
         clock.set("2026-10-14 12:30")
@@ -141,3 +144,48 @@ def test_the_table_as_a_spreadsheet_keeps_a_school_s_name_as_text(
     assert len(rows) == 3 and len({len(r) for r in rows}) == 1
     assert rows[1][:4] == ["school-a", "第一小学", rows[1][2], "3"] and rows[1][6] == "3.0"
     assert rows[2][1] == "'=第二中学"  # a name that would be a formula is text
+
+
+def pdf_text(body: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+
+
+def test_the_paper_carries_the_table_and_the_inspector_s_own_signature(
+        district: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = district
+    blank = get(client, f"/district/v1/compliance/{WEEK}.pdf", tokens["county"])
+    assert blank.status_code == 200 and blank.headers["content-type"] == "application/pdf"
+    text = pdf_text(blank.content)
+    assert "区县教育局区县每周食品安全汇总" in text and "2026-10-12 至 2026-10-18" in text
+    assert "第一小学（school-a）" in text and "=第二中学（school-b）" in text and "督查人（签字）" in text
+
+    signed = client.post(f"/district/v1/compliance/{WEEK}/signoffs", json={"comment": "第一小学工单逾期，请跟进 <b>"},
+                         headers={"Authorization": f"Bearer {tokens['county']}"})
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["inspector"] == "county" and signed.json()["display_name"] == "区教育局食安科"
+    text = pdf_text(get(client, f"/district/v1/compliance/{WEEK}.pdf", tokens["county"]).content)
+    assert "已签署：区教育局食安科（county）" in text and "请跟进 <b>" in text and "督查人（签字）" not in text
+    # Another inspector's paper is their own table: the county's signature is not on it.
+    assert "已签署" not in pdf_text(get(client, f"/district/v1/compliance/{WEEK}.pdf", tokens["inspector-b"]).content)
+
+
+def test_a_signature_is_the_token_s_inspector_once_for_a_finished_week(
+        district: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = district
+
+    def sign(week: str, body: dict[str, object], token: str = tokens["inspector-b"]) -> Any:
+        return client.post(f"/district/v1/compliance/{week}/signoffs", json=body,
+                           headers={"Authorization": f"Bearer {token}"})
+
+    # Nobody signs for someone else: a name in the body is refused, not used.
+    impostor = sign(WEEK, {"inspector": "county"})
+    assert impostor.status_code == 422 and impostor.json()["detail"][0]["loc"] == ["body", "inspector"]
+    hidden = sign(WEEK, {"comment": "已核查\u202e"})
+    assert hidden.status_code == 422 and hidden.json()["detail"][0]["loc"] == ["body", "comment"]
+    assert sign(WEEK, {"comment": "x" * 501}).status_code == 422
+    assert sign(WEEK, {}).status_code == 201
+    assert sign(WEEK, {}).status_code == 409
+    running = dt.datetime.now(ZoneInfo("Asia/Shanghai")).isocalendar()  # the district's weeks
+    this_week = sign(f"{running.year}-W{running.week:02d}", {})
+    assert this_week.status_code == 422 and this_week.json()["detail"][0]["loc"] == ["path", "week"]
+    assert sign(WEEK, {}, token=tokens["school-a"]).status_code == 401
