@@ -106,6 +106,40 @@ CREATE TABLE district_signoffs (
     PRIMARY KEY (week, inspector)
 );
 """),
+    Migration(5, "records partitioned: readings by month (dropped after their retention), the rest kept", """
+ALTER TABLE records RENAME TO records_before_partitions;
+ALTER TABLE records_before_partitions RENAME CONSTRAINT records_pkey TO records_before_partitions_pkey;
+ALTER INDEX records_site_ts RENAME TO records_before_partitions_site_ts;
+CREATE TABLE records (
+    site TEXT NOT NULL REFERENCES sites (site),
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ts DOUBLE PRECISION NOT NULL,
+    body JSONB NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    received_by TEXT NOT NULL,
+    -- A partitioned table's unique key holds its partition keys. ts is part of what every kind's key already
+    -- names (a reading's and an alarm change's key carry it; an event's and an audit entry's time is theirs
+    -- for ever), so (site, kind, key) is still the identity a re-sent record is recognised by.
+    PRIMARY KEY (site, kind, key, ts)
+) PARTITION BY LIST (kind);
+CREATE TABLE records_readings PARTITION OF records FOR VALUES IN ('reading') PARTITION BY RANGE (ts);
+CREATE TABLE records_kept PARTITION OF records DEFAULT;
+CREATE INDEX records_site_ts ON records (site, kind, ts);
+DO $$
+DECLARE month date;
+BEGIN
+    FOR month IN SELECT DISTINCT date_trunc('month', to_timestamp(ts) AT TIME ZONE 'UTC')::date
+                 FROM records_before_partitions WHERE kind = 'reading' LOOP
+        EXECUTE format('CREATE TABLE %I PARTITION OF records_readings FOR VALUES FROM (%s) TO (%s)',
+                       'records_readings_' || to_char(month, 'YYYYMM'),
+                       extract(epoch FROM month::timestamp AT TIME ZONE 'UTC'),
+                       extract(epoch FROM (month + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
+    END LOOP;
+END $$;
+INSERT INTO records SELECT site, kind, key, ts, body, received_at, received_by FROM records_before_partitions;
+DROP TABLE records_before_partitions;
+"""),
 )
 
 

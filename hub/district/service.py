@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,14 +24,18 @@ from hub.district.store import DistrictStore
 _LOGGER = logging.getLogger(__name__)
 #: The role the leader election is for, as named in the ``leader`` table.
 SCHEDULER = "scheduler"
+#: How often the leader drops months of readings past their retention (months end rarely).
+RETENTION_EVERY_S = 3600.0
 
 
 class DistrictWorker:
     def __init__(self, settings: DistrictSettings) -> None:
         self.settings = settings
-        self.store = DistrictStore(settings.dsn, settings.worker)
+        self.store = DistrictStore(settings.dsn, settings.worker, settings.readings_retention_days)
         self.election = LeaderElection(settings.dsn, settings.worker, self._lead, settings.leader_poll_s)
         self._stop = threading.Event()
+        #: When the leader next looks for months of readings past their retention.
+        self._next_retention = 0.0
         self._jobs = threading.Thread(target=self._run_jobs, name="district-alarm-jobs", daemon=True)
 
     def _lead(self) -> None:
@@ -39,6 +44,12 @@ class DistrictWorker:
         silent = self.store.mark_silent(self.settings.silent_after_s)
         if silent:
             _LOGGER.warning("%d school(s) fell silent (no contact for %.0f s)", silent, self.settings.silent_after_s)
+        now = time.time()
+        if now >= self._next_retention:
+            self._next_retention = now + RETENTION_EVERY_S
+            for name in self.store.drop_expired_readings(now):
+                _LOGGER.info("readings of %s dropped: older than %d days", name.removeprefix("records_readings_"),
+                             self.settings.readings_retention_days)
 
     def _run_jobs(self) -> None:
         while not self._stop.is_set():

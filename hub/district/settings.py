@@ -25,6 +25,9 @@ class DistrictSettings(BaseSettings):
     leader_poll_s: float = Field(default=1.0, gt=0, le=60)
     #: A school not heard from this long is marked silent by the leader, in seconds.
     silent_after_s: float = Field(default=900.0, gt=0, le=30 * 86_400)
+    #: Readings are kept this many days (whole months: a month goes once all of it is older); two years by default,
+    #: as China's food-safety law asks canteens to keep their records. Everything else is kept.
+    readings_retention_days: int = Field(default=730, ge=31, le=36_500)
     #: What the district's papers are headed with (the bureau's name).
     name: str = Field(default="区县教育局", min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     #: The district's weeks start on Monday 00:00 here (an IANA zone name).

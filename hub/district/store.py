@@ -9,22 +9,29 @@ database does what the shared-SQLite scale-out did by hand (docs/scale-out.md):
 - **queued work**: each newly stored alarm record queues a job in the same
   transaction; workers claim jobs with ``FOR UPDATE SKIP LOCKED`` and apply them to
   ``alarms`` (each school's alarms as they stand now) in the transaction that deletes
-  them, so a worker killed mid-job leaves the job to the next claim.
+  them, so a worker killed mid-job leaves the job to the next claim;
+- **time series by month**: readings live in ``records_readings``, partitioned by the
+  month (UTC) of their time; a worker makes a month's partition when the first reading
+  of it arrives, and the leader drops whole months past ``readings_retention_days`` —
+  a ``DROP TABLE``, not millions of ``DELETE``s. Everything else is kept.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import queue
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from hub.district.schema import migrate
 from hub.district.wire import SITE_PATTERN, ForwardedRecord, RecordKind
@@ -34,6 +41,27 @@ _LOGGER = logging.getLogger(__name__)
 Connection = psycopg.Connection[tuple[object, ...]]
 #: Connections a worker keeps open for its routes and duties.
 POOL_SIZE = 8
+#: The advisory lock partitions are made and dropped under ("xiaoan-p" as bytes).
+PARTITION_LOCK = 0x7869_616F_616E_2D70
+#: Readings are kept this long by default: two years, as China's food-safety law asks of a canteen's records.
+READINGS_RETENTION_DAYS = 730
+_PARTITION_PREFIX = "records_readings_"
+
+
+def reading_month(ts: float) -> dt.date:
+    """The first day of the (UTC) month holding ``ts``: the partition a reading of that time lives in."""
+    when = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return dt.date(when.year, when.month, 1)
+
+
+def month_span(month: dt.date) -> tuple[float, float]:
+    start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
+    end = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC)
+    return start.timestamp(), end.timestamp()
+
+
+def partition_name(month: dt.date) -> str:
+    return f"{_PARTITION_PREFIX}{month:%Y%m}"
 
 
 def token_digest(token: str) -> bytes:
@@ -87,9 +115,12 @@ class Connections:
 class DistrictStore:
     """The district's tables, used by every worker; each method is one transaction."""
 
-    def __init__(self, dsn: str, worker: str) -> None:
+    def __init__(self, dsn: str, worker: str, readings_retention_days: int = READINGS_RETENTION_DAYS) -> None:
         self.worker = worker
+        self.readings_retention_days = readings_retention_days
         self.pool = Connections(dsn)
+        #: Months whose readings partition this worker knows to exist.
+        self._months: set[dt.date] = set()
         with self.pool.connection() as db:
             self.schema_version = migrate(db)
 
@@ -114,8 +145,62 @@ class DistrictStore:
             return False
         return hmac.compare_digest(bytes(row[0]), token_digest(token))  # type: ignore[call-overload]
 
-    def store(self, site: str, records: tuple[ForwardedRecord, ...]) -> Stored:
-        """Store a batch of one school in one transaction; returns once it is committed (the confirmation)."""
+    def _retention_start(self, now: float) -> float:
+        """Readings before this (the start of the oldest month kept) are no longer kept."""
+        return month_span(reading_month(now - self.readings_retention_days * 86_400.0))[0]
+
+    def _ensure_months(self, months: set[dt.date]) -> None:
+        """Make the readings partitions of ``months`` that do not exist yet (each worker may: under a lock)."""
+        for month in sorted(months - self._months):
+            with self.pool.connection() as db, db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+                start, end = month_span(month)
+                db.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF records_readings"
+                                   " FOR VALUES FROM ({}) TO ({})").format(
+                    sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end)))
+            self._months.add(month)
+
+    def store(self, site: str, records: tuple[ForwardedRecord, ...], now: float | None = None) -> Stored:
+        """Store a batch of one school in one transaction; returns once it is committed (the confirmation).
+
+        A reading older than the readings' retention is confirmed and not kept (counted with
+        the duplicates): its month is gone or about to go, and refusing it would hold up the
+        school's outbox for ever.
+        """
+        cutoff = self._retention_start(time.time() if now is None else now)
+        expired = sum(1 for r in records if r.kind is RecordKind.READING and r.ts < cutoff)
+        if expired:
+            _LOGGER.info("%s sent %d reading(s) older than the %d days kept: confirmed, not kept", site, expired,
+                         self.readings_retention_days)
+            records = tuple(r for r in records if r.kind is not RecordKind.READING or r.ts >= cutoff)
+        self._ensure_months({reading_month(r.ts) for r in records if r.kind is RecordKind.READING})
+        try:
+            stored = self._insert(site, records)
+        except psycopg.errors.CheckViolation:
+            # "No partition for the row": the leader dropped a month this worker still thought was there.
+            self._months.clear()
+            self._ensure_months({reading_month(r.ts) for r in records if r.kind is RecordKind.READING})
+            stored = self._insert(site, records)
+        return Stored(stored.stored, stored.duplicates + expired)
+
+    def drop_expired_readings(self, now: float) -> list[str]:
+        """The leader's duty: drop the readings partitions of months wholly past the retention; returns their names."""
+        cutoff = self._retention_start(now)
+        dropped = []
+        with self.pool.connection() as db, db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+            names = [str(row[0]) for row in db.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'records_readings'::regclass").fetchall()]
+            for name in sorted(names):
+                month = dt.datetime.strptime(name.removeprefix(_PARTITION_PREFIX), "%Y%m").date()
+                if month_span(month)[1] <= cutoff:
+                    db.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+                    dropped.append(name)
+        self._months.clear()
+        return dropped
+
+    def _insert(self, site: str, records: tuple[ForwardedRecord, ...]) -> Stored:
         kinds = [r.kind.value for r in records]
         keys = [r.key for r in records]
         times = [r.ts for r in records]
