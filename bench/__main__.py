@@ -453,6 +453,7 @@ COMPANIONS = {"edge_agent": ("Edge agent", []), "store_write": ("Stores", []),
               "report": ("Weekly report (SQLite, 12 M readings)", ["--runs", "1"]),
               "web_pages": ("Web pages (/canteen, 200 tiles)", []),
               "district": ("District: all schools at a glance and the week's table (500 schools, PostgreSQL)", []),
+              "district_ingest": ("District ingest: 500 schools live, one back after 7 days", ["--tick", "10"]),
               "soak": ("Soak (1,000 msg/s for 60 minutes)", ["--minutes", "60"])}
 
 

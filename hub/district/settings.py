@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.district.store import READINGS_RETENTION_DAYS
+
 
 class DistrictSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XIAOAN_DISTRICT_", extra="forbid")
@@ -25,9 +27,10 @@ class DistrictSettings(BaseSettings):
     leader_poll_s: float = Field(default=1.0, gt=0, le=60)
     #: A school not heard from this long is marked silent by the leader, in seconds.
     silent_after_s: float = Field(default=900.0, gt=0, le=30 * 86_400)
-    #: Readings are kept this many days (whole months: a month goes once all of it is older); two years by default,
-    #: as China's food-safety law asks canteens to keep their records. Everything else is kept.
-    readings_retention_days: int = Field(default=730, ge=31, le=36_500)
+    #: The district's copy of the readings is kept this many days (whole months: a month goes once all of it is
+    #: older). The school's own hub keeps its record for the two years the food-safety law asks; a district of 500
+    #: schools stores some 77 GB of readings a day (docs/district.md, "Paper model"). Everything else is kept.
+    readings_retention_days: int = Field(default=READINGS_RETENTION_DAYS, ge=31, le=36_500)
     #: What the district's papers are headed with (the bureau's name).
     name: str = Field(default="区县教育局", min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     #: The district's weeks start on Monday 00:00 here (an IANA zone name).

@@ -43,8 +43,9 @@ Connection = psycopg.Connection[tuple[object, ...]]
 POOL_SIZE = 8
 #: The advisory lock partitions are made and dropped under ("xiaoan-p" as bytes).
 PARTITION_LOCK = 0x7869_616F_616E_2D70
-#: Readings are kept this long by default: two years, as China's food-safety law asks of a canteen's records.
-READINGS_RETENTION_DAYS = 730
+#: The district keeps its copy of the readings this long by default: a quarter, for looking into what happened.
+#: The two years the food-safety law asks are kept by each school's hub, whose record it is.
+READINGS_RETENTION_DAYS = 92
 _PARTITION_PREFIX = "records_readings_"
 
 

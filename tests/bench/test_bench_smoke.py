@@ -91,3 +91,13 @@ def test_tiny_district_bench_reads_every_school_at_a_glance_and_the_week(capsys:
     out = capsys.readouterr().out
     assert "5 schools, 100 alarms (10 open), 70 audit entries" in out and "all 5 schools at a glance" in out
     assert "the week's compliance table, 5 schools" in out and "FAIL" not in out
+
+
+@pytest.mark.postgres
+def test_tiny_district_ingest_bench_stores_every_reading_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.district_ingest import main as ingest_main  # noqa: PLC0415 - psycopg only where the district runs
+
+    # The exit status also holds the live rate, which a 2-second window on a loaded machine does not measure.
+    ingest_main(["--schools", "3", "--live-s", "2", "--backlog-days", "0.01", "--senders", "2"])
+    out = capsys.readouterr().out
+    assert "one school back with 0.01 days (4,300 readings)" in out and "lost 0, stored twice 0 (pass)" in out
