@@ -181,8 +181,11 @@ def report(run: SoakRun, minutes: float, rate: float) -> int:
         windows.setdefault(int(at // WINDOW_S), []).append(ms)
     p99s = [percentile(values, 99) for _, values in sorted(windows.items())]
     first, last = run.samples[0], run.samples[-1]
-    grew = {t: (first.rows.get(t, 0), n) for t, n in last.rows.items()
-            if n > first.rows.get(t, 0) and t.split(":", 1)[1] not in GROWING_BY_DESIGN}
+    # From the 5-minute sample, as RSS: rows made once early on (the door probe's rule state, at the first
+    # probe) are the hub starting up, not a table growing.
+    settled = after_warmup[0]
+    grew = {t: (settled.rows.get(t, 0), n) for t, n in last.rows.items()
+            if n > settled.rows.get(t, 0) and t.split(":", 1)[1] not in GROWING_BY_DESIGN}
     lost = run.acked - run.stored
     print(f"soak: {minutes:g} min at {rate:g} msg/s, {run.sent:,} sent, {run.acked:,} acknowledged by the broker,"
           f" {run.stored:,} readings stored; {len(run.latencies)} door probes, {run.missed} missed")
@@ -199,7 +202,7 @@ def report(run: SoakRun, minutes: float, rate: float) -> int:
               ("alarm p99 stable (last window within 2× of the first)", len(p99s) < 2 or p99s[-1] <= 2 * p99s[0],
                " → ".join(f"{p:.0f}" for p in (p99s[0], p99s[-1])) if p99s else "no probes"),
               ("nothing lost", lost <= 0 and run.missed == 0, f"lost {max(lost, 0)}, probes missed {run.missed}"),
-              ("no table beyond retention grew", not grew, f"{len(grew)} grew")]
+              ("no table beyond retention grew after the first 5 minutes", not grew, f"{len(grew)} grew")]
     for what, passed, detail in checks:
         print(f"  {'PASS' if passed else 'FAIL'}  {what}: {detail}")
     return 0 if all(passed for _, passed, _ in checks) else 1
