@@ -191,11 +191,11 @@ def _week_rows(store: DistrictStore, settings: DistrictSettings, who: Inspector,
             responses={200: {"content": {"application/pdf": {}}}})
 def compliance_pdf(store: StoreDep, settings: SettingsDep, who: InspectorDep, week: WeekParam) -> Response:
     """《区县每周食品安全汇总》: the table on landscape A4, with the inspector's own signature once given."""
-    rows = _week_rows(store, settings, who, week)
-    tz = ZoneInfo(settings.timezone)
-    start, _ = compliance.week_span(week, tz)
+    start, end = _span(week, settings)
+    rows = compliance.weekly_table(store, who, start, end, time.time(), settings.ack_on_time_s)
     try:
-        body = paper.weekly_paper(rows, week, start, settings.name, tz, time.time(), settings.ack_on_time_s,
+        body = paper.weekly_paper(rows, week, start, settings.name, ZoneInfo(settings.timezone), time.time(),
+                                  settings.ack_on_time_s,
                                   signoffs.week_signoffs(store, who.name, week))
     except LabelFontMissing as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None

@@ -104,7 +104,6 @@ def site_name(store: DistrictStore, site: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-
 #: Problems of a school's audit copy listed at most (the first ones: later ones often follow from them).
 MAX_PROBLEMS = 20
 #: Entries read from PostgreSQL per round trip while the chain is walked.
@@ -115,12 +114,12 @@ _CHAIN_PAGE = 2000
 class AuditCopy:
     """The district's copy of a school's audit log, checked as ``xiaoan audit verify`` checks the school's own.
 
-    Entries still in the school's outbox (a link that is down) show as missing at the
-    end of nothing — the copy simply ends earlier; entries missing *between* others,
-    an entry that does not follow the one before it, or one whose content no longer
-    matches its hash are problems. An entry the school changes after forwarding it is
-    not stored again (the district keeps what it received first), so the copy stays
-    what it was; the school's new entries then no longer follow it.
+    Entries still in the school's outbox (a link that is down) are no problem: the copy
+    just ends earlier. Entries missing *between* others, an entry that does not follow
+    the one before it, or one whose content no longer matches its hash are problems.
+    An entry the school changes after forwarding it is not stored again (the district
+    keeps what it received first), so the copy stays what it was; the school's new
+    entries then no longer follow it.
     """
 
     entries: int

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -153,7 +154,12 @@ class DistrictForward:
         return len(entries)
 
     def tick(self, now: float) -> None:
-        self.forward_audit()
+        try:
+            self.forward_audit()
+        except sqlite3.Error:
+            # The hub's database busy or failing: the readings and alarms already waiting go on; the cursor has
+            # not moved, so the entries are read next tick.
+            _LOGGER.exception("reading the audit log for the district failed; tried again next tick")
         self.forwarder.tick(now)
         if self._alarms is not None:
             self._observe_link(self._alarms, now)
