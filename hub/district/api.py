@@ -4,6 +4,7 @@ inspector reads its schools, authenticated as itself and never beyond its scope.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import time
 from typing import Annotated
@@ -12,9 +13,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.district import compliance, overview, paper, signoffs
+from hub.district import compliance, export, overview, paper, signoffs
 from hub.district.inspectors import Inspector, authenticate
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
@@ -253,3 +255,32 @@ def compliance_table(store: StoreDep, settings: SettingsDep, who: InspectorDep,
                      week: WeekParam) -> list[compliance.SchoolWeek]:
     """The week's table (YYYY-Www, Monday to Sunday in the district's time zone): one row per school in scope."""
     return _week_rows(store, settings, who, week)
+
+
+@router.get("/district/v1/export/{site}/{dataset}", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}})
+def export_feed(store: StoreDep, settings: SettingsDep, who: InspectorDep, site: SiteParam,
+                dataset: export.Dataset, start: dt.datetime, end: dt.datetime,
+                format: Annotated[str, Query(max_length=40)] = "csv") -> StreamingResponse:
+    """A school's readings or sample records in ``[start, end)`` (at most 7 days), for a provincial platform.
+
+    ``format``: ``csv``, ``jsonl`` or an installed adapter's name (docs/district.md, "Export").
+    A time without an offset is the district's time zone.
+    """
+    _visible_school(store, who, site)
+    tz = ZoneInfo(settings.timezone)
+    begin, finish = (t if t.tzinfo else t.replace(tzinfo=tz) for t in (start, end))
+    if finish <= begin:
+        raise RequestValidationError([{"loc": ("query", "end"), "type": "value_error", "msg": "must be after start"}])
+    if (finish - begin).total_seconds() > export.MAX_SPAN_S:
+        raise RequestValidationError([{"loc": ("query", "end"), "type": "value_error",
+                                       "msg": f"at most {export.MAX_SPAN_S / 86_400:g} days after start"}])
+    found = export.adapters()
+    adapter = found.get(format)
+    if adapter is None:
+        raise RequestValidationError([{"loc": ("query", "format"), "type": "value_error",
+                                       "msg": f"one of {', '.join(sorted(found))}"}])
+    rows = export.rows_of(store, dataset, site, begin.timestamp(), finish.timestamp(), tz)
+    name = f"{site}-{dataset.value}-{begin.astimezone(tz):%Y%m%d%H%M}.{adapter.extension}"
+    return StreamingResponse(adapter.render(dataset, rows), media_type=adapter.media_type,
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -92,6 +92,25 @@ def test_a_school_outside_the_inspector_s_scope_is_a_403_whether_it_exists_or_no
     assert client.get(f"/district/v1/schools/{site}", headers=bearer(tokens["inspector-a"])).status_code == 403
 
 
+def test_every_route_of_a_school_is_a_403_for_an_inspector_of_other_schools(
+        district: tuple[TestClient, DistrictStore, dict[str, str]]) -> None:
+    """Walks the routes naming a school, so a school route added later is scope-checked without a line here."""
+    client, _, tokens = district
+    walked = 0
+    for route in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        path = route.path or ""
+        if "{site}" not in path:
+            continue
+        for method in set(route.methods or ()) - {"HEAD"}:
+            url = path.replace("{site}", "school-b").replace("{dataset}", "readings")
+            # Every query a route may want, valid, so the scope is what answers.
+            response = client.request(method, url, headers=bearer(tokens["inspector-a"]),
+                                      params={"start": "2026-12-01T00:00:00", "end": "2026-12-02T00:00:00"})
+            assert response.status_code == 403, (method, path, response.status_code, response.text[:200])
+            walked += 1
+    assert walked >= 3
+
+
 def test_tokens_open_only_their_own_doors(district: tuple[TestClient, DistrictStore, dict[str, str]]) -> None:
     client, store, tokens = district
     for wrong in ({}, bearer(tokens["school-a"]), bearer("x" * 43), {"Authorization": f"Basic {tokens['county']}"}):
@@ -143,7 +162,8 @@ def test_every_district_route_but_health_wants_a_token(
         if not path.startswith("/district/") or path == "/district/v1/health":
             continue
         for method in set(route.methods or ()) - {"HEAD"}:
-            response = client.request(method, path.replace("{site}", "school-a").replace("{week}", "2026-W42"))
+            response = client.request(method, path.replace("{site}", "school-a").replace("{week}", "2026-W42")
+                                      .replace("{dataset}", "readings"))
             assert response.status_code == 401, (method, path, response.status_code)
             walked += 1
     assert walked >= 6
