@@ -1,5 +1,5 @@
-"""``python -m hub.district serve|add-site|add-inspector``: run a district worker, or register a school or an
-inspector and print its token."""
+"""``python -m hub.district serve|add-site|add-inspector|set-password``: run a district worker, register a school
+or an inspector and print its token, or give an inspector a password for the pages (read from standard input)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import sys
 
 import uvicorn
 
+from hub.auth.credentials import Passwords
 from hub.district.inspectors import add_inspector
 from hub.district.service import create_district_app
+from hub.district.sessions import set_password
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
 
@@ -32,17 +34,23 @@ def main(argv: list[str] | None = None) -> int:
     scope = inspector.add_mutually_exclusive_group(required=True)
     scope.add_argument("--site", action="append", default=[], help="a school the inspector reads (repeat)")
     scope.add_argument("--all", action="store_true", help="every school of the district")
+    password = commands.add_parser("set-password", help="give an inspector a password for the pages (read from stdin)")
+    password.add_argument("name")
     args = parser.parse_args(argv)
     given = {k: v for k, v in {"dsn": args.dsn, "host": getattr(args, "host", None),
                                 "port": getattr(args, "port", None),
                                 "worker": getattr(args, "worker", None)}.items() if v is not None}
     settings = DistrictSettings(**given)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command in ("add-site", "add-inspector"):
+    if args.command in ("add-site", "add-inspector", "set-password"):
         store = DistrictStore(settings.dsn, settings.worker)
         try:
             if args.command == "add-site":
                 print(store.add_site(args.site, args.name))
+            elif args.command == "set-password":
+                # From standard input, never the command line (which other users see in the process list).
+                set_password(store, Passwords(), args.name, sys.stdin.readline().rstrip("\r\n"))
+                print(f"password set for {args.name}; their sessions were ended")
             else:
                 print(add_inspector(store, args.name, args.display_name, args.site, all_sites=args.all))
         except ValueError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hmac
 import io
 import time
 from typing import Annotated
@@ -16,7 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.district import compliance, export, overview, paper, signoffs
+from hub.auth.credentials import csrf_for
+from hub.district import compliance, export, overview, paper, sessions, signoffs
 from hub.district.inspectors import Inspector, authenticate
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
@@ -71,17 +73,17 @@ class Health(BaseModel):
 _TOO_LARGE = 413
 
 
-async def _body(request: Request) -> bytes:
-    """The request's bytes, refused past ``MAX_REQUEST_BYTES`` before more of it is read."""
+async def read_body(request: Request, cap: int = MAX_REQUEST_BYTES) -> bytes:
+    """The request's bytes, refused past ``cap`` before more of it is read."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
-        raise HTTPException(_TOO_LARGE, f"body over {MAX_REQUEST_BYTES} bytes")
+    if declared.isdigit() and int(declared) > cap:
+        raise HTTPException(_TOO_LARGE, f"body over {cap} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            raise HTTPException(_TOO_LARGE, f"body over {MAX_REQUEST_BYTES} bytes")
+        if size > cap:
+            raise HTTPException(_TOO_LARGE, f"body over {cap} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -96,7 +98,7 @@ async def post_records(request: Request, site: SchoolDep, store: StoreDep) -> Ba
     read first, by anyone), and only up to ``MAX_REQUEST_BYTES``.
     """
     try:
-        batch = ForwardBatch.model_validate_json(await _body(request))
+        batch = ForwardBatch.model_validate_json(await read_body(request))
     except ValidationError as error:
         raise RequestValidationError(error.errors(include_url=False, include_input=False)) from None
     stored = await run_in_threadpool(store.store, site, batch.records)
@@ -108,11 +110,34 @@ def health(store: StoreDep) -> Health:
     return Health(worker=store.worker, schema_version=store.schema_version)
 
 
-async def inspector(store: StoreDep,
+#: The cookie a signed-in inspector's browser holds (hub.district.sessions).
+SESSION_COOKIE = "xiaoan_district_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def check_csrf(request: Request, session_id: str, sent: str | None) -> None:
+    """A cookie request that changes something comes from the district's own page: its CSRF token, no cross-site."""
+    if request.headers.get("sec-fetch-site") == "cross-site" or not sent \
+            or not hmac.compare_digest(sent, csrf_for(session_id)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token · 请刷新页面后重试")
+
+
+async def inspector(request: Request, store: StoreDep,
                     authorization: Annotated[str, Header(max_length=512)] = "") -> Inspector:
-    """The district inspector the bearer token belongs to (a school's token is not one)."""
+    """The district inspector of the bearer token (a school's token is not one), or of the page's session.
+
+    A session may read; a request that changes something also carries the page's CSRF
+    token (the sign-off route's header; the pages' forms check their own field).
+    """
     token = _bearer(authorization)
-    found = await run_in_threadpool(authenticate, store, token) if token else None
+    if token:
+        found = await run_in_threadpool(authenticate, store, token)
+    else:
+        session_id = request.cookies.get(SESSION_COOKIE, "")[:100]
+        found = await run_in_threadpool(sessions.session_inspector, store, session_id) if session_id else None
+        if found is not None and request.method not in ("GET", "HEAD"):
+            check_csrf(request, session_id, request.headers.get(CSRF_HEADER))
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not a district inspector's token · 令牌无效",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -137,7 +162,7 @@ def schools(store: StoreDep, who: InspectorDep) -> list[overview.SchoolGlance]:
 SiteParam = Annotated[str, Path(max_length=64)]
 
 
-def _visible_school(store: DistrictStore, who: Inspector, site: str) -> str:
+def visible_school(store: DistrictStore, who: Inspector, site: str) -> str:
     """The school's name, if the inspector may see it. A school outside the scope is a 403 whether it exists or
     not: the answer tells nothing about other districts' schools."""
     if not who.may_see(site):
@@ -151,7 +176,7 @@ def _visible_school(store: DistrictStore, who: Inspector, site: str) -> str:
 @router.get("/district/v1/schools/{site}", response_model=SchoolPublic)
 def school_page(store: StoreDep, who: InspectorDep, site: SiteParam) -> SchoolPublic:
     """One school's open alarms, newest first."""
-    name = _visible_school(store, who, site)
+    name = visible_school(store, who, site)
     return SchoolPublic(site=site, name=name, alarms=overview.school_alarms(store, site))
 
 
@@ -163,7 +188,7 @@ def school_audit(store: StoreDep, who: InspectorDep, site: SiteParam,
     ``hash``: a chain head the school showed (its weekly report prints one) — the answer
     says where it is in the copy, or that the copy has no such entry.
     """
-    _visible_school(store, who, site)
+    visible_school(store, who, site)
     return overview.audit_copy(store, site, hash)
 
 
@@ -175,7 +200,7 @@ _COLUMNS = ("学校代码", "学校", "最近联系", "报警数", "及时确认
 assert len(_COLUMNS) == len(dataclasses.fields(compliance.SchoolWeek))
 
 
-def _span(week: str, settings: DistrictSettings) -> tuple[float, float]:
+def week_span_or_422(week: str, settings: DistrictSettings) -> tuple[float, float]:
     try:
         return compliance.week_span(week, ZoneInfo(settings.timezone))
     except ValueError:
@@ -185,7 +210,7 @@ def _span(week: str, settings: DistrictSettings) -> tuple[float, float]:
 
 def _week_rows(store: DistrictStore, settings: DistrictSettings, who: Inspector,
                week: str) -> list[compliance.SchoolWeek]:
-    start, end = _span(week, settings)
+    start, end = week_span_or_422(week, settings)
     return compliance.weekly_table(store, who, start, end, time.time(), settings.ack_on_time_s)
 
 
@@ -193,7 +218,7 @@ def _week_rows(store: DistrictStore, settings: DistrictSettings, who: Inspector,
             responses={200: {"content": {"application/pdf": {}}}})
 def compliance_pdf(store: StoreDep, settings: SettingsDep, who: InspectorDep, week: WeekParam) -> Response:
     """《区县每周食品安全汇总》: the table on landscape A4, with the inspector's own signature once given."""
-    start, end = _span(week, settings)
+    start, end = week_span_or_422(week, settings)
     rows = compliance.weekly_table(store, who, start, end, time.time(), settings.ack_on_time_s)
     try:
         body = paper.weekly_paper(rows, week, start, settings.name, ZoneInfo(settings.timezone), time.time(),
@@ -224,7 +249,7 @@ def sign_compliance(store: StoreDep, settings: SettingsDep, who: InspectorDep, w
                     request: SignRequest) -> SignOffPublic:
     """Sign a finished week's table as the token's inspector (once; a week still running is a 422 naming
     ``week``, a second signature a 409)."""
-    _, end = _span(week, settings)
+    _, end = week_span_or_422(week, settings)
     if end > time.time():
         raise RequestValidationError([{"loc": ("path", "week"), "type": "value_error",
                                        "msg": f"{week} is not over yet: a week is signed once it has ended"}])
@@ -267,7 +292,7 @@ def export_feed(store: StoreDep, settings: SettingsDep, who: InspectorDep, site:
     ``format``: ``csv``, ``jsonl`` or an installed adapter's name (docs/district.md, "Export").
     A time without an offset is the district's time zone.
     """
-    _visible_school(store, who, site)
+    visible_school(store, who, site)
     tz = ZoneInfo(settings.timezone)
     begin, finish = (t if t.tzinfo else t.replace(tzinfo=tz) for t in (start, end))
     if finish <= begin:

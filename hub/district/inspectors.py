@@ -61,9 +61,17 @@ def add_inspector(store: DistrictStore, name: str, display_name: str, sites: Seq
 def authenticate(store: DistrictStore, token: str) -> Inspector | None:
     """The inspector holding ``token``, or None."""
     # Looked up by its digest: a token is 32 random bytes, so how long the lookup takes tells a guesser nothing.
+    return _inspector(store, "token_sha256 = %s", token_digest(token))
+
+
+def inspector_named(store: DistrictStore, name: str) -> Inspector | None:
+    return _inspector(store, "name = %s", name)
+
+
+def _inspector(store: DistrictStore, where: str, value: object) -> Inspector | None:
     with store.pool.connection() as db:
-        row = db.execute("SELECT name, display_name, all_sites FROM inspectors WHERE token_sha256 = %s",
-                         (token_digest(token),)).fetchone()
+        row = db.execute("SELECT name, display_name, all_sites FROM inspectors WHERE " + where,  # noqa: S608
+                         (value,)).fetchone()  # ``where`` is one of this module's two literals
         if row is None:
             return None
         name, display_name, all_sites = row

@@ -140,6 +140,18 @@ END $$;
 INSERT INTO records SELECT site, kind, key, ts, body, received_at, received_by FROM records_before_partitions;
 DROP TABLE records_before_partitions;
 """),
+    Migration(6, "inspectors sign in to the district's pages with a password: its hash, failed tries, sessions", """
+ALTER TABLE inspectors ADD COLUMN password_hash TEXT;
+ALTER TABLE inspectors ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inspectors ADD COLUMN locked_until TIMESTAMPTZ;
+CREATE TABLE district_sessions (
+    id_sha256 BYTEA PRIMARY KEY,
+    inspector TEXT NOT NULL REFERENCES inspectors (name) ON DELETE CASCADE,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_seen TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX district_sessions_by_inspector ON district_sessions (inspector, created_at);
+"""),
 )
 
 

@@ -16,7 +16,8 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from hub.api import errors
-from hub.district import api
+from hub.auth.credentials import Passwords
+from hub.district import api, pages
 from hub.district.leader import LeaderElection
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
@@ -79,6 +80,7 @@ def create_district_app(settings: DistrictSettings) -> FastAPI:
         worker = DistrictWorker(settings)
         app.state.district = worker.store
         app.state.settings = settings
+        app.state.passwords = Passwords()
         worker.start()
         try:
             yield
@@ -88,4 +90,5 @@ def create_district_app(settings: DistrictSettings) -> FastAPI:
     app = FastAPI(title="xiaoan district", lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.include_router(api.router)
+    app.include_router(pages.router)
     return app

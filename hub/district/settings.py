@@ -31,6 +31,9 @@ class DistrictSettings(BaseSettings):
     #: older). The school's own hub keeps its record for the two years the food-safety law asks; a district of 500
     #: schools stores some 77 GB of readings a day (docs/district.md, "Paper model"). Everything else is kept.
     readings_retention_days: int = Field(default=READINGS_RETENTION_DAYS, ge=31, le=36_500)
+    #: The pages' session cookie is sent over HTTPS only (the worker stands behind a TLS proxy). False only to try
+    #: the pages over plain HTTP on one's own machine.
+    secure_cookies: bool = True
     #: What the district's papers are headed with (the bureau's name).
     name: str = Field(default="区县教育局", min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     #: The district's weeks start on Monday 00:00 here (an IANA zone name).

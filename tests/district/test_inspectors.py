@@ -11,6 +11,9 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from hub.auth.credentials import Passwords
+from hub.district import sessions
+from hub.district.api import SESSION_COOKIE
 from hub.district.inspectors import add_inspector
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
@@ -95,7 +98,10 @@ def test_a_school_outside_the_inspector_s_scope_is_a_403_whether_it_exists_or_no
 def test_every_route_of_a_school_is_a_403_for_an_inspector_of_other_schools(
         district: tuple[TestClient, DistrictStore, dict[str, str]]) -> None:
     """Walks the routes naming a school, so a school route added later is scope-checked without a line here."""
-    client, _, tokens = district
+    client, store, tokens = district
+    # The pages take a person's session, the JSON routes a token: inspector A holds both.
+    sessions.set_password(store, Passwords(), "inspector-a", "冷链-每日巡查-2026")
+    session = sessions.sign_in(store, Passwords(), "inspector-a", "冷链-每日巡查-2026").session_id
     walked = 0
     for route in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         path = route.path or ""
@@ -103,12 +109,14 @@ def test_every_route_of_a_school_is_a_403_for_an_inspector_of_other_schools(
             continue
         for method in set(route.methods or ()) - {"HEAD"}:
             url = path.replace("{site}", "school-b").replace("{dataset}", "readings")
+            credentials = (bearer(tokens["inspector-a"]) if path.startswith("/district/v1/")
+                           else {"Cookie": f"{SESSION_COOKIE}={session}"})
             # Every query a route may want, valid, so the scope is what answers.
-            response = client.request(method, url, headers=bearer(tokens["inspector-a"]),
+            response = client.request(method, url, headers=credentials,
                                       params={"start": "2026-12-01T00:00:00", "end": "2026-12-02T00:00:00"})
             assert response.status_code == 403, (method, path, response.status_code, response.text[:200])
             walked += 1
-    assert walked >= 3
+    assert walked >= 4
 
 
 def test_tokens_open_only_their_own_doors(district: tuple[TestClient, DistrictStore, dict[str, str]]) -> None:
@@ -154,16 +162,20 @@ def test_an_inspector_account_names_known_schools_or_all_of_them(district_dsn: s
 
 def test_every_district_route_but_health_wants_a_token(
         district: tuple[TestClient, DistrictStore, dict[str, str]]) -> None:
-    """Walks the app's routes, so a route added later is covered without a line here."""
+    """Walks the app's routes, so a route added later is covered without a line here: a JSON route is a 401, a
+    page is the sign-in page (the sign-in itself, and signing out, are open)."""
     client, _, _ = district
     walked = 0
     for route in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         path = route.path or ""
-        if not path.startswith("/district/") or path == "/district/v1/health":
+        if not path.startswith("/district/") or path in ("/district/v1/health", "/district/login", "/district/logout"):
             continue
         for method in set(route.methods or ()) - {"HEAD"}:
             response = client.request(method, path.replace("{site}", "school-a").replace("{week}", "2026-W42")
-                                      .replace("{dataset}", "readings"))
-            assert response.status_code == 401, (method, path, response.status_code)
+                                      .replace("{dataset}", "readings"), follow_redirects=False)
+            if path.startswith("/district/v1/"):
+                assert response.status_code == 401, (method, path, response.status_code)
+            else:
+                assert (response.status_code, response.headers.get("location")) == (303, "/district/login"), path
             walked += 1
-    assert walked >= 6
+    assert walked >= 10
