@@ -54,7 +54,7 @@ WINDOW_S = 300.0
 #: kept for deduplication, the rollups of each new hour), kept for good (audit, alarms, deliveries),
 #: or written once (the rollups' two marks, at the first retention run).
 GROWING_BY_DESIGN = {"readings", "events", "readings_rollup", "rollup_meta", "seen", "audit", "alerts",
-                     "notify_delivery_log"}
+                     "alert_changes", "notify_delivery_log"}
 RSS_GROWTH_TARGET_MB = 10.0
 P99_TARGET_MS = 250.0
 

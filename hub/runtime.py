@@ -181,10 +181,8 @@ class Hub:
         link = self.settings.district
         if not link.enabled:
             return None
-        found = DistrictForward(link, self.settings.db_dir, alarms=self.engine,
-                                audit_log=self.state if link.audit else None)
+        found = DistrictForward(link, self.settings.db_dir, alarms=self.engine, logs=self.state)
         self.pipeline.add_durable_listener(found.on_stored)
-        self.engine.add_listener(found.on_alert)
         return found
 
     def _live_feed(self) -> LiveFeed:

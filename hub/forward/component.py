@@ -9,14 +9,17 @@ outbox misses nothing. Only the outbox's own I/O may fail the batch: a record th
 breaks the district's bounds (an edge event's ``detail`` may hold 64 × 4,096
 characters, the district takes 16,384) is parked at once with the reason and counted
 (``counters.parked``), and the batch is stored, alarmed on and confirmed as any other.
-The engine calls ``on_alert`` after each change of an alarm is saved; ``tick`` is a duty on the hub's scheduler,
-and raises the link's own warning (``RuleKind.DISTRICT_LINK``) when sends have failed for
-``alarm_after_s`` or the district refuses the school's token.
+``tick`` is a duty on the hub's scheduler, and raises the link's own warning
+(``RuleKind.DISTRICT_LINK``) when sends have failed for ``alarm_after_s`` or the district
+refuses the school's token.
 
-The audit log is not pushed by listeners: every write of the hub's services (checklists,
-work orders, samples, limits, sign-offs …) appends to it, and ``tick`` reads it on from
-the outbox's cursor, putting the entries and the new cursor in one commit. Nothing a
-service writes can be missed, and no service needs to know that a district exists.
+Alarm changes and the audit log are not pushed by listeners: the state store appends
+each change of an alarm to ``alert_changes`` in the save's own transaction, every write
+of the hub's services (checklists, work orders, samples, limits, sign-offs …) appends to
+the audit log, and ``tick`` reads both on from the outbox's cursors, putting the entries
+and the new cursor in one commit. A crash between an alarm's save and its forwarding
+loses nothing (a listener called after the save was lost with the process), and no
+service needs to know that a district exists.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -37,8 +40,8 @@ from hub.audit import AuditEntry
 from hub.district.wire import ForwardedRecord, RecordKind
 from hub.forward.outbox import ForwardOutbox, Unsendable
 from hub.forward.records import (
-    alarm_key,
-    alarm_record,
+    alarm_snapshot_key,
+    alarm_snapshot_record,
     audit_key,
     audit_record,
     event_key,
@@ -49,23 +52,25 @@ from hub.forward.records import (
 from hub.forward.sender import Forwarder, HttpTransport, Transport, link_down
 from hub.forward.settings import DistrictLink
 from hub.store.base import StoredEvent, StoredReading
-from hub.store.state import Alert
 
 _LOGGER = logging.getLogger(__name__)
 #: The outbox's file in the hub's database directory.
 OUTBOX_FILE = "district-outbox.sqlite3"
 
-_Stored = TypeVar("_Stored", StoredReading, StoredEvent, Alert, AuditEntry)
-#: The outbox's cursor into the hub's audit log.
+_Stored = TypeVar("_Stored", StoredReading, StoredEvent, AuditEntry, dict[str, Any])
+#: The outbox's cursors into the hub's audit log and its log of alarm changes.
 AUDIT_FEED = "audit"
-#: Audit entries read into the outbox per tick, at most: a first link after years of log catches up in steps.
-AUDIT_PER_TICK = 1000
+ALARM_FEED = "alarms"
+#: Entries read into the outbox per tick and log, at most: a first link after years of log catches up in steps.
+PER_TICK = 1000
 
 
-class AuditLog(Protocol):
-    """The hub's audit log as the district link reads it (hub.store.state.StateStore)."""
+class HubLogs(Protocol):
+    """The hub's own logs as the district link reads them (hub.store.state.StateStore)."""
 
     def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[AuditEntry]: ...
+
+    def alert_changes(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]: ...
 
 
 def _reason(error: ValidationError) -> str:
@@ -88,10 +93,10 @@ def link_message(locale: str, credentials_refused: bool, hours: float, waiting: 
 
 class DistrictForward:
     def __init__(self, link: DistrictLink, db_dir: Path, transport: Transport | None = None,
-                 alarms: AlertRaiser | None = None, audit_log: AuditLog | None = None) -> None:
+                 alarms: AlertRaiser | None = None, logs: HubLogs | None = None) -> None:
         self.link = link
         self._alarms = alarms
-        self._audit_log = audit_log
+        self._logs = logs
         self._link_down: bool | None = None
         self._link_observed_at = float("-inf")
         self.outbox = ForwardOutbox(db_dir / OUTBOX_FILE)
@@ -113,23 +118,16 @@ class DistrictForward:
             self._build(event, event_record, RecordKind.EVENT, event_key, records, unsendable)
         self.outbox.put(records, unsendable)
 
-    def on_alert(self, alert: Alert) -> None:
-        if alert.id is None:
-            return
-        records: list[ForwardedRecord] = []
-        unsendable: list[Unsendable] = []
-        self._build(alert, alarm_record, RecordKind.ALARM, alarm_key, records, unsendable)
-        self.outbox.put(records, unsendable)
-
     def _build(self, stored: _Stored, build: Callable[[_Stored], ForwardedRecord | None], kind: RecordKind,
                key: Callable[[_Stored], str], records: list[ForwardedRecord], unsendable: list[Unsendable]) -> None:
         try:
             record = build(stored)
         except ValidationError as error:
             reason = f"not forwardable as it is: {_reason(error)}"
-            body = json.dumps(dataclasses.asdict(stored), ensure_ascii=False, default=str)
-            unsendable.append(Unsendable(kind, key(stored)[:300], stored.updated_at if isinstance(stored, Alert)
-                                         else float(stored.ts), body, reason))
+            body = json.dumps(stored if isinstance(stored, dict) else dataclasses.asdict(stored), ensure_ascii=False,
+                              default=str)
+            ts = float(stored.get("updated_at") or 0.0) if isinstance(stored, dict) else float(stored.ts)
+            unsendable.append(Unsendable(kind, key(stored)[:300], ts, body, reason))
             self.forwarder.counters.parked += 1
             _LOGGER.error("%s record %s cannot go to the district (%s): set aside in the outbox's parked records",
                           kind.value, key(stored)[:300], reason[:300])
@@ -137,29 +135,42 @@ class DistrictForward:
         if record is not None:
             records.append(record)
 
-    def forward_audit(self) -> int:
-        """The audit entries written since the last call into the outbox, with the cursor; returns how many."""
-        if self._audit_log is None:
+    def forward_logs(self) -> int:
+        """What the hub's logs gained since the last call, into the outbox with each log's cursor; returns how many.
+
+        The alarm changes always (the district's view of the school's alarms); the audit log
+        where ``district.audit`` is on.
+        """
+        if self._logs is None:
             return 0
-        after = self.outbox.feed_cursor(AUDIT_FEED)
-        entries = self._audit_log.audit_entries(after_id=after, limit=AUDIT_PER_TICK)
-        if not entries:
-            return 0
+        after = self.outbox.feed_cursor(ALARM_FEED)
+        changes = self._logs.alert_changes(after_seq=after, limit=PER_TICK)
         records: list[ForwardedRecord] = []
         unsendable: list[Unsendable] = []
+        for _seq, snapshot in changes:
+            self._build(snapshot, alarm_snapshot_record, RecordKind.ALARM, alarm_snapshot_key, records, unsendable)
+        if changes:
+            self.outbox.put_feed(ALARM_FEED, changes[-1][0], records, unsendable)
+        if not self.link.audit:
+            return len(changes)
+        after = self.outbox.feed_cursor(AUDIT_FEED)
+        entries = self._logs.audit_entries(after_id=after, limit=PER_TICK)
+        records, unsendable = [], []
         for entry in entries:
             self._build(entry, audit_record, RecordKind.AUDIT, audit_key, records, unsendable)
-        assert entries[-1].id is not None  # read from the table: every entry has its id
-        self.outbox.put_feed(AUDIT_FEED, entries[-1].id, records, unsendable)
-        return len(entries)
+        if entries:
+            assert entries[-1].id is not None  # read from the table: every entry has its id
+            self.outbox.put_feed(AUDIT_FEED, entries[-1].id, records, unsendable)
+        return len(changes) + len(entries)
 
     def tick(self, now: float) -> None:
+        # First, so what the hub logged since the last tick goes out in this one.
         try:
-            self.forward_audit()
+            self.forward_logs()
         except sqlite3.Error:
-            # The hub's database busy or failing: the readings and alarms already waiting go on; the cursor has
-            # not moved, so the entries are read next tick.
-            _LOGGER.exception("reading the audit log for the district failed; tried again next tick")
+            # The hub's database busy or failing: what waits in the outbox goes on; the cursors have not moved,
+            # so the entries are read next tick.
+            _LOGGER.exception("reading the hub's logs for the district failed; tried again next tick")
         self.forwarder.tick(now)
         if self._alarms is not None:
             self._observe_link(self._alarms, now)

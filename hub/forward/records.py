@@ -20,7 +20,6 @@ from hub.audit import AuditEntry
 from hub.district.wire import ForwardedRecord, RecordKind
 from hub.district.wire import audit_key as wire_audit_key
 from hub.store.base import StoredEvent, StoredReading
-from hub.store.state import Alert
 
 #: Alarm fields the district uses (``data`` stays at the school: rule internals).
 _ALARM_FIELDS = ("id", "rule", "subject", "kind", "severity", "state", "message", "started_at", "updated_at",
@@ -43,10 +42,6 @@ def event_key(event: StoredEvent) -> str:
     return f"{event.device}/{event.boot_id}/{event.seq}"
 
 
-def alarm_key(alert: Alert) -> str:
-    return f"{alert.id}/{alert.state.value}/{alert.updated_at!r}"
-
-
 def event_record(event: StoredEvent) -> ForwardedRecord:
     body: dict[str, Any] = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     body["detail"] = json.loads(event.detail)
@@ -54,14 +49,15 @@ def event_record(event: StoredEvent) -> ForwardedRecord:
                            body=body)
 
 
-def alarm_record(alert: Alert) -> ForwardedRecord | None:
-    """An alarm as it stands now; ``None`` for one not yet saved (no id to know it by)."""
-    if alert.id is None:
-        return None
-    body = {name: getattr(alert, name) for name in _ALARM_FIELDS}
-    body = json.loads(json.dumps(body, default=str))  # enums as their values
-    return ForwardedRecord(kind=RecordKind.ALARM, key=alarm_key(alert),
-                           ts=alert.updated_at, body=body)
+def alarm_snapshot_key(snapshot: dict[str, Any]) -> str:
+    return f"{snapshot.get('id')}/{snapshot.get('state')}/{snapshot.get('updated_at')!r}"
+
+
+def alarm_snapshot_record(snapshot: dict[str, Any]) -> ForwardedRecord:
+    """An alarm as the hub saved it (``StateStore.alert_changes``: its fields, enums as their values)."""
+    body = {name: snapshot.get(name) for name in _ALARM_FIELDS}
+    return ForwardedRecord(kind=RecordKind.ALARM, key=alarm_snapshot_key(snapshot), ts=snapshot["updated_at"],
+                           body=body)
 
 
 def audit_key(entry: AuditEntry) -> str:

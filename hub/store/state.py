@@ -213,6 +213,17 @@ CREATE TRIGGER alert_actions_no_delete BEFORE DELETE ON alert_actions
 BEGIN SELECT RAISE(ABORT, 'an interim action is final'); END;
 """
 
+#: Schema 7: each change of an alarm's state or time, as the whole alarm then stood, written in the save's own
+#: transaction. Read on from a cursor by the district link (hub.forward), so no change can fall between the save
+#: and a listener that a crash never called.
+_ALERT_CHANGES = """
+CREATE TABLE alert_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id INTEGER NOT NULL,
+    snapshot TEXT NOT NULL
+);
+"""
+
 #: Dead letters kept per device by default (the oldest go first): at most 20 × 64 KiB ≈ 1.3 MB
 #: per device, however much a broken or stolen node sends (HubSettings.dead_letters_per_device).
 DEAD_LETTERS_PER_DEVICE = 20
@@ -420,7 +431,8 @@ class StateStore(SqliteStore):
                   Migration(5, "notes on closed records (alarms, sample records, signed periods), final",
                             _NOTES),
                   Migration(6, "interim actions: what people did while an alarm was still active, with steps"
-                               " ticked and photos", _ALERT_ACTIONS))
+                               " ticked and photos", _ALERT_ACTIONS),
+                  Migration(7, "each change of an alarm's state or time, as the alarm then stood", _ALERT_CHANGES))
 
     #: Dead letters kept per device; older ones are dropped and counted (the runtime sets it from settings).
     dead_letters_per_device: int = DEAD_LETTERS_PER_DEVICE
@@ -793,7 +805,11 @@ class StateStore(SqliteStore):
 
     def save_alert(self, alert: Alert, actor: str = "system", action: str | None = None,
                    detail: Mapping[str, Any] | None = None) -> Alert:
-        """Insert or update an alert and, in the same transaction, append the change to the audit log."""
+        """Insert or update an alert and, in the same transaction, append the change to the audit log.
+
+        A change of the alert's state or time is also appended to ``alert_changes`` (a save
+        that only counts a notification is not one).
+        """
         values = _alert_values(alert)
         with self.transaction() as db:
             if alert.id is None:
@@ -803,15 +819,28 @@ class StateStore(SqliteStore):
                     values,
                 )
                 alert.id = cursor.lastrowid
+                changed = True
             else:
+                before = db.execute("SELECT state, updated_at FROM alerts WHERE id = ?", (alert.id,)).fetchone()
+                changed = before is None or (before[0], before[1]) != (alert.state.value, alert.updated_at)
                 db.execute(
                     f"UPDATE alerts SET {', '.join(f'{name} = ?' for name in _ALERT_FIELDS)} WHERE id = ?",
                     [*values, alert.id],
                 )
+            if changed:
+                db.execute("INSERT INTO alert_changes (alert_id, snapshot) VALUES (?, ?)",
+                           (alert.id, json.dumps(dataclasses.asdict(alert), ensure_ascii=False, default=str)))
             if action is not None:
                 self._append_audit(alert.updated_at, actor, action, f"alert/{alert.id}",
                                    {"state": alert.state, "subject": alert.subject, **(detail or {})})
         return alert
+
+    def alert_changes(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]:
+        """Changes of alarms after ``after_seq``, oldest first: (seq, the alarm as it then stood, enums as values)."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, snapshot FROM alert_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                                    (after_seq, limit)).fetchall()
+        return [(int(seq), json.loads(snapshot)) for seq, snapshot in rows]
 
     def add_alert_action(self, action: AlertAction) -> AlertAction:
         """Keep an interim action and, in the same transaction, its audit entry (the person is the actor)."""

@@ -59,7 +59,7 @@ def setup(tmp_path: Path, district_dsn: str) -> Iterator[Setup]:
     tokens["inspector-b"] = add_inspector(district, "inspector-b", "王督学", ["school-b"])
     school = StateStore(tmp_path / "hub.sqlite3")
     link = DistrictLink(enabled=True, site=SITE, urls=("http://district.invalid",), token=tokens[SITE])
-    forward = DistrictForward(link, tmp_path, transport=StoreTransport(district, SITE), audit_log=school)
+    forward = DistrictForward(link, tmp_path, transport=StoreTransport(district, SITE), logs=school)
     with TestClient(create_district_app(DistrictSettings(dsn=district_dsn, worker="api-test"))) as client:
         yield Setup(client, district, school, forward, tokens)
     forward.close()
@@ -75,8 +75,8 @@ def write(school: StateStore, n: int, start: int = 0) -> None:
 
 def test_every_audit_entry_reaches_the_district_once_and_the_copy_checks_out(setup: Setup) -> None:
     write(setup.school, 5)
-    assert setup.link.forward_audit() == 5
-    assert setup.link.forward_audit() == 0  # the cursor moved with the records: nothing is read twice
+    assert setup.link.forward_logs() == 5
+    assert setup.link.forward_logs() == 0  # the cursor moved with the records: nothing is read twice
     setup.forward()
     write(setup.school, 3, start=5)
     setup.forward()

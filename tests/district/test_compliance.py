@@ -60,7 +60,7 @@ def district(tmp_path: Path, district_dsn: str) -> Iterator[tuple[TestClient, di
     hub.checks.clock = hub.samples.clock = clock
     hub.samples.watch_since = clock()
     link = DistrictLink(enabled=True, site="school-a", urls=("http://district.invalid",), token=tokens["school-a"])
-    forward = DistrictForward(link, tmp_path, transport=StoreTransport(store, "school-a"), audit_log=hub.state)
+    forward = DistrictForward(link, tmp_path, transport=StoreTransport(store, "school-a"), logs=hub.state)
     try:
         clock.set("2026-10-12 12:00")
         answers = _answers(hub, "canteen_daily",
@@ -77,21 +77,23 @@ def district(tmp_path: Path, district_dsn: str) -> Iterator[tuple[TestClient, di
         hub.samples.discard(lunch.record.id or 0, "李师傅", note="冰箱清理", actor="li")
         forward.tick(clock())
         assert forward.outbox.depth() == 0
+        # The hub's own alarms went with them: the short dish and the early discard, nobody has acknowledged.
+        assert sorted(a.kind.value for a in hub.state.alerts() if a.acked_at is None) == ["sample", "sample"]
     finally:
         forward.close()
         hub.stop()
 
     store.store("school-a", (
         # Hot fridge on Tuesday: acknowledged in 5 min, back in band after 2 h.
-        alarm(1, "temperature", "resolved", "2026-10-13 10:00", "2026-10-13 10:05", "2026-10-13 12:00"),
+        alarm(101, "temperature", "resolved", "2026-10-13 10:00", "2026-10-13 10:05", "2026-10-13 12:00"),
         # From the week before, resolved Monday 01:00: one hour of this week out of band, not an alarm of it.
-        alarm(2, "temperature", "resolved", "2026-10-11 20:00", "2026-10-11 20:30", "2026-10-12 01:00"),
+        alarm(102, "temperature", "resolved", "2026-10-11 20:00", "2026-10-11 20:30", "2026-10-12 01:00"),
         # A checklist past its deadline, acknowledged after 45 min: not on time.
-        alarm(3, "check", "acknowledged", "2026-10-15 10:00", "2026-10-15 10:45"),
+        alarm(103, "check", "acknowledged", "2026-10-15 10:00", "2026-10-15 10:45"),
         # A repair past its due time that nobody has acknowledged.
-        alarm(4, "work_order", "firing", "2026-10-16 09:00"),
+        alarm(104, "work_order", "firing", "2026-10-16 09:00"),
         # Next week's: not in this table.
-        alarm(5, "temperature", "firing", "2026-10-19 09:00"),
+        alarm(105, "temperature", "firing", "2026-10-19 09:00"),
     ))
     while store.apply_alarm_jobs():
         pass
@@ -112,7 +114,7 @@ def test_a_school_s_week_in_one_row(district: tuple[TestClient, dict[str, str]])
     a, b = answer.json()
     assert a.pop("last_contact") is not None
     assert a == {
-        "site": "school-a", "name": "第一小学", "alarms": 3, "acknowledged_on_time": 1, "never_acknowledged": 1,
+        "site": "school-a", "name": "第一小学", "alarms": 5, "acknowledged_on_time": 1, "never_acknowledged": 3,
         "cold_hours_out_of_band": 3.0, "checks_submitted": 1, "checks_late": 0, "checks_too_fast": 1,
         "checks_overdue": 1, "sample_meals": 2, "sample_dishes_light": 1, "samples_discarded_early": 1,
         "orders_reported": 2, "orders_accepted": 0, "orders_overdue": 1}
@@ -142,7 +144,7 @@ def test_the_table_as_a_spreadsheet_keeps_a_school_s_name_as_text(
     assert answer.text.startswith("\ufeff学校代码,学校,")
     rows = list(csv.reader(io.StringIO(answer.text.removeprefix("\ufeff"))))
     assert len(rows) == 3 and len({len(r) for r in rows}) == 1
-    assert rows[1][:4] == ["school-a", "第一小学", rows[1][2], "3"] and rows[1][6] == "3.0"
+    assert rows[1][:4] == ["school-a", "第一小学", rows[1][2], "5"] and rows[1][6] == "3.0"
     assert rows[2][1] == "'=第二中学"  # a name that would be a formula is text
 
 

@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge import wire
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.district.wire import BatchStored, ForwardBatch, ForwardedRecord, RecordKind
 from hub.forward.component import OUTBOX_FILE, DistrictForward
 from hub.forward.outbox import ForwardOutbox
@@ -23,6 +24,7 @@ from hub.forward.settings import DistrictLink
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
+from hub.store.state import Alert
 from tests.clock import Clock, local
 from tests.district.helpers import ROOT
 from tests.hub import test_restamp as restamped
@@ -218,8 +220,9 @@ def test_an_edge_event_too_large_for_the_district_is_parked_and_the_school_still
         ((kind, key, reason),) = hub.district.outbox.parked()
         assert (kind, key) == ("event", "dev-x/b1/2") and "body" in reason and "16384" in reason
         assert hub.district.forwarder.counters.parked == 1
+        hub.district.forward_logs()  # the alarm's change, read on from the hub's log of them
         waiting = {w.record.kind for w in hub.district.outbox.head(100)}
-        assert waiting == {RecordKind.READING, RecordKind.ALARM}
+        assert {RecordKind.READING, RecordKind.ALARM} <= waiting and RecordKind.EVENT not in waiting
     finally:
         hub.stop()
 
@@ -314,7 +317,9 @@ def test_a_refused_token_is_a_warning_at_once_and_clears_when_the_district_takes
         hub.district.tick(now + 600)  # past the backoff
         assert _link_alarms(hub) == ["resolved"]
         # The readings went; what waits is the link's own alarm, resolved, for the district's record of the outage.
-        assert {w.record.kind for w in hub.district.outbox.head(100)} == {RecordKind.ALARM}
+        hub.district.forward_logs()  # the link alarm's change: it goes at the next tick
+        waiting = {w.record.kind for w in hub.district.outbox.head(100)}
+        assert RecordKind.ALARM in waiting and RecordKind.READING not in waiting
     finally:
         hub.stop()
         server.shutdown()
@@ -338,5 +343,38 @@ def test_a_link_down_for_hours_is_a_warning_after_alarm_after_s_and_not_before(t
         hub.district.forwarder.transport = district  # the WAN is back
         hub.district.tick(now + 7 * 3600)
         assert ("reading", "k/t@1") in district.held and _link_alarms(hub) == ["resolved"]
+    finally:
+        hub.stop()
+
+
+def test_an_alarm_change_reaches_the_outbox_from_the_save_itself_not_from_a_listener(tmp_path: Path) -> None:
+    """Before, the link heard of alarm changes from a listener the engine called after the save: a hub killed in
+    between never forwarded that change. Now the save logs it in its own transaction and the link reads the log."""
+    home = tmp_path / "hub"
+    hub = Hub(HubSettings(home=home), connect_mqtt=False)  # no district link yet: nobody listens
+    try:
+        alert = Alert(rule=RuleKind.TEMPERATURE_LIMITS, subject="dev-x/t0", kind=AlertKind.TEMPERATURE,
+                      severity=Severity.CRITICAL, state=AlertState.FIRING, message="1号冷藏柜 11.5 °C",
+                      started_at=1_800_000_000.0, updated_at=1_800_000_000.0, fired_at=1_800_000_000.0)
+        hub.state.save_alert(alert)
+        alert.notify_count, alert.notified_tier = 1, 0
+        hub.state.save_alert(alert)  # a notification counted: not a change of the alarm
+        alert.state, alert.acked_by, alert.acked_at, alert.updated_at = (AlertState.ACKNOWLEDGED, "wang",
+                                                                         1_800_000_060.0, 1_800_000_060.0)
+        hub.state.save_alert(alert, "wang", "acknowledge")
+        assert [s["state"] for _, s in hub.state.alert_changes()] == ["firing", "acknowledged"]
+    finally:
+        hub.stop()
+
+    district = District()
+    link = DistrictLink(enabled=True, site=SITE, urls=("http://127.0.0.1:9",), token="t", audit=False)
+    hub = Hub(HubSettings(home=home, district=link), connect_mqtt=False)
+    try:
+        assert hub.district is not None
+        hub.district.forwarder.transport = district
+        hub.district.tick(time.time())
+        assert district.held == {("alarm", "1/firing/1800000000.0"), ("alarm", "1/acknowledged/1800000060.0")}
+        hub.district.tick(time.time() + 1)
+        assert district.sends == 1  # read once: the cursor moved with the records
     finally:
         hub.stop()
