@@ -103,6 +103,7 @@ def test_state_schema_4_gives_old_dead_letters_their_device(tmp_path: Path) -> N
     with sqlite3.connect(path) as db:  # as a version 3 database: no device column yet, nor later tables
         db.execute("DROP TABLE notes")
         db.execute("DROP TABLE alert_actions")
+        db.execute("DROP TABLE alert_changes")
         db.execute("DROP INDEX dead_letters_device")
         db.execute("DROP INDEX dead_letters_received")
         db.execute("DROP TABLE dead_letter_drops")
