@@ -16,7 +16,7 @@ import httpx
 
 from hub.broker import free_port
 from hub.district.store import DistrictStore
-from hub.district.wire import BatchStored, ForwardBatch
+from hub.district.wire import BatchStored, ForwardBatch, ForwardedRecord, RecordKind
 
 ROOT = Path(__file__).resolve().parents[2]
 #: How long a worker may take to answer after its start: generous, a loaded CI machine is slow to start Python.
@@ -136,4 +136,16 @@ class StoreTransport:
         return BatchStored(stored=stored.stored, duplicates=stored.duplicates)
 
     def close(self) -> None:
+        pass
+
+
+def two_schools_one_hot_fridge(store: DistrictStore, school_b: str, message: str) -> None:
+    """School A quiet and never heard from; school B (named ``school_b``) with a fridge alarm firing (``message``)."""
+    store.add_site("school-a", "第一小学")
+    store.add_site("school-b", school_b)
+    store.store("school-b", (ForwardedRecord(kind=RecordKind.ALARM, key="1/firing/1800000000.0", ts=1_800_000_000.0,
+                                             body={"id": 1, "state": "firing", "updated_at": 1_800_000_000.0,
+                                                   "kind": "temperature", "message": message,
+                                                   "started_at": 1_800_000_000.0}),))
+    while store.apply_alarm_jobs():
         pass

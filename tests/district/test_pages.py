@@ -18,7 +18,7 @@ from hub.district.inspectors import add_inspector
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
-from hub.district.wire import ForwardedRecord, RecordKind
+from tests.district.helpers import two_schools_one_hot_fridge
 
 pytestmark = pytest.mark.postgres
 
@@ -40,14 +40,7 @@ class District:
 @pytest.fixture
 def district(district_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[District]:
     store = DistrictStore(district_dsn, "setup")
-    store.add_site("school-a", "第一小学")
-    store.add_site("school-b", "<script>alert(1)</script>第二中学")
-    store.store("school-b", (ForwardedRecord(kind=RecordKind.ALARM, key="1/firing/1800000000.0", ts=1_800_000_000.0,
-                                             body={"id": 1, "state": "firing", "updated_at": 1_800_000_000.0,
-                                                   "kind": "temperature", "message": "<img src=x onerror=alert(2)>",
-                                                   "started_at": 1_800_000_000.0}),))
-    while store.apply_alarm_jobs():
-        pass
+    two_schools_one_hot_fridge(store, "<script>alert(1)</script>第二中学", "<img src=x onerror=alert(2)>")
     add_inspector(store, "county", "区教育局食安科", [], all_sites=True)
     add_inspector(store, "inspector-a", "李督学", ["school-a"])
     for name in ("county", "inspector-a"):

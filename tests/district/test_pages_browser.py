@@ -15,9 +15,9 @@ from hub.district.inspectors import add_inspector
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
-from hub.district.wire import ForwardedRecord, RecordKind
 from tests.browser.conftest import PHONE, _free_port, browser, overflow_x, playwright, screenshot  # noqa: F401
 from tests.conftest import wait_for
+from tests.district.helpers import two_schools_one_hot_fridge
 
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 
@@ -27,14 +27,7 @@ PASSWORD = "冷链-每日巡查-2026"
 @pytest.fixture
 def district_url(district_dsn: str) -> Iterator[str]:
     store = DistrictStore(district_dsn, "setup")
-    store.add_site("school-a", "第一小学")
-    store.add_site("school-b", "第二中学")
-    store.store("school-b", (ForwardedRecord(kind=RecordKind.ALARM, key="1/firing/1800000000.0", ts=1_800_000_000.0,
-                                             body={"id": 1, "state": "firing", "updated_at": 1_800_000_000.0,
-                                                   "kind": "temperature", "message": "2号冷藏柜 11.5 °C",
-                                                   "started_at": 1_800_000_000.0}),))
-    while store.apply_alarm_jobs():
-        pass
+    two_schools_one_hot_fridge(store, "第二中学", "2号冷藏柜 11.5 °C")
     add_inspector(store, "li-wei", "李督学", [], all_sites=True)
     sessions.set_password(store, Passwords(), "li-wei", PASSWORD)
     store.close()
