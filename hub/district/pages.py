@@ -55,7 +55,11 @@ def _passwords(request: Request) -> Passwords:
 
 async def _form(request: Request) -> dict[str, str]:
     body = await read_body(request, FORM_MAX_BYTES)
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10).items()}
+    try:
+        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
+    except ValueError:  # more fields than any of these forms has
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "too many form fields · 表单字段过多") from None
+    return {k: v[0] for k, v in fields.items()}
 
 
 async def page_inspector(request: Request, store: StoreDep) -> Inspector:

@@ -126,3 +126,6 @@ def test_a_form_body_is_bounded_before_it_is_read(district: District) -> None:
         answer = client.post("/district/login", content=b"name=" + b"a" * 100_000,
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert answer.status_code == 413
+        many = client.post("/district/login", content="&".join(f"f{n}=x" for n in range(50)).encode(),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert many.status_code == 400
