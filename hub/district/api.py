@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.auth.credentials import csrf_for
+from hub.auth.deps import same_origin
 from hub.district import compliance, export, overview, paper, sessions, signoffs
 from hub.district.inspectors import Inspector, authenticate
 from hub.district.settings import DistrictSettings
@@ -118,9 +119,15 @@ CSRF_HEADER = "X-CSRF-Token"
 
 def check_csrf(request: Request, session_id: str, sent: str | None) -> None:
     """A cookie request that changes something comes from the district's own page: its CSRF token, no cross-site."""
-    if request.headers.get("sec-fetch-site") == "cross-site" or not sent \
-            or not hmac.compare_digest(sent, csrf_for(session_id)):
+    if not same_origin(request) or not sent or not hmac.compare_digest(sent, csrf_for(session_id)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token · 请刷新页面后重试")
+
+
+async def session_of(request: Request, store: DistrictStore) -> tuple[str, Inspector | None]:
+    """The page session's id (from its cookie) and its inspector (None: no session, or one that ended)."""
+    session_id = request.cookies.get(SESSION_COOKIE, "")[:100]
+    found = await run_in_threadpool(sessions.session_inspector, store, session_id) if session_id else None
+    return session_id, found
 
 
 async def inspector(request: Request, store: StoreDep,
@@ -134,8 +141,7 @@ async def inspector(request: Request, store: StoreDep,
     if token:
         found = await run_in_threadpool(authenticate, store, token)
     else:
-        session_id = request.cookies.get(SESSION_COOKIE, "")[:100]
-        found = await run_in_threadpool(sessions.session_inspector, store, session_id) if session_id else None
+        session_id, found = await session_of(request, store)
         if found is not None and request.method not in ("GET", "HEAD"):
             check_csrf(request, session_id, request.headers.get(CSRF_HEADER))
     if found is None:

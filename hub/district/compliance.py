@@ -33,14 +33,24 @@ from hub.district.wire import RecordKind
 WEEK_PATTERN = r"^20\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$"
 
 
+def monday_of(week: str) -> dt.date:
+    """The Monday of ``2026-W49``; raises ``ValueError`` for a week the year does not have (``2025-W53``)."""
+    year, number = week.split("-W")
+    return dt.date.fromisocalendar(int(year), int(number), 1)
+
+
+def week_key(day: dt.date) -> str:
+    """The ISO week holding ``day``, as the routes and pages name it (``2026-W49``)."""
+    year, number, _ = day.isocalendar()
+    return f"{year}-W{number:02d}"
+
+
 def week_span(week: str, tz: ZoneInfo) -> tuple[float, float]:
     """Monday 00:00 to the next Monday 00:00 of ``2026-W49`` in the district's time zone, as epoch seconds.
 
     Raises ``ValueError`` for a week the year does not have (``2025-W53``).
     """
-    year, number = week.split("-W")
-    monday = dt.date.fromisocalendar(int(year), int(number), 1)
-    start = dt.datetime.combine(monday, dt.time(), tz)
+    start = dt.datetime.combine(monday_of(week), dt.time(), tz)
     return start.timestamp(), (start + dt.timedelta(days=7)).timestamp()
 
 

@@ -32,6 +32,7 @@ from hub.district.api import (
     WeekParam,
     check_csrf,
     read_body,
+    session_of,
     visible_school,
     week_span_or_422,
 )
@@ -64,8 +65,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 async def page_inspector(request: Request, store: StoreDep) -> Inspector:
     """The signed-in inspector, or the sign-in page (a page is for a person: no token here)."""
-    session_id = request.cookies.get(SESSION_COOKIE, "")[:100]
-    found = await run_in_threadpool(sessions.session_inspector, store, session_id) if session_id else None
+    _, found = await session_of(request, store)
     if found is None:
         raise HTTPException(status.HTTP_303_SEE_OTHER, "sign in first · 请先登录", headers={"Location": LOGIN})
     return found
@@ -75,8 +75,7 @@ PageInspector = Annotated[Inspector, Depends(page_inspector)]
 
 
 def _last_week(tz: ZoneInfo, now: float) -> str:
-    year, week, _ = (dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=7)).isocalendar()
-    return f"{year}-W{week:02d}"
+    return compliance.week_key(dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=7))
 
 
 def _render(request: Request, settings: DistrictSettings, template: str, who: Inspector | None,
@@ -150,18 +149,13 @@ def _week_page(request: Request, store: StoreDep, settings: DistrictSettings, wh
     start, end = week_span_or_422(week, settings)
     now = time.time()
     rows = compliance.weekly_table(store, who, start, end, now, settings.ack_on_time_s)
-    monday = dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
-
-    def key(day: dt.date) -> str:
-        year, number, _ = day.isocalendar()
-        return f"{year}-W{number:02d}"
-
-    following = monday + dt.timedelta(days=7)
+    monday = compliance.monday_of(week)
+    over = end <= now  # the next week has begun: it can be shown, and this one signed
     return _render(request, settings, "week.html", who, code, title=f"周汇总 {week}", week=week,
                    rows=[{"row": r, "look": paper.needs_a_look(r, start)} for r in rows],
-                   signed=signoffs.week_signoffs(store, who.name, week), over=end <= now, error=error,
-                   previous=key(monday - dt.timedelta(days=7)),
-                   next=key(following) if following <= dt.datetime.now(ZoneInfo(settings.timezone)).date() else "")
+                   signed=signoffs.week_signoffs(store, who.name, week), over=over, error=error,
+                   previous=compliance.week_key(monday - dt.timedelta(days=7)),
+                   next=compliance.week_key(monday + dt.timedelta(days=7)) if over else "")
 
 
 @router.get("/district/weeks/{week}", response_class=HTMLResponse)

@@ -174,13 +174,14 @@ class DistrictStore:
             _LOGGER.info("%s sent %d reading(s) older than the %d days kept: confirmed, not kept", site, expired,
                          self.readings_retention_days)
             records = tuple(r for r in records if r.kind is not RecordKind.READING or r.ts >= cutoff)
-        self._ensure_months({reading_month(r.ts) for r in records if r.kind is RecordKind.READING})
+        months = {reading_month(r.ts) for r in records if r.kind is RecordKind.READING}
+        self._ensure_months(months)
         try:
             stored = self._insert(site, records)
         except psycopg.errors.CheckViolation:
             # "No partition for the row": the leader dropped a month this worker still thought was there.
             self._months.clear()
-            self._ensure_months({reading_month(r.ts) for r in records if r.kind is RecordKind.READING})
+            self._ensure_months(months)
             stored = self._insert(site, records)
         return Stored(stored.stored, stored.duplicates + expired)
 
