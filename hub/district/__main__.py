@@ -1,5 +1,6 @@
 """``python -m hub.district serve|add-site|add-inspector|set-password``: run a district worker, register a school
-or an inspector and print its token, or give an inspector a password for the pages (read from standard input)."""
+or an account (an inspector, or with ``--admin`` the first district admin) and print its token, or give an account
+a password for the pages (read from standard input)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import uvicorn
 
 from hub.auth.credentials import Passwords
-from hub.district.inspectors import add_inspector
+from hub.district.inspectors import DistrictRole, add_inspector
 from hub.district.service import create_district_app
 from hub.district.sessions import set_password
 from hub.district.settings import DistrictSettings
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     scope = inspector.add_mutually_exclusive_group(required=True)
     scope.add_argument("--site", action="append", default=[], help="a school the inspector reads (repeat)")
     scope.add_argument("--all", action="store_true", help="every school of the district")
+    inspector.add_argument("--admin", action="store_true",
+                           help="a district admin (with --all): also makes accounts and registers schools on a page")
     password = commands.add_parser("set-password", help="give an inspector a password for the pages (read from stdin)")
     password.add_argument("name")
     args = parser.parse_args(argv)
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 set_password(store, Passwords(), args.name, sys.stdin.readline().rstrip("\r\n"))
                 print(f"password set for {args.name}; their sessions were ended")
             else:
-                print(add_inspector(store, args.name, args.display_name, args.site, all_sites=args.all))
+                role = DistrictRole.ADMIN if args.admin else DistrictRole.INSPECTOR
+                print(add_inspector(store, args.name, args.display_name, args.site, all_sites=args.all, role=role))
         except ValueError as error:
             print(f"refused: {error}", file=sys.stderr)
             return 2

@@ -1,10 +1,12 @@
-"""District inspectors (区县教育局、市场监管): read-only accounts of the district, each scoped to its schools.
+"""District accounts (区县教育局、市场监管): inspectors read their schools; admins also manage the accounts.
 
-An inspector signs in with a token of its own (shown once when the account is made,
-kept as its SHA-256 like a school's). Its scope is a list of schools, or every school
-of the district (``all_sites``: the bureau's own staff). Nothing an inspector holds
-lets it post records or change a school's alarms: the district has no such route,
-and a school's route authenticates schools only.
+An account signs in with a token of its own (shown once when the account is made,
+kept as its SHA-256 like a school's), or with a password on the pages. Its scope is a
+list of schools, or every school of the district (``all_sites``: the bureau's own
+staff). An **admin** (系统管理员) sees every school and also makes accounts and
+registers schools from a page (hub.district.accounts). Nothing any account holds lets
+it post records or change a school's alarms: the district has no such route, and a
+school's route authenticates schools only. A disabled account opens nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +14,18 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from hub.district.store import DistrictStore, token_digest
+from hub.district.store import DistrictStore, check_display_name, log_account_change, token_digest
 from hub.district.wire import SITE_PATTERN
 
 #: An inspector's account name is spelled like a site id.
 NAME_PATTERN = SITE_PATTERN
+
+
+class DistrictRole(StrEnum):
+    INSPECTOR = "inspector"  # 督查员: reads its schools, signs the weekly table
+    ADMIN = "admin"  # 系统管理员: every school, and the district's accounts and schools
 
 
 @dataclass(frozen=True)
@@ -27,18 +35,29 @@ class Inspector:
     #: Every school of the district (True), or only ``sites``.
     all_sites: bool
     sites: frozenset[str]
+    role: DistrictRole = DistrictRole.INSPECTOR
 
     def may_see(self, site: str) -> bool:
         return self.all_sites or site in self.sites
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role is DistrictRole.ADMIN
+
 
 def add_inspector(store: DistrictStore, name: str, display_name: str, sites: Sequence[str],
-                  all_sites: bool = False) -> str:
-    """Make an inspector's account; returns its token (shown once). Every named school must be registered."""
+                  all_sites: bool = False, role: DistrictRole = DistrictRole.INSPECTOR,
+                  created_by: str | None = None) -> str:
+    """Make an account; returns its token (shown once). Every named school must be registered.
+
+    ``created_by``: the admin who made it on a page (None: the command line, run by whoever
+    runs the district's machine). Either way the making is in the account log.
+    """
+    if role is DistrictRole.ADMIN and not all_sites:
+        raise ValueError("role: an admin sees every school (--all)")
     if not NAME_PATTERN.match(name):
         raise ValueError(f"name: {name!r} is not an account name (lower-case letters, digits, - and _, up to 64)")
-    if not display_name.strip() or len(display_name) > 100 or any(c < " " for c in display_name):
-        raise ValueError("display_name: 1 to 100 characters, no control characters")
+    check_display_name("display_name", display_name)
     if all_sites == bool(sites):
         raise ValueError("sites: name the inspector's schools, or give every school (--all), not both")
     for site in sites:
@@ -51,11 +70,18 @@ def add_inspector(store: DistrictStore, name: str, display_name: str, sites: Seq
         unknown = sorted(set(sites) - known)
         if unknown:
             raise ValueError(f"sites: not registered at the district: {', '.join(unknown)}")
-        db.execute("INSERT INTO inspectors (name, display_name, token_sha256, all_sites) VALUES (%s, %s, %s, %s)",
-                   (name, display_name.strip(), token_digest(token), all_sites))
+        taken = db.execute("SELECT 1 FROM inspectors WHERE name = %s", (name,)).fetchone()
+        if taken is not None:
+            raise ValueError(f"name: an account called {name!r} exists already")
+        db.execute("INSERT INTO inspectors (name, display_name, token_sha256, all_sites, role, created_by)"
+                   " VALUES (%s, %s, %s, %s, %s, %s)",
+                   (name, display_name.strip(), token_digest(token), all_sites, role.value, created_by))
         for site in sorted(set(sites)):
             db.execute("INSERT INTO inspector_sites (inspector, site) VALUES (%s, %s)", (name, site))
+        log_account_change(db, created_by, "account.added", name,
+                           {"role": role.value, "all_sites": all_sites, "sites": sorted(set(sites))})
     return token
+
 
 
 def authenticate(store: DistrictStore, token: str) -> Inspector | None:
@@ -70,10 +96,12 @@ def inspector_named(store: DistrictStore, name: str) -> Inspector | None:
 
 def _inspector(store: DistrictStore, where: str, value: object) -> Inspector | None:
     with store.pool.connection() as db:
-        row = db.execute("SELECT name, display_name, all_sites FROM inspectors WHERE " + where,  # noqa: S608
+        row = db.execute("SELECT name, display_name, all_sites, role FROM inspectors"  # noqa: S608
+                         " WHERE disabled_at IS NULL AND " + where,
                          (value,)).fetchone()  # ``where`` is one of this module's two literals
         if row is None:
             return None
-        name, display_name, all_sites = row
+        name, display_name, all_sites, role = row
         sites = db.execute("SELECT site FROM inspector_sites WHERE inspector = %s", (name,)).fetchall()
-    return Inspector(str(name), str(display_name), bool(all_sites), frozenset(str(s[0]) for s in sites))
+    return Inspector(str(name), str(display_name), bool(all_sites), frozenset(str(s[0]) for s in sites),
+                     DistrictRole(str(role)))

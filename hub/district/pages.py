@@ -49,12 +49,12 @@ _STATES = {"firing": "报警中", "acknowledged": "已确认", "resolved": "已�
 LOGIN = "/district/login"
 
 
-def _passwords(request: Request) -> Passwords:
+def passwords(request: Request) -> Passwords:
     found: Passwords = request.app.state.passwords
     return found
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def form_fields(request: Request) -> dict[str, str]:
     body = await read_body(request, FORM_MAX_BYTES)
     try:
         fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
@@ -78,7 +78,7 @@ def _last_week(tz: ZoneInfo, now: float) -> str:
     return compliance.week_key(dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=7))
 
 
-def _render(request: Request, settings: DistrictSettings, template: str, who: Inspector | None,
+def render(request: Request, settings: DistrictSettings, template: str, who: Inspector | None,
             code: int = 200, **values: Any) -> HTMLResponse:
     tz = ZoneInfo(settings.timezone)
     session_id = request.cookies.get(SESSION_COOKIE, "")
@@ -97,14 +97,14 @@ def _render(request: Request, settings: DistrictSettings, template: str, who: In
 
 @router.get(LOGIN, response_class=HTMLResponse)
 def login_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    return _render(request, settings, "login.html", None, title="登录", name="", error="")
+    return render(request, settings, "login.html", None, title="登录", name="", error="")
 
 
 @router.post(LOGIN, response_class=HTMLResponse)
 async def login(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     name, password = form.get("name", "")[:64], form.get("password", "")[:200]
-    result = await run_in_threadpool(sessions.sign_in, store, _passwords(request), name, password)
+    result = await run_in_threadpool(sessions.sign_in, store, passwords(request), name, password)
     if result.outcome is sessions.SignIn.OK:
         answer = RedirectResponse("/district/", status.HTTP_303_SEE_OTHER)
         answer.set_cookie(SESSION_COOKIE, result.session_id, max_age=sessions.MAX_AGE_S, path="/district",
@@ -113,7 +113,7 @@ async def login(request: Request, store: StoreDep, settings: SettingsDep) -> Res
     locked = result.outcome is sessions.SignIn.LOCKED
     error = (f"连续输错 {sessions.MAX_FAILURES} 次，账号已锁定 {sessions.LOCK_S // 60} 分钟，请稍后再试" if locked
              else "账号或密码不正确")
-    return _render(request, settings, "login.html", None, 429 if locked else 401, title="登录", name=name,
+    return render(request, settings, "login.html", None, 429 if locked else 401, title="登录", name=name,
                    error=error)
 
 
@@ -121,7 +121,7 @@ async def login(request: Request, store: StoreDep, settings: SettingsDep) -> Res
 async def logout(request: Request, store: StoreDep) -> RedirectResponse:
     session_id = request.cookies.get(SESSION_COOKIE, "")[:100]
     if session_id:
-        check_csrf(request, session_id, (await _form(request)).get(CSRF_FIELD))
+        check_csrf(request, session_id, (await form_fields(request)).get(CSRF_FIELD))
         await run_in_threadpool(sessions.sign_out, store, session_id)
     answer = RedirectResponse(LOGIN, status.HTTP_303_SEE_OTHER)
     answer.delete_cookie(SESSION_COOKIE, path="/district")
@@ -130,7 +130,7 @@ async def logout(request: Request, store: StoreDep) -> RedirectResponse:
 
 @router.get("/district/", response_class=HTMLResponse)
 def schools_page(request: Request, store: StoreDep, settings: SettingsDep, who: PageInspector) -> HTMLResponse:
-    return _render(request, settings, "schools.html", who, title="全部学校", schools=overview.schools(store, who))
+    return render(request, settings, "schools.html", who, title="全部学校", schools=overview.schools(store, who))
 
 
 @router.get("/district/schools/{site}", response_class=HTMLResponse)
@@ -139,7 +139,7 @@ def school_page(request: Request, store: StoreDep, settings: SettingsDep, who: P
     name = visible_school(store, who, site)
     tz = ZoneInfo(settings.timezone)
     now = dt.datetime.now(tz).replace(microsecond=0, tzinfo=None)
-    return _render(request, settings, "school.html", who, title=name, name=name, site=site,
+    return render(request, settings, "school.html", who, title=name, name=name, site=site,
                    alarms=overview.school_alarms(store, site), audit=overview.audit_copy(store, site),
                    export_start=(now - dt.timedelta(days=7)).isoformat(), export_end=now.isoformat())
 
@@ -151,7 +151,7 @@ def _week_page(request: Request, store: StoreDep, settings: DistrictSettings, wh
     rows = compliance.weekly_table(store, who, start, end, now, settings.ack_on_time_s)
     monday = compliance.monday_of(week)
     over = end <= now  # the next week has begun: it can be shown, and this one signed
-    return _render(request, settings, "week.html", who, code, title=f"周汇总 {week}", week=week,
+    return render(request, settings, "week.html", who, code, title=f"周汇总 {week}", week=week,
                    rows=[{"row": r, "look": paper.needs_a_look(r, start)} for r in rows],
                    signed=signoffs.week_signoffs(store, who.name, week), over=over, error=error,
                    previous=compliance.week_key(monday - dt.timedelta(days=7)),
@@ -167,7 +167,7 @@ def week_page(request: Request, store: StoreDep, settings: SettingsDep, who: Pag
 @router.post("/district/weeks/{week}/sign", response_class=HTMLResponse)
 async def sign_week(request: Request, store: StoreDep, settings: SettingsDep, who: PageInspector,
                     week: WeekParam) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     check_csrf(request, request.cookies.get(SESSION_COOKIE, ""), form.get(CSRF_FIELD))
     comment = form.get("comment", "").strip()
     _, end = week_span_or_422(week, settings)

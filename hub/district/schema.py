@@ -152,6 +152,23 @@ CREATE TABLE district_sessions (
 );
 CREATE INDEX district_sessions_by_inspector ON district_sessions (inspector, created_at);
 """),
+    Migration(7, "district admins make accounts and register schools from a page; accounts can be disabled;"
+                 " who did which is logged", """
+ALTER TABLE inspectors ADD COLUMN role TEXT NOT NULL DEFAULT 'inspector' CHECK (role IN ('inspector', 'admin'));
+ALTER TABLE inspectors ADD COLUMN created_by TEXT;
+ALTER TABLE inspectors ADD COLUMN disabled_at TIMESTAMPTZ;
+ALTER TABLE inspectors ADD COLUMN disabled_by TEXT;
+ALTER TABLE inspectors ADD CONSTRAINT admins_see_every_school CHECK (role <> 'admin' OR all_sites);
+ALTER TABLE sites ADD COLUMN created_by TEXT;
+CREATE TABLE district_account_log (
+    id BIGSERIAL PRIMARY KEY,
+    at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail JSONB NOT NULL
+);
+"""),
 )
 
 

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 
 from hub.api import errors
 from hub.auth.credentials import Passwords
-from hub.district import api, pages
+from hub.district import admin_pages, api, pages
 from hub.district.leader import LeaderElection
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
@@ -91,4 +91,5 @@ def create_district_app(settings: DistrictSettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(admin_pages.router)
     return app

@@ -58,8 +58,9 @@ def set_password(store: DistrictStore, passwords: Passwords, name: str, password
 
 def sign_in(store: DistrictStore, passwords: Passwords, name: str, password: str) -> SignInResult:
     with store.pool.connection() as db:
+        # A disabled account is as good as none: the same answer as a wrong password.
         row = db.execute("SELECT password_hash, coalesce(locked_until > now(), false) FROM inspectors"
-                         " WHERE name = %s", (name[:64],)).fetchone()
+                         " WHERE name = %s AND disabled_at IS NULL", (name[:64],)).fetchone()
     stored = None if row is None or row[0] is None else str(row[0])
     if row is not None and row[1]:
         passwords.verify(None, password)  # the same work as a try: the answer's time tells nothing

@@ -29,12 +29,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from hub.district.schema import migrate
 from hub.district.wire import SITE_PATTERN, ForwardedRecord, RecordKind
+from hub.safetext import typed_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -113,6 +116,23 @@ class Connections:
                 return
 
 
+#: The account log's actor for what was done on the district's machine, not on a page.
+COMMAND_LINE = "(command line)"
+
+
+def check_display_name(field: str, text: str) -> None:
+    """A name people read on pages and paper: 1 to 100 characters, no control or direction characters."""
+    if not text.strip() or len(text) > 100 or typed_problem(text) is not None:
+        raise ValueError(f"{field}: 1 to 100 characters, no control characters")
+
+
+def log_account_change(db: psycopg.Connection[Any], actor: str | None, action: str, subject: str,
+                       detail: dict[str, Any]) -> None:
+    """One line of the district's account log, in the caller's transaction (``actor`` None: the command line)."""
+    db.execute("INSERT INTO district_account_log (actor, action, subject, detail) VALUES (%s, %s, %s, %s)",
+               (actor or COMMAND_LINE, action, subject, Jsonb(detail)))
+
+
 class DistrictStore:
     """The district's tables, used by every worker; each method is one transaction."""
 
@@ -128,14 +148,21 @@ class DistrictStore:
     def close(self) -> None:
         self.pool.close()
 
-    def add_site(self, site: str, name: str) -> str:
-        """Register a school; returns its token (shown once: only its digest is kept)."""
+    def add_site(self, site: str, name: str, created_by: str | None = None) -> str:
+        """Register a school; returns its token (shown once: only its digest is kept).
+
+        ``created_by``: the admin who registered it on a page (None: the command line).
+        """
         if not SITE_PATTERN.match(site):
             raise ValueError(f"site: {site!r} is not a site id (lower-case letters, digits, - and _, up to 64)")
+        check_display_name("name", name)
         token = secrets.token_urlsafe(32)
-        with self.pool.connection() as db:
-            db.execute("INSERT INTO sites (site, name, token_sha256) VALUES (%s, %s, %s)",
-                       (site, name, token_digest(token)))
+        with self.pool.connection() as db, db.transaction():
+            if db.execute("SELECT 1 FROM sites WHERE site = %s", (site,)).fetchone() is not None:
+                raise ValueError(f"site: {site!r} is registered already")
+            db.execute("INSERT INTO sites (site, name, token_sha256, created_by) VALUES (%s, %s, %s, %s)",
+                       (site, name.strip(), token_digest(token), created_by))
+            log_account_change(db, created_by, "site.added", site, {"name": name.strip()})
         return token
 
     def authenticate(self, site: str, token: str) -> bool:
