@@ -288,10 +288,15 @@ class DistrictStore:
         return [(str(site), str(key), str(reason)) for site, key, reason in rows]
 
     def mark_silent(self, silent_after_s: float) -> int:
-        """The leader's duty: schools not heard from for ``silent_after_s`` are marked silent (once)."""
+        """The leader's duty: schools not heard from for ``silent_after_s`` are marked silent (once).
+
+        A school never heard from counts from its registration: a hub never set up, or cut
+        off since, is as blind a spot as one that stopped.
+        """
         with self.pool.connection() as db:
             cursor = db.execute("UPDATE sites SET silent_since = now() WHERE silent_since IS NULL"
-                                " AND last_contact < now() - make_interval(secs => %s)", (silent_after_s,))
+                                " AND coalesce(last_contact, created_at) < now() - make_interval(secs => %s)",
+                                (silent_after_s,))
             return cursor.rowcount
 
     def beat(self, role: str) -> None:
