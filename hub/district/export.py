@@ -1,9 +1,11 @@
 """The feed a provincial platform (互联网+明厨亮灶 / 智慧食安) takes from the district: readings and sample records.
 
-Two datasets per school and time span, each a stream of flat rows:
+Three datasets per school and time span, each a stream of flat rows:
 
 - ``readings`` — every cold-storage reading the school forwarded: sensor, time, value,
   fault;
+- ``hourly`` — each sensor's hours, from a school that forwards hours rather than every
+  reading (``district.readings: hourly``): count, faults, lowest, highest, mean;
 - ``samples`` — every dish the school logged as a food sample (留样), from its audit
   log's ``sample.logged`` entries: meal, dish, weight, the reason given for a dish
   under the minimum weight, who logged it and when; and each discard
@@ -44,6 +46,7 @@ _PAGE = 5000
 
 class Dataset(StrEnum):
     READINGS = "readings"
+    HOURLY = "hourly"
     SAMPLES = "samples"
 
 
@@ -55,6 +58,19 @@ class ReadingRow:
     time: str
     value: float | None
     fault: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyRow:
+    site: str
+    sensor: str
+    #: The hour's start, ISO 8601 with the district's offset.
+    hour: str
+    count: int
+    faults: int
+    min: float | None
+    max: float | None
+    mean: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +89,9 @@ class SampleRow:
     actor: str
 
 
-Row = ReadingRow | SampleRow
+Row = ReadingRow | HourlyRow | SampleRow
+#: Each dataset's row, whose fields are the columns.
+ROWS: dict[Dataset, type[Row]] = {Dataset.READINGS: ReadingRow, Dataset.HOURLY: HourlyRow, Dataset.SAMPLES: SampleRow}
 
 
 class Adapter(Protocol):
@@ -94,7 +112,7 @@ class CsvAdapter:
     extension: ClassVar[str] = "csv"
 
     def render(self, dataset: Dataset, rows: Iterable[Row]) -> Iterator[bytes]:
-        fields = [f for f in (ReadingRow if dataset is Dataset.READINGS else SampleRow).__dataclass_fields__]
+        fields = list(ROWS[dataset].__dataclass_fields__)
         out = io.StringIO()
         writer = CsvWriter(out)
         writer.writerow(fields)
@@ -157,6 +175,12 @@ def _iso(ts: float, tz: ZoneInfo) -> str:
 
 def _pages(store: DistrictStore, site: str, kind: RecordKind, start: float, end: float,
            actions: tuple[str, ...] = ()) -> Iterator[tuple[float, dict[str, Any]]]:
+    for ts, _key, body in _keyed_pages(store, site, kind, start, end, actions):
+        yield ts, body
+
+
+def _keyed_pages(store: DistrictStore, site: str, kind: RecordKind, start: float, end: float,
+                 actions: tuple[str, ...] = ()) -> Iterator[tuple[float, str, dict[str, Any]]]:
     """A school's records of ``kind`` in ``[start, end)`` in time order, a page at a time (keyset on (ts, key))."""
     after_ts, after_key = start, ""
     while True:
@@ -169,8 +193,8 @@ def _pages(store: DistrictStore, site: str, kind: RecordKind, start: float, end:
                 " ORDER BY ts, key LIMIT %(page)s",
                 {"site": site, "kind": kind.value, "end": end, "ts": after_ts, "key": after_key,
                  "actions": list(actions), "page": _PAGE}).fetchall()
-        for ts, _key, body in rows:
-            yield float(str(ts)), body  # type: ignore[misc]
+        for ts, key, body in rows:
+            yield float(str(ts)), str(key), body  # type: ignore[misc]
         if len(rows) < _PAGE:
             return
         after_ts, after_key = float(str(rows[-1][0])), str(rows[-1][1])
@@ -183,6 +207,29 @@ def reading_rows(store: DistrictStore, site: str, start: float, end: float, tz: 
         yield ReadingRow(site, str(body.get("sensor", "")), _iso(ts, tz),
                          float(value) if isinstance(value, int | float) else None,
                          str(fault) if fault is not None else None)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def hourly_rows(store: DistrictStore, site: str, start: float, end: float, tz: ZoneInfo) -> Iterator[HourlyRow]:
+    """Each sensor's hours the school summed up; of an hour summed up again with late readings, the fullest.
+
+    An hour's versions have one key but for the count (``sensor@hour_ms/count``, 7
+    digits), so in key order they come together and the fullest comes last.
+    """
+    pending: tuple[str, HourlyRow] | None = None
+    for ts, key, body in _keyed_pages(store, site, RecordKind.HOURLY, start, end):
+        hour_key = key.rsplit("/", 1)[0]
+        if pending is not None and pending[0] != hour_key:
+            yield pending[1]
+        count, faults = body.get("count"), body.get("faults")
+        pending = (hour_key, HourlyRow(site, str(body.get("sensor", "")), _iso(ts, tz),
+                                       count if isinstance(count, int) else 0, faults if isinstance(faults, int) else 0,
+                                       _number(body.get("min")), _number(body.get("max")), _number(body.get("mean"))))
+    if pending is not None:
+        yield pending[1]
 
 
 def sample_rows(store: DistrictStore, site: str, start: float, end: float, tz: ZoneInfo) -> Iterator[SampleRow]:
@@ -208,5 +255,7 @@ def rows_of(store: DistrictStore, dataset: Dataset, site: str, start: float, end
             tz: ZoneInfo) -> Iterator[Row]:
     if dataset is Dataset.READINGS:
         return reading_rows(store, site, start, end, tz)
+    if dataset is Dataset.HOURLY:
+        return hourly_rows(store, site, start, end, tz)
     return sample_rows(store, site, start, end, tz)
 

@@ -40,6 +40,10 @@ class RecordKind(StrEnum):
     #: checklists, work orders, samples, limits, silences, sign-offs … — with who made it. At the district it
     #: is also the chain's anchor: an entry the school rewrites after forwarding no longer matches it.
     AUDIT = "audit"
+    #: One sensor's readings of one hour summed up (count, min, max, mean), for a school that forwards hours
+    #: rather than every reading (``district.readings: hourly``). Readings that reach the hub late make the
+    #: hour again with a higher count: a new record, and the district reads the one with the highest count.
+    HOURLY = "hourly"
 
 
 def _has_nul(value: object) -> bool:
@@ -123,6 +127,30 @@ class AuditBody(BaseModel):
     hash: str = Field(pattern=_HASH)
 
 
+def hourly_key(sensor: str, hour: float, count: int) -> str:
+    """An hour's key: its sensor, its start in milliseconds, and its count in 7 digits, so that of an hour made
+    again with late readings the key's text order puts the fullest last."""
+    return f"{sensor}@{round(hour * 1000)}/{count:07d}"
+
+
+#: An hour holds at most one reading per millisecond of it.
+MAX_HOURLY_COUNT = 3_600_000
+
+
+class HourlyBody(BaseModel):
+    """An hour of one sensor: how many readings, how many were faults, and the lowest, highest and mean value."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sensor: str = Field(min_length=1, max_length=200)
+    hour: float = Field(ge=0, le=MAX_TS, multiple_of=3600, allow_inf_nan=False)
+    count: int = Field(ge=1, le=MAX_HOURLY_COUNT)
+    faults: int = Field(ge=0, le=MAX_HOURLY_COUNT)
+    min: float | None = Field(allow_inf_nan=False)
+    max: float | None = Field(allow_inf_nan=False)
+    mean: float | None = Field(allow_inf_nan=False)
+
+
 class ForwardedRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -143,11 +171,16 @@ class ForwardedRecord(BaseModel):
                 raise ValueError(f"{self.kind.value} body.{field}: {first['msg']}") from None
             if self.kind is RecordKind.AUDIT and self.key != audit_key(self.body["id"]):
                 raise ValueError("audit key: must be the entry's id in 19 digits")
+            if self.kind is RecordKind.HOURLY and (
+                    self.key != hourly_key(self.body["sensor"], self.body["hour"], self.body["count"])
+                    or self.ts != self.body["hour"]):
+                raise ValueError("hourly key: must be the body's sensor@hour_ms/count (7 digits), ts its hour")
         return self
 
 
 #: The kinds whose body the district reads field by field, and so checks at the door.
-_BODIES: dict[RecordKind, type[BaseModel]] = {RecordKind.ALARM: AlarmBody, RecordKind.AUDIT: AuditBody}
+_BODIES: dict[RecordKind, type[BaseModel]] = {RecordKind.ALARM: AlarmBody, RecordKind.AUDIT: AuditBody,
+                                              RecordKind.HOURLY: HourlyBody}
 
 
 class ForwardBatch(BaseModel):

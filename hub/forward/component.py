@@ -40,17 +40,20 @@ from hub.audit import AuditEntry
 from hub.district.wire import ForwardedRecord, RecordKind
 from hub.forward.outbox import ForwardOutbox, Unsendable
 from hub.forward.records import (
+    HOUR_S,
     alarm_snapshot_key,
     alarm_snapshot_record,
     audit_key,
     audit_record,
     event_key,
     event_record,
+    hour_of,
+    hourly_record,
     reading_key,
     reading_record,
 )
 from hub.forward.sender import Forwarder, HttpTransport, Transport, link_down
-from hub.forward.settings import DistrictLink
+from hub.forward.settings import DistrictLink, ReadingsForward
 from hub.store.base import StoredEvent, StoredReading
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,6 +66,10 @@ AUDIT_FEED = "audit"
 ALARM_FEED = "alarms"
 #: Entries read into the outbox per tick and log, at most: a first link after years of log catches up in steps.
 PER_TICK = 1000
+#: An hour is summed up this long after it ended: the readings of its last seconds have reached the hub by then.
+HOUR_SETTLE_S = 300.0
+#: Readings of one sensor in one hour, at most read back (one a second is 3,600).
+HOUR_READINGS_MAX = 36_000
 
 
 class HubLogs(Protocol):
@@ -71,6 +78,12 @@ class HubLogs(Protocol):
     def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[AuditEntry]: ...
 
     def alert_changes(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]: ...
+
+
+class HubReadings(Protocol):
+    """The hub's series as the link reads an hour back from it (hub.store.base.SeriesStore)."""
+
+    def readings(self, sensor: str, since: float, until: float, limit: int = 10_000) -> list[StoredReading]: ...
 
 
 def _reason(error: ValidationError) -> str:
@@ -93,10 +106,13 @@ def link_message(locale: str, credentials_refused: bool, hours: float, waiting: 
 
 class DistrictForward:
     def __init__(self, link: DistrictLink, db_dir: Path, transport: Transport | None = None,
-                 alarms: AlertRaiser | None = None, logs: HubLogs | None = None) -> None:
+                 alarms: AlertRaiser | None = None, logs: HubLogs | None = None,
+                 series: HubReadings | None = None) -> None:
         self.link = link
         self._alarms = alarms
         self._logs = logs
+        #: Where an hour's readings are read back from (``district.readings: hourly``).
+        self._series = series
         self._link_down: bool | None = None
         self._link_observed_at = float("-inf")
         self.outbox = ForwardOutbox(db_dir / OUTBOX_FILE)
@@ -110,30 +126,34 @@ class DistrictForward:
         """
         records: list[ForwardedRecord] = []
         unsendable: list[Unsendable] = []
-        if self.link.readings:
+        if self.link.readings is ReadingsForward.RAW:
             for reading in readings:
                 self._build(reading, reading_record, RecordKind.READING,
                             lambda r: reading_key(r.sensor, r.ts), records, unsendable)
+        hours = {(r.sensor, hour_of(r.ts)) for r in readings} if self.link.readings is ReadingsForward.HOURLY else ()
         for event in events:
             self._build(event, event_record, RecordKind.EVENT, event_key, records, unsendable)
-        self.outbox.put(records, unsendable)
+        self.outbox.put(records, unsendable, hours)
 
     def _build(self, stored: _Stored, build: Callable[[_Stored], ForwardedRecord | None], kind: RecordKind,
                key: Callable[[_Stored], str], records: list[ForwardedRecord], unsendable: list[Unsendable]) -> None:
         try:
             record = build(stored)
         except ValidationError as error:
-            reason = f"not forwardable as it is: {_reason(error)}"
             body = json.dumps(stored if isinstance(stored, dict) else dataclasses.asdict(stored), ensure_ascii=False,
                               default=str)
             ts = float(stored.get("updated_at") or 0.0) if isinstance(stored, dict) else float(stored.ts)
-            unsendable.append(Unsendable(kind, key(stored)[:300], ts, body, reason))
-            self.forwarder.counters.parked += 1
-            _LOGGER.error("%s record %s cannot go to the district (%s): set aside in the outbox's parked records",
-                          kind.value, key(stored)[:300], reason[:300])
+            self._park(kind, key(stored), ts, body, f"not forwardable as it is: {_reason(error)}", unsendable)
             return
         if record is not None:
             records.append(record)
+
+    def _park(self, kind: RecordKind, key: str, ts: float, body: str, reason: str,
+              unsendable: list[Unsendable]) -> None:
+        unsendable.append(Unsendable(kind, key[:300], ts, body, reason))
+        self.forwarder.counters.parked += 1
+        _LOGGER.error("%s record %s cannot go to the district (%s): set aside in the outbox's parked records",
+                      kind.value, key[:300], reason[:300])
 
     def forward_logs(self) -> int:
         """What the hub's logs gained since the last call, into the outbox with each log's cursor; returns how many.
@@ -163,14 +183,43 @@ class DistrictForward:
             self.outbox.put_feed(AUDIT_FEED, entries[-1].id, records, unsendable)
         return len(changes) + len(entries)
 
+    def forward_hours(self, now: float) -> int:
+        """Sum up the marked hours that ended ``HOUR_SETTLE_S`` ago into the outbox; returns how many.
+
+        Read back from the hub's own series, so an hour is whatever the school holds of it:
+        readings that reach the hub later (an edge back from an outage) mark it again, and
+        it is summed up again, with a higher count.
+        """
+        if self._series is None:
+            return 0
+        due = self.outbox.hours_due(now - HOUR_SETTLE_S, PER_TICK)
+        records: list[ForwardedRecord] = []
+        unsendable: list[Unsendable] = []
+        for mark in due:
+            readings = self._series.readings(mark.sensor, mark.hour, mark.hour + HOUR_S, limit=HOUR_READINGS_MAX)
+            try:
+                record = hourly_record(mark.sensor, mark.hour, readings)
+            except ValidationError as error:  # a sensor key past the district's bounds: kept here, with why
+                self._park(RecordKind.HOURLY, f"{mark.sensor}@{round(mark.hour * 1000)}", mark.hour,
+                           json.dumps({"sensor": mark.sensor, "hour": mark.hour, "count": len(readings)}),
+                           f"not forwardable as it is: {_reason(error)}", unsendable)
+                continue
+            if record is not None:
+                records.append(record)
+        if due:
+            self.outbox.put_hours(due, records, unsendable)
+        return len(due)
+
     def tick(self, now: float) -> None:
         # First, so what the hub logged since the last tick goes out in this one.
         try:
             self.forward_logs()
-        except sqlite3.Error:
-            # The hub's database busy or failing: what waits in the outbox goes on; the cursors have not moved,
-            # so the entries are read next tick.
-            _LOGGER.exception("reading the hub's logs for the district failed; tried again next tick")
+            self.forward_hours(now)
+        except (sqlite3.Error, OSError) as error:
+            # The hub's database or series busy or failing: what waits in the outbox goes on; the cursors and
+            # marks have not moved, so the entries and hours are read next tick.
+            _LOGGER.error("reading the hub's logs or series for the district failed (%s); tried again next tick",
+                          error)
         self.forwarder.tick(now)
         if self._alarms is not None:
             self._observe_link(self._alarms, now)

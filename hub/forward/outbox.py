@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hub.district.wire import ForwardedRecord, RecordKind
 from hub.store.sqlite import Migration, SqliteStore
@@ -41,6 +42,14 @@ class Unsendable:
     ts: float
     body: str
     reason: str
+
+
+class HourMark(NamedTuple):
+    """An hour of a sensor with readings not yet summed up, and how many times it was marked."""
+
+    sensor: str
+    hour: float
+    gen: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +88,57 @@ CREATE TABLE IF NOT EXISTS feed_cursors (
     after_id INTEGER NOT NULL
 );
 """),
+        Migration(3, "hours of a sensor with readings not yet summed up for the district (district.readings: hourly)",
+                  """
+CREATE TABLE IF NOT EXISTS hours_to_send (
+    sensor TEXT NOT NULL,
+    hour REAL NOT NULL,
+    -- Counts the marks: an hour marked again while it was being summed up keeps its mark.
+    gen INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sensor, hour)
+);
+"""),
     )
+
+    def put(self, records: Sequence[ForwardedRecord], unsendable: Sequence[Unsendable] = (),
+            hours: Collection[tuple[str, float]] = ()) -> None:
+        """Write records durably (synced: the hub confirms to the edge next, and the edge then deletes its copy).
+
+        ``unsendable`` records go straight to ``parked`` in the same commit: the district
+        would refuse them for ever, and refusing them here must not fail the hub's batch.
+        ``hours``: (sensor, hour start) that gained readings, to be summed up once over
+        (``hours_due``); marked in the same commit, so a crash before it marks them again
+        when the edge sends the readings again.
+        """
+        if not records and not unsendable and not hours:
+            return
+        with self.transaction(durable=True) as db:
+            self._insert(db, records, unsendable)
+            db.executemany("INSERT INTO hours_to_send (sensor, hour) VALUES (?, ?)"
+                           " ON CONFLICT (sensor, hour) DO UPDATE SET gen = gen + 1", sorted(hours))
+
+    def hours_due(self, ended_before: float, limit: int) -> list[HourMark]:
+        """Marked hours that ended before ``ended_before``, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT sensor, hour, gen FROM hours_to_send WHERE hour + 3600 <= ?"
+                                    " ORDER BY hour, sensor LIMIT ?", (ended_before, limit)).fetchall()
+        return [HourMark(str(sensor), float(hour), int(gen)) for sensor, hour, gen in rows]
+
+    def put_hours(self, done: Sequence[HourMark], records: Sequence[ForwardedRecord],
+                  unsendable: Sequence[Unsendable] = ()) -> None:
+        """The hours summed up, and their marks taken off, in one synced commit (a crash sums them up again).
+
+        A mark made again since ``hours_due`` read it (a late reading stored meanwhile, which
+        the sum may have missed) stays, and the hour is summed up once more.
+        """
+        with self.transaction(durable=True) as db:
+            self._insert(db, records, unsendable)
+            db.executemany("DELETE FROM hours_to_send WHERE sensor = ? AND hour = ? AND gen = ?", done)
+
+    def hours_waiting(self) -> int:
+        with self._lock:
+            (count,) = self._db.execute("SELECT count(*) FROM hours_to_send").fetchone()
+        return int(count)
 
     def feed_cursor(self, feed: str) -> int:
         """The id of the last entry of ``feed`` put here (0 before the first)."""
@@ -99,17 +158,6 @@ CREATE TABLE IF NOT EXISTS feed_cursors (
             self._insert(db, records, unsendable)
             db.execute("INSERT INTO feed_cursors (feed, after_id) VALUES (?, ?)"
                        " ON CONFLICT (feed) DO UPDATE SET after_id = excluded.after_id", (feed, after_id))
-
-    def put(self, records: Sequence[ForwardedRecord], unsendable: Sequence[Unsendable] = ()) -> None:
-        """Write records durably (synced: the hub confirms to the edge next, and the edge then deletes its copy).
-
-        ``unsendable`` records go straight to ``parked`` in the same commit: the district
-        would refuse them for ever, and refusing them here must not fail the hub's batch.
-        """
-        if not records and not unsendable:
-            return
-        with self.transaction(durable=True) as db:
-            self._insert(db, records, unsendable)
 
     @staticmethod
     def _insert(db: sqlite3.Connection, records: Sequence[ForwardedRecord], unsendable: Sequence[Unsendable]) -> None:

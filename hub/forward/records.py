@@ -7,17 +7,20 @@ Pure functions. The identities (docs/district.md, "Identities"):
 - an event: the edge's message identity ``device/boot_id/seq``;
 - an alarm's lifecycle record: ``id/state/updated_at`` — one per state change, so the
   district can rebuild the alarm's history and its current state in any arrival order;
-- an audit entry: its id in the school's chain, in 19 digits (ids are never reused: the log is append-only).
+- an audit entry: its id in the school's chain, in 19 digits (ids are never reused: the log is append-only);
+- an hour of a sensor: ``device/sensor@hour_ms/count`` — the count makes an hour summed up
+  again with late readings a record of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from hub.audit import AuditEntry
-from hub.district.wire import ForwardedRecord, RecordKind
+from hub.district.wire import ForwardedRecord, RecordKind, hourly_key
 from hub.district.wire import audit_key as wire_audit_key
 from hub.store.base import StoredEvent, StoredReading
 
@@ -71,3 +74,26 @@ def audit_record(entry: AuditEntry) -> ForwardedRecord:
                            body={"id": entry.id, "ts": float(entry.ts), "actor": entry.actor, "action": entry.action,
                                  "subject": entry.subject, "detail": entry.detail, "prev_hash": entry.prev_hash,
                                  "hash": entry.hash})
+
+
+HOUR_S = 3600.0
+
+
+def hour_of(ts: float) -> float:
+    """The start of the (UTC) hour a time falls in; China has no daylight saving, so it is a local hour too."""
+    return math.floor(ts / HOUR_S) * HOUR_S
+
+
+def hourly_record(sensor: str, hour: float, readings: list[StoredReading]) -> ForwardedRecord | None:
+    """The hour's readings of one sensor summed up (None: none stored, nothing to say)."""
+    if not readings:
+        return None
+    values = [r.value for r in readings if r.value is not None and r.fault is None]
+    body: dict[str, Any] = {
+        "sensor": sensor, "hour": float(hour), "count": len(readings),
+        "faults": sum(1 for r in readings if r.fault is not None),
+        "min": float(min(values)) if values else None, "max": float(max(values)) if values else None,
+        "mean": round(math.fsum(values) / len(values), 4) if values else None,
+    }
+    return ForwardedRecord(kind=RecordKind.HOURLY, key=hourly_key(sensor, hour, len(readings)), ts=float(hour),
+                           body=body)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.district.wire import MAX_BATCH, SITE_PATTERN
+
+
+class ReadingsForward(StrEnum):
+    """What of the readings goes to the district: the school's choice."""
+
+    RAW = "raw"
+    HOURLY = "hourly"
+    NONE = "none"
 
 
 class DistrictLink(BaseModel):
@@ -20,8 +29,10 @@ class DistrictLink(BaseModel):
     #: The token ``add-site`` printed (or ``token_file``, readable by the hub only).
     token: str | None = Field(default=None, repr=False)
     token_file: Path | None = None
-    #: Forward every reading (the district's cold-chain view) or only events and alarms.
-    readings: bool = True
+    #: Every reading (``raw``), each sensor's hours summed up (``hourly``: count, min, max, mean, about 1/360 of the
+    #: rows at one reading every 10 s), or none (``none``: events, alarms and the audit log only).
+    #: ``true``/``false`` from before mean ``raw``/``none``.
+    readings: ReadingsForward = ReadingsForward.RAW
     #: Forward the audit log: who changed what in checklists, work orders, samples, limits, sign-offs, with the
     #: hash chain, so the district holds a copy nobody at the school can rewrite afterwards.
     audit: bool = True
@@ -36,6 +47,15 @@ class DistrictLink(BaseModel):
     #: A link failing this long raises a warning (the school works on without the district, so not at once);
     #: a token the district refuses raises it at the first refusal: that does not mend itself.
     alarm_after_s: float = Field(default=6 * 3600.0, gt=0, le=30 * 86_400)
+
+    @field_validator("readings", mode="before")
+    @classmethod
+    def _yes_or_no_from_before(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"  # from an environment variable
+        if isinstance(value, bool):
+            return ReadingsForward.RAW if value else ReadingsForward.NONE
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> DistrictLink:

@@ -19,7 +19,7 @@ from hub.district.inspectors import add_inspector
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
-from hub.district.wire import ForwardedRecord, RecordKind
+from hub.district.wire import ForwardedRecord, RecordKind, hourly_key
 from hub.forward.records import audit_record
 from tests.clock import local
 
@@ -85,6 +85,36 @@ def test_readings_as_csv_in_time_order_with_a_fault_kept_as_text(
                     ["school-a", "kitchen/t0", "2026-12-01T08:00:00.000+08:00", "3.5", ""],
                     ["school-a", "kitchen/t1", "2026-12-01T08:00:00.000+08:00", "-18.2", ""],
                     ["school-a", "kitchen/t0", "2026-12-01T09:00:00.000+08:00", "", "'=cmd|' /C calc'!A0"]]
+
+
+def hour(sensor: str, at: str, count: int, mean: float) -> ForwardedRecord:
+    start = local(at)
+    return ForwardedRecord(kind=RecordKind.HOURLY, key=hourly_key(sensor, start, count), ts=start,
+                           body={"sensor": sensor, "hour": start, "count": count, "faults": 0, "min": mean - 1,
+                                 "max": mean + 1, "mean": mean})
+
+
+def test_hours_as_csv_the_fullest_of_an_hour_summed_up_again(district_dsn: str, monkeypatch: pytest.MonkeyPatch,
+                                                             district: tuple[TestClient, dict[str, str]]) -> None:
+    """An hour made again with late readings is a second record; the feed gives the one with the most readings."""
+    monkeypatch.setattr(export, "_PAGE", 1)  # an hour's versions split across pages
+    client, tokens = district
+    store = DistrictStore(district_dsn, "hours")
+    try:
+        store.store("school-a", (hour("kitchen/t0", "2026-12-01 08:00", 9, 4.0),
+                                 hour("kitchen/t0", "2026-12-01 08:00", 360, 4.2),
+                                 hour("kitchen/t0", "2026-12-01 08:00", 12, 4.1),
+                                 hour("kitchen/t1", "2026-12-01 08:00", 360, -18.0),
+                                 hour("kitchen/t0", "2026-12-01 09:00", 360, 3.9)))
+    finally:
+        store.close()
+    answer = feed(client, tokens["province"], "hourly")
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.reader(io.StringIO(answer.text.removeprefix("\ufeff"))))
+    assert rows == [["site", "sensor", "hour", "count", "faults", "min", "max", "mean"],
+                    ["school-a", "kitchen/t0", "2026-12-01T08:00:00.000+08:00", "360", "0", "3.2", "5.2", "4.2"],
+                    ["school-a", "kitchen/t1", "2026-12-01T08:00:00.000+08:00", "360", "0", "-19.0", "-17.0", "-18.0"],
+                    ["school-a", "kitchen/t0", "2026-12-01T09:00:00.000+08:00", "360", "0", "2.9", "4.9", "3.9"]]
 
 
 def test_sample_records_as_json_lines_one_row_a_dish_and_a_row_a_discard(

@@ -177,8 +177,8 @@ def test_a_school_not_heard_from_is_marked_silent_once_and_back_at_its_next_batc
     try:
         for site in ("heard", "never", "fresh"):
             store.add_site(site, site)
-        store.store("heard", [reading("heard/1")])
-        store.store("fresh", [reading("fresh/1")])
+        store.store("heard", (reading("heard/1"),))
+        store.store("fresh", (reading("fresh/1"),))
         with store.pool.connection() as db:
             db.execute("UPDATE sites SET last_contact = now() - interval '1 hour' WHERE site = 'heard'")
             # Registered an hour ago and never sent a thing: a hub not set up, or cut off since it was.
@@ -188,7 +188,7 @@ def test_a_school_not_heard_from_is_marked_silent_once_and_back_at_its_next_batc
         with store.pool.connection() as db:
             silent = {str(r[0]) for r in db.execute("SELECT site FROM sites WHERE silent_since IS NOT NULL")}
         assert silent == {"heard", "never"}
-        store.store("never", [reading("never/1")])
+        store.store("never", (reading("never/1"),))
         with store.pool.connection() as db:
             row = db.execute("SELECT silent_since FROM sites WHERE site = 'never'").fetchone()
         assert row == (None,)
