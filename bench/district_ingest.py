@@ -19,9 +19,16 @@ make 500 requests a second of 5 readings each; at 10 s, 50 requests of 50.
    schools' confirmation times (their alarms go in those batches) beside the live
    phase's.
 
+3. **A worker killed** (``--kill``, with ``--workers`` 2 or more): halfway through the live
+   phase the worker that leads the scheduled duties is SIGKILLed while schools send to it,
+   and started again 2 s later. The time until another worker leads (the ``leader`` row
+   names it) is printed; the schools' senders move on to the next worker, as the school's
+   forwarder does, and send again what was not confirmed.
+
 At the end every school's readings are counted at the district: lost and stored twice
 must both be 0. Targets (issue 21): 2,500 readings/s sustained, lost 0, twice 0; the
-7-day drain in < 10 min without slowing the live schools.
+7-day drain in < 10 min without slowing the live schools; the leader's duties moved
+within 5 s of the kill.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,6 +56,9 @@ from hub.district.wire import RECORDS_PATH, SITE_HEADER
 
 REPO = Path(__file__).resolve().parent.parent
 DRAIN_TARGET_S = 600.0
+LEADER_MOVE_TARGET_S = 5.0
+#: The killed worker is started again this long after the kill.
+RESTART_AFTER_S = 2.0
 #: The school forwarder's defaults (hub.forward.settings): records a batch, batches a tick of 1 s.
 FORWARD_BATCH = 500
 FORWARD_BATCHES_PER_TICK = 20
@@ -116,30 +127,78 @@ class Sent:
 
 class District:
     def __init__(self, dsn: str, workers: int, log_dir: Path) -> None:
+        self.dsn, self.log_dir = dsn, log_dir
+        #: CPU seconds of workers killed (``kill_leader``).
+        self.dead_cpu_s = 0.0
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.urls: list[str] = []
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.urls = [f"http://127.0.0.1:{free_port()}" for _ in range(workers)]
         for n in range(workers):
-            port = free_port()
-            with (log_dir / f"district-w{n + 1}.log").open("ab") as log:
-                self.processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "hub.district", "--dsn", dsn, "serve", "--port", str(port),
-                     "--worker", f"w{n + 1}"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO))
-            self.urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 120
+            self.processes.append(self._start(n))
         for url in self.urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/district/v1/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"district worker at {url} did not start (see {log_dir})")
-                time.sleep(0.2)
+            self._wait_healthy(url)
+
+    def _start(self, n: int) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        port = self.urls[n].rsplit(":", 1)[1]
+        with (self.log_dir / f"district-w{n + 1}.log").open("ab") as log:
+            return subprocess.Popen([sys.executable, "-m", "hub.district", "--dsn", self.dsn, "serve", "--port", port,
+                                     "--worker", f"w{n + 1}"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+    def _wait_healthy(self, url: str) -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/district/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"district worker at {url} did not start (see {self.log_dir})")
+            time.sleep(0.2)
+
+    def leader(self) -> str | None:
+        with psycopg.connect(self.dsn, autocommit=True) as db:
+            row = db.execute("SELECT worker FROM leader WHERE role = 'scheduler'").fetchone()
+        return None if row is None else str(row[0])
+
+    def kill_leader(self) -> tuple[str, float]:
+        """SIGKILL the worker leading the duties, start it again after ``RESTART_AFTER_S``; returns who it was and
+        the seconds until another worker led."""
+        deadline = time.monotonic() + 30
+        while (leader := self.leader()) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no district worker leads the duties")
+            time.sleep(0.2)
+        n = int(leader.removeprefix("w")) - 1
+        # Its CPU time so far stays in the figures (the process that replaces it counts from 0).
+        self.dead_cpu_s += cpu_seconds([self.processes[n].pid])
+        killed = time.monotonic()
+        self.processes[n].send_signal(signal.SIGKILL)
+        self.processes[n].wait(30)
+        restarted = False
+        while True:
+            now = time.monotonic()
+            if not restarted and now - killed >= RESTART_AFTER_S:
+                self.processes[n], restarted = self._start(n), True
+            if self.leader() not in (leader, None):
+                moved_s = now - killed
+                break
+            if now - killed > 60:
+                moved_s = float("inf")
+                break
+            time.sleep(0.05)
+        if not restarted:
+            time.sleep(max(0.0, killed + RESTART_AFTER_S - time.monotonic()))
+            self.processes[n] = self._start(n)
+        self._wait_healthy(self.urls[n])
+        return leader, moved_s
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes]
+
+    def cpu_s(self) -> float:
+        """CPU seconds of every worker so far, killed ones included."""
+        return cpu_seconds(self.pids()) + self.dead_cpu_s
 
     def stop(self) -> None:
         for process in self.processes:
@@ -244,7 +303,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between a school's sends (the school's district.tick_s; 1 by default)")
     parser.add_argument("--workers", type=int, default=1, help="district workers (processes)")
     parser.add_argument("--senders", type=int, default=8, help="sender threads for the live schools")
+    parser.add_argument("--kill", action="store_true",
+                        help="SIGKILL the leading worker halfway through the live phase (needs --workers 2 or more)")
     args = parser.parse_args(argv)
+    if args.kill and args.workers < 2:
+        parser.error("--kill needs --workers 2 or more")
+    killed: list[tuple[str, float]] = []
     live_rate = args.schools * max(1, args.sensors // args.period)
     with PostgresServer() as server:
         dsn = server.create_database("district_ingest")
@@ -271,12 +335,15 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(max(0.0, start - time.time()) + 5)  # past the first seconds (connections, plans)
             with sent.lock:
                 readings_0, sent.latency_ms["live"] = sum(sent.readings.values()), []
-            cpu_0, pg_0, t_0 = cpu_seconds(district.pids()), cpu_seconds(postgres_pids(postmaster)), time.time()
+            cpu_0, pg_0, t_0 = district.cpu_s(), cpu_seconds(postgres_pids(postmaster)), time.time()
             rows_0 = rows_inserted(dsn)
-            time.sleep(args.live_s)
+            if args.kill:
+                time.sleep(args.live_s / 2)
+                killed.append(district.kill_leader())
+            time.sleep(max(0.0, t_0 + args.live_s - time.time()))
             with sent.lock:
                 readings_1 = sum(sent.readings.values())
-            cpu_1, pg_1, t_1 = cpu_seconds(district.pids()), cpu_seconds(postgres_pids(postmaster)), time.time()
+            cpu_1, pg_1, t_1 = district.cpu_s(), cpu_seconds(postgres_pids(postmaster)), time.time()
             rows_1 = rows_inserted(dsn)
             phase[0] = "drain"
             drain_s = drain_sender(back, tokens[back], args.sensors, args.period, args.backlog_days, district.urls,
@@ -300,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
           f" wanted), each sending every {args.tick} s; {args.workers} district worker(s); one school back with"
           f" {args.backlog_days:g} days"
           f" ({backlog:,} readings)")
-    verdicts = [rate >= 0.98 * live_rate, lost == 0, twice == 0, drain_s < DRAIN_TARGET_S]
+    verdicts = [rate >= 0.98 * live_rate, lost == 0, twice == 0, drain_s < DRAIN_TARGET_S,
+                all(moved_s < LEADER_MOVE_TARGET_S for _, moved_s in killed)]
     print(f"  live: {rate:,.0f} readings/s sustained over {t_1 - t_0:.0f} s"
           f" ({'pass' if verdicts[0] else 'FAIL'}); {sent.batches:,} batches, {sent.resent:,} sent twice")
     print(f"  CPU per 1,000 readings: district worker(s) {per_thousand:.3f} s, PostgreSQL {pg_per_thousand:.3f} s;"
@@ -311,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
                   f" p99 {_percentile(values, 99):.1f} ms, max {max(values):.1f} ms ({len(values):,} batches)")
     print(f"  drain: {backlog:,} readings in {drain_s:.1f} s ({backlog / max(drain_s, 1e-9):,.0f}/s)"
           f" (< {DRAIN_TARGET_S:.0f} s: {'pass' if verdicts[3] else 'FAIL'})")
+    for leader, moved_s in killed:
+        print(f"  leader {leader} SIGKILLed while schools sent, started again after {RESTART_AFTER_S:g} s: another"
+              f" worker led after {moved_s:.1f} s (< {LEADER_MOVE_TARGET_S:g} s: {'pass' if verdicts[4] else 'FAIL'})")
     print(f"  lost {lost}, stored twice {twice} ({'pass' if verdicts[1] and verdicts[2] else 'FAIL'})")
     return 0 if all(verdicts) else 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ def test_tiny_bench_runs_and_loses_nothing(tmp_path: Path, capsys: pytest.Captur
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XIAOAN_BENCH_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "bench.json"
-    assert main(["--tiny", "--runs", "1", "--only", "ingest,latency,scaleout,queries", "--json", str(out)]) == 0
+    assert main(["--tiny", "--runs", "1", "--only", "ingest,latency,queries", "--json", str(out)]) == 0
     raw = json.loads(out.read_text())
     table = capsys.readouterr().out
     assert "hub ingest end to end, SQLite, 1 reading/msg" in table
@@ -27,14 +28,6 @@ def test_tiny_bench_runs_and_loses_nothing(tmp_path: Path, capsys: pytest.Captur
         assert run["seen"] == run["messages"] and run["dead_letters"] == 0, key
     (latency,) = raw["latency_100"]
     assert latency["missed"] == 0 and len(latency["hub_ms"]) == len(latency["engine_ms"]) == latency["probes"]
-    (scale,) = raw["scaleout"]
-    assert scale["lost"] == 0 and scale["stored_twice"] == 0 and scale["replay_stored_twice"] == 0
-    assert sum(scale["share"]) == scale["messages"]
-    assert scale["ruled_readings"] == scale["readings"] + scale["replayed"]
-    assert scale["sensors_known"] == scale["sensors_total"]
-    (failover,) = raw["failover"]
-    assert failover["distinct_stored"] == failover["messages"] and failover["stored_twice"] == 0
-    assert failover["ruled_readings"] == failover["messages"]
     (queries,) = raw["queries"]
     assert queries["sparkline_points"] > 0 and queries["week_groups"] > 0
 
@@ -101,3 +94,17 @@ def test_tiny_district_ingest_bench_stores_every_reading_once(capsys: pytest.Cap
     ingest_main(["--schools", "3", "--live-s", "2", "--backlog-days", "0.01", "--senders", "2"])
     out = capsys.readouterr().out
     assert "one school back with 0.01 days (4,300 readings)" in out and "lost 0, stored twice 0 (pass)" in out
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_tiny_district_ingest_bench_with_the_leader_killed_loses_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.district_ingest import main as ingest_main  # noqa: PLC0415 - psycopg only where the district runs
+
+    ingest_main(["--schools", "3", "--live-s", "6", "--backlog-days", "0.01", "--senders", "2", "--workers", "2",
+                 "--kill"])
+    out = capsys.readouterr().out
+    # How soon another worker leads is the bench's figure (a loaded machine slows it); that it does, and that
+    # nothing is lost or stored twice across the kill, holds anywhere.
+    assert re.search(r"leader w[12] SIGKILLed while schools sent, .* another worker led after \d+\.\d s", out), out
+    assert "lost 0, stored twice 0 (pass)" in out
