@@ -38,13 +38,9 @@ class Scale:
     ingest_messages_10: int
     latency_rates: tuple[float, ...]
     latency_probes: int
-    scale_messages: int
-    replay: int
     query_sensors: int
     query_days: float
     query_step_s: float
-    failover_messages: int
-    failover_rate: float
     history: int
     #: The drain under live doors (bench/lanes.py): edges, backlog messages per edge, readings per message.
     drain_edges: int = 100
@@ -52,8 +48,8 @@ class Scale:
     drain_per_message: int = 20
 
 
-FULL = Scale(60_000, 20_000, (100.0, 5_000.0), 100, 60_000, 500, 200, 7.0, 10.0, 40_000, 4_000.0, 1_000_000)
-TINY = Scale(400, 200, (100.0,), 5, 400, 20, 10, 1.0, 60.0, 600, 200.0, 1_000, 10, 30, 5)
+FULL = Scale(60_000, 20_000, (100.0, 5_000.0), 100, 200, 7.0, 10.0, 1_000_000)
+TINY = Scale(400, 200, (100.0,), 5, 10, 1.0, 60.0, 1_000, 10, 30, 5)
 
 
 @dataclass
@@ -118,8 +114,7 @@ def influx_available() -> bool:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scale = TINY if args.tiny else FULL
     runs = args.runs if args.runs is not None else (1 if args.tiny else 3)
-    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "drain", "scaleout", "queries",
-                                                             "attack", "checks"}
+    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "drain", "queries", "attack", "checks"}
     binary = compile_mqttload()
     rows: list[Row] = []
     raw: dict[str, Any] = {"machine": machine(), "runs": runs, "tiny": args.tiny}
@@ -132,17 +127,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             path.mkdir()
             return path
 
-        ingest_single: float | None = None
         if "ingest" in only:
-            ingest_single = _ingest(scale, runs, binary, fresh, rows, raw)
+            _ingest(scale, runs, binary, fresh, rows, raw)
         if args.profile:
             _profile(scale, binary, fresh, raw)
         if "latency" in only:
             _latency(scale, runs, binary, fresh, rows, raw)
         if "drain" in only:
             _drain(_drain_size(scale, args), runs, binary, fresh, rows, raw)
-        if "scaleout" in only:
-            _scaleout(scale, runs, binary, fresh, rows, raw, ingest_single)
     if "queries" in only:
         _queries(scale, runs, rows, raw)
     if "checks" in only:
@@ -158,8 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ingest(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
-            raw: dict[str, Any]) -> float:
-    single = 0.0
+            raw: dict[str, Any]) -> None:
     influx = influx_available()
     if not influx:
         _log("InfluxDB store not available (hub store setting or influxd missing): SQLite only")
@@ -196,7 +187,6 @@ def _ingest(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], ro
                       f"{sum(r.dead_letters for r in results)} over {sum(r.messages for r in results):,} msgs;"
                       f" hub CPU {cpu:.3f} s/1000 readings")
             if per_message == 1:
-                single = readings_med if setting == "sqlite" else single
                 # The performance issue's round two: 80 % of bare paho in the same run (round one asked 60 %).
                 ok = msg_med >= 0.8 * paho_med and lost == 0
                 rows.append(Row("ingest", f"hub ingest end to end, {store}, {tag}",
@@ -217,7 +207,6 @@ def _ingest(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], ro
             rows.append(Row("ingest", f"  checks ({store}, {tag})", checks))
             if per_message == 1 and setting == "sqlite":
                 _history(scale, runs, binary, fresh, rows, raw, paho_med)
-    return single
 
 
 def _history(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
@@ -327,47 +316,6 @@ def _drain(size: DrainSize, runs: int, binary: Path, fresh: Callable[[], Path], 
                     "runs": {name: [{**r.__dict__, "p99_ms": r.p99_ms, "max_ms": r.max_ms} for r in results]
                              for name, results in (("unpaced_alone", unpaced_alone), ("unpaced_loaded", unpaced_loaded),
                                                    ("paced_alone", paced_alone), ("paced_loaded", paced_loaded))}}
-
-
-def _scaleout(scale: Scale, runs: int, binary: Path, fresh: Callable[[], Path], rows: list[Row],
-              raw: dict[str, Any], single: float | None) -> None:
-    results = _repeat("scale-out, two workers", runs,
-                      lambda _i: scenarios.run_scaleout(binary, fresh(), scale.scale_messages, 1,
-                                                        replay=scale.replay))
-    rate = scenarios.median([r.reading_rate for r in results])
-    lost = sum(r.lost for r in results)
-    twice = sum(r.stored_twice for r in results)
-    raw["scaleout"] = [r.__dict__ for r in results]
-    last = results[-1]
-    rows.append(Row("scale-out", "two hub workers, $share/bench/xiaoan/#, one state directory, 1 reading/msg",
-                    f"{_rate(rate)} readings/s together" + _spread([r.reading_rate for r in results]),
-                    f"{_rate(single)} one hub (SQLite)" if single else "", f"{rate / single:.0%}" if single else "",
-                    "nothing lost or stored twice", _verdict(lost == 0 and twice == 0)))
-    ruled = sum(r.ruled_readings for r in results)
-    expected = sum(r.readings + r.replayed for r in results)
-    rows.append(Row("scale-out", "  split and checks",
-                    f"split {last.share[0]:,}/{last.share[1]:,} msgs; lost {lost}, stored twice {twice}; sensors"
-                    f" known {last.sensors_known} of {last.sensors_total} (one registry); readings handed to the"
-                    f" rules {ruled:,} of {expected:,}", "", "", "rules see every reading once",
-                    _verdict(ruled == expected)))
-    replay_twice = sum(r.replay_stored_twice for r in results)
-    replayed = sum(r.replayed for r in results)
-    rows.append(Row("scale-out", "  edge replay (each message published twice)",
-                    f"{replay_twice} of {replayed} claimed by both workers", "", "",
-                    "stored once", _verdict(replay_twice == 0)))
-    failovers = _repeat("scale-out, one worker killed", runs,
-                        lambda _i: scenarios.run_failover(binary, fresh(), scale.failover_messages,
-                                                          scale.failover_rate))
-    raw["failover"] = [r.__dict__ for r in failovers]
-    lost, twice = sum(r.lost for r in failovers), sum(r.stored_twice for r in failovers)
-    share = scenarios.median([r.survivor_share_while_down for r in failovers])
-    redelivered = sum(r.redelivered_to_restarted for r in failovers)
-    rows.append(Row("scale-out", f"  the ingest-only worker SIGKILLed for {failovers[0].down_s:g} s at"
-                    f" {scale.failover_rate:,.0f} msg/s, then restarted",
-                    f"lost {lost}, stored twice {twice}; survivor took {share:.0%} of the load while the other was"
-                    f" down; {redelivered} redelivered to the restarted worker (deduplicated there); readings"
-                    f" handed to the rules {sum(r.ruled_readings for r in failovers):,}", "", "",
-                    "nothing lost or stored twice", _verdict(lost == 0 and twice == 0)))
 
 
 def _queries(scale: Scale, runs: int, rows: list[Row], raw: dict[str, Any]) -> None:
@@ -488,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--tiny", action="store_true", help="a few hundred messages: checks the harness runs")
     parser.add_argument("--runs", type=int, default=None, help="repeats per measurement (default 3; tiny: 1)")
-    parser.add_argument("--only", help="comma list of: ingest,latency,drain,scaleout,queries,attack,checks")
+    parser.add_argument("--only", help="comma list of: ingest,latency,drain,queries,attack,checks")
     parser.add_argument("--drain-edges", type=int, default=None, help="edges draining at once (default 100)")
     parser.add_argument("--drain-backlog", type=int, default=None,
                         help=f"backlog messages per edge (default 100; a full day at 10 s: {lanes.DAY_MESSAGES})")

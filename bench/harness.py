@@ -150,8 +150,7 @@ class BrokerEnv:
             client.disconnect()
             client.loop_stop()
 
-    def hub_env(self, home: Path, client_id: str, shared_group: str | None = None,
-                extra: dict[str, str] | None = None) -> dict[str, str]:
+    def hub_env(self, home: Path, client_id: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env.update({
             "XIAOAN_HOME": str(home), "XIAOAN_MQTT_HOST": self.broker.host,
@@ -159,10 +158,6 @@ class BrokerEnv:
             "XIAOAN_MQTT_PASSWORD": self.accounts[HUB_USER].password, "XIAOAN_MQTT_CLIENT_ID": client_id,
             "XIAOAN_SITE": "+",
         })
-        if shared_group:
-            env["XIAOAN_SHARED_GROUP"] = shared_group
-        else:
-            env.pop("XIAOAN_SHARED_GROUP", None)
         env.update(extra or {})
         return env
 
@@ -177,14 +172,12 @@ def cpu_seconds(pid: int) -> float:
 class HubWorker:
     """``python -m bench.hub_worker`` in a subprocess, with its JSON-lines reports collected."""
 
-    def __init__(self, env: BrokerEnv | None, home: Path, client_id: str, shared_group: str | None = None,
+    def __init__(self, env: BrokerEnv | None, home: Path, client_id: str,
                  extra_env: dict[str, str] | None = None) -> None:
         """``env`` None: ``extra_env`` is the whole environment (a test's own broker and settings)."""
         self.home = home
         self.client_id = client_id
-        self._env = env.hub_env(home, client_id, shared_group, extra_env) if env is not None else dict(extra_env or {})
-        #: Whether this worker holds the rules (several workers on one shared subscription).
-        self.runs_rules = False
+        self._env = env.hub_env(home, client_id, extra_env) if env is not None else dict(extra_env or {})
         self.counters: dict[str, Any] = {}
         self.counters_at = 0.0
         self.alerts: list[dict[str, Any]] = []
@@ -220,7 +213,6 @@ class HubWorker:
                     elif "alert" in item:
                         self.alerts.append(item)
                 if item.get("ready"):
-                    self.runs_rules = bool(item.get("rules", True))
                     self._ready.set()
 
     def snapshot(self) -> tuple[dict[str, Any], float]:
@@ -251,15 +243,6 @@ class HubWorker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self._reader is not None:
-            self._reader.join(5)
-        self.process = None
-
-    def kill(self) -> None:
-        """SIGKILL: a crashed worker."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
         if self._reader is not None:
             self._reader.join(5)
         self.process = None

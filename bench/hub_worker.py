@@ -2,9 +2,8 @@
 
 Settings come from ``XIAOAN_*`` like ``xiaoan hub``, minus the HTTP side: this is the
 MQTT ingest → store → rules → alerts path only. The worker speaks JSON lines on stdout:
-``{"ready": ..., "rules": ...}`` once subscribed (``rules``: this worker runs the rules),
-``{"c": counters, "t": time}`` every ``BENCH_REPORT_S`` seconds, and
-``{"alert": subject, "state": ..., "t": time}`` for each
+``{"ready": true, "pid": ...}`` once subscribed, ``{"c": counters, "t": time}`` every
+``BENCH_REPORT_S`` seconds, and ``{"alert": subject, "state": ..., "t": time}`` for each
 alert handed to the listeners (the stand-in for the notification channel). It stops
 when its stdin closes or it receives SIGTERM.
 """
@@ -66,7 +65,7 @@ def main() -> int:
         hub.stop()
         return 1
     time.sleep(0.2)  # the SUBACK follows the CONNACK; give it a moment before saying ready
-    print(json.dumps({"ready": True, "pid": os.getpid(), "rules": hub.runs_rules}), flush=True)
+    print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
     deadline = time.monotonic() + float(os.environ.get("BENCH_MAX_LIFETIME_S", MAX_LIFETIME_S))
     while not stop.is_set() and time.monotonic() < deadline:
         stop.wait(report_s)

@@ -16,7 +16,7 @@ keep the hub (or any other device) off the broker. The broker has two doors
   can only ever replace its own session;
 * the hub's door (``hub_port``) admits the hub's accounts only (their own password
   file, ``hub.passwd``) and keeps the ids they choose: the hub runs several clients
-  under one account (ingest workers, the ``-sys`` broker watch).
+  under one account (the live and backfill ingest sessions, the ``-sys`` broker watch).
 
 A device's id on its door is its username; provisioning refuses device names that a
 hub might use as an id (``hub``, ``hub-…``, ``xiaoan-…``), so the two never meet.

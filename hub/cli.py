@@ -32,6 +32,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     from hub.auth.bootstrap import ensure_first_admin
     from hub.auth.store import AccountStore
     from hub.http_limits import raise_open_files_limit, server_config
+    from hub.runtime import check_site
     from hub.settings import load_settings
     from hub.store.sqlite import known_versions, refuse_newer
 
@@ -43,6 +44,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
         ensure_first_admin(accounts, sys.stdout)
     finally:
         accounts.close()
+    check_site(settings)  # a hub holding two schools' devices from before stops here, naming them
     # Every connection is a file descriptor: the kernel's usual 1024 must not be what limits the hub.
     open_files, _ = raise_open_files_limit()
     app = create_app(settings)
@@ -546,6 +548,7 @@ PRIVATE_UMASK = 0o077
 
 def main(argv: list[str] | None = None) -> int:
     from edge.yamlconfig import ConfigError
+    from hub.sites import SiteConflict
     from hub.store.sqlite import SchemaTooNew
 
     args = build_parser().parse_args(argv)
@@ -556,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         result: int = args.func(args)
-    except (ConfigError, SchemaTooNew) as error:
+    except (ConfigError, SchemaTooNew, SiteConflict) as error:
         print(f"xiaoan: {error}", file=sys.stderr)
         return 2
     return result

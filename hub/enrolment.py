@@ -36,6 +36,7 @@ import yaml
 from hub.dynsec import Dynsec
 from hub.errors import FieldError, NotFound
 from hub.provision import ProvisionError, check_device
+from hub.sites import SiteGuard
 from hub.store.sqlite import Migration, SqliteStore
 from hub.store.state import StateStore
 
@@ -204,8 +205,11 @@ class DeviceEnrolment:
     """The rules of the admin page's device section; routes only translate to and from HTTP."""
 
     def __init__(self, store: EnrolmentStore, state: StateStore, dynsec: Dynsec | None,
-                 clock: Callable[[], float] = time.time, token_ttl_s: float = TOKEN_TTL_S) -> None:
+                 clock: Callable[[], float] = time.time, token_ttl_s: float = TOKEN_TTL_S,
+                 sites: SiteGuard | None = None) -> None:
         self.store = store
+        #: One school per hub (hub.sites): a device of another school is refused here, before it has an account.
+        self.sites = sites
         self.state = state
         self.dynsec = dynsec
         self.clock = clock
@@ -226,6 +230,9 @@ class DeviceEnrolment:
         if self.store.get(name) is not None:
             raise EnrolmentError("name", f"{name!r} already exists (replace or revoke it)", status=409)
         broker = self._broker()
+        refused = self.sites.admit(site) if self.sites is not None else None
+        if refused is not None:
+            raise EnrolmentError("site", f"{refused}; another school needs a hub of its own")
         now = self.clock()
         broker.create_device(site, name)
         device = EnrolledDevice(name, site, role, DeviceState.WAITING, now, actor, now)

@@ -83,8 +83,6 @@ class SchedulerPart(BaseModel):
 
 class AlarmPart(BaseModel):
     ok: bool
-    #: False: another worker of a scale-out group runs the rules (hub.scaleout).
-    runs_rules: bool
     #: Seconds since the alert engine's timers last ran without an error (None: not yet).
     timers_age_s: float | None
     detail: str
@@ -180,29 +178,29 @@ def _duty(status: DutyStatus, now: float) -> DutyPart:
                     running_for_s=status.running_for_s, failing=status.failing, overrunning=status.overrunning)
 
 
-def alarm_part(now: float, runs_rules: bool, timers: DutyStatus | None, scheduler_started: float | None,
+def alarm_part(now: float, timers: DutyStatus | None, scheduler_started: float | None,
                scheduler_running: bool) -> AlarmPart:
-    """Can this hub raise alarms: the engine's timer duty runs, on a running scheduler."""
-    if not runs_rules:
-        return AlarmPart(ok=True, runs_rules=False, timers_age_s=None,
-                         detail="another worker of the group runs the rules")
+    """Can this hub raise alarms: the engine's timer duty runs, on a running scheduler.
+
+    Always judged: every hub runs its school's rules itself (docs/scale-out.md).
+    """
     last_ok = timers.last_ok if timers is not None else None
     age = _age(now, last_ok)
     if scheduler_started is None:
         # Built but not started (a command-line tool, a test): nothing ticks yet, nothing is overdue.
-        return AlarmPart(ok=True, runs_rules=True, timers_age_s=age, detail="the scheduler has not started")
+        return AlarmPart(ok=True, timers_age_s=age, detail="the scheduler has not started")
     if not scheduler_running or timers is None:
-        return AlarmPart(ok=False, runs_rules=True, timers_age_s=age, detail="no alarm timers run")
+        return AlarmPart(ok=False, timers_age_s=age, detail="no alarm timers run")
     stall_s = max(STALL_INTERVALS * timers.interval_s, STALL_FLOOR_S)
     if now - (last_ok if last_ok is not None else scheduler_started) > stall_s:
-        return AlarmPart(ok=False, runs_rules=True, timers_age_s=age,
+        return AlarmPart(ok=False, timers_age_s=age,
                          detail=f"the alert timers have not run for more than {stall_s:g}s")
-    return AlarmPart(ok=True, runs_rules=True, timers_age_s=age, detail="alert timers run")
+    return AlarmPart(ok=True, timers_age_s=age, detail="alert timers run")
 
 
 def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_connected: bool | None,
            duties: Sequence[DutyStatus], scheduler_started: float | None, scheduler_running: bool,
-           runs_rules: bool, notify_configured: bool, channels: int, failing_channels: int,
+           notify_configured: bool, channels: int, failing_channels: int,
            dead_letters: DeadLetterPart, outage: Episode | None = None,
            backup: BackupStatus | None = None, unwatched_gates: int = 0,
            defaults_unconfirmed: bool = False) -> tuple[HealthPublic, bool]:
@@ -220,7 +218,7 @@ def assess(*, now: float, uptime_s: float, counters: Mapping[str, Any], mqtt_con
                       cannot_write=outage.reason if outage is not None else None,
                       cannot_write_for_s=_age(now, outage.since) if outage is not None else None)
     broker = BrokerPart(ok=mqtt_connected is not False, connected=mqtt_connected)
-    alarms = alarm_part(now, runs_rules, next((d for d in duties if d.name == ALERT_TIMERS), None), scheduler_started,
+    alarms = alarm_part(now, next((d for d in duties if d.name == ALERT_TIMERS), None), scheduler_started,
                         scheduler_running)
     parts = [_duty(duty, now) for duty in duties]
     failing = [d.name for d in parts if d.failing]
@@ -268,7 +266,7 @@ class Vitals:
     """The running hub's parts that ``/api/health`` and ``/metrics`` read: a component, not the hub.
 
     ``mqtt_connected`` is None for a hub without a broker session (the report command,
-    API tests); ``runs_rules`` is False on a scale-out worker that only ingests.
+    API tests).
     """
 
     counters: IngestCounters
@@ -276,7 +274,6 @@ class Vitals:
     notifications: Notifications
     record: StateStore
     started_at: float
-    runs_rules: bool
     mqtt_connected: Callable[[], bool | None]
     #: Whether the stores refuse to write (hub.store_outage), as the ingest writer found out.
     outage: WriteOutage
@@ -296,7 +293,7 @@ class Vitals:
             now=now, uptime_s=now - self.started_at, counters=self.counters.snapshot(),
             mqtt_connected=self.mqtt_connected(), duties=self.scheduler.status(),
             scheduler_started=self.scheduler.started_at, scheduler_running=self.scheduler.running,
-            runs_rules=self.runs_rules, notify_configured=notifications.configured,
+            notify_configured=notifications.configured,
             channels=len(notifications.channels), failing_channels=len(notifications.failing_channels()),
             dead_letters=DeadLetterPart.of(self.record.dead_letters_kept(), self.record.dead_letters_dropped(),
                                            detail),

@@ -37,7 +37,7 @@ from edge.link import HUB_HEARTBEAT_TOPIC, make_client
 from hub import restamp
 from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import RuleKind
-from hub.scaleout import REORDER_S, STALE_S, FeedBatch
+from hub.sites import SiteGuard
 from hub.store.base import Rollups, SeriesStore, StoredEvent, StoredReading, sensor_key
 from hub.store.state import DeadLetter, SensorUpdate, StateStore, UntimedReading
 from hub.store_outage import RETRY_MAX_S, WriteOutage
@@ -151,7 +151,7 @@ class IngestCounters:
     #: Batches that failed to store since the last one that was stored (0: the store works).
     failing_batches: int = 0
     last_failure: float | None = None
-    #: Readings handed to the rules (with several workers: by the rules worker, from every worker's commits).
+    #: Readings handed to the rules.
     ruled_readings: int = 0
     last_commit: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -164,24 +164,22 @@ class IngestCounters:
 class IngestPipeline:
     """Validate → deduplicate → store → evaluate, for one batch; no MQTT in here.
 
-    ``worker``: this process is one of several hub workers sharing the state database
-    (hub.scaleout). It then claims message ids in the shared database and queues what
-    it stored for the rules; ``runs_rules`` says whether this worker is the one that
-    evaluates that queue (``sync``). Timers are not run here: the hub's scheduler owns
-    them (hub.scheduler), so a slow duty never holds up a batch.
+    One pipeline per hub, and one hub per school (hub.sites): a school's traffic is far below
+    what one writer stores (docs/scale-out.md), so the rules see every reading of a sensor, in
+    one process, in order. Timers are not run here: the hub's scheduler owns them
+    (hub.scheduler), so a slow duty never holds up a batch.
     """
 
     def __init__(self, series: SeriesStore, state: StateStore, engine: AlertEngine,
                  clock: Callable[[], float] = time.time, counters: IngestCounters | None = None,
-                 worker: str | None = None, runs_rules: bool = True,
-                 quotas: DeviceQuotas | None = None) -> None:
+                 quotas: DeviceQuotas | None = None, sites: SiteGuard | None = None) -> None:
         self.series = series
         self.state = state
         self.engine = engine
         self.clock = clock
         self.counters = counters or IngestCounters()
-        self.worker = worker
-        self.runs_rules = runs_rules
+        #: One school per hub (hub.sites): another school's messages are dead letters here, never its records.
+        self.sites = sites or SiteGuard(None)
         self._event_listeners: list[Callable[[list[StoredEvent]], None]] = []
         self._reading_listeners: list[Callable[[list[StoredReading]], None]] = []
         self._durable_listeners: list[Callable[[list[StoredReading], list[StoredEvent]], None]] = []
@@ -234,17 +232,10 @@ class IngestPipeline:
         anchored: set[tuple[str, str]] = set()
         sensors_announced = False
         for item in self._admit(batch, now):
-            parts = None
-            try:
-                parts = wire.parse_topic(item.topic)
-                if parts.channel is wire.Channel.CMD:
-                    continue  # our own commands to the edges, seen because we subscribe to the whole tree
-                message = wire.decode(parts.channel, item.payload, device=parts.device)
-            except wire.WireError as error:
-                dead.append(DeadLetter(item.topic, error.reason, item.payload, item.received,
-                                       parts.device if parts is not None else _topic_device(item.topic)))
-                held.extend(_refused_outbox_message(parts, item.payload))
+            decoded = self._decode(item, dead, held)
+            if decoded is None:
                 continue
+            parts, message = decoded
             if isinstance(message, wire.Status):
                 self.state.record_status(parts.site, parts.device, message.state, message.boot_id,
                                          message.version, message.ts, now, message.sensors)
@@ -260,11 +251,6 @@ class IngestPipeline:
             else:
                 messages.append(message)
                 held.append(StoredId(parts.site, message.device, message.boot_id, message.seq))
-        if self.worker is not None:
-            self._process_shared(batch, now, dead, messages, FeedBatch(health=health,
-                                                                       sensors_announced=sensors_announced),
-                                 anchored)
-            return held
         for device, report, at in health:
             self.engine.on_health(device, report, at)
         if sensors_announced:
@@ -287,6 +273,27 @@ class IngestPipeline:
         self._restamp(anchored | {(r.device, r.boot_id) for r in untimed}, now)
         self._watch_dead_letters(dead, now)
         return held
+
+    def _decode(self, item: Inbound, dead: list[DeadLetter], held: list[StoredId]
+                ) -> tuple[wire.TopicParts, Any] | None:
+        """The message an item carries; None for the hub's own commands and for a dead letter (put in ``dead``)."""
+        parts = None
+        try:
+            parts = wire.parse_topic(item.topic)
+            if parts.channel is wire.Channel.CMD:
+                return None  # our own commands to the edges, seen because we subscribe to the whole tree
+            other_school = self.sites.admit(parts.site)
+            if other_school is not None:
+                # Not confirmed: the device keeps the readings for its own school's hub.
+                dead.append(DeadLetter(item.topic, f"site: {other_school}", item.payload, item.received,
+                                       parts.device))
+                return None
+            return parts, wire.decode(parts.channel, item.payload, device=parts.device)
+        except wire.WireError as error:
+            dead.append(DeadLetter(item.topic, error.reason, item.payload, item.received,
+                                   parts.device if parts is not None else _topic_device(item.topic)))
+            held.extend(_refused_outbox_message(parts, item.payload))
+            return None
 
     def _write(self, readings: list[StoredReading], events: list[StoredEvent]) -> None:
         """The series, then the durable listeners: all before the batch's message ids are committed as seen."""
@@ -334,8 +341,6 @@ class IngestPipeline:
                 if len(times) >= threshold and now - times[0] <= window and device not in self._dead_alarmed:
                     self._dead_alarmed.add(device)
                     raise_for.append((device, len(times)))
-        if not self.runs_rules:
-            return
         for device, count in raise_for:
             _LOGGER.warning("device %r sent %d messages that break the wire contract within %g s", device, count,
                             window)
@@ -354,8 +359,6 @@ class IngestPipeline:
                     self._dead_alarmed.discard(device)
                     self._dead_times.pop(device, None)
                     cleared.append(device)
-        if not self.runs_rules:
-            return
         for device in cleared:
             self.engine.observe(RuleKind.DEAD_LETTERS, device or "?", False, now, device=device or "?",
                                 message="")
@@ -420,86 +423,6 @@ class IngestPipeline:
             c.failing_batches = 0
         for letter in dead:
             _LOGGER.warning("dead letter on %r: %r", letter.topic, letter.reason)
-
-    # -- several workers (hub.scaleout) ----------------------------------------------------------
-
-    def _process_shared(self, batch: list[Inbound], now: float, dead: list[DeadLetter],
-                        messages: list[wire.Telemetry | wire.Event], feed: FeedBatch,
-                        anchored: set[tuple[str, str]]) -> None:
-        """Store, then claim in the shared database; only claimed messages count and reach the rules.
-
-        The store is written before the claim: writing is idempotent (a reading is keyed by
-        sensor and time, an event by its identity), so a copy another worker stored at the
-        same moment, or a batch stored before a crash and redelivered, is the same rows.
-        The claim decides which worker counts a message and queues it for the rules.
-        """
-        assert self.worker is not None
-        unseen = self.state.unseen(m.message_id for m in messages)  # skip known copies before writing
-        fresh: list[wire.Telemetry | wire.Event] = []
-        for message in messages:
-            if message.message_id in unseen:
-                unseen.discard(message.message_id)
-                fresh.append(message)
-        readings, events, updates, untimed = _flatten(fresh, now)
-        self._write(readings, events)
-        self.state.hold_untimed(untimed)
-        claimed_counts = [0, 0]
-
-        def body(claimed: set[wire.MessageId]) -> str | None:
-            mine = fresh if len(claimed) == len(fresh) else [m for m in fresh if m.message_id in claimed]
-            feed.readings, feed.events = (readings, events) if mine is fresh else _flatten(mine, now)[:2]
-            claimed_counts[:] = [len(feed.readings), len(feed.events)]
-            return feed.encode()
-
-        done_before = max((item.received for item in batch), default=now)
-        claimed = self.state.claim_ingest([m.message_id for m in fresh], now, updates, dead, body, self.worker,
-                                          done_before)
-        self._count(batch, now, len(claimed), claimed_counts[0], claimed_counts[1], len(messages) - len(claimed),
-                    dead)
-        self._restamp(anchored | {(r.device, r.boot_id) for r in untimed}, now)
-        self._watch_dead_letters(dead, now)
-
-    def sync(self, idle: bool) -> None:
-        """With several workers: report progress when idle; the rules worker applies what all have stored.
-
-        Feed entries are applied once every live worker has committed everything it
-        received up to ``REORDER_S`` after them, merged and in reading-time order: the
-        rules then see one sensor's readings in order even when they were split across
-        workers (a reading older than the newest one applied would be ignored).
-        """
-        if self.worker is None:
-            return
-        now = self.clock()
-        if idle:
-            self.state.mark_progress(self.worker, now, now)
-        if not self.runs_rules:
-            return
-        watermark = self.state.watermark(now, STALE_S)
-        if watermark is None:
-            return
-        entries = self.state.feed(watermark - REORDER_S)
-        if not entries:
-            return
-        merged = FeedBatch()
-        for _id, body in entries:
-            merged.extend(body)
-        for device, report, at in merged.health:
-            self.engine.on_health(device, report, at)
-        if merged.sensors_announced:
-            self.engine.refresh_sensors()
-        self._evaluate(merged.readings, merged.events)
-        self.state.feed_done([entry_id for entry_id, _ in entries])
-
-    def join(self) -> None:
-        """Subscribed: from now on the rules worker waits for this worker's progress too."""
-        if self.worker is not None:
-            now = self.clock()
-            self.state.mark_progress(self.worker, now, now)
-
-    def leave(self) -> None:
-        """A clean stop: the rules worker need not wait for this worker any more."""
-        if self.worker is not None:
-            self.state.forget_worker(self.worker)
 
 
 def _dead_letter_message(device: str, count: int, window_s: float, locale: str) -> str:
@@ -567,7 +490,7 @@ class MqttIngest:
     """
 
     def __init__(self, pipeline: IngestPipeline, broker: BrokerSettings, client_id: str, site: str = "+",
-                 batch_size: int = 500, shared_group: str | None = None, lanes: bool = True,
+                 batch_size: int = 500, lanes: bool = True,
                  backfill_batch: int = 100) -> None:
         self.pipeline = pipeline
         self._batch_size = batch_size
@@ -578,9 +501,8 @@ class MqttIngest:
         else:
             live = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/{site}/#" if site != "+" else f"{wire.TOPIC_ROOT}/#"
             backfill = None
-        self._subscription = f"$share/{shared_group}/{live}" if shared_group else live
-        self._backfill_subscription = (f"$share/{shared_group}/{backfill}" if shared_group and backfill
-                                       else backfill)
+        self._subscription = live
+        self._backfill_subscription = backfill
         #: (lane priority, arrival number, message): live (0) before backfill (1), each in arrival order.
         self._queue: queue.PriorityQueue[tuple[int, int, Inbound]] = queue.PriorityQueue()
         self._arrivals = itertools.count()
@@ -617,7 +539,6 @@ class MqttIngest:
         for client in self._clients():
             client.disconnect()
             client.loop_stop()
-        self.pipeline.leave()
 
     def _clients(self) -> list[mqtt.Client]:
         return [self._client] + ([self._backfill] if self._backfill is not None else [])
@@ -655,7 +576,6 @@ class MqttIngest:
         if any(reason.is_failure for reason in reasons):
             _LOGGER.error("broker refused the hub's subscription to %s: %s", self._subscription, reasons)
             return
-        self.pipeline.join()
         self.connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
@@ -730,14 +650,11 @@ class MqttIngest:
         client.ack(item.mid, item.qos)
 
     def _write_loop(self) -> None:
-        """Only ingest: batches, acknowledgements, confirmations and the shared feed (no timers here)."""
+        """Only ingest: batches, acknowledgements and confirmations (no timers here)."""
         backoff = 0.5
         last_refusal_logged = float("-inf")
-        # With several workers the rules worker polls the shared feed: wake often enough for alarms.
-        wait_s = 0.02 if self.pipeline.worker is not None else 0.2
         while not self._stop.is_set():
-            batch = self._take_batch(timeout=wait_s)
-            idle = not batch
+            batch = self._take_batch(timeout=0.2)
             while batch and not self._stop.is_set():
                 try:
                     held = self.pipeline.process(batch)
@@ -769,7 +686,6 @@ class MqttIngest:
                         self._ack(item)
                 batch = []
                 self._confirm(held)
-            self._sync(idle)
 
     def _confirm(self, held: list[StoredId]) -> None:
         """Tell each device which of its messages are stored: one ``stored`` command per device.
@@ -790,10 +706,3 @@ class MqttIngest:
             for start in range(0, len(boots), _BOOTS_PER_COMMAND):
                 command = wire.stored_command(dict(boots[start:start + _BOOTS_PER_COMMAND]), ts)
                 self._client.publish(wire.topic(site, device, wire.Channel.CMD), wire.encode(command), qos=0)
-
-    def _sync(self, idle: bool) -> None:
-        try:
-            self.pipeline.sync(idle)
-        except Exception:
-            # The shared database is busy or down: the feed stays where it is; next round tries again.
-            _LOGGER.exception("applying the shared rule feed failed")

@@ -39,10 +39,11 @@ import yaml
 
 from edge.wire import ID_PATTERN
 from hub.broker import ACL, DEVICE_PASSWD, HUB_PASSWD, Account, acl_text, find_program
+from hub.sites import refusal
 
 _ID_RE = re.compile(ID_PATTERN)
 #: A device's session on the broker is named after its account; these names are the hub's ids
-#: (``xiaoan-hub`` by default, ``hub-…`` for workers), so no device may have one.
+#: (``xiaoan-hub`` by default, ``hub-…`` for ids an installation gave its hub), so no device may have one.
 _RESERVED_DEVICE_NAME = re.compile(r"^(hub|hub-.*|xiaoan-.*)$", re.IGNORECASE)
 #: The system user Debian's Mosquitto runs as.
 BROKER_USER = "mosquitto"
@@ -107,6 +108,10 @@ class Provisioner:
 
     def add_device(self, name: str, site: str) -> Issued:
         check_device(name, site)
+        for entry in self.entries():
+            refused = refusal(entry.site, site) if entry.role == "device" else None
+            if refused is not None:
+                raise ProvisionError(f"site: {refused}; another school needs a hub (and a broker) of its own")
         return self._add(Entry(name, "device", site))
 
     def add_hub(self, name: str = "hub") -> Issued:

@@ -27,7 +27,7 @@ from hub.calibration.service import CalibrationService
 from hub.checks.service import ChecksService
 from hub.closed import SignedPeriods
 from hub.dynsec import Dynsec, DynsecSettings
-from hub.enrolment import DeviceEnrolment, EnrolmentStore
+from hub.enrolment import DeviceEnrolment, DeviceState, EnrolmentStore
 from hub.forward.component import DistrictForward
 from hub.gate.monitor import GateMonitor
 from hub.gate.store import Sweep
@@ -39,11 +39,11 @@ from hub.report.assemble import report_service, report_source, report_store
 from hub.report.service import CHECK_EVERY_S
 from hub.report.signed import SignedReports
 from hub.samples.monitor import SampleMonitor
-from hub.scaleout import RulesLock
 from hub.scheduler import Duty, Scheduler
 from hub.settings import HubConfig, HubSettings
 from hub.setup.directory import ConfiguredDirectory
 from hub.setup.service import SchoolSetup
+from hub.sites import SiteGuard, served_site
 from hub.store.select import open_series
 from hub.store.settings import POLL_S, SettingsStore
 from hub.store.state import StateStore
@@ -91,6 +91,32 @@ def notify_settings(settings: HubSettings) -> NotifySettings:
     return found
 
 
+def _served_site(settings: HubSettings, state: StateStore, enrolled: EnrolmentStore) -> str | None:
+    """The one school this hub serves (hub.sites): set, or its devices' site; SiteConflict for two."""
+    known = [str(device["site"]) for device in state.devices()]
+    known += [device.site for device in enrolled.all() if device.state is not DeviceState.REVOKED]
+    return served_site(settings.site, known)
+
+
+def check_site(settings: HubSettings) -> None:
+    """``xiaoan hub`` before it starts: a hub holding two schools stops with its message, not in the app's start-up."""
+    settings.db_dir.mkdir(parents=True, exist_ok=True)
+    state = StateStore(settings.db_dir / "hub.sqlite3")
+    enrolled = EnrolmentStore(settings.db_dir / "devices.sqlite3")
+    try:
+        _served_site(settings, state, enrolled)
+    finally:
+        enrolled.close()
+        state.close()
+
+
+def _enrolment(settings: HubSettings, state: StateStore) -> DeviceEnrolment:
+    """The admin page's devices, and the one school this hub serves."""
+    enrolled = EnrolmentStore(settings.db_dir / "devices.sqlite3")
+    sites = SiteGuard(_served_site(settings, state, enrolled))
+    return DeviceEnrolment(enrolled, state, _dynsec(settings), sites=sites)
+
+
 class Hub:
     def __init__(self, settings: HubSettings, connect_mqtt: bool = True) -> None:
         self.settings = settings
@@ -99,24 +125,16 @@ class Hub:
         self.state = StateStore(settings.db_dir / "hub.sqlite3")
         self.state.dead_letters_per_device = settings.dead_letters_per_device
         self.accounts = AccountStore(settings.db_dir / "hub.sqlite3")
-        self.enrolment = DeviceEnrolment(EnrolmentStore(settings.db_dir / "devices.sqlite3"), self.state,
-                                         _dynsec(settings))
+        self.enrolment = _enrolment(settings, self.state)
+        self.sites = self.enrolment.sites
         self.series = open_series(settings, self.state)
         settings = self.settings = self._school_setup(settings)
         # The sign-offs first: a signed period's records are closed to the engine, the gate and the samples.
         reports_store = report_store(settings)
         signed = SignedReports(reports_store, self.tz)
         self.engine = AlertEngine(self.state, settings.rules, self.tz, signed=signed)
-        # Several workers on one shared subscription share this state directory; the one holding
-        # rules.lock runs the rules, timers and maintenance for all (hub.scaleout, docs/scale-out.md).
-        self.rules_lock = RulesLock(settings.db_dir / "rules.lock") if settings.shared_group else None
-        self.runs_rules = self.rules_lock is None or self.rules_lock.held
-        if self.rules_lock is not None:
-            _LOGGER.info("hub worker %s in group %s: %s", settings.mqtt_client_id, settings.shared_group,
-                         "runs the rules" if self.runs_rules else "ingest only (another worker runs the rules)")
-        self.pipeline = IngestPipeline(self.series, self.state, self.engine,
-                                       worker=settings.mqtt_client_id if settings.shared_group else None,
-                                       runs_rules=self.runs_rules,
+        # One process per school runs the ingest, the rules and every duty (docs/scale-out.md).
+        self.pipeline = IngestPipeline(self.series, self.state, self.engine, sites=self.sites,
                                        quotas=DeviceQuotas(settings.device_rate_per_s, settings.device_burst,
                                                            settings.dead_letter_alarm_count,
                                                            settings.dead_letter_alarm_window_s))
@@ -172,7 +190,7 @@ class Hub:
         mqtt = self.mqtt
         backup = self.backup
         self.vitals = Vitals(self.pipeline.counters, self.scheduler, self.notifications, self.state, self.started_at,
-                             self.runs_rules, lambda: mqtt.connected.is_set() if mqtt is not None else None,
+                             lambda: mqtt.connected.is_set() if mqtt is not None else None,
                              self.pipeline.outage, lambda: backup.status() if backup is not None else None,
                              self.gate.coverage)
 
@@ -181,7 +199,7 @@ class Hub:
         link = self.settings.district
         if not link.enabled:
             return None
-        found = DistrictForward(link, self.settings.db_dir, alarms=self.engine, logs=self.state)
+        found = DistrictForward(link, self.settings.db_dir, alarms=self.engine, logs=self.state, series=self.series)
         self.pipeline.add_durable_listener(found.on_stored)
         return found
 
@@ -243,25 +261,24 @@ class Hub:
                            self.notifications.announce, settings.rules.alerts.public_url, signed=signed)
 
     def _connect(self) -> None:
-        """The broker link: ingest, the buzzers' follow-up and, where this worker runs the rules, the drop watch."""
+        """The broker link: ingest, the buzzers' follow-up and the drop watch."""
         settings = self.settings
         broker = BrokerSettings(host=settings.mqtt_host, port=settings.mqtt_port,
                                 username=settings.mqtt_username, password=settings.password(),
                                 tls=settings.mqtt_tls())
         self.mqtt = MqttIngest(self.pipeline, broker, settings.mqtt_client_id, site=settings.site,
-                               batch_size=settings.ingest_batch, shared_group=settings.shared_group,
-                               lanes=settings.ingest_lanes, backfill_batch=settings.ingest_backfill_batch)
+                               batch_size=settings.ingest_batch, lanes=settings.ingest_lanes,
+                               backfill_batch=settings.ingest_backfill_batch)
         self.buzzers.attach(self.engine, self.pipeline)
-        if self.runs_rules:
-            # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.
-            self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
-                                                settings.db_dir / "broker-drops.json",
-                                                settings.rules.alerts.defaults.dropped_quiet_s)
+        # Messages the broker dropped for us are lost without a trace elsewhere: an alarm of its own.
+        self.broker_watch = BrokerDropWatch(broker, f"{settings.mqtt_client_id}-sys", self.engine,
+                                            settings.db_dir / "broker-drops.json",
+                                            settings.rules.alerts.defaults.dropped_quiet_s)
 
     def _nightly_backup(self) -> NightlyBackup | None:
         """The nightly backup to a USB stick (or another disk): only where a directory is set."""
         settings = self.settings
-        if settings.backup_dir is None or not self.runs_rules:
+        if settings.backup_dir is None:
             return None
         return NightlyBackup(backup_sources(settings, settings.backup_broker_dir), settings.backup_dir,
                              settings.backup_keep, settings.backup_at, self.tz, self.engine)
@@ -269,17 +286,13 @@ class Hub:
     def _register_duties(self) -> None:
         """Every periodic duty of the hub, with its interval; the scheduler gives each a thread.
 
-        With several workers only the one holding the rules lock runs the rule duties
-        (timers, sweeps, reports, maintenance): the others only ingest. Every worker
-        sends the heartbeat, which says that its own broker session is alive.
+        All of them, always: the hub is the one process of its school (docs/scale-out.md).
         """
         settings, add = self.settings, self.scheduler.add
         if self.mqtt is not None:
             add(Duty("hub-heartbeat", settings.hub_heartbeat_s, self.mqtt.heartbeat))
-        # Every worker follows the settings saved elsewhere (the CLI, another worker's page).
+        # The settings saved by another process (the CLI) are followed.
         add(Duty("settings-reload", POLL_S, self._reload_settings, first_after_s=POLL_S))
-        if not self.runs_rules:
-            return
         tick_s = settings.tick_s
         add(Duty(ALERT_TIMERS, tick_s, self.engine.tick))
         add(Duty("store-alarm", tick_s, self.store_alarm.tick))
@@ -410,5 +423,3 @@ class Hub:
         self.notify_settings.store.close()
         self.settings_store.close()
         self.state.close()
-        if self.rules_lock is not None:
-            self.rules_lock.release()

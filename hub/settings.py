@@ -120,6 +120,12 @@ class HubConfig(BaseModel):
         return self
 
 
+#: Why ``XIAOAN_SHARED_GROUP`` is refused, and what to do instead.
+RETIRED_SHARED_GROUP = ("shared_group: the same-machine scale-out is retired; one hub serves one school, several"
+                        " schools feed a district service (docs/scale-out.md). Stop the extra hub workers and unset"
+                        " XIAOAN_SHARED_GROUP.")
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XIAOAN_", extra="ignore")
 
@@ -155,13 +161,15 @@ class HubSettings(BaseSettings):
     #: devices added on the admin page then connect over TLS (to ``device_broker_port``, default 8883), and their
     #: install command fetches this certificate to the Pi first (docs/install-pi.md, "TLS instead of plain MQTT").
     device_tls_ca_file: Path | None = None
-    #: Sites this hub serves (``+``: all).
+    #: The one school (site) this hub serves (hub.sites); ``+``: the site of its devices, the first one's on a new hub.
+    #: Another school's devices are refused: a second school gets a hub of its own (docs/district.md).
     site: str = "+"
     #: The link to a district service (docs/district.md): off unless a district registered this school.
     district: DistrictLink = Field(default_factory=DistrictLink)
     #: The school's time zone: messages, pages and reports speak local time.
     timezone: str = "Asia/Shanghai"
-    #: Join an MQTT shared subscription group (several hub workers splitting the load).
+    #: Retired (docs/scale-out.md, "Retired"): several hub workers on one state directory. Kept only to be refused
+    #: when set, since an ignored one would let two hubs started on one directory both run the school's rules.
     shared_group: str | None = None
     #: A line shown on the status page (the demo says that it shortened the alarm delay).
     banner: str = ""
@@ -264,6 +272,14 @@ class HubSettings(BaseSettings):
     #: Create the database, retention policies and continuous query at start (InfluxDB 1.x only).
     influx_setup: bool = True
     influx_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("shared_group")
+    @classmethod
+    def _shared_group(cls, group: str | None) -> str | None:
+        """Refuse the retired scale-out loudly: a deployment that still sets it must be told, not ignored."""
+        if group:
+            raise ValueError(RETIRED_SHARED_GROUP)
+        return None
 
     @field_validator("influx_url")
     @classmethod

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what xiaoan needs on Debian 12 / Raspberry Pi OS, only where it is missing:
-# Debian packages (the Mosquitto broker, InfluxDB for the scale-out store and its tests,
+# Debian packages (the Mosquitto broker, InfluxDB for the optional series store (XIAOAN_STORE=influxdb) and its tests,
 # PostgreSQL 15 for the district service and its tests, python3-venv), then a virtual environment with the package and its extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."

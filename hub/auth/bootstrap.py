@@ -28,7 +28,7 @@ def ensure_first_admin(accounts: AccountStore, out: TextIO) -> User | None:
     try:
         user = accounts.create_user(FIRST_ADMIN, "系统管理员 Administrator", Role.ADMIN, password=password)
     except NameTaken:
-        return None  # another hub worker sharing this state directory made it first
+        return None  # another process on this state directory (``xiaoan user``) made it first
     print(f"""
   校安 xiaoan: 已创建首个管理员账号 · created the first administrator account
     用户名 username  {FIRST_ADMIN}

@@ -190,7 +190,7 @@ class ScanReportsConfig(_Strict):
     """
 
     enabled: bool = False
-    #: Reports taken from one network address per hour (counted on the record, across workers).
+    #: Reports taken from one network address per hour (counted on the record, so a restart does not reset it).
     per_address_per_hour: int = Field(default=3, ge=1, le=100)
     #: Reports taken for one place per hour.
     per_place_per_hour: int = Field(default=10, ge=1, le=1000)

@@ -4,7 +4,7 @@ Part of the checks component (``ChecksService.places``), over the same record: a
 code holds a random token, so a code of another school or of a retired place names
 nothing; a stranger's report is taken only when the school turned it on, within its
 bounds (``rules.scan_refusal``: counted on the record in the report's own transaction, so
-they hold across workers and restarts), kept as plain text, and becomes a work order
+they hold across restarts), kept as plain text, and becomes a work order
 only when a staff member files it.
 """
 

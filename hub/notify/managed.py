@@ -162,7 +162,7 @@ class NotifySettings:
         try:
             self._save(config.model_dump(mode="json", exclude_defaults=True), f"seed:{source}", "seed", expect=None)
         except Conflict:
-            return False  # another worker seeded it first
+            return False  # another process on this state directory seeded it first
         return True
 
     def put_channel(self, name: str, form: ChannelForm, actor: str) -> SettingsVersion:

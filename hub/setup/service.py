@@ -5,7 +5,7 @@ whole against the YAML baseline before it is written (nothing half-applied), sav
 the next version of section ``setup`` of ``settings.sqlite3``, audited with the person,
 and handed to ``on_change`` with the settings now in force, which the hub gives the rule
 engine, the gate duty and the sample register without a restart. ``poll`` finds a
-version another process saved (``xiaoan config import``, another hub worker).
+version another process saved (``xiaoan config import``).
 
 A form sends the version it showed: if what it changes was changed since by someone
 else, it is refused (409) instead of undoing their change; other changes meanwhile
@@ -350,7 +350,7 @@ class SchoolSetup:
     # -- following other processes ---------------------------------------------------------------
 
     def poll(self, _now: float = 0.0) -> bool:
-        """Apply a version saved elsewhere (the CLI, another worker); True when one was applied."""
+        """Apply a version saved elsewhere (the CLI); True when one was applied."""
         latest = self.latest()
         found = None if latest is None else latest.id
         if found == self.applied:

@@ -20,8 +20,8 @@ from hub.store.sqlite import Migration, SqliteStore
 
 #: The file's mode: the hub's user only (its umask is 077 too; this holds for a file made before that).
 PRIVATE = 0o600
-#: How often a running hub looks for a version saved by another process (``xiaoan config import``,
-#: another hub worker's admin page): such a change is in force within this many seconds.
+#: How often a running hub looks for a version saved by another process (``xiaoan config import``):
+#: such a change is in force within this many seconds.
 POLL_S = 5.0
 
 _V1 = """

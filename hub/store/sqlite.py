@@ -142,8 +142,8 @@ def migrate(db: sqlite3.Connection, path: Path, store: str, migrations: Sequence
     """Bring ``store``'s tables in ``db`` to the newest version; returns it. Raises SchemaTooNew.
 
     ``BEGIN IMMEDIATE`` takes the file's write lock before reading the version, so two
-    processes opening one file at once (scale-out workers) apply each step once: the
-    second waits, then finds the steps done.
+    processes opening one file at once (the hub and a ``xiaoan`` command) apply each step
+    once: the second waits, then finds the steps done.
     """
     latest = migrations[-1].version
     db.execute("BEGIN IMMEDIATE")
@@ -268,7 +268,7 @@ class SqliteStore:
 
         ``immediate`` (the default) takes the file's write lock at BEGIN (``BEGIN IMMEDIATE``).
         Files are shared by more than one connection (the state and the accounts stores in
-        ``hub.sqlite3``, scale-out workers); a deferred transaction that reads and then
+        ``hub.sqlite3``, the hub and a ``xiaoan`` command); a deferred transaction that reads and then
         writes is refused with "database is locked" at once when another connection
         committed after its read — the busy timeout does not apply to a stale snapshot.
         Taken at BEGIN, the lock makes the other writer wait instead. ``immediate=False``

@@ -154,8 +154,8 @@ class SqliteSeriesStore(SqliteStore):
                 [(e.device, e.boot_id, e.seq, round(e.ts * 1000), e.sensor, e.kind, e.state, e.detail,
                   int(e.clock_synced)) for e in events],
             )
-            # Read here, holding the file's write lock: a run moving the mark in another process
-            # (a scale-out worker) has either committed its new mark already or waits for this commit.
+            # Read here, holding the file's write lock: a run moving the mark on another connection
+            # (the retention duty's thread) has either committed its new mark already or waits for this commit.
             below = _meta(db, "stale_below")
             stale = {(r.sensor, round(r.ts * 1000) // _HOUR_MS * _HOUR_MS) for r in readings
                      if round(r.ts * 1000) < below}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import time as dt_time
 from typing import Any
@@ -20,6 +20,8 @@ from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.rules.silence import DailyWindow, Silence
 from hub.store.sqlite import Migration, SqliteStore
 
+#: Version 1, the schema of 0.1.0, as released: its ``rule_feed`` and ``ingest_workers`` (the retired same-machine
+#: scale-out's) are dropped again by version 8.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY,
@@ -222,6 +224,15 @@ CREATE TABLE alert_changes (
     alert_id INTEGER NOT NULL,
     snapshot TEXT NOT NULL
 );
+"""
+
+#: Schema 8: the same-machine scale-out is retired (docs/scale-out.md, "Retired"): one hub process serves one
+#: school, and several workers are the district service's, on PostgreSQL. Its rule feed and its workers' progress
+#: go; whatever an old scale-out group left in them was either applied by its rules worker or is stored anyway (the
+#: readings and events are in the series, the ids in ``seen``), so nothing of a school's record is in them.
+_RETIRE_SCALE_OUT = """
+DROP TABLE IF EXISTS rule_feed;
+DROP TABLE IF EXISTS ingest_workers;
 """
 
 #: Dead letters kept per device by default (the oldest go first): at most 20 × 64 KiB ≈ 1.3 MB
@@ -432,7 +443,10 @@ class StateStore(SqliteStore):
                             _NOTES),
                   Migration(6, "interim actions: what people did while an alarm was still active, with steps"
                                " ticked and photos", _ALERT_ACTIONS),
-                  Migration(7, "each change of an alarm's state or time, as the alarm then stood", _ALERT_CHANGES))
+                  Migration(7, "each change of an alarm's state or time, as the alarm then stood", _ALERT_CHANGES),
+                  Migration(8, "the retired same-machine scale-out's rule feed and worker progress dropped"
+                               " (one hub per school; several workers are the district service's)",
+                            _RETIRE_SCALE_OUT))
 
     #: Dead letters kept per device; older ones are dropped and counted (the runtime sets it from settings).
     dead_letters_per_device: int = DEAD_LETTERS_PER_DEVICE
@@ -587,8 +601,8 @@ class StateStore(SqliteStore):
                        action: str) -> int:
         """Release held readings now stored at their true times; audit how many this call moved, if any.
 
-        The count is of the rows this transaction deleted, so two workers (or a retried batch)
-        re-stamping the same boot audit it once between them.
+        The count is of the rows this transaction deleted, so a boot re-stamped again (a retried
+        batch, the next heartbeat) is never audited twice for the same readings.
         """
         if not held:
             return 0
@@ -603,75 +617,6 @@ class StateStore(SqliteStore):
                     "boot_id": first.boot_id, "readings": moved, "offset_s": round(offset_s, 3),
                     "sensors": sorted({r.sensor for r in held})})
         return moved
-
-    # -- several hub workers on one state database (docs/scale-out.md) ------------------------
-
-    def claim_ingest(
-        self,
-        ids: Sequence[MessageId],
-        now: float,
-        sensors: Sequence[SensorUpdate],
-        dead_letters: Sequence[DeadLetter],
-        feed: Callable[[set[MessageId]], str | None],
-        worker: str,
-        done_before: float,
-    ) -> set[MessageId]:
-        """``commit_ingest`` for a worker sharing this database: returns the ids this worker claimed.
-
-        ``BEGIN IMMEDIATE`` takes the database's write lock first, so the check for ids
-        already stored (by any worker) and their insertion are one step: of two workers
-        handed copies of one message, exactly one claims it. ``feed(claimed)`` gives what
-        the rules must see of the claimed messages; it is appended in the same
-        transaction, so a message is either claimed and queued for the rules, or neither.
-        ``done_before``: everything this worker received before that time is now committed.
-        """
-        with self.transaction(durable=True) as db:
-            claimed = self.unseen(ids)
-            body = feed(claimed)
-            if body is not None:
-                db.execute("INSERT INTO rule_feed (received, body) VALUES (?, ?)", (done_before, body))
-            self._commit_ingest([mid for mid in ids if mid in claimed], now, sensors, dead_letters)
-            self._progress(worker, done_before, now)
-        return claimed
-
-    def _progress(self, worker: str, done_before: float, now: float) -> None:
-        self._db.execute(
-            "INSERT INTO ingest_workers (worker, done_before, beat) VALUES (?, ?, ?) ON CONFLICT(worker) DO UPDATE"
-            " SET done_before = max(done_before, excluded.done_before), beat = excluded.beat",
-            (worker, done_before, now))
-
-    def mark_progress(self, worker: str, done_before: float, now: float) -> None:
-        """A worker with nothing queued: everything it received before ``done_before`` is committed."""
-        with self._lock:
-            self._progress(worker, done_before, now)
-
-    def forget_worker(self, worker: str) -> None:
-        """A worker stopping cleanly: the rules need not wait for it."""
-        with self._lock:
-            self._db.execute("DELETE FROM ingest_workers WHERE worker = ?", (worker,))
-
-    def watermark(self, now: float, stale_s: float) -> float | None:
-        """The time before which every live worker has committed what it received (None: no live worker)."""
-        with self._lock:
-            (found,) = self._db.execute("SELECT min(done_before) FROM ingest_workers WHERE beat >= ?",
-                                        (now - stale_s,)).fetchone()
-        return None if found is None else float(found)
-
-    def feed(self, received_before: float, limit: int = 200) -> list[tuple[int, str]]:
-        """Feed entries whose messages were all received before ``received_before``, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT id, body FROM rule_feed WHERE received < ? ORDER BY id LIMIT ?",
-                                    (received_before, limit)).fetchall()
-        return [(int(i), str(body)) for i, body in rows]
-
-    def feed_done(self, ids: Sequence[int]) -> None:
-        with self.transaction() as db:
-            db.executemany("DELETE FROM rule_feed WHERE id = ?", [(i,) for i in ids])
-
-    def feed_backlog(self) -> int:
-        with self._lock:
-            (count,) = self._db.execute("SELECT count(*) FROM rule_feed").fetchone()
-        return int(count)
 
     def record_status(self, site: str, device: str, state: str, boot_id: str, version: str, ts: float,
                       now: float, sensors: Sequence[SensorInfo]) -> None:

@@ -253,7 +253,8 @@ def admin(settings: HubSettings, store: StateStore, engine: AlertEngine, series:
         "devices": store.devices(), "channels": channels, "policies": policies,
         "policy_words": POLICY_WORDS, "route_words": ROUTE_WORDS,
         "enrolled": enrolment.store.all(), "device_roles": [role.value for role in DeviceRole],
-        "default_site": settings.site if settings.site != "+" else "",
+        # One school per hub (hub.sites): the site its devices have, once it has one.
+        "default_site": (enrolment.sites.site if enrolment.sites is not None else None) or "",
         "users": accounts.users(), "roles": [role.value for role in Role],
         # Live tokens only: a revoked one is kept in the database (and the API's list) for the record.
         "tokens": [token for token in accounts.tokens() if token.revoked_at is None],

@@ -193,3 +193,14 @@ def test_names_follow_the_provisioning_rules(client: TestClient, hub: Hub) -> No
     _add(client, "twice-pi")
     again = client.post("/api/devices/enrolled", json={"name": "twice-pi", "site": SITE, "role": "gate"})
     assert again.status_code == 409
+
+
+def test_a_device_of_another_school_is_refused_naming_the_site(client: TestClient, hub: Hub) -> None:
+    """One school per hub (hub.sites): the first device gives a new hub its site; another school's is a 422."""
+    authorize(client, hub, Role.ADMIN)
+    _add(client, "first-pi")
+    other = client.post("/api/devices/enrolled", json={"name": "other-pi", "site": "other-school", "role": "gate"})
+    assert other.status_code == 422, other.text
+    assert "site" in other.text and "other-school" in other.text
+    assert hub.enrolment.store.get("other-pi") is None  # no account was made for it at the broker either
+    assert [d["name"] for d in client.get("/api/devices/enrolled").json()] == ["first-pi"]

@@ -26,7 +26,7 @@ def verdict(**changes: Any) -> tuple[HealthPublic, bool]:
         "now": NOW, "uptime_s": 100.0, "counters": {"failing_batches": 0, "store_failures": 0,
                                                     "last_commit": NOW - 1, "last_failure": None},
         "mqtt_connected": True, "duties": [duty()], "scheduler_started": NOW - 100, "scheduler_running": True,
-        "runs_rules": True, "notify_configured": True, "channels": 2, "failing_channels": 0,
+        "notify_configured": True, "channels": 2, "failing_channels": 0,
         "dead_letters": DeadLetterPart(kept=0, dropped=0)}
     return assess(**{**arguments, **changes})
 
@@ -94,9 +94,11 @@ def test_a_stopped_scheduler_cannot_alarm_but_one_not_started_yet_is_only_degrad
     assert can_work and report.status == "degraded" and "the scheduler is not running" in report.problems
 
 
-def test_a_worker_that_does_not_run_the_rules_is_not_judged_on_alarms() -> None:
-    report, can_work = verdict(runs_rules=False, duties=[duty("hub-heartbeat", 10.0)])
-    assert can_work and report.alarms.ok and not report.alarms.runs_rules
+def test_a_hub_without_alert_timers_is_503() -> None:
+    """Every hub runs its school's rules (no worker that leaves them to another): no timer duty, no alarms."""
+    report, can_work = verdict(duties=[duty("hub-heartbeat", 10.0)])
+    assert not can_work and not report.alarms.ok and report.alarms.detail == "no alarm timers run"
+    assert set(report.alarms.model_dump()) == {"ok", "timers_age_s", "detail"}
 
 
 def test_broker_duties_and_channels_make_it_degraded_not_503() -> None:

@@ -104,6 +104,10 @@ def test_bad_names_and_duplicates_are_refused_naming_the_field(tmp_path: Path) -
         provisioner.add_device("canteen-1", "school-1")
     with pytest.raises(ProvisionError, match=r"^name: no account"):
         provisioner.revoke("nobody")
+    # One school per hub (hub.sites): a device of another school gets no account on this broker.
+    with pytest.raises(ProvisionError, match=r"^site: this hub serves site 'school-1', not 'school-2'"):
+        provisioner.add_device("canteen-2", "school-2")
+    assert [e.username for e in provisioner.entries()] == ["canteen-1"]
 
 
 def mode(path: Path) -> str:

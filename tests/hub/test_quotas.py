@@ -108,6 +108,7 @@ def test_state_schema_4_gives_old_dead_letters_their_device(tmp_path: Path) -> N
         db.execute("DROP INDEX dead_letters_received")
         db.execute("DROP TABLE dead_letter_drops")
         db.execute("ALTER TABLE dead_letters DROP COLUMN device")
+        StateStore.MIGRATIONS[0].run(db)  # version 1's tables that version 8 dropped (the retired scale-out's)
         db.execute("UPDATE schema_version SET version = 3 WHERE store = 'state'")
         db.execute("INSERT INTO dead_letters (received, topic, reason, size, payload)"
                    " VALUES (1, 'xiaoan/v1/s1/dev-old/telemetry', 'malformed JSON', 1, x'7b')")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,13 +17,11 @@ from pydantic import BaseModel
 
 from edge import wire
 from hub import restamp
-from hub.alerts.engine import AlertEngine
 from hub.app import create_app
 from hub.ingest import Inbound, IngestPipeline
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from hub.store.base import SeriesStore
-from hub.store.sqlite_series import SqliteSeriesStore
 from hub.store.state import StateStore, UntimedReading
 from tests.hub.auth_helpers import authorize
 
@@ -171,27 +168,3 @@ def test_the_restamp_arithmetic() -> None:
                                                                                  True)
     assert restamp.hour_spans([7200.5, 3600.0, 3700.0, 14_400.0]) == [(3600.0, 10_800.0), (14_400.0, 18_000.0)]
     assert restamp.hour_spans([]) == []
-
-
-def test_workers_sharing_the_state_restamp_once_between_them(tmp_path: Path) -> None:
-    """Scale-out: the readings reach one worker, the anchor another; the re-stamp is done and counted once."""
-    opened: list[StateStore | SqliteSeriesStore] = []
-    pipelines = []
-    for name in ("w1", "w2"):
-        state, series = StateStore(tmp_path / "hub.sqlite3"), SqliteSeriesStore(tmp_path / "readings.sqlite3")
-        opened += [state, series]
-        engine = AlertEngine(state, HubConfig(), ZoneInfo("Asia/Shanghai"))
-        pipelines.append(IngestPipeline(series, state, engine, worker=name, runs_rules=name == "w1"))
-    first, second = pipelines
-    try:
-        first.process([status(), *(unsynced_telemetry(seq, mono) for seq, mono in enumerate(monos(), start=1))])
-        assert first.series.readings(KEY, 0, 4e9) == []
-        second.process([heartbeat(400.0)])
-        first.process([heartbeat(430.0)])
-        stored = second.series.readings(KEY, 0, 4e9)
-        assert [r.ts for r in stored] == [TRUE_WALL_AT_MONO_0 + mono for mono in monos()]
-        (audit,) = restamp_audits(first.state)
-        assert audit["readings"] == UNSYNCED
-    finally:
-        for store in opened:
-            store.close()

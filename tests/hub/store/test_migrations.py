@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from edge import wire
+from hub.alerts.kinds import AlertKind, AlertState, RuleKind, Severity
 from hub.audit import verify_chain
 from hub.cli import main
 from hub.gate.store import GateStore
@@ -26,13 +27,17 @@ from hub.notify.deliverylog import DeliveryLog
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 from hub.store.sqlite import Migration, SchemaTooNew, SqliteStore, known_versions, statements
-from hub.store.state import StateStore
+from hub.store.state import Alert, AlertAction, DeadLetter, SensorUpdate, StateStore
 from tests.hub.store.release_0_1_0.generate import FILES, PASSWORDS
 
 RELEASE = Path(__file__).parent / "release_0_1_0"
 #: The stores recorded in each file once this release has opened it.
 STORES = {"hub.sqlite3": {"state", "accounts"}, "readings.sqlite3": {"series"}, "gate.sqlite3": {"gate"},
           "samples.sqlite3": {"samples"}, "reports.sqlite3": {"reports"}, "notify.sqlite3": {"notify"}}
+
+
+#: Tables of 0.1.0 a later step drops, per file: the retired same-machine scale-out's (state schema 8).
+DROPPED = {"hub.sqlite3": {"rule_feed", "ingest_workers"}}
 
 
 #: A hub opened on 0.1.0's databases, and every row each file held before it opened them.
@@ -85,12 +90,16 @@ def test_every_row_of_the_release_is_still_there(release_hub: Release) -> None:
     hub, before = release_hub
     DeliveryLog(hub.settings.db_dir / "notify.sqlite3").close()  # built by the hub only with notifications set up
     counts = {name: {table: len(rows) for table, rows in tables.items()} for name, tables in before.items()}
-    # The dumps are not empty: every table that holds a record has rows (the scale-out feed is drained by design).
+    # The dumps are not empty: every table that holds a record has rows (the scale-out feed was drained by design).
     assert all(n > 0 for name, tables in counts.items() for table, n in tables.items() if table != "rule_feed"), counts
     known = known_versions()
     for name in FILES:
         after = snapshot(hub.settings.db_dir / name)
+        dropped = DROPPED.get(name, set())
+        assert not dropped & set(after), f"{name}: the retired tables are still there"
         for table, rows in before[name].items():
+            if table in dropped:
+                continue
             # Later steps add columns at the end of a table (ALTER TABLE … ADD COLUMN): the old ones are as they were.
             width = len(rows[0]) if rows else 0
             assert sorted((row[:width] for row in after[table]), key=repr) == rows, f"{name}: {table} changed"
@@ -197,13 +206,17 @@ def test_version_one_is_the_release_schema(tmp_path: Path) -> None:
     DeliveryLog(hub.settings.db_dir / "notify.sqlite3").close()
     hub.stop()
     for name in FILES:
-        assert schema(hub.settings.db_dir / name) == schema(release / name) | later_steps(STORES[name]), name
+        added, dropped = later_steps(STORES[name])
+        expected = (schema(release / name) - dropped) | added
+        assert schema(upgraded.settings.db_dir / name) == expected, name
+        assert schema(hub.settings.db_dir / name) == expected, name
         assert versions(hub.settings.db_dir / name) == {s: known_versions()[s] for s in STORES[name]}
 
 
-def later_steps(stores: set[str]) -> set[tuple[str, str, str]]:
-    """What the steps after version 1 of these stores create (tables, indexes, triggers)."""
-    found: set[tuple[str, str, str]] = set()
+def later_steps(stores: set[str]) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+    """What the steps after version 1 of these stores create, and what of version 1 they drop."""
+    added: set[tuple[str, str, str]] = set()
+    dropped: set[tuple[str, str, str]] = set()
     for cls in _all_stores():
         if cls.STORE not in stores or cls.__module__.startswith("tests."):
             continue
@@ -213,8 +226,10 @@ def later_steps(stores: set[str]) -> set[tuple[str, str, str]]:
             first = set(db.execute(query).fetchall())
             for step in cls.MIGRATIONS[1:]:
                 step.run(db)
-            found |= set(db.execute(query).fetchall()) - first
-    return found
+            last = set(db.execute(query).fetchall())
+            added |= last - first
+            dropped |= first - last
+    return added, dropped
 
 
 def test_a_release_database_is_adopted_as_version_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -244,6 +259,66 @@ def _all_stores() -> list[type[SqliteStore]]:
         found.append(cls)
         pending.extend(cls.__subclasses__())
     return found
+
+
+# -- state schema 8: the retired same-machine scale-out -------------------------------------------
+
+
+class _StateV7(StateStore):
+    """The state store as releases with schema 7 open it: version 8 not yet known."""
+
+    MIGRATIONS = StateStore.MIGRATIONS[:7]  # type: ignore[assignment]  # fewer steps than this release: the point
+
+
+def test_schema_8_drops_the_scale_out_tables_of_a_version_7_database_and_keeps_the_rest(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A version-7 database of a hub that ran scale-out workers, with a feed entry left behind (a killed
+    rules worker) and two workers' progress: version 8 drops both tables; every other row stays as it was."""
+    path = tmp_path / "hub.sqlite3"
+    old = _StateV7(path)
+    assert old.schema_version == 7
+    old.record_status("s1", "dev-a", "online", "b1", "1.0", 100.0, 100.0,
+                      [wire.SensorInfo(sensor="t0", kind="temperature", unit="°C", profile="fridge")])
+    old.commit_ingest([wire.MessageId("dev-a", "b1", 1)], 101.0,
+                      [SensorUpdate("dev-a/t0", "dev-a", "t0", "temperature", "°C", 9.5, 100.5)],
+                      [DeadLetter("xiaoan/v1/s1/dev-a/telemetry", "malformed JSON", b"{", 101.0, "dev-a")])
+    alert = old.save_alert(Alert(rule=RuleKind.TEMPERATURE_LIMITS, subject="dev-a/t0", kind=AlertKind.TEMPERATURE,
+                                 severity=Severity.CRITICAL, state=AlertState.FIRING, message="9.5 °C",
+                                 started_at=100.5, updated_at=101.0, value=9.5), action="fire")
+    assert alert.id is not None
+    old.add_alert_action(AlertAction(alert.id, 102.0, "wang", "moved the food"))
+    old.add_note("alert/1", "checked the door seal", "wang", 103.0)
+    old.save_limit_edit("dev-a/t0", {"low": 0.0, "high": 6.0}, "admin", 104.0)
+    with old.transaction() as db:
+        db.executemany("INSERT INTO ingest_workers (worker, done_before, beat) VALUES (?, ?, ?)",
+                       [("xiaoan-hub-1", 101.0, 101.0), ("xiaoan-hub-2", 100.9, 101.0)])
+        db.execute("INSERT INTO rule_feed (received, body) VALUES (?, ?)",
+                   (101.0, '{"r":[["dev-a/t0",100.5,9.5,null,true]],"e":[],"h":[],"s":false}'))
+    old.close()
+    before = snapshot(path)
+    assert before["rule_feed"] and before["ingest_workers"]
+    assert ("rule_feed", 1) in before["sqlite_sequence"]
+
+    with caplog.at_level(logging.INFO, logger="hub.store.sqlite"):
+        store = StateStore(path)
+    try:
+        assert store.schema_version == 8 and versions(path) == {"state": 8}
+        assert "state schema version 8: the retired same-machine scale-out's rule feed" in caplog.text
+        assert [d["device"] for d in store.devices()] == ["dev-a"] and store.dead_letter_count("dev-a") == 1
+        assert [a.subject for a in store.alerts()] == ["dev-a/t0"] and len(store.alert_changes()) == 1
+        assert store.limit_edits() == {"dev-a/t0": {"low": 0.0, "high": 6.0}}
+        assert verify_chain(store.audit_entries()) == []
+    finally:
+        store.close()
+    after = snapshot(path)
+    assert not {"rule_feed", "ingest_workers"} & set(after)
+    assert after["sqlite_sequence"] == [row for row in before["sqlite_sequence"] if row[0] != "rule_feed"]
+    kept = {table: rows for table, rows in before.items()
+            if table not in {"rule_feed", "ingest_workers", "sqlite_sequence"}}
+    assert {table: rows for table, rows in after.items() if table != "sqlite_sequence"} == kept
+    fresh = tmp_path / "fresh.sqlite3"
+    StateStore(fresh).close()
+    assert schema(path) == schema(fresh)  # the upgraded file is what a new hub starts with
 
 
 # -- a database from a newer release ---------------------------------------------------------------

@@ -7,6 +7,7 @@ transaction"), i.e. the hub would stop storing anything until restarted.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edge.wire import SensorInfo
-from hub.store.state import StateStore
+from hub.store.state import StateStore, UntimedReading
 
 
 @pytest.fixture
@@ -40,9 +41,13 @@ def test_a_failed_status_leaves_no_row_and_the_store_keeps_working(state: StateS
     assert [e.action for e in state.audit_entries()] == ["test.after"]
 
 
-def test_a_failed_feed_cleanup_keeps_the_store_working(state: StateStore) -> None:
+def test_a_failed_batch_of_rows_keeps_the_store_working(state: StateStore) -> None:
+    """An ``executemany`` that fails on its second row: the first is rolled back with it."""
+    good = UntimedReading("dev-a", "b1", 1, 0, "dev-a/t0", 5.0, 0.0, 4.0, None, 10.0)
+    bad = dataclasses.replace(good, seq=2, value=object())  # type: ignore[arg-type]
     with pytest.raises(Exception, match=r"binding|supported"):
-        state.feed_done([object()])  # type: ignore[list-item]
+        state.hold_untimed([good, bad])
+    assert state.untimed() == []
     state.append_audit(3.0, "admin", "test.after", "x", {})
     assert len(state.audit_entries()) == 1
 

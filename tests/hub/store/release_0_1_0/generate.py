@@ -108,7 +108,8 @@ def populate(home: Path) -> None:
         removed = hub.state.add_silence(Silence(subject="dev-a/fridge-1", reason="delivery"), "admin", now)
         hub.state.remove_silence(removed.id or 0, "admin", now + 300)
         hub.state.save_limit_edit("dev-a/fridge-2", {"low": 0.0, "high": 6.0}, "admin", now + 400)
-        hub.state.mark_progress("hub-worker-1", now, now)
+        # 0.1.0's scale-out progress row (retired since, dropped by state schema 8): this script runs in that release.
+        hub.state.mark_progress("hub-worker-1", now, now)  # type: ignore[attr-defined]
 
         admin = hub.accounts.create_user("admin", "管理员", Role.ADMIN, password=PASSWORDS["admin"])
         wang = hub.accounts.create_user("wang", "王老师", Role.CANTEEN_MANAGER, password=PASSWORDS["wang"])
