@@ -8,7 +8,8 @@ A token made here is shown once, on the answer to the form that made it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +20,7 @@ from hub.district.api import CSRF_FIELD, SESSION_COOKIE, SettingsDep, StoreDep, 
 from hub.district.inspectors import DistrictRole, Inspector
 from hub.district.pages import PageInspector, form_fields, passwords, render
 from hub.district.settings import DistrictSettings
-from hub.district.store import DistrictStore
+from hub.district.store import COMMAND_LINE, DistrictStore
 
 router = APIRouter()
 ACCOUNTS = "/district/accounts"
@@ -45,7 +46,7 @@ def _page(request: Request, store: DistrictStore, settings: DistrictSettings, wh
     kept = {key: (form or {}).get(key, "") for key in _KEPT}
     return render(request, settings, "accounts.html", who, code, title="账号管理", accounts=accounts.accounts(store),
                   log=accounts.log(store), roles=_ROLES, actions=_ACTIONS, form=kept, issued=issued, error=error,
-                  min_password=sessions.MIN_PASSWORD)
+                  min_password=sessions.MIN_PASSWORD, command_line=COMMAND_LINE)
 
 
 async def _checked_form(request: Request) -> dict[str, str]:
@@ -55,7 +56,7 @@ async def _checked_form(request: Request) -> dict[str, str]:
 
 
 async def _answer(request: Request, store: DistrictStore, settings: DistrictSettings, who: Inspector,
-                  form: dict[str, str], work: Any, issued: dict[str, str]) -> HTMLResponse:
+                  form: dict[str, str], work: Callable[[], str], issued: dict[str, str]) -> HTMLResponse:
     """Do ``work`` (it returns a token); the page with the token shown once, or with the refusal naming the field."""
     try:
         issued["token"] = await run_in_threadpool(work)

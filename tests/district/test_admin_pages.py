@@ -40,7 +40,7 @@ def district(district_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dis
 
 
 def shown_token(page: str) -> str:
-    found = re.search(r"<code>([A-Za-z0-9_-]{43})</code>", page)
+    found = re.search(r"<code class=\"token\">([A-Za-z0-9_-]{43})</code>", page)
     assert found is not None, page[:800]
     return found.group(1)
 

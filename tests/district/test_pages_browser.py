@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, expect
 
 from hub.auth.credentials import Passwords
 from hub.district import sessions
-from hub.district.inspectors import add_inspector
+from hub.district.inspectors import DistrictRole, add_inspector
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
@@ -73,5 +73,39 @@ def test_an_inspector_signs_in_on_a_phone_and_signs_last_week(browser: Browser, 
 
         page.get_by_role("button", name="退出").click()
         expect(page.get_by_role("heading", name="督查人员登录")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_a_district_admin_makes_an_account_and_registers_a_school_on_a_phone(
+        browser: Browser, district_url: str, district_dsn: str) -> None:  # noqa: F811
+    store = DistrictStore(district_dsn, "setup")
+    add_inspector(store, "bureau", "区教育局信息科", [], all_sites=True, role=DistrictRole.ADMIN)
+    sessions.set_password(store, Passwords(), "bureau", PASSWORD)
+    store.close()
+    context = browser.new_context(viewport=PHONE, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(f"{district_url}/district/login")
+        page.get_by_label("账号").fill("bureau")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.get_by_role("link", name="账号管理").click()
+        expect(page.get_by_role("heading", name="账号与学校管理")).to_be_visible()
+        page.get_by_label("账号（小写字母").fill("zhang")
+        page.get_by_label("姓名 / 科室").fill("张督学")
+        page.get_by_label("角色").select_option("inspector")
+        page.get_by_label("负责学校").fill("school-a school-b")
+        page.get_by_label("初始密码").fill("食安-周排查-2026")
+        page.get_by_role("button", name="新建账号").click()
+        expect(page.get_by_role("status")).to_contain_text("已新建账号：zhang")
+        expect(page.locator("tbody tr", has_text="张督学")).to_contain_text("school-a、school-b")
+        page.get_by_label("学校编号（").fill("school-c")
+        page.get_by_label("学校名称").fill("第三小学")
+        page.get_by_role("button", name="登记学校").click()
+        expect(page.get_by_role("status")).to_contain_text("已登记学校：school-c")
+        expect(page.locator("tbody tr", has_text="登记学校").first).to_contain_text("bureau登记学校school-c")
+        assert overflow_x(page) == 0
+        screenshot(page, "district-accounts-phone")
     finally:
         context.close()
