@@ -214,12 +214,15 @@ class DistrictForward:
         # First, so what the hub logged since the last tick goes out in this one.
         try:
             self.forward_logs()
+        except sqlite3.Error:
+            # The hub's database busy or failing: what waits in the outbox goes on; the cursors have not moved,
+            # so the entries are read next tick.
+            _LOGGER.exception("reading the hub's logs for the district failed; tried again next tick")
+        try:
             self.forward_hours(now)
-        except (sqlite3.Error, OSError) as error:
-            # The hub's database or series busy or failing: what waits in the outbox goes on; the cursors and
-            # marks have not moved, so the entries and hours are read next tick.
-            _LOGGER.error("reading the hub's logs or series for the district failed (%s); tried again next tick",
-                          error)
+        except Exception:
+            # The series down (InfluxDB restarting, a full disk): the marks stay, and what waits goes on.
+            _LOGGER.exception("summing up hours for the district failed; tried again next tick")
         self.forwarder.tick(now)
         if self._alarms is not None:
             self._observe_link(self._alarms, now)

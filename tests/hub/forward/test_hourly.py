@@ -18,6 +18,8 @@ from hub.forward.settings import DistrictLink, ReadingsForward
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubSettings
+from hub.store.base import StoredEvent, StoredReading
+from tests.hub.forward.test_forward import District
 
 SITE = "school-x"
 LINK = {"enabled": True, "site": SITE, "urls": ("http://127.0.0.1:9",), "token": "t"}
@@ -93,3 +95,24 @@ def test_the_district_takes_an_hour_only_under_its_own_key() -> None:
                                    (hourly_key("dev-x/t0", 7200.0, 0), 7200.0, {"count": 0}, "body.count")):
         with pytest.raises(ValidationError, match=field):
             ForwardedRecord(kind=RecordKind.HOURLY, key=key, ts=ts, body={**body, **change})
+
+
+class _SeriesDown:
+    """The hub's series while its store is down (InfluxDB restarting): every read fails."""
+
+    def readings(self, sensor: str, since: float, until: float, limit: int = 10_000) -> list[StoredReading]:
+        raise RuntimeError("influxd: (503) service unavailable")  # as the client raises, not an OSError
+
+
+def test_a_series_that_cannot_be_read_keeps_the_marks_and_holds_up_nothing_else(tmp_path: Path) -> None:
+    district = District()
+    forward = DistrictForward(DistrictLink(**LINK, readings="hourly"), tmp_path, transport=district,
+                              series=_SeriesDown())
+    try:
+        forward.on_stored([StoredReading("dev-x/t0", 10.0, 4.0)], [StoredEvent("dev-x", "b1", 1, 20.0, "door",
+                                                                               "door", "open", "{}")])
+        forward.tick(10_000.0)
+        assert [kind for kind, _ in district.held] == ["event"]  # the event went; the hour waits
+        assert forward.outbox.hours_waiting() == 1
+    finally:
+        forward.close()
