@@ -70,12 +70,11 @@ def add_inspector(store: DistrictStore, name: str, display_name: str, sites: Seq
         unknown = sorted(set(sites) - known)
         if unknown:
             raise ValueError(f"sites: not registered at the district: {', '.join(unknown)}")
-        taken = db.execute("SELECT 1 FROM inspectors WHERE name = %s", (name,)).fetchone()
-        if taken is not None:
+        made = db.execute("INSERT INTO inspectors (name, display_name, token_sha256, all_sites, role, created_by)"
+                          " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                          (name, display_name.strip(), token_digest(token), all_sites, role.value, created_by))
+        if not made.rowcount:  # two admins making one name at once: the second is told, not given a 500
             raise ValueError(f"name: an account called {name!r} exists already")
-        db.execute("INSERT INTO inspectors (name, display_name, token_sha256, all_sites, role, created_by)"
-                   " VALUES (%s, %s, %s, %s, %s, %s)",
-                   (name, display_name.strip(), token_digest(token), all_sites, role.value, created_by))
         for site in sorted(set(sites)):
             db.execute("INSERT INTO inspector_sites (inspector, site) VALUES (%s, %s)", (name, site))
         log_account_change(db, created_by, "account.added", name,

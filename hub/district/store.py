@@ -158,10 +158,10 @@ class DistrictStore:
         check_display_name("name", name)
         token = secrets.token_urlsafe(32)
         with self.pool.connection() as db, db.transaction():
-            if db.execute("SELECT 1 FROM sites WHERE site = %s", (site,)).fetchone() is not None:
+            made = db.execute("INSERT INTO sites (site, name, token_sha256, created_by) VALUES (%s, %s, %s, %s)"
+                              " ON CONFLICT (site) DO NOTHING", (site, name.strip(), token_digest(token), created_by))
+            if not made.rowcount:
                 raise ValueError(f"site: {site!r} is registered already")
-            db.execute("INSERT INTO sites (site, name, token_sha256, created_by) VALUES (%s, %s, %s, %s)",
-                       (site, name.strip(), token_digest(token), created_by))
             log_account_change(db, created_by, "site.added", site, {"name": name.strip()})
         return token
 
