@@ -67,8 +67,7 @@ def make_account(store: DistrictStore, passwords: Passwords, admin: Inspector, n
 
     An admin's account sees every school; an inspector's names its schools.
     """
-    if len(password) < sessions.MIN_PASSWORD or len(password) > 200:
-        raise ValueError(f"password: {sessions.MIN_PASSWORD} to 200 characters")
+    sessions.check_password(password)  # before the account is made: never one left without its password
     every = role is DistrictRole.ADMIN
     token = add_inspector(store, name, display_name, [] if every else sites, all_sites=every, role=role,
                           created_by=admin.name)

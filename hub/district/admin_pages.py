@@ -16,9 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hub.district import accounts, sessions
-from hub.district.api import CSRF_FIELD, SESSION_COOKIE, SettingsDep, StoreDep, check_csrf
+from hub.district.api import SettingsDep, StoreDep
 from hub.district.inspectors import DistrictRole, Inspector
-from hub.district.pages import PageInspector, form_fields, passwords, render
+from hub.district.pages import PageInspector, checked_form, passwords, render
 from hub.district.settings import DistrictSettings
 from hub.district.store import COMMAND_LINE, DistrictStore
 
@@ -49,12 +49,6 @@ def _page(request: Request, store: DistrictStore, settings: DistrictSettings, wh
                   min_password=sessions.MIN_PASSWORD, command_line=COMMAND_LINE)
 
 
-async def _checked_form(request: Request) -> dict[str, str]:
-    form = await form_fields(request)
-    check_csrf(request, request.cookies.get(SESSION_COOKIE, ""), form.get(CSRF_FIELD))
-    return form
-
-
 async def _answer(request: Request, store: DistrictStore, settings: DistrictSettings, who: Inspector,
                   form: dict[str, str], work: Callable[[], str], issued: dict[str, str]) -> HTMLResponse:
     """Do ``work`` (it returns a token); the page with the token shown once, or with the refusal naming the field."""
@@ -72,7 +66,7 @@ def accounts_page(request: Request, store: StoreDep, settings: SettingsDep, who:
 
 @router.post(ACCOUNTS, response_class=HTMLResponse)
 async def make_account(request: Request, store: StoreDep, settings: SettingsDep, who: PageAdmin) -> Response:
-    form = await _checked_form(request)
+    form = await checked_form(request)
     name, role = form.get("name", "").strip(), form.get("role", "")
     if role not in _ROLES:
         return await run_in_threadpool(_page, request, store, settings, who, 422, "role: 请选择角色", form)
@@ -89,7 +83,7 @@ async def make_account(request: Request, store: StoreDep, settings: SettingsDep,
 @router.post(ACCOUNTS + "/{name}/disable", response_class=HTMLResponse)
 async def disable_account(request: Request, store: StoreDep, settings: SettingsDep, who: PageAdmin,
                           name: NameParam) -> Response:
-    await _checked_form(request)
+    await checked_form(request)
     try:
         await run_in_threadpool(accounts.disable, store, who, name)
     except ValueError as error:
@@ -99,7 +93,7 @@ async def disable_account(request: Request, store: StoreDep, settings: SettingsD
 
 @router.post("/district/schools", response_class=HTMLResponse)
 async def register_school(request: Request, store: StoreDep, settings: SettingsDep, who: PageAdmin) -> Response:
-    form = await _checked_form(request)
+    form = await checked_form(request)
     site = form.get("site", "").strip()
 
     def work() -> str:

@@ -63,6 +63,13 @@ async def form_fields(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items()}
 
 
+async def checked_form(request: Request) -> dict[str, str]:
+    """A form that changes something: its fields, once its CSRF token is the session's."""
+    form = await form_fields(request)
+    check_csrf(request, request.cookies.get(SESSION_COOKIE, ""), form.get(CSRF_FIELD))
+    return form
+
+
 async def page_inspector(request: Request, store: StoreDep) -> Inspector:
     """The signed-in inspector, or the sign-in page (a page is for a person: no token here)."""
     _, found = await session_of(request, store)
@@ -167,8 +174,7 @@ def week_page(request: Request, store: StoreDep, settings: SettingsDep, who: Pag
 @router.post("/district/weeks/{week}/sign", response_class=HTMLResponse)
 async def sign_week(request: Request, store: StoreDep, settings: SettingsDep, who: PageInspector,
                     week: WeekParam) -> Response:
-    form = await form_fields(request)
-    check_csrf(request, request.cookies.get(SESSION_COOKIE, ""), form.get(CSRF_FIELD))
+    form = await checked_form(request)
     comment = form.get("comment", "").strip()
     _, end = week_span_or_422(week, settings)
     problem = ("审核意见最多 500 字" if len(comment) > 500 else typed_problem(comment)

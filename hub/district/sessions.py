@@ -43,10 +43,15 @@ class SignInResult:
     session_id: str = ""
 
 
-def set_password(store: DistrictStore, passwords: Passwords, name: str, password: str) -> None:
-    """Give an inspector a password (and unlock them); raises ValueError naming the field."""
+def check_password(password: str) -> None:
+    """The rule a new password keeps; raises ValueError naming the field."""
     if len(password) < MIN_PASSWORD or len(password) > 200:
         raise ValueError(f"password: {MIN_PASSWORD} to 200 characters")
+
+
+def set_password(store: DistrictStore, passwords: Passwords, name: str, password: str) -> None:
+    """Give an inspector a password (and unlock them); raises ValueError naming the field."""
+    check_password(password)
     with store.pool.connection() as db:
         changed = db.execute("UPDATE inspectors SET password_hash = %s, failed_logins = 0, locked_until = NULL"
                              " WHERE name = %s", (passwords.hash(password), name)).rowcount
