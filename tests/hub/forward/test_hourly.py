@@ -15,11 +15,13 @@ from hub.forward.component import HOUR_SETTLE_S, DistrictForward
 from hub.forward.outbox import ForwardOutbox
 from hub.forward.records import hour_of
 from hub.forward.settings import DistrictLink, ReadingsForward
+from hub.influx_server import InfluxServer
 from hub.ingest import Inbound
 from hub.runtime import Hub
 from hub.settings import HubSettings
 from hub.store.base import StoredEvent, StoredReading
 from tests.hub.forward.test_forward import District
+from tests.hub.store.influx_fixtures import ADMIN, open_influx
 
 SITE = "school-x"
 LINK = {"enabled": True, "site": SITE, "urls": ("http://127.0.0.1:9",), "token": "t"}
@@ -97,17 +99,14 @@ def test_the_district_takes_an_hour_only_under_its_own_key() -> None:
             ForwardedRecord(kind=RecordKind.HOURLY, key=key, ts=ts, body={**body, **change})
 
 
-class _SeriesDown:
-    """The hub's series while its store is down (InfluxDB restarting): every read fails."""
-
-    def readings(self, sensor: str, since: float, until: float, limit: int = 10_000) -> list[StoredReading]:
-        raise RuntimeError("influxd: (503) service unavailable")  # as the client raises, not an OSError
-
-
 def test_a_series_that_cannot_be_read_keeps_the_marks_and_holds_up_nothing_else(tmp_path: Path) -> None:
+    """The hub's InfluxDB stopped (restarting, its disk full): its client raises, and that is no OSError."""
+    influx = InfluxServer(tmp_path / "influxd", admin=ADMIN)
+    influx.start()
+    series = open_influx(influx, "school", attempts=1)
+    influx.stop()
     district = District()
-    forward = DistrictForward(DistrictLink(**LINK, readings="hourly"), tmp_path, transport=district,
-                              series=_SeriesDown())
+    forward = DistrictForward(DistrictLink(**LINK, readings="hourly"), tmp_path, transport=district, series=series)
     try:
         forward.on_stored([StoredReading("dev-x/t0", 10.0, 4.0)], [StoredEvent("dev-x", "b1", 1, 20.0, "door",
                                                                                "door", "open", "{}")])
@@ -116,3 +115,4 @@ def test_a_series_that_cannot_be_read_keeps_the_marks_and_holds_up_nothing_else(
         assert forward.outbox.hours_waiting() == 1
     finally:
         forward.close()
+        series.close()
