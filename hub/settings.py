@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.config import TlsSettings
 from edge.failsafe import PROFILE_LIMITS
+from edge.wire import ID_PATTERN
 from edge.yamlconfig import ConfigError, load_model
 from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import Severity
@@ -163,7 +164,7 @@ class HubSettings(BaseSettings):
     device_tls_ca_file: Path | None = None
     #: The one school (site) this hub serves (hub.sites); ``+``: the site of its devices, the first one's on a new hub.
     #: Another school's devices are refused: a second school gets a hub of its own (docs/district.md).
-    site: str = "+"
+    site: str = Field(default="+", pattern=rf"^\+$|{ID_PATTERN}")
     #: The link to a district service (docs/district.md): off unless a district registered this school.
     district: DistrictLink = Field(default_factory=DistrictLink)
     #: The school's time zone: messages, pages and reports speak local time.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from edge import wire
 from hub.app import create_app
@@ -159,3 +160,11 @@ def test_a_cook_of_school_a_is_refused_on_every_route_of_school_b_s_hub(tmp_path
     finally:
         school_a.stop()
         school_b.stop()
+
+
+@pytest.mark.parametrize("site", ["school/a", "school-a/#", "+/x", "", "学校"])
+def test_a_site_that_is_no_topic_level_is_refused_naming_it(site: str) -> None:
+    """XIAOAN_SITE becomes the hub's subscription (``xiaoan/v1/{site}/#``): a wildcard or slash there is refused."""
+    with pytest.raises(ValidationError, match="site"):
+        HubSettings(site=site)
+    assert HubSettings(site="school-001").site == "school-001"
