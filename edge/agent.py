@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Protocol
 
 from edge import buzzer, offsets, wire
-from edge.clock import NEVER_SYNCED_ADVICE, Clock, reanchor_delta, reanchor_payload, unsynced_too_long
+from edge.clock import (
+    NEVER_SYNCED_ADVICE,
+    Clock,
+    distinct_stamp,
+    reanchor_delta,
+    reanchor_payload,
+    unsynced_too_long,
+)
 from edge.config import EdgeSettings
 from edge.failsafe import FailLocalState, Limits, evaluate, hub_unreachable, limits_for
 from edge.link import EdgeLink
@@ -149,6 +156,8 @@ class Agent:
         )
         self._seq = 0
         self._seq_lock = threading.Lock()
+        #: The last telemetry stamp (ms): the next is later (``distinct_stamp``).
+        self._last_stamp_ms: int | None = None
         self._stop = threading.Event()
         self._wake_publisher = threading.Event()
         self._inflight = _Inflight(timeout_s=settings.outbox.confirm_timeout_s)
@@ -188,12 +197,14 @@ class Agent:
         if not measurements:
             return
         wall, mono, synced = self.clock.wall(), self.clock.monotonic(), self.clock.synced()
+        ts_ms, mono = distinct_stamp(wall, mono, self._last_stamp_ms)
+        self._last_stamp_ms = ts_ms
         # Unsynced, a reading carries its monotonic time: if it is sent before the clock syncs, the hub
         # re-stamps it from the boot's anchor (``Health.mono``) instead of keeping a 1970 time.
         reading_mono = None if synced else round(mono, 3)
         measurements = self._calibrated(measurements)
         readings = tuple(
-            wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=round(wall, 3),
+            wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=ts_ms / 1000,
                          fault=m.fault, clock_synced=synced, mono=reading_mono)
             for m in measurements
         )
@@ -564,7 +575,8 @@ class Agent:
                         interval = source.interval_s or 1.0
                         # Keep the cadence; after a stall (a slow bus, a loaded CPU) skip the missed
                         # slots instead of reading again at once: two reads in the same millisecond
-                        # would share a timestamp, and the hub keys readings by (sensor, ts). A slot
+                        # would share a timestamp, and the hub keys readings by (sensor, ts) (a stall
+                        # between a read and its stamp: ``distinct_stamp``). A slot
                         # less than half an interval away counts as missed too (a stall of just under
                         # an interval otherwise reads twice within microseconds).
                         slot = due + interval

@@ -23,6 +23,10 @@ from typing import Any, Literal, Protocol
 _TIME_ERROR = 5
 
 
+#: A stamp this far behind the last one (or less) is moved past it; further back is a clock step, kept.
+STAMP_BACKSTEP_MS = 1000
+
+
 class Clock(Protocol):
     def wall(self) -> float: ...
     def monotonic(self) -> float: ...
@@ -64,6 +68,25 @@ class SystemClock:
         if not self._known_synced:
             self._known_synced = self._sync_check == "assume" or kernel_clock_synced()
         return self._known_synced
+
+
+def distinct_stamp(wall: float, mono: float, last_ms: int | None) -> tuple[int, float]:
+    """A tick's time in whole milliseconds, later than the last tick's; and its monotonic time, moved alike.
+
+    The hub keys a reading by (sensor, millisecond), so two ticks stamped in one millisecond
+    would be stored as one reading. The agent already reads at most every half interval,
+    but it stamps after reading: a tick stalled between its read and its stamp (a loaded
+    CPU, a slow SD card) can be stamped within a millisecond of the next one. Such a stamp,
+    or one slightly behind (a small backward step of the wall clock), is moved 1 ms past the
+    last; the monotonic time moves by the same amount, so a reading the hub re-stamps from
+    it lands on the same millisecond. A wall clock stepped back further than
+    ``STAMP_BACKSTEP_MS`` is a new time, not a stall, and is kept as it is.
+    """
+    ms = round(wall * 1000)
+    if last_ms is not None and last_ms - STAMP_BACKSTEP_MS < ms <= last_ms:
+        mono += (last_ms + 1 - ms) / 1000
+        ms = last_ms + 1
+    return ms, mono
 
 
 def reanchor_delta(written_wall: float, written_mono: float, now_wall: float, now_mono: float) -> float:

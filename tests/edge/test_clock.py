@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 
-from edge.clock import reanchor_delta, reanchor_payload
+import pytest
+
+from edge.clock import STAMP_BACKSTEP_MS, distinct_stamp, reanchor_delta, reanchor_payload
 
 
 def test_reanchor_uses_the_monotonic_clock() -> None:
@@ -19,3 +21,23 @@ def test_only_unsynced_items_are_shifted_and_marked() -> None:
     result = json.loads(reanchor_payload(payload, 1000.0))
     assert result["readings"][0] == {"sensor": "a", "ts": 1100.0, "clock_synced": True, "reanchored": True}
     assert result["readings"][1] == {"sensor": "b", "ts": 500.0, "clock_synced": True}
+
+
+def test_a_stamp_in_the_last_ones_millisecond_moves_one_past_it_with_its_monotonic_time() -> None:
+    assert distinct_stamp(1_795_257_000.1002, 40.0, None) == (1_795_257_000_100, 40.0)
+    ms, mono = distinct_stamp(1_795_257_000.1004, 40.2, 1_795_257_000_100)
+    assert ms == 1_795_257_000_101 and mono == pytest.approx(40.201)
+
+
+@pytest.mark.parametrize("back_ms", [1, 250, STAMP_BACKSTEP_MS - 1])
+def test_a_stamp_slightly_behind_the_last_moves_past_it(back_ms: int) -> None:
+    last = 1_795_257_000_500
+    ms, mono = distinct_stamp((last - back_ms) / 1000, 10.0, last)
+    assert ms == last + 1 and mono == pytest.approx(10.0 + (back_ms + 1) / 1000)
+
+
+def test_a_later_stamp_and_a_clock_stepped_far_back_are_kept() -> None:
+    last = 1_795_257_000_500
+    assert distinct_stamp((last + 100) / 1000, 10.0, last) == (last + 100, 10.0)
+    stepped = last - STAMP_BACKSTEP_MS
+    assert distinct_stamp(stepped / 1000, 10.0, last) == (stepped, 10.0)
