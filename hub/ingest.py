@@ -540,6 +540,11 @@ class MqttIngest:
             client.disconnect()
             client.loop_stop()
 
+    @property
+    def writing(self) -> bool:
+        """Whether the writer thread still runs (after ``stop``: a batch it could not finish in 10 s)."""
+        return self._writer.is_alive()
+
     def _clients(self) -> list[mqtt.Client]:
         return [self._client] + ([self._backfill] if self._backfill is not None else [])
 

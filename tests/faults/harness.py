@@ -217,6 +217,20 @@ def settle(current: Callable[[], Report], timeout: float = 60) -> None:
         wait_for(lambda: current().clean, timeout=timeout, interval=0.5)
 
 
+def quiesce(hub: Hub) -> None:
+    """Stop a hub in this process taking messages, before the oracle's last look (its stores stay open).
+
+    The hub writes a batch's readings before it commits their ids as seen: the write is
+    idempotent, so a crash between the two only repeats it. A look taken while a batch is
+    between the two finds readings whose ids are not seen yet, and counts them as stored
+    twice. ``settle`` can end on a clean look while the hub is still storing what the
+    broker redelivers, so the last look is taken with the writer stopped.
+    """
+    assert hub.mqtt is not None, "quiesce is for a hub with its broker sessions"
+    hub.mqtt.stop()
+    assert not hub.mqtt.writing, "the hub's writer did not stop: the oracle would read a batch half-stored"
+
+
 def record_figures(test: str, figures: dict[str, Any], file: str = "faults.json") -> None:
     """Merge one test's figures into test-artifacts/{file} (docs/reliability.md and docs/security.md quote them)."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -24,7 +24,16 @@ import pytest
 
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
-from tests.faults.harness import EdgeProcess, hub_settings, hub_stored, record_figures, report, settle, start_hub
+from tests.faults.harness import (
+    EdgeProcess,
+    hub_settings,
+    hub_stored,
+    quiesce,
+    record_figures,
+    report,
+    settle,
+    start_hub,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -63,6 +72,7 @@ def test_broker_restarted_repeatedly_under_load_loses_nothing(
             node.stop()
     try:
         settle(lambda: report([n.ledger() for n in nodes], hub))
+        quiesce(hub)
         final = report([n.ledger() for n in nodes], hub)
     finally:
         hub.stop()

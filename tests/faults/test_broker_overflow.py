@@ -21,7 +21,16 @@ from hub.broker_watch import RULE
 from hub.runtime import Hub
 from hub.store.state import Alert
 from tests.conftest import wait_for
-from tests.faults.harness import EdgeProcess, hub_settings, hub_stored, record_figures, report, settle, start_hub
+from tests.faults.harness import (
+    EdgeProcess,
+    hub_settings,
+    hub_stored,
+    quiesce,
+    record_figures,
+    report,
+    settle,
+    start_hub,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -58,6 +67,7 @@ def test_broker_queue_overflow_becomes_an_alarm(tmp_path: Path, accounts: dict[s
             wait_for(lambda: hub_stored(hub) >= produced, timeout=60)
             node.stop()
             settle(lambda: report([node.ledger()], hub))
+            quiesce(hub)
             final = report([node.ledger()], hub)
         finally:
             node.stop()

@@ -21,6 +21,7 @@ from tests.faults.harness import (
     Observer,
     hub_settings,
     node_config,
+    quiesce,
     record_figures,
     report,
     settle,
@@ -72,6 +73,7 @@ def test_clock_years_wrong_then_synced_readings_reanchored(
     try:
         ledger = read_edge("dev-c", settings.state_dir / "outbox.sqlite3")
         settle(lambda: report([ledger], hub))
+        quiesce(hub)
         final = report([ledger], hub)
         stored = hub.series.readings("dev-c/fridge-1", 0, 1e13, limit=100_000)
         arrivals = observer.arrivals()

@@ -24,7 +24,7 @@ import pytest
 
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
-from tests.faults.harness import EdgeProcess, hub_settings, record_figures, report, settle, start_hub
+from tests.faults.harness import EdgeProcess, hub_settings, quiesce, record_figures, report, settle, start_hub
 from tests.faults.oracle import EdgeLedger, read_edge
 from tests.faults.small_disk import SmallDisk
 
@@ -100,6 +100,7 @@ def test_a_full_edge_disk_keeps_events_drops_oldest_readings_counted_and_carries
         node_ledger = outbox.ledger
         settle(lambda: report([node_ledger()], hub))
         node.stop()
+        quiesce(hub)
         final = report([outbox.ledger()], hub)
     finally:
         hub.stop()

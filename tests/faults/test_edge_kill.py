@@ -16,7 +16,16 @@ import pytest
 
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
-from tests.faults.harness import EdgeProcess, hub_settings, hub_stored, record_figures, report, settle, start_hub
+from tests.faults.harness import (
+    EdgeProcess,
+    hub_settings,
+    hub_stored,
+    quiesce,
+    record_figures,
+    report,
+    settle,
+    start_hub,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -49,6 +58,7 @@ def test_edge_sigkilled_repeatedly_outbox_intact_nothing_lost(
                  timeout=60)
         node.stop()
         settle(lambda: report([node.ledger()], hub))
+        quiesce(hub)
         final = report([node.ledger()], hub)
     finally:
         hub.stop()

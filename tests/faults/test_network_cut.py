@@ -22,6 +22,7 @@ from tests.faults.harness import (
     Observer,
     hub_settings,
     hub_stored,
+    quiesce,
     record_figures,
     report,
     settle,
@@ -57,6 +58,7 @@ def test_long_network_cut_backlog_drains_in_order(
         for node in nodes:
             node.stop()
         settle(lambda: report([n.ledger() for n in nodes], hub))
+        quiesce(hub)
         final = report([n.ledger() for n in nodes], hub)
         arrivals = observer.arrivals()
     finally:
