@@ -199,12 +199,13 @@ class Agent:
         wall, mono, synced = self.clock.wall(), self.clock.monotonic(), self.clock.synced()
         ts_ms, mono = distinct_stamp(wall, mono, self._last_stamp_ms)
         self._last_stamp_ms = ts_ms
+        wall = ts_ms / 1000  # moved with mono: the row's wall-minus-monotonic offset stays the clock's
         # Unsynced, a reading carries its monotonic time: if it is sent before the clock syncs, the hub
         # re-stamps it from the boot's anchor (``Health.mono``) instead of keeping a 1970 time.
         reading_mono = None if synced else round(mono, 3)
         measurements = self._calibrated(measurements)
         readings = tuple(
-            wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=ts_ms / 1000,
+            wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=wall,
                          fault=m.fault, clock_synced=synced, mono=reading_mono)
             for m in measurements
         )
