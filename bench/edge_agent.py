@@ -36,6 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.harness import card, cpu_seconds
 from edge import wire
+from edge.link import close_client
 from edge.outbox import Outbox
 from hub.broker import Account, MosquittoBroker
 
@@ -112,8 +113,7 @@ class Counter:
     def close(self) -> None:
         self._stop.set()
         self._confirmer.join(5)
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 def rss_mb(pid: int, peak: bool = False) -> float:

@@ -26,7 +26,7 @@ import paho.mqtt.client as mqtt
 
 from edge import wire
 from edge.config import BrokerSettings
-from edge.link import make_client
+from edge.link import close_client, make_client
 from hub.broker import Account, MosquittoBroker
 
 SITE = "bench"
@@ -147,8 +147,7 @@ class BrokerEnv:
             info = client.publish(wire.topic(SITE, device, wire.Channel.STATUS), status_payload(sensors),
                                   qos=1, retain=True)
             info.wait_for_publish(10)
-            client.disconnect()
-            client.loop_stop()
+            close_client(client)
 
     def hub_env(self, home: Path, client_id: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)

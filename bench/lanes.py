@@ -31,6 +31,7 @@ from bench.harness import (
 )
 from bench.scenarios import ChannelEndpoint, _wait_alert, alarm_configs, percentile
 from edge import wire
+from edge.link import close_client
 
 #: A day at the field's rate: one telemetry message (of all the node's probes) every 10 s.
 DAY_MESSAGES = 8_640
@@ -171,5 +172,4 @@ def _probe_while_draining(env: BrokerEnv, worker: HubWorker, endpoint: ChannelEn
             time.sleep(max(0.0, slot - time.monotonic()))
     finally:
         done.set()
-        probe.disconnect()
-        probe.loop_stop()
+        close_client(probe)

@@ -16,7 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge.config import BrokerSettings
-from edge.link import make_client
+from edge.link import close_client, make_client
 
 
 def main(argv: list[str]) -> int:
@@ -52,8 +52,7 @@ def main(argv: list[str]) -> int:
     if subscribed.wait(10):
         print("ready", flush=True)
     done.wait(timeout)
-    client.disconnect()
-    client.loop_stop()
+    close_client(client)
     print(json.dumps(state), flush=True)
     return 0 if state["received"] >= wanted else 1
 

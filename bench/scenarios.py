@@ -41,6 +41,7 @@ from bench.harness import (
     workers,
 )
 from edge import wire
+from edge.link import close_client
 from hub.store.sqlite_series import SqliteSeriesStore
 from hub.store.state import StateStore
 
@@ -377,8 +378,7 @@ def _probe_doors(env: BrokerEnv, load: CLoad, files: dict[str, Path], worker: Hu
     finally:
         load.kill()
         for client in (probe, observer):
-            client.disconnect()
-            client.loop_stop()
+            close_client(client)
     run.broker_ms = [(arrivals[s] - t) * 1000 for s, t in published.items() if s in arrivals and s % 2 == 0]
 
 

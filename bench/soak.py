@@ -45,6 +45,7 @@ from bench.harness import (
 )
 from bench.scenarios import ChannelEndpoint, alarm_configs, percentile
 from edge import wire
+from edge.link import close_client
 
 DEVICES = 4
 CHUNK_S = 60.0
@@ -116,8 +117,7 @@ def soak(binary: Path, root: Path, minutes: float, rate: float, probe_every_s: f
                 try:
                     _drive(env, worker, endpoint, probe, run, names, binary, root, minutes, rate, probe_every_s)
                 finally:
-                    probe.disconnect()
-                    probe.loop_stop()
+                    close_client(probe)
     finally:
         endpoint.close()
     return run

@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import BrokerSettings
+from edge.link import close_client
 
 #: How long to wait for the broker's CONNACK once the connection is open.
 ANSWER_TIMEOUT_S = 10.0
@@ -94,8 +95,7 @@ def check_broker(broker: BrokerSettings, timeout_s: float = ANSWER_TIMEOUT_S) ->
             return BrokerAnswer(False, f"broker: {where}: connected, but no MQTT answer within {timeout_s:g} s"
                                        f" (is it the broker's port? {_closed_hint(broker)})")
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     if not reasons:
         return BrokerAnswer(False, f"broker: {where}: the connection was closed without an MQTT answer"
                                    f" ({_closed_hint(broker)})")

@@ -10,6 +10,7 @@ what it had acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -30,6 +31,19 @@ _LOGGER = logging.getLogger(__name__)
 
 #: The hub's own heartbeat; edges that stop hearing it sound their buzzer locally.
 HUB_HEARTBEAT_TOPIC = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/_hub/heartbeat"
+
+
+def close_client(client: mqtt.Client) -> None:
+    """Disconnect, then wait for the network thread to end.
+
+    paho's ``loop_stop`` looks at its thread twice, and the thread clears that reference as
+    it ends after sending the DISCONNECT. When the thread ends between the two looks,
+    ``loop_stop`` raises AttributeError although the thread is gone (paho-mqtt issue #872,
+    open in 2.2.0): a hub or an edge stopping must not fail on that.
+    """
+    client.disconnect()
+    with contextlib.suppress(AttributeError):  # the thread had already ended: what loop_stop waits for
+        client.loop_stop()
 
 
 def make_client(client_id: str, broker: BrokerSettings, password: str, clean_session: bool = True,
@@ -133,8 +147,7 @@ class EdgeLink:
                 wire.topic(self.site, self.device, wire.Channel.STATUS), offline_payload, qos=1, retain=True
             )
             info.wait_for_publish(timeout=3)
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
 
     def _handle_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
                         _props: Properties | None) -> None:

@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import BrokerSettings
-from edge.link import make_client
+from edge.link import close_client, make_client
 from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import AlertKind, RuleKind, Severity
 
@@ -100,8 +100,7 @@ class BrokerDropWatch:
         self._client.loop_start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode,
                     _props: Properties | None) -> None:

@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import TlsSettings
+from edge.link import close_client
 from hub.broker import device_topics
 from hub.errors import FieldError
 
@@ -153,7 +154,6 @@ class Dynsec:
                     raise DynsecError("broker: no answer from the dynamic security plugin"
                                       " (is it loaded on the devices' door?)")
             finally:
-                client.disconnect()
-                client.loop_stop()
+                close_client(client)
         _LOGGER.info("dynamic security: %s", ", ".join(str(c.get("command")) for c in payload["commands"]))
         return found

@@ -33,7 +33,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import wire
 from edge.config import BrokerSettings
-from edge.link import HUB_HEARTBEAT_TOPIC, make_client
+from edge.link import HUB_HEARTBEAT_TOPIC, close_client, make_client
 from hub import restamp
 from hub.alerts.engine import AlertEngine
 from hub.alerts.kinds import RuleKind
@@ -537,8 +537,7 @@ class MqttIngest:
         self._stop.set()
         self._writer.join(timeout=10)
         for client in self._clients():
-            client.disconnect()
-            client.loop_stop()
+            close_client(client)
 
     @property
     def writing(self) -> bool:

@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
 from edge.config import BrokerSettings, EdgeSettings
+from edge.link import close_client
 from hub.broker import DYNSEC_ADMIN, Account, MosquittoBroker, find_dynsec_plugin
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
@@ -75,8 +76,7 @@ def clear_retained(broker: MosquittoBroker, hub: Account) -> list[str]:
         for topic in found:
             client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     return found
 
 

@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge import wire
 from edge.agent import Agent
 from edge.clock import SystemClock
+from edge.link import close_client
 from edge.sources import Measurement, SourceBase
 from hub.broker import Account, MosquittoBroker
 from hub.runtime import Hub
@@ -111,8 +112,7 @@ def test_the_same_message_twice_is_stored_once(make_hub: Callable[..., Hub], bro
         client.publish(wire.topic(SITE, "dev-b", wire.Channel.TELEMETRY), payload, qos=1).wait_for_publish(5)
     wait_for(lambda: hub.pipeline.counters.snapshot()["duplicates"] >= 1)
     assert len(hub.series.readings("dev-b/probe", 0, 1e10)) == 1
-    client.disconnect()
-    client.loop_stop()
+    close_client(client)
 
 
 def test_the_hub_confirms_what_it_stored_duplicates_and_dead_letters_included(
@@ -151,8 +151,7 @@ def test_the_hub_confirms_what_it_stored_duplicates_and_dead_letters_included(
     client.publish(topic, telemetry(2), qos=1).wait_for_publish(5)  # a resend: stored already
     client.publish(topic, telemetry(4, value="12.5"), qos=1).wait_for_publish(5)  # dead-lettered, kept there
     wait_for(lambda: {("conf", 2), ("conf", 4)} <= set(confirmations()[before:]))
-    client.disconnect()
-    client.loop_stop()
+    close_client(client)
 
 
 def test_the_agent_keeps_what_the_broker_acknowledged_until_the_hub_confirms_it(
@@ -196,8 +195,7 @@ def test_bad_messages_through_the_broker_are_dead_lettered(make_hub: Callable[..
     device.publish(telemetry, good, qos=1).wait_for_publish(5)
     wait_for(lambda: hub.series.readings("dev-b/probe", 5999, 6001))
     for client in (device, admin):
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
 
 
 def test_a_device_flooding_malformed_payloads_is_capped_and_others_still_flow(
@@ -221,5 +219,4 @@ def test_a_device_flooding_malformed_payloads_is_capped_and_others_still_flow(
     assert hub.state.dead_letter_count("dev-d") <= cap
     assert any(a.rule == "dead_letters" and a.subject == "dev-d" for a in hub.state.alerts())
     for client in (flooder, other):
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)

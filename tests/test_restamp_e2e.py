@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
 from edge.agent import Agent
+from edge.link import close_client
 from hub import restamp
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import SITE, edge_settings, wait_for
@@ -76,8 +77,7 @@ class Wiretap:
             return {r["seq"]: r for r in self.readings if not r["clock_synced"]}
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
 
 
 @pytest.fixture

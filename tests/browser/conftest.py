@@ -19,7 +19,7 @@ import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
 
 from edge import wire
-from edge.link import make_client
+from edge.link import close_client, make_client
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.broker import Account, MosquittoBroker
@@ -74,8 +74,7 @@ class Device:
             {"sensor": sensor, "kind": "temperature", "value": value, "unit": "°C", "ts": time.time()}]})
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 @dataclass

@@ -21,7 +21,7 @@ import pytest
 
 from edge import wire
 from edge.config import BrokerSettings
-from edge.link import make_client
+from edge.link import close_client, make_client
 from hub.broker import Account, MosquittoBroker
 from hub.district import overview
 from hub.district.store import DistrictStore
@@ -105,8 +105,7 @@ def school(tmp_path: Path, site: str, link: DistrictLink) -> Iterator[School]:
                            retain=True).wait_for_publish(10)
             yield School(site, broker, hub, device, name, boot)
         finally:
-            device.disconnect()
-            device.loop_stop()
+            close_client(device)
             hub.stop()
 
 

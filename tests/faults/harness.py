@@ -24,6 +24,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
+from edge.link import close_client
 from hub.broker import Account, MosquittoBroker, free_port
 from hub.runtime import Hub
 from hub.settings import HubSettings
@@ -278,5 +279,4 @@ class Observer:
             return list(self.messages)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)

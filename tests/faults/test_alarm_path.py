@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge import wire
+from edge.link import close_client
 from hub.alerts.kinds import AlertState
 from hub.broker import Account, MosquittoBroker
 from hub.runtime import Hub
@@ -75,8 +76,7 @@ def test_alarm_reaches_the_fallback_channel_and_the_broken_one_is_an_alarm(
             wait_for(lambda: ("backup", "sent") in outcomes(), timeout=20)
             assert ("broken", "failed") in outcomes()
             assert hub.notifications.web_notices.recent()
-            client.disconnect()
-            client.loop_stop()
+            close_client(client)
             failing = next(a for a in hub.state.alerts([AlertState.FIRING]) if a.rule == "channel_failing")
             record_figures("alarm_path_broken", {
                 "fault": "notification endpoint down (HTTP 500)", "rounds": 1,

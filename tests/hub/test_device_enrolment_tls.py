@@ -17,7 +17,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from edge.configfile import load_edge_settings
-from edge.link import make_client
+from edge.link import close_client, make_client
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.broker import DYNSEC_ADMIN, Account, MosquittoBroker, TlsListener, find_dynsec_plugin, free_port
@@ -77,8 +77,7 @@ def _connects(config: Path) -> str:
     try:
         return codes[0] if answered.wait(10) and codes[0] == "Success" else f"refused: {codes or 'no CONNACK'}"
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
 
 
 def test_a_device_added_on_the_page_connects_over_tls_with_what_its_install_command_fetches(

@@ -25,6 +25,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
+from edge.link import close_client
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import SITE, wait_for
 
@@ -170,8 +171,7 @@ def test_every_confirmation_follows_a_sync_of_the_wal(traced_hub: tuple[subproce
             client.publish(topic, payload, qos=1).wait_for_publish(20)
             wait_for(lambda: _count(confirmed, lock) >= seq, timeout=20)  # noqa: B023 - waited for at once
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     assert process.stdin is not None
     process.stdin.close()
     process.wait(timeout=30)

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
+from edge.link import close_client
 from hub.app import create_app
 from hub.broker import Account, MosquittoBroker
 from hub.health import ALERT_TIMERS
@@ -84,8 +85,7 @@ class Device:
                             qos=1).wait_for_publish(5)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 @pytest.fixture

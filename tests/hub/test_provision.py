@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from edge import wire
+from edge.link import close_client
 from hub.broker import Account, MosquittoBroker, config_text, free_port
 from hub.cli import main
 from hub.provision import BROKER_USER, Provisioner, ProvisionError
@@ -71,8 +72,7 @@ def test_provisioned_accounts_run_a_real_broker(tmp_path: Path, capsys: pytest.C
                        ).wait_for_publish(5)
         wait_for(lambda: hub.series.readings("canteen-1/fridge-1", 0, 1000))
         assert hub.series.readings("gate-1/fridge-1", 0, 1000) == []
-        device.disconnect()
-        device.loop_stop()
+        close_client(device)
 
         out = provision(directory, capsys, "revoke", "canteen-1")
         assert "reload" in out

@@ -20,6 +20,7 @@ from edge import wire
 from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.config import EdgeSettings
+from edge.link import close_client
 from edge.outbox import Outbox
 from hub.alerts.kinds import RuleKind
 from hub.broker import Account, MosquittoBroker
@@ -131,8 +132,7 @@ def test_an_edge_without_lanes_still_works_with_a_lanes_hub(
         assert hub.pipeline.counters.snapshot()["backfill_received"] == 0
         wait_for(lambda: any(b'"stored"' in c for c in confirmations))
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
 
 
 def test_a_lanes_edge_drains_on_the_live_topics_to_a_hub_without_lanes(

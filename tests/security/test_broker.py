@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
-from edge.link import HUB_HEARTBEAT_TOPIC
+from edge.link import HUB_HEARTBEAT_TOPIC, close_client
 from hub.broker import MAX_PACKET_BYTES, Account, MosquittoBroker
 from hub.runtime import Hub
 from tests.conftest import SITE, wait_for
@@ -56,8 +56,7 @@ class Listener:
         self._ready.set()
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 @pytest.fixture
@@ -69,8 +68,7 @@ def hub(make_hub: Callable[..., Hub]) -> Hub:
 def device_a(broker: MosquittoBroker, accounts: dict[str, Account]) -> Iterator[mqtt.Client]:
     client, _ = raw_client(broker, "dev-a", accounts["dev-a"].password, "attacker-a")
     yield client
-    client.disconnect()
-    client.loop_stop()
+    close_client(client)
 
 
 def telemetry(device: str, boot: str, seq: int, sensor: str = "x", value: Any = 3.0, ts: Any = 2.0) -> bytes:
@@ -210,8 +208,7 @@ def test_odd_unicode_in_topic_names_is_dead_lettered(broker: MosquittoBroker, ac
             attempted("odd Unicode in device name (topic)", not any(repr(device) in r for r in reasons))
         assert all("invalid device" in r for r in reasons)
     finally:
-        admin.disconnect()
-        admin.loop_stop()
+        close_client(admin)
 
 
 def test_a_packet_over_the_broker_limit_is_refused(broker: MosquittoBroker, accounts: dict[str, Account],

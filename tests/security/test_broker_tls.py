@@ -13,7 +13,7 @@ import pytest
 from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.config import BrokerSettings, EdgeSettings, TlsSettings
-from edge.link import make_client
+from edge.link import close_client, make_client
 from hub.broker import Account, MosquittoBroker, TlsListener, free_port
 from hub.runtime import Hub
 from hub.settings import HubSettings
@@ -66,8 +66,7 @@ def connect_result(broker: BrokerSettings, password: str) -> str:
     except AssertionError:
         return "refused: no CONNACK"
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     return "ok" if codes[0] == 0 else f"refused: {codes[0]}"
 
 

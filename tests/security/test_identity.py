@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.link import close_client
 from hub.broker import Account, MosquittoBroker
 from hub.runtime import Hub
 from tests.conftest import SITE, wait_for
@@ -73,8 +74,7 @@ class Victim:
 
     def close(self) -> None:
         self.client.on_disconnect = None
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge import wire
+from edge.link import close_client
 from hub.broker import Account, MosquittoBroker
 from hub.ingest import Inbound
 from hub.runtime import Hub
@@ -145,8 +146,7 @@ def test_fuzzed_messages_through_the_broker_never_stop_the_hub(
 
     wait_for(every_message_taken, timeout=30)
     assert hub.pipeline.counters.snapshot()["store_failures"] == 0
-    sender.disconnect()
-    sender.loop_stop()
+    close_client(sender)
 
 
 def teardown_module() -> None:

@@ -14,6 +14,7 @@ import pytest
 from edge import wire
 from edge.agent import Agent
 from edge.clock import SystemClock
+from edge.link import close_client
 from edge.sources.scanner import TagReader
 from hub.broker import Account, MosquittoBroker
 from hub.calendar import CalendarConfig
@@ -129,7 +130,6 @@ def test_an_edge_door_event_at_23_reaches_the_gatekeepers_channel(
             wait_for(lambda: ("gatehouse_bot", "sent") in {(a.channel, a.outcome) for a in log.attempts()},
                      timeout=20)
             client.publish(wire.topic(SITE, "dev-c", wire.Channel.STATUS), b"", qos=1, retain=True).wait_for_publish(5)
-            client.disconnect()
-            client.loop_stop()
+            close_client(client)
         finally:
             hub.stop()
