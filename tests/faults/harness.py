@@ -232,6 +232,13 @@ def quiesce(hub: Hub) -> None:
     assert not hub.mqtt.writing, "the hub's writer did not stop: the oracle would read a batch half-stored"
 
 
+def final_report(current: Callable[[], Report], hub: Hub) -> Report:
+    """``settle``, then the oracle's last look with the hub in this process no longer taking messages."""
+    settle(current)
+    quiesce(hub)
+    return current()
+
+
 def record_figures(test: str, figures: dict[str, Any], file: str = "faults.json") -> None:
     """Merge one test's figures into test-artifacts/{file} (docs/reliability.md and docs/security.md quote them)."""
     ARTIFACTS.mkdir(exist_ok=True)

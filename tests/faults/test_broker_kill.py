@@ -24,16 +24,7 @@ import pytest
 
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
-from tests.faults.harness import (
-    EdgeProcess,
-    hub_settings,
-    hub_stored,
-    quiesce,
-    record_figures,
-    report,
-    settle,
-    start_hub,
-)
+from tests.faults.harness import EdgeProcess, final_report, hub_settings, hub_stored, record_figures, report, start_hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -71,9 +62,7 @@ def test_broker_restarted_repeatedly_under_load_loses_nothing(
         for node in nodes:
             node.stop()
     try:
-        settle(lambda: report([n.ledger() for n in nodes], hub))
-        quiesce(hub)
-        final = report([n.ledger() for n in nodes], hub)
+        final = final_report(lambda: report([n.ledger() for n in nodes], hub), hub)
     finally:
         hub.stop()
     name, fault = ("broker_sigkill", "broker SIGKILL") if crash else ("broker_restart", "broker stopped (SIGTERM)")

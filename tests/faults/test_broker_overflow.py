@@ -21,16 +21,7 @@ from hub.broker_watch import RULE
 from hub.runtime import Hub
 from hub.store.state import Alert
 from tests.conftest import wait_for
-from tests.faults.harness import (
-    EdgeProcess,
-    hub_settings,
-    hub_stored,
-    quiesce,
-    record_figures,
-    report,
-    settle,
-    start_hub,
-)
+from tests.faults.harness import EdgeProcess, final_report, hub_settings, hub_stored, record_figures, report, start_hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -66,9 +57,7 @@ def test_broker_queue_overflow_becomes_an_alarm(tmp_path: Path, accounts: dict[s
             produced = node.ledger().produced
             wait_for(lambda: hub_stored(hub) >= produced, timeout=60)
             node.stop()
-            settle(lambda: report([node.ledger()], hub))
-            quiesce(hub)
-            final = report([node.ledger()], hub)
+            final = final_report(lambda: report([node.ledger()], hub), hub)
         finally:
             node.stop()
             hub.stop()

@@ -17,16 +17,7 @@ from edge.agent import Agent
 from edge.config import EdgeSettings
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
-from tests.faults.harness import (
-    Observer,
-    hub_settings,
-    node_config,
-    quiesce,
-    record_figures,
-    report,
-    settle,
-    start_hub,
-)
+from tests.faults.harness import Observer, final_report, hub_settings, node_config, record_figures, report, start_hub
 from tests.faults.oracle import read_edge
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
@@ -72,9 +63,7 @@ def test_clock_years_wrong_then_synced_readings_reanchored(
         thread.join(15)
     try:
         ledger = read_edge("dev-c", settings.state_dir / "outbox.sqlite3")
-        settle(lambda: report([ledger], hub))
-        quiesce(hub)
-        final = report([ledger], hub)
+        final = final_report(lambda: report([ledger], hub), hub)
         stored = hub.series.readings("dev-c/fridge-1", 0, 1e13, limit=100_000)
         arrivals = observer.arrivals()
     finally:

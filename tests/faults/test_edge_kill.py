@@ -16,16 +16,7 @@ import pytest
 
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
-from tests.faults.harness import (
-    EdgeProcess,
-    hub_settings,
-    hub_stored,
-    quiesce,
-    record_figures,
-    report,
-    settle,
-    start_hub,
-)
+from tests.faults.harness import EdgeProcess, final_report, hub_settings, hub_stored, record_figures, report, start_hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -57,9 +48,7 @@ def test_edge_sigkilled_repeatedly_outbox_intact_nothing_lost(
         wait_for(lambda: not owed & node.ledger().pending and hub_stored(hub) >= before + len(owed) + 40,
                  timeout=60)
         node.stop()
-        settle(lambda: report([node.ledger()], hub))
-        quiesce(hub)
-        final = report([node.ledger()], hub)
+        final = final_report(lambda: report([node.ledger()], hub), hub)
     finally:
         hub.stop()
     record_figures("edge_sigkill", {"fault": "edge agent SIGKILL (power cut)", "rounds": KILLS,

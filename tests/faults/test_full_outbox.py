@@ -16,7 +16,7 @@ from hub.alerts.engine import DROPPING_RULE
 from hub.alerts.kinds import AlertState
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
-from tests.faults.harness import EdgeProcess, hub_settings, quiesce, record_figures, report, settle, start_hub
+from tests.faults.harness import EdgeProcess, final_report, hub_settings, record_figures, report, start_hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -37,9 +37,7 @@ def test_full_outbox_drops_are_counted_and_alarmed(
         wait_for(lambda: any(a.rule == DROPPING_RULE and a.subject == "dev-d"
                              for a in hub.state.alerts([AlertState.FIRING])), timeout=60)
         node.stop()
-        settle(lambda: report([node.ledger()], hub))
-        quiesce(hub)
-        final = report([node.ledger()], hub)
+        final = final_report(lambda: report([node.ledger()], hub), hub)
     finally:
         hub.stop()
     record_figures("full_outbox", {"fault": f"full outbox (cap {CAP} messages)", "rounds": 1,

@@ -21,7 +21,7 @@ from hub.broker import Account, MosquittoBroker
 from hub.influx_server import InfluxServer
 from hub.runtime import Hub
 from tests.conftest import wait_for
-from tests.faults.harness import hub_settings, node_config, quiesce, record_figures, report, settle, start_hub
+from tests.faults.harness import final_report, hub_settings, node_config, record_figures, report, start_hub
 from tests.faults.oracle import read_edge
 from tests.hub.store.influx_fixtures import ADMIN
 
@@ -79,9 +79,7 @@ def test_influx_outage_loses_nothing(tmp_path: Path, own_broker: MosquittoBroker
         thread.join(15)
     try:
         ledger = read_edge(DEVICE, edge.state_dir / "outbox.sqlite3")
-        settle(lambda: report([ledger], hub))
-        quiesce(hub)
-        final = report([ledger], hub)
+        final = final_report(lambda: report([ledger], hub), hub)
     finally:
         hub.stop()
     record_figures("influx_down", {"fault": "InfluxDB down (twice, a hub restart during the second)",

@@ -20,12 +20,11 @@ from tests.conftest import wait_for
 from tests.faults.harness import (
     EdgeProcess,
     Observer,
+    final_report,
     hub_settings,
     hub_stored,
-    quiesce,
     record_figures,
     report,
-    settle,
     start_hub,
 )
 
@@ -57,9 +56,7 @@ def test_long_network_cut_backlog_drains_in_order(
         drained = time.monotonic() - restored
         for node in nodes:
             node.stop()
-        settle(lambda: report([n.ledger() for n in nodes], hub))
-        quiesce(hub)
-        final = report([n.ledger() for n in nodes], hub)
+        final = final_report(lambda: report([n.ledger() for n in nodes], hub), hub)
         arrivals = observer.arrivals()
     finally:
         observer.close()
