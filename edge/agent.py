@@ -156,8 +156,8 @@ class Agent:
         )
         self._seq = 0
         self._seq_lock = threading.Lock()
-        #: The last telemetry stamp (ms): the next is later (``distinct_stamp``).
-        self._last_stamp_ms: int | None = None
+        #: The last telemetry stamp, wall and monotonic ms: the next is later (``distinct_stamp``).
+        self._last_stamp: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._wake_publisher = threading.Event()
         self._inflight = _Inflight(timeout_s=settings.outbox.confirm_timeout_s)
@@ -197,12 +197,11 @@ class Agent:
         if not measurements:
             return
         wall, mono, synced = self.clock.wall(), self.clock.monotonic(), self.clock.synced()
-        ts_ms, mono = distinct_stamp(wall, mono, self._last_stamp_ms)
-        self._last_stamp_ms = ts_ms
-        wall = ts_ms / 1000  # moved with mono: the row's wall-minus-monotonic offset stays the clock's
+        self._last_stamp = distinct_stamp(wall, mono, synced, self._last_stamp)
+        wall, mono = self._last_stamp[0] / 1000, self._last_stamp[1] / 1000
         # Unsynced, a reading carries its monotonic time: if it is sent before the clock syncs, the hub
         # re-stamps it from the boot's anchor (``Health.mono``) instead of keeping a 1970 time.
-        reading_mono = None if synced else round(mono, 3)
+        reading_mono = None if synced else mono
         measurements = self._calibrated(measurements)
         readings = tuple(
             wire.Reading(sensor=m.sensor, kind=m.kind, value=m.value, unit=m.unit, ts=wall,

@@ -70,23 +70,30 @@ class SystemClock:
         return self._known_synced
 
 
-def distinct_stamp(wall: float, mono: float, last_ms: int | None) -> tuple[int, float]:
-    """A tick's time in whole milliseconds, later than the last tick's; and its monotonic time, moved alike.
+def distinct_stamp(wall: float, mono: float, synced: bool, last: tuple[int, int] | None) -> tuple[int, int]:
+    """A tick's wall and monotonic times in whole milliseconds, the one its time comes from later than the last.
 
     The hub keys a reading by (sensor, millisecond), so two ticks stamped in one millisecond
     would be stored as one reading. The agent already reads at most every half interval,
     but it stamps after reading: a tick stalled between its read and its stamp (a loaded
-    CPU, a slow SD card) can be stamped within a millisecond of the next one. Such a stamp,
-    or one slightly behind (a small backward step of the wall clock), is moved 1 ms past the
-    last; the monotonic time moves by the same amount, so a reading the hub re-stamps from
-    it lands on the same millisecond. A wall clock stepped back further than
-    ``STAMP_BACKSTEP_MS`` is a new time, not a stall, and is kept as it is.
+    CPU, a slow SD card) can be stamped within a millisecond of the next one. A synced
+    reading's time is its wall time: a stamp in the last one's millisecond, or slightly
+    behind it (a small backward step of the wall clock), is moved 1 ms past it; a wall clock
+    stepped back further than ``STAMP_BACKSTEP_MS`` is a new time and is kept. An unsynced
+    reading's time is its monotonic time, which the hub re-stamps (and the node re-anchors):
+    that one is moved past the last. Both times move together, so the outbox row keeps the
+    clock's wall-minus-monotonic offset.
     """
-    ms = round(wall * 1000)
-    if last_ms is not None and last_ms - STAMP_BACKSTEP_MS < ms <= last_ms:
-        mono += (last_ms + 1 - ms) / 1000
-        ms = last_ms + 1
-    return ms, mono
+    ms, mono_ms = round(wall * 1000), round(mono * 1000)
+    if last is None:
+        return ms, mono_ms
+    last_ms, last_mono_ms = last
+    if synced:
+        behind = last_ms + 1 - ms
+        shift = behind if 0 < behind <= STAMP_BACKSTEP_MS else 0
+    else:
+        shift = max(0, last_mono_ms + 1 - mono_ms)
+    return ms + shift, mono_ms + shift
 
 
 def reanchor_delta(written_wall: float, written_mono: float, now_wall: float, now_mono: float) -> float:

@@ -33,17 +33,23 @@ _LOGGER = logging.getLogger(__name__)
 HUB_HEARTBEAT_TOPIC = f"{wire.TOPIC_ROOT}/{wire.WIRE_VERSION}/_hub/heartbeat"
 
 
-def close_client(client: mqtt.Client) -> None:
-    """Disconnect, then wait for the network thread to end.
+def stop_loop(client: mqtt.Client) -> None:
+    """Stop the network thread and wait for it to end.
 
-    paho's ``loop_stop`` looks at its thread twice, and the thread clears that reference as
-    it ends after sending the DISCONNECT. When the thread ends between the two looks,
-    ``loop_stop`` raises AttributeError although the thread is gone (paho-mqtt issue #872,
-    open in 2.2.0): a hub or an edge stopping must not fail on that.
+    paho's ``loop_stop`` reads its thread reference several times, and the thread clears
+    it as it ends (once it has been told to stop, or after sending a DISCONNECT). When the
+    thread ends between two of those reads, ``loop_stop`` raises AttributeError although
+    the thread is gone (paho-mqtt issue #872, open in 2.2.0): a hub or an edge stopping
+    must not fail on that.
     """
-    client.disconnect()
     with contextlib.suppress(AttributeError):  # the thread had already ended: what loop_stop waits for
         client.loop_stop()
+
+
+def close_client(client: mqtt.Client) -> None:
+    """Disconnect, then wait for the network thread to end (``stop_loop``)."""
+    client.disconnect()
+    stop_loop(client)
 
 
 def make_client(client_id: str, broker: BrokerSettings, password: str, clean_session: bool = True,

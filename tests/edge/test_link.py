@@ -13,6 +13,8 @@ from edge.link import close_client
 from hub.broker import Account, MosquittoBroker
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.broker
+
 
 class ThreadEndsInsideLoopStop(mqtt.Client):
     """The race made certain: the network thread ends (and clears ``_thread``) just after ``loop_stop`` saw it.

@@ -98,6 +98,21 @@ def test_two_ticks_stamped_in_one_millisecond_are_two_readings_at_the_hub(tmp_pa
     assert (second.ts, second.value) == (1_795_257_000.101, 4.3)
 
 
+def test_two_unsynced_ticks_in_one_millisecond_carry_two_monotonic_times(tmp_path: Path) -> None:
+    # Before NTP the hub re-stamps a reading from its monotonic time: that is the one kept apart.
+    clock = BootClock()
+    clock.mono = 40.2002
+    agent = Agent(settings(tmp_path), clock)
+    try:
+        agent.record_measurements([Measurement("fridge-1", "temperature", 4.2, "°C")])
+        clock.mono = 40.2004
+        agent.record_measurements([Measurement("fridge-1", "temperature", 4.3, "°C")])
+        first, second = (m.readings[0] for m in written(agent.outbox))
+    finally:
+        agent.outbox.close()
+    assert (first.clock_synced, first.mono, second.mono) == (False, 40.2, 40.201)
+
+
 def test_a_reading_reanchored_on_the_node_drops_its_monotonic_time() -> None:
     payload = json.dumps({"device": "d", "boot_id": "b", "seq": 1, "readings": [
         {"sensor": "a", "ts": 100.0, "clock_synced": False, "mono": 14.0}]}).encode()

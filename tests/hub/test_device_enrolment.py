@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
+from edge.link import stop_loop
 from hub.app import create_app
 from hub.auth.roles import Role
 from hub.broker import DYNSEC_ADMIN, Account, MosquittoBroker, find_dynsec_plugin
@@ -141,7 +142,7 @@ def test_added_device_fetches_its_config_once_publishes_and_is_refused_once_revo
     device.publish(own, b"{}", qos=1).wait_for_publish(10)
     assert received.wait(10)
     assert other not in seen
-    device.loop_stop()
+    stop_loop(device)
     device.disconnect()
 
     client.headers.update({"Authorization": ""})
@@ -149,9 +150,9 @@ def test_added_device_fetches_its_config_once_publishes_and_is_refused_once_revo
     revoked = client.post("/api/devices/enrolled/fridge-pi/revoke")
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
     refused, reason = _connect(dyn_broker, "fridge-pi", password, dyn_broker.port)
-    refused.loop_stop()
+    stop_loop(refused)
     assert reason != "ok"
-    watcher.loop_stop()
+    stop_loop(watcher)
     watcher.disconnect()
 
     actions = [(e.actor, e.action) for e in hub.state.audit_entries() if e.subject == "device/fridge-pi"]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from edge import wire
-from edge.link import close_client
+from edge.link import close_client, stop_loop
 from hub.broker import Account, MosquittoBroker, config_text, free_port
 from hub.cli import main
 from hub.provision import BROKER_USER, Provisioner, ProvisionError
@@ -81,7 +81,7 @@ def test_provisioned_accounts_run_a_real_broker(tmp_path: Path, capsys: pytest.C
 
         def refused() -> bool:
             client, result = raw_client(broker, "canteen-1", password, "canteen-1-revoked")
-            client.loop_stop()
+            stop_loop(client)
             return result[0] != 0
 
         wait_for(refused, timeout=15)

@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import wire
-from edge.link import HUB_HEARTBEAT_TOPIC, close_client
+from edge.link import HUB_HEARTBEAT_TOPIC, close_client, stop_loop
 from hub.broker import MAX_PACKET_BYTES, Account, MosquittoBroker
 from hub.runtime import Hub
 from tests.conftest import SITE, wait_for
@@ -78,7 +78,7 @@ def telemetry(device: str, boot: str, seq: int, sensor: str = "x", value: Any = 
 
 def test_anonymous_clients_are_refused(broker: MosquittoBroker) -> None:
     client, codes = raw_client(broker, None, None, "anonymous")
-    client.loop_stop()
+    stop_loop(client)
     attempted("anonymous connect", codes[0] == 0)
     assert codes[0] != 0  # "not authorised"
 
@@ -86,7 +86,7 @@ def test_anonymous_clients_are_refused(broker: MosquittoBroker) -> None:
 @pytest.mark.parametrize("username", ["dev-a", "hub", "nobody"])
 def test_wrong_password_is_refused(broker: MosquittoBroker, username: str) -> None:
     client, codes = raw_client(broker, username, "not-the-password", f"impostor-{username}")
-    client.loop_stop()
+    stop_loop(client)
     attempted("wrong password", codes[0] == 0)
     assert codes[0] != 0
 
@@ -226,7 +226,7 @@ def test_a_packet_over_the_broker_limit_is_refused(broker: MosquittoBroker, acco
     before, stored_before = reached_hub(), hub.pipeline.counters.snapshot()["stored_messages"]
     client.publish(topic, b"0" * (MAX_PACKET_BYTES + 1), qos=1)
     refused = gone.wait(15)  # the broker closes the connection of a client that sends more
-    client.loop_stop()
+    stop_loop(client)
     attempted(f"packet over {MAX_PACKET_BYTES} bytes", not refused)
     assert refused
     assert reached_hub() == before
