@@ -65,31 +65,15 @@ def test_an_unsynced_reading_carries_its_monotonic_time_and_the_heartbeat_the_an
     assert health.clock_synced and health.mono == 30.0 and health.ts == 1_795_257_030.0
 
 
-class StalledClock:
-    """Synced, at the wall time a test sets."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.mono = 100.0
-
-    def wall(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def synced(self) -> bool:
-        return True
-
-
 def test_two_ticks_stamped_in_one_millisecond_are_two_readings_at_the_hub(tmp_path: Path) -> None:
     # The first tick stalled after its read: both are stamped within 0.2 ms. The hub keys a
     # reading by (sensor, millisecond), so the same stamp would store one of the two.
-    clock = StalledClock(1_795_257_000.1002)
-    agent = Agent(settings(tmp_path, sync_check="assume"), clock)
+    clock = BootClock()
+    clock.is_synced, clock.mono = True, 0.1002
+    agent = Agent(settings(tmp_path), clock)
     try:
         agent.record_measurements([Measurement("fridge-1", "temperature", 4.2, "°C")])
-        clock.now, clock.mono = 1_795_257_000.1004, 100.1
+        clock.mono = 0.1004
         agent.record_measurements([Measurement("fridge-1", "temperature", 4.3, "°C")])
         first, second = (m.readings[0] for m in written(agent.outbox))
     finally:
