@@ -65,35 +65,31 @@ def test_an_unsynced_reading_carries_its_monotonic_time_and_the_heartbeat_the_an
     assert health.clock_synced and health.mono == 30.0 and health.ts == 1_795_257_030.0
 
 
-def test_two_ticks_stamped_in_one_millisecond_are_two_readings_at_the_hub(tmp_path: Path) -> None:
-    # The first tick stalled after its read: both are stamped within 0.2 ms. The hub keys a
-    # reading by (sensor, millisecond), so the same stamp would store one of the two.
+def two_ticks_0_2_ms_apart(tmp_path: Path, synced: bool, mono: float) -> tuple[wire.Reading, wire.Reading]:
+    """The readings of two ticks stamped at monotonic ``mono`` and 0.2 ms later (the first stalled after its read)."""
     clock = BootClock()
-    clock.is_synced, clock.mono = True, 0.1002
+    clock.is_synced, clock.mono = synced, mono
     agent = Agent(settings(tmp_path), clock)
     try:
         agent.record_measurements([Measurement("fridge-1", "temperature", 4.2, "°C")])
-        clock.mono = 0.1004
+        clock.mono = mono + 0.0002
         agent.record_measurements([Measurement("fridge-1", "temperature", 4.3, "°C")])
         first, second = (m.readings[0] for m in written(agent.outbox))
     finally:
         agent.outbox.close()
+    return first, second
+
+
+def test_two_ticks_stamped_in_one_millisecond_are_two_readings_at_the_hub(tmp_path: Path) -> None:
+    # The hub keys a reading by (sensor, millisecond), so the same stamp would store one of the two.
+    first, second = two_ticks_0_2_ms_apart(tmp_path, synced=True, mono=0.1002)
     assert (first.ts, first.value) == (1_795_257_000.1, 4.2)
     assert (second.ts, second.value) == (1_795_257_000.101, 4.3)
 
 
 def test_two_unsynced_ticks_in_one_millisecond_carry_two_monotonic_times(tmp_path: Path) -> None:
     # Before NTP the hub re-stamps a reading from its monotonic time: that is the one kept apart.
-    clock = BootClock()
-    clock.mono = 40.2002
-    agent = Agent(settings(tmp_path), clock)
-    try:
-        agent.record_measurements([Measurement("fridge-1", "temperature", 4.2, "°C")])
-        clock.mono = 40.2004
-        agent.record_measurements([Measurement("fridge-1", "temperature", 4.3, "°C")])
-        first, second = (m.readings[0] for m in written(agent.outbox))
-    finally:
-        agent.outbox.close()
+    first, second = two_ticks_0_2_ms_apart(tmp_path, synced=False, mono=40.2002)
     assert (first.clock_synced, first.mono, second.mono) == (False, 40.2, 40.201)
 
 
