@@ -1,7 +1,7 @@
 """The district's all-schools page at 500 schools: every school at a glance, one school's open alarms, the week's table.
 
 Run: ``python -m bench.district`` (``--schools 500 --alarms 40 --audit 400 --runs 20``). A private
-PostgreSQL 15 (``hub.district.pg_server``, fsync on) gets the district's schema, ``--schools``
+PostgreSQL 15 (``hub.pg.server``, fsync on) gets the district's schema, ``--schools``
 registered schools and ``--alarms`` alarms each as the forwarded lifecycle leaves them — one
 in ten still open (firing, acknowledged, resolved or closed) across every kind the glance
 counts, the rest verified — then an inspector of every school and one of 50 schools read
@@ -25,10 +25,10 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from hub.district.inspectors import add_inspector
-from hub.district.pg_server import PostgresServer
 from hub.district.service import create_district_app
 from hub.district.settings import DistrictSettings
 from hub.district.store import DistrictStore
+from hub.pg.server import PostgresServer
 
 KINDS = ("temperature", "check", "work_order", "device", "door", "gate", "sample")
 OPEN = ("firing", "acknowledged", "resolved", "closed")

@@ -50,9 +50,9 @@ import httpx
 import psycopg
 
 from hub.broker import free_port
-from hub.district.pg_server import PostgresServer
 from hub.district.store import DistrictStore
 from hub.district.wire import RECORDS_PATH, SITE_HEADER
+from hub.pg.server import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 DRAIN_TARGET_S = 600.0

@@ -44,6 +44,7 @@ from hub.errors import FieldError
 from hub.http_limits import BodyLimit
 from hub.runtime import Hub
 from hub.settings import HubSettings
+from hub.store.base import SeriesUnreachable
 from hub.web.broadcast import StreamSlots
 from hub.web.render import STATIC
 
@@ -74,6 +75,7 @@ def create_app(settings: HubSettings, hub: Hub | None = None) -> FastAPI:
                        max_photo_body_bytes=settings.http_max_photo_body_bytes)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(FieldError, errors.field_error)
+    app.add_exception_handler(SeriesUnreachable, errors.series_unreachable)
     for module in (status, auth, devices, readings, alerts, silences, audit, metrics, notifications, samples, checks,
                    gate, reports, limits, photos, notes, admin_notify, admin_channels, admin_setup, device_admin,
                    stream, links, calibration, visitors, places, pages):

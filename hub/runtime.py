@@ -408,6 +408,7 @@ class Hub:
             self.broker_watch.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
+        self.store_alarm.record_ended()  # an outage over since the duty's last tick
         self.notifications.stop()
         self.reports.close()
         self.checks.close()

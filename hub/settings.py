@@ -252,7 +252,7 @@ class HubSettings(BaseSettings):
 
     # -- time-series store (docs/influxdb.md) ----------------------------------------------------
     #: Where readings and events go; the hub's own state (alerts, devices) stays in SQLite either way.
-    store: Literal["sqlite", "influxdb"] = "sqlite"
+    store: Literal["sqlite", "influxdb", "postgresql"] = "sqlite"
     #: Raw readings and events are kept this long, then only hourly min/max/mean/count (``None``: forever).
     raw_retention_days: float | None = Field(default=400.0, ge=1)
     hourly_retention_days: float | None = Field(default=3650.0, ge=1)
@@ -273,6 +273,9 @@ class HubSettings(BaseSettings):
     #: Create the database, retention policies and continuous query at start (InfluxDB 1.x only).
     influx_setup: bool = True
     influx_timeout_s: float = Field(default=30.0, gt=0)
+    #: With ``store=postgresql``: the database readings and events go to, as a libpq connection string
+    #: (``host=… port=… dbname=… user=… password=…``) or URI (docs/postgresql.md).
+    postgres_dsn: str | None = Field(default=None, validate_default=True)
 
     @field_validator("shared_group")
     @classmethod
@@ -281,6 +284,13 @@ class HubSettings(BaseSettings):
         if group:
             raise ValueError(RETIRED_SHARED_GROUP)
         return None
+
+    @field_validator("postgres_dsn")
+    @classmethod
+    def _postgres_dsn(cls, dsn: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("store") == "postgresql" and not dsn:
+            raise ValueError("required when XIAOAN_STORE=postgresql")
+        return dsn or None
 
     @field_validator("influx_url")
     @classmethod

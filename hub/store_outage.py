@@ -1,11 +1,12 @@
-"""A store that cannot write (a full disk, an I/O error, a file system gone read-only).
+"""A store that cannot write (a full disk, an I/O error, a file system gone read-only, a database server away).
 
 The ingest writer already acknowledges nothing it could not commit (hub.ingest): no
 PUBACK, no ``stored`` confirmation, so every edge keeps its rows and the broker keeps
 the hub's queue. This module adds what a full disk needs beyond a failed batch:
 
 * ``write_refusal`` tells a refused write (SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY,
-  ENOSPC, EIO, EROFS, InfluxDB's "no space left on device") from any other error;
+  ENOSPC, EIO, EROFS, InfluxDB's "no space left on device", a PostgreSQL or InfluxDB
+  server that does not answer) from any other error;
 * ``WriteOutage`` holds, in memory, since when the stores refuse to write and why —
   ``/api/health`` answers 503 from it at the first refused batch, ``/metrics`` shows it;
 * ``StoreAlarm`` (a scheduler duty) raises the ``store_cannot_write`` alarm **from
@@ -35,6 +36,7 @@ from hub.alerts.builtin import describe
 from hub.alerts.config import AlertsConfig
 from hub.alerts.kinds import AlertState, RuleKind
 from hub.rules.escalation import due_tiers
+from hub.store.base import SeriesUnreachable
 from hub.store.state import Alert
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ _ERRNOS = {
     errno.EIO: "disk I/O error",
     errno.EROFS: "file system read-only",
 }
+#: The series store's server (PostgreSQL, InfluxDB) does not answer.
+UNREACHABLE = "database unreachable"
 #: What the text of an error says when it carries no code (InfluxDB's answer to a write, say).
 _TEXTS = (
     ("database or disk is full", "disk full"),
@@ -68,14 +72,19 @@ _TEXTS = (
 
 
 def write_refusal(error: BaseException) -> str | None:
-    """"disk full", "disk I/O error" or "file system read-only" when the disk refused a write; else None.
+    """"disk full", "disk I/O error" or "file system read-only" when the disk refused a write,
+    "database unreachable" when the series store's server did not answer; else None.
 
     Looks through the error's causes, since a store may wrap what SQLite or the OS raised.
+    A server that does not answer is no blip either: while it lasts no reading reaches the
+    rules (a batch is evaluated once it is stored), so people must hear of it.
     """
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, SeriesUnreachable):
+            return UNREACHABLE
         if isinstance(current, sqlite3.Error):
             code = getattr(current, "sqlite_errorcode", None)
             if isinstance(code, int) and (code & 0xFF) in _REFUSALS:
@@ -197,6 +206,15 @@ class StoreAlarm:
                 self._escalate(current, now)
             self._record_ended()
 
+    def record_ended(self) -> None:
+        """Record the outages that are over; the hub calls it as it stops, after its last batch.
+
+        An outage that ended after the last tick would otherwise leave no record at all: it
+        lived in memory only, and a restart right after the database came back is common.
+        """
+        with self._lock:
+            self._record_ended()
+
     def _alarm_for(self, episode: Episode, now: float) -> Alert:
         alert = self._alarms.get(episode.since)
         if alert is None:
@@ -253,11 +271,13 @@ class StoreAlarm:
 def cannot_write_message(reason: str, refused: int, locale: str, lasted_s: float | None = None) -> str:
     """What the alarm says: what is wrong, what it means for the readings, what to do."""
     zh_reason = {"disk full": "磁盘已满", "disk I/O error": "磁盘读写错误",
-                 "file system read-only": "文件系统只读"}.get(reason, reason)
+                 "file system read-only": "文件系统只读", UNREACHABLE: "数据库服务器无法连接"}.get(reason, reason)
     if locale == "en":
-        text = (f"The hub cannot write its database ({reason}): readings are not stored; the nodes keep them"
-                f" and send them when the hub can write again ({refused} batches refused so far)."
-                " Free disk space on the hub (docs/operations.md, \"A full disk\").")
+        text = (f"The hub cannot write its database ({reason}): readings are not stored, and the hub raises no"
+                " temperature or door alarm from them meanwhile (the nodes' own buzzers still sound); the nodes keep"
+                f" them and send them when the hub can write again ({refused} batches refused so far).")
+        text += (" Check that the database server is running and reachable (docs/postgresql.md, docs/influxdb.md)."
+                 if reason == UNREACHABLE else " Free disk space on the hub (docs/operations.md, \"A full disk\").")
         if lasted_s is not None:
             text = (f"The hub could not write its database for {lasted_s:.0f} s ({reason}, {refused} batches"
                     " refused); it writes again and the readings the nodes kept are arriving.")
@@ -265,5 +285,7 @@ def cannot_write_message(reason: str, refused: int, locale: str, lasted_s: float
     if lasted_s is not None:
         return (f"中心服务器曾 {lasted_s:.0f} 秒无法写入数据库（{zh_reason}，{refused} 批被拒），现已恢复写入，"
                 "各节点暂存的数据正在补传")
-    return (f"中心服务器无法写入数据库（{zh_reason}）：数据暂未入库，各节点会保留并在恢复后补传"
-            f"（已有 {refused} 批被拒）。请清理服务器磁盘空间（见运维手册“磁盘已满”）")
+    advice = ("请检查数据库服务器是否在运行、网络是否连通" if reason == UNREACHABLE
+              else "请清理服务器磁盘空间（见运维手册“磁盘已满”）")
+    return (f"中心服务器无法写入数据库（{zh_reason}）：数据暂未入库，中心暂时无法据此发出温度和门禁报警"
+            f"（节点本地蜂鸣器照常报警），各节点会保留并在恢复后补传（已有 {refused} 批被拒）。{advice}")

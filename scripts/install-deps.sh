@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-EXTRAS=${EXTRAS:-edge,hub,influx,district,dev}
+EXTRAS=${EXTRAS:-edge,hub,influx,postgres,district,dev}
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 
@@ -16,7 +16,7 @@ have mosquitto || missing+=(mosquitto)
 have mosquitto_pub || missing+=(mosquitto-clients)
 have influxd || missing+=(influxdb)
 # The district service (hub/district) keeps its state in PostgreSQL 15; its tests start a private cluster
-# with the binaries under /usr/lib/postgresql/15/bin (hub/district/pg_server.py), never the system one.
+# with the binaries under /usr/lib/postgresql/15/bin (hub/pg/server.py), never the system one.
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 # `make bench` compiles its C load generator (bench/mqttload.c) against libmosquitto.
 [ -f /usr/include/mosquitto.h ] || missing+=(libmosquitto-dev)

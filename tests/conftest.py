@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ from edge import wire
 from edge.config import BrokerSettings, EdgeSettings
 from edge.link import close_client
 from hub.broker import DYNSEC_ADMIN, Account, MosquittoBroker, find_dynsec_plugin
+from hub.pg.server import PostgresServer
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
 
@@ -42,6 +44,26 @@ def broker(tmp_path_factory: pytest.TempPathFactory, accounts: dict[str, Account
     """One broker for the session (tests use distinct client ids and devices)."""
     with MosquittoBroker(tmp_path_factory.mktemp("broker"), list(accounts.values()), admin=dynsec_admin) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """Debian's postgresql-15 binaries, ``initdb`` into a temp dir, on a free loopback port (never the system one).
+
+    Without fsync: the tests kill district workers and school hubs, never PostgreSQL itself.
+    One cluster for the session, shared by the district tests and the hub's PostgreSQL store tests.
+    """
+    with PostgresServer(durable=False) as server:
+        yield server
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def postgres_database(postgres: PostgresServer) -> str:
+    """The DSN of a new empty database for this test."""
+    return postgres.create_database(f"test_{next(_database_numbers)}")
 
 
 def clear_retained(broker: MosquittoBroker, hub: Account) -> list[str]:

@@ -46,3 +46,18 @@ async def field_error(_request: Request, error: Exception) -> JSONResponse:
     detail: str | dict[str, str] = (error.message if error.field is None
                                     else {"field": error.field, "message": error.message})
     return JSONResponse(status_code=error.status, content={"detail": detail})
+
+
+#: How long a client waits before asking again while the readings' database is away (seconds).
+SERIES_RETRY_AFTER_S = 30
+
+
+async def series_unreachable(_request: Request, error: Exception) -> JSONResponse:
+    """The readings' database (PostgreSQL, InfluxDB) does not answer: 503, said as such, not a 500.
+
+    Only readings, charts and reports need it; the rest of the hub answers as usual, and
+    the hub's ``store_cannot_write`` alarm already tells the people who can fix it.
+    """
+    return JSONResponse(status_code=503, headers={"Retry-After": str(SERIES_RETRY_AFTER_S)},
+                        content={"detail": "读数数据库暂时无法连接，请稍后再试 · the readings' database cannot be"
+                                           " reached; try again shortly"})

@@ -1,32 +1,16 @@
-"""The district's PostgreSQL schema as numbered steps, the way the hub's SQLite stores keep theirs (hub.store.sqlite).
+"""The district's PostgreSQL schema as numbered steps (applied by ``hub.pg.schema``).
 
-Each step runs once, in order, in one transaction with the ``schema_version`` row that
-records it. Several district workers starting at once take a transaction-scoped
-advisory lock first, so exactly one applies a step and the others find it done.
 Released steps are never edited: a change is a new step (docs/operations.md).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import psycopg
 
-_LOGGER = logging.getLogger(__name__)
+from hub.pg.schema import Migration, check_steps
+from hub.pg.schema import migrate as migrate_store
 
-#: The advisory lock key migrations serialise on ("xiaoan-m" as bytes).
-MIGRATION_LOCK = 0x7869_616F_616E_2D6D
 STORE = "district"
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    sql: str
-
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "schools, forwarded records, the alarm queue, open alarms, the leader", """
@@ -172,32 +156,9 @@ CREATE TABLE district_account_log (
 )
 
 
-def check_steps(migrations: Sequence[Migration]) -> None:
-    versions = [m.version for m in migrations]
-    if versions != list(range(1, len(versions) + 1)):
-        raise ValueError(f"{STORE}: migration versions must be 1, 2, 3 … in order, got {versions}")
+check_steps(STORE, MIGRATIONS)
 
 
-check_steps(MIGRATIONS)
-
-
-def migrate(db: psycopg.Connection[tuple[object, ...]], migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    """Bring the database to the newest version; returns it. Raises if the database is newer than this release."""
-    latest = migrations[-1].version
-    with db.transaction():
-        db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (store TEXT PRIMARY KEY, version INTEGER NOT NULL,"
-                   " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        row = db.execute("SELECT version FROM schema_version WHERE store = %s", (STORE,)).fetchone()
-        found = 0 if row is None else int(str(row[0]))
-        if found > latest:
-            raise RuntimeError(f"the district database is at schema version {found}, this release knows up to"
-                               f" {latest}: it was written by a newer xiaoan; install that release")
-        for step in migrations:
-            if step.version > found:
-                _LOGGER.info("district schema version %d: %s", step.version, step.description)
-                db.execute(step.sql.encode())
-        if latest > found:
-            db.execute("INSERT INTO schema_version (store, version) VALUES (%s, %s) ON CONFLICT (store)"
-                       " DO UPDATE SET version = excluded.version, applied_at = now()", (STORE, latest))
-    return latest
+def migrate(db: psycopg.Connection[tuple[object, ...]], migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """Bring the district database to the newest version; returns it."""
+    return migrate_store(db, STORE, migrations)

@@ -23,11 +23,8 @@ import hashlib
 import hmac
 import json
 import logging
-import queue
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,31 +34,18 @@ from psycopg.types.json import Jsonb
 
 from hub.district.schema import migrate
 from hub.district.wire import SITE_PATTERN, ForwardedRecord, RecordKind
+from hub.pg.months import month_of, month_span
+from hub.pg.pool import Connections
 from hub.safetext import typed_problem
 
 _LOGGER = logging.getLogger(__name__)
 
-Connection = psycopg.Connection[tuple[object, ...]]
-#: Connections a worker keeps open for its routes and duties.
-POOL_SIZE = 8
 #: The advisory lock partitions are made and dropped under ("xiaoan-p" as bytes).
 PARTITION_LOCK = 0x7869_616F_616E_2D70
 #: The district keeps its copy of the readings this long by default: a quarter, for looking into what happened.
 #: The two years the food-safety law asks are kept by each school's hub, whose record it is.
 READINGS_RETENTION_DAYS = 92
 _PARTITION_PREFIX = "records_readings_"
-
-
-def reading_month(ts: float) -> dt.date:
-    """The first day of the (UTC) month holding ``ts``: the partition a reading of that time lives in."""
-    when = dt.datetime.fromtimestamp(ts, dt.UTC)
-    return dt.date(when.year, when.month, 1)
-
-
-def month_span(month: dt.date) -> tuple[float, float]:
-    start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
-    end = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC)
-    return start.timestamp(), end.timestamp()
 
 
 def partition_name(month: dt.date) -> str:
@@ -77,43 +61,6 @@ def token_digest(token: str) -> bytes:
 class Stored:
     stored: int
     duplicates: int
-
-
-class Connections:
-    """A few open connections shared by a worker's threads; a broken one is dropped, a new one opened."""
-
-    def __init__(self, dsn: str, size: int = POOL_SIZE) -> None:
-        self.dsn = dsn
-        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
-
-    @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        try:
-            db = self._idle.get_nowait()
-        except queue.Empty:
-            db = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-        try:
-            yield db
-        except BaseException:
-            if db.closed or db.broken:
-                db.close()
-                raise
-            self._give_back(db)
-            raise
-        self._give_back(db)
-
-    def _give_back(self, db: Connection) -> None:
-        try:
-            self._idle.put_nowait(db)
-        except queue.Full:
-            db.close()
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
 
 
 #: The account log's actor for what was done on the district's machine, not on a page.
@@ -175,7 +122,7 @@ class DistrictStore:
 
     def _retention_start(self, now: float) -> float:
         """Readings before this (the start of the oldest month kept) are no longer kept."""
-        return month_span(reading_month(now - self.readings_retention_days * 86_400.0))[0]
+        return month_span(month_of(now - self.readings_retention_days * 86_400.0))[0]
 
     def _ensure_months(self, months: set[dt.date]) -> None:
         """Make the readings partitions of ``months`` that do not exist yet (each worker may: under a lock)."""
@@ -201,7 +148,7 @@ class DistrictStore:
             _LOGGER.info("%s sent %d reading(s) older than the %d days kept: confirmed, not kept", site, expired,
                          self.readings_retention_days)
             records = tuple(r for r in records if r.kind is not RecordKind.READING or r.ts >= cutoff)
-        months = {reading_month(r.ts) for r in records if r.kind is RecordKind.READING}
+        months = {month_of(r.ts) for r in records if r.kind is RecordKind.READING}
         self._ensure_months(months)
         try:
             stored = self._insert(site, records)

@@ -23,6 +23,15 @@ def sensor_key(device: str, sensor: str) -> str:
     return f"{device}/{sensor}"
 
 
+class SeriesUnreachable(Exception):
+    """The series store's server (PostgreSQL, InfluxDB) cannot be reached: the write was not made.
+
+    Raised by the stores that live on another server, so the hub can tell "the database is
+    away" (the ``store_cannot_write`` alarm, hub.store_outage) from a batch that failed for
+    a reason of its own.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class StoredReading:
     sensor: str  # sensor_key

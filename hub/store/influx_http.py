@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from hub.store.base import SeriesUnreachable
+
 _LOGGER = logging.getLogger(__name__)
 
 #: The whole of a 400 answer that only reports points older than the retention policy.
@@ -31,6 +33,13 @@ class InfluxError(RuntimeError):
     def __init__(self, message: str, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class InfluxUnreachable(InfluxError, SeriesUnreachable):
+    """No answer from InfluxDB at all (connection refused, timed out)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
 
 
 def quote_ident(name: str) -> str:
@@ -103,10 +112,11 @@ class InfluxHttp:
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         delay = self._backoff_s
         for attempt in range(1, self._attempts + 1):
+            failure: InfluxError
             try:
                 response = self._client.request(method, path, **kwargs)
             except httpx.TransportError as error:
-                failure = InfluxError(f"InfluxDB at {self.url} unreachable: {error}", transient=True)
+                failure = InfluxUnreachable(f"InfluxDB at {self.url} unreachable: {error}")
             else:
                 if response.status_code < 300:
                     return response

@@ -53,7 +53,21 @@ def open_series(settings: HubSettings, state: StateStore) -> SeriesStore:
     if settings.store == "sqlite":
         return SqliteSeriesStore(settings.db_dir / "readings.sqlite3", _seconds(settings.raw_retention_days),
                                  _seconds(settings.hourly_retention_days))
+    if settings.store == "postgresql":
+        return open_postgres(settings)
     return open_influx(settings, state)
+
+
+def open_postgres(settings: HubSettings) -> SeriesStore:
+    """The PostgreSQL store, its tables brought to this release's schema; a missing library is a settings error."""
+    assert settings.postgres_dsn is not None  # the settings require it with store=postgresql
+    try:
+        from hub.store.pg_series import PostgresSeriesStore  # noqa: PLC0415 — optional extra
+    except ImportError as error:
+        raise ConfigError(Path("<environment>"), [
+            f"XIAOAN_STORE: 'postgresql' needs the postgres extra (pip install 'xiaoan[postgres]'): {error}"]) from None
+    return PostgresSeriesStore(settings.postgres_dsn, _seconds(settings.raw_retention_days),
+                               _seconds(settings.hourly_retention_days))
 
 
 def open_influx(settings: HubSettings, state: StateStore, site_refresh_s: float = 5.0) -> InfluxSeriesStore:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from hub.store.base import HOUR_S, HourlyAggregate, StoredEvent, StoredReading
+from hub.store.hours import HourPart, combine_hours
 from hub.store.sqlite import Migration, SqliteStore
 
 _HOUR_MS = HOUR_S * 1000
@@ -126,10 +127,6 @@ FROM readings WHERE sensor = ? AND ts_ms >= ? AND ts_ms < ? AND value IS NOT NUL
 #: How much of one sensor's history a rollup transaction takes (ms): a day, 8,640 readings at 10 s.
 _ROLL_CHUNK_MS = 24 * _HOUR_MS
 
-#: (hour, min, max, sum, count): the parts an hour's aggregate is combined from.
-_Part = tuple[int, float, float, float, int]
-
-
 class SqliteSeriesStore(SqliteStore):
     STORE = "series"
     MIGRATIONS = (Migration(1, "readings, events and hourly aggregates (0.1.0)", _SCHEMA),
@@ -201,7 +198,7 @@ class SqliteSeriesStore(SqliteStore):
         """
         since_ms, until_ms = round(since * 1000), round(until * 1000)
         first_hour = since_ms // _HOUR_MS * _HOUR_MS
-        parts: list[_Part] = []
+        parts: list[HourPart] = []
         with self._lock:
             served_lo = -(-since_ms // _HOUR_MS) * _HOUR_MS
             served_hi = max(served_lo, min(_meta(self._db, "rolled_until"), until_ms // _HOUR_MS * _HOUR_MS))
@@ -222,7 +219,7 @@ class SqliteSeriesStore(SqliteStore):
             parts += self._db.execute(
                 "SELECT hour_ms, min, max, mean * count, count FROM readings_hourly WHERE sensor = ?"
                 " AND hour_ms >= ? AND hour_ms < ?", (sensor, first_hour, until_ms)).fetchall()
-        return _combine(sensor, parts)
+        return combine_hours(sensor, parts)
 
     def hourly_many(self, sensors: Sequence[str], since: float, until: float) -> dict[str, list[HourlyAggregate]]:
         """``hourly`` of each sensor: closed hours come from the rollups, so one sensor after the other is quick."""
@@ -398,20 +395,3 @@ def _meta(db: sqlite3.Connection, key: str) -> int:
 def _set_meta(db: sqlite3.Connection, key: str, value: int) -> None:
     db.execute("INSERT INTO rollup_meta (key, value) VALUES (?, ?)"
                " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
-
-
-def _combine(sensor: str, parts: Sequence[_Part]) -> list[HourlyAggregate]:
-    """The parts of each hour (rollup, raw rows, pruned aggregate) as one aggregate, in hour order."""
-    hours: dict[int, list[float]] = {}
-    for hour, lo, hi, total, count in parts:
-        if not count:
-            continue
-        found = hours.get(hour)
-        if found is None:
-            hours[hour] = [lo, hi, total, count]
-        else:
-            found[0], found[1] = min(found[0], lo), max(found[1], hi)
-            found[2] += total
-            found[3] += count
-    return [HourlyAggregate(sensor, hour / 1000.0, lo, hi, total / count, int(count))
-            for hour, (lo, hi, total, count) in sorted(hours.items())]

@@ -8,7 +8,9 @@ from typing import Any
 
 from hub.health import ALERT_TIMERS, STALL_FLOOR_S, DeadLetterPart, HealthPublic, assess
 from hub.scheduler import DutyStatus
-from hub.store_outage import Episode, write_refusal
+from hub.store.base import SeriesUnreachable
+from hub.store.influx_http import InfluxError, InfluxUnreachable
+from hub.store_outage import Episode, cannot_write_message, write_refusal
 
 NOW = 10_000.0
 
@@ -73,6 +75,24 @@ def test_write_refusals_are_told_from_other_store_errors() -> None:
         assert write_refusal(wrapped) == "disk I/O error"
     assert write_refusal(sqlite3.OperationalError("database is locked")) is None
     assert write_refusal(ValueError("bad")) is None
+
+
+
+def test_a_series_server_that_does_not_answer_is_a_refusal_not_a_blip() -> None:
+    """PostgreSQL or InfluxDB away: no reading reaches the rules meanwhile, so it is the store alarm's business."""
+    try:
+        try:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        except OSError as error:
+            raise SeriesUnreachable("PostgreSQL cannot be reached") from error
+    except SeriesUnreachable as wrapped:
+        assert write_refusal(wrapped) == "database unreachable"
+    assert write_refusal(InfluxUnreachable("InfluxDB at http://127.0.0.1:8086 unreachable")) == "database unreachable"
+    assert write_refusal(InfluxError("InfluxDB answered 400", transient=False)) is None
+    zh = cannot_write_message("database unreachable", 3, "zh")
+    assert "数据库服务器无法连接" in zh and "暂时无法据此发出温度和门禁报警" in zh and "磁盘" not in zh
+    en = cannot_write_message("database unreachable", 3, "en")
+    assert "database server is running and reachable" in en and "disk" not in en
 
 
 def test_alert_timers_that_stopped_running_are_503() -> None:

@@ -1,4 +1,4 @@
-"""The SeriesStore contract, run against SQLite and against a real InfluxDB: same data in, same data out.
+"""The SeriesStore contract, run against SQLite, a real InfluxDB and a real PostgreSQL: same data in, same data out.
 
 Timestamps are a few days back from now: InfluxDB refuses points older than its
 raw retention policy (400 days), as SQLite prunes them on its next round.
@@ -15,6 +15,7 @@ import pytest
 
 from hub.store.base import HOUR_S, HourlyAggregate, SeriesStore, StoredEvent, StoredReading
 from hub.store.influx_series import InfluxSeriesStore
+from hub.store.pg_series import PostgresSeriesStore
 from hub.store.sqlite_series import SqliteSeriesStore
 
 SENSOR = "dev-a/fridge-1"
@@ -27,19 +28,23 @@ def t0() -> float:
     return (int(time.time()) // HOUR_S - 72) * HOUR_S
 
 
-@pytest.fixture(params=["sqlite", "influxdb"])
+@pytest.fixture(params=["sqlite", "influxdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeriesStore]:
     if request.param == "sqlite":
         sqlite = SqliteSeriesStore(tmp_path / "readings.sqlite3", raw_retention_s=400 * 86_400.0)
         yield sqlite
         sqlite.close()
+    elif request.param == "postgresql":
+        postgres = PostgresSeriesStore(request.getfixturevalue("postgres_database"), raw_retention_s=400 * 86_400.0)
+        yield postgres
+        postgres.close()
     else:
         yield request.getfixturevalue("influx_store")
 
 
 def expire_raw_before(store: SeriesStore, cutoff: float) -> None:
     """Let the raw retention remove readings before ``cutoff`` (an hour boundary), the store's way."""
-    if isinstance(store, SqliteSeriesStore):
+    if isinstance(store, SqliteSeriesStore | PostgresSeriesStore):
         store.raw_retention_s = 3600.0
         store.downsample_and_prune(cutoff + 3600.0)
     else:

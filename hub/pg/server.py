@@ -57,7 +57,7 @@ def _run_as_account() -> pwd.struct_passwd:
 
 
 class PostgresServer:
-    """One private cluster: ``initdb`` at start, stopped (fast shutdown) and removed at the end."""
+    """One private cluster: ``initdb`` at the first start, stopped (fast shutdown) and removed at the end."""
 
     def __init__(self, directory: Path | None = None, port: int | None = None, host: str = "127.0.0.1",
                  durable: bool = True) -> None:
@@ -85,15 +85,13 @@ class PostgresServer:
         return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
 
     def start(self) -> PostgresServer:
+        """Start the cluster, made with ``initdb`` the first time; after ``halt`` the same data and port again."""
         if self._user is not None:
             os.chown(self.directory, self._user.pw_uid, self._user.pw_gid)
         env = {**os.environ, "LC_ALL": "C.UTF-8", "TZ": "UTC"}
-        initdb = subprocess.run([str(self._bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-                                 "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"],
-                                capture_output=True, env=env, check=False, **self._run_as())  # type: ignore[call-overload]
-        if initdb.returncode != 0:
-            raise PostgresError(f"initdb failed: {initdb.stderr.decode(errors='replace')[-2000:]}")
-        with self.log.open("wb") as log:
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb(env)
+        with self.log.open("ab") as log:
             if self._user is not None:
                 os.chown(self.log, self._user.pw_uid, self._user.pw_gid)
             self.process = subprocess.Popen(
@@ -116,6 +114,13 @@ class PostgresServer:
         self.stop()
         raise PostgresError(f"postgres did not accept connections on {self.host}:{self.port}: {self._log_tail()}")
 
+    def _initdb(self, env: dict[str, str]) -> None:
+        initdb = subprocess.run([str(self._bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
+                                 "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"],
+                                capture_output=True, env=env, check=False, **self._run_as())  # type: ignore[call-overload]
+        if initdb.returncode != 0:
+            raise PostgresError(f"initdb failed: {initdb.stderr.decode(errors='replace')[-2000:]}")
+
     def _log_tail(self) -> str:
         try:
             return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
@@ -129,6 +134,13 @@ class PostgresServer:
         return self.dsn(name)
 
     def stop(self) -> None:
+        """Stop the cluster and remove it (when its directory is its own)."""
+        self.halt()
+        if self._owned_dir:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the cluster and keep its data: ``start`` brings it back on the same port (a database outage)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # fast shutdown: sessions ended, data flushed
             try:
@@ -137,8 +149,6 @@ class PostgresServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-        if self._owned_dir:
-            shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:
         return self.start()

@@ -1,0 +1,54 @@
+"""A few open PostgreSQL connections shared by one process's threads."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+Connection = psycopg.Connection[tuple[object, ...]]
+#: Connections a process keeps open for its routes and duties.
+POOL_SIZE = 8
+
+
+class Connections:
+    """Connections in autocommit mode (a transaction is ``db.transaction()``).
+
+    A broken one is dropped; a new one is opened when none is idle.
+    """
+
+    def __init__(self, dsn: str, size: int = POOL_SIZE, connect_timeout_s: int = 5) -> None:
+        self.dsn = dsn
+        self._connect_timeout_s = connect_timeout_s
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        try:
+            db = self._idle.get_nowait()
+        except queue.Empty:
+            db = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self._connect_timeout_s)
+        try:
+            yield db
+        except BaseException:
+            if db.closed or db.broken:
+                db.close()
+                raise
+            self._give_back(db)
+            raise
+        self._give_back(db)
+
+    def _give_back(self, db: Connection) -> None:
+        try:
+            self._idle.put_nowait(db)
+        except queue.Full:
+            db.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

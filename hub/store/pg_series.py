@@ -1,0 +1,358 @@
+"""Readings and events in PostgreSQL: a school hub's series store where the school or its district runs one.
+
+Chosen with ``XIAOAN_STORE=postgresql`` and ``XIAOAN_POSTGRES_DSN`` (docs/postgresql.md).
+The same ``SeriesStore`` as SQLite and InfluxDB: a reading is keyed by (sensor,
+millisecond), so a replayed reading overwrites itself; an event by (device, boot,
+seq), so a replayed event is stored once. The hub's state (alarms, devices, accounts,
+checks) stays in its SQLite files next to it, so the hub starts, serves its pages and
+runs its timers when the database server is away. Readings and events wait at the
+broker and on the Pi until it is back (the hub confirms no batch it could not write,
+and judges a batch only once it is stored), and the hub raises its critical
+``store_cannot_write`` alarm meanwhile: a write that cannot reach the server raises
+``SeriesUnreachable``.
+
+Layout:
+
+- ``readings`` is partitioned by the month (UTC) of its millisecond column; a
+  month's partition is made when its first reading arrives. A month wholly past
+  the raw retention is folded into ``readings_hourly`` and dropped: a ``DROP
+  TABLE``, not a month of ``DELETE``s. The month the cut falls in is cut at the
+  hour, the way the SQLite store cuts, so an hour is either all raw or all
+  aggregate and ``hourly`` gives the same answer before and after.
+- A BRIN index on the time (a few pages per month) finds the rows below the cut
+  without an index as large as the primary key.
+- The primary key carries the value (``INCLUDE``): a sensor's rows lie one per page
+  among the other sensors', and an hour's aggregate is read from the index alone
+  once the hourly maintenance has vacuumed what was written.
+- ``events`` are few (doors, gates, power): one table, pruned with ``DELETE``.
+
+Hourly aggregates are computed from the raw rows when asked (with the kept
+aggregates of pruned hours added): the index on (sensor, ts) makes a sensor's week
+a range scan, and there are no rollups to keep right when late readings arrive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from hub.pg.months import month_of, month_span
+from hub.pg.pool import Connection, Connections
+from hub.pg.schema import Migration, check_steps, migrate
+from hub.store.base import HOUR_S, HourlyAggregate, SeriesUnreachable, StoredEvent, StoredReading
+from hub.store.hours import HourPart, combine_hours
+
+_LOGGER = logging.getLogger(__name__)
+
+STORE = "series"
+_HOUR_MS = HOUR_S * 1000
+#: The advisory lock partitions are made and dropped under ("xiaoan-s" as bytes): hubs may share a server.
+PARTITION_LOCK = 0x7869_616F_616E_2D73
+_PARTITION_PREFIX = "readings_"
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "readings by month, events and hourly aggregates", """
+CREATE TABLE readings (
+    sensor TEXT NOT NULL,
+    ts_ms BIGINT NOT NULL,
+    value DOUBLE PRECISION,
+    fault TEXT,
+    synced BOOLEAN NOT NULL DEFAULT true,
+    PRIMARY KEY (sensor, ts_ms) INCLUDE (value)
+) PARTITION BY RANGE (ts_ms);
+CREATE INDEX readings_by_time ON readings USING brin (ts_ms);
+CREATE TABLE events (
+    device TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    ts_ms BIGINT NOT NULL,
+    sensor TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    synced BOOLEAN NOT NULL DEFAULT true,
+    PRIMARY KEY (device, boot_id, seq)
+);
+CREATE INDEX events_by_time ON events (ts_ms);
+CREATE INDEX events_by_sensor ON events (sensor, ts_ms);
+CREATE TABLE readings_hourly (
+    sensor TEXT NOT NULL,
+    hour_ms BIGINT NOT NULL,
+    min DOUBLE PRECISION NOT NULL,
+    max DOUBLE PRECISION NOT NULL,
+    mean DOUBLE PRECISION NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (sensor, hour_ms)
+);
+"""),
+)
+check_steps(STORE, MIGRATIONS)
+
+#: Merge folded hours into the kept aggregates: a reading replayed after its hour was pruned must not
+#: replace the hour with itself (the SQLite store's ``_FOLD`` does the same).
+_MERGE_HOURLY = """
+ON CONFLICT (sensor, hour_ms) DO UPDATE SET
+    min = least(readings_hourly.min, excluded.min),
+    max = greatest(readings_hourly.max, excluded.max),
+    mean = (readings_hourly.mean * readings_hourly.count + excluded.mean * excluded.count)
+           / (readings_hourly.count + excluded.count),
+    count = readings_hourly.count + excluded.count
+"""
+
+#: Fold one whole partition (the table is locked): its valued rows per sensor and hour.
+_FOLD_PARTITION = f"""
+INSERT INTO readings_hourly (sensor, hour_ms, min, max, mean, count)
+SELECT sensor, ts_ms / {_HOUR_MS} * {_HOUR_MS} AS hour, min(value), max(value), avg(value), count(value)
+FROM {{partition}} WHERE value IS NOT NULL GROUP BY sensor, hour
+""" + _MERGE_HOURLY
+
+#: Delete the raw rows below the cut and fold exactly the rows deleted: a reading committed meanwhile
+#: is either among them or left for the next run, never deleted unfolded.
+_FOLD_BELOW = f"""
+WITH gone AS (DELETE FROM readings WHERE ts_ms < %s RETURNING sensor, ts_ms, value)
+INSERT INTO readings_hourly (sensor, hour_ms, min, max, mean, count)
+SELECT sensor, ts_ms / {_HOUR_MS} * {_HOUR_MS} AS hour, min(value), max(value), avg(value), count(value)
+FROM gone WHERE value IS NOT NULL GROUP BY sensor, hour
+""" + _MERGE_HOURLY
+
+_RAW_HOURS = f"""
+SELECT sensor, ts_ms / {_HOUR_MS} * {_HOUR_MS} AS hour, min(value), max(value), sum(value), count(value)
+FROM readings WHERE sensor = ANY(%s) AND ts_ms >= %s AND ts_ms < %s AND value IS NOT NULL GROUP BY sensor, hour
+"""
+
+_KEPT_HOURS = """
+SELECT sensor, hour_ms, min, max, mean * count, count FROM readings_hourly
+WHERE sensor = ANY(%s) AND hour_ms >= %s AND hour_ms < %s
+"""
+
+_EVENT_COLUMNS = "device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced"
+
+
+def partition_name(month: dt.date) -> str:
+    return f"{_PARTITION_PREFIX}{month:%Y%m}"
+
+
+def _month_ms(month: dt.date) -> tuple[int, int]:
+    start, end = month_span(month)
+    return round(start * 1000), round(end * 1000)
+
+
+def _ms(ts: float) -> int:
+    return round(ts * 1000)
+
+
+class PostgresSeriesStore:
+    """``SeriesStore`` (with ``Maintained``, ``ManySensors`` and ``TimedValues``) on a PostgreSQL database."""
+
+    def __init__(self, dsn: str, raw_retention_s: float | None = None, hourly_retention_s: float | None = None,
+                 pool_size: int = 4) -> None:
+        """Brings the tables to this release's schema; ``None`` retention keeps data forever.
+
+        A server that cannot be reached yet does not stop the hub: its timers and most of its pages
+        need only its SQLite state. The schema is brought up at the first use that reaches the
+        server; until then every write fails, so the hub confirms nothing and raises its store
+        alarm. A database written by a newer release is refused here, at start.
+        """
+        self.pool = Connections(dsn, size=pool_size)
+        self.raw_retention_s = raw_retention_s
+        self.hourly_retention_s = hourly_retention_s
+        #: Months whose partition this process has seen made (another process may drop one: see ``write``).
+        self._months: set[dt.date] = set()
+        self._schema_lock = threading.Lock()
+        self.schema_version: int | None = None
+        try:
+            self._ensure_schema()
+        except psycopg.OperationalError as error:
+            _LOGGER.warning("series: PostgreSQL cannot be reached (%s); readings wait until it can", error)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _ensure_schema(self) -> None:
+        with self._schema_lock:
+            if self.schema_version is None:
+                with self.pool.connection() as db:
+                    self.schema_version = migrate(db, STORE, MIGRATIONS)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A pooled connection to tables at this release's schema; a server that does not answer is
+        ``SeriesUnreachable`` (the store alarm on a write, a 503 on a page), a full disk is itself."""
+        try:
+            self._ensure_schema()
+            with self.pool.connection() as db:
+                yield db
+        except psycopg.errors.DiskFull:
+            raise  # the server's disk: the hub's "disk full" alarm says so (hub.store_outage)
+        except psycopg.OperationalError as error:
+            raise SeriesUnreachable(f"PostgreSQL cannot be reached: {error}") from error
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def write(self, readings: Sequence[StoredReading], events: Sequence[StoredEvent]) -> None:
+        """One transaction; committed (synchronous commit) when it returns, so the batch may be confirmed."""
+        # The last of two readings in one millisecond wins, as a replay would: one statement
+        # may not update the same row twice.
+        latest = {(r.sensor, _ms(r.ts)): r for r in readings}
+        months = {month_of(ms / 1000.0) for _, ms in latest}
+        self._ensure_months(months)
+        try:
+            self._insert(latest, events)
+        except psycopg.errors.CheckViolation:
+            # "No partition of relation found for row": a month this process thought it had was dropped
+            # (its readings had expired; these arrived late). It is made again; the next prune folds it.
+            self._months.clear()
+            self._ensure_months(months)
+            self._insert(latest, events)
+
+    def _insert(self, readings: dict[tuple[str, int], StoredReading], events: Sequence[StoredEvent]) -> None:
+        with self._connection() as db, db.transaction():
+            if readings:
+                rows = list(readings.values())
+                db.execute(
+                    "INSERT INTO readings (sensor, ts_ms, value, fault, synced)"
+                    " SELECT * FROM unnest(%s::text[], %s::int8[], %s::float8[], %s::text[], %s::bool[])"
+                    " ON CONFLICT (sensor, ts_ms) DO UPDATE SET value = excluded.value, fault = excluded.fault,"
+                    " synced = excluded.synced",
+                    ([r.sensor for r in rows], [ms for _, ms in readings], [_value(r.value) for r in rows],
+                     [r.fault for r in rows], [r.clock_synced for r in rows]))
+            if events:
+                db.execute(
+                    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest(%s::text[], %s::text[],"
+                    " %s::int8[], %s::int8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bool[])"
+                    " ON CONFLICT DO NOTHING",
+                    ([e.device for e in events], [e.boot_id for e in events], [e.seq for e in events],
+                     [_ms(e.ts) for e in events], [e.sensor for e in events], [e.kind for e in events],
+                     [e.state for e in events], [e.detail for e in events], [e.clock_synced for e in events]))
+
+    def _ensure_months(self, months: set[dt.date]) -> None:
+        """Make the partitions of ``months`` that do not exist yet (under a lock: hubs and the pruner may race)."""
+        for month in sorted(months - self._months):
+            start, end = _month_ms(month)
+            with self._connection() as db, db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+                db.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF readings FOR VALUES FROM ({}) TO ({})")
+                           .format(sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end)))
+            self._months.add(month)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def readings(self, sensor: str, since: float, until: float, limit: int = 10_000) -> list[StoredReading]:
+        with self._connection() as db:
+            rows: list[Any] = db.execute(
+                "SELECT ts_ms, value, fault, synced FROM readings WHERE sensor = %s AND ts_ms >= %s AND ts_ms < %s"
+                " ORDER BY ts_ms LIMIT %s", (sensor, _ms(since), _ms(until), limit)).fetchall()
+        return [StoredReading(sensor, ts / 1000.0, value, fault, synced) for ts, value, fault, synced in rows]
+
+    def values(self, sensor: str, since: float, until: float, limit: int) -> list[tuple[float, float | None]]:
+        with self._connection() as db:
+            rows: list[Any] = db.execute(
+                "SELECT ts_ms, value FROM readings WHERE sensor = %s AND ts_ms >= %s AND ts_ms < %s"
+                " ORDER BY ts_ms LIMIT %s", (sensor, _ms(since), _ms(until), limit)).fetchall()
+        return [(ts / 1000.0, value) for ts, value in rows]
+
+    def events(self, since: float, until: float, sensor: str | None = None, limit: int = 10_000,
+               newest_first: bool = False) -> list[StoredEvent]:
+        query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE ts_ms >= %s AND ts_ms < %s"
+        args: list[object] = [_ms(since), _ms(until)]
+        if sensor is not None:
+            query += " AND sensor = %s"
+            args.append(sensor)
+        order = "DESC" if newest_first else "ASC"
+        query += f" ORDER BY ts_ms {order}, seq {order} LIMIT %s"
+        args.append(limit)
+        with self._connection() as db:
+            rows: list[Any] = db.execute(query, args).fetchall()
+        return [StoredEvent(d, b, s, ts / 1000.0, sn, k, st, det, sy) for d, b, s, ts, sn, k, st, det, sy in rows]
+
+    def hourly(self, sensor: str, since: float, until: float) -> list[HourlyAggregate]:
+        """Each hour's aggregate of the valued readings in ``[since, until)``: raw rows and kept aggregates."""
+        return self.hourly_many([sensor], since, until)[sensor]
+
+    def hourly_many(self, sensors: Sequence[str], since: float, until: float) -> dict[str, list[HourlyAggregate]]:
+        """``hourly`` of every sensor in two queries (raw rows, kept aggregates of pruned hours).
+
+        The two never hold the same rows (pruning moves a reading from one to the other in one
+        transaction); kept aggregates are whole hours, so they count from the hour ``since`` falls in.
+        """
+        since_ms, until_ms = _ms(since), _ms(until)
+        wanted = list(dict.fromkeys(sensors))
+        parts: dict[str, list[HourPart]] = {sensor: [] for sensor in wanted}
+        with self._connection() as db:
+            found: list[Any] = db.execute(_RAW_HOURS, (wanted, since_ms, until_ms)).fetchall()
+            found += db.execute(_KEPT_HOURS, (wanted, since_ms // _HOUR_MS * _HOUR_MS, until_ms)).fetchall()
+        for sensor, hour, lo, hi, total, count in found:
+            parts[sensor].append((hour, lo, hi, total, count))
+        return {sensor: combine_hours(sensor, sensor_parts) for sensor, sensor_parts in parts.items()}
+
+    def first_values(self, sensors: Sequence[str], since: float, until: float) -> dict[str, tuple[float, float]]:
+        """Each sensor's first valued reading in ``[since, until)`` (a log-sheet cell): one index seek each."""
+        with self._connection() as db:
+            rows: list[Any] = db.execute(
+                "SELECT s.sensor, r.ts_ms, r.value FROM unnest(%s::text[]) AS s (sensor) CROSS JOIN LATERAL"
+                " (SELECT ts_ms, value FROM readings WHERE sensor = s.sensor AND ts_ms >= %s AND ts_ms < %s"
+                " AND value IS NOT NULL ORDER BY ts_ms LIMIT 1) AS r",
+                (list(dict.fromkeys(sensors)), _ms(since), _ms(until))).fetchall()
+        return {sensor: (ts / 1000.0, value) for sensor, ts, value in rows}
+
+    # -- retention --------------------------------------------------------------------------------
+
+    def downsample_and_prune(self, now: float) -> None:
+        """Fold raw readings past the raw retention into hourly aggregates and remove them; prune old aggregates.
+
+        Whole months below the cut first, one transaction each, with ``readings`` locked so no
+        write lands in a month between its fold and its drop; then the rest below the cut (the
+        hours of the month it falls in) by a delete that folds what it deletes.
+        """
+        if self.raw_retention_s is not None:
+            cutoff = int((now - self.raw_retention_s) * 1000) // _HOUR_MS * _HOUR_MS
+            for month in self._partitions():
+                if _month_ms(month)[1] <= cutoff:
+                    self._fold_and_drop(month)
+            with self._connection() as db, db.transaction():
+                db.execute(_FOLD_BELOW, (cutoff,))
+                db.execute("DELETE FROM events WHERE ts_ms < %s", (cutoff,))
+        if self.hourly_retention_s is not None:
+            cutoff = int((now - self.hourly_retention_s) * 1000)
+            with self._connection() as db:
+                db.execute("DELETE FROM readings_hourly WHERE hour_ms < %s", (cutoff,))
+        with self._connection() as db:
+            # The visibility map current, so an hour's readings are read from the index alone (the value is
+            # in it): rows of one sensor lie one per page among the others', and the report reads many hours.
+            db.execute("VACUUM (ANALYZE) readings")
+
+    def _partitions(self) -> list[dt.date]:
+        with self._connection() as db:
+            names = [str(row[0]) for row in db.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'readings'::regclass").fetchall()]
+        return sorted(dt.datetime.strptime(name.removeprefix(_PARTITION_PREFIX), "%Y%m").date() for name in names)
+
+    def _fold_and_drop(self, month: dt.date) -> None:
+        name = sql.Identifier(partition_name(month))
+        with self._connection() as db, db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+            # The parent first: dropping a partition locks it anyway, and taking it last could deadlock
+            # with a write that holds the parent and waits for this month.
+            db.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
+            if _exists(db, partition_name(month)):
+                db.execute(sql.SQL(_FOLD_PARTITION).format(partition=name))
+                db.execute(sql.SQL("DROP TABLE {}").format(name))
+                _LOGGER.info("series: readings of %s folded into hourly aggregates, month dropped", f"{month:%Y-%m}")
+        self._months.discard(month)
+
+
+def _exists(db: Connection, table: str) -> bool:
+    return db.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone() == (True,)
+
+
+def _value(value: float | None) -> float | None:
+    """A reading's value as a float: a whole number arrives from JSON as an int, and one array has one type."""
+    return None if value is None else float(value)
