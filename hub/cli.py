@@ -143,13 +143,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_store(args: argparse.Namespace) -> int:
-    """Copy the SQLite series history into the InfluxDB that XIAOAN_INFLUX_* names (the hub may keep running),
-    or with ``--verify`` compare the two and exit 1 on a difference."""
+    """Copy the SQLite series history into the store XIAOAN_STORE names (the hub may keep running): InfluxDB
+    (XIAOAN_INFLUX_*) or PostgreSQL; with ``--verify`` compare the two and exit 1 on a difference."""
     from hub.settings import load_settings
-    from hub.store.copy import copy_history
-    from hub.store.select import open_influx
-    from hub.store.sqlite_series import SqliteSeriesStore
-    from hub.store.state import StateStore
 
     settings = load_settings()
     source_path = Path(args.source) if args.source else settings.db_dir / "readings.sqlite3"
@@ -159,6 +155,14 @@ def _cmd_store(args: argparse.Namespace) -> int:
     if args.verify and args.restart:
         print("xiaoan store copy: --verify copies nothing, so --restart has no meaning with it", file=sys.stderr)
         return 2
+    if settings.store == "postgresql":
+        return _copy_into_postgres(settings, source_path, args.batch, args.verify)
+
+    from hub.store.copy import copy_history
+    from hub.store.select import open_influx
+    from hub.store.sqlite_series import SqliteSeriesStore
+    from hub.store.state import StateStore
+
     checkpoint = Path(str(source_path) + ".copy-progress.json")
     if args.restart:
         checkpoint.unlink(missing_ok=True)
@@ -178,6 +182,36 @@ def _cmd_store(args: argparse.Namespace) -> int:
           f" aggregates to {settings.influx_url} database {settings.influx_database} (InfluxDB now holds"
           f" {progress.readings} readings, {progress.events} events, {progress.hourly} hourly aggregates of"
           " SQLite's)")
+    return 0
+
+
+def _copy_into_postgres(settings: HubSettings, source_path: Path, batch: int, verify: bool) -> int:
+    """``xiaoan store copy`` with XIAOAN_STORE=postgresql: no checkpoint, each run copies everything again."""
+    from hub.store.pg_copy import copy_into_postgres, verify_postgres_copy
+    from hub.store.pg_series import PostgresSeriesStore
+    from hub.store.sqlite_series import SqliteSeriesStore
+
+    assert settings.postgres_dsn is not None  # the settings require it with store=postgresql
+    source = SqliteSeriesStore(source_path)
+    target = PostgresSeriesStore(settings.postgres_dsn)
+    try:
+        if verify:
+            result = verify_postgres_copy(source, target)
+            for difference in result.differences:
+                print(difference)
+            if result.differences:
+                print(f"verify: {len(result.differences)} differences ({result.compared} sensors' readings and"
+                      " events compared, and every kept hourly aggregate)")
+                return 1
+            print(f"verify: PostgreSQL holds what SQLite holds ({result.compared} sensors' readings and events"
+                  " compared, and every kept hourly aggregate)")
+            return 0
+        copied = copy_into_postgres(source, target, batch=batch)
+    finally:
+        target.close()
+        source.close()
+    print(f"copied {copied.readings} readings, {copied.events} events, {copied.hourly} hourly aggregates to"
+          " PostgreSQL")
     return 0
 
 
@@ -514,15 +548,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     store = commands.add_parser("store", help="time-series store tools")
     store_commands = store.add_subparsers(dest="store_command", required=True)
-    copy = store_commands.add_parser("copy", help="copy history from the SQLite series store to InfluxDB"
-                                     " (resumable; XIAOAN_INFLUX_* name the target)")
+    copy = store_commands.add_parser("copy", help="copy history from the SQLite series store to the store"
+                                     " XIAOAN_STORE names: InfluxDB (resumable; XIAOAN_INFLUX_* name it) or"
+                                     " PostgreSQL (XIAOAN_POSTGRES_DSN; each run copies everything again)")
     copy.add_argument("--from", dest="source",
                       help="the SQLite series file (default: $XIAOAN_HOME/hub/readings.sqlite3)")
     copy.add_argument("--batch", type=int, default=5000, help="points per write (default 5000)")
-    copy.add_argument("--restart", action="store_true", help="ignore the checkpoint of an earlier run")
+    copy.add_argument("--restart", action="store_true",
+                      help="ignore the checkpoint of an earlier run (InfluxDB; PostgreSQL keeps none)")
     copy.add_argument("--verify", action="store_true",
-                      help="copy nothing: compare counts per sensor and day between SQLite and InfluxDB,"
-                           " exit 1 on a difference")
+                      help="copy nothing: compare SQLite with the target (InfluxDB: per sensor and day;"
+                           " PostgreSQL: per sensor, and every kept hourly aggregate), exit 1 on a difference")
     store.set_defaults(func=_cmd_store)
 
     _add_provision_parser(commands)

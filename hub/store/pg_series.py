@@ -38,7 +38,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
@@ -301,6 +301,40 @@ class PostgresSeriesStore:
                 " AND value IS NOT NULL ORDER BY ts_ms LIMIT 1) AS r",
                 (list(dict.fromkeys(sensors)), _ms(since), _ms(until))).fetchall()
         return {sensor: (ts / 1000.0, value) for sensor, ts, value in rows}
+
+    # -- copying in (``xiaoan store copy``, hub.store.pg_copy) -------------------------------------
+
+    def write_hourly(self, aggregates: Sequence[HourlyAggregate]) -> None:
+        """Store the aggregates another store kept for hours whose raw readings it pruned.
+
+        Each replaces the one kept for its hour: the source's is the whole of that hour's pruned
+        readings, so a copy run twice leaves the same row.
+        """
+        if not aggregates:
+            return
+        with self._connection() as db:
+            db.execute(
+                "INSERT INTO readings_hourly (sensor, hour_ms, min, max, mean, count)"
+                " SELECT * FROM unnest(%s::text[], %s::int8[], %s::float8[], %s::float8[], %s::float8[], %s::int8[])"
+                " ON CONFLICT (sensor, hour_ms) DO UPDATE SET min = excluded.min, max = excluded.max,"
+                " mean = excluded.mean, count = excluded.count",
+                ([a.sensor for a in aggregates], [_ms(a.hour) for a in aggregates], [a.min for a in aggregates],
+                 [a.max for a in aggregates], [a.mean for a in aggregates], [a.count for a in aggregates]))
+
+    def counts(self, table: Literal["readings", "events"]) -> dict[str, int]:
+        """How many readings or events each sensor has (for ``xiaoan store copy --verify``)."""
+        query = {"readings": "SELECT sensor, count(*) FROM readings GROUP BY sensor",
+                 "events": "SELECT sensor, count(*) FROM events GROUP BY sensor"}[table]
+        with self._connection() as db:
+            rows: list[Any] = db.execute(query).fetchall()
+        return dict(rows)
+
+    def kept_hours(self) -> list[HourlyAggregate]:
+        """Every kept aggregate, in (sensor, hour) order."""
+        with self._connection() as db:
+            rows: list[Any] = db.execute("SELECT sensor, hour_ms, min, max, mean, count FROM readings_hourly"
+                                         " ORDER BY sensor, hour_ms").fetchall()
+        return [HourlyAggregate(s, h / 1000.0, lo, hi, m, n) for s, h, lo, hi, m, n in rows]
 
     # -- retention --------------------------------------------------------------------------------
 
