@@ -211,7 +211,8 @@ def _copy_into_postgres(settings: HubSettings, source_path: Path, batch: int, ve
         target.close()
         source.close()
     print(f"copied {copied.readings} readings, {copied.events} events, {copied.hourly} hourly aggregates to"
-          " PostgreSQL")
+          " PostgreSQL" + (f"; {copied.below_cut} readings and events below its last cut were left to its kept hours"
+                           if copied.below_cut else ""))
     return 0
 
 

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -18,9 +18,11 @@ from edge import wire
 from edge.config import BrokerSettings, EdgeSettings
 from edge.link import close_client
 from hub.broker import DYNSEC_ADMIN, Account, MosquittoBroker, find_dynsec_plugin
-from hub.pg.server import PostgresServer
 from hub.runtime import Hub
 from hub.settings import HubConfig, HubSettings
+
+if TYPE_CHECKING:
+    from hub.pg.server import PostgresServer
 
 SITE = "test-site"
 
@@ -53,6 +55,8 @@ def postgres() -> Iterator[PostgresServer]:
     Without fsync: the tests kill district workers and school hubs, never PostgreSQL itself.
     One cluster for the session, shared by the district tests and the hub's PostgreSQL store tests.
     """
+    from hub.pg.server import PostgresServer  # noqa: PLC0415 — psycopg only where a test asks for PostgreSQL
+
     with PostgresServer(durable=False) as server:
         yield server
 

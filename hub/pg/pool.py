@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 Connection = psycopg.Connection[tuple[object, ...]]
 #: Connections a process keeps open for its routes and duties.
@@ -19,8 +20,12 @@ class Connections:
     A broken one is dropped; a new one is opened when none is idle.
     """
 
-    def __init__(self, dsn: str, size: int = POOL_SIZE, connect_timeout_s: int = 5) -> None:
+    def __init__(self, dsn: str, size: int = POOL_SIZE, connect_timeout_s: int = 5,
+                 options: Mapping[str, str | int] | None = None) -> None:
+        """``options``: libpq connection parameters (keepalives, ``options`` for session settings) used
+        where ``dsn`` does not set them itself: what a site wrote in its DSN wins."""
         self.dsn = dsn
+        self._conninfo = make_conninfo("", **{**(options or {}), **conninfo_to_dict(dsn)})
         self._connect_timeout_s = connect_timeout_s
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
 
@@ -29,12 +34,14 @@ class Connections:
         try:
             db = self._idle.get_nowait()
         except queue.Empty:
-            db = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self._connect_timeout_s)
+            db = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._connect_timeout_s)
         try:
             yield db
         except BaseException:
             if db.closed or db.broken:
                 db.close()
+                # The server went away: the idle connections went with it. Each would fail once more.
+                self.close()
                 raise
             self._give_back(db)
             raise

@@ -14,11 +14,12 @@ and judges a batch only once it is stored), and the hub raises its critical
 Layout:
 
 - ``readings`` is partitioned by the month (UTC) of its millisecond column; a
-  month's partition is made when its first reading arrives. A month wholly past
-  the raw retention is folded into ``readings_hourly`` and dropped: a ``DROP
-  TABLE``, not a month of ``DELETE``s. The month the cut falls in is cut at the
-  hour, the way the SQLite store cuts, so an hour is either all raw or all
-  aggregate and ``hourly`` gives the same answer before and after.
+  month's partition is made by the write that brings its first reading. Past the
+  raw retention, readings are folded into ``readings_hourly`` and deleted an hour
+  at a time (the way the SQLite store cuts, so an hour is either all raw or all
+  aggregate and ``hourly`` gives the same answer before and after), and a month
+  wholly past it is dropped: its space goes back to the disk at once, with no
+  table bloat left for VACUUM.
 - A BRIN index on the time (a few pages per month) finds the rows below the cut
   without an index as large as the primary key.
 - The primary key carries the value (``INCLUDE``): a sensor's rows lie one per page
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -53,7 +55,8 @@ _LOGGER = logging.getLogger(__name__)
 
 STORE = "series"
 _HOUR_MS = HOUR_S * 1000
-#: The advisory lock partitions are made and dropped under ("xiaoan-s" as bytes): hubs may share a server.
+#: The advisory lock writes hold shared and the pruner alone ("xiaoan-s" as bytes): no month is dropped
+#: between a write making its partition and committing its readings.
 PARTITION_LOCK = 0x7869_616F_616E_2D73
 _PARTITION_PREFIX = "readings_"
 
@@ -91,6 +94,8 @@ CREATE TABLE readings_hourly (
     count BIGINT NOT NULL,
     PRIMARY KEY (sensor, hour_ms)
 );
+-- 'pruned_below': the raw cut of the last prune (ms); rows below it were folded into readings_hourly.
+CREATE TABLE series_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
 """),
 )
 check_steps(STORE, MIGRATIONS)
@@ -132,7 +137,22 @@ SELECT sensor, hour_ms, min, max, mean * count, count FROM readings_hourly
 WHERE sensor = ANY(%s) AND hour_ms >= %s AND hour_ms < %s
 """
 
+_UNION_HOURS = f"{_RAW_HOURS} UNION ALL {_KEPT_HOURS}"
+
+_SET_PRUNED_BELOW = """
+INSERT INTO series_meta (key, value) VALUES ('pruned_below', %s)
+ON CONFLICT (key) DO UPDATE SET value = greatest(series_meta.value, excluded.value)
+"""
+
 _EVENT_COLUMNS = "device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced"
+_PARTITION_NAME = re.compile(rf"^{_PARTITION_PREFIX}\d{{6}}$")
+#: SQLSTATEs of a server going away (administrator, crash, or immediate shutdown; not yet accepting).
+_GONE = frozenset({"57P01", "57P02", "57P03"})
+#: Libpq settings of every connection: a server gone silent (a cut cable, not a clean stop) is noticed
+#: within about 30 s instead of the kernel's 15 min of retransmissions; a commit is on disk when it returns.
+_CONNECTION_OPTIONS: dict[str, str | int] = {
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "tcp_user_timeout": 30_000, "options": "-c synchronous_commit=on"}
 
 
 def partition_name(month: dt.date) -> str:
@@ -160,7 +180,7 @@ class PostgresSeriesStore:
         server; until then every write fails, so the hub confirms nothing and raises its store
         alarm. A database written by a newer release is refused here, at start.
         """
-        self.pool = Connections(dsn, size=pool_size)
+        self.pool = Connections(dsn, size=pool_size, options=_CONNECTION_OPTIONS)
         self.raw_retention_s = raw_retention_s
         self.hourly_retention_s = hourly_retention_s
         #: Months whose partition this process has seen made (another process may drop one: see ``write``).
@@ -170,7 +190,8 @@ class PostgresSeriesStore:
         try:
             self._ensure_schema()
         except psycopg.OperationalError as error:
-            _LOGGER.warning("series: PostgreSQL cannot be reached (%s); readings wait until it can", error)
+            _LOGGER.warning("series: the PostgreSQL tables cannot be set up yet (%s); readings wait until they can",
+                            error)
 
     def close(self) -> None:
         self.pool.close()
@@ -189,10 +210,12 @@ class PostgresSeriesStore:
             self._ensure_schema()
             with self.pool.connection() as db:
                 yield db
-        except psycopg.errors.DiskFull:
-            raise  # the server's disk: the hub's "disk full" alarm says so (hub.store_outage)
         except psycopg.OperationalError as error:
-            raise SeriesUnreachable(f"PostgreSQL cannot be reached: {error}") from error
+            # Only a server that is not there: a deadlock, a cancelled query or a full disk (the hub's
+            # "disk full" alarm reads its text, hub.store_outage) is that error, not "unreachable".
+            if error.sqlstate is None or error.sqlstate.startswith("08") or error.sqlstate in _GONE:
+                raise SeriesUnreachable(f"PostgreSQL cannot be reached: {error}") from error
+            raise
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -202,18 +225,27 @@ class PostgresSeriesStore:
         # may not update the same row twice.
         latest = {(r.sensor, _ms(r.ts)): r for r in readings}
         months = {month_of(ms / 1000.0) for _, ms in latest}
-        self._ensure_months(months)
         try:
-            self._insert(latest, events)
+            self._insert(latest, events, months)
         except psycopg.errors.CheckViolation:
             # "No partition of relation found for row": a month this process thought it had was dropped
             # (its readings had expired; these arrived late). It is made again; the next prune folds it.
             self._months.clear()
-            self._ensure_months(months)
-            self._insert(latest, events)
+            self._insert(latest, events, months)
 
-    def _insert(self, readings: dict[tuple[str, int], StoredReading], events: Sequence[StoredEvent]) -> None:
+    def _insert(self, readings: dict[tuple[str, int], StoredReading], events: Sequence[StoredEvent],
+                months: set[dt.date]) -> None:
+        """The batch, and the partitions of its months this process has not seen made, in one transaction.
+
+        The partition lock, shared: the pruner takes it alone before it drops a month, so a month is
+        never dropped between being made here and receiving this batch's readings.
+        """
         with self._connection() as db, db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock_shared(%s)", (PARTITION_LOCK,))
+            for month in sorted(months - self._months):
+                start, end = _month_ms(month)
+                db.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF readings FOR VALUES FROM ({}) TO ({})")
+                           .format(sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end)))
             if readings:
                 rows = list(readings.values())
                 db.execute(
@@ -231,16 +263,7 @@ class PostgresSeriesStore:
                     ([e.device for e in events], [e.boot_id for e in events], [e.seq for e in events],
                      [_ms(e.ts) for e in events], [e.sensor for e in events], [e.kind for e in events],
                      [e.state for e in events], [e.detail for e in events], [e.clock_synced for e in events]))
-
-    def _ensure_months(self, months: set[dt.date]) -> None:
-        """Make the partitions of ``months`` that do not exist yet (under a lock: hubs and the pruner may race)."""
-        for month in sorted(months - self._months):
-            start, end = _month_ms(month)
-            with self._connection() as db, db.transaction():
-                db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-                db.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF readings FOR VALUES FROM ({}) TO ({})")
-                           .format(sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end)))
-            self._months.add(month)
+        self._months |= months
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -280,14 +303,17 @@ class PostgresSeriesStore:
         """``hourly`` of every sensor in two queries (raw rows, kept aggregates of pruned hours).
 
         The two never hold the same rows (pruning moves a reading from one to the other in one
-        transaction); kept aggregates are whole hours, so they count from the hour ``since`` falls in.
+        transaction, and both are read in one statement); kept aggregates are whole hours, so they
+        count from the hour ``since`` falls in.
         """
         since_ms, until_ms = _ms(since), _ms(until)
         wanted = list(dict.fromkeys(sensors))
         parts: dict[str, list[HourPart]] = {sensor: [] for sensor in wanted}
         with self._connection() as db:
-            found: list[Any] = db.execute(_RAW_HOURS, (wanted, since_ms, until_ms)).fetchall()
-            found += db.execute(_KEPT_HOURS, (wanted, since_ms // _HOUR_MS * _HOUR_MS, until_ms)).fetchall()
+            # One statement, so one snapshot: a prune committing between two queries would move
+            # readings from the raw rows into the kept aggregates under them, counted twice.
+            found: list[Any] = db.execute(_UNION_HOURS, (wanted, since_ms, until_ms, wanted,
+                                                         since_ms // _HOUR_MS * _HOUR_MS, until_ms)).fetchall()
         for sensor, hour, lo, hi, total, count in found:
             parts[sensor].append((hour, lo, hi, total, count))
         return {sensor: combine_hours(sensor, sensor_parts) for sensor, sensor_parts in parts.items()}
@@ -307,8 +333,8 @@ class PostgresSeriesStore:
     def write_hourly(self, aggregates: Sequence[HourlyAggregate]) -> None:
         """Store the aggregates another store kept for hours whose raw readings it pruned.
 
-        Each replaces the one kept for its hour: the source's is the whole of that hour's pruned
-        readings, so a copy run twice leaves the same row.
+        An hour this store already keeps is left as it is: it may hold readings merged in since,
+        and a copy run twice must not count them again.
         """
         if not aggregates:
             return
@@ -316,18 +342,23 @@ class PostgresSeriesStore:
             db.execute(
                 "INSERT INTO readings_hourly (sensor, hour_ms, min, max, mean, count)"
                 " SELECT * FROM unnest(%s::text[], %s::int8[], %s::float8[], %s::float8[], %s::float8[], %s::int8[])"
-                " ON CONFLICT (sensor, hour_ms) DO UPDATE SET min = excluded.min, max = excluded.max,"
-                " mean = excluded.mean, count = excluded.count",
+                " ON CONFLICT (sensor, hour_ms) DO NOTHING",
                 ([a.sensor for a in aggregates], [_ms(a.hour) for a in aggregates], [a.min for a in aggregates],
                  [a.max for a in aggregates], [a.mean for a in aggregates], [a.count for a in aggregates]))
 
-    def counts(self, table: Literal["readings", "events"]) -> dict[str, int]:
-        """How many readings or events each sensor has (for ``xiaoan store copy --verify``)."""
-        query = {"readings": "SELECT sensor, count(*) FROM readings GROUP BY sensor",
-                 "events": "SELECT sensor, count(*) FROM events GROUP BY sensor"}[table]
+    def counts(self, table: Literal["readings", "events"], since_ms: int = -(2**62)) -> dict[str, int]:
+        """How many readings or events each sensor has from ``since_ms`` on (``xiaoan store copy --verify``)."""
+        query = {"readings": "SELECT sensor, count(*) FROM readings WHERE ts_ms >= %s GROUP BY sensor",
+                 "events": "SELECT sensor, count(*) FROM events WHERE ts_ms >= %s GROUP BY sensor"}[table]
         with self._connection() as db:
-            rows: list[Any] = db.execute(query).fetchall()
+            rows: list[Any] = db.execute(query, (since_ms,)).fetchall()
         return dict(rows)
+
+    def pruned_below(self) -> int | None:
+        """The raw cut of the last prune (ms): readings and events below it are folded or gone; None: never pruned."""
+        with self._connection() as db:
+            row: Any = db.execute("SELECT value FROM series_meta WHERE key = 'pruned_below'").fetchone()
+        return None if row is None else int(row[0])
 
     def kept_hours(self) -> list[HourlyAggregate]:
         """Every kept aggregate, in (sensor, hour) order."""
@@ -341,9 +372,12 @@ class PostgresSeriesStore:
     def downsample_and_prune(self, now: float) -> None:
         """Fold raw readings past the raw retention into hourly aggregates and remove them; prune old aggregates.
 
-        Whole months below the cut first, one transaction each, with ``readings`` locked so no
-        write lands in a month between its fold and its drop; then the rest below the cut (the
-        hours of the month it falls in) by a delete that folds what it deletes.
+        Whole months below the cut first, one transaction each, with the writes held off (the
+        partition lock) so none lands in a month between its fold and its drop; then the rest
+        below the cut (the hours of the month it falls in) by a delete that folds what it deletes.
+        Run every hour, the delete takes an hour's readings at a time, so a month is empty by
+        the time it is wholly past and its drop gives the disk back at once; a whole month is
+        folded in one go only after the hub was off, or when the retention was shortened.
         """
         if self.raw_retention_s is not None:
             cutoff = int((now - self.raw_retention_s) * 1000) // _HOUR_MS * _HOUR_MS
@@ -353,6 +387,7 @@ class PostgresSeriesStore:
             with self._connection() as db, db.transaction():
                 db.execute(_FOLD_BELOW, (cutoff,))
                 db.execute("DELETE FROM events WHERE ts_ms < %s", (cutoff,))
+                db.execute(_SET_PRUNED_BELOW, (cutoff,))
         if self.hourly_retention_s is not None:
             cutoff = int((now - self.hourly_retention_s) * 1000)
             with self._connection() as db:
@@ -367,18 +402,20 @@ class PostgresSeriesStore:
             names = [str(row[0]) for row in db.execute(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
                 " WHERE i.inhparent = 'readings'::regclass").fetchall()]
-        return sorted(dt.datetime.strptime(name.removeprefix(_PARTITION_PREFIX), "%Y%m").date() for name in names)
+        return sorted(dt.datetime.strptime(name.removeprefix(_PARTITION_PREFIX), "%Y%m").date()
+                      for name in names if _PARTITION_NAME.match(name))
 
     def _fold_and_drop(self, month: dt.date) -> None:
         name = sql.Identifier(partition_name(month))
         with self._connection() as db, db.transaction():
+            # Alone: every write holds this lock shared for its whole transaction, so none lands in the
+            # month between its fold and its drop, and none holds the table the drop waits for. Pages
+            # go on reading meanwhile; the drop waits only for the reads in flight.
             db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-            # The parent first: dropping a partition locks it anyway, and taking it last could deadlock
-            # with a write that holds the parent and waits for this month.
-            db.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
             if _exists(db, partition_name(month)):
                 db.execute(sql.SQL(_FOLD_PARTITION).format(partition=name))
                 db.execute(sql.SQL("DROP TABLE {}").format(name))
+                db.execute(_SET_PRUNED_BELOW, (_month_ms(month)[1],))
                 _LOGGER.info("series: readings of %s folded into hourly aggregates, month dropped", f"{month:%Y-%m}")
         self._months.discard(month)
 

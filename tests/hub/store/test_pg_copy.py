@@ -71,16 +71,37 @@ def test_a_copy_gives_the_same_answers_and_a_second_one_changes_only_what_arrive
         source.close()
 
 
-def test_verify_names_a_kept_hour_that_differs(tmp_path: Path, target: PostgresSeriesStore) -> None:
+def test_verify_names_a_kept_hour_that_lacks_readings(tmp_path: Path, target: PostgresSeriesStore) -> None:
     now = time.time()
     source = school_history(tmp_path / "readings.sqlite3", now)
     try:
         copy_into_postgres(source, target, report=lambda _: None)
         with target.pool.connection() as db:
-            db.execute("UPDATE readings_hourly SET count = count + 1 WHERE hour_ms = (SELECT min(hour_ms)"
+            db.execute("UPDATE readings_hourly SET count = count - 1 WHERE hour_ms = (SELECT min(hour_ms)"
                        " FROM readings_hourly) AND sensor = %s", (SENSORS[1],))
         (difference,) = verify_postgres_copy(source, target).differences
         assert difference.startswith(f"hourly aggregate of {SENSORS[1]}")
+    finally:
+        source.close()
+
+
+def test_a_copy_after_postgresql_pruned_counts_no_reading_twice(tmp_path: Path, target: PostgresSeriesStore) -> None:
+    """Run again weeks after the switch: SQLite still has raw rows PostgreSQL has folded since."""
+    now = time.time()
+    source = school_history(tmp_path / "readings.sqlite3", now)
+    try:
+        copy_into_postgres(source, target, report=lambda _: None)
+        target.raw_retention_s = 3 * DAY_S
+        target.downsample_and_prune(now)  # two more days folded in PostgreSQL only
+        before = {sensor: target.hourly(sensor, now - 12 * DAY_S, now) for sensor in SENSORS}
+        again = copy_into_postgres(source, target, report=lambda _: None)
+        assert again.below_cut > 0
+        for sensor in SENSORS:
+            assert target.hourly(sensor, now - 12 * DAY_S, now) == before[sensor]
+            assert [a.count for a in before[sensor]] == [a.count for a in source.hourly(sensor, now - 12 * DAY_S, now)]
+        target.downsample_and_prune(now)
+        assert {sensor: target.hourly(sensor, now - 12 * DAY_S, now) for sensor in SENSORS} == before
+        assert verify_postgres_copy(source, target).differences == []
     finally:
         source.close()
 

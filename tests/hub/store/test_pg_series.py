@@ -95,14 +95,20 @@ def test_pruning_while_a_hub_writes_loses_no_reading(store: PostgresSeriesStore,
     store.raw_retention_s = 30 * DAY_S
     written = 0
     done = threading.Event()
+    failed: list[BaseException] = []
 
     def write() -> None:
         nonlocal written
-        for batch in range(60):
-            start = MARCH_END + batch * 120.0
-            writer.write([StoredReading(SENSOR, start + i, 4.0) for i in range(100)], [])
-            written += 100
-        done.set()
+        try:
+            for batch in range(60):
+                start = MARCH_END + batch * 120.0
+                writer.write([StoredReading(SENSOR, start + i, 4.0) for i in range(100)], [])
+                written += 100
+        except BaseException as error:
+            failed.append(error)
+            raise
+        finally:
+            done.set()
 
     thread = threading.Thread(target=write)
     thread.start()
@@ -112,11 +118,37 @@ def test_pruning_while_a_hub_writes_loses_no_reading(store: PostgresSeriesStore,
         now += HOUR_S / 4
     thread.join()
     writer.close()
+    assert failed == []
     raw = len(store.readings(SENSOR, MARCH_END - HOUR_S, MARCH_END + 10 * HOUR_S, limit=100_000))
     with store.pool.connection() as db:
         row = db.execute("SELECT coalesce(sum(count), 0) FROM readings_hourly").fetchone()
     assert row is not None
     assert raw + int(str(row[0])) == written == 6000
+
+
+def test_an_hour_read_while_it_is_folded_is_counted_once(store: PostgresSeriesStore,
+                                                          postgres_database: str) -> None:
+    """Raw rows and kept aggregates are read in one snapshot: a fold between two reads counted an hour twice."""
+    store.write(every_minute(SENSOR, MARCH_END, 4), [])
+    pruner = PostgresSeriesStore(postgres_database, raw_retention_s=30 * DAY_S)
+    counts: set[int] = set()
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            counts.update(hour.count for hour in store.hourly(SENSOR, MARCH_END, MARCH_END + 4 * HOUR_S))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for hours in range(1, 5):
+            pruner.downsample_and_prune(MARCH_END + hours * HOUR_S + 30 * DAY_S)
+    finally:
+        done.set()
+        reader.join()
+        pruner.close()
+    assert counts == {60}
+    assert [hour.count for hour in store.hourly(SENSOR, MARCH_END, MARCH_END + 4 * HOUR_S)] == [60] * 4
 
 
 def test_many_sensors_answer_as_the_sqlite_store_does(store: PostgresSeriesStore, tmp_path: Path) -> None:
