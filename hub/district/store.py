@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 
 from hub.district.schema import migrate
 from hub.district.wire import SITE_PATTERN, ForwardedRecord, RecordKind
-from hub.pg.months import month_of, month_span
+from hub.pg.months import MonthPartitions, month_of, month_span
 from hub.pg.pool import Connections
 from hub.safetext import typed_problem
 
@@ -45,11 +45,11 @@ PARTITION_LOCK = 0x7869_616F_616E_2D70
 #: The district keeps its copy of the readings this long by default: a quarter, for looking into what happened.
 #: The two years the food-safety law asks are kept by each school's hub, whose record it is.
 READINGS_RETENTION_DAYS = 92
-_PARTITION_PREFIX = "records_readings_"
+READINGS_PARTITIONS = MonthPartitions("records_readings")
 
 
 def partition_name(month: dt.date) -> str:
-    return f"{_PARTITION_PREFIX}{month:%Y%m}"
+    return READINGS_PARTITIONS.name(month)
 
 
 def token_digest(token: str) -> bytes:
@@ -129,10 +129,7 @@ class DistrictStore:
         for month in sorted(months - self._months):
             with self.pool.connection() as db, db.transaction():
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-                start, end = month_span(month)
-                db.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF records_readings"
-                                   " FOR VALUES FROM ({}) TO ({})").format(
-                    sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end)))
+                READINGS_PARTITIONS.make(db, month, *month_span(month))
             self._months.add(month)
 
     def store(self, site: str, records: tuple[ForwardedRecord, ...], now: float | None = None) -> Stored:
@@ -165,12 +162,9 @@ class DistrictStore:
         dropped = []
         with self.pool.connection() as db, db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-            names = [str(row[0]) for row in db.execute(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                " WHERE i.inhparent = 'records_readings'::regclass").fetchall()]
-            for name in sorted(names):
-                month = dt.datetime.strptime(name.removeprefix(_PARTITION_PREFIX), "%Y%m").date()
+            for month in READINGS_PARTITIONS.months(db):
                 if month_span(month)[1] <= cutoff:
+                    name = partition_name(month)
                     db.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
                     dropped.append(name)
         self._months.clear()

@@ -2,7 +2,7 @@
 
 Both stores key their rows alike — a reading by (sensor, millisecond), an event by
 (device, boot, seq), a kept aggregate by (sensor, hour) — and the PostgreSQL store
-replaces a reading or aggregate it already has and skips an event it has. So a copy is
+replaces a reading it already has and skips an event or kept hour it has. So a copy is
 three passes over SQLite in key order (``readings_after``, ``events_after``,
 ``hourly_after``), each page written as it is read, and needs no checkpoint: a run
 repeated after the hub has been switched writes everything again and changes only what

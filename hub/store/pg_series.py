@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,7 +44,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from hub.pg.months import month_of, month_span
+from hub.pg.months import MonthPartitions, month_of, month_span
 from hub.pg.pool import Connection, Connections
 from hub.pg.schema import Migration, check_steps, migrate
 from hub.store.base import HOUR_S, HourlyAggregate, SeriesUnreachable, StoredEvent, StoredReading
@@ -58,7 +57,7 @@ _HOUR_MS = HOUR_S * 1000
 #: The advisory lock writes hold shared and the pruner alone ("xiaoan-s" as bytes): no month is dropped
 #: between a write making its partition and committing its readings.
 PARTITION_LOCK = 0x7869_616F_616E_2D73
-_PARTITION_PREFIX = "readings_"
+PARTITIONS = MonthPartitions("readings")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "readings by month, events and hourly aggregates", """
@@ -145,7 +144,6 @@ ON CONFLICT (key) DO UPDATE SET value = greatest(series_meta.value, excluded.val
 """
 
 _EVENT_COLUMNS = "device, boot_id, seq, ts_ms, sensor, kind, state, detail, synced"
-_PARTITION_NAME = re.compile(rf"^{_PARTITION_PREFIX}\d{{6}}$")
 #: SQLSTATEs of a server going away (administrator, crash, or immediate shutdown; not yet accepting).
 _GONE = frozenset({"57P01", "57P02", "57P03"})
 #: Libpq settings of every connection: a server gone silent (a cut cable, not a clean stop) is noticed
@@ -153,10 +151,6 @@ _GONE = frozenset({"57P01", "57P02", "57P03"})
 _CONNECTION_OPTIONS: dict[str, str | int] = {
     "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
     "tcp_user_timeout": 30_000, "options": "-c synchronous_commit=on"}
-
-
-def partition_name(month: dt.date) -> str:
-    return f"{_PARTITION_PREFIX}{month:%Y%m}"
 
 
 def _month_ms(month: dt.date) -> tuple[int, int]:
@@ -243,9 +237,7 @@ class PostgresSeriesStore:
         with self._connection() as db, db.transaction():
             db.execute("SELECT pg_advisory_xact_lock_shared(%s)", (PARTITION_LOCK,))
             for month in sorted(months - self._months):
-                start, end = _month_ms(month)
-                db.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF readings FOR VALUES FROM ({}) TO ({})")
-                           .format(sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end)))
+                PARTITIONS.make(db, month, *_month_ms(month))
             if readings:
                 rows = list(readings.values())
                 db.execute(
@@ -399,20 +391,16 @@ class PostgresSeriesStore:
 
     def _partitions(self) -> list[dt.date]:
         with self._connection() as db:
-            names = [str(row[0]) for row in db.execute(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                " WHERE i.inhparent = 'readings'::regclass").fetchall()]
-        return sorted(dt.datetime.strptime(name.removeprefix(_PARTITION_PREFIX), "%Y%m").date()
-                      for name in names if _PARTITION_NAME.match(name))
+            return PARTITIONS.months(db)
 
     def _fold_and_drop(self, month: dt.date) -> None:
-        name = sql.Identifier(partition_name(month))
+        name = sql.Identifier(PARTITIONS.name(month))
         with self._connection() as db, db.transaction():
             # Alone: every write holds this lock shared for its whole transaction, so none lands in the
             # month between its fold and its drop, and none holds the table the drop waits for. Pages
             # go on reading meanwhile; the drop waits only for the reads in flight.
             db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-            if _exists(db, partition_name(month)):
+            if _exists(db, PARTITIONS.name(month)):
                 db.execute(sql.SQL(_FOLD_PARTITION).format(partition=name))
                 db.execute(sql.SQL("DROP TABLE {}").format(name))
                 db.execute(_SET_PRUNED_BELOW, (_month_ms(month)[1],))
