@@ -24,7 +24,6 @@ class Connections:
                  options: Mapping[str, str | int] | None = None) -> None:
         """``options``: libpq connection parameters (keepalives, ``options`` for session settings) used
         where ``dsn`` does not set them itself: what a site wrote in its DSN wins."""
-        self.dsn = dsn
         self._conninfo = make_conninfo("", **{**(options or {}), **conninfo_to_dict(dsn)})
         self._connect_timeout_s = connect_timeout_s
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
